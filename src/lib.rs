@@ -1,1 +1,23 @@
-//! placeholder
+//! libcamb: a client for CAMB.AI's text-to-sound ("Sound and Music") API with a
+//! plain C ABI.
+//!
+//! The crate has two layers. The safe core ([`client::Client`] and the modules it
+//! uses) does the HTTP, JSON, retries and error mapping in ordinary Rust. The
+//! [`ffi`] layer is a thin `extern "C"` surface over it; `build.rs` turns that
+//! surface into `include/camb.h` with cbindgen.
+
+pub mod api_key;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod ffi;
+pub mod http_error;
+pub mod path;
+pub mod resolver;
+pub mod retry;
+pub mod task;
+
+pub use client::Client;
+pub use config::ClientConfig;
+pub use error::{Error, ErrorKind};
+pub use task::{TaskInfo, TaskStatus};

@@ -1,0 +1,43 @@
+//! Writes include/camb.h from the `extern "C"` surface in src/ffi with cbindgen.
+//! The header is committed; CI checks that a build leaves it unchanged.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+
+fn main() {
+    let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+
+    let version = |part: &str| env::var(format!("CARGO_PKG_VERSION_{part}")).expect("set by cargo");
+    let (major, minor, patch) = (version("MAJOR"), version("MINOR"), version("PATCH"));
+    let version_macros = format!(
+        "\n/* The version of this header; camb_version() gives the library's at run time. */\n\
+         #define CAMB_VERSION_MAJOR {major}\n\
+         #define CAMB_VERSION_MINOR {minor}\n\
+         #define CAMB_VERSION_PATCH {patch}\n\
+         #define CAMB_VERSION_STRING \"{major}.{minor}.{patch}\"\n\
+         /* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */\n\
+         #define CAMB_VERSION_NUMBER ({major} * 10000 + {minor} * 100 + {patch})\n"
+    );
+
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .expect("cbindgen.toml is valid");
+    config.after_includes = Some(version_macros);
+
+    let header = match cbindgen::generate_with_config(&crate_dir, config) {
+        Ok(bindings) => {
+            let mut out = Vec::new();
+            bindings.write(&mut out);
+            out
+        }
+        Err(e) => panic!("cbindgen could not generate include/camb.h: {e}"),
+    };
+    let path = crate_dir.join("include").join("camb.h");
+    // Rewrite only on change, so an unchanged header keeps its timestamp.
+    if fs::read(&path).ok().as_deref() != Some(header.as_slice()) {
+        fs::create_dir_all(path.parent().expect("has a parent")).expect("can create include/");
+        fs::write(&path, header).expect("can write include/camb.h");
+    }
+}

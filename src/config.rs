@@ -1,0 +1,192 @@
+//! The settings a client is built from, and their validation.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::api_key::ApiKey;
+use crate::error::Error;
+
+pub(crate) const DEFAULT_BASE_URL: &str = "https://client.camb.ai/apis";
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_MAX_RETRIES: u32 = 2;
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const MAX_RETRIES_LIMIT: u32 = 10;
+const MAX_BASE_URL_LEN: usize = 2048;
+
+/// Settings for a [`crate::client::Client`]. Setters check each value on its own;
+/// [`ClientConfig::validated_base_url`] checks what depends on several (http vs. opt-in).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `None`: read `CAMB_API_KEY` when the client is built.
+    pub api_key: Option<ApiKey>,
+    pub base_url: String,
+    /// Bounds a whole call: every attempt, every wait between attempts, every byte read.
+    pub timeout: Duration,
+    /// Extra attempts after the first for idempotent requests.
+    pub max_retries: u32,
+    /// Allow `http://` to a host that is not loopback (the key then travels in clear).
+    pub allow_insecure_http: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            api_key: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            max_retries: DEFAULT_MAX_RETRIES,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+impl ClientConfig {
+    pub fn set_api_key(&mut self, key: &str) -> Result<(), Error> {
+        self.api_key = Some(ApiKey::new(key)?);
+        Ok(())
+    }
+
+    pub fn set_base_url(&mut self, url: &str) -> Result<(), Error> {
+        parse_base_url(url)?;
+        self.base_url = url.trim_end_matches('/').to_owned();
+        Ok(())
+    }
+
+    pub fn set_timeout_ms(&mut self, timeout_ms: u64) -> Result<(), Error> {
+        let timeout = Duration::from_millis(timeout_ms);
+        if timeout.is_zero() || timeout > MAX_TIMEOUT {
+            return Err(Error::invalid(format!(
+                "the timeout must be between 1 ms and {} ms, not {timeout_ms} ms",
+                MAX_TIMEOUT.as_millis()
+            )));
+        }
+        self.timeout = timeout;
+        Ok(())
+    }
+
+    pub fn set_max_retries(&mut self, max_retries: u32) -> Result<(), Error> {
+        if max_retries > MAX_RETRIES_LIMIT {
+            return Err(Error::invalid(format!(
+                "max_retries must be at most {MAX_RETRIES_LIMIT}, not {max_retries}"
+            )));
+        }
+        self.max_retries = max_retries;
+        Ok(())
+    }
+
+    /// The base URL, refused when it is plain http to a non-loopback host without
+    /// the caller's explicit opt-in.
+    pub fn validated_base_url(&self) -> Result<&str, Error> {
+        let uri = parse_base_url(&self.base_url)?;
+        let host = uri.host().unwrap_or_default();
+        if uri.scheme_str() == Some("http") && !self.allow_insecure_http && !is_loopback(host) {
+            return Err(Error::invalid(format!(
+                "refusing to send the API key in clear text to {}: use https, or opt in with \
+                 camb_client_builder_set_allow_insecure_http",
+                self.base_url
+            )));
+        }
+        Ok(&self.base_url)
+    }
+}
+
+fn parse_base_url(url: &str) -> Result<ureq::http::Uri, Error> {
+    if url.len() > MAX_BASE_URL_LEN {
+        return Err(Error::invalid(format!(
+            "the base URL is {} bytes long; the limit is {MAX_BASE_URL_LEN}",
+            url.len()
+        )));
+    }
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| Error::invalid(format!("the base URL {url:?} is not a valid URL: {e}")))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host_ok = uri.host().is_some_and(|h| !h.is_empty());
+    if !scheme_ok || !host_ok {
+        return Err(Error::invalid(format!(
+            "the base URL {url:?} must be an absolute http:// or https:// URL with a host"
+        )));
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err(Error::invalid(format!(
+            "the base URL {url:?} must not have a query or a fragment"
+        )));
+    }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(Error::invalid(
+            "the base URL must not contain a user name or password",
+        ));
+    }
+    Ok(uri)
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn base_url_checks() {
+        let mut config = ClientConfig::default();
+        for good in [
+            "https://client.camb.ai/apis/",
+            "http://127.0.0.1:8080",
+            "https://[::1]:1/x",
+        ] {
+            config.set_base_url(good).unwrap();
+            assert!(!config.base_url.ends_with('/'));
+        }
+        for bad in [
+            "",
+            "client.camb.ai",
+            "ftp://host/x",
+            "https://",
+            "https://host/x?y=1",
+            "https://host/x#frag",
+            "https://user:pw@host/x",
+            "https://ho st/",
+        ] {
+            let err = config.set_base_url(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidParameter, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_opted_in() {
+        let mut config = ClientConfig::default();
+        for loopback in [
+            "http://127.0.0.1:1",
+            "http://127.9.9.9",
+            "http://localhost:8",
+            "http://[::1]:9",
+        ] {
+            config.set_base_url(loopback).unwrap();
+            assert!(config.validated_base_url().is_ok(), "{loopback}");
+        }
+        config.set_base_url("http://example.com/apis").unwrap();
+        assert_eq!(
+            config.validated_base_url().unwrap_err().kind(),
+            ErrorKind::InvalidParameter
+        );
+        config.allow_insecure_http = true;
+        assert!(config.validated_base_url().is_ok());
+    }
+
+    #[test]
+    fn timeout_and_retry_bounds() {
+        let mut config = ClientConfig::default();
+        assert!(config.set_timeout_ms(0).is_err());
+        assert!(config.set_timeout_ms(u64::MAX).is_err());
+        config.set_timeout_ms(1).unwrap();
+        assert_eq!(config.timeout, Duration::from_millis(1));
+        assert!(config.set_max_retries(MAX_RETRIES_LIMIT + 1).is_err());
+        config.set_max_retries(0).unwrap();
+        assert_eq!(config.max_retries, 0);
+    }
+}

@@ -1,0 +1,243 @@
+//! `camb_client_builder`: collects settings, then builds a `camb_client`.
+
+use std::collections::BTreeSet;
+use std::ffi::c_char;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::client::Client;
+use crate::config::ClientConfig;
+use crate::error::Error;
+use crate::ffi::boundary::{null_parameter, out_arg, result_call, str_arg, void_call};
+use crate::ffi::client::camb_client;
+use crate::ffi::result::camb_result;
+
+/// Settings for a new client. Create it with `camb_client_builder_new()`, set what
+/// you need, then `camb_client_builder_build()`, which always consumes it.
+///
+/// Thread-safety: use a builder from one thread at a time.
+pub struct camb_client_builder {
+    config: ClientConfig,
+}
+
+/// Addresses of the builders that are alive. A builder is checked against it on
+/// every call, so that a call on a builder that was already built or freed gets
+/// `CAMB_RESULT_INVALID_PARAMETER` instead of touching freed memory, and a second
+/// free is harmless. Builders are few and short-lived, so a global lock is cheap.
+static LIVE_BUILDERS: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+
+fn live_builders() -> MutexGuard<'static, BTreeSet<usize>> {
+    LIVE_BUILDERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn not_live() -> Error {
+    Error::invalid("the builder was already built or freed (or is not a camb_client_builder)")
+}
+
+/// Applies `change` to a live builder, holding the registry lock so that a
+/// concurrent build or free cannot free it meanwhile.
+fn with_builder(
+    builder: *mut camb_client_builder,
+    change: impl FnOnce(&mut ClientConfig) -> Result<(), Error>,
+) -> camb_result {
+    result_call(|| {
+        if builder.is_null() {
+            return Err(null_parameter("builder"));
+        }
+        let live = live_builders();
+        if !live.contains(&(builder as usize)) {
+            return Err(not_live());
+        }
+        // SAFETY: the registry holds only pointers from Box::into_raw in
+        // camb_client_builder_new that were not yet built or freed, and its lock
+        // (held until the end of this scope) keeps them from being freed meanwhile.
+        let builder = unsafe { &mut *builder };
+        change(&mut builder.config)
+    })
+}
+
+/// Creates a builder with the defaults: base URL `https://client.camb.ai/apis`,
+/// a 60000 ms timeout, 2 retries, https only (plain http to loopback hosts allowed),
+/// and the key from `CAMB_API_KEY` unless one is set.
+///
+/// Returns NULL only if memory could not be allocated. The caller owns the builder
+/// and passes it to `camb_client_builder_build()` or `camb_client_builder_free()`.
+#[unsafe(no_mangle)]
+pub extern "C" fn camb_client_builder_new() -> *mut camb_client_builder {
+    let mut created = std::ptr::null_mut();
+    let result = result_call(|| {
+        let builder = Box::into_raw(Box::new(camb_client_builder {
+            config: ClientConfig::default(),
+        }));
+        live_builders().insert(builder as usize);
+        created = builder;
+        Ok(())
+    });
+    if result == camb_result::Ok {
+        created
+    } else {
+        std::ptr::null_mut()
+    }
+}
+
+/// Sets the API key sent in the `x-api-key` header. The string is copied; the key
+/// is kept only by the client built from this builder and wiped when it is freed.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `api_key` is NULL;
+/// `CAMB_RESULT_INVALID_PARAMETER` if the key is empty, longer than 1024 bytes, has
+/// leading or trailing whitespace or characters other than printable ASCII, or if
+/// the builder was already built or freed.
+///
+/// # Safety
+/// `builder` is NULL or a builder from `camb_client_builder_new()`; `api_key` is
+/// NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_set_api_key(
+    builder: *mut camb_client_builder,
+    api_key: *const c_char,
+) -> camb_result {
+    with_builder(builder, |config| {
+        // SAFETY: the caller passes NULL or a NUL-terminated string (see above).
+        let key = unsafe { str_arg(api_key, "api_key") }?;
+        config.set_api_key(key)
+    })
+}
+
+/// Sets the API's base URL, such as `"https://client.camb.ai/apis"` (the default)
+/// or an emulator's `"http://127.0.0.1:8080"`. Requests go to
+/// `{base_url}/text-to-sound/...`; one trailing slash is ignored.
+///
+/// `http://` URLs are accepted for loopback hosts (127.0.0.0/8, ::1, localhost);
+/// for any other host `camb_client_builder_build()` refuses them unless
+/// `camb_client_builder_set_allow_insecure_http()` opted in, since the key would
+/// travel in clear text.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
+/// not an absolute http(s) URL with a host, has a query, fragment or user info, or
+/// is longer than 2048 bytes, or if the builder was already built or freed.
+///
+/// # Safety
+/// As for `camb_client_builder_set_api_key`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_set_base_url(
+    builder: *mut camb_client_builder,
+    base_url: *const c_char,
+) -> camb_result {
+    with_builder(builder, |config| {
+        // SAFETY: the caller passes NULL or a NUL-terminated string (see above).
+        let url = unsafe { str_arg(base_url, "base_url") }?;
+        config.set_base_url(url)
+    })
+}
+
+/// Sets the whole-call timeout in milliseconds (default 60000): it bounds each
+/// call from start to end, including every retry and every wait between retries.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is 0
+/// or more than 86400000 (a day), or if the builder was already built or freed.
+///
+/// # Safety
+/// `builder` is NULL or a builder from `camb_client_builder_new()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_set_timeout_ms(
+    builder: *mut camb_client_builder,
+    timeout_ms: u64,
+) -> camb_result {
+    with_builder(builder, |config| config.set_timeout_ms(timeout_ms))
+}
+
+/// Sets how many extra attempts an idempotent request (a status query) may make
+/// after a connection failure, a 408, a 429 or a 5xx reply (default 2; 0 disables
+/// retries). Waits between attempts back off exponentially with jitter and honour
+/// the server's `Retry-After`, all within the whole-call timeout. 401, 403, 404 and
+/// 422 are never retried.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
+/// more than 10, or if the builder was already built or freed.
+///
+/// # Safety
+/// `builder` is NULL or a builder from `camb_client_builder_new()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_set_max_retries(
+    builder: *mut camb_client_builder,
+    max_retries: u32,
+) -> camb_result {
+    with_builder(builder, |config| config.set_max_retries(max_retries))
+}
+
+/// Allows (`allow` true) a plain `http://` base URL to a host that is not loopback.
+/// The API key then travels in clear text: use it only on a network you trust,
+/// such as a test host. Default false.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
+/// builder was already built or freed.
+///
+/// # Safety
+/// `builder` is NULL or a builder from `camb_client_builder_new()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_set_allow_insecure_http(
+    builder: *mut camb_client_builder,
+    allow: bool,
+) -> camb_result {
+    with_builder(builder, |config| {
+        config.allow_insecure_http = allow;
+        Ok(())
+    })
+}
+
+/// Builds a client from the builder's settings and writes it to `*out_client`.
+///
+/// Always consumes `builder`, whether it succeeds or fails: do not use or free the
+/// builder afterwards. On success the caller owns `*out_client` and frees it with
+/// `camb_client_free()`; on failure `*out_client` is left unchanged.
+///
+/// Without a key set, the key is read from `CAMB_API_KEY` now.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `out_client` is NULL (a
+/// non-NULL builder is still consumed); `CAMB_RESULT_MISSING_API_KEY` if no key
+/// was set and `CAMB_API_KEY` is unset or empty; `CAMB_RESULT_INVALID_PARAMETER`
+/// for plain http to a non-loopback host without opt-in, an unusable
+/// `CAMB_API_KEY`, or a builder already built or freed.
+///
+/// # Safety
+/// `builder` is NULL or a builder from `camb_client_builder_new()`; `out_client`
+/// is NULL or valid for a pointer-sized write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_build(
+    builder: *mut camb_client_builder,
+    out_client: *mut *mut camb_client,
+) -> camb_result {
+    result_call(|| {
+        if builder.is_null() {
+            return Err(null_parameter("builder"));
+        }
+        if !live_builders().remove(&(builder as usize)) {
+            return Err(not_live());
+        }
+        // SAFETY: it was live, and removing it from the registry gave this call
+        // sole ownership of the Box made by camb_client_builder_new.
+        let builder = unsafe { Box::from_raw(builder) };
+        out_arg(out_client, "out_client")?;
+        let client = Client::new(builder.config)?;
+        let handle = Box::into_raw(Box::new(camb_client::new(client)));
+        // SAFETY: checked non-NULL above; the caller guarantees it is writable.
+        unsafe { out_client.write(handle) };
+        Ok(())
+    })
+}
+
+/// Frees a builder that was not built. NULL, and a builder that was already built
+/// or freed, are ignored.
+///
+/// # Safety
+/// `builder` is NULL or a pointer returned by `camb_client_builder_new()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_free(builder: *mut camb_client_builder) {
+    void_call(|| {
+        if !builder.is_null() && live_builders().remove(&(builder as usize)) {
+            // SAFETY: it was live; removing it gave this call sole ownership.
+            drop(unsafe { Box::from_raw(builder) });
+        }
+    })
+}

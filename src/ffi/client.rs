@@ -1,0 +1,125 @@
+//! `camb_client`: the handle, its creation and freeing, and its calls.
+
+use std::ffi::c_char;
+
+use crate::client::Client;
+use crate::config::ClientConfig;
+use crate::error::Error;
+use crate::ffi::boundary::{null_parameter, out_arg, result_call, str_arg, void_call};
+use crate::ffi::result::camb_result;
+use crate::ffi::task_info::{camb_task_info, to_c};
+
+/// A client for the CAMB text-to-sound API.
+///
+/// Immutable once built: share one client between any number of threads and call
+/// it concurrently; its keep-alive connections are shared. Free it once, with
+/// `camb_client_free()`, after every call on it has returned.
+pub struct camb_client {
+    inner: Client,
+}
+
+impl camb_client {
+    pub(crate) fn new(inner: Client) -> camb_client {
+        camb_client { inner }
+    }
+}
+
+/// Creates a client with the defaults (see `camb_client_builder_new()`) and the
+/// given API key, or the key in the environment variable `CAMB_API_KEY` when
+/// `api_key` is NULL. The key is copied.
+///
+/// On success the caller owns `*out_client` and frees it with `camb_client_free()`;
+/// on failure `*out_client` is left unchanged.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER` if `out_client` is NULL;
+/// `CAMB_RESULT_MISSING_API_KEY` if `api_key` is NULL and `CAMB_API_KEY` is unset
+/// or empty; `CAMB_RESULT_INVALID_PARAMETER` if the key is unusable (see
+/// `camb_client_builder_set_api_key()`).
+///
+/// # Safety
+/// `api_key` is NULL or a NUL-terminated string; `out_client` is NULL or valid for
+/// a pointer-sized write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_new(
+    api_key: *const c_char,
+    out_client: *mut *mut camb_client,
+) -> camb_result {
+    result_call(|| {
+        out_arg(out_client, "out_client")?;
+        let mut config = ClientConfig::default();
+        if !api_key.is_null() {
+            // SAFETY: not NULL, and the caller passes a NUL-terminated string.
+            config.set_api_key(unsafe { str_arg(api_key, "api_key") }?)?;
+        }
+        let handle = Box::into_raw(Box::new(camb_client::new(Client::new(config)?)));
+        // SAFETY: checked non-NULL above; the caller guarantees it is writable.
+        unsafe { out_client.write(handle) };
+        Ok(())
+    })
+}
+
+/// Frees a client and wipes its API key from memory. NULL is ignored.
+///
+/// Every call on the client must have returned first. Freeing the same client
+/// twice is a bug in the caller that libcamb cannot detect.
+///
+/// # Safety
+/// `client` is NULL or a client from `camb_client_new()` or
+/// `camb_client_builder_build()` that was not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_free(client: *mut camb_client) {
+    void_call(|| {
+        if !client.is_null() {
+            // SAFETY: the caller passes a live client that nobody else uses now.
+            drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}
+
+/// Asks for the status of a text-to-sound task: `GET {base_url}/text-to-sound/{task_id}`.
+///
+/// `task_id` is the id returned when the task was created. It is sent as exactly
+/// one URL path segment, percent-encoded (so "/", "?" or "%" in it cannot change
+/// what is asked for). Transient failures (connection failures, 408, 429, 5xx) are
+/// retried within the client's timeout.
+///
+/// On success fills `*out_info` (see `camb_task_info` for how long its strings stay
+/// valid); on failure leaves it unchanged and `camb_last_error()` says why, in the
+/// server's own words where it gave any.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER` if any pointer is NULL;
+/// `CAMB_RESULT_INVALID_PARAMETER` if `task_id` is empty, not UTF-8, longer than
+/// 1024 bytes, or "." or ".."; `CAMB_RESULT_UNAUTHORIZED` (401),
+/// `CAMB_RESULT_PAYMENT_REQUIRED` (402), `CAMB_RESULT_FORBIDDEN` (403),
+/// `CAMB_RESULT_NOT_FOUND` (404, no such task), `CAMB_RESULT_VALIDATION` (422),
+/// `CAMB_RESULT_RATE_LIMITED` (429), `CAMB_RESULT_SERVER_ERROR` (5xx),
+/// `CAMB_RESULT_HTTP_STATUS` (other non-2xx); `CAMB_RESULT_CONNECT`,
+/// `CAMB_RESULT_TIMEOUT`; `CAMB_RESULT_BAD_RESPONSE` if the reply is not the
+/// documented JSON or exceeds 1 MiB.
+///
+/// Thread-safety: any number of threads may call this on one client at once.
+///
+/// # Safety
+/// `client` is NULL or a live client; `task_id` is NULL or a NUL-terminated string;
+/// `out_info` is NULL or valid for writing one `camb_task_info`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_get_task_status(
+    client: *const camb_client,
+    task_id: *const c_char,
+    out_info: *mut camb_task_info,
+) -> camb_result {
+    result_call(|| {
+        // SAFETY: the caller passes NULL or a live client, shared read-only.
+        let client = unsafe { client.as_ref() }.ok_or_else(|| null_parameter("client"))?;
+        // SAFETY: the caller passes NULL or a NUL-terminated string.
+        let task_id = unsafe { str_arg(task_id, "task_id") }?;
+        out_arg(out_info, "out_info")?;
+        let info = client.inner.get_task_status(task_id)?;
+        let c_info = to_c(std::slice::from_ref(&info))
+            .and_then(|infos| infos.into_iter().next())
+            .ok_or_else(|| Error::invalid("called during thread teardown"))?;
+        // SAFETY: checked non-NULL above; the caller guarantees it is writable.
+        unsafe { out_info.write(c_info) };
+        Ok(())
+    })
+}

@@ -1,0 +1,232 @@
+//! Turning a non-2xx reply into an error message that carries the server's own words.
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// Longest piece of server text quoted in a message.
+const MAX_QUOTED_CHARS: usize = 300;
+
+/// FastAPI's error bodies: `{"detail": "text"}` or `{"detail": [{"loc": [...], "msg": "..."}]}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    detail: Detail,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Detail {
+    Text(String),
+    Items(Vec<DetailItem>),
+    Other(serde_json::Value),
+}
+
+#[derive(Deserialize)]
+struct DetailItem {
+    #[serde(default)]
+    loc: Vec<serde_json::Value>,
+    #[serde(default)]
+    msg: Option<String>,
+}
+
+/// The error for a reply with status `status` and body `body`.
+///
+/// `location` is the `Location` header of a redirect. The caller redacts the key from
+/// the result; this function only phrases it.
+pub fn error_for_status(status: u16, body: &[u8], location: Option<&str>) -> Error {
+    let reason = http_reason(status);
+    let mut message = format!("HTTP {status}{reason}");
+    if (300..400).contains(&status) {
+        let target = location.map_or("no Location".to_owned(), quote);
+        message.push_str(&format!(
+            " redirect to {target}: redirects are not followed, so the API key never reaches another origin"
+        ));
+        return Error::http(status, message);
+    }
+    match server_words(body) {
+        Some(words) => {
+            message.push_str(": ");
+            message.push_str(&words);
+        }
+        None => message.push_str(" (empty reply body)"),
+    }
+    if status == 401 {
+        message.push_str(" (check the API key)");
+    }
+    Error::http(status, message)
+}
+
+fn http_reason(status: u16) -> String {
+    ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map_or(String::new(), |r| format!(" {r}"))
+}
+
+/// The server's explanation: `detail` when the body is FastAPI's JSON, else a quote
+/// of the body (an HTML page's title, or its first few hundred characters).
+fn server_words(body: &[u8]) -> Option<String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
+        return Some(match parsed.detail {
+            Detail::Text(text) => quote(&text),
+            Detail::Items(items) if !items.is_empty() => items
+                .iter()
+                .map(describe_item)
+                .collect::<Vec<_>>()
+                .join("; "),
+            Detail::Items(_) => "(empty detail list)".to_owned(),
+            Detail::Other(value) => quote(&value.to_string()),
+        });
+    }
+    let text = String::from_utf8_lossy(body);
+    let quoted = html_title(&text).unwrap_or(&text);
+    Some(format!("non-JSON reply: {}", quote(quoted)))
+}
+
+/// `"path.task_id: String should have at most 256 characters"`.
+fn describe_item(item: &DetailItem) -> String {
+    let location = item
+        .loc
+        .iter()
+        .map(|part| match part {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".");
+    let msg = item.msg.as_deref().unwrap_or("invalid");
+    if location.is_empty() {
+        quote(msg)
+    } else {
+        quote(&format!("{location}: {msg}"))
+    }
+}
+
+fn html_title(text: &str) -> Option<&str> {
+    let lower = text.get(..text.len().min(4096))?.to_ascii_lowercase();
+    let start = lower.find("<title>")? + "<title>".len();
+    let end = start + lower[start..].find("</title>")?;
+    text.get(start..end).filter(|t| !t.trim().is_empty())
+}
+
+/// Server text made safe to show on one line: control characters become spaces,
+/// runs of whitespace collapse, and the result is cut (with "...") at a fixed length.
+fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_QUOTED_CHARS));
+    let mut last_was_space = true;
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_QUOTED_CHARS {
+            out.push_str("...");
+            break;
+        }
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && last_was_space {
+            continue;
+        }
+        last_was_space = c == ' ';
+        out.push(c);
+    }
+    out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn maps_each_status_class() {
+        let cases = [
+            (401, ErrorKind::Unauthorized),
+            (402, ErrorKind::PaymentRequired),
+            (403, ErrorKind::Forbidden),
+            (404, ErrorKind::NotFound),
+            (422, ErrorKind::Validation),
+            (429, ErrorKind::RateLimited),
+            (500, ErrorKind::ServerError),
+            (503, ErrorKind::ServerError),
+            (599, ErrorKind::ServerError),
+            (400, ErrorKind::HttpStatus),
+            (408, ErrorKind::HttpStatus),
+            (302, ErrorKind::HttpStatus),
+            (600, ErrorKind::HttpStatus),
+        ];
+        for (status, kind) in cases {
+            let err = error_for_status(status, b"", None);
+            assert_eq!(err.kind(), kind, "{status}");
+            assert_eq!(err.http_status(), Some(status));
+        }
+    }
+
+    #[test]
+    fn quotes_the_detail_text() {
+        let err = error_for_status(404, br#"{"detail":"Task not found: abc"}"#, None);
+        assert_eq!(err.message(), "HTTP 404 Not Found: Task not found: abc");
+        let err = error_for_status(401, br#"{"detail":"Invalid API key"}"#, None);
+        assert_eq!(
+            err.message(),
+            "HTTP 401 Unauthorized: Invalid API key (check the API key)"
+        );
+    }
+
+    #[test]
+    fn lists_each_validation_item_with_its_location() {
+        let body = br#"{"detail":[{"loc":["path","task_id"],"msg":"too long","type":"x"},
+                                  {"loc":["query","run_id",0],"msg":"not an int","type":"y"}]}"#;
+        let err = error_for_status(422, body, None);
+        assert_eq!(
+            err.message(),
+            "HTTP 422 Unprocessable Entity: path.task_id: too long; query.run_id.0: not an int"
+        );
+    }
+
+    #[test]
+    fn html_and_odd_bodies_still_give_a_clean_message() {
+        let html =
+            b"<html><head><TITLE>502 Bad Gateway</TITLE></head><body>\n\n nginx</body></html>";
+        let err = error_for_status(502, html, None);
+        assert_eq!(
+            err.message(),
+            "HTTP 502 Bad Gateway: non-JSON reply: 502 Bad Gateway"
+        );
+        let err = error_for_status(500, b"boom\x00\xff\n\tline", None);
+        assert_eq!(
+            err.message(),
+            "HTTP 500 Internal Server Error: non-JSON reply: boom \u{fffd} line"
+        );
+        let err = error_for_status(503, b"  \n", None);
+        assert_eq!(
+            err.message(),
+            "HTTP 503 Service Unavailable (empty reply body)"
+        );
+        let err = error_for_status(500, br#"{"detail":{"code":7}}"#, None);
+        assert_eq!(
+            err.message(),
+            r#"HTTP 500 Internal Server Error: {"code":7}"#
+        );
+        let long = "x".repeat(5000);
+        let err = error_for_status(500, long.as_bytes(), None);
+        assert!(
+            err.message().ends_with("...") && err.message().len() < 400,
+            "{}",
+            err.message()
+        );
+    }
+
+    #[test]
+    fn redirects_name_their_target() {
+        let err = error_for_status(302, b"", Some("https://elsewhere.example/x"));
+        assert_eq!(err.kind(), ErrorKind::HttpStatus);
+        assert!(
+            err.message()
+                .starts_with("HTTP 302 Found redirect to https://elsewhere.example/x")
+        );
+    }
+}
