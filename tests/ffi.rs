@@ -1,0 +1,583 @@
+//! Every exported function through the rlib, as a C caller would use it: the happy
+//! paths against the emulator, and every NULL and bad input.
+
+mod common;
+
+use std::ffi::{CStr, CString, c_char};
+use std::ptr;
+
+use camb::ffi::builder::*;
+use camb::ffi::client::*;
+use camb::ffi::last_error::*;
+use camb::ffi::result::*;
+use camb::ffi::task_info::camb_task_info;
+use camb::ffi::version::camb_version;
+use common::*;
+
+fn last_error() -> String {
+    // SAFETY: camb_last_error never returns NULL and its text is NUL-terminated.
+    unsafe { CStr::from_ptr(camb_last_error()) }
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn c(text: &str) -> CString {
+    CString::new(text).unwrap()
+}
+
+/// Reads a (pointer, length) string of a camb_task_info.
+fn text(ptr: *const c_char, len: usize) -> Option<Vec<u8>> {
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: libcamb guarantees `len` readable bytes plus a NUL at `ptr`.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len + 1) };
+    assert_eq!(bytes[len], 0, "not NUL-terminated");
+    Some(bytes[..len].to_vec())
+}
+
+fn builder_for(base_url: &str) -> *mut camb_client_builder {
+    let builder = camb_client_builder_new();
+    assert!(!builder.is_null());
+    unsafe {
+        assert_eq!(
+            camb_client_builder_set_api_key(builder, c(DEFAULT_API_KEY).as_ptr()),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_set_base_url(builder, c(base_url).as_ptr()),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_set_timeout_ms(builder, 10_000),
+            camb_result::Ok
+        );
+    }
+    builder
+}
+
+fn client_for_url(base_url: &str) -> *mut camb_client {
+    let mut client = ptr::null_mut();
+    let result = unsafe { camb_client_builder_build(builder_for(base_url), &mut client) };
+    assert_eq!(result, camb_result::Ok, "{}", last_error());
+    assert!(!client.is_null());
+    client
+}
+
+/// A task info full of recognisable garbage, to prove a failed call left it alone.
+fn sentinel_info() -> camb_task_info {
+    camb_task_info {
+        status: 0xdead,
+        has_run_id: true,
+        run_id: -7,
+        status_text: ptr::null(),
+        status_text_len: 99,
+        exception_reason: ptr::null(),
+        exception_reason_len: 98,
+        message: ptr::null(),
+        message_len: 97,
+    }
+}
+
+fn get_status(client: *const camb_client, id: &str) -> (camb_result, camb_task_info) {
+    let mut info = sentinel_info();
+    let result = unsafe { camb_client_get_task_status(client, c(id).as_ptr(), &mut info) };
+    (result, info)
+}
+
+#[test]
+fn status_of_each_demo_task_through_the_c_api() {
+    let emulator = emulator();
+    let client = client_for_url(&emulator.base_url());
+    let cases = [
+        ("demo-success", camb_status::Success, "SUCCESS", Some(4242)),
+        ("demo-error", camb_status::Error, "ERROR", Some(4243)),
+        ("demo-timeout", camb_status::Timeout, "TIMEOUT", None),
+        (
+            "demo-payment-required",
+            camb_status::PaymentRequired,
+            "PAYMENT_REQUIRED",
+            None,
+        ),
+        ("demo-unknown", camb_status::Unknown, "QUEUED_FOR_GPU", None),
+        ("demo-pending", camb_status::Pending, "PENDING", None),
+    ];
+    for (id, status, status_text, run_id) in cases {
+        let (result, info) = get_status(client, id);
+        assert_eq!(result, camb_result::Ok, "{id}: {}", last_error());
+        assert_eq!(last_error(), "");
+        assert_eq!(camb_last_http_status(), 0);
+        assert_eq!(info.status, status as u32, "{id}");
+        assert_eq!(
+            text(info.status_text, info.status_text_len).unwrap(),
+            status_text.as_bytes()
+        );
+        assert_eq!(info.has_run_id, run_id.is_some(), "{id}");
+        assert_eq!(info.run_id, run_id.unwrap_or(0), "{id}");
+    }
+    let (_, error) = get_status(client, "demo-error");
+    assert_eq!(
+        text(error.exception_reason, error.exception_reason_len).unwrap(),
+        b"PROCESSING_ERROR"
+    );
+    assert_eq!(
+        text(error.message, error.message_len).unwrap(),
+        b"The audio model failed to render this prompt"
+    );
+    let (_, success) = get_status(client, "demo-success");
+    assert!(success.exception_reason.is_null() && success.message.is_null());
+    assert_eq!((success.exception_reason_len, success.message_len), (0, 0));
+    unsafe { camb_client_free(client) };
+}
+
+#[test]
+fn reply_strings_are_complete_and_live_until_the_next_success() {
+    let emulator = emulator();
+    let client = client_for_url(&emulator.base_url());
+    let id = emulator.add_task(TaskSpec {
+        final_status: "WEIRD\u{0}STATUS".into(),
+        message: Some("line one\u{0}after a NUL".into()),
+        ..TaskSpec::default()
+    });
+    let (result, info) = get_status(client, &id);
+    assert_eq!(result, camb_result::Ok);
+    assert_eq!(info.status, camb_status::Unknown as u32);
+    // Nothing is cut at the embedded NUL: the length covers it all.
+    assert_eq!(
+        text(info.status_text, info.status_text_len).unwrap(),
+        b"WEIRD\0STATUS"
+    );
+    assert_eq!(
+        text(info.message, info.message_len).unwrap(),
+        b"line one\0after a NUL"
+    );
+    // A failed call leaves the previous reply's strings valid and unchanged.
+    let (failed, untouched) = get_status(client, "no-such-task");
+    assert_eq!(failed, camb_result::NotFound);
+    assert_eq!(untouched.status, 0xdead);
+    assert_eq!(untouched.message_len, 97);
+    assert_eq!(
+        text(info.message, info.message_len).unwrap(),
+        b"line one\0after a NUL"
+    );
+    unsafe { camb_client_free(client) };
+}
+
+#[test]
+fn errors_carry_codes_words_and_http_status() {
+    let emulator = emulator();
+    let client = client_for_url(&emulator.base_url());
+    let (result, info) = get_status(client, "no-such-task");
+    assert_eq!(result, camb_result::NotFound);
+    assert_eq!(info.status, 0xdead, "out_info must be untouched on failure");
+    assert_eq!(
+        last_error(),
+        "HTTP 404 Not Found: Task not found: no-such-task"
+    );
+    assert_eq!(camb_last_http_status(), 404);
+    emulator.push_fault(status_fault(1, 400, &[], r#"{"detail":"bad request"}"#));
+    let (result, _) = get_status(client, "demo-success");
+    assert_eq!(result, camb_result::HttpStatus);
+    assert_eq!(camb_last_http_status(), 400);
+    // A success clears both.
+    let (result, _) = get_status(client, "demo-success");
+    assert_eq!(result, camb_result::Ok);
+    assert_eq!((last_error(), camb_last_http_status()), (String::new(), 0));
+    unsafe { camb_client_free(client) };
+}
+
+#[test]
+fn each_thread_keeps_its_own_last_error() {
+    let emulator = emulator();
+    let client = client_for_url(&emulator.base_url()) as usize;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let failing = std::thread::spawn(move || {
+        let (result, _) = get_status(client as *const camb_client, "missing-in-thread-a");
+        assert_eq!(result, camb_result::NotFound);
+        tx.send(()).unwrap();
+        // Let the other thread succeed meanwhile, then check ours is intact.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        last_error()
+    });
+    rx.recv().unwrap();
+    let (result, _) = get_status(client as *const camb_client, "demo-success");
+    assert_eq!(result, camb_result::Ok);
+    assert_eq!(last_error(), "");
+    let theirs = failing.join().unwrap();
+    assert!(theirs.contains("missing-in-thread-a"), "{theirs}");
+    unsafe { camb_client_free(client as *mut camb_client) };
+}
+
+#[test]
+fn null_pointers_are_refused_with_their_names() {
+    let emulator = emulator();
+    let client = client_for_url(&emulator.base_url());
+    let id = c("demo-success");
+    let mut info = sentinel_info();
+    unsafe {
+        assert_eq!(
+            camb_client_get_task_status(ptr::null(), id.as_ptr(), &mut info),
+            camb_result::NullParameter
+        );
+        assert!(last_error().contains("client is NULL"), "{}", last_error());
+        assert_eq!(
+            camb_client_get_task_status(client, ptr::null(), &mut info),
+            camb_result::NullParameter
+        );
+        assert!(last_error().contains("task_id is NULL"));
+        assert_eq!(
+            camb_client_get_task_status(client, id.as_ptr(), ptr::null_mut()),
+            camb_result::NullParameter
+        );
+        assert!(last_error().contains("out_info is NULL"));
+        assert_eq!(info.status, 0xdead);
+
+        let key = c("k");
+        assert_eq!(
+            camb_client_new(key.as_ptr(), ptr::null_mut()),
+            camb_result::NullParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_api_key(ptr::null_mut(), key.as_ptr()),
+            camb_result::NullParameter
+        );
+        assert!(last_error().contains("builder is NULL"));
+        assert_eq!(
+            camb_client_builder_set_base_url(ptr::null_mut(), key.as_ptr()),
+            camb_result::NullParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_timeout_ms(ptr::null_mut(), 5),
+            camb_result::NullParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_max_retries(ptr::null_mut(), 1),
+            camb_result::NullParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_allow_insecure_http(ptr::null_mut(), true),
+            camb_result::NullParameter
+        );
+        let mut out = ptr::null_mut();
+        assert_eq!(
+            camb_client_builder_build(ptr::null_mut(), &mut out),
+            camb_result::NullParameter
+        );
+        assert!(out.is_null());
+
+        let builder = camb_client_builder_new();
+        assert_eq!(
+            camb_client_builder_set_api_key(builder, ptr::null()),
+            camb_result::NullParameter
+        );
+        assert!(last_error().contains("api_key is NULL"));
+        assert_eq!(
+            camb_client_builder_set_base_url(builder, ptr::null()),
+            camb_result::NullParameter
+        );
+        assert!(last_error().contains("base_url is NULL"));
+        camb_client_builder_free(builder);
+
+        // NULL is a no-op for both frees.
+        camb_client_builder_free(ptr::null_mut());
+        camb_client_free(ptr::null_mut());
+        camb_client_free(client);
+    }
+}
+
+#[test]
+fn bad_strings_and_values_are_invalid_parameters() {
+    let emulator = emulator();
+    let client = client_for_url(&emulator.base_url());
+    let not_utf8 = CString::new(vec![b'a', 0xff, b'b']).unwrap();
+    let long_id = c(&"x".repeat(1025));
+    unsafe {
+        let mut info = sentinel_info();
+        for id in [
+            not_utf8.as_ptr(),
+            c("").as_ptr(),
+            c("..").as_ptr(),
+            long_id.as_ptr(),
+        ] {
+            assert_eq!(
+                camb_client_get_task_status(client, id, &mut info),
+                camb_result::InvalidParameter
+            );
+            assert!(!last_error().is_empty());
+        }
+        assert_eq!(info.status, 0xdead);
+
+        let builder = camb_client_builder_new();
+        assert_eq!(
+            camb_client_builder_set_api_key(builder, not_utf8.as_ptr()),
+            camb_result::InvalidParameter
+        );
+        assert!(last_error().contains("not valid UTF-8"), "{}", last_error());
+        assert_eq!(
+            camb_client_builder_set_api_key(builder, c("").as_ptr()),
+            camb_result::InvalidParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_api_key(builder, c("key\n").as_ptr()),
+            camb_result::InvalidParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_base_url(builder, c("not a url").as_ptr()),
+            camb_result::InvalidParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_base_url(builder, c("ftp://h/").as_ptr()),
+            camb_result::InvalidParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_timeout_ms(builder, 0),
+            camb_result::InvalidParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_timeout_ms(builder, u64::MAX),
+            camb_result::InvalidParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_max_retries(builder, u32::MAX),
+            camb_result::InvalidParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_timeout_ms(builder, 1),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_set_max_retries(builder, 0),
+            camb_result::Ok
+        );
+        // Plain http to a non-loopback host is refused at build time without opt-in.
+        assert_eq!(
+            camb_client_builder_set_api_key(builder, c("k").as_ptr()),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_set_base_url(builder, c("http://example.com").as_ptr()),
+            camb_result::Ok
+        );
+        let mut out = ptr::null_mut();
+        assert_eq!(
+            camb_client_builder_build(builder, &mut out),
+            camb_result::InvalidParameter
+        );
+        assert!(last_error().contains("clear text"), "{}", last_error());
+        assert!(out.is_null());
+        camb_client_free(client);
+    }
+}
+
+#[test]
+fn opting_in_allows_plain_http_to_other_hosts() {
+    let builder = builder_for("http://example.invalid/apis");
+    let mut client = ptr::null_mut();
+    unsafe {
+        assert_eq!(
+            camb_client_builder_set_allow_insecure_http(builder, true),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_build(builder, &mut client),
+            camb_result::Ok
+        );
+        camb_client_free(client);
+    }
+}
+
+#[test]
+fn a_builder_cannot_be_used_after_build_or_free() {
+    unsafe {
+        let built = builder_for("http://127.0.0.1:1");
+        let mut client = ptr::null_mut();
+        assert_eq!(
+            camb_client_builder_build(built, &mut client),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_set_timeout_ms(built, 5),
+            camb_result::InvalidParameter
+        );
+        assert!(
+            last_error().contains("already built or freed"),
+            "{}",
+            last_error()
+        );
+        let mut again = ptr::null_mut();
+        assert_eq!(
+            camb_client_builder_build(built, &mut again),
+            camb_result::InvalidParameter
+        );
+        assert!(again.is_null());
+        camb_client_builder_free(built); // harmless
+        camb_client_free(client);
+
+        let freed = camb_client_builder_new();
+        camb_client_builder_free(freed);
+        assert_eq!(
+            camb_client_builder_set_max_retries(freed, 1),
+            camb_result::InvalidParameter
+        );
+        camb_client_builder_free(freed); // a second free is harmless
+
+        // A build with a NULL out-pointer still consumes the builder.
+        let consumed = builder_for("http://127.0.0.1:1");
+        assert_eq!(
+            camb_client_builder_build(consumed, ptr::null_mut()),
+            camb_result::NullParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_max_retries(consumed, 1),
+            camb_result::InvalidParameter
+        );
+        // And so does a failed build.
+        let failing = camb_client_builder_new();
+        camb_client_builder_set_api_key(failing, c("k").as_ptr());
+        camb_client_builder_set_base_url(failing, c("http://example.com").as_ptr());
+        assert_eq!(
+            camb_client_builder_build(failing, &mut again),
+            camb_result::InvalidParameter
+        );
+        assert_eq!(
+            camb_client_builder_set_max_retries(failing, 1),
+            camb_result::InvalidParameter
+        );
+    }
+}
+
+#[test]
+fn camb_client_new_uses_the_default_base_url_and_given_key() {
+    let mut client = ptr::null_mut();
+    unsafe {
+        assert_eq!(
+            camb_client_new(c("sk-some-key").as_ptr(), &mut client),
+            camb_result::Ok
+        );
+        assert!(!client.is_null());
+        assert_eq!(last_error(), "");
+        camb_client_free(client);
+        let before = client;
+        assert_eq!(
+            camb_client_new(c("bad\nkey").as_ptr(), &mut client),
+            camb_result::InvalidParameter
+        );
+        assert_eq!(client, before, "out_client must be untouched on failure");
+    }
+}
+
+#[test]
+fn timeouts_and_refusals_have_their_codes() {
+    let emulator = emulator();
+    emulator.push_fault(Fault {
+        times: 5,
+        delay_ms: 3_000,
+        ..Fault::default()
+    });
+    let builder = builder_for(&emulator.base_url());
+    let mut client = ptr::null_mut();
+    unsafe {
+        camb_client_builder_set_timeout_ms(builder, 200);
+        assert_eq!(
+            camb_client_builder_build(builder, &mut client),
+            camb_result::Ok
+        );
+    }
+    let (result, _) = get_status(client, "demo-success");
+    assert_eq!(result, camb_result::Timeout, "{}", last_error());
+    assert!(last_error().contains("200 ms"));
+    assert_eq!(camb_last_http_status(), 0);
+    unsafe { camb_client_free(client) };
+
+    let refused = client_for_url(&format!("http://127.0.0.1:{}", closed_port()));
+    let (result, _) = get_status(refused, "demo-success");
+    assert_eq!(result, camb_result::Connect, "{}", last_error());
+    unsafe { camb_client_free(refused) };
+}
+
+#[test]
+fn names_for_every_value_known_or_not() {
+    let name = |p: *const c_char| unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned();
+    let expected = [
+        (0, "CAMB_RESULT_OK"),
+        (1, "CAMB_RESULT_NULL_PARAMETER"),
+        (2, "CAMB_RESULT_INVALID_PARAMETER"),
+        (3, "CAMB_RESULT_MISSING_API_KEY"),
+        (4, "CAMB_RESULT_BUFFER_TOO_SMALL"),
+        (5, "CAMB_RESULT_CANCELLED"),
+        (6, "CAMB_RESULT_PANIC"),
+        (100, "CAMB_RESULT_CONNECT"),
+        (101, "CAMB_RESULT_TIMEOUT"),
+        (102, "CAMB_RESULT_BAD_RESPONSE"),
+        (103, "CAMB_RESULT_HTTP_STATUS"),
+        (401, "CAMB_RESULT_UNAUTHORIZED"),
+        (402, "CAMB_RESULT_PAYMENT_REQUIRED"),
+        (403, "CAMB_RESULT_FORBIDDEN"),
+        (404, "CAMB_RESULT_NOT_FOUND"),
+        (422, "CAMB_RESULT_VALIDATION"),
+        (429, "CAMB_RESULT_RATE_LIMITED"),
+        (500, "CAMB_RESULT_SERVER_ERROR"),
+    ];
+    for (value, text) in expected {
+        assert_eq!(name(camb_result_name(value)), text);
+    }
+    // The header spells the same names with the same values.
+    let header =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/camb.h")).unwrap();
+    for (value, text) in expected {
+        assert!(
+            header.contains(&format!("{text} = {value},")),
+            "{text} = {value} not in camb.h"
+        );
+    }
+    for value in [7, 99, 104, 200, 600, u32::MAX] {
+        assert_eq!(name(camb_result_name(value)), "CAMB_RESULT_UNKNOWN_VALUE");
+    }
+    let statuses = [
+        (0, "CAMB_STATUS_UNKNOWN", true),
+        (1, "CAMB_STATUS_PENDING", false),
+        (2, "CAMB_STATUS_SUCCESS", true),
+        (3, "CAMB_STATUS_TIMEOUT", true),
+        (4, "CAMB_STATUS_ERROR", true),
+        (5, "CAMB_STATUS_PAYMENT_REQUIRED", true),
+    ];
+    for (value, text, is_final) in statuses {
+        assert_eq!(name(camb_status_name(value)), text);
+        assert_eq!(camb_status_is_final(value), is_final);
+        assert!(
+            header.contains(&format!("{text} = {value},")),
+            "{text} not in camb.h"
+        );
+    }
+    assert_eq!(name(camb_status_name(6)), "CAMB_STATUS_UNKNOWN_VALUE");
+    assert!(camb_status_is_final(u32::MAX));
+}
+
+#[test]
+fn the_version_matches_cargo_toml_and_the_header() {
+    let version = unsafe { CStr::from_ptr(camb_version()) }.to_str().unwrap();
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    let header =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/camb.h")).unwrap();
+    let define = |name: &str| {
+        header
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("#define {name} ")))
+            .unwrap_or_else(|| panic!("{name} missing from camb.h"))
+            .to_owned()
+    };
+    assert_eq!(define("CAMB_VERSION_STRING"), format!("\"{version}\""));
+    assert_eq!(
+        define("CAMB_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MAJOR")
+    );
+    assert_eq!(
+        define("CAMB_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_MINOR")
+    );
+    assert_eq!(
+        define("CAMB_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION_PATCH")
+    );
+}
