@@ -1,5 +1,5 @@
 //! Shared by the integration tests: a running emulator and clients pointed at it.
-#![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
 
 use std::path::PathBuf;
 use std::time::Duration;
