@@ -321,3 +321,9 @@ fn binary_help_and_bad_arguments() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
     }
 }
+
+#[test]
+fn the_handle_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Emulator>();
+}
