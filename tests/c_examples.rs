@@ -24,7 +24,7 @@ fn compile(name: &str) -> PathBuf {
 }
 
 fn compile_now(name: &str) -> PathBuf {
-    let lib_dir = target_dir();
+    let lib_dir = lib_dir();
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let source = Path::new(MANIFEST_DIR)
         .join("examples")

@@ -2,8 +2,10 @@
 //! against an in-process emulator. It checks the C ABI from a caller that has only
 //! the header's word to go on (types, struct layout, NULL handling, threads).
 
+mod common;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -12,32 +14,6 @@ use camb_emulator::{Config, DEFAULT_API_KEY, Emulator};
 
 /// The Python suite takes a few seconds; this only stops a hang from hanging `cargo test`.
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The directory cargo put this test's build in (`target/<profile>`), where the
-/// library's cdylib also lands: this binary is `target/<profile>/deps/<test>-<hash>`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    exe.parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("{} is not under target/<profile>/deps", exe.display()))
-        .to_path_buf()
-}
-
-fn library_path() -> PathBuf {
-    let name = format!(
-        "{}camb{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    let path = profile_dir().join(&name);
-    assert!(
-        path.is_file(),
-        "{name} not found at {}: cargo builds the cdylib with the library, so run this \
-         through `cargo test` (or `cargo build` first) with the same profile and target dir",
-        path.display()
-    );
-    path
-}
 
 /// Reads a child's pipe to the end on its own thread, so a chatty child never
 /// blocks on a full pipe while we wait for it.
@@ -52,7 +28,7 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
 #[test]
 fn python_ctypes_suite_passes() {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let library = library_path();
+    let library = common::lib_path();
     let emulator = Emulator::start(Config {
         pending_ms: 0,
         ..Config::default()

@@ -67,21 +67,34 @@ pub fn header<'a>(request: &'a RecordedRequest, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// target/debug (or target/release): where cargo put libcamb.so for this test run.
-pub fn target_dir() -> PathBuf {
+/// The directory holding the libcamb.so built for this test run. Cargo builds the
+/// cdylib next to the test binaries, in target/<profile>/deps; `cargo build` copies
+/// it up to target/<profile>, but `cargo test` does not, so look beside ourselves.
+pub fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its path");
-    // target/debug/deps/<test binary>
     let dir = exe
         .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary is in target/<profile>/deps")
+        .expect("the test binary is in a directory")
         .to_path_buf();
     assert!(
-        dir.join("libcamb.so").exists(),
-        "libcamb.so is not in {}: run the tests with `cargo test`, which builds it",
-        dir.display()
+        lib_path_in(&dir).is_file(),
+        "{} is missing: run the tests with `cargo test`, which builds the cdylib",
+        lib_path_in(&dir).display()
     );
     dir
+}
+
+/// The path of libcamb.so (or the platform's name for it) for this test run.
+pub fn lib_path() -> PathBuf {
+    lib_path_in(&lib_dir())
+}
+
+fn lib_path_in(dir: &std::path::Path) -> PathBuf {
+    dir.join(format!(
+        "{}camb{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
 }
 
 /// A port on 127.0.0.1 that nothing listens on (bound, then released).
