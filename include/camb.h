@@ -36,6 +36,17 @@
 
 
 /**
+ * The docs' limit for sound: "Maximum duration per request is 10 seconds".
+ */
+#define MAX_SOUND_SECONDS 10.0
+
+/**
+ * Size of the buffer `camb_client_create_task()` writes the new task id into:
+ * the longest id libcamb accepts (1024 bytes) plus its NUL.
+ */
+#define CAMB_TASK_ID_BUFFER_SIZE 1025
+
+/**
  * The outcome of every fallible call. `CAMB_RESULT_OK` is 0; every other value
  * is a failure whose words are in `camb_last_error()`.
  *
@@ -76,6 +87,10 @@ enum camb_result
    * A bug in libcamb was caught at the boundary (a Rust panic); nothing crashed.
    */
   CAMB_RESULT_PANIC = 6,
+  /**
+   * A local file could not be created, written or renamed (disk full, no permission).
+   */
+  CAMB_RESULT_IO = 7,
   /**
    * The connection could not be made (refused, DNS, TLS), or it failed before a
    * complete reply arrived (reset, closed early, body cut short).
@@ -175,6 +190,44 @@ typedef uint32_t camb_status;
 #endif // __cplusplus
 
 /**
+ * What kind of audio to generate.
+ */
+enum camb_audio_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Let the server choose (sound).
+   */
+  CAMB_AUDIO_TYPE_DEFAULT = 0,
+  /**
+   * A sound effect: at most 10 seconds.
+   */
+  CAMB_AUDIO_TYPE_SOUND = 1,
+  /**
+   * Music.
+   */
+  CAMB_AUDIO_TYPE_MUSIC = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum camb_audio_type camb_audio_type;
+#else
+typedef uint32_t camb_audio_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A flag that cancels the waits and downloads it is passed to. Raising it from any
+ * thread wakes a sleeping `camb_client_wait_for_task()` at once.
+ *
+ * Thread-safety: every function on a token may be called from any thread, at the
+ * same time. Free it only after every call it was passed to has returned.
+ */
+typedef struct camb_cancel_token camb_cancel_token;
+
+/**
  * A client for the CAMB text-to-sound API.
  *
  * Immutable once built: share one client between any number of threads and call
@@ -244,6 +297,147 @@ typedef struct camb_task_info {
    */
   size_t message_len;
 } camb_task_info;
+
+/**
+ * Options of `camb_client_create_task()`. Start from `camb_create_options_default()`
+ * and change what you need; the strings are borrowed for the call only.
+ */
+typedef struct camb_create_options {
+  /**
+   * Seconds of audio; 0 lets the server choose (8 s). For sound, at most 10.
+   */
+  double duration_s;
+  /**
+   * A `CAMB_AUDIO_TYPE_*` value.
+   */
+  uint32_t audio_type;
+  /**
+   * NULL: none.
+   */
+  const char *project_name;
+  /**
+   * NULL: none.
+   */
+  const char *project_description;
+  /**
+   * Whether `folder_id` is sent.
+   */
+  bool has_folder_id;
+  int64_t folder_id;
+  /**
+   * Retry the call after a connection failure, 408, 429 or 5xx. Off by default:
+   * creating is not idempotent, so a retry after a lost reply can create (and
+   * bill) a second task. Turn it on only if duplicates are acceptable.
+   */
+  bool retry;
+} camb_create_options;
+
+/**
+ * Receives the audio of `camb_client_download_result()` chunk by chunk, in order,
+ * on the calling thread: `len` bytes at `data`, valid only during the call.
+ * Return true to continue, false to stop the download (`CAMB_RESULT_CANCELLED`).
+ * It must not unwind (C++ exceptions, longjmp) through libcamb.
+ */
+typedef bool (*camb_write_fn)(const uint8_t *data,
+                              size_t len,
+                              void *user_data);
+
+/**
+ * One entry of `camb_client_get_result_urls()`.
+ */
+typedef struct camb_result_url {
+  /**
+   * The run id asked for (entries are in the order of the input).
+   */
+  int64_t run_id;
+  /**
+   * The audio's URL; NULL when the server returned none for this run (unknown,
+   * or not successful). Valid until this thread's next successful call of
+   * `camb_client_get_result_urls()`, `camb_client_get_task_status()` or
+   * `camb_client_wait_for_task()`.
+   */
+  const char *url;
+  size_t url_len;
+} camb_result_url;
+
+/**
+ * How `camb_client_wait_for_task()` polls. Start from `camb_wait_options_default()`.
+ */
+typedef struct camb_wait_options {
+  /**
+   * Pause after the first poll (default 2000). Must be > 0 and <= `max_interval_ms`.
+   */
+  uint64_t initial_interval_ms;
+  /**
+   * Each pause is the previous one times this, from 1 to 10 (default 1.5).
+   */
+  double backoff_factor;
+  /**
+   * The longest pause (default 15000).
+   */
+  uint64_t max_interval_ms;
+  /**
+   * The whole wait ends by then, polls and pauses included (default 600000,
+   * ten minutes; at most a day).
+   */
+  uint64_t deadline_ms;
+} camb_wait_options;
+
+/**
+ * What the progress callback is told after every poll. Everything it points to
+ * is valid only during the callback.
+ */
+typedef struct camb_wait_progress {
+  /**
+   * Polls so far, this one included.
+   */
+  uint32_t polls;
+  /**
+   * Milliseconds since the wait began.
+   */
+  uint64_t elapsed_ms;
+  /**
+   * `CAMB_RESULT_OK` when this poll got a status; otherwise the transient failure
+   * (connection, timeout, 429, 5xx) that the wait is riding out.
+   */
+  uint32_t poll_result;
+  /**
+   * The `CAMB_STATUS_*` value, when `poll_result` is OK.
+   */
+  uint32_t status;
+  /**
+   * The status as sent, when `poll_result` is OK; NULL otherwise.
+   */
+  const char *status_text;
+  size_t status_text_len;
+  /**
+   * The failure in words, when `poll_result` is not OK; NULL otherwise.
+   */
+  const char *error_message;
+  size_t error_message_len;
+  /**
+   * True when the status differs from the previous poll's (always on the first
+   * successful poll): print a line when it is set.
+   */
+  bool status_changed;
+  /**
+   * True when this poll ended the wait (the status is final).
+   */
+  bool done;
+  /**
+   * Milliseconds until the next poll; 0 when `done`.
+   */
+  uint64_t next_poll_in_ms;
+} camb_wait_progress;
+
+/**
+ * Called after every poll of `camb_client_wait_for_task()` on the waiting thread.
+ * Return true to keep waiting, false to stop the wait (it then fails with
+ * `CAMB_RESULT_CANCELLED`). It must not unwind (C++ exceptions, longjmp) through
+ * libcamb, and must not free the client or token in use. It may call libcamb.
+ */
+typedef bool (*camb_progress_fn)(const struct camb_wait_progress *progress,
+                                 void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -370,6 +564,53 @@ camb_result camb_client_builder_build(struct camb_client_builder *builder,
 void camb_client_builder_free(struct camb_client_builder *builder);
 
 /**
+ * Creates a token, not cancelled. Free it with `camb_cancel_token_free()`.
+ * Returns NULL only if memory could not be allocated.
+ */
+struct camb_cancel_token *camb_cancel_token_new(void);
+
+/**
+ * Cancels: every wait or download using this token stops as soon as it can (a
+ * sleeping wait at once; a request in flight when it returns) with
+ * `CAMB_RESULT_CANCELLED`, and later ones stop before they start, until
+ * `camb_cancel_token_reset()`. Not async-signal-safe.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live token.
+ */
+camb_result camb_cancel_token_cancel(const struct camb_cancel_token *token);
+
+/**
+ * Lowers the flag so the token can serve another operation.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live token.
+ */
+camb_result camb_cancel_token_reset(const struct camb_cancel_token *token);
+
+/**
+ * True once `camb_cancel_token_cancel()` was called (and not reset since).
+ * False for NULL.
+ *
+ * # Safety
+ * `token` is NULL or a live token.
+ */
+bool camb_cancel_token_is_cancelled(const struct camb_cancel_token *token);
+
+/**
+ * Frees a token. NULL is ignored. Every call the token was passed to must have
+ * returned first.
+ *
+ * # Safety
+ * `token` is NULL or a token from `camb_cancel_token_new()` not freed yet.
+ */
+void camb_cancel_token_free(struct camb_cancel_token *token);
+
+/**
  * Creates a client with the defaults (see `camb_client_builder_new()`) and the
  * given API key, or the key in the environment variable `CAMB_API_KEY` when
  * `api_key` is NULL. The key is copied.
@@ -434,6 +675,43 @@ camb_result camb_client_get_task_status(const struct camb_client *client,
                                         struct camb_task_info *out_info);
 
 /**
+ * The default options: server-chosen duration and type, no project, no folder,
+ * no retry.
+ */
+struct camb_create_options camb_create_options_default(void);
+
+/**
+ * Creates a text-to-sound task (`POST /text-to-sound`) and writes its id, NUL-
+ * terminated, to `out_task_id`; pass that id to `camb_client_wait_for_task()`.
+ *
+ * `options` may be NULL for the defaults. The prompt and options are checked
+ * before anything is sent: an empty prompt, a duration that is not positive, or
+ * over 10 s for sound, fail with `CAMB_RESULT_INVALID_PARAMETER` and cost nothing.
+ * `out_task_id_size` must be at least `CAMB_TASK_ID_BUFFER_SIZE`, checked before
+ * the request too, so a created (paid) task's id can never be lost to a short buffer.
+ *
+ * Not retried unless `options->retry` is set.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (see
+ * above, an unknown `audio_type`, or a small buffer); `CAMB_RESULT_VALIDATION`
+ * when the server rejects the request (the message lists each field);
+ * `CAMB_RESULT_PAYMENT_REQUIRED`; and the errors of any call
+ * (see `camb_client_get_task_status()`).
+ *
+ * Thread-safety: any number of threads may call this on one client at once.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `prompt` and the options' strings are NULL
+ * or NUL-terminated; `options` is NULL or points to a `camb_create_options`;
+ * `out_task_id` is NULL or valid for writing `out_task_id_size` bytes.
+ */
+camb_result camb_client_create_task(const struct camb_client *client,
+                                    const char *prompt,
+                                    const struct camb_create_options *options,
+                                    char *out_task_id,
+                                    size_t out_task_id_size);
+
+/**
  * This thread's last failure in words, for showing to a person or a log, such as
  * `"HTTP 404 Not Found: Task not found: 1234"`, or `""` when this thread's last
  * libcamb call succeeded (or it has made none).
@@ -477,11 +755,144 @@ const char *camb_status_name(uint32_t status);
 bool camb_status_is_final(uint32_t status);
 
 /**
+ * Downloads the audio of a successful run (`GET /text-to-sound-result/{run_id}`,
+ * the WAV bytes) and hands it to `write` in chunks of up to 64 KiB, with
+ * `user_data`. `*out_bytes` (may be NULL) receives the total on success.
+ *
+ * Retried like any read (connection failures, 408, 429, 5xx) until the first
+ * chunk reaches `write`; a failure after that is reported, and what `write`
+ * received is then incomplete. The client's timeout bounds the whole download.
+ * `cancel` (may be NULL) stops it between chunks.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` (client or write); `CAMB_RESULT_NOT_FOUND`
+ * (no such run); `CAMB_RESULT_HTTP_STATUS` with HTTP 400 when the run did not
+ * succeed; `CAMB_RESULT_CANCELLED` (token, or `write` returned false);
+ * `CAMB_RESULT_BAD_RESPONSE` if the server sent JSON instead of audio; and the
+ * errors of any call.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `cancel` is NULL or a live token; `write` is
+ * NULL or safe to call with `user_data`; `out_bytes` is NULL or writable.
+ */
+camb_result camb_client_download_result(const struct camb_client *client,
+                                        int64_t run_id,
+                                        const struct camb_cancel_token *cancel,
+                                        camb_write_fn write,
+                                        void *user_data,
+                                        uint64_t *out_bytes);
+
+/**
+ * Downloads the audio of a successful run into the file `path` (replacing it if
+ * it exists). The bytes go to a hidden temporary file beside it, which is flushed
+ * to disk and renamed to `path` only when complete: on any failure (network,
+ * cancellation, disk full) no file is left behind and an existing `path` is
+ * untouched. `*out_bytes` (may be NULL) receives the size on success.
+ *
+ * On Unix the path may be any bytes (it need not be UTF-8).
+ *
+ * Errors: as `camb_client_download_result()`, plus `CAMB_RESULT_IO` when the file
+ * cannot be created, written or renamed, and `CAMB_RESULT_INVALID_PARAMETER`
+ * for an empty path or one that names no file.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `path` is NULL or NUL-terminated; `cancel`
+ * is NULL or a live token; `out_bytes` is NULL or writable.
+ */
+camb_result camb_client_save_result(const struct camb_client *client,
+                                    int64_t run_id,
+                                    const char *path,
+                                    const struct camb_cancel_token *cancel,
+                                    uint64_t *out_bytes);
+
+/**
+ * Asks for a pre-signed URL of a successful run's audio
+ * (`GET /text-to-sound-result/{run_id}?output_type=FILE_URL`) and copies it,
+ * NUL-terminated, into `buffer`. `*out_len` (may be NULL) receives its length
+ * without the NUL.
+ *
+ * When `buffer_size` is too small (pass NULL and 0 to ask), returns
+ * `CAMB_RESULT_BUFFER_TOO_SMALL` with the needed length (without the NUL) in
+ * `*out_len`, and leaves `buffer` unchanged; call again with a larger buffer.
+ *
+ * Errors: as `camb_client_download_result()`, plus `CAMB_RESULT_BUFFER_TOO_SMALL`
+ * and `CAMB_RESULT_NULL_PARAMETER` for a NULL buffer with a nonzero size.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `buffer` is NULL or valid for writing
+ * `buffer_size` bytes; `out_len` is NULL or writable.
+ */
+camb_result camb_client_get_result_url(const struct camb_client *client,
+                                       int64_t run_id,
+                                       char *buffer,
+                                       size_t buffer_size,
+                                       size_t *out_len);
+
+/**
+ * Asks for the URLs of many runs' audio at once (`POST /text-to-sound-results`)
+ * and fills `out_urls[i]` for each `run_ids[i]`, `count` entries (1 to 1000).
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for a
+ * count of 0 or over 1000; and the errors of any call. On failure `out_urls` is
+ * unchanged.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `run_ids` is NULL or points to `count`
+ * values; `out_urls` is NULL or valid for writing `count` entries.
+ */
+camb_result camb_client_get_result_urls(const struct camb_client *client,
+                                        const int64_t *run_ids,
+                                        size_t count,
+                                        struct camb_result_url *out_urls);
+
+/**
  * The version of the libcamb that is running, such as "0.1.0" (Cargo.toml's
  * version). Compare it with `CAMB_VERSION_STRING` to detect a header/library
  * mismatch. Static: never free it. Never NULL. Thread-safe.
  */
 const char *camb_version(void);
+
+/**
+ * The defaults, which follow CAMB's advice: first pause 2 s, growing 1.5x up to
+ * 15 s, for at most 10 minutes.
+ */
+struct camb_wait_options camb_wait_options_default(void);
+
+/**
+ * Waits until a task's status is final (anything but PENDING: SUCCESS, ERROR,
+ * TIMEOUT, PAYMENT_REQUIRED or a status this version does not know) and fills
+ * `*out_info` with it. A final status is a success of the wait: check
+ * `out_info->status`. The wait never spins on ERROR or TIMEOUT.
+ *
+ * Polls `GET /text-to-sound/{task_id}` with backoff per `options` (NULL: the
+ * defaults). The thread sleeps between polls (no CPU is used); cancelling
+ * `cancel` (may be NULL) from another thread wakes it at once. Transient failures
+ * of a poll (connection, timeout, 408, 429, 5xx) are ridden out until the deadline;
+ * others (401, 403, 404, 422, a malformed reply) end the wait with their code.
+ * Each poll is bounded by the client's timeout and by the wait's deadline.
+ *
+ * `progress` (may be NULL) is called after every poll with `user_data`.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (bad id or
+ * options); `CAMB_RESULT_TIMEOUT` when the deadline passes while the task is
+ * still pending (`camb_last_error()` names its last status);
+ * `CAMB_RESULT_CANCELLED` (token or callback); and the non-transient errors of
+ * `camb_client_get_task_status()`.
+ *
+ * Thread-safety: any number of threads may wait on one client at once.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `task_id` is NULL or NUL-terminated;
+ * `options` is NULL or a valid `camb_wait_options`; `cancel` is NULL or a live
+ * token; `progress` is NULL or a function safe to call with `user_data`;
+ * `out_info` is NULL or valid for writing one `camb_task_info`.
+ */
+camb_result camb_client_wait_for_task(const struct camb_client *client,
+                                      const char *task_id,
+                                      const struct camb_wait_options *options,
+                                      const struct camb_cancel_token *cancel,
+                                      camb_progress_fn progress,
+                                      void *user_data,
+                                      struct camb_task_info *out_info);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,18 +1,21 @@
 //! The safe, typed client: request building, retries within one deadline, reply decoding.
 
+use std::collections::HashMap;
 use std::io::Read;
-use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use ureq::Agent;
 use ureq::unversioned::transport::DefaultConnector;
 
 use crate::api_key::ApiKey;
+use crate::cancel::{self, CancelToken};
 use crate::config::ClientConfig;
+use crate::create::{CreateRequest, decode_create_reply};
 use crate::error::{Error, ErrorKind};
 use crate::http_error::error_for_status;
 use crate::path::push_segment;
 use crate::resolver::CachingResolver;
+use crate::results::{decode_file_url, decode_result_urls, result_urls_request};
 use crate::retry::{MAX_RETRY_AFTER, backoff, is_retryable, parse_retry_after};
 use crate::task::{TaskInfo, decode_status_reply};
 
@@ -21,6 +24,8 @@ pub(crate) const USER_AGENT: &str = concat!("libcamb/", env!("CARGO_PKG_VERSION"
 
 /// Largest JSON reply read. A status reply is ~100 bytes; anything near this is not one.
 pub(crate) const MAX_JSON_BODY: u64 = 1 << 20;
+/// Most run ids in one bulk results call.
+pub(crate) const MAX_BULK_RUN_IDS: usize = 1000;
 /// Largest error body read for its `detail` text; the rest is left unread.
 const MAX_ERROR_BODY: u64 = 64 << 10;
 /// Largest response header block accepted.
@@ -36,14 +41,16 @@ pub struct Client {
     agent: Agent,
     api_key: ApiKey,
     base_url: String,
-    timeout: Duration,
+    pub(crate) timeout: Duration,
     max_retries: u32,
 }
 
 /// One failed attempt, with what the server said about trying again.
-struct Failure {
-    error: Error,
-    retry_after: Option<Duration>,
+pub(crate) struct Failure {
+    pub(crate) error: Error,
+    pub(crate) retry_after: Option<Duration>,
+    /// Not to be retried whatever its kind (a download that already delivered bytes).
+    pub(crate) final_failure: bool,
 }
 
 impl From<Error> for Failure {
@@ -51,6 +58,31 @@ impl From<Error> for Failure {
         Failure {
             error,
             retry_after: None,
+            final_failure: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    Post,
+}
+
+/// How one call may spend its time: whether it may be retried, by when it must end
+/// (`None`: the client's timeout from now), and what may cancel it.
+pub(crate) struct Plan<'a> {
+    pub(crate) idempotent: bool,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) cancel: Option<&'a CancelToken>,
+}
+
+impl Plan<'_> {
+    pub(crate) fn idempotent() -> Plan<'static> {
+        Plan {
+            idempotent: true,
+            deadline: None,
+            cancel: None,
         }
     }
 }
@@ -99,37 +131,124 @@ impl Client {
 
     /// `GET /text-to-sound/{task_id}`: the task's status, retried on transient failures.
     pub fn get_task_status(&self, task_id: &str) -> Result<TaskInfo, Error> {
-        let mut url = String::with_capacity(self.base_url.len() + 16 + task_id.len());
-        url.push_str(&self.base_url);
-        url.push_str("/text-to-sound/");
-        push_segment(&mut url, "task id", task_id)?;
-        let body = self.with_retries(true, |remaining| self.get_json_once(&url, remaining))?;
+        self.get_task_status_within(task_id, &Plan::idempotent())
+    }
+
+    /// [`Client::get_task_status`] under another deadline or cancellation (the wait).
+    pub(crate) fn get_task_status_within(
+        &self,
+        task_id: &str,
+        plan: &Plan,
+    ) -> Result<TaskInfo, Error> {
+        let url = self.url_with_segment("/text-to-sound/", "task id", task_id)?;
+        let body = self.call_json(Method::Get, &url, None, plan)?;
         decode_status_reply(&body).map_err(|e| self.scrub(e))
     }
 
-    /// Runs `attempt` until it succeeds, fails for good, or the call's deadline is
-    /// near. `attempt` gets the time left for it (`None` on the first attempt, when
-    /// the agent's own timeout is exactly the call's budget).
-    fn with_retries<T>(
+    /// `POST /text-to-sound`: creates a task and returns its id. Validated first;
+    /// retried only if `request.retry` is set (a retry can create a second paid task).
+    pub fn create_task(&self, request: &CreateRequest) -> Result<String, Error> {
+        request.validate()?;
+        let url = format!("{}/text-to-sound", self.base_url);
+        let plan = Plan {
+            idempotent: request.retry,
+            ..Plan::idempotent()
+        };
+        let body = self.call_json(Method::Post, &url, Some(&request.to_json()), &plan)?;
+        decode_create_reply(&body).map_err(|e| self.scrub(e))
+    }
+
+    /// `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`: a pre-signed URL
+    /// of the audio.
+    pub fn get_result_url(&self, run_id: i64) -> Result<String, Error> {
+        let url = format!(
+            "{}/text-to-sound-result/{run_id}?output_type=FILE_URL",
+            self.base_url
+        );
+        let body = self.call_json(Method::Get, &url, None, &Plan::idempotent())?;
+        decode_file_url(&body).map_err(|e| self.scrub(e))
+    }
+
+    /// `POST /text-to-sound-results`: URLs for many runs at once. Run ids the server
+    /// does not know are absent from the map. A read, so it is retried like one.
+    pub fn get_result_urls(&self, run_ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
+        if run_ids.is_empty() {
+            return Err(Error::invalid("no run ids were given"));
+        }
+        if run_ids.len() > MAX_BULK_RUN_IDS {
+            return Err(Error::invalid(format!(
+                "{} run ids were given; the limit is {MAX_BULK_RUN_IDS} per call",
+                run_ids.len()
+            )));
+        }
+        let url = format!("{}/text-to-sound-results", self.base_url);
+        let request = result_urls_request(run_ids);
+        let body = self.call_json(Method::Post, &url, Some(&request), &Plan::idempotent())?;
+        decode_result_urls(&body).map_err(|e| self.scrub(e))
+    }
+
+    /// `{base_url}{prefix}{encoded segment}`.
+    pub(crate) fn url_with_segment(
         &self,
-        idempotent: bool,
+        prefix: &str,
+        what: &str,
+        segment: &str,
+    ) -> Result<String, Error> {
+        let mut url = String::with_capacity(self.base_url.len() + prefix.len() + segment.len());
+        url.push_str(&self.base_url);
+        url.push_str(prefix);
+        push_segment(&mut url, what, segment)?;
+        Ok(url)
+    }
+
+    /// A request whose 2xx reply is JSON, read up to [`MAX_JSON_BODY`], with retries.
+    fn call_json(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&[u8]>,
+        plan: &Plan,
+    ) -> Result<Vec<u8>, Error> {
+        self.with_retries(plan, |time_left| {
+            let mut response = self.send_once(method, url, body, time_left)?;
+            response
+                .body_mut()
+                .with_config()
+                .limit(MAX_JSON_BODY)
+                .read_to_vec()
+                .map_err(|e| Failure::from(self.transport_error(e)))
+        })
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the deadline is near.
+    /// `attempt` gets the time left for it, or `None` when the agent's own timeout
+    /// is exactly the call's budget (the common case, which costs no extra config).
+    pub(crate) fn with_retries<T>(
+        &self,
+        plan: &Plan,
         mut attempt: impl FnMut(Option<Duration>) -> Result<T, Failure>,
     ) -> Result<T, Error> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = plan
+            .deadline
+            .unwrap_or_else(|| Instant::now() + self.timeout);
         let mut retries = 0;
         loop {
-            let time_left = if retries == 0 {
-                None
-            } else {
-                Some(deadline.saturating_duration_since(Instant::now()))
+            let time_left = match (retries, plan.deadline) {
+                (0, None) => None,
+                _ => Some(deadline.saturating_duration_since(Instant::now())),
             };
+            if time_left.is_some_and(|t| t.is_zero()) {
+                return Err(self.timeout_error(plan));
+            }
             let failure = match attempt(time_left) {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
             };
             let error = failure.error;
             let attempts = retries + 1;
-            let retryable = idempotent && is_retryable(error.kind(), error.http_status());
+            let retryable = plan.idempotent
+                && !failure.final_failure
+                && is_retryable(error.kind(), error.http_status());
             if !retryable || retries >= self.max_retries {
                 return Err(self.scrub(with_attempts(error, attempts)));
             }
@@ -140,36 +259,72 @@ impl Client {
             let left = deadline.saturating_duration_since(Instant::now());
             if wait >= left {
                 let why = format!(
-                    "{} (not retried: waiting {} ms would pass the call's {} ms timeout)",
+                    "{} (not retried: waiting {} ms would pass the call's deadline)",
                     error.message(),
-                    wait.as_millis(),
-                    self.timeout.as_millis()
+                    wait.as_millis()
                 );
-                return Err(self.scrub(with_attempts(Error::replace_message(error, why), attempts)));
+                return Err(self.scrub(with_attempts(error.replace_message(why), attempts)));
             }
-            thread::sleep(wait);
+            if cancel::sleep(plan.cancel, wait) {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    "cancelled while waiting to retry",
+                ));
+            }
             retries += 1;
         }
     }
 
-    /// One GET whose 2xx reply is JSON, read up to [`MAX_JSON_BODY`].
-    fn get_json_once(&self, url: &str, time_left: Option<Duration>) -> Result<Vec<u8>, Failure> {
-        let mut request = self
-            .agent
-            .get(url)
-            .header("x-api-key", self.api_key.expose());
-        if let Some(time_left) = time_left {
-            request = request.config().timeout_global(Some(time_left)).build();
+    fn timeout_error(&self, plan: &Plan) -> Error {
+        match plan.deadline {
+            Some(_) => Error::new(
+                ErrorKind::Timeout,
+                "the deadline passed before the request could be sent",
+            ),
+            None => Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "no complete reply within the client's timeout of {} ms",
+                    self.timeout.as_millis()
+                ),
+            ),
         }
-        let mut response = request.call().map_err(|e| self.transport_error(e))?;
+    }
+
+    /// One request. A 2xx response is returned unread, for the caller to read as it
+    /// needs; any other status becomes a [`Failure`] carrying the server's words.
+    pub(crate) fn send_once(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&[u8]>,
+        time_left: Option<Duration>,
+    ) -> Result<ureq::http::Response<ureq::Body>, Failure> {
+        let key = self.api_key.expose();
+        let result = match method {
+            Method::Get => {
+                let mut request = self.agent.get(url).header("x-api-key", key);
+                if let Some(time_left) = time_left {
+                    request = request.config().timeout_global(Some(time_left)).build();
+                }
+                request.call()
+            }
+            Method::Post => {
+                let mut request = self
+                    .agent
+                    .post(url)
+                    .header("x-api-key", key)
+                    .header("content-type", "application/json");
+                if let Some(time_left) = time_left {
+                    request = request.config().timeout_global(Some(time_left)).build();
+                }
+                request.send(body.unwrap_or_default())
+            }
+        };
+        let mut response = result.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
-            return response
-                .body_mut()
-                .with_config()
-                .limit(MAX_JSON_BODY)
-                .read_to_vec()
-                .map_err(|e| Failure::from(self.transport_error(e)));
+            return Ok(response);
         }
         let header = |name: &str| {
             response
@@ -185,10 +340,11 @@ impl Client {
         Err(Failure {
             error: error_for_status(status, &body, location.as_deref()),
             retry_after,
+            final_failure: false,
         })
     }
 
-    fn transport_error(&self, error: ureq::Error) -> Error {
+    pub(crate) fn transport_error(&self, error: ureq::Error) -> Error {
         use ureq::Error as E;
         let (kind, message) = match error {
             E::Timeout(_) => (
@@ -227,9 +383,9 @@ impl Client {
     }
 
     /// Removes the API key from an error's message, wherever it came from.
-    fn scrub(&self, error: Error) -> Error {
+    pub(crate) fn scrub(&self, error: Error) -> Error {
         let clean = self.api_key.redact(error.message());
-        Error::replace_message(error, clean)
+        error.replace_message(clean)
     }
 }
 
@@ -238,7 +394,7 @@ fn with_attempts(error: Error, attempts: u32) -> Error {
         return error;
     }
     let message = format!("{} (after {attempts} attempts)", error.message());
-    Error::replace_message(error, message)
+    error.replace_message(message)
 }
 
 /// Reads an error reply's body for its words, best effort: up to [`MAX_ERROR_BODY`],

@@ -36,6 +36,8 @@ pub enum ErrorKind {
     BadResponse,
     /// The caller cancelled the operation.
     Cancelled,
+    /// A local file could not be written.
+    Io,
     /// A caller's buffer was too small (only the C layer produces this).
     BufferTooSmall,
     /// A panic was caught at the C boundary (a bug in this library).

@@ -7,17 +7,25 @@
 //! surface into `include/camb.h` with cbindgen.
 
 pub mod api_key;
+pub mod cancel;
 pub mod client;
 pub mod config;
+pub mod create;
+pub mod download;
 pub mod error;
 pub mod ffi;
 pub mod http_error;
 pub mod path;
 pub mod resolver;
+pub mod results;
 pub mod retry;
 pub mod task;
+pub mod wait;
 
+pub use cancel::CancelToken;
 pub use client::Client;
 pub use config::ClientConfig;
+pub use create::{AudioType, CreateRequest};
 pub use error::{Error, ErrorKind};
 pub use task::{TaskInfo, TaskStatus};
+pub use wait::{Progress, WaitOptions};

@@ -7,7 +7,7 @@ use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::ffi::boundary::{null_parameter, out_arg, result_call, str_arg, void_call};
 use crate::ffi::result::camb_result;
-use crate::ffi::task_info::{camb_task_info, to_c};
+use crate::ffi::task_info::{camb_task_info, write_task_info};
 
 /// A client for the CAMB text-to-sound API.
 ///
@@ -15,13 +15,24 @@ use crate::ffi::task_info::{camb_task_info, to_c};
 /// it concurrently; its keep-alive connections are shared. Free it once, with
 /// `camb_client_free()`, after every call on it has returned.
 pub struct camb_client {
-    inner: Client,
+    pub(crate) inner: Client,
 }
 
 impl camb_client {
     pub(crate) fn new(inner: Client) -> camb_client {
         camb_client { inner }
     }
+}
+
+/// Borrows the client behind a handle for the duration of a call.
+///
+/// # Safety
+/// `client` is NULL or a live client (not freed, and not freed during the call).
+pub(crate) unsafe fn client_arg<'a>(client: *const camb_client) -> Result<&'a Client, Error> {
+    // SAFETY: per the contract above; a shared borrow, as calls never mutate a client.
+    unsafe { client.as_ref() }
+        .map(|handle| &handle.inner)
+        .ok_or_else(|| null_parameter("client"))
 }
 
 /// Creates a client with the defaults (see `camb_client_builder_new()`) and the
@@ -109,17 +120,13 @@ pub unsafe extern "C" fn camb_client_get_task_status(
     out_info: *mut camb_task_info,
 ) -> camb_result {
     result_call(|| {
-        // SAFETY: the caller passes NULL or a live client, shared read-only.
-        let client = unsafe { client.as_ref() }.ok_or_else(|| null_parameter("client"))?;
+        // SAFETY: the caller passes NULL or a live client.
+        let client = unsafe { client_arg(client) }?;
         // SAFETY: the caller passes NULL or a NUL-terminated string.
         let task_id = unsafe { str_arg(task_id, "task_id") }?;
         out_arg(out_info, "out_info")?;
-        let info = client.inner.get_task_status(task_id)?;
-        let c_info = to_c(std::slice::from_ref(&info))
-            .and_then(|infos| infos.into_iter().next())
-            .ok_or_else(|| Error::invalid("called during thread teardown"))?;
+        let info = client.get_task_status(task_id)?;
         // SAFETY: checked non-NULL above; the caller guarantees it is writable.
-        unsafe { out_info.write(c_info) };
-        Ok(())
+        unsafe { write_task_info(&info, out_info) }
     })
 }

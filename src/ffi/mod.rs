@@ -4,8 +4,12 @@
 
 pub mod boundary;
 pub mod builder;
+pub mod cancel;
 pub mod client;
+pub mod create;
 pub mod last_error;
 pub mod result;
+pub mod results;
 pub mod task_info;
 pub mod version;
+pub mod wait;

@@ -28,6 +28,8 @@ pub enum camb_result {
     Cancelled = 5,
     /// A bug in libcamb was caught at the boundary (a Rust panic); nothing crashed.
     Panic = 6,
+    /// A local file could not be created, written or renamed (disk full, no permission).
+    Io = 7,
     /// The connection could not be made (refused, DNS, TLS), or it failed before a
     /// complete reply arrived (reset, closed early, body cut short).
     Connect = 100,
@@ -74,12 +76,13 @@ impl From<ErrorKind> for camb_result {
             ErrorKind::Cancelled => camb_result::Cancelled,
             ErrorKind::BufferTooSmall => camb_result::BufferTooSmall,
             ErrorKind::Panic => camb_result::Panic,
+            ErrorKind::Io => camb_result::Io,
         }
     }
 }
 
 /// Every code with its C name, the single list the name lookup and the tests use.
-pub(crate) const RESULT_NAMES: [(camb_result, &CStr); 18] = [
+pub(crate) const RESULT_NAMES: [(camb_result, &CStr); 19] = [
     (camb_result::Ok, c"CAMB_RESULT_OK"),
     (camb_result::NullParameter, c"CAMB_RESULT_NULL_PARAMETER"),
     (
@@ -90,6 +93,7 @@ pub(crate) const RESULT_NAMES: [(camb_result, &CStr); 18] = [
     (camb_result::BufferTooSmall, c"CAMB_RESULT_BUFFER_TOO_SMALL"),
     (camb_result::Cancelled, c"CAMB_RESULT_CANCELLED"),
     (camb_result::Panic, c"CAMB_RESULT_PANIC"),
+    (camb_result::Io, c"CAMB_RESULT_IO"),
     (camb_result::Connect, c"CAMB_RESULT_CONNECT"),
     (camb_result::Timeout, c"CAMB_RESULT_TIMEOUT"),
     (camb_result::BadResponse, c"CAMB_RESULT_BAD_RESPONSE"),

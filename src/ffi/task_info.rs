@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::ffi::c_char;
 
+use crate::error::Error;
 use crate::ffi::result::camb_status;
 use crate::task::{TaskInfo, TaskStatus};
 
@@ -48,51 +49,82 @@ thread_local! {
     static REPLY_STRINGS: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Builds the C view of `info`, moving its strings into this thread's storage.
-/// Returns `None` only if this thread's storage is gone (thread teardown).
-pub(crate) fn to_c(infos: &[TaskInfo]) -> Option<Vec<camb_task_info>> {
-    let mut storage: Vec<Box<[u8]>> = Vec::with_capacity(infos.len() * 3);
-    let mut keep = |text: &str| -> (*const c_char, usize) {
+/// Collects the strings of one reply; [`ReplyStrings::commit`] moves them into this
+/// thread's storage, where the pointers handed out stay valid until the next commit.
+#[derive(Default)]
+pub(crate) struct ReplyStrings {
+    strings: Vec<Box<[u8]>>,
+}
+
+impl ReplyStrings {
+    /// A NUL-terminated copy of `text`: its pointer and its length without the NUL.
+    pub(crate) fn keep(&mut self, text: &str) -> (*const c_char, usize) {
         let mut bytes = Vec::with_capacity(text.len() + 1);
         bytes.extend_from_slice(text.as_bytes());
         bytes.push(0);
         let boxed = bytes.into_boxed_slice();
-        // The heap block does not move when the Box moves into `storage`.
+        // The heap block does not move when the Box moves into `strings`.
         let ptr = boxed.as_ptr().cast::<c_char>();
-        storage.push(boxed);
+        self.strings.push(boxed);
         (ptr, text.len())
-    };
-    let mut out = Vec::with_capacity(infos.len());
-    for info in infos {
-        let (status_text, status_text_len) = match static_status_text(info.status) {
-            Some(text) => (text.as_ptr(), text.count_bytes()),
-            None => keep(&info.status_text),
-        };
-        let (exception_reason, exception_reason_len) = info
-            .exception_reason
-            .as_deref()
-            .map_or((std::ptr::null(), 0), &mut keep);
-        let (message, message_len) = info
-            .message
-            .as_deref()
-            .map_or((std::ptr::null(), 0), &mut keep);
-        out.push(camb_task_info {
-            status: camb_status::from(info.status) as u32,
-            has_run_id: info.run_id.is_some(),
-            run_id: info.run_id.unwrap_or(0),
-            status_text,
-            status_text_len,
-            exception_reason,
-            exception_reason_len,
-            message,
-            message_len,
-        });
     }
-    REPLY_STRINGS
-        .try_with(|slot| slot.try_borrow_mut().map(|mut s| *s = storage).ok())
-        .ok()
-        .flatten()
-        .map(|()| out)
+
+    pub(crate) fn keep_optional(&mut self, text: Option<&str>) -> (*const c_char, usize) {
+        text.map_or((std::ptr::null(), 0), |t| self.keep(t))
+    }
+
+    /// Replaces this thread's stored strings with these. Fails only during thread
+    /// teardown, when there is no storage left to keep them in.
+    pub(crate) fn commit(self) -> Result<(), Error> {
+        REPLY_STRINGS
+            .try_with(|slot| slot.try_borrow_mut().map(|mut s| *s = self.strings).ok())
+            .ok()
+            .flatten()
+            .ok_or_else(|| Error::invalid("called during thread teardown"))
+    }
+}
+
+/// The C view of `info`, its strings kept in `strings`.
+pub(crate) fn to_c(info: &TaskInfo, strings: &mut ReplyStrings) -> camb_task_info {
+    let (status_text, status_text_len) = status_text(info, strings);
+    let (exception_reason, exception_reason_len) =
+        strings.keep_optional(info.exception_reason.as_deref());
+    let (message, message_len) = strings.keep_optional(info.message.as_deref());
+    camb_task_info {
+        status: camb_status::from(info.status) as u32,
+        has_run_id: info.run_id.is_some(),
+        run_id: info.run_id.unwrap_or(0),
+        status_text,
+        status_text_len,
+        exception_reason,
+        exception_reason_len,
+        message,
+        message_len,
+    }
+}
+
+/// Fills `*out` with `info`, its strings in this thread's storage.
+///
+/// # Safety
+/// `out` is valid for writing one `camb_task_info`.
+pub(crate) unsafe fn write_task_info(
+    info: &TaskInfo,
+    out: *mut camb_task_info,
+) -> Result<(), Error> {
+    let mut strings = ReplyStrings::default();
+    let c_info = to_c(info, &mut strings);
+    strings.commit()?;
+    // SAFETY: the caller guarantees `out` is writable.
+    unsafe { out.write(c_info) };
+    Ok(())
+}
+
+/// The status text: static for the documented statuses, so the common case stores nothing.
+pub(crate) fn status_text(info: &TaskInfo, strings: &mut ReplyStrings) -> (*const c_char, usize) {
+    match static_status_text(info.status) {
+        Some(text) => (text.as_ptr(), text.count_bytes()),
+        None => strings.keep(&info.status_text),
+    }
 }
 
 /// Known statuses point to static text, so the common case stores nothing.

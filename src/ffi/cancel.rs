@@ -1,0 +1,105 @@
+//! `camb_cancel_token`: lets one thread stop another's wait or download.
+
+use crate::cancel::CancelToken;
+use crate::error::Error;
+use crate::ffi::boundary::{null_parameter, result_call, void_call};
+use crate::ffi::result::camb_result;
+
+/// A flag that cancels the waits and downloads it is passed to. Raising it from any
+/// thread wakes a sleeping `camb_client_wait_for_task()` at once.
+///
+/// Thread-safety: every function on a token may be called from any thread, at the
+/// same time. Free it only after every call it was passed to has returned.
+pub struct camb_cancel_token {
+    token: CancelToken,
+}
+
+/// Borrows the token behind a nullable handle: NULL means "not cancellable".
+///
+/// # Safety
+/// `token` is NULL or a live token.
+pub(crate) unsafe fn token_arg<'a>(token: *const camb_cancel_token) -> Option<&'a CancelToken> {
+    // SAFETY: per the contract above.
+    unsafe { token.as_ref() }.map(|t| &t.token)
+}
+
+fn token_ref<'a>(token: *const camb_cancel_token) -> Result<&'a CancelToken, Error> {
+    // SAFETY: the exported functions' contracts require NULL or a live token.
+    unsafe { token_arg(token) }.ok_or_else(|| null_parameter("token"))
+}
+
+/// Creates a token, not cancelled. Free it with `camb_cancel_token_free()`.
+/// Returns NULL only if memory could not be allocated.
+#[unsafe(no_mangle)]
+pub extern "C" fn camb_cancel_token_new() -> *mut camb_cancel_token {
+    let mut created = std::ptr::null_mut();
+    let result = result_call(|| {
+        created = Box::into_raw(Box::new(camb_cancel_token {
+            token: CancelToken::new(),
+        }));
+        Ok(())
+    });
+    if result == camb_result::Ok {
+        created
+    } else {
+        std::ptr::null_mut()
+    }
+}
+
+/// Cancels: every wait or download using this token stops as soon as it can (a
+/// sleeping wait at once; a request in flight when it returns) with
+/// `CAMB_RESULT_CANCELLED`, and later ones stop before they start, until
+/// `camb_cancel_token_reset()`. Not async-signal-safe.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live token.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_cancel_token_cancel(token: *const camb_cancel_token) -> camb_result {
+    result_call(|| {
+        token_ref(token)?.cancel();
+        Ok(())
+    })
+}
+
+/// Lowers the flag so the token can serve another operation.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
+///
+/// # Safety
+/// `token` is NULL or a live token.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_cancel_token_reset(token: *const camb_cancel_token) -> camb_result {
+    result_call(|| {
+        token_ref(token)?.reset();
+        Ok(())
+    })
+}
+
+/// True once `camb_cancel_token_cancel()` was called (and not reset since).
+/// False for NULL.
+///
+/// # Safety
+/// `token` is NULL or a live token.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_cancel_token_is_cancelled(token: *const camb_cancel_token) -> bool {
+    let mut cancelled = false;
+    void_call(|| cancelled = token_ref(token).is_ok_and(CancelToken::is_cancelled));
+    cancelled
+}
+
+/// Frees a token. NULL is ignored. Every call the token was passed to must have
+/// returned first.
+///
+/// # Safety
+/// `token` is NULL or a token from `camb_cancel_token_new()` not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_cancel_token_free(token: *mut camb_cancel_token) {
+    void_call(|| {
+        if !token.is_null() {
+            // SAFETY: the caller passes a live token that nobody uses any more.
+            drop(unsafe { Box::from_raw(token) });
+        }
+    })
+}

@@ -1,0 +1,160 @@
+//! `camb_client_create_task()` and its options.
+
+use std::ffi::c_char;
+
+use crate::create::{AudioType, CreateRequest};
+use crate::error::Error;
+use crate::ffi::boundary::{out_arg, result_call, str_arg};
+use crate::ffi::client::{camb_client, client_arg};
+use crate::ffi::result::camb_result;
+use crate::path::MAX_TASK_ID_LEN;
+
+/// Size of the buffer `camb_client_create_task()` writes the new task id into:
+/// the longest id libcamb accepts (1024 bytes) plus its NUL.
+pub const CAMB_TASK_ID_BUFFER_SIZE: usize = 1025;
+
+const _: () = assert!(CAMB_TASK_ID_BUFFER_SIZE == MAX_TASK_ID_LEN + 1);
+
+/// What kind of audio to generate.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum camb_audio_type {
+    /// Let the server choose (sound).
+    Default = 0,
+    /// A sound effect: at most 10 seconds.
+    Sound = 1,
+    /// Music.
+    Music = 2,
+}
+
+/// Options of `camb_client_create_task()`. Start from `camb_create_options_default()`
+/// and change what you need; the strings are borrowed for the call only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct camb_create_options {
+    /// Seconds of audio; 0 lets the server choose (8 s). For sound, at most 10.
+    pub duration_s: f64,
+    /// A `CAMB_AUDIO_TYPE_*` value.
+    pub audio_type: u32,
+    /// NULL: none.
+    pub project_name: *const c_char,
+    /// NULL: none.
+    pub project_description: *const c_char,
+    /// Whether `folder_id` is sent.
+    pub has_folder_id: bool,
+    pub folder_id: i64,
+    /// Retry the call after a connection failure, 408, 429 or 5xx. Off by default:
+    /// creating is not idempotent, so a retry after a lost reply can create (and
+    /// bill) a second task. Turn it on only if duplicates are acceptable.
+    pub retry: bool,
+}
+
+/// The default options: server-chosen duration and type, no project, no folder,
+/// no retry.
+#[unsafe(no_mangle)]
+pub extern "C" fn camb_create_options_default() -> camb_create_options {
+    camb_create_options {
+        duration_s: 0.0,
+        audio_type: camb_audio_type::Default as u32,
+        project_name: std::ptr::null(),
+        project_description: std::ptr::null(),
+        has_folder_id: false,
+        folder_id: 0,
+        retry: false,
+    }
+}
+
+/// Creates a text-to-sound task (`POST /text-to-sound`) and writes its id, NUL-
+/// terminated, to `out_task_id`; pass that id to `camb_client_wait_for_task()`.
+///
+/// `options` may be NULL for the defaults. The prompt and options are checked
+/// before anything is sent: an empty prompt, a duration that is not positive, or
+/// over 10 s for sound, fail with `CAMB_RESULT_INVALID_PARAMETER` and cost nothing.
+/// `out_task_id_size` must be at least `CAMB_TASK_ID_BUFFER_SIZE`, checked before
+/// the request too, so a created (paid) task's id can never be lost to a short buffer.
+///
+/// Not retried unless `options->retry` is set.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (see
+/// above, an unknown `audio_type`, or a small buffer); `CAMB_RESULT_VALIDATION`
+/// when the server rejects the request (the message lists each field);
+/// `CAMB_RESULT_PAYMENT_REQUIRED`; and the errors of any call
+/// (see `camb_client_get_task_status()`).
+///
+/// Thread-safety: any number of threads may call this on one client at once.
+///
+/// # Safety
+/// `client` is NULL or a live client; `prompt` and the options' strings are NULL
+/// or NUL-terminated; `options` is NULL or points to a `camb_create_options`;
+/// `out_task_id` is NULL or valid for writing `out_task_id_size` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_create_task(
+    client: *const camb_client,
+    prompt: *const c_char,
+    options: *const camb_create_options,
+    out_task_id: *mut c_char,
+    out_task_id_size: usize,
+) -> camb_result {
+    result_call(|| {
+        // SAFETY: for each argument, the caller's contract above.
+        let client = unsafe { client_arg(client) }?;
+        // SAFETY: NULL or NUL-terminated.
+        let prompt = unsafe { str_arg(prompt, "prompt") }?;
+        out_arg(out_task_id, "out_task_id")?;
+        if out_task_id_size < CAMB_TASK_ID_BUFFER_SIZE {
+            return Err(Error::invalid(format!(
+                "out_task_id_size is {out_task_id_size}; it must be at least \
+                 CAMB_TASK_ID_BUFFER_SIZE ({CAMB_TASK_ID_BUFFER_SIZE})"
+            )));
+        }
+        // SAFETY: NULL or a valid camb_create_options.
+        let options = unsafe { options.as_ref() }
+            .copied()
+            .unwrap_or_else(|| camb_create_options_default());
+        let request = CreateRequest {
+            prompt: prompt.to_owned(),
+            duration: (options.duration_s != 0.0).then_some(options.duration_s),
+            audio_type: match options.audio_type {
+                0 => None,
+                1 => Some(AudioType::Sound),
+                2 => Some(AudioType::Music),
+                other => {
+                    return Err(Error::invalid(format!(
+                        "audio_type {other} is not a CAMB_AUDIO_TYPE_* value"
+                    )));
+                }
+            },
+            // SAFETY: NULL or NUL-terminated, per the contract.
+            project_name: unsafe { optional_str(options.project_name, "project_name") }?,
+            // SAFETY: as above.
+            project_description: unsafe {
+                optional_str(options.project_description, "project_description")
+            }?,
+            folder_id: options.has_folder_id.then_some(options.folder_id),
+            retry: options.retry,
+        };
+        let task_id = client.create_task(&request)?;
+        // The id is at most MAX_TASK_ID_LEN bytes without NUL (checked when decoded).
+        let bytes = task_id.as_bytes();
+        // SAFETY: the buffer holds out_task_id_size >= bytes.len() + 1 bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr().cast::<c_char>(),
+                out_task_id,
+                bytes.len(),
+            );
+            out_task_id.add(bytes.len()).write(0);
+        }
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `ptr` is NULL or NUL-terminated.
+unsafe fn optional_str(ptr: *const c_char, name: &str) -> Result<Option<String>, Error> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: not NULL, NUL-terminated per the contract.
+    unsafe { str_arg(ptr, name) }.map(|s| Some(s.to_owned()))
+}

@@ -1,0 +1,182 @@
+//! `camb_client_wait_for_task()`: poll until final, with progress and cancellation.
+
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::ffi::boundary::{out_arg, result_call, str_arg};
+use crate::ffi::cancel::{camb_cancel_token, token_arg};
+use crate::ffi::client::{camb_client, client_arg};
+use crate::ffi::result::{camb_result, camb_status};
+use crate::ffi::task_info::{ReplyStrings, camb_task_info, status_text, write_task_info};
+use crate::wait::{Progress, WaitOptions};
+
+/// How `camb_client_wait_for_task()` polls. Start from `camb_wait_options_default()`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct camb_wait_options {
+    /// Pause after the first poll (default 2000). Must be > 0 and <= `max_interval_ms`.
+    pub initial_interval_ms: u64,
+    /// Each pause is the previous one times this, from 1 to 10 (default 1.5).
+    pub backoff_factor: f64,
+    /// The longest pause (default 15000).
+    pub max_interval_ms: u64,
+    /// The whole wait ends by then, polls and pauses included (default 600000,
+    /// ten minutes; at most a day).
+    pub deadline_ms: u64,
+}
+
+/// The defaults, which follow CAMB's advice: first pause 2 s, growing 1.5x up to
+/// 15 s, for at most 10 minutes.
+#[unsafe(no_mangle)]
+pub extern "C" fn camb_wait_options_default() -> camb_wait_options {
+    let defaults = WaitOptions::default();
+    camb_wait_options {
+        initial_interval_ms: millis(defaults.initial_interval),
+        backoff_factor: defaults.backoff_factor,
+        max_interval_ms: millis(defaults.max_interval),
+        deadline_ms: millis(defaults.deadline),
+    }
+}
+
+/// What the progress callback is told after every poll. Everything it points to
+/// is valid only during the callback.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct camb_wait_progress {
+    /// Polls so far, this one included.
+    pub polls: u32,
+    /// Milliseconds since the wait began.
+    pub elapsed_ms: u64,
+    /// `CAMB_RESULT_OK` when this poll got a status; otherwise the transient failure
+    /// (connection, timeout, 429, 5xx) that the wait is riding out.
+    pub poll_result: u32,
+    /// The `CAMB_STATUS_*` value, when `poll_result` is OK.
+    pub status: u32,
+    /// The status as sent, when `poll_result` is OK; NULL otherwise.
+    pub status_text: *const c_char,
+    pub status_text_len: usize,
+    /// The failure in words, when `poll_result` is not OK; NULL otherwise.
+    pub error_message: *const c_char,
+    pub error_message_len: usize,
+    /// True when the status differs from the previous poll's (always on the first
+    /// successful poll): print a line when it is set.
+    pub status_changed: bool,
+    /// True when this poll ended the wait (the status is final).
+    pub done: bool,
+    /// Milliseconds until the next poll; 0 when `done`.
+    pub next_poll_in_ms: u64,
+}
+
+/// Called after every poll of `camb_client_wait_for_task()` on the waiting thread.
+/// Return true to keep waiting, false to stop the wait (it then fails with
+/// `CAMB_RESULT_CANCELLED`). It must not unwind (C++ exceptions, longjmp) through
+/// libcamb, and must not free the client or token in use. It may call libcamb.
+pub type camb_progress_fn = Option<
+    unsafe extern "C" fn(progress: *const camb_wait_progress, user_data: *mut c_void) -> bool,
+>;
+
+/// Waits until a task's status is final (anything but PENDING: SUCCESS, ERROR,
+/// TIMEOUT, PAYMENT_REQUIRED or a status this version does not know) and fills
+/// `*out_info` with it. A final status is a success of the wait: check
+/// `out_info->status`. The wait never spins on ERROR or TIMEOUT.
+///
+/// Polls `GET /text-to-sound/{task_id}` with backoff per `options` (NULL: the
+/// defaults). The thread sleeps between polls (no CPU is used); cancelling
+/// `cancel` (may be NULL) from another thread wakes it at once. Transient failures
+/// of a poll (connection, timeout, 408, 429, 5xx) are ridden out until the deadline;
+/// others (401, 403, 404, 422, a malformed reply) end the wait with their code.
+/// Each poll is bounded by the client's timeout and by the wait's deadline.
+///
+/// `progress` (may be NULL) is called after every poll with `user_data`.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (bad id or
+/// options); `CAMB_RESULT_TIMEOUT` when the deadline passes while the task is
+/// still pending (`camb_last_error()` names its last status);
+/// `CAMB_RESULT_CANCELLED` (token or callback); and the non-transient errors of
+/// `camb_client_get_task_status()`.
+///
+/// Thread-safety: any number of threads may wait on one client at once.
+///
+/// # Safety
+/// `client` is NULL or a live client; `task_id` is NULL or NUL-terminated;
+/// `options` is NULL or a valid `camb_wait_options`; `cancel` is NULL or a live
+/// token; `progress` is NULL or a function safe to call with `user_data`;
+/// `out_info` is NULL or valid for writing one `camb_task_info`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_wait_for_task(
+    client: *const camb_client,
+    task_id: *const c_char,
+    options: *const camb_wait_options,
+    cancel: *const camb_cancel_token,
+    progress: camb_progress_fn,
+    user_data: *mut c_void,
+    out_info: *mut camb_task_info,
+) -> camb_result {
+    result_call(|| {
+        // SAFETY: for each argument, the caller's contract above.
+        let client = unsafe { client_arg(client) }?;
+        // SAFETY: NULL or NUL-terminated.
+        let task_id = unsafe { str_arg(task_id, "task_id") }?;
+        out_arg(out_info, "out_info")?;
+        // SAFETY: NULL or a valid camb_wait_options.
+        let options = unsafe { options.as_ref() }
+            .copied()
+            .unwrap_or_else(|| camb_wait_options_default());
+        let options = WaitOptions {
+            initial_interval: Duration::from_millis(options.initial_interval_ms),
+            backoff_factor: options.backoff_factor,
+            max_interval: Duration::from_millis(options.max_interval_ms),
+            deadline: Duration::from_millis(options.deadline_ms),
+        };
+        // Cloned: the wait holds its own reference to the flag.
+        // SAFETY: NULL or a live token.
+        let cancel = unsafe { token_arg(cancel) }.cloned();
+        let info =
+            client.wait_for_task(task_id, &options, cancel.as_ref(), |step| match progress {
+                // SAFETY: the caller vouches for the callback and its user_data.
+                Some(callback) => report(step, |c_progress| unsafe {
+                    callback(c_progress, user_data)
+                }),
+                None => true,
+            })?;
+        // SAFETY: checked non-NULL above; the caller guarantees it is writable.
+        unsafe { write_task_info(&info, out_info) }
+    })
+}
+
+/// Builds the C view of one step (its strings owned here, for the callback's
+/// duration only, so a callback calling libcamb cannot invalidate them) and calls.
+fn report(step: &Progress, call: impl FnOnce(*const camb_wait_progress) -> bool) -> bool {
+    let mut strings = ReplyStrings::default();
+    let (status, (status_text, status_text_len)) = match step.info {
+        Some(info) => (
+            camb_status::from(info.status) as u32,
+            status_text(info, &mut strings),
+        ),
+        None => (camb_status::Unknown as u32, (std::ptr::null(), 0)),
+    };
+    let (error_message, error_message_len) = strings.keep_optional(step.error.map(Error::message));
+    let c_progress = camb_wait_progress {
+        polls: step.polls,
+        elapsed_ms: millis(step.elapsed),
+        poll_result: step
+            .error
+            .map_or(camb_result::Ok, |e| camb_result::from(e.kind())) as u32,
+        status,
+        status_text,
+        status_text_len,
+        error_message,
+        error_message_len,
+        status_changed: step.status_changed,
+        done: step.next_poll_in.is_none(),
+        next_poll_in_ms: step.next_poll_in.map_or(0, millis),
+    };
+    let keep_going = call(&c_progress);
+    drop(strings);
+    keep_going
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

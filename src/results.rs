@@ -1,0 +1,89 @@
+//! Decoding the replies that point at finished audio: `FILE_URL` and the bulk call.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+#[derive(Deserialize)]
+struct FileUrlReply {
+    file_url: String,
+}
+
+/// `{"file_url": "https://..."}` from `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`.
+pub fn decode_file_url(body: &[u8]) -> Result<String, Error> {
+    let reply: FileUrlReply = serde_json::from_slice(body).map_err(|e| {
+        Error::bad_response(format!(
+            "the FILE_URL reply is not the documented JSON: {e}"
+        ))
+    })?;
+    if reply.file_url.is_empty() || reply.file_url.contains('\0') {
+        return Err(Error::bad_response(
+            "the FILE_URL reply has an empty or NUL-containing URL",
+        ));
+    }
+    Ok(reply.file_url)
+}
+
+#[derive(Deserialize)]
+struct OutputUrl {
+    output_url: String,
+}
+
+/// `{"<run_id>": {"output_url": "..."}, ...}` from `POST /text-to-sound-results`.
+pub fn decode_result_urls(body: &[u8]) -> Result<HashMap<i64, String>, Error> {
+    let reply: HashMap<String, OutputUrl> = serde_json::from_slice(body).map_err(|e| {
+        Error::bad_response(format!("the results reply is not the documented JSON: {e}"))
+    })?;
+    reply
+        .into_iter()
+        .map(|(key, value)| {
+            let run_id = key.parse::<i64>().map_err(|_| {
+                Error::bad_response(format!(
+                    "the results reply has a key that is not a run id: {key:?}"
+                ))
+            })?;
+            Ok((run_id, value.output_url))
+        })
+        .collect()
+}
+
+/// The body of the bulk call.
+pub fn result_urls_request(run_ids: &[i64]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "run_ids": run_ids })).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn file_url() {
+        assert_eq!(
+            decode_file_url(br#"{"file_url":"https://x/y.wav"}"#).unwrap(),
+            "https://x/y.wav"
+        );
+        assert_eq!(
+            decode_file_url(br#"{"file_url":null}"#).unwrap_err().kind(),
+            ErrorKind::BadResponse
+        );
+    }
+
+    #[test]
+    fn result_urls() {
+        let urls =
+            decode_result_urls(br#"{"12":{"output_url":"u12"},"-3":{"output_url":"u3"}}"#).unwrap();
+        assert_eq!(urls.get(&12).map(String::as_str), Some("u12"));
+        assert_eq!(urls.get(&-3).map(String::as_str), Some("u3"));
+        assert!(decode_result_urls(b"{}").unwrap().is_empty());
+        for bad in [&br#"{"x":{"output_url":"u"}}"#[..], br#"{"1":{}}"#, b"[]"] {
+            assert_eq!(
+                decode_result_urls(bad).unwrap_err().kind(),
+                ErrorKind::BadResponse
+            );
+        }
+        assert_eq!(result_urls_request(&[1, 2]), br#"{"run_ids":[1,2]}"#);
+    }
+}
