@@ -130,20 +130,27 @@ pub fn wait_until_final(
             }
             last_status = Some(info.status_text.clone());
         }
-        if pause.is_zero() {
+        let deadline_passed = || {
             let status = last_status
                 .as_deref()
                 .unwrap_or("unknown (no poll succeeded)");
-            return Err(Error::new(
+            Error::new(
                 ErrorKind::Timeout,
                 format!(
                     "the task was still {status} when the wait's deadline of {} ms passed ({polls} polls)",
                     options.deadline.as_millis()
                 ),
-            ));
+            )
+        };
+        if pause.is_zero() {
+            return Err(deadline_passed());
         }
         if cancel::sleep(cancel, pause) {
             return Err(cancelled(polls));
+        }
+        // The last pause ends at the deadline: no time is left for another poll.
+        if Instant::now() >= deadline {
+            return Err(deadline_passed());
         }
         interval = interval
             .mul_f64(options.backoff_factor)
