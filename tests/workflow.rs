@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -420,7 +421,10 @@ fn result_urls_single_and_bulk() {
         .unwrap();
     let mut direct = Vec::new();
     client
-        .download_result(4242, None, &mut |c| Ok(direct.extend_from_slice(c)))
+        .download_result(4242, None, &mut |c| {
+            direct.extend_from_slice(c);
+            Ok(())
+        })
         .unwrap();
     assert_eq!(from_url, direct);
 
@@ -437,5 +441,3 @@ fn result_urls_single_and_bulk() {
         ErrorKind::InvalidParameter
     );
 }
-
-use std::io::Read;
