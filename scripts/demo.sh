@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
-# The README's first command: builds libcamb and the emulator, compiles the C
-# example against include/camb.h, and runs it against the emulator (offline).
+# The README's first command: builds libcamb and the emulator, compiles the C demo
+# against include/camb.h, and turns a prompt into a WAV file.
+#
+# Offline by default, against the local emulator. Against the real service when
+# CAMB_API_KEY is set and CAMB_BASE_URL is not (that spends credits).
+#   PROMPT="..." make demo     to choose the prompt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+prompt=${PROMPT:-"rain on a tin roof, distant thunder"}
+build_dir="$PWD/target/release"
+out="$PWD/target/demo/camb-demo.wav"
+mkdir -p "$(dirname "$out")"
+
 echo "== building libcamb and the emulator (release)"
 cargo build --release --quiet -p camb-ffi -p camb-emulator
-lib_dir="$PWD/target/release"
-EMULATOR_BIN="$lib_dir/camb-emulator"
 
-echo "== compiling examples/task_status.c against include/camb.h"
-cc -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/task_status.c \
-    -L"$lib_dir" -Wl,-rpath,"$lib_dir" -lcamb -o "$lib_dir/task_status"
+echo "== compiling examples/demo.c against include/camb.h"
+cc -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/demo.c \
+    -L"$build_dir" -Wl,-rpath,"$build_dir" -lcamb -o "$build_dir/demo"
 
-. scripts/start-emulator.sh
-start_emulator --pending-ms 1500
-echo "== emulator listening on $EMULATOR_URL"
+if [ -n "${CAMB_API_KEY:-}" ] && [ -z "${CAMB_BASE_URL:-}" ]; then
+    echo "== CAMB_API_KEY is set and CAMB_BASE_URL is not: using the real service"
+else
+    EMULATOR_BIN="$build_dir/camb-emulator"
+    . scripts/start-emulator.sh
+    start_emulator --pending-ms 2500
+    echo "== using the local emulator at $EMULATOR_URL"
+    export CAMB_BASE_URL="$EMULATOR_URL" CAMB_API_KEY=camb-emulator-key
+fi
 
-export CAMB_API_KEY=camb-emulator-key
-for task in demo-success demo-error demo-unknown; do
-    echo "-- task_status $task (just after start: still pending)"
-    "$lib_dir/task_status" "$task" "$EMULATOR_URL"
-done
-sleep 1.6
-for task in demo-success demo-error demo-timeout demo-payment-required demo-unknown no-such-task; do
-    echo "-- task_status $task"
-    "$lib_dir/task_status" "$task" "$EMULATOR_URL" || echo "(exit status $?)"
-done
+echo "== demo: prompt -> task -> wait -> WAV"
+"$build_dir/demo" --duration 4 --out "$out" "$prompt"
+echo "== done: play it with e.g. 'aplay $out'"

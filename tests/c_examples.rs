@@ -134,3 +134,195 @@ fn task_status_reports_failures_in_words() {
     assert_eq!(no_key.status.code(), Some(1));
     assert!(stderr(&no_key).contains("CAMB_RESULT_MISSING_API_KEY"));
 }
+
+/// Checks a canonical PCM WAV header against the file's length; returns
+/// (channels, sample rate, bits per sample, frames).
+fn parse_wav(bytes: &[u8]) -> (u16, u32, u16, u32) {
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
+    assert!(
+        bytes.len() > 44,
+        "too short for a WAV file: {} bytes",
+        bytes.len()
+    );
+    assert_eq!(&bytes[0..4], b"RIFF");
+    assert_eq!(u32_at(4) as usize, bytes.len() - 8, "RIFF size");
+    assert_eq!(&bytes[8..12], b"WAVE");
+    assert_eq!(&bytes[12..16], b"fmt ");
+    assert_eq!(u16_at(20), 1, "PCM");
+    let (channels, rate, bits) = (u16_at(22), u32_at(24), u16_at(34));
+    assert_eq!(
+        u32_at(28),
+        rate * u32::from(channels) * u32::from(bits) / 8,
+        "byte rate"
+    );
+    assert_eq!(&bytes[36..40], b"data");
+    let data_len = u32_at(40);
+    assert_eq!(data_len as usize, bytes.len() - 44, "data size");
+    (
+        channels,
+        rate,
+        bits,
+        data_len / u32::from(channels * bits / 8),
+    )
+}
+
+fn run_with_env(program: &Path, args: &[&str], base_url: &str) -> Output {
+    Command::new(program)
+        .args(args)
+        .env("CAMB_API_KEY", DEFAULT_API_KEY)
+        .env("CAMB_BASE_URL", base_url)
+        .output()
+        .expect("the example runs")
+}
+
+#[test]
+fn the_demo_turns_a_prompt_into_a_valid_wav_file() {
+    let program = compile("demo");
+    let emulator = emulator();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-test.wav");
+    let _ = std::fs::remove_file(&out);
+    let output = run_with_env(
+        &program,
+        &[
+            "--duration",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+            "wind",
+            "in",
+            "pines",
+        ],
+        &emulator.base_url(),
+    );
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let log = stdout(&output);
+    assert!(log.contains("created task "), "{log}");
+    assert!(log.contains(": SUCCESS\n"), "{log}");
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(log.contains(&format!("({} bytes)", bytes.len())), "{log}");
+    let (channels, rate, bits, frames) = parse_wav(&bytes);
+    assert_eq!(
+        (channels, rate, bits),
+        (1, 22_050, 16),
+        "mono 16-bit 22.05 kHz"
+    );
+    assert_eq!(frames, 3 * 22_050, "3 seconds of audio");
+    // Not silence: real audio has a meaningful peak.
+    let peak = bytes[44..]
+        .chunks_exact(2)
+        .map(|s| i16::from_le_bytes([s[0], s[1]]).unsigned_abs())
+        .max()
+        .unwrap();
+    assert!(peak > 1_000, "peak {peak}");
+    // And it is exactly what the server rendered for this prompt.
+    assert_eq!(
+        bytes,
+        camb_emulator::wav::render("wind in pines", "sound", 3.0)
+    );
+}
+
+#[test]
+fn the_demo_reports_a_failed_task_and_leaves_no_file() {
+    let program = compile("demo");
+    let emulator = emulator();
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-fail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("out.wav");
+
+    let failed = run_with_env(
+        &program,
+        &["--out", out.to_str().unwrap(), "glass [status:ERROR]"],
+        &emulator.base_url(),
+    );
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(
+        stderr(&failed).contains(
+            "the task ended in ERROR (PROCESSING_ERROR): The audio model failed to render this prompt"
+        ),
+        "{}",
+        stderr(&failed)
+    );
+
+    // The download fails mid-way: no partial file may remain.
+    emulator.push_fault(Fault {
+        path_prefix: Some("/text-to-sound-result/".into()),
+        times: 5,
+        respond: Some(FaultResponse {
+            status: 500,
+            body: r#"{"detail":"storage unavailable"}"#.into(),
+            content_type: Some("application/json".into()),
+            ..FaultResponse::default()
+        }),
+        ..Fault::default()
+    });
+    let broken = run_with_env(
+        &program,
+        &["--out", out.to_str().unwrap(), "glass"],
+        &emulator.base_url(),
+    );
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        stderr(&broken).contains("saving the audio failed: CAMB_RESULT_SERVER_ERROR"),
+        "{}",
+        stderr(&broken)
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "a file was left behind"
+    );
+}
+
+#[test]
+fn poll_status_stops_on_every_final_status() {
+    let program = compile("poll_status");
+    let emulator = emulator();
+    let url = emulator.base_url();
+
+    let success = run(&program, &["demo-success", &url, "0.05"]);
+    assert!(success.status.success(), "{}", stderr(&success));
+    let log = stdout(&success);
+    assert!(log.contains("Status: SUCCESS\n"), "{log}");
+    assert!(log.contains("Run ID : 4242\n"), "{log}");
+    assert!(
+        log.contains(&format!("Audio URL : {url}/_emulator/files/4242.wav")),
+        "{log}"
+    );
+
+    for (task, expected) in [
+        (
+            "demo-error",
+            "ended in ERROR (PROCESSING_ERROR): The audio model failed to render this prompt",
+        ),
+        ("demo-timeout", "ended in TIMEOUT: Unknown error"),
+        (
+            "demo-payment-required",
+            "ended in PAYMENT_REQUIRED (PAYMENT_REQUIRED): Not enough credits",
+        ),
+        ("demo-unknown", "ended in QUEUED_FOR_GPU: Unknown error"),
+    ] {
+        let output = run(&program, &[task, &url, "0.05"]);
+        assert_eq!(output.status.code(), Some(1), "{task}");
+        assert!(
+            stdout(&output).contains(expected),
+            "{task}: {}",
+            stdout(&output)
+        );
+    }
+
+    let missing = run(&program, &["no-such-task", &url, "0.05"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("CAMB_RESULT_NOT_FOUND"),
+        "{}",
+        stderr(&missing)
+    );
+}
