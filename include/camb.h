@@ -533,6 +533,56 @@ camb_result camb_client_builder_set_allow_insecure_http(struct camb_client_build
                                                         bool allow);
 
 /**
+ * Trusts the CA certificates of the PEM file at `path` instead of the built-in
+ * roots (Mozilla's, compiled in), like curl's `CURLOPT_CAINFO`: use it behind a
+ * corporate proxy that re-signs TLS. The file is read and checked now.
+ * Server certificates are always verified; there is no way to turn that off.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
+ * file cannot be read, is over 16 MiB, is not PEM or holds no certificate, or if
+ * the builder was already built or freed.
+ *
+ * # Safety
+ * `builder` is NULL or a builder from `camb_client_builder_new()`; `path` is NULL
+ * or a NUL-terminated string.
+ */
+camb_result camb_client_builder_set_ca_bundle_file(struct camb_client_builder *builder,
+                                                   const char *path);
+
+/**
+ * Like `camb_client_builder_set_ca_bundle_file()`, from PEM text in memory:
+ * `len` bytes at `pem` (no NUL needed). The bytes are copied.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
+ * not PEM or holds no certificate, or if the builder was already built or freed.
+ *
+ * # Safety
+ * `builder` is NULL or a builder from `camb_client_builder_new()`; `pem` is NULL
+ * or points to `len` readable bytes.
+ */
+camb_result camb_client_builder_set_ca_bundle_pem(struct camb_client_builder *builder,
+                                                  const uint8_t *pem,
+                                                  size_t len);
+
+/**
+ * Sends every request through a proxy: `"http://host:port"` (an HTTP CONNECT
+ * tunnel: for https the proxy sees the host name only, never the key or the
+ * data), `"socks5://host:port"` or `"socks4://host:port"`; credentials may be
+ * given as `"http://user:password@host:port"`. Without this call libcamb connects
+ * directly: it never reads `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` or `NO_PROXY`,
+ * so an environment cannot silently route the key through another host.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the URL
+ * is not a proxy URL (the message never repeats it, as it may hold a password),
+ * or if the builder was already built or freed.
+ *
+ * # Safety
+ * As for `camb_client_builder_set_api_key`.
+ */
+camb_result camb_client_builder_set_proxy(struct camb_client_builder *builder,
+                                          const char *proxy_url);
+
+/**
  * Builds a client from the builder's settings and writes it to `*out_client`.
  *
  * Always consumes `builder`, whether it succeeds or fails: do not use or free the

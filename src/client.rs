@@ -94,12 +94,24 @@ impl Client {
             Some(key) => key,
             None => ApiKey::from_env()?,
         };
+        let tls = ureq::tls::TlsConfig::builder();
+        let tls = if config.ca_certificates.is_empty() {
+            tls
+        } else {
+            let certs: Vec<_> = config
+                .ca_certificates
+                .iter()
+                .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                .collect();
+            tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+        };
         let agent_config = Agent::config_builder()
+            .tls_config(tls.build())
             // Read non-2xx bodies (the server's words) and keep their connections.
             .http_status_as_error(false)
             // Proxies only when the caller says so: an environment variable must not
             // silently route the key through another host.
-            .proxy(None)
+            .proxy(config.proxy.clone())
             // Never follow a redirect: the key would go wherever it points.
             .max_redirects(0)
             .max_redirects_will_error(false)

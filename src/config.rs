@@ -26,6 +26,11 @@ pub struct ClientConfig {
     pub max_retries: u32,
     /// Allow `http://` to a host that is not loopback (the key then travels in clear).
     pub allow_insecure_http: bool,
+    /// Trust these CA certificates (DER) instead of the built-in roots; empty: built-in.
+    pub ca_certificates: Vec<Vec<u8>>,
+    /// An HTTP CONNECT or SOCKS proxy; `None`: connect directly. Proxy environment
+    /// variables are never read, so they cannot silently route the key elsewhere.
+    pub proxy: Option<ureq::Proxy>,
 }
 
 impl Default for ClientConfig {
@@ -36,6 +41,8 @@ impl Default for ClientConfig {
             timeout: DEFAULT_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             allow_insecure_http: false,
+            ca_certificates: Vec::new(),
+            proxy: None,
         }
     }
 }
@@ -71,6 +78,58 @@ impl ClientConfig {
             )));
         }
         self.max_retries = max_retries;
+        Ok(())
+    }
+
+    /// Trusts the CA certificates in the PEM text `pem` (for example a corporate
+    /// proxy's CA) instead of the built-in roots, as curl's CAINFO does.
+    pub fn set_ca_bundle_pem(&mut self, pem: &[u8]) -> Result<(), Error> {
+        let mut certificates = Vec::new();
+        for item in ureq::tls::parse_pem(pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => certificates.push(cert.der().to_vec()),
+                Ok(_) => {} // keys and the like are not trust anchors; skip them
+                Err(e) => {
+                    return Err(Error::invalid(format!(
+                        "the CA bundle is not valid PEM: {e}"
+                    )));
+                }
+            }
+        }
+        if certificates.is_empty() {
+            return Err(Error::invalid("the CA bundle has no certificate"));
+        }
+        self.ca_certificates = certificates;
+        Ok(())
+    }
+
+    /// Reads a PEM CA bundle from a file; see [`ClientConfig::set_ca_bundle_pem`].
+    pub fn set_ca_bundle_file(&mut self, path: &std::path::Path) -> Result<(), Error> {
+        const MAX_BUNDLE: u64 = 16 << 20;
+        let too_big = std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_BUNDLE);
+        if too_big {
+            return Err(Error::invalid(format!(
+                "the CA bundle {} is over 16 MiB",
+                path.display()
+            )));
+        }
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::invalid(format!("cannot read the CA bundle {}: {e}", path.display()))
+        })?;
+        self.set_ca_bundle_pem(&pem)
+            .map_err(|e| e.context(&format!("in {}", path.display())))
+    }
+
+    /// Sends every request through the proxy at `url`: `http://host:port` (HTTP
+    /// CONNECT, so the proxy sees only the host, never the key, for https),
+    /// `socks5://host:port` or `socks4://host:port`; credentials may be given as
+    /// `http://user:password@host:port`.
+    pub fn set_proxy(&mut self, url: &str) -> Result<(), Error> {
+        // The URL may hold a password: it is never repeated in a message.
+        let proxy = ureq::Proxy::new(url).map_err(|_| {
+            Error::invalid("the proxy URL is not valid: expected http://host:port, socks4://host:port or socks5://host:port")
+        })?;
+        self.proxy = Some(proxy);
         Ok(())
     }
 

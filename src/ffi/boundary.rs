@@ -3,6 +3,7 @@
 
 use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 
 use crate::error::{Error, ErrorKind};
 use crate::ffi::last_error;
@@ -69,5 +70,31 @@ pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<(), Error> {
         Err(null_parameter(name))
     } else {
         Ok(())
+    }
+}
+
+/// A path argument: any bytes on Unix, UTF-8 elsewhere.
+///
+/// # Safety
+/// `path` is NULL or NUL-terminated.
+pub(crate) unsafe fn path_arg(path: *const c_char) -> Result<PathBuf, Error> {
+    if path.is_null() {
+        return Err(null_parameter("path"));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the contract.
+    let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
+    if bytes.is_empty() {
+        return Err(Error::invalid("the path is empty"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
+    }
+    #[cfg(not(unix))]
+    {
+        std::str::from_utf8(bytes)
+            .map(PathBuf::from)
+            .map_err(|_| Error::invalid("the path is not valid UTF-8"))
     }
 }

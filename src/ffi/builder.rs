@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::client::Client;
 use crate::config::ClientConfig;
 use crate::error::Error;
-use crate::ffi::boundary::{null_parameter, out_arg, result_call, str_arg, void_call};
+use crate::ffi::boundary::{null_parameter, out_arg, path_arg, result_call, str_arg, void_call};
 use crate::ffi::client::camb_client;
 use crate::ffi::result::camb_result;
 
@@ -183,6 +183,78 @@ pub unsafe extern "C" fn camb_client_builder_set_allow_insecure_http(
     with_builder(builder, |config| {
         config.allow_insecure_http = allow;
         Ok(())
+    })
+}
+
+/// Trusts the CA certificates of the PEM file at `path` instead of the built-in
+/// roots (Mozilla's, compiled in), like curl's `CURLOPT_CAINFO`: use it behind a
+/// corporate proxy that re-signs TLS. The file is read and checked now.
+/// Server certificates are always verified; there is no way to turn that off.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
+/// file cannot be read, is over 16 MiB, is not PEM or holds no certificate, or if
+/// the builder was already built or freed.
+///
+/// # Safety
+/// `builder` is NULL or a builder from `camb_client_builder_new()`; `path` is NULL
+/// or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_file(
+    builder: *mut camb_client_builder,
+    path: *const c_char,
+) -> camb_result {
+    with_builder(builder, |config| {
+        // SAFETY: the caller passes NULL or a NUL-terminated string.
+        let path = unsafe { path_arg(path) }?;
+        config.set_ca_bundle_file(&path)
+    })
+}
+
+/// Like `camb_client_builder_set_ca_bundle_file()`, from PEM text in memory:
+/// `len` bytes at `pem` (no NUL needed). The bytes are copied.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
+/// not PEM or holds no certificate, or if the builder was already built or freed.
+///
+/// # Safety
+/// `builder` is NULL or a builder from `camb_client_builder_new()`; `pem` is NULL
+/// or points to `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_pem(
+    builder: *mut camb_client_builder,
+    pem: *const u8,
+    len: usize,
+) -> camb_result {
+    with_builder(builder, |config| {
+        if pem.is_null() {
+            return Err(null_parameter("pem"));
+        }
+        // SAFETY: non-NULL and `len` readable bytes, per the contract.
+        config.set_ca_bundle_pem(unsafe { std::slice::from_raw_parts(pem, len) })
+    })
+}
+
+/// Sends every request through a proxy: `"http://host:port"` (an HTTP CONNECT
+/// tunnel: for https the proxy sees the host name only, never the key or the
+/// data), `"socks5://host:port"` or `"socks4://host:port"`; credentials may be
+/// given as `"http://user:password@host:port"`. Without this call libcamb connects
+/// directly: it never reads `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` or `NO_PROXY`,
+/// so an environment cannot silently route the key through another host.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the URL
+/// is not a proxy URL (the message never repeats it, as it may hold a password),
+/// or if the builder was already built or freed.
+///
+/// # Safety
+/// As for `camb_client_builder_set_api_key`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_set_proxy(
+    builder: *mut camb_client_builder,
+    proxy_url: *const c_char,
+) -> camb_result {
+    with_builder(builder, |config| {
+        // SAFETY: the caller passes NULL or a NUL-terminated string.
+        config.set_proxy(unsafe { str_arg(proxy_url, "proxy_url") }?)
     })
 }
 

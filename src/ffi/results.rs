@@ -1,10 +1,9 @@
 //! Fetching finished audio: streamed to a callback, saved to a file, or as URLs.
 
-use std::ffi::{CStr, c_char, c_void};
-use std::path::PathBuf;
+use std::ffi::{c_char, c_void};
 
 use crate::error::{Error, ErrorKind};
-use crate::ffi::boundary::{null_parameter, result_call};
+use crate::ffi::boundary::{null_parameter, path_arg, result_call};
 use crate::ffi::cancel::{camb_cancel_token, token_arg};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::result::camb_result;
@@ -225,31 +224,5 @@ unsafe fn write_optional<T>(out: *mut T, value: T) {
     if !out.is_null() {
         // SAFETY: non-NULL and writable per the contract.
         unsafe { out.write(value) };
-    }
-}
-
-/// A path argument: any bytes on Unix, UTF-8 elsewhere.
-///
-/// # Safety
-/// `path` is NULL or NUL-terminated.
-unsafe fn path_arg(path: *const c_char) -> Result<PathBuf, Error> {
-    if path.is_null() {
-        return Err(null_parameter("path"));
-    }
-    // SAFETY: non-NULL and NUL-terminated per the contract.
-    let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
-    if bytes.is_empty() {
-        return Err(Error::invalid("the path is empty"));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        Ok(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
-    }
-    #[cfg(not(unix))]
-    {
-        std::str::from_utf8(bytes)
-            .map(PathBuf::from)
-            .map_err(|_| Error::invalid("the path is not valid UTF-8"))
     }
 }
