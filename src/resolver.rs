@@ -7,6 +7,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ureq::config::Config;
@@ -22,6 +23,8 @@ const CACHE_TTL: Duration = Duration::from_secs(30);
 pub struct CachingResolver {
     fallback: DefaultResolver,
     cache: RwLock<Option<CacheEntry>>,
+    /// Lookups handed to ureq's resolver (cache misses), for tests and diagnostics.
+    lookups: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -32,6 +35,10 @@ struct CacheEntry {
 }
 
 impl CachingResolver {
+    pub fn lookups(&self) -> u64 {
+        self.lookups.load(Ordering::Relaxed)
+    }
+
     fn to_resolved(&self, addrs: &[SocketAddr]) -> ResolvedSocketAddrs {
         let mut out = self.empty();
         for addr in addrs {
@@ -70,6 +77,7 @@ impl Resolver for CachingResolver {
         if let Some(addrs) = self.cached(host, port) {
             return Ok(addrs);
         }
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         let resolved = self.fallback.resolve(uri, config, timeout)?;
         let entry = CacheEntry {
             host_port: (host.to_owned(), port),
@@ -81,5 +89,53 @@ impl Resolver for CachingResolver {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(entry);
         Ok(resolved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(resolver: &CachingResolver, url: &str) -> Vec<SocketAddr> {
+        let uri: Uri = url.parse().unwrap();
+        resolver
+            .resolve(&uri, &Config::default(), NextTimeout::default())
+            .unwrap()
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    #[test]
+    fn ip_literals_need_no_lookup() {
+        let resolver = CachingResolver::default();
+        assert_eq!(
+            resolve(&resolver, "http://127.0.0.1:8080/x"),
+            ["127.0.0.1:8080".parse().unwrap()]
+        );
+        assert_eq!(
+            resolve(&resolver, "https://[::1]/x"),
+            ["[::1]:443".parse().unwrap()]
+        );
+        assert_eq!(resolver.lookups(), 0);
+    }
+
+    #[test]
+    fn a_name_is_looked_up_once_then_cached() {
+        let resolver = CachingResolver::default();
+        let first = resolve(&resolver, "http://localhost:8080/a");
+        assert!(
+            !first.is_empty()
+                && first
+                    .iter()
+                    .all(|a| a.port() == 8080 && a.ip().is_loopback())
+        );
+        for _ in 0..100 {
+            assert_eq!(resolve(&resolver, "http://localhost:8080/b"), first);
+        }
+        assert_eq!(resolver.lookups(), 1);
+        // Another port is another entry.
+        resolve(&resolver, "http://localhost:9090/");
+        assert_eq!(resolver.lookups(), 2);
     }
 }

@@ -14,6 +14,13 @@ use crate::ffi::task_info::{camb_task_info, write_task_info};
 /// Immutable once built: share one client between any number of threads and call
 /// it concurrently; its keep-alive connections are shared. Free it once, with
 /// `camb_client_free()`, after every call on it has returned.
+///
+/// After `fork()`, the child must not use any libcamb object made before the fork,
+/// not even to free it: the child would share the parent's pooled connections
+/// (two processes writing to one socket) and could inherit a lock that another
+/// parent thread held at the moment of the fork. The child makes its own client;
+/// the old one's memory goes when the child exits or calls `exec()` (libcamb's
+/// sockets are close-on-exec). The parent is unaffected.
 pub struct camb_client {
     pub(crate) inner: Client,
 }
