@@ -8,12 +8,15 @@ use crate::ffi::result::camb_status;
 use crate::task::{TaskInfo, TaskStatus};
 
 /// A task's status as the server reported it, filled in by
-/// `camb_client_get_task_status()`.
+/// `camb_client_get_task_status()` and `camb_client_wait_for_task()`.
 ///
 /// The string fields point into memory that libcamb keeps for the calling thread:
 /// the caller never frees them. They stay valid until the same thread's next
-/// successful `camb_client_get_task_status()` (on any client) or until the thread
-/// exits; copy them to keep them longer. Nothing is truncated: each string is
+/// successful call that returns such strings (`camb_client_get_task_status()`,
+/// `camb_client_wait_for_task()` or `camb_client_get_result_urls()`, on any
+/// client) or until the thread exits; copy them to keep them longer. A failed call
+/// leaves them valid. (Go callers: run the call and the copy on one OS thread,
+/// with `runtime.LockOSThread`.) Nothing is truncated: each string is
 /// complete, NUL-terminated, and its length in bytes (without the NUL) is given
 /// too, so text that itself contains a NUL byte (JSON allows "\u0000") can still be
 /// read in full through the length.
