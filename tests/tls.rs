@@ -1,0 +1,482 @@
+//! TLS against a real https server on loopback: a private CA made here, trusted only
+//! through `set_ca_bundle_pem` / `set_ca_bundle_file` (and their C functions). Proves
+//! that verification is on by default and stays on with a bundle: an unknown issuer,
+//! another CA or a certificate for another name all fail before a byte of HTTP (and so
+//! before the key) is sent.
+
+mod common;
+
+use std::ffi::{CStr, CString};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::ptr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use camb::ffi::builder::*;
+use camb::ffi::client::*;
+use camb::ffi::last_error::camb_last_error;
+use camb::ffi::result::{camb_result, camb_status};
+use camb::ffi::task_info::camb_task_info;
+use camb::{Client, ClientConfig, Error, ErrorKind, TaskStatus};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+const KEY: &str = "tls-test-key-0123456789";
+const REPLY_BODY: &str = r#"{"status":"SUCCESS","run_id":7}"#;
+
+/// A certificate authority made for one test.
+struct Ca {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+impl Ca {
+    fn new(common_name: &str) -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Ca { cert, key }
+    }
+
+    fn pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// A server certificate for `names` (IP addresses become IP SANs), and its key.
+    fn issue(&self, names: &[&str]) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names.clone()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names[0].as_str());
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        let key = PrivatePkcs8KeyDer::from(key.serialize_der());
+        (cert.der().clone(), PrivateKeyDer::Pkcs8(key))
+    }
+}
+
+/// What the server saw.
+#[derive(Debug, Default)]
+struct Seen {
+    /// TCP connections accepted.
+    connections: usize,
+    /// Each HTTP request's `x-api-key` (None: the header was absent).
+    api_keys: Vec<Option<String>>,
+    /// Connections that ended in an error (a failed handshake, for instance).
+    errors: Vec<String>,
+}
+
+/// An https server on 127.0.0.1 that answers every request with a SUCCESS status.
+/// Its threads are detached; they end with the test process.
+struct TlsServer {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl TlsServer {
+    fn start(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>) -> TlsServer {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let shared = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for tcp in listener.incoming() {
+                let Ok(tcp) = tcp else { return };
+                shared.lock().unwrap().connections += 1;
+                let config = Arc::clone(&config);
+                let seen = Arc::clone(&shared);
+                std::thread::spawn(move || {
+                    if let Err(e) = serve(tcp, config, &seen) {
+                        seen.lock().unwrap().errors.push(e.to_string());
+                    }
+                });
+            }
+        });
+        TlsServer { addr, seen }
+    }
+
+    /// A server with a certificate for 127.0.0.1 and localhost issued by `ca`.
+    fn for_loopback(ca: &Ca) -> TlsServer {
+        let (cert, key) = ca.issue(&["127.0.0.1", "localhost"]);
+        TlsServer::start(cert, key)
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    fn api_keys(&self) -> Vec<Option<String>> {
+        self.seen.lock().unwrap().api_keys.clone()
+    }
+
+    fn connections(&self) -> usize {
+        self.seen.lock().unwrap().connections
+    }
+}
+
+/// One connection: TLS, then keep-alive HTTP/1.1 requests until the client closes.
+fn serve(
+    tcp: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    seen: &Mutex<Seen>,
+) -> std::io::Result<()> {
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let connection = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(connection, tcp);
+    let mut buffer = Vec::new();
+    loop {
+        let head_end = loop {
+            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tls.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(()); // the client closed the connection
+            }
+            buffer.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+        buffer.drain(..head_end);
+        let api_key = head.lines().skip(1).find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("x-api-key")
+                .then(|| value.trim().to_owned())
+        });
+        seen.lock().unwrap().api_keys.push(api_key);
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: keep-alive\r\n\r\n{REPLY_BODY}",
+            REPLY_BODY.len()
+        );
+        tls.write_all(reply.as_bytes())?;
+        tls.flush()?;
+    }
+}
+
+/// Settings for `server`'s URL, with no retries so that failures are quick and the
+/// server's connection count is exact.
+fn config_for(url: &str) -> ClientConfig {
+    let mut config = ClientConfig::default();
+    config.set_base_url(url).unwrap();
+    config.set_api_key(KEY).unwrap();
+    config.set_timeout_ms(5_000).unwrap();
+    config.set_max_retries(0).unwrap();
+    config
+}
+
+fn status(config: ClientConfig) -> Result<camb::TaskInfo, Error> {
+    Client::new(config).unwrap().get_task_status("task-1")
+}
+
+/// The call failed with Connect, the client rejected the server's certificate, and the
+/// server never got an HTTP request, so it never saw the key.
+fn assert_refused(result: Result<camb::TaskInfo, Error>, server: &TlsServer, why: &str) {
+    let err = result.expect_err("the certificate must be refused");
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert!(
+        err.message().contains("certificate"),
+        "the message should say the certificate was refused: {err}"
+    );
+    assert!(err.message().contains(why), "expected {why:?} in: {err}");
+    assert!(!err.message().contains(KEY), "{err}");
+    // The client did reach the server: the refusal was the certificate's, not the network's.
+    assert_eq!(server.connections(), 1);
+    assert_eq!(server.api_keys(), Vec::<Option<String>>::new());
+}
+
+fn assert_success(info: camb::TaskInfo) {
+    assert_eq!(info.status, TaskStatus::Success);
+    assert_eq!(info.status_text, "SUCCESS");
+    assert_eq!(info.run_id, Some(7));
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tls-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Unique per process, so concurrent runs of this suite do not collide.
+    let path = dir.join(format!("{}-{name}", std::process::id()));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn the_built_in_roots_refuse_a_private_ca() {
+    let ca = Ca::new("libcamb test CA");
+    let server = TlsServer::for_loopback(&ca);
+    let result = status(config_for(&server.url()));
+    assert_refused(result, &server, "UnknownIssuer");
+}
+
+#[test]
+fn a_pem_bundle_with_the_ca_is_trusted() {
+    let ca = Ca::new("libcamb test CA");
+    let server = TlsServer::for_loopback(&ca);
+    let mut config = config_for(&server.url());
+    config.set_ca_bundle_pem(ca.pem().as_bytes()).unwrap();
+    assert_eq!(config.ca_certificates.len(), 1);
+    let client = Client::new(config).unwrap();
+    assert_success(client.get_task_status("task-1").unwrap());
+    assert_success(client.get_task_status("task-2").unwrap());
+    assert_eq!(server.api_keys(), vec![Some(KEY.to_owned()); 2]);
+    // Both calls on one TLS connection: keep-alive works over TLS too.
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
+fn the_dns_name_in_the_certificate_is_verified_too() {
+    // `localhost` is a DNS SAN (127.0.0.1 above is an IP SAN).
+    let ca = Ca::new("libcamb test CA");
+    let server = TlsServer::for_loopback(&ca);
+    let mut config = config_for(&format!("https://localhost:{}", server.addr.port()));
+    config.set_ca_bundle_pem(ca.pem().as_bytes()).unwrap();
+    assert_success(status(config).unwrap());
+    assert_eq!(server.api_keys(), vec![Some(KEY.to_owned())]);
+}
+
+#[test]
+fn a_bundle_file_with_the_ca_is_trusted() {
+    let ca = Ca::new("libcamb test CA");
+    let server = TlsServer::for_loopback(&ca);
+    let path = temp_file("ca.pem", ca.pem().as_bytes());
+    let mut config = config_for(&server.url());
+    config.set_ca_bundle_file(&path).unwrap();
+    assert_success(status(config).unwrap());
+    assert_eq!(server.api_keys(), vec![Some(KEY.to_owned())]);
+}
+
+#[test]
+fn a_bundle_of_several_certificates_and_a_key_trusts_each_certificate() {
+    // A real-world bundle: several CAs, and a stray private key, which is skipped.
+    let ca = Ca::new("libcamb test CA");
+    let other = Ca::new("another CA");
+    let server = TlsServer::for_loopback(&ca);
+    let stray_key = KeyPair::generate().unwrap().serialize_pem();
+    let bundle = format!("{}{stray_key}{}", other.pem(), ca.pem());
+    let mut config = config_for(&server.url());
+    config.set_ca_bundle_pem(bundle.as_bytes()).unwrap();
+    assert_eq!(config.ca_certificates.len(), 2);
+    assert_success(status(config).unwrap());
+    assert_eq!(server.api_keys(), vec![Some(KEY.to_owned())]);
+}
+
+#[test]
+fn a_bundle_with_another_ca_is_refused() {
+    let ca = Ca::new("libcamb test CA");
+    let server = TlsServer::for_loopback(&ca);
+    let other = Ca::new("another CA");
+    let mut config = config_for(&server.url());
+    config.set_ca_bundle_pem(other.pem().as_bytes()).unwrap();
+    assert_refused(status(config), &server, "UnknownIssuer");
+}
+
+#[test]
+fn a_ca_with_the_same_name_but_another_key_is_refused() {
+    // An impostor CA that copies the real one's name: the issuer name matches, the
+    // signature cannot.
+    let ca = Ca::new("libcamb test CA");
+    let server = TlsServer::for_loopback(&ca);
+    let impostor = Ca::new("libcamb test CA");
+    let mut config = config_for(&server.url());
+    config.set_ca_bundle_pem(impostor.pem().as_bytes()).unwrap();
+    assert_refused(status(config), &server, "BadSignature");
+}
+
+#[test]
+fn a_certificate_for_another_name_is_refused() {
+    let ca = Ca::new("libcamb test CA");
+    let (cert, key) = ca.issue(&["example.com"]);
+    let server = TlsServer::start(cert, key);
+    let mut config = config_for(&server.url());
+    config.set_ca_bundle_pem(ca.pem().as_bytes()).unwrap();
+    assert_refused(status(config), &server, "not valid for name");
+}
+
+#[test]
+fn unusable_bundles_are_refused_when_set() {
+    let ca = Ca::new("libcamb test CA");
+    let key_only = KeyPair::generate().unwrap().serialize_pem();
+    let broken_base64 =
+        "-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n";
+    let bad: [(&str, &[u8]); 5] = [
+        ("not PEM", b"this is not a certificate\n"),
+        ("empty", b""),
+        ("only a key", key_only.as_bytes()),
+        ("broken base64", broken_base64.as_bytes()),
+        ("DER, not PEM", ca.cert.der().as_ref()),
+    ];
+    let mut config = config_for("https://127.0.0.1:1");
+    for (what, pem) in bad {
+        let err = config.set_ca_bundle_pem(pem).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidParameter, "{what}: {err}");
+        let path = temp_file("bad.pem", pem);
+        let err = config.set_ca_bundle_file(&path).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::InvalidParameter,
+            "{what} (file): {err}"
+        );
+        assert!(err.message().contains("bad.pem"), "{err}");
+    }
+    let missing = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-such-dir/ca.pem");
+    let err = config.set_ca_bundle_file(&missing).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter, "{err}");
+    assert!(err.message().contains("no-such-dir"), "{err}");
+    // A refused bundle changes nothing: the built-in roots are still in use.
+    assert!(config.ca_certificates.is_empty());
+
+    // And a refused bundle does not replace an accepted one.
+    config.set_ca_bundle_pem(ca.pem().as_bytes()).unwrap();
+    assert!(config.set_ca_bundle_pem(b"junk").is_err());
+    assert_eq!(config.ca_certificates, vec![ca.cert.der().to_vec()]);
+}
+
+// ---- through the C ABI ----
+
+fn c(text: &str) -> CString {
+    CString::new(text).unwrap()
+}
+
+fn last_error() -> String {
+    // SAFETY: camb_last_error never returns NULL and its text is NUL-terminated.
+    unsafe { CStr::from_ptr(camb_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn builder_for(url: &str) -> *mut camb_client_builder {
+    let builder = camb_client_builder_new();
+    assert!(!builder.is_null());
+    // SAFETY: a live builder and NUL-terminated strings.
+    unsafe {
+        assert_eq!(
+            camb_client_builder_set_api_key(builder, c(KEY).as_ptr()),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_set_base_url(builder, c(url).as_ptr()),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_set_max_retries(builder, 0),
+            camb_result::Ok
+        );
+    }
+    builder
+}
+
+/// Builds `builder` and asks for a status; the result and the run id (if any).
+fn c_status(builder: *mut camb_client_builder) -> (camb_result, Option<i64>) {
+    let mut client = ptr::null_mut();
+    // SAFETY: a live builder (consumed here) and a writable out-pointer.
+    let built = unsafe { camb_client_builder_build(builder, &mut client) };
+    assert_eq!(built, camb_result::Ok, "{}", last_error());
+    let mut info = camb_task_info {
+        status: u32::MAX,
+        has_run_id: false,
+        run_id: 0,
+        status_text: ptr::null(),
+        status_text_len: 0,
+        exception_reason: ptr::null(),
+        exception_reason_len: 0,
+        message: ptr::null(),
+        message_len: 0,
+    };
+    // SAFETY: a live client, a NUL-terminated id, a writable info.
+    let result = unsafe { camb_client_get_task_status(client, c("task-1").as_ptr(), &mut info) };
+    // SAFETY: the client came from camb_client_builder_build and is freed once.
+    unsafe { camb_client_free(client) };
+    if result == camb_result::Ok {
+        assert_eq!(info.status, camb_status::Success as u32);
+        assert!(info.has_run_id);
+        (result, Some(info.run_id))
+    } else {
+        (result, None)
+    }
+}
+
+#[test]
+fn c_abi_pem_bundle() {
+    let ca = Ca::new("libcamb test CA");
+    let server = TlsServer::for_loopback(&ca);
+    let pem = ca.pem();
+
+    // Without the bundle: refused, and the key never left.
+    let (result, _) = c_status(builder_for(&server.url()));
+    assert_eq!(result, camb_result::Connect);
+    assert!(last_error().contains("certificate"), "{}", last_error());
+    assert!(server.api_keys().is_empty());
+
+    let builder = builder_for(&server.url());
+    // SAFETY: a live builder; `pem` is readable for its length (no NUL needed).
+    let set = unsafe { camb_client_builder_set_ca_bundle_pem(builder, pem.as_ptr(), pem.len()) };
+    assert_eq!(set, camb_result::Ok, "{}", last_error());
+    assert_eq!(c_status(builder), (camb_result::Ok, Some(7)));
+    assert_eq!(server.api_keys(), vec![Some(KEY.to_owned())]);
+
+    let builder = builder_for(&server.url());
+    // SAFETY: a live builder; a NULL pem is the case under test.
+    let null = unsafe { camb_client_builder_set_ca_bundle_pem(builder, ptr::null(), 10) };
+    assert_eq!(null, camb_result::NullParameter);
+    let junk = b"junk";
+    // SAFETY: a live builder and 4 readable bytes.
+    let bad = unsafe { camb_client_builder_set_ca_bundle_pem(builder, junk.as_ptr(), junk.len()) };
+    assert_eq!(bad, camb_result::InvalidParameter);
+    // SAFETY: the builder is live and freed once.
+    unsafe { camb_client_builder_free(builder) };
+}
+
+#[test]
+fn c_abi_bundle_file() {
+    let ca = Ca::new("libcamb test CA");
+    let server = TlsServer::for_loopback(&ca);
+    let path = temp_file("c-abi-ca.pem", ca.pem().as_bytes());
+    let path = c(path.to_str().unwrap());
+
+    let builder = builder_for(&server.url());
+    // SAFETY: a live builder and a NUL-terminated path.
+    let set = unsafe { camb_client_builder_set_ca_bundle_file(builder, path.as_ptr()) };
+    assert_eq!(set, camb_result::Ok, "{}", last_error());
+    assert_eq!(c_status(builder), (camb_result::Ok, Some(7)));
+    assert_eq!(server.api_keys(), vec![Some(KEY.to_owned())]);
+
+    let builder = builder_for(&server.url());
+    // SAFETY: a live builder; NULL and a missing path are the cases under test.
+    unsafe {
+        assert_eq!(
+            camb_client_builder_set_ca_bundle_file(builder, ptr::null()),
+            camb_result::NullParameter
+        );
+        let missing = c(concat!(env!("CARGO_TARGET_TMPDIR"), "/no-such-dir/ca.pem"));
+        assert_eq!(
+            camb_client_builder_set_ca_bundle_file(builder, missing.as_ptr()),
+            camb_result::InvalidParameter
+        );
+        camb_client_builder_free(builder);
+    }
+}
