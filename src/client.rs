@@ -12,7 +12,7 @@ use crate::cancel::{self, CancelToken};
 use crate::config::ClientConfig;
 use crate::create::{CreateRequest, decode_create_reply};
 use crate::error::{Error, ErrorKind};
-use crate::http_error::error_for_status;
+use crate::http_error::error_for_status_redacted;
 use crate::path::push_segment;
 use crate::resolver::CachingResolver;
 use crate::results::{decode_file_url, decode_result_urls, result_urls_request};
@@ -333,7 +333,14 @@ impl Client {
                 request.send(body.unwrap_or_default())
             }
         };
-        let mut response = result.map_err(|e| self.transport_error(e))?;
+        let mut response = result.map_err(|e| {
+            // A proxy that refuses the tunnel (407, 403...) will refuse it again.
+            let final_failure = matches!(e, ureq::Error::ConnectProxyFailed(_));
+            Failure {
+                final_failure,
+                ..Failure::from(self.transport_error(e))
+            }
+        })?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(response);
@@ -349,8 +356,9 @@ impl Client {
             header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
         let location = header("location");
         let body = read_error_body(response.body_mut());
+        let redact = |text: &str| self.api_key.redact(text);
         Err(Failure {
-            error: error_for_status(status, &body, location.as_deref()),
+            error: error_for_status_redacted(status, &body, location.as_deref(), &redact),
             retry_after,
             final_failure: false,
         })
@@ -366,7 +374,16 @@ impl Client {
                     self.timeout.as_millis()
                 ),
             ),
+            // rustls reports certificate and handshake failures as InvalidData;
+            // plain sockets never do.
+            E::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                (ErrorKind::Connect, format!("TLS error: {e}"))
+            }
             E::Io(e) => (ErrorKind::Connect, format!("network error: {e}")),
+            E::ConnectProxyFailed(e) => (
+                ErrorKind::Connect,
+                format!("the proxy refused the connection: {e}"),
+            ),
             E::HostNotFound => (
                 ErrorKind::Connect,
                 "the host name could not be resolved".to_owned(),

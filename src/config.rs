@@ -120,15 +120,17 @@ impl ClientConfig {
             .map_err(|e| e.context(&format!("in {}", path.display())))
     }
 
-    /// Sends every request through the proxy at `url`: `http://host:port` (HTTP
-    /// CONNECT, so the proxy sees only the host, never the key, for https),
-    /// `socks5://host:port` or `socks4://host:port`; credentials may be given as
-    /// `http://user:password@host:port`.
+    /// Sends every request through the HTTP proxy at `url` (`http://host:port`, an
+    /// HTTP CONNECT tunnel: for https the proxy sees only the host, never the key);
+    /// credentials may be given as `http://user:password@host:port`.
     pub fn set_proxy(&mut self, url: &str) -> Result<(), Error> {
         // The URL may hold a password: it is never repeated in a message.
-        let proxy = ureq::Proxy::new(url).map_err(|_| {
-            Error::invalid("the proxy URL is not valid: expected http://host:port, socks4://host:port or socks5://host:port")
-        })?;
+        let invalid = || Error::invalid("the proxy URL is not valid: expected http://host:port");
+        let proxy = ureq::Proxy::new(url).map_err(|_| invalid())?;
+        // SOCKS would need another ureq feature; refuse it rather than fail later.
+        if proxy.protocol() != ureq::ProxyProtocol::Http {
+            return Err(invalid());
+        }
         self.proxy = Some(proxy);
         Ok(())
     }

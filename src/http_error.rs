@@ -29,13 +29,27 @@ struct DetailItem {
     msg: Option<String>,
 }
 
-/// The error for a reply with status `status` and body `body`.
-///
-/// `location` is the `Location` header of a redirect. The caller redacts the key from
-/// the result; this function only phrases it.
+/// Removes secrets from server text before it is shortened for a message.
+pub type Redact<'a> = &'a dyn Fn(&str) -> String;
+
+/// The error for a reply with status `status` and body `body`; `location` is the
+/// `Location` header of a redirect. Server text is quoted as is: see
+/// [`error_for_status_redacted`] for text that may echo a secret.
 pub fn error_for_status(status: u16, body: &[u8], location: Option<&str>) -> Error {
+    error_for_status_redacted(status, body, location, &|text| text.to_owned())
+}
+
+/// [`error_for_status`], passing every piece of server text through `redact`
+/// before it is cut to length, so a secret cannot survive in part.
+pub fn error_for_status_redacted(
+    status: u16,
+    body: &[u8],
+    location: Option<&str>,
+    redact: Redact,
+) -> Error {
     let reason = http_reason(status);
     let mut message = format!("HTTP {status}{reason}");
+    let quote = |text: &str| quote(&redact(text));
     if (300..400).contains(&status) {
         let target = location.map_or("no Location".to_owned(), quote);
         message.push_str(&format!(
@@ -43,7 +57,7 @@ pub fn error_for_status(status: u16, body: &[u8], location: Option<&str>) -> Err
         ));
         return Error::http(status, message);
     }
-    match server_words(body) {
+    match server_words(body, &quote) {
         Some(words) => {
             message.push_str(": ");
             message.push_str(&words);
@@ -65,29 +79,30 @@ fn http_reason(status: u16) -> String {
 
 /// The server's explanation: `detail` when the body is FastAPI's JSON, else a quote
 /// of the body (an HTML page's title, or its first few hundred characters).
-fn server_words(body: &[u8]) -> Option<String> {
+fn server_words(body: &[u8], quote: &dyn Fn(&str) -> String) -> Option<String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
+    // Lossy first: one invalid byte in a `detail` should not hide the rest of it.
+    let text = String::from_utf8_lossy(body);
+    if let Ok(parsed) = serde_json::from_str::<ErrorBody>(&text) {
         return Some(match parsed.detail {
             Detail::Text(text) => quote(&text),
             Detail::Items(items) if !items.is_empty() => items
                 .iter()
-                .map(describe_item)
+                .map(|item| describe_item(item, quote))
                 .collect::<Vec<_>>()
                 .join("; "),
             Detail::Items(_) => "(empty detail list)".to_owned(),
             Detail::Other(value) => quote(&value.to_string()),
         });
     }
-    let text = String::from_utf8_lossy(body);
     let quoted = html_title(&text).unwrap_or(&text);
     Some(format!("non-JSON reply: {}", quote(quoted)))
 }
 
 /// `"path.task_id: String should have at most 256 characters"`.
-fn describe_item(item: &DetailItem) -> String {
+fn describe_item(item: &DetailItem, quote: &dyn Fn(&str) -> String) -> String {
     let location = item
         .loc
         .iter()
@@ -106,7 +121,11 @@ fn describe_item(item: &DetailItem) -> String {
 }
 
 fn html_title(text: &str) -> Option<&str> {
-    let lower = text.get(..text.len().min(4096))?.to_ascii_lowercase();
+    let mut end = text.len().min(4096);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let lower = text[..end].to_ascii_lowercase();
     let start = lower.find("<title>")? + "<title>".len();
     let end = start + lower[start..].find("</title>")?;
     text.get(start..end).filter(|t| !t.trim().is_empty())
@@ -217,6 +236,36 @@ mod tests {
             err.message().ends_with("...") && err.message().len() < 400,
             "{}",
             err.message()
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_before_the_text_is_cut() {
+        let redact = |t: &str| t.replace("sk-SECRET-1", "[redacted]");
+        let body = format!(r#"{{"detail":"{}sk-SECRET-1"}}"#, "x".repeat(290));
+        let err = error_for_status_redacted(403, body.as_bytes(), None, &redact);
+        assert!(!err.message().contains("sk-"), "{}", err.message());
+        let spaced = r#"{"detail":"key  sk-SECRET-1"}"#;
+        let err = error_for_status_redacted(401, spaced.as_bytes(), None, &redact);
+        assert!(
+            err.message().contains("key [redacted]"),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[test]
+    fn a_title_after_multibyte_text_and_invalid_utf8_in_json_are_handled() {
+        let page = format!("<title>Bad Gateway</title>{}", "é".repeat(3000));
+        let err = error_for_status(502, page.as_bytes(), None);
+        assert_eq!(
+            err.message(),
+            "HTTP 502 Bad Gateway: non-JSON reply: Bad Gateway"
+        );
+        let err = error_for_status(404, b"{\"detail\":\"Task not found: caf\xe9\"}", None);
+        assert_eq!(
+            err.message(),
+            "HTTP 404 Not Found: Task not found: caf\u{fffd}"
         );
     }
 

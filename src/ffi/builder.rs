@@ -153,6 +153,10 @@ pub unsafe extern "C" fn camb_client_builder_set_timeout_ms(
 /// the server's `Retry-After`, all within the whole-call timeout. 401, 403, 404 and
 /// 422 are never retried.
 ///
+/// Keep at least 1: a request sent on a kept-alive connection that the server
+/// closed at that very moment fails as a connection failure, and only a retry
+/// (on a new connection) rides that race out.
+///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
 /// more than 10, or if the builder was already built or freed.
 ///
@@ -234,12 +238,14 @@ pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_pem(
     })
 }
 
-/// Sends every request through a proxy: `"http://host:port"` (an HTTP CONNECT
-/// tunnel: for https the proxy sees the host name only, never the key or the
-/// data), `"socks5://host:port"` or `"socks4://host:port"`; credentials may be
-/// given as `"http://user:password@host:port"`. Without this call libcamb connects
-/// directly: it never reads `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` or `NO_PROXY`,
-/// so an environment cannot silently route the key through another host.
+/// Sends every request through an HTTP proxy, `"http://host:port"`: an HTTP
+/// CONNECT tunnel, so for https the proxy sees the host name only, never the key
+/// or the data. Credentials may be given as `"http://user:password@host:port"`.
+/// A proxy that refuses the tunnel (407, 403...) fails the call with
+/// `CAMB_RESULT_CONNECT` without retries. SOCKS proxies are not supported.
+/// Without this call libcamb connects directly: it never reads `HTTP_PROXY`,
+/// `HTTPS_PROXY`, `ALL_PROXY` or `NO_PROXY`, so an environment cannot silently
+/// route the key through another host.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the URL
 /// is not a proxy URL (the message never repeats it, as it may hold a password),
