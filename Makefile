@@ -10,6 +10,7 @@ demo:
 	./scripts/demo.sh
 
 test:
+	./scripts/setup.sh
 	$(CARGO) test --workspace
 
 lint: check-header
