@@ -1,0 +1,954 @@
+"""camb: CAMB.AI text-to-sound from Python, through libcamb and ctypes.
+
+One file, standard library only. It loads libcamb (the path in the environment
+variable ``CAMB_LIB``, else the path given to :func:`load` or :class:`Client`,
+else ``ctypes.util.find_library("camb")``) and wraps its C API in Python idioms:
+a client that is a context manager, one exception class per result code, enums
+and frozen dataclasses instead of raw structures, and callables instead of C
+callbacks.
+
+Usage::
+
+    import camb
+
+    with camb.Client(api_key="...") as client:          # or CAMB_API_KEY
+        task_id = client.create_task("rain on a tin roof", duration=5)
+
+        def show(progress):
+            if progress.status_changed:
+                print(progress.polls, progress.status_text)
+
+        info = client.wait_for_task(task_id, on_progress=show)
+        if info.status is camb.Status.SUCCESS:
+            client.save_result(info.run_id, "rain.wav")
+        else:
+            print("failed:", info.status_text, info.exception_reason, info.message)
+
+        try:
+            client.get_task_status("no-such-task")
+        except camb.NotFound as e:  # every result code has its CambError subclass
+            print(e.code, e.http_status, e.message)
+
+A :class:`Client` is thread-safe: share one between threads. A wait or a
+download can be stopped from any thread with a :class:`CancelToken`.
+"""
+
+import contextlib
+import ctypes
+import ctypes.util
+import enum
+import os
+import threading
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    byref,
+    c_bool,
+    c_char,
+    c_char_p,
+    c_double,
+    c_int64,
+    c_size_t,
+    c_uint8,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, Optional, Union
+
+__all__ = [
+    "AudioType",
+    "BadResponse",
+    "BufferTooSmall",
+    "CambError",
+    "CancelToken",
+    "Cancelled",
+    "Client",
+    "ConnectionFailed",
+    "FileError",
+    "Forbidden",
+    "HttpError",
+    "InternalError",
+    "InvalidArgument",
+    "MissingApiKey",
+    "NotFound",
+    "PaymentRequired",
+    "Progress",
+    "RateLimited",
+    "ServerError",
+    "Status",
+    "TaskInfo",
+    "Timeout",
+    "Unauthorized",
+    "ValidationError",
+    "error_for",
+    "load",
+    "library_version",
+]
+
+# --------------------------------------------------------------------------
+# Exceptions: one class per camb_result
+# --------------------------------------------------------------------------
+
+
+class CambError(Exception):
+    """A libcamb call failed.
+
+    ``code`` is the ``camb_result`` value, ``message`` the library's words for it
+    (``camb_last_error()``), ``http_status`` the HTTP status of the reply behind
+    it, or 0 when there was none.
+    """
+
+    code = None  # set on each subclass to the result code it stands for
+
+    def __init__(self, code: int, message: str, http_status: int = 0):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+
+    def __str__(self):
+        return self.message or f"libcamb result {self.code}"
+
+    def __repr__(self):
+        return f"{type(self).__name__}(code={self.code}, message={self.message!r}, http_status={self.http_status})"
+
+    def __reduce__(self):
+        return (type(self), (self.code, self.message, self.http_status))
+
+
+class InvalidArgument(CambError, ValueError):
+    """An argument was unusable (CAMB_RESULT_INVALID_PARAMETER, or NULL_PARAMETER)."""
+
+    code = 2
+
+
+class MissingApiKey(CambError):
+    """No API key was given and CAMB_API_KEY is not set."""
+
+    code = 3
+
+
+class BufferTooSmall(CambError):
+    """A buffer was too small. The module grows its buffers, so this is not seen in practice."""
+
+    code = 4
+
+
+class Cancelled(CambError):
+    """A CancelToken was cancelled, or a callback stopped the operation."""
+
+    code = 5
+
+
+class InternalError(CambError):
+    """A bug in libcamb was caught at its boundary (CAMB_RESULT_PANIC)."""
+
+    code = 6
+
+
+class FileError(CambError):
+    """A local file could not be created, written or renamed (CAMB_RESULT_IO)."""
+
+    code = 7
+
+
+class ConnectionFailed(CambError):
+    """The connection failed, or broke before a complete reply arrived."""
+
+    code = 100
+
+
+class Timeout(CambError):
+    """The call's timeout, or a wait's deadline, passed."""
+
+    code = 101
+
+
+class BadResponse(CambError):
+    """The reply was malformed, oversized, or not what the API documents."""
+
+    code = 102
+
+
+class HttpError(CambError):
+    """A non-2xx HTTP status without a class of its own; see ``http_status``."""
+
+    code = 103
+
+
+class Unauthorized(CambError):
+    """HTTP 401: the API key is missing or not valid."""
+
+    code = 401
+
+
+class PaymentRequired(CambError):
+    """HTTP 402: the account has no credits left."""
+
+    code = 402
+
+
+class Forbidden(CambError):
+    """HTTP 403: the key may not do this."""
+
+    code = 403
+
+
+class NotFound(CambError):
+    """HTTP 404: no such task or run."""
+
+    code = 404
+
+
+class ValidationError(CambError, ValueError):
+    """HTTP 422: the server rejected the request's parameters."""
+
+    code = 422
+
+
+class RateLimited(CambError):
+    """HTTP 429: too many requests (after libcamb's retries)."""
+
+    code = 429
+
+
+class ServerError(CambError):
+    """HTTP 5xx: the server failed (after libcamb's retries)."""
+
+    code = 500
+
+
+_NULL_PARAMETER = 1
+_BUFFER_TOO_SMALL = 4
+
+# camb_result -> exception class. A code this module does not know raises CambError.
+_ERRORS = {cls.code: cls for cls in CambError.__subclasses__()}
+_ERRORS[_NULL_PARAMETER] = InvalidArgument  # the module never passes NULL; a bug if seen
+
+
+def error_for(code: int, message: str, http_status: int = 0) -> CambError:
+    """The exception for a ``camb_result`` value (CambError itself for unknown codes)."""
+    return _ERRORS.get(code, CambError)(code, message, http_status)
+
+
+# --------------------------------------------------------------------------
+# Values
+# --------------------------------------------------------------------------
+
+
+class Status(enum.IntEnum):
+    """A task's status (``CAMB_STATUS_*``). Every status but PENDING is final."""
+
+    UNKNOWN = 0  # a status this version does not know; see TaskInfo.status_text
+    PENDING = 1
+    SUCCESS = 2
+    TIMEOUT = 3
+    ERROR = 4
+    PAYMENT_REQUIRED = 5
+
+    @property
+    def is_final(self) -> bool:
+        return self is not Status.PENDING
+
+    @classmethod
+    def _from_c(cls, value: int) -> "Status":
+        try:
+            return cls(value)
+        except ValueError:  # a value a newer libcamb added: final, like UNKNOWN
+            return cls.UNKNOWN
+
+
+class AudioType(enum.IntEnum):
+    """What to generate (``CAMB_AUDIO_TYPE_*``)."""
+
+    DEFAULT = 0  # the server chooses (sound)
+    SOUND = 1  # at most 10 seconds
+    MUSIC = 2
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A task's status as the server reported it."""
+
+    status: Status
+    status_text: str  # exactly as sent, e.g. "SUCCESS" or an unknown "QUEUED_FOR_GPU"
+    run_id: Optional[int]  # None while pending, or when the server sent none
+    exception_reason: Optional[str] = None  # e.g. "PROCESSING_ERROR"
+    message: Optional[str] = None  # the server's text (an object's compact JSON)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status.is_final
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What ``on_progress`` is told after every poll of :meth:`Client.wait_for_task`."""
+
+    polls: int  # polls so far, this one included
+    elapsed_ms: int  # since the wait began
+    poll_result: int  # 0 when this poll got a status; else the transient failure's code
+    status: Optional[Status]  # None when this poll failed
+    status_text: Optional[str]
+    error_message: Optional[str]  # the transient failure in words, when the poll failed
+    status_changed: bool  # differs from the previous poll's (always on the first)
+    done: bool  # this poll ended the wait
+    next_poll_in_ms: int  # 0 when done
+
+    @property
+    def poll_failed(self) -> bool:
+        return self.poll_result != 0
+
+
+# --------------------------------------------------------------------------
+# The C side: structures, callback types, declarations
+# --------------------------------------------------------------------------
+
+
+class _Opaque(Structure):
+    pass
+
+
+class _ClientStruct(_Opaque):
+    pass
+
+
+class _BuilderStruct(_Opaque):
+    pass
+
+
+class _TokenStruct(_Opaque):
+    pass
+
+
+# Strings libcamb hands out are c_void_p + length (they may contain a NUL);
+# strings handed to it are c_char_p.
+class _TaskInfo(Structure):
+    _fields_ = [
+        ("status", c_uint32),
+        ("has_run_id", c_bool),
+        ("run_id", c_int64),
+        ("status_text", c_void_p),
+        ("status_text_len", c_size_t),
+        ("exception_reason", c_void_p),
+        ("exception_reason_len", c_size_t),
+        ("message", c_void_p),
+        ("message_len", c_size_t),
+    ]
+
+
+class _CreateOptions(Structure):
+    _fields_ = [
+        ("duration_s", c_double),
+        ("audio_type", c_uint32),
+        ("project_name", c_char_p),
+        ("project_description", c_char_p),
+        ("has_folder_id", c_bool),
+        ("folder_id", c_int64),
+        ("retry", c_bool),
+    ]
+
+
+class _WaitOptions(Structure):
+    _fields_ = [
+        ("initial_interval_ms", c_uint64),
+        ("backoff_factor", c_double),
+        ("max_interval_ms", c_uint64),
+        ("deadline_ms", c_uint64),
+    ]
+
+
+class _WaitProgress(Structure):
+    _fields_ = [
+        ("polls", c_uint32),
+        ("elapsed_ms", c_uint64),
+        ("poll_result", c_uint32),
+        ("status", c_uint32),
+        ("status_text", c_void_p),
+        ("status_text_len", c_size_t),
+        ("error_message", c_void_p),
+        ("error_message_len", c_size_t),
+        ("status_changed", c_bool),
+        ("done", c_bool),
+        ("next_poll_in_ms", c_uint64),
+    ]
+
+
+class _ResultUrl(Structure):
+    _fields_ = [
+        ("run_id", c_int64),
+        ("url", c_void_p),
+        ("url_len", c_size_t),
+    ]
+
+
+_ClientPtr = POINTER(_ClientStruct)
+_BuilderPtr = POINTER(_BuilderStruct)
+_TokenPtr = POINTER(_TokenStruct)
+_PROGRESS_FN = CFUNCTYPE(c_bool, POINTER(_WaitProgress), c_void_p)
+_WRITE_FN = CFUNCTYPE(c_bool, POINTER(c_uint8), c_size_t, c_void_p)
+
+_TASK_ID_BUFFER_SIZE = 1025  # CAMB_TASK_ID_BUFFER_SIZE
+_MAX_URLS_PER_CALL = 1000  # camb_client_get_result_urls' limit
+_INT64 = (-(2**63), 2**63 - 1)
+
+_result = c_uint32
+_SIGNATURES = {
+    "camb_client_builder_new": (_BuilderPtr, []),
+    "camb_client_builder_set_api_key": (_result, [_BuilderPtr, c_char_p]),
+    "camb_client_builder_set_base_url": (_result, [_BuilderPtr, c_char_p]),
+    "camb_client_builder_set_timeout_ms": (_result, [_BuilderPtr, c_uint64]),
+    "camb_client_builder_set_max_retries": (_result, [_BuilderPtr, c_uint32]),
+    "camb_client_builder_set_allow_insecure_http": (_result, [_BuilderPtr, c_bool]),
+    "camb_client_builder_set_ca_bundle_file": (_result, [_BuilderPtr, c_char_p]),
+    "camb_client_builder_set_ca_bundle_pem": (_result, [_BuilderPtr, POINTER(c_uint8), c_size_t]),
+    "camb_client_builder_set_proxy": (_result, [_BuilderPtr, c_char_p]),
+    "camb_client_builder_build": (_result, [_BuilderPtr, POINTER(_ClientPtr)]),
+    "camb_client_builder_free": (None, [_BuilderPtr]),
+    "camb_client_new": (_result, [c_char_p, POINTER(_ClientPtr)]),
+    "camb_client_free": (None, [_ClientPtr]),
+    "camb_client_get_task_status": (_result, [_ClientPtr, c_char_p, POINTER(_TaskInfo)]),
+    "camb_cancel_token_new": (_TokenPtr, []),
+    "camb_cancel_token_cancel": (_result, [_TokenPtr]),
+    "camb_cancel_token_reset": (_result, [_TokenPtr]),
+    "camb_cancel_token_is_cancelled": (c_bool, [_TokenPtr]),
+    "camb_cancel_token_free": (None, [_TokenPtr]),
+    "camb_create_options_default": (_CreateOptions, []),
+    "camb_client_create_task": (
+        _result,
+        [_ClientPtr, c_char_p, POINTER(_CreateOptions), POINTER(c_char), c_size_t],
+    ),
+    "camb_wait_options_default": (_WaitOptions, []),
+    "camb_client_wait_for_task": (
+        _result,
+        [_ClientPtr, c_char_p, POINTER(_WaitOptions), _TokenPtr, _PROGRESS_FN, c_void_p, POINTER(_TaskInfo)],
+    ),
+    "camb_client_download_result": (
+        _result,
+        [_ClientPtr, c_int64, _TokenPtr, _WRITE_FN, c_void_p, POINTER(c_uint64)],
+    ),
+    "camb_client_save_result": (_result, [_ClientPtr, c_int64, c_char_p, _TokenPtr, POINTER(c_uint64)]),
+    "camb_client_get_result_url": (
+        _result,
+        [_ClientPtr, c_int64, POINTER(c_char), c_size_t, POINTER(c_size_t)],
+    ),
+    "camb_client_get_result_urls": (_result, [_ClientPtr, POINTER(c_int64), c_size_t, POINTER(_ResultUrl)]),
+    "camb_last_error": (c_char_p, []),
+    "camb_last_http_status": (c_uint16, []),
+    "camb_result_name": (c_char_p, [c_uint32]),
+    "camb_status_name": (c_char_p, [c_uint32]),
+    "camb_status_is_final": (c_bool, [c_uint32]),
+    "camb_version": (c_char_p, []),
+}
+
+_libraries = {}
+_libraries_lock = threading.Lock()
+
+
+def load(path: Optional[Union[str, os.PathLike]] = None) -> ctypes.CDLL:
+    """Loads libcamb once (per path) with every function declared.
+
+    The library is the file named by the environment variable ``CAMB_LIB`` if it
+    is set, else ``path``, else what ``ctypes.util.find_library("camb")`` finds.
+    Raises OSError when there is none, or when it lacks a function this module
+    declares (an older libcamb).
+    """
+    name = os.environ.get("CAMB_LIB") or (os.fspath(path) if path is not None else None)
+    if not name:
+        name = ctypes.util.find_library("camb")
+        if name is None:
+            raise OSError("libcamb not found: set CAMB_LIB to the path of libcamb.so, or pass its path")
+    with _libraries_lock:
+        lib = _libraries.get(name)
+        if lib is None:
+            lib = ctypes.CDLL(name)
+            for function, (restype, argtypes) in _SIGNATURES.items():
+                try:
+                    declared = getattr(lib, function)
+                except AttributeError:
+                    raise OSError(f"{name} has no {function}(): is it an older libcamb?") from None
+                declared.restype = restype
+                declared.argtypes = argtypes
+            _libraries[name] = lib
+        return lib
+
+
+def library_version(path=None) -> str:
+    """The version of the libcamb that is loaded, such as "0.1.0"."""
+    return load(path).camb_version().decode()
+
+
+def _check(lib, code: int) -> None:
+    """Raises the exception for a failed call. Call it right after the C call, on
+    the same thread: the message is that thread's camb_last_error()."""
+    if code != 0:
+        message = lib.camb_last_error().decode("utf-8", "replace")
+        raise error_for(code, message, lib.camb_last_http_status())
+
+
+def _text(ptr, length) -> Optional[str]:
+    """A pointer + length string from libcamb (valid only now), or None for NULL."""
+    if not ptr:
+        return None
+    return ctypes.string_at(ptr, length).decode("utf-8", "replace")
+
+
+def _c_string(value, what: str) -> bytes:
+    """str (UTF-8) or bytes, refused with InvalidArgument if it holds a NUL."""
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    elif isinstance(value, (bytes, bytearray)):
+        value = bytes(value)
+    else:
+        raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
+    if b"\0" in value:
+        raise InvalidArgument(2, f"{what} contains a NUL character")
+    return value
+
+
+def _run_id(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"run_id must be an int, not {type(value).__name__}")
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise InvalidArgument(2, f"run_id {value} does not fit in 64 bits")
+    return value
+
+
+def _task_info(info: _TaskInfo) -> TaskInfo:
+    return TaskInfo(
+        status=Status._from_c(info.status),
+        status_text=_text(info.status_text, info.status_text_len) or "",
+        run_id=info.run_id if info.has_run_id else None,
+        exception_reason=_text(info.exception_reason, info.exception_reason_len),
+        message=_text(info.message, info.message_len),
+    )
+
+
+def _progress(p: _WaitProgress) -> Progress:
+    ok = p.poll_result == 0
+    return Progress(
+        polls=p.polls,
+        elapsed_ms=p.elapsed_ms,
+        poll_result=p.poll_result,
+        status=Status._from_c(p.status) if ok else None,
+        status_text=_text(p.status_text, p.status_text_len),
+        error_message=_text(p.error_message, p.error_message_len),
+        status_changed=p.status_changed,
+        done=p.done,
+        next_poll_in_ms=p.next_poll_in_ms,
+    )
+
+
+class _Handle:
+    """A C handle freed exactly once, and never while a call is using it.
+
+    Each call holds it through ``use()``; ``close()`` frees it at once when no call
+    is in flight, else the last call to finish frees it. So closing a client while
+    another thread still waits on it is safe (the wait finishes first).
+    """
+
+    def __init__(self, ptr, free, what):
+        self._ptr = ptr
+        self._free = free
+        self._what = what
+        self._lock = threading.Lock()
+        self._users = 0
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @contextlib.contextmanager
+    def use(self):
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"the {self._what} is closed")
+            self._users += 1
+        try:
+            yield self._ptr
+        finally:
+            with self._lock:
+                self._users -= 1
+                ptr = self._take_if_unused()
+            if ptr is not None:
+                self._free(ptr)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            ptr = self._take_if_unused()
+        if ptr is not None:
+            self._free(ptr)
+
+    def _take_if_unused(self):
+        # Called with the lock held: hands the pointer over exactly once.
+        if self._closed and self._users == 0 and self._ptr is not None:
+            ptr, self._ptr = self._ptr, None
+            return ptr
+        return None
+
+
+# --------------------------------------------------------------------------
+# The public classes
+# --------------------------------------------------------------------------
+
+
+class CancelToken:
+    """Stops the waits and downloads it is passed to; ``cancel()`` works from any
+    thread and wakes a sleeping wait at once. Stays cancelled until ``reset()``.
+
+    Use it as a context manager, or call ``close()``; it is freed only once no
+    call is using it any more.
+    """
+
+    def __init__(self, library=None):
+        self._lib = load(library)
+        ptr = self._lib.camb_cancel_token_new()
+        if not ptr:
+            raise MemoryError("camb_cancel_token_new returned NULL")
+        self._handle = _Handle(ptr, self._lib.camb_cancel_token_free, "CancelToken")
+
+    def cancel(self) -> None:
+        with self._handle.use() as ptr:
+            _check(self._lib, self._lib.camb_cancel_token_cancel(ptr))
+
+    def reset(self) -> None:
+        with self._handle.use() as ptr:
+            _check(self._lib, self._lib.camb_cancel_token_reset(ptr))
+
+    @property
+    def cancelled(self) -> bool:
+        with self._handle.use() as ptr:
+            return bool(self._lib.camb_cancel_token_is_cancelled(ptr))
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        # A fallback for a forgotten close(); also runs when __init__ failed early.
+        try:
+            self._handle.close()
+        except Exception:  # noqa: BLE001 - nothing to report to from __del__
+            pass
+
+    def __repr__(self):
+        state = "closed" if self.closed else ("cancelled" if self.cancelled else "not cancelled")
+        return f"<camb.CancelToken {state}>"
+
+
+def _token_use(token: Optional[CancelToken]):
+    """A context giving the token's pointer (None for no token), held for a call."""
+    if token is None:
+        return contextlib.nullcontext(None)
+    if not isinstance(token, CancelToken):
+        raise TypeError(f"cancel must be a camb.CancelToken, not {type(token).__name__}")
+    return token._handle.use()
+
+
+class Client:
+    """A client for the CAMB text-to-sound API.
+
+    ``api_key`` defaults to the environment variable ``CAMB_API_KEY``;
+    ``base_url`` to ``https://client.camb.ai/apis``; ``timeout_ms`` (default 60000)
+    bounds each whole call, retries included; ``max_retries`` (default 2) applies
+    to idempotent calls. Thread-safe: share one client between threads.
+
+    Use it as a context manager, or call ``close()`` (idempotent). A client that is
+    garbage-collected unclosed is freed then.
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        max_retries: Optional[int] = None,
+        *,
+        allow_insecure_http: bool = False,
+        proxy: Optional[str] = None,
+        ca_bundle_file: Optional[Union[str, os.PathLike]] = None,
+        ca_bundle_pem: Optional[bytes] = None,
+        library: Optional[Union[str, os.PathLike]] = None,
+    ):
+        self._lib = lib = load(library)
+        builder = lib.camb_client_builder_new()
+        if not builder:
+            raise MemoryError("camb_client_builder_new returned NULL")
+        built = False
+        try:
+            if api_key is not None:
+                _check(lib, lib.camb_client_builder_set_api_key(builder, _c_string(api_key, "api_key")))
+            if base_url is not None:
+                _check(lib, lib.camb_client_builder_set_base_url(builder, _c_string(base_url, "base_url")))
+            if timeout_ms is not None:
+                _check(lib, lib.camb_client_builder_set_timeout_ms(builder, _unsigned(timeout_ms, "timeout_ms", 64)))
+            if max_retries is not None:
+                _check(lib, lib.camb_client_builder_set_max_retries(builder, _unsigned(max_retries, "max_retries", 32)))
+            if allow_insecure_http:
+                _check(lib, lib.camb_client_builder_set_allow_insecure_http(builder, True))
+            if proxy is not None:
+                _check(lib, lib.camb_client_builder_set_proxy(builder, _c_string(proxy, "proxy")))
+            if ca_bundle_file is not None:
+                path = _c_string(os.fsencode(ca_bundle_file), "ca_bundle_file")
+                _check(lib, lib.camb_client_builder_set_ca_bundle_file(builder, path))
+            if ca_bundle_pem is not None:
+                pem = bytes(ca_bundle_pem)
+                buffer = (c_uint8 * len(pem)).from_buffer_copy(pem)
+                _check(lib, lib.camb_client_builder_set_ca_bundle_pem(builder, buffer, len(pem)))
+            client = _ClientPtr()
+            built = True  # build consumes the builder whether it succeeds or not
+            _check(lib, lib.camb_client_builder_build(builder, byref(client)))
+        finally:
+            if not built:
+                lib.camb_client_builder_free(builder)
+        self._handle = _Handle(client, lib.camb_client_free, "Client")
+
+    # -- lifetime --------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def close(self) -> None:
+        """Frees the client (once; later calls do nothing). A call still running
+        on another thread finishes first, and the client is freed after it."""
+        self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        # A fallback for a forgotten close(); also runs when __init__ failed early.
+        try:
+            self._handle.close()
+        except Exception:  # noqa: BLE001 - nothing to report to from __del__
+            pass
+
+    def __repr__(self):
+        return f"<camb.Client{' closed' if self.closed else ''}>"
+
+    # -- calls -----------------------------------------------------------
+
+    def get_task_status(self, task_id: str) -> TaskInfo:
+        """The task's status now: ``GET /text-to-sound/{task_id}``."""
+        lib = self._lib
+        task_id = _c_string(task_id, "task_id")
+        info = _TaskInfo()
+        with self._handle.use() as client:
+            _check(lib, lib.camb_client_get_task_status(client, task_id, byref(info)))
+            # The strings stay valid only until this thread's next call: copy now.
+            return _task_info(info)
+
+    def create_task(
+        self,
+        prompt: str,
+        duration: Optional[float] = None,
+        audio_type: Optional[Union[AudioType, str]] = None,
+        project_name: Optional[str] = None,
+        project_description: Optional[str] = None,
+        folder_id: Optional[int] = None,
+        retry: bool = False,
+    ) -> str:
+        """Creates a task and returns its id: ``POST /text-to-sound``.
+
+        ``duration`` in seconds (None: the server's default, 8 s; sound: at most
+        10); ``audio_type`` an AudioType or "sound"/"music". Not retried unless
+        ``retry`` (a retry after a lost reply may create and bill a second task).
+        """
+        lib = self._lib
+        options = lib.camb_create_options_default()
+        if duration is not None:
+            duration = float(duration)
+            if not duration > 0:  # also NaN; 0 would mean "the server's default"
+                raise InvalidArgument(2, f"duration must be positive, not {duration}")
+            options.duration_s = duration
+        if audio_type is not None:
+            if isinstance(audio_type, str):
+                try:
+                    audio_type = AudioType[audio_type.upper()]
+                except KeyError:
+                    raise InvalidArgument(2, f"audio_type {audio_type!r} is not 'sound' or 'music'") from None
+            options.audio_type = AudioType(audio_type)
+        # c_char_p fields keep their bytes alive in the structure during the call.
+        if project_name is not None:
+            options.project_name = _c_string(project_name, "project_name")
+        if project_description is not None:
+            options.project_description = _c_string(project_description, "project_description")
+        if folder_id is not None:
+            options.has_folder_id = True
+            options.folder_id = _run_id(folder_id)
+        options.retry = bool(retry)
+        prompt = _c_string(prompt, "prompt")
+        buffer = ctypes.create_string_buffer(_TASK_ID_BUFFER_SIZE)
+        with self._handle.use() as client:
+            _check(lib, lib.camb_client_create_task(client, prompt, byref(options), buffer, len(buffer)))
+        return buffer.value.decode("utf-8")
+
+    def wait_for_task(
+        self,
+        task_id: str,
+        initial_interval_ms: Optional[int] = None,
+        backoff_factor: Optional[float] = None,
+        max_interval_ms: Optional[int] = None,
+        deadline_ms: Optional[int] = None,
+        cancel: Optional[CancelToken] = None,
+        on_progress: Optional[Callable[[Progress], Optional[bool]]] = None,
+    ) -> TaskInfo:
+        """Polls until the task's status is final and returns it.
+
+        A final status is returned, not raised: check ``info.status``. Options left
+        at None take libcamb's defaults (2000 ms, growing 1.5x up to 15000 ms, for at
+        most 600000 ms). Raises Timeout when the deadline passes while the task is
+        pending, Cancelled when ``cancel`` is cancelled or ``on_progress`` returns
+        False. ``on_progress(progress)`` is called on this thread after every poll;
+        an exception it raises stops the wait and is re-raised here.
+        """
+        lib = self._lib
+        task_id = _c_string(task_id, "task_id")
+        options = lib.camb_wait_options_default()
+        if initial_interval_ms is not None:
+            options.initial_interval_ms = _unsigned(initial_interval_ms, "initial_interval_ms", 64)
+        if backoff_factor is not None:
+            options.backoff_factor = float(backoff_factor)
+        if max_interval_ms is not None:
+            options.max_interval_ms = _unsigned(max_interval_ms, "max_interval_ms", 64)
+        if deadline_ms is not None:
+            options.deadline_ms = _unsigned(deadline_ms, "deadline_ms", 64)
+
+        raised = []
+        if on_progress is None:
+            callback = _PROGRESS_FN()  # NULL
+        else:
+
+            def trampoline(progress_ptr, _user_data):
+                # Nothing may unwind into C: any exception is kept and re-raised
+                # once the wait has returned; returning False stops the wait.
+                try:
+                    return on_progress(_progress(progress_ptr.contents)) is not False
+                except BaseException as e:  # noqa: BLE001 - re-raised below
+                    raised.append(e)
+                    return False
+
+            # Held in this frame until the C call returns, so the garbage
+            # collector cannot free the thunk while libcamb may call it.
+            callback = _PROGRESS_FN(trampoline)
+
+        info = _TaskInfo()
+        with self._handle.use() as client, _token_use(cancel) as token:
+            code = lib.camb_client_wait_for_task(client, task_id, byref(options), token, callback, None, byref(info))
+            if raised:
+                raise raised[0]
+            _check(lib, code)
+            return _task_info(info)
+
+    def download_result(
+        self,
+        run_id: int,
+        write: Callable[[bytes], object],
+        cancel: Optional[CancelToken] = None,
+    ) -> int:
+        """Streams a successful run's WAV audio to ``write(chunk)`` and returns the
+        number of bytes. ``write`` may be a file's ``write`` method; returning
+        False stops the download (Cancelled); an exception it raises stops it and
+        is re-raised here.
+        """
+        lib = self._lib
+        run_id = _run_id(run_id)
+        if not callable(write):
+            raise TypeError("write must be callable (a function, or a file's write method)")
+        raised = []
+
+        def trampoline(data, length, _user_data):
+            try:
+                return write(ctypes.string_at(data, length)) is not False
+            except BaseException as e:  # noqa: BLE001 - re-raised below
+                raised.append(e)
+                return False
+
+        callback = _WRITE_FN(trampoline)  # alive until the C call returns
+        total = c_uint64(0)
+        with self._handle.use() as client, _token_use(cancel) as token:
+            code = lib.camb_client_download_result(client, run_id, token, callback, None, byref(total))
+            if raised:
+                raise raised[0]
+            _check(lib, code)
+        return total.value
+
+    def save_result(
+        self,
+        run_id: int,
+        path: Union[str, bytes, os.PathLike],
+        cancel: Optional[CancelToken] = None,
+    ) -> int:
+        """Downloads a successful run's WAV audio into ``path`` (replacing it) and
+        returns its size. On any failure no file is left and an existing one is
+        untouched. Raises FileError when the file cannot be written."""
+        lib = self._lib
+        run_id = _run_id(run_id)
+        path = _c_string(os.fsencode(path), "path")
+        total = c_uint64(0)
+        with self._handle.use() as client, _token_use(cancel) as token:
+            _check(lib, lib.camb_client_save_result(client, run_id, path, token, byref(total)))
+        return total.value
+
+    def get_result_url(self, run_id: int) -> str:
+        """A pre-signed URL of a successful run's audio."""
+        lib = self._lib
+        run_id = _run_id(run_id)
+        size = 2048
+        with self._handle.use() as client:
+            # Each call may sign a new URL, of a new length: grow until it fits.
+            for _ in range(8):
+                buffer = ctypes.create_string_buffer(size)
+                length = c_size_t(0)
+                code = lib.camb_client_get_result_url(client, run_id, buffer, size, byref(length))
+                if code == _BUFFER_TOO_SMALL and length.value >= size:
+                    size = length.value + 1
+                    continue
+                _check(lib, code)
+                return ctypes.string_at(buffer, length.value).decode("utf-8", "replace")
+            _check(lib, code)
+            raise BufferTooSmall(_BUFFER_TOO_SMALL, "the URL kept growing")
+
+    def get_result_urls(self, run_ids: Iterable[int]) -> Dict[int, Optional[str]]:
+        """URLs of many runs' audio: ``{run_id: url}``, None for a run the server
+        gave none (unknown, or not successful). Any number of ids (sent 1000 per
+        request)."""
+        lib = self._lib
+        ids = [_run_id(r) for r in run_ids]
+        urls = {}
+        with self._handle.use() as client:
+            for start in range(0, len(ids), _MAX_URLS_PER_CALL):
+                batch = ids[start : start + _MAX_URLS_PER_CALL]
+                c_ids = (c_int64 * len(batch))(*batch)
+                entries = (_ResultUrl * len(batch))()
+                _check(lib, lib.camb_client_get_result_urls(client, c_ids, len(batch), entries))
+                for entry in entries:
+                    urls[entry.run_id] = _text(entry.url, entry.url_len)
+        return urls
+
+
+def _unsigned(value, what: str, bits: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value < 2**bits:
+        raise InvalidArgument(2, f"{what} must be between 0 and {2**bits - 1}, not {value}")
+    return value

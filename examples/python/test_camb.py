@@ -1,0 +1,690 @@
+#!/usr/bin/env python3
+"""Tests of examples/python/camb.py against the emulator. Standard library only.
+
+Driven by tests/python_module.rs (`cargo test --test python_module`), which starts
+the emulator and sets:
+
+  CAMB_LIB            absolute path to libcamb.so
+  CAMB_TEST_BASE_URL  the emulator's base URL, e.g. http://127.0.0.1:PORT
+  CAMB_TEST_API_KEY   a key the emulator accepts
+
+By hand, with `camb-emulator --pending-ms 0` running and those variables set:
+  python3 examples/python/test_camb.py -v
+"""
+
+import ctypes.util
+import dataclasses
+import gc
+import io
+import json
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+import wave
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import camb  # noqa: E402 - after the path is set
+
+ENV_VARS = ("CAMB_LIB", "CAMB_TEST_BASE_URL", "CAMB_TEST_API_KEY")
+BASE_URL = None
+API_KEY = None
+
+
+def setUpModule():
+    global BASE_URL, API_KEY
+    missing = [name for name in ENV_VARS if not os.environ.get(name)]
+    if missing:
+        raise RuntimeError(
+            f"environment variables {', '.join(missing)} are not set; run this through "
+            f"`cargo test --test python_module`, or set all of {', '.join(ENV_VARS)}"
+        )
+    BASE_URL = os.environ["CAMB_TEST_BASE_URL"].rstrip("/")
+    API_KEY = os.environ["CAMB_TEST_API_KEY"]
+
+
+def control(path, body=None):
+    """Calls the emulator's key-less control API; returns the decoded JSON reply (or None)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        BASE_URL + path,
+        data=data,
+        method="GET" if body is None else "POST",
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        payload = reply.read()
+    return json.loads(payload) if payload else None
+
+
+def fault(status, body='{"detail":"planted"}', path_prefix="/text-to-sound/", times=1):
+    control(
+        "/_emulator/faults",
+        {
+            "path_prefix": path_prefix,
+            "times": times,
+            "respond": {"status": status, "headers": [], "body": body, "content_type": "application/json"},
+        },
+    )
+
+
+def client(**settings):
+    settings.setdefault("api_key", API_KEY)
+    settings.setdefault("base_url", BASE_URL)
+    settings.setdefault("timeout_ms", 10000)
+    settings.setdefault("max_retries", 0)
+    return camb.Client(**settings)
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def count_frees(handle_owner):
+    """Wraps the C free function of a Client or CancelToken; returns the call list."""
+    frees = []
+    handle = handle_owner._handle
+    free = handle._free
+
+    def counting_free(ptr):
+        frees.append(ptr)
+        free(ptr)
+
+    handle._free = counting_free
+    return frees
+
+
+FAST = dict(initial_interval_ms=50, backoff_factor=1.0, max_interval_ms=50, deadline_ms=10000)
+
+
+class EmulatorTestCase(unittest.TestCase):
+    def setUp(self):
+        control("/_emulator/reset", {})  # no fault left over from another test
+        self.client = client()
+        self.addCleanup(self.client.close)
+
+
+# --------------------------------------------------------------------------
+# Loading and plain values
+# --------------------------------------------------------------------------
+
+
+class ModuleTests(unittest.TestCase):
+    def test_library_from_environment(self):
+        self.assertIs(camb.load(), camb.load(), "loaded once")
+        self.assertRegex(camb.library_version(), r"^\d+\.\d+\.\d+")
+
+    def test_missing_library(self):
+        saved = os.environ["CAMB_LIB"]
+        os.environ["CAMB_LIB"] = "/nonexistent/libcamb.so"
+        try:
+            with self.assertRaises(OSError):
+                camb.load()
+            with self.assertRaises(OSError):
+                camb.Client(api_key="k")
+        finally:
+            os.environ["CAMB_LIB"] = saved
+
+    def test_library_from_a_path_argument(self):
+        saved = os.environ.pop("CAMB_LIB")
+        try:
+            lib = camb.load(saved)
+            self.assertIs(camb.load(saved), lib, "loaded once")
+            if ctypes.util.find_library("camb") is None:
+                # Neither CAMB_LIB nor a path, and nothing on the loader's path.
+                with self.assertRaisesRegex(OSError, "CAMB_LIB"):
+                    camb.load()
+            with camb.Client(api_key="k", library=saved) as c:
+                self.assertFalse(c.closed)
+        finally:
+            os.environ["CAMB_LIB"] = saved
+
+    def test_values(self):
+        self.assertTrue(camb.Status.SUCCESS.is_final)
+        self.assertFalse(camb.Status.PENDING.is_final)
+        self.assertTrue(camb.Status.UNKNOWN.is_final)
+        self.assertEqual(camb.Status._from_c(99), camb.Status.UNKNOWN)
+        info = camb.TaskInfo(camb.Status.SUCCESS, "SUCCESS", 1)
+        with self.assertRaises(dataclasses.FrozenInstanceError):
+            info.run_id = 2
+        self.assertEqual(int(camb.AudioType.MUSIC), 2)
+
+
+# --------------------------------------------------------------------------
+# One exception class per result code
+# --------------------------------------------------------------------------
+
+
+class ErrorMappingTests(EmulatorTestCase):
+    def assert_error(self, cls, code, http_status, call):
+        with self.assertRaises(cls) as caught:
+            call()
+        e = caught.exception
+        self.assertIs(type(e), cls)
+        self.assertIsInstance(e, camb.CambError)
+        self.assertEqual(e.code, code)
+        self.assertEqual(e.http_status, http_status)
+        self.assertTrue(e.message, "no message from camb_last_error()")
+        self.assertEqual(str(e), e.message)
+        return e
+
+    def test_every_library_code_has_its_class(self):
+        lib = camb.load()
+        codes = [c for c in range(1, 1000) if lib.camb_result_name(c) != b"CAMB_RESULT_UNKNOWN_VALUE"]
+        self.assertIn(404, codes)
+        for code in codes:
+            with self.subTest(code=code, name=lib.camb_result_name(code)):
+                e = camb.error_for(code, "words", 0)
+                self.assertIsNot(type(e), camb.CambError, "no class of its own")
+                self.assertEqual(e.code, code)
+        self.assertIs(type(camb.error_for(12345, "new")), camb.CambError)
+        self.assertIs(type(camb.error_for(1, "null")), camb.InvalidArgument)
+
+    def test_not_found(self):
+        e = self.assert_error(camb.NotFound, 404, 404, lambda: self.client.get_task_status("no-such-task-77"))
+        self.assertIn("no-such-task-77", e.message)
+
+    def test_unauthorized(self):
+        secret = "wrong-key-Kx81qPz"
+        with client(api_key=secret) as c:
+            e = self.assert_error(camb.Unauthorized, 401, 401, lambda: c.get_task_status("demo-success"))
+        self.assertNotIn(secret, e.message)
+
+    def test_invalid_argument(self):
+        e = self.assert_error(camb.InvalidArgument, 2, 0, lambda: self.client.get_task_status(""))
+        self.assertIsInstance(e, ValueError)
+        self.assert_error(
+            camb.InvalidArgument, 2, 0, lambda: self.client.create_task("waves", duration=11, audio_type="sound")
+        )
+        self.assert_error(camb.InvalidArgument, 2, 0, lambda: client(base_url="ftp://127.0.0.1/"))
+        self.assert_error(camb.InvalidArgument, 2, 0, lambda: client(timeout_ms=0))
+        self.assert_error(
+            camb.InvalidArgument, 2, 0, lambda: self.client.wait_for_task("demo-success", backoff_factor=0.5)
+        )
+        # Refused by the module itself, before C.
+        with self.assertRaises(camb.InvalidArgument):
+            self.client.get_task_status("a\0b")
+        with self.assertRaises(camb.InvalidArgument):
+            self.client.create_task("waves", duration=0)
+        with self.assertRaises(camb.InvalidArgument):
+            self.client.create_task("waves", audio_type="noise")
+        with self.assertRaises(camb.InvalidArgument):
+            self.client.get_result_url(2**63)
+        with self.assertRaises(TypeError):
+            self.client.get_task_status(42)
+
+    @unittest.skipIf("CAMB_API_KEY" in os.environ, "CAMB_API_KEY is set in this environment")
+    def test_missing_api_key(self):
+        self.assert_error(camb.MissingApiKey, 3, 0, lambda: camb.Client(base_url=BASE_URL))
+
+    def test_validation_error(self):
+        e = self.assert_error(
+            camb.ValidationError,
+            422,
+            422,
+            lambda: self.client.create_task("a long symphony", duration=100000, audio_type=camb.AudioType.MUSIC),
+        )
+        self.assertIn("duration", e.message)
+        self.assertIsInstance(e, ValueError)
+
+    def test_timeout(self):
+        # The client's own timeout, against a server that answers late...
+        control("/_emulator/faults", {"path_prefix": "/text-to-sound/", "times": 1, "delay_ms": 2000})
+        with client(timeout_ms=300) as c:
+            self.assert_error(camb.Timeout, 101, 0, lambda: c.get_task_status("demo-success"))
+        # ...and a wait's deadline.
+        e = self.assert_error(
+            camb.Timeout, 101, 0, lambda: self.client.wait_for_task("demo-pending", **dict(FAST, deadline_ms=300))
+        )
+        self.assertIn("PENDING", e.message)
+
+    def test_cancelled(self):
+        self.assert_error(
+            camb.Cancelled, 5, 0, lambda: self.client.wait_for_task("demo-pending", on_progress=lambda p: False, **FAST)
+        )
+        self.assert_error(camb.Cancelled, 5, 0, lambda: self.client.download_result(4242, lambda chunk: False))
+
+    def test_connection_failed(self):
+        with client(base_url=f"http://127.0.0.1:{closed_port()}") as c:
+            self.assert_error(camb.ConnectionFailed, 100, 0, lambda: c.get_task_status("demo-success"))
+
+    def test_bad_response(self):
+        fault(200, body="this is not JSON")
+        self.assert_error(camb.BadResponse, 102, 0, lambda: self.client.get_task_status("demo-success"))
+
+    def test_http_statuses(self):
+        for status, cls, code in [
+            (400, camb.HttpError, 103),
+            (402, camb.PaymentRequired, 402),
+            (403, camb.Forbidden, 403),
+            (429, camb.RateLimited, 429),
+            (500, camb.ServerError, 500),
+            (503, camb.ServerError, 500),
+        ]:
+            with self.subTest(status=status):
+                fault(status, body='{"detail":"planted failure"}')
+                e = self.assert_error(cls, code, status, lambda: self.client.get_task_status("demo-success"))
+                self.assertIn("planted failure", e.message)
+        # A run that did not succeed: HTTP 400 behind HttpError.
+        self.assert_error(camb.HttpError, 103, 400, lambda: self.client.download_result(4243, lambda chunk: None))
+
+    def test_file_error(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "no-such-dir", "out.wav")
+            self.assert_error(camb.FileError, 7, 0, lambda: self.client.save_result(4242, path))
+
+    def test_message_is_this_threads(self):
+        # Two threads failing at once each get their own words.
+        results = {}
+
+        def fail(n):
+            try:
+                self.client.get_task_status(f"missing-from-thread-{n}")
+            except camb.NotFound as e:
+                results[n] = e.message
+
+        threads = [threading.Thread(target=fail, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        self.assertEqual(sorted(results), [0, 1, 2, 3])
+        for n, message in results.items():
+            self.assertIn(f"missing-from-thread-{n}", message)
+
+
+# --------------------------------------------------------------------------
+# Lifetimes
+# --------------------------------------------------------------------------
+
+
+class LifetimeTests(unittest.TestCase):
+    def setUp(self):
+        control("/_emulator/reset", {})
+
+    def test_context_manager_closes_once(self):
+        with client() as c:
+            frees = count_frees(c)
+            self.assertFalse(c.closed)
+            self.assertEqual(c.get_task_status("demo-success").run_id, 4242)
+        self.assertTrue(c.closed)
+        self.assertEqual(len(frees), 1)
+        c.close()
+        c.close()
+        self.assertEqual(len(frees), 1, "close() freed twice")
+        with self.assertRaises(ValueError):
+            c.get_task_status("demo-success")
+        del c
+        gc.collect()
+        self.assertEqual(len(frees), 1, "__del__ freed a closed client")
+
+    def test_context_manager_closes_on_exception(self):
+        with self.assertRaises(camb.NotFound):
+            with client() as c:
+                frees = count_frees(c)
+                c.get_task_status("no-such-task")
+        self.assertTrue(c.closed)
+        self.assertEqual(len(frees), 1)
+
+    def test_garbage_collection_frees(self):
+        c = client()
+        frees = count_frees(c)
+        c.get_task_status("demo-success")
+        del c
+        gc.collect()
+        self.assertEqual(len(frees), 1)
+
+    def test_close_during_a_wait_in_another_thread(self):
+        c = client()
+        frees = count_frees(c)
+        polled = threading.Event()
+        outcome = []
+
+        def waiter():
+            try:
+                c.wait_for_task("demo-pending", on_progress=lambda p: polled.set(), **dict(FAST, deadline_ms=800))
+            except camb.CambError as e:
+                outcome.append(e)
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        self.assertTrue(polled.wait(10))
+        c.close()  # returns at once; the wait still holds the handle
+        self.assertTrue(c.closed)
+        self.assertEqual(frees, [], "freed while a wait was using it")
+        thread.join(timeout=10)
+        self.assertEqual([type(e) for e in outcome], [camb.Timeout])
+        self.assertEqual(len(frees), 1, "not freed when the wait ended")
+
+    def test_cancel_token_lifetime(self):
+        with camb.CancelToken() as token:
+            frees = count_frees(token)
+            self.assertFalse(token.cancelled)
+            token.cancel()
+            self.assertTrue(token.cancelled)
+            token.reset()
+            self.assertFalse(token.cancelled)
+        self.assertTrue(token.closed)
+        token.close()
+        self.assertEqual(len(frees), 1)
+        with self.assertRaises(ValueError):
+            token.cancel()
+        token = camb.CancelToken()
+        frees = count_frees(token)
+        del token
+        gc.collect()
+        self.assertEqual(len(frees), 1)
+
+    def test_failed_construction_does_not_leak_or_crash(self):
+        for settings in ({"base_url": "not a url"}, {"max_retries": 11}, {"proxy": "ftp://127.0.0.1:21"}):
+            with self.subTest(settings=settings):
+                with self.assertRaises(camb.InvalidArgument):
+                    client(**settings)
+        gc.collect()
+
+
+# --------------------------------------------------------------------------
+# The workflow
+# --------------------------------------------------------------------------
+
+
+class WorkflowTests(EmulatorTestCase):
+    def test_create_wait_save_valid_wav(self):
+        task_id = self.client.create_task(
+            "rain on a tin roof [pending_ms:400]",
+            duration=2,
+            audio_type="sound",
+            project_name="caf\u00e9",
+            project_description="from test_camb.py",
+            folder_id=12,
+        )
+        self.assertIsInstance(task_id, str)
+        self.assertTrue(task_id)
+        steps = []
+        info = self.client.wait_for_task(task_id, on_progress=steps.append, **FAST)
+        self.assertIsInstance(info, camb.TaskInfo)
+        self.assertIs(info.status, camb.Status.SUCCESS)
+        self.assertEqual(info.status_text, "SUCCESS")
+        self.assertIsInstance(info.run_id, int)
+        self.assertIsNone(info.exception_reason)
+        self.assertTrue(all(isinstance(s, camb.Progress) for s in steps))
+        self.assertEqual([s.status for s in steps if s.status_changed], [camb.Status.PENDING, camb.Status.SUCCESS])
+        self.assertEqual([s.polls for s in steps], list(range(1, len(steps) + 1)))
+        self.assertTrue(steps[-1].done)
+        self.assertEqual(steps[-1].next_poll_in_ms, 0)
+        self.assertFalse(any(s.done for s in steps[:-1]))
+        self.assertFalse(any(s.poll_failed for s in steps))
+
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "rain.wav")
+            size = self.client.save_result(info.run_id, path)
+            self.assertEqual(os.path.getsize(path), size)
+            with wave.open(path, "rb") as w:
+                self.assertEqual(w.getnchannels(), 1)
+                self.assertEqual(w.getframerate(), 22050)
+                self.assertEqual(w.getsampwidth(), 2)
+                self.assertGreater(w.getnframes(), 0)
+                self.assertAlmostEqual(w.getnframes() / w.getframerate(), 2.0, delta=0.1)
+            with open(path, "rb") as f:
+                saved = f.read()
+            self.assertEqual(os.listdir(directory), ["rain.wav"])
+
+        # The same bytes streamed to a file's write method, and from the URLs.
+        buffer = io.BytesIO()
+        self.assertEqual(self.client.download_result(info.run_id, buffer.write), len(saved))
+        self.assertEqual(buffer.getvalue(), saved)
+        url = self.client.get_result_url(info.run_id)
+        self.assertTrue(url.startswith(BASE_URL + "/_emulator/files/"), url)
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            self.assertEqual(reply.read(), saved)
+        urls = self.client.get_result_urls([info.run_id, 987654])
+        self.assertEqual(set(urls), {info.run_id, 987654})
+        self.assertIsNone(urls[987654])
+        self.assertTrue(urls[info.run_id].startswith(BASE_URL + "/_emulator/files/"))
+
+    def test_many_urls_in_batches(self):
+        run_ids = [4242] + list(range(1, 1200))
+        urls = self.client.get_result_urls(run_ids)
+        self.assertEqual(len(urls), 1200)
+        self.assertIsNotNone(urls[4242])
+        self.assertEqual(self.client.get_result_urls([]), {})
+
+    def test_failed_save_leaves_nothing(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "out.wav")
+            with self.assertRaises(camb.NotFound):
+                self.client.save_result(987654, path)
+            self.assertEqual(os.listdir(directory), [])
+
+    def test_each_terminal_status(self):
+        for directive, status, run_id, reason in [
+            ("SUCCESS", camb.Status.SUCCESS, True, None),
+            ("ERROR", camb.Status.ERROR, True, "PROCESSING_ERROR"),
+            ("TIMEOUT", camb.Status.TIMEOUT, False, None),
+            ("PAYMENT_REQUIRED", camb.Status.PAYMENT_REQUIRED, False, "PAYMENT_REQUIRED"),
+            ("QUEUED_FOR_GPU", camb.Status.UNKNOWN, False, None),
+        ]:
+            with self.subTest(status=directive):
+                task_id = self.client.create_task(f"bells [status:{directive}] [pending_ms:150]")
+                pending = self.client.get_task_status(task_id)
+                self.assertIs(pending.status, camb.Status.PENDING)
+                self.assertFalse(pending.is_final)
+                self.assertIsNone(pending.run_id)
+                info = self.client.wait_for_task(task_id, **FAST)
+                self.assertIs(info.status, status)
+                self.assertEqual(info.status_text, directive)
+                self.assertTrue(info.is_final)
+                self.assertEqual(info.run_id is not None, run_id)
+                self.assertEqual(info.exception_reason, reason)
+                if reason is not None:
+                    self.assertTrue(info.message)
+
+    def test_demo_tasks(self):
+        info = self.client.get_task_status("demo-error")
+        self.assertEqual(
+            (info.status, info.run_id, info.exception_reason, info.message),
+            (camb.Status.ERROR, 4243, "PROCESSING_ERROR", "The audio model failed to render this prompt"),
+        )
+        self.assertIs(self.client.get_task_status("demo-pending").status, camb.Status.PENDING)
+
+
+# --------------------------------------------------------------------------
+# Threads, cancellation, callbacks
+# --------------------------------------------------------------------------
+
+
+class ThreadTests(EmulatorTestCase):
+    THREADS = 8
+    ROUNDS = 6
+
+    def test_eight_threads_share_one_client(self):
+        start = threading.Barrier(self.THREADS)
+        failures = []
+        finished = []
+
+        def worker(n):
+            try:
+                start.wait(timeout=30)
+                me = threading.get_ident()
+                for i in range(self.ROUNDS):
+                    info = self.client.get_task_status("demo-success")
+                    if info.run_id != 4242 or info.status is not camb.Status.SUCCESS:
+                        failures.append(f"thread {n}: {info}")
+                    task_id = f"missing-t{n}-r{i}"
+                    try:
+                        self.client.get_task_status(task_id)
+                        failures.append(f"thread {n}: {task_id} was found")
+                    except camb.NotFound as e:
+                        if task_id not in e.message or e.http_status != 404:
+                            failures.append(f"thread {n}: foreign error {e!r}")
+                    if i % 3 == 0:
+                        seen = []
+                        created = self.client.create_task(f"thread {n} round {i} [pending_ms:100]")
+                        done = self.client.wait_for_task(
+                            created, on_progress=lambda p: seen.append(threading.get_ident()), **FAST
+                        )
+                        if done.status is not camb.Status.SUCCESS:
+                            failures.append(f"thread {n}: wait gave {done}")
+                        if not seen or set(seen) != {me}:
+                            failures.append(f"thread {n}: progress ran on other threads {set(seen)}")
+                finished.append(n)
+            except Exception as e:  # noqa: BLE001 - reported below
+                failures.append(f"thread {n}: {e!r}")
+
+        threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(self.THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        self.assertEqual([t.name for t in threads if t.is_alive()], [], "threads still running after 60 s")
+        self.assertEqual(failures, [])
+        self.assertEqual(sorted(finished), list(range(self.THREADS)))
+
+
+class CancelTests(EmulatorTestCase):
+    def test_wait_cancelled_from_another_thread(self):
+        polled = threading.Event()
+        cancelled_at = []
+        with camb.CancelToken() as token:
+
+            def canceller():
+                if polled.wait(timeout=10):
+                    time.sleep(0.3)  # the waiter is asleep in a 15 s pause by now
+                    cancelled_at.append(time.monotonic())
+                    token.cancel()
+
+            thread = threading.Thread(target=canceller, daemon=True)
+            thread.start()
+            started = time.monotonic()
+            with self.assertRaises(camb.Cancelled) as caught:
+                self.client.wait_for_task(
+                    "demo-pending",
+                    initial_interval_ms=15000,
+                    max_interval_ms=15000,
+                    deadline_ms=20000,
+                    cancel=token,
+                    on_progress=lambda p: polled.set(),
+                )
+            returned = time.monotonic()
+            thread.join(timeout=10)
+            self.assertEqual(caught.exception.code, 5)
+            self.assertEqual(len(cancelled_at), 1)
+            self.assertLess(returned - cancelled_at[0], 2.0, "the sleeping wait was not woken at once")
+            self.assertLess(returned - started, 5.0)
+            self.assertTrue(token.cancelled)
+            # Raised until reset: a download with it stops before it starts.
+            with self.assertRaises(camb.Cancelled):
+                self.client.download_result(4242, lambda chunk: None, cancel=token)
+            token.reset()
+            self.assertGreater(self.client.download_result(4242, lambda chunk: None, cancel=token), 44)
+
+    def test_save_cancelled(self):
+        with camb.CancelToken() as token, tempfile.TemporaryDirectory() as directory:
+            token.cancel()
+            with self.assertRaises(camb.Cancelled):
+                self.client.save_result(4242, os.path.join(directory, "x.wav"), cancel=token)
+            self.assertEqual(os.listdir(directory), [])
+
+    def test_wrong_cancel_type(self):
+        with self.assertRaises(TypeError):
+            self.client.wait_for_task("demo-success", cancel=object())
+
+
+class CallbackTests(EmulatorTestCase):
+    def test_exception_in_on_progress_is_reraised(self):
+        class Boom(Exception):
+            pass
+
+        boom = Boom("from on_progress")
+        calls = []
+
+        def on_progress(progress):
+            calls.append(progress.polls)
+            raise boom
+
+        started = time.monotonic()
+        with self.assertRaises(Boom) as caught:
+            self.client.wait_for_task("demo-pending", on_progress=on_progress, **FAST)
+        self.assertIs(caught.exception, boom)
+        self.assertEqual(calls, [1], "the wait went on after the exception")
+        self.assertLess(time.monotonic() - started, 5)
+        # The client is fine afterwards.
+        self.assertEqual(self.client.get_task_status("demo-success").run_id, 4242)
+
+    def test_exception_in_write_is_reraised(self):
+        calls = []
+
+        def write(chunk):
+            calls.append(len(chunk))
+            raise KeyError("from write")
+
+        with self.assertRaises(KeyError):
+            self.client.download_result(4242, write)
+        self.assertEqual(len(calls), 1)
+
+    def test_on_progress_returning_none_continues(self):
+        steps = []
+        task_id = self.client.create_task("hum [pending_ms:200]")
+        info = self.client.wait_for_task(task_id, on_progress=lambda p: steps.append(p), **FAST)
+        self.assertIs(info.status, camb.Status.SUCCESS)
+        self.assertGreater(len(steps), 1)
+
+    def test_progress_reports_a_transient_failure(self):
+        # One poll answered 503 (not retried with max_retries=0): the wait rides it out.
+        task_id = self.client.create_task("surf [pending_ms:300]")
+        fault(503, body='{"detail":"try later"}', path_prefix="/text-to-sound/" + task_id)
+        steps = []
+        info = self.client.wait_for_task(task_id, on_progress=steps.append, **FAST)
+        self.assertIs(info.status, camb.Status.SUCCESS)
+        failed = [s for s in steps if s.poll_failed]
+        self.assertEqual(len(failed), 1, steps)
+        self.assertEqual(failed[0].poll_result, camb.ServerError.code)
+        self.assertIsNone(failed[0].status)
+        self.assertIsNone(failed[0].status_text)
+        self.assertIn("try later", failed[0].error_message)
+        self.assertFalse(failed[0].done)
+
+    def test_callbacks_survive_garbage_collection(self):
+        collected = []
+
+        def on_progress(progress):
+            collected.append(gc.collect())
+            return True
+
+        task_id = self.client.create_task("wind [pending_ms:500]")
+        info = self.client.wait_for_task(task_id, on_progress=on_progress, **FAST)
+        self.assertIs(info.status, camb.Status.SUCCESS)
+        self.assertGreaterEqual(len(collected), 3, "too few polls to have tested anything")
+
+        chunks = []
+
+        def write(chunk):
+            gc.collect()
+            chunks.append(chunk)
+
+        total = self.client.download_result(4242, write)
+        self.assertEqual(total, sum(map(len, chunks)))
+        self.assertEqual(b"".join(chunks)[:4], b"RIFF")
+
+    def test_on_progress_may_call_the_client(self):
+        seen = []
+
+        def on_progress(progress):
+            seen.append((progress.status, self.client.get_task_status("demo-success").run_id))
+
+        task_id = self.client.create_task("birds [pending_ms:200]")
+        info = self.client.wait_for_task(task_id, on_progress=on_progress, **FAST)
+        self.assertIs(info.status, camb.Status.SUCCESS)
+        self.assertTrue(all(run_id == 4242 for _, run_id in seen))
+        self.assertEqual(seen[-1][0], camb.Status.SUCCESS)
+
+
+if __name__ == "__main__":
+    unittest.main()
