@@ -47,6 +47,13 @@
 
 #include "camb.h"
 
+/// The size of the first buffer Client::result_url() tries. Pre-signed URLs are
+/// often over 1000 bytes; a longer one costs a second request. (Tests define it
+/// small to exercise that path.)
+#ifndef CAMB_HPP_URL_BUFFER_SIZE
+#define CAMB_HPP_URL_BUFFER_SIZE 4096
+#endif
+
 namespace camb {
 
 /// The status of a task (camb.h's `CAMB_STATUS_*`). A value this version does
@@ -247,8 +254,8 @@ struct ClientOptions {
     std::optional<std::string> ca_bundle_file;
     /// PEM text of CA certificates trusted instead of the built-in roots.
     std::optional<std::string> ca_bundle_pem;
-    /// A proxy URL ("http://host:port", "socks5://host:port"); empty: connect directly
-    /// (environment proxy variables are never read).
+    /// A proxy URL such as "http://host:port" (see camb_client_builder_set_proxy);
+    /// empty: connect directly (environment proxy variables are never read).
     std::optional<std::string> proxy;
     /// Allow plain http:// to a host that is not loopback (the key travels in clear).
     bool allow_insecure_http = false;
@@ -571,7 +578,7 @@ public:
     std::string result_url(std::int64_t run_id) const {
         // Most URLs fit at once; a longer one is asked again with the size libcamb
         // reported (a new signature may differ in length, hence the loop).
-        std::string buffer(512, '\0');
+        std::string buffer(CAMB_HPP_URL_BUFFER_SIZE, '\0');
         for (int attempt = 0;; ++attempt) {
             std::size_t len = 0;
             const camb_result result =

@@ -1,0 +1,192 @@
+// cpp_demo: libcamb from C++ through include/camb.hpp.
+//
+//   usage: cpp_demo BASE_URL OUT.wav
+//
+// The API key comes from CAMB_API_KEY. Against the emulator
+// (`cargo run -p camb-emulator`), it:
+// - creates a task, waits for it printing each change of status, saves the WAV;
+// - fetches the same audio through a callback and the file URLs;
+// - catches camb::NotFound for a task that does not exist;
+// - cancels a wait from another thread;
+// - lets an exception thrown in a callback propagate out of libcamb's call.
+// (The task ids demo-error and demo-pending are the emulator's demo tasks.)
+//
+// Exit status: 0 when all went as described, 1 on a camb::Error (its code name
+// and message are printed), 2 on bad usage.
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "camb.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+long long ms_since(Clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+// Joins a thread on every way out of a scope, exceptions included
+// (std::jthread is C++20).
+class Joiner {
+public:
+    explicit Joiner(std::thread& thread) : thread_(thread) {}
+    Joiner(const Joiner&) = delete;
+    Joiner& operator=(const Joiner&) = delete;
+    ~Joiner() {
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+
+private:
+    std::thread& thread_;
+};
+
+// Thrown by the demo's own callbacks: not a camb::Error.
+struct DemoStop : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Short pauses, for a demo against the emulator; CAMB advises 2-5 s in production.
+camb::WaitOptions quick_polls(std::chrono::milliseconds interval) {
+    camb::WaitOptions options;
+    options.initial_interval = interval;
+    options.max_interval = interval;
+    options.deadline = std::chrono::seconds(30);
+    return options;
+}
+
+void the_workflow(const camb::Client& client, const std::string& out_path) {
+    camb::CreateOptions create;
+    create.duration_s = 2;
+    const std::string task_id = client.create_task("rain on a tin roof [pending_ms:300]", create);
+    std::cout << "created task " << task_id << "\n";
+
+    const camb::TaskInfo info = client.wait_for_task(
+        task_id, quick_polls(std::chrono::milliseconds(100)), nullptr, [](const camb::Progress& p) {
+            if (p.status_changed) {
+                std::cout << "status: " << p.status_text << " (poll " << p.polls << ")\n";
+            }
+            return true;  // keep waiting
+        });
+    if (info.status != camb::Status::Success || !info.run_id) {
+        throw camb::Error(CAMB_RESULT_BAD_RESPONSE, 0, "the task ended in " + info.status_text);
+    }
+    const std::int64_t run_id = *info.run_id;
+    std::cout << "task finished: " << camb::status_name(info.status) << ", run " << run_id << "\n";
+
+    const std::uint64_t saved = client.save_result(run_id, out_path);
+    std::cout << "saved run " << run_id << " to " << out_path << " (" << saved << " bytes)\n";
+
+    std::vector<std::uint8_t> audio;
+    std::size_t chunks = 0;
+    const std::uint64_t downloaded = client.download_result(run_id, [&](const std::uint8_t* data, std::size_t len) {
+        audio.insert(audio.end(), data, data + len);
+        ++chunks;
+        return true;
+    });
+    std::cout << "downloaded " << downloaded << " bytes in " << chunks << " chunks, "
+              << (audio.size() == saved ? "same size as the file" : "NOT the file's size") << "\n";
+
+    std::cout << "url: " << client.result_url(run_id) << "\n";
+    const auto urls = client.result_urls({run_id, 4242, 999999});
+    std::cout << "urls: " << urls.size() << " of 3 runs have one\n";
+}
+
+void a_missing_task(const camb::Client& client) {
+    try {
+        client.get_task_status("no-such-task");
+        std::cout << "not found: NOT THROWN\n";
+    } catch (const camb::NotFound& e) {
+        std::cout << "not found: " << e.code_name() << " (HTTP " << e.http_status() << "): " << e.what() << "\n";
+    }
+}
+
+void a_failed_task(const camb::Client& client) {
+    const camb::TaskInfo info = client.get_task_status("demo-error");
+    std::cout << "failed task: " << info.status_text << " (" << info.exception_reason.value_or("no reason")
+              << "): " << info.message.value_or("no message") << "\n";
+}
+
+void a_wait_cancelled_from_another_thread(const camb::Client& client) {
+    camb::CancelToken token;
+    const auto start = Clock::now();
+    std::thread canceller([&token] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        token.cancel();
+    });
+    Joiner joiner(canceller);
+    try {
+        // Polls every 10 s: the cancel must wake the sleeping wait, not the next poll.
+        client.wait_for_task("demo-pending", quick_polls(std::chrono::seconds(10)), &token);
+        std::cout << "cancelled: NOT THROWN\n";
+    } catch (const camb::Cancelled& e) {
+        std::cout << "cancelled from another thread after " << ms_since(start) << " ms: " << e.code_name()
+                  << "\n";
+    }
+}
+
+void an_exception_from_the_progress_callback(const camb::Client& client) {
+    try {
+        client.wait_for_task("demo-pending", quick_polls(std::chrono::milliseconds(20)), nullptr,
+                             [](const camb::Progress& p) -> bool {
+                                 if (p.polls == 3) {
+                                     throw DemoStop("stopped by the progress callback at poll 3");
+                                 }
+                                 return true;
+                             });
+        std::cout << "progress exception: NOT THROWN\n";
+    } catch (const DemoStop& e) {
+        std::cout << "progress callback exception propagated: " << e.what() << "\n";
+    }
+}
+
+void an_exception_from_the_write_callback(const camb::Client& client) {
+    std::size_t chunks = 0;
+    try {
+        client.download_result(4242, [&chunks](const std::uint8_t*, std::size_t) -> bool {
+            ++chunks;
+            throw DemoStop("stopped by the write callback");
+        });
+        std::cout << "write exception: NOT THROWN\n";
+    } catch (const DemoStop& e) {
+        std::cout << "write callback exception propagated after " << chunks << " chunk: " << e.what() << "\n";
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::cerr << "usage: " << argv[0] << " BASE_URL OUT.wav\n(the API key is read from CAMB_API_KEY)\n";
+        return 2;
+    }
+    std::cout << "libcamb " << camb::version() << " (header " << camb::header_version << ")\n";
+    try {
+        camb::ClientOptions options;
+        options.base_url = argv[1];
+        options.timeout = std::chrono::seconds(10);
+        const camb::Client client(options);
+
+        the_workflow(client, argv[2]);
+        a_missing_task(client);
+        a_failed_task(client);
+        a_wait_cancelled_from_another_thread(client);
+        an_exception_from_the_progress_callback(client);
+        an_exception_from_the_write_callback(client);
+    } catch (const camb::Error& e) {
+        std::cout.flush();
+        std::cerr << "error: " << e.code_name() << ": " << e.what() << "\n";
+        return 1;
+    }
+    std::cout << "done\n";
+    return 0;
+}

@@ -1,0 +1,720 @@
+//! C++: include/camb.hpp and examples/cpp_demo.cpp, compiled as a C++ user would
+//! (C++17, all warnings as errors, pedantic), linked against libcamb.so and run
+//! against the in-process emulator. Also compiles camb.h itself as C++ and links
+//! it, which proves its `extern "C"` guards: without them the names would be
+//! mangled and the link would fail.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use common::*;
+
+const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The prompt and duration cpp_demo.cpp creates its task with.
+const DEMO_PROMPT: &str = "rain on a tin roof [pending_ms:300]";
+const DEMO_SECONDS: f64 = 2.0;
+
+fn tmp(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+/// Compiles and links one C++ source with the flags a strict C++17 user would use.
+fn compile_cpp(source: &Path, out: &Path, extra: &[&str]) {
+    let lib_dir = lib_dir();
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let output = Command::new(&cxx)
+        .args([
+            "-std=c++17",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-O1",
+        ])
+        .args(extra)
+        .arg(format!("-I{MANIFEST_DIR}/include"))
+        .arg(source)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .args(["-lcamb", "-pthread", "-o"])
+        .arg(out)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C++ compiler {cxx:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{} does not compile cleanly:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// examples/cpp_demo.cpp, compiled once per test run (tests run in parallel).
+fn demo() -> &'static Path {
+    static DEMO: OnceLock<PathBuf> = OnceLock::new();
+    DEMO.get_or_init(|| {
+        let out = tmp("cpp_demo");
+        compile_cpp(
+            &Path::new(MANIFEST_DIR).join("examples/cpp_demo.cpp"),
+            &out,
+            &[],
+        );
+        out
+    })
+}
+
+/// EDGE_CASES, compiled once per test run.
+fn edge_cases() -> &'static Path {
+    static EDGE: OnceLock<PathBuf> = OnceLock::new();
+    EDGE.get_or_init(|| {
+        let source = tmp("camb_hpp_edge_cases.cpp");
+        std::fs::write(&source, EDGE_CASES).unwrap();
+        let out = tmp("camb_hpp_edge_cases");
+        // A tiny first URL buffer, so result_url() must grow it.
+        compile_cpp(&source, &out, &["-DCAMB_HPP_URL_BUFFER_SIZE=8"]);
+        out
+    })
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn both(output: &Output) -> String {
+    format!(
+        "--- stdout ---\n{}--- stderr ---\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+fn run_demo(args: &[&str], key: Option<&str>) -> Output {
+    let mut command = Command::new(demo());
+    command.args(args).env_remove("CAMB_API_KEY");
+    if let Some(key) = key {
+        command.env("CAMB_API_KEY", key);
+    }
+    command.output().expect("cpp_demo runs")
+}
+
+/// Checks a canonical PCM WAV header against the file's length; returns
+/// (channels, sample rate, bits per sample, frames).
+fn parse_wav(bytes: &[u8]) -> (u16, u32, u16, u32) {
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
+    assert!(
+        bytes.len() > 44,
+        "too short for a WAV: {} bytes",
+        bytes.len()
+    );
+    assert_eq!(&bytes[0..4], b"RIFF");
+    assert_eq!(u32_at(4) as usize, bytes.len() - 8, "RIFF size");
+    assert_eq!(&bytes[8..12], b"WAVE");
+    assert_eq!(&bytes[12..16], b"fmt ");
+    assert_eq!(u16_at(20), 1, "PCM");
+    let (channels, rate, bits) = (u16_at(22), u32_at(24), u16_at(34));
+    assert_eq!(
+        u32_at(28),
+        rate * u32::from(channels) * u32::from(bits) / 8,
+        "byte rate"
+    );
+    assert_eq!(&bytes[36..40], b"data");
+    let data_len = u32_at(40);
+    assert_eq!(data_len as usize, bytes.len() - 44, "data size");
+    (
+        channels,
+        rate,
+        bits,
+        data_len / u32::from(channels * bits / 8),
+    )
+}
+
+#[test]
+fn camb_h_compiles_as_cpp_and_links() {
+    let source = tmp("camb_h_as_cpp.cpp");
+    // The one line that matters is the first; main() calls into the library so
+    // that the link checks the names are unmangled.
+    std::fs::write(
+        &source,
+        "#include \"camb.h\"\n\
+         int main() { return camb_status_is_final(CAMB_STATUS_SUCCESS) && \
+         camb_version() != nullptr ? 0 : 1; }\n",
+    )
+    .unwrap();
+    let out = tmp("camb_h_as_cpp");
+    compile_cpp(&source, &out, &[]);
+    let status = Command::new(&out).status().expect("the program runs");
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn the_cpp_demo_runs_every_behaviour() {
+    let emulator = emulator();
+    let url = emulator.base_url();
+    let wav = tmp(&format!("cpp-demo-{}.wav", std::process::id()));
+    let _ = std::fs::remove_file(&wav);
+
+    let output = run_demo(&[&url, wav.to_str().unwrap()], Some(DEFAULT_API_KEY));
+    let log = text(&output.stdout);
+    assert!(output.status.success(), "{}", both(&output));
+    assert!(output.stderr.is_empty(), "{}", both(&output));
+
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines[0], "libcamb 0.1.0 (header 0.1.0)", "{log}");
+    assert!(lines[1].starts_with("created task "), "{log}");
+    // The progress lambda prints each change of status, once.
+    assert_eq!(lines[2], "status: PENDING (poll 1)", "{log}");
+    assert!(lines[3].starts_with("status: SUCCESS (poll "), "{log}");
+    assert_eq!(
+        lines[4], "task finished: CAMB_STATUS_SUCCESS, run 100001",
+        "{log}"
+    );
+
+    let bytes = std::fs::read(&wav).expect("the WAV file was saved");
+    assert_eq!(
+        lines[5],
+        format!(
+            "saved run 100001 to {} ({} bytes)",
+            wav.display(),
+            bytes.len()
+        ),
+        "{log}"
+    );
+    let (channels, rate, bits, frames) = parse_wav(&bytes);
+    assert_eq!((channels, rate, bits), (1, 22_050, 16));
+    assert_eq!(frames, (DEMO_SECONDS * 22_050.0) as u32);
+    assert_eq!(
+        bytes,
+        camb_emulator::wav::render(DEMO_PROMPT, "sound", DEMO_SECONDS),
+        "the file is exactly what the server rendered"
+    );
+    // The same audio through the write callback (64 KiB chunks).
+    let chunks = bytes.len().div_ceil(64 * 1024);
+    assert_eq!(
+        lines[6],
+        format!(
+            "downloaded {} bytes in {chunks} chunks, same size as the file",
+            bytes.len()
+        ),
+        "{log}"
+    );
+    assert!(
+        lines[7].starts_with(&format!("url: {url}/_emulator/files/100001.wav?signature=")),
+        "{log}"
+    );
+    assert_eq!(lines[8], "urls: 2 of 3 runs have one", "{log}");
+
+    // camb::NotFound, caught as an exception, with the code, status and words.
+    assert_eq!(
+        lines[9],
+        "not found: CAMB_RESULT_NOT_FOUND (HTTP 404): HTTP 404 Not Found: Task not found: no-such-task",
+        "{log}"
+    );
+    assert_eq!(
+        lines[10],
+        "failed task: ERROR (PROCESSING_ERROR): The audio model failed to render this prompt",
+        "{log}"
+    );
+
+    // Cancelled from another thread after 300 ms, while the wait slept for 10 s.
+    let cancelled = lines[11]
+        .strip_prefix("cancelled from another thread after ")
+        .and_then(|rest| rest.strip_suffix(" ms: CAMB_RESULT_CANCELLED"))
+        .unwrap_or_else(|| panic!("{log}"));
+    let ms: u64 = cancelled.parse().unwrap();
+    assert!((300..3_000).contains(&ms), "cancelled after {ms} ms\n{log}");
+
+    // The callbacks' own exceptions come out of libcamb's calls unchanged.
+    assert_eq!(
+        lines[12],
+        "progress callback exception propagated: stopped by the progress callback at poll 3",
+        "{log}"
+    );
+    assert_eq!(
+        lines[13],
+        "write callback exception propagated after 1 chunk: stopped by the write callback",
+        "{log}"
+    );
+    assert_eq!(lines[14], "done", "{log}");
+    assert_eq!(lines.len(), 15, "{log}");
+    let _ = std::fs::remove_file(&wav);
+}
+
+#[test]
+fn the_cpp_demo_reports_a_camb_error_by_name() {
+    let emulator = emulator();
+    let url = emulator.base_url();
+    let wav = tmp("cpp-demo-unused.wav");
+    let wav = wav.to_str().unwrap();
+
+    let no_key = run_demo(&[&url, wav], None);
+    assert_eq!(no_key.status.code(), Some(1), "{}", both(&no_key));
+    assert!(
+        text(&no_key.stderr).starts_with("error: CAMB_RESULT_MISSING_API_KEY: "),
+        "{}",
+        both(&no_key)
+    );
+
+    let wrong_key = run_demo(&[&url, wav], Some("not-the-key"));
+    assert_eq!(wrong_key.status.code(), Some(1), "{}", both(&wrong_key));
+    assert!(
+        text(&wrong_key.stderr).starts_with("error: CAMB_RESULT_UNAUTHORIZED: HTTP 401"),
+        "{}",
+        both(&wrong_key)
+    );
+
+    let bad_url = run_demo(&["not a url", wav], Some(DEFAULT_API_KEY));
+    assert_eq!(bad_url.status.code(), Some(1), "{}", both(&bad_url));
+    assert!(
+        text(&bad_url.stderr).starts_with("error: CAMB_RESULT_INVALID_PARAMETER: "),
+        "{}",
+        both(&bad_url)
+    );
+
+    let nobody = format!("http://127.0.0.1:{}", closed_port());
+    let refused = run_demo(&[&nobody, wav], Some(DEFAULT_API_KEY));
+    assert_eq!(refused.status.code(), Some(1), "{}", both(&refused));
+    assert!(
+        text(&refused.stderr).starts_with("error: CAMB_RESULT_CONNECT: "),
+        "{}",
+        both(&refused)
+    );
+
+    let usage = run_demo(&[], Some(DEFAULT_API_KEY));
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(text(&usage.stderr).starts_with("usage: "));
+}
+
+/// Plants the tasks EDGE_CASES expects beyond the demo tasks.
+fn edge_emulator() -> Emulator {
+    let emulator = emulator();
+    emulator.add_task(TaskSpec {
+        task_id: Some("nul-task".into()),
+        final_status: "DONE\0LATER".into(),
+        message: Some(serde_json::json!("a\u{0}b")),
+        ..TaskSpec::default()
+    });
+    emulator
+}
+
+fn run_edge_cases(emulator: &Emulator, wrapper: &[&str]) -> Output {
+    let dir = tmp(&format!(
+        "cpp-edge-{}-{}",
+        std::process::id(),
+        wrapper.len()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The program itself, or a wrapper (valgrind) running it.
+    let mut command = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut command = Command::new(first);
+            command.args(rest).arg(edge_cases());
+            command
+        }
+        None => Command::new(edge_cases()),
+    };
+    let output = command
+        .arg(emulator.base_url())
+        .arg(DEFAULT_API_KEY)
+        .arg(&dir)
+        .env_remove("CAMB_API_KEY")
+        .output()
+        .expect("the edge-case program runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    output
+}
+
+#[test]
+fn the_wrapper_handles_every_edge_case() {
+    let emulator = edge_emulator();
+    let output = run_edge_cases(&emulator, &[]);
+    let log = text(&output.stdout);
+    assert!(output.status.success(), "{}", both(&output));
+    assert!(!log.contains("FAIL"), "{log}");
+    assert!(log.contains("edge checks: all "), "{log}");
+}
+
+/// valgrind, when the machine has it: no leak and no memory error on any path the
+/// demo and the edge cases take (exceptions from constructors, setters, callbacks,
+/// moves, cancellations).
+#[test]
+fn nothing_leaks_under_valgrind() {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        eprintln!("valgrind is not installed: skipped");
+        return;
+    }
+    let valgrind = [
+        "valgrind",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite,indirect",
+        "--error-exitcode=99",
+        "--quiet",
+    ];
+    let emulator = edge_emulator();
+    let edge = run_edge_cases(&emulator, &valgrind);
+    assert!(edge.status.success(), "{}", both(&edge));
+    assert!(text(&edge.stdout).contains("edge checks: all "));
+
+    let wav = tmp(&format!("cpp-demo-valgrind-{}.wav", std::process::id()));
+    let demo_run = Command::new(valgrind[0])
+        .args(&valgrind[1..])
+        .arg(demo())
+        .arg(emulator.base_url())
+        .arg(&wav)
+        .env("CAMB_API_KEY", DEFAULT_API_KEY)
+        .output()
+        .unwrap();
+    assert!(demo_run.status.success(), "{}", both(&demo_run));
+    assert!(text(&demo_run.stdout).ends_with("done\n"));
+    let _ = std::fs::remove_file(&wav);
+
+    // The failure path: the exception thrown while building the client.
+    let failed = Command::new(valgrind[0])
+        .args(&valgrind[1..])
+        .arg(demo())
+        .arg(emulator.base_url())
+        .arg(&wav)
+        .env_remove("CAMB_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1), "{}", both(&failed));
+}
+
+/// Corners of camb.hpp, checked from C++: type properties at compile time; error
+/// mapping, strings with NUL bytes, moves, cancellation, callbacks that return
+/// false or throw, URL buffer growth and threads at run time.
+/// Arguments: BASE_URL API_KEY TMPDIR (run with CAMB_API_KEY unset).
+const EDGE_CASES: &str = r##"
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "camb.hpp"
+
+static_assert(!std::is_copy_constructible_v<camb::Client>);
+static_assert(!std::is_copy_assignable_v<camb::Client>);
+static_assert(std::is_nothrow_move_constructible_v<camb::Client>);
+static_assert(std::is_nothrow_move_assignable_v<camb::Client>);
+static_assert(!std::is_copy_constructible_v<camb::CancelToken>);
+static_assert(!std::is_copy_assignable_v<camb::CancelToken>);
+static_assert(std::is_nothrow_move_constructible_v<camb::CancelToken>);
+static_assert(std::is_nothrow_move_assignable_v<camb::CancelToken>);
+static_assert(std::is_base_of_v<std::runtime_error, camb::Error>);
+static_assert(std::is_base_of_v<camb::Error, camb::NotFound>);
+static_assert(std::is_base_of_v<camb::Error, camb::Unauthorized>);
+static_assert(std::is_base_of_v<camb::Error, camb::Timeout>);
+static_assert(std::is_base_of_v<camb::Error, camb::Cancelled>);
+static_assert(std::is_copy_constructible_v<camb::TaskInfo>);
+static_assert(std::is_same_v<decltype(std::declval<camb::Error>().code()), camb_result>);
+static_assert(std::is_same_v<decltype(std::declval<camb::Error>().http_status()), std::uint16_t>);
+
+static int checks = 0;
+static int failures = 0;
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        ++checks;                                                            \
+        if (!(cond)) {                                                       \
+            ++failures;                                                      \
+            std::printf("FAIL line %d: %s\n", __LINE__, #cond);             \
+        }                                                                    \
+    } while (0)
+
+// True when f throws exactly an E (or subclass) with this code (and HTTP status,
+// unless any_http); prints what happened otherwise.
+template <class E, class F>
+static bool throws(F&& f, camb_result code, int http = -1, const char* contains = nullptr) {
+    try {
+        f();
+    } catch (const E& e) {
+        bool ok = e.code() == code && (http < 0 || e.http_status() == http) &&
+                  (contains == nullptr || std::string(e.what()).find(contains) != std::string::npos);
+        if (!ok) {
+            std::printf("  got %s (HTTP %u): %s\n", e.code_name(), unsigned(e.http_status()), e.what());
+        }
+        return ok;
+    } catch (const std::exception& e) {
+        std::printf("  another exception: %s\n", e.what());
+        return false;
+    }
+    std::printf("  nothing was thrown\n");
+    return false;
+}
+
+struct Mine : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+static camb::WaitOptions fast(int interval_ms, int deadline_ms = 10000) {
+    camb::WaitOptions w;
+    w.initial_interval = std::chrono::milliseconds(interval_ms);
+    w.max_interval = std::chrono::milliseconds(interval_ms);
+    w.deadline = std::chrono::milliseconds(deadline_ms);
+    return w;
+}
+
+int main(int argc, char** argv) {
+    if (argc != 4) {
+        std::fprintf(stderr, "usage: edge BASE_URL API_KEY TMPDIR\n");
+        return 2;
+    }
+    const std::string base = argv[1], key = argv[2], dir = argv[3];
+    camb::ClientOptions opts;
+    opts.base_url = base;
+    opts.api_key = key;
+    opts.timeout = std::chrono::seconds(10);
+
+    // --- construction ---------------------------------------------------
+    CHECK(camb::version() == camb::header_version);
+    {
+        camb::ClientOptions no_key;
+        no_key.base_url = base;
+        CHECK(throws<camb::Error>([&] { camb::Client c(no_key); }, CAMB_RESULT_MISSING_API_KEY, 0));
+        camb::ClientOptions bad = opts;
+        bad.base_url = "not a url";
+        CHECK(throws<camb::Error>([&] { camb::Client c(bad); }, CAMB_RESULT_INVALID_PARAMETER, 0));
+        bad = opts;
+        bad.api_key = std::string("ab\0cd", 5);
+        CHECK(throws<camb::Error>([&] { camb::Client c(bad); }, CAMB_RESULT_INVALID_PARAMETER, 0,
+                                  "the API key contains a NUL byte"));
+        bad = opts;
+        bad.timeout = std::chrono::milliseconds(-1);
+        CHECK(throws<camb::Error>([&] { camb::Client c(bad); }, CAMB_RESULT_INVALID_PARAMETER, 0));
+        bad = opts;
+        bad.timeout = std::chrono::milliseconds(0);
+        CHECK(throws<camb::Error>([&] { camb::Client c(bad); }, CAMB_RESULT_INVALID_PARAMETER, 0));
+        bad = opts;
+        bad.max_retries = 11;
+        CHECK(throws<camb::Error>([&] { camb::Client c(bad); }, CAMB_RESULT_INVALID_PARAMETER));
+        bad = opts;
+        bad.proxy = "not a proxy";
+        CHECK(throws<camb::Error>([&] { camb::Client c(bad); }, CAMB_RESULT_INVALID_PARAMETER));
+        bad = opts;
+        bad.ca_bundle_file = dir + "/missing.pem";
+        CHECK(throws<camb::Error>([&] { camb::Client c(bad); }, CAMB_RESULT_INVALID_PARAMETER));
+        bad = opts;
+        bad.ca_bundle_pem = "not PEM";
+        CHECK(throws<camb::Error>([&] { camb::Client c(bad); }, CAMB_RESULT_INVALID_PARAMETER));
+        bad = opts;
+        bad.api_key = "wrong-key";
+        camb::Client wrong(bad);
+        CHECK(throws<camb::Unauthorized>([&] { wrong.get_task_status("demo-success"); },
+                                         CAMB_RESULT_UNAUTHORIZED, 401));
+    }
+
+    const camb::Client client(opts);
+
+    // --- statuses ---------------------------------------------------------
+    {
+        camb::TaskInfo s = client.get_task_status("demo-success");
+        CHECK(s.status == camb::Status::Success && s.status_text == "SUCCESS");
+        CHECK(s.run_id == 4242 && s.is_final());
+        CHECK(!s.exception_reason && !s.message);
+        camb::TaskInfo p = client.get_task_status("demo-pending");
+        CHECK(p.status == camb::Status::Pending && !p.run_id && !p.is_final());
+        camb::TaskInfo u = client.get_task_status("demo-unknown");
+        CHECK(u.status == camb::Status::Unknown && u.status_text == "QUEUED_FOR_GPU" && u.is_final());
+        CHECK(std::string(camb::status_name(u.status)) == "CAMB_STATUS_UNKNOWN");
+        camb::TaskInfo e = client.get_task_status("demo-error");
+        CHECK(e.status == camb::Status::Error && e.exception_reason == std::string("PROCESSING_ERROR"));
+        // The server's text keeps its NUL bytes (copied by length).
+        camb::TaskInfo n = client.get_task_status("nul-task");
+        CHECK(n.status == camb::Status::Unknown);
+        CHECK(n.status_text == std::string("DONE\0LATER", 10));
+        CHECK(n.message && *n.message == std::string("a\0b", 3));
+        // A NUL in an id is refused, not cut short to another id.
+        CHECK(throws<camb::Error>([&] { client.get_task_status(std::string("demo-success\0x", 14)); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0));
+        CHECK(throws<camb::NotFound>([&] { client.get_task_status("no-such-task"); }, CAMB_RESULT_NOT_FOUND,
+                                     404, "Task not found: no-such-task"));
+        CHECK(throws<camb::Error>([&] { client.get_task_status(""); }, CAMB_RESULT_INVALID_PARAMETER, 0));
+    }
+
+    // --- moves --------------------------------------------------------------
+    {
+        camb::Client a(opts);
+        camb::Client b(std::move(a));
+        CHECK(a.handle() == nullptr && b.handle() != nullptr);
+        CHECK(throws<camb::Error>([&] { a.get_task_status("demo-success"); }, CAMB_RESULT_NULL_PARAMETER, 0));
+        camb::Client c(opts);
+        c = std::move(b);  // frees c's own client
+        CHECK(c.get_task_status("demo-success").run_id == 4242);
+        camb::CancelToken t1;
+        camb::CancelToken t2(std::move(t1));
+        CHECK(t1.handle() == nullptr && t2.handle() != nullptr);
+        t1.cancel();  // no effect, no crash
+        CHECK(!t1.is_cancelled());
+        camb::CancelToken t3;
+        t3 = std::move(t2);
+        t3.cancel();
+        CHECK(t3.is_cancelled());
+    }
+
+    // --- create and wait ----------------------------------------------------
+    {
+        camb::CreateOptions too_long;
+        too_long.duration_s = 11;
+        CHECK(throws<camb::Error>([&] { client.create_task("rain", too_long); }, CAMB_RESULT_INVALID_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { client.create_task(""); }, CAMB_RESULT_INVALID_PARAMETER, 0));
+
+        camb::CreateOptions music;
+        music.audio_type = camb::AudioType::Music;
+        music.duration_s = 1;
+        music.project_name = "edge";
+        music.project_description = "edge cases";
+        music.folder_id = 7;
+        const std::string id = client.create_task("a drum loop", music);
+        int polls = 0;
+        bool saw_done = false;
+        camb::TaskInfo done = client.wait_for_task(id, fast(20), nullptr, [&](const camb::Progress& p) {
+            ++polls;
+            CHECK(p.polls == static_cast<std::uint32_t>(polls));
+            CHECK(p.poll_result == CAMB_RESULT_OK && p.error_message.empty());
+            saw_done = p.done;
+            return true;
+        });
+        CHECK(done.status == camb::Status::Success && done.run_id.has_value());
+        CHECK(saw_done && polls >= 1);
+
+        const std::string failing = client.create_task("glass [status:ERROR]");
+        camb::TaskInfo failed = client.wait_for_task(failing, fast(20));
+        CHECK(failed.status == camb::Status::Error);
+        CHECK(failed.exception_reason == std::string("PROCESSING_ERROR"));
+
+        // The deadline passes while the task is pending.
+        CHECK(throws<camb::Timeout>([&] { client.wait_for_task("demo-pending", fast(50, 300)); },
+                                    CAMB_RESULT_TIMEOUT, 0));
+        // Bad options are refused by the wrapper or the library, never sent.
+        CHECK(throws<camb::Error>([&] { client.wait_for_task("demo-success", fast(-5)); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0));
+        camb::WaitOptions zero = fast(20);
+        zero.initial_interval = std::chrono::milliseconds(0);
+        CHECK(throws<camb::Error>([&] { client.wait_for_task("demo-success", zero); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0));
+        // The progress callback says stop.
+        CHECK(throws<camb::Cancelled>(
+            [&] { client.wait_for_task("demo-pending", fast(20), nullptr, [](const camb::Progress&) { return false; }); },
+            CAMB_RESULT_CANCELLED, 0));
+        // A callback's own exception comes out unchanged, even a camb::Error from a
+        // nested libcamb call (not the CANCELLED of the stopped wait).
+        CHECK(throws<camb::NotFound>(
+            [&] {
+                client.wait_for_task("demo-pending", fast(20), nullptr, [&](const camb::Progress&) -> bool {
+                    client.get_task_status("nested-missing");
+                    return true;
+                });
+            },
+            CAMB_RESULT_NOT_FOUND, 404, "nested-missing"));
+        bool caught_mine = false;
+        try {
+            client.wait_for_task("demo-success", fast(20), nullptr,
+                                 [](const camb::Progress&) -> bool { throw Mine("mine"); });
+        } catch (const Mine& e) {
+            caught_mine = std::string(e.what()) == "mine";
+        }
+        CHECK(caught_mine);
+
+        // A token cancelled in advance stops the wait before it starts; reset, it serves again.
+        camb::CancelToken token;
+        token.cancel();
+        CHECK(throws<camb::Cancelled>([&] { client.wait_for_task("demo-success", fast(20), &token); },
+                                      CAMB_RESULT_CANCELLED, 0));
+        token.reset();
+        CHECK(!token.is_cancelled());
+        CHECK(client.wait_for_task("demo-success", fast(20), &token).status == camb::Status::Success);
+    }
+
+    // --- downloads, files and URLs -------------------------------------------
+    {
+        std::size_t chunks = 0;
+        CHECK(throws<camb::Cancelled>(
+            [&] {
+                client.download_result(4242, [&](const std::uint8_t*, std::size_t) {
+                    ++chunks;
+                    return false;
+                });
+            },
+            CAMB_RESULT_CANCELLED, 0));
+        CHECK(chunks == 1);
+        CHECK(throws<camb::Error>([&] { client.download_result(4242, {}); }, CAMB_RESULT_NULL_PARAMETER, 0));
+        camb::CancelToken token;
+        token.cancel();
+        CHECK(throws<camb::Cancelled>(
+            [&] { client.download_result(4242, [](const std::uint8_t*, std::size_t) { return true; }, &token); },
+            CAMB_RESULT_CANCELLED));
+        CHECK(throws<camb::NotFound>(
+            [&] { client.download_result(999999, [](const std::uint8_t*, std::size_t) { return true; }); },
+            CAMB_RESULT_NOT_FOUND, 404));
+        CHECK(throws<camb::Error>(
+            [&] { client.download_result(4243, [](const std::uint8_t*, std::size_t) { return true; }); },
+            CAMB_RESULT_HTTP_STATUS, 400));
+
+        std::vector<std::uint8_t> audio;
+        const std::uint64_t total = client.download_result(4242, [&](const std::uint8_t* d, std::size_t n) {
+            audio.insert(audio.end(), d, d + n);
+            return true;
+        });
+        CHECK(total == audio.size() && audio.size() > 44);
+        CHECK(client.save_result(4242, dir + "/a.wav") == total);
+        CHECK(throws<camb::Error>([&] { client.save_result(4242, dir + "/no-such-dir/a.wav"); }, CAMB_RESULT_IO, 0));
+        CHECK(throws<camb::Error>([&] { client.save_result(4242, dir + std::string("/a\0.wav", 7)); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0));
+
+        // Compiled with CAMB_HPP_URL_BUFFER_SIZE=8: the first buffer is too small.
+        const std::string url = client.result_url(4242);
+        CHECK(url.rfind(base + "/_emulator/files/4242.wav?signature=", 0) == 0);
+        const auto urls = client.result_urls({4242, 999999, 4242});
+        CHECK(urls.size() == 1 && urls.count(4242) == 1);
+        CHECK(urls.count(4242) == 1 && urls.at(4242).rfind(base + "/_emulator/files/4242.wav", 0) == 0);
+        CHECK(client.result_urls({}).empty());
+        CHECK(throws<camb::NotFound>([&] { client.result_url(999999); }, CAMB_RESULT_NOT_FOUND, 404));
+        CHECK(throws<camb::Error>([&] { client.result_urls(std::vector<std::int64_t>(1001, 4242)); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0));
+    }
+
+    // --- threads: one client, concurrent calls, each thread's own errors -------
+    {
+        std::atomic<int> wrong{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t) {
+            threads.emplace_back([&, t] {
+                for (int i = 0; i < 25; ++i) {
+                    try {
+                        if ((t + i) % 2 == 0) {
+                            if (client.get_task_status("demo-success").run_id != 4242) ++wrong;
+                        } else {
+                            const std::string id = "missing-" + std::to_string(t) + "-" + std::to_string(i);
+                            try {
+                                client.get_task_status(id);
+                                ++wrong;
+                            } catch (const camb::NotFound& e) {
+                                if (std::string(e.what()).find(id) == std::string::npos) ++wrong;
+                            }
+                        }
+                    } catch (...) {
+                        ++wrong;
+                    }
+                }
+            });
+        }
+        for (auto& thread : threads) thread.join();
+        CHECK(wrong == 0);
+    }
+
+    if (failures != 0) {
+        std::printf("edge checks: %d of %d FAILED\n", failures, checks);
+        return 1;
+    }
+    std::printf("edge checks: all %d ok\n", checks);
+    return 0;
+}
+"##;
