@@ -4,7 +4,8 @@
  * Conventions that hold for every function:
  * - Every fallible function returns a camb_result; CAMB_RESULT_OK (0) is success.
  *   On failure camb_last_error() has the reason in words (per thread).
- * - Out-parameters are written only on success.
+ * - Out-parameters are written only on success (except the needed length that
+ *   comes with CAMB_RESULT_BUFFER_TOO_SMALL).
  * - Strings in are NUL-terminated UTF-8, copied; libcamb never keeps the pointer.
  * - Strings out are never freed by the caller: they are static, or borrowed for
  *   the lifetime stated on each function.
@@ -34,11 +35,6 @@
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
 #define CAMB_VERSION_NUMBER (0 * 10000 + 1 * 100 + 0)
 
-
-/**
- * The docs' limit for sound: "Maximum duration per request is 10 seconds".
- */
-#define MAX_SOUND_SECONDS 10.0
 
 /**
  * Size of the buffer `camb_client_create_task()` writes the new task id into:
@@ -97,7 +93,8 @@ enum camb_result
    */
   CAMB_RESULT_CONNECT = 100,
   /**
-   * The call's whole-call timeout (`camb_client_builder_set_timeout_ms`) passed.
+   * The call's timeout (`camb_client_builder_set_timeout_ms`) or a wait's
+   * deadline (`camb_wait_options.deadline_ms`) passed.
    */
   CAMB_RESULT_TIMEOUT = 101,
   /**
@@ -248,6 +245,10 @@ typedef struct camb_client camb_client;
  * you need, then `camb_client_builder_build()`, which always consumes it.
  *
  * Thread-safety: use a builder from one thread at a time.
+ *
+ * Do not use a builder after it was built or freed. As a safety net, libcamb
+ * refuses such a call with `CAMB_RESULT_INVALID_PARAMETER` instead of touching
+ * freed memory, until a new builder happens to get the same address.
  */
 typedef struct camb_client_builder camb_client_builder;
 
@@ -309,6 +310,30 @@ typedef struct camb_task_info {
 } camb_task_info;
 
 /**
+ * One task's outcome in `camb_client_get_task_statuses()`.
+ */
+typedef struct camb_task_status_entry {
+  /**
+   * This task's `camb_result`: `CAMB_RESULT_OK`, or why its status is unknown
+   * (`CAMB_RESULT_NOT_FOUND`, `CAMB_RESULT_TIMEOUT`, ...).
+   */
+  uint32_t result;
+  /**
+   * The HTTP status behind a failed `result`, or 0.
+   */
+  uint16_t http_status;
+  /**
+   * The task's status, when `result` is `CAMB_RESULT_OK` (zeroed otherwise).
+   */
+  struct camb_task_info info;
+  /**
+   * The failure in words, when `result` is not OK; NULL otherwise.
+   */
+  const char *error_message;
+  size_t error_message_len;
+} camb_task_status_entry;
+
+/**
  * Options of `camb_client_create_task()`. Start from `camb_create_options_default()`
  * and change what you need; the strings are borrowed for the call only.
  */
@@ -333,6 +358,9 @@ typedef struct camb_create_options {
    * Whether `folder_id` is sent.
    */
   bool has_folder_id;
+  /**
+   * The folder to file the task in, when `has_folder_id`.
+   */
   int64_t folder_id;
   /**
    * Retry the call after a connection failure, 408, 429 or 5xx. Off by default:
@@ -367,6 +395,9 @@ typedef struct camb_result_url {
    * `camb_client_wait_for_task()`.
    */
   const char *url;
+  /**
+   * Length of `url` in bytes, without its NUL; 0 when it is NULL.
+   */
   size_t url_len;
 } camb_result_url;
 
@@ -383,12 +414,12 @@ typedef struct camb_wait_options {
    */
   double backoff_factor;
   /**
-   * The longest pause (default 15000).
+   * The longest pause (default 15000; at most a day).
    */
   uint64_t max_interval_ms;
   /**
    * The whole wait ends by then, polls and pauses included (default 600000,
-   * ten minutes; at most a day).
+   * ten minutes; from 1 to 86400000, a day).
    */
   uint64_t deadline_ms;
 } camb_wait_options;
@@ -419,11 +450,17 @@ typedef struct camb_wait_progress {
    * The status as sent, when `poll_result` is OK; NULL otherwise.
    */
   const char *status_text;
+  /**
+   * Length of `status_text` in bytes, without its NUL.
+   */
   size_t status_text_len;
   /**
    * The failure in words, when `poll_result` is not OK; NULL otherwise.
    */
   const char *error_message;
+  /**
+   * Length of `error_message` in bytes, without its NUL.
+   */
   size_t error_message_len;
   /**
    * True when the status differs from the previous poll's (always on the first
@@ -452,6 +489,37 @@ typedef bool (*camb_progress_fn)(const struct camb_wait_progress *progress,
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Asks for the statuses of `count` tasks at once (`task_ids[i]` into
+ * `out_entries[i]`), running up to `max_connections` requests at a time (0: 8;
+ * at most 32) over the client's shared keep-alive connections. Each query is
+ * retried and bounded like `camb_client_get_task_status()`, and succeeds or fails
+ * on its own: look at each entry's `result`.
+ *
+ * The call returns `CAMB_RESULT_OK` once every entry is filled, whatever the
+ * entries say. Their strings (in `info` and `error_message`) live in this thread's
+ * reply storage, as for `camb_task_info`. A NULL or invalid id fails only its entry
+ * (`CAMB_RESULT_NULL_PARAMETER`, `CAMB_RESULT_INVALID_PARAMETER`).
+ *
+ * Worker threads are started per call (not per task) and joined before it
+ * returns. `count` may be 0 (then the arrays may be NULL).
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if `client`, or with `count` > 0
+ * `task_ids` or `out_entries`, is NULL; `CAMB_RESULT_INVALID_PARAMETER` if
+ * `count` is over 100000 or `max_connections` over 32. On failure `out_entries` is
+ * unchanged.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `task_ids` is NULL or points to `count`
+ * pointers, each NULL or NUL-terminated; `out_entries` is NULL or valid for
+ * writing `count` entries.
+ */
+camb_result camb_client_get_task_statuses(const struct camb_client *client,
+                                          const char *const *task_ids,
+                                          size_t count,
+                                          uint32_t max_connections,
+                                          struct camb_task_status_entry *out_entries);
 
 /**
  * Creates a builder with the defaults: base URL `https://client.camb.ai/apis`,
@@ -621,8 +689,9 @@ camb_result camb_client_builder_build(struct camb_client_builder *builder,
                                       struct camb_client **out_client);
 
 /**
- * Frees a builder that was not built. NULL, and a builder that was already built
- * or freed, are ignored.
+ * Frees a builder that was not built. NULL is ignored. A pointer that was already
+ * built or freed must not be used again; libcamb ignores it as long as no new
+ * builder has taken its address, as a safety net rather than a guarantee.
  *
  * # Safety
  * `builder` is NULL or a pointer returned by `camb_client_builder_new()`.
@@ -751,8 +820,9 @@ struct camb_create_options camb_create_options_default(void);
  * terminated, to `out_task_id`; pass that id to `camb_client_wait_for_task()`.
  *
  * `options` may be NULL for the defaults. The prompt and options are checked
- * before anything is sent: an empty prompt, a duration that is not positive, or
- * over 10 s for sound, fail with `CAMB_RESULT_INVALID_PARAMETER` and cost nothing.
+ * before anything is sent: an empty prompt, or a duration that is negative, not
+ * finite, or over 10 s for sound, fail with `CAMB_RESULT_INVALID_PARAMETER` and
+ * cost nothing (a duration of 0 means the server's default).
  * `out_task_id_size` must be at least `CAMB_TASK_ID_BUFFER_SIZE`, checked before
  * the request too, so a created (paid) task's id can never be lost to a short buffer.
  *
@@ -782,9 +852,11 @@ camb_result camb_client_create_task(const struct camb_client *client,
  * `"HTTP 404 Not Found: Task not found: 1234"`, or `""` when this thread's last
  * libcamb call succeeded (or it has made none).
  *
- * Every libcamb call that returns a `camb_result` sets it (clearing it on success).
+ * Every libcamb function that returns a `camb_result`, and the `_new` functions
+ * that return a handle, set it (clearing it on success); the others (`_free`,
+ * names, `camb_version`, `camb_cancel_token_is_cancelled`) leave it alone.
  * The string belongs to libcamb: never free it. It stays valid until this thread's
- * next libcamb call that returns a `camb_result`; copy it to keep it. Never NULL.
+ * next libcamb call that sets it; copy it to keep it. Never NULL.
  * It never contains the API key. Each thread has its own, so threads sharing a
  * client cannot see each other's errors.
  */
@@ -926,7 +998,7 @@ struct camb_wait_options camb_wait_options_default(void);
 /**
  * Waits until a task's status is final (anything but PENDING: SUCCESS, ERROR,
  * TIMEOUT, PAYMENT_REQUIRED or a status this version does not know) and fills
- * `*out_info` with it. A final status is a success of the wait: check
+ * `*out_info` with it (its strings live as described at `camb_task_info`). A final status is a success of the wait: check
  * `out_info->status`. The wait never spins on ERROR or TIMEOUT.
  *
  * Polls `GET /text-to-sound/{task_id}` with backoff per `options` (NULL: the

@@ -126,6 +126,11 @@ impl ClientConfig {
     pub fn set_proxy(&mut self, url: &str) -> Result<(), Error> {
         // The URL may hold a password: it is never repeated in a message.
         let invalid = || Error::invalid("the proxy URL is not valid: expected http://host:port");
+        let uri: ureq::http::Uri = url.parse().map_err(|_| invalid())?;
+        let bare = matches!(uri.path(), "" | "/") && uri.query().is_none() && !url.contains('#');
+        if uri.scheme_str() != Some("http") || uri.host().is_none_or(str::is_empty) || !bare {
+            return Err(invalid());
+        }
         let proxy = ureq::Proxy::new(url).map_err(|_| invalid())?;
         // SOCKS would need another ureq feature; refuse it rather than fail later.
         if proxy.protocol() != ureq::ProxyProtocol::Http {
@@ -237,6 +242,33 @@ mod tests {
         );
         config.allow_insecure_http = true;
         assert!(config.validated_base_url().is_ok());
+    }
+
+    #[test]
+    fn only_plain_http_proxy_urls() {
+        let mut config = ClientConfig::default();
+        for good in [
+            "http://127.0.0.1:3128",
+            "http://proxy.example:8080/",
+            "http://u:p@h:1",
+        ] {
+            config.set_proxy(good).unwrap();
+        }
+        for bad in [
+            "nope",
+            "127.0.0.1:3128",
+            "http://h:1/path",
+            "http://h:1/?q=1",
+            "socks5://h:1",
+            "https://h:1",
+            "http://",
+        ] {
+            assert_eq!(
+                config.set_proxy(bad).unwrap_err().kind(),
+                ErrorKind::InvalidParameter,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::path::push_segment;
 
 /// The docs' limit for sound: "Maximum duration per request is 10 seconds".
-pub const MAX_SOUND_SECONDS: f64 = 10.0;
+pub(crate) const MAX_SOUND_SECONDS: f64 = 10.0;
 /// A bound on prompts, far above any real one, so a runaway buffer is not sent.
 const MAX_PROMPT_BYTES: usize = 64 << 10;
 

@@ -7,6 +7,7 @@
 //! surface into `include/camb.h` with cbindgen.
 
 pub mod api_key;
+pub mod batch;
 pub mod cancel;
 pub mod client;
 pub mod config;

@@ -50,10 +50,13 @@ impl WaitOptions {
                 self.backoff_factor
             )));
         }
-        if self.deadline.is_zero() || self.deadline > MAX_WAIT || self.max_interval > MAX_WAIT {
+        if self.deadline.is_zero() || self.deadline > MAX_WAIT {
             return Err(Error::invalid(
                 "the deadline must be between 1 ms and a day",
             ));
+        }
+        if self.max_interval > MAX_WAIT {
+            return Err(Error::invalid("the maximum interval must be at most a day"));
         }
         Ok(())
     }

@@ -507,6 +507,7 @@ fn names_for_every_value_known_or_not() {
         (4, "CAMB_RESULT_BUFFER_TOO_SMALL"),
         (5, "CAMB_RESULT_CANCELLED"),
         (6, "CAMB_RESULT_PANIC"),
+        (7, "CAMB_RESULT_IO"),
         (100, "CAMB_RESULT_CONNECT"),
         (101, "CAMB_RESULT_TIMEOUT"),
         (102, "CAMB_RESULT_BAD_RESPONSE"),
@@ -531,7 +532,7 @@ fn names_for_every_value_known_or_not() {
             "{text} = {value} not in camb.h"
         );
     }
-    for value in [7, 99, 104, 200, 600, u32::MAX] {
+    for value in [8, 99, 104, 200, 600, u32::MAX] {
         assert_eq!(name(camb_result_name(value)), "CAMB_RESULT_UNKNOWN_VALUE");
     }
     let statuses = [
@@ -579,5 +580,41 @@ fn the_version_matches_cargo_toml_and_the_header() {
     assert_eq!(
         define("CAMB_VERSION_PATCH"),
         env!("CARGO_PKG_VERSION_PATCH")
+    );
+}
+
+#[test]
+fn the_header_declares_only_camb_names() {
+    let header =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/camb.h")).unwrap();
+    let mut defines = 0;
+    for line in header.lines() {
+        if let Some(rest) = line.strip_prefix("#define ") {
+            defines += 1;
+            assert!(
+                rest.starts_with("CAMB_"),
+                "a macro without the CAMB_ prefix: {line}"
+            );
+        }
+        if let Some(name) = line.strip_prefix("typedef struct ") {
+            assert!(name.starts_with("camb_"), "{line}");
+        }
+        // Function declarations: `type name(` at the start of a line.
+        if !line.starts_with(' ')
+            && !line.starts_with('#')
+            && line.contains('(')
+            && !line.starts_with("typedef")
+        {
+            let before_paren = &line[..line.find('(').unwrap()];
+            let name = before_paren.rsplit([' ', '*']).next().unwrap();
+            assert!(
+                name.starts_with("camb_"),
+                "a function without the camb_ prefix: {line}"
+            );
+        }
+    }
+    assert!(
+        defines >= 7,
+        "the version macros and the include guard are missing"
     );
 }

@@ -15,11 +15,16 @@ use crate::ffi::result::camb_result;
 /// you need, then `camb_client_builder_build()`, which always consumes it.
 ///
 /// Thread-safety: use a builder from one thread at a time.
+///
+/// Do not use a builder after it was built or freed. As a safety net, libcamb
+/// refuses such a call with `CAMB_RESULT_INVALID_PARAMETER` instead of touching
+/// freed memory, until a new builder happens to get the same address.
 pub struct camb_client_builder {
     config: ClientConfig,
 }
 
-/// Addresses of the builders that are alive. A builder is checked against it on
+/// Addresses of the builders that are alive (a safety net, not a guarantee: once a
+/// new builder reuses a freed one's address, the stale pointer matches it). A builder is checked against it on
 /// every call, so that a call on a builder that was already built or freed gets
 /// `CAMB_RESULT_INVALID_PARAMETER` instead of touching freed memory, and a second
 /// free is harmless. Builders are few and short-lived, so a global lock is cheap.
@@ -305,8 +310,9 @@ pub unsafe extern "C" fn camb_client_builder_build(
     })
 }
 
-/// Frees a builder that was not built. NULL, and a builder that was already built
-/// or freed, are ignored.
+/// Frees a builder that was not built. NULL is ignored. A pointer that was already
+/// built or freed must not be used again; libcamb ignores it as long as no new
+/// builder has taken its address, as a safety net rather than a guarantee.
 ///
 /// # Safety
 /// `builder` is NULL or a pointer returned by `camb_client_builder_new()`.

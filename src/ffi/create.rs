@@ -42,6 +42,7 @@ pub struct camb_create_options {
     pub project_description: *const c_char,
     /// Whether `folder_id` is sent.
     pub has_folder_id: bool,
+    /// The folder to file the task in, when `has_folder_id`.
     pub folder_id: i64,
     /// Retry the call after a connection failure, 408, 429 or 5xx. Off by default:
     /// creating is not idempotent, so a retry after a lost reply can create (and
@@ -68,8 +69,9 @@ pub extern "C" fn camb_create_options_default() -> camb_create_options {
 /// terminated, to `out_task_id`; pass that id to `camb_client_wait_for_task()`.
 ///
 /// `options` may be NULL for the defaults. The prompt and options are checked
-/// before anything is sent: an empty prompt, a duration that is not positive, or
-/// over 10 s for sound, fail with `CAMB_RESULT_INVALID_PARAMETER` and cost nothing.
+/// before anything is sent: an empty prompt, or a duration that is negative, not
+/// finite, or over 10 s for sound, fail with `CAMB_RESULT_INVALID_PARAMETER` and
+/// cost nothing (a duration of 0 means the server's default).
 /// `out_task_id_size` must be at least `CAMB_TASK_ID_BUFFER_SIZE`, checked before
 /// the request too, so a created (paid) task's id can never be lost to a short buffer.
 ///

@@ -48,9 +48,11 @@ fn store(message: &str, http_status: u16) {
 /// `"HTTP 404 Not Found: Task not found: 1234"`, or `""` when this thread's last
 /// libcamb call succeeded (or it has made none).
 ///
-/// Every libcamb call that returns a `camb_result` sets it (clearing it on success).
+/// Every libcamb function that returns a `camb_result`, and the `_new` functions
+/// that return a handle, set it (clearing it on success); the others (`_free`,
+/// names, `camb_version`, `camb_cancel_token_is_cancelled`) leave it alone.
 /// The string belongs to libcamb: never free it. It stays valid until this thread's
-/// next libcamb call that returns a `camb_result`; copy it to keep it. Never NULL.
+/// next libcamb call that sets it; copy it to keep it. Never NULL.
 /// It never contains the API key. Each thread has its own, so threads sharing a
 /// client cannot see each other's errors.
 #[unsafe(no_mangle)]

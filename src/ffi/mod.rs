@@ -2,6 +2,7 @@
 //! pointers, runs inside [`boundary`]'s panic guard, and maps errors to result codes.
 #![allow(non_camel_case_types)]
 
+pub mod batch;
 pub mod boundary;
 pub mod builder;
 pub mod cancel;

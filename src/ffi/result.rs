@@ -33,7 +33,8 @@ pub enum camb_result {
     /// The connection could not be made (refused, DNS, TLS), or it failed before a
     /// complete reply arrived (reset, closed early, body cut short).
     Connect = 100,
-    /// The call's whole-call timeout (`camb_client_builder_set_timeout_ms`) passed.
+    /// The call's timeout (`camb_client_builder_set_timeout_ms`) or a wait's
+    /// deadline (`camb_wait_options.deadline_ms`) passed.
     Timeout = 101,
     /// The reply was malformed, oversized, or not what the API documents.
     BadResponse = 102,

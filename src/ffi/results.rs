@@ -2,6 +2,7 @@
 
 use std::ffi::{c_char, c_void};
 
+use crate::client::MAX_BULK_RUN_IDS;
 use crate::error::{Error, ErrorKind};
 use crate::ffi::boundary::{null_parameter, path_arg, result_call};
 use crate::ffi::cancel::{camb_cancel_token, token_arg};
@@ -166,6 +167,7 @@ pub struct camb_result_url {
     /// `camb_client_get_result_urls()`, `camb_client_get_task_status()` or
     /// `camb_client_wait_for_task()`.
     pub url: *const c_char,
+    /// Length of `url` in bytes, without its NUL; 0 when it is NULL.
     pub url_len: usize,
 }
 
@@ -195,8 +197,12 @@ pub unsafe extern "C" fn camb_client_get_result_urls(
         if out_urls.is_null() {
             return Err(null_parameter("out_urls"));
         }
-        // SAFETY: non-NULL and `count` values long, per the contract. A count the
-        // client refuses (0 or > 1000) is refused before any read past the first.
+        if count == 0 || count > MAX_BULK_RUN_IDS {
+            return Err(Error::invalid(format!(
+                "between 1 and {MAX_BULK_RUN_IDS} run ids, not {count}"
+            )));
+        }
+        // SAFETY: non-NULL and `count` values long, per the contract.
         let ids = unsafe { std::slice::from_raw_parts(run_ids, count) };
         let urls = client.get_result_urls(ids)?;
         let mut strings = ReplyStrings::default();

@@ -46,6 +46,23 @@ pub struct camb_task_info {
     pub message_len: usize,
 }
 
+impl camb_task_info {
+    /// All zeros and NULLs: what an entry without a status holds.
+    pub(crate) fn empty() -> camb_task_info {
+        camb_task_info {
+            status: camb_status::Unknown as u32,
+            has_run_id: false,
+            run_id: 0,
+            status_text: std::ptr::null(),
+            status_text_len: 0,
+            exception_reason: std::ptr::null(),
+            exception_reason_len: 0,
+            message: std::ptr::null(),
+            message_len: 0,
+        }
+    }
+}
+
 thread_local! {
     /// The strings of this thread's last successful reply. Each is NUL-terminated.
     /// Replaced wholesale on the next success, never touched by a failure.

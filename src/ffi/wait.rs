@@ -19,10 +19,10 @@ pub struct camb_wait_options {
     pub initial_interval_ms: u64,
     /// Each pause is the previous one times this, from 1 to 10 (default 1.5).
     pub backoff_factor: f64,
-    /// The longest pause (default 15000).
+    /// The longest pause (default 15000; at most a day).
     pub max_interval_ms: u64,
     /// The whole wait ends by then, polls and pauses included (default 600000,
-    /// ten minutes; at most a day).
+    /// ten minutes; from 1 to 86400000, a day).
     pub deadline_ms: u64,
 }
 
@@ -55,9 +55,11 @@ pub struct camb_wait_progress {
     pub status: u32,
     /// The status as sent, when `poll_result` is OK; NULL otherwise.
     pub status_text: *const c_char,
+    /// Length of `status_text` in bytes, without its NUL.
     pub status_text_len: usize,
     /// The failure in words, when `poll_result` is not OK; NULL otherwise.
     pub error_message: *const c_char,
+    /// Length of `error_message` in bytes, without its NUL.
     pub error_message_len: usize,
     /// True when the status differs from the previous poll's (always on the first
     /// successful poll): print a line when it is set.
@@ -78,7 +80,7 @@ pub type camb_progress_fn = Option<
 
 /// Waits until a task's status is final (anything but PENDING: SUCCESS, ERROR,
 /// TIMEOUT, PAYMENT_REQUIRED or a status this version does not know) and fills
-/// `*out_info` with it. A final status is a success of the wait: check
+/// `*out_info` with it (its strings live as described at `camb_task_info`). A final status is a success of the wait: check
 /// `out_info->status`. The wait never spins on ERROR or TIMEOUT.
 ///
 /// Polls `GET /text-to-sound/{task_id}` with backoff per `options` (NULL: the

@@ -141,6 +141,18 @@ class CambResultUrl(Structure):
     ]
 
 
+class CambTaskStatusEntry(Structure):
+    """`camb_task_status_entry`, field for field and in order."""
+
+    _fields_ = [
+        ("result", c_uint32),
+        ("http_status", c_uint16),
+        ("info", CambTaskInfo),
+        ("error_message", c_void_p),
+        ("error_message_len", c_size_t),
+    ]
+
+
 ClientPtr = POINTER(CambClient)
 BuilderPtr = POINTER(CambClientBuilder)
 TokenPtr = POINTER(CambCancelToken)
@@ -207,6 +219,10 @@ SIGNATURES = {
         [ClientPtr, c_int64, POINTER(c_char), c_size_t, POINTER(c_size_t)],
     ),
     "camb_client_get_result_urls": (camb_result, [ClientPtr, POINTER(c_int64), c_size_t, ResultUrlPtr]),
+    "camb_client_get_task_statuses": (
+        camb_result,
+        [ClientPtr, POINTER(c_char_p), c_size_t, c_uint32, POINTER(CambTaskStatusEntry)],
+    ),
     # Static or per-thread strings that are never NULL and never contain a NUL:
     # c_char_p's conversion to bytes is what the caller wants.
     "camb_last_error": (c_char_p, []),
@@ -247,6 +263,8 @@ C_TYPES = {
     "struct camb_wait_options": CambWaitOptions,
     "const struct camb_wait_options *": WaitOptionsPtr,
     "struct camb_result_url *": ResultUrlPtr,
+    "const char *const *": POINTER(c_char_p),
+    "struct camb_task_status_entry *": POINTER(CambTaskStatusEntry),
     "camb_progress_fn": PROGRESS_FN,
     "camb_write_fn": WRITE_FN,
     # Only in callback parameters.
@@ -257,6 +275,8 @@ C_TYPES = {
 # The same for structure fields, where strings libcamb hands out are c_void_p
 # (see CambTaskInfo).
 FIELD_TYPES = {
+    "uint16_t": c_uint16,
+    "struct camb_task_info": CambTaskInfo,
     "uint32_t": c_uint32,
     "uint64_t": c_uint64,
     "bool": c_bool,
@@ -275,6 +295,7 @@ STRUCTS = {
     "camb_wait_options": (CambWaitOptions, {}),
     "camb_wait_progress": (CambWaitProgress, {}),
     "camb_result_url": (CambResultUrl, {}),
+    "camb_task_status_entry": (CambTaskStatusEntry, {}),
 }
 
 # Every function-pointer typedef camb.h defines -> its CFUNCTYPE.
@@ -1551,6 +1572,32 @@ class SaveResultTests(unittest.TestCase):
         self.assertEqual(lib.camb_client_save_result(self.client, 4242, b"", None, None), INVALID_PARAMETER)
         self.assertEqual(lib.camb_client_save_result(self.client, 4242, None, None, None), NULL_PARAMETER)
         self.assertIn(b"path", last_error())
+
+
+class BatchStatusTests(unittest.TestCase):
+    def setUp(self):
+        self.client = build_client(self)
+
+    def test_many_statuses_in_one_call(self):
+        ids = [b"demo-success", b"no-such-task", None, b"\xff", b"demo-unknown"]
+        array = (c_char_p * len(ids))(*ids)
+        entries = (CambTaskStatusEntry * len(ids))()
+        result = lib.camb_client_get_task_statuses(self.client, array, len(ids), 4, entries)
+        self.assertEqual(result, OK, last_error())
+        self.assertEqual([e.result for e in entries], [OK, NOT_FOUND, NULL_PARAMETER, INVALID_PARAMETER, OK])
+        self.assertEqual(entries[0].info.run_id, 4242)
+        self.assertEqual(read_field(entries[0].info.status_text, entries[0].info.status_text_len), b"SUCCESS")
+        self.assertIsNone(entries[0].error_message)
+        self.assertEqual(entries[1].http_status, 404)
+        self.assertIn(b"no-such-task", read_field(entries[1].error_message, entries[1].error_message_len))
+        self.assertEqual(read_field(entries[4].info.status_text, entries[4].info.status_text_len), b"QUEUED_FOR_GPU")
+
+    def test_limits(self):
+        entries = (CambTaskStatusEntry * 1)()
+        array = (c_char_p * 1)(b"demo-success")
+        self.assertEqual(lib.camb_client_get_task_statuses(self.client, None, 0, 0, None), OK)
+        self.assertEqual(lib.camb_client_get_task_statuses(self.client, array, 1, 33, entries), INVALID_PARAMETER)
+        self.assertEqual(lib.camb_client_get_task_statuses(self.client, None, 1, 0, entries), NULL_PARAMETER)
 
 
 class ResultUrlTests(unittest.TestCase):
