@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test lint check-header ci
+.PHONY: demo test lint check-header memcheck load fuzz ci
 
 demo:
 	./scripts/demo.sh
@@ -23,4 +23,16 @@ check-header:
 	@git diff --exit-code -- include/ || { echo "include/ differs from the commit: run cargo build and commit the header"; exit 1; }
 	@test -z "$$(git status --porcelain -- include/)" || { echo "include/ has uncommitted files"; git status --porcelain -- include/; exit 1; }
 
-ci: test lint
+# valgrind and AddressSanitizer over every C example and the stress program.
+memcheck:
+	./scripts/memcheck.sh
+
+# 100,000 status calls on one client: RSS, open files and connections must stay flat.
+load:
+	./scripts/load.sh
+
+# Each fuzz target for FUZZ_SECONDS (default 30) on the nightly toolchain.
+fuzz:
+	./scripts/fuzz.sh
+
+ci: test lint memcheck load
