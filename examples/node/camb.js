@@ -215,6 +215,7 @@ function cString(c, value, what) {
 function text(ptr, len) {
   if (ptr === null || ptr === undefined || ptr === 0n) return null;
   if (len === 0) return '';
+  // A view of libcamb's memory (no copy), decoded to a JS string at once.
   return Buffer.from(koffi.view(ptr, Number(len))).toString('utf8');
 }
 
@@ -400,7 +401,9 @@ class Client {
     let thrown = null;
     const callback = koffi.register((data, len) => {
       try {
-        chunks.push(Buffer.from(koffi.view(data, Number(len))));
+        // koffi.view() is no copy, and the chunk is valid during this call only:
+        // Buffer.from(Uint8Array) copies (Buffer.from(ArrayBuffer) would not).
+        chunks.push(Buffer.from(new Uint8Array(koffi.view(data, Number(len)))));
         return true;
       } catch (e) {
         thrown = { error: e };
