@@ -67,7 +67,7 @@ camb::WaitOptions quick_polls(std::chrono::milliseconds interval) {
 void the_workflow(const camb::Client& client, const std::string& out_path) {
     camb::CreateOptions create;
     create.duration_s = 2;
-    const std::string task_id = client.create_task("rain on a tin roof [pending_ms:300]", create);
+    const std::string task_id = client.create_task("rain on a tin roof [pending_ms:800]", create);
     std::cout << "created task " << task_id << "\n";
 
     const camb::TaskInfo info = client.wait_for_task(

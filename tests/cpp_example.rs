@@ -15,7 +15,7 @@ use common::*;
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The prompt and duration cpp_demo.cpp creates its task with.
-const DEMO_PROMPT: &str = "rain on a tin roof [pending_ms:300]";
+const DEMO_PROMPT: &str = "rain on a tin roof [pending_ms:800]";
 const DEMO_SECONDS: f64 = 2.0;
 
 fn tmp(name: &str) -> PathBuf {

@@ -150,7 +150,7 @@ test('bad arguments are refused before anything is sent', () => {
 test('create, wait with progress, save: a WAV file', () => {
   const c = client();
   try {
-    const id = c.createTask('rain on a tin roof [pending_ms:200]', { durationS: 1 });
+    const id = c.createTask('rain on a tin roof [pending_ms:600]', { durationS: 1 });
     assert.match(id, /\S/);
     const seen = [];
     const info = c.waitForTask(id, {
