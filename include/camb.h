@@ -480,7 +480,8 @@ typedef struct camb_wait_progress {
 /**
  * Called after every poll of `camb_client_wait_for_task()` on the waiting thread.
  * Return true to keep waiting, false to stop the wait (it then fails with
- * `CAMB_RESULT_CANCELLED`). It must not unwind (C++ exceptions, longjmp) through
+ * `CAMB_RESULT_CANCELLED`); on the poll that ends the wait (`done`), the answer is
+ * ignored and the wait returns the final status. It must not unwind (C++ exceptions, longjmp) through
  * libcamb, and must not free the client or token in use. It may call libcamb.
  */
 typedef bool (*camb_progress_fn)(const struct camb_wait_progress *progress,
@@ -858,7 +859,9 @@ camb_result camb_client_create_task(const struct camb_client *client,
  * The string belongs to libcamb: never free it. It stays valid until this thread's
  * next libcamb call that sets it; copy it to keep it. Never NULL.
  * It never contains the API key. Each thread has its own, so threads sharing a
- * client cannot see each other's errors.
+ * client cannot see each other's errors; read it on the thread that made the call
+ * (an FFI that runs calls on a pool of threads, such as Node's koffi `.async` or
+ * Go's goroutines, must read it within the same OS-thread-bound step).
  */
 const char *camb_last_error(void);
 
@@ -951,6 +954,9 @@ camb_result camb_client_save_result(const struct camb_client *client,
  * When `buffer_size` is too small (pass NULL and 0 to ask), returns
  * `CAMB_RESULT_BUFFER_TOO_SMALL` with the needed length (without the NUL) in
  * `*out_len`, and leaves `buffer` unchanged; call again with a larger buffer.
+ * Each call is a request, and a URL's signature may differ in length from one
+ * request to the next: start with a buffer of 4096 bytes (enough for CAMB's
+ * URLs) and, on BUFFER_TOO_SMALL, grow and retry in a loop.
  *
  * Errors: as `camb_client_download_result()`, plus `CAMB_RESULT_BUFFER_TOO_SMALL`
  * and `CAMB_RESULT_NULL_PARAMETER` for a NULL buffer with a nonzero size.

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::json::decode_object;
 use crate::path::push_segment;
 
 /// The docs' limit for sound: "Maximum duration per request is 10 seconds".
@@ -96,9 +97,7 @@ struct CreateReply {
 /// Decodes `{"task_id": "..."}`. A null or unusable id is a bad response: the task
 /// could never be asked about.
 pub fn decode_create_reply(body: &[u8]) -> Result<String, Error> {
-    let reply: CreateReply = serde_json::from_slice(body).map_err(|e| {
-        Error::bad_response(format!("the create reply is not the documented JSON: {e}"))
-    })?;
+    let reply: CreateReply = decode_object(body, "create reply")?;
     let task_id = reply
         .task_id
         .ok_or_else(|| Error::bad_response("the server created the task but sent no task_id"))?;

@@ -6,6 +6,8 @@ use crate::error::Error;
 
 /// Longest piece of server text quoted in a message.
 const MAX_QUOTED_CHARS: usize = 300;
+/// Most 422 items listed; a message stays short however many the server sends.
+const MAX_DETAIL_ITEMS: usize = 5;
 
 /// FastAPI's error bodies: `{"detail": "text"}` or `{"detail": [{"loc": [...], "msg": "..."}]}`.
 #[derive(Deserialize)]
@@ -88,11 +90,17 @@ fn server_words(body: &[u8], quote: &dyn Fn(&str) -> String) -> Option<String> {
     if let Ok(parsed) = serde_json::from_str::<ErrorBody>(&text) {
         return Some(match parsed.detail {
             Detail::Text(text) => quote(&text),
-            Detail::Items(items) if !items.is_empty() => items
-                .iter()
-                .map(|item| describe_item(item, quote))
-                .collect::<Vec<_>>()
-                .join("; "),
+            Detail::Items(items) if !items.is_empty() => {
+                let mut shown: Vec<String> = items
+                    .iter()
+                    .take(MAX_DETAIL_ITEMS)
+                    .map(|item| describe_item(item, quote))
+                    .collect();
+                if items.len() > MAX_DETAIL_ITEMS {
+                    shown.push(format!("and {} more", items.len() - MAX_DETAIL_ITEMS));
+                }
+                shown.join("; ")
+            }
             Detail::Items(_) => "(empty detail list)".to_owned(),
             Detail::Other(value) => quote(&value.to_string()),
         });
@@ -141,7 +149,7 @@ fn quote(text: &str) -> String {
             out.push_str("...");
             break;
         }
-        let c = if c.is_control() || c.is_whitespace() {
+        let c = if c.is_control() || c.is_whitespace() || is_bidi_control(c) {
             ' '
         } else {
             c
@@ -153,6 +161,12 @@ fn quote(text: &str) -> String {
         out.push(c);
     }
     out.trim_end().to_owned()
+}
+
+/// Characters that reorder how a terminal shows the text around them: server text
+/// must not be able to disguise a message.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -267,6 +281,23 @@ mod tests {
             err.message(),
             "HTTP 404 Not Found: Task not found: caf\u{fffd}"
         );
+    }
+
+    #[test]
+    fn many_validation_items_stay_a_short_message() {
+        let items: Vec<String> = (0..1000)
+            .map(|i| format!(r#"{{"loc":["body","f{i}"],"msg":"bad"}}"#))
+            .collect();
+        let body = format!(r#"{{"detail":[{}]}}"#, items.join(","));
+        let err = error_for_status(422, body.as_bytes(), None);
+        assert!(
+            err.message().ends_with("body.f4: bad; and 995 more"),
+            "{}",
+            err.message()
+        );
+        assert!(err.message().len() < 200);
+        let err = error_for_status(404, "{\"detail\":\"a\u{202e}b\"}".as_bytes(), None);
+        assert_eq!(err.message(), "HTTP 404 Not Found: a b");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod download;
 pub mod error;
 pub mod ffi;
 pub mod http_error;
+pub mod json;
 pub mod path;
 pub mod resolver;
 pub mod results;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use crate::error::Error;
+use crate::json::decode_object;
 
 #[derive(Deserialize)]
 struct FileUrlReply {
@@ -13,11 +14,7 @@ struct FileUrlReply {
 
 /// `{"file_url": "https://..."}` from `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`.
 pub fn decode_file_url(body: &[u8]) -> Result<String, Error> {
-    let reply: FileUrlReply = serde_json::from_slice(body).map_err(|e| {
-        Error::bad_response(format!(
-            "the FILE_URL reply is not the documented JSON: {e}"
-        ))
-    })?;
+    let reply: FileUrlReply = decode_object(body, "FILE_URL reply")?;
     if reply.file_url.is_empty() || reply.file_url.contains('\0') {
         return Err(Error::bad_response(
             "the FILE_URL reply has an empty or NUL-containing URL",
@@ -33,9 +30,7 @@ struct OutputUrl {
 
 /// `{"<run_id>": {"output_url": "..."}, ...}` from `POST /text-to-sound-results`.
 pub fn decode_result_urls(body: &[u8]) -> Result<HashMap<i64, String>, Error> {
-    let reply: HashMap<String, OutputUrl> = serde_json::from_slice(body).map_err(|e| {
-        Error::bad_response(format!("the results reply is not the documented JSON: {e}"))
-    })?;
+    let reply: HashMap<String, OutputUrl> = decode_object(body, "results reply")?;
     reply
         .into_iter()
         .map(|(key, value)| {

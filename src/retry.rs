@@ -36,9 +36,14 @@ pub fn backoff(retry: u32) -> Duration {
 /// Parses a `Retry-After` value: delay-seconds or an HTTP date (RFC 9110 10.2.3).
 /// A date in the past means "now". Unparseable values give `None`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    let value = value.trim_matches([' ', '\t']);
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits only (RFC 9110): "+5" is not a delay. Too many digits: the cap applies.
+        return Some(
+            value
+                .parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
@@ -102,6 +107,11 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("+5", now), None);
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::MAX)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

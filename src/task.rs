@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use crate::error::Error;
+use crate::json::decode_object;
 
 /// The status of a text-to-sound task. Every value but `Pending` is final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,9 +69,7 @@ struct StatusReply {
 
 /// Decodes the body of a 2xx status reply.
 pub fn decode_status_reply(body: &[u8]) -> Result<TaskInfo, Error> {
-    let reply: StatusReply = serde_json::from_slice(body).map_err(|e| {
-        Error::bad_response(format!("the status reply is not the documented JSON: {e}"))
-    })?;
+    let reply: StatusReply = decode_object(body, "status reply")?;
     let message = match reply.message {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(text)) => Some(text),

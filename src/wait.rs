@@ -74,7 +74,8 @@ pub struct Progress<'a> {
     pub error: Option<&'a Error>,
     /// True when the status differs from the previous poll's (and on the first).
     pub status_changed: bool,
-    /// The pause before the next poll; `None` when this poll ended the wait.
+    /// The pause before the next poll; `None` when this poll ended the wait (the
+    /// callback's answer is then ignored: the wait returns the final status).
     pub next_poll_in: Option<Duration>,
 }
 
@@ -95,7 +96,7 @@ pub fn wait_until_final(
     let cancelled = |polls: u32| {
         Error::new(
             ErrorKind::Cancelled,
-            format!("the wait was cancelled after {polls} polls"),
+            format!("the wait was cancelled after {polls} poll(s)"),
         )
     };
     loop {
@@ -121,16 +122,17 @@ pub fn wait_until_final(
             status_changed,
             next_poll_in: (!done).then_some(pause),
         });
+        // A final status is the wait's result even if the callback asks to stop.
+        if done {
+            return outcome;
+        }
         if !keep_going {
             return Err(Error::new(
                 ErrorKind::Cancelled,
-                format!("the progress callback stopped the wait after {polls} polls"),
+                format!("the progress callback stopped the wait after {polls} poll(s)"),
             ));
         }
         if let Some(info) = info {
-            if done {
-                return outcome;
-            }
             last_status = Some(info.status_text.clone());
         }
         let deadline_passed = || {
@@ -299,6 +301,9 @@ mod tests {
         let err =
             wait_until_final(&fast(), None, |_| Ok(info("PENDING")), |p| p.polls < 3).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Cancelled);
+        // Stopping on the final poll still returns the final status.
+        let done = wait_until_final(&fast(), None, |_| Ok(info("ERROR")), |_| false).unwrap();
+        assert_eq!(done.status, TaskStatus::Error);
         let token = CancelToken::new();
         token.cancel();
         let mut polled = false;

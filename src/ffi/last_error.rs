@@ -54,7 +54,9 @@ fn store(message: &str, http_status: u16) {
 /// The string belongs to libcamb: never free it. It stays valid until this thread's
 /// next libcamb call that sets it; copy it to keep it. Never NULL.
 /// It never contains the API key. Each thread has its own, so threads sharing a
-/// client cannot see each other's errors.
+/// client cannot see each other's errors; read it on the thread that made the call
+/// (an FFI that runs calls on a pool of threads, such as Node's koffi `.async` or
+/// Go's goroutines, must read it within the same OS-thread-bound step).
 #[unsafe(no_mangle)]
 pub extern "C" fn camb_last_error() -> *const c_char {
     LAST_ERROR

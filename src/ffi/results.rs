@@ -113,6 +113,9 @@ pub unsafe extern "C" fn camb_client_save_result(
 /// When `buffer_size` is too small (pass NULL and 0 to ask), returns
 /// `CAMB_RESULT_BUFFER_TOO_SMALL` with the needed length (without the NUL) in
 /// `*out_len`, and leaves `buffer` unchanged; call again with a larger buffer.
+/// Each call is a request, and a URL's signature may differ in length from one
+/// request to the next: start with a buffer of 4096 bytes (enough for CAMB's
+/// URLs) and, on BUFFER_TOO_SMALL, grow and retry in a loop.
 ///
 /// Errors: as `camb_client_download_result()`, plus `CAMB_RESULT_BUFFER_TOO_SMALL`
 /// and `CAMB_RESULT_NULL_PARAMETER` for a NULL buffer with a nonzero size.

@@ -72,7 +72,8 @@ pub struct camb_wait_progress {
 
 /// Called after every poll of `camb_client_wait_for_task()` on the waiting thread.
 /// Return true to keep waiting, false to stop the wait (it then fails with
-/// `CAMB_RESULT_CANCELLED`). It must not unwind (C++ exceptions, longjmp) through
+/// `CAMB_RESULT_CANCELLED`); on the poll that ends the wait (`done`), the answer is
+/// ignored and the wait returns the final status. It must not unwind (C++ exceptions, longjmp) through
 /// libcamb, and must not free the client or token in use. It may call libcamb.
 pub type camb_progress_fn = Option<
     unsafe extern "C" fn(progress: *const camb_wait_progress, user_data: *mut c_void) -> bool,
