@@ -6,7 +6,9 @@
 //!
 //! Properties:
 //! - never panics, also for "now" far in the past or future;
-//! - delay-seconds (the trimmed value parses as u64) gives exactly that many seconds;
+//! - delay-seconds (after trimming spaces and tabs, one or more ASCII digits and
+//!   nothing else, per RFC 9110) gives exactly that many seconds, or the longest
+//!   duration when the number overflows (the caller caps it);
 //! - any other accepted value is an HTTP date, and gives the time from "now" to it
 //!   (zero when it is past);
 //! - a later "now" never gives a longer wait (monotonic), and the epoch as "now"
@@ -28,9 +30,10 @@ fuzz_target!(|data: &[u8]| {
     let value = String::from_utf8_lossy(&data[n..]);
 
     let got = parse_retry_after(&value, now);
-    let trimmed = value.trim();
-    if let Ok(seconds) = trimmed.parse::<u64>() {
-        assert_eq!(got, Some(Duration::from_secs(seconds)), "{value:?}");
+    let trimmed = value.trim_matches([' ', '\t']);
+    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        let expected = trimmed.parse::<u64>().map_or(Duration::MAX, Duration::from_secs);
+        assert_eq!(got, Some(expected), "{value:?}");
         return;
     }
     let date = httpdate::parse_http_date(trimmed).ok();
