@@ -10,7 +10,7 @@
  * - Strings out are never freed by the caller: they are static, or borrowed for
  *   the lifetime stated on each function.
  * - No function panics, aborts or crashes on NULL or bad input; a *_free function
- *   accepts NULL.
+ *   accepts NULL. (Running out of memory aborts, as in Rust and C++ programs.)
  * - Handles: camb_client is immutable and thread-safe; camb_client_builder is for
  *   one thread at a time.
  */
@@ -259,8 +259,8 @@ typedef struct camb_client_builder camb_client_builder;
  * The string fields point into memory that libcamb keeps for the calling thread:
  * the caller never frees them. They stay valid until the same thread's next
  * successful call that returns such strings (`camb_client_get_task_status()`,
- * `camb_client_wait_for_task()` or `camb_client_get_result_urls()`, on any
- * client) or until the thread exits; copy them to keep them longer. A failed call
+ * `camb_client_wait_for_task()`, `camb_client_get_task_statuses()` or
+ * `camb_client_get_result_urls()`, on any client) or until the thread exits; copy them to keep them longer. A failed call
  * leaves them valid. (Go callers: run the call and the copy on one OS thread,
  * with `runtime.LockOSThread`.) Nothing is truncated: each string is
  * complete, NUL-terminated, and its length in bytes (without the NUL) is given
@@ -374,7 +374,8 @@ typedef struct camb_create_options {
  * Receives the audio of `camb_client_download_result()` chunk by chunk, in order,
  * on the calling thread: `len` bytes at `data`, valid only during the call.
  * Return true to continue, false to stop the download (`CAMB_RESULT_CANCELLED`).
- * It must not unwind (C++ exceptions, longjmp) through libcamb.
+ * It must not unwind (C++ exceptions, longjmp) through libcamb. It may call
+ * libcamb, but must not free the client or token in use.
  */
 typedef bool (*camb_write_fn)(const uint8_t *data,
                               size_t len,
@@ -390,9 +391,8 @@ typedef struct camb_result_url {
   int64_t run_id;
   /**
    * The audio's URL; NULL when the server returned none for this run (unknown,
-   * or not successful). Valid until this thread's next successful call of
-   * `camb_client_get_result_urls()`, `camb_client_get_task_status()` or
-   * `camb_client_wait_for_task()`.
+   * or not successful). Valid until this thread's next successful call that
+   * returns such strings, as for `camb_task_info`.
    */
   const char *url;
   /**
@@ -527,14 +527,15 @@ camb_result camb_client_get_task_statuses(const struct camb_client *client,
  * a 60000 ms timeout, 2 retries, https only (plain http to loopback hosts allowed),
  * and the key from `CAMB_API_KEY` unless one is set.
  *
- * Returns NULL only if memory could not be allocated. The caller owns the builder
+ * Never returns NULL (out of memory aborts the process). The caller owns the builder
  * and passes it to `camb_client_builder_build()` or `camb_client_builder_free()`.
  */
 struct camb_client_builder *camb_client_builder_new(void);
 
 /**
  * Sets the API key sent in the `x-api-key` header. The string is copied; the key
- * is kept only by the client built from this builder and wiped when it is freed.
+ * is kept by the client built from this builder; libcamb's copy is zeroed when
+ * the client is freed (the HTTP layer's transient copies are freed, not wiped).
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `api_key` is NULL;
  * `CAMB_RESULT_INVALID_PARAMETER` if the key is empty, longer than 1024 bytes, has
@@ -551,7 +552,7 @@ camb_result camb_client_builder_set_api_key(struct camb_client_builder *builder,
 /**
  * Sets the API's base URL, such as `"https://client.camb.ai/apis"` (the default)
  * or an emulator's `"http://127.0.0.1:8080"`. Requests go to
- * `{base_url}/text-to-sound/...`; one trailing slash is ignored.
+ * `{base_url}/text-to-sound/...`; trailing slashes are ignored.
  *
  * `http://` URLs are accepted for loopback hosts (127.0.0.0/8, ::1, localhost);
  * for any other host `camb_client_builder_build()` refuses them unless
@@ -571,6 +572,9 @@ camb_result camb_client_builder_set_base_url(struct camb_client_builder *builder
 /**
  * Sets the whole-call timeout in milliseconds (default 60000): it bounds each
  * call from start to end, including every retry and every wait between retries.
+ * A download's bound includes the time its write callback takes. A wait has its
+ * own deadline (`camb_wait_options`), each poll bounded by both; a batch of
+ * statuses is bounded as a whole.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is 0
  * or more than 86400000 (a day), or if the builder was already built or freed.
@@ -622,8 +626,8 @@ camb_result camb_client_builder_set_allow_insecure_http(struct camb_client_build
  * Server certificates are always verified; there is no way to turn that off.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
- * file cannot be read, is over 16 MiB, is not PEM or holds no certificate, or if
- * the builder was already built or freed.
+ * file cannot be read, is not a regular file, is over 16 MiB, is not PEM or holds
+ * no certificate, or if the builder was already built or freed.
  *
  * # Safety
  * `builder` is NULL or a builder from `camb_client_builder_new()`; `path` is NULL
@@ -701,7 +705,7 @@ void camb_client_builder_free(struct camb_client_builder *builder);
 
 /**
  * Creates a token, not cancelled. Free it with `camb_cancel_token_free()`.
- * Returns NULL only if memory could not be allocated.
+ * Never returns NULL (out of memory aborts the process, as in Rust and C++).
  */
 struct camb_cancel_token *camb_cancel_token_new(void);
 
@@ -739,7 +743,8 @@ bool camb_cancel_token_is_cancelled(const struct camb_cancel_token *token);
 
 /**
  * Frees a token. NULL is ignored. Every call the token was passed to must have
- * returned first.
+ * returned first. Freeing a token twice is a bug in the caller that libcamb
+ * cannot detect.
  *
  * # Safety
  * `token` is NULL or a token from `camb_cancel_token_new()` not freed yet.
@@ -827,7 +832,10 @@ struct camb_create_options camb_create_options_default(void);
  * `out_task_id_size` must be at least `CAMB_TASK_ID_BUFFER_SIZE`, checked before
  * the request too, so a created (paid) task's id can never be lost to a short buffer.
  *
- * Not retried unless `options->retry` is set.
+ * Not retried unless `options->retry` is set. After `CAMB_RESULT_CONNECT`,
+ * `CAMB_RESULT_TIMEOUT` or `CAMB_RESULT_SERVER_ERROR` the server may still have
+ * created (and billed) the task; the API offers no way to tell, so retrying the
+ * create is the caller's choice.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (see
  * above, an unknown `audio_type`, or a small buffer); `CAMB_RESULT_VALIDATION`
@@ -858,7 +866,8 @@ camb_result camb_client_create_task(const struct camb_client *client,
  * names, `camb_version`, `camb_cancel_token_is_cancelled`) leave it alone.
  * The string belongs to libcamb: never free it. It stays valid until this thread's
  * next libcamb call that sets it; copy it to keep it. Never NULL.
- * It never contains the API key. Each thread has its own, so threads sharing a
+ * It never contains the API key (keys of 4 characters or more are searched for
+ * and replaced by "[redacted]"). Each thread has its own, so threads sharing a
  * client cannot see each other's errors; read it on the thread that made the call
  * (an FFI that runs calls on a pool of threads, such as Node's koffi `.async` or
  * Go's goroutines, must read it within the same OS-thread-bound step).

@@ -1,9 +1,9 @@
 //! Many statuses in one call, spread over a bounded set of keep-alive connections.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
-use crate::client::Client;
+use crate::client::{Client, Plan};
 use crate::error::Error;
 use crate::task::TaskInfo;
 
@@ -18,9 +18,10 @@ pub(crate) const MAX_BATCH_SIZE: usize = 100_000;
 impl Client {
     /// The status of each task, in the order given, each with its own result.
     ///
-    /// Up to `connections` requests run at once, on that many short-lived worker
-    /// threads (one set per batch, not per request) sharing the client's
-    /// keep-alive pool. Each request is retried and bounded like a single call.
+    /// Up to `connections` requests run at once (0: the default), on that many
+    /// short-lived worker threads (one set per batch, not per request) sharing the
+    /// client's keep-alive pool. The client's timeout bounds the whole batch, as it
+    /// bounds any one call: entries not answered by then fail with `Timeout`.
     pub fn get_task_statuses<S: AsRef<str> + Sync>(
         &self,
         task_ids: &[S],
@@ -42,42 +43,44 @@ impl Client {
             n => n,
         }
         .min(task_ids.len());
-        if workers <= 1 {
-            return Ok(task_ids
-                .iter()
-                .map(|id| self.get_task_status(id.as_ref()))
-                .collect());
-        }
+        let plan = Plan {
+            deadline: Some(Instant::now() + self.timeout),
+            ..Plan::new(true)
+        };
+        let query = |id: &S| {
+            self.status_url(id.as_ref())
+                .and_then(|url| self.get_task_status_within(&url, &plan))
+        };
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<TaskInfo, Error>>>> =
-            Mutex::new((0..task_ids.len()).map(|_| None).collect());
+        // Each worker takes the next index until none is left, and keeps its own
+        // (index, result) pairs; they are put in order at the end.
         let work = || {
+            let mut done = Vec::new();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(id) = task_ids.get(index) else { break };
-                let outcome = self.get_task_status(id.as_ref());
-                let mut results = results.lock().unwrap_or_else(|p| p.into_inner());
-                results[index] = Some(outcome);
+                done.push((index, query(id)));
             }
+            done
         };
-        std::thread::scope(|scope| {
+        let mut pairs = std::thread::scope(|scope| {
             // The calling thread works too, so a failure to start threads (resource
             // limits) only slows the batch down.
-            for _ in 1..workers {
-                let _ = std::thread::Builder::new().spawn_scoped(scope, work);
+            let helpers: Vec<_> = (1..workers)
+                .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+                .collect();
+            let mut pairs = work();
+            for helper in helpers {
+                // A worker that panicked re-raises here, to the caller's guard.
+                pairs.extend(
+                    helper
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                );
             }
-            work();
+            pairs
         });
-        let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-        Ok(results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(Error::invalid(
-                        "internal error: a batch entry was not filled",
-                    ))
-                })
-            })
-            .collect())
+        pairs.sort_unstable_by_key(|(index, _)| *index);
+        Ok(pairs.into_iter().map(|(_, result)| result).collect())
     }
 }

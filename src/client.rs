@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::time::{Duration, Instant, SystemTime};
 
-use ureq::Agent;
+use ureq::http::{HeaderName, HeaderValue};
 use ureq::unversioned::transport::DefaultConnector;
+use ureq::{Agent, RequestBuilder};
 
 use crate::api_key::ApiKey;
 use crate::cancel::{self, CancelToken};
@@ -18,6 +19,8 @@ use crate::resolver::CachingResolver;
 use crate::results::{decode_file_url, decode_result_urls, result_urls_request};
 use crate::retry::{MAX_RETRY_AFTER, backoff, is_retryable, parse_retry_after};
 use crate::task::{TaskInfo, decode_status_reply};
+
+const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 
 /// Sent on every request, so CAMB can tell this library's traffic apart.
 pub(crate) const USER_AGENT: &str = concat!("libcamb/", env!("CARGO_PKG_VERSION"));
@@ -40,7 +43,12 @@ const MAX_IDLE_CONNECTIONS: usize = 32;
 pub struct Client {
     agent: Agent,
     api_key: ApiKey,
+    /// The key as a header value, built once and marked sensitive (kept out of
+    /// ureq's debug output). libcamb's own copy in `api_key` is the one zeroed.
+    key_header: HeaderValue,
     base_url: String,
+    /// `{base_url}/text-to-sound/`, the prefix of every status URL.
+    status_prefix: String,
     pub(crate) timeout: Duration,
     max_retries: u32,
 }
@@ -49,7 +57,8 @@ pub struct Client {
 pub(crate) struct Failure {
     pub(crate) error: Error,
     pub(crate) retry_after: Option<Duration>,
-    /// Not to be retried whatever its kind (a download that already delivered bytes).
+    /// Not to be retried whatever its kind: a download that already delivered
+    /// bytes, a certificate the server will present again, a proxy that refused.
     pub(crate) final_failure: bool,
 }
 
@@ -59,6 +68,16 @@ impl From<Error> for Failure {
             error,
             retry_after: None,
             final_failure: false,
+        }
+    }
+}
+
+impl Failure {
+    /// A failure that another attempt would only repeat.
+    pub(crate) fn not_retryable(error: Error) -> Failure {
+        Failure {
+            final_failure: true,
+            ..Failure::from(error)
         }
     }
 }
@@ -78,22 +97,32 @@ pub(crate) struct Plan<'a> {
 }
 
 impl Plan<'_> {
-    pub(crate) fn idempotent() -> Plan<'static> {
+    pub(crate) fn new(idempotent: bool) -> Plan<'static> {
         Plan {
-            idempotent: true,
+            idempotent,
             deadline: None,
             cancel: None,
         }
     }
 }
 
+/// A retry is started only if at least this much of the deadline is left for it
+/// after its backoff: a retry with a sliver of time could only time out, and its
+/// TIMEOUT would hide the server's real answer.
+const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(100);
+
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
+        // The setters check each value; the fields are public, so check again.
+        config.validate()?;
         let base_url = config.validated_base_url()?.to_owned();
         let api_key = match config.api_key {
             Some(key) => key,
             None => ApiKey::from_env()?,
         };
+        let mut key_header = HeaderValue::from_str(api_key.expose())
+            .map_err(|_| Error::invalid("the API key cannot be sent in an HTTP header"))?;
+        key_header.set_sensitive(true);
         let tls = ureq::tls::TlsConfig::builder();
         let tls = if config.ca_certificates.is_empty() {
             tls
@@ -131,6 +160,8 @@ impl Client {
         Ok(Client {
             agent,
             api_key,
+            key_header,
+            status_prefix: format!("{base_url}/text-to-sound/"),
             base_url,
             timeout: config.timeout,
             max_retries: config.max_retries,
@@ -143,17 +174,20 @@ impl Client {
 
     /// `GET /text-to-sound/{task_id}`: the task's status, retried on transient failures.
     pub fn get_task_status(&self, task_id: &str) -> Result<TaskInfo, Error> {
-        self.get_task_status_within(task_id, &Plan::idempotent())
+        self.get_task_status_within(&self.status_url(task_id)?, &Plan::new(true))
     }
 
-    /// [`Client::get_task_status`] under another deadline or cancellation (the wait).
-    pub(crate) fn get_task_status_within(
-        &self,
-        task_id: &str,
-        plan: &Plan,
-    ) -> Result<TaskInfo, Error> {
-        let url = self.url_with_segment("/text-to-sound/", "task id", task_id)?;
-        let body = self.call_json(Method::Get, &url, None, plan)?;
+    /// The URL of a task's status: one encoded path segment after the prefix.
+    pub(crate) fn status_url(&self, task_id: &str) -> Result<String, Error> {
+        let mut url = String::with_capacity(self.status_prefix.len() + task_id.len());
+        url.push_str(&self.status_prefix);
+        push_segment(&mut url, "task id", task_id)?;
+        Ok(url)
+    }
+
+    /// A status query under another deadline or cancellation (the wait, a batch).
+    pub(crate) fn get_task_status_within(&self, url: &str, plan: &Plan) -> Result<TaskInfo, Error> {
+        let body = self.call_json(Method::Get, url, None, plan)?;
         decode_status_reply(&body).map_err(|e| self.scrub(e))
     }
 
@@ -162,11 +196,12 @@ impl Client {
     pub fn create_task(&self, request: &CreateRequest) -> Result<String, Error> {
         request.validate()?;
         let url = format!("{}/text-to-sound", self.base_url);
-        let plan = Plan {
-            idempotent: request.retry,
-            ..Plan::idempotent()
-        };
-        let body = self.call_json(Method::Post, &url, Some(&request.to_json()), &plan)?;
+        let body = self.call_json(
+            Method::Post,
+            &url,
+            Some(&request.to_json()),
+            &Plan::new(request.retry),
+        )?;
         decode_create_reply(&body).map_err(|e| self.scrub(e))
     }
 
@@ -177,40 +212,18 @@ impl Client {
             "{}/text-to-sound-result/{run_id}?output_type=FILE_URL",
             self.base_url
         );
-        let body = self.call_json(Method::Get, &url, None, &Plan::idempotent())?;
+        let body = self.call_json(Method::Get, &url, None, &Plan::new(true))?;
         decode_file_url(&body).map_err(|e| self.scrub(e))
     }
 
     /// `POST /text-to-sound-results`: URLs for many runs at once. Run ids the server
     /// does not know are absent from the map. A read, so it is retried like one.
     pub fn get_result_urls(&self, run_ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
-        if run_ids.is_empty() {
-            return Err(Error::invalid("no run ids were given"));
-        }
-        if run_ids.len() > MAX_BULK_RUN_IDS {
-            return Err(Error::invalid(format!(
-                "{} run ids were given; the limit is {MAX_BULK_RUN_IDS} per call",
-                run_ids.len()
-            )));
-        }
+        check_bulk_count(run_ids.len())?;
         let url = format!("{}/text-to-sound-results", self.base_url);
         let request = result_urls_request(run_ids);
-        let body = self.call_json(Method::Post, &url, Some(&request), &Plan::idempotent())?;
+        let body = self.call_json(Method::Post, &url, Some(&request), &Plan::new(true))?;
         decode_result_urls(&body).map_err(|e| self.scrub(e))
-    }
-
-    /// `{base_url}{prefix}{encoded segment}`.
-    pub(crate) fn url_with_segment(
-        &self,
-        prefix: &str,
-        what: &str,
-        segment: &str,
-    ) -> Result<String, Error> {
-        let mut url = String::with_capacity(self.base_url.len() + prefix.len() + segment.len());
-        url.push_str(&self.base_url);
-        url.push_str(prefix);
-        push_segment(&mut url, what, segment)?;
-        Ok(url)
     }
 
     /// A request whose 2xx reply is JSON, read up to [`MAX_JSON_BODY`], with retries.
@@ -228,7 +241,7 @@ impl Client {
                 .with_config()
                 .limit(MAX_JSON_BODY)
                 .read_to_vec()
-                .map_err(|e| Failure::from(self.transport_error(e)))
+                .map_err(|e| self.transport_failure(e))
         })
     }
 
@@ -243,20 +256,35 @@ impl Client {
         let deadline = plan
             .deadline
             .unwrap_or_else(|| Instant::now() + self.timeout);
+        let cancelled = || {
+            Error::new(
+                ErrorKind::Cancelled,
+                "cancelled before the request was sent",
+            )
+        };
         let mut retries = 0;
         loop {
+            if plan.cancel.is_some_and(CancelToken::is_cancelled) {
+                return Err(cancelled());
+            }
             let time_left = match (retries, plan.deadline) {
                 (0, None) => None,
                 _ => Some(deadline.saturating_duration_since(Instant::now())),
             };
             if time_left.is_some_and(|t| t.is_zero()) {
-                return Err(self.timeout_error(plan));
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "the deadline passed before the request could be sent",
+                ));
             }
             let failure = match attempt(time_left) {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
             };
-            let error = failure.error;
+            let mut error = failure.error.with_retry_after(failure.retry_after);
+            if error.kind() == ErrorKind::Timeout {
+                error = error.replace_message(self.timeout_message(time_left));
+            }
             let attempts = retries + 1;
             let retryable = plan.idempotent
                 && !failure.final_failure
@@ -264,18 +292,21 @@ impl Client {
             if !retryable || retries >= self.max_retries {
                 return Err(self.scrub(with_attempts(error, attempts)));
             }
-            let wait = match failure.retry_after {
-                Some(asked) => asked.min(MAX_RETRY_AFTER),
-                None => backoff(retries),
-            };
+            let wait = failure.retry_after.unwrap_or_else(|| backoff(retries));
             let left = deadline.saturating_duration_since(Instant::now());
-            if wait >= left {
-                let why = format!(
-                    "{} (not retried: waiting {} ms would pass the call's deadline)",
-                    error.message(),
+            let not_retried = if wait > MAX_RETRY_AFTER {
+                Some(format!("the server asked to wait {} s", wait.as_secs()))
+            } else if wait + MIN_ATTEMPT_TIME > left {
+                Some(format!(
+                    "waiting {} ms would leave no time before the deadline",
                     wait.as_millis()
-                );
-                return Err(self.scrub(with_attempts(error.replace_message(why), attempts)));
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = not_retried {
+                let message = format!("{} (not retried: {why})", error.message());
+                return Err(self.scrub(with_attempts(error.replace_message(message), attempts)));
             }
             if cancel::sleep(plan.cancel, wait) {
                 return Err(Error::new(
@@ -287,18 +318,17 @@ impl Client {
         }
     }
 
-    fn timeout_error(&self, plan: &Plan) -> Error {
-        match plan.deadline {
-            Some(_) => Error::new(
-                ErrorKind::Timeout,
-                "the deadline passed before the request could be sent",
+    /// Says which bound an attempt that timed out had: the client's timeout, or
+    /// what was left of the call's (or the wait's) deadline.
+    fn timeout_message(&self, time_left: Option<Duration>) -> String {
+        match time_left {
+            None => format!(
+                "no complete reply within the client's timeout of {} ms",
+                self.timeout.as_millis()
             ),
-            None => Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no complete reply within the client's timeout of {} ms",
-                    self.timeout.as_millis()
-                ),
+            Some(left) => format!(
+                "no complete reply within the {} ms left before the deadline",
+                left.as_millis()
             ),
         }
     }
@@ -312,35 +342,14 @@ impl Client {
         body: Option<&[u8]>,
         time_left: Option<Duration>,
     ) -> Result<ureq::http::Response<ureq::Body>, Failure> {
-        let key = self.api_key.expose();
         let result = match method {
-            Method::Get => {
-                let mut request = self.agent.get(url).header("x-api-key", key);
-                if let Some(time_left) = time_left {
-                    request = request.config().timeout_global(Some(time_left)).build();
-                }
-                request.call()
-            }
-            Method::Post => {
-                let mut request = self
-                    .agent
-                    .post(url)
-                    .header("x-api-key", key)
-                    .header("content-type", "application/json");
-                if let Some(time_left) = time_left {
-                    request = request.config().timeout_global(Some(time_left)).build();
-                }
-                request.send(body.unwrap_or_default())
-            }
+            Method::Get => self.prepare(self.agent.get(url), time_left).call(),
+            Method::Post => self
+                .prepare(self.agent.post(url), time_left)
+                .header("content-type", "application/json")
+                .send(body.unwrap_or_default()),
         };
-        let mut response = result.map_err(|e| {
-            // A proxy that refuses the tunnel (407, 403...) will refuse it again.
-            let final_failure = matches!(e, ureq::Error::ConnectProxyFailed(_));
-            Failure {
-                final_failure,
-                ..Failure::from(self.transport_error(e))
-            }
-        })?;
+        let mut response = result.map_err(|e| self.transport_failure(e))?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(response);
@@ -364,51 +373,84 @@ impl Client {
         })
     }
 
-    pub(crate) fn transport_error(&self, error: ureq::Error) -> Error {
+    /// Adds the key, and the time left when it is not the agent's own timeout.
+    fn prepare<B>(
+        &self,
+        request: RequestBuilder<B>,
+        time_left: Option<Duration>,
+    ) -> RequestBuilder<B> {
+        let request = request.header(API_KEY_HEADER, self.key_header.clone());
+        match time_left {
+            Some(time_left) => request.config().timeout_global(Some(time_left)).build(),
+            None => request,
+        }
+    }
+
+    /// Maps a ureq error to a failure: its kind, words, and whether another
+    /// attempt could fare better (a network hiccup) or not (a bad certificate).
+    pub(crate) fn transport_failure(&self, error: ureq::Error) -> Failure {
         use ureq::Error as E;
-        let (kind, message) = match error {
-            E::Timeout(_) => (
-                ErrorKind::Timeout,
-                format!(
-                    "no complete reply within the client's timeout of {} ms",
-                    self.timeout.as_millis()
-                ),
-            ),
+        let (kind, message, retryable) = match error {
+            // Reworded by with_retries, which knows the attempt's budget.
+            E::Timeout(_) => (ErrorKind::Timeout, "timed out".to_owned(), true),
             // rustls reports certificate and handshake failures as InvalidData;
-            // plain sockets never do.
+            // plain sockets never do. The server would present the same certificate.
             E::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                (ErrorKind::Connect, format!("TLS error: {e}"))
+                (ErrorKind::Connect, format!("TLS error: {e}"), false)
             }
-            E::Io(e) => (ErrorKind::Connect, format!("network error: {e}")),
-            E::ConnectProxyFailed(e) => (
-                ErrorKind::Connect,
-                format!("the proxy refused the connection: {e}"),
-            ),
+            E::Io(e) => (ErrorKind::Connect, format!("network error: {e}"), true),
             E::HostNotFound => (
                 ErrorKind::Connect,
                 "the host name could not be resolved".to_owned(),
+                true,
             ),
             E::ConnectionFailed => (
                 ErrorKind::Connect,
                 "the connection could not be made".to_owned(),
+                true,
             ),
-            E::Tls(e) => (ErrorKind::Connect, format!("TLS error: {e}")),
-            E::Rustls(e) => (ErrorKind::Connect, format!("TLS error: {e}")),
+            E::BodyStalled => (ErrorKind::Connect, "the reply stalled".to_owned(), true),
+            E::Tls(e) => (ErrorKind::Connect, format!("TLS error: {e}"), false),
+            E::Rustls(e) => (ErrorKind::Connect, format!("TLS error: {e}"), false),
+            E::TlsRequired => (
+                ErrorKind::Connect,
+                "TLS error: TLS was required".to_owned(),
+                false,
+            ),
+            // A proxy that refuses the tunnel (407, 403...) will refuse it again.
+            E::ConnectProxyFailed(e) => (
+                ErrorKind::Connect,
+                format!("the proxy refused the connection: {e}"),
+                false,
+            ),
             E::BodyExceedsLimit(limit) => (
                 ErrorKind::BadResponse,
                 format!("the reply body is larger than its {limit}-byte limit"),
+                false,
             ),
             E::LargeResponseHeader(size, limit) => (
                 ErrorKind::BadResponse,
                 format!("the reply's headers ({size} bytes) exceed the {limit}-byte limit"),
+                false,
             ),
             E::Protocol(e) => (
                 ErrorKind::BadResponse,
                 format!("the reply is not valid HTTP/1.1: {e}"),
+                false,
             ),
-            other => (ErrorKind::Connect, format!("HTTP error: {other}")),
+            // The rest are local mistakes (a URL, a setting) that no retry mends.
+            other => (
+                ErrorKind::InvalidParameter,
+                format!("HTTP error: {other}"),
+                false,
+            ),
         };
-        Error::new(kind, message)
+        let error = Error::new(kind, message);
+        if retryable {
+            Failure::from(error)
+        } else {
+            Failure::not_retryable(error)
+        }
     }
 
     /// Removes the API key from an error's message, wherever it came from.
@@ -416,6 +458,16 @@ impl Client {
         let clean = self.api_key.redact(error.message());
         error.replace_message(clean)
     }
+}
+
+/// Refuses a bulk URL request of no run or of more than [`MAX_BULK_RUN_IDS`].
+pub(crate) fn check_bulk_count(count: usize) -> Result<(), Error> {
+    if count == 0 || count > MAX_BULK_RUN_IDS {
+        return Err(Error::invalid(format!(
+            "between 1 and {MAX_BULK_RUN_IDS} run ids per call, not {count}"
+        )));
+    }
+    Ok(())
 }
 
 fn with_attempts(error: Error, attempts: u32) -> Error {

@@ -9,6 +9,7 @@ use crate::error::Error;
 pub(crate) const DEFAULT_BASE_URL: &str = "https://client.camb.ai/apis";
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const DEFAULT_MAX_RETRIES: u32 = 2;
+/// The longest any timeout, deadline or interval may be: a day.
 pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 pub(crate) const MAX_RETRIES_LIMIT: u32 = 10;
 const MAX_BASE_URL_LEN: usize = 2048;
@@ -28,7 +29,7 @@ pub struct ClientConfig {
     pub allow_insecure_http: bool,
     /// Trust these CA certificates (DER) instead of the built-in roots; empty: built-in.
     pub ca_certificates: Vec<Vec<u8>>,
-    /// An HTTP CONNECT or SOCKS proxy; `None`: connect directly. Proxy environment
+    /// An HTTP CONNECT proxy; `None`: connect directly. Proxy environment
     /// variables are never read, so they cannot silently route the key elsewhere.
     pub proxy: Option<ureq::Proxy>,
 }
@@ -61,63 +62,36 @@ impl ClientConfig {
 
     pub fn set_timeout_ms(&mut self, timeout_ms: u64) -> Result<(), Error> {
         let timeout = Duration::from_millis(timeout_ms);
-        if timeout.is_zero() || timeout > MAX_TIMEOUT {
-            return Err(Error::invalid(format!(
-                "the timeout must be between 1 ms and {} ms, not {timeout_ms} ms",
-                MAX_TIMEOUT.as_millis()
-            )));
-        }
+        check_timeout(timeout)?;
         self.timeout = timeout;
         Ok(())
     }
 
     pub fn set_max_retries(&mut self, max_retries: u32) -> Result<(), Error> {
-        if max_retries > MAX_RETRIES_LIMIT {
-            return Err(Error::invalid(format!(
-                "max_retries must be at most {MAX_RETRIES_LIMIT}, not {max_retries}"
-            )));
-        }
+        check_max_retries(max_retries)?;
         self.max_retries = max_retries;
         Ok(())
+    }
+
+    /// Checks every field again: they are public, so a Rust caller may have set
+    /// them without the setters.
+    pub fn validate(&self) -> Result<(), Error> {
+        check_timeout(self.timeout)?;
+        check_max_retries(self.max_retries)?;
+        self.validated_base_url().map(|_| ())
     }
 
     /// Trusts the CA certificates in the PEM text `pem` (for example a corporate
     /// proxy's CA) instead of the built-in roots, as curl's CAINFO does.
     pub fn set_ca_bundle_pem(&mut self, pem: &[u8]) -> Result<(), Error> {
-        let mut certificates = Vec::new();
-        for item in ureq::tls::parse_pem(pem) {
-            match item {
-                Ok(ureq::tls::PemItem::Certificate(cert)) => certificates.push(cert.der().to_vec()),
-                Ok(_) => {} // keys and the like are not trust anchors; skip them
-                Err(e) => {
-                    return Err(Error::invalid(format!(
-                        "the CA bundle is not valid PEM: {e}"
-                    )));
-                }
-            }
-        }
-        if certificates.is_empty() {
-            return Err(Error::invalid("the CA bundle has no certificate"));
-        }
-        self.ca_certificates = certificates;
+        self.ca_certificates = parse_ca_bundle(pem)?;
         Ok(())
     }
 
     /// Reads a PEM CA bundle from a file; see [`ClientConfig::set_ca_bundle_pem`].
     pub fn set_ca_bundle_file(&mut self, path: &std::path::Path) -> Result<(), Error> {
-        const MAX_BUNDLE: u64 = 16 << 20;
-        let too_big = std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_BUNDLE);
-        if too_big {
-            return Err(Error::invalid(format!(
-                "the CA bundle {} is over 16 MiB",
-                path.display()
-            )));
-        }
-        let pem = std::fs::read(path).map_err(|e| {
-            Error::invalid(format!("cannot read the CA bundle {}: {e}", path.display()))
-        })?;
-        self.set_ca_bundle_pem(&pem)
-            .map_err(|e| e.context(&format!("in {}", path.display())))
+        self.ca_certificates = load_ca_bundle_file(path)?;
+        Ok(())
     }
 
     /// Sends every request through the HTTP proxy at `url` (`http://host:port`, an
@@ -154,6 +128,80 @@ impl ClientConfig {
         }
         Ok(&self.base_url)
     }
+}
+
+/// The certificates (DER) of a PEM bundle; keys and other items are skipped.
+pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
+    let mut certificates = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => certificates.push(cert.der().to_vec()),
+            Ok(_) => {} // keys and the like are not trust anchors
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "the CA bundle is not valid PEM: {e}"
+                )));
+            }
+        }
+    }
+    if certificates.is_empty() {
+        return Err(Error::invalid("the CA bundle has no certificate"));
+    }
+    Ok(certificates)
+}
+
+/// The certificates of the PEM bundle file at `path`.
+pub(crate) fn load_ca_bundle_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, Error> {
+    parse_ca_bundle(&read_ca_bundle(path)?)
+        .map_err(|e| e.context(&format!("in {}", path.display())))
+}
+
+/// Reads a CA bundle: a regular file (not a FIFO that could block forever, nor a
+/// device that never ends) of at most 16 MiB, never reading more than that.
+fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    const MAX_BUNDLE: u64 = 16 << 20;
+    let cannot = |e: std::io::Error| {
+        Error::invalid(format!("cannot read the CA bundle {}: {e}", path.display()))
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    if !file.metadata().map_err(cannot)?.is_file() {
+        return Err(Error::invalid(format!(
+            "the CA bundle {} is not a regular file",
+            path.display()
+        )));
+    }
+    let mut pem = Vec::new();
+    file.take(MAX_BUNDLE + 1)
+        .read_to_end(&mut pem)
+        .map_err(cannot)?;
+    if pem.len() as u64 > MAX_BUNDLE {
+        return Err(Error::invalid(format!(
+            "the CA bundle {} is over 16 MiB",
+            path.display()
+        )));
+    }
+    Ok(pem)
+}
+
+fn check_timeout(timeout: Duration) -> Result<(), Error> {
+    if timeout.is_zero() || timeout > MAX_TIMEOUT {
+        return Err(Error::invalid(format!(
+            "the timeout must be between 1 ms and {} ms, not {} ms",
+            MAX_TIMEOUT.as_millis(),
+            timeout.as_millis()
+        )));
+    }
+    Ok(())
+}
+
+fn check_max_retries(max_retries: u32) -> Result<(), Error> {
+    if max_retries > MAX_RETRIES_LIMIT {
+        return Err(Error::invalid(format!(
+            "max_retries must be at most {MAX_RETRIES_LIMIT}, not {max_retries}"
+        )));
+    }
+    Ok(())
 }
 
 fn parse_base_url(url: &str) -> Result<ureq::http::Uri, Error> {

@@ -2,7 +2,7 @@
 //! saved to a file that appears complete or not at all.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,12 +14,16 @@ use crate::error::{Error, ErrorKind};
 const CHUNK_SIZE: usize = 64 << 10;
 /// WAV sizes are 32-bit: nothing legitimate is larger.
 const MAX_AUDIO_BYTES: u64 = 4 << 30;
+/// Bytes of the target's name kept in the temporary file's name, so that the
+/// temporary name stays within NAME_MAX (255) whatever the target's length.
+const MAX_NAME_IN_TEMP: usize = 200;
 
 impl Client {
     /// Streams the audio of a successful run to `sink`, chunk by chunk, and returns
     /// the number of bytes delivered. Retried like any read until the first byte
     /// reaches the sink; after that a failure is reported (the sink has partial data).
-    /// `sink` returning an error stops the download with that error.
+    /// `sink` returning an error stops the download with that error. The client's
+    /// timeout bounds the whole download, the sink's own time included.
     pub fn download_result(
         &self,
         run_id: i64,
@@ -32,7 +36,7 @@ impl Client {
         );
         let plan = Plan {
             cancel,
-            ..Plan::idempotent()
+            ..Plan::new(true)
         };
         let cancelled = || cancel.is_some_and(CancelToken::is_cancelled);
         self.with_retries(&plan, |time_left| {
@@ -43,7 +47,7 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             if content_type.starts_with("application/json") {
-                return Err(Failure::from(Error::bad_response(
+                return Err(Failure::not_retryable(Error::bad_response(
                     "expected the audio bytes but the server sent JSON",
                 )));
             }
@@ -56,7 +60,7 @@ impl Client {
             let mut delivered: u64 = 0;
             loop {
                 if cancelled() {
-                    return Err(final_failure(Error::new(
+                    return Err(Failure::not_retryable(Error::new(
                         ErrorKind::Cancelled,
                         format!("the download was cancelled after {delivered} bytes"),
                     )));
@@ -65,16 +69,16 @@ impl Client {
                     Ok(0) => return Ok(delivered),
                     Ok(read) => read,
                     Err(e) => {
-                        let error = self.transport_error(ureq::Error::from(e));
-                        let error = error.context(&format!("after {delivered} bytes of audio"));
-                        return Err(if delivered > 0 {
-                            final_failure(error)
-                        } else {
-                            Failure::from(error)
-                        });
+                        let mut failure = self.transport_failure(ureq::Error::from(e));
+                        failure.error = failure
+                            .error
+                            .context(&format!("after {delivered} bytes of audio"));
+                        // Bytes already delivered cannot be taken back.
+                        failure.final_failure |= delivered > 0;
+                        return Err(failure);
                     }
                 };
-                sink(&buffer[..read]).map_err(final_failure)?;
+                sink(&buffer[..read]).map_err(Failure::not_retryable)?;
                 delivered += read as u64;
             }
         })
@@ -82,50 +86,79 @@ impl Client {
 
     /// Saves the audio of a successful run to `path`. The bytes go to a temporary
     /// file in the same directory, which is flushed to disk and then renamed over
-    /// `path`; on any failure it is removed, so `path` is never left partial.
+    /// `path` (and the directory flushed, so the new name survives a crash); on any
+    /// failure, a panic included, it is removed, so `path` is never left partial.
     pub fn save_result(
         &self,
         run_id: i64,
         path: &Path,
         cancel: Option<&CancelToken>,
     ) -> Result<u64, Error> {
-        let temp_path = temporary_path_for(path)?;
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&temp_path)
-            .map_err(|e| io_error(&format!("cannot create {}", temp_path.display()), &e))?;
-        let outcome = (|| {
-            let mut writer = BufWriter::with_capacity(CHUNK_SIZE, file);
-            let written = self.download_result(run_id, cancel, &mut |chunk| {
-                writer
-                    .write_all(chunk)
-                    .map_err(|e| io_error(&format!("cannot write {}", temp_path.display()), &e))
-            })?;
-            let file = writer.into_inner().map_err(|e| {
-                io_error(&format!("cannot write {}", temp_path.display()), e.error())
-            })?;
-            file.sync_all()
-                .map_err(|e| io_error(&format!("cannot flush {}", temp_path.display()), &e))?;
-            fs::rename(&temp_path, path).map_err(|e| {
-                io_error(
-                    &format!("cannot rename the download to {}", path.display()),
-                    &e,
-                )
-            })?;
-            Ok(written)
-        })();
-        if outcome.is_err() {
-            let _ = fs::remove_file(&temp_path);
-        }
-        outcome
+        let temp = TempFile::create_beside(path)?;
+        let mut file = &temp.file;
+        let written = self.download_result(run_id, cancel, &mut |chunk| {
+            file.write_all(chunk)
+                .map_err(|e| io_error(&format!("cannot write {}", temp.path.display()), &e))
+        })?;
+        temp.file
+            .sync_all()
+            .map_err(|e| io_error(&format!("cannot flush {}", temp.path.display()), &e))?;
+        temp.persist(path)?;
+        Ok(written)
     }
 }
 
-fn final_failure(error: Error) -> Failure {
-    Failure {
-        final_failure: true,
-        ..Failure::from(error)
+/// A temporary file that is removed when dropped, unless persisted.
+struct TempFile {
+    file: File,
+    path: PathBuf,
+    persisted: bool,
+}
+
+impl TempFile {
+    /// `dir/.name.<pid>.<n>.part`: beside the target (so the rename stays on one
+    /// file system), hidden, unique within and across processes.
+    fn create_beside(target: &Path) -> Result<TempFile, Error> {
+        let path = temporary_path_for(target)?;
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| io_error(&format!("cannot create {}", path.display()), &e))?;
+        Ok(TempFile {
+            file,
+            path,
+            persisted: false,
+        })
+    }
+
+    /// Renames the file to `target` and flushes the directory entry.
+    fn persist(mut self, target: &Path) -> Result<(), Error> {
+        fs::rename(&self.path, target).map_err(|e| {
+            io_error(
+                &format!("cannot rename the download to {}", target.display()),
+                &e,
+            )
+        })?;
+        self.persisted = true;
+        #[cfg(unix)]
+        {
+            let dir = match target.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            // Best effort: the data itself was synced; some file systems refuse this.
+            let _ = File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -133,20 +166,27 @@ fn io_error(what: &str, error: &std::io::Error) -> Error {
     Error::new(ErrorKind::Io, format!("{what}: {error}"))
 }
 
-/// `dir/.name.<pid>.<n>.part`: beside the target (so the rename stays on one file
-/// system), hidden, and unique within and across processes.
 fn temporary_path_for(path: &Path) -> Result<PathBuf, Error> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .ok_or_else(|| Error::invalid(format!("{} does not name a file", path.display())))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(
-        ".{}.{}.part",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let name = name.as_encoded_bytes();
+    let kept = &name[..name.len().min(MAX_NAME_IN_TEMP)];
+    let mut temp_name = Vec::with_capacity(kept.len() + 40);
+    temp_name.push(b'.');
+    temp_name.extend_from_slice(kept);
+    temp_name.extend_from_slice(
+        format!(
+            ".{}.{}.part",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        )
+        .as_bytes(),
+    );
+    // Cutting may split a character; the name only has to be unique and valid
+    // for the OS, so an invalid sequence is replaced rather than kept.
+    let temp_name = String::from_utf8_lossy(&temp_name).into_owned();
     Ok(path.with_file_name(temp_name))
 }
 
@@ -169,5 +209,28 @@ mod tests {
         );
         assert!(temporary_path_for(Path::new("/")).is_err());
         assert!(temporary_path_for(Path::new("dir/..")).is_err());
+    }
+
+    #[test]
+    fn a_long_name_still_gives_a_valid_temporary_name() {
+        let long = "x".repeat(250) + ".wav";
+        let temp = temporary_path_for(Path::new(&long)).unwrap();
+        assert!(temp.file_name().unwrap().len() <= 255, "{}", temp.display());
+    }
+
+    #[test]
+    fn a_dropped_temporary_file_is_removed() {
+        let dir = std::env::temp_dir().join(format!("camb-temp-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("t.wav");
+        let temp = TempFile::create_beside(&target).unwrap();
+        let temp_path = temp.path.clone();
+        assert!(temp_path.exists());
+        drop(temp);
+        assert!(!temp_path.exists());
+        let temp = TempFile::create_beside(&target).unwrap();
+        temp.persist(&target).unwrap();
+        assert!(target.exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,6 +1,7 @@
 //! The one error type of the safe core, and the kinds the C layer maps to result codes.
 
 use std::fmt;
+use std::time::Duration;
 
 /// What went wrong, at the granularity a caller needs to decide what to do next.
 /// Each kind maps to exactly one `camb_result` code in the C layer.
@@ -69,6 +70,8 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     http_status: Option<u16>,
+    /// How long the server asked to wait before trying again (`Retry-After`).
+    retry_after: Option<Duration>,
 }
 
 impl Error {
@@ -77,6 +80,7 @@ impl Error {
             kind,
             message: message.into(),
             http_status: None,
+            retry_after: None,
         }
     }
 
@@ -86,6 +90,7 @@ impl Error {
             kind: ErrorKind::from_http_status(status),
             message: message.into(),
             http_status: Some(status),
+            retry_after: None,
         }
     }
 
@@ -108,6 +113,17 @@ impl Error {
     /// The HTTP status of the reply that caused this error, if there was one.
     pub fn http_status(&self) -> Option<u16> {
         self.http_status
+    }
+
+    /// How long the server asked to wait before trying again, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The same error, remembering the server's `Retry-After`.
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Error {
+        self.retry_after = retry_after;
+        self
     }
 
     /// The same error with another message.

@@ -4,6 +4,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 
+/// Longest decoder message kept in an error.
+const MAX_DETAIL: usize = 300;
+
 /// Decodes a reply that must be a JSON object into `T`.
 ///
 /// serde's derived structs also accept a JSON array, filling the fields in order
@@ -16,8 +19,19 @@ pub fn decode_object<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, 
             "the {what} is not the documented JSON: expected an object"
         )));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| Error::bad_response(format!("the {what} is not the documented JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        // serde quotes the offending value whole; keep the message short.
+        let mut detail = e.to_string();
+        if detail.len() > MAX_DETAIL {
+            let mut end = MAX_DETAIL;
+            while !detail.is_char_boundary(end) {
+                end -= 1;
+            }
+            detail.truncate(end);
+            detail.push_str("...");
+        }
+        Error::bad_response(format!("the {what} is not the documented JSON: {detail}"))
+    })
 }
 
 #[cfg(test)]

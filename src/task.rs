@@ -1,5 +1,7 @@
 //! A task's status as the server reports it, and the decoding of the status reply.
 
+use std::ffi::CStr;
+
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -18,21 +20,30 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
-    /// The documented statuses with their wire names (the seed's OpenAPI `TaskStatus` enum).
-    pub const KNOWN: [(TaskStatus, &'static str); 5] = [
-        (TaskStatus::Pending, "PENDING"),
-        (TaskStatus::Success, "SUCCESS"),
-        (TaskStatus::Timeout, "TIMEOUT"),
-        (TaskStatus::Error, "ERROR"),
-        (TaskStatus::PaymentRequired, "PAYMENT_REQUIRED"),
+    /// The documented statuses with their wire names (the seed's OpenAPI
+    /// `TaskStatus` enum), NUL-terminated so the C layer can hand them out as is.
+    pub const KNOWN: [(TaskStatus, &'static CStr); 5] = [
+        (TaskStatus::Pending, c"PENDING"),
+        (TaskStatus::Success, c"SUCCESS"),
+        (TaskStatus::Timeout, c"TIMEOUT"),
+        (TaskStatus::Error, c"ERROR"),
+        (TaskStatus::PaymentRequired, c"PAYMENT_REQUIRED"),
     ];
 
     /// Exact, case-sensitive match on the wire name; anything else is `Unknown`.
     pub fn from_wire(text: &str) -> TaskStatus {
         TaskStatus::KNOWN
             .iter()
-            .find(|(_, name)| *name == text)
+            .find(|(_, name)| name.to_bytes() == text.as_bytes())
             .map_or(TaskStatus::Unknown, |(status, _)| *status)
+    }
+
+    /// The wire name of a documented status; `None` for `Unknown`.
+    pub fn wire_name(self) -> Option<&'static CStr> {
+        TaskStatus::KNOWN
+            .iter()
+            .find(|(status, _)| *status == self)
+            .map(|(_, name)| *name)
     }
 
     /// True for every status but `Pending`: the task will not change any more.
@@ -96,6 +107,7 @@ mod tests {
     #[test]
     fn decodes_each_documented_status() {
         for (status, name) in TaskStatus::KNOWN {
+            let name = name.to_str().unwrap();
             let info = decode(&format!(r#"{{"status":"{name}","run_id":7}}"#)).unwrap();
             assert_eq!(info.status, status);
             assert_eq!(info.status_text, name);

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::cancel::{self, CancelToken};
 use crate::client::{Client, Plan};
+use crate::config::MAX_TIMEOUT;
 use crate::error::{Error, ErrorKind};
 use crate::retry::is_retryable;
 use crate::task::TaskInfo;
@@ -33,8 +34,6 @@ impl Default for WaitOptions {
     }
 }
 
-const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
-
 impl WaitOptions {
     pub fn validate(&self) -> Result<(), Error> {
         if self.initial_interval.is_zero() || self.initial_interval > self.max_interval {
@@ -50,12 +49,12 @@ impl WaitOptions {
                 self.backoff_factor
             )));
         }
-        if self.deadline.is_zero() || self.deadline > MAX_WAIT {
+        if self.deadline.is_zero() || self.deadline > MAX_TIMEOUT {
             return Err(Error::invalid(
                 "the deadline must be between 1 ms and a day",
             ));
         }
-        if self.max_interval > MAX_WAIT {
+        if self.max_interval > MAX_TIMEOUT {
             return Err(Error::invalid("the maximum interval must be at most a day"));
         }
         Ok(())
@@ -74,13 +73,21 @@ pub struct Progress<'a> {
     pub error: Option<&'a Error>,
     /// True when the status differs from the previous poll's (and on the first).
     pub status_changed: bool,
-    /// The pause before the next poll; `None` when this poll ended the wait (the
-    /// callback's answer is then ignored: the wait returns the final status).
+    /// The pause before the next poll; `None` when this poll ended the wait: a final
+    /// status, a failure that will not go away, or no time left for another poll.
+    /// (When the wait returns a final status, the callback's answer is ignored.)
     pub next_poll_in: Option<Duration>,
 }
 
+/// Time kept back for the last poll: a pause is cut short so that the poll after
+/// it still has this much before the deadline (a tenth of the wait, at most 2 s).
+fn last_poll_budget(options: &WaitOptions) -> Duration {
+    (options.deadline / 10).min(Duration::from_secs(2))
+}
+
 /// The polling loop, separate from HTTP so it can be tested on its own. `poll` is
-/// given the wait's deadline. `progress` returning false stops the wait (Cancelled).
+/// given the wait's deadline. `progress` is told about every poll; returning false
+/// stops the wait (Cancelled) unless that poll ended it.
 pub fn wait_until_final(
     options: &WaitOptions,
     cancel: Option<&CancelToken>,
@@ -90,6 +97,7 @@ pub fn wait_until_final(
     options.validate()?;
     let started = Instant::now();
     let deadline = started + options.deadline;
+    let budget = last_poll_budget(options);
     let mut interval = options.initial_interval;
     let mut polls = 0u32;
     let mut last_status: Option<String> = None;
@@ -105,14 +113,20 @@ pub fn wait_until_final(
         }
         polls = polls.saturating_add(1);
         let outcome = poll(deadline);
-        let left = deadline.saturating_duration_since(Instant::now());
-        let pause = interval.min(left);
         let (info, error) = match &outcome {
             Ok(info) => (Some(info), None),
-            Err(error) if is_transient(error) && !left.is_zero() => (None, Some(error)),
-            Err(_) => return outcome,
+            Err(error) => (None, Some(error)),
         };
-        let done = info.is_some_and(|i| i.status.is_final());
+        let final_status = info.is_some_and(|i| i.status.is_final());
+        let fatal = error.is_some_and(|e| !is_transient(e));
+        // The next pause: the interval, or longer if the server asked (Retry-After),
+        // cut so that the next poll still has its budget before the deadline.
+        let asked = error.and_then(Error::retry_after).unwrap_or_default();
+        let room = deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(budget);
+        let pause = interval.max(asked).min(room);
+        let next_poll_in = (!final_status && !fatal && !room.is_zero()).then_some(pause);
         let status_changed = info.is_some_and(|i| last_status.as_deref() != Some(&i.status_text));
         let keep_going = progress(&Progress {
             polls,
@@ -120,10 +134,10 @@ pub fn wait_until_final(
             info,
             error,
             status_changed,
-            next_poll_in: (!done).then_some(pause),
+            next_poll_in,
         });
-        // A final status is the wait's result even if the callback asks to stop.
-        if done {
+        // A final status or a fatal error is the wait's result, whatever the callback said.
+        if final_status || fatal {
             return outcome;
         }
         if !keep_going {
@@ -135,27 +149,23 @@ pub fn wait_until_final(
         if let Some(info) = info {
             last_status = Some(info.status_text.clone());
         }
-        let deadline_passed = || {
+        let Some(pause) = next_poll_in else {
             let status = last_status
                 .as_deref()
                 .unwrap_or("unknown (no poll succeeded)");
-            Error::new(
+            let last_failure =
+                error.map_or(String::new(), |e| format!("; the last poll failed: {e}"));
+            return Err(Error::new(
                 ErrorKind::Timeout,
                 format!(
-                    "the task was still {status} when the wait's deadline of {} ms passed ({polls} polls)",
+                    "the task was still {status} when the wait's deadline of {} ms came \
+                     ({polls} poll(s)){last_failure}",
                     options.deadline.as_millis()
                 ),
-            )
+            ));
         };
-        if pause.is_zero() {
-            return Err(deadline_passed());
-        }
         if cancel::sleep(cancel, pause) {
             return Err(cancelled(polls));
-        }
-        // The last pause ends at the deadline: no time is left for another poll.
-        if Instant::now() >= deadline {
-            return Err(deadline_passed());
         }
         interval = interval
             .mul_f64(options.backoff_factor)
@@ -171,7 +181,7 @@ fn is_transient(error: &Error) -> bool {
 
 impl Client {
     /// Polls the task's status until it is final (any status but PENDING) and
-    /// returns that status; `Timeout` if `options.deadline` passes first.
+    /// returns that status; `Timeout` if `options.deadline` comes first.
     pub fn wait_for_task(
         &self,
         task_id: &str,
@@ -179,19 +189,19 @@ impl Client {
         cancel: Option<&CancelToken>,
         progress: impl FnMut(&Progress) -> bool,
     ) -> Result<TaskInfo, Error> {
-        // Refuse a bad id before the first poll rather than as its failure.
-        self.url_with_segment("/", "task id", task_id)?;
+        // Built once: a bad id is refused before the first poll.
+        let url = self.status_url(task_id)?;
         wait_until_final(
             options,
             cancel,
             |wait_deadline| {
                 let plan = Plan {
-                    idempotent: true,
+                    cancel,
                     // Each poll gets the client's timeout, cut short by the wait's deadline.
                     deadline: Some(wait_deadline.min(Instant::now() + self.timeout)),
-                    cancel,
+                    ..Plan::new(true)
                 };
-                self.get_task_status_within(task_id, &plan)
+                self.get_task_status_within(&url, &plan)
             },
             progress,
         )
@@ -293,7 +303,71 @@ mod tests {
         let err = wait_until_final(&options, None, |_| Ok(info("PENDING")), |_| true).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Timeout);
         assert!(err.message().contains("still PENDING"), "{err}");
-        assert!(started.elapsed() >= Duration::from_millis(100));
+        // It stops once no poll fits before the deadline (a tenth is kept back
+        // for the last one), not later than the deadline.
+        assert!(started.elapsed() >= Duration::from_millis(90));
+    }
+
+    #[test]
+    fn the_last_pause_leaves_room_for_a_last_poll() {
+        // Deadline 100 ms, pauses of 60 ms, the task done at 70 ms: a pause that ran
+        // to the deadline would lose the poll that sees SUCCESS.
+        let options = WaitOptions {
+            initial_interval: Duration::from_millis(60),
+            backoff_factor: 1.0,
+            max_interval: Duration::from_millis(60),
+            deadline: Duration::from_millis(100),
+        };
+        let started = Instant::now();
+        let done = wait_until_final(
+            &options,
+            None,
+            |_| {
+                Ok(info(if started.elapsed() >= Duration::from_millis(70) {
+                    "SUCCESS"
+                } else {
+                    "PENDING"
+                }))
+            },
+            |_| true,
+        )
+        .unwrap();
+        assert_eq!(done.status, TaskStatus::Success);
+    }
+
+    #[test]
+    fn every_poll_is_reported_and_retry_after_is_honoured() {
+        // A fatal failure is reported to the callback before the wait ends.
+        let mut reported = Vec::new();
+        let err = wait_until_final(
+            &fast(),
+            None,
+            |_| Err(Error::http(404, "gone")),
+            |p| {
+                reported.push((p.error.is_some(), p.next_poll_in));
+                true
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.http_status(), Some(404));
+        assert_eq!(reported, [(true, None)]);
+        // A 429 asking for 200 ms makes the next pause at least that long.
+        let mut pauses = Vec::new();
+        let mut replies = vec![
+            Ok(info("SUCCESS")),
+            Err(Error::http(429, "slow down").with_retry_after(Some(Duration::from_millis(200)))),
+        ];
+        wait_until_final(
+            &fast(),
+            None,
+            |_| replies.pop().unwrap(),
+            |p| {
+                pauses.extend(p.next_poll_in);
+                true
+            },
+        )
+        .unwrap();
+        assert_eq!(pauses, [Duration::from_millis(200)]);
     }
 
     #[test]

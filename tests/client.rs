@@ -492,3 +492,42 @@ fn many_threads_share_one_client() {
         stats.connections_accepted
     );
 }
+
+#[test]
+fn a_retry_after_beyond_the_cap_is_reported_not_retried_early() {
+    let emulator = emulator();
+    emulator.push_fault(status_fault(
+        1,
+        503,
+        &[("Retry-After", "120")],
+        r#"{"detail":"down for maintenance"}"#,
+    ));
+    let err = client_for(&emulator)
+        .get_task_status("demo-success")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ServerError);
+    assert!(
+        err.message()
+            .contains("not retried: the server asked to wait 120 s"),
+        "{err}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
+    assert_eq!(status_requests(&emulator), 1);
+}
+
+#[test]
+fn a_tls_failure_is_not_retried() {
+    // https to a port that speaks plain HTTP: the handshake fails the same way each time.
+    let emulator = emulator();
+    let mut config = config_for(&emulator);
+    config
+        .set_base_url(&emulator.base_url().replace("http://", "https://"))
+        .unwrap();
+    let err = Client::new(config)
+        .unwrap()
+        .get_task_status("demo-success")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connect);
+    assert!(err.message().starts_with("TLS error"), "{err}");
+    assert!(!err.message().contains("attempts"), "{err}");
+}

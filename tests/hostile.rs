@@ -512,7 +512,7 @@ fn retry_after_as_an_http_date_is_honoured_for_429_and_503() {
 
 #[test]
 fn a_retry_after_past_the_deadline_fails_at_once() {
-    let cases: [(&str, RetryAfter, ErrorKind); 4] = [
+    let cases: [(&str, RetryAfter, ErrorKind); 5] = [
         (
             "429 Too Many Requests",
             || "30".to_owned(),
@@ -528,11 +528,17 @@ fn a_retry_after_past_the_deadline_fails_at_once() {
             || httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30)),
             ErrorKind::RateLimited,
         ),
-        // Far beyond the 60 s cap: capped, still past a 2 s deadline.
+        // Beyond the 60 s cap: reported, never retried early.
         (
             "503 Service Unavailable",
             || "999999999".to_owned(),
             ErrorKind::ServerError,
+        ),
+        // More seconds than a u64 holds: "a very long time", also reported.
+        (
+            "429 Too Many Requests",
+            || "18446744073709551616".to_owned(),
+            ErrorKind::RateLimited,
         ),
     ];
     for (status, value, kind) in cases {
@@ -548,13 +554,7 @@ fn a_retry_after_past_the_deadline_fails_at_once() {
 
 #[test]
 fn a_garbage_retry_after_falls_back_to_backoff() {
-    for value in [
-        "soon",
-        "-1",
-        "1.5",
-        "18446744073709551616",
-        "Sun, 99 Foo 2024",
-    ] {
+    for value in ["soon", "-1", "1.5", "+5", "Sun, 99 Foo 2024"] {
         let server = Server::start(move |conn| {
             while let Some(request) = conn.read_request()? {
                 if request.number == 0 {

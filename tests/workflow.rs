@@ -209,8 +209,10 @@ fn a_wait_past_its_deadline_times_out() {
     let elapsed = started.elapsed();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(err.message().contains("still PENDING"), "{err}");
+    // It ends when no poll fits before the deadline any more (a tenth of the wait
+    // is kept for the last poll), and never after the deadline by much.
     assert!(
-        elapsed >= Duration::from_millis(300) && elapsed < GENEROUS,
+        elapsed >= Duration::from_millis(270) && elapsed < GENEROUS,
         "{elapsed:?}"
     );
 }

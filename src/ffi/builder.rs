@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::client::Client;
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, load_ca_bundle_file};
 use crate::error::Error;
 use crate::ffi::boundary::{null_parameter, out_arg, path_arg, result_call, str_arg, void_call};
 use crate::ffi::client::camb_client;
@@ -46,27 +46,34 @@ fn with_builder(
     builder: *mut camb_client_builder,
     change: impl FnOnce(&mut ClientConfig) -> Result<(), Error>,
 ) -> camb_result {
-    result_call(|| {
-        if builder.is_null() {
-            return Err(null_parameter("builder"));
-        }
-        let live = live_builders();
-        if !live.contains(&(builder as usize)) {
-            return Err(not_live());
-        }
-        // SAFETY: the registry holds only pointers from Box::into_raw in
-        // camb_client_builder_new that were not yet built or freed, and its lock
-        // (held until the end of this scope) keeps them from being freed meanwhile.
-        let builder = unsafe { &mut *builder };
-        change(&mut builder.config)
-    })
+    result_call(|| change_builder(builder, change))
+}
+
+/// The body of [`with_builder`], for calls that do slow work (file I/O) first,
+/// outside the lock.
+fn change_builder(
+    builder: *mut camb_client_builder,
+    change: impl FnOnce(&mut ClientConfig) -> Result<(), Error>,
+) -> Result<(), Error> {
+    if builder.is_null() {
+        return Err(null_parameter("builder"));
+    }
+    let live = live_builders();
+    if !live.contains(&(builder as usize)) {
+        return Err(not_live());
+    }
+    // SAFETY: the registry holds only pointers from Box::into_raw in
+    // camb_client_builder_new that were not yet built or freed, and its lock
+    // (held until the end of this scope) keeps them from being freed meanwhile.
+    let builder = unsafe { &mut *builder };
+    change(&mut builder.config)
 }
 
 /// Creates a builder with the defaults: base URL `https://client.camb.ai/apis`,
 /// a 60000 ms timeout, 2 retries, https only (plain http to loopback hosts allowed),
 /// and the key from `CAMB_API_KEY` unless one is set.
 ///
-/// Returns NULL only if memory could not be allocated. The caller owns the builder
+/// Never returns NULL (out of memory aborts the process). The caller owns the builder
 /// and passes it to `camb_client_builder_build()` or `camb_client_builder_free()`.
 #[unsafe(no_mangle)]
 pub extern "C" fn camb_client_builder_new() -> *mut camb_client_builder {
@@ -87,7 +94,8 @@ pub extern "C" fn camb_client_builder_new() -> *mut camb_client_builder {
 }
 
 /// Sets the API key sent in the `x-api-key` header. The string is copied; the key
-/// is kept only by the client built from this builder and wiped when it is freed.
+/// is kept by the client built from this builder; libcamb's copy is zeroed when
+/// the client is freed (the HTTP layer's transient copies are freed, not wiped).
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `api_key` is NULL;
 /// `CAMB_RESULT_INVALID_PARAMETER` if the key is empty, longer than 1024 bytes, has
@@ -111,7 +119,7 @@ pub unsafe extern "C" fn camb_client_builder_set_api_key(
 
 /// Sets the API's base URL, such as `"https://client.camb.ai/apis"` (the default)
 /// or an emulator's `"http://127.0.0.1:8080"`. Requests go to
-/// `{base_url}/text-to-sound/...`; one trailing slash is ignored.
+/// `{base_url}/text-to-sound/...`; trailing slashes are ignored.
 ///
 /// `http://` URLs are accepted for loopback hosts (127.0.0.0/8, ::1, localhost);
 /// for any other host `camb_client_builder_build()` refuses them unless
@@ -138,6 +146,9 @@ pub unsafe extern "C" fn camb_client_builder_set_base_url(
 
 /// Sets the whole-call timeout in milliseconds (default 60000): it bounds each
 /// call from start to end, including every retry and every wait between retries.
+/// A download's bound includes the time its write callback takes. A wait has its
+/// own deadline (`camb_wait_options`), each poll bounded by both; a batch of
+/// statuses is bounded as a whole.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is 0
 /// or more than 86400000 (a day), or if the builder was already built or freed.
@@ -201,8 +212,8 @@ pub unsafe extern "C" fn camb_client_builder_set_allow_insecure_http(
 /// Server certificates are always verified; there is no way to turn that off.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
-/// file cannot be read, is over 16 MiB, is not PEM or holds no certificate, or if
-/// the builder was already built or freed.
+/// file cannot be read, is not a regular file, is over 16 MiB, is not PEM or holds
+/// no certificate, or if the builder was already built or freed.
 ///
 /// # Safety
 /// `builder` is NULL or a builder from `camb_client_builder_new()`; `path` is NULL
@@ -212,10 +223,18 @@ pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_file(
     builder: *mut camb_client_builder,
     path: *const c_char,
 ) -> camb_result {
-    with_builder(builder, |config| {
+    result_call(|| {
+        if builder.is_null() {
+            return Err(null_parameter("builder"));
+        }
+        // The file is read before the registry's lock is taken: a slow file system
+        // must not hold up every other builder in the process.
         // SAFETY: the caller passes NULL or a NUL-terminated string.
-        let path = unsafe { path_arg(path) }?;
-        config.set_ca_bundle_file(&path)
+        let certificates = load_ca_bundle_file(&unsafe { path_arg(path) }?)?;
+        change_builder(builder, |config| {
+            config.ca_certificates = certificates;
+            Ok(())
+        })
     })
 }
 

@@ -23,13 +23,15 @@ pub(crate) unsafe fn token_arg<'a>(token: *const camb_cancel_token) -> Option<&'
     unsafe { token.as_ref() }.map(|t| &t.token)
 }
 
-fn token_ref<'a>(token: *const camb_cancel_token) -> Result<&'a CancelToken, Error> {
-    // SAFETY: the exported functions' contracts require NULL or a live token.
+/// # Safety
+/// `token` is NULL or a live token.
+unsafe fn token_ref<'a>(token: *const camb_cancel_token) -> Result<&'a CancelToken, Error> {
+    // SAFETY: per the contract above.
     unsafe { token_arg(token) }.ok_or_else(|| null_parameter("token"))
 }
 
 /// Creates a token, not cancelled. Free it with `camb_cancel_token_free()`.
-/// Returns NULL only if memory could not be allocated.
+/// Never returns NULL (out of memory aborts the process, as in Rust and C++).
 #[unsafe(no_mangle)]
 pub extern "C" fn camb_cancel_token_new() -> *mut camb_cancel_token {
     let mut created = std::ptr::null_mut();
@@ -58,7 +60,8 @@ pub extern "C" fn camb_cancel_token_new() -> *mut camb_cancel_token {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_cancel_token_cancel(token: *const camb_cancel_token) -> camb_result {
     result_call(|| {
-        token_ref(token)?.cancel();
+        // SAFETY: the caller passes NULL or a live token.
+        unsafe { token_ref(token) }?.cancel();
         Ok(())
     })
 }
@@ -72,7 +75,8 @@ pub unsafe extern "C" fn camb_cancel_token_cancel(token: *const camb_cancel_toke
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_cancel_token_reset(token: *const camb_cancel_token) -> camb_result {
     result_call(|| {
-        token_ref(token)?.reset();
+        // SAFETY: the caller passes NULL or a live token.
+        unsafe { token_ref(token) }?.reset();
         Ok(())
     })
 }
@@ -85,12 +89,14 @@ pub unsafe extern "C" fn camb_cancel_token_reset(token: *const camb_cancel_token
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_cancel_token_is_cancelled(token: *const camb_cancel_token) -> bool {
     let mut cancelled = false;
-    void_call(|| cancelled = token_ref(token).is_ok_and(CancelToken::is_cancelled));
+    // SAFETY: the caller passes NULL or a live token.
+    void_call(|| cancelled = unsafe { token_ref(token) }.is_ok_and(CancelToken::is_cancelled));
     cancelled
 }
 
 /// Frees a token. NULL is ignored. Every call the token was passed to must have
-/// returned first.
+/// returned first. Freeing a token twice is a bug in the caller that libcamb
+/// cannot detect.
 ///
 /// # Safety
 /// `token` is NULL or a token from `camb_cancel_token_new()` not freed yet.

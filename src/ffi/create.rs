@@ -50,6 +50,46 @@ pub struct camb_create_options {
     pub retry: bool,
 }
 
+/// `camb_create_options` as libcamb reads it: the same layout with the `bool`
+/// fields as bytes, any value of which is defined (non-zero is true).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawCreateOptions {
+    duration_s: f64,
+    audio_type: u32,
+    project_name: *const c_char,
+    project_description: *const c_char,
+    has_folder_id: u8,
+    folder_id: i64,
+    retry: u8,
+}
+
+const _: () = {
+    use std::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<RawCreateOptions>() == size_of::<camb_create_options>());
+    assert!(align_of::<RawCreateOptions>() == align_of::<camb_create_options>());
+    assert!(
+        offset_of!(RawCreateOptions, has_folder_id)
+            == offset_of!(camb_create_options, has_folder_id)
+    );
+    assert!(offset_of!(RawCreateOptions, folder_id) == offset_of!(camb_create_options, folder_id));
+    assert!(offset_of!(RawCreateOptions, retry) == offset_of!(camb_create_options, retry));
+};
+
+impl From<camb_create_options> for RawCreateOptions {
+    fn from(options: camb_create_options) -> RawCreateOptions {
+        RawCreateOptions {
+            duration_s: options.duration_s,
+            audio_type: options.audio_type,
+            project_name: options.project_name,
+            project_description: options.project_description,
+            has_folder_id: u8::from(options.has_folder_id),
+            folder_id: options.folder_id,
+            retry: u8::from(options.retry),
+        }
+    }
+}
+
 /// The default options: server-chosen duration and type, no project, no folder,
 /// no retry.
 #[unsafe(no_mangle)]
@@ -75,7 +115,10 @@ pub extern "C" fn camb_create_options_default() -> camb_create_options {
 /// `out_task_id_size` must be at least `CAMB_TASK_ID_BUFFER_SIZE`, checked before
 /// the request too, so a created (paid) task's id can never be lost to a short buffer.
 ///
-/// Not retried unless `options->retry` is set.
+/// Not retried unless `options->retry` is set. After `CAMB_RESULT_CONNECT`,
+/// `CAMB_RESULT_TIMEOUT` or `CAMB_RESULT_SERVER_ERROR` the server may still have
+/// created (and billed) the task; the API offers no way to tell, so retrying the
+/// create is the caller's choice.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (see
 /// above, an unknown `audio_type`, or a small buffer); `CAMB_RESULT_VALIDATION`
@@ -109,10 +152,14 @@ pub unsafe extern "C" fn camb_client_create_task(
                  CAMB_TASK_ID_BUFFER_SIZE ({CAMB_TASK_ID_BUFFER_SIZE})"
             )));
         }
-        // SAFETY: NULL or a valid camb_create_options.
-        let options = unsafe { options.as_ref() }
+        // Read through a mirror whose flags are bytes: a C caller's `bool` may hold
+        // any byte (an uninitialised struct, an FFI that writes uint8_t), and such a
+        // byte read as a Rust bool would be undefined behaviour.
+        // SAFETY: NULL or a valid camb_create_options, whose layout the mirror
+        // shares (asserted next to RawCreateOptions).
+        let options = unsafe { options.cast::<RawCreateOptions>().as_ref() }
             .copied()
-            .unwrap_or_else(|| camb_create_options_default());
+            .unwrap_or_else(|| RawCreateOptions::from(camb_create_options_default()));
         let request = CreateRequest {
             prompt: prompt.to_owned(),
             duration: (options.duration_s != 0.0).then_some(options.duration_s),
@@ -132,13 +179,21 @@ pub unsafe extern "C" fn camb_client_create_task(
             project_description: unsafe {
                 optional_str(options.project_description, "project_description")
             }?,
-            folder_id: options.has_folder_id.then_some(options.folder_id),
-            retry: options.retry,
+            folder_id: (options.has_folder_id != 0).then_some(options.folder_id),
+            retry: options.retry != 0,
         };
         let task_id = client.create_task(&request)?;
-        // The id is at most MAX_TASK_ID_LEN bytes without NUL (checked when decoded).
         let bytes = task_id.as_bytes();
-        // SAFETY: the buffer holds out_task_id_size >= bytes.len() + 1 bytes.
+        // Checked here, not only where the reply is decoded, so the copy below can
+        // never overflow whatever another module does.
+        if bytes.len() >= out_task_id_size {
+            return Err(Error::bad_response(format!(
+                "the server's task id is {} bytes long; libcamb accepts at most {}",
+                bytes.len(),
+                CAMB_TASK_ID_BUFFER_SIZE - 1
+            )));
+        }
+        // SAFETY: the buffer holds out_task_id_size > bytes.len() bytes.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 bytes.as_ptr().cast::<c_char>(),

@@ -53,7 +53,8 @@ fn store(message: &str, http_status: u16) {
 /// names, `camb_version`, `camb_cancel_token_is_cancelled`) leave it alone.
 /// The string belongs to libcamb: never free it. It stays valid until this thread's
 /// next libcamb call that sets it; copy it to keep it. Never NULL.
-/// It never contains the API key. Each thread has its own, so threads sharing a
+/// It never contains the API key (keys of 4 characters or more are searched for
+/// and replaced by "[redacted]"). Each thread has its own, so threads sharing a
 /// client cannot see each other's errors; read it on the thread that made the call
 /// (an FFI that runs calls on a pool of threads, such as Node's koffi `.async` or
 /// Go's goroutines, must read it within the same OS-thread-bound step).

@@ -13,7 +13,8 @@ use crate::ffi::task_info::ReplyStrings;
 /// Receives the audio of `camb_client_download_result()` chunk by chunk, in order,
 /// on the calling thread: `len` bytes at `data`, valid only during the call.
 /// Return true to continue, false to stop the download (`CAMB_RESULT_CANCELLED`).
-/// It must not unwind (C++ exceptions, longjmp) through libcamb.
+/// It must not unwind (C++ exceptions, longjmp) through libcamb. It may call
+/// libcamb, but must not free the client or token in use.
 pub type camb_write_fn =
     Option<unsafe extern "C" fn(data: *const u8, len: usize, user_data: *mut c_void) -> bool>;
 
@@ -166,9 +167,8 @@ pub struct camb_result_url {
     /// The run id asked for (entries are in the order of the input).
     pub run_id: i64,
     /// The audio's URL; NULL when the server returned none for this run (unknown,
-    /// or not successful). Valid until this thread's next successful call of
-    /// `camb_client_get_result_urls()`, `camb_client_get_task_status()` or
-    /// `camb_client_wait_for_task()`.
+    /// or not successful). Valid until this thread's next successful call that
+    /// returns such strings, as for `camb_task_info`.
     pub url: *const c_char,
     /// Length of `url` in bytes, without its NUL; 0 when it is NULL.
     pub url_len: usize,

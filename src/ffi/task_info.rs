@@ -5,7 +5,7 @@ use std::ffi::c_char;
 
 use crate::error::Error;
 use crate::ffi::result::camb_status;
-use crate::task::{TaskInfo, TaskStatus};
+use crate::task::TaskInfo;
 
 /// A task's status as the server reported it, filled in by
 /// `camb_client_get_task_status()` and `camb_client_wait_for_task()`.
@@ -13,8 +13,8 @@ use crate::task::{TaskInfo, TaskStatus};
 /// The string fields point into memory that libcamb keeps for the calling thread:
 /// the caller never frees them. They stay valid until the same thread's next
 /// successful call that returns such strings (`camb_client_get_task_status()`,
-/// `camb_client_wait_for_task()` or `camb_client_get_result_urls()`, on any
-/// client) or until the thread exits; copy them to keep them longer. A failed call
+/// `camb_client_wait_for_task()`, `camb_client_get_task_statuses()` or
+/// `camb_client_get_result_urls()`, on any client) or until the thread exits; copy them to keep them longer. A failed call
 /// leaves them valid. (Go callers: run the call and the copy on one OS thread,
 /// with `runtime.LockOSThread`.) Nothing is truncated: each string is
 /// complete, NUL-terminated, and its length in bytes (without the NUL) is given
@@ -141,20 +141,8 @@ pub(crate) unsafe fn write_task_info(
 
 /// The status text: static for the documented statuses, so the common case stores nothing.
 pub(crate) fn status_text(info: &TaskInfo, strings: &mut ReplyStrings) -> (*const c_char, usize) {
-    match static_status_text(info.status) {
+    match info.status.wire_name() {
         Some(text) => (text.as_ptr(), text.count_bytes()),
         None => strings.keep(&info.status_text),
     }
-}
-
-/// Known statuses point to static text, so the common case stores nothing.
-fn static_status_text(status: TaskStatus) -> Option<&'static std::ffi::CStr> {
-    Some(match status {
-        TaskStatus::Pending => c"PENDING",
-        TaskStatus::Success => c"SUCCESS",
-        TaskStatus::Timeout => c"TIMEOUT",
-        TaskStatus::Error => c"ERROR",
-        TaskStatus::PaymentRequired => c"PAYMENT_REQUIRED",
-        TaskStatus::Unknown => return None,
-    })
 }
