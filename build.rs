@@ -22,6 +22,26 @@ fn main() {
          #define CAMB_VERSION_NUMBER ({major} * 10000 + {minor} * 100 + {patch})\n"
     );
 
+    // The shared object's SONAME, set on every build so that what the tests run is what
+    // `make install` ships (scripts/install.sh copies this libcamb.so as is). Before
+    // 1.0 a minor release may break the ABI (docs/ABI.md), so the name carries it.
+    // Programs linked with -lcamb then ask for this name at run time: in the build
+    // tree it needs a symlink beside libcamb.so (docs/LINKING.md).
+    let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let elf = env::var("CARGO_CFG_TARGET_FAMILY").is_ok_and(|f| f.split(',').any(|f| f == "unix"))
+        && !matches!(
+            target_os.as_str(),
+            "macos" | "ios" | "tvos" | "watchos" | "visionos"
+        );
+    if elf {
+        let soname = if major == "0" {
+            format!("libcamb.so.0.{minor}")
+        } else {
+            format!("libcamb.so.{major}")
+        };
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    }
+
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is valid");
     config.after_includes = Some(version_macros);
