@@ -3,8 +3,11 @@
 # `make test`: every test: Rust unit and integration tests, the C examples, Python ctypes.
 
 CARGO ?= cargo
+# `make install`: where (PREFIX), staged under DESTDIR for packagers; see scripts/install.sh.
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: demo test lint check-header memcheck load fuzz ci
+.PHONY: demo test lint check-header memcheck load fuzz ci install uninstall
 
 demo:
 	./scripts/demo.sh
@@ -36,3 +39,12 @@ fuzz:
 	./scripts/fuzz.sh
 
 ci: test lint memcheck load
+
+# The header(s), libcamb.so.X.Y.Z with its SONAME links, libcamb.a, camb.pc and the CMake
+# package under $(DESTDIR)$(PREFIX), from a release build (reused when up to date).
+# LIBDIR and INCLUDEDIR may be set too. docs/LINKING.md: how to link what it installs.
+install:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" CARGO="$(CARGO)" ./scripts/install.sh install
+
+uninstall:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" ./scripts/install.sh uninstall
