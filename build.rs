@@ -25,8 +25,9 @@ fn main() {
     // The shared object's SONAME, set on every build so that what the tests run is what
     // `make install` ships (scripts/install.sh copies this libcamb.so as is). Before
     // 1.0 a minor release may break the ABI (docs/ABI.md), so the name carries it.
-    // Programs linked with -lcamb then ask for this name at run time: in the build
-    // tree it needs a symlink beside libcamb.so (docs/LINKING.md).
+    // Programs linked with -lcamb then ask for this name at run time, so the build
+    // tree gets a symlink of that name beside libcamb.so (made below; it dangles
+    // until the library is linked).
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let elf = env::var("CARGO_CFG_TARGET_FAMILY").is_ok_and(|f| f.split(',').any(|f| f == "unix"))
         && !matches!(
@@ -40,6 +41,7 @@ fn main() {
             format!("libcamb.so.{major}")
         };
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+        link_soname_in_build_tree(&soname);
     }
 
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
@@ -60,4 +62,41 @@ fn main() {
         fs::create_dir_all(path.parent().expect("has a parent")).expect("can create include/");
         fs::write(&path, header).expect("can write include/camb.h");
     }
+}
+
+/// Makes `<profile>/SONAME -> libcamb.so` and `<profile>/deps/SONAME -> libcamb.so`
+/// (cargo build puts the library in the first, cargo test in the second), so that a
+/// program linked against the build tree with -lcamb finds it at run time. OUT_DIR
+/// is `<profile>/build/<package>-<hash>/out`. A failure is only a warning.
+fn link_soname_in_build_tree(soname: &str) {
+    #[cfg(unix)]
+    {
+        let Some(out_dir) = env::var_os("OUT_DIR").map(PathBuf::from) else {
+            return;
+        };
+        let Some(profile_dir) = out_dir.ancestors().nth(3) else {
+            return;
+        };
+        for dir in [profile_dir.to_path_buf(), profile_dir.join("deps")] {
+            let link = dir.join(soname);
+            let target = std::path::Path::new("libcamb.so");
+            if fs::read_link(&link).ok().as_deref() == Some(target) {
+                continue;
+            }
+            // Under a private name, then renamed: concurrent builds cannot collide.
+            let tmp = dir.join(format!("{soname}.tmp{}", std::process::id()));
+            let _ = fs::remove_file(&tmp);
+            let made = fs::create_dir_all(&dir)
+                .and_then(|()| std::os::unix::fs::symlink(target, &tmp))
+                .and_then(|()| fs::rename(&tmp, &link));
+            if let Err(e) = made {
+                println!(
+                    "cargo:warning=cannot link {} to libcamb.so: {e}",
+                    link.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = soname;
 }

@@ -17,9 +17,6 @@ echo "== building libcamb and the emulator (release)"
 cargo build --release --quiet -p camb-ffi -p camb-emulator
 
 echo "== compiling examples/demo.c against include/camb.h"
-# libcamb.so's SONAME (libcamb.so.0.MINOR) is the name the demo asks for at run time.
-soname=$(readelf -d "$build_dir/libcamb.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-[ -z "$soname" ] || ln -sf libcamb.so "$build_dir/$soname"
 cc -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/demo.c \
     -L"$build_dir" -Wl,-rpath,"$build_dir" -lcamb -o "$build_dir/demo"
 

@@ -20,5 +20,9 @@ else
     sudo=
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq >/dev/null
-$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# A machine without the package registry still runs every test it can: the tests
+# that need a missing tool say SKIP.
+if ! { $sudo apt-get update -qq >/dev/null &&
+       $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }; then
+    echo "setup: could not install ${need[*]}; the tests that need them will be skipped" >&2
+fi

@@ -73,7 +73,7 @@ pub fn header<'a>(request: &'a RecordedRequest, name: &str) -> Option<&'a str> {
 ///
 /// libcamb.so carries an SONAME (libcamb.so.0.MINOR before 1.0, libcamb.so.MAJOR
 /// after; build.rs), which is the name a program linked with -lcamb asks for at run
-/// time. Cargo makes no symlinks, so this makes that one, pointing to libcamb.so.
+/// time; build.rs makes that symlink beside libcamb.so.
 pub fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its path");
     let dir = exe
@@ -85,31 +85,6 @@ pub fn lib_dir() -> PathBuf {
         "{} is missing: run the tests with `cargo test`, which builds the cdylib",
         lib_path_in(&dir).display()
     );
-    #[cfg(all(unix, not(target_vendor = "apple")))]
-    {
-        static LINKED: std::sync::Once = std::sync::Once::new();
-        LINKED.call_once(|| {
-            let major = env!("CARGO_PKG_VERSION_MAJOR");
-            let soname = if major == "0" {
-                format!("libcamb.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"))
-            } else {
-                format!("libcamb.so.{major}")
-            };
-            let link = dir.join(&soname);
-            let target = std::path::Path::new("libcamb.so");
-            if std::fs::read_link(&link).ok().as_deref() != Some(target) {
-                // Another test process may be doing the same (threads here wait on
-                // the Once): make the link under a private name, then rename it.
-                let tmp = dir.join(format!("{soname}.tmp{}", std::process::id()));
-                let _ = std::fs::remove_file(&tmp);
-                std::os::unix::fs::symlink(target, &tmp)
-                    .and_then(|()| std::fs::rename(&tmp, &link))
-                    .unwrap_or_else(|e| {
-                        panic!("cannot link {} to libcamb.so: {e}", link.display())
-                    });
-            }
-        });
-    }
     dir
 }
 
