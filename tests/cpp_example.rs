@@ -100,38 +100,6 @@ fn run_demo(args: &[&str], key: Option<&str>) -> Output {
     command.output().expect("cpp_demo runs")
 }
 
-/// Checks a canonical PCM WAV header against the file's length; returns
-/// (channels, sample rate, bits per sample, frames).
-fn parse_wav(bytes: &[u8]) -> (u16, u32, u16, u32) {
-    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
-    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
-    assert!(
-        bytes.len() > 44,
-        "too short for a WAV: {} bytes",
-        bytes.len()
-    );
-    assert_eq!(&bytes[0..4], b"RIFF");
-    assert_eq!(u32_at(4) as usize, bytes.len() - 8, "RIFF size");
-    assert_eq!(&bytes[8..12], b"WAVE");
-    assert_eq!(&bytes[12..16], b"fmt ");
-    assert_eq!(u16_at(20), 1, "PCM");
-    let (channels, rate, bits) = (u16_at(22), u32_at(24), u16_at(34));
-    assert_eq!(
-        u32_at(28),
-        rate * u32::from(channels) * u32::from(bits) / 8,
-        "byte rate"
-    );
-    assert_eq!(&bytes[36..40], b"data");
-    let data_len = u32_at(40);
-    assert_eq!(data_len as usize, bytes.len() - 44, "data size");
-    (
-        channels,
-        rate,
-        bits,
-        data_len / u32::from(channels * bits / 8),
-    )
-}
-
 #[test]
 fn camb_h_compiles_as_cpp_and_links() {
     let source = tmp("camb_h_as_cpp.cpp");

@@ -7,10 +7,8 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::thread;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use camb_emulator::{Config, DEFAULT_API_KEY, Emulator};
@@ -23,44 +21,6 @@ const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn node_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/node")
-}
-
-/// Runs `command` to the end or until `timeout`, killing it then (`None`).
-fn run_bounded(mut command: Command, timeout: Duration) -> std::io::Result<Option<Output>> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    // Drain both pipes on their own threads so a chatty child never blocks.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = stdout.join().expect("reader does not panic");
-    let stderr = stderr.join().expect("reader does not panic");
-    Ok(status.map(|status| Output {
-        status,
-        stdout,
-        stderr,
-    }))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -86,7 +46,7 @@ fn install_dependencies(dir: &Path) {
         .current_dir(dir)
         .env("npm_config_update_notifier", "false");
     let started = Instant::now();
-    let output = match run_bounded(npm, NPM_TIMEOUT) {
+    let output = match common::process::run_bounded(&mut npm, NPM_TIMEOUT) {
         Ok(Some(output)) => output,
         Ok(None) => panic!(
             "`npm ci` in {} did not finish within {} s (is the npm registry reachable?)",
@@ -137,7 +97,7 @@ fn node_koffi_suite_passes() {
         // The suite checks what happens without a key in the environment; a
         // developer's real key must neither change that nor reach the emulator.
         .env_remove("CAMB_API_KEY");
-    let output = match run_bounded(node, NODE_TIMEOUT) {
+    let output = match common::process::run_bounded(&mut node, NODE_TIMEOUT) {
         Ok(Some(output)) => output,
         Ok(None) => panic!(
             "node --test test.js did not finish within {} s and was killed",

@@ -1,6 +1,8 @@
 //! Shared by the integration tests: a running emulator and clients pointed at it.
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
 
+pub mod process;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -108,3 +110,35 @@ pub fn closed_port() -> u16 {
 }
 
 pub const GENEROUS: Duration = Duration::from_secs(5);
+
+/// Checks a canonical PCM WAV header against the file's length; returns
+/// (channels, sample rate, bits per sample, frames).
+pub fn parse_wav(bytes: &[u8]) -> (u16, u32, u16, u32) {
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
+    assert!(
+        bytes.len() > 44,
+        "too short for a WAV file: {} bytes",
+        bytes.len()
+    );
+    assert_eq!(&bytes[0..4], b"RIFF");
+    assert_eq!(u32_at(4) as usize, bytes.len() - 8, "RIFF size");
+    assert_eq!(&bytes[8..12], b"WAVE");
+    assert_eq!(&bytes[12..16], b"fmt ");
+    assert_eq!(u16_at(20), 1, "PCM");
+    let (channels, rate, bits) = (u16_at(22), u32_at(24), u16_at(34));
+    assert_eq!(
+        u32_at(28),
+        rate * u32::from(channels) * u32::from(bits) / 8,
+        "byte rate"
+    );
+    assert_eq!(&bytes[36..40], b"data");
+    let data_len = u32_at(40);
+    assert_eq!(data_len as usize, bytes.len() - 44, "data size");
+    (
+        channels,
+        rate,
+        bits,
+        data_len / u32::from(channels * bits / 8),
+    )
+}
