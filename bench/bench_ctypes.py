@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""bench/bench_ctypes.py: per-call time of camb_client_get_task_status from Python
+through ctypes (stdlib only), against the bench server, pinned to CPU 1 like the C
+benchmark.
+
+    usage: bench_ctypes.py LIBCAMB_SO BASE_URL [--calls N] [--c-p50-ns NS ...] [--kv FILE]
+
+Every function used has argtypes and restype set. Each call's result and status are
+checked, as the C benchmark does. Prints p50, p99 and mean in microseconds, and the
+ratio of the p50 to each C p50 given with --c-p50-ns.
+"""
+
+import argparse
+import ctypes
+import os
+import time
+
+
+class TaskInfo(ctypes.Structure):
+    _fields_ = [
+        ("status", ctypes.c_uint32),
+        ("has_run_id", ctypes.c_bool),
+        ("run_id", ctypes.c_int64),
+        ("status_text", ctypes.c_void_p),
+        ("status_text_len", ctypes.c_size_t),
+        ("exception_reason", ctypes.c_void_p),
+        ("exception_reason_len", ctypes.c_size_t),
+        ("message", ctypes.c_void_p),
+        ("message_len", ctypes.c_size_t),
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("lib")
+    parser.add_argument("base_url")
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--c-p50-ns", type=float, action="append", default=[])
+    parser.add_argument("--kv", help="append py_p50_ns=... to this file")
+    args = parser.parse_args()
+    if not args.base_url.startswith("http://127.0.0.1:"):
+        parser.error("only http://127.0.0.1:PORT is accepted")
+    if not 1 <= args.calls <= 1_000_000:
+        parser.error("--calls must be between 1 and 1000000")
+    if len(os.sched_getaffinity(0)) >= 2 and (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {1})
+
+    lib = ctypes.CDLL(args.lib)
+    client_p = ctypes.c_void_p
+    lib.camb_client_builder_new.argtypes = []
+    lib.camb_client_builder_new.restype = ctypes.c_void_p
+    lib.camb_client_builder_set_api_key.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.camb_client_builder_set_api_key.restype = ctypes.c_uint32
+    lib.camb_client_builder_set_base_url.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.camb_client_builder_set_base_url.restype = ctypes.c_uint32
+    lib.camb_client_builder_build.argtypes = [ctypes.c_void_p, ctypes.POINTER(client_p)]
+    lib.camb_client_builder_build.restype = ctypes.c_uint32
+    lib.camb_client_free.argtypes = [ctypes.c_void_p]
+    lib.camb_client_free.restype = None
+    lib.camb_last_error.argtypes = []
+    lib.camb_last_error.restype = ctypes.c_char_p
+    get_status = lib.camb_client_get_task_status
+    get_status.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(TaskInfo)]
+    get_status.restype = ctypes.c_uint32
+
+    builder = lib.camb_client_builder_new()
+    client = client_p()
+    if (
+        not builder
+        or lib.camb_client_builder_set_api_key(builder, b"bench-api-key-0123456789") != 0
+        or lib.camb_client_builder_set_base_url(builder, args.base_url.encode()) != 0
+        or lib.camb_client_builder_build(builder, ctypes.byref(client)) != 0
+    ):
+        raise SystemExit("client: " + lib.camb_last_error().decode())
+
+    info = TaskInfo()
+    info_ref = ctypes.byref(info)
+    task = b"t42"
+    clock = time.perf_counter_ns
+    samples = [0] * args.calls
+    try:
+        for i in range(args.warmup + args.calls):
+            t0 = clock()
+            rc = get_status(client, task, info_ref)
+            t = clock() - t0
+            if rc != 0 or info.status != 2 or info.run_id != 4242:
+                raise SystemExit("call failed: " + lib.camb_last_error().decode())
+            if i >= args.warmup:
+                samples[i - args.warmup] = t
+    finally:
+        lib.camb_client_free(client)
+
+    samples.sort()
+    n = len(samples)
+    p50 = samples[int((n - 1) * 0.50)]
+    p99 = samples[int((n - 1) * 0.99)]
+    mean = sum(samples) / n
+    print(
+        f"   Python ctypes, {n} calls after {args.warmup} warm-up: "
+        f"p50 {p50 / 1e3:.2f}  p99 {p99 / 1e3:.2f}  mean {mean / 1e3:.2f} us"
+    )
+    for c in args.c_p50_ns:
+        print(f"   Python p50 / C p50 ({c / 1e3:.2f} us): {p50 / c:.2f}x")
+    if args.kv:
+        with open(args.kv, "a") as kv:
+            kv.write(f"py_p50_ns={p50}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# The benchmark of issue 6 (see BENCHMARKS.md): libcamb through its C ABI against
+# libcurl and a raw socket, all against ONE loopback server (bench/server.c, pinned
+# to CPU 0; the clients run on CPU 1), plus first-call, create+free, threads,
+# connections, batch, peak RSS, Python ctypes, library size and a clean build.
+#
+#   usage: scripts/bench.sh              (also: make bench)
+#
+# Builds everything in release, installs libcurl4-openssl-dev if it is missing
+# (scripts/setup.sh), prints one report and writes it to target/bench/report.txt.
+# The profile section (where libcamb's time goes: CPU per call, system calls per
+# call with strace, instructions per call with valgrind's callgrind) is skipped
+# with a note when strace or valgrind is not installed.
+# Loopback only (127.0.0.1); every step has a time bound; about 3 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=$root/target/bench
+lib=$out/lib
+calls=20000
+if [ $# -ne 0 ]; then
+    echo "usage: $0" >&2
+    exit 2
+fi
+
+echo "== setup and release builds"
+scripts/setup.sh libcurl4-openssl-dev
+mkdir -p "$out"
+timeout 600 cargo build --release --quiet -p camb-ffi
+# The benchmark runs its own copy, so that a rebuild meanwhile cannot change it.
+rm -rf "$lib"
+mkdir -p "$lib"
+cp target/release/libcamb.so "$lib/libcamb.so"
+soname=$(objdump -p "$lib/libcamb.so" | awk '$1 == "SONAME" { print $2 }')
+if [ -n "$soname" ] && [ "$soname" != libcamb.so ]; then
+    ln -sf libcamb.so "$lib/$soname"
+fi
+cc=${CC:-cc}
+cflags=(-std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude)
+curl_libs=$(pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+camb_link=(-L"$lib" -Wl,-rpath,"$lib" -lcamb)
+$cc "${cflags[@]}" bench/server.c -o "$out/server"
+# shellcheck disable=SC2086 # curl_libs is a list of flags
+$cc "${cflags[@]}" bench/bench.c "${camb_link[@]}" $curl_libs -lpthread -o "$out/bench"
+$cc "${cflags[@]}" bench/min_status.c "${camb_link[@]}" -o "$out/min_status"
+# shellcheck disable=SC2086
+$cc "${cflags[@]}" bench/min_curl.c $curl_libs -o "$out/min_curl"
+$cc "${cflags[@]}" bench/min_empty.c -o "$out/min_empty"
+$cc "${cflags[@]}" examples/task_status.c "${camb_link[@]}" -o "$out/task_status"
+
+# The server runs in the shell that runs the report (a subshell of the pipeline
+# below), so that this shell can stop it and reap it.
+server_pid=
+url=
+stop_server() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        # SIGTERM: the server prints its counters and exits.
+        kill -TERM "$server_pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    server_pid=
+}
+
+start_server() {
+    trap stop_server EXIT
+    "$out/server" --max-seconds 600 >"$out/server.out" 2>"$out/server.err" &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+        url=$(sed -n 's/^listening on //p' "$out/server.out")
+        [ -n "$url" ] && return 0
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "the bench server did not start:"
+    cat "$out/server.err"
+    return 1
+}
+
+# Which source was measured: the commit, and whether the library's files differed from it.
+if revision=$(git rev-parse --short HEAD 2>/dev/null); then
+    if [ -n "$(git status --porcelain -- src build.rs Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+        revision="$revision with uncommitted changes to the library"
+    fi
+else
+    revision="${BENCH_REVISION:-not a git checkout}"
+fi
+
+kv=$out/figures.kv
+rm -f "$kv"
+kv_get() { sed -n "s/^$1=//p" "$kv" | tail -1; }
+
+# Per-call system calls of one client alone (1000 warm-up + 2000 calls), from strace -c:
+# those made at least once per 3 calls, as counts per call.
+syscalls_per_call() {
+    local mode=$1 n=3000
+    timeout 120 strace -f -c -o "$out/strace-$mode.txt" "$out/bench" --url "$url" --only "$mode" \
+        --calls 2000 >/dev/null
+    awk -v n="$n" -v mode="$mode" '
+        /^------/ { body = 1; next }
+        body && $NF != "total" && NF >= 5 {
+            calls = $4; errors = (NF == 6) ? $5 : 0
+            if (calls >= n / 3) {
+                line = line sprintf("  %s %.2f", $NF, calls / n)
+                if (errors > 0) line = line sprintf(" (%.2f failed)", errors / n)
+                total += calls
+            }
+        }
+        END { printf "     %-8s %5.2f per call:%s\n", mode, total / n, line }' "$out/strace-$mode.txt"
+}
+
+# Instructions per call of one client alone, counted by callgrind inside one function.
+instructions_per_call() {
+    local mode=$1 fn=$2
+    timeout 300 valgrind --tool=callgrind --toggle-collect="$fn" \
+        --callgrind-out-file="$out/callgrind.$mode.out" \
+        "$out/bench" --url "$url" --only "$mode" --calls 2000 >/dev/null 2>"$out/callgrind.$mode.log"
+    awk -v fn="$fn" -v mode="$mode" '/^summary:/ { printf "     %-8s %8.0f instructions per call (in %s)\n", mode, $2 / 3000, fn }' \
+        "$out/callgrind.$mode.out"
+}
+
+profile() {
+    echo "== 9. profile: where a status call's time goes (each client alone, same server)"
+    echo "   CPU time per call (getrusage over 21000 calls; timed, so noisy like the rest):"
+    local mode
+    for mode in raw curl camb; do
+        timeout 60 "$out/bench" --url "$url" --only "$mode" --calls "$calls" | sed 's/^   C, /     /'
+    done
+    if command -v strace >/dev/null 2>&1; then
+        echo "   system calls per call (strace -f -c over 3000 calls, 1000 of them warm-up;"
+        echo "   deterministic):"
+        for mode in raw curl camb; do
+            syscalls_per_call "$mode"
+        done
+        timeout 60 "$out/bench" --url "$url" --only syscalls --calls "$calls"
+    else
+        echo "   (system calls per call: skipped, strace is not installed)"
+    fi
+    if command -v valgrind >/dev/null 2>&1 && command -v callgrind_annotate >/dev/null 2>&1; then
+        echo "   callgrind, user-space instructions per call (3000 calls; deterministic):"
+        instructions_per_call raw raw_call
+        instructions_per_call curl curl_easy_perform
+        instructions_per_call camb camb_client_get_task_status
+        echo "   libcamb's status call in detail (bench/profile_summary.py):"
+        python3 bench/profile_summary.py "$out/callgrind.camb.out" 3000 --top 24
+        echo "   camb_client_new + camb_client_free in detail (1000 pairs):"
+        timeout 300 valgrind --tool=callgrind --toggle-collect=camb_client_new \
+            --toggle-collect=camb_client_free --callgrind-out-file="$out/callgrind.create.out" \
+            "$out/bench" --url "$url" --only create --calls 1000 >/dev/null 2>"$out/callgrind.create.log"
+        python3 bench/profile_summary.py "$out/callgrind.create.out" 1000 --top 12 \
+            --what "create+free pair"
+        echo "   (profiles: callgrind_annotate target/bench/callgrind.{camb,curl,raw,create}.out)"
+    else
+        echo "   (instruction counts: skipped, valgrind is not installed)"
+    fi
+}
+
+report() {
+    echo "libcamb benchmark (issue 6): scripts/bench.sh, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "machine: nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//');" \
+        "kernel $(uname -r)"
+    echo "tools: $(rustc -V); $($cc --version | head -1); $(python3 -V 2>&1)"
+    echo "libcamb source: $revision"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared)"
+    echo
+    start_server
+
+    timeout 240 "$out/bench" --url "$url" --calls "$calls" --kv "$kv"
+    echo
+
+    echo "== 7. peak RSS at exit (getrusage ru_maxrss) of minimal programs, one status call each"
+    local rss_camb rss_curl rss_empty rss_example
+    rss_camb=$(timeout 30 "$out/min_status" "$url")
+    rss_curl=$(timeout 30 "$out/min_curl" "$url")
+    rss_empty=$(timeout 30 "$out/min_empty")
+    printf '   %-58s %6s KiB\n' "bench/min_status.c (libcamb: create, one call, free)" "$rss_camb"
+    printf '   %-58s %6s KiB\n' "bench/min_curl.c (libcurl: the same call)" "$rss_curl"
+    printf '   %-58s %6s KiB\n' "bench/min_empty.c (libc only, the baseline)" "$rss_empty"
+    if [ -x /usr/bin/time ]; then
+        rss_example=$(CAMB_API_KEY=bench-api-key-0123456789 timeout 30 /usr/bin/time -f %M \
+            "$out/task_status" t1 "$url" 2>&1 >/dev/null | tail -1)
+        printf '   %-58s %6s KiB\n' "examples/task_status.c (/usr/bin/time -f %M)" "$rss_example"
+    fi
+    echo "   target <= 4 MB (4096 KiB): min_status $(awk -v r="$rss_camb" \
+        'BEGIN { printf "%.2f MiB, %s", r / 1024, r <= 4096 ? "met" : "MISSED" }')"
+    echo
+
+    echo "== 8. Python ctypes (bench/bench_ctypes.py), $calls calls, between two C runs of"
+    echo "      libcamb alone (bench --only camb), same server, CPU 1, microseconds"
+    timeout 60 "$out/bench" --url "$url" --only camb --calls "$calls" --kv "$kv"
+    local c1 c2 main_c py
+    c1=$(kv_get camb_p50_ns)
+    timeout 120 python3 bench/bench_ctypes.py "$lib/libcamb.so" "$url" --calls "$calls" --kv "$kv"
+    timeout 60 "$out/bench" --url "$url" --only camb --calls "$calls" --kv "$kv"
+    c2=$(kv_get camb_p50_ns)
+    main_c=$(kv_get main_camb_p50_ns)
+    py=$(kv_get py_p50_ns)
+    awk -v c1="$c1" -v c2="$c2" -v m="$main_c" -v py="$py" 'BEGIN {
+        c = (c1 + c2) / 2
+        printf "   Python p50 / C p50 (mean of the two C runs around it, %.2f us): %.2fx  target <= 1.1x: %s\n",
+            c / 1e3, py / c, (py / c <= 1.1) ? "met" : "MISSED"
+        printf "   Python p50 / C p50 of section 1 (%.2f us): %.2fx\n", m / 1e3, py / m
+    }'
+    echo
+
+    profile
+    echo
+
+    stop_server
+    echo "== 10. server: $(grep 'server: exit' "$out/server.err" | sed 's/^server: exit: //')"
+    echo
+
+    echo "== 11. size of the release libcamb.so"
+    cp "$lib/libcamb.so" "$out/libcamb.stripped.so"
+    strip "$out/libcamb.stripped.so"
+    local size unstripped tls
+    size=$(stat -c %s "$out/libcamb.stripped.so")
+    unstripped=$(stat -c %s "$lib/libcamb.so")
+    tls=no
+    grep -q rustls "$out/libcamb.stripped.so" && tls="yes (rustls + ring)"
+    awk -v s="$size" -v u="$unstripped" -v t="$tls" 'BEGIN {
+        printf "   stripped %d bytes (%.2f MiB; unstripped %.2f MiB); TLS compiled in: %s\n", s, s / 1048576, u / 1048576, t
+        printf "   target <= 2 MB: %s\n", (s <= 2 * 1048576) ? "met" : "MISSED"
+    }'
+    python3 bench/size_breakdown.py "$lib/libcamb.so" --top 14
+    echo
+
+    echo "== 12. clean release build of the library alone:"
+    echo "      cargo build --release -p camb-ffi --offline --timings, CARGO_TARGET_DIR=target/bench-clean"
+    echo "      (crates already downloaded; nothing else of this script running meanwhile)"
+    rm -rf "$root/target/bench-clean"
+    local t0 t1 status=0
+    t0=$(date +%s.%N)
+    CARGO_TARGET_DIR="$root/target/bench-clean" timeout 300 \
+        cargo build --release -p camb-ffi --offline --quiet --timings >"$out/clean-build.log" 2>&1 ||
+        status=$?
+    t1=$(date +%s.%N)
+    if [ "$status" -ne 0 ]; then
+        echo "   the clean build FAILED (exit $status); see $out/clean-build.log"
+    else
+        awk -v a="$t0" -v b="$t1" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN { d = b - a
+            printf "   %.1f s wall (load average now %s)   target <= 40 s: %s\n", d, load, d <= 40 ? "met" : "MISSED" }'
+        local timing
+        timing=$(find "$root/target/bench-clean/cargo-timings" -name 'cargo-timing-*.html' | head -1)
+        [ -n "$timing" ] && python3 bench/build_timings.py "$timing"
+    fi
+    echo
+    echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+started=$SECONDS
+report 2>&1 | tee "$out/report.txt.tmp"
+status=${PIPESTATUS[0]}
+mv "$out/report.txt.tmp" "$out/report.txt"
+echo "(scripts/bench.sh: $((SECONDS - started)) s of measurement; report in target/bench/report.txt)"
+
+exit "$status"
