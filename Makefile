@@ -7,7 +7,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: demo test lint check-header memcheck load fuzz ci install uninstall
+.PHONY: demo test lint check-header memcheck load fuzz bench ci install uninstall
 
 demo:
 	./scripts/demo.sh
@@ -37,6 +37,10 @@ load:
 # Each fuzz target for FUZZ_SECONDS (default 30) on the nightly toolchain.
 fuzz:
 	./scripts/fuzz.sh
+
+# The benchmark of issue 6 (BENCHMARKS.md): libcamb vs libcurl vs a raw socket on loopback.
+bench:
+	./scripts/bench.sh
 
 ci: test lint memcheck load
 

@@ -114,8 +114,7 @@ const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(100);
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
         // The setters check each value; the fields are public, so check again.
-        config.validate()?;
-        let base_url = config.validated_base_url()?.to_owned();
+        let base_url = config.validate()?.to_owned();
         let api_key = match config.api_key {
             Some(key) => key,
             None => ApiKey::from_env()?,

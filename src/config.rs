@@ -73,12 +73,12 @@ impl ClientConfig {
         Ok(())
     }
 
-    /// Checks every field again: they are public, so a Rust caller may have set
-    /// them without the setters.
-    pub fn validate(&self) -> Result<(), Error> {
+    /// Checks every field again (they are public, so a Rust caller may have set
+    /// them without the setters) and returns the base URL to use.
+    pub fn validate(&self) -> Result<&str, Error> {
         check_timeout(self.timeout)?;
         check_max_retries(self.max_retries)?;
-        self.validated_base_url().map(|_| ())
+        self.validated_base_url()
     }
 
     /// Trusts the CA certificates in the PEM text `pem` (for example a corporate
