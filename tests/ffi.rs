@@ -14,18 +14,6 @@ use camb::ffi::task_info::camb_task_info;
 use camb::ffi::version::camb_version;
 use common::*;
 
-fn last_error() -> String {
-    // SAFETY: camb_last_error never returns NULL and its text is NUL-terminated.
-    unsafe { CStr::from_ptr(camb_last_error()) }
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn c(text: &str) -> CString {
-    CString::new(text).unwrap()
-}
-
 /// Reads a (pointer, length) string of a camb_task_info.
 fn text(ptr: *const c_char, len: usize) -> Option<Vec<u8>> {
     if ptr.is_null() {

@@ -11,23 +11,11 @@ use camb::ffi::builder::*;
 use camb::ffi::cancel::*;
 use camb::ffi::client::*;
 use camb::ffi::create::*;
-use camb::ffi::last_error::camb_last_error;
 use camb::ffi::result::{camb_result, camb_status};
 use camb::ffi::results::*;
 use camb::ffi::task_info::camb_task_info;
 use camb::ffi::wait::*;
 use common::*;
-
-fn last_error() -> String {
-    // SAFETY: never NULL, NUL-terminated.
-    unsafe { CStr::from_ptr(camb_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn c(text: &str) -> CString {
-    CString::new(text).unwrap()
-}
 
 fn client_for_url(base_url: &str, max_retries: u32) -> *mut camb_client {
     let builder = camb_client_builder_new();

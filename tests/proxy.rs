@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::ffi::{CStr, CString};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::ptr;
@@ -13,7 +12,6 @@ use std::time::Duration;
 
 use camb::ffi::builder::*;
 use camb::ffi::client::*;
-use camb::ffi::last_error::camb_last_error;
 use camb::ffi::result::{camb_result, camb_status};
 use camb::ffi::task_info::camb_task_info;
 use camb::{Client, ErrorKind, TaskStatus};
@@ -322,17 +320,6 @@ fn socks_proxies_are_refused_when_set() {
 }
 
 // ---- through the C ABI ----
-
-fn c(text: &str) -> CString {
-    CString::new(text).unwrap()
-}
-
-fn last_error() -> String {
-    // SAFETY: camb_last_error never returns NULL and its text is NUL-terminated.
-    unsafe { CStr::from_ptr(camb_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
 
 fn builder_for(emulator: &Emulator) -> *mut camb_client_builder {
     let builder = camb_client_builder_new();

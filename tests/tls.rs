@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::ffi::{CStr, CString};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -16,10 +15,10 @@ use std::time::Duration;
 
 use camb::ffi::builder::*;
 use camb::ffi::client::*;
-use camb::ffi::last_error::camb_last_error;
 use camb::ffi::result::{camb_result, camb_status};
 use camb::ffi::task_info::camb_task_info;
 use camb::{Client, ClientConfig, Error, ErrorKind, TaskStatus};
+use common::{c, last_error};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose,
@@ -357,17 +356,6 @@ fn unusable_bundles_are_refused_when_set() {
 }
 
 // ---- through the C ABI ----
-
-fn c(text: &str) -> CString {
-    CString::new(text).unwrap()
-}
-
-fn last_error() -> String {
-    // SAFETY: camb_last_error never returns NULL and its text is NUL-terminated.
-    unsafe { CStr::from_ptr(camb_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
 
 fn builder_for(url: &str) -> *mut camb_client_builder {
     let builder = camb_client_builder_new();

@@ -32,6 +32,21 @@ pub(crate) fn result_call(body: impl FnOnce() -> Result<(), Error>) -> camb_resu
     }
 }
 
+/// Runs the body of an exported `_new` function: the handle it makes, or NULL if
+/// it panicked (the panic is then in `camb_last_error()`).
+pub(crate) fn handle_call<T>(make: impl FnOnce() -> *mut T) -> *mut T {
+    let mut made = std::ptr::null_mut();
+    let result = result_call(|| {
+        made = make();
+        Ok(())
+    });
+    if result == camb_result::Ok {
+        made
+    } else {
+        std::ptr::null_mut()
+    }
+}
+
 /// Runs the body of an exported function that returns no result code (`_free`);
 /// a panic is swallowed, since the caller has nothing to check.
 pub(crate) fn void_call(body: impl FnOnce()) {

@@ -7,7 +7,9 @@ use std::sync::{Mutex, MutexGuard};
 use crate::client::Client;
 use crate::config::{ClientConfig, load_ca_bundle_file};
 use crate::error::Error;
-use crate::ffi::boundary::{null_parameter, out_arg, path_arg, result_call, str_arg, void_call};
+use crate::ffi::boundary::{
+    handle_call, null_parameter, out_arg, path_arg, result_call, str_arg, void_call,
+};
 use crate::ffi::client::camb_client;
 use crate::ffi::result::camb_result;
 
@@ -77,20 +79,13 @@ fn change_builder(
 /// and passes it to `camb_client_builder_build()` or `camb_client_builder_free()`.
 #[unsafe(no_mangle)]
 pub extern "C" fn camb_client_builder_new() -> *mut camb_client_builder {
-    let mut created = std::ptr::null_mut();
-    let result = result_call(|| {
+    handle_call(|| {
         let builder = Box::into_raw(Box::new(camb_client_builder {
             config: ClientConfig::default(),
         }));
         live_builders().insert(builder as usize);
-        created = builder;
-        Ok(())
-    });
-    if result == camb_result::Ok {
-        created
-    } else {
-        std::ptr::null_mut()
-    }
+        builder
+    })
 }
 
 /// Sets the API key sent in the `x-api-key` header. The string is copied; the key

@@ -2,7 +2,7 @@
 
 use crate::cancel::CancelToken;
 use crate::error::Error;
-use crate::ffi::boundary::{null_parameter, result_call, void_call};
+use crate::ffi::boundary::{handle_call, null_parameter, result_call, void_call};
 use crate::ffi::result::camb_result;
 
 /// A flag that cancels the waits and downloads it is passed to. Raising it from any
@@ -34,18 +34,11 @@ unsafe fn token_ref<'a>(token: *const camb_cancel_token) -> Result<&'a CancelTok
 /// Never returns NULL (out of memory aborts the process, as in Rust and C++).
 #[unsafe(no_mangle)]
 pub extern "C" fn camb_cancel_token_new() -> *mut camb_cancel_token {
-    let mut created = std::ptr::null_mut();
-    let result = result_call(|| {
-        created = Box::into_raw(Box::new(camb_cancel_token {
+    handle_call(|| {
+        Box::into_raw(Box::new(camb_cancel_token {
             token: CancelToken::new(),
-        }));
-        Ok(())
-    });
-    if result == camb_result::Ok {
-        created
-    } else {
-        std::ptr::null_mut()
-    }
+        }))
+    })
 }
 
 /// Cancels: every wait or download using this token stops as soon as it can (a

@@ -142,3 +142,16 @@ pub fn parse_wav(bytes: &[u8]) -> (u16, u32, u16, u32) {
         data_len / u32::from(channels * bits / 8),
     )
 }
+
+/// A C string for an argument (tests never pass interior NULs by accident).
+pub fn c(text: &str) -> std::ffi::CString {
+    std::ffi::CString::new(text).unwrap()
+}
+
+/// This thread's `camb_last_error()`, as a String.
+pub fn last_error() -> String {
+    // SAFETY: camb_last_error never returns NULL and its text is NUL-terminated.
+    unsafe { std::ffi::CStr::from_ptr(camb::ffi::last_error::camb_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
