@@ -438,8 +438,9 @@ typedef struct camb_wait_progress {
    */
   uint64_t elapsed_ms;
   /**
-   * `CAMB_RESULT_OK` when this poll got a status; otherwise the transient failure
-   * (connection, timeout, 429, 5xx) that the wait is riding out.
+   * `CAMB_RESULT_OK` when this poll got a status; otherwise its failure: a
+   * transient one (connection, timeout, 429, 5xx) that the wait rides out, or,
+   * when `done` is set, the one that ends it.
    */
   uint32_t poll_result;
   /**
@@ -468,7 +469,8 @@ typedef struct camb_wait_progress {
    */
   bool status_changed;
   /**
-   * True when this poll ended the wait (the status is final).
+   * True when this poll ended the wait: the status is final, the failure will
+   * not go away, or no time is left for another poll before the deadline.
    */
   bool done;
   /**

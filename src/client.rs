@@ -20,6 +20,9 @@ use crate::results::{decode_file_url, decode_result_urls, result_urls_request};
 use crate::retry::{MAX_RETRY_AFTER, backoff, is_retryable, parse_retry_after};
 use crate::task::{TaskInfo, decode_status_reply};
 
+/// The bare message of a timeout, before with_retries says which bound it hit.
+const TIMED_OUT: &str = "timed out";
+
 const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 
 /// Sent on every request, so CAMB can tell this library's traffic apart.
@@ -281,8 +284,16 @@ impl Client {
                 Err(failure) => failure,
             };
             let mut error = failure.error.with_retry_after(failure.retry_after);
+            if failure.final_failure {
+                error = error.into_permanent();
+            }
             if error.kind() == ErrorKind::Timeout {
-                error = error.replace_message(self.timeout_message(time_left));
+                let budget = self.timeout_message(time_left);
+                let message = match error.message() {
+                    TIMED_OUT => budget,
+                    context => format!("{budget} ({context})"),
+                };
+                error = error.replace_message(message);
             }
             let attempts = retries + 1;
             let retryable = plan.idempotent
@@ -390,8 +401,8 @@ impl Client {
     pub(crate) fn transport_failure(&self, error: ureq::Error) -> Failure {
         use ureq::Error as E;
         let (kind, message, retryable) = match error {
-            // Reworded by with_retries, which knows the attempt's budget.
-            E::Timeout(_) => (ErrorKind::Timeout, "timed out".to_owned(), true),
+            // with_retries puts the attempt's budget in front.
+            E::Timeout(_) => (ErrorKind::Timeout, TIMED_OUT.to_owned(), true),
             // rustls reports certificate and handshake failures as InvalidData;
             // plain sockets never do. The server would present the same certificate.
             E::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {

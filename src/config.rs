@@ -164,7 +164,13 @@ fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<u8>, Error> {
     let cannot = |e: std::io::Error| {
         Error::invalid(format!("cannot read the CA bundle {}: {e}", path.display()))
     };
-    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut options = std::fs::File::options();
+    options.read(true);
+    // Opening a FIFO for reading would block until a writer came; non-blocking,
+    // it opens at once and is then refused below. No effect on regular files.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(cannot)?;
     if !file.metadata().map_err(cannot)?.is_file() {
         return Err(Error::invalid(format!(
             "the CA bundle {} is not a regular file",
@@ -317,6 +323,20 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_as_ca_bundle_is_refused_at_once() {
+        let path = std::env::temp_dir().join(format!("camb-fifo-{}", std::process::id()));
+        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let err = ClientConfig::default()
+            .set_ca_bundle_file(&path)
+            .unwrap_err();
+        assert!(err.message().contains("not a regular file"), "{err}");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

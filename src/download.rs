@@ -119,17 +119,25 @@ impl TempFile {
     /// `dir/.name.<pid>.<n>.part`: beside the target (so the rename stays on one
     /// file system), hidden, unique within and across processes.
     fn create_beside(target: &Path) -> Result<TempFile, Error> {
-        let path = temporary_path_for(target)?;
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| io_error(&format!("cannot create {}", path.display()), &e))?;
-        Ok(TempFile {
-            file,
-            path,
-            persisted: false,
-        })
+        // A name left by a killed process with the same pid (common in containers)
+        // is skipped, not an error.
+        let mut attempts = 0;
+        loop {
+            let path = temporary_path_for(target)?;
+            match File::options().write(true).create_new(true).open(&path) {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        file,
+                        path,
+                        persisted: false,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 16 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(io_error(&format!("cannot create {}", path.display()), &e)),
+            }
+        }
     }
 
     /// Renames the file to `target` and flushes the directory entry.
@@ -166,8 +174,10 @@ fn io_error(what: &str, error: &std::io::Error) -> Error {
     Error::new(ErrorKind::Io, format!("{what}: {error}"))
 }
 
+/// Numbers the temporary files of this process.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
 fn temporary_path_for(path: &Path) -> Result<PathBuf, Error> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .ok_or_else(|| Error::invalid(format!("{} does not name a file", path.display())))?;
@@ -184,8 +194,14 @@ fn temporary_path_for(path: &Path) -> Result<PathBuf, Error> {
         )
         .as_bytes(),
     );
-    // Cutting may split a character; the name only has to be unique and valid
-    // for the OS, so an invalid sequence is replaced rather than kept.
+    // Kept as bytes: a Unix file name need not be UTF-8, and cutting may split a
+    // character; either way the OS takes the bytes as they are.
+    #[cfg(unix)]
+    let temp_name = {
+        use std::os::unix::ffi::OsStringExt;
+        std::ffi::OsString::from_vec(temp_name)
+    };
+    #[cfg(not(unix))]
     let temp_name = String::from_utf8_lossy(&temp_name).into_owned();
     Ok(path.with_file_name(temp_name))
 }
@@ -216,6 +232,35 @@ mod tests {
         let long = "x".repeat(250) + ".wav";
         let temp = temporary_path_for(Path::new(&long)).unwrap();
         assert!(temp.file_name().unwrap().len() <= 255, "{}", temp.display());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_non_utf8_name_keeps_its_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut name = vec![0xe9u8; 90];
+        name.extend_from_slice(b".wav");
+        let target = Path::new(std::ffi::OsStr::from_bytes(&name));
+        let temp = temporary_path_for(target).unwrap();
+        assert!(temp.file_name().unwrap().as_bytes()[1..].starts_with(&name[..]));
+        assert!(temp.file_name().unwrap().len() <= 255);
+    }
+
+    #[test]
+    fn a_stale_temporary_name_is_skipped() {
+        let dir = std::env::temp_dir().join(format!("camb-stale-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("s.wav");
+        // Occupy the next few names this process would use.
+        let next = COUNTER.load(Ordering::Relaxed);
+        for n in next..next + 3 {
+            let name = format!(".s.wav.{}.{n}.part", std::process::id());
+            fs::write(dir.join(name), b"stale").unwrap();
+        }
+        let temp = TempFile::create_beside(&target).unwrap();
+        temp.persist(&target).unwrap();
+        assert!(target.exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub struct Error {
     http_status: Option<u16>,
     /// How long the server asked to wait before trying again (`Retry-After`).
     retry_after: Option<Duration>,
+    /// Another attempt would fail the same way (a certificate, a proxy's refusal),
+    /// whatever the kind says.
+    permanent: bool,
 }
 
 impl Error {
@@ -81,6 +84,7 @@ impl Error {
             message: message.into(),
             http_status: None,
             retry_after: None,
+            permanent: false,
         }
     }
 
@@ -91,6 +95,7 @@ impl Error {
             message: message.into(),
             http_status: Some(status),
             retry_after: None,
+            permanent: false,
         }
     }
 
@@ -123,6 +128,17 @@ impl Error {
     /// The same error, remembering the server's `Retry-After`.
     pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Error {
         self.retry_after = retry_after;
+        self
+    }
+
+    /// True when another attempt would fail the same way.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+
+    /// The same error, marked as one that another attempt would only repeat.
+    pub fn into_permanent(mut self) -> Error {
+        self.permanent = true;
         self
     }
 

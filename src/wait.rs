@@ -127,6 +127,8 @@ pub fn wait_until_final(
             .saturating_sub(budget);
         let pause = interval.max(asked).min(room);
         let next_poll_in = (!final_status && !fatal && !room.is_zero()).then_some(pause);
+        // Fixed before the callback runs, so the callback's own time counts.
+        let wake_at = Instant::now() + pause;
         let status_changed = info.is_some_and(|i| last_status.as_deref() != Some(&i.status_text));
         let keep_going = progress(&Progress {
             polls,
@@ -140,30 +142,42 @@ pub fn wait_until_final(
         if final_status || fatal {
             return outcome;
         }
-        if !keep_going {
-            return Err(Error::new(
-                ErrorKind::Cancelled,
-                format!("the progress callback stopped the wait after {polls} poll(s)"),
-            ));
-        }
         if let Some(info) = info {
             last_status = Some(info.status_text.clone());
         }
-        let Some(pause) = next_poll_in else {
+        let deadline_came = || {
             let status = last_status
                 .as_deref()
                 .unwrap_or("unknown (no poll succeeded)");
             let last_failure =
                 error.map_or(String::new(), |e| format!("; the last poll failed: {e}"));
-            return Err(Error::new(
+            Error::new(
                 ErrorKind::Timeout,
                 format!(
                     "the task was still {status} when the wait's deadline of {} ms came \
                      ({polls} poll(s)){last_failure}",
                     options.deadline.as_millis()
                 ),
-            ));
+            )
         };
+        // No time for another poll: the wait ended here, whatever the callback said.
+        if next_poll_in.is_none() {
+            return Err(deadline_came());
+        }
+        if !keep_going {
+            return Err(Error::new(
+                ErrorKind::Cancelled,
+                format!("the progress callback stopped the wait after {polls} poll(s)"),
+            ));
+        }
+        // A slow callback may have used up the time left for another poll.
+        let room = deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(budget);
+        if room.is_zero() {
+            return Err(deadline_came());
+        }
+        let pause = wake_at.saturating_duration_since(Instant::now()).min(room);
         if cancel::sleep(cancel, pause) {
             return Err(cancelled(polls));
         }
@@ -176,7 +190,8 @@ pub fn wait_until_final(
 /// Failures that another poll may not repeat: the network, the server's load, a
 /// single poll's timeout. 401, 404, 422 or a malformed reply end the wait at once.
 fn is_transient(error: &Error) -> bool {
-    error.kind() == ErrorKind::Timeout || is_retryable(error.kind(), error.http_status())
+    !error.is_permanent()
+        && (error.kind() == ErrorKind::Timeout || is_retryable(error.kind(), error.http_status()))
 }
 
 impl Client {
@@ -368,6 +383,66 @@ mod tests {
         )
         .unwrap();
         assert_eq!(pauses, [Duration::from_millis(200)]);
+    }
+
+    #[test]
+    fn permanent_failures_and_the_deadline_end_the_wait_whatever_the_callback_says() {
+        let tls = Error::new(ErrorKind::Connect, "TLS error").into_permanent();
+        let mut polls = 0;
+        let err = wait_until_final(
+            &fast(),
+            None,
+            |_| {
+                polls += 1;
+                Err(tls.clone())
+            },
+            |_| true,
+        )
+        .unwrap_err();
+        assert_eq!((err.kind(), polls), (ErrorKind::Connect, 1));
+        let options = WaitOptions {
+            deadline: Duration::from_millis(50),
+            ..fast()
+        };
+        // A callback that stops when told the wait is over gets the wait's Timeout.
+        let err = wait_until_final(
+            &options,
+            None,
+            |_| Ok(info("PENDING")),
+            |p| p.next_poll_in.is_some(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+    }
+
+    #[test]
+    fn a_slow_callback_does_not_push_the_wait_past_its_deadline() {
+        let options = WaitOptions {
+            initial_interval: Duration::from_millis(400),
+            backoff_factor: 1.0,
+            max_interval: Duration::from_millis(400),
+            deadline: Duration::from_millis(1000),
+        };
+        let started = Instant::now();
+        let mut first = true;
+        let err = wait_until_final(
+            &options,
+            None,
+            |_| Ok(info("PENDING")),
+            |_| {
+                if std::mem::take(&mut first) {
+                    std::thread::sleep(Duration::from_millis(700));
+                }
+                true
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

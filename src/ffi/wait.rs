@@ -48,8 +48,9 @@ pub struct camb_wait_progress {
     pub polls: u32,
     /// Milliseconds since the wait began.
     pub elapsed_ms: u64,
-    /// `CAMB_RESULT_OK` when this poll got a status; otherwise the transient failure
-    /// (connection, timeout, 429, 5xx) that the wait is riding out.
+    /// `CAMB_RESULT_OK` when this poll got a status; otherwise its failure: a
+    /// transient one (connection, timeout, 429, 5xx) that the wait rides out, or,
+    /// when `done` is set, the one that ends it.
     pub poll_result: u32,
     /// The `CAMB_STATUS_*` value, when `poll_result` is OK.
     pub status: u32,
@@ -64,7 +65,8 @@ pub struct camb_wait_progress {
     /// True when the status differs from the previous poll's (always on the first
     /// successful poll): print a line when it is set.
     pub status_changed: bool,
-    /// True when this poll ended the wait (the status is final).
+    /// True when this poll ended the wait: the status is final, the failure will
+    /// not go away, or no time is left for another poll before the deadline.
     pub done: bool,
     /// Milliseconds until the next poll; 0 when `done`.
     pub next_poll_in_ms: u64,
@@ -173,7 +175,8 @@ fn report(step: &Progress, call: impl FnOnce(*const camb_wait_progress) -> bool)
         error_message_len,
         status_changed: step.status_changed,
         done: step.next_poll_in.is_none(),
-        next_poll_in_ms: step.next_poll_in.map_or(0, millis),
+        // Rounded up: a pause under 1 ms must not read as 0, which means "done".
+        next_poll_in_ms: step.next_poll_in.map_or(0, |d| millis(d).max(1)),
     };
     let keep_going = call(&c_progress);
     drop(strings);
