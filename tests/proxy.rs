@@ -11,9 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camb::ffi::builder::*;
-use camb::ffi::client::*;
 use camb::ffi::result::{camb_result, camb_status};
-use camb::ffi::task_info::camb_task_info;
 use camb::{Client, ErrorKind, TaskStatus};
 use common::*;
 
@@ -363,27 +361,7 @@ fn c_abi_set_proxy() {
             camb_result::Ok
         );
     }
-    let mut client = ptr::null_mut();
-    // SAFETY: a live builder (consumed) and a writable out-pointer.
-    let built = unsafe { camb_client_builder_build(builder, &mut client) };
-    assert_eq!(built, camb_result::Ok, "{}", last_error());
-    let mut info = camb_task_info {
-        status: u32::MAX,
-        has_run_id: false,
-        run_id: 0,
-        status_text: ptr::null(),
-        status_text_len: 0,
-        exception_reason: ptr::null(),
-        exception_reason_len: 0,
-        message: ptr::null(),
-        message_len: 0,
-    };
-    // SAFETY: a live client, a NUL-terminated id, a writable info; freed once.
-    let result = unsafe {
-        let result = camb_client_get_task_status(client, c("demo-success").as_ptr(), &mut info);
-        camb_client_free(client);
-        result
-    };
+    let (result, info) = common::c_build_and_query(builder, "demo-success");
     assert_eq!(result, camb_result::Ok, "{}", last_error());
     assert_eq!(info.status, camb_status::Success as u32);
     assert_eq!((info.has_run_id, info.run_id), (true, 4242));

@@ -14,9 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camb::ffi::builder::*;
-use camb::ffi::client::*;
 use camb::ffi::result::{camb_result, camb_status};
-use camb::ffi::task_info::camb_task_info;
 use camb::{Client, ClientConfig, Error, ErrorKind, TaskStatus};
 use common::{c, last_error};
 use rcgen::{
@@ -380,25 +378,7 @@ fn builder_for(url: &str) -> *mut camb_client_builder {
 
 /// Builds `builder` and asks for a status; the result and the run id (if any).
 fn c_status(builder: *mut camb_client_builder) -> (camb_result, Option<i64>) {
-    let mut client = ptr::null_mut();
-    // SAFETY: a live builder (consumed here) and a writable out-pointer.
-    let built = unsafe { camb_client_builder_build(builder, &mut client) };
-    assert_eq!(built, camb_result::Ok, "{}", last_error());
-    let mut info = camb_task_info {
-        status: u32::MAX,
-        has_run_id: false,
-        run_id: 0,
-        status_text: ptr::null(),
-        status_text_len: 0,
-        exception_reason: ptr::null(),
-        exception_reason_len: 0,
-        message: ptr::null(),
-        message_len: 0,
-    };
-    // SAFETY: a live client, a NUL-terminated id, a writable info.
-    let result = unsafe { camb_client_get_task_status(client, c("task-1").as_ptr(), &mut info) };
-    // SAFETY: the client came from camb_client_builder_build and is freed once.
-    unsafe { camb_client_free(client) };
+    let (result, info) = common::c_build_and_query(builder, "task-1");
     if result == camb_result::Ok {
         assert_eq!(info.status, camb_status::Success as u32);
         assert!(info.has_run_id);

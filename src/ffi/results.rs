@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, c_void};
 
-use crate::client::MAX_BULK_RUN_IDS;
+use crate::client::check_bulk_count;
 use crate::error::{Error, ErrorKind};
 use crate::ffi::boundary::{null_parameter, path_arg, result_call};
 use crate::ffi::cancel::{camb_cancel_token, token_arg};
@@ -200,11 +200,9 @@ pub unsafe extern "C" fn camb_client_get_result_urls(
         if out_urls.is_null() {
             return Err(null_parameter("out_urls"));
         }
-        if count == 0 || count > MAX_BULK_RUN_IDS {
-            return Err(Error::invalid(format!(
-                "between 1 and {MAX_BULK_RUN_IDS} run ids, not {count}"
-            )));
-        }
+        // Checked before the slice is made, so no slice covers memory the caller
+        // never promised.
+        check_bulk_count(count)?;
         // SAFETY: non-NULL and `count` values long, per the contract.
         let ids = unsafe { std::slice::from_raw_parts(run_ids, count) };
         let urls = client.get_result_urls(ids)?;

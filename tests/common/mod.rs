@@ -155,3 +155,39 @@ pub fn last_error() -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// Builds `builder` (consuming it), asks for the status of `task_id`, frees the
+/// client; the result and the filled info (status u32::MAX when it failed).
+pub fn c_build_and_query(
+    builder: *mut camb::ffi::builder::camb_client_builder,
+    task_id: &str,
+) -> (
+    camb::ffi::result::camb_result,
+    camb::ffi::task_info::camb_task_info,
+) {
+    use camb::ffi::result::camb_result;
+    let mut client = std::ptr::null_mut();
+    // SAFETY: a live builder (consumed here) and a writable out-pointer.
+    let built = unsafe { camb::ffi::builder::camb_client_builder_build(builder, &mut client) };
+    assert_eq!(built, camb_result::Ok, "{}", last_error());
+    let mut info = camb::ffi::task_info::camb_task_info {
+        status: u32::MAX,
+        has_run_id: false,
+        run_id: 0,
+        status_text: std::ptr::null(),
+        status_text_len: 0,
+        exception_reason: std::ptr::null(),
+        exception_reason_len: 0,
+        message: std::ptr::null(),
+        message_len: 0,
+    };
+    // SAFETY: a live client, a NUL-terminated id, a writable info; the client is
+    // freed once, after the call.
+    let result = unsafe {
+        let result =
+            camb::ffi::client::camb_client_get_task_status(client, c(task_id).as_ptr(), &mut info);
+        camb::ffi::client::camb_client_free(client);
+        result
+    };
+    (result, info)
+}
