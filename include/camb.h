@@ -594,9 +594,11 @@ camb_result camb_client_builder_set_timeout_ms(struct camb_client_builder *build
  * the server's `Retry-After`, all within the whole-call timeout. 401, 403, 404 and
  * 422 are never retried.
  *
- * Keep at least 1: a request sent on a kept-alive connection that the server
- * closed at that very moment fails as a connection failure, and only a retry
- * (on a new connection) rides that race out.
+ * Not counted as a retry: a read (status, URLs, download) sent on a kept-alive
+ * connection that the server closed at that very moment, before any reply, is
+ * resent once at once on a new connection, even with 0 retries. A create is
+ * not (the server may have received it); it fails with
+ * `CAMB_RESULT_CONNECT` unless its options allow retries.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
  * more than 10, or if the builder was already built or freed.

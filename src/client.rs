@@ -1,21 +1,22 @@
 //! The safe, typed client: request building, retries within one deadline, reply decoding.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::time::{Duration, Instant, SystemTime};
 
-use ureq::http::{HeaderName, HeaderValue};
-use ureq::unversioned::transport::DefaultConnector;
-use ureq::{Agent, RequestBuilder};
+use zeroize::Zeroizing;
 
 use crate::api_key::ApiKey;
 use crate::cancel::{self, CancelToken};
 use crate::config::ClientConfig;
 use crate::create::{CreateRequest, decode_create_reply};
 use crate::error::{Error, ErrorKind};
+use crate::http::HttpError;
+use crate::http::tls::TlsSetup;
+pub(crate) use crate::http::transport::Method;
+use crate::http::transport::{Request, Response, Transport};
+use crate::http::url::BaseUrl;
 use crate::http_error::error_for_status_redacted;
 use crate::path::push_segment;
-use crate::resolver::CachingResolver;
 use crate::results::{decode_file_url, decode_result_urls, result_urls_request};
 use crate::retry::{MAX_RETRY_AFTER, backoff, is_retryable, parse_retry_after};
 use crate::task::{TaskInfo, decode_status_reply};
@@ -23,7 +24,9 @@ use crate::task::{TaskInfo, decode_status_reply};
 /// The bare message of a timeout, before with_retries says which bound it hit.
 const TIMED_OUT: &str = "timed out";
 
-const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
+const API_KEY_HEADER: &str = "x-api-key";
+/// What a JSON call accepts.
+const ACCEPT_JSON: &str = "application/json";
 
 /// Sent on every request, so CAMB can tell this library's traffic apart.
 pub(crate) const USER_AGENT: &str = concat!("libcamb/", env!("CARGO_PKG_VERSION"));
@@ -33,24 +36,18 @@ pub(crate) const MAX_JSON_BODY: u64 = 1 << 20;
 /// Most run ids in one bulk results call.
 pub(crate) const MAX_BULK_RUN_IDS: usize = 1000;
 /// Largest error body read for its `detail` text; the rest is left unread.
-const MAX_ERROR_BODY: u64 = 64 << 10;
-/// Largest response header block accepted.
-const MAX_HEADER_SIZE: usize = 64 << 10;
-/// Idle keep-alive connections kept for the API host (ureq's default is 3, which
-/// makes more than 3 threads sharing a client reconnect all the time).
-const MAX_IDLE_CONNECTIONS: usize = 32;
+const MAX_ERROR_BODY: usize = 64 << 10;
 
 /// A client for the CAMB text-to-sound API. Immutable once built; share it between
 /// threads freely (`&Client` is all a call needs).
 #[derive(Debug)]
 pub struct Client {
-    agent: Agent,
+    transport: Transport,
     api_key: ApiKey,
-    /// The key as a header value, built once and marked sensitive (kept out of
-    /// ureq's debug output). libcamb's own copy in `api_key` is the one zeroed.
-    key_header: HeaderValue,
     base_url: String,
-    /// `{base_url}/text-to-sound/`, the prefix of every status URL.
+    /// The base URL's path (`/apis`): every request target starts with it.
+    base_path: String,
+    /// `{base_path}/text-to-sound/`, the prefix of every status request.
     status_prefix: String,
     pub(crate) timeout: Duration,
     max_retries: u32,
@@ -85,12 +82,6 @@ impl Failure {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Method {
-    Get,
-    Post,
-}
-
 /// How one call may spend its time: whether it may be retried, by when it must end
 /// (`None`: the client's timeout from now), and what may cancel it.
 pub(crate) struct Plan<'a> {
@@ -122,48 +113,23 @@ impl Client {
             Some(key) => key,
             None => ApiKey::from_env()?,
         };
-        let mut key_header = HeaderValue::from_str(api_key.expose())
-            .map_err(|_| Error::invalid("the API key cannot be sent in an HTTP header"))?;
-        key_header.set_sensitive(true);
-        let tls = ureq::tls::TlsConfig::builder();
-        let tls = if config.ca_certificates.is_empty() {
-            tls
-        } else {
-            let certs: Vec<_> = config
-                .ca_certificates
-                .iter()
-                .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
-                .collect();
-            tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
-        };
-        let agent_config = Agent::config_builder()
-            .tls_config(tls.build())
-            // Read non-2xx bodies (the server's words) and keep their connections.
-            .http_status_as_error(false)
-            // Proxies only when the caller says so: an environment variable must not
-            // silently route the key through another host.
-            .proxy(config.proxy.clone())
-            // Never follow a redirect: the key would go wherever it points.
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .user_agent(USER_AGENT)
-            .accept("application/json")
-            // The first attempt's bound; retries set the time that is left.
-            .timeout_global(Some(config.timeout))
-            .max_response_header_size(MAX_HEADER_SIZE)
-            .max_idle_connections(MAX_IDLE_CONNECTIONS)
-            .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
-            .build();
-        let agent = Agent::with_parts(
-            agent_config,
-            DefaultConnector::default(),
-            CachingResolver::default(),
+        let tls = TlsSetup::new(&config.ca_certificates).map_err(Error::invalid)?;
+        let base = BaseUrl::parse(&base_url)
+            .map_err(|e| Error::invalid(format!("the base URL {}", e.0)))?;
+        let base_path = base.path.clone();
+        let key_header = Zeroizing::new(format!("{API_KEY_HEADER}: {}", api_key.expose()));
+        let transport = Transport::new(
+            base,
+            config.proxy.clone(),
+            tls,
+            USER_AGENT,
+            key_header.as_bytes(),
         );
         Ok(Client {
-            agent,
+            transport,
             api_key,
-            key_header,
-            status_prefix: format!("{base_url}/text-to-sound/"),
+            status_prefix: format!("{base_path}/text-to-sound/"),
+            base_path,
             base_url,
             timeout: config.timeout,
             max_retries: config.max_retries,
@@ -174,12 +140,22 @@ impl Client {
         &self.base_url
     }
 
+    /// The base URL's path, which every request target starts with.
+    pub(crate) fn base_path(&self) -> &str {
+        &self.base_path
+    }
+
+    /// TCP connections this client has opened (for tests and diagnostics).
+    pub fn connections_opened(&self) -> u64 {
+        self.transport.connections_opened()
+    }
+
     /// `GET /text-to-sound/{task_id}`: the task's status, retried on transient failures.
     pub fn get_task_status(&self, task_id: &str) -> Result<TaskInfo, Error> {
         self.get_task_status_within(&self.status_url(task_id)?, &Plan::new(true))
     }
 
-    /// The URL of a task's status: one encoded path segment after the prefix.
+    /// The request target of a task's status: one encoded path segment after the prefix.
     pub(crate) fn status_url(&self, task_id: &str) -> Result<String, Error> {
         let mut url = String::with_capacity(self.status_prefix.len() + task_id.len());
         url.push_str(&self.status_prefix);
@@ -197,7 +173,7 @@ impl Client {
     /// retried only if `request.retry` is set (a retry can create a second paid task).
     pub fn create_task(&self, request: &CreateRequest) -> Result<String, Error> {
         request.validate()?;
-        let url = format!("{}/text-to-sound", self.base_url);
+        let url = format!("{}/text-to-sound", self.base_path);
         let body = self.call_json(
             Method::Post,
             &url,
@@ -212,7 +188,7 @@ impl Client {
     pub fn get_result_url(&self, run_id: i64) -> Result<String, Error> {
         let url = format!(
             "{}/text-to-sound-result/{run_id}?output_type=FILE_URL",
-            self.base_url
+            self.base_path
         );
         let body = self.call_json(Method::Get, &url, None, &Plan::new(true))?;
         decode_file_url(&body).map_err(|e| self.scrub(e))
@@ -222,7 +198,7 @@ impl Client {
     /// does not know are absent from the map. A read, so it is retried like one.
     pub fn get_result_urls(&self, run_ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
         check_bulk_count(run_ids.len())?;
-        let url = format!("{}/text-to-sound-results", self.base_url);
+        let url = format!("{}/text-to-sound-results", self.base_path);
         let request = result_urls_request(run_ids);
         let body = self.call_json(Method::Post, &url, Some(&request), &Plan::new(true))?;
         decode_result_urls(&body).map_err(|e| self.scrub(e))
@@ -236,13 +212,16 @@ impl Client {
         body: Option<&[u8]>,
         plan: &Plan,
     ) -> Result<Vec<u8>, Error> {
+        let request = Request {
+            method,
+            target: url,
+            accept: ACCEPT_JSON,
+            body,
+            idempotent: plan.idempotent,
+        };
         self.with_retries(plan, |time_left| {
-            let mut response = self.send_once(method, url, body, time_left)?;
-            response
-                .body_mut()
-                .with_config()
-                .limit(MAX_JSON_BODY)
-                .read_to_vec()
+            self.send_once(&request, time_left)?
+                .read_to_vec(MAX_JSON_BODY)
                 .map_err(|e| self.transport_failure(e))
         })
     }
@@ -345,36 +324,28 @@ impl Client {
 
     /// One request. A 2xx response is returned unread, for the caller to read as it
     /// needs; any other status becomes a [`Failure`] carrying the server's words.
+    /// `time_left`: `None` for the client's timeout from now.
     pub(crate) fn send_once(
         &self,
-        method: Method,
-        url: &str,
-        body: Option<&[u8]>,
+        request: &Request,
         time_left: Option<Duration>,
-    ) -> Result<ureq::http::Response<ureq::Body>, Failure> {
-        let result = match method {
-            Method::Get => self.prepare(self.agent.get(url), time_left).call(),
-            Method::Post => self
-                .prepare(self.agent.post(url), time_left)
-                .header("content-type", "application/json")
-                .send(body.unwrap_or_default()),
-        };
-        let mut response = result.map_err(|e| self.transport_failure(e))?;
-        let status = response.status().as_u16();
+    ) -> Result<Response<'_>, Failure> {
+        let deadline = Instant::now() + time_left.unwrap_or(self.timeout);
+        let mut response = self
+            .transport
+            .send(request, deadline)
+            .map_err(|e| self.transport_failure(e))?;
+        let status = response.status();
         if (200..300).contains(&status) {
             return Ok(response);
         }
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let retry_after =
-            header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
-        let location = header("location");
-        let body = read_error_body(response.body_mut());
+        let retry_after = response
+            .head
+            .retry_after
+            .as_deref()
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let location = response.head.location.take();
+        let body = response.read_up_to(MAX_ERROR_BODY);
         let redact = |text: &str| self.api_key.redact(text);
         Err(Failure {
             error: error_for_status_redacted(status, &body, location.as_deref(), &redact),
@@ -383,79 +354,22 @@ impl Client {
         })
     }
 
-    /// Adds the key, and the time left when it is not the agent's own timeout.
-    fn prepare<B>(
-        &self,
-        request: RequestBuilder<B>,
-        time_left: Option<Duration>,
-    ) -> RequestBuilder<B> {
-        let request = request.header(API_KEY_HEADER, self.key_header.clone());
-        match time_left {
-            Some(time_left) => request.config().timeout_global(Some(time_left)).build(),
-            None => request,
-        }
-    }
-
-    /// Maps a ureq error to a failure: its kind, words, and whether another
-    /// attempt could fare better (a network hiccup) or not (a bad certificate).
-    pub(crate) fn transport_failure(&self, error: ureq::Error) -> Failure {
-        use ureq::Error as E;
-        let (kind, message, retryable) = match error {
-            // with_retries puts the attempt's budget in front.
-            E::Timeout(_) => (ErrorKind::Timeout, TIMED_OUT.to_owned(), true),
-            // rustls reports certificate and handshake failures as InvalidData;
-            // plain sockets never do. The server would present the same certificate.
-            E::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                (ErrorKind::Connect, format!("TLS error: {e}"), false)
+    /// Maps a transport error to a failure: its kind, words, and whether another
+    /// attempt could fare better (a network hiccup) or not (a bad certificate, a
+    /// proxy that refused, a reply that breaks the protocol or a limit).
+    pub(crate) fn transport_failure(&self, error: HttpError) -> Failure {
+        let (kind, retryable) = match &error {
+            HttpError::Timeout => (ErrorKind::Timeout, true),
+            HttpError::Resolve(_) | HttpError::Connect(_) | HttpError::Network(_) => {
+                (ErrorKind::Connect, true)
             }
-            E::Io(e) => (ErrorKind::Connect, format!("network error: {e}"), true),
-            E::HostNotFound => (
-                ErrorKind::Connect,
-                "the host name could not be resolved".to_owned(),
-                true,
-            ),
-            E::ConnectionFailed => (
-                ErrorKind::Connect,
-                "the connection could not be made".to_owned(),
-                true,
-            ),
-            E::BodyStalled => (ErrorKind::Connect, "the reply stalled".to_owned(), true),
-            E::Tls(e) => (ErrorKind::Connect, format!("TLS error: {e}"), false),
-            E::Rustls(e) => (ErrorKind::Connect, format!("TLS error: {e}"), false),
-            E::TlsRequired => (
-                ErrorKind::Connect,
-                "TLS error: TLS was required".to_owned(),
-                false,
-            ),
-            // A proxy that refuses the tunnel (407, 403...) will refuse it again.
-            E::ConnectProxyFailed(e) => (
-                ErrorKind::Connect,
-                format!("the proxy refused the connection: {e}"),
-                false,
-            ),
-            E::BodyExceedsLimit(limit) => (
-                ErrorKind::BadResponse,
-                format!("the reply body is larger than its {limit}-byte limit"),
-                false,
-            ),
-            E::LargeResponseHeader(size, limit) => (
-                ErrorKind::BadResponse,
-                format!("the reply's headers ({size} bytes) exceed the {limit}-byte limit"),
-                false,
-            ),
-            E::Protocol(e) => (
-                ErrorKind::BadResponse,
-                format!("the reply is not valid HTTP/1.1: {e}"),
-                false,
-            ),
-            // The rest are local mistakes (a URL, a setting) that no retry mends.
-            other => (
-                ErrorKind::InvalidParameter,
-                format!("HTTP error: {other}"),
-                false,
-            ),
+            HttpError::Tls(_) | HttpError::ProxyRefused(_) => (ErrorKind::Connect, false),
+            HttpError::Protocol(_) | HttpError::HeadersTooLarge(_) | HttpError::BodyTooLarge(_) => {
+                (ErrorKind::BadResponse, false)
+            }
         };
-        let error = Error::new(kind, message);
+        // HttpError::Timeout reads TIMED_OUT: with_retries puts the budget in front.
+        let error = Error::new(kind, error.to_string());
         if retryable {
             Failure::from(error)
         } else {
@@ -486,12 +400,4 @@ fn with_attempts(error: Error, attempts: u32) -> Error {
     }
     let message = format!("{} (after {attempts} attempts)", error.message());
     error.replace_message(message)
-}
-
-/// Reads an error reply's body for its words, best effort: up to [`MAX_ERROR_BODY`],
-/// and whatever arrived if the read fails (the status is what matters then).
-fn read_error_body(body: &mut ureq::Body) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let _ = body.as_reader().take(MAX_ERROR_BODY).read_to_end(&mut buf);
-    buf
 }

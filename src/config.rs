@@ -1,10 +1,13 @@
 //! The settings a client is built from, and their validation.
 
-use std::net::IpAddr;
 use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 use crate::api_key::ApiKey;
 use crate::error::Error;
+use crate::http::url::{BaseUrl, ProxyUrl};
 
 pub(crate) const DEFAULT_BASE_URL: &str = "https://client.camb.ai/apis";
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -31,7 +34,7 @@ pub struct ClientConfig {
     pub ca_certificates: Vec<Vec<u8>>,
     /// An HTTP CONNECT proxy; `None`: connect directly. Proxy environment
     /// variables are never read, so they cannot silently route the key elsewhere.
-    pub proxy: Option<ureq::Proxy>,
+    pub proxy: Option<ProxyUrl>,
 }
 
 impl Default for ClientConfig {
@@ -100,26 +103,16 @@ impl ClientConfig {
     pub fn set_proxy(&mut self, url: &str) -> Result<(), Error> {
         // The URL may hold a password: it is never repeated in a message.
         let invalid = || Error::invalid("the proxy URL is not valid: expected http://host:port");
-        let uri: ureq::http::Uri = url.parse().map_err(|_| invalid())?;
-        let bare = matches!(uri.path(), "" | "/") && uri.query().is_none() && !url.contains('#');
-        if uri.scheme_str() != Some("http") || uri.host().is_none_or(str::is_empty) || !bare {
-            return Err(invalid());
-        }
-        let proxy = ureq::Proxy::new(url).map_err(|_| invalid())?;
-        // SOCKS would need another ureq feature; refuse it rather than fail later.
-        if proxy.protocol() != ureq::ProxyProtocol::Http {
-            return Err(invalid());
-        }
-        self.proxy = Some(proxy);
+        // SOCKS and https proxies are not supported: refused here rather than later.
+        self.proxy = Some(ProxyUrl::parse(url).map_err(|_| invalid())?);
         Ok(())
     }
 
     /// The base URL, refused when it is plain http to a non-loopback host without
     /// the caller's explicit opt-in.
     pub fn validated_base_url(&self) -> Result<&str, Error> {
-        let uri = parse_base_url(&self.base_url)?;
-        let host = uri.host().unwrap_or_default();
-        if uri.scheme_str() == Some("http") && !self.allow_insecure_http && !is_loopback(host) {
+        let url = parse_base_url(&self.base_url)?;
+        if !url.tls && !self.allow_insecure_http && !url.is_loopback() {
             return Err(Error::invalid(format!(
                 "refusing to send the API key in clear text to {}: use https, or opt in with \
                  camb_client_builder_set_allow_insecure_http",
@@ -133,10 +126,10 @@ impl ClientConfig {
 /// The certificates (DER) of a PEM bundle; keys and other items are skipped.
 pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
     let mut certificates = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
+    // Keys and the like are skipped: they are not trust anchors.
+    for item in CertificateDer::pem_slice_iter(pem) {
         match item {
-            Ok(ureq::tls::PemItem::Certificate(cert)) => certificates.push(cert.der().to_vec()),
-            Ok(_) => {} // keys and the like are not trust anchors
+            Ok(cert) => certificates.push(cert.to_vec()),
             Err(e) => {
                 return Err(Error::invalid(format!(
                     "the CA bundle is not valid PEM: {e}"
@@ -210,40 +203,14 @@ fn check_max_retries(max_retries: u32) -> Result<(), Error> {
     Ok(())
 }
 
-fn parse_base_url(url: &str) -> Result<ureq::http::Uri, Error> {
+fn parse_base_url(url: &str) -> Result<BaseUrl, Error> {
     if url.len() > MAX_BASE_URL_LEN {
         return Err(Error::invalid(format!(
             "the base URL is {} bytes long; the limit is {MAX_BASE_URL_LEN}",
             url.len()
         )));
     }
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|e| Error::invalid(format!("the base URL {url:?} is not a valid URL: {e}")))?;
-    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
-    let host_ok = uri.host().is_some_and(|h| !h.is_empty());
-    if !scheme_ok || !host_ok {
-        return Err(Error::invalid(format!(
-            "the base URL {url:?} must be an absolute http:// or https:// URL with a host"
-        )));
-    }
-    if uri.query().is_some() || url.contains('#') {
-        return Err(Error::invalid(format!(
-            "the base URL {url:?} must not have a query or a fragment"
-        )));
-    }
-    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
-        return Err(Error::invalid(
-            "the base URL must not contain a user name or password",
-        ));
-    }
-    Ok(uri)
-}
-
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    BaseUrl::parse(url).map_err(|e| Error::invalid(format!("the base URL {url:?} {}", e.0)))
 }
 
 #[cfg(test)]

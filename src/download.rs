@@ -2,13 +2,15 @@
 //! saved to a file that appears complete or not at all.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cancel::CancelToken;
 use crate::client::{Client, Failure, Method, Plan};
 use crate::error::{Error, ErrorKind};
+use crate::http::HttpError;
+use crate::http::transport::Request;
 
 /// Bytes handed to the sink at a time.
 const CHUNK_SIZE: usize = 64 << 10;
@@ -30,46 +32,48 @@ impl Client {
         cancel: Option<&CancelToken>,
         sink: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<u64, Error> {
-        let url = format!(
+        let target = format!(
             "{}/text-to-sound-result/{run_id}?output_type=RAW_BYTES",
-            self.base_url()
+            self.base_path()
         );
+        let request = Request {
+            method: Method::Get,
+            target: &target,
+            accept: "*/*",
+            body: None,
+            idempotent: true,
+        };
         let plan = Plan {
             cancel,
             ..Plan::new(true)
         };
         let cancelled = || cancel.is_some_and(CancelToken::is_cancelled);
         self.with_retries(&plan, |time_left| {
-            let mut response = self.send_once(Method::Get, &url, None, time_left)?;
-            let content_type = response
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            let mut response = self.send_once(&request, time_left)?;
+            let content_type = response.head.content_type.as_deref().unwrap_or("");
             if content_type.starts_with("application/json") {
                 return Err(Failure::not_retryable(Error::bad_response(
                     "expected the audio bytes but the server sent JSON",
                 )));
             }
-            let mut reader = response
-                .body_mut()
-                .with_config()
-                .limit(MAX_AUDIO_BYTES)
-                .reader();
             let mut buffer = vec![0u8; CHUNK_SIZE];
             let mut delivered: u64 = 0;
-            loop {
+            // Each chunk is filled before it is handed over: the sink sees full
+            // 64 KiB chunks and a shorter last one, however the bytes arrive.
+            let mut filled = 0;
+            let mut ended = false;
+            while !ended {
                 if cancelled() {
                     return Err(Failure::not_retryable(Error::new(
                         ErrorKind::Cancelled,
                         format!("the download was cancelled after {delivered} bytes"),
                     )));
                 }
-                let read = match reader.read(&mut buffer) {
-                    Ok(0) => return Ok(delivered),
-                    Ok(read) => read,
+                match response.read(&mut buffer[filled..]) {
+                    Ok(0) => ended = true,
+                    Ok(read) => filled += read,
                     Err(e) => {
-                        let mut failure = self.transport_failure(ureq::Error::from(e));
+                        let mut failure = self.transport_failure(e);
                         failure.error = failure
                             .error
                             .context(&format!("after {delivered} bytes of audio"));
@@ -77,10 +81,19 @@ impl Client {
                         failure.final_failure |= delivered > 0;
                         return Err(failure);
                     }
-                };
-                sink(&buffer[..read]).map_err(Failure::not_retryable)?;
-                delivered += read as u64;
+                }
+                if filled == 0 || (filled < CHUNK_SIZE && !ended) {
+                    continue;
+                }
+                if delivered + filled as u64 > MAX_AUDIO_BYTES {
+                    let too_large = HttpError::BodyTooLarge(MAX_AUDIO_BYTES);
+                    return Err(self.transport_failure(too_large));
+                }
+                sink(&buffer[..filled]).map_err(Failure::not_retryable)?;
+                delivered += filled as u64;
+                filled = 0;
             }
+            Ok(delivered)
         })
     }
 

@@ -73,10 +73,7 @@ pub fn error_for_status_redacted(
 }
 
 fn http_reason(status: u16) -> String {
-    ureq::http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .map_or(String::new(), |r| format!(" {r}"))
+    crate::http::reason_phrase(status).map_or(String::new(), |r| format!(" {r}"))
 }
 
 /// The server's explanation: `detail` when the body is FastAPI's JSON, else a quote

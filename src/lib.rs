@@ -15,6 +15,7 @@ pub mod create;
 pub mod download;
 pub mod error;
 pub mod ffi;
+pub mod http;
 pub mod http_error;
 pub mod json;
 pub mod path;

@@ -1,19 +1,16 @@
 //! Name resolution without a thread or a DNS lookup per call.
 //!
-//! ureq's default resolver looks the host up on every call, and when any timeout
-//! covers the lookup it does so on a new thread (ureq 3.5, `resolver.rs`). A client
-//! here talks to one origin, so this resolver parses IP literals directly and keeps
-//! the addresses of a name for [`CACHE_TTL`], delegating only cache misses to ureq.
+//! A client talks to one host, so IP literals are used as they are and the
+//! addresses of a name are kept for [`CACHE_TTL`]. A lookup (a cache miss) runs on
+//! a thread of its own, so that the call's deadline bounds it: `getaddrinfo` has
+//! no timeout, and a thread stuck in it is left to finish on its own.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::RwLock;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, mpsc};
 use std::time::{Duration, Instant};
 
-use ureq::config::Config;
-use ureq::http::Uri;
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::NextTimeout;
+use crate::http::HttpError;
 
 /// How long resolved addresses are reused. Short enough to follow a DNS change
 /// within a minute, long enough that polling never waits on DNS.
@@ -21,9 +18,8 @@ const CACHE_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default)]
 pub struct CachingResolver {
-    fallback: DefaultResolver,
     cache: RwLock<Option<CacheEntry>>,
-    /// Lookups handed to ureq's resolver (cache misses), for tests and diagnostics.
+    /// Lookups made (cache misses), for tests and diagnostics.
     lookups: AtomicU64,
 }
 
@@ -39,56 +35,64 @@ impl CachingResolver {
         self.lookups.load(Ordering::Relaxed)
     }
 
-    fn to_resolved(&self, addrs: &[SocketAddr]) -> ResolvedSocketAddrs {
-        let mut out = self.empty();
-        for addr in addrs {
-            out.push(*addr);
-        }
-        out
-    }
-
-    fn cached(&self, host: &str, port: u16) -> Option<ResolvedSocketAddrs> {
-        let guard = self
-            .cache
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = guard.as_ref()?;
-        (entry.host_port.0 == host && entry.host_port.1 == port && entry.expires > Instant::now())
-            .then(|| self.to_resolved(&entry.addrs))
-    }
-}
-
-impl Resolver for CachingResolver {
-    fn resolve(
+    /// The addresses of `host` (a name, or an IP address without brackets).
+    pub(crate) fn resolve(
         &self,
-        uri: &Uri,
-        config: &Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let (Some(host), Some(scheme)) = (uri.host(), uri.scheme_str()) else {
-            return self.fallback.resolve(uri, config, timeout);
-        };
-        let default_port = if scheme == "https" { 443 } else { 80 };
-        let port = uri.port_u16().unwrap_or(default_port);
-        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = bare_host.parse::<IpAddr>() {
-            return Ok(self.to_resolved(&[SocketAddr::new(ip, port)]));
+        host: &str,
+        port: u16,
+        deadline: Instant,
+    ) -> Result<Vec<SocketAddr>, HttpError> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
         }
         if let Some(addrs) = self.cached(host, port) {
             return Ok(addrs);
         }
         self.lookups.fetch_add(1, Ordering::Relaxed);
-        let resolved = self.fallback.resolve(uri, config, timeout)?;
+        let addrs = lookup(host, port, deadline)?;
         let entry = CacheEntry {
             host_port: (host.to_owned(), port),
-            addrs: resolved.iter().copied().collect(),
+            addrs: addrs.clone(),
             expires: Instant::now() + CACHE_TTL,
         };
         *self
             .cache
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(entry);
-        Ok(resolved)
+        Ok(addrs)
+    }
+
+    fn cached(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+        let guard = self
+            .cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = guard.as_ref()?;
+        (entry.host_port.0 == host && entry.host_port.1 == port && entry.expires > Instant::now())
+            .then(|| entry.addrs.clone())
+    }
+}
+
+/// `getaddrinfo` on a thread, waited for until `deadline`.
+fn lookup(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, HttpError> {
+    let (sender, receiver) = mpsc::sync_channel(1);
+    let name = host.to_owned();
+    std::thread::Builder::new()
+        .name("camb-resolve".into())
+        .spawn(move || {
+            let result = (name.as_str(), port)
+                .to_socket_addrs()
+                .map(Iterator::collect::<Vec<_>>);
+            // The caller may have given up: nobody to tell then.
+            let _ = sender.send(result);
+        })
+        .map_err(|e| HttpError::Resolve(format!("cannot start a thread to look it up: {e}")))?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    match receiver.recv_timeout(left) {
+        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
+        Ok(Ok(_)) => Err(HttpError::Resolve(format!("{host} has no address"))),
+        Ok(Err(e)) => Err(HttpError::Resolve(format!("{host}: {e}"))),
+        Err(_) => Err(HttpError::Timeout),
     }
 }
 
@@ -96,25 +100,20 @@ impl Resolver for CachingResolver {
 mod tests {
     use super::*;
 
-    fn resolve(resolver: &CachingResolver, url: &str) -> Vec<SocketAddr> {
-        let uri: Uri = url.parse().unwrap();
-        resolver
-            .resolve(&uri, &Config::default(), NextTimeout::default())
-            .unwrap()
-            .iter()
-            .copied()
-            .collect()
+    fn resolve(resolver: &CachingResolver, host: &str, port: u16) -> Vec<SocketAddr> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        resolver.resolve(host, port, deadline).unwrap()
     }
 
     #[test]
     fn ip_literals_need_no_lookup() {
         let resolver = CachingResolver::default();
         assert_eq!(
-            resolve(&resolver, "http://127.0.0.1:8080/x"),
+            resolve(&resolver, "127.0.0.1", 8080),
             ["127.0.0.1:8080".parse().unwrap()]
         );
         assert_eq!(
-            resolve(&resolver, "https://[::1]/x"),
+            resolve(&resolver, "::1", 443),
             ["[::1]:443".parse().unwrap()]
         );
         assert_eq!(resolver.lookups(), 0);
@@ -123,7 +122,7 @@ mod tests {
     #[test]
     fn a_name_is_looked_up_once_then_cached() {
         let resolver = CachingResolver::default();
-        let first = resolve(&resolver, "http://localhost:8080/a");
+        let first = resolve(&resolver, "localhost", 8080);
         assert!(
             !first.is_empty()
                 && first
@@ -131,11 +130,26 @@ mod tests {
                     .all(|a| a.port() == 8080 && a.ip().is_loopback())
         );
         for _ in 0..100 {
-            assert_eq!(resolve(&resolver, "http://localhost:8080/b"), first);
+            assert_eq!(resolve(&resolver, "localhost", 8080), first);
         }
         assert_eq!(resolver.lookups(), 1);
         // Another port is another entry.
-        resolve(&resolver, "http://localhost:9090/");
+        resolve(&resolver, "localhost", 9090);
         assert_eq!(resolver.lookups(), 2);
+    }
+
+    #[test]
+    fn an_unknown_name_is_a_resolve_error() {
+        let resolver = CachingResolver::default();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // .invalid never resolves (RFC 6761); no query leaves the machine for it
+        // when the resolver honours that, and there is no network here anyway.
+        let err = resolver
+            .resolve("no-such-host.invalid", 80, deadline)
+            .unwrap_err();
+        assert!(
+            matches!(err, HttpError::Resolve(_) | HttpError::Timeout),
+            "{err}"
+        );
     }
 }

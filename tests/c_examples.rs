@@ -43,6 +43,9 @@ fn compile_now(name: &str) -> PathBuf {
         .arg(&source)
         .arg(format!("-L{}", lib_dir.display()))
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        // DT_RPATH, searched before LD_LIBRARY_PATH (which cargo sets to include
+        // target/debug, where a stale libcamb.so from `cargo build` may be).
+        .arg("-Wl,--disable-new-dtags")
         .args(["-lcamb", "-o"])
         .arg(&out)
         .output()

@@ -40,6 +40,9 @@ fn compile_cpp(source: &Path, out: &Path, extra: &[&str]) {
         .arg(source)
         .arg(format!("-L{}", lib_dir.display()))
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        // DT_RPATH, searched before LD_LIBRARY_PATH (which cargo sets to include
+        // target/debug, where a stale libcamb.so from `cargo build` may be).
+        .arg("-Wl,--disable-new-dtags")
         .args(["-lcamb", "-pthread", "-o"])
         .arg(out)
         .output()

@@ -1,0 +1,284 @@
+//! The two URLs a client is given: the API's base URL and a proxy's. Parsed here,
+//! strictly, into the parts the transport needs; anything else is refused, so
+//! nothing unexpected (a space, a CR, a user name) can reach a request line.
+
+use std::net::IpAddr;
+
+/// Where requests go: scheme, host and port, and the base path they start with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BaseUrl {
+    pub(crate) tls: bool,
+    /// The host as connected to and verified: a name, or an IP address without
+    /// brackets.
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// `host[:port]` as written in the URL (IPv6 in brackets): the `Host` header.
+    pub(crate) authority: String,
+    /// The path prefix of every request, without a trailing `/` (may be empty).
+    pub(crate) path: String,
+}
+
+/// A URL that is not acceptable, and why, in words that never quote the URL
+/// (a proxy URL can hold a password).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UrlError(pub(crate) &'static str);
+
+impl BaseUrl {
+    pub(crate) fn parse(url: &str) -> Result<BaseUrl, UrlError> {
+        let (tls, rest) = split_scheme(url)?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        if authority.contains('@') {
+            return Err(UrlError("must not contain a user name or password"));
+        }
+        let (host, port) = split_host_port(authority, if tls { 443 } else { 80 })?;
+        if path.contains(['?', '#']) {
+            return Err(UrlError("must not have a query or a fragment"));
+        }
+        if !path.bytes().all(is_target_byte) {
+            return Err(UrlError(
+                "has a character that is not allowed in a URL path",
+            ));
+        }
+        Ok(BaseUrl {
+            tls,
+            host,
+            port,
+            authority: authority.to_owned(),
+            path: path.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub(crate) fn is_loopback(&self) -> bool {
+        self.host.eq_ignore_ascii_case("localhost")
+            || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+/// An HTTP CONNECT proxy: where it is, and its credentials if any.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// `user:password`, percent-decoded, for `Proxy-Authorization: Basic`.
+    pub(crate) credentials: Option<String>,
+}
+
+/// Never prints the credentials.
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyUrl")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+impl ProxyUrl {
+    /// `http://[user[:password]@]host[:port][/]`; the port defaults to 80.
+    pub(crate) fn parse(url: &str) -> Result<ProxyUrl, UrlError> {
+        let (tls, rest) = split_scheme(url)?;
+        if tls {
+            return Err(UrlError("must start with http://"));
+        }
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.contains(['/', '?', '#']) {
+            return Err(UrlError("must be only a host and a port"));
+        }
+        let (userinfo, host_port) = match authority.rsplit_once('@') {
+            Some((userinfo, host_port)) => (Some(userinfo), host_port),
+            None => (None, authority),
+        };
+        let (host, port) = split_host_port(host_port, 80)?;
+        let credentials = match userinfo {
+            None => None,
+            Some(userinfo) => {
+                let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+                let user = percent_decode(user)?;
+                let password = percent_decode(password)?;
+                Some(format!("{user}:{password}"))
+            }
+        };
+        Ok(ProxyUrl {
+            host,
+            port,
+            credentials,
+        })
+    }
+
+    /// The `host:port` of a CONNECT request line and of its `Host` header.
+    pub(crate) fn authority_of(host: &str, port: u16) -> String {
+        if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        }
+    }
+}
+
+/// `http://` or `https://` (any case), and what follows it.
+fn split_scheme(url: &str) -> Result<(bool, &str), UrlError> {
+    for (scheme, tls) in [("https://", true), ("http://", false)] {
+        if url.len() >= scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            return Ok((tls, &url[scheme.len()..]));
+        }
+    }
+    Err(UrlError("must be an absolute http:// or https:// URL"))
+}
+
+/// `name`, `1.2.3.4` or `[v6]`, then an optional `:port`.
+fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), UrlError> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (v6, after) = rest
+            .split_once(']')
+            .ok_or(UrlError("has an IPv6 address without its closing bracket"))?;
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(UrlError("has an IPv6 address that is not valid"));
+        }
+        match after {
+            "" => (v6, None),
+            _ => (
+                v6,
+                Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or(UrlError("has junk after its host"))?,
+                ),
+            ),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(UrlError("has no host"));
+    }
+    let name_ok = host.contains(':') // an IPv6 address, checked above
+        || host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if !name_ok {
+        return Err(UrlError(
+            "has a host name with a character that is not allowed",
+        ));
+    }
+    let port = match port {
+        None => default_port,
+        Some(digits) => {
+            let valid = !digits.is_empty()
+                && digits.len() <= 5
+                && digits.bytes().all(|b| b.is_ascii_digit());
+            match digits.parse::<u16>() {
+                Ok(port) if valid && port != 0 => port,
+                _ => return Err(UrlError("has a port that is not a number from 1 to 65535")),
+            }
+        }
+    };
+    Ok((host.to_owned(), port))
+}
+
+/// A byte that may appear in a request target as sent: visible ASCII (the
+/// `%XX` escapes of anything else are the caller's to write).
+pub(crate) fn is_target_byte(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b)
+        && !matches!(
+            b,
+            b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+        )
+}
+
+/// Decodes `%XX` escapes; the result must be UTF-8.
+fn percent_decode(text: &str) -> Result<String, UrlError> {
+    let bad = UrlError("has credentials that are not valid percent-encoded UTF-8");
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).ok_or(bad)?;
+            let hex = std::str::from_utf8(hex).map_err(|_| bad)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad)?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        let url = BaseUrl::parse("https://client.camb.ai/apis/").unwrap();
+        assert_eq!(
+            url,
+            BaseUrl {
+                tls: true,
+                host: "client.camb.ai".into(),
+                port: 443,
+                authority: "client.camb.ai".into(),
+                path: "/apis".into(),
+            }
+        );
+        let url = BaseUrl::parse("HTTP://[::1]:8080").unwrap();
+        assert_eq!((url.tls, url.host.as_str(), url.port), (false, "::1", 8080));
+        assert_eq!(
+            (url.authority.as_str(), url.path.as_str()),
+            ("[::1]:8080", "")
+        );
+        assert!(url.is_loopback());
+        for bad in [
+            "",
+            "client.camb.ai",
+            "ftp://h/",
+            "https://",
+            "https:///x",
+            "https://h:/x",
+            "https://h:0/",
+            "https://h:65536/",
+            "https://h:+1/",
+            "https://h/x?y=1",
+            "https://h/x#f",
+            "https://u:p@h/",
+            "https://ho st/",
+            "https://h/a b",
+            "https://h/a\r\nX: y",
+            "https://h/\u{e9}",
+            "https://[::1/",
+            "https://[nope]/",
+            "https://[::1]x/",
+        ] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn proxy_urls() {
+        let proxy = ProxyUrl::parse("http://a%40b:p%3Aw%25@127.0.0.1:3128/").unwrap();
+        assert_eq!((proxy.host.as_str(), proxy.port), ("127.0.0.1", 3128));
+        assert_eq!(proxy.credentials.as_deref(), Some("a@b:p:w%"));
+        assert!(!format!("{proxy:?}").contains("p:w"));
+        assert_eq!(ProxyUrl::parse("http://h").unwrap().port, 80);
+        assert_eq!(ProxyUrl::authority_of("::1", 8), "[::1]:8");
+        for bad in [
+            "https://h:1",
+            "http://h:1/p",
+            "http://h:1/?q",
+            "http://u:%ff@h:1",
+            "http://u:%4@h:1",
+            "http://@",
+        ] {
+            assert!(ProxyUrl::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
