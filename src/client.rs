@@ -367,6 +367,7 @@ impl Client {
             HttpError::Protocol(_) | HttpError::HeadersTooLarge(_) | HttpError::BodyTooLarge(_) => {
                 (ErrorKind::BadResponse, false)
             }
+            HttpError::InvalidRequest(_) => (ErrorKind::InvalidParameter, false),
         };
         // HttpError::Timeout reads TIMED_OUT: with_retries puts the budget in front.
         let error = Error::new(kind, error.to_string());

@@ -109,13 +109,21 @@ impl ClientConfig {
     }
 
     /// The base URL, refused when it is plain http to a non-loopback host without
-    /// the caller's explicit opt-in.
+    /// the caller's explicit opt-in. Through a proxy no host is loopback: the
+    /// tunnel's bytes (the key among them) cross the network to the proxy, and
+    /// "localhost" would mean the proxy's own machine.
     pub fn validated_base_url(&self) -> Result<&str, Error> {
         let url = parse_base_url(&self.base_url)?;
-        if !url.tls && !self.allow_insecure_http && !url.is_loopback() {
+        let local = url.is_loopback() && self.proxy.is_none();
+        if !url.tls && !self.allow_insecure_http && !local {
+            let why = if self.proxy.is_some() {
+                " through a proxy"
+            } else {
+                ""
+            };
             return Err(Error::invalid(format!(
-                "refusing to send the API key in clear text to {}: use https, or opt in with \
-                 camb_client_builder_set_allow_insecure_http",
+                "refusing to send the API key in clear text to {}{why}: use https, or opt in \
+                 with camb_client_builder_set_allow_insecure_http",
                 self.base_url
             )));
         }
@@ -262,6 +270,20 @@ mod tests {
             ErrorKind::InvalidParameter
         );
         config.allow_insecure_http = true;
+        assert!(config.validated_base_url().is_ok());
+    }
+
+    #[test]
+    fn plain_http_through_a_proxy_needs_the_opt_in_even_to_loopback() {
+        let mut config = ClientConfig::default();
+        config.set_base_url("http://localhost:8080/apis").unwrap();
+        config.set_proxy("http://proxy.example:3128").unwrap();
+        let err = config.validated_base_url().unwrap_err();
+        assert!(err.message().contains("through a proxy"), "{err}");
+        config.allow_insecure_http = true;
+        assert!(config.validated_base_url().is_ok());
+        config.allow_insecure_http = false;
+        config.set_base_url("https://localhost:8443/apis").unwrap();
         assert!(config.validated_base_url().is_ok());
     }
 

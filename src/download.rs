@@ -56,6 +56,13 @@ impl Client {
                     "expected the audio bytes but the server sent JSON",
                 )));
             }
+            if response
+                .declared_length()
+                .is_some_and(|n| n > MAX_AUDIO_BYTES)
+            {
+                let too_large = HttpError::BodyTooLarge(MAX_AUDIO_BYTES);
+                return Err(self.transport_failure(too_large));
+            }
             let mut buffer = vec![0u8; CHUNK_SIZE];
             let mut delivered: u64 = 0;
             // Each chunk is filled before it is handed over: the sink sees full

@@ -2,12 +2,15 @@
 //!
 //! A client talks to one host, so IP literals are used as they are and the
 //! addresses of a name are kept for [`CACHE_TTL`]. A lookup (a cache miss) runs on
-//! a thread of its own, so that the call's deadline bounds it: `getaddrinfo` has
-//! no timeout, and a thread stuck in it is left to finish on its own.
+//! a thread of its own, so that the call's deadline bounds the wait: `getaddrinfo`
+//! has no timeout. Only one lookup runs at a time; callers that miss meanwhile
+//! wait for it (each until its own deadline), and the thread stores what it finds
+//! even when every caller has given up, so a slow DNS server is asked once, not
+//! once per call.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::http::HttpError;
@@ -18,9 +21,25 @@ const CACHE_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default)]
 pub struct CachingResolver {
-    cache: RwLock<Option<CacheEntry>>,
-    /// Lookups made (cache misses), for tests and diagnostics.
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when a lookup ends.
+    finished: Condvar,
+    /// Lookups started (cache misses), for tests and diagnostics.
     lookups: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    cache: Option<CacheEntry>,
+    in_flight: bool,
+    /// Bumped when a lookup ends; with `last_error`, what a waiter reports.
+    generation: u64,
+    last_error: Option<String>,
 }
 
 #[derive(Debug)]
@@ -30,9 +49,25 @@ struct CacheEntry {
     expires: Instant,
 }
 
+impl State {
+    fn cached(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+        let entry = self.cache.as_ref()?;
+        (entry.host_port.0 == host && entry.host_port.1 == port && entry.expires > Instant::now())
+            .then(|| entry.addrs.clone())
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 impl CachingResolver {
     pub fn lookups(&self) -> u64 {
-        self.lookups.load(Ordering::Relaxed)
+        self.shared.lookups.load(Ordering::Relaxed)
     }
 
     /// The addresses of `host` (a name, or an IP address without brackets).
@@ -45,37 +80,46 @@ impl CachingResolver {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, port)]);
         }
-        if let Some(addrs) = self.cached(host, port) {
+        let mut state = self.shared.lock();
+        if let Some(addrs) = state.cached(host, port) {
             return Ok(addrs);
         }
-        self.lookups.fetch_add(1, Ordering::Relaxed);
-        let addrs = lookup(host, port, deadline)?;
-        let entry = CacheEntry {
-            host_port: (host.to_owned(), port),
-            addrs: addrs.clone(),
-            expires: Instant::now() + CACHE_TTL,
-        };
-        *self
-            .cache
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(entry);
-        Ok(addrs)
-    }
-
-    fn cached(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
-        let guard = self
-            .cache
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = guard.as_ref()?;
-        (entry.host_port.0 == host && entry.host_port.1 == port && entry.expires > Instant::now())
-            .then(|| entry.addrs.clone())
+        if !state.in_flight {
+            start_lookup(&self.shared, host, port)?;
+            state.in_flight = true;
+        }
+        let generation = state.generation;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(HttpError::Timeout);
+            }
+            state = self
+                .shared
+                .finished
+                .wait_timeout(state, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+            if state.generation == generation {
+                continue; // woken early, or timed out: the loop checks
+            }
+            if let Some(addrs) = state.cached(host, port) {
+                return Ok(addrs);
+            }
+            return Err(HttpError::Resolve(
+                state
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| format!("{host} has no address")),
+            ));
+        }
     }
 }
 
-/// `getaddrinfo` on a thread, waited for until `deadline`.
-fn lookup(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, HttpError> {
-    let (sender, receiver) = mpsc::sync_channel(1);
+/// Starts `getaddrinfo` on a thread that stores its answer and wakes the waiters.
+fn start_lookup(shared: &Arc<Shared>, host: &str, port: u16) -> Result<(), HttpError> {
+    shared.lookups.fetch_add(1, Ordering::Relaxed);
+    let shared = Arc::clone(shared);
     let name = host.to_owned();
     std::thread::Builder::new()
         .name("camb-resolve".into())
@@ -83,17 +127,25 @@ fn lookup(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, H
             let result = (name.as_str(), port)
                 .to_socket_addrs()
                 .map(Iterator::collect::<Vec<_>>);
-            // The caller may have given up: nobody to tell then.
-            let _ = sender.send(result);
+            let mut state = shared.lock();
+            match result {
+                Ok(addrs) if !addrs.is_empty() => {
+                    state.cache = Some(CacheEntry {
+                        host_port: (name, port),
+                        addrs,
+                        expires: Instant::now() + CACHE_TTL,
+                    });
+                    state.last_error = None;
+                }
+                Ok(_) => state.last_error = Some(format!("{name} has no address")),
+                Err(e) => state.last_error = Some(format!("{name}: {e}")),
+            }
+            state.in_flight = false;
+            state.generation += 1;
+            shared.finished.notify_all();
         })
-        .map_err(|e| HttpError::Resolve(format!("cannot start a thread to look it up: {e}")))?;
-    let left = deadline.saturating_duration_since(Instant::now());
-    match receiver.recv_timeout(left) {
-        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
-        Ok(Ok(_)) => Err(HttpError::Resolve(format!("{host} has no address"))),
-        Ok(Err(e)) => Err(HttpError::Resolve(format!("{host}: {e}"))),
-        Err(_) => Err(HttpError::Timeout),
-    }
+        .map(drop)
+        .map_err(|e| HttpError::Resolve(format!("cannot start a thread to look it up: {e}")))
 }
 
 #[cfg(test)]
@@ -136,6 +188,17 @@ mod tests {
         // Another port is another entry.
         resolve(&resolver, "localhost", 9090);
         assert_eq!(resolver.lookups(), 2);
+    }
+
+    #[test]
+    fn threads_that_miss_together_share_one_lookup() {
+        let resolver = CachingResolver::default();
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| resolve(&resolver, "localhost", 7070));
+            }
+        });
+        assert_eq!(resolver.lookups(), 1);
     }
 
     #[test]

@@ -257,6 +257,18 @@ fn a_truncated_body_is_a_retried_connect_error() {
     assert_retried_connect_failure(&server);
 }
 
+/// A close in the middle of the reply's head is a cut like any other (a reset
+/// there, or a close mid-body): CONNECT, retried; not a malformed reply.
+#[test]
+fn a_close_mid_head_is_a_retried_connect_error() {
+    let server = failing_server(|conn| {
+        conn.write(b"HTTP/1.1 200 OK\r\nContent-Le")?;
+        conn.close();
+        Ok(())
+    });
+    assert_retried_connect_failure(&server);
+}
+
 #[test]
 fn a_reset_mid_body_is_a_retried_connect_error() {
     let server = failing_server(|conn| {

@@ -146,6 +146,9 @@ fn handle(mut client: TcpStream, mode: Mode, log: &Arc<Mutex<ProxyLog>>) -> std:
 fn proxied_client(emulator: &Emulator, proxy_url: &str) -> Client {
     let mut config = config_for(emulator);
     config.set_proxy(proxy_url).unwrap();
+    // The emulator speaks plain http: through a proxy that needs the opt-in
+    // even on loopback (tested below).
+    config.allow_insecure_http = true;
     config.set_max_retries(0).unwrap();
     Client::new(config).unwrap()
 }
@@ -292,6 +295,7 @@ fn a_proxy_that_cannot_reach_the_target_is_a_connect_error() {
     config.set_api_key(DEFAULT_API_KEY).unwrap();
     config.set_max_retries(0).unwrap();
     config.set_proxy(&proxy.url()).unwrap();
+    config.allow_insecure_http = true;
     let err = Client::new(config)
         .unwrap()
         .get_task_status("demo-success")
@@ -360,6 +364,11 @@ fn c_abi_set_proxy() {
             camb_client_builder_set_proxy(builder, c(&proxy.url()).as_ptr()),
             camb_result::Ok
         );
+        // The emulator speaks plain http, which through a proxy needs the opt-in.
+        assert_eq!(
+            camb_client_builder_set_allow_insecure_http(builder, true),
+            camb_result::Ok
+        );
     }
     let (result, info) = common::c_build_and_query(builder, "demo-success");
     assert_eq!(result, camb_result::Ok, "{}", last_error());
@@ -368,6 +377,22 @@ fn c_abi_set_proxy() {
     assert_eq!(proxy.connects().len(), 1);
     assert_eq!(proxy.connects()[0].target, emulator.addr().to_string());
     assert_eq!(emulator.stats().requests_total, 1);
+}
+
+/// Through a proxy, "loopback" is the proxy's machine and the tunnel crosses
+/// the network: plain http needs the explicit opt-in there, and without it
+/// nothing is sent, not even to the proxy.
+#[test]
+fn plain_http_through_a_proxy_is_refused_without_the_opt_in() {
+    let emulator = emulator();
+    let proxy = Proxy::start(Mode::Tunnel);
+    let mut config = config_for(&emulator);
+    config.set_proxy(&proxy.url()).unwrap();
+    let err = Client::new(config).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter, "{err}");
+    assert!(err.message().contains("clear text"), "{err}");
+    assert_eq!(proxy.connects().len(), 0);
+    assert_eq!(emulator.stats().connections_accepted, 0);
 }
 
 #[test]

@@ -2,10 +2,13 @@
 //! through `set_ca_bundle_pem` / `set_ca_bundle_file` (and their C functions). Proves
 //! that verification is on by default and stays on with a bundle: an unknown issuer,
 //! another CA or a certificate for another name all fail before a byte of HTTP (and so
-//! before the key) is sent.
+//! before the key) is sent. And that what TLS adds to a reply's framing is honoured:
+//! bytes a server leaves inside rustls after a reply are never read as the next reply,
+//! and a reply framed by the connection's end is whole only after a close_notify.
 
 mod common;
 
+use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -75,12 +78,55 @@ struct Seen {
     connections: usize,
     /// Each HTTP request's `x-api-key` (None: the header was absent).
     api_keys: Vec<Option<String>>,
+    /// Each HTTP request's first line (`GET /path HTTP/1.1`).
+    requests: Vec<String>,
     /// Connections that ended in an error (a failed handshake, for instance).
     errors: Vec<String>,
 }
 
-/// An https server on 127.0.0.1 that answers every request with a SUCCESS status.
-/// Its threads are detached; they end with the test process.
+/// What the server sends for one request, and how it goes on afterwards.
+struct Reply {
+    /// Written in one go: a reply, or more (a reply and a forged second one).
+    bytes: Vec<u8>,
+    end: End,
+}
+
+/// How the server goes on after a reply.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    /// It waits for the next request on the same connection.
+    KeepAlive,
+    /// It sends TLS's close_notify, then closes the TCP connection.
+    CloseNotify,
+    /// It closes the TCP connection without a close_notify, as a cut would.
+    Cut,
+}
+
+impl Reply {
+    /// A 200 keep-alive reply with a JSON body.
+    fn json(body: &str) -> Reply {
+        Reply {
+            bytes: json_reply(body),
+            end: End::KeepAlive,
+        }
+    }
+}
+
+/// The bytes of a 200 keep-alive reply with a JSON body.
+fn json_reply(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: keep-alive\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The server's reply to its `n`th request (from 0, over all its connections).
+type Script = Arc<dyn Fn(usize) -> Reply + Send + Sync>;
+
+/// An https server on 127.0.0.1 that answers every request with a SUCCESS status, or
+/// as its script says. Its threads are detached; they end with the test process.
 struct TlsServer {
     addr: SocketAddr,
     seen: Arc<Mutex<Seen>>,
@@ -88,6 +134,20 @@ struct TlsServer {
 
 impl TlsServer {
     fn start(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>) -> TlsServer {
+        TlsServer::start_scripted(cert, key, Arc::new(|_| Reply::json(REPLY_BODY)))
+    }
+
+    /// A server for loopback, certified by `ca`, that replies as `script` says.
+    fn scripted(ca: &Ca, script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> TlsServer {
+        let (cert, key) = ca.issue(&["127.0.0.1", "localhost"]);
+        TlsServer::start_scripted(cert, key, Arc::new(script))
+    }
+
+    fn start_scripted(
+        cert: CertificateDer<'static>,
+        key: PrivateKeyDer<'static>,
+        script: Script,
+    ) -> TlsServer {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -106,8 +166,9 @@ impl TlsServer {
                 shared.lock().unwrap().connections += 1;
                 let config = Arc::clone(&config);
                 let seen = Arc::clone(&shared);
+                let script = Arc::clone(&script);
                 std::thread::spawn(move || {
-                    if let Err(e) = serve(tcp, config, &seen) {
+                    if let Err(e) = serve(tcp, config, &seen, &*script) {
                         seen.lock().unwrap().errors.push(e.to_string());
                     }
                 });
@@ -133,13 +194,19 @@ impl TlsServer {
     fn connections(&self) -> usize {
         self.seen.lock().unwrap().connections
     }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().requests.clone()
+    }
 }
 
-/// One connection: TLS, then keep-alive HTTP/1.1 requests until the client closes.
+/// One connection: TLS, then keep-alive HTTP/1.1 requests until the client closes or
+/// a reply's script ends the connection.
 fn serve(
     tcp: TcpStream,
     config: Arc<rustls::ServerConfig>,
     seen: &Mutex<Seen>,
+    script: &(dyn Fn(usize) -> Reply + Send + Sync),
 ) -> std::io::Result<()> {
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
     let connection = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
@@ -165,14 +232,25 @@ fn serve(
                 .eq_ignore_ascii_case("x-api-key")
                 .then(|| value.trim().to_owned())
         });
-        seen.lock().unwrap().api_keys.push(api_key);
-        let reply = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-             Connection: keep-alive\r\n\r\n{REPLY_BODY}",
-            REPLY_BODY.len()
-        );
-        tls.write_all(reply.as_bytes())?;
+        let request_line = head.lines().next().unwrap_or_default().to_owned();
+        let n = {
+            let mut seen = seen.lock().unwrap();
+            seen.api_keys.push(api_key);
+            seen.requests.push(request_line);
+            seen.requests.len() - 1
+        };
+        let reply = script(n);
+        tls.write_all(&reply.bytes)?;
         tls.flush()?;
+        match reply.end {
+            End::KeepAlive => {}
+            End::CloseNotify => {
+                tls.conn.send_close_notify();
+                tls.flush()?;
+                return Ok(()); // dropping `tls` closes the TCP connection
+            }
+            End::Cut => return Ok(()),
+        }
     }
 }
 
@@ -351,6 +429,161 @@ fn unusable_bundles_are_refused_when_set() {
     config.set_ca_bundle_pem(ca.pem().as_bytes()).unwrap();
     assert!(config.set_ca_bundle_pem(b"junk").is_err());
     assert_eq!(config.ca_certificates, vec![ca.cert.der().to_vec()]);
+}
+
+// ---- what TLS adds to a reply's framing ----
+
+/// A client for `server` that trusts `ca`.
+fn trusting_client(ca: &Ca, server: &TlsServer) -> Client {
+    let mut config = config_for(&server.url());
+    config.set_ca_bundle_pem(ca.pem().as_bytes()).unwrap();
+    Client::new(config).unwrap()
+}
+
+/// A new, empty directory for one test's files.
+fn empty_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("tls-tests")
+        .join(format!("{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A SUCCESS status body for `run_id`, padded to exactly `len` bytes with a field the
+/// decoder ignores.
+fn padded_status(run_id: i64, len: usize) -> String {
+    let head = format!(r#"{{"status":"SUCCESS","run_id":{run_id},"pad":""#);
+    let pad = len - head.len() - r#""}"#.len();
+    format!(r#"{head}{}"}}"#, "x".repeat(pad))
+}
+
+#[test]
+fn a_reply_hidden_inside_tls_after_a_reply_is_never_read_as_the_next_one() {
+    // The first reply's body is twice the connection's 16 KiB read buffer, so its last
+    // bytes go straight from rustls into the caller's buffer; the forged reply sent in
+    // the same write is then left decrypted inside rustls, not in that buffer.
+    let ca = Ca::new("libcamb test CA");
+    let server = TlsServer::scripted(&ca, |n| match n {
+        0 => {
+            let mut bytes = json_reply(&padded_status(1, 32 << 10));
+            bytes.extend_from_slice(&json_reply(r#"{"status":"SUCCESS","run_id":666}"#));
+            Reply {
+                bytes,
+                end: End::KeepAlive,
+            }
+        }
+        _ => Reply::json(&format!(r#"{{"status":"SUCCESS","run_id":{}}}"#, n + 1)),
+    });
+    let client = trusting_client(&ca, &server);
+
+    let first = client.get_task_status("task-1").unwrap();
+    assert_eq!(first.status, TaskStatus::Success);
+    assert_eq!(first.run_id, Some(1));
+
+    let second = client.get_task_status("task-2").unwrap();
+    assert_ne!(
+        second.run_id,
+        Some(666),
+        "the bytes left after the first reply were taken as the second"
+    );
+    // The server's own reply to the second request (n = 1): run id 2.
+    assert_eq!(second.run_id, Some(2));
+    assert_eq!(
+        server.requests(),
+        [
+            "GET /text-to-sound/task-1 HTTP/1.1",
+            "GET /text-to-sound/task-2 HTTP/1.1"
+        ]
+    );
+    // The first connection was not reused: the second request had a new one.
+    assert_eq!(server.connections(), 2);
+    assert_eq!(client.connections_opened(), 2);
+}
+
+/// A 200 audio reply framed by the connection's end alone: no Content-Length and no
+/// chunked coding.
+fn audio_until_close(audio: &[u8], end: End) -> Reply {
+    let mut bytes =
+        b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nConnection: close\r\n\r\n".to_vec();
+    bytes.extend_from_slice(audio);
+    Reply { bytes, end }
+}
+
+/// 100,000 bytes of "audio": more than one 64 KiB chunk of a download, and than one
+/// TLS record.
+fn test_audio() -> Vec<u8> {
+    (0..100_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+const RAW_BYTES_REQUEST: &str = "GET /text-to-sound-result/42?output_type=RAW_BYTES HTTP/1.1";
+
+#[test]
+fn a_download_framed_by_the_connection_end_is_refused_without_close_notify() {
+    let ca = Ca::new("libcamb test CA");
+    let audio = test_audio();
+    let sent = audio.clone();
+    let server = TlsServer::scripted(&ca, move |_| audio_until_close(&sent, End::Cut));
+    let client = trusting_client(&ca, &server);
+
+    let mut received = Vec::new();
+    let err = client
+        .download_result(42, None, &mut |chunk| {
+            received.extend_from_slice(chunk);
+            Ok(())
+        })
+        .expect_err("a TCP close without close_notify must not pass for the end of the audio");
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert!(err.message().contains("close_notify"), "{err}");
+    // Not more than was sent, and never all of it as if complete.
+    assert!(received.len() < audio.len());
+    assert_eq!(received[..], audio[..received.len()]);
+
+    let dir = empty_dir("truncated");
+    let path = dir.join("sound.wav");
+    let err = client
+        .save_result(42, &path, None)
+        .expect_err("a truncated download must not be saved");
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert!(!path.exists(), "{} was saved", path.display());
+    // Nor is its temporary file left behind.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+
+    assert_eq!(server.requests(), [RAW_BYTES_REQUEST; 2]);
+    assert_eq!(server.connections(), 2);
+}
+
+#[test]
+fn a_download_framed_by_the_connection_end_is_whole_after_close_notify() {
+    let ca = Ca::new("libcamb test CA");
+    let audio = test_audio();
+    let sent = audio.clone();
+    let server = TlsServer::scripted(&ca, move |_| audio_until_close(&sent, End::CloseNotify));
+    let client = trusting_client(&ca, &server);
+
+    let mut received = Vec::new();
+    let count = client
+        .download_result(42, None, &mut |chunk| {
+            received.extend_from_slice(chunk);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(count, audio.len() as u64);
+    assert!(
+        received == audio,
+        "the bytes received differ from those sent"
+    );
+
+    let dir = empty_dir("whole");
+    let path = dir.join("sound.wav");
+    assert_eq!(
+        client.save_result(42, &path, None).unwrap(),
+        audio.len() as u64
+    );
+    assert!(fs::read(&path).unwrap() == audio);
+
+    assert_eq!(server.requests(), [RAW_BYTES_REQUEST; 2]);
+    assert_eq!(server.connections(), 2);
 }
 
 // ---- through the C ABI ----

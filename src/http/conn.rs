@@ -1,11 +1,13 @@
 //! One connection: a TCP socket, maybe TLS over it, and a read buffer. Every
 //! read and write ends by the caller's deadline.
 //!
-//! Deadlines cost no system call in the common case. The socket's timeouts are
-//! lowered only when the time left is shorter than the timeout already set, and
-//! then to 7/8 of the time left; a timeout that fires early is re-armed with
-//! what is left. Calls with the same client timeout in a row therefore set the
-//! socket options once, and a long wait lowers them a few times, never per call.
+//! Deadlines cost no system call in the common case. A socket timeout already
+//! set is kept while it lies between half the time left and all of it;
+//! otherwise it is set to 7/8 of the time left (all of it below 100 ms). A
+//! timeout that fires early is re-armed with what is left. Calls with the same
+//! client timeout in a row therefore set the socket options once; a long wait
+//! lowers them a few times; a call after one that ended near its deadline
+//! raises them again, once.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -34,6 +36,9 @@ pub(crate) struct Connection {
     /// The buffer requests are written from, kept between requests (zeroed
     /// after each: it holds the key).
     pub(crate) request: Vec<u8>,
+    /// The TLS peer ended the TCP connection without a close_notify: an end
+    /// of stream that may be an attacker's cut, not the end of the reply.
+    unclean_eof: bool,
 }
 
 /// The timeouts set on the socket now (`None`: none set, i.e. blocking forever).
@@ -55,7 +60,7 @@ impl Timeouts {
         } else {
             &mut self.read
         };
-        if current.is_some_and(|set| set <= left) {
+        if current.is_some_and(|set| set <= left && set >= left / 2) {
             return Ok(());
         }
         let timeout = if left < EXACT_BELOW {
@@ -130,6 +135,7 @@ impl Connection {
             end: 0,
             idle_since: Instant::now(),
             request: Vec::new(),
+            unclean_eof: false,
         }
     }
 
@@ -244,6 +250,7 @@ impl Connection {
             timeouts,
             buf,
             end,
+            unclean_eof,
             ..
         } = self;
         let mut timed = Timed {
@@ -251,7 +258,12 @@ impl Connection {
             timeouts,
             deadline,
         };
-        let read = read_from(tls.as_deref_mut(), &mut timed, &mut buf[*end..])?;
+        let read = read_from(
+            tls.as_deref_mut(),
+            &mut timed,
+            &mut buf[*end..],
+            unclean_eof,
+        )?;
         *end += read;
         Ok(read)
     }
@@ -285,7 +297,35 @@ impl Connection {
             timeouts: &mut self.timeouts,
             deadline,
         };
-        read_from(self.tls.as_deref_mut(), &mut timed, out)
+        read_from(
+            self.tls.as_deref_mut(),
+            &mut timed,
+            out,
+            &mut self.unclean_eof,
+        )
+    }
+
+    /// True once the stream has ended without TLS's close_notify (never for
+    /// plain TCP, where an end cannot be told from a cut).
+    pub(crate) fn ended_uncleanly(&self) -> bool {
+        self.unclean_eof
+    }
+
+    /// True if nothing was received beyond the reply just read: no bytes in
+    /// the buffer and, over TLS, no decrypted or complete records waiting in
+    /// rustls (a server could append a forged "next reply" in the same read)
+    /// and no close_notify. Only such a connection may carry another request.
+    pub(crate) fn is_clean(&mut self) -> bool {
+        if !self.buffered().is_empty() {
+            return false;
+        }
+        match self.tls.as_deref_mut() {
+            None => true,
+            Some(tls) => match tls.process_new_packets() {
+                Ok(state) => state.plaintext_bytes_to_read() == 0 && !state.peer_has_closed(),
+                Err(_) => false,
+            },
+        }
     }
 
     /// True if the idle connection still looks usable: the peer has not closed
@@ -314,6 +354,7 @@ fn read_from(
     tls: Option<&mut ClientConnection>,
     timed: &mut Timed<'_>,
     out: &mut [u8],
+    unclean_eof: &mut bool,
 ) -> Result<usize, HttpError> {
     let Some(tls) = tls else {
         return timed.read(out).map_err(HttpError::from_io);
@@ -323,8 +364,12 @@ fn read_from(
             Ok(read) => return Ok(read),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             // The peer closed the TCP connection without TLS's close_notify. Many
-            // servers do; a reply cut short is caught by its framing instead.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+            // servers do: an end of stream, marked so that a reply framed by the
+            // end of the connection alone is not taken as complete.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                *unclean_eof = true;
+                return Ok(0);
+            }
             Err(e) => return Err(HttpError::Tls(e.to_string())),
         }
         // No plaintext buffered: get the next records.
@@ -332,11 +377,88 @@ fn read_from(
             tls.write_tls(timed).map_err(HttpError::from_io)?;
         }
         if tls.read_tls(timed).map_err(HttpError::from_io)? == 0 {
+            // No close_notify came first (the reader would have said Ok(0)).
+            *unclean_eof = true;
             return Ok(0);
         }
         if let Err(e) = tls.process_new_packets() {
             let _ = tls.write_tls(timed);
             return Err(HttpError::Tls(e.to_string()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// The kernel rounds timeouts up to its clock tick (4 ms at HZ=250).
+    fn assert_near(actual: Option<Duration>, expected: Option<Duration>) {
+        let (actual, expected) = (actual.unwrap(), expected.unwrap());
+        assert!(
+            actual.abs_diff(expected) <= Duration::from_millis(10),
+            "{actual:?} vs {expected:?}"
+        );
+    }
+
+    fn socket() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
+    #[test]
+    fn socket_timeouts_follow_the_time_left_both_ways() {
+        let (socket, _server) = socket();
+        let mut timeouts = Timeouts::default();
+        let in_secs = |s: u64| Instant::now() + Duration::from_secs(s);
+        timeouts.arm(&socket, in_secs(60), false).unwrap();
+        let first = timeouts.read.unwrap();
+        assert!(first > Duration::from_secs(50) && first <= Duration::from_secs(53));
+        assert_near(socket.read_timeout().unwrap(), Some(first));
+        // The same budget again: kept, no system call.
+        timeouts.arm(&socket, in_secs(60), false).unwrap();
+        assert_eq!(timeouts.read, Some(first));
+        // Less time left than the timeout set: lowered.
+        timeouts
+            .arm(&socket, Instant::now() + Duration::from_millis(50), false)
+            .unwrap();
+        let low = timeouts.read.unwrap();
+        assert!(low <= Duration::from_millis(50), "{low:?}");
+        assert_near(socket.read_timeout().unwrap(), Some(low));
+        // A later call with a long budget raises it again (once), instead of
+        // waking every few milliseconds for the rest of the connection's life.
+        timeouts.arm(&socket, in_secs(60), false).unwrap();
+        assert!(timeouts.read.unwrap() > Duration::from_secs(50));
+        // Writes have their own timeout.
+        assert_eq!(timeouts.write, None);
+        timeouts.arm(&socket, in_secs(10), true).unwrap();
+        assert_near(socket.write_timeout().unwrap(), timeouts.write);
+        // No time left: TimedOut, whatever is set.
+        let past = Instant::now() - Duration::from_millis(1);
+        let err = timeouts.arm(&socket, past, false).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn a_read_ends_at_the_deadline_when_the_timeout_fires_early() {
+        let (socket, _server) = socket();
+        let mut conn = Connection::new(socket);
+        // A timeout set long ago to far less than the budget fires early, is
+        // re-armed, and the read still ends at the deadline, as a timeout.
+        conn.timeouts.read = Some(Duration::from_millis(20));
+        conn.socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let start = Instant::now();
+        let err = conn
+            .fill(BUFFER_SIZE, start + Duration::from_millis(300))
+            .unwrap_err();
+        assert!(matches!(err, HttpError::Timeout), "{err}");
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     }
 }

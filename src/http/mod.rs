@@ -44,6 +44,8 @@ pub(crate) enum HttpError {
     Protocol(String),
     HeadersTooLarge(usize),
     BodyTooLarge(u64),
+    /// A request this client must not send (a bug of libcamb's, not the server's).
+    InvalidRequest(String),
 }
 
 impl HttpError {
@@ -73,6 +75,7 @@ impl fmt::Display for HttpError {
             HttpError::BodyTooLarge(limit) => {
                 write!(f, "the reply body is larger than its {limit}-byte limit")
             }
+            HttpError::InvalidRequest(text) => write!(f, "invalid request: {text}"),
         }
     }
 }
@@ -81,10 +84,13 @@ impl fmt::Display for HttpError {
 /// own phrase is not trusted: it could say anything).
 pub(crate) fn reason_phrase(status: u16) -> Option<&'static str> {
     Some(match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
         200 => "OK",
         201 => "Created",
         202 => "Accepted",
         204 => "No Content",
+        206 => "Partial Content",
         301 => "Moved Permanently",
         302 => "Found",
         303 => "See Other",

@@ -8,13 +8,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::HttpError;
 use super::conn::Connection;
 use super::tls::{TlsSetup, server_name};
 use super::url::{BaseUrl, ProxyUrl, is_target_byte};
-use super::wire::{BodyState, Head, HeadError, read_body, read_head};
+use super::wire::{BodyState, Framing, Head, HeadError, read_body, read_head};
 use crate::resolver::CachingResolver;
 
 /// Idle keep-alive connections kept: enough for the threads sharing a client
@@ -72,8 +72,9 @@ impl Drop for Transport {
 }
 
 enum Exchange {
-    /// The connection was found closed before any reply: resend elsewhere.
-    Stale,
+    /// The connection was found closed (or reset) before any reply: on a
+    /// reused connection, resend elsewhere; on a new one, this error.
+    Stale(HttpError),
     Failed(HttpError),
 }
 
@@ -120,7 +121,13 @@ impl Transport {
         request: &Request,
         deadline: Instant,
     ) -> Result<Response<'_>, HttpError> {
-        debug_assert!(request.target.bytes().all(is_target_byte));
+        // Targets are built from checked parts; this keeps a slip from ever
+        // becoming a CR/LF in the request line.
+        if !request.target.bytes().all(is_target_byte) {
+            return Err(HttpError::InvalidRequest(
+                "the request path has a character that cannot be sent".into(),
+            ));
+        }
         let mut pooled = self.take_idle();
         loop {
             let reused = pooled.is_some();
@@ -139,12 +146,8 @@ impl Transport {
                     });
                 }
                 // Resent once, on a new connection (pooled stays None).
-                Err(Exchange::Stale) if reused && request.idempotent => {}
-                Err(Exchange::Stale) => {
-                    return Err(HttpError::Network(
-                        "the server closed the connection without replying".into(),
-                    ));
-                }
+                Err(Exchange::Stale(_)) if reused && request.idempotent => {}
+                Err(Exchange::Stale(error)) => return Err(error),
                 Err(Exchange::Failed(error)) => return Err(error),
             }
         }
@@ -224,8 +227,9 @@ impl Transport {
         let authority = ProxyUrl::authority_of(&self.base.host, self.base.port);
         let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
         if let Some(credentials) = &proxy.credentials {
+            let encoded = Zeroizing::new(base64(credentials.as_bytes()));
             request.push_str("Proxy-Authorization: Basic ");
-            request.push_str(&base64(credentials.as_bytes()));
+            request.push_str(&encoded);
             request.push_str("\r\n");
         }
         request.push_str("\r\n");
@@ -270,6 +274,16 @@ fn exchange(
         Method::Get => b"GET ",
         Method::Post => b"POST ",
     };
+    // Room for all of it at once: growing would free a copy of the key unzeroed.
+    let body_len = request.body.map_or(0, <[u8]>::len);
+    out.reserve(
+        method.len()
+            + request.target.len()
+            + fixed_headers.len()
+            + request.accept.len()
+            + body_len
+            + 96,
+    );
     for part in [
         method,
         request.target.as_bytes(),
@@ -296,12 +310,14 @@ fn exchange(
     match written {
         Ok(()) => {}
         // The peer had closed it: EPIPE or ECONNRESET.
-        Err(HttpError::Network(_)) => return Err(Exchange::Stale),
+        Err(e @ HttpError::Network(_)) => return Err(Exchange::Stale(e)),
         Err(e) => return Err(Exchange::Failed(e)),
     }
     match read_head(conn, deadline, true) {
         Ok(head) => Ok(head),
-        Err(HeadError::ClosedBeforeReply) => Err(Exchange::Stale),
+        Err(HeadError::ClosedBeforeReply) => Err(Exchange::Stale(HttpError::Network(
+            "the server closed the connection without replying".into(),
+        ))),
         Err(HeadError::Failed(e)) => Err(Exchange::Failed(e)),
     }
 }
@@ -367,25 +383,36 @@ impl Response<'_> {
     /// Up to `limit` bytes of the body, best effort: what arrived before a
     /// failure (an error reply's words are a courtesy; its status is what counts).
     pub(crate) fn read_up_to(&mut self, limit: usize) -> Vec<u8> {
-        let mut body = vec![0; limit];
-        let mut filled = 0;
-        while filled < limit {
+        let mut body = Vec::new();
+        while body.len() < limit {
+            let filled = body.len();
+            // Grown as bytes come: error bodies are usually a few hundred bytes.
+            body.resize((filled + (4 << 10)).min(limit), 0);
             match self.read(&mut body[filled..]) {
-                Ok(0) | Err(_) => break,
-                Ok(read) => filled += read,
+                Ok(0) | Err(_) => {
+                    body.truncate(filled);
+                    break;
+                }
+                Ok(read) => body.truncate(filled + read),
             }
         }
-        body.truncate(filled);
         body
+    }
+
+    /// The body's length as the head declared it (`Content-Length`), if it did.
+    pub(crate) fn declared_length(&self) -> Option<u64> {
+        match self.head.framing {
+            Framing::Length(length) => Some(length),
+            _ => None,
+        }
     }
 }
 
 impl Drop for Response<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
+        if let Some(mut conn) = self.conn.take() {
             // Bytes beyond the reply are not the next reply: never reuse those.
-            let clean = conn.buffered().is_empty();
-            if self.body == BodyState::Done && self.head.keep_alive && clean {
+            if self.body == BodyState::Done && self.head.keep_alive && conn.is_clean() {
                 self.transport.put_idle(conn);
             }
         }

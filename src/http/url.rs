@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use zeroize::Zeroizing;
+
 /// Where requests go: scheme, host and port, and the base path they start with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BaseUrl {
@@ -60,8 +62,9 @@ impl BaseUrl {
 pub struct ProxyUrl {
     pub(crate) host: String,
     pub(crate) port: u16,
-    /// `user:password`, percent-decoded, for `Proxy-Authorization: Basic`.
-    pub(crate) credentials: Option<String>,
+    /// `user:password`, percent-decoded, for `Proxy-Authorization: Basic`;
+    /// zeroed when dropped, like the API key.
+    pub(crate) credentials: Option<Zeroizing<String>>,
 }
 
 /// Never prints the credentials.
@@ -100,7 +103,12 @@ impl ProxyUrl {
                 let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
                 let user = percent_decode(user)?;
                 let password = percent_decode(password)?;
-                Some(format!("{user}:{password}"))
+                let mut joined =
+                    Zeroizing::new(String::with_capacity(user.len() + 1 + password.len()));
+                joined.push_str(&user);
+                joined.push(':');
+                joined.push_str(&password);
+                Some(joined)
             }
         };
         Ok(ProxyUrl {
@@ -123,7 +131,10 @@ impl ProxyUrl {
 /// `http://` or `https://` (any case), and what follows it.
 fn split_scheme(url: &str) -> Result<(bool, &str), UrlError> {
     for (scheme, tls) in [("https://", true), ("http://", false)] {
-        if url.len() >= scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        // Bytes, not a str slice: the URL may start with a multi-byte character.
+        let prefix = url.as_bytes().get(..scheme.len());
+        if prefix.is_some_and(|p| p.eq_ignore_ascii_case(scheme.as_bytes())) {
+            // The matched prefix is ASCII, so this is a character boundary.
             return Ok((tls, &url[scheme.len()..]));
         }
     }
@@ -193,24 +204,29 @@ pub(crate) fn is_target_byte(b: u8) -> bool {
         )
 }
 
-/// Decodes `%XX` escapes; the result must be UTF-8.
-fn percent_decode(text: &str) -> Result<String, UrlError> {
+/// Decodes `%XX` escapes; the result must be UTF-8. Zeroed when dropped (these
+/// are credentials).
+fn percent_decode(text: &str) -> Result<Zeroizing<String>, UrlError> {
     let bad = UrlError("has credentials that are not valid percent-encoded UTF-8");
+    let hex = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
     let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(bad)?;
-            let hex = std::str::from_utf8(hex).map_err(|_| bad)?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad)?);
+            let (Some(high), Some(low)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) else {
+                return Err(bad);
+            };
+            // Two hex digits: at most 255.
+            out.push((high * 16 + low) as u8);
             i += 3;
         } else {
             out.push(bytes[i]);
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| bad)
+    let text = std::str::from_utf8(&out).map_err(|_| bad)?;
+    Ok(Zeroizing::new(text.to_owned()))
 }
 
 #[cfg(test)]
@@ -257,6 +273,8 @@ mod tests {
             "https://[::1/",
             "https://[nope]/",
             "https://[::1]x/",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
+            "htt\u{e9}://h/",
         ] {
             assert!(BaseUrl::parse(bad).is_err(), "{bad:?}");
         }
@@ -266,7 +284,10 @@ mod tests {
     fn proxy_urls() {
         let proxy = ProxyUrl::parse("http://a%40b:p%3Aw%25@127.0.0.1:3128/").unwrap();
         assert_eq!((proxy.host.as_str(), proxy.port), ("127.0.0.1", 3128));
-        assert_eq!(proxy.credentials.as_deref(), Some("a@b:p:w%"));
+        assert_eq!(
+            proxy.credentials.as_deref().map(String::as_str),
+            Some("a@b:p:w%")
+        );
         assert!(!format!("{proxy:?}").contains("p:w"));
         assert_eq!(ProxyUrl::parse("http://h").unwrap().port, 80);
         assert_eq!(ProxyUrl::authority_of("::1", 8), "[::1]:8");
@@ -276,7 +297,9 @@ mod tests {
             "http://h:1/?q",
             "http://u:%ff@h:1",
             "http://u:%4@h:1",
+            "http://u:%+1@h:1",
             "http://@",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
         ] {
             assert!(ProxyUrl::parse(bad).is_err(), "{bad:?}");
         }

@@ -59,14 +59,23 @@ pub(crate) fn read_head(
     expect_body: bool,
 ) -> Result<Head, HeadError> {
     let mut received_any = false;
+    // Bytes already searched for the head's end: httparse runs again only when
+    // new bytes may have completed the head, so a head trickled in byte by
+    // byte costs linear time, not quadratic.
+    let mut searched = 0;
     loop {
-        if let Some((head, used)) = parse_head(conn.buffered(), expect_body)? {
-            conn.consume(used);
-            if (100..200).contains(&head.status) && head.status != 101 {
-                received_any = true;
-                continue;
+        let complete = searched == 0 || head_may_end(conn.buffered(), searched);
+        searched = conn.buffered().len();
+        if complete {
+            if let Some((head, used)) = parse_head(conn.buffered(), expect_body)? {
+                conn.consume(used);
+                searched = 0;
+                if (100..200).contains(&head.status) && head.status != 101 {
+                    received_any = true;
+                    continue;
+                }
+                return Ok(head);
             }
-            return Ok(head);
         }
         if conn.buffered().len() >= MAX_HEAD_SIZE {
             return Err(HttpError::HeadersTooLarge(MAX_HEAD_SIZE).into());
@@ -80,7 +89,8 @@ pub(crate) fn read_head(
         };
         if read == 0 {
             return Err(if received_any || !conn.buffered().is_empty() {
-                HeadError::Failed(HttpError::Protocol(
+                // A cut like any other (a reset here is one too): CONNECT, retried.
+                HeadError::Failed(HttpError::Network(
                     "the connection closed in the middle of the reply's head".into(),
                 ))
             } else {
@@ -88,6 +98,16 @@ pub(crate) fn read_head(
             });
         }
     }
+}
+
+/// Whether `bytes` may hold a complete head now, given that `bytes[..searched]`
+/// did not: an empty line (`\n\n` or `\n\r\n`) ends in the new bytes.
+fn head_may_end(bytes: &[u8], searched: usize) -> bool {
+    let from = searched.saturating_sub(2);
+    bytes.iter().enumerate().skip(from.max(1)).any(|(i, &b)| {
+        b == b'\n'
+            && (bytes[i - 1] == b'\n' || (i >= 2 && bytes[i - 1] == b'\r' && bytes[i - 2] == b'\n'))
+    })
 }
 
 /// A complete head at the start of `bytes`, and its length; `None` if more
@@ -109,7 +129,8 @@ fn parse_head(bytes: &[u8], expect_body: bool) -> Result<Option<(Head, usize)>, 
     let mut head = Head {
         status,
         // HTTP/1.0 replies close unless they say otherwise; not worth the case.
-        keep_alive: response.version == Some(1),
+        // After a 101 the connection speaks another protocol (never asked for).
+        keep_alive: response.version == Some(1) && status != 101,
         ..Head::default()
     };
     let mut length: Option<u64> = None;
@@ -237,6 +258,16 @@ pub(crate) fn read_body(
             BodyState::UntilClose => {
                 let read = conn.read_into(out, deadline)?;
                 if read == 0 {
+                    // Only the end of the connection frames this body: over TLS
+                    // an end without close_notify may be a cut (a truncation
+                    // attack), so it is not taken as the end of the reply.
+                    if conn.ended_uncleanly() {
+                        return Err(HttpError::Network(
+                            "the TLS connection ended without close_notify before the end of \
+                             a reply framed by the connection's end"
+                                .into(),
+                        ));
+                    }
                     *state = BodyState::Done;
                 }
                 return Ok(read);
@@ -399,6 +430,17 @@ mod tests {
             "a: b\r\n".repeat(MAX_HEADERS + 1)
         );
         assert!(head(&many).is_err());
+    }
+
+    #[test]
+    fn the_end_of_a_head_is_found_in_new_bytes_only() {
+        let head = b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n";
+        for searched in 1..head.len() {
+            assert!(head_may_end(head, searched), "{searched}");
+        }
+        assert!(!head_may_end(b"HTTP/1.1 200 OK\r\nA: b\r\n", 1));
+        assert!(head_may_end(b"HTTP/1.1 200 OK\nA: b\n\n", 5));
+        assert!(!head_may_end(b"\n", 0));
     }
 
     #[test]
