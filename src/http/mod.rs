@@ -16,6 +16,8 @@
 //! - [`tls`]: the rustls configuration, built on first use.
 
 pub(crate) mod conn;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod tls;
 pub(crate) mod transport;
 pub mod url;
