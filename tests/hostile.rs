@@ -818,6 +818,27 @@ fn headers_that_never_end_are_cut_at_the_cap() {
 
 // ------------------------------------------------------------- HTTP framing
 
+/// A head that turns bad after its first read (here past 16 KiB) and never
+/// ends is refused as soon as the bad line is complete: not when the server
+/// closes, not at the deadline, and not as a retried connection failure.
+#[test]
+fn a_head_that_turns_bad_late_is_refused_at_once() {
+    let server = Server::start(|conn| {
+        conn.expect_request()?;
+        let mut head = b"HTTP/1.1 200 OK\r\nX-Padding: ".to_vec();
+        head.extend(std::iter::repeat_n(b'p', 17_000));
+        conn.write(&head)?;
+        conn.pause(Duration::from_millis(50))?;
+        conn.write(b"\r\nBad Header\r\n")?;
+        // Does not end the head, nor close, for longer than the call may take.
+        conn.pause(Duration::from_secs(3))
+    });
+    let (result, elapsed) = timed_call(&client(&server, 5000, 2));
+    failure(result, ErrorKind::BadResponse);
+    assert_eq!(server.requests(), 1);
+    at_most(elapsed, 2000);
+}
+
 #[test]
 fn a_garbage_status_line_is_a_bad_response() {
     for reply in [
