@@ -14,7 +14,6 @@ use crate::http::HttpError;
 use crate::http::tls::TlsSetup;
 pub(crate) use crate::http::transport::Method;
 use crate::http::transport::{Request, Response, Transport};
-use crate::http::url::BaseUrl;
 use crate::http_error::error_for_status_redacted;
 use crate::path::push_segment;
 use crate::results::{decode_file_url, decode_result_urls, result_urls_request};
@@ -108,16 +107,24 @@ const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(100);
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
         // The setters check each value; the fields are public, so check again.
-        let base_url = config.validate()?.to_owned();
+        let base = config.validate()?;
         let api_key = match config.api_key {
             Some(key) => key,
             None => ApiKey::from_env()?,
         };
         let tls = TlsSetup::new(&config.ca_certificates).map_err(Error::invalid)?;
-        let base = BaseUrl::parse(&base_url)
-            .map_err(|e| Error::invalid(format!("the base URL {}", e.0)))?;
         let base_path = base.path.clone();
-        let key_header = Zeroizing::new(format!("{API_KEY_HEADER}: {}", api_key.expose()));
+        // Built with push_str, not format!: creating a client is meant to be cheap
+        // (issue 6: create+free within 1 us), and fmt is most of a small format!.
+        let mut key_header = Zeroizing::new(String::with_capacity(
+            API_KEY_HEADER.len() + 2 + api_key.expose().len(),
+        ));
+        key_header.push_str(API_KEY_HEADER);
+        key_header.push_str(": ");
+        key_header.push_str(api_key.expose());
+        let mut status_prefix = String::with_capacity(base_path.len() + 14);
+        status_prefix.push_str(&base_path);
+        status_prefix.push_str("/text-to-sound/");
         let transport = Transport::new(
             base,
             config.proxy.clone(),
@@ -128,9 +135,9 @@ impl Client {
         Ok(Client {
             transport,
             api_key,
-            status_prefix: format!("{base_path}/text-to-sound/"),
+            status_prefix,
             base_path,
-            base_url,
+            base_url: config.base_url,
             timeout: config.timeout,
             max_retries: config.max_retries,
         })

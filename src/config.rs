@@ -77,11 +77,11 @@ impl ClientConfig {
     }
 
     /// Checks every field again (they are public, so a Rust caller may have set
-    /// them without the setters) and returns the base URL to use.
-    pub fn validate(&self) -> Result<&str, Error> {
+    /// them without the setters) and returns the base URL, parsed.
+    pub(crate) fn validate(&self) -> Result<BaseUrl, Error> {
         check_timeout(self.timeout)?;
         check_max_retries(self.max_retries)?;
-        self.validated_base_url()
+        self.checked_base_url()
     }
 
     /// Trusts the CA certificates in the PEM text `pem` (for example a corporate
@@ -113,6 +113,10 @@ impl ClientConfig {
     /// tunnel's bytes (the key among them) cross the network to the proxy, and
     /// "localhost" would mean the proxy's own machine.
     pub fn validated_base_url(&self) -> Result<&str, Error> {
+        self.checked_base_url().map(|_| self.base_url.as_str())
+    }
+
+    fn checked_base_url(&self) -> Result<BaseUrl, Error> {
         let url = parse_base_url(&self.base_url)?;
         let local = url.is_loopback() && self.proxy.is_none();
         if !url.tls && !self.allow_insecure_http && !local {
@@ -127,7 +131,7 @@ impl ClientConfig {
                 self.base_url
             )));
         }
-        Ok(&self.base_url)
+        Ok(url)
     }
 }
 
