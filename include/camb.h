@@ -526,7 +526,8 @@ camb_result camb_client_get_task_statuses(const struct camb_client *client,
 
 /**
  * Creates a builder with the defaults: base URL `https://client.camb.ai/apis`,
- * a 60000 ms timeout, 2 retries, https only (plain http to loopback hosts allowed),
+ * a 60000 ms timeout, 2 retries, https only (plain http to loopback hosts allowed
+ * when no proxy is set),
  * and the key from `CAMB_API_KEY` unless one is set.
  *
  * Never returns NULL (out of memory aborts the process). The caller owns the builder
@@ -536,8 +537,9 @@ struct camb_client_builder *camb_client_builder_new(void);
 
 /**
  * Sets the API key sent in the `x-api-key` header. The string is copied; the key
- * is kept by the client built from this builder; libcamb's copy is zeroed when
- * the client is freed (the HTTP layer's transient copies are freed, not wiped).
+ * is kept by the client built from this builder; libcamb's copies are zeroed: the
+ * client's when it is freed, each request's buffer after it is sent (only
+ * rustls's internal TLS record buffers are freed without being wiped).
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `api_key` is NULL;
  * `CAMB_RESULT_INVALID_PARAMETER` if the key is empty, longer than 1024 bytes, has
@@ -556,14 +558,20 @@ camb_result camb_client_builder_set_api_key(struct camb_client_builder *builder,
  * or an emulator's `"http://127.0.0.1:8080"`. Requests go to
  * `{base_url}/text-to-sound/...`; trailing slashes are ignored.
  *
- * `http://` URLs are accepted for loopback hosts (127.0.0.0/8, ::1, localhost);
- * for any other host `camb_client_builder_build()` refuses them unless
+ * `http://` URLs are accepted for loopback hosts (127.0.0.0/8, ::1, localhost)
+ * when no proxy is set; for any other host, or through a proxy (the tunnel then
+ * crosses the network, and "localhost" would be the proxy's machine),
+ * `camb_client_builder_build()` refuses them unless
  * `camb_client_builder_set_allow_insecure_http()` opted in, since the key would
  * travel in clear text.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
- * not an absolute http(s) URL with a host, has a query, fragment or user info, or
- * is longer than 2048 bytes, or if the builder was already built or freed.
+ * not an absolute http(s) URL with a host, has a query, fragment or user info, a
+ * port that is empty, 0 or over 65535, a host name with characters other than
+ * letters, digits, `.`, `-` and `_` (international names go in punycode), a path
+ * with bytes other than visible ASCII (escape them as `%XX`) or any of the
+ * characters `"` `<` `>` `\` `^` `{` `|` `}` and the backquote, or is longer than
+ * 2048 bytes, or if the builder was already built or freed.
  *
  * # Safety
  * As for `camb_client_builder_set_api_key`.
@@ -610,7 +618,8 @@ camb_result camb_client_builder_set_max_retries(struct camb_client_builder *buil
                                                 uint32_t max_retries);
 
 /**
- * Allows (`allow` true) a plain `http://` base URL to a host that is not loopback.
+ * Allows (`allow` true) a plain `http://` base URL to a host that is not loopback,
+ * or to any host through a proxy.
  * The API key then travels in clear text: use it only on a network you trust,
  * such as a test host. Default false.
  *
@@ -659,6 +668,9 @@ camb_result camb_client_builder_set_ca_bundle_pem(struct camb_client_builder *bu
  * Sends every request through an HTTP proxy, `"http://host:port"`: an HTTP
  * CONNECT tunnel, so for https the proxy sees the host name only, never the key
  * or the data. Credentials may be given as `"http://user:password@host:port"`.
+ * The proxy URL is plain http: credentials reach the proxy in clear (Basic
+ * authentication), and a plain `http://` base URL through a proxy needs
+ * `camb_client_builder_set_allow_insecure_http()`, even to a loopback name.
  * A proxy that refuses the tunnel (407, 403...) fails the call with
  * `CAMB_RESULT_CONNECT` without retries. SOCKS proxies are not supported.
  * Without this call libcamb connects directly: it never reads `HTTP_PROXY`,
@@ -687,7 +699,8 @@ camb_result camb_client_builder_set_proxy(struct camb_client_builder *builder,
  * Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `out_client` is NULL (a
  * non-NULL builder is still consumed); `CAMB_RESULT_MISSING_API_KEY` if no key
  * was set and `CAMB_API_KEY` is unset or empty; `CAMB_RESULT_INVALID_PARAMETER`
- * for plain http to a non-loopback host without opt-in, an unusable
+ * for plain http to a non-loopback host (or through a proxy) without opt-in,
+ * unusable CA certificates, an unusable
  * `CAMB_API_KEY`, or a builder already built or freed.
  *
  * # Safety

@@ -257,7 +257,7 @@ struct ClientOptions {
     /// A proxy URL such as "http://host:port" (see camb_client_builder_set_proxy);
     /// empty: connect directly (environment proxy variables are never read).
     std::optional<std::string> proxy;
-    /// Allow plain http:// to a host that is not loopback (the key travels in clear).
+    /// Allow plain http:// to a host that is not loopback, or through a proxy (the key travels in clear).
     bool allow_insecure_http = false;
 };
 

@@ -28,7 +28,8 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Extra attempts after the first for idempotent requests.
     pub max_retries: u32,
-    /// Allow `http://` to a host that is not loopback (the key then travels in clear).
+    /// Allow `http://` to a host that is not loopback, or through a proxy (the key
+    /// then travels in clear).
     pub allow_insecure_http: bool,
     /// Trust these CA certificates (DER) instead of the built-in roots; empty: built-in.
     pub ca_certificates: Vec<Vec<u8>>,

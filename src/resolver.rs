@@ -124,9 +124,14 @@ fn start_lookup(shared: &Arc<Shared>, host: &str, port: u16) -> Result<(), HttpE
     std::thread::Builder::new()
         .name("camb-resolve".into())
         .spawn(move || {
-            let result = (name.as_str(), port)
-                .to_socket_addrs()
-                .map(Iterator::collect::<Vec<_>>);
+            // Whatever happens in the lookup, waiters must be woken and the next
+            // miss must be able to start a lookup: a panic is an error too.
+            let result = std::panic::catch_unwind(|| {
+                (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect::<Vec<_>>)
+            })
+            .unwrap_or_else(|_| Err(std::io::Error::other("the lookup failed")));
             let mut state = shared.lock();
             match result {
                 Ok(addrs) if !addrs.is_empty() => {

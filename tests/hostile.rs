@@ -954,7 +954,59 @@ fn a_204_has_no_status_to_decode() {
     assert_eq!(attempts, 1);
 }
 
+/// A transfer coding libcamb does not know is refused, and quoted short: the
+/// server's text cannot make the message long.
+#[test]
+fn an_unknown_transfer_coding_is_a_short_bad_response() {
+    let coding = "x".repeat(60_000);
+    let reply = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: {coding}\r\n\r\n");
+    let (result, attempts) = one_call(reply.into_bytes());
+    let err = failure(result, ErrorKind::BadResponse); // checks < 1024 bytes
+    assert!(err.message().contains("transfer coding"), "{err}");
+    assert_eq!(attempts, 1);
+}
+
+/// An audio reply that announces more than a WAV can hold (4 GiB) is refused on
+/// its head: nothing reaches the sink, and the body is not read.
+#[test]
+fn an_audio_length_over_4_gib_is_refused_before_reading() {
+    let server = Server::start(|conn| {
+        conn.expect_request()?;
+        conn.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: 5000000000\r\n\r\nRIFF",
+        )?;
+        conn.pause(Duration::from_secs(3))
+    });
+    let client = client(&server, 5000, 2);
+    let mut delivered = 0;
+    let started = Instant::now();
+    let err = client
+        .download_result(7, None, &mut |chunk| {
+            delivered += chunk.len();
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadResponse, "{err}");
+    assert_eq!(delivered, 0);
+    assert_eq!(server.requests(), 1);
+    at_most(started.elapsed(), 2000);
+}
+
 // -------------------------------------------------------------- keep-alive
+
+/// After a 101 the connection speaks another protocol: never reused.
+#[test]
+fn a_connection_that_answered_101_is_not_reused() {
+    let server = Server::replies([
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n".to_vec(),
+        json_ok(OK_BODY),
+    ]);
+    let client = client(&server, 5000, 0);
+    let err = failure(timed_call(&client).0, ErrorKind::HttpStatus);
+    assert_eq!(err.http_status(), Some(101));
+    assert_ok(timed_call(&client).0);
+    assert_eq!((server.connections(), server.requests()), (2, 2));
+}
 
 #[test]
 fn connections_are_kept_alive_between_calls() {

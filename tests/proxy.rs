@@ -267,9 +267,9 @@ fn a_proxy_that_refuses_connections_is_a_connect_error() {
 
 #[test]
 fn a_proxy_demanding_authentication_is_a_connect_error() {
-    // ureq reports a non-200 answer to CONNECT as ConnectProxyFailed, which libcamb maps
-    // to Connect (not HttpStatus: the API never answered; camb_last_http_status stays
-    // unset), with the proxy's status in the message.
+    // A non-2xx answer to CONNECT is Connect (not HttpStatus: the API never
+    // answered; camb_last_http_status stays unset), with the proxy's status in the
+    // message, and is not retried.
     let emulator = emulator();
     let proxy = Proxy::start(Mode::Refuse(
         "HTTP/1.1 407 Proxy Authentication Required\r\n\
@@ -305,12 +305,9 @@ fn a_proxy_that_cannot_reach_the_target_is_a_connect_error() {
     assert_eq!(proxy.connects()[0].target, format!("127.0.0.1:{port}"));
 }
 
-// The docs of set_proxy and camb_client_builder_set_proxy promise socks4/socks5. Fix:
-// enable ureq's `socks-proxy` feature in Cargo.toml (features = ["rustls", "socks-proxy"]),
-// or refuse socks URLs in ClientConfig::set_proxy and drop them from the docs.
 #[test]
 fn socks_proxies_are_refused_when_set() {
-    // ureq is built without SOCKS support: refusing it up front beats failing later.
+    // libcamb speaks HTTP CONNECT only: refusing SOCKS up front beats failing later.
     let emulator = emulator();
     let mut config = config_for(&emulator);
     for scheme in ["socks4", "socks4a", "socks5", "socks5h"] {

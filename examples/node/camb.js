@@ -257,7 +257,7 @@ class Client {
    * @param {number} [options.maxRetries] extra attempts of reads (default 2)
    * @param {string} [options.caBundleFile] PEM file of CAs to trust instead of the built-in roots
    * @param {string} [options.proxy]     e.g. "http://host:port" (environment variables are ignored)
-   * @param {boolean} [options.allowInsecureHttp] plain http to a non-loopback host
+   * @param {boolean} [options.allowInsecureHttp] plain http to a non-loopback host, or through a proxy
    * @param {string} [options.library]   path of libcamb.so (default $CAMB_LIB)
    */
   constructor(options = {}) {

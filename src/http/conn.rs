@@ -119,6 +119,17 @@ impl Write for Timed<'_> {
         }
     }
 
+    /// rustls writes its records with this: one system call for them all.
+    fn write_vectored(&mut self, data: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        loop {
+            self.timeouts.arm(self.socket, self.deadline, true)?;
+            match (&*self.socket).write_vectored(data) {
+                Err(e) if is_socket_timeout(&e) => continue,
+                result => return result,
+            }
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -432,6 +443,7 @@ mod tests {
         // waking every few milliseconds for the rest of the connection's life.
         timeouts.arm(&socket, in_secs(60), false).unwrap();
         assert!(timeouts.read.unwrap() > Duration::from_secs(50));
+        assert_near(socket.read_timeout().unwrap(), timeouts.read);
         // Writes have their own timeout.
         assert_eq!(timeouts.write, None);
         timeouts.arm(&socket, in_secs(10), true).unwrap();
@@ -446,11 +458,12 @@ mod tests {
     fn a_read_ends_at_the_deadline_when_the_timeout_fires_early() {
         let (socket, _server) = socket();
         let mut conn = Connection::new(socket);
-        // A timeout set long ago to far less than the budget fires early, is
-        // re-armed, and the read still ends at the deadline, as a timeout.
-        conn.timeouts.read = Some(Duration::from_millis(20));
+        // A timeout kept from an earlier call (200 ms: between half the 300 ms
+        // budget and all of it, so arm() keeps it) fires early, is re-armed with
+        // what is left, and the read still ends at the deadline, as a timeout.
+        conn.timeouts.read = Some(Duration::from_millis(200));
         conn.socket
-            .set_read_timeout(Some(Duration::from_millis(20)))
+            .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
         let start = Instant::now();
         let err = conn

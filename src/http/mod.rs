@@ -7,7 +7,8 @@
 //! option changes per call) cost several times the network time on loopback
 //! (BENCHMARKS.md, "run 3": ureq 3.5 spent ~33,000 instructions and 10 system
 //! calls on each call). Here a request is one `write` of a head built in place
-//! and a reply is parsed by httparse from one buffer: two system calls per call.
+//! and a reply is parsed by httparse from one buffer; with the one-`recv` liveness
+//! probe of a pooled connection, three system calls per call.
 //!
 //! - [`url`]: the base and proxy URLs, parsed strictly.
 //! - [`conn`]: one connection (TCP, maybe TLS) with deadline-bound reads and writes.
@@ -91,12 +92,17 @@ pub(crate) fn reason_phrase(status: u16) -> Option<&'static str> {
         200 => "OK",
         201 => "Created",
         202 => "Accepted",
+        203 => "Non-Authoritative Information",
         204 => "No Content",
+        205 => "Reset Content",
         206 => "Partial Content",
+        207 => "Multi-Status",
+        300 => "Multiple Choices",
         301 => "Moved Permanently",
         302 => "Found",
         303 => "See Other",
         304 => "Not Modified",
+        305 => "Use Proxy",
         307 => "Temporary Redirect",
         308 => "Permanent Redirect",
         400 => "Bad Request",
@@ -111,12 +117,20 @@ pub(crate) fn reason_phrase(status: u16) -> Option<&'static str> {
         409 => "Conflict",
         410 => "Gone",
         411 => "Length Required",
+        412 => "Precondition Failed",
         413 => "Payload Too Large",
         414 => "URI Too Long",
         415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
         418 => "I'm a teapot",
+        421 => "Misdirected Request",
         422 => "Unprocessable Entity",
+        423 => "Locked",
+        424 => "Failed Dependency",
         425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         451 => "Unavailable For Legal Reasons",
@@ -126,6 +140,11 @@ pub(crate) fn reason_phrase(status: u16) -> Option<&'static str> {
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
+        506 => "Variant Also Negotiates",
+        507 => "Insufficient Storage",
+        508 => "Loop Detected",
+        510 => "Not Extended",
+        511 => "Network Authentication Required",
         _ => return None,
     })
 }

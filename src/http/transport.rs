@@ -225,17 +225,31 @@ impl Transport {
         deadline: Instant,
     ) -> Result<(), HttpError> {
         let authority = ProxyUrl::authority_of(&self.base.host, self.base.port);
-        let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
-        if let Some(credentials) = &proxy.credentials {
-            let encoded = Zeroizing::new(base64(credentials.as_bytes()));
+        let encoded = proxy
+            .credentials
+            .as_ref()
+            .map(|credentials| Zeroizing::new(base64(credentials.as_bytes())));
+        let auth_len = encoded.as_ref().map_or(0, |e| e.len() + 32);
+        // All the room at once: growing would free a copy of the credentials
+        // unzeroed. Zeroed when dropped.
+        let mut request =
+            Zeroizing::new(String::with_capacity(2 * authority.len() + 32 + auth_len));
+        for part in [
+            "CONNECT ",
+            &authority,
+            " HTTP/1.1\r\nHost: ",
+            &authority,
+            "\r\n",
+        ] {
+            request.push_str(part);
+        }
+        if let Some(encoded) = &encoded {
             request.push_str("Proxy-Authorization: Basic ");
-            request.push_str(&encoded);
+            request.push_str(encoded);
             request.push_str("\r\n");
         }
         request.push_str("\r\n");
-        let written = conn.write_all(request.as_bytes(), deadline);
-        request.zeroize();
-        written?;
+        conn.write_all(request.as_bytes(), deadline)?;
         let head = match read_head(conn, deadline, false) {
             Ok(head) => head,
             Err(HeadError::ClosedBeforeReply) => {

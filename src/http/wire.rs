@@ -63,8 +63,16 @@ pub(crate) fn read_head(
     // line (which may end the head, or show it is malformed), so a head
     // trickled in byte by byte is not parsed once per byte. A head has at most
     // MAX_HEADERS lines, which bounds the number of parses.
-    let mut searched = 0;
+    let mut searched: usize = 0;
     loop {
+        // Empty lines before a status line are skipped (RFC 9112, 2.2) here, not
+        // by httparse, so that a server trickling them cannot make each one a
+        // parse of everything before it.
+        let blank = blank_lines(conn.buffered());
+        if blank > 0 {
+            conn.consume(blank);
+            searched = searched.saturating_sub(blank);
+        }
         let complete = searched == 0 || conn.buffered()[searched..].contains(&b'\n');
         searched = conn.buffered().len();
         if complete {
@@ -97,6 +105,19 @@ pub(crate) fn read_head(
             } else {
                 HeadError::ClosedBeforeReply
             });
+        }
+    }
+}
+
+/// The length of the complete empty lines (`\r\n` or `\n`) at the start of
+/// `bytes`; a bare CR is not one (httparse refuses it).
+fn blank_lines(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        match &bytes[at..] {
+            [b'\r', b'\n', ..] => at += 2,
+            [b'\n', ..] => at += 1,
+            _ => return at,
         }
     }
 }
@@ -153,9 +174,11 @@ fn parse_head(bytes: &[u8], expect_body: bool) -> Result<Option<(Head, usize)>, 
                 if coding.eq_ignore_ascii_case(b"chunked") && !chunked {
                     chunked = true;
                 } else if !coding.is_empty() {
+                    // Quoted short: the server's text must not make a long message.
+                    let shown = String::from_utf8_lossy(&coding[..coding.len().min(40)]);
                     return Err(HttpError::Protocol(format!(
-                        "the transfer coding {:?} is not supported",
-                        String::from_utf8_lossy(coding)
+                        "the transfer coding {shown:?}{} is not supported",
+                        if coding.len() > 40 { "..." } else { "" }
                     )));
                 }
             }
@@ -233,6 +256,8 @@ pub(crate) fn read_body(
     out: &mut [u8],
     deadline: Instant,
 ) -> Result<usize, HttpError> {
+    // An empty `out` would read 0 bytes, which means the end of the stream.
+    debug_assert!(!out.is_empty());
     let cut_short =
         || HttpError::Network("the connection closed before the end of the reply".into());
     loop {
@@ -315,7 +340,7 @@ pub(crate) fn read_body(
 /// The length of the next line in the buffer, its `\n` included, reading more
 /// as needed (at most [`MAX_CHUNK_LINE`] bytes).
 fn read_line(conn: &mut Connection, deadline: Instant) -> Result<usize, HttpError> {
-    let mut searched = 0;
+    let mut searched: usize = 0;
     loop {
         let buffered = conn.buffered();
         if let Some(at) = buffered[searched..].iter().position(|&b| b == b'\n') {
@@ -431,6 +456,14 @@ mod tests {
             "a: b\r\n".repeat(MAX_HEADERS + 1)
         );
         assert!(head(&many).is_err());
+    }
+
+    #[test]
+    fn empty_lines_before_a_head() {
+        assert_eq!(blank_lines(b"\r\n\nHTTP"), 3);
+        assert_eq!(blank_lines(b"\r\r\nHTTP"), 0);
+        assert_eq!(blank_lines(b"\r\n\r"), 2);
+        assert_eq!(blank_lines(b""), 0);
     }
 
     #[test]
