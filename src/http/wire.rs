@@ -258,18 +258,12 @@ pub(crate) fn read_body(
 ) -> Result<usize, HttpError> {
     // An empty `out` would read 0 bytes, which means the end of the stream.
     debug_assert!(!out.is_empty());
-    let cut_short =
-        || HttpError::Network("the connection closed before the end of the reply".into());
     loop {
         match *state {
             BodyState::Done => return Ok(0),
             BodyState::Length(0) => *state = BodyState::Done,
             BodyState::Length(left) => {
-                let want = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                let read = conn.read_into(&mut out[..want], deadline)?;
-                if read == 0 {
-                    return Err(cut_short());
-                }
+                let read = read_counted(conn, out, left, deadline)?;
                 *state = BodyState::Length(left - read as u64);
                 return Ok(read);
             }
@@ -310,11 +304,7 @@ pub(crate) fn read_body(
                 *state = BodyState::ChunkSize;
             }
             BodyState::ChunkData(left) => {
-                let want = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                let read = conn.read_into(&mut out[..want], deadline)?;
-                if read == 0 {
-                    return Err(cut_short());
-                }
+                let read = read_counted(conn, out, left, deadline)?;
                 *state = BodyState::ChunkData(left - read as u64);
                 return Ok(read);
             }
@@ -337,6 +327,25 @@ pub(crate) fn read_body(
     }
 }
 
+/// Reads at most `left` (> 0) bytes of a body or chunk whose length is known:
+/// the end of the stream before them is a cut.
+fn read_counted(
+    conn: &mut Connection,
+    out: &mut [u8],
+    left: u64,
+    deadline: Instant,
+) -> Result<usize, HttpError> {
+    let want = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+    match conn.read_into(&mut out[..want], deadline)? {
+        0 => Err(cut_short()),
+        read => Ok(read),
+    }
+}
+
+fn cut_short() -> HttpError {
+    HttpError::Network("the connection closed before the end of the reply".into())
+}
+
 /// The length of the next line in the buffer, its `\n` included, reading more
 /// as needed (at most [`MAX_CHUNK_LINE`] bytes).
 fn read_line(conn: &mut Connection, deadline: Instant) -> Result<usize, HttpError> {
@@ -351,9 +360,7 @@ fn read_line(conn: &mut Connection, deadline: Instant) -> Result<usize, HttpErro
             return Err(HttpError::Protocol("a chunk-size line is too long".into()));
         }
         if conn.fill(MAX_CHUNK_LINE * 2, deadline)? == 0 {
-            return Err(HttpError::Network(
-                "the connection closed before the end of the reply".into(),
-            ));
+            return Err(cut_short());
         }
     }
 }
