@@ -24,8 +24,16 @@ pub struct CachingResolver {
     shared: Arc<Shared>,
 }
 
-#[derive(Debug, Default)]
+/// How a name becomes addresses: the system's `getaddrinfo`, or a test's stand-in.
+type Lookup = fn(&str, u16) -> std::io::Result<Vec<SocketAddr>>;
+
+fn system_lookup(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    (host, port).to_socket_addrs().map(Iterator::collect)
+}
+
+#[derive(Debug)]
 struct Shared {
+    lookup: Lookup,
     state: Mutex<State>,
     /// Signalled when a lookup ends.
     finished: Condvar,
@@ -54,6 +62,17 @@ impl State {
         let entry = self.cache.as_ref()?;
         (entry.host_port.0 == host && entry.host_port.1 == port && entry.expires > Instant::now())
             .then(|| entry.addrs.clone())
+    }
+}
+
+impl Default for Shared {
+    fn default() -> Shared {
+        Shared {
+            lookup: system_lookup,
+            state: Mutex::default(),
+            finished: Condvar::new(),
+            lookups: AtomicU64::new(0),
+        }
     }
 }
 
@@ -126,12 +145,9 @@ fn start_lookup(shared: &Arc<Shared>, host: &str, port: u16) -> Result<(), HttpE
         .spawn(move || {
             // Whatever happens in the lookup, waiters must be woken and the next
             // miss must be able to start a lookup: a panic is an error too.
-            let result = std::panic::catch_unwind(|| {
-                (name.as_str(), port)
-                    .to_socket_addrs()
-                    .map(Iterator::collect::<Vec<_>>)
-            })
-            .unwrap_or_else(|_| Err(std::io::Error::other("the lookup failed")));
+            let lookup = shared.lookup;
+            let result = std::panic::catch_unwind(|| lookup(&name, port))
+                .unwrap_or_else(|_| Err(std::io::Error::other("the lookup failed")));
             let mut state = shared.lock();
             match result {
                 Ok(addrs) if !addrs.is_empty() => {
@@ -201,6 +217,52 @@ mod tests {
         std::thread::scope(|scope| {
             for _ in 0..8 {
                 scope.spawn(|| resolve(&resolver, "localhost", 7070));
+            }
+        });
+        assert_eq!(resolver.lookups(), 1);
+    }
+
+    /// A resolver whose lookups take 300 ms and count themselves.
+    fn slow_resolver() -> CachingResolver {
+        fn slow(_: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))])
+        }
+        CachingResolver {
+            shared: Arc::new(Shared {
+                lookup: slow,
+                ..Shared::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_lookup_slower_than_the_deadline_is_still_cached() {
+        let resolver = slow_resolver();
+        let started = Instant::now();
+        let err = resolver
+            .resolve("slow.test", 80, started + Duration::from_millis(50))
+            .unwrap_err();
+        assert!(matches!(err, HttpError::Timeout), "{err}");
+        // The caller's own deadline, not the lookup's time (generous bound).
+        assert!(
+            started.elapsed() < Duration::from_millis(250),
+            "{:?}",
+            started.elapsed()
+        );
+        // The lookup finishes on its own and stores its answer: no second lookup.
+        std::thread::sleep(Duration::from_millis(600));
+        let addrs = resolve(&resolver, "slow.test", 80);
+        assert_eq!(addrs, ["127.0.0.1:80".parse().unwrap()]);
+        assert_eq!(resolver.lookups(), 1);
+    }
+
+    #[test]
+    fn callers_missing_during_a_slow_lookup_wait_for_it() {
+        let resolver = slow_resolver();
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| assert_eq!(resolve(&resolver, "slow.test", 81).len(), 1));
             }
         });
         assert_eq!(resolver.lookups(), 1);
