@@ -44,8 +44,6 @@ pub struct Client {
     transport: Transport,
     api_key: ApiKey,
     base_url: String,
-    /// The base URL's path (`/apis`): every request target starts with it.
-    base_path: String,
     /// `{base_path}/text-to-sound/`, the prefix of every status request.
     status_prefix: String,
     pub(crate) timeout: Duration,
@@ -113,7 +111,6 @@ impl Client {
             None => ApiKey::from_env()?,
         };
         let tls = TlsSetup::new(&config.ca_certificates).map_err(Error::invalid)?;
-        let base_path = base.path.clone();
         // Built with push_str, not format!: creating a client is meant to be cheap
         // (issue 6: create+free within 1 us), and fmt is most of a small format!.
         let mut key_header = Zeroizing::new(String::with_capacity(
@@ -122,8 +119,8 @@ impl Client {
         key_header.push_str(API_KEY_HEADER);
         key_header.push_str(": ");
         key_header.push_str(api_key.expose());
-        let mut status_prefix = String::with_capacity(base_path.len() + 14);
-        status_prefix.push_str(&base_path);
+        let mut status_prefix = String::with_capacity(base.path.len() + 14);
+        status_prefix.push_str(&base.path);
         status_prefix.push_str("/text-to-sound/");
         let transport = Transport::new(
             base,
@@ -136,7 +133,6 @@ impl Client {
             transport,
             api_key,
             status_prefix,
-            base_path,
             base_url: config.base_url,
             timeout: config.timeout,
             max_retries: config.max_retries,
@@ -149,7 +145,7 @@ impl Client {
 
     /// The base URL's path, which every request target starts with.
     pub(crate) fn base_path(&self) -> &str {
-        &self.base_path
+        &self.transport.base().path
     }
 
     /// TCP connections this client has opened (for tests and diagnostics).
@@ -180,7 +176,7 @@ impl Client {
     /// retried only if `request.retry` is set (a retry can create a second paid task).
     pub fn create_task(&self, request: &CreateRequest) -> Result<String, Error> {
         request.validate()?;
-        let url = format!("{}/text-to-sound", self.base_path);
+        let url = format!("{}/text-to-sound", self.base_path());
         let body = self.call_json(
             Method::Post,
             &url,
@@ -195,7 +191,7 @@ impl Client {
     pub fn get_result_url(&self, run_id: i64) -> Result<String, Error> {
         let url = format!(
             "{}/text-to-sound-result/{run_id}?output_type=FILE_URL",
-            self.base_path
+            self.base_path()
         );
         let body = self.call_json(Method::Get, &url, None, &Plan::new(true))?;
         decode_file_url(&body).map_err(|e| self.scrub(e))
@@ -205,7 +201,7 @@ impl Client {
     /// does not know are absent from the map. A read, so it is retried like one.
     pub fn get_result_urls(&self, run_ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
         check_bulk_count(run_ids.len())?;
-        let url = format!("{}/text-to-sound-results", self.base_path);
+        let url = format!("{}/text-to-sound-results", self.base_path());
         let request = result_urls_request(run_ids);
         let body = self.call_json(Method::Post, &url, Some(&request), &Plan::new(true))?;
         decode_result_urls(&body).map_err(|e| self.scrub(e))
@@ -226,20 +222,19 @@ impl Client {
             body,
             idempotent: plan.idempotent,
         };
-        self.with_retries(plan, |time_left| {
-            self.send_once(&request, time_left)?
+        self.with_retries(plan, |deadline| {
+            self.send_once(&request, deadline)?
                 .read_to_vec(MAX_JSON_BODY)
                 .map_err(|e| self.transport_failure(e))
         })
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the deadline is near.
-    /// `attempt` gets the time left for it, or `None` when the agent's own timeout
-    /// is exactly the call's budget (the common case, which costs no extra config).
+    /// `attempt` gets the deadline it must end by: the call's.
     pub(crate) fn with_retries<T>(
         &self,
         plan: &Plan,
-        mut attempt: impl FnMut(Option<Duration>) -> Result<T, Failure>,
+        mut attempt: impl FnMut(Instant) -> Result<T, Failure>,
     ) -> Result<T, Error> {
         let deadline = plan
             .deadline
@@ -265,7 +260,7 @@ impl Client {
                     "the deadline passed before the request could be sent",
                 ));
             }
-            let failure = match attempt(time_left) {
+            let failure = match attempt(deadline) {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
             };
@@ -331,13 +326,12 @@ impl Client {
 
     /// One request. A 2xx response is returned unread, for the caller to read as it
     /// needs; any other status becomes a [`Failure`] carrying the server's words.
-    /// `time_left`: `None` for the client's timeout from now.
+    /// All of it, the reply's head included, by `deadline`.
     pub(crate) fn send_once(
         &self,
         request: &Request,
-        time_left: Option<Duration>,
+        deadline: Instant,
     ) -> Result<Response<'_>, Failure> {
-        let deadline = Instant::now() + time_left.unwrap_or(self.timeout);
         let mut response = self
             .transport
             .send(request, deadline)

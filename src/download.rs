@@ -48,8 +48,8 @@ impl Client {
             ..Plan::new(true)
         };
         let cancelled = || cancel.is_some_and(CancelToken::is_cancelled);
-        self.with_retries(&plan, |time_left| {
-            let mut response = self.send_once(&request, time_left)?;
+        self.with_retries(&plan, |deadline| {
+            let mut response = self.send_once(&request, deadline)?;
             let content_type = response.head.content_type.as_deref().unwrap_or("");
             if content_type.starts_with("application/json") {
                 return Err(Failure::not_retryable(Error::bad_response(

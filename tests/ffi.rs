@@ -26,22 +26,10 @@ fn text(ptr: *const c_char, len: usize) -> Option<Vec<u8>> {
 }
 
 fn builder_for(base_url: &str) -> *mut camb_client_builder {
-    let builder = camb_client_builder_new();
-    assert!(!builder.is_null());
-    unsafe {
-        assert_eq!(
-            camb_client_builder_set_api_key(builder, c(DEFAULT_API_KEY).as_ptr()),
-            camb_result::Ok
-        );
-        assert_eq!(
-            camb_client_builder_set_base_url(builder, c(base_url).as_ptr()),
-            camb_result::Ok
-        );
-        assert_eq!(
-            camb_client_builder_set_timeout_ms(builder, 10_000),
-            camb_result::Ok
-        );
-    }
+    let builder = c_builder(DEFAULT_API_KEY, base_url);
+    // SAFETY: a live builder.
+    let set = unsafe { camb_client_builder_set_timeout_ms(builder, 10_000) };
+    assert_eq!(set, camb_result::Ok);
     builder
 }
 

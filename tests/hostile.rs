@@ -1033,39 +1033,27 @@ fn connection_close_on_every_reply_still_works() {
     assert_eq!((server.connections(), server.requests()), (5, 5));
 }
 
+/// Every connection answers one request as keep-alive, then is closed (FIN) or
+/// reset (RST) by the server while idle: the next call notices and reconnects.
 #[test]
-fn a_keep_alive_connection_closed_while_idle_is_replaced() {
-    // Every connection answers one request as keep-alive, then closes while idle.
-    let server = Server::start(|conn| {
-        conn.expect_request()?;
-        conn.write(&json_ok(OK_BODY))?;
-        conn.close();
-        conn.notify("closed");
-        Ok(())
-    });
-    let client = client(&server, 5000, 0);
-    for _ in 0..3 {
-        assert_ok(timed_call(&client).0);
-        assert_eq!(server.next_event(EVENT_WAIT), Some(Event::Note("closed")));
+fn a_keep_alive_connection_ended_while_idle_is_replaced() {
+    let close: fn(&mut Conn) = Conn::close;
+    let reset: fn(&mut Conn) = Conn::reset;
+    for end in [close, reset] {
+        let server = Server::start(move |conn| {
+            conn.expect_request()?;
+            conn.write(&json_ok(OK_BODY))?;
+            end(conn);
+            conn.notify("ended");
+            Ok(())
+        });
+        let client = client(&server, 5000, 0);
+        for _ in 0..3 {
+            assert_ok(timed_call(&client).0);
+            assert_eq!(server.next_event(EVENT_WAIT), Some(Event::Note("ended")));
+        }
+        assert_eq!((server.connections(), server.requests()), (3, 3));
     }
-    assert_eq!((server.connections(), server.requests()), (3, 3));
-}
-
-#[test]
-fn a_keep_alive_connection_reset_while_idle_is_replaced() {
-    let server = Server::start(|conn| {
-        conn.expect_request()?;
-        conn.write(&json_ok(OK_BODY))?;
-        conn.reset();
-        conn.notify("reset");
-        Ok(())
-    });
-    let client = client(&server, 5000, 0);
-    for _ in 0..3 {
-        assert_ok(timed_call(&client).0);
-        assert_eq!(server.next_event(EVENT_WAIT), Some(Event::Note("reset")));
-    }
-    assert_eq!((server.connections(), server.requests()), (3, 3));
 }
 
 /// The server closes a kept-alive connection just as the next request arrives (the

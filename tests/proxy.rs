@@ -321,23 +321,10 @@ fn socks_proxies_are_refused_when_set() {
 // ---- through the C ABI ----
 
 fn builder_for(emulator: &Emulator) -> *mut camb_client_builder {
-    let builder = camb_client_builder_new();
-    assert!(!builder.is_null());
-    // SAFETY: a live builder and NUL-terminated strings.
-    unsafe {
-        assert_eq!(
-            camb_client_builder_set_api_key(builder, c(DEFAULT_API_KEY).as_ptr()),
-            camb_result::Ok
-        );
-        assert_eq!(
-            camb_client_builder_set_base_url(builder, c(&emulator.base_url()).as_ptr()),
-            camb_result::Ok
-        );
-        assert_eq!(
-            camb_client_builder_set_max_retries(builder, 0),
-            camb_result::Ok
-        );
-    }
+    let builder = c_builder(DEFAULT_API_KEY, &emulator.base_url());
+    // SAFETY: a live builder.
+    let set = unsafe { camb_client_builder_set_max_retries(builder, 0) };
+    assert_eq!(set, camb_result::Ok);
     builder
 }
 

@@ -589,23 +589,10 @@ fn a_download_framed_by_the_connection_end_is_whole_after_close_notify() {
 // ---- through the C ABI ----
 
 fn builder_for(url: &str) -> *mut camb_client_builder {
-    let builder = camb_client_builder_new();
-    assert!(!builder.is_null());
-    // SAFETY: a live builder and NUL-terminated strings.
-    unsafe {
-        assert_eq!(
-            camb_client_builder_set_api_key(builder, c(KEY).as_ptr()),
-            camb_result::Ok
-        );
-        assert_eq!(
-            camb_client_builder_set_base_url(builder, c(url).as_ptr()),
-            camb_result::Ok
-        );
-        assert_eq!(
-            camb_client_builder_set_max_retries(builder, 0),
-            camb_result::Ok
-        );
-    }
+    let builder = common::c_builder(KEY, url);
+    // SAFETY: a live builder.
+    let set = unsafe { camb_client_builder_set_max_retries(builder, 0) };
+    assert_eq!(set, camb_result::Ok);
     builder
 }
 

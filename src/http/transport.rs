@@ -110,6 +110,11 @@ impl Transport {
         }
     }
 
+    /// The origin and base path every request goes to.
+    pub(crate) fn base(&self) -> &BaseUrl {
+        &self.base
+    }
+
     /// Connections opened so far (for tests and diagnostics).
     pub(crate) fn connections_opened(&self) -> u64 {
         self.opened.load(Ordering::Relaxed)

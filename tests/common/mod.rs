@@ -148,6 +148,27 @@ pub fn c(text: &str) -> std::ffi::CString {
     std::ffi::CString::new(text).unwrap()
 }
 
+/// A C builder with `key` and `base_url` set, every call checked; callers add
+/// their own settings.
+pub fn c_builder(key: &str, base_url: &str) -> *mut camb::ffi::builder::camb_client_builder {
+    use camb::ffi::builder::*;
+    use camb::ffi::result::camb_result;
+    let builder = camb_client_builder_new();
+    assert!(!builder.is_null());
+    // SAFETY: a live builder and NUL-terminated strings.
+    unsafe {
+        assert_eq!(
+            camb_client_builder_set_api_key(builder, c(key).as_ptr()),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_set_base_url(builder, c(base_url).as_ptr()),
+            camb_result::Ok
+        );
+    }
+    builder
+}
+
 /// This thread's `camb_last_error()`, as a String.
 pub fn last_error() -> String {
     // SAFETY: camb_last_error never returns NULL and its text is NUL-terminated.
