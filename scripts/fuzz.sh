@@ -59,14 +59,12 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
 fi
 
 # Per-target input size: big enough for the properties each one checks (ids over
-# the 1024-byte limit, error bodies of tens of kilobytes, reply heads over the
-# 64 KiB limit).
+# the 1024-byte limit, error bodies of tens of kilobytes).
 max_len() {
     case $1 in
     task_id_segment) echo 4096 ;;
     error_body) echo 65536 ;;
     decode_status) echo 16384 ;;
-    http_reply) echo 81920 ;;
     *) echo 4096 ;;
     esac
 }

@@ -3,8 +3,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use crate::client::{Client, Plan};
+use crate::client::Client;
 use crate::error::Error;
+use crate::retry::Plan;
 use crate::task::TaskInfo;
 
 /// Default and largest number of requests in flight at once (and so of pooled
@@ -44,7 +45,7 @@ impl Client {
         }
         .min(task_ids.len());
         let plan = Plan {
-            deadline: Some(Instant::now() + self.timeout),
+            deadline: Some(Instant::now() + self.retry.timeout),
             ..Plan::new(true)
         };
         let query = |id: &S| {

@@ -7,7 +7,7 @@ use rustls::pki_types::pem::PemObject;
 
 use crate::api_key::ApiKey;
 use crate::error::Error;
-use crate::http::url::{BaseUrl, ProxyUrl};
+use crate::url::{BaseUrl, ProxyUrl};
 
 pub(crate) const DEFAULT_BASE_URL: &str = "https://client.camb.ai/apis";
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);

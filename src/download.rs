@@ -2,15 +2,15 @@
 //! saved to a file that appears complete or not at all.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cancel::CancelToken;
-use crate::client::{Client, Failure, Method, Plan};
+use crate::client::{Client, Method};
 use crate::error::{Error, ErrorKind};
-use crate::http::HttpError;
-use crate::http::transport::Request;
+use crate::retry::Plan;
+use crate::transport::{Request, error_from_body_read};
 
 /// Bytes handed to the sink at a time.
 const CHUNK_SIZE: usize = 64 << 10;
@@ -32,37 +32,42 @@ impl Client {
         cancel: Option<&CancelToken>,
         sink: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<u64, Error> {
-        let target = format!(
-            "{}/text-to-sound-result/{run_id}?output_type=RAW_BYTES",
-            self.base_path()
-        );
+        let url = self.url(&format!(
+            "/text-to-sound-result/{run_id}?output_type=RAW_BYTES"
+        ));
         let request = Request {
             method: Method::Get,
-            target: &target,
+            url: &url,
             accept: "*/*",
             body: None,
-            idempotent: true,
         };
         let plan = Plan {
             cancel,
             ..Plan::new(true)
         };
         let cancelled = || cancel.is_some_and(CancelToken::is_cancelled);
-        self.with_retries(&plan, |deadline| {
-            let mut response = self.send_once(&request, deadline)?;
-            let content_type = response.head.content_type.as_deref().unwrap_or("");
-            if content_type.starts_with("application/json") {
-                return Err(Failure::not_retryable(Error::bad_response(
-                    "expected the audio bytes but the server sent JSON",
-                )));
-            }
-            if response
-                .declared_length()
-                .is_some_and(|n| n > MAX_AUDIO_BYTES)
+        let too_large = || {
+            Error::bad_response(format!(
+                "the audio is larger than its {MAX_AUDIO_BYTES}-byte limit"
+            ))
+            .into_permanent()
+        };
+        self.with_retries(&plan, |budget| {
+            let mut response = self.send_once(&request, budget)?;
+            let body = response.body_mut();
+            if body
+                .mime_type()
+                .is_some_and(|t| t.eq_ignore_ascii_case("application/json"))
             {
-                let too_large = HttpError::BodyTooLarge(MAX_AUDIO_BYTES);
-                return Err(self.transport_failure(too_large));
+                return Err(Error::bad_response(
+                    "expected the audio bytes but the server sent JSON",
+                )
+                .into_permanent());
             }
+            if body.content_length().is_some_and(|n| n > MAX_AUDIO_BYTES) {
+                return Err(too_large());
+            }
+            let mut reader = body.as_reader();
             let mut buffer = vec![0u8; CHUNK_SIZE];
             let mut delivered: u64 = 0;
             // Each chunk is filled before it is handed over: the sink sees full
@@ -71,32 +76,34 @@ impl Client {
             let mut ended = false;
             while !ended {
                 if cancelled() {
-                    return Err(Failure::not_retryable(Error::new(
+                    return Err(Error::new(
                         ErrorKind::Cancelled,
                         format!("the download was cancelled after {delivered} bytes"),
-                    )));
+                    )
+                    .into_permanent());
                 }
-                match response.read(&mut buffer[filled..]) {
+                match reader.read(&mut buffer[filled..]) {
                     Ok(0) => ended = true,
                     Ok(read) => filled += read,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) => {
-                        let mut failure = self.transport_failure(e);
-                        failure.error = failure
-                            .error
+                        let error = error_from_body_read(e, budget)
                             .context(&format!("after {delivered} bytes of audio"));
                         // Bytes already delivered cannot be taken back.
-                        failure.final_failure |= delivered > 0;
-                        return Err(failure);
+                        return Err(if delivered > 0 {
+                            error.into_permanent()
+                        } else {
+                            error
+                        });
                     }
                 }
                 if filled == 0 || (filled < CHUNK_SIZE && !ended) {
                     continue;
                 }
                 if delivered + filled as u64 > MAX_AUDIO_BYTES {
-                    let too_large = HttpError::BodyTooLarge(MAX_AUDIO_BYTES);
-                    return Err(self.transport_failure(too_large));
+                    return Err(too_large());
                 }
-                sink(&buffer[..filled]).map_err(Failure::not_retryable)?;
+                sink(&buffer[..filled]).map_err(Error::into_permanent)?;
                 delivered += filled as u64;
                 filled = 0;
             }

@@ -73,7 +73,11 @@ pub fn error_for_status_redacted(
 }
 
 fn http_reason(status: u16) -> String {
-    crate::http::reason_phrase(status).map_or(String::new(), |r| format!(" {r}"))
+    // The standard phrase, not the server's own: that could say anything.
+    ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|code| code.canonical_reason())
+        .map_or(String::new(), |reason| format!(" {reason}"))
 }
 
 /// The server's explanation: `detail` when the body is FastAPI's JSON, else a quote

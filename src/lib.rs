@@ -2,9 +2,9 @@
 //! plain C ABI.
 //!
 //! The crate has two layers. The safe core ([`client::Client`] and the modules it
-//! uses) does the HTTP, JSON, retries and error mapping in ordinary Rust. The
-//! [`ffi`] layer is a thin `extern "C"` surface over it; `build.rs` turns that
-//! surface into `include/camb.h` with cbindgen.
+//! uses) does the JSON, retries and error mapping in ordinary Rust, and the HTTP
+//! through ureq ([`transport`]). The [`ffi`] layer is a thin `extern "C"` surface
+//! over it; `build.rs` turns that surface into `include/camb.h` with cbindgen.
 
 pub mod api_key;
 pub mod batch;
@@ -15,7 +15,6 @@ pub mod create;
 pub mod download;
 pub mod error;
 pub mod ffi;
-pub mod http;
 pub mod http_error;
 pub mod json;
 pub mod path;
@@ -23,6 +22,8 @@ pub mod resolver;
 pub mod results;
 pub mod retry;
 pub mod task;
+pub(crate) mod transport;
+pub(crate) mod url;
 pub mod wait;
 
 pub use cancel::CancelToken;

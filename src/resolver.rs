@@ -1,4 +1,6 @@
-//! Name resolution without a thread or a DNS lookup per call.
+//! Name resolution without a thread or a DNS lookup per call: ureq's
+//! [`Resolver`] extension point (its default resolver looks the name up on every
+//! new connection, on a new thread whenever a timeout is set).
 //!
 //! A client talks to one host, so IP literals are used as they are and the
 //! addresses of a name are kept for [`CACHE_TTL`]. A lookup (a cache miss) runs on
@@ -8,19 +10,24 @@
 //! even when every caller has given up, so a slow DNS server is asked once, not
 //! once per call.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::http::HttpError;
+use ureq::config::Config;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::NextTimeout;
 
 /// How long resolved addresses are reused. Short enough to follow a DNS change
 /// within a minute, long enough that polling never waits on DNS.
 const CACHE_TTL: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Default)]
-pub struct CachingResolver {
+/// Cloning shares the cache.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CachingResolver {
     shared: Arc<Shared>,
 }
 
@@ -84,18 +91,76 @@ impl Shared {
     }
 }
 
+/// Why a name gave no address.
+#[derive(Debug)]
+pub(crate) enum LookupError {
+    /// The caller's deadline passed first (the lookup goes on, and is kept).
+    Timeout,
+    /// The lookup failed, in the system's words.
+    Failed(String),
+}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookupError::Timeout => f.write_str("the lookup did not finish in time"),
+            LookupError::Failed(text) => f.write_str(text),
+        }
+    }
+}
+
+impl std::error::Error for LookupError {}
+
+impl Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        _: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let authority = uri
+            .authority()
+            .ok_or_else(|| ureq::Error::BadUri(format!("{uri} has no host")))?;
+        // An IPv6 address comes in brackets.
+        let host = authority.host();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let tls = uri.scheme_str() == Some("https");
+        let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        // No timeout: a far deadline (the resolver's API wants one).
+        let deadline = Instant::now()
+            .checked_add(*timeout.after)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(24 * 60 * 60));
+        let addrs = self.addresses(host, port, deadline).map_err(|e| match e {
+            LookupError::Timeout => ureq::Error::Timeout(timeout.reason),
+            failed => ureq::Error::Other(Box::new(failed)),
+        })?;
+        let mut resolved = self.empty();
+        for addr in addrs.into_iter().take(MAX_ADDRESSES) {
+            resolved.push(addr);
+        }
+        Ok(resolved)
+    }
+}
+
+/// The most addresses ureq takes from a resolver.
+const MAX_ADDRESSES: usize = 16;
+
 impl CachingResolver {
-    pub fn lookups(&self) -> u64 {
+    #[cfg(test)]
+    fn lookups(&self) -> u64 {
         self.shared.lookups.load(Ordering::Relaxed)
     }
 
     /// The addresses of `host` (a name, or an IP address without brackets).
-    pub(crate) fn resolve(
+    pub(crate) fn addresses(
         &self,
         host: &str,
         port: u16,
         deadline: Instant,
-    ) -> Result<Vec<SocketAddr>, HttpError> {
+    ) -> Result<Vec<SocketAddr>, LookupError> {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, port)]);
         }
@@ -111,7 +176,7 @@ impl CachingResolver {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(HttpError::Timeout);
+                return Err(LookupError::Timeout);
             }
             state = self
                 .shared
@@ -125,7 +190,7 @@ impl CachingResolver {
             if let Some(addrs) = state.cached(host, port) {
                 return Ok(addrs);
             }
-            return Err(HttpError::Resolve(
+            return Err(LookupError::Failed(
                 state
                     .last_error
                     .clone()
@@ -136,7 +201,7 @@ impl CachingResolver {
 }
 
 /// Starts `getaddrinfo` on a thread that stores its answer and wakes the waiters.
-fn start_lookup(shared: &Arc<Shared>, host: &str, port: u16) -> Result<(), HttpError> {
+fn start_lookup(shared: &Arc<Shared>, host: &str, port: u16) -> Result<(), LookupError> {
     shared.lookups.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::clone(shared);
     let name = host.to_owned();
@@ -166,7 +231,7 @@ fn start_lookup(shared: &Arc<Shared>, host: &str, port: u16) -> Result<(), HttpE
             shared.finished.notify_all();
         })
         .map(drop)
-        .map_err(|e| HttpError::Resolve(format!("cannot start a thread to look it up: {e}")))
+        .map_err(|e| LookupError::Failed(format!("cannot start a thread to look it up: {e}")))
 }
 
 #[cfg(test)]
@@ -175,7 +240,7 @@ mod tests {
 
     fn resolve(resolver: &CachingResolver, host: &str, port: u16) -> Vec<SocketAddr> {
         let deadline = Instant::now() + Duration::from_secs(10);
-        resolver.resolve(host, port, deadline).unwrap()
+        resolver.addresses(host, port, deadline).unwrap()
     }
 
     #[test]
@@ -241,9 +306,9 @@ mod tests {
         let resolver = slow_resolver();
         let started = Instant::now();
         let err = resolver
-            .resolve("slow.test", 80, started + Duration::from_millis(50))
+            .addresses("slow.test", 80, started + Duration::from_millis(50))
             .unwrap_err();
-        assert!(matches!(err, HttpError::Timeout), "{err}");
+        assert!(matches!(err, LookupError::Timeout), "{err}");
         // The caller's own deadline, not the lookup's time (generous bound).
         assert!(
             started.elapsed() < Duration::from_millis(250),
@@ -275,10 +340,10 @@ mod tests {
         // .invalid never resolves (RFC 6761); no query leaves the machine for it
         // when the resolver honours that, and there is no network here anyway.
         let err = resolver
-            .resolve("no-such-host.invalid", 80, deadline)
+            .addresses("no-such-host.invalid", 80, deadline)
             .unwrap_err();
         assert!(
-            matches!(err, HttpError::Resolve(_) | HttpError::Timeout),
+            matches!(err, LookupError::Failed(_) | LookupError::Timeout),
             "{err}"
         );
     }

@@ -1,10 +1,12 @@
-//! When and how long to wait before trying an idempotent request again.
+//! Trying a call again: when (the policy), how long to wait (backoff and
+//! `Retry-After`), and the loop that runs a call's attempts within one deadline.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::error::ErrorKind;
+use crate::cancel::{self, CancelToken};
+use crate::error::{Error, ErrorKind};
 
 /// First backoff delay; each retry doubles it, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -12,6 +14,155 @@ const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// The longest `Retry-After` honoured. A server asking for more gets its error
 /// reported instead of a caller blocked for minutes.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A retry is started only if at least this much of the deadline is left for it
+/// after its backoff: a retry with a sliver of time could only time out, and its
+/// TIMEOUT would hide the server's real answer.
+const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(100);
+
+/// How one call may spend its time: whether it may be retried, by when it must end
+/// (`None`: the client's timeout from now), and what may cancel it.
+pub(crate) struct Plan<'a> {
+    pub(crate) idempotent: bool,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) cancel: Option<&'a CancelToken>,
+}
+
+impl Plan<'_> {
+    pub(crate) fn new(idempotent: bool) -> Plan<'static> {
+        Plan {
+            idempotent,
+            deadline: None,
+            cancel: None,
+        }
+    }
+}
+
+/// What one attempt may spend, and how to say so when it runs out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    /// When the attempt must be over, its reply read.
+    pub(crate) deadline: Instant,
+    client_timeout: Duration,
+    /// `None`: the first attempt of a call with no deadline of its own, which has
+    /// the whole of the client's timeout. Else what was left when it began.
+    left_at_start: Option<Duration>,
+}
+
+impl Budget {
+    /// The time left, for the HTTP layer; `None` when it is the client's whole
+    /// timeout (which the HTTP layer is set up with).
+    pub(crate) fn time_left(&self) -> Option<Duration> {
+        self.left_at_start
+            .map(|_| self.deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Says which bound an attempt that timed out had: the client's timeout, or
+    /// what was left of the call's (or the wait's) deadline.
+    pub(crate) fn timeout_message(&self) -> String {
+        match self.left_at_start {
+            None => format!(
+                "no complete reply within the client's timeout of {} ms",
+                self.client_timeout.as_millis()
+            ),
+            Some(left) => format!(
+                "no complete reply within the {} ms left before the deadline",
+                left.as_millis()
+            ),
+        }
+    }
+}
+
+/// A client's retry settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    /// Bounds a call with no deadline of its own: every attempt and every wait.
+    pub(crate) timeout: Duration,
+    /// Extra attempts after the first, for idempotent requests.
+    pub(crate) max_retries: u32,
+}
+
+impl RetryPolicy {
+    /// Runs `attempt` until it succeeds, fails for good, or the deadline is near.
+    /// `attempt` gets the budget it must end within. An error another attempt
+    /// would only repeat (`Error::is_permanent`) is never retried, nor is a
+    /// call that is not idempotent.
+    pub(crate) fn run<T>(
+        &self,
+        plan: &Plan,
+        mut attempt: impl FnMut(&Budget) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let deadline = plan
+            .deadline
+            .unwrap_or_else(|| Instant::now() + self.timeout);
+        let mut retries = 0;
+        loop {
+            if plan.cancel.is_some_and(CancelToken::is_cancelled) {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    "cancelled before the request was sent",
+                ));
+            }
+            let left_at_start = match (retries, plan.deadline) {
+                (0, None) => None,
+                _ => Some(deadline.saturating_duration_since(Instant::now())),
+            };
+            if left_at_start.is_some_and(|t| t.is_zero()) {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "the deadline passed before the request could be sent",
+                ));
+            }
+            let budget = Budget {
+                deadline,
+                client_timeout: self.timeout,
+                left_at_start,
+            };
+            let error = match attempt(&budget) {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            let attempts = retries + 1;
+            let retryable = plan.idempotent
+                && !error.is_permanent()
+                && is_retryable(error.kind(), error.http_status());
+            if !retryable || retries >= self.max_retries {
+                return Err(with_attempts(error, attempts));
+            }
+            let wait = error.retry_after().unwrap_or_else(|| backoff(retries));
+            let left = deadline.saturating_duration_since(Instant::now());
+            let not_retried = if wait > MAX_RETRY_AFTER {
+                Some(format!("the server asked to wait {} s", wait.as_secs()))
+            } else if wait + MIN_ATTEMPT_TIME > left {
+                Some(format!(
+                    "waiting {} ms would leave no time before the deadline",
+                    wait.as_millis()
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = not_retried {
+                let message = format!("{} (not retried: {why})", error.message());
+                return Err(with_attempts(error.replace_message(message), attempts));
+            }
+            if cancel::sleep(plan.cancel, wait) {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    "cancelled while waiting to retry",
+                ));
+            }
+            retries += 1;
+        }
+    }
+}
+
+fn with_attempts(error: Error, attempts: u32) -> Error {
+    if attempts == 1 {
+        return error;
+    }
+    let message = format!("{} (after {attempts} attempts)", error.message());
+    error.replace_message(message)
+}
 
 /// Whether a failure of an idempotent request is worth another attempt: the
 /// connection failed, or the server said "later" (408, 429) or failed (5xx).

@@ -4,9 +4,10 @@
 use std::time::{Duration, Instant};
 
 use crate::cancel::{self, CancelToken};
-use crate::client::{Client, Plan};
+use crate::client::Client;
 use crate::config::MAX_TIMEOUT;
 use crate::error::{Error, ErrorKind};
+use crate::retry::Plan;
 use crate::retry::is_retryable;
 use crate::task::TaskInfo;
 
@@ -213,7 +214,7 @@ impl Client {
                 let plan = Plan {
                     cancel,
                     // Each poll gets the client's timeout, cut short by the wait's deadline.
-                    deadline: Some(wait_deadline.min(Instant::now() + self.timeout)),
+                    deadline: Some(wait_deadline.min(Instant::now() + self.retry.timeout)),
                     ..Plan::new(true)
                 };
                 self.get_task_status_within(&url, &plan)

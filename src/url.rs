@@ -1,14 +1,17 @@
 //! The two URLs a client is given: the API's base URL and a proxy's. Parsed here,
-//! strictly, into the parts the transport needs; anything else is refused, so
-//! nothing unexpected (a space, a CR, a user name) can reach a request line.
+//! strictly, into the parts the client needs; anything else is refused, so
+//! nothing unexpected (a space, a CR, a user name, a query) can reach a request.
 
 use std::net::IpAddr;
 
 use zeroize::Zeroizing;
 
 /// Where requests go: scheme, host and port, and the base path they start with.
+/// Parsed once, when the client is built; every request URL starts with [`BaseUrl::prefix`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BaseUrl {
+    /// `scheme://authority/path`, the scheme in lower case, without a trailing `/`.
+    pub(crate) prefix: String,
     pub(crate) tls: bool,
     /// The host as connected to and verified: a name, or an IP address without
     /// brackets.
@@ -42,12 +45,19 @@ impl BaseUrl {
                 "has a character that is not allowed in a URL path",
             ));
         }
+        let path = path.trim_end_matches('/');
+        let scheme = if tls { "https://" } else { "http://" };
+        let mut prefix = String::with_capacity(scheme.len() + authority.len() + path.len());
+        prefix.push_str(scheme);
+        prefix.push_str(authority);
+        prefix.push_str(path);
         Ok(BaseUrl {
+            prefix,
             tls,
             host,
             port,
             authority: authority.to_owned(),
-            path: path.trim_end_matches('/').to_owned(),
+            path: path.to_owned(),
         })
     }
 
@@ -57,27 +67,19 @@ impl BaseUrl {
     }
 }
 
-/// An HTTP CONNECT proxy: where it is, and its credentials if any.
+/// An HTTP CONNECT proxy, checked as strictly as the base URL. What is kept is
+/// the URL itself, for ureq's [`ureq::Proxy`] to read (it percent-decodes the
+/// credentials); it may hold a password, so it is zeroed when dropped and never
+/// printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProxyUrl {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    /// `user:password`, percent-decoded, for `Proxy-Authorization: Basic`;
-    /// zeroed when dropped, like the API key.
-    pub(crate) credentials: Option<Zeroizing<String>>,
+    url: Zeroizing<String>,
 }
 
-/// Never prints the credentials.
+/// Never prints the URL: it may hold credentials.
 impl std::fmt::Debug for ProxyUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProxyUrl")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field(
-                "credentials",
-                &self.credentials.as_ref().map(|_| "[redacted]"),
-            )
-            .finish()
+        f.write_str("ProxyUrl([redacted])")
     }
 }
 
@@ -96,35 +98,20 @@ impl ProxyUrl {
             Some((userinfo, host_port)) => (Some(userinfo), host_port),
             None => (None, authority),
         };
-        let (host, port) = split_host_port(host_port, 80)?;
-        let credentials = match userinfo {
-            None => None,
-            Some(userinfo) => {
-                let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-                let user = percent_decode(user)?;
-                let password = percent_decode(password)?;
-                let mut joined =
-                    Zeroizing::new(String::with_capacity(user.len() + 1 + password.len()));
-                joined.push_str(&user);
-                joined.push(':');
-                joined.push_str(&password);
-                Some(joined)
-            }
-        };
+        split_host_port(host_port, 80)?;
+        if let Some(userinfo) = userinfo {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            check_percent_encoding(user)?;
+            check_percent_encoding(password)?;
+        }
         Ok(ProxyUrl {
-            host,
-            port,
-            credentials,
+            url: Zeroizing::new(url.to_owned()),
         })
     }
 
-    /// The `host:port` of a CONNECT request line and of its `Host` header.
-    pub(crate) fn authority_of(host: &str, port: u16) -> String {
-        if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        }
+    /// The proxy as ureq takes it.
+    pub(crate) fn to_ureq(&self) -> Result<ureq::Proxy, UrlError> {
+        ureq::Proxy::new(&self.url).map_err(|_| UrlError("cannot be used as a proxy"))
     }
 }
 
@@ -204,13 +191,14 @@ pub(crate) fn is_target_byte(b: u8) -> bool {
         )
 }
 
-/// Decodes `%XX` escapes; the result must be UTF-8. Zeroed when dropped (these
-/// are credentials).
-fn percent_decode(text: &str) -> Result<Zeroizing<String>, UrlError> {
+/// Checks that every `%` starts a `%XX` escape and that the decoded text is
+/// UTF-8: credentials that cannot be decoded are refused here, not sent garbled.
+fn check_percent_encoding(text: &str) -> Result<(), UrlError> {
     let bad = UrlError("has credentials that are not valid percent-encoded UTF-8");
     let hex = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
     let bytes = text.as_bytes();
-    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
+    // Zeroed when dropped: these are credentials.
+    let mut decoded = Zeroizing::new(Vec::with_capacity(bytes.len()));
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
@@ -218,15 +206,14 @@ fn percent_decode(text: &str) -> Result<Zeroizing<String>, UrlError> {
                 return Err(bad);
             };
             // Two hex digits: at most 255.
-            out.push((high * 16 + low) as u8);
+            decoded.push((high * 16 + low) as u8);
             i += 3;
         } else {
-            out.push(bytes[i]);
+            decoded.push(bytes[i]);
             i += 1;
         }
     }
-    let text = std::str::from_utf8(&out).map_err(|_| bad)?;
-    Ok(Zeroizing::new(text.to_owned()))
+    std::str::from_utf8(&decoded).map(drop).map_err(|_| bad)
 }
 
 #[cfg(test)]
@@ -239,6 +226,7 @@ mod tests {
         assert_eq!(
             url,
             BaseUrl {
+                prefix: "https://client.camb.ai/apis".into(),
                 tls: true,
                 host: "client.camb.ai".into(),
                 port: 443,
@@ -253,6 +241,7 @@ mod tests {
             ("[::1]:8080", "")
         );
         assert!(url.is_loopback());
+        assert_eq!(url.prefix, "http://[::1]:8080");
         for bad in [
             "",
             "client.camb.ai",
@@ -283,14 +272,15 @@ mod tests {
     #[test]
     fn proxy_urls() {
         let proxy = ProxyUrl::parse("http://a%40b:p%3Aw%25@127.0.0.1:3128/").unwrap();
-        assert_eq!((proxy.host.as_str(), proxy.port), ("127.0.0.1", 3128));
+        assert!(!format!("{proxy:?}").contains("p%3Aw"));
+        let proxy = proxy.to_ureq().unwrap();
+        assert_eq!((proxy.host(), proxy.port()), ("127.0.0.1", 3128));
         assert_eq!(
-            proxy.credentials.as_deref().map(String::as_str),
-            Some("a@b:p:w%")
+            (proxy.username(), proxy.password()),
+            (Some("a@b"), Some("p:w%"))
         );
-        assert!(!format!("{proxy:?}").contains("p:w"));
-        assert_eq!(ProxyUrl::parse("http://h").unwrap().port, 80);
-        assert_eq!(ProxyUrl::authority_of("::1", 8), "[::1]:8");
+        let proxy = ProxyUrl::parse("http://[::1]").unwrap().to_ureq().unwrap();
+        assert_eq!((proxy.host(), proxy.port()), ("[::1]", 80));
         for bad in [
             "https://h:1",
             "http://h:1/p",
