@@ -1,11 +1,11 @@
 //! What enforcing a whole-call deadline costs per call.
 //!
 //! ureq's answer, `timeout_global`, makes its default resolver look the host up on
-//! a new thread on every call, and sets the socket timeouts on every call. libcamb
-//! (its own transport, src/http/) resolves through a cache (IP literals: no lookup
-//! at all) and changes a socket timeout only when the time left calls for it.
+//! a new thread on every new connection. libcamb uses ureq with its own resolver
+//! (src/resolver.rs: a cache, and no lookup at all for IP literals), and sets the
+//! global timeout per call to what is left of the call's deadline.
 //! This compares, against the in-process emulator on loopback, status calls made:
-//!   libcamb            the Client as shipped (deadline enforced)
+//!   libcamb            the Client as shipped (deadline enforced, retries on)
 //!   ureq+global        a plain ureq agent with timeout_global (a thread per call)
 //!   ureq, no timeout   a plain ureq agent with no timeout at all (the last column
 //!                      is each p50 over this one's)

@@ -32,7 +32,7 @@ struct DetailItem {
 }
 
 /// Removes secrets from server text before it is shortened for a message.
-pub type Redact<'a> = &'a dyn Fn(&str) -> String;
+pub(crate) type Redact<'a> = &'a dyn Fn(&str) -> String;
 
 /// The error for a reply with status `status` and body `body`; `location` is the
 /// `Location` header of a redirect. Server text is quoted as is: see
@@ -43,7 +43,7 @@ pub fn error_for_status(status: u16, body: &[u8], location: Option<&str>) -> Err
 
 /// [`error_for_status`], passing every piece of server text through `redact`
 /// before it is cut to length, so a secret cannot survive in part.
-pub fn error_for_status_redacted(
+pub(crate) fn error_for_status_redacted(
     status: u16,
     body: &[u8],
     location: Option<&str>,

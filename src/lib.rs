@@ -6,20 +6,22 @@
 //! through ureq ([`transport`]). The [`ffi`] layer is a thin `extern "C"` surface
 //! over it; `build.rs` turns that surface into `include/camb.h` with cbindgen.
 
+// What the C layer, the tests, the fuzz targets and the benches use is public;
+// the rest is the crate's own.
 pub mod api_key;
-pub mod batch;
+pub(crate) mod batch;
 pub mod cancel;
 pub mod client;
 pub mod config;
 pub mod create;
-pub mod download;
+pub(crate) mod download;
 pub mod error;
 pub mod ffi;
 pub mod http_error;
-pub mod json;
+pub(crate) mod json;
 pub mod path;
-pub mod resolver;
-pub mod results;
+pub(crate) mod resolver;
+pub(crate) mod results;
 pub mod retry;
 pub mod task;
 pub(crate) mod transport;

@@ -167,7 +167,7 @@ fn with_attempts(error: Error, attempts: u32) -> Error {
 /// Whether a failure of an idempotent request is worth another attempt: the
 /// connection failed, or the server said "later" (408, 429) or failed (5xx).
 /// 401, 403, 404 and 422 will not change on their own and are never retried.
-pub fn is_retryable(kind: ErrorKind, http_status: Option<u16>) -> bool {
+pub(crate) fn is_retryable(kind: ErrorKind, http_status: Option<u16>) -> bool {
     match kind {
         ErrorKind::Connect | ErrorKind::RateLimited | ErrorKind::ServerError => true,
         ErrorKind::HttpStatus => http_status == Some(408),
@@ -177,7 +177,7 @@ pub fn is_retryable(kind: ErrorKind, http_status: Option<u16>) -> bool {
 
 /// The delay before retry number `retry` (0 for the first retry): exponential,
 /// capped, with the top quarter jittered away so that clients do not retry in step.
-pub fn backoff(retry: u32) -> Duration {
+pub(crate) fn backoff(retry: u32) -> Duration {
     let full = FIRST_BACKOFF
         .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
         .min(MAX_BACKOFF);

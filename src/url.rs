@@ -6,21 +6,15 @@ use std::net::IpAddr;
 
 use zeroize::Zeroizing;
 
-/// Where requests go: scheme, host and port, and the base path they start with.
-/// Parsed once, when the client is built; every request URL starts with [`BaseUrl::prefix`].
+/// Where requests go. Parsed once, when the client is built; every request URL
+/// starts with [`BaseUrl::prefix`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BaseUrl {
-    /// `scheme://authority/path`, the scheme in lower case, without a trailing `/`.
+    /// `scheme://host[:port]/path`, the scheme in lower case, without a trailing `/`.
     pub(crate) prefix: String,
     pub(crate) tls: bool,
-    /// The host as connected to and verified: a name, or an IP address without
-    /// brackets.
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    /// `host[:port]` as written in the URL (IPv6 in brackets): the `Host` header.
-    pub(crate) authority: String,
-    /// The path prefix of every request, without a trailing `/` (may be empty).
-    pub(crate) path: String,
+    /// A name, or an IP address without brackets (to tell loopback).
+    host: String,
 }
 
 /// A URL that is not acceptable, and why, in words that never quote the URL
@@ -36,7 +30,7 @@ impl BaseUrl {
         if authority.contains('@') {
             return Err(UrlError("must not contain a user name or password"));
         }
-        let (host, port) = split_host_port(authority, if tls { 443 } else { 80 })?;
+        let (host, _port) = split_host_port(authority, if tls { 443 } else { 80 })?;
         if path.contains(['?', '#']) {
             return Err(UrlError("must not have a query or a fragment"));
         }
@@ -51,14 +45,7 @@ impl BaseUrl {
         prefix.push_str(scheme);
         prefix.push_str(authority);
         prefix.push_str(path);
-        Ok(BaseUrl {
-            prefix,
-            tls,
-            host,
-            port,
-            authority: authority.to_owned(),
-            path: path.to_owned(),
-        })
+        Ok(BaseUrl { prefix, tls, host })
     }
 
     pub(crate) fn is_loopback(&self) -> bool {
@@ -183,7 +170,7 @@ fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), 
 
 /// A byte that may appear in a request target as sent: visible ASCII (the
 /// `%XX` escapes of anything else are the caller's to write).
-pub(crate) fn is_target_byte(b: u8) -> bool {
+fn is_target_byte(b: u8) -> bool {
     (0x21..=0x7e).contains(&b)
         && !matches!(
             b,
@@ -229,19 +216,14 @@ mod tests {
                 prefix: "https://client.camb.ai/apis".into(),
                 tls: true,
                 host: "client.camb.ai".into(),
-                port: 443,
-                authority: "client.camb.ai".into(),
-                path: "/apis".into(),
             }
         );
         let url = BaseUrl::parse("HTTP://[::1]:8080").unwrap();
-        assert_eq!((url.tls, url.host.as_str(), url.port), (false, "::1", 8080));
-        assert_eq!(
-            (url.authority.as_str(), url.path.as_str()),
-            ("[::1]:8080", "")
-        );
+        assert_eq!((url.tls, url.host.as_str()), (false, "::1"));
         assert!(url.is_loopback());
         assert_eq!(url.prefix, "http://[::1]:8080");
+        let url = BaseUrl::parse("https://h:8443/a/b//").unwrap();
+        assert_eq!(url.prefix, "https://h:8443/a/b");
         for bad in [
             "",
             "client.camb.ai",
