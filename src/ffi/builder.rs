@@ -90,9 +90,9 @@ pub extern "C" fn camb_client_builder_new() -> *mut camb_client_builder {
 }
 
 /// Sets the API key sent in the `x-api-key` header. The string is copied; the key
-/// is kept by the client built from this builder; libcamb's copies are zeroed: the
-/// client's when it is freed, each request's buffer after it is sent (only
-/// rustls's internal TLS record buffers are freed without being wiped).
+/// is kept by the client built from this builder. libcamb's copies are zeroed: the
+/// client's when it is freed, each request's bytes once they are sent
+/// (docs/SECURITY.md says what is not).
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `api_key` is NULL;
 /// `CAMB_RESULT_INVALID_PARAMETER` if the key is empty, longer than 1024 bytes, has
@@ -172,11 +172,10 @@ pub unsafe extern "C" fn camb_client_builder_set_timeout_ms(
 /// the server's `Retry-After`, all within the whole-call timeout. 401, 403, 404 and
 /// 422 are never retried.
 ///
-/// Not counted as a retry: a read (status, URLs, download) sent on a kept-alive
-/// connection that the server closed at that very moment, before any reply, is
-/// resent once at once on a new connection, even with 0 retries. A create is
-/// not (the server may have received it); it fails with
-/// `CAMB_RESULT_CONNECT` unless its options allow retries.
+/// A kept-alive connection is checked before it is reused; one that the server
+/// closes at the very moment a request goes out on it fails that attempt with
+/// `CAMB_RESULT_CONNECT`, which these rules retry for a read. A create is not
+/// retried (the server may have received it) unless its options allow it.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
 /// more than 10, or if the builder was already built or freed.
