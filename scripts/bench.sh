@@ -7,7 +7,8 @@
 #   usage: scripts/bench.sh              (also: make bench)
 #
 # Builds everything in release, installs libcurl4-openssl-dev if it is missing
-# (scripts/setup.sh), prints one report and writes it to target/bench/report.txt.
+# (scripts/setup.sh), prints one report and writes it to target/bench/report.txt
+# (target/ being cargo's target directory: CARGO_TARGET_DIR when that is set).
 # The profile section (where libcamb's time goes: CPU per call, system calls per
 # call with strace, instructions per call with valgrind's callgrind) is skipped
 # with a note when strace or valgrind is not installed.
@@ -15,7 +16,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-out=$root/target/bench
+# Where cargo builds (./target unless CARGO_TARGET_DIR or build.target-dir says
+# otherwise): the release libcamb is taken from there, and the benchmark's own
+# files go there too (bench/, and bench-clean/ for the clean build of section 12).
+# shellcheck source=scripts/lib/target-dir.sh
+. scripts/lib/target-dir.sh
+out=$TARGET_DIR/bench
+clean_dir=$TARGET_DIR/bench-clean
+# How the report names them: relative to the repository when inside it (as before).
+show_out=${out#"$root"/}
+show_clean_dir=${clean_dir#"$root"/}
 lib=$out/lib
 calls=20000
 if [ $# -ne 0 ]; then
@@ -30,7 +40,7 @@ timeout 600 cargo build --release --quiet -p camb-ffi
 # The benchmark runs its own copy, so that a rebuild meanwhile cannot change it.
 rm -rf "$lib"
 mkdir -p "$lib"
-cp target/release/libcamb.so "$lib/libcamb.so"
+cp "$TARGET_DIR/release/libcamb.so" "$lib/libcamb.so"
 soname=$(objdump -p "$lib/libcamb.so" | awk '$1 == "SONAME" { print $2 }')
 if [ -n "$soname" ] && [ "$soname" != libcamb.so ]; then
     ln -sf libcamb.so "$lib/$soname"
@@ -153,7 +163,7 @@ profile() {
             "$out/bench" --url "$url" --only create --calls 1000 >/dev/null 2>"$out/callgrind.create.log"
         python3 bench/profile_summary.py "$out/callgrind.create.out" 1000 --top 12 \
             --what "create+free pair"
-        echo "   (profiles: callgrind_annotate target/bench/callgrind.{camb,curl,raw,create}.out)"
+        echo "   (profiles: callgrind_annotate $show_out/callgrind.{camb,curl,raw,create}.out)"
     else
         echo "   (instruction counts: skipped, valgrind is not installed)"
     fi
@@ -230,12 +240,12 @@ report() {
     echo
 
     echo "== 12. clean release build of the library alone:"
-    echo "      cargo build --release -p camb-ffi --offline --timings, CARGO_TARGET_DIR=target/bench-clean"
+    echo "      cargo build --release -p camb-ffi --offline --timings, CARGO_TARGET_DIR=$show_clean_dir"
     echo "      (crates already downloaded; nothing else of this script running meanwhile)"
-    rm -rf "$root/target/bench-clean"
+    rm -rf "$clean_dir"
     local t0 t1 status=0
     t0=$(date +%s.%N)
-    CARGO_TARGET_DIR="$root/target/bench-clean" timeout 300 \
+    CARGO_TARGET_DIR="$clean_dir" timeout 300 \
         cargo build --release -p camb-ffi --offline --quiet --timings >"$out/clean-build.log" 2>&1 ||
         status=$?
     t1=$(date +%s.%N)
@@ -245,7 +255,7 @@ report() {
         awk -v a="$t0" -v b="$t1" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN { d = b - a
             printf "   %.1f s wall (load average now %s)   target <= 40 s: %s\n", d, load, d <= 40 ? "met" : "MISSED" }'
         local timing
-        timing=$(find "$root/target/bench-clean/cargo-timings" -name 'cargo-timing-*.html' | head -1)
+        timing=$(find "$clean_dir/cargo-timings" -name 'cargo-timing-*.html' | head -1)
         [ -n "$timing" ] && python3 bench/build_timings.py "$timing"
     fi
     echo
@@ -256,6 +266,6 @@ started=$SECONDS
 report 2>&1 | tee "$out/report.txt.tmp"
 status=${PIPESTATUS[0]}
 mv "$out/report.txt.tmp" "$out/report.txt"
-echo "(scripts/bench.sh: $((SECONDS - started)) s of measurement; report in target/bench/report.txt)"
+echo "(scripts/bench.sh: $((SECONDS - started)) s of measurement; report in $show_out/report.txt)"
 
 exit "$status"

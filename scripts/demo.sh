@@ -9,8 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 prompt=${PROMPT:-"rain on a tin roof, distant thunder"}
-build_dir="$PWD/target/release"
-out="$PWD/target/demo/camb-demo.wav"
+# shellcheck source=scripts/lib/target-dir.sh
+. scripts/lib/target-dir.sh # TARGET_DIR: where cargo builds
+build_dir="$TARGET_DIR/release"
+out="$TARGET_DIR/demo/camb-demo.wav"
 mkdir -p "$(dirname "$out")"
 
 echo "== building libcamb and the emulator (release)"

@@ -23,7 +23,8 @@
 #   $LIBDIR/cmake/camb/cambConfig.cmake, cambConfigVersion.cmake
 #                                  imported targets camb::camb and camb::camb_static
 #
-# It copies target/release/libcamb.so as cargo built it: the SONAME is set on every
+# It copies <target>/release/libcamb.so as cargo built it, <target> being cargo's target
+# directory (./target, or CARGO_TARGET_DIR or build.target-dir): the SONAME is set on every
 # build (build.rs), so the library the tests run is the one installed. It does not
 # run ldconfig: do that after installing into a directory the loader caches.
 set -euo pipefail
@@ -101,9 +102,9 @@ echo "   $native_static_libs"
 
 echo "== building libcamb (release)"
 "$CARGO" build --release -p camb-ffi --lib
-target_dir=$("$CARGO" metadata --format-version 1 --no-deps |
-    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-built=${target_dir:-target}/release
+# shellcheck source=scripts/lib/target-dir.sh
+. scripts/lib/target-dir.sh # TARGET_DIR: where cargo builds (asks "$CARGO")
+built=$TARGET_DIR/release
 for f in libcamb.so libcamb.a; do
     [ -f "$built/$f" ] || { echo "install: $built/$f was not built" >&2; exit 1; }
 done

@@ -12,7 +12,9 @@ calls=${1:-100000}
 
 echo "== building libcamb and the emulator (release)"
 cargo build --release --quiet -p camb-ffi -p camb-emulator
-lib_dir="$PWD/target/release"
+# shellcheck source=scripts/lib/target-dir.sh
+. scripts/lib/target-dir.sh # TARGET_DIR: where cargo builds
+lib_dir="$TARGET_DIR/release"
 EMULATOR_BIN="$lib_dir/camb-emulator"
 
 echo "== compiling examples/load.c"

@@ -62,7 +62,11 @@ CC=${CC:-cc}
 command -v "$CC" >/dev/null || { echo "no C compiler ($CC)" >&2; exit 1; }
 command -v valgrind >/dev/null || apt_install valgrind
 
-out="$root/target/memcheck"
+# Where cargo builds (./target unless CARGO_TARGET_DIR or build.target-dir says
+# otherwise): the debug libcamb is taken from there, and this script's output goes there.
+# shellcheck source=scripts/lib/target-dir.sh
+. scripts/lib/target-dir.sh
+out="$TARGET_DIR/memcheck"
 mkdir -p "$out/logs"
 rm -f "$out"/logs/*
 
@@ -81,7 +85,7 @@ fi
 # ---------------------------------------------------------------- build
 echo "== building libcamb and the emulator (debug)"
 cargo build --quiet -p camb-ffi -p camb-emulator
-lib_dir="$root/target/debug"
+lib_dir="$TARGET_DIR/debug"
 EMULATOR_BIN="$lib_dir/camb-emulator"
 
 programs=()
@@ -216,7 +220,7 @@ for spec in "${VALGRIND_RUNS[@]}"; do run_one valgrind "$spec"; done
 echo "== (b) AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer"
 for spec in "${ASAN_RUNS[@]}"; do run_one asan "$spec"; done
 
-echo "== summary (logs in target/memcheck/logs)"
+echo "== summary (logs in ${out#"$root"/}/logs)"
 printf '%s\n' "${summary[@]}"
 echo "memcheck: $n runs, $failures failed, $((SECONDS - started)) s"
 [ "$failures" -eq 0 ]
