@@ -38,7 +38,7 @@ load:
 fuzz:
 	./scripts/fuzz.sh
 
-# The benchmark of issue 6 (BENCHMARKS.md): libcamb vs libcurl vs a raw socket on loopback.
+# The benchmark (BENCHMARKS.md): libcamb vs libcurl vs a raw socket on loopback.
 bench:
 	./scripts/bench.sh
 

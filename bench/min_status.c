@@ -1,5 +1,5 @@
 /*
- * bench/min_status.c: the minimal C status program whose peak RSS issue 6 bounds:
+ * bench/min_status.c: the minimal C status program whose peak RSS BENCHMARKS.md bounds:
  * create a client, make one status call, free it, and report this process's peak
  * resident set size (getrusage ru_maxrss, in KiB on Linux) at exit.
  *
