@@ -3,16 +3,24 @@
  *
  * Conventions that hold for every function:
  * - Every fallible function returns a camb_result; CAMB_RESULT_OK (0) is success.
- *   On failure camb_last_error() has the reason in words (per thread).
- * - Out-parameters are written only on success (except the needed length that
- *   comes with CAMB_RESULT_BUFFER_TOO_SMALL).
- * - Strings in are NUL-terminated UTF-8, copied; libcamb never keeps the pointer.
- * - Strings out are never freed by the caller: they are static, or borrowed for
- *   the lifetime stated on each function.
- * - No function panics, aborts or crashes on NULL or bad input; a *_free function
- *   accepts NULL. (Running out of memory aborts, as in Rust and C++ programs.)
+ *   On failure camb_last_error() has the reason in words (per thread, like errno).
+ * - Out-parameters are written only on success.
+ * - Pointers passed in are NULL or valid: a live handle of the named type, a
+ *   NUL-terminated UTF-8 string, or memory of the stated size. Strings in are
+ *   copied; libcamb never keeps a caller's pointer.
+ * - What a call returns belongs to the caller until freed, and to nothing else:
+ *   it does not depend on the thread that reads it or on later calls.
+ *   Objects (camb_task, camb_task_list, camb_audio_url_list) have a _free
+ *   function; a string handed over through a char ** is freed with
+ *   camb_string_free(); a string read from an object belongs to that object and
+ *   lives until it is freed. Names and camb_version() are static.
+ * - Options structs start with struct_size, set by their _default() function:
+ *   always start from it, so that programs keep working with later libraries.
+ * - No function panics, aborts or crashes on NULL or bad input; every _free
+ *   function accepts NULL. (Running out of memory aborts, as in Rust and C++.)
  * - Handles: camb_client is immutable and thread-safe; camb_client_builder is for
- *   one thread at a time.
+ *   one thread at a time; results (camb_task, lists) never change after they are
+ *   made, and may be read from any thread.
  */
 
 #ifndef CAMB_H
@@ -29,18 +37,12 @@
 
 /* The version of this header; camb_version() gives the library's at run time. */
 #define CAMB_VERSION_MAJOR 0
-#define CAMB_VERSION_MINOR 1
+#define CAMB_VERSION_MINOR 2
 #define CAMB_VERSION_PATCH 0
-#define CAMB_VERSION_STRING "0.1.0"
+#define CAMB_VERSION_STRING "0.2.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
-#define CAMB_VERSION_NUMBER (0 * 10000 + 1 * 100 + 0)
+#define CAMB_VERSION_NUMBER (0 * 10000 + 2 * 100 + 0)
 
-
-/**
- * Size of the buffer `camb_client_create_task()` writes the new task id into:
- * the longest id libcamb accepts (1024 bytes) plus its NUL.
- */
-#define CAMB_TASK_ID_BUFFER_SIZE 1025
 
 /**
  * The outcome of every fallible call. `CAMB_RESULT_OK` is 0; every other value
@@ -72,7 +74,8 @@ enum camb_result
    */
   CAMB_RESULT_MISSING_API_KEY = 3,
   /**
-   * A caller's buffer was too small; the needed size was reported.
+   * No function returns it since 0.2 (results are objects the caller frees,
+   * never copied into a caller's buffer); the value stays reserved.
    */
   CAMB_RESULT_BUFFER_TOO_SMALL = 4,
   /**
@@ -144,7 +147,7 @@ typedef uint32_t camb_result;
 #endif // __cplusplus
 
 /**
- * The status of a text-to-sound task, as reported in `camb_task_info.status`.
+ * The status of a text-to-sound task, as `camb_task_status()` reports it.
  * Every value but `CAMB_STATUS_PENDING` is final: the task will not change again.
  */
 enum camb_status
@@ -154,7 +157,7 @@ enum camb_status
  {
   /**
    * The server sent a status this version does not know (for example "FAILED");
-   * `camb_task_info.status_text` has its text. Treat it as final.
+   * `camb_task_status_text()` has its text. Treat it as final.
    */
   CAMB_STATUS_UNKNOWN = 0,
   /**
@@ -216,8 +219,22 @@ typedef uint32_t camb_audio_type;
 #endif // __cplusplus
 
 /**
+ * The outcome of `camb_client_get_audio_urls()`: for each run id asked for, in
+ * order, the audio's URL or none. The caller owns it and frees it with
+ * `camb_audio_url_list_free()`; its strings stay valid until then.
+ *
+ * Functions: `camb_audio_url_list_len()`, `camb_audio_url_list_get()`,
+ * `camb_audio_url_list_free()`.
+ */
+typedef struct camb_audio_url_list camb_audio_url_list;
+
+/**
  * A flag that cancels the waits and downloads it is passed to. Raising it from any
  * thread wakes a sleeping `camb_client_wait_for_task()` at once.
+ *
+ * Functions: `camb_cancel_token_new()`, `camb_cancel_token_cancel()`,
+ * `camb_cancel_token_reset()`, `camb_cancel_token_is_cancelled()`,
+ * `camb_cancel_token_free()`.
  *
  * Thread-safety: every function on a token may be called from any thread, at the
  * same time. Free it only after every call it was passed to has returned.
@@ -226,6 +243,13 @@ typedef struct camb_cancel_token camb_cancel_token;
 
 /**
  * A client for the CAMB text-to-sound API.
+ *
+ * Functions: `camb_client_new()` (or `camb_client_builder_build()`),
+ * `camb_client_get_task_status()`, `camb_client_create_task()`,
+ * `camb_client_wait_for_task()`, `camb_client_download_audio()`,
+ * `camb_client_save_audio()`, `camb_client_get_audio_url()`,
+ * `camb_client_get_audio_urls()`, `camb_client_get_task_statuses()`,
+ * `camb_client_free()`.
  *
  * Immutable once built: share one client between any number of threads and call
  * it concurrently; its keep-alive connections are shared. Free it once, with
@@ -242,7 +266,16 @@ typedef struct camb_client camb_client;
 
 /**
  * Settings for a new client. Create it with `camb_client_builder_new()`, set what
- * you need, then `camb_client_builder_build()`, which always consumes it.
+ * you need, then `camb_client_builder_build()`, which always consumes it. If any
+ * setter refused its value, the build fails with that refusal.
+ *
+ * Functions: `camb_client_builder_new()`, `camb_client_builder_set_api_key()`,
+ * `camb_client_builder_set_base_url()`, `camb_client_builder_set_timeout_ms()`,
+ * `camb_client_builder_set_max_retries()`,
+ * `camb_client_builder_set_allow_insecure_http()`,
+ * `camb_client_builder_set_ca_bundle_file()`,
+ * `camb_client_builder_set_ca_bundle_pem()`, `camb_client_builder_set_proxy()`,
+ * `camb_client_builder_build()`, `camb_client_builder_free()`.
  *
  * Thread-safety: use a builder from one thread at a time.
  *
@@ -253,91 +286,48 @@ typedef struct camb_client camb_client;
 typedef struct camb_client_builder camb_client_builder;
 
 /**
- * A task's status as the server reported it, filled in by
- * `camb_client_get_task_status()` and `camb_client_wait_for_task()`.
+ * A task's status as the server reported it, or why it is not known. Made by
+ * `camb_client_get_task_status()` and `camb_client_wait_for_task()` (the caller
+ * owns it and frees it with `camb_task_free()`) and found in a
+ * `camb_task_list` (owned by the list).
  *
- * The string fields point into memory that libcamb keeps for the calling thread:
- * the caller never frees them. They stay valid until the same thread's next
- * successful call that returns such strings (`camb_client_get_task_status()`,
- * `camb_client_wait_for_task()`, `camb_client_get_task_statuses()` or
- * `camb_client_get_result_urls()`, on any client) or until the thread exits; copy them to keep them longer. A failed call
- * leaves them valid. (Go callers: run the call and the copy on one OS thread,
- * with `runtime.LockOSThread`.) Nothing is truncated: each string is
- * complete, NUL-terminated, and its length in bytes (without the NUL) is given
- * too, so text that itself contains a NUL byte (JSON allows "\u0000") can still be
- * read in full through the length.
+ * Everything it holds is its own: its strings stay valid until it is freed,
+ * whatever the program calls meanwhile, on any thread. It never changes, so
+ * any number of threads may read it at once; hand it to another thread freely.
+ *
+ * Each string comes with its length in bytes (without the terminating NUL), so
+ * text that holds a NUL byte (JSON allows "\u0000") can still be read in full.
+ * Pass NULL as `out_len` when the length is not needed.
+ *
+ * Functions: `camb_task_result()`, `camb_task_error()`,
+ * `camb_task_http_status()`, `camb_task_id()`, `camb_task_status()`,
+ * `camb_task_status_text()`, `camb_task_run_id()`,
+ * `camb_task_exception_reason()`, `camb_task_message()`, `camb_task_free()`.
  */
-typedef struct camb_task_info {
-  /**
-   * A `CAMB_STATUS_*` value. Every value but `CAMB_STATUS_PENDING` is final.
-   */
-  uint32_t status;
-  /**
-   * False when the server sent `null` or no `run_id` (as it does while pending).
-   */
-  bool has_run_id;
-  /**
-   * The run id, needed to fetch the audio; meaningful only when `has_run_id`.
-   */
-  int64_t run_id;
-  /**
-   * The status exactly as the server sent it ("SUCCESS", or an unknown value
-   * such as "FAILED" when `status` is `CAMB_STATUS_UNKNOWN`). Never NULL.
-   */
-  const char *status_text;
-  /**
-   * Length of `status_text` in bytes, without the terminating NUL.
-   */
-  size_t status_text_len;
-  /**
-   * Why the task failed, such as "PROCESSING_ERROR" or "HARMFUL_CONTENT_DETECTED";
-   * NULL when the server sent none.
-   */
-  const char *exception_reason;
-  /**
-   * Length of `exception_reason` in bytes; 0 when it is NULL.
-   */
-  size_t exception_reason_len;
-  /**
-   * The server's message: its text when it sent a string, or compact JSON when
-   * it sent an object; NULL when it sent none.
-   */
-  const char *message;
-  /**
-   * Length of `message` in bytes; 0 when it is NULL.
-   */
-  size_t message_len;
-} camb_task_info;
+typedef struct camb_task camb_task;
 
 /**
- * One task's outcome in `camb_client_get_task_statuses()`.
+ * The outcome of `camb_client_get_task_statuses()`: one `camb_task` per task id
+ * asked for, in the same order, each with its own result. The caller owns the
+ * list and frees it with `camb_task_list_free()`; the tasks in it, and their
+ * strings, stay valid until then, whatever the program calls meanwhile.
+ *
+ * Functions: `camb_task_list_len()`, `camb_task_list_get()`,
+ * `camb_task_list_free()`.
  */
-typedef struct camb_task_status_entry {
-  /**
-   * This task's `camb_result`: `CAMB_RESULT_OK`, or why its status is unknown
-   * (`CAMB_RESULT_NOT_FOUND`, `CAMB_RESULT_TIMEOUT`, ...).
-   */
-  uint32_t result;
-  /**
-   * The HTTP status behind a failed `result`, or 0.
-   */
-  uint16_t http_status;
-  /**
-   * The task's status, when `result` is `CAMB_RESULT_OK` (zeroed otherwise).
-   */
-  struct camb_task_info info;
-  /**
-   * The failure in words, when `result` is not OK; NULL otherwise.
-   */
-  const char *error_message;
-  size_t error_message_len;
-} camb_task_status_entry;
+typedef struct camb_task_list camb_task_list;
 
 /**
  * Options of `camb_client_create_task()`. Start from `camb_create_options_default()`
  * and change what you need; the strings are borrowed for the call only.
  */
 typedef struct camb_create_options {
+  /**
+   * The size of this struct in the camb.h the program was built with; set by
+   * `camb_create_options_default()`. It lets a later libcamb add fields
+   * without breaking programs built before (docs/ABI.md).
+   */
+  size_t struct_size;
   /**
    * Seconds of audio; 0 lets the server choose (8 s). For sound, at most 10.
    */
@@ -371,40 +361,15 @@ typedef struct camb_create_options {
 } camb_create_options;
 
 /**
- * Receives the audio of `camb_client_download_result()` chunk by chunk, in order,
- * on the calling thread: `len` bytes at `data`, valid only during the call.
- * Return true to continue, false to stop the download (`CAMB_RESULT_CANCELLED`).
- * It must not unwind (C++ exceptions, longjmp) through libcamb. It may call
- * libcamb, but must not free the client or token in use.
- */
-typedef bool (*camb_write_fn)(const uint8_t *data,
-                              size_t len,
-                              void *user_data);
-
-/**
- * One entry of `camb_client_get_result_urls()`.
- */
-typedef struct camb_result_url {
-  /**
-   * The run id asked for (entries are in the order of the input).
-   */
-  int64_t run_id;
-  /**
-   * The audio's URL; NULL when the server returned none for this run (unknown,
-   * or not successful). Valid until this thread's next successful call that
-   * returns such strings, as for `camb_task_info`.
-   */
-  const char *url;
-  /**
-   * Length of `url` in bytes, without its NUL; 0 when it is NULL.
-   */
-  size_t url_len;
-} camb_result_url;
-
-/**
  * How `camb_client_wait_for_task()` polls. Start from `camb_wait_options_default()`.
  */
 typedef struct camb_wait_options {
+  /**
+   * The size of this struct in the camb.h the program was built with; set by
+   * `camb_wait_options_default()`. It lets a later libcamb add fields without
+   * breaking programs built before (docs/ABI.md).
+   */
+  size_t struct_size;
   /**
    * Pause after the first poll (default 2000). Must be > 0 and <= `max_interval_ms`.
    */
@@ -489,388 +454,50 @@ typedef struct camb_wait_progress {
 typedef bool (*camb_progress_fn)(const struct camb_wait_progress *progress,
                                  void *user_data);
 
+/**
+ * Receives the audio of `camb_client_download_audio()` chunk by chunk, in order,
+ * on the calling thread: `len` bytes at `data`, valid only during the call.
+ * Return true to continue, false to stop the download (`CAMB_RESULT_CANCELLED`).
+ * It must not unwind (C++ exceptions, longjmp) through libcamb. It may call
+ * libcamb, but must not free the client or token in use.
+ */
+typedef bool (*camb_write_fn)(const uint8_t *data,
+                              size_t len,
+                              void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
- * Asks for the statuses of `count` tasks at once (`task_ids[i]` into
- * `out_entries[i]`), running up to `max_connections` requests at a time (0: 8;
- * at most 32) over the client's shared keep-alive connections. Each query is
- * retried and bounded like `camb_client_get_task_status()`, and succeeds or fails
- * on its own: look at each entry's `result`.
- *
- * The call returns `CAMB_RESULT_OK` once every entry is filled, whatever the
- * entries say. Their strings (in `info` and `error_message`) live in this thread's
- * reply storage, as for `camb_task_info`. A NULL or invalid id fails only its entry
- * (`CAMB_RESULT_NULL_PARAMETER`, `CAMB_RESULT_INVALID_PARAMETER`).
- *
- * Worker threads are started per call (not per task) and joined before it
- * returns. `count` may be 0 (then the arrays may be NULL).
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` if `client`, or with `count` > 0
- * `task_ids` or `out_entries`, is NULL; `CAMB_RESULT_INVALID_PARAMETER` if
- * `count` is over 100000 or `max_connections` over 32. On failure `out_entries` is
- * unchanged.
- *
- * # Safety
- * `client` is NULL or a live client; `task_ids` is NULL or points to `count`
- * pointers, each NULL or NUL-terminated; `out_entries` is NULL or valid for
- * writing `count` entries.
+ * The version of the libcamb that is running, such as "0.1.0" (Cargo.toml's
+ * version). Compare it with `CAMB_VERSION_STRING` to detect a header/library
+ * mismatch. Static: never free it. Never NULL. Thread-safe.
  */
-camb_result camb_client_get_task_statuses(const struct camb_client *client,
-                                          const char *const *task_ids,
-                                          size_t count,
-                                          uint32_t max_connections,
-                                          struct camb_task_status_entry *out_entries);
+const char *camb_version(void);
 
 /**
- * Creates a builder with the defaults: base URL `https://client.camb.ai/apis`,
- * a 60000 ms timeout, 2 retries, https only (plain http to loopback hosts allowed
- * when no proxy is set),
- * and the key from `CAMB_API_KEY` unless one is set.
+ * The name of a result code, such as `"CAMB_RESULT_NOT_FOUND"`, for any value:
+ * a value this version does not know gives `"CAMB_RESULT_UNKNOWN_VALUE"`.
  *
- * Never returns NULL (out of memory aborts the process). The caller owns the builder
- * and passes it to `camb_client_builder_build()` or `camb_client_builder_free()`.
+ * The returned string is static: never free it. Never NULL. Thread-safe.
  */
-struct camb_client_builder *camb_client_builder_new(void);
+const char *camb_result_name(uint32_t result);
 
 /**
- * Sets the API key sent in the `x-api-key` header. The string is copied; the key
- * is kept by the client built from this builder. libcamb's copies are zeroed: the
- * client's when it is freed, each request's bytes once they are sent
- * (docs/SECURITY.md says what is not).
+ * The name of a task status, such as `"CAMB_STATUS_SUCCESS"`, for any value:
+ * a value this version does not know gives `"CAMB_STATUS_UNKNOWN_VALUE"`.
  *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `api_key` is NULL;
- * `CAMB_RESULT_INVALID_PARAMETER` if the key is empty, longer than 1024 bytes, has
- * leading or trailing whitespace or characters other than printable ASCII, or if
- * the builder was already built or freed.
- *
- * # Safety
- * `builder` is NULL or a builder from `camb_client_builder_new()`; `api_key` is
- * NULL or a NUL-terminated string.
+ * The returned string is static: never free it. Never NULL. Thread-safe.
  */
-camb_result camb_client_builder_set_api_key(struct camb_client_builder *builder,
-                                            const char *api_key);
+const char *camb_status_name(uint32_t status);
 
 /**
- * Sets the API's base URL, such as `"https://client.camb.ai/apis"` (the default)
- * or an emulator's `"http://127.0.0.1:8080"`. Requests go to
- * `{base_url}/text-to-sound/...`; trailing slashes are ignored.
- *
- * `http://` URLs are accepted for loopback hosts (127.0.0.0/8, ::1, localhost)
- * when no proxy is set; for any other host, or through a proxy (the tunnel then
- * crosses the network, and "localhost" would be the proxy's machine),
- * `camb_client_builder_build()` refuses them unless
- * `camb_client_builder_set_allow_insecure_http()` opted in, since the key would
- * travel in clear text.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
- * not an absolute http(s) URL with a host, has a query, fragment or user info, a
- * port that is empty, 0 or over 65535, a host name with characters other than
- * letters, digits, `.`, `-` and `_` (international names go in punycode), a path
- * with bytes other than visible ASCII (escape them as `%XX`) or any of the
- * characters `"` `<` `>` `\` `^` `{` `|` `}` and the backquote, or is longer than
- * 2048 bytes, or if the builder was already built or freed.
- *
- * # Safety
- * As for `camb_client_builder_set_api_key`.
+ * True when `status` is final: every status but `CAMB_STATUS_PENDING`, including
+ * `CAMB_STATUS_UNKNOWN` and values this version does not know. A polling loop that
+ * stops on `camb_status_is_final` never spins forever on ERROR or TIMEOUT.
  */
-camb_result camb_client_builder_set_base_url(struct camb_client_builder *builder,
-                                             const char *base_url);
-
-/**
- * Sets the whole-call timeout in milliseconds (default 60000): it bounds each
- * call from start to end, including every retry and every wait between retries.
- * A download's bound includes the time its write callback takes. A wait has its
- * own deadline (`camb_wait_options`), each poll bounded by both; a batch of
- * statuses is bounded as a whole.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is 0
- * or more than 86400000 (a day), or if the builder was already built or freed.
- *
- * # Safety
- * `builder` is NULL or a builder from `camb_client_builder_new()`.
- */
-camb_result camb_client_builder_set_timeout_ms(struct camb_client_builder *builder,
-                                               uint64_t timeout_ms);
-
-/**
- * Sets how many extra attempts an idempotent request (a status query) may make
- * after a connection failure, a 408, a 429 or a 5xx reply (default 2; 0 disables
- * retries). Waits between attempts back off exponentially with jitter and honour
- * the server's `Retry-After`, all within the whole-call timeout. 401, 403, 404 and
- * 422 are never retried.
- *
- * A kept-alive connection is checked before it is reused; one that the server
- * closes at the very moment a request goes out on it fails that attempt with
- * `CAMB_RESULT_CONNECT`, which these rules retry for a read. A create is not
- * retried (the server may have received it) unless its options allow it.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
- * more than 10, or if the builder was already built or freed.
- *
- * # Safety
- * `builder` is NULL or a builder from `camb_client_builder_new()`.
- */
-camb_result camb_client_builder_set_max_retries(struct camb_client_builder *builder,
-                                                uint32_t max_retries);
-
-/**
- * Allows (`allow` true) a plain `http://` base URL to a host that is not loopback,
- * or to any host through a proxy.
- * The API key then travels in clear text: use it only on a network you trust,
- * such as a test host. Default false.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
- * builder was already built or freed.
- *
- * # Safety
- * `builder` is NULL or a builder from `camb_client_builder_new()`.
- */
-camb_result camb_client_builder_set_allow_insecure_http(struct camb_client_builder *builder,
-                                                        bool allow);
-
-/**
- * Trusts the CA certificates of the PEM file at `path` instead of the built-in
- * roots (Mozilla's, compiled in), like curl's `CURLOPT_CAINFO`: use it behind a
- * corporate proxy that re-signs TLS. The file is read and checked now.
- * Server certificates are always verified; there is no way to turn that off.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
- * file cannot be read, is not a regular file, is over 16 MiB, is not PEM or holds
- * no certificate, or if the builder was already built or freed.
- *
- * # Safety
- * `builder` is NULL or a builder from `camb_client_builder_new()`; `path` is NULL
- * or a NUL-terminated string.
- */
-camb_result camb_client_builder_set_ca_bundle_file(struct camb_client_builder *builder,
-                                                   const char *path);
-
-/**
- * Like `camb_client_builder_set_ca_bundle_file()`, from PEM text in memory:
- * `len` bytes at `pem` (no NUL needed). The bytes are copied.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
- * not PEM or holds no certificate, or if the builder was already built or freed.
- *
- * # Safety
- * `builder` is NULL or a builder from `camb_client_builder_new()`; `pem` is NULL
- * or points to `len` readable bytes.
- */
-camb_result camb_client_builder_set_ca_bundle_pem(struct camb_client_builder *builder,
-                                                  const uint8_t *pem,
-                                                  size_t len);
-
-/**
- * Sends every request through an HTTP proxy, `"http://host:port"`: an HTTP
- * CONNECT tunnel, so for https the proxy sees the host name only, never the key
- * or the data. Credentials may be given as `"http://user:password@host:port"`.
- * The proxy URL is plain http: credentials reach the proxy in clear (Basic
- * authentication), and a plain `http://` base URL through a proxy needs
- * `camb_client_builder_set_allow_insecure_http()`, even to a loopback name.
- * A proxy that refuses the tunnel (407, 403...) fails the call with
- * `CAMB_RESULT_CONNECT` without retries. SOCKS proxies are not supported.
- * Without this call libcamb connects directly: it never reads `HTTP_PROXY`,
- * `HTTPS_PROXY`, `ALL_PROXY` or `NO_PROXY`, so an environment cannot silently
- * route the key through another host.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the URL
- * is not a proxy URL (the message never repeats it, as it may hold a password),
- * or if the builder was already built or freed.
- *
- * # Safety
- * As for `camb_client_builder_set_api_key`.
- */
-camb_result camb_client_builder_set_proxy(struct camb_client_builder *builder,
-                                          const char *proxy_url);
-
-/**
- * Builds a client from the builder's settings and writes it to `*out_client`.
- *
- * Always consumes `builder`, whether it succeeds or fails: do not use or free the
- * builder afterwards. On success the caller owns `*out_client` and frees it with
- * `camb_client_free()`; on failure `*out_client` is left unchanged.
- *
- * Without a key set, the key is read from `CAMB_API_KEY` now.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `out_client` is NULL (a
- * non-NULL builder is still consumed); `CAMB_RESULT_MISSING_API_KEY` if no key
- * was set and `CAMB_API_KEY` is unset or empty; `CAMB_RESULT_INVALID_PARAMETER`
- * for plain http to a non-loopback host (or through a proxy) without opt-in,
- * unusable CA certificates, an unusable
- * `CAMB_API_KEY`, or a builder already built or freed.
- *
- * # Safety
- * `builder` is NULL or a builder from `camb_client_builder_new()`; `out_client`
- * is NULL or valid for a pointer-sized write.
- */
-camb_result camb_client_builder_build(struct camb_client_builder *builder,
-                                      struct camb_client **out_client);
-
-/**
- * Frees a builder that was not built. NULL is ignored. A pointer that was already
- * built or freed must not be used again; libcamb ignores it as long as no new
- * builder has taken its address, as a safety net rather than a guarantee.
- *
- * # Safety
- * `builder` is NULL or a pointer returned by `camb_client_builder_new()`.
- */
-void camb_client_builder_free(struct camb_client_builder *builder);
-
-/**
- * Creates a token, not cancelled. Free it with `camb_cancel_token_free()`.
- * Never returns NULL (out of memory aborts the process, as in Rust and C++).
- */
-struct camb_cancel_token *camb_cancel_token_new(void);
-
-/**
- * Cancels: every wait or download using this token stops as soon as it can (a
- * sleeping wait at once; a request in flight when it returns) with
- * `CAMB_RESULT_CANCELLED`, and later ones stop before they start, until
- * `camb_cancel_token_reset()`. Not async-signal-safe.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
- *
- * # Safety
- * `token` is NULL or a live token.
- */
-camb_result camb_cancel_token_cancel(const struct camb_cancel_token *token);
-
-/**
- * Lowers the flag so the token can serve another operation.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
- *
- * # Safety
- * `token` is NULL or a live token.
- */
-camb_result camb_cancel_token_reset(const struct camb_cancel_token *token);
-
-/**
- * True once `camb_cancel_token_cancel()` was called (and not reset since).
- * False for NULL.
- *
- * # Safety
- * `token` is NULL or a live token.
- */
-bool camb_cancel_token_is_cancelled(const struct camb_cancel_token *token);
-
-/**
- * Frees a token. NULL is ignored. Every call the token was passed to must have
- * returned first. Freeing a token twice is a bug in the caller that libcamb
- * cannot detect.
- *
- * # Safety
- * `token` is NULL or a token from `camb_cancel_token_new()` not freed yet.
- */
-void camb_cancel_token_free(struct camb_cancel_token *token);
-
-/**
- * Creates a client with the defaults (see `camb_client_builder_new()`) and the
- * given API key, or the key in the environment variable `CAMB_API_KEY` when
- * `api_key` is NULL. The key is copied.
- *
- * On success the caller owns `*out_client` and frees it with `camb_client_free()`;
- * on failure `*out_client` is left unchanged.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` if `out_client` is NULL;
- * `CAMB_RESULT_MISSING_API_KEY` if `api_key` is NULL and `CAMB_API_KEY` is unset
- * or empty; `CAMB_RESULT_INVALID_PARAMETER` if the key is unusable (see
- * `camb_client_builder_set_api_key()`).
- *
- * # Safety
- * `api_key` is NULL or a NUL-terminated string; `out_client` is NULL or valid for
- * a pointer-sized write.
- */
-camb_result camb_client_new(const char *api_key,
-                            struct camb_client **out_client);
-
-/**
- * Frees a client and wipes its API key from memory. NULL is ignored.
- *
- * Every call on the client must have returned first. Freeing the same client
- * twice is a bug in the caller that libcamb cannot detect.
- *
- * # Safety
- * `client` is NULL or a client from `camb_client_new()` or
- * `camb_client_builder_build()` that was not freed yet.
- */
-void camb_client_free(struct camb_client *client);
-
-/**
- * Asks for the status of a text-to-sound task: `GET {base_url}/text-to-sound/{task_id}`.
- *
- * `task_id` is the id returned when the task was created. It is sent as exactly
- * one URL path segment, percent-encoded (so "/", "?" or "%" in it cannot change
- * what is asked for). Transient failures (connection failures, 408, 429, 5xx) are
- * retried within the client's timeout.
- *
- * On success fills `*out_info` (see `camb_task_info` for how long its strings stay
- * valid); on failure leaves it unchanged and `camb_last_error()` says why, in the
- * server's own words where it gave any.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` if any pointer is NULL;
- * `CAMB_RESULT_INVALID_PARAMETER` if `task_id` is empty, not UTF-8, longer than
- * 1024 bytes, or "." or ".."; `CAMB_RESULT_UNAUTHORIZED` (401),
- * `CAMB_RESULT_PAYMENT_REQUIRED` (402), `CAMB_RESULT_FORBIDDEN` (403),
- * `CAMB_RESULT_NOT_FOUND` (404, no such task), `CAMB_RESULT_VALIDATION` (422),
- * `CAMB_RESULT_RATE_LIMITED` (429), `CAMB_RESULT_SERVER_ERROR` (5xx),
- * `CAMB_RESULT_HTTP_STATUS` (other non-2xx); `CAMB_RESULT_CONNECT`,
- * `CAMB_RESULT_TIMEOUT`; `CAMB_RESULT_BAD_RESPONSE` if the reply is not the
- * documented JSON or exceeds 1 MiB.
- *
- * Thread-safety: any number of threads may call this on one client at once.
- *
- * # Safety
- * `client` is NULL or a live client; `task_id` is NULL or a NUL-terminated string;
- * `out_info` is NULL or valid for writing one `camb_task_info`.
- */
-camb_result camb_client_get_task_status(const struct camb_client *client,
-                                        const char *task_id,
-                                        struct camb_task_info *out_info);
-
-/**
- * The default options: server-chosen duration and type, no project, no folder,
- * no retry.
- */
-struct camb_create_options camb_create_options_default(void);
-
-/**
- * Creates a text-to-sound task (`POST /text-to-sound`) and writes its id, NUL-
- * terminated, to `out_task_id`; pass that id to `camb_client_wait_for_task()`.
- *
- * `options` may be NULL for the defaults. The prompt and options are checked
- * before anything is sent: an empty prompt, or a duration that is negative, not
- * finite, or over 10 s for sound, fail with `CAMB_RESULT_INVALID_PARAMETER` and
- * cost nothing (a duration of 0 means the server's default).
- * `out_task_id_size` must be at least `CAMB_TASK_ID_BUFFER_SIZE`, checked before
- * the request too, so a created (paid) task's id can never be lost to a short buffer.
- *
- * Not retried unless `options->retry` is set. After `CAMB_RESULT_CONNECT`,
- * `CAMB_RESULT_TIMEOUT` or `CAMB_RESULT_SERVER_ERROR` the server may still have
- * created (and billed) the task; the API offers no way to tell, so retrying the
- * create is the caller's choice.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (see
- * above, an unknown `audio_type`, or a small buffer); `CAMB_RESULT_VALIDATION`
- * when the server rejects the request (the message lists each field);
- * `CAMB_RESULT_PAYMENT_REQUIRED`; and the errors of any call
- * (see `camb_client_get_task_status()`).
- *
- * Thread-safety: any number of threads may call this on one client at once.
- *
- * # Safety
- * `client` is NULL or a live client; `prompt` and the options' strings are NULL
- * or NUL-terminated; `options` is NULL or points to a `camb_create_options`;
- * `out_task_id` is NULL or valid for writing `out_task_id_size` bytes.
- */
-camb_result camb_client_create_task(const struct camb_client *client,
-                                    const char *prompt,
-                                    const struct camb_create_options *options,
-                                    char *out_task_id,
-                                    size_t out_task_id_size);
+bool camb_status_is_final(uint32_t status);
 
 /**
  * This thread's last failure in words, for showing to a person or a log, such as
@@ -898,27 +525,395 @@ const char *camb_last_error(void);
 uint16_t camb_last_http_status(void);
 
 /**
- * The name of a result code, such as `"CAMB_RESULT_NOT_FOUND"`, for any value:
- * a value this version does not know gives `"CAMB_RESULT_UNKNOWN_VALUE"`.
- *
- * The returned string is static: never free it. Never NULL. Thread-safe.
+ * Frees a string that libcamb gave the caller (`camb_client_create_task()`'s
+ * task id, `camb_client_get_audio_url()`'s URL). NULL is a no-op. Never pass
+ * any other string (nor one of a `camb_task` or a list: their owners free those),
+ * nor one twice.
  */
-const char *camb_result_name(uint32_t result);
+void camb_string_free(char *string);
 
 /**
- * The name of a task status, such as `"CAMB_STATUS_SUCCESS"`, for any value:
- * a value this version does not know gives `"CAMB_STATUS_UNKNOWN_VALUE"`.
+ * Creates a builder with the defaults: base URL `https://client.camb.ai/apis`,
+ * a 60000 ms timeout, 2 retries, https only (plain http to loopback hosts allowed
+ * when no proxy is set),
+ * and the key from `CAMB_API_KEY` unless one is set.
  *
- * The returned string is static: never free it. Never NULL. Thread-safe.
+ * Never returns NULL (out of memory aborts the process). The caller owns the builder
+ * and passes it to `camb_client_builder_build()` or `camb_client_builder_free()`.
  */
-const char *camb_status_name(uint32_t status);
+struct camb_client_builder *camb_client_builder_new(void);
 
 /**
- * True when `status` is final: every status but `CAMB_STATUS_PENDING`, including
- * `CAMB_STATUS_UNKNOWN` and values this version does not know. A polling loop that
- * stops on `camb_status_is_final` never spins forever on ERROR or TIMEOUT.
+ * Sets the API key sent in the `x-api-key` header. The string is copied; the key
+ * is kept by the client built from this builder. libcamb's copies are zeroed: the
+ * client's when it is freed, each request's bytes once they are sent
+ * (docs/SECURITY.md says what is not).
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `api_key` is NULL;
+ * `CAMB_RESULT_INVALID_PARAMETER` if the key is empty, longer than 1024 bytes, has
+ * leading or trailing whitespace or characters other than printable ASCII, or if
+ * the builder was already built or freed.
  */
-bool camb_status_is_final(uint32_t status);
+camb_result camb_client_builder_set_api_key(struct camb_client_builder *builder,
+                                            const char *api_key);
+
+/**
+ * Sets the API's base URL, such as `"https://client.camb.ai/apis"` (the default)
+ * or an emulator's `"http://127.0.0.1:8080"`. Requests go to
+ * `{base_url}/text-to-sound/...`; trailing slashes are ignored.
+ *
+ * `http://` URLs are accepted for loopback hosts (127.0.0.0/8, ::1, localhost)
+ * when no proxy is set; for any other host, or through a proxy (the tunnel then
+ * crosses the network, and "localhost" would be the proxy's machine),
+ * `camb_client_builder_build()` refuses them unless
+ * `camb_client_builder_set_allow_insecure_http()` opted in, since the key would
+ * travel in clear text.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
+ * not an absolute http(s) URL with a host, has a query, fragment or user info, a
+ * port that is empty, 0 or over 65535, a host name with characters other than
+ * letters, digits, `.`, `-` and `_` (international names go in punycode), a path
+ * with bytes other than visible ASCII (escape them as `%XX`) or any of the
+ * characters `"` `<` `>` `\` `^` `{` `|` `}` and the backquote, or is longer than
+ * 2048 bytes, or if the builder was already built or freed.
+ */
+camb_result camb_client_builder_set_base_url(struct camb_client_builder *builder,
+                                             const char *base_url);
+
+/**
+ * Sets the whole-call timeout in milliseconds (default 60000): it bounds each
+ * call from start to end, including every retry and every wait between retries.
+ * A download's bound includes the time its write callback takes. A wait has its
+ * own deadline (`camb_wait_options`), each poll bounded by both; a batch of
+ * statuses is bounded as a whole.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is 0
+ * or more than 86400000 (a day), or if the builder was already built or freed.
+ */
+camb_result camb_client_builder_set_timeout_ms(struct camb_client_builder *builder,
+                                               uint64_t timeout_ms);
+
+/**
+ * Sets how many extra attempts an idempotent request (a status query) may make
+ * after a connection failure, a 408, a 429 or a 5xx reply (default 2; 0 disables
+ * retries). Waits between attempts back off exponentially with jitter and honour
+ * the server's `Retry-After`, all within the whole-call timeout. 401, 403, 404 and
+ * 422 are never retried.
+ *
+ * A kept-alive connection is checked before it is reused; one that the server
+ * closes at the very moment a request goes out on it fails that attempt with
+ * `CAMB_RESULT_CONNECT`, which these rules retry for a read. A create is not
+ * retried (the server may have received it) unless its options allow it.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
+ * more than 10, or if the builder was already built or freed.
+ */
+camb_result camb_client_builder_set_max_retries(struct camb_client_builder *builder,
+                                                uint32_t max_retries);
+
+/**
+ * Allows (`allow` true) a plain `http://` base URL to a host that is not loopback,
+ * or to any host through a proxy.
+ * The API key then travels in clear text: use it only on a network you trust,
+ * such as a test host. Default false.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
+ * builder was already built or freed.
+ */
+camb_result camb_client_builder_set_allow_insecure_http(struct camb_client_builder *builder,
+                                                        bool allow);
+
+/**
+ * Trusts the CA certificates of the PEM file at `path` instead of the built-in
+ * roots (Mozilla's, compiled in), like curl's `CURLOPT_CAINFO`: use it behind a
+ * corporate proxy that re-signs TLS. The file is read and checked now.
+ * Server certificates are always verified; there is no way to turn that off.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
+ * file cannot be read, is not a regular file, is over 16 MiB, is not PEM or holds
+ * no certificate, or if the builder was already built or freed.
+ */
+camb_result camb_client_builder_set_ca_bundle_file(struct camb_client_builder *builder,
+                                                   const char *path);
+
+/**
+ * Like `camb_client_builder_set_ca_bundle_file()`, from PEM text in memory:
+ * `len` bytes at `pem` (no NUL needed). The bytes are copied.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
+ * not PEM or holds no certificate, or if the builder was already built or freed.
+ */
+camb_result camb_client_builder_set_ca_bundle_pem(struct camb_client_builder *builder,
+                                                  const uint8_t *pem,
+                                                  size_t len);
+
+/**
+ * Sends every request through an HTTP proxy, `"http://host:port"`: an HTTP
+ * CONNECT tunnel, so for https the proxy sees the host name only, never the key
+ * or the data. Credentials may be given as `"http://user:password@host:port"`.
+ * The proxy URL is plain http: credentials reach the proxy in clear (Basic
+ * authentication), and a plain `http://` base URL through a proxy needs
+ * `camb_client_builder_set_allow_insecure_http()`, even to a loopback name.
+ * A proxy that refuses the tunnel (407, 403...) fails the call with
+ * `CAMB_RESULT_CONNECT` without retries. SOCKS proxies are not supported.
+ * Without this call libcamb connects directly: it never reads `HTTP_PROXY`,
+ * `HTTPS_PROXY`, `ALL_PROXY` or `NO_PROXY`, so an environment cannot silently
+ * route the key through another host.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the URL
+ * is not a proxy URL (the message never repeats it, as it may hold a password),
+ * or if the builder was already built or freed.
+ */
+camb_result camb_client_builder_set_proxy(struct camb_client_builder *builder,
+                                          const char *proxy_url);
+
+/**
+ * Builds a client from the builder's settings and writes it to `*out_client`.
+ *
+ * Always consumes `builder`, whether it succeeds or fails: do not use or free the
+ * builder afterwards. On success the caller owns `*out_client` and frees it with
+ * `camb_client_free()`; on failure `*out_client` is left unchanged.
+ *
+ * Without a key set, the key is read from `CAMB_API_KEY` now.
+ *
+ * A builder on which any setter failed is not built: this returns the first
+ * failure's code, and `camb_last_error()` names the setter and why it refused,
+ * so that a program that did not check a setter's result cannot send its key
+ * and its calls to a server it did not name.
+ *
+ * Errors: the first refused setting's code (see above);
+ * `CAMB_RESULT_NULL_PARAMETER` if `builder` or `out_client` is NULL (a
+ * non-NULL builder is still consumed); `CAMB_RESULT_MISSING_API_KEY` if no key
+ * was set and `CAMB_API_KEY` is unset or empty; `CAMB_RESULT_INVALID_PARAMETER`
+ * for plain http to a non-loopback host (or through a proxy) without opt-in,
+ * unusable CA certificates, an unusable
+ * `CAMB_API_KEY`, or a builder already built or freed.
+ */
+camb_result camb_client_builder_build(struct camb_client_builder *builder,
+                                      struct camb_client **out_client);
+
+/**
+ * Frees a builder that was not built. NULL is ignored. A pointer that was already
+ * built or freed must not be used again; libcamb ignores it as long as no new
+ * builder has taken its address, as a safety net rather than a guarantee.
+ */
+void camb_client_builder_free(struct camb_client_builder *builder);
+
+/**
+ * Creates a client with the defaults (see `camb_client_builder_new()`) and the
+ * given API key, or the key in the environment variable `CAMB_API_KEY` when
+ * `api_key` is NULL. The key is copied.
+ *
+ * On success the caller owns `*out_client` and frees it with `camb_client_free()`;
+ * on failure `*out_client` is left unchanged.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if `out_client` is NULL;
+ * `CAMB_RESULT_MISSING_API_KEY` if `api_key` is NULL and `CAMB_API_KEY` is unset
+ * or empty; `CAMB_RESULT_INVALID_PARAMETER` if the key is unusable (see
+ * `camb_client_builder_set_api_key()`).
+ */
+camb_result camb_client_new(const char *api_key,
+                            struct camb_client **out_client);
+
+/**
+ * Frees a client and wipes its API key from memory. NULL is ignored.
+ *
+ * Every call on the client must have returned first. Freeing the same client
+ * twice is a bug in the caller that libcamb cannot detect.
+ */
+void camb_client_free(struct camb_client *client);
+
+/**
+ * Asks for the status of a text-to-sound task: `GET {base_url}/text-to-sound/{task_id}`.
+ *
+ * `task_id` is the id returned when the task was created. It is sent as exactly
+ * one URL path segment, percent-encoded (so "/", "?" or "%" in it cannot change
+ * what is asked for). Transient failures (connection failures, 408, 429, 5xx) are
+ * retried within the client's timeout.
+ *
+ * On success `*out_task` is a new `camb_task` that the caller frees with
+ * `camb_task_free()`; on failure it is left unchanged and `camb_last_error()`
+ * says why, in the server's own words where it gave any.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if any pointer is NULL;
+ * `CAMB_RESULT_INVALID_PARAMETER` if `task_id` is empty, not UTF-8, longer than
+ * 1024 bytes, or "." or ".."; `CAMB_RESULT_UNAUTHORIZED` (401),
+ * `CAMB_RESULT_PAYMENT_REQUIRED` (402), `CAMB_RESULT_FORBIDDEN` (403),
+ * `CAMB_RESULT_NOT_FOUND` (404, no such task), `CAMB_RESULT_VALIDATION` (422),
+ * `CAMB_RESULT_RATE_LIMITED` (429), `CAMB_RESULT_SERVER_ERROR` (5xx),
+ * `CAMB_RESULT_HTTP_STATUS` (other non-2xx); `CAMB_RESULT_CONNECT`,
+ * `CAMB_RESULT_TIMEOUT`; `CAMB_RESULT_BAD_RESPONSE` if the reply is not the
+ * documented JSON or exceeds 1 MiB.
+ *
+ * Thread-safety: any number of threads may call this on one client at once.
+ */
+camb_result camb_client_get_task_status(const struct camb_client *client,
+                                        const char *task_id,
+                                        struct camb_task **out_task);
+
+/**
+ * `CAMB_RESULT_OK` when the task has a status; otherwise why it has none (in a
+ * `camb_task_list`: `CAMB_RESULT_NOT_FOUND`, `CAMB_RESULT_TIMEOUT`, ...).
+ * `CAMB_RESULT_NULL_PARAMETER` for NULL.
+ */
+camb_result camb_task_result(const struct camb_task *task);
+
+/**
+ * Why the task has no status, in words (what `camb_last_error()` said when the
+ * query failed); NULL when it has one, or for NULL.
+ */
+const char *camb_task_error(const struct camb_task *task,
+                            size_t *out_len);
+
+/**
+ * The HTTP status behind a failed query, or 0.
+ */
+uint16_t camb_task_http_status(const struct camb_task *task);
+
+/**
+ * The task id that was asked for. Never NULL for a task ("" for NULL).
+ */
+const char *camb_task_id(const struct camb_task *task,
+                         size_t *out_len);
+
+/**
+ * A `CAMB_STATUS_*` value; every one but `CAMB_STATUS_PENDING` is final.
+ * `CAMB_STATUS_UNKNOWN` when the task has no status (see `camb_task_result()`)
+ * or the server sent a status this version does not know (see
+ * `camb_task_status_text()`).
+ */
+camb_status camb_task_status(const struct camb_task *task);
+
+/**
+ * The status exactly as the server sent it ("SUCCESS", or an unknown value such
+ * as "FAILED"); NULL when the task has no status.
+ */
+const char *camb_task_status_text(const struct camb_task *task,
+                                  size_t *out_len);
+
+/**
+ * The run id, needed to fetch the audio: true and `*out_run_id` set when the
+ * server sent one (it sends none while the task is pending); false otherwise.
+ * `out_run_id` may be NULL to ask only whether there is one.
+ */
+bool camb_task_run_id(const struct camb_task *task,
+                      int64_t *out_run_id);
+
+/**
+ * Why the task failed, such as "PROCESSING_ERROR" or "HARMFUL_CONTENT_DETECTED";
+ * NULL when the server sent none.
+ */
+const char *camb_task_exception_reason(const struct camb_task *task,
+                                       size_t *out_len);
+
+/**
+ * The server's message: its text when it sent a string, compact JSON when it
+ * sent an object; NULL when it sent none.
+ */
+const char *camb_task_message(const struct camb_task *task,
+                              size_t *out_len);
+
+/**
+ * Frees a task made by `camb_client_get_task_status()` or
+ * `camb_client_wait_for_task()`, and the strings read from it. NULL is a no-op.
+ * Never pass a task found in a `camb_task_list` (the list owns those), nor a
+ * task twice.
+ */
+void camb_task_free(struct camb_task *task);
+
+/**
+ * How many tasks the list holds (as many as task ids were asked for); 0 for NULL.
+ */
+size_t camb_task_list_len(const struct camb_task_list *list);
+
+/**
+ * The task at `index` (from 0), owned by the list: valid until the list is
+ * freed, and never freed on its own. NULL when `index` is past the end, or for
+ * a NULL list. Check `camb_task_result()`: a task whose query failed is there
+ * too, with the reason.
+ */
+const struct camb_task *camb_task_list_get(const struct camb_task_list *list,
+                                           size_t index);
+
+/**
+ * Frees a list and every task in it. NULL is a no-op.
+ */
+void camb_task_list_free(struct camb_task_list *list);
+
+/**
+ * The default options: server-chosen duration and type, no project, no folder,
+ * no retry.
+ */
+struct camb_create_options camb_create_options_default(void);
+
+/**
+ * Creates a text-to-sound task (`POST /text-to-sound`). On success `*out_task_id`
+ * is its id, a new NUL-terminated string that the caller frees with
+ * `camb_string_free()` (its length in `*out_len`, unless `out_len` is NULL);
+ * pass it to `camb_client_wait_for_task()`.
+ *
+ * `options` may be NULL for the defaults. The prompt and options are checked
+ * before anything is sent: an empty prompt, or a duration that is negative, not
+ * finite, or over 10 s for sound, fail with `CAMB_RESULT_INVALID_PARAMETER` and
+ * cost nothing (a duration of 0 means the server's default).
+ *
+ * Not retried unless `options->retry` is set. After `CAMB_RESULT_CONNECT`,
+ * `CAMB_RESULT_TIMEOUT` or `CAMB_RESULT_SERVER_ERROR` the server may still have
+ * created (and billed) the task; the API offers no way to tell, so retrying the
+ * create is the caller's choice.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (see
+ * above, an unknown `audio_type`, or an options `struct_size` this library cannot
+ * read); `CAMB_RESULT_VALIDATION`
+ * when the server rejects the request (the message lists each field);
+ * `CAMB_RESULT_PAYMENT_REQUIRED`; and the errors of any call
+ * (see `camb_client_get_task_status()`).
+ *
+ * Thread-safety: any number of threads may call this on one client at once.
+ */
+camb_result camb_client_create_task(const struct camb_client *client,
+                                    const char *prompt,
+                                    const struct camb_create_options *options,
+                                    char **out_task_id,
+                                    size_t *out_len);
+
+/**
+ * The defaults, which follow CAMB's advice: first pause 2 s, growing 1.5x up to
+ * 15 s, for at most 10 minutes.
+ */
+struct camb_wait_options camb_wait_options_default(void);
+
+/**
+ * Waits until a task's status is final (anything but PENDING: SUCCESS, ERROR,
+ * TIMEOUT, PAYMENT_REQUIRED or a status this version does not know). On success
+ * `*out_task` is a new `camb_task` with that status, which the caller frees with
+ * `camb_task_free()`. A final status is a success of the wait: check
+ * `camb_task_status()`. The wait never spins on ERROR or TIMEOUT.
+ *
+ * Polls `GET /text-to-sound/{task_id}` with backoff per `options` (NULL: the
+ * defaults). The thread sleeps between polls (no CPU is used); cancelling
+ * `cancel` (may be NULL) from another thread wakes it at once. Transient failures
+ * of a poll (connection, timeout, 408, 429, 5xx) are ridden out until the deadline;
+ * others (401, 403, 404, 422, a malformed reply) end the wait with their code.
+ * Each poll is bounded by the client's timeout and by the wait's deadline.
+ *
+ * `progress` (may be NULL) is called after every poll with `user_data`.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (bad id or
+ * options, or an options `struct_size` this library cannot read); `CAMB_RESULT_TIMEOUT` when the deadline passes while the task is
+ * still pending (`camb_last_error()` names its last status);
+ * `CAMB_RESULT_CANCELLED` (token or callback); and the non-transient errors of
+ * `camb_client_get_task_status()`.
+ *
+ * Thread-safety: any number of threads may wait on one client at once.
+ */
+camb_result camb_client_wait_for_task(const struct camb_client *client,
+                                      const char *task_id,
+                                      const struct camb_wait_options *options,
+                                      const struct camb_cancel_token *cancel,
+                                      camb_progress_fn progress,
+                                      void *user_data,
+                                      struct camb_task **out_task);
 
 /**
  * Downloads the audio of a successful run (`GET /text-to-sound-result/{run_id}`,
@@ -935,17 +930,13 @@ bool camb_status_is_final(uint32_t status);
  * succeed; `CAMB_RESULT_CANCELLED` (token, or `write` returned false);
  * `CAMB_RESULT_BAD_RESPONSE` if the server sent JSON instead of audio; and the
  * errors of any call.
- *
- * # Safety
- * `client` is NULL or a live client; `cancel` is NULL or a live token; `write` is
- * NULL or safe to call with `user_data`; `out_bytes` is NULL or writable.
  */
-camb_result camb_client_download_result(const struct camb_client *client,
-                                        int64_t run_id,
-                                        const struct camb_cancel_token *cancel,
-                                        camb_write_fn write,
-                                        void *user_data,
-                                        uint64_t *out_bytes);
+camb_result camb_client_download_audio(const struct camb_client *client,
+                                       int64_t run_id,
+                                       const struct camb_cancel_token *cancel,
+                                       camb_write_fn write,
+                                       void *user_data,
+                                       uint64_t *out_bytes);
 
 /**
  * Downloads the audio of a successful run into the file `path` (replacing it if
@@ -956,112 +947,127 @@ camb_result camb_client_download_result(const struct camb_client *client,
  *
  * On Unix the path may be any bytes (it need not be UTF-8).
  *
- * Errors: as `camb_client_download_result()`, plus `CAMB_RESULT_IO` when the file
+ * Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_IO` when the file
  * cannot be created, written or renamed, and `CAMB_RESULT_INVALID_PARAMETER`
  * for an empty path or one that names no file.
- *
- * # Safety
- * `client` is NULL or a live client; `path` is NULL or NUL-terminated; `cancel`
- * is NULL or a live token; `out_bytes` is NULL or writable.
  */
-camb_result camb_client_save_result(const struct camb_client *client,
-                                    int64_t run_id,
-                                    const char *path,
-                                    const struct camb_cancel_token *cancel,
-                                    uint64_t *out_bytes);
+camb_result camb_client_save_audio(const struct camb_client *client,
+                                   int64_t run_id,
+                                   const char *path,
+                                   const struct camb_cancel_token *cancel,
+                                   uint64_t *out_bytes);
 
 /**
  * Asks for a pre-signed URL of a successful run's audio
- * (`GET /text-to-sound-result/{run_id}?output_type=FILE_URL`) and copies it,
- * NUL-terminated, into `buffer`. `*out_len` (may be NULL) receives its length
- * without the NUL.
+ * (`GET /text-to-sound-result/{run_id}?output_type=FILE_URL`). On success
+ * `*out_url` is a new NUL-terminated string that the caller frees with
+ * `camb_string_free()`, its length in `*out_len` unless `out_len` is NULL.
  *
- * When `buffer_size` is too small (pass NULL and 0 to ask), returns
- * `CAMB_RESULT_BUFFER_TOO_SMALL` with the needed length (without the NUL) in
- * `*out_len`, and leaves `buffer` unchanged; call again with a larger buffer.
- * Each call is a request, and a URL's signature may differ in length from one
- * request to the next: start with a buffer of 4096 bytes (enough for CAMB's
- * URLs) and, on BUFFER_TOO_SMALL, grow and retry in a loop.
- *
- * Errors: as `camb_client_download_result()`, plus `CAMB_RESULT_BUFFER_TOO_SMALL`
- * and `CAMB_RESULT_NULL_PARAMETER` for a NULL buffer with a nonzero size.
- *
- * # Safety
- * `client` is NULL or a live client; `buffer` is NULL or valid for writing
- * `buffer_size` bytes; `out_len` is NULL or writable.
+ * Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_NULL_PARAMETER`
+ * for a NULL `out_url`.
  */
-camb_result camb_client_get_result_url(const struct camb_client *client,
-                                       int64_t run_id,
-                                       char *buffer,
-                                       size_t buffer_size,
-                                       size_t *out_len);
+camb_result camb_client_get_audio_url(const struct camb_client *client,
+                                      int64_t run_id,
+                                      char **out_url,
+                                      size_t *out_len);
 
 /**
- * Asks for the URLs of many runs' audio at once (`POST /text-to-sound-results`)
- * and fills `out_urls[i]` for each `run_ids[i]`, `count` entries (1 to 1000).
+ * Asks for the URLs of many runs' audio at once (`POST /text-to-sound-results`),
+ * `count` run ids (1 to 1000). On success `*out_list` is a new
+ * `camb_audio_url_list` with one entry per run id, in order; the caller frees it
+ * with `camb_audio_url_list_free()`.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for a
- * count of 0 or over 1000; and the errors of any call. On failure `out_urls` is
- * unchanged.
- *
- * # Safety
- * `client` is NULL or a live client; `run_ids` is NULL or points to `count`
- * values; `out_urls` is NULL or valid for writing `count` entries.
+ * count of 0 or over 1000; and the errors of any call.
  */
-camb_result camb_client_get_result_urls(const struct camb_client *client,
-                                        const int64_t *run_ids,
-                                        size_t count,
-                                        struct camb_result_url *out_urls);
+camb_result camb_client_get_audio_urls(const struct camb_client *client,
+                                       const int64_t *run_ids,
+                                       size_t count,
+                                       struct camb_audio_url_list **out_list);
 
 /**
- * The version of the libcamb that is running, such as "0.1.0" (Cargo.toml's
- * version). Compare it with `CAMB_VERSION_STRING` to detect a header/library
- * mismatch. Static: never free it. Never NULL. Thread-safe.
+ * How many entries the list holds (as many as run ids were asked for); 0 for NULL.
  */
-const char *camb_version(void);
+size_t camb_audio_url_list_len(const struct camb_audio_url_list *list);
 
 /**
- * The defaults, which follow CAMB's advice: first pause 2 s, growing 1.5x up to
- * 15 s, for at most 10 minutes.
+ * The entry at `index` (from 0): its run id into `*out_run_id` (unless NULL) and
+ * its URL, owned by the list (valid until the list is freed), its length into
+ * `*out_len` (unless NULL). The URL is NULL when the server returned none for
+ * this run (unknown, or not successful), when `index` is past the end, or for a
+ * NULL list (then `*out_run_id` is left alone).
  */
-struct camb_wait_options camb_wait_options_default(void);
+const char *camb_audio_url_list_get(const struct camb_audio_url_list *list,
+                                    size_t index,
+                                    int64_t *out_run_id,
+                                    size_t *out_len);
 
 /**
- * Waits until a task's status is final (anything but PENDING: SUCCESS, ERROR,
- * TIMEOUT, PAYMENT_REQUIRED or a status this version does not know) and fills
- * `*out_info` with it (its strings live as described at `camb_task_info`). A final status is a success of the wait: check
- * `out_info->status`. The wait never spins on ERROR or TIMEOUT.
- *
- * Polls `GET /text-to-sound/{task_id}` with backoff per `options` (NULL: the
- * defaults). The thread sleeps between polls (no CPU is used); cancelling
- * `cancel` (may be NULL) from another thread wakes it at once. Transient failures
- * of a poll (connection, timeout, 408, 429, 5xx) are ridden out until the deadline;
- * others (401, 403, 404, 422, a malformed reply) end the wait with their code.
- * Each poll is bounded by the client's timeout and by the wait's deadline.
- *
- * `progress` (may be NULL) is called after every poll with `user_data`.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (bad id or
- * options); `CAMB_RESULT_TIMEOUT` when the deadline passes while the task is
- * still pending (`camb_last_error()` names its last status);
- * `CAMB_RESULT_CANCELLED` (token or callback); and the non-transient errors of
- * `camb_client_get_task_status()`.
- *
- * Thread-safety: any number of threads may wait on one client at once.
- *
- * # Safety
- * `client` is NULL or a live client; `task_id` is NULL or NUL-terminated;
- * `options` is NULL or a valid `camb_wait_options`; `cancel` is NULL or a live
- * token; `progress` is NULL or a function safe to call with `user_data`;
- * `out_info` is NULL or valid for writing one `camb_task_info`.
+ * Frees a list and its strings. NULL is a no-op.
  */
-camb_result camb_client_wait_for_task(const struct camb_client *client,
-                                      const char *task_id,
-                                      const struct camb_wait_options *options,
-                                      const struct camb_cancel_token *cancel,
-                                      camb_progress_fn progress,
-                                      void *user_data,
-                                      struct camb_task_info *out_info);
+void camb_audio_url_list_free(struct camb_audio_url_list *list);
+
+/**
+ * Asks for the statuses of `count` tasks at once, running up to
+ * `max_connections` requests at a time (0: 8; at most 32) over the client's
+ * shared keep-alive connections. Each query is retried and bounded like
+ * `camb_client_get_task_status()`, and succeeds or fails on its own.
+ *
+ * On success `*out_list` is a new `camb_task_list` with one task per id, in
+ * order (`camb_task_list_get(list, i)` is `task_ids[i]`'s); the caller frees it
+ * with `camb_task_list_free()`. The call succeeds once every task is there,
+ * whatever each says: check each one's `camb_task_result()`. A NULL or invalid id
+ * fails only its own task (`CAMB_RESULT_NULL_PARAMETER`,
+ * `CAMB_RESULT_INVALID_PARAMETER`; its `camb_task_id()` is then "" for NULL).
+ *
+ * Worker threads are started per call (not per task) and joined before it
+ * returns. `count` may be 0 (an empty list; `task_ids` may then be NULL).
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if `client` or `out_list`, or with
+ * `count` > 0 `task_ids`, is NULL; `CAMB_RESULT_INVALID_PARAMETER` if `count` is
+ * over 100000 or `max_connections` over 32.
+ */
+camb_result camb_client_get_task_statuses(const struct camb_client *client,
+                                          const char *const *task_ids,
+                                          size_t count,
+                                          uint32_t max_connections,
+                                          struct camb_task_list **out_list);
+
+/**
+ * Creates a token, not cancelled. Free it with `camb_cancel_token_free()`.
+ * Never returns NULL (out of memory aborts the process, as in Rust and C++).
+ */
+struct camb_cancel_token *camb_cancel_token_new(void);
+
+/**
+ * Cancels: every wait or download using this token stops as soon as it can (a
+ * sleeping wait at once; a request in flight when it returns) with
+ * `CAMB_RESULT_CANCELLED`, and later ones stop before they start, until
+ * `camb_cancel_token_reset()`. Not async-signal-safe.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
+ */
+camb_result camb_cancel_token_cancel(const struct camb_cancel_token *token);
+
+/**
+ * Lowers the flag so the token can serve another operation.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
+ */
+camb_result camb_cancel_token_reset(const struct camb_cancel_token *token);
+
+/**
+ * True once `camb_cancel_token_cancel()` was called (and not reset since).
+ * False for NULL.
+ */
+bool camb_cancel_token_is_cancelled(const struct camb_cancel_token *token);
+
+/**
+ * Frees a token. NULL is ignored. Every call the token was passed to must have
+ * returned first. Freeing a token twice is a bug in the caller that libcamb
+ * cannot detect.
+ */
+void camb_cancel_token_free(struct camb_cancel_token *token);
 
 #ifdef __cplusplus
 }  // extern "C"

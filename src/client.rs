@@ -9,9 +9,9 @@ use crate::api_key::ApiKey;
 use crate::config::ClientConfig;
 use crate::create::{CreateRequest, decode_create_reply};
 use crate::error::Error;
-use crate::http_error::error_for_status_redacted;
+use crate::error_reply::error_for_status_redacted;
 use crate::path::push_segment;
-use crate::results::{decode_file_url, decode_result_urls, result_urls_request};
+use crate::audio_urls::{decode_file_url, decode_result_urls, result_urls_request};
 use crate::retry::{Budget, Plan, RetryPolicy, parse_retry_after};
 use crate::task::{TaskInfo, decode_status_reply};
 pub(crate) use crate::transport::Method;
@@ -122,7 +122,7 @@ impl Client {
 
     /// `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`: a pre-signed URL
     /// of the audio.
-    pub fn get_result_url(&self, run_id: i64) -> Result<String, Error> {
+    pub fn get_audio_url(&self, run_id: i64) -> Result<String, Error> {
         let url = self.url(&format!(
             "/text-to-sound-result/{run_id}?output_type=FILE_URL"
         ));
@@ -132,7 +132,7 @@ impl Client {
 
     /// `POST /text-to-sound-results`: URLs for many runs at once. Run ids the server
     /// does not know are absent from the map. A read, so it is retried like one.
-    pub fn get_result_urls(&self, run_ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
+    pub fn get_audio_urls(&self, run_ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
         check_bulk_count(run_ids.len())?;
         let url = self.url("/text-to-sound-results");
         let request = result_urls_request(run_ids);

@@ -26,7 +26,7 @@ impl Client {
     /// reaches the sink; after that a failure is reported (the sink has partial data).
     /// `sink` returning an error stops the download with that error. The client's
     /// timeout bounds the whole download, the sink's own time included.
-    pub fn download_result(
+    pub fn download_audio(
         &self,
         run_id: i64,
         cancel: Option<&CancelToken>,
@@ -115,7 +115,7 @@ impl Client {
     /// file in the same directory, which is flushed to disk and then renamed over
     /// `path` (and the directory flushed, so the new name survives a crash); on any
     /// failure, a panic included, it is removed, so `path` is never left partial.
-    pub fn save_result(
+    pub fn save_audio(
         &self,
         run_id: i64,
         path: &Path,
@@ -123,7 +123,7 @@ impl Client {
     ) -> Result<u64, Error> {
         let temp = TempFile::create_beside(path)?;
         let mut file = &temp.file;
-        let written = self.download_result(run_id, cancel, &mut |chunk| {
+        let written = self.download_audio(run_id, cancel, &mut |chunk| {
             file.write_all(chunk)
                 .map_err(|e| io_error(&format!("cannot write {}", temp.path.display()), &e))
         })?;

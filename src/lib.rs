@@ -9,6 +9,7 @@
 // What the C layer, the tests, the fuzz targets and the benches use is public;
 // the rest is the crate's own.
 pub mod api_key;
+pub(crate) mod audio_urls;
 pub(crate) mod batch;
 pub mod cancel;
 pub mod client;
@@ -16,12 +17,11 @@ pub mod config;
 pub mod create;
 pub(crate) mod download;
 pub mod error;
+pub mod error_reply;
 pub mod ffi;
-pub mod http_error;
 pub(crate) mod json;
 pub mod path;
 pub(crate) mod resolver;
-pub(crate) mod results;
 pub mod retry;
 pub mod task;
 pub(crate) mod transport;

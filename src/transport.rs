@@ -1,7 +1,7 @@
 //! HTTP, done by ureq. One [`ureq::Agent`] per client, set up for this API:
 //!
 //! - no redirect is followed, so the key never reaches another origin; every
-//!   status comes back as a reply, for [`crate::http_error`] to put into words;
+//!   status comes back as a reply, for [`crate::error_reply`] to put into words;
 //! - a proxy only when the caller names one (ureq's default would read the
 //!   proxy environment variables and could route the key through them);
 //! - TLS by rustls with verification always on, trusting the caller's CA

@@ -10,7 +10,7 @@ use camb::ErrorKind;
 use camb::ffi::batch::*;
 use camb::ffi::builder::*;
 use camb::ffi::client::*;
-use camb::ffi::result::{camb_result, camb_status};
+use camb::ffi::result_code::{camb_result, camb_status};
 use common::*;
 
 #[test]

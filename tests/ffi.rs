@@ -9,7 +9,7 @@ use std::ptr;
 use camb::ffi::builder::*;
 use camb::ffi::client::*;
 use camb::ffi::last_error::*;
-use camb::ffi::result::*;
+use camb::ffi::result_code::*;
 use camb::ffi::task_info::camb_task_info;
 use camb::ffi::version::camb_version;
 use common::*;

@@ -7,7 +7,7 @@ use std::ptr;
 use camb::ffi::builder::*;
 use camb::ffi::client::*;
 use camb::ffi::last_error::camb_last_error;
-use camb::ffi::result::camb_result;
+use camb::ffi::result_code::camb_result;
 
 fn last_error() -> String {
     // SAFETY: never NULL, NUL-terminated.

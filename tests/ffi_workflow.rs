@@ -11,7 +11,7 @@ use camb::ffi::builder::*;
 use camb::ffi::cancel::*;
 use camb::ffi::client::*;
 use camb::ffi::create::*;
-use camb::ffi::result::{camb_result, camb_status};
+use camb::ffi::result_code::{camb_result, camb_status};
 use camb::ffi::results::*;
 use camb::ffi::task_info::camb_task_info;
 use camb::ffi::wait::*;

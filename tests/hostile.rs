@@ -1008,7 +1008,7 @@ fn an_audio_length_over_4_gib_is_refused_before_reading() {
     let mut delivered = 0;
     let started = Instant::now();
     let err = client
-        .download_result(7, None, &mut |chunk| {
+        .download_audio(7, None, &mut |chunk| {
             delivered += chunk.len();
             Ok(())
         })

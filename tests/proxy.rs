@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camb::ffi::builder::*;
-use camb::ffi::result::{camb_result, camb_status};
+use camb::ffi::result_code::{camb_result, camb_status};
 use camb::{Client, ErrorKind, TaskStatus};
 use common::*;
 

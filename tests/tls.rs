@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camb::ffi::builder::*;
-use camb::ffi::result::{camb_result, camb_status};
+use camb::ffi::result_code::{camb_result, camb_status};
 use camb::{Client, ClientConfig, Error, ErrorKind, TaskStatus};
 use common::{c, last_error};
 use rcgen::{
@@ -528,7 +528,7 @@ fn a_download_framed_by_the_connection_end_is_refused_without_close_notify() {
 
     let mut received = Vec::new();
     let err = client
-        .download_result(42, None, &mut |chunk| {
+        .download_audio(42, None, &mut |chunk| {
             received.extend_from_slice(chunk);
             Ok(())
         })
@@ -542,7 +542,7 @@ fn a_download_framed_by_the_connection_end_is_refused_without_close_notify() {
     let dir = empty_dir("truncated");
     let path = dir.join("sound.wav");
     let err = client
-        .save_result(42, &path, None)
+        .save_audio(42, &path, None)
         .expect_err("a truncated download must not be saved");
     assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
     assert!(!path.exists(), "{} was saved", path.display());
@@ -563,7 +563,7 @@ fn a_download_framed_by_the_connection_end_is_whole_after_close_notify() {
 
     let mut received = Vec::new();
     let count = client
-        .download_result(42, None, &mut |chunk| {
+        .download_audio(42, None, &mut |chunk| {
             received.extend_from_slice(chunk);
             Ok(())
         })
@@ -577,7 +577,7 @@ fn a_download_framed_by_the_connection_end_is_whole_after_close_notify() {
     let dir = empty_dir("whole");
     let path = dir.join("sound.wav");
     assert_eq!(
-        client.save_result(42, &path, None).unwrap(),
+        client.save_audio(42, &path, None).unwrap(),
         audio.len() as u64
     );
     assert!(fs::read(&path).unwrap() == audio);

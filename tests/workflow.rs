@@ -75,7 +75,7 @@ fn create_wait_download_gives_the_servers_exact_audio() {
     let mut audio = Vec::new();
     let mut chunks = 0;
     let total = client
-        .download_result(run_id, None, &mut |chunk| {
+        .download_audio(run_id, None, &mut |chunk| {
             chunks += 1;
             audio.extend_from_slice(chunk);
             Ok(())
@@ -320,7 +320,7 @@ fn save_result_writes_the_whole_file() {
     let client = client_for(&emulator);
     let dir = temp_dir("save");
     let path = dir.join("sound.wav");
-    let written = client.save_result(4242, &path, None).unwrap();
+    let written = client.save_audio(4242, &path, None).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(written as usize, bytes.len());
     assert_eq!(&bytes[..4], b"RIFF");
@@ -348,7 +348,7 @@ fn a_failed_download_leaves_no_file_and_keeps_the_old_one() {
         ..Fault::default()
     });
     assert_eq!(
-        client.save_result(4242, &path, None).unwrap_err().kind(),
+        client.save_audio(4242, &path, None).unwrap_err().kind(),
         ErrorKind::ServerError
     );
     assert!(files_in(&dir).is_empty(), "{:?}", files_in(&dir));
@@ -360,24 +360,24 @@ fn a_failed_download_leaves_no_file_and_keeps_the_old_one() {
         body_delay_ms: 5_000,
         ..Fault::default()
     });
-    let err = client.save_result(4242, &path, None).unwrap_err();
+    let err = client.save_audio(4242, &path, None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert_eq!(files_in(&dir), ["out.wav"]);
     assert_eq!(std::fs::read(&path).unwrap(), b"the previous file");
 
     // A run that did not succeed, and a run that does not exist.
-    let err = client.save_result(4243, &path, None).unwrap_err();
+    let err = client.save_audio(4243, &path, None).unwrap_err();
     assert_eq!(
         (err.kind(), err.http_status()),
         (ErrorKind::HttpStatus, Some(400))
     );
     assert_eq!(
-        client.save_result(987_654, &path, None).unwrap_err().kind(),
+        client.save_audio(987_654, &path, None).unwrap_err().kind(),
         ErrorKind::NotFound
     );
     // A directory that does not exist.
     let err = client
-        .save_result(4242, &dir.join("missing/out.wav"), None)
+        .save_audio(4242, &dir.join("missing/out.wav"), None)
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io);
     assert_eq!(files_in(&dir), ["out.wav"]);
@@ -388,7 +388,7 @@ fn a_download_can_be_stopped_by_its_sink_or_its_token() {
     let emulator = emulator();
     let client = client_for(&emulator);
     let err = client
-        .download_result(4242, None, &mut |_| {
+        .download_audio(4242, None, &mut |_| {
             Err(camb::Error::new(ErrorKind::Cancelled, "enough"))
         })
         .unwrap_err();
@@ -396,7 +396,7 @@ fn a_download_can_be_stopped_by_its_sink_or_its_token() {
     let token = CancelToken::new();
     let mut chunks = 0;
     let err = client
-        .download_result(4242, Some(&token), &mut |_| {
+        .download_audio(4242, Some(&token), &mut |_| {
             chunks += 1;
             token.cancel();
             Ok(())
@@ -410,7 +410,7 @@ fn a_download_can_be_stopped_by_its_sink_or_its_token() {
 fn result_urls_single_and_bulk() {
     let emulator = emulator();
     let client = client_for(&emulator);
-    let url = client.get_result_url(4242).unwrap();
+    let url = client.get_audio_url(4242).unwrap();
     assert!(url.starts_with(&emulator.base_url()), "{url}");
     // The pre-signed URL serves the same audio, without the key.
     let mut from_url = Vec::new();
@@ -423,23 +423,23 @@ fn result_urls_single_and_bulk() {
         .unwrap();
     let mut direct = Vec::new();
     client
-        .download_result(4242, None, &mut |c| {
+        .download_audio(4242, None, &mut |c| {
             direct.extend_from_slice(c);
             Ok(())
         })
         .unwrap();
     assert_eq!(from_url, direct);
 
-    let urls = client.get_result_urls(&[4242, 987_654]).unwrap();
+    let urls = client.get_audio_urls(&[4242, 987_654]).unwrap();
     assert_eq!(urls.get(&4242), Some(&url));
     assert!(!urls.contains_key(&987_654));
     assert_eq!(
-        client.get_result_urls(&[]).unwrap_err().kind(),
+        client.get_audio_urls(&[]).unwrap_err().kind(),
         ErrorKind::InvalidParameter
     );
     let too_many: Vec<i64> = (0..1001).collect();
     assert_eq!(
-        client.get_result_urls(&too_many).unwrap_err().kind(),
+        client.get_audio_urls(&too_many).unwrap_err().kind(),
         ErrorKind::InvalidParameter
     );
 }

@@ -1,4 +1,4 @@
-//! `camb::http_error::error_for_status` on an arbitrary status, body and Location.
+//! `camb::error_reply::error_for_status` on an arbitrary status, body and Location.
 //!
 //! Input framing (so seeds can be written by hand):
 //!   bytes 0..2  the status, big-endian u16
@@ -15,7 +15,7 @@
 #![no_main]
 
 use camb::ErrorKind;
-use camb::http_error::error_for_status;
+use camb::error_reply::error_for_status;
 use libfuzzer_sys::fuzz_target;
 
 const MAX_MESSAGE_BYTES: usize = 2048;

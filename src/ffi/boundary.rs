@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, ErrorKind};
 use crate::ffi::last_error;
-use crate::ffi::result::camb_result;
+use crate::ffi::result_code::camb_result;
 
 const PANIC_MESSAGE: &str =
     "internal error: a panic was caught at the C boundary (a bug in libcamb; please report it)";

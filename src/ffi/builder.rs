@@ -11,10 +11,19 @@ use crate::ffi::boundary::{
     handle_call, null_parameter, out_arg, path_arg, result_call, str_arg, void_call,
 };
 use crate::ffi::client::camb_client;
-use crate::ffi::result::camb_result;
+use crate::ffi::result_code::camb_result;
 
 /// Settings for a new client. Create it with `camb_client_builder_new()`, set what
-/// you need, then `camb_client_builder_build()`, which always consumes it.
+/// you need, then `camb_client_builder_build()`, which always consumes it. If any
+/// setter refused its value, the build fails with that refusal.
+///
+/// Functions: `camb_client_builder_new()`, `camb_client_builder_set_api_key()`,
+/// `camb_client_builder_set_base_url()`, `camb_client_builder_set_timeout_ms()`,
+/// `camb_client_builder_set_max_retries()`,
+/// `camb_client_builder_set_allow_insecure_http()`,
+/// `camb_client_builder_set_ca_bundle_file()`,
+/// `camb_client_builder_set_ca_bundle_pem()`, `camb_client_builder_set_proxy()`,
+/// `camb_client_builder_build()`, `camb_client_builder_free()`.
 ///
 /// Thread-safety: use a builder from one thread at a time.
 ///
@@ -23,6 +32,10 @@ use crate::ffi::result::camb_result;
 /// freed memory, until a new builder happens to get the same address.
 pub struct camb_client_builder {
     config: ClientConfig,
+    /// The first setting that was refused, and why: building then fails with it,
+    /// so that a program that did not check a setter's result cannot send its key
+    /// (and paid calls) somewhere it did not name.
+    refused: Option<Error>,
 }
 
 /// Addresses of the builders that are alive (a safety net, not a guarantee: once a
@@ -46,15 +59,17 @@ fn not_live() -> Error {
 /// concurrent build or free cannot free it meanwhile.
 fn with_builder(
     builder: *mut camb_client_builder,
+    setter: &str,
     change: impl FnOnce(&mut ClientConfig) -> Result<(), Error>,
 ) -> camb_result {
-    result_call(|| change_builder(builder, change))
+    result_call(|| change_builder(builder, setter, change))
 }
 
 /// The body of [`with_builder`], for calls that do slow work (file I/O) first,
 /// outside the lock.
 fn change_builder(
     builder: *mut camb_client_builder,
+    setter: &str,
     change: impl FnOnce(&mut ClientConfig) -> Result<(), Error>,
 ) -> Result<(), Error> {
     if builder.is_null() {
@@ -68,7 +83,14 @@ fn change_builder(
     // camb_client_builder_new that were not yet built or freed, and its lock
     // (held until the end of this scope) keeps them from being freed meanwhile.
     let builder = unsafe { &mut *builder };
-    change(&mut builder.config)
+    let changed = change(&mut builder.config);
+    if let Err(error) = &changed {
+        if builder.refused.is_none() {
+            let why = format!("not built: {setter}() refused its value earlier");
+            builder.refused = Some(error.clone().context(&why));
+        }
+    }
+    changed
 }
 
 /// Creates a builder with the defaults: base URL `https://client.camb.ai/apis`,
@@ -83,6 +105,7 @@ pub extern "C" fn camb_client_builder_new() -> *mut camb_client_builder {
     handle_call(|| {
         let builder = Box::into_raw(Box::new(camb_client_builder {
             config: ClientConfig::default(),
+            refused: None,
         }));
         live_builders().insert(builder as usize);
         builder
@@ -98,16 +121,14 @@ pub extern "C" fn camb_client_builder_new() -> *mut camb_client_builder {
 /// `CAMB_RESULT_INVALID_PARAMETER` if the key is empty, longer than 1024 bytes, has
 /// leading or trailing whitespace or characters other than printable ASCII, or if
 /// the builder was already built or freed.
-///
-/// # Safety
-/// `builder` is NULL or a builder from `camb_client_builder_new()`; `api_key` is
-/// NULL or a NUL-terminated string.
+// The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`; `api_key` is
+// NULL or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_api_key(
     builder: *mut camb_client_builder,
     api_key: *const c_char,
 ) -> camb_result {
-    with_builder(builder, |config| {
+    with_builder(builder, "camb_client_builder_set_api_key", |config| {
         // SAFETY: the caller passes NULL or a NUL-terminated string (see above).
         let key = unsafe { str_arg(api_key, "api_key") }?;
         config.set_api_key(key)
@@ -132,15 +153,13 @@ pub unsafe extern "C" fn camb_client_builder_set_api_key(
 /// with bytes other than visible ASCII (escape them as `%XX`) or any of the
 /// characters `"` `<` `>` `\` `^` `{` `|` `}` and the backquote, or is longer than
 /// 2048 bytes, or if the builder was already built or freed.
-///
-/// # Safety
-/// As for `camb_client_builder_set_api_key`.
+// The caller's part: As for `camb_client_builder_set_api_key`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_base_url(
     builder: *mut camb_client_builder,
     base_url: *const c_char,
 ) -> camb_result {
-    with_builder(builder, |config| {
+    with_builder(builder, "camb_client_builder_set_base_url", |config| {
         // SAFETY: the caller passes NULL or a NUL-terminated string (see above).
         let url = unsafe { str_arg(base_url, "base_url") }?;
         config.set_base_url(url)
@@ -155,15 +174,13 @@ pub unsafe extern "C" fn camb_client_builder_set_base_url(
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is 0
 /// or more than 86400000 (a day), or if the builder was already built or freed.
-///
-/// # Safety
-/// `builder` is NULL or a builder from `camb_client_builder_new()`.
+// The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_timeout_ms(
     builder: *mut camb_client_builder,
     timeout_ms: u64,
 ) -> camb_result {
-    with_builder(builder, |config| config.set_timeout_ms(timeout_ms))
+    with_builder(builder, "camb_client_builder_set_timeout_ms", |config| config.set_timeout_ms(timeout_ms))
 }
 
 /// Sets how many extra attempts an idempotent request (a status query) may make
@@ -179,15 +196,13 @@ pub unsafe extern "C" fn camb_client_builder_set_timeout_ms(
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
 /// more than 10, or if the builder was already built or freed.
-///
-/// # Safety
-/// `builder` is NULL or a builder from `camb_client_builder_new()`.
+// The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_max_retries(
     builder: *mut camb_client_builder,
     max_retries: u32,
 ) -> camb_result {
-    with_builder(builder, |config| config.set_max_retries(max_retries))
+    with_builder(builder, "camb_client_builder_set_max_retries", |config| config.set_max_retries(max_retries))
 }
 
 /// Allows (`allow` true) a plain `http://` base URL to a host that is not loopback,
@@ -197,15 +212,13 @@ pub unsafe extern "C" fn camb_client_builder_set_max_retries(
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
 /// builder was already built or freed.
-///
-/// # Safety
-/// `builder` is NULL or a builder from `camb_client_builder_new()`.
+// The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_allow_insecure_http(
     builder: *mut camb_client_builder,
     allow: bool,
 ) -> camb_result {
-    with_builder(builder, |config| {
+    with_builder(builder, "camb_client_builder_set_allow_insecure_http", |config| {
         config.allow_insecure_http = allow;
         Ok(())
     })
@@ -219,10 +232,8 @@ pub unsafe extern "C" fn camb_client_builder_set_allow_insecure_http(
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
 /// file cannot be read, is not a regular file, is over 16 MiB, is not PEM or holds
 /// no certificate, or if the builder was already built or freed.
-///
-/// # Safety
-/// `builder` is NULL or a builder from `camb_client_builder_new()`; `path` is NULL
-/// or a NUL-terminated string.
+// The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`; `path` is NULL
+// or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_file(
     builder: *mut camb_client_builder,
@@ -235,9 +246,9 @@ pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_file(
         // The file is read before the registry's lock is taken: a slow file system
         // must not hold up every other builder in the process.
         // SAFETY: the caller passes NULL or a NUL-terminated string.
-        let certificates = load_ca_bundle_file(&unsafe { path_arg(path) }?)?;
-        change_builder(builder, |config| {
-            config.ca_certificates = certificates;
+        let certificates = unsafe { path_arg(path) }.and_then(|path| load_ca_bundle_file(&path));
+        change_builder(builder, "camb_client_builder_set_ca_bundle_file", |config| {
+            config.ca_certificates = certificates?;
             Ok(())
         })
     })
@@ -248,17 +259,15 @@ pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_file(
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
 /// not PEM or holds no certificate, or if the builder was already built or freed.
-///
-/// # Safety
-/// `builder` is NULL or a builder from `camb_client_builder_new()`; `pem` is NULL
-/// or points to `len` readable bytes.
+// The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`; `pem` is NULL
+// or points to `len` readable bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_pem(
     builder: *mut camb_client_builder,
     pem: *const u8,
     len: usize,
 ) -> camb_result {
-    with_builder(builder, |config| {
+    with_builder(builder, "camb_client_builder_set_ca_bundle_pem", |config| {
         if pem.is_null() {
             return Err(null_parameter("pem"));
         }
@@ -282,15 +291,13 @@ pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_pem(
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the URL
 /// is not a proxy URL (the message never repeats it, as it may hold a password),
 /// or if the builder was already built or freed.
-///
-/// # Safety
-/// As for `camb_client_builder_set_api_key`.
+// The caller's part: As for `camb_client_builder_set_api_key`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_proxy(
     builder: *mut camb_client_builder,
     proxy_url: *const c_char,
 ) -> camb_result {
-    with_builder(builder, |config| {
+    with_builder(builder, "camb_client_builder_set_proxy", |config| {
         // SAFETY: the caller passes NULL or a NUL-terminated string.
         config.set_proxy(unsafe { str_arg(proxy_url, "proxy_url") }?)
     })
@@ -304,16 +311,20 @@ pub unsafe extern "C" fn camb_client_builder_set_proxy(
 ///
 /// Without a key set, the key is read from `CAMB_API_KEY` now.
 ///
-/// Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `out_client` is NULL (a
+/// A builder on which any setter failed is not built: this returns the first
+/// failure's code, and `camb_last_error()` names the setter and why it refused,
+/// so that a program that did not check a setter's result cannot send its key
+/// and its calls to a server it did not name.
+///
+/// Errors: the first refused setting's code (see above);
+/// `CAMB_RESULT_NULL_PARAMETER` if `builder` or `out_client` is NULL (a
 /// non-NULL builder is still consumed); `CAMB_RESULT_MISSING_API_KEY` if no key
 /// was set and `CAMB_API_KEY` is unset or empty; `CAMB_RESULT_INVALID_PARAMETER`
 /// for plain http to a non-loopback host (or through a proxy) without opt-in,
 /// unusable CA certificates, an unusable
 /// `CAMB_API_KEY`, or a builder already built or freed.
-///
-/// # Safety
-/// `builder` is NULL or a builder from `camb_client_builder_new()`; `out_client`
-/// is NULL or valid for a pointer-sized write.
+// The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`; `out_client`
+// is NULL or valid for a pointer-sized write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_build(
     builder: *mut camb_client_builder,
@@ -330,6 +341,9 @@ pub unsafe extern "C" fn camb_client_builder_build(
         // sole ownership of the Box made by camb_client_builder_new.
         let builder = unsafe { Box::from_raw(builder) };
         out_arg(out_client, "out_client")?;
+        if let Some(refused) = builder.refused {
+            return Err(refused);
+        }
         let client = Client::new(builder.config)?;
         let handle = Box::into_raw(Box::new(camb_client::new(client)));
         // SAFETY: checked non-NULL above; the caller guarantees it is writable.
@@ -341,9 +355,7 @@ pub unsafe extern "C" fn camb_client_builder_build(
 /// Frees a builder that was not built. NULL is ignored. A pointer that was already
 /// built or freed must not be used again; libcamb ignores it as long as no new
 /// builder has taken its address, as a safety net rather than a guarantee.
-///
-/// # Safety
-/// `builder` is NULL or a pointer returned by `camb_client_builder_new()`.
+// The caller's part: `builder` is NULL or a pointer returned by `camb_client_builder_new()`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_free(builder: *mut camb_client_builder) {
     void_call(|| {

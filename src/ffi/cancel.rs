@@ -3,10 +3,14 @@
 use crate::cancel::CancelToken;
 use crate::error::Error;
 use crate::ffi::boundary::{handle_call, null_parameter, result_call, void_call};
-use crate::ffi::result::camb_result;
+use crate::ffi::result_code::camb_result;
 
 /// A flag that cancels the waits and downloads it is passed to. Raising it from any
 /// thread wakes a sleeping `camb_client_wait_for_task()` at once.
+///
+/// Functions: `camb_cancel_token_new()`, `camb_cancel_token_cancel()`,
+/// `camb_cancel_token_reset()`, `camb_cancel_token_is_cancelled()`,
+/// `camb_cancel_token_free()`.
 ///
 /// Thread-safety: every function on a token may be called from any thread, at the
 /// same time. Free it only after every call it was passed to has returned.
@@ -47,9 +51,7 @@ pub extern "C" fn camb_cancel_token_new() -> *mut camb_cancel_token {
 /// `camb_cancel_token_reset()`. Not async-signal-safe.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
-///
-/// # Safety
-/// `token` is NULL or a live token.
+// The caller's part: `token` is NULL or a live token.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_cancel_token_cancel(token: *const camb_cancel_token) -> camb_result {
     result_call(|| {
@@ -62,9 +64,7 @@ pub unsafe extern "C" fn camb_cancel_token_cancel(token: *const camb_cancel_toke
 /// Lowers the flag so the token can serve another operation.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
-///
-/// # Safety
-/// `token` is NULL or a live token.
+// The caller's part: `token` is NULL or a live token.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_cancel_token_reset(token: *const camb_cancel_token) -> camb_result {
     result_call(|| {
@@ -76,9 +76,7 @@ pub unsafe extern "C" fn camb_cancel_token_reset(token: *const camb_cancel_token
 
 /// True once `camb_cancel_token_cancel()` was called (and not reset since).
 /// False for NULL.
-///
-/// # Safety
-/// `token` is NULL or a live token.
+// The caller's part: `token` is NULL or a live token.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_cancel_token_is_cancelled(token: *const camb_cancel_token) -> bool {
     let mut cancelled = false;
@@ -90,9 +88,7 @@ pub unsafe extern "C" fn camb_cancel_token_is_cancelled(token: *const camb_cance
 /// Frees a token. NULL is ignored. Every call the token was passed to must have
 /// returned first. Freeing a token twice is a bug in the caller that libcamb
 /// cannot detect.
-///
-/// # Safety
-/// `token` is NULL or a token from `camb_cancel_token_new()` not freed yet.
+// The caller's part: `token` is NULL or a token from `camb_cancel_token_new()` not freed yet.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_cancel_token_free(token: *mut camb_cancel_token) {
     void_call(|| {

@@ -6,10 +6,16 @@ use crate::client::Client;
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::ffi::boundary::{null_parameter, out_arg, result_call, str_arg, void_call};
-use crate::ffi::result::camb_result;
-use crate::ffi::task_info::{camb_task_info, write_task_info};
+use crate::ffi::result_code::camb_result;
 
 /// A client for the CAMB text-to-sound API.
+///
+/// Functions: `camb_client_new()` (or `camb_client_builder_build()`),
+/// `camb_client_get_task_status()`, `camb_client_create_task()`,
+/// `camb_client_wait_for_task()`, `camb_client_download_audio()`,
+/// `camb_client_save_audio()`, `camb_client_get_audio_url()`,
+/// `camb_client_get_audio_urls()`, `camb_client_get_task_statuses()`,
+/// `camb_client_free()`.
 ///
 /// Immutable once built: share one client between any number of threads and call
 /// it concurrently; its keep-alive connections are shared. Free it once, with
@@ -53,10 +59,8 @@ pub(crate) unsafe fn client_arg<'a>(client: *const camb_client) -> Result<&'a Cl
 /// `CAMB_RESULT_MISSING_API_KEY` if `api_key` is NULL and `CAMB_API_KEY` is unset
 /// or empty; `CAMB_RESULT_INVALID_PARAMETER` if the key is unusable (see
 /// `camb_client_builder_set_api_key()`).
-///
-/// # Safety
-/// `api_key` is NULL or a NUL-terminated string; `out_client` is NULL or valid for
-/// a pointer-sized write.
+// The caller's part: `api_key` is NULL or a NUL-terminated string; `out_client` is NULL or valid for
+// a pointer-sized write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_new(
     api_key: *const c_char,
@@ -80,10 +84,8 @@ pub unsafe extern "C" fn camb_client_new(
 ///
 /// Every call on the client must have returned first. Freeing the same client
 /// twice is a bug in the caller that libcamb cannot detect.
-///
-/// # Safety
-/// `client` is NULL or a client from `camb_client_new()` or
-/// `camb_client_builder_build()` that was not freed yet.
+// The caller's part: `client` is NULL or a client from `camb_client_new()` or
+// `camb_client_builder_build()` that was not freed yet.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_free(client: *mut camb_client) {
     void_call(|| {
@@ -91,49 +93,5 @@ pub unsafe extern "C" fn camb_client_free(client: *mut camb_client) {
             // SAFETY: the caller passes a live client that nobody else uses now.
             drop(unsafe { Box::from_raw(client) });
         }
-    })
-}
-
-/// Asks for the status of a text-to-sound task: `GET {base_url}/text-to-sound/{task_id}`.
-///
-/// `task_id` is the id returned when the task was created. It is sent as exactly
-/// one URL path segment, percent-encoded (so "/", "?" or "%" in it cannot change
-/// what is asked for). Transient failures (connection failures, 408, 429, 5xx) are
-/// retried within the client's timeout.
-///
-/// On success fills `*out_info` (see `camb_task_info` for how long its strings stay
-/// valid); on failure leaves it unchanged and `camb_last_error()` says why, in the
-/// server's own words where it gave any.
-///
-/// Errors: `CAMB_RESULT_NULL_PARAMETER` if any pointer is NULL;
-/// `CAMB_RESULT_INVALID_PARAMETER` if `task_id` is empty, not UTF-8, longer than
-/// 1024 bytes, or "." or ".."; `CAMB_RESULT_UNAUTHORIZED` (401),
-/// `CAMB_RESULT_PAYMENT_REQUIRED` (402), `CAMB_RESULT_FORBIDDEN` (403),
-/// `CAMB_RESULT_NOT_FOUND` (404, no such task), `CAMB_RESULT_VALIDATION` (422),
-/// `CAMB_RESULT_RATE_LIMITED` (429), `CAMB_RESULT_SERVER_ERROR` (5xx),
-/// `CAMB_RESULT_HTTP_STATUS` (other non-2xx); `CAMB_RESULT_CONNECT`,
-/// `CAMB_RESULT_TIMEOUT`; `CAMB_RESULT_BAD_RESPONSE` if the reply is not the
-/// documented JSON or exceeds 1 MiB.
-///
-/// Thread-safety: any number of threads may call this on one client at once.
-///
-/// # Safety
-/// `client` is NULL or a live client; `task_id` is NULL or a NUL-terminated string;
-/// `out_info` is NULL or valid for writing one `camb_task_info`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn camb_client_get_task_status(
-    client: *const camb_client,
-    task_id: *const c_char,
-    out_info: *mut camb_task_info,
-) -> camb_result {
-    result_call(|| {
-        // SAFETY: the caller passes NULL or a live client.
-        let client = unsafe { client_arg(client) }?;
-        // SAFETY: the caller passes NULL or a NUL-terminated string.
-        let task_id = unsafe { str_arg(task_id, "task_id") }?;
-        out_arg(out_info, "out_info")?;
-        let info = client.get_task_status(task_id)?;
-        // SAFETY: checked non-NULL above; the caller guarantees it is writable.
-        unsafe { write_task_info(&info, out_info) }
     })
 }

@@ -6,14 +6,9 @@ use crate::create::{AudioType, CreateRequest};
 use crate::error::Error;
 use crate::ffi::boundary::{out_arg, result_call, str_arg};
 use crate::ffi::client::{camb_client, client_arg};
-use crate::ffi::result::camb_result;
-use crate::path::MAX_TASK_ID_LEN;
-
-/// Size of the buffer `camb_client_create_task()` writes the new task id into:
-/// the longest id libcamb accepts (1024 bytes) plus its NUL.
-pub const CAMB_TASK_ID_BUFFER_SIZE: usize = 1025;
-
-const _: () = assert!(CAMB_TASK_ID_BUFFER_SIZE == MAX_TASK_ID_LEN + 1);
+use crate::ffi::options::{field, read_sized};
+use crate::ffi::result_code::camb_result;
+use crate::ffi::string::give_string;
 
 /// What kind of audio to generate.
 #[repr(u32)]
@@ -32,6 +27,10 @@ pub enum camb_audio_type {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct camb_create_options {
+    /// The size of this struct in the camb.h the program was built with; set by
+    /// `camb_create_options_default()`. It lets a later libcamb add fields
+    /// without breaking programs built before (docs/ABI.md).
+    pub struct_size: usize,
     /// Seconds of audio; 0 lets the server choose (8 s). For sound, at most 10.
     pub duration_s: f64,
     /// A `CAMB_AUDIO_TYPE_*` value.
@@ -55,6 +54,7 @@ pub struct camb_create_options {
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct RawCreateOptions {
+    struct_size: usize,
     duration_s: f64,
     audio_type: u32,
     project_name: *const c_char,
@@ -67,6 +67,7 @@ struct RawCreateOptions {
 const _: () = {
     use std::mem::{align_of, offset_of, size_of};
     assert!(size_of::<RawCreateOptions>() == size_of::<camb_create_options>());
+    assert!(offset_of!(RawCreateOptions, duration_s) == offset_of!(camb_create_options, duration_s));
     assert!(align_of::<RawCreateOptions>() == align_of::<camb_create_options>());
     assert!(
         offset_of!(RawCreateOptions, has_folder_id)
@@ -79,6 +80,7 @@ const _: () = {
 impl From<camb_create_options> for RawCreateOptions {
     fn from(options: camb_create_options) -> RawCreateOptions {
         RawCreateOptions {
+            struct_size: options.struct_size,
             duration_s: options.duration_s,
             audio_type: options.audio_type,
             project_name: options.project_name,
@@ -95,6 +97,7 @@ impl From<camb_create_options> for RawCreateOptions {
 #[unsafe(no_mangle)]
 pub extern "C" fn camb_create_options_default() -> camb_create_options {
     camb_create_options {
+        struct_size: std::mem::size_of::<camb_create_options>(),
         duration_s: 0.0,
         audio_type: camb_audio_type::Default as u32,
         project_name: std::ptr::null(),
@@ -105,15 +108,15 @@ pub extern "C" fn camb_create_options_default() -> camb_create_options {
     }
 }
 
-/// Creates a text-to-sound task (`POST /text-to-sound`) and writes its id, NUL-
-/// terminated, to `out_task_id`; pass that id to `camb_client_wait_for_task()`.
+/// Creates a text-to-sound task (`POST /text-to-sound`). On success `*out_task_id`
+/// is its id, a new NUL-terminated string that the caller frees with
+/// `camb_string_free()` (its length in `*out_len`, unless `out_len` is NULL);
+/// pass it to `camb_client_wait_for_task()`.
 ///
 /// `options` may be NULL for the defaults. The prompt and options are checked
 /// before anything is sent: an empty prompt, or a duration that is negative, not
 /// finite, or over 10 s for sound, fail with `CAMB_RESULT_INVALID_PARAMETER` and
 /// cost nothing (a duration of 0 means the server's default).
-/// `out_task_id_size` must be at least `CAMB_TASK_ID_BUFFER_SIZE`, checked before
-/// the request too, so a created (paid) task's id can never be lost to a short buffer.
 ///
 /// Not retried unless `options->retry` is set. After `CAMB_RESULT_CONNECT`,
 /// `CAMB_RESULT_TIMEOUT` or `CAMB_RESULT_SERVER_ERROR` the server may still have
@@ -121,24 +124,24 @@ pub extern "C" fn camb_create_options_default() -> camb_create_options {
 /// create is the caller's choice.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (see
-/// above, an unknown `audio_type`, or a small buffer); `CAMB_RESULT_VALIDATION`
+/// above, an unknown `audio_type`, or an options `struct_size` this library cannot
+/// read); `CAMB_RESULT_VALIDATION`
 /// when the server rejects the request (the message lists each field);
 /// `CAMB_RESULT_PAYMENT_REQUIRED`; and the errors of any call
 /// (see `camb_client_get_task_status()`).
 ///
 /// Thread-safety: any number of threads may call this on one client at once.
-///
-/// # Safety
-/// `client` is NULL or a live client; `prompt` and the options' strings are NULL
-/// or NUL-terminated; `options` is NULL or points to a `camb_create_options`;
-/// `out_task_id` is NULL or valid for writing `out_task_id_size` bytes.
+// The caller's part: `client` is NULL or a live client; `prompt` and the options' strings are NULL
+// or NUL-terminated; `options` is NULL or points to a `camb_create_options`;
+// `out_task_id` is NULL or valid for writing a pointer; `out_len` is NULL or
+// valid for writing a `size_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_create_task(
     client: *const camb_client,
     prompt: *const c_char,
     options: *const camb_create_options,
-    out_task_id: *mut c_char,
-    out_task_id_size: usize,
+    out_task_id: *mut *mut c_char,
+    out_len: *mut usize,
 ) -> camb_result {
     result_call(|| {
         // SAFETY: for each argument, the caller's contract above.
@@ -146,20 +149,29 @@ pub unsafe extern "C" fn camb_client_create_task(
         // SAFETY: NULL or NUL-terminated.
         let prompt = unsafe { str_arg(prompt, "prompt") }?;
         out_arg(out_task_id, "out_task_id")?;
-        if out_task_id_size < CAMB_TASK_ID_BUFFER_SIZE {
-            return Err(Error::invalid(format!(
-                "out_task_id_size is {out_task_id_size}; it must be at least \
-                 CAMB_TASK_ID_BUFFER_SIZE ({CAMB_TASK_ID_BUFFER_SIZE})"
-            )));
-        }
         // Read through a mirror whose flags are bytes: a C caller's `bool` may hold
         // any byte (an uninitialised struct, an FFI that writes uint8_t), and such a
         // byte read as a Rust bool would be undefined behaviour.
-        // SAFETY: NULL or a valid camb_create_options, whose layout the mirror
-        // shares (asserted next to RawCreateOptions).
-        let options = unsafe { options.cast::<RawCreateOptions>().as_ref() }
-            .copied()
-            .unwrap_or_else(|| RawCreateOptions::from(camb_create_options_default()));
+        let fields = [
+            field!(RawCreateOptions, duration_s),
+            field!(RawCreateOptions, audio_type),
+            field!(RawCreateOptions, project_name),
+            field!(RawCreateOptions, project_description),
+            field!(RawCreateOptions, has_folder_id),
+            field!(RawCreateOptions, folder_id),
+            field!(RawCreateOptions, retry),
+        ];
+        // SAFETY: NULL or a camb_create_options of its struct_size bytes, whose
+        // layout the mirror shares (asserted next to RawCreateOptions); every bit
+        // pattern of the mirror is valid.
+        let options = unsafe {
+            read_sized(
+                options.cast::<RawCreateOptions>(),
+                RawCreateOptions::from(camb_create_options_default()),
+                &fields,
+                "camb_create_options",
+            )
+        }?;
         let request = CreateRequest {
             prompt: prompt.to_owned(),
             duration: (options.duration_s != 0.0).then_some(options.duration_s),
@@ -183,26 +195,8 @@ pub unsafe extern "C" fn camb_client_create_task(
             retry: options.retry != 0,
         };
         let task_id = client.create_task(&request)?;
-        let bytes = task_id.as_bytes();
-        // Checked here, not only where the reply is decoded, so the copy below can
-        // never overflow whatever another module does.
-        if bytes.len() >= out_task_id_size {
-            return Err(Error::bad_response(format!(
-                "the server's task id is {} bytes long; libcamb accepts at most {}",
-                bytes.len(),
-                CAMB_TASK_ID_BUFFER_SIZE - 1
-            )));
-        }
-        // SAFETY: the buffer holds out_task_id_size > bytes.len() bytes.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                bytes.as_ptr().cast::<c_char>(),
-                out_task_id,
-                bytes.len(),
-            );
-            out_task_id.add(bytes.len()).write(0);
-        }
-        Ok(())
+        // SAFETY: out_task_id checked non-NULL above; out_len NULL or writable.
+        unsafe { give_string(out_task_id, out_len, task_id, "task id") }
     })
 }
 

@@ -1,16 +1,27 @@
 //! The C ABI: thin `extern "C"` functions over the safe core. Each one checks its
 //! pointers, runs inside [`boundary`]'s panic guard, and maps errors to result codes.
+//!
+//! cbindgen writes include/camb.h from these modules in the order below, which is
+//! the order a C user meets them: versioning, result codes and errors, strings
+//! handed over, the builder, the client, a task's status, creating, waiting, the
+//! audio, many statuses at once, cancellation.
 #![allow(non_camel_case_types)]
+// Each function's contract on its pointers is stated in its doc in C's words (the
+// header is the C documentation), not under a Rust-style `# Safety` heading.
+#![allow(clippy::missing_safety_doc)]
 
-pub mod batch;
-pub mod boundary;
-pub mod builder;
-pub mod cancel;
-pub mod client;
-pub mod create;
-pub mod last_error;
-pub mod result;
-pub mod results;
-pub mod task_info;
 pub mod version;
+pub mod result_code;
+pub mod last_error;
+pub mod string;
+pub mod builder;
+pub mod client;
+pub mod task;
+pub mod create;
 pub mod wait;
+pub mod audio;
+pub mod batch;
+pub mod cancel;
+
+pub(crate) mod boundary;
+pub(crate) mod options;

@@ -3,18 +3,22 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-use crate::error::Error;
 use crate::ffi::boundary::{out_arg, result_call, str_arg};
+use crate::ffi::options::{field, read_sized};
 use crate::ffi::cancel::{camb_cancel_token, token_arg};
 use crate::ffi::client::{camb_client, client_arg};
-use crate::ffi::result::{camb_result, camb_status};
-use crate::ffi::task_info::{ReplyStrings, camb_task_info, status_text, write_task_info};
+use crate::ffi::result_code::{camb_result, camb_status};
+use crate::ffi::task::{camb_task, give_task};
 use crate::wait::{Progress, WaitOptions};
 
 /// How `camb_client_wait_for_task()` polls. Start from `camb_wait_options_default()`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct camb_wait_options {
+    /// The size of this struct in the camb.h the program was built with; set by
+    /// `camb_wait_options_default()`. It lets a later libcamb add fields without
+    /// breaking programs built before (docs/ABI.md).
+    pub struct_size: usize,
     /// Pause after the first poll (default 2000). Must be > 0 and <= `max_interval_ms`.
     pub initial_interval_ms: u64,
     /// Each pause is the previous one times this, from 1 to 10 (default 1.5).
@@ -32,6 +36,7 @@ pub struct camb_wait_options {
 pub extern "C" fn camb_wait_options_default() -> camb_wait_options {
     let defaults = WaitOptions::default();
     camb_wait_options {
+        struct_size: std::mem::size_of::<camb_wait_options>(),
         initial_interval_ms: millis(defaults.initial_interval),
         backoff_factor: defaults.backoff_factor,
         max_interval_ms: millis(defaults.max_interval),
@@ -82,9 +87,10 @@ pub type camb_progress_fn = Option<
 >;
 
 /// Waits until a task's status is final (anything but PENDING: SUCCESS, ERROR,
-/// TIMEOUT, PAYMENT_REQUIRED or a status this version does not know) and fills
-/// `*out_info` with it (its strings live as described at `camb_task_info`). A final status is a success of the wait: check
-/// `out_info->status`. The wait never spins on ERROR or TIMEOUT.
+/// TIMEOUT, PAYMENT_REQUIRED or a status this version does not know). On success
+/// `*out_task` is a new `camb_task` with that status, which the caller frees with
+/// `camb_task_free()`. A final status is a success of the wait: check
+/// `camb_task_status()`. The wait never spins on ERROR or TIMEOUT.
 ///
 /// Polls `GET /text-to-sound/{task_id}` with backoff per `options` (NULL: the
 /// defaults). The thread sleeps between polls (no CPU is used); cancelling
@@ -96,18 +102,16 @@ pub type camb_progress_fn = Option<
 /// `progress` (may be NULL) is called after every poll with `user_data`.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (bad id or
-/// options); `CAMB_RESULT_TIMEOUT` when the deadline passes while the task is
+/// options, or an options `struct_size` this library cannot read); `CAMB_RESULT_TIMEOUT` when the deadline passes while the task is
 /// still pending (`camb_last_error()` names its last status);
 /// `CAMB_RESULT_CANCELLED` (token or callback); and the non-transient errors of
 /// `camb_client_get_task_status()`.
 ///
 /// Thread-safety: any number of threads may wait on one client at once.
-///
-/// # Safety
-/// `client` is NULL or a live client; `task_id` is NULL or NUL-terminated;
-/// `options` is NULL or a valid `camb_wait_options`; `cancel` is NULL or a live
-/// token; `progress` is NULL or a function safe to call with `user_data`;
-/// `out_info` is NULL or valid for writing one `camb_task_info`.
+// The caller's part: `client` is NULL or a live client; `task_id` is NULL or NUL-terminated;
+// `options` is NULL or a `camb_wait_options` of its `struct_size` bytes; `cancel` is NULL or a live
+// token; `progress` is NULL or a function safe to call with `user_data`;
+// `out_task` is NULL or valid for writing a pointer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_wait_for_task(
     client: *const camb_client,
@@ -116,18 +120,31 @@ pub unsafe extern "C" fn camb_client_wait_for_task(
     cancel: *const camb_cancel_token,
     progress: camb_progress_fn,
     user_data: *mut c_void,
-    out_info: *mut camb_task_info,
+    out_task: *mut *mut camb_task,
 ) -> camb_result {
     result_call(|| {
         // SAFETY: for each argument, the caller's contract above.
         let client = unsafe { client_arg(client) }?;
         // SAFETY: NULL or NUL-terminated.
         let task_id = unsafe { str_arg(task_id, "task_id") }?;
-        out_arg(out_info, "out_info")?;
-        // SAFETY: NULL or a valid camb_wait_options.
-        let options = unsafe { options.as_ref() }
-            .copied()
-            .unwrap_or_else(|| camb_wait_options_default());
+        out_arg(out_task, "out_task")?;
+        let fields = [
+            field!(camb_wait_options, initial_interval_ms),
+            field!(camb_wait_options, backoff_factor),
+            field!(camb_wait_options, max_interval_ms),
+            field!(camb_wait_options, deadline_ms),
+        ];
+        // SAFETY: NULL or a camb_wait_options of its struct_size bytes (the
+        // caller's contract); its fields are integers and a float, valid whatever
+        // their bits.
+        let options = unsafe {
+            read_sized(
+                options,
+                camb_wait_options_default(),
+                &fields,
+                "camb_wait_options",
+            )
+        }?;
         let options = WaitOptions {
             initial_interval: Duration::from_millis(options.initial_interval_ms),
             backoff_factor: options.backoff_factor,
@@ -145,23 +162,33 @@ pub unsafe extern "C" fn camb_client_wait_for_task(
                 }),
                 None => true,
             })?;
-        // SAFETY: checked non-NULL above; the caller guarantees it is writable.
-        unsafe { write_task_info(&info, out_info) }
+        // SAFETY: checked non-NULL above; the caller passes a writable pointer.
+        unsafe { give_task(out_task, camb_task::from_outcome(task_id, Ok(info))) };
+        Ok(())
     })
 }
 
 /// Builds the C view of one step (its strings owned here, for the callback's
 /// duration only, so a callback calling libcamb cannot invalidate them) and calls.
 fn report(step: &Progress, call: impl FnOnce(*const camb_wait_progress) -> bool) -> bool {
-    let mut strings = ReplyStrings::default();
-    let (status, (status_text, status_text_len)) = match step.info {
-        Some(info) => (
-            camb_status::from(info.status) as u32,
-            status_text(info, &mut strings),
-        ),
-        None => (camb_status::Unknown as u32, (std::ptr::null(), 0)),
+    // NUL-terminated copies, alive until the callback returns.
+    let c_text = |text: &str| {
+        let mut bytes = Vec::with_capacity(text.len() + 1);
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.push(0);
+        bytes
     };
-    let (error_message, error_message_len) = strings.keep_optional(step.error.map(Error::message));
+    let status_text = step.info.map(|info| c_text(&info.status_text));
+    let error_text = step.error.map(|e| c_text(e.message()));
+    let status = step
+        .info
+        .map_or(camb_status::Unknown, |info| camb_status::from(info.status)) as u32;
+    let text_out = |text: &Option<Vec<u8>>| {
+        text.as_ref()
+            .map_or((std::ptr::null(), 0), |t| (t.as_ptr().cast::<c_char>(), t.len() - 1))
+    };
+    let (status_text_ptr, status_text_len) = text_out(&status_text);
+    let (error_message, error_message_len) = text_out(&error_text);
     let c_progress = camb_wait_progress {
         polls: step.polls,
         elapsed_ms: millis(step.elapsed),
@@ -169,7 +196,7 @@ fn report(step: &Progress, call: impl FnOnce(*const camb_wait_progress) -> bool)
             .error
             .map_or(camb_result::Ok, |e| camb_result::from(e.kind())) as u32,
         status,
-        status_text,
+        status_text: status_text_ptr,
         status_text_len,
         error_message,
         error_message_len,
@@ -178,9 +205,7 @@ fn report(step: &Progress, call: impl FnOnce(*const camb_wait_progress) -> bool)
         // Rounded up: a pause under 1 ms must not read as 0, which means "done".
         next_poll_in_ms: step.next_poll_in.map_or(0, |d| millis(d).max(1)),
     };
-    let keep_going = call(&c_progress);
-    drop(strings);
-    keep_going
+    call(&c_progress)
 }
 
 fn millis(duration: Duration) -> u64 {

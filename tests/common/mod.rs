@@ -152,7 +152,7 @@ pub fn c(text: &str) -> std::ffi::CString {
 /// their own settings.
 pub fn c_builder(key: &str, base_url: &str) -> *mut camb::ffi::builder::camb_client_builder {
     use camb::ffi::builder::*;
-    use camb::ffi::result::camb_result;
+    use camb::ffi::result_code::camb_result;
     let builder = camb_client_builder_new();
     assert!(!builder.is_null());
     // SAFETY: a live builder and NUL-terminated strings.
@@ -183,10 +183,10 @@ pub fn c_build_and_query(
     builder: *mut camb::ffi::builder::camb_client_builder,
     task_id: &str,
 ) -> (
-    camb::ffi::result::camb_result,
+    camb::ffi::result_code::camb_result,
     camb::ffi::task_info::camb_task_info,
 ) {
-    use camb::ffi::result::camb_result;
+    use camb::ffi::result_code::camb_result;
     let mut client = std::ptr::null_mut();
     // SAFETY: a live builder (consumed here) and a writable out-pointer.
     let built = unsafe { camb::ffi::builder::camb_client_builder_build(builder, &mut client) };

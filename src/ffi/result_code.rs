@@ -22,7 +22,8 @@ pub enum camb_result {
     InvalidParameter = 2,
     /// No API key was given and the environment variable `CAMB_API_KEY` is not set.
     MissingApiKey = 3,
-    /// A caller's buffer was too small; the needed size was reported.
+    /// No function returns it since 0.2 (results are objects the caller frees,
+    /// never copied into a caller's buffer); the value stays reserved.
     BufferTooSmall = 4,
     /// The operation was cancelled by the caller.
     Cancelled = 5,
@@ -111,13 +112,13 @@ pub(crate) const RESULT_NAMES: [(camb_result, &CStr); 19] = [
     (camb_result::ServerError, c"CAMB_RESULT_SERVER_ERROR"),
 ];
 
-/// The status of a text-to-sound task, as reported in `camb_task_info.status`.
+/// The status of a text-to-sound task, as `camb_task_status()` reports it.
 /// Every value but `CAMB_STATUS_PENDING` is final: the task will not change again.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum camb_status {
     /// The server sent a status this version does not know (for example "FAILED");
-    /// `camb_task_info.status_text` has its text. Treat it as final.
+    /// `camb_task_status_text()` has its text. Treat it as final.
     Unknown = 0,
     /// Still being generated: ask again later.
     Pending = 1,

@@ -1,0 +1,240 @@
+//! Fetching finished audio: streamed to a callback, saved to a file, or as URLs.
+
+use std::ffi::{c_char, c_void};
+
+use crate::client::check_bulk_count;
+use crate::error::{Error, ErrorKind};
+use crate::ffi::boundary::{null_parameter, out_arg, path_arg, result_call, void_call};
+use crate::ffi::cancel::{camb_cancel_token, token_arg};
+use crate::ffi::client::{camb_client, client_arg};
+use crate::ffi::result_code::camb_result;
+use crate::ffi::string::give_string;
+
+/// Receives the audio of `camb_client_download_audio()` chunk by chunk, in order,
+/// on the calling thread: `len` bytes at `data`, valid only during the call.
+/// Return true to continue, false to stop the download (`CAMB_RESULT_CANCELLED`).
+/// It must not unwind (C++ exceptions, longjmp) through libcamb. It may call
+/// libcamb, but must not free the client or token in use.
+pub type camb_write_fn =
+    Option<unsafe extern "C" fn(data: *const u8, len: usize, user_data: *mut c_void) -> bool>;
+
+/// Downloads the audio of a successful run (`GET /text-to-sound-result/{run_id}`,
+/// the WAV bytes) and hands it to `write` in chunks of up to 64 KiB, with
+/// `user_data`. `*out_bytes` (may be NULL) receives the total on success.
+///
+/// Retried like any read (connection failures, 408, 429, 5xx) until the first
+/// chunk reaches `write`; a failure after that is reported, and what `write`
+/// received is then incomplete. The client's timeout bounds the whole download.
+/// `cancel` (may be NULL) stops it between chunks.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER` (client or write); `CAMB_RESULT_NOT_FOUND`
+/// (no such run); `CAMB_RESULT_HTTP_STATUS` with HTTP 400 when the run did not
+/// succeed; `CAMB_RESULT_CANCELLED` (token, or `write` returned false);
+/// `CAMB_RESULT_BAD_RESPONSE` if the server sent JSON instead of audio; and the
+/// errors of any call.
+// The caller's part: `client` is NULL or a live client; `cancel` is NULL or a live token; `write` is
+// NULL or safe to call with `user_data`; `out_bytes` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_download_audio(
+    client: *const camb_client,
+    run_id: i64,
+    cancel: *const camb_cancel_token,
+    write: camb_write_fn,
+    user_data: *mut c_void,
+    out_bytes: *mut u64,
+) -> camb_result {
+    result_call(|| {
+        // SAFETY: for each argument, the caller's contract above.
+        let client = unsafe { client_arg(client) }?;
+        let write = write.ok_or_else(|| null_parameter("write"))?;
+        // SAFETY: NULL or a live token.
+        let cancel = unsafe { token_arg(cancel) }.cloned();
+        let total = client.download_audio(run_id, cancel.as_ref(), &mut |chunk| {
+            // SAFETY: the caller vouches for the callback and user_data; the chunk
+            // is valid for its length during the call.
+            if unsafe { write(chunk.as_ptr(), chunk.len(), user_data) } {
+                Ok(())
+            } else {
+                Err(Error::new(
+                    ErrorKind::Cancelled,
+                    "the write callback stopped the download",
+                ))
+            }
+        })?;
+        // SAFETY: NULL or writable.
+        unsafe { write_optional(out_bytes, total) };
+        Ok(())
+    })
+}
+
+/// Downloads the audio of a successful run into the file `path` (replacing it if
+/// it exists). The bytes go to a hidden temporary file beside it, which is flushed
+/// to disk and renamed to `path` only when complete: on any failure (network,
+/// cancellation, disk full) no file is left behind and an existing `path` is
+/// untouched. `*out_bytes` (may be NULL) receives the size on success.
+///
+/// On Unix the path may be any bytes (it need not be UTF-8).
+///
+/// Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_IO` when the file
+/// cannot be created, written or renamed, and `CAMB_RESULT_INVALID_PARAMETER`
+/// for an empty path or one that names no file.
+// The caller's part: `client` is NULL or a live client; `path` is NULL or NUL-terminated; `cancel`
+// is NULL or a live token; `out_bytes` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_save_audio(
+    client: *const camb_client,
+    run_id: i64,
+    path: *const c_char,
+    cancel: *const camb_cancel_token,
+    out_bytes: *mut u64,
+) -> camb_result {
+    result_call(|| {
+        // SAFETY: for each argument, the caller's contract above.
+        let client = unsafe { client_arg(client) }?;
+        // SAFETY: NULL or NUL-terminated.
+        let path = unsafe { path_arg(path) }?;
+        // SAFETY: NULL or a live token.
+        let cancel = unsafe { token_arg(cancel) }.cloned();
+        let total = client.save_audio(run_id, &path, cancel.as_ref())?;
+        // SAFETY: NULL or writable.
+        unsafe { write_optional(out_bytes, total) };
+        Ok(())
+    })
+}
+
+/// Asks for a pre-signed URL of a successful run's audio
+/// (`GET /text-to-sound-result/{run_id}?output_type=FILE_URL`). On success
+/// `*out_url` is a new NUL-terminated string that the caller frees with
+/// `camb_string_free()`, its length in `*out_len` unless `out_len` is NULL.
+///
+/// Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_NULL_PARAMETER`
+/// for a NULL `out_url`.
+// The caller's part: `client` is NULL or a live client; `out_url` is NULL or valid for writing a
+// pointer; `out_len` is NULL or valid for writing a `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_get_audio_url(
+    client: *const camb_client,
+    run_id: i64,
+    out_url: *mut *mut c_char,
+    out_len: *mut usize,
+) -> camb_result {
+    result_call(|| {
+        // SAFETY: the caller passes NULL or a live client.
+        let client = unsafe { client_arg(client) }?;
+        out_arg(out_url, "out_url")?;
+        let url = client.get_audio_url(run_id)?;
+        // SAFETY: out_url checked non-NULL above; out_len NULL or writable.
+        unsafe { give_string(out_url, out_len, url, "audio URL") }
+    })
+}
+
+/// The outcome of `camb_client_get_audio_urls()`: for each run id asked for, in
+/// order, the audio's URL or none. The caller owns it and frees it with
+/// `camb_audio_url_list_free()`; its strings stay valid until then.
+///
+/// Functions: `camb_audio_url_list_len()`, `camb_audio_url_list_get()`,
+/// `camb_audio_url_list_free()`.
+pub struct camb_audio_url_list {
+    entries: Vec<(i64, Option<Box<[u8]>>)>,
+}
+
+/// Asks for the URLs of many runs' audio at once (`POST /text-to-sound-results`),
+/// `count` run ids (1 to 1000). On success `*out_list` is a new
+/// `camb_audio_url_list` with one entry per run id, in order; the caller frees it
+/// with `camb_audio_url_list_free()`.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for a
+/// count of 0 or over 1000; and the errors of any call.
+// The caller's part: `client` is NULL or a live client; `run_ids` is NULL or points to `count`
+// values; `out_list` is NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_get_audio_urls(
+    client: *const camb_client,
+    run_ids: *const i64,
+    count: usize,
+    out_list: *mut *mut camb_audio_url_list,
+) -> camb_result {
+    result_call(|| {
+        // SAFETY: the caller passes NULL or a live client.
+        let client = unsafe { client_arg(client) }?;
+        if run_ids.is_null() {
+            return Err(null_parameter("run_ids"));
+        }
+        out_arg(out_list, "out_list")?;
+        // Checked before the slice is made, so no slice covers memory the caller
+        // never promised.
+        check_bulk_count(count)?;
+        // SAFETY: non-NULL and `count` values long, per the contract.
+        let ids = unsafe { std::slice::from_raw_parts(run_ids, count) };
+        let mut urls = client.get_audio_urls(ids)?;
+        let entries = ids
+            .iter()
+            .map(|run_id| {
+                let url = urls.remove(run_id).map(|url| {
+                    let mut bytes = url.into_bytes();
+                    bytes.push(0);
+                    bytes.into_boxed_slice()
+                });
+                (*run_id, url)
+            })
+            .collect();
+        let list = Box::into_raw(Box::new(camb_audio_url_list { entries }));
+        // SAFETY: checked non-NULL above; the caller passes a writable pointer.
+        unsafe { out_list.write(list) };
+        Ok(())
+    })
+}
+
+/// How many entries the list holds (as many as run ids were asked for); 0 for NULL.
+// The caller's part: `list` is NULL or a live list.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_audio_url_list_len(list: *const camb_audio_url_list) -> usize {
+    // SAFETY: the caller passes NULL or a live list.
+    unsafe { list.as_ref() }.map_or(0, |l| l.entries.len())
+}
+
+/// The entry at `index` (from 0): its run id into `*out_run_id` (unless NULL) and
+/// its URL, owned by the list (valid until the list is freed), its length into
+/// `*out_len` (unless NULL). The URL is NULL when the server returned none for
+/// this run (unknown, or not successful), when `index` is past the end, or for a
+/// NULL list (then `*out_run_id` is left alone).
+// The caller's part: `list` is NULL or a live list; `out_run_id` and `out_len` are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_audio_url_list_get(
+    list: *const camb_audio_url_list,
+    index: usize,
+    out_run_id: *mut i64,
+    out_len: *mut usize,
+) -> *const c_char {
+    // SAFETY: the caller passes NULL or a live list.
+    let entry = unsafe { list.as_ref() }.and_then(|l| l.entries.get(index));
+    if let Some((run_id, _)) = entry {
+        // SAFETY: NULL or writable, per the contract.
+        unsafe { write_optional(out_run_id, *run_id) };
+    }
+    let url = entry.and_then(|(_, url)| url.as_deref());
+    // SAFETY: NULL or writable, per the contract.
+    unsafe { write_optional(out_len, url.map_or(0, |u| u.len() - 1)) };
+    url.map_or(std::ptr::null(), |u| u.as_ptr().cast())
+}
+
+/// Frees a list and its strings. NULL is a no-op.
+// The caller's part: `list` is NULL or a list from `camb_client_get_audio_urls()`, freed once.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_audio_url_list_free(list: *mut camb_audio_url_list) {
+    void_call(|| {
+        if !list.is_null() {
+            // SAFETY: made with Box::into_raw and freed once, per the contract.
+            drop(unsafe { Box::from_raw(list) });
+        }
+    })
+}
+
+/// # Safety
+/// `out` is NULL or writable.
+unsafe fn write_optional<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { out.write(value) };
+    }
+}
