@@ -6,12 +6,12 @@ use std::io::Read;
 use std::time::SystemTime;
 
 use crate::api_key::ApiKey;
+use crate::audio_urls::{decode_file_url, decode_result_urls, result_urls_request};
 use crate::config::ClientConfig;
 use crate::create::{CreateRequest, decode_create_reply};
 use crate::error::Error;
 use crate::error_reply::error_for_status_redacted;
 use crate::path::push_segment;
-use crate::audio_urls::{decode_file_url, decode_result_urls, result_urls_request};
 use crate::retry::{Budget, Plan, RetryPolicy, parse_retry_after};
 use crate::task::{TaskInfo, decode_status_reply};
 pub(crate) use crate::transport::Method;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CString, c_char};
 use std::ptr;
 
 use camb::ErrorKind;
@@ -11,6 +11,7 @@ use camb::ffi::batch::*;
 use camb::ffi::builder::*;
 use camb::ffi::client::*;
 use camb::ffi::result_code::{camb_result, camb_status};
+use camb::ffi::task::*;
 use common::*;
 
 #[test]
@@ -88,42 +89,81 @@ fn through_the_c_abi() {
             camb_client_builder_build(builder, &mut client),
             camb_result::Ok
         );
-        let mut entries: Vec<camb_task_status_entry> = Vec::with_capacity(pointers.len());
-        let result = camb_client_get_task_statuses(
-            client,
-            pointers.as_ptr(),
-            pointers.len(),
-            4,
-            entries.as_mut_ptr(),
-        );
+        let mut list: *mut camb_task_list = ptr::null_mut();
+        let result =
+            camb_client_get_task_statuses(client, pointers.as_ptr(), pointers.len(), 4, &mut list);
         assert_eq!(result, camb_result::Ok);
-        entries.set_len(pointers.len());
-        let text = |p: *const c_char| CStr::from_ptr(p).to_string_lossy().into_owned();
-        assert_eq!(entries[0].result, camb_result::Ok as u32);
-        assert_eq!(entries[0].info.status, camb_status::Success as u32);
-        assert_eq!(entries[0].info.run_id, 4242);
-        assert!(entries[0].error_message.is_null());
+        assert_eq!(camb_task_list_len(list), pointers.len());
+        let entry = |i| read_task(camb_task_list_get(list, i));
+        assert_eq!(entry(0).result, camb_result::Ok);
+        assert_eq!(entry(0).status, camb_status::Success);
+        assert_eq!(entry(0).run_id, Some(4242));
         assert_eq!(
-            (entries[1].result, entries[1].http_status),
-            (camb_result::NotFound as u32, 404)
+            (entry(0).task_id.as_str(), entry(0).error),
+            ("demo-success", None)
         );
-        assert!(text(entries[1].error_message).contains("no-such"));
-        assert_eq!(entries[2].info.status, camb_status::Error as u32);
         assert_eq!(
-            text(entries[2].info.message),
-            "The audio model failed to render this prompt"
+            (entry(1).result, entry(1).http_status),
+            (camb_result::NotFound, 404)
         );
-        assert_eq!(entries[3].result, camb_result::NullParameter as u32);
-        assert_eq!(entries[4].result, camb_result::InvalidParameter as u32);
+        assert!(entry(1).error.unwrap().contains("no-such"));
+        assert_eq!(
+            (entry(1).status, entry(1).status_text),
+            (camb_status::Unknown, None)
+        );
+        assert_eq!(entry(2).status, camb_status::Error);
+        assert_eq!(
+            entry(2).message.as_deref(),
+            Some("The audio model failed to render this prompt")
+        );
+        assert_eq!(entry(3).result, camb_result::NullParameter);
+        assert_eq!(entry(3).task_id, "");
+        assert_eq!(entry(4).result, camb_result::InvalidParameter);
+        assert!(camb_task_list_get(list, 5).is_null());
         assert_eq!(emulator.stats().requests_total, 3, "bad ids are not sent");
 
-        // Empty batches, NULLs and limits.
+        // The list's strings are its own: a status call made while reading them
+        // (on this thread, and on another) changes none of them.
+        let reason = camb_task_list_get(list, 2);
+        let mut len = 0;
+        let message = camb_task_message(reason, &mut len);
+        let mut single = ptr::null_mut();
         assert_eq!(
-            camb_client_get_task_statuses(client, ptr::null(), 0, 0, ptr::null_mut()),
+            camb_client_get_task_status(client, c("demo-success").as_ptr(), &mut single),
             camb_result::Ok
         );
+        let shared = client as usize;
+        std::thread::spawn(move || {
+            let mut other = ptr::null_mut();
+            let client = shared as *const camb_client;
+            camb_client_get_task_status(client, c("demo-timeout").as_ptr(), &mut other);
+            camb_task_free(other);
+        })
+        .join()
+        .unwrap();
+        camb_task_free(single);
         assert_eq!(
-            camb_client_get_task_statuses(client, ptr::null(), 2, 0, entries.as_mut_ptr()),
+            c_text(message, len).as_deref(),
+            Some("The audio model failed to render this prompt")
+        );
+        assert_eq!(entry(0).status_text.as_deref(), Some("SUCCESS"));
+        assert!(entry(1).error.unwrap().contains("no-such"));
+        camb_task_list_free(list);
+        camb_task_list_free(ptr::null_mut());
+        assert_eq!(camb_task_list_len(ptr::null()), 0);
+        assert!(camb_task_list_get(ptr::null(), 0).is_null());
+
+        // Empty batches, NULLs and limits.
+        let mut list = ptr::null_mut();
+        assert_eq!(
+            camb_client_get_task_statuses(client, ptr::null(), 0, 0, &mut list),
+            camb_result::Ok
+        );
+        assert_eq!(camb_task_list_len(list), 0);
+        camb_task_list_free(list);
+        let mut list = ptr::null_mut();
+        assert_eq!(
+            camb_client_get_task_statuses(client, ptr::null(), 2, 0, &mut list),
             camb_result::NullParameter
         );
         assert_eq!(
@@ -131,19 +171,14 @@ fn through_the_c_abi() {
             camb_result::NullParameter
         );
         assert_eq!(
-            camb_client_get_task_statuses(
-                ptr::null(),
-                pointers.as_ptr(),
-                2,
-                0,
-                entries.as_mut_ptr()
-            ),
+            camb_client_get_task_statuses(ptr::null(), pointers.as_ptr(), 2, 0, &mut list),
             camb_result::NullParameter
         );
         assert_eq!(
-            camb_client_get_task_statuses(client, pointers.as_ptr(), 2, 33, entries.as_mut_ptr()),
+            camb_client_get_task_statuses(client, pointers.as_ptr(), 2, 33, &mut list),
             camb_result::InvalidParameter
         );
+        assert!(list.is_null());
         camb_client_free(client);
     }
 }

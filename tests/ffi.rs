@@ -10,11 +10,11 @@ use camb::ffi::builder::*;
 use camb::ffi::client::*;
 use camb::ffi::last_error::*;
 use camb::ffi::result_code::*;
-use camb::ffi::task_info::camb_task_info;
+use camb::ffi::task::*;
 use camb::ffi::version::camb_version;
 use common::*;
 
-/// Reads a (pointer, length) string of a camb_task_info.
+/// Reads a (pointer, length) string of a camb_task.
 fn text(ptr: *const c_char, len: usize) -> Option<Vec<u8>> {
     if ptr.is_null() {
         return None;
@@ -24,6 +24,10 @@ fn text(ptr: *const c_char, len: usize) -> Option<Vec<u8>> {
     assert_eq!(bytes[len], 0, "not NUL-terminated");
     Some(bytes[..len].to_vec())
 }
+
+/// A recognisable out-pointer value (never dereferenced), to prove a failed call
+/// left it alone.
+const SENTINEL: *mut camb_task = 0xdead0 as *mut camb_task;
 
 fn builder_for(base_url: &str) -> *mut camb_client_builder {
     let builder = c_builder(DEFAULT_API_KEY, base_url);
@@ -41,25 +45,26 @@ fn client_for_url(base_url: &str) -> *mut camb_client {
     client
 }
 
-/// A task info full of recognisable garbage, to prove a failed call left it alone.
-fn sentinel_info() -> camb_task_info {
-    camb_task_info {
-        status: 0xdead,
-        has_run_id: true,
-        run_id: -7,
-        status_text: ptr::null(),
-        status_text_len: 99,
-        exception_reason: ptr::null(),
-        exception_reason_len: 98,
-        message: ptr::null(),
-        message_len: 97,
+/// A status call: its result and the task it made (the caller frees it), or the
+/// sentinel the out-pointer held, untouched, when it failed.
+fn get_task(client: *const camb_client, id: &str) -> (camb_result, *mut camb_task) {
+    let mut task = SENTINEL;
+    let result = unsafe { camb_client_get_task_status(client, c(id).as_ptr(), &mut task) };
+    if result != camb_result::Ok {
+        assert_eq!(task, SENTINEL, "out_task must be untouched on failure");
     }
+    (result, task)
 }
 
-fn get_status(client: *const camb_client, id: &str) -> (camb_result, camb_task_info) {
-    let mut info = sentinel_info();
-    let result = unsafe { camb_client_get_task_status(client, c(id).as_ptr(), &mut info) };
-    (result, info)
+/// A status call, its task read and freed.
+fn get_status(client: *const camb_client, id: &str) -> (camb_result, Option<TaskView>) {
+    let (result, task) = get_task(client, id);
+    if result != camb_result::Ok {
+        return (result, None);
+    }
+    let view = read_task(task);
+    unsafe { camb_task_free(task) };
+    (result, Some(view))
 }
 
 #[test]
@@ -84,31 +89,29 @@ fn status_of_each_demo_task_through_the_c_api() {
         assert_eq!(result, camb_result::Ok, "{id}: {}", last_error());
         assert_eq!(last_error(), "");
         assert_eq!(camb_last_http_status(), 0);
-        assert_eq!(info.status, status as u32, "{id}");
+        let info = info.unwrap();
+        assert_eq!(info.status, status, "{id}");
+        assert_eq!(info.status_text.as_deref(), Some(status_text));
+        assert_eq!(info.run_id, run_id, "{id}");
+        assert_eq!(info.task_id, id);
         assert_eq!(
-            text(info.status_text, info.status_text_len).unwrap(),
-            status_text.as_bytes()
+            (info.result, info.error, info.http_status),
+            (camb_result::Ok, None, 0)
         );
-        assert_eq!(info.has_run_id, run_id.is_some(), "{id}");
-        assert_eq!(info.run_id, run_id.unwrap_or(0), "{id}");
     }
-    let (_, error) = get_status(client, "demo-error");
+    let error = get_status(client, "demo-error").1.unwrap();
+    assert_eq!(error.exception_reason.as_deref(), Some("PROCESSING_ERROR"));
     assert_eq!(
-        text(error.exception_reason, error.exception_reason_len).unwrap(),
-        b"PROCESSING_ERROR"
+        error.message.as_deref(),
+        Some("The audio model failed to render this prompt")
     );
-    assert_eq!(
-        text(error.message, error.message_len).unwrap(),
-        b"The audio model failed to render this prompt"
-    );
-    let (_, success) = get_status(client, "demo-success");
-    assert!(success.exception_reason.is_null() && success.message.is_null());
-    assert_eq!((success.exception_reason_len, success.message_len), (0, 0));
+    let success = get_status(client, "demo-success").1.unwrap();
+    assert_eq!((success.exception_reason, success.message), (None, None));
     unsafe { camb_client_free(client) };
 }
 
 #[test]
-fn reply_strings_are_complete_and_live_until_the_next_success() {
+fn a_task_keeps_its_strings_whole_until_it_is_freed() {
     let emulator = emulator();
     let client = client_for_url(&emulator.base_url());
     let id = emulator.add_task(TaskSpec {
@@ -116,27 +119,41 @@ fn reply_strings_are_complete_and_live_until_the_next_success() {
         message: Some("line one\u{0}after a NUL".into()),
         ..TaskSpec::default()
     });
-    let (result, info) = get_status(client, &id);
+    let (result, task) = get_task(client, &id);
     assert_eq!(result, camb_result::Ok);
-    assert_eq!(info.status, camb_status::Unknown as u32);
-    // Nothing is cut at the embedded NUL: the length covers it all.
+    let message = |task| {
+        let mut len = 0;
+        text(unsafe { camb_task_message(task, &mut len) }, len).unwrap()
+    };
+    unsafe {
+        assert_eq!(camb_task_status(task), camb_status::Unknown);
+        // Nothing is cut at the embedded NUL: the length covers it all.
+        let mut len = 0;
+        assert_eq!(
+            text(camb_task_status_text(task, &mut len), len).unwrap(),
+            b"WEIRD\0STATUS"
+        );
+    }
+    assert_eq!(message(task), b"line one\0after a NUL");
+    // Later calls, failed or not, on this thread or another, leave it alone.
+    assert_eq!(get_task(client, "no-such-task").0, camb_result::NotFound);
+    let (ok, other) = get_task(client, "demo-error");
+    assert_eq!(ok, camb_result::Ok);
+    let shared = task as usize;
+    std::thread::spawn(move || {
+        assert_eq!(message(shared as *mut camb_task), b"line one\0after a NUL");
+    })
+    .join()
+    .unwrap();
+    assert_eq!(message(task), b"line one\0after a NUL");
     assert_eq!(
-        text(info.status_text, info.status_text_len).unwrap(),
-        b"WEIRD\0STATUS"
+        message(other),
+        b"The audio model failed to render this prompt"
     );
-    assert_eq!(
-        text(info.message, info.message_len).unwrap(),
-        b"line one\0after a NUL"
-    );
-    // A failed call leaves the previous reply's strings valid and unchanged.
-    let (failed, untouched) = get_status(client, "no-such-task");
-    assert_eq!(failed, camb_result::NotFound);
-    assert_eq!(untouched.status, 0xdead);
-    assert_eq!(untouched.message_len, 97);
-    assert_eq!(
-        text(info.message, info.message_len).unwrap(),
-        b"line one\0after a NUL"
-    );
+    unsafe {
+        camb_task_free(task);
+        camb_task_free(other);
+    }
     unsafe { camb_client_free(client) };
 }
 
@@ -146,7 +163,7 @@ fn errors_carry_codes_words_and_http_status() {
     let client = client_for_url(&emulator.base_url());
     let (result, info) = get_status(client, "no-such-task");
     assert_eq!(result, camb_result::NotFound);
-    assert_eq!(info.status, 0xdead, "out_info must be untouched on failure");
+    assert!(info.is_none());
     assert_eq!(
         last_error(),
         "HTTP 404 Not Found: Task not found: no-such-task"
@@ -190,7 +207,7 @@ fn null_pointers_are_refused_with_their_names() {
     let emulator = emulator();
     let client = client_for_url(&emulator.base_url());
     let id = c("demo-success");
-    let mut info = sentinel_info();
+    let mut info = SENTINEL;
     unsafe {
         assert_eq!(
             camb_client_get_task_status(ptr::null(), id.as_ptr(), &mut info),
@@ -206,8 +223,8 @@ fn null_pointers_are_refused_with_their_names() {
             camb_client_get_task_status(client, id.as_ptr(), ptr::null_mut()),
             camb_result::NullParameter
         );
-        assert!(last_error().contains("out_info is NULL"));
-        assert_eq!(info.status, 0xdead);
+        assert!(last_error().contains("out_task is NULL"));
+        assert_eq!(info, SENTINEL);
 
         let key = c("k");
         assert_eq!(
@@ -269,7 +286,7 @@ fn bad_strings_and_values_are_invalid_parameters() {
     let not_utf8 = CString::new(vec![b'a', 0xff, b'b']).unwrap();
     let long_id = c(&"x".repeat(1025));
     unsafe {
-        let mut info = sentinel_info();
+        let mut info = SENTINEL;
         for id in [
             not_utf8.as_ptr(),
             c("").as_ptr(),
@@ -282,7 +299,7 @@ fn bad_strings_and_values_are_invalid_parameters() {
             );
             assert!(!last_error().is_empty());
         }
-        assert_eq!(info.status, 0xdead);
+        assert_eq!(info, SENTINEL);
 
         let builder = camb_client_builder_new();
         assert_eq!(
@@ -326,7 +343,21 @@ fn bad_strings_and_values_are_invalid_parameters() {
             camb_client_builder_set_max_retries(builder, 0),
             camb_result::Ok
         );
+        // Refused settings are remembered: the build fails with the first one.
+        let mut out = ptr::null_mut();
+        assert_eq!(
+            camb_client_builder_build(builder, &mut out),
+            camb_result::InvalidParameter
+        );
+        assert!(
+            last_error().contains("camb_client_builder_set_api_key() refused")
+                && last_error().contains("not valid UTF-8"),
+            "{}",
+            last_error()
+        );
+        assert!(out.is_null());
         // Plain http to a non-loopback host is refused at build time without opt-in.
+        let builder = camb_client_builder_new();
         assert_eq!(
             camb_client_builder_set_api_key(builder, c("k").as_ptr()),
             camb_result::Ok
@@ -590,7 +621,131 @@ fn the_header_declares_only_camb_names() {
         }
     }
     assert!(
-        defines >= 7,
+        defines >= 6,
         "the version macros and the include guard are missing"
     );
+}
+
+#[test]
+fn a_refused_setting_fails_the_build_for_every_setter() {
+    let emulator = emulator();
+    let url = emulator.base_url();
+    let garbage_pem = b"-----BEGIN CERTIFICATE-----\nnot base64\n";
+    type Setter = Box<dyn Fn(*mut camb_client_builder) -> camb_result>;
+    let cases: Vec<(&str, camb_result, Setter)> = vec![
+        (
+            "camb_client_builder_set_api_key",
+            camb_result::InvalidParameter,
+            Box::new(|b| unsafe { camb_client_builder_set_api_key(b, c("").as_ptr()) }),
+        ),
+        (
+            "camb_client_builder_set_api_key",
+            camb_result::NullParameter,
+            Box::new(|b| unsafe { camb_client_builder_set_api_key(b, ptr::null()) }),
+        ),
+        (
+            "camb_client_builder_set_base_url",
+            camb_result::InvalidParameter,
+            Box::new(|b| unsafe {
+                camb_client_builder_set_base_url(b, c("https://elsewhere.example/x?y=1").as_ptr())
+            }),
+        ),
+        (
+            "camb_client_builder_set_timeout_ms",
+            camb_result::InvalidParameter,
+            Box::new(|b| unsafe { camb_client_builder_set_timeout_ms(b, 0) }),
+        ),
+        (
+            "camb_client_builder_set_max_retries",
+            camb_result::InvalidParameter,
+            Box::new(|b| unsafe { camb_client_builder_set_max_retries(b, 11) }),
+        ),
+        (
+            "camb_client_builder_set_ca_bundle_file",
+            camb_result::InvalidParameter,
+            Box::new(|b| unsafe {
+                camb_client_builder_set_ca_bundle_file(b, c("/no/such/bundle.pem").as_ptr())
+            }),
+        ),
+        (
+            "camb_client_builder_set_ca_bundle_pem",
+            camb_result::InvalidParameter,
+            Box::new(move |b| unsafe {
+                camb_client_builder_set_ca_bundle_pem(b, garbage_pem.as_ptr(), garbage_pem.len())
+            }),
+        ),
+        (
+            "camb_client_builder_set_proxy",
+            camb_result::InvalidParameter,
+            Box::new(|b| unsafe { camb_client_builder_set_proxy(b, c("socks5://h:1").as_ptr()) }),
+        ),
+    ];
+    for (setter, code, refuse) in cases {
+        // A good builder, then one refused setting, then good settings after it:
+        // the build still fails with the refusal, naming the setter.
+        let builder = builder_for(&url);
+        assert_eq!(refuse(builder), code, "{setter}");
+        unsafe {
+            assert_eq!(
+                camb_client_builder_set_base_url(builder, c(&url).as_ptr()),
+                camb_result::Ok
+            );
+            assert_eq!(
+                camb_client_builder_set_api_key(builder, c(DEFAULT_API_KEY).as_ptr()),
+                camb_result::Ok
+            );
+            let mut client = ptr::null_mut();
+            assert_eq!(
+                camb_client_builder_build(builder, &mut client),
+                code,
+                "{setter}"
+            );
+            assert!(client.is_null(), "{setter}");
+            let message = last_error();
+            assert!(
+                message.starts_with(&format!("not built: {setter}() refused its value")),
+                "{setter}: {message}"
+            );
+            // Consumed all the same.
+            assert_eq!(
+                camb_client_builder_build(builder, &mut client),
+                camb_result::InvalidParameter
+            );
+            assert!(last_error().contains("already built or freed"));
+        }
+    }
+    assert_eq!(emulator.stats().requests_total, 0, "nothing was sent");
+}
+
+#[test]
+fn the_free_functions_and_accessors_accept_null() {
+    use camb::ffi::audio::*;
+    use camb::ffi::string::camb_string_free;
+    let mut len = 7usize;
+    let mut run_id = 7i64;
+    unsafe {
+        camb_task_free(ptr::null_mut());
+        camb_task_list_free(ptr::null_mut());
+        camb_audio_url_list_free(ptr::null_mut());
+        camb_string_free(ptr::null_mut());
+        assert_eq!(camb_task_result(ptr::null()), camb_result::NullParameter);
+        assert!(camb_task_error(ptr::null(), &mut len).is_null());
+        assert_eq!(len, 0);
+        assert_eq!(camb_task_http_status(ptr::null()), 0);
+        len = 7;
+        assert_eq!(
+            CStr::from_ptr(camb_task_id(ptr::null(), &mut len)).to_bytes(),
+            b""
+        );
+        assert_eq!(len, 0);
+        assert_eq!(camb_task_status(ptr::null()), camb_status::Unknown);
+        assert!(camb_task_status_text(ptr::null(), ptr::null_mut()).is_null());
+        assert!(!camb_task_run_id(ptr::null(), &mut run_id));
+        assert_eq!(run_id, 7, "left alone");
+        assert!(camb_task_exception_reason(ptr::null(), ptr::null_mut()).is_null());
+        assert!(camb_task_message(ptr::null(), ptr::null_mut()).is_null());
+        assert_eq!(camb_task_list_len(ptr::null()), 0);
+        assert!(camb_task_list_get(ptr::null(), 0).is_null());
+        assert_eq!(camb_audio_url_list_len(ptr::null()), 0);
+    }
 }

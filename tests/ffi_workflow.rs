@@ -7,13 +7,14 @@ use std::ffi::{CStr, CString, c_char, c_void};
 use std::ptr;
 use std::time::{Duration, Instant};
 
+use camb::ffi::audio::*;
 use camb::ffi::builder::*;
 use camb::ffi::cancel::*;
 use camb::ffi::client::*;
 use camb::ffi::create::*;
 use camb::ffi::result_code::{camb_result, camb_status};
-use camb::ffi::results::*;
-use camb::ffi::task_info::camb_task_info;
+use camb::ffi::string::camb_string_free;
+use camb::ffi::task::*;
 use camb::ffi::wait::*;
 use common::*;
 
@@ -35,18 +36,9 @@ fn client_for_url(base_url: &str, max_retries: u32) -> *mut camb_client {
     client
 }
 
-fn empty_info() -> camb_task_info {
-    camb_task_info {
-        status: 0xdead,
-        has_run_id: false,
-        run_id: 0,
-        status_text: ptr::null(),
-        status_text_len: 0,
-        exception_reason: ptr::null(),
-        exception_reason_len: 0,
-        message: ptr::null(),
-        message_len: 0,
-    }
+/// The out-pointer of a call that makes a task: NULL until a call succeeds.
+fn empty_info() -> *mut camb_task {
+    ptr::null_mut()
 }
 
 fn quick_wait() -> camb_wait_options {
@@ -55,6 +47,7 @@ fn quick_wait() -> camb_wait_options {
         backoff_factor: 1.5,
         max_interval_ms: 100,
         deadline_ms: 10_000,
+        ..camb_wait_options_default()
     }
 }
 
@@ -63,21 +56,19 @@ fn create(
     prompt: &str,
     options: Option<&camb_create_options>,
 ) -> (camb_result, String) {
-    let mut id = [0 as c_char; CAMB_TASK_ID_BUFFER_SIZE];
+    let mut id: *mut c_char = ptr::null_mut();
+    let mut len = usize::MAX;
     let options = options.map_or(ptr::null(), |o| o as *const _);
-    let result = unsafe {
-        camb_client_create_task(
-            client,
-            c(prompt).as_ptr(),
-            options,
-            id.as_mut_ptr(),
-            id.len(),
-        )
-    };
-    let id = unsafe { CStr::from_ptr(id.as_ptr()) }
-        .to_string_lossy()
-        .into_owned();
-    (result, id)
+    let result =
+        unsafe { camb_client_create_task(client, c(prompt).as_ptr(), options, &mut id, &mut len) };
+    if result != camb_result::Ok {
+        assert!(id.is_null(), "out_task_id written on failure");
+        return (result, String::new());
+    }
+    let text = unsafe { CStr::from_ptr(id) }.to_str().unwrap().to_owned();
+    assert_eq!(text.len(), len);
+    unsafe { camb_string_free(id) };
+    (result, text)
 }
 
 /// What the progress callback saw, collected through `user_data`.
@@ -146,8 +137,11 @@ fn create_then_wait_with_progress_then_save() {
         )
     };
     assert_eq!(result, camb_result::Ok, "{}", last_error());
-    assert_eq!(info.status, camb_status::Success as u32);
-    assert!(info.has_run_id);
+    let view = read_task(info);
+    unsafe { camb_task_free(info) };
+    assert_eq!(view.status, camb_status::Success);
+    assert_eq!(view.task_id, task_id);
+    let run_id = view.run_id.unwrap();
     let first = &seen.polls[0];
     assert_eq!(
         (first.0, first.1, first.2, first.3, first.4.as_str()),
@@ -160,15 +154,8 @@ fn create_then_wait_with_progress_then_save() {
         .join(format!("ffi-save-{}.wav", std::process::id()));
     let mut bytes = 0u64;
     let c_path = c(path.to_str().unwrap());
-    let result = unsafe {
-        camb_client_save_result(
-            client,
-            info.run_id,
-            c_path.as_ptr(),
-            ptr::null(),
-            &mut bytes,
-        )
-    };
+    let result =
+        unsafe { camb_client_save_audio(client, run_id, c_path.as_ptr(), ptr::null(), &mut bytes) };
     assert_eq!(result, camb_result::Ok, "{}", last_error());
     let file = std::fs::read(&path).unwrap();
     assert_eq!(file.len() as u64, bytes);
@@ -184,7 +171,7 @@ fn create_then_wait_with_progress_then_save() {
 fn create_refuses_bad_input_before_sending() {
     let emulator = emulator();
     let client = client_for_url(&emulator.base_url(), 2);
-    let mut id = [0 as c_char; CAMB_TASK_ID_BUFFER_SIZE];
+    let mut id: *mut c_char = ptr::null_mut();
     let prompt = c("a bell");
     unsafe {
         assert_eq!(create(client, "", None).0, camb_result::InvalidParameter);
@@ -214,24 +201,18 @@ fn create_refuses_bad_input_before_sending() {
             create(client, "x", Some(&bad_project)).0,
             camb_result::InvalidParameter
         );
-        // A buffer too small for any id is refused up front: a paid task's id is never lost.
-        assert_eq!(
-            camb_client_create_task(client, prompt.as_ptr(), ptr::null(), id.as_mut_ptr(), 64),
-            camb_result::InvalidParameter
-        );
-        assert!(last_error().contains("CAMB_TASK_ID_BUFFER_SIZE"));
         assert_eq!(
             camb_client_create_task(
                 ptr::null(),
                 prompt.as_ptr(),
                 ptr::null(),
-                id.as_mut_ptr(),
-                id.len()
+                &mut id,
+                ptr::null_mut()
             ),
             camb_result::NullParameter
         );
         assert_eq!(
-            camb_client_create_task(client, ptr::null(), ptr::null(), id.as_mut_ptr(), id.len()),
+            camb_client_create_task(client, ptr::null(), ptr::null(), &mut id, ptr::null_mut()),
             camb_result::NullParameter
         );
         assert_eq!(
@@ -240,10 +221,11 @@ fn create_refuses_bad_input_before_sending() {
                 prompt.as_ptr(),
                 ptr::null(),
                 ptr::null_mut(),
-                id.len()
+                ptr::null_mut()
             ),
             camb_result::NullParameter
         );
+        assert!(id.is_null());
     }
     assert_eq!(emulator.stats().requests_total, 0);
     // The server's own validation comes back as VALIDATION with its words.
@@ -282,7 +264,7 @@ fn a_token_cancels_a_sleeping_wait_from_another_thread() {
                 &mut info,
             )
         };
-        (result, started.elapsed(), last_error(), info.status)
+        (result, started.elapsed(), last_error(), info.is_null())
     });
     // Cancel once the first poll has been made and the waiter sleeps.
     let deadline = Instant::now() + GENEROUS;
@@ -302,10 +284,10 @@ fn a_token_cancels_a_sleeping_wait_from_another_thread() {
             token as *const camb_cancel_token
         ));
     }
-    let (result, elapsed, message, status) = waiter.join().unwrap();
+    let (result, elapsed, message, untouched) = waiter.join().unwrap();
     assert_eq!(result, camb_result::Cancelled, "{message}");
     assert!(elapsed < Duration::from_secs(10), "woke after {elapsed:?}");
-    assert_eq!(status, 0xdead, "out_info untouched on failure");
+    assert!(untouched, "out_task untouched on failure");
     unsafe {
         assert_eq!(
             camb_cancel_token_reset(token as *const camb_cancel_token),
@@ -423,7 +405,8 @@ fn the_progress_callback_can_stop_the_wait_and_the_deadline_ends_it() {
             ),
             camb_result::Ok
         );
-        assert_eq!(info.status, camb_status::Error as u32);
+        assert_eq!(read_task(info).status, camb_status::Error);
+        camb_task_free(info);
         camb_client_free(client);
     }
     let defaults = camb_wait_options_default();
@@ -461,7 +444,7 @@ fn download_to_a_callback_and_urls() {
     let mut audio: Vec<u8> = Vec::new();
     let mut total = 0u64;
     unsafe {
-        let result = camb_client_download_result(
+        let result = camb_client_download_audio(
             client,
             4242,
             ptr::null(),
@@ -472,7 +455,7 @@ fn download_to_a_callback_and_urls() {
         assert_eq!(result, camb_result::Ok, "{}", last_error());
         assert_eq!(audio.len() as u64, total);
         assert_eq!(&audio[..4], b"RIFF");
-        let result = camb_client_download_result(
+        let result = camb_client_download_audio(
             client,
             4242,
             ptr::null(),
@@ -483,7 +466,7 @@ fn download_to_a_callback_and_urls() {
         assert_eq!(result, camb_result::Cancelled);
         assert!(last_error().contains("write callback"), "{}", last_error());
         assert_eq!(
-            camb_client_download_result(
+            camb_client_download_audio(
                 client,
                 4242,
                 ptr::null(),
@@ -494,7 +477,7 @@ fn download_to_a_callback_and_urls() {
             camb_result::NullParameter
         );
         assert_eq!(
-            camb_client_download_result(
+            camb_client_download_audio(
                 client,
                 987_654,
                 ptr::null(),
@@ -505,67 +488,67 @@ fn download_to_a_callback_and_urls() {
             camb_result::NotFound
         );
 
-        // The URL, with the size-query protocol.
-        let mut needed = 0usize;
-        assert_eq!(
-            camb_client_get_result_url(client, 4242, ptr::null_mut(), 0, &mut needed),
-            camb_result::BufferTooSmall
-        );
-        assert!(needed > 10);
-        let mut small = [0 as c_char; 8];
-        small[0] = 42;
-        assert_eq!(
-            camb_client_get_result_url(
-                client,
-                4242,
-                small.as_mut_ptr(),
-                small.len(),
-                ptr::null_mut()
-            ),
-            camb_result::BufferTooSmall
-        );
-        assert_eq!(small[0], 42, "buffer untouched");
-        let mut buffer = vec![0 as c_char; needed + 1];
+        // The URL: a string the caller owns.
+        let mut url_ptr: *mut c_char = ptr::null_mut();
         let mut len = 0usize;
         assert_eq!(
-            camb_client_get_result_url(client, 4242, buffer.as_mut_ptr(), buffer.len(), &mut len),
+            camb_client_get_audio_url(client, 4242, &mut url_ptr, &mut len),
             camb_result::Ok
         );
-        let url = CStr::from_ptr(buffer.as_ptr()).to_str().unwrap().to_owned();
+        let url = CStr::from_ptr(url_ptr).to_str().unwrap().to_owned();
+        camb_string_free(url_ptr);
         assert_eq!(url.len(), len);
         assert!(url.starts_with(&emulator.base_url()), "{url}");
+        let mut untouched: *mut c_char = ptr::null_mut();
         assert_eq!(
-            camb_client_get_result_url(client, 4242, ptr::null_mut(), 5, &mut len),
+            camb_client_get_audio_url(client, 987_654, &mut untouched, ptr::null_mut()),
+            camb_result::NotFound
+        );
+        assert!(untouched.is_null());
+        assert_eq!(
+            camb_client_get_audio_url(client, 4242, ptr::null_mut(), &mut len),
             camb_result::NullParameter
         );
 
         // Bulk, in input order, NULL for runs without a URL.
         let ids = [987_654i64, 4242];
-        let mut out = [camb_result_url {
-            run_id: 0,
-            url: ptr::null(),
-            url_len: 0,
-        }; 2];
+        let mut list: *mut camb_audio_url_list = ptr::null_mut();
         assert_eq!(
-            camb_client_get_result_urls(client, ids.as_ptr(), ids.len(), out.as_mut_ptr()),
+            camb_client_get_audio_urls(client, ids.as_ptr(), ids.len(), &mut list),
             camb_result::Ok
         );
-        assert_eq!((out[0].run_id, out[0].url.is_null()), (987_654, true));
-        assert_eq!(out[1].run_id, 4242);
-        let bulk = std::slice::from_raw_parts(out[1].url.cast::<u8>(), out[1].url_len);
-        assert_eq!(bulk, url.as_bytes());
+        assert_eq!(camb_audio_url_list_len(list), 2);
+        let (mut run_id, mut url_len) = (0i64, usize::MAX);
+        let none = camb_audio_url_list_get(list, 0, &mut run_id, &mut url_len);
+        assert_eq!((none.is_null(), run_id, url_len), (true, 987_654, 0));
+        let bulk = camb_audio_url_list_get(list, 1, &mut run_id, &mut url_len);
+        assert_eq!(run_id, 4242);
+        assert_eq!(c_text(bulk, url_len).unwrap(), url);
+        // Past the end: NULL, and the run id left alone.
+        run_id = -1;
+        assert!(camb_audio_url_list_get(list, 2, &mut run_id, ptr::null_mut()).is_null());
+        assert_eq!(run_id, -1);
+        camb_audio_url_list_free(list);
+        // NULL lists read as empty, and freeing NULL does nothing.
+        assert_eq!(camb_audio_url_list_len(ptr::null()), 0);
+        assert!(
+            camb_audio_url_list_get(ptr::null(), 0, ptr::null_mut(), ptr::null_mut()).is_null()
+        );
+        camb_audio_url_list_free(ptr::null_mut());
+        let mut list: *mut camb_audio_url_list = ptr::null_mut();
         assert_eq!(
-            camb_client_get_result_urls(client, ids.as_ptr(), 0, out.as_mut_ptr()),
+            camb_client_get_audio_urls(client, ids.as_ptr(), 0, &mut list),
             camb_result::InvalidParameter
         );
         assert_eq!(
-            camb_client_get_result_urls(client, ptr::null(), 2, out.as_mut_ptr()),
+            camb_client_get_audio_urls(client, ptr::null(), 2, &mut list),
             camb_result::NullParameter
         );
         assert_eq!(
-            camb_client_get_result_urls(client, ids.as_ptr(), 2, ptr::null_mut()),
+            camb_client_get_audio_urls(client, ids.as_ptr(), 2, ptr::null_mut()),
             camb_result::NullParameter
         );
+        assert!(list.is_null());
         camb_client_free(client);
     }
 }
@@ -589,19 +572,19 @@ fn save_result_failures_leave_nothing_behind() {
             ..Fault::default()
         });
         assert_eq!(
-            camb_client_save_result(client, 4242, path.as_ptr(), ptr::null(), ptr::null_mut()),
+            camb_client_save_audio(client, 4242, path.as_ptr(), ptr::null(), ptr::null_mut()),
             camb_result::ServerError
         );
         let token = camb_cancel_token_new();
         camb_cancel_token_cancel(token);
         assert_eq!(
-            camb_client_save_result(client, 4242, path.as_ptr(), token, ptr::null_mut()),
+            camb_client_save_audio(client, 4242, path.as_ptr(), token, ptr::null_mut()),
             camb_result::Cancelled
         );
         camb_cancel_token_free(token);
         let missing_dir = c(dir.join("no/such/dir.wav").to_str().unwrap());
         assert_eq!(
-            camb_client_save_result(
+            camb_client_save_audio(
                 client,
                 4242,
                 missing_dir.as_ptr(),
@@ -612,11 +595,11 @@ fn save_result_failures_leave_nothing_behind() {
         );
         assert!(last_error().contains("cannot create"), "{}", last_error());
         assert_eq!(
-            camb_client_save_result(client, 4242, c("").as_ptr(), ptr::null(), ptr::null_mut()),
+            camb_client_save_audio(client, 4242, c("").as_ptr(), ptr::null(), ptr::null_mut()),
             camb_result::InvalidParameter
         );
         assert_eq!(
-            camb_client_save_result(client, 4242, ptr::null(), ptr::null(), ptr::null_mut()),
+            camb_client_save_audio(client, 4242, ptr::null(), ptr::null(), ptr::null_mut()),
             camb_result::NullParameter
         );
         camb_client_free(client);
@@ -642,4 +625,98 @@ fn cancel_tokens_accept_null() {
         assert!(!camb_cancel_token_is_cancelled(ptr::null()));
         camb_cancel_token_free(ptr::null_mut());
     }
+}
+
+/// An older program sends a shorter options struct: the fields it has are read,
+/// the others take their defaults (a field only partly inside counts as absent).
+/// A newer program's longer struct is refused before anything is sent.
+#[test]
+fn options_of_another_size_are_read_by_their_struct_size() {
+    use std::mem::{offset_of, size_of};
+    let emulator = emulator();
+    let client = client_for_url(&emulator.base_url(), 0);
+    let mut task: *mut camb_task = ptr::null_mut();
+    let done = c("demo-error");
+    let wait = |options: &camb_wait_options, task: &mut *mut camb_task| unsafe {
+        camb_client_wait_for_task(
+            client,
+            done.as_ptr(),
+            options,
+            ptr::null(),
+            None,
+            ptr::null_mut(),
+            task,
+        )
+    };
+    // A backoff factor of 0 is invalid when it is read...
+    let mut options = quick_wait();
+    options.backoff_factor = 0.0;
+    assert_eq!(wait(&options, &mut task), camb_result::InvalidParameter);
+    // ...and not read by a struct_size that ends before it (the default 1.5 then).
+    options.struct_size = offset_of!(camb_wait_options, backoff_factor);
+    assert_eq!(
+        wait(&options, &mut task),
+        camb_result::Ok,
+        "{}",
+        last_error()
+    );
+    unsafe { camb_task_free(task) };
+    // A field cut in half by struct_size is not read either.
+    options.struct_size = offset_of!(camb_wait_options, backoff_factor) + 4;
+    task = ptr::null_mut();
+    assert_eq!(
+        wait(&options, &mut task),
+        camb_result::Ok,
+        "{}",
+        last_error()
+    );
+    unsafe { camb_task_free(task) };
+    // Larger than this library knows, or too small to be one: refused.
+    for bad in [size_of::<camb_wait_options>() + 8, 0, 4] {
+        options.struct_size = bad;
+        task = ptr::null_mut();
+        assert_eq!(wait(&options, &mut task), camb_result::InvalidParameter);
+        assert!(task.is_null());
+        assert!(
+            last_error().contains("camb_wait_options.struct_size"),
+            "{}",
+            last_error()
+        );
+    }
+    assert!(last_error().contains("camb_wait_options_default()"));
+    let requests = emulator.stats().requests_total;
+    assert_eq!(requests, 2, "only the two readable waits polled");
+
+    // Create: an unknown audio type past struct_size is not read; the request goes
+    // without it. Within struct_size it is refused.
+    let mut create_options = camb_create_options_default();
+    create_options.duration_s = 2.0;
+    create_options.audio_type = 7;
+    assert_eq!(
+        create(client, "rain", Some(&create_options)).0,
+        camb_result::InvalidParameter
+    );
+    create_options.struct_size = offset_of!(camb_create_options, audio_type);
+    assert_eq!(
+        create(client, "rain", Some(&create_options)).0,
+        camb_result::Ok
+    );
+    let body = emulator.stats().requests.last().unwrap().body.clone();
+    assert_eq!(body, r#"{"prompt":"rain","duration":2.0}"#);
+    create_options.struct_size = size_of::<camb_create_options>() + 1;
+    assert_eq!(
+        create(client, "rain", Some(&create_options)).0,
+        camb_result::InvalidParameter
+    );
+    assert!(last_error().contains("newer camb.h"), "{}", last_error());
+    assert_eq!(emulator.stats().requests_total, requests + 1);
+    assert_eq!(
+        camb_create_options_default().struct_size,
+        size_of::<camb_create_options>()
+    );
+    assert_eq!(
+        camb_wait_options_default().struct_size,
+        size_of::<camb_wait_options>()
+    );
+    unsafe { camb_client_free(client) };
 }

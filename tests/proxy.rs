@@ -332,18 +332,29 @@ fn builder_for(emulator: &Emulator) -> *mut camb_client_builder {
 fn c_abi_set_proxy() {
     let emulator = emulator();
     let proxy = Proxy::start(Mode::Tunnel);
-    let builder = builder_for(&emulator);
-    // SAFETY: a live builder; NULL and NUL-terminated strings.
+    // SAFETY: live builders; NULL and NUL-terminated strings.
     unsafe {
+        // Refused proxies: the builder remembers, and will not build.
+        let refused = builder_for(&emulator);
         assert_eq!(
-            camb_client_builder_set_proxy(builder, ptr::null()),
+            camb_client_builder_set_proxy(refused, ptr::null()),
             camb_result::NullParameter
         );
         assert_eq!(
-            camb_client_builder_set_proxy(builder, c("http://user:secret@").as_ptr()),
+            camb_client_builder_set_proxy(refused, c("http://user:secret@").as_ptr()),
             camb_result::InvalidParameter
         );
         assert!(!last_error().contains("secret"), "{}", last_error());
+        let mut client = ptr::null_mut();
+        assert_eq!(
+            camb_client_builder_build(refused, &mut client),
+            camb_result::NullParameter
+        );
+        assert!(last_error().contains("set_proxy"), "{}", last_error());
+    }
+    let builder = builder_for(&emulator);
+    // SAFETY: a live builder; NUL-terminated strings.
+    unsafe {
         assert_eq!(
             camb_client_builder_set_proxy(builder, c(&proxy.url()).as_ptr()),
             camb_result::Ok
@@ -354,10 +365,11 @@ fn c_abi_set_proxy() {
             camb_result::Ok
         );
     }
-    let (result, info) = common::c_build_and_query(builder, "demo-success");
+    let (result, task) = common::c_build_and_query(builder, "demo-success");
     assert_eq!(result, camb_result::Ok, "{}", last_error());
-    assert_eq!(info.status, camb_status::Success as u32);
-    assert_eq!((info.has_run_id, info.run_id), (true, 4242));
+    let task = task.unwrap();
+    assert_eq!(task.status, camb_status::Success);
+    assert_eq!(task.run_id, Some(4242));
     assert_eq!(proxy.connects().len(), 1);
     assert_eq!(proxy.connects()[0].target, emulator.addr().to_string());
     assert_eq!(emulator.stats().requests_total, 1);

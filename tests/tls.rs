@@ -598,13 +598,14 @@ fn builder_for(url: &str) -> *mut camb_client_builder {
 
 /// Builds `builder` and asks for a status; the result and the run id (if any).
 fn c_status(builder: *mut camb_client_builder) -> (camb_result, Option<i64>) {
-    let (result, info) = common::c_build_and_query(builder, "task-1");
-    if result == camb_result::Ok {
-        assert_eq!(info.status, camb_status::Success as u32);
-        assert!(info.has_run_id);
-        (result, Some(info.run_id))
-    } else {
-        (result, None)
+    let (result, task) = common::c_build_and_query(builder, "task-1");
+    match task {
+        Some(task) => {
+            assert_eq!(task.status, camb_status::Success);
+            assert!(task.run_id.is_some());
+            (result, task.run_id)
+        }
+        None => (result, None),
     }
 }
 

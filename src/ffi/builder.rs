@@ -180,7 +180,9 @@ pub unsafe extern "C" fn camb_client_builder_set_timeout_ms(
     builder: *mut camb_client_builder,
     timeout_ms: u64,
 ) -> camb_result {
-    with_builder(builder, "camb_client_builder_set_timeout_ms", |config| config.set_timeout_ms(timeout_ms))
+    with_builder(builder, "camb_client_builder_set_timeout_ms", |config| {
+        config.set_timeout_ms(timeout_ms)
+    })
 }
 
 /// Sets how many extra attempts an idempotent request (a status query) may make
@@ -202,7 +204,9 @@ pub unsafe extern "C" fn camb_client_builder_set_max_retries(
     builder: *mut camb_client_builder,
     max_retries: u32,
 ) -> camb_result {
-    with_builder(builder, "camb_client_builder_set_max_retries", |config| config.set_max_retries(max_retries))
+    with_builder(builder, "camb_client_builder_set_max_retries", |config| {
+        config.set_max_retries(max_retries)
+    })
 }
 
 /// Allows (`allow` true) a plain `http://` base URL to a host that is not loopback,
@@ -218,10 +222,14 @@ pub unsafe extern "C" fn camb_client_builder_set_allow_insecure_http(
     builder: *mut camb_client_builder,
     allow: bool,
 ) -> camb_result {
-    with_builder(builder, "camb_client_builder_set_allow_insecure_http", |config| {
-        config.allow_insecure_http = allow;
-        Ok(())
-    })
+    with_builder(
+        builder,
+        "camb_client_builder_set_allow_insecure_http",
+        |config| {
+            config.allow_insecure_http = allow;
+            Ok(())
+        },
+    )
 }
 
 /// Trusts the CA certificates of the PEM file at `path` instead of the built-in
@@ -247,10 +255,14 @@ pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_file(
         // must not hold up every other builder in the process.
         // SAFETY: the caller passes NULL or a NUL-terminated string.
         let certificates = unsafe { path_arg(path) }.and_then(|path| load_ca_bundle_file(&path));
-        change_builder(builder, "camb_client_builder_set_ca_bundle_file", |config| {
-            config.ca_certificates = certificates?;
-            Ok(())
-        })
+        change_builder(
+            builder,
+            "camb_client_builder_set_ca_bundle_file",
+            |config| {
+                config.ca_certificates = certificates?;
+                Ok(())
+            },
+        )
     })
 }
 

@@ -67,7 +67,9 @@ struct RawCreateOptions {
 const _: () = {
     use std::mem::{align_of, offset_of, size_of};
     assert!(size_of::<RawCreateOptions>() == size_of::<camb_create_options>());
-    assert!(offset_of!(RawCreateOptions, duration_s) == offset_of!(camb_create_options, duration_s));
+    assert!(
+        offset_of!(RawCreateOptions, duration_s) == offset_of!(camb_create_options, duration_s)
+    );
     assert!(align_of::<RawCreateOptions>() == align_of::<camb_create_options>());
     assert!(
         offset_of!(RawCreateOptions, has_folder_id)

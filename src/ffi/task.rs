@@ -185,7 +185,10 @@ pub unsafe extern "C" fn camb_task_result(task: *const camb_task) -> camb_result
 /// Why the task has no status, in words (what `camb_last_error()` said when the
 /// query failed); NULL when it has one, or for NULL.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camb_task_error(task: *const camb_task, out_len: *mut usize) -> *const c_char {
+pub unsafe extern "C" fn camb_task_error(
+    task: *const camb_task,
+    out_len: *mut usize,
+) -> *const c_char {
     read(task, no_text(out_len), |t| match &t.outcome {
         Outcome::Status(_) => text_out(None, out_len),
         Outcome::Failed { message, .. } => text_out(Some(message), out_len),
@@ -203,7 +206,10 @@ pub unsafe extern "C" fn camb_task_http_status(task: *const camb_task) -> u16 {
 
 /// The task id that was asked for. Never NULL for a task ("" for NULL).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camb_task_id(task: *const camb_task, out_len: *mut usize) -> *const c_char {
+pub unsafe extern "C" fn camb_task_id(
+    task: *const camb_task,
+    out_len: *mut usize,
+) -> *const c_char {
     read(task, empty_text(out_len), |t| {
         text_out(Some(&t.task_id), out_len)
     })
@@ -272,7 +278,10 @@ pub unsafe extern "C" fn camb_task_exception_reason(
 /// The server's message: its text when it sent a string, compact JSON when it
 /// sent an object; NULL when it sent none.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camb_task_message(task: *const camb_task, out_len: *mut usize) -> *const c_char {
+pub unsafe extern "C" fn camb_task_message(
+    task: *const camb_task,
+    out_len: *mut usize,
+) -> *const c_char {
     read(task, no_text(out_len), |t| {
         text_out(t.status().and_then(|s| s.message.as_ref()), out_len)
     })

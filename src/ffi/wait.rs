@@ -4,9 +4,9 @@ use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
 use crate::ffi::boundary::{out_arg, result_call, str_arg};
-use crate::ffi::options::{field, read_sized};
 use crate::ffi::cancel::{camb_cancel_token, token_arg};
 use crate::ffi::client::{camb_client, client_arg};
+use crate::ffi::options::{field, read_sized};
 use crate::ffi::result_code::{camb_result, camb_status};
 use crate::ffi::task::{camb_task, give_task};
 use crate::wait::{Progress, WaitOptions};
@@ -180,12 +180,13 @@ fn report(step: &Progress, call: impl FnOnce(*const camb_wait_progress) -> bool)
     };
     let status_text = step.info.map(|info| c_text(&info.status_text));
     let error_text = step.error.map(|e| c_text(e.message()));
-    let status = step
-        .info
-        .map_or(camb_status::Unknown, |info| camb_status::from(info.status)) as u32;
+    let status =
+        step.info
+            .map_or(camb_status::Unknown, |info| camb_status::from(info.status)) as u32;
     let text_out = |text: &Option<Vec<u8>>| {
-        text.as_ref()
-            .map_or((std::ptr::null(), 0), |t| (t.as_ptr().cast::<c_char>(), t.len() - 1))
+        text.as_ref().map_or((std::ptr::null(), 0), |t| {
+            (t.as_ptr().cast::<c_char>(), t.len() - 1)
+        })
     };
     let (status_text_ptr, status_text_len) = text_out(&status_text);
     let (error_message, error_message_len) = text_out(&error_text);
