@@ -7,20 +7,31 @@ use serde::Deserialize;
 use crate::error::Error;
 use crate::json::decode_object;
 
+/// CAMB's page for this endpoint shows `file_url`; the official SDK's neighbouring
+/// models (the bulk reply, text-to-speech's FILE_URL reply) name the same thing
+/// `output_url`. Either is accepted.
 #[derive(Deserialize)]
 struct FileUrlReply {
-    file_url: String,
+    #[serde(default)]
+    file_url: Option<String>,
+    #[serde(default)]
+    output_url: Option<String>,
 }
 
-/// `{"file_url": "https://..."}` from `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`.
+/// The URL of `{"file_url": "https://..."}` (or `{"output_url": ...}`; `file_url`
+/// wins when both are there) from
+/// `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`.
 pub fn decode_file_url(body: &[u8]) -> Result<String, Error> {
     let reply: FileUrlReply = decode_object(body, "FILE_URL reply")?;
-    if reply.file_url.is_empty() || reply.file_url.contains('\0') {
+    let url = reply.file_url.or(reply.output_url).ok_or_else(|| {
+        Error::bad_response("the FILE_URL reply has neither file_url nor output_url")
+    })?;
+    if url.is_empty() || url.contains('\0') {
         return Err(Error::bad_response(
             "the FILE_URL reply has an empty or NUL-containing URL",
         ));
     }
-    Ok(reply.file_url)
+    Ok(url)
 }
 
 #[derive(Deserialize)]
@@ -61,9 +72,28 @@ mod tests {
             "https://x/y.wav"
         );
         assert_eq!(
-            decode_file_url(br#"{"file_url":null}"#).unwrap_err().kind(),
-            ErrorKind::BadResponse
+            decode_file_url(br#"{"output_url":"https://x/o.wav"}"#).unwrap(),
+            "https://x/o.wav"
         );
+        assert_eq!(
+            decode_file_url(br#"{"output_url":"https://x/o.wav","file_url":"https://x/f.wav"}"#)
+                .unwrap(),
+            "https://x/f.wav"
+        );
+        for bad in [
+            &br#"{"file_url":null}"#[..],
+            br#"{}"#,
+            br#"{"url":"https://x"}"#,
+            br#"{"file_url":""}"#,
+            br#"{"output_url":7}"#,
+        ] {
+            assert_eq!(
+                decode_file_url(bad).unwrap_err().kind(),
+                ErrorKind::BadResponse,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

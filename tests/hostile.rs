@@ -1233,3 +1233,39 @@ fn bytes_after_a_complete_reply_never_answer_the_next_call() {
     assert_eq!(assert_ok(timed_call(&client).0).run_id, Some(1));
     assert_eq!((server.connections(), server.requests()), (2, 2));
 }
+
+/// The audio's URL comes as `file_url` (CAMB's page for the endpoint) or as
+/// `output_url` (the name the official SDK's neighbouring models use); `file_url`
+/// wins when a server sends both.
+#[test]
+fn the_audio_url_is_read_from_file_url_or_output_url() {
+    for (body, expected) in [
+        (
+            r#"{"file_url":"https://cdn.example/f.wav"}"#,
+            "https://cdn.example/f.wav",
+        ),
+        (
+            r#"{"output_url":"https://cdn.example/o.wav"}"#,
+            "https://cdn.example/o.wav",
+        ),
+        (
+            r#"{"output_url":"https://cdn.example/o.wav","file_url":"https://cdn.example/f.wav"}"#,
+            "https://cdn.example/f.wav",
+        ),
+    ] {
+        let server = Server::reply(json_ok(body));
+        let client = client(&server, 5000, 0);
+        assert_eq!(client.get_audio_url(42).unwrap(), expected);
+        assert_eq!(
+            server.heads()[0].line,
+            "GET /text-to-sound-result/42?output_type=FILE_URL HTTP/1.1"
+        );
+    }
+    let server = Server::reply(json_ok(r#"{"url":"https://cdn.example/x.wav"}"#));
+    let err = client(&server, 5000, 0).get_audio_url(42).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadResponse, "{err}");
+    assert!(
+        err.message().contains("neither file_url nor output_url"),
+        "{err}"
+    );
+}
