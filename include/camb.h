@@ -330,13 +330,15 @@ typedef bool (*camb_write_fn)(const uint8_t *data,
 
 /**
  * Options of `camb_client_create_task()`. Start from `camb_create_options_default()`
- * and change what you need; the strings are borrowed for the call only.
+ * (in C and C++; an FFI calls `camb_create_options_init()`) and change what you
+ * need; the strings are borrowed for the call only.
  */
 typedef struct camb_create_options {
   /**
    * The size of this struct in the camb.h the program was built with; set by
-   * `camb_create_options_default()`. It lets a later libcamb add fields
-   * without breaking programs built before (docs/ABI.md).
+   * `camb_create_options_default()` or `camb_create_options_init()`. It lets a
+   * later libcamb add fields without breaking programs built before
+   * (docs/ABI.md).
    */
   size_t struct_size;
   /**
@@ -372,13 +374,14 @@ typedef struct camb_create_options {
 } camb_create_options;
 
 /**
- * How `camb_client_wait_for_task()` polls. Start from `camb_wait_options_default()`.
+ * How `camb_client_wait_for_task()` polls. Start from `camb_wait_options_default()`
+ * (in C and C++; an FFI calls `camb_wait_options_init()`).
  */
 typedef struct camb_wait_options {
   /**
    * The size of this struct in the camb.h the program was built with; set by
-   * `camb_wait_options_default()`. It lets a later libcamb add fields without
-   * breaking programs built before (docs/ABI.md).
+   * `camb_wait_options_default()` or `camb_wait_options_init()`. It lets a later
+   * libcamb add fields without breaking programs built before (docs/ABI.md).
    */
   size_t struct_size;
   /**
@@ -453,6 +456,10 @@ typedef struct camb_wait_progress {
    * Milliseconds until the next poll; 0 when `done`.
    */
   uint64_t next_poll_in_ms;
+  /**
+   * The HTTP status behind a failed poll (`poll_result` not OK), or 0.
+   */
+  uint16_t http_status;
 } camb_wait_progress;
 
 /**
@@ -527,12 +534,13 @@ camb_result camb_client_get_audio_url(const struct camb_client *client,
 
 /**
  * Asks for the URLs of many runs' audio at once (`POST /text-to-sound-results`),
- * `count` run ids (1 to 1000). On success `*out_list` is a new
- * `camb_audio_url_list` with one entry per run id, in order; the caller frees it
- * with `camb_audio_url_list_free()`.
+ * `count` run ids (at most 1000; a run id may be repeated). On success `*out_list`
+ * is a new `camb_audio_url_list` with one entry per run id, in order; the caller
+ * frees it with `camb_audio_url_list_free()`. `count` may be 0 (an empty list, no
+ * request; `run_ids` may then be NULL).
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for a
- * count of 0 or over 1000; and the errors of any call.
+ * count over 1000; and the errors of any call.
  */
 camb_result camb_client_get_audio_urls(const struct camb_client *client,
                                        const int64_t *run_ids,
@@ -548,8 +556,8 @@ size_t camb_audio_url_list_len(const struct camb_audio_url_list *list);
  * The entry at `index` (from 0): its run id into `*out_run_id` (unless NULL) and
  * its URL, owned by the list (valid until the list is freed), its length into
  * `*out_len` (unless NULL). The URL is NULL when the server returned none for
- * this run (unknown, or not successful), when `index` is past the end, or for a
- * NULL list (then `*out_run_id` is left alone).
+ * this run (unknown, or not successful); also when `index` is past the end or
+ * the list is NULL, and then `*out_run_id` is left alone and `*out_len` is 0.
  */
 const char *camb_audio_url_list_get(const struct camb_audio_url_list *list,
                                     size_t index,
@@ -572,7 +580,8 @@ void camb_audio_url_list_free(struct camb_audio_url_list *list);
  * with `camb_task_list_free()`. The call succeeds once every task is there,
  * whatever each says: check each one's `camb_task_result()`. A NULL or invalid id
  * fails only its own task (`CAMB_RESULT_NULL_PARAMETER`,
- * `CAMB_RESULT_INVALID_PARAMETER`; its `camb_task_id()` is then "" for NULL).
+ * `CAMB_RESULT_INVALID_PARAMETER`; its `camb_task_id()` is then the id as given,
+ * with U+FFFD for bytes that are not UTF-8, or "" for NULL).
  *
  * Worker threads are started per call (not per task) and joined before it
  * returns. `count` may be 0 (an empty list; `task_ids` may then be NULL).
@@ -815,10 +824,18 @@ camb_result camb_client_new(const char *api_key,
 void camb_client_free(struct camb_client *client);
 
 /**
- * The default options: server-chosen duration and type, no project, no folder,
- * no retry.
+ * Fills `*options`, a struct of `struct_size` bytes (pass `sizeof` it), with the
+ * defaults: server-chosen duration and type, no project, no folder, no retry,
+ * and `struct_size` itself. A struct from an older camb.h (smaller) gets the
+ * fields it has. C and C++ programs may call the header's
+ * `camb_create_options_default()` instead, which does this with the header's size.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if
+ * `struct_size` is larger than this library's struct (a program built with a newer
+ * camb.h) or smaller than a `size_t`.
  */
-struct camb_create_options camb_create_options_default(void);
+camb_result camb_create_options_init(struct camb_create_options *options,
+                                     size_t struct_size);
 
 /**
  * Creates a text-to-sound task (`POST /text-to-sound`). On success `*out_task_id`
@@ -856,9 +873,11 @@ camb_result camb_client_create_task(const struct camb_client *client,
  * `"HTTP 404 Not Found: Task not found: 1234"`, or `""` when this thread's last
  * libcamb call succeeded (or it has made none).
  *
- * Every libcamb function that returns a `camb_result`, and the `_new` functions
- * that return a handle, set it (clearing it on success); the others (`_free`,
- * names, `camb_version`, `camb_cancel_token_is_cancelled`) leave it alone.
+ * Every libcamb call that can fail (those that return a `camb_result`, and the
+ * `_new` functions that return a handle) sets it, clearing it on success; the
+ * others leave it alone: the accessors of results (`camb_task_*`, the lists'
+ * `_len` and `_get`), the `_free` functions, the names, `camb_version` and
+ * `camb_cancel_token_is_cancelled`.
  * The string belongs to libcamb: never free it. It stays valid until this thread's
  * next libcamb call that sets it; copy it to keep it. Never NULL.
  * It never contains the API key (keys of 4 characters or more are searched for
@@ -1025,17 +1044,26 @@ const struct camb_task *camb_task_list_get(const struct camb_task_list *list,
 void camb_task_list_free(struct camb_task_list *list);
 
 /**
- * The version of the libcamb that is running, such as "0.1.0" (Cargo.toml's
+ * The version of the libcamb that is running, such as "0.2.0" (Cargo.toml's
  * version). Compare it with `CAMB_VERSION_STRING` to detect a header/library
  * mismatch. Static: never free it. Never NULL. Thread-safe.
  */
 const char *camb_version(void);
 
 /**
- * The defaults, which follow CAMB's advice: first pause 2 s, growing 1.5x up to
- * 15 s, for at most 10 minutes.
+ * Fills `*options`, a struct of `struct_size` bytes (pass `sizeof` it), with the
+ * defaults, which follow CAMB's advice (first pause 2 s, growing 1.5x up to 15 s,
+ * for at most 10 minutes), and `struct_size` itself. A struct from an older
+ * camb.h (smaller) gets the fields it has. C and C++ programs may call the
+ * header's `camb_wait_options_default()` instead, which does this with the
+ * header's size.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if
+ * `struct_size` is larger than this library's struct (a program built with a newer
+ * camb.h) or smaller than a `size_t`.
  */
-struct camb_wait_options camb_wait_options_default(void);
+camb_result camb_wait_options_init(struct camb_wait_options *options,
+                                   size_t struct_size);
 
 /**
  * Waits until a task's status is final (anything but PENDING: SUCCESS, ERROR,
@@ -1074,3 +1102,26 @@ camb_result camb_client_wait_for_task(const struct camb_client *client,
 #endif  // __cplusplus
 
 #endif  /* CAMB_H */
+
+#ifndef CAMB_H_DEFAULTS
+#define CAMB_H_DEFAULTS
+/**
+ * The options of camb_client_create_task() with libcamb's defaults, and
+ * struct_size set to this header's sizeof: the way to start them in C and C++.
+ */
+static inline struct camb_create_options camb_create_options_default(void) {
+  struct camb_create_options options;
+  camb_create_options_init(&options, sizeof options);
+  return options;
+}
+
+/**
+ * The options of camb_client_wait_for_task() with libcamb's defaults, and
+ * struct_size set to this header's sizeof: the way to start them in C and C++.
+ */
+static inline struct camb_wait_options camb_wait_options_default(void) {
+  struct camb_wait_options options;
+  camb_wait_options_init(&options, sizeof options);
+  return options;
+}
+#endif /* CAMB_H_DEFAULTS */

@@ -119,6 +119,11 @@ fn through_the_c_abi() {
         assert_eq!(entry(3).result, camb_result::NullParameter);
         assert_eq!(entry(3).task_id, "");
         assert_eq!(entry(4).result, camb_result::InvalidParameter);
+        assert_eq!(
+            entry(4).task_id,
+            "\u{fffd}",
+            "the id as given, made readable"
+        );
         assert!(camb_task_list_get(list, 5).is_null());
         assert_eq!(emulator.stats().requests_total, 3, "bad ids are not sent");
 

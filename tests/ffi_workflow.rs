@@ -75,6 +75,7 @@ fn create(
 #[derive(Default)]
 struct Seen {
     polls: Vec<(u32, u32, bool, bool, String)>,
+    http_statuses: Vec<u16>,
     stop_after: Option<u32>,
 }
 
@@ -93,6 +94,7 @@ unsafe extern "C" fn record_progress(
         };
         String::from_utf8_lossy(bytes).into_owned()
     };
+    seen.http_statuses.push(progress.http_status);
     seen.polls.push((
         progress.polls,
         progress.poll_result,
@@ -535,9 +537,31 @@ fn download_to_a_callback_and_urls() {
             camb_audio_url_list_get(ptr::null(), 0, ptr::null_mut(), ptr::null_mut()).is_null()
         );
         camb_audio_url_list_free(ptr::null_mut());
+        // A run id asked for twice gets its URL twice.
+        let twice = [4242i64, 987_654, 4242];
         let mut list: *mut camb_audio_url_list = ptr::null_mut();
         assert_eq!(
-            camb_client_get_audio_urls(client, ids.as_ptr(), 0, &mut list),
+            camb_client_get_audio_urls(client, twice.as_ptr(), twice.len(), &mut list),
+            camb_result::Ok
+        );
+        for (index, expected) in [(0, Some(&url)), (1, None), (2, Some(&url))] {
+            let got = camb_audio_url_list_get(list, index, ptr::null_mut(), &mut url_len);
+            assert_eq!(c_text(got, url_len).as_ref(), expected, "entry {index}");
+        }
+        camb_audio_url_list_free(list);
+        // None asked: an empty list, and no request.
+        let requests = emulator.stats().requests_total;
+        let mut list: *mut camb_audio_url_list = ptr::null_mut();
+        assert_eq!(
+            camb_client_get_audio_urls(client, ptr::null(), 0, &mut list),
+            camb_result::Ok
+        );
+        assert_eq!(camb_audio_url_list_len(list), 0);
+        camb_audio_url_list_free(list);
+        assert_eq!(emulator.stats().requests_total, requests);
+        let mut list: *mut camb_audio_url_list = ptr::null_mut();
+        assert_eq!(
+            camb_client_get_audio_urls(client, ids.as_ptr(), 1001, &mut list),
             camb_result::InvalidParameter
         );
         assert_eq!(
@@ -717,6 +741,112 @@ fn options_of_another_size_are_read_by_their_struct_size() {
     assert_eq!(
         camb_wait_options_default().struct_size,
         size_of::<camb_wait_options>()
+    );
+    unsafe { camb_client_free(client) };
+}
+
+/// `_init` fills a struct of the size the program passes: all of it for this
+/// header's size, only the fields an older (smaller) struct has, and refuses a
+/// size from a newer header or one too small to hold struct_size.
+#[test]
+fn options_init_fills_the_size_it_is_given() {
+    use std::mem::{offset_of, size_of};
+    unsafe {
+        let mut wait: camb_wait_options = std::mem::zeroed();
+        assert_eq!(
+            camb_wait_options_init(&mut wait, size_of::<camb_wait_options>()),
+            camb_result::Ok
+        );
+        let defaults = camb_wait_options_default();
+        assert_eq!(
+            (
+                wait.struct_size,
+                wait.initial_interval_ms,
+                wait.backoff_factor
+            ),
+            (size_of::<camb_wait_options>(), 2_000, 1.5)
+        );
+        assert_eq!(
+            (wait.max_interval_ms, wait.deadline_ms),
+            (defaults.max_interval_ms, 600_000)
+        );
+
+        // An older, smaller struct: its fields, and not a byte past its end.
+        let mut older: camb_wait_options = std::mem::zeroed();
+        older.max_interval_ms = 77;
+        older.deadline_ms = 88;
+        let size = offset_of!(camb_wait_options, max_interval_ms);
+        assert_eq!(camb_wait_options_init(&mut older, size), camb_result::Ok);
+        assert_eq!(
+            (
+                older.struct_size,
+                older.initial_interval_ms,
+                older.backoff_factor
+            ),
+            (size, 2_000, 1.5)
+        );
+        assert_eq!((older.max_interval_ms, older.deadline_ms), (77, 88));
+
+        for bad in [size_of::<camb_wait_options>() + 1, 0, 7] {
+            assert_eq!(
+                camb_wait_options_init(&mut wait, bad),
+                camb_result::InvalidParameter,
+                "{bad}"
+            );
+        }
+        assert!(
+            last_error().contains("cannot hold its struct_size"),
+            "{}",
+            last_error()
+        );
+        assert_eq!(
+            camb_wait_options_init(ptr::null_mut(), 8),
+            camb_result::NullParameter
+        );
+
+        let mut create_options: camb_create_options = std::mem::zeroed();
+        create_options.retry = true;
+        let size = offset_of!(camb_create_options, has_folder_id);
+        assert_eq!(
+            camb_create_options_init(&mut create_options, size),
+            camb_result::Ok
+        );
+        assert_eq!(create_options.struct_size, size);
+        assert_eq!(create_options.audio_type, camb_audio_type::Default as u32);
+        assert!(create_options.retry, "past the size: left alone");
+        assert_eq!(
+            camb_create_options_init(&mut create_options, size_of::<camb_create_options>() + 8),
+            camb_result::InvalidParameter
+        );
+        assert!(last_error().contains("newer camb.h"), "{}", last_error());
+    }
+}
+
+/// The poll that ends a wait with an HTTP error says which status it was.
+#[test]
+fn progress_reports_the_http_status_of_a_failed_poll() {
+    let emulator = emulator();
+    let client = client_for_url(&emulator.base_url(), 0);
+    let mut seen = Seen::default();
+    let mut task = empty_info();
+    let result = unsafe {
+        camb_client_wait_for_task(
+            client,
+            c("no-such-task").as_ptr(),
+            &quick_wait(),
+            ptr::null(),
+            Some(record_progress),
+            (&mut seen as *mut Seen).cast(),
+            &mut task,
+        )
+    };
+    assert_eq!(result, camb_result::NotFound);
+    assert!(task.is_null());
+    assert_eq!(seen.http_statuses, [404]);
+    let (polls, poll_result, _, done, _) = seen.polls[0].clone();
+    assert_eq!(
+        (polls, poll_result, done),
+        (1, camb_result::NotFound as u32, true)
     );
     unsafe { camb_client_free(client) };
 }

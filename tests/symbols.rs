@@ -53,8 +53,9 @@ fn exports(file: &Path) -> Vec<Export> {
         .collect()
 }
 
-/// The functions include/camb.h declares: a declaration starts at the line's first
-/// column (cbindgen writes one argument per line after the first).
+/// The functions include/camb.h declares for the library to define: a declaration
+/// starts at the line's first column (cbindgen writes one argument per line after
+/// the first). The header's own `static inline` helpers are not the library's.
 fn header_functions() -> BTreeSet<String> {
     let header = std::fs::read_to_string(Path::new(MANIFEST_DIR).join("include/camb.h"))
         .expect("include/camb.h is readable");
@@ -62,6 +63,7 @@ fn header_functions() -> BTreeSet<String> {
         .lines()
         .filter(|line| line.starts_with(|c: char| c.is_ascii_alphabetic()))
         .filter(|line| !line.starts_with("typedef") && !line.starts_with("extern"))
+        .filter(|line| !line.starts_with("static inline"))
         .filter_map(|line| {
             let before_paren = &line[..line.find('(')?];
             let start = before_paren

@@ -139,12 +139,13 @@ pub struct camb_audio_url_list {
 }
 
 /// Asks for the URLs of many runs' audio at once (`POST /text-to-sound-results`),
-/// `count` run ids (1 to 1000). On success `*out_list` is a new
-/// `camb_audio_url_list` with one entry per run id, in order; the caller frees it
-/// with `camb_audio_url_list_free()`.
+/// `count` run ids (at most 1000; a run id may be repeated). On success `*out_list`
+/// is a new `camb_audio_url_list` with one entry per run id, in order; the caller
+/// frees it with `camb_audio_url_list_free()`. `count` may be 0 (an empty list, no
+/// request; `run_ids` may then be NULL).
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for a
-/// count of 0 or over 1000; and the errors of any call.
+/// count over 1000; and the errors of any call.
 // The caller's part: `client` is NULL or a live client; `run_ids` is NULL or points to `count`
 // values; `out_list` is NULL or valid for writing a pointer.
 #[unsafe(no_mangle)]
@@ -157,21 +158,35 @@ pub unsafe extern "C" fn camb_client_get_audio_urls(
     result_call(|| {
         // SAFETY: the caller passes NULL or a live client.
         let client = unsafe { client_arg(client) }?;
-        if run_ids.is_null() {
+        out_arg(out_list, "out_list")?;
+        if count > 0 && run_ids.is_null() {
             return Err(null_parameter("run_ids"));
         }
-        out_arg(out_list, "out_list")?;
-        // Checked before the slice is made, so no slice covers memory the caller
-        // never promised.
-        check_bulk_count(count)?;
-        // SAFETY: non-NULL and `count` values long, per the contract.
-        let ids = unsafe { std::slice::from_raw_parts(run_ids, count) };
-        let mut urls = client.get_audio_urls(ids)?;
+        let ids = if count == 0 {
+            &[][..]
+        } else {
+            // Checked before the slice is made, so no slice covers memory the
+            // caller never promised.
+            check_bulk_count(count)?;
+            // SAFETY: non-NULL and `count` values long, per the contract.
+            unsafe { std::slice::from_raw_parts(run_ids, count) }
+        };
+        if ids.is_empty() {
+            let list = Box::into_raw(Box::new(camb_audio_url_list {
+                entries: Vec::new(),
+            }));
+            // SAFETY: checked non-NULL above; the caller passes a writable pointer.
+            unsafe { out_list.write(list) };
+            return Ok(());
+        }
+        let urls = client.get_audio_urls(ids)?;
+        // Looked up, not taken: a run id asked for twice gets its URL twice.
         let entries = ids
             .iter()
             .map(|run_id| {
-                let url = urls.remove(run_id).map(|url| {
-                    let mut bytes = url.into_bytes();
+                let url = urls.get(run_id).map(|url| {
+                    let mut bytes = Vec::with_capacity(url.len() + 1);
+                    bytes.extend_from_slice(url.as_bytes());
                     bytes.push(0);
                     bytes.into_boxed_slice()
                 });
@@ -196,8 +211,8 @@ pub unsafe extern "C" fn camb_audio_url_list_len(list: *const camb_audio_url_lis
 /// The entry at `index` (from 0): its run id into `*out_run_id` (unless NULL) and
 /// its URL, owned by the list (valid until the list is freed), its length into
 /// `*out_len` (unless NULL). The URL is NULL when the server returned none for
-/// this run (unknown, or not successful), when `index` is past the end, or for a
-/// NULL list (then `*out_run_id` is left alone).
+/// this run (unknown, or not successful); also when `index` is past the end or
+/// the list is NULL, and then `*out_run_id` is left alone and `*out_len` is 0.
 // The caller's part: `list` is NULL or a live list; `out_run_id` and `out_len` are NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_audio_url_list_get(

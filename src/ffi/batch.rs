@@ -7,7 +7,6 @@ use crate::ffi::boundary::{null_parameter, out_arg, result_call, str_arg};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::result_code::camb_result;
 use crate::ffi::task::{camb_task, camb_task_list};
-use crate::task::TaskInfo;
 
 /// Asks for the statuses of `count` tasks at once, running up to
 /// `max_connections` requests at a time (0: 8; at most 32) over the client's
@@ -19,7 +18,8 @@ use crate::task::TaskInfo;
 /// with `camb_task_list_free()`. The call succeeds once every task is there,
 /// whatever each says: check each one's `camb_task_result()`. A NULL or invalid id
 /// fails only its own task (`CAMB_RESULT_NULL_PARAMETER`,
-/// `CAMB_RESULT_INVALID_PARAMETER`; its `camb_task_id()` is then "" for NULL).
+/// `CAMB_RESULT_INVALID_PARAMETER`; its `camb_task_id()` is then the id as given,
+/// with U+FFFD for bytes that are not UTF-8, or "" for NULL).
 ///
 /// Worker threads are started per call (not per task) and joined before it
 /// returns. `count` may be 0 (an empty list; `task_ids` may then be NULL).
@@ -71,17 +71,19 @@ pub unsafe extern "C" fn camb_client_get_task_statuses(
             .into_iter();
         let tasks: Vec<camb_task> = ids
             .into_iter()
-            .map(|id| {
-                let (id, outcome): (&str, Result<TaskInfo, Error>) = match id {
-                    Ok(id) => (
-                        id,
-                        fetched.next().unwrap_or_else(|| {
-                            Err(Error::invalid("internal error: missing batch entry"))
-                        }),
-                    ),
-                    Err(e) => ("", Err(e)),
-                };
-                camb_task::from_outcome(id, outcome)
+            .zip(pointers)
+            .map(|(id, &pointer)| match id {
+                Ok(id) => {
+                    let outcome = fetched.next().unwrap_or_else(|| {
+                        Err(Error::invalid("internal error: missing batch entry"))
+                    });
+                    camb_task::from_outcome(id, outcome)
+                }
+                Err(e) => {
+                    // SAFETY: NULL or NUL-terminated, per the contract.
+                    let as_given = unsafe { lossy_text(pointer) };
+                    camb_task::from_outcome(&as_given, Err(e))
+                }
             })
             .collect();
         let list = Box::into_raw(Box::new(camb_task_list::new(tasks)));
@@ -89,4 +91,17 @@ pub unsafe extern "C" fn camb_client_get_task_statuses(
         unsafe { out_list.write(list) };
         Ok(())
     })
+}
+
+/// The text at `pointer` as given, bytes that are not UTF-8 replaced; "" for NULL.
+///
+/// # Safety
+/// `pointer` is NULL or NUL-terminated.
+unsafe fn lossy_text(pointer: *const c_char) -> String {
+    if pointer.is_null() {
+        return String::new();
+    }
+    // SAFETY: non-NULL and NUL-terminated, per this function's contract.
+    let bytes = unsafe { std::ffi::CStr::from_ptr(pointer) }.to_bytes();
+    String::from_utf8_lossy(bytes).into_owned()
 }

@@ -6,7 +6,7 @@ use crate::create::{AudioType, CreateRequest};
 use crate::error::Error;
 use crate::ffi::boundary::{out_arg, result_call, str_arg};
 use crate::ffi::client::{camb_client, client_arg};
-use crate::ffi::options::{field, read_sized};
+use crate::ffi::options::{Field, field, init_sized, read_sized};
 use crate::ffi::result_code::camb_result;
 use crate::ffi::string::give_string;
 
@@ -23,13 +23,15 @@ pub enum camb_audio_type {
 }
 
 /// Options of `camb_client_create_task()`. Start from `camb_create_options_default()`
-/// and change what you need; the strings are borrowed for the call only.
+/// (in C and C++; an FFI calls `camb_create_options_init()`) and change what you
+/// need; the strings are borrowed for the call only.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct camb_create_options {
     /// The size of this struct in the camb.h the program was built with; set by
-    /// `camb_create_options_default()`. It lets a later libcamb add fields
-    /// without breaking programs built before (docs/ABI.md).
+    /// `camb_create_options_default()` or `camb_create_options_init()`. It lets a
+    /// later libcamb add fields without breaking programs built before
+    /// (docs/ABI.md).
     pub struct_size: usize,
     /// Seconds of audio; 0 lets the server choose (8 s). For sound, at most 10.
     pub duration_s: f64,
@@ -94,10 +96,54 @@ impl From<camb_create_options> for RawCreateOptions {
     }
 }
 
-/// The default options: server-chosen duration and type, no project, no folder,
-/// no retry.
+/// The fields after `struct_size`, for reading and filling a caller's struct of
+/// any size.
+fn fields() -> [Field; 7] {
+    [
+        field!(RawCreateOptions, duration_s),
+        field!(RawCreateOptions, audio_type),
+        field!(RawCreateOptions, project_name),
+        field!(RawCreateOptions, project_description),
+        field!(RawCreateOptions, has_folder_id),
+        field!(RawCreateOptions, folder_id),
+        field!(RawCreateOptions, retry),
+    ]
+}
+
+/// Fills `*options`, a struct of `struct_size` bytes (pass `sizeof` it), with the
+/// defaults: server-chosen duration and type, no project, no folder, no retry,
+/// and `struct_size` itself. A struct from an older camb.h (smaller) gets the
+/// fields it has. C and C++ programs may call the header's
+/// `camb_create_options_default()` instead, which does this with the header's size.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if
+/// `struct_size` is larger than this library's struct (a program built with a newer
+/// camb.h) or smaller than a `size_t`.
+// The caller's part: `options` is NULL or valid for writing `struct_size` bytes.
 #[unsafe(no_mangle)]
-pub extern "C" fn camb_create_options_default() -> camb_create_options {
+pub unsafe extern "C" fn camb_create_options_init(
+    options: *mut camb_create_options,
+    struct_size: usize,
+) -> camb_result {
+    result_call(|| {
+        let defaults = RawCreateOptions::from(camb_create_options_default());
+        // SAFETY: NULL or `struct_size` writable bytes (the caller's part); the
+        // mirror shares the layout, and any of its bit patterns is valid.
+        unsafe {
+            init_sized(
+                options.cast::<RawCreateOptions>(),
+                struct_size,
+                defaults,
+                &fields(),
+                "camb_create_options",
+            )
+        }
+    })
+}
+
+/// The defaults as this library's struct (for Rust; C and C++ get the header's
+/// `camb_create_options_default()`, which calls `camb_create_options_init()`).
+pub fn camb_create_options_default() -> camb_create_options {
     camb_create_options {
         struct_size: std::mem::size_of::<camb_create_options>(),
         duration_s: 0.0,
@@ -154,15 +200,6 @@ pub unsafe extern "C" fn camb_client_create_task(
         // Read through a mirror whose flags are bytes: a C caller's `bool` may hold
         // any byte (an uninitialised struct, an FFI that writes uint8_t), and such a
         // byte read as a Rust bool would be undefined behaviour.
-        let fields = [
-            field!(RawCreateOptions, duration_s),
-            field!(RawCreateOptions, audio_type),
-            field!(RawCreateOptions, project_name),
-            field!(RawCreateOptions, project_description),
-            field!(RawCreateOptions, has_folder_id),
-            field!(RawCreateOptions, folder_id),
-            field!(RawCreateOptions, retry),
-        ];
         // SAFETY: NULL or a camb_create_options of its struct_size bytes, whose
         // layout the mirror shares (asserted next to RawCreateOptions); every bit
         // pattern of the mirror is valid.
@@ -170,7 +207,7 @@ pub unsafe extern "C" fn camb_client_create_task(
             read_sized(
                 options.cast::<RawCreateOptions>(),
                 RawCreateOptions::from(camb_create_options_default()),
-                &fields,
+                &fields(),
                 "camb_create_options",
             )
         }?;

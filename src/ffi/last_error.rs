@@ -48,9 +48,11 @@ fn store(message: &str, http_status: u16) {
 /// `"HTTP 404 Not Found: Task not found: 1234"`, or `""` when this thread's last
 /// libcamb call succeeded (or it has made none).
 ///
-/// Every libcamb function that returns a `camb_result`, and the `_new` functions
-/// that return a handle, set it (clearing it on success); the others (`_free`,
-/// names, `camb_version`, `camb_cancel_token_is_cancelled`) leave it alone.
+/// Every libcamb call that can fail (those that return a `camb_result`, and the
+/// `_new` functions that return a handle) sets it, clearing it on success; the
+/// others leave it alone: the accessors of results (`camb_task_*`, the lists'
+/// `_len` and `_get`), the `_free` functions, the names, `camb_version` and
+/// `camb_cancel_token_is_cancelled`.
 /// The string belongs to libcamb: never free it. It stays valid until this thread's
 /// next libcamb call that sets it; copy it to keep it. Never NULL.
 /// It never contains the API key (keys of 4 characters or more are searched for

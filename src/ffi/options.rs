@@ -1,10 +1,11 @@
 //! Reading an options struct that may come from an older or newer camb.h.
 //!
-//! Each options struct starts with `size_t struct_size`, which its `_default()`
-//! function sets to the struct's size in the header the program was built
-//! against. A smaller size is an older program: the fields it knows are read,
-//! the others keep their defaults. A larger size is a newer program than this
-//! library, which cannot know what the extra fields ask for: refused.
+//! Each options struct starts with `size_t struct_size`, which its `_init()`
+//! function sets to the size the program passes: `sizeof` the struct in the
+//! header the program was built with (the header's `_default()` does that). A
+//! smaller size is an older program: the fields it knows are read, the others
+//! keep their defaults. A larger size is a newer program than this library,
+//! which cannot know what the extra fields ask for: refused.
 //!
 //! So that this works, a field added in a later version goes at an offset at or
 //! past the old struct's size (after its tail padding), never into it.
@@ -60,13 +61,13 @@ pub(crate) unsafe fn read_sized<T: Copy>(
     if struct_size > known {
         return Err(Error::invalid(format!(
             "{name}.struct_size is {struct_size}, larger than the {known} bytes this \
-             libcamb knows: the program was built with a newer camb.h than this \
-             library ({name}_default() sets it)"
+             libcamb knows: the program was built with a newer camb.h than this library"
         )));
     }
     if struct_size < size_of::<usize>() {
         return Err(Error::invalid(format!(
-            "{name}.struct_size is {struct_size}: start from {name}_default(), which sets it"
+            "{name}.struct_size is {struct_size}: start from {name}_default() (or \
+             {name}_init()), which sets it"
         )));
     }
     let mut value = defaults;
@@ -86,4 +87,54 @@ pub(crate) unsafe fn read_sized<T: Copy>(
         }
     }
     Ok(value)
+}
+
+/// Fills the caller's options struct of `struct_size` bytes with `defaults`: its
+/// `struct_size` field, and each field in `fields` that lies wholly within it
+/// (an older program's struct has fewer; the bytes of a field cut by its end are
+/// not the caller's struct and are left alone).
+///
+/// # Safety
+/// `ptr` is NULL or valid for writing `struct_size` bytes; `T` is as for
+/// [`read_sized`].
+pub(crate) unsafe fn init_sized<T: Copy>(
+    ptr: *mut T,
+    struct_size: usize,
+    defaults: T,
+    fields: &[Field],
+    name: &str,
+) -> Result<(), Error> {
+    if ptr.is_null() {
+        return Err(crate::ffi::boundary::null_parameter("options"));
+    }
+    let known = size_of::<T>();
+    if struct_size > known {
+        return Err(Error::invalid(format!(
+            "a {name} of {struct_size} bytes is larger than the {known} bytes this libcamb \
+             knows: the program was built with a newer camb.h than this library"
+        )));
+    }
+    if struct_size < size_of::<usize>() {
+        return Err(Error::invalid(format!(
+            "a {name} of {struct_size} bytes cannot hold its struct_size: pass sizeof the struct"
+        )));
+    }
+    let into = ptr.cast::<u8>();
+    let from = std::ptr::from_ref(&defaults).cast::<u8>();
+    // SAFETY: the caller's struct holds at least a size_t (checked above), at its start.
+    unsafe { ptr.cast::<usize>().write_unaligned(struct_size) };
+    for field in fields {
+        if field.offset + field.size <= struct_size {
+            // SAFETY: the field lies within the caller's struct_size writable bytes
+            // and within `defaults`.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    from.add(field.offset),
+                    into.add(field.offset),
+                    field.size,
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -7,7 +7,8 @@ use crate::error::Error;
 use crate::ffi::boundary::void_call;
 
 /// Gives `text` to the caller as a new NUL-terminated string in `*out`, its
-/// length in `*out_len` when that is not NULL. `what` names it in the error for
+/// length in `*out_len` when that is not NULL (the same as `strlen`: such text
+/// never holds a NUL; one from the server is refused). `what` names it in the error for
 /// a NUL byte inside (a server's text that C could not read whole).
 ///
 /// # Safety

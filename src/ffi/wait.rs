@@ -3,21 +3,23 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::ffi::boundary::{out_arg, result_call, str_arg};
 use crate::ffi::cancel::{camb_cancel_token, token_arg};
 use crate::ffi::client::{camb_client, client_arg};
-use crate::ffi::options::{field, read_sized};
+use crate::ffi::options::{Field, field, init_sized, read_sized};
 use crate::ffi::result_code::{camb_result, camb_status};
 use crate::ffi::task::{camb_task, give_task};
 use crate::wait::{Progress, WaitOptions};
 
-/// How `camb_client_wait_for_task()` polls. Start from `camb_wait_options_default()`.
+/// How `camb_client_wait_for_task()` polls. Start from `camb_wait_options_default()`
+/// (in C and C++; an FFI calls `camb_wait_options_init()`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct camb_wait_options {
     /// The size of this struct in the camb.h the program was built with; set by
-    /// `camb_wait_options_default()`. It lets a later libcamb add fields without
-    /// breaking programs built before (docs/ABI.md).
+    /// `camb_wait_options_default()` or `camb_wait_options_init()`. It lets a later
+    /// libcamb add fields without breaking programs built before (docs/ABI.md).
     pub struct_size: usize,
     /// Pause after the first poll (default 2000). Must be > 0 and <= `max_interval_ms`.
     pub initial_interval_ms: u64,
@@ -30,10 +32,51 @@ pub struct camb_wait_options {
     pub deadline_ms: u64,
 }
 
-/// The defaults, which follow CAMB's advice: first pause 2 s, growing 1.5x up to
-/// 15 s, for at most 10 minutes.
+/// The fields after `struct_size`, for reading and filling a caller's struct of
+/// any size.
+fn fields() -> [Field; 4] {
+    [
+        field!(camb_wait_options, initial_interval_ms),
+        field!(camb_wait_options, backoff_factor),
+        field!(camb_wait_options, max_interval_ms),
+        field!(camb_wait_options, deadline_ms),
+    ]
+}
+
+/// Fills `*options`, a struct of `struct_size` bytes (pass `sizeof` it), with the
+/// defaults, which follow CAMB's advice (first pause 2 s, growing 1.5x up to 15 s,
+/// for at most 10 minutes), and `struct_size` itself. A struct from an older
+/// camb.h (smaller) gets the fields it has. C and C++ programs may call the
+/// header's `camb_wait_options_default()` instead, which does this with the
+/// header's size.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if
+/// `struct_size` is larger than this library's struct (a program built with a newer
+/// camb.h) or smaller than a `size_t`.
+// The caller's part: `options` is NULL or valid for writing `struct_size` bytes.
 #[unsafe(no_mangle)]
-pub extern "C" fn camb_wait_options_default() -> camb_wait_options {
+pub unsafe extern "C" fn camb_wait_options_init(
+    options: *mut camb_wait_options,
+    struct_size: usize,
+) -> camb_result {
+    result_call(|| {
+        // SAFETY: NULL or `struct_size` writable bytes (the caller's part); the
+        // struct's fields are integers and a float, valid whatever their bits.
+        unsafe {
+            init_sized(
+                options,
+                struct_size,
+                camb_wait_options_default(),
+                &fields(),
+                "camb_wait_options",
+            )
+        }
+    })
+}
+
+/// The defaults as this library's struct (for Rust; C and C++ get the header's
+/// `camb_wait_options_default()`, which calls `camb_wait_options_init()`).
+pub fn camb_wait_options_default() -> camb_wait_options {
     let defaults = WaitOptions::default();
     camb_wait_options {
         struct_size: std::mem::size_of::<camb_wait_options>(),
@@ -75,6 +118,8 @@ pub struct camb_wait_progress {
     pub done: bool,
     /// Milliseconds until the next poll; 0 when `done`.
     pub next_poll_in_ms: u64,
+    /// The HTTP status behind a failed poll (`poll_result` not OK), or 0.
+    pub http_status: u16,
 }
 
 /// Called after every poll of `camb_client_wait_for_task()` on the waiting thread.
@@ -128,12 +173,6 @@ pub unsafe extern "C" fn camb_client_wait_for_task(
         // SAFETY: NULL or NUL-terminated.
         let task_id = unsafe { str_arg(task_id, "task_id") }?;
         out_arg(out_task, "out_task")?;
-        let fields = [
-            field!(camb_wait_options, initial_interval_ms),
-            field!(camb_wait_options, backoff_factor),
-            field!(camb_wait_options, max_interval_ms),
-            field!(camb_wait_options, deadline_ms),
-        ];
         // SAFETY: NULL or a camb_wait_options of its struct_size bytes (the
         // caller's contract); its fields are integers and a float, valid whatever
         // their bits.
@@ -141,7 +180,7 @@ pub unsafe extern "C" fn camb_client_wait_for_task(
             read_sized(
                 options,
                 camb_wait_options_default(),
-                &fields,
+                &fields(),
                 "camb_wait_options",
             )
         }?;
@@ -205,6 +244,7 @@ fn report(step: &Progress, call: impl FnOnce(*const camb_wait_progress) -> bool)
         done: step.next_poll_in.is_none(),
         // Rounded up: a pause under 1 ms must not read as 0, which means "done".
         next_poll_in_ms: step.next_poll_in.map_or(0, |d| millis(d).max(1)),
+        http_status: step.error.and_then(Error::http_status).unwrap_or(0),
     };
     call(&c_progress)
 }
