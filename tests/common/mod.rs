@@ -177,38 +177,73 @@ pub fn last_error() -> String {
         .into_owned()
 }
 
+/// What a `camb_task` says, read through its accessors into Rust values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskView {
+    pub result: camb::ffi::result_code::camb_result,
+    pub error: Option<String>,
+    pub http_status: u16,
+    pub task_id: String,
+    pub status: camb::ffi::result_code::camb_status,
+    pub status_text: Option<String>,
+    pub run_id: Option<i64>,
+    pub exception_reason: Option<String>,
+    pub message: Option<String>,
+}
+
+/// The text at `ptr` of `len` bytes (None for NULL), checked to end in a NUL.
+pub fn c_text(ptr: *const std::ffi::c_char, len: usize) -> Option<String> {
+    if ptr.is_null() {
+        assert_eq!(len, 0, "a NULL string with a length");
+        return None;
+    }
+    // SAFETY: libcamb gives `len` bytes and a NUL at ptr.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len + 1) };
+    assert_eq!(bytes[len], 0, "not NUL-terminated at its length");
+    Some(String::from_utf8(bytes[..len].to_vec()).unwrap())
+}
+
+/// Reads every accessor of `task` (which stays the caller's to free).
+pub fn read_task(task: *const camb::ffi::task::camb_task) -> TaskView {
+    use camb::ffi::task::*;
+    let mut len = usize::MAX;
+    let mut run_id = 0;
+    // SAFETY: a live task (or NULL), and writable lengths.
+    unsafe {
+        TaskView {
+            result: camb_task_result(task),
+            error: c_text(camb_task_error(task, &mut len), len),
+            http_status: camb_task_http_status(task),
+            task_id: c_text(camb_task_id(task, &mut len), len).unwrap(),
+            status: camb_task_status(task),
+            status_text: c_text(camb_task_status_text(task, &mut len), len),
+            run_id: camb_task_run_id(task, &mut run_id).then_some(run_id),
+            exception_reason: c_text(camb_task_exception_reason(task, &mut len), len),
+            message: c_text(camb_task_message(task, &mut len), len),
+        }
+    }
+}
+
 /// Builds `builder` (consuming it), asks for the status of `task_id`, frees the
-/// client; the result and the filled info (status u32::MAX when it failed).
+/// client and the task; the result and what the task said (None when it failed).
 pub fn c_build_and_query(
     builder: *mut camb::ffi::builder::camb_client_builder,
     task_id: &str,
-) -> (
-    camb::ffi::result_code::camb_result,
-    camb::ffi::task_info::camb_task_info,
-) {
+) -> (camb::ffi::result_code::camb_result, Option<TaskView>) {
     use camb::ffi::result_code::camb_result;
     let mut client = std::ptr::null_mut();
     // SAFETY: a live builder (consumed here) and a writable out-pointer.
     let built = unsafe { camb::ffi::builder::camb_client_builder_build(builder, &mut client) };
     assert_eq!(built, camb_result::Ok, "{}", last_error());
-    let mut info = camb::ffi::task_info::camb_task_info {
-        status: u32::MAX,
-        has_run_id: false,
-        run_id: 0,
-        status_text: std::ptr::null(),
-        status_text_len: 0,
-        exception_reason: std::ptr::null(),
-        exception_reason_len: 0,
-        message: std::ptr::null(),
-        message_len: 0,
-    };
-    // SAFETY: a live client, a NUL-terminated id, a writable info; the client is
-    // freed once, after the call.
-    let result = unsafe {
+    let mut task = std::ptr::null_mut();
+    // SAFETY: a live client, a NUL-terminated id, a writable out-pointer; the
+    // client and the task are freed once, after the call.
+    unsafe {
         let result =
-            camb::ffi::client::camb_client_get_task_status(client, c(task_id).as_ptr(), &mut info);
+            camb::ffi::task::camb_client_get_task_status(client, c(task_id).as_ptr(), &mut task);
         camb::ffi::client::camb_client_free(client);
-        result
-    };
-    (result, info)
+        let view = (result == camb_result::Ok).then(|| read_task(task));
+        camb::ffi::task::camb_task_free(task);
+        (result, view)
+    }
 }
