@@ -6,6 +6,7 @@
 // (`cargo run -p camb-emulator`), it:
 // - creates a task, waits for it printing each change of status, saves the WAV;
 // - fetches the same audio through a callback and the file URLs;
+// - asks for several statuses in one batch, each with its own result;
 // - catches camb::NotFound for a task that does not exist;
 // - cancels a wait from another thread;
 // - lets an exception thrown in a callback propagate out of libcamb's call.
@@ -83,12 +84,12 @@ void the_workflow(const camb::Client& client, const std::string& out_path) {
     const std::int64_t run_id = *info.run_id;
     std::cout << "task finished: " << camb::status_name(info.status) << ", run " << run_id << "\n";
 
-    const std::uint64_t saved = client.save_result(run_id, out_path);
+    const std::uint64_t saved = client.save_audio(run_id, out_path);
     std::cout << "saved run " << run_id << " to " << out_path << " (" << saved << " bytes)\n";
 
     std::vector<std::uint8_t> audio;
     std::size_t chunks = 0;
-    const std::uint64_t downloaded = client.download_result(run_id, [&](const std::uint8_t* data, std::size_t len) {
+    const std::uint64_t downloaded = client.download_audio(run_id, [&](const std::uint8_t* data, std::size_t len) {
         audio.insert(audio.end(), data, data + len);
         ++chunks;
         return true;
@@ -96,9 +97,28 @@ void the_workflow(const camb::Client& client, const std::string& out_path) {
     std::cout << "downloaded " << downloaded << " bytes in " << chunks << " chunks, "
               << (audio.size() == saved ? "same size as the file" : "NOT the file's size") << "\n";
 
-    std::cout << "url: " << client.result_url(run_id) << "\n";
-    const auto urls = client.result_urls({run_id, 4242, 999999});
-    std::cout << "urls: " << urls.size() << " of 3 runs have one\n";
+    std::cout << "url: " << client.get_audio_url(run_id) << "\n";
+    const std::vector<camb::AudioUrl> urls = client.get_audio_urls({run_id, 4242, 999999});
+    std::size_t with_url = 0;
+    for (const camb::AudioUrl& entry : urls) {
+        with_url += entry.url ? 1 : 0;
+    }
+    std::cout << "urls: " << with_url << " of " << urls.size() << " runs have one\n";
+}
+
+void a_batch_of_statuses(const camb::Client& client) {
+    // One task's failure is its own entry's error, not an exception.
+    const std::vector<camb::TaskResult> results = client.get_task_statuses({"demo-success", "no-such-task"});
+    std::cout << "batch:";
+    for (const camb::TaskResult& r : results) {
+        if (r.ok()) {
+            std::cout << " " << r.task_id << " " << r.info->status_text;
+        } else {
+            std::cout << " " << r.task_id << " " << r.error->code_name() << " (HTTP " << r.error->http_status()
+                      << ")";
+        }
+    }
+    std::cout << "\n";
 }
 
 void a_missing_task(const camb::Client& client) {
@@ -152,7 +172,7 @@ void an_exception_from_the_progress_callback(const camb::Client& client) {
 void an_exception_from_the_write_callback(const camb::Client& client) {
     std::size_t chunks = 0;
     try {
-        client.download_result(4242, [&chunks](const std::uint8_t*, std::size_t) -> bool {
+        client.download_audio(4242, [&chunks](const std::uint8_t*, std::size_t) -> bool {
             ++chunks;
             throw DemoStop("stopped by the write callback");
         });
@@ -177,6 +197,7 @@ int main(int argc, char** argv) {
         const camb::Client client(options);
 
         the_workflow(client, argv[2]);
+        a_batch_of_statuses(client);
         a_missing_task(client);
         a_failed_task(client);
         a_wait_cancelled_from_another_thread(client);

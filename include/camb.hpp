@@ -7,24 +7,34 @@
  *     std::string id = client.create_task("rain on a tin roof");
  *     camb::TaskInfo info = client.wait_for_task(id);
  *     if (info.status == camb::Status::Success)
- *         client.save_result(*info.run_id, "rain.wav");
+ *         client.save_audio(*info.run_id, "rain.wav");
  *
- * Link with -lcamb, as for C. Everything camb.h promises holds here too; the
+ * Link with -lcamb, as for C. The sections below follow camb.h's order:
+ * versioning and conventions, errors, builder, client, status, create, wait,
+ * audio, batch, cancellation. Everything camb.h promises holds here too; the
  * wrapper adds:
- * - RAII: camb::Client and camb::CancelToken own their handles (move-only); every
- *   handle is owned by an object before anything can throw, so nothing leaks.
+ * - Values: what libcamb returns (a camb_task, a camb_task_list, a
+ *   camb_audio_url_list, a string freed with camb_string_free) is copied into
+ *   plain C++ values (TaskInfo, TaskResult, AudioUrl, std::string) and the C
+ *   object is freed before the call returns, by a std::unique_ptr, so that no
+ *   path leaks one, exceptions included. The values are the caller's: copy
+ *   them, move them to another thread, keep them across later calls.
+ * - RAII: camb::Client, camb::ClientBuilder and camb::CancelToken own their
+ *   handles (move-only); every handle is owned by an object before anything can
+ *   throw.
  * - Exceptions: every failed call throws camb::Error (or a subclass for the
  *   common codes), with the code, the HTTP status and camb_last_error()'s words.
- * - std::string in and out. Strings are copied out of libcamb's per-thread storage
- *   at once, by length, so they stay valid and keep any NUL byte the server sent.
- *   A string passed in that contains a NUL byte is refused (INVALID_PARAMETER)
- *   rather than silently cut short.
+ *   A batch does not throw for one task: each TaskResult carries its own Error.
+ * - std::string in and out. Strings are copied by length, so they keep any NUL
+ *   byte the server sent. A string passed in that contains a NUL byte is refused
+ *   (INVALID_PARAMETER) rather than silently cut short.
  * - std::function callbacks. An exception thrown by a callback never unwinds
  *   through libcamb (which camb.h forbids): the wrapper catches it, stops the
  *   operation, and rethrows it once libcamb has returned.
  *
  * Thread-safety is camb.h's: a Client may be used from many threads at once
- * (its methods are const), a CancelToken may be cancelled from any thread.
+ * (its methods are const), a CancelToken may be cancelled from any thread, a
+ * ClientBuilder is for one thread at a time.
  */
 
 #ifndef CAMB_HPP
@@ -35,7 +45,6 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <map>
 #include <memory>
 #include <new>
 #include <optional>
@@ -47,61 +56,56 @@
 
 #include "camb.h"
 
-/// The size of the first buffer Client::result_url() tries. Pre-signed URLs are
-/// often over 1000 bytes; a longer one costs a second request. (Tests define it
-/// small to exercise that path.)
-#ifndef CAMB_HPP_URL_BUFFER_SIZE
-#define CAMB_HPP_URL_BUFFER_SIZE 4096
-#endif
-
 namespace camb {
 
-/// The status of a task (camb.h's `CAMB_STATUS_*`). A value this version does
-/// not know may also arrive (the underlying value is kept); treat it as final.
-enum class Status : std::uint32_t {
-    Unknown = CAMB_STATUS_UNKNOWN,  ///< a status text libcamb does not know; see TaskInfo::status_text
-    Pending = CAMB_STATUS_PENDING,  ///< still being generated; the only status that is not final
-    Success = CAMB_STATUS_SUCCESS,  ///< done: fetch the audio with the run id
-    Timeout = CAMB_STATUS_TIMEOUT,  ///< the generation took too long on the server
-    Error = CAMB_STATUS_ERROR,      ///< the generation failed; see exception_reason and message
-    PaymentRequired = CAMB_STATUS_PAYMENT_REQUIRED,  ///< the account ran out of credits
-};
+// ---------------------------------------------------------------------------
+// Versioning and conventions
+// ---------------------------------------------------------------------------
 
-/// What kind of audio to generate (camb.h's `CAMB_AUDIO_TYPE_*`).
-enum class AudioType : std::uint32_t {
-    Default = CAMB_AUDIO_TYPE_DEFAULT,  ///< let the server choose (sound)
-    Sound = CAMB_AUDIO_TYPE_SOUND,      ///< a sound effect, at most 10 seconds
-    Music = CAMB_AUDIO_TYPE_MUSIC,      ///< music
-};
+/// The version of the libcamb that is running, such as "0.2.0".
+inline std::string_view version() noexcept { return camb_version(); }
 
-/// The name of a status, such as "CAMB_STATUS_SUCCESS" (static text).
-inline const char* status_name(Status status) noexcept {
-    return camb_status_name(static_cast<std::uint32_t>(status));
+/// The version of camb.h this program was compiled with; compare with version().
+inline constexpr std::string_view header_version = CAMB_VERSION_STRING;
+
+namespace detail {
+
+/// Frees a string libcamb handed over (a task id, an audio URL).
+struct StringFree {
+    void operator()(char* s) const noexcept { camb_string_free(s); }
+};
+using StringPtr = std::unique_ptr<char, StringFree>;
+
+/// libcamb's text, copied by length (NUL bytes inside are kept); "" for NULL.
+inline std::string copy(const char* text, std::size_t len) {
+    return text == nullptr ? std::string() : std::string(text, len);
 }
 
-/// True for every status but Pending (including Unknown and unknown values).
-inline bool is_final(Status status) noexcept {
-    return camb_status_is_final(static_cast<std::uint32_t>(status));
+/// libcamb's text, copied by length; nullopt for NULL (absent).
+inline std::optional<std::string> copy_optional(const char* text, std::size_t len) {
+    if (text == nullptr) {
+        return std::nullopt;
+    }
+    return std::string(text, len);
 }
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
 
 /// The name of a result code, such as "CAMB_RESULT_NOT_FOUND" (static text).
 inline const char* result_name(camb_result code) noexcept {
     return camb_result_name(static_cast<std::uint32_t>(code));
 }
 
-/// The version of the libcamb that is running, such as "0.1.0".
-inline std::string_view version() noexcept { return camb_version(); }
-
-/// The version of camb.h this program was compiled with; compare with version().
-inline constexpr std::string_view header_version = CAMB_VERSION_STRING;
-
-// ---------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------
-
 /// A failed libcamb call. what() is camb_last_error()'s text, read right after
-/// the call (such as "HTTP 404 Not Found: Task not found: 1234"); it never holds
-/// the API key.
+/// the call (such as "HTTP 404 Not Found: Task not found: 1234"), or a batch
+/// entry's own words; it never holds the API key.
+///
+/// Functions: code(), code_name(), http_status(), what().
+/// Subclasses: NotFound, Unauthorized, Timeout, Cancelled.
 class Error : public std::runtime_error {
 public:
     /// An error with this code, HTTP status (0: none) and message.
@@ -122,24 +126,32 @@ private:
 };
 
 /// CAMB_RESULT_NOT_FOUND: HTTP 404, no such task or run.
+///
+/// Functions: those of Error.
 class NotFound : public Error {
 public:
     using Error::Error;
 };
 
 /// CAMB_RESULT_UNAUTHORIZED: HTTP 401, the API key is missing or not valid.
+///
+/// Functions: those of Error.
 class Unauthorized : public Error {
 public:
     using Error::Error;
 };
 
 /// CAMB_RESULT_TIMEOUT: the client's timeout, or a wait's deadline, passed.
+///
+/// Functions: those of Error.
 class Timeout : public Error {
 public:
     using Error::Error;
 };
 
 /// CAMB_RESULT_CANCELLED: a CancelToken was cancelled, or a callback returned false.
+///
+/// Functions: those of Error.
 class Cancelled : public Error {
 public:
     using Error::Error;
@@ -147,11 +159,9 @@ public:
 
 namespace detail {
 
-/// Throws the Error for a failed call. Must be called before any other libcamb
-/// call on this thread, since that would replace camb_last_error().
-[[noreturn]] inline void throw_error(camb_result code) {
-    const std::uint16_t http_status = camb_last_http_status();
-    std::string message = camb_last_error();
+/// Throws the Error subclass for `code`, with this status and message (the
+/// code's name when the message is empty).
+[[noreturn]] inline void throw_as(camb_result code, std::uint16_t http_status, std::string message) {
     if (message.empty()) {
         message = result_name(code);
     }
@@ -169,6 +179,13 @@ namespace detail {
     }
 }
 
+/// Throws the Error for a failed call. Must be called before any other libcamb
+/// call on this thread, since that would replace camb_last_error().
+[[noreturn]] inline void throw_error(camb_result code) {
+    const std::uint16_t http_status = camb_last_http_status();
+    throw_as(code, http_status, camb_last_error());
+}
+
 inline void check(camb_result code) {
     if (code != CAMB_RESULT_OK) {
         throw_error(code);
@@ -179,21 +196,9 @@ inline void check(camb_result code) {
 /// only the part before it (another task id, a shorter path).
 inline const char* c_str(const std::string& s, const char* what) {
     if (s.find('\0') != std::string::npos) {
-        throw Error(CAMB_RESULT_INVALID_PARAMETER, 0,
-                    std::string(what) + " contains a NUL byte");
+        throw Error(CAMB_RESULT_INVALID_PARAMETER, 0, std::string(what) + " contains a NUL byte");
     }
     return s.c_str();
-}
-
-inline std::string copy(const char* text, std::size_t len) {
-    return text == nullptr ? std::string() : std::string(text, len);
-}
-
-inline std::optional<std::string> copy_optional(const char* text, std::size_t len) {
-    if (text == nullptr) {
-        return std::nullopt;
-    }
-    return std::string(text, len);
 }
 
 inline std::uint64_t millis(std::chrono::milliseconds ms, const char* what) {
@@ -206,41 +211,15 @@ inline std::uint64_t millis(std::chrono::milliseconds ms, const char* what) {
 }  // namespace detail
 
 // ---------------------------------------------------------------------------
-// Values
+// Builder
 // ---------------------------------------------------------------------------
 
-/// A task's status as the server reported it: an owning copy of camb_task_info.
-struct TaskInfo {
-    /// The status; every value but Pending is final.
-    Status status = Status::Unknown;
-    /// The status exactly as the server sent it, such as "SUCCESS" or "QUEUED_FOR_GPU".
-    std::string status_text;
-    /// The run id, needed to fetch the audio; empty while pending or when the
-    /// server sent none.
-    std::optional<std::int64_t> run_id;
-    /// Why the task failed, such as "PROCESSING_ERROR"; empty when the server sent none.
-    std::optional<std::string> exception_reason;
-    /// The server's message (its text, or compact JSON for an object); empty when none.
-    std::optional<std::string> message;
+class Client;
 
-    /// True unless the status is Pending.
-    bool is_final() const noexcept { return camb::is_final(status); }
-
-    /// Copies a camb_task_info (strings by their lengths).
-    static TaskInfo from_c(const camb_task_info& info) {
-        TaskInfo out;
-        out.status = static_cast<Status>(info.status);
-        out.status_text = detail::copy(info.status_text, info.status_text_len);
-        if (info.has_run_id) {
-            out.run_id = info.run_id;
-        }
-        out.exception_reason = detail::copy_optional(info.exception_reason, info.exception_reason_len);
-        out.message = detail::copy_optional(info.message, info.message_len);
-        return out;
-    }
-};
-
-/// Settings of a Client; anything left empty keeps libcamb's default.
+/// Settings of a Client, all at once; anything left empty keeps libcamb's
+/// default. Client(options) builds through a ClientBuilder.
+///
+/// Functions: none (a value); read by Client::Client() and ClientBuilder::ClientBuilder().
 struct ClientOptions {
     /// The API key; empty: the environment variable CAMB_API_KEY.
     std::optional<std::string> api_key;
@@ -261,7 +240,378 @@ struct ClientOptions {
     bool allow_insecure_http = false;
 };
 
-/// Options of Client::create_task.
+/// Settings for a new Client, set one by one (camb_client_builder). The setters
+/// never throw a refusal: like camb.h's builder, it remembers the first setting
+/// that was refused (by libcamb, or by the wrapper for a NUL byte or a negative
+/// time), and build() throws that one, its message naming the setter. So a
+/// chain of setters reports its first mistake, not a later consequence of it.
+/// Move-only; for one thread at a time.
+///
+///     camb::Client client = camb::ClientBuilder().api_key(key).base_url(url).build();
+///
+/// Functions: ClientBuilder(), ClientBuilder(const ClientOptions&), api_key(),
+/// base_url(), timeout(), max_retries(), allow_insecure_http(),
+/// ca_bundle_file(), ca_bundle_pem(), proxy(), build().
+class ClientBuilder {
+public:
+    /// A builder with libcamb's defaults. Throws std::bad_alloc if libcamb is out
+    /// of memory.
+    ClientBuilder() : builder_(camb_client_builder_new()) {
+        if (!builder_) {
+            throw std::bad_alloc();
+        }
+    }
+
+    /// A builder with every setting `options` holds.
+    explicit ClientBuilder(const ClientOptions& options) : ClientBuilder() {
+        if (options.api_key) {
+            api_key(*options.api_key);
+        }
+        if (options.base_url) {
+            base_url(*options.base_url);
+        }
+        if (options.timeout) {
+            timeout(*options.timeout);
+        }
+        if (options.max_retries) {
+            max_retries(*options.max_retries);
+        }
+        if (options.ca_bundle_file) {
+            ca_bundle_file(*options.ca_bundle_file);
+        }
+        if (options.ca_bundle_pem) {
+            ca_bundle_pem(*options.ca_bundle_pem);
+        }
+        if (options.proxy) {
+            proxy(*options.proxy);
+        }
+        if (options.allow_insecure_http) {
+            allow_insecure_http(true);
+        }
+    }
+
+    ClientBuilder(const ClientBuilder&) = delete;
+    ClientBuilder& operator=(const ClientBuilder&) = delete;
+    ClientBuilder(ClientBuilder&&) noexcept = default;
+    ClientBuilder& operator=(ClientBuilder&&) noexcept = default;
+    ~ClientBuilder() = default;
+
+    /// The API key sent in `x-api-key` (camb_client_builder_set_api_key).
+    ClientBuilder& api_key(const std::string& key) {
+        return set_string("camb_client_builder_set_api_key", key, "the API key",
+                          &camb_client_builder_set_api_key);
+    }
+    /// The API's base URL (camb_client_builder_set_base_url).
+    ClientBuilder& base_url(const std::string& url) {
+        return set_string("camb_client_builder_set_base_url", url, "the base URL",
+                          &camb_client_builder_set_base_url);
+    }
+    /// The whole-call timeout, retries included (camb_client_builder_set_timeout_ms).
+    ClientBuilder& timeout(std::chrono::milliseconds ms) {
+        if (ms.count() < 0) {
+            return refuse("camb_client_builder_set_timeout_ms", "the timeout is negative");
+        }
+        return record(camb_client_builder_set_timeout_ms(builder_.get(), static_cast<std::uint64_t>(ms.count())));
+    }
+    /// Extra attempts of a read after a transient failure (camb_client_builder_set_max_retries).
+    ClientBuilder& max_retries(std::uint32_t retries) {
+        return record(camb_client_builder_set_max_retries(builder_.get(), retries));
+    }
+    /// Allow plain http:// beyond loopback, or through a proxy
+    /// (camb_client_builder_set_allow_insecure_http).
+    ClientBuilder& allow_insecure_http(bool allow) {
+        return record(camb_client_builder_set_allow_insecure_http(builder_.get(), allow));
+    }
+    /// Trust the CA certificates of this PEM file (camb_client_builder_set_ca_bundle_file).
+    ClientBuilder& ca_bundle_file(const std::string& path) {
+        return set_string("camb_client_builder_set_ca_bundle_file", path, "the CA bundle path",
+                          &camb_client_builder_set_ca_bundle_file);
+    }
+    /// Trust the CA certificates of this PEM text (camb_client_builder_set_ca_bundle_pem).
+    ClientBuilder& ca_bundle_pem(const std::string& pem) {
+        return record(camb_client_builder_set_ca_bundle_pem(
+            builder_.get(), reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size()));
+    }
+    /// Send every request through this HTTP proxy (camb_client_builder_set_proxy).
+    ClientBuilder& proxy(const std::string& url) {
+        return set_string("camb_client_builder_set_proxy", url, "the proxy URL", &camb_client_builder_set_proxy);
+    }
+
+    /// Builds the client (camb_client_builder_build), consuming the builder
+    /// whatever the outcome. Throws the first refused setting's Error, or the
+    /// build's own (CAMB_RESULT_MISSING_API_KEY, an insecure URL, ...); throws
+    /// Error(CAMB_RESULT_INVALID_PARAMETER) on a builder already built.
+    Client build();
+
+private:
+    struct BuilderFree {
+        void operator()(camb_client_builder* b) const noexcept { camb_client_builder_free(b); }
+    };
+
+    using StringSetter = camb_result (*)(camb_client_builder*, const char*);
+
+    ClientBuilder& set_string(const char* setter, const std::string& value, const char* what,
+                              StringSetter set) {
+        if (value.find('\0') != std::string::npos) {
+            return refuse(setter, std::string(what) + " contains a NUL byte");
+        }
+        return record(set(builder_.get(), value.c_str()));
+    }
+
+    /// Notes a libcamb setter's result: libcamb remembers its own first refusal.
+    ClientBuilder& record(camb_result result) {
+        if (result != CAMB_RESULT_OK) {
+            refused_ = true;
+        }
+        return *this;
+    }
+
+    /// A refusal by the wrapper itself, kept only if it is the first one (in
+    /// libcamb's words for its own: "not built: SETTER() refused its value earlier").
+    ClientBuilder& refuse(const char* setter, const std::string& why) {
+        if (!refused_) {
+            refused_ = true;
+            own_refusal_.emplace(CAMB_RESULT_INVALID_PARAMETER, 0,
+                                 std::string("not built: ") + setter + "() refused its value earlier: " + why);
+        }
+        return *this;
+    }
+
+    std::unique_ptr<camb_client_builder, BuilderFree> builder_;
+    bool refused_ = false;
+    std::optional<Error> own_refusal_;
+};
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+struct TaskInfo;
+struct CreateOptions;
+struct WaitOptions;
+struct Progress;
+struct AudioUrl;
+struct TaskResult;
+class CancelToken;
+
+/// A client for the CAMB text-to-sound API, owning a camb_client. Move-only.
+///
+/// Every method is const and thread-safe: share one Client between threads.
+/// Every method throws camb::Error (or NotFound, Unauthorized, Timeout,
+/// Cancelled) on failure, and std::bad_alloc when out of memory. A moved-from
+/// Client throws Error(CAMB_RESULT_NULL_PARAMETER) from every method.
+///
+/// Functions: Client() (or ClientBuilder::build()), handle(),
+/// get_task_status(), create_task(), wait_for_task(), download_audio(),
+/// save_audio(), get_audio_url(), get_audio_urls(), get_task_statuses().
+class Client {
+public:
+    /// A client with these settings (see ClientBuilder). Throws Error when a
+    /// setting is refused, or no key is set and CAMB_API_KEY is unset
+    /// (CAMB_RESULT_MISSING_API_KEY).
+    explicit Client(const ClientOptions& options = ClientOptions()) : Client(ClientBuilder(options).build()) {}
+
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+    Client(Client&& other) noexcept : client_(std::exchange(other.client_, nullptr)) {}
+    Client& operator=(Client&& other) noexcept {
+        if (this != &other) {
+            camb_client_free(client_);
+            client_ = std::exchange(other.client_, nullptr);
+        }
+        return *this;
+    }
+    /// Frees the client and wipes its key. Every call on it must have returned.
+    ~Client() { camb_client_free(client_); }
+
+    /// The C handle (NULL after a move), for calls this wrapper does not cover.
+    /// It stays owned by this Client.
+    const camb_client* handle() const noexcept { return client_; }
+
+    // --- status ---
+    /// The task's current status (`GET /text-to-sound/{task_id}`, retried on
+    /// transient failures). Throws NotFound for an unknown id.
+    TaskInfo get_task_status(const std::string& task_id) const;
+
+    // --- create ---
+    /// Creates a text-to-sound task and returns its id. Checked before sending
+    /// (an empty prompt or a bad duration costs nothing); not retried unless
+    /// options.retry.
+    std::string create_task(const std::string& prompt) const;
+    std::string create_task(const std::string& prompt, const CreateOptions& options) const;
+
+    // --- wait ---
+    /// Polls until the task's status is final and returns it; a final status
+    /// (SUCCESS, ERROR, TIMEOUT, ...) is a success of the wait: check info.status.
+    ///
+    /// `cancel` (may be null) stops the wait from any thread (throws Cancelled).
+    /// `on_progress` (may be empty) is called on this thread after every poll;
+    /// returning false stops the wait (throws Cancelled). An exception it throws
+    /// stops the wait too and is rethrown from here, unchanged.
+    /// Throws Timeout when the deadline passes while the task is still pending.
+    TaskInfo wait_for_task(const std::string& task_id) const;
+    TaskInfo wait_for_task(const std::string& task_id, const WaitOptions& options,
+                           const CancelToken* cancel = nullptr,
+                           std::function<bool(const Progress&)> on_progress = {}) const;
+
+    // --- audio ---
+    /// Downloads a successful run's audio (the WAV bytes), handing it to `write`
+    /// in chunks of up to 64 KiB on this thread; returns the total bytes.
+    /// `write` returning false, or `cancel` (may be null), stops it (throws
+    /// Cancelled); an exception `write` throws stops it and is rethrown from here.
+    /// After a failure, what `write` received is incomplete.
+    std::uint64_t download_audio(std::int64_t run_id, std::function<bool(const std::uint8_t*, std::size_t)> write,
+                                 const CancelToken* cancel = nullptr) const;
+
+    /// Saves a successful run's audio to the file `path` (replaced if it exists)
+    /// through a temporary file and a rename: on failure no file is left and an
+    /// existing one is untouched. Returns the file's size.
+    std::uint64_t save_audio(std::int64_t run_id, const std::string& path, const CancelToken* cancel = nullptr) const;
+
+    /// The pre-signed URL of a successful run's audio.
+    std::string get_audio_url(std::int64_t run_id) const;
+
+    /// The URLs of many runs' audio in one request (1 to 1000 ids; none gives an
+    /// empty vector without a request): one AudioUrl per run id, in order, whose
+    /// url is empty when the server gave none (unknown run, or not successful).
+    std::vector<AudioUrl> get_audio_urls(const std::vector<std::int64_t>& run_ids) const;
+
+    // --- batch ---
+    /// The statuses of many tasks at once, up to `max_connections` requests at a
+    /// time (0: libcamb's 8; at most 32). One TaskResult per id, in order, each
+    /// with its status or its own Error (a missing task, an invalid id, a
+    /// timeout): one task's failure never throws. Throws only when the batch as a
+    /// whole is refused (more than 100000 ids, max_connections over 32).
+    std::vector<TaskResult> get_task_statuses(const std::vector<std::string>& task_ids,
+                                              std::uint32_t max_connections = 0) const;
+
+private:
+    friend class ClientBuilder;
+    explicit Client(camb_client* client) noexcept : client_(client) {}
+
+    camb_client* client_ = nullptr;
+};
+
+inline Client ClientBuilder::build() {
+    if (!builder_) {
+        throw Error(CAMB_RESULT_INVALID_PARAMETER, 0, "the ClientBuilder was already built (or moved from)");
+    }
+    if (own_refusal_) {
+        builder_.reset();  // consumed, as camb_client_builder_build() would
+        throw *own_refusal_;
+    }
+    camb_client* client = nullptr;
+    // Building consumes the builder whatever the outcome.
+    detail::check(camb_client_builder_build(builder_.release(), &client));
+    return Client(client);
+}
+
+// ---------------------------------------------------------------------------
+// Status
+// ---------------------------------------------------------------------------
+
+/// The status of a task (camb.h's `CAMB_STATUS_*`). A value this version does
+/// not know may also arrive (the underlying value is kept); treat it as final.
+///
+/// Functions: status_name(), is_final().
+enum class Status : std::uint32_t {
+    Unknown = CAMB_STATUS_UNKNOWN,  ///< a status text libcamb does not know; see TaskInfo::status_text
+    Pending = CAMB_STATUS_PENDING,  ///< still being generated; the only status that is not final
+    Success = CAMB_STATUS_SUCCESS,  ///< done: fetch the audio with the run id
+    Timeout = CAMB_STATUS_TIMEOUT,  ///< the generation took too long on the server
+    Error = CAMB_STATUS_ERROR,      ///< the generation failed; see exception_reason and message
+    PaymentRequired = CAMB_STATUS_PAYMENT_REQUIRED,  ///< the account ran out of credits
+};
+
+/// The name of a status, such as "CAMB_STATUS_SUCCESS" (static text).
+inline const char* status_name(Status status) noexcept {
+    return camb_status_name(static_cast<std::uint32_t>(status));
+}
+
+/// True for every status but Pending (including Unknown and unknown values).
+inline bool is_final(Status status) noexcept {
+    return camb_status_is_final(static_cast<std::uint32_t>(status));
+}
+
+/// A task's status as the server reported it: a copy of a camb_task that has
+/// one, owned by the caller (the camb_task is freed before the call returns).
+///
+/// Functions: is_final(); made by Client::get_task_status(),
+/// Client::wait_for_task(), and found in a TaskResult.
+struct TaskInfo {
+    /// The task id that was asked for.
+    std::string task_id;
+    /// The status; every value but Pending is final.
+    Status status = Status::Unknown;
+    /// The status exactly as the server sent it, such as "SUCCESS" or "QUEUED_FOR_GPU".
+    std::string status_text;
+    /// The run id, needed to fetch the audio; empty while pending or when the
+    /// server sent none.
+    std::optional<std::int64_t> run_id;
+    /// Why the task failed, such as "PROCESSING_ERROR"; empty when the server sent none.
+    std::optional<std::string> exception_reason;
+    /// The server's message (its text, or compact JSON for an object); empty when none.
+    std::optional<std::string> message;
+
+    /// True unless the status is Pending.
+    bool is_final() const noexcept { return camb::is_final(status); }
+};
+
+namespace detail {
+
+/// Frees a task the caller owns (never one of a list).
+struct TaskFree {
+    void operator()(camb_task* t) const noexcept { camb_task_free(t); }
+};
+using TaskPtr = std::unique_ptr<camb_task, TaskFree>;
+
+/// Copies a camb_task that has a status (camb_task_result() is OK), strings by
+/// their lengths.
+inline TaskInfo read_task(const camb_task* task) {
+    TaskInfo info;
+    std::size_t len = 0;
+    const char* text = camb_task_id(task, &len);
+    info.task_id = copy(text, len);
+    info.status = static_cast<Status>(camb_task_status(task));
+    text = camb_task_status_text(task, &len);
+    info.status_text = copy(text, len);
+    std::int64_t run_id = 0;
+    if (camb_task_run_id(task, &run_id)) {
+        info.run_id = run_id;
+    }
+    text = camb_task_exception_reason(task, &len);
+    info.exception_reason = copy_optional(text, len);
+    text = camb_task_message(task, &len);
+    info.message = copy_optional(text, len);
+    return info;
+}
+
+}  // namespace detail
+
+inline TaskInfo Client::get_task_status(const std::string& task_id) const {
+    camb_task* raw = nullptr;
+    detail::check(camb_client_get_task_status(client_, detail::c_str(task_id, "the task id"), &raw));
+    const detail::TaskPtr task(raw);
+    return detail::read_task(task.get());
+}
+
+// ---------------------------------------------------------------------------
+// Create
+// ---------------------------------------------------------------------------
+
+/// What kind of audio to generate (camb.h's `CAMB_AUDIO_TYPE_*`).
+///
+/// Functions: none; read by Client::create_task() through CreateOptions.
+enum class AudioType : std::uint32_t {
+    Default = CAMB_AUDIO_TYPE_DEFAULT,  ///< let the server choose (sound)
+    Sound = CAMB_AUDIO_TYPE_SOUND,      ///< a sound effect, at most 10 seconds
+    Music = CAMB_AUDIO_TYPE_MUSIC,      ///< music
+};
+
+/// Options of Client::create_task (camb_create_options, which the wrapper
+/// builds from camb_create_options_default(), so its struct_size is set).
+///
+/// Functions: none (a value); read by Client::create_task().
 struct CreateOptions {
     /// Seconds of audio; 0 lets the server choose. For sound, at most 10.
     double duration_s = 0;
@@ -274,8 +624,41 @@ struct CreateOptions {
     bool retry = false;
 };
 
-/// How Client::wait_for_task polls. The defaults are libcamb's: first pause 2 s,
+inline std::string Client::create_task(const std::string& prompt) const {
+    return create_task(prompt, CreateOptions());
+}
+
+inline std::string Client::create_task(const std::string& prompt, const CreateOptions& options) const {
+    camb_create_options c = camb_create_options_default();
+    c.duration_s = options.duration_s;
+    c.audio_type = static_cast<std::uint32_t>(options.audio_type);
+    if (options.project_name) {
+        c.project_name = detail::c_str(*options.project_name, "the project name");
+    }
+    if (options.project_description) {
+        c.project_description = detail::c_str(*options.project_description, "the project description");
+    }
+    if (options.folder_id) {
+        c.has_folder_id = true;
+        c.folder_id = *options.folder_id;
+    }
+    c.retry = options.retry;
+    char* raw = nullptr;
+    std::size_t len = 0;
+    detail::check(camb_client_create_task(client_, detail::c_str(prompt, "the prompt"), &c, &raw, &len));
+    const detail::StringPtr task_id(raw);
+    return detail::copy(task_id.get(), len);
+}
+
+// ---------------------------------------------------------------------------
+// Wait
+// ---------------------------------------------------------------------------
+
+/// How Client::wait_for_task polls (camb_wait_options, built from
+/// camb_wait_options_default()). The defaults are libcamb's: first pause 2 s,
 /// growing 1.5x up to 15 s, for at most 10 minutes.
+///
+/// Functions: WaitOptions() (libcamb's defaults); read by Client::wait_for_task().
 struct WaitOptions {
     /// Pause after the first poll; > 0 and <= max_interval.
     std::chrono::milliseconds initial_interval;
@@ -295,14 +678,17 @@ struct WaitOptions {
     }
 };
 
-/// What the progress callback of Client::wait_for_task is told after every poll.
+/// What the progress callback of Client::wait_for_task is told after every poll
+/// (a copy of camb_wait_progress, so it may be kept after the callback).
+///
+/// Functions: none (a value); passed to the callback of Client::wait_for_task().
 struct Progress {
     /// Polls so far, this one included.
     std::uint32_t polls = 0;
     /// Time since the wait began.
     std::chrono::milliseconds elapsed{0};
     /// CAMB_RESULT_OK when this poll got a status; otherwise the transient failure
-    /// the wait is riding out (see error_message).
+    /// the wait is riding out, or (when done) the one that ends it (see error_message).
     camb_result poll_result = CAMB_RESULT_OK;
     /// The status, when poll_result is OK.
     Status status = Status::Unknown;
@@ -319,6 +705,270 @@ struct Progress {
     std::chrono::milliseconds next_poll_in{0};
 };
 
+namespace detail {
+
+/// The C handle of a token, or NULL (defined after CancelToken, below).
+inline const camb_cancel_token* token_handle(const CancelToken* token) noexcept;
+
+struct ProgressContext {
+    const std::function<bool(const Progress&)>* callback;
+    std::exception_ptr error;
+};
+
+/// libcamb calls this after every poll. Nothing may unwind out of it.
+inline bool progress_trampoline(const camb_wait_progress* p, void* user_data) noexcept {
+    auto* context = static_cast<ProgressContext*>(user_data);
+    try {
+        Progress progress;
+        progress.polls = p->polls;
+        progress.elapsed = std::chrono::milliseconds(p->elapsed_ms);
+        progress.poll_result = static_cast<camb_result>(p->poll_result);
+        progress.status = static_cast<Status>(p->status);
+        progress.status_text = copy(p->status_text, p->status_text_len);
+        progress.error_message = copy(p->error_message, p->error_message_len);
+        progress.status_changed = p->status_changed;
+        progress.done = p->done;
+        progress.next_poll_in = std::chrono::milliseconds(p->next_poll_in_ms);
+        return (*context->callback)(progress);
+    } catch (...) {
+        context->error = std::current_exception();
+        return false;
+    }
+}
+
+}  // namespace detail
+
+inline TaskInfo Client::wait_for_task(const std::string& task_id) const {
+    return wait_for_task(task_id, WaitOptions());
+}
+
+inline TaskInfo Client::wait_for_task(const std::string& task_id, const WaitOptions& options,
+                                      const CancelToken* cancel,
+                                      std::function<bool(const Progress&)> on_progress) const {
+    camb_wait_options c = camb_wait_options_default();
+    c.initial_interval_ms = detail::millis(options.initial_interval, "the initial interval");
+    c.backoff_factor = options.backoff_factor;
+    c.max_interval_ms = detail::millis(options.max_interval, "the maximum interval");
+    c.deadline_ms = detail::millis(options.deadline, "the deadline");
+    detail::ProgressContext context{&on_progress, nullptr};
+    camb_task* raw = nullptr;
+    const camb_result result = camb_client_wait_for_task(
+        client_, detail::c_str(task_id, "the task id"), &c, detail::token_handle(cancel),
+        on_progress ? &detail::progress_trampoline : nullptr, &context, &raw);
+    // Owned before anything can throw. (When the callback threw, the wait
+    // stopped with CANCELLED and made no task; freeing NULL is a no-op.)
+    const detail::TaskPtr task(raw);
+    if (context.error) {
+        std::rethrow_exception(context.error);
+    }
+    detail::check(result);
+    return detail::read_task(task.get());
+}
+
+// ---------------------------------------------------------------------------
+// Audio
+// ---------------------------------------------------------------------------
+
+/// One entry of Client::get_audio_urls(): a run id asked for and its audio's
+/// URL, if the server gave one.
+///
+/// Functions: none (a value); made by Client::get_audio_urls().
+struct AudioUrl {
+    /// The run id, as asked for.
+    std::int64_t run_id = 0;
+    /// The pre-signed URL; empty when the server gave none (unknown run, or not
+    /// successful).
+    std::optional<std::string> url;
+};
+
+namespace detail {
+
+struct WriteContext {
+    const std::function<bool(const std::uint8_t*, std::size_t)>* callback;
+    std::exception_ptr error;
+};
+
+/// libcamb calls this with each chunk of a download. Nothing may unwind out of it.
+inline bool write_trampoline(const std::uint8_t* data, std::size_t len, void* user_data) noexcept {
+    auto* context = static_cast<WriteContext*>(user_data);
+    try {
+        return (*context->callback)(data, len);
+    } catch (...) {
+        context->error = std::current_exception();
+        return false;
+    }
+}
+
+/// Frees a camb_audio_url_list and its strings.
+struct AudioUrlListFree {
+    void operator()(camb_audio_url_list* l) const noexcept { camb_audio_url_list_free(l); }
+};
+using AudioUrlListPtr = std::unique_ptr<camb_audio_url_list, AudioUrlListFree>;
+
+}  // namespace detail
+
+inline std::uint64_t Client::download_audio(std::int64_t run_id,
+                                            std::function<bool(const std::uint8_t*, std::size_t)> write,
+                                            const CancelToken* cancel) const {
+    if (!write) {
+        throw Error(CAMB_RESULT_NULL_PARAMETER, 0, "the write callback is empty");
+    }
+    detail::WriteContext context{&write, nullptr};
+    std::uint64_t bytes = 0;
+    const camb_result result = camb_client_download_audio(client_, run_id, detail::token_handle(cancel),
+                                                          &detail::write_trampoline, &context, &bytes);
+    if (context.error) {
+        std::rethrow_exception(context.error);
+    }
+    detail::check(result);
+    return bytes;
+}
+
+inline std::uint64_t Client::save_audio(std::int64_t run_id, const std::string& path,
+                                        const CancelToken* cancel) const {
+    std::uint64_t bytes = 0;
+    detail::check(
+        camb_client_save_audio(client_, run_id, detail::c_str(path, "the path"), detail::token_handle(cancel), &bytes));
+    return bytes;
+}
+
+inline std::string Client::get_audio_url(std::int64_t run_id) const {
+    char* raw = nullptr;
+    std::size_t len = 0;
+    detail::check(camb_client_get_audio_url(client_, run_id, &raw, &len));
+    const detail::StringPtr url(raw);
+    return detail::copy(url.get(), len);
+}
+
+inline std::vector<AudioUrl> Client::get_audio_urls(const std::vector<std::int64_t>& run_ids) const {
+    std::vector<AudioUrl> urls;
+    if (run_ids.empty()) {
+        return urls;
+    }
+    camb_audio_url_list* raw = nullptr;
+    detail::check(camb_client_get_audio_urls(client_, run_ids.data(), run_ids.size(), &raw));
+    const detail::AudioUrlListPtr list(raw);
+    const std::size_t count = camb_audio_url_list_len(list.get());
+    urls.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        AudioUrl entry;
+        std::size_t len = 0;
+        const char* url = camb_audio_url_list_get(list.get(), i, &entry.run_id, &len);
+        entry.url = detail::copy_optional(url, len);
+        urls.push_back(std::move(entry));
+    }
+    // libcamb 0.2.0 gives a run id asked for twice its URL at its first place
+    // only (later ones read NULL); the server's answer is per run id, so each
+    // place gets the URL.
+    for (std::size_t i = 0; i < urls.size(); ++i) {
+        if (urls[i].url) {
+            continue;
+        }
+        for (std::size_t j = 0; j < i; ++j) {
+            if (urls[j].run_id == urls[i].run_id && urls[j].url) {
+                urls[i].url = urls[j].url;
+                break;
+            }
+        }
+    }
+    return urls;
+}
+
+// ---------------------------------------------------------------------------
+// Batch
+// ---------------------------------------------------------------------------
+
+/// One task of Client::get_task_statuses(): its status, or why there is none.
+/// Exactly one of info and error is set.
+///
+/// Functions: ok(), value(); made by Client::get_task_statuses().
+struct TaskResult {
+    /// The task id, as the caller passed it (also for an id that was refused).
+    std::string task_id;
+    /// The status, when the query succeeded.
+    std::optional<TaskInfo> info;
+    /// Why the query failed: its code (such as CAMB_RESULT_NOT_FOUND), its words
+    /// and its HTTP status (0 when there was no reply).
+    std::optional<Error> error;
+
+    /// True when info holds the status.
+    bool ok() const noexcept { return info.has_value(); }
+
+    /// The status, or throws this task's error (as its subclass: NotFound, ...).
+    const TaskInfo& value() const {
+        if (!info) {
+            if (error) {
+                detail::throw_as(error->code(), error->http_status(), error->what());
+            }
+            throw Error(CAMB_RESULT_BAD_RESPONSE, 0, "the task has neither a status nor an error");
+        }
+        return *info;
+    }
+};
+
+namespace detail {
+
+/// Frees a camb_task_list and every task in it.
+struct TaskListFree {
+    void operator()(camb_task_list* l) const noexcept { camb_task_list_free(l); }
+};
+using TaskListPtr = std::unique_ptr<camb_task_list, TaskListFree>;
+
+/// Copies one task of a list: its status, or its own error.
+inline TaskResult read_result(const camb_task* task, const std::string& task_id) {
+    TaskResult entry;
+    entry.task_id = task_id;
+    const camb_result code = camb_task_result(task);
+    if (code == CAMB_RESULT_OK) {
+        entry.info = read_task(task);
+    } else {
+        std::size_t len = 0;
+        const char* text = camb_task_error(task, &len);
+        std::string message = copy(text, len);
+        if (message.empty()) {
+            message = result_name(code);
+        }
+        entry.error.emplace(code, camb_task_http_status(task), message);
+    }
+    return entry;
+}
+
+}  // namespace detail
+
+inline std::vector<TaskResult> Client::get_task_statuses(const std::vector<std::string>& task_ids,
+                                                         std::uint32_t max_connections) const {
+    // An id with a NUL byte is refused here, on its own, as libcamb refuses an
+    // invalid id: only the others are sent.
+    std::vector<const char*> sent;
+    sent.reserve(task_ids.size());
+    for (const std::string& id : task_ids) {
+        if (id.find('\0') == std::string::npos) {
+            sent.push_back(id.c_str());
+        }
+    }
+    camb_task_list* raw = nullptr;
+    detail::check(camb_client_get_task_statuses(client_, sent.empty() ? nullptr : sent.data(), sent.size(),
+                                                max_connections, &raw));
+    const detail::TaskListPtr list(raw);
+    if (camb_task_list_len(list.get()) != sent.size()) {
+        throw Error(CAMB_RESULT_BAD_RESPONSE, 0, "libcamb returned a list of another length than asked for");
+    }
+    std::vector<TaskResult> results;
+    results.reserve(task_ids.size());
+    std::size_t next = 0;
+    for (const std::string& id : task_ids) {
+        if (id.find('\0') != std::string::npos) {
+            TaskResult refused;
+            refused.task_id = id;
+            refused.error.emplace(CAMB_RESULT_INVALID_PARAMETER, 0, "the task id contains a NUL byte");
+            results.push_back(std::move(refused));
+        } else {
+            results.push_back(detail::read_result(camb_task_list_get(list.get(), next++), id));
+        }
+    }
+    return results;
+}
+
 // ---------------------------------------------------------------------------
 // Cancellation
 // ---------------------------------------------------------------------------
@@ -326,6 +976,8 @@ struct Progress {
 /// Cancels the waits and downloads it is passed to. cancel(), reset() and
 /// is_cancelled() may be called from any thread at any time; move or destroy the
 /// token only after every call it was passed to has returned. Move-only.
+///
+/// Functions: CancelToken(), cancel(), reset(), is_cancelled(), handle().
 class CancelToken {
 public:
     /// A token, not cancelled. Throws std::bad_alloc if libcamb is out of memory.
@@ -362,259 +1014,9 @@ private:
     camb_cancel_token* token_;
 };
 
-// ---------------------------------------------------------------------------
-// The client
-// ---------------------------------------------------------------------------
-
-namespace detail {
-
-struct ProgressContext {
-    const std::function<bool(const Progress&)>* callback;
-    std::exception_ptr error;
-};
-
-/// libcamb calls this after every poll. Nothing may unwind out of it.
-inline bool progress_trampoline(const camb_wait_progress* p, void* user_data) noexcept {
-    auto* context = static_cast<ProgressContext*>(user_data);
-    try {
-        Progress progress;
-        progress.polls = p->polls;
-        progress.elapsed = std::chrono::milliseconds(p->elapsed_ms);
-        progress.poll_result = static_cast<camb_result>(p->poll_result);
-        progress.status = static_cast<Status>(p->status);
-        progress.status_text = copy(p->status_text, p->status_text_len);
-        progress.error_message = copy(p->error_message, p->error_message_len);
-        progress.status_changed = p->status_changed;
-        progress.done = p->done;
-        progress.next_poll_in = std::chrono::milliseconds(p->next_poll_in_ms);
-        return (*context->callback)(progress);
-    } catch (...) {
-        context->error = std::current_exception();
-        return false;
-    }
+inline const camb_cancel_token* detail::token_handle(const CancelToken* token) noexcept {
+    return token != nullptr ? token->handle() : nullptr;
 }
-
-struct WriteContext {
-    const std::function<bool(const std::uint8_t*, std::size_t)>* callback;
-    std::exception_ptr error;
-};
-
-/// libcamb calls this with each chunk of a download. Nothing may unwind out of it.
-inline bool write_trampoline(const std::uint8_t* data, std::size_t len, void* user_data) noexcept {
-    auto* context = static_cast<WriteContext*>(user_data);
-    try {
-        return (*context->callback)(data, len);
-    } catch (...) {
-        context->error = std::current_exception();
-        return false;
-    }
-}
-
-}  // namespace detail
-
-/// A client for the CAMB text-to-sound API, owning a camb_client. Move-only.
-///
-/// Every method is const and thread-safe: share one Client between threads.
-/// Every method throws camb::Error (or NotFound, Unauthorized, Timeout,
-/// Cancelled) on failure, and std::bad_alloc when out of memory. A moved-from
-/// Client throws Error(CAMB_RESULT_NULL_PARAMETER) from every method.
-class Client {
-public:
-    /// A client with these settings. Throws Error when a setting is refused or
-    /// no key is set and CAMB_API_KEY is unset (CAMB_RESULT_MISSING_API_KEY).
-    explicit Client(const ClientOptions& options = ClientOptions()) {
-        struct BuilderFree {
-            void operator()(camb_client_builder* b) const noexcept { camb_client_builder_free(b); }
-        };
-        std::unique_ptr<camb_client_builder, BuilderFree> builder(camb_client_builder_new());
-        if (!builder) {
-            throw std::bad_alloc();
-        }
-        camb_client_builder* b = builder.get();
-        if (options.api_key) {
-            detail::check(camb_client_builder_set_api_key(b, detail::c_str(*options.api_key, "the API key")));
-        }
-        if (options.base_url) {
-            detail::check(camb_client_builder_set_base_url(b, detail::c_str(*options.base_url, "the base URL")));
-        }
-        if (options.timeout) {
-            detail::check(camb_client_builder_set_timeout_ms(b, detail::millis(*options.timeout, "the timeout")));
-        }
-        if (options.max_retries) {
-            detail::check(camb_client_builder_set_max_retries(b, *options.max_retries));
-        }
-        if (options.ca_bundle_file) {
-            detail::check(camb_client_builder_set_ca_bundle_file(
-                b, detail::c_str(*options.ca_bundle_file, "the CA bundle path")));
-        }
-        if (options.ca_bundle_pem) {
-            const std::string& pem = *options.ca_bundle_pem;
-            detail::check(camb_client_builder_set_ca_bundle_pem(
-                b, reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size()));
-        }
-        if (options.proxy) {
-            detail::check(camb_client_builder_set_proxy(b, detail::c_str(*options.proxy, "the proxy URL")));
-        }
-        if (options.allow_insecure_http) {
-            detail::check(camb_client_builder_set_allow_insecure_http(b, true));
-        }
-        camb_client* client = nullptr;
-        // Building consumes the builder whatever the outcome.
-        detail::check(camb_client_builder_build(builder.release(), &client));
-        client_ = client;
-    }
-
-    Client(const Client&) = delete;
-    Client& operator=(const Client&) = delete;
-    Client(Client&& other) noexcept : client_(std::exchange(other.client_, nullptr)) {}
-    Client& operator=(Client&& other) noexcept {
-        if (this != &other) {
-            camb_client_free(client_);
-            client_ = std::exchange(other.client_, nullptr);
-        }
-        return *this;
-    }
-    /// Frees the client and wipes its key. Every call on it must have returned.
-    ~Client() { camb_client_free(client_); }
-
-    /// The C handle (NULL after a move), for calls this wrapper does not cover.
-    /// It stays owned by this Client.
-    const camb_client* handle() const noexcept { return client_; }
-
-    /// The task's current status (`GET /text-to-sound/{task_id}`, retried on
-    /// transient failures). Throws NotFound for an unknown id.
-    TaskInfo get_task_status(const std::string& task_id) const {
-        camb_task_info info{};
-        detail::check(camb_client_get_task_status(client_, detail::c_str(task_id, "the task id"), &info));
-        return TaskInfo::from_c(info);
-    }
-
-    /// Creates a text-to-sound task and returns its id. Checked before sending
-    /// (an empty prompt or a bad duration costs nothing); not retried unless
-    /// options.retry.
-    std::string create_task(const std::string& prompt, const CreateOptions& options = CreateOptions()) const {
-        camb_create_options c = camb_create_options_default();
-        c.duration_s = options.duration_s;
-        c.audio_type = static_cast<std::uint32_t>(options.audio_type);
-        if (options.project_name) {
-            c.project_name = detail::c_str(*options.project_name, "the project name");
-        }
-        if (options.project_description) {
-            c.project_description = detail::c_str(*options.project_description, "the project description");
-        }
-        if (options.folder_id) {
-            c.has_folder_id = true;
-            c.folder_id = *options.folder_id;
-        }
-        c.retry = options.retry;
-        char task_id[CAMB_TASK_ID_BUFFER_SIZE];
-        detail::check(camb_client_create_task(client_, detail::c_str(prompt, "the prompt"), &c, task_id,
-                                              sizeof task_id));
-        return std::string(task_id);
-    }
-
-    /// Polls until the task's status is final and returns it; a final status
-    /// (SUCCESS, ERROR, TIMEOUT, ...) is a success of the wait: check info.status.
-    ///
-    /// `cancel` (may be null) stops the wait from any thread (throws Cancelled).
-    /// `on_progress` (may be empty) is called on this thread after every poll;
-    /// returning false stops the wait (throws Cancelled). An exception it throws
-    /// stops the wait too and is rethrown from here, unchanged.
-    /// Throws Timeout when the deadline passes while the task is still pending.
-    TaskInfo wait_for_task(const std::string& task_id, const WaitOptions& options = WaitOptions(),
-                           const CancelToken* cancel = nullptr,
-                           std::function<bool(const Progress&)> on_progress = {}) const {
-        camb_wait_options c = camb_wait_options_default();
-        c.initial_interval_ms = detail::millis(options.initial_interval, "the initial interval");
-        c.backoff_factor = options.backoff_factor;
-        c.max_interval_ms = detail::millis(options.max_interval, "the maximum interval");
-        c.deadline_ms = detail::millis(options.deadline, "the deadline");
-        detail::ProgressContext context{&on_progress, nullptr};
-        camb_task_info info{};
-        const camb_result result = camb_client_wait_for_task(
-            client_, detail::c_str(task_id, "the task id"), &c, cancel != nullptr ? cancel->handle() : nullptr,
-            on_progress ? &detail::progress_trampoline : nullptr, &context, &info);
-        if (context.error) {
-            std::rethrow_exception(context.error);
-        }
-        detail::check(result);
-        return TaskInfo::from_c(info);
-    }
-
-    /// Downloads a successful run's audio (the WAV bytes), handing it to `write`
-    /// in chunks of up to 64 KiB on this thread; returns the total bytes.
-    /// `write` returning false, or `cancel` (may be null), stops it (throws
-    /// Cancelled); an exception `write` throws stops it and is rethrown from here.
-    /// After a failure, what `write` received is incomplete.
-    std::uint64_t download_result(std::int64_t run_id, std::function<bool(const std::uint8_t*, std::size_t)> write,
-                                  const CancelToken* cancel = nullptr) const {
-        if (!write) {
-            throw Error(CAMB_RESULT_NULL_PARAMETER, 0, "the write callback is empty");
-        }
-        detail::WriteContext context{&write, nullptr};
-        std::uint64_t bytes = 0;
-        const camb_result result =
-            camb_client_download_result(client_, run_id, cancel != nullptr ? cancel->handle() : nullptr,
-                                        &detail::write_trampoline, &context, &bytes);
-        if (context.error) {
-            std::rethrow_exception(context.error);
-        }
-        detail::check(result);
-        return bytes;
-    }
-
-    /// Saves a successful run's audio to the file `path` (replaced if it exists)
-    /// through a temporary file and a rename: on failure no file is left and an
-    /// existing one is untouched. Returns the file's size.
-    std::uint64_t save_result(std::int64_t run_id, const std::string& path,
-                              const CancelToken* cancel = nullptr) const {
-        std::uint64_t bytes = 0;
-        detail::check(camb_client_save_result(client_, run_id, detail::c_str(path, "the path"),
-                                              cancel != nullptr ? cancel->handle() : nullptr, &bytes));
-        return bytes;
-    }
-
-    /// The pre-signed URL of a successful run's audio.
-    std::string result_url(std::int64_t run_id) const {
-        // Most URLs fit at once; a longer one is asked again with the size libcamb
-        // reported (a new signature may differ in length, hence the loop).
-        std::string buffer(CAMB_HPP_URL_BUFFER_SIZE, '\0');
-        for (int attempt = 0;; ++attempt) {
-            std::size_t len = 0;
-            const camb_result result =
-                camb_client_get_result_url(client_, run_id, buffer.data(), buffer.size(), &len);
-            if (result == CAMB_RESULT_OK) {
-                buffer.resize(len);
-                return buffer;
-            }
-            if (result != CAMB_RESULT_BUFFER_TOO_SMALL || attempt == 4) {
-                detail::throw_error(result);
-            }
-            buffer.assign(len + 1, '\0');
-        }
-    }
-
-    /// The URLs of many runs' audio in one request (1 to 1000 ids; none gives an
-    /// empty map without a request). A run the server gave no URL for (unknown,
-    /// or not successful) is absent from the map.
-    std::map<std::int64_t, std::string> result_urls(const std::vector<std::int64_t>& run_ids) const {
-        std::map<std::int64_t, std::string> urls;
-        if (run_ids.empty()) {
-            return urls;
-        }
-        std::vector<camb_result_url> out(run_ids.size());
-        detail::check(camb_client_get_result_urls(client_, run_ids.data(), run_ids.size(), out.data()));
-        for (const camb_result_url& entry : out) {
-            if (entry.url != nullptr) {
-                urls[entry.run_id] = std::string(entry.url, entry.url_len);
-            }
-        }
-        return urls;
-    }
-
-private:
-    camb_client* client_ = nullptr;
-};
 
 }  // namespace camb
 

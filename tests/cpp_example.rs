@@ -76,8 +76,7 @@ fn edge_cases() -> &'static Path {
         let source = tmp("camb_hpp_edge_cases.cpp");
         std::fs::write(&source, EDGE_CASES).unwrap();
         let out = tmp("camb_hpp_edge_cases");
-        // A tiny first URL buffer, so result_url() must grow it.
-        compile_cpp(&source, &out, &["-DCAMB_HPP_URL_BUFFER_SIZE=8"]);
+        compile_cpp(&source, &out, &[]);
         out
     })
 }
@@ -134,7 +133,12 @@ fn the_cpp_demo_runs_every_behaviour() {
     assert!(output.stderr.is_empty(), "{}", both(&output));
 
     let lines: Vec<&str> = log.lines().collect();
-    assert_eq!(lines[0], "libcamb 0.1.0 (header 0.1.0)", "{log}");
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        lines[0],
+        format!("libcamb {version} (header {version})"),
+        "{log}"
+    );
     assert!(lines[1].starts_with("created task "), "{log}");
     // The progress lambda prints each change of status, once.
     assert_eq!(lines[2], "status: PENDING (poll 1)", "{log}");
@@ -177,21 +181,26 @@ fn the_cpp_demo_runs_every_behaviour() {
         "{log}"
     );
     assert_eq!(lines[8], "urls: 2 of 3 runs have one", "{log}");
+    // A batch: each task with its own result, the failed one with its own error.
+    assert_eq!(
+        lines[9], "batch: demo-success SUCCESS no-such-task CAMB_RESULT_NOT_FOUND (HTTP 404)",
+        "{log}"
+    );
 
     // camb::NotFound, caught as an exception, with the code, status and words.
     assert_eq!(
-        lines[9],
+        lines[10],
         "not found: CAMB_RESULT_NOT_FOUND (HTTP 404): HTTP 404 Not Found: Task not found: no-such-task",
         "{log}"
     );
     assert_eq!(
-        lines[10],
+        lines[11],
         "failed task: ERROR (PROCESSING_ERROR): The audio model failed to render this prompt",
         "{log}"
     );
 
     // Cancelled from another thread after 300 ms, while the wait slept for 10 s.
-    let cancelled = lines[11]
+    let cancelled = lines[12]
         .strip_prefix("cancelled from another thread after ")
         .and_then(|rest| rest.strip_suffix(" ms: CAMB_RESULT_CANCELLED"))
         .unwrap_or_else(|| panic!("{log}"));
@@ -200,17 +209,17 @@ fn the_cpp_demo_runs_every_behaviour() {
 
     // The callbacks' own exceptions come out of libcamb's calls unchanged.
     assert_eq!(
-        lines[12],
+        lines[13],
         "progress callback exception propagated: stopped by the progress callback at poll 3",
         "{log}"
     );
     assert_eq!(
-        lines[13],
+        lines[14],
         "write callback exception propagated after 1 chunk: stopped by the write callback",
         "{log}"
     );
-    assert_eq!(lines[14], "done", "{log}");
-    assert_eq!(lines.len(), 15, "{log}");
+    assert_eq!(lines[15], "done", "{log}");
+    assert_eq!(lines.len(), 16, "{log}");
     let _ = std::fs::remove_file(&wav);
 }
 
@@ -356,13 +365,17 @@ fn nothing_leaks_under_valgrind() {
 }
 
 /// Corners of camb.hpp, checked from C++: type properties at compile time; error
-/// mapping, strings with NUL bytes, moves, cancellation, callbacks that return
-/// false or throw, URL buffer growth and threads at run time.
+/// mapping, the builder's remembered refusal, strings with NUL bytes, moves,
+/// cancellation, callbacks that return false or throw, batches whose entries each
+/// carry their own result (intact after later calls), results read on another
+/// thread, and threads sharing a client at run time.
 /// Arguments: BASE_URL API_KEY TMPDIR (run with CAMB_API_KEY unset).
 const EDGE_CASES: &str = r##"
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -384,7 +397,18 @@ static_assert(std::is_base_of_v<camb::Error, camb::NotFound>);
 static_assert(std::is_base_of_v<camb::Error, camb::Unauthorized>);
 static_assert(std::is_base_of_v<camb::Error, camb::Timeout>);
 static_assert(std::is_base_of_v<camb::Error, camb::Cancelled>);
+static_assert(!std::is_copy_constructible_v<camb::ClientBuilder>);
+static_assert(std::is_nothrow_move_constructible_v<camb::ClientBuilder>);
 static_assert(std::is_copy_constructible_v<camb::TaskInfo>);
+static_assert(std::is_copy_constructible_v<camb::TaskResult>);
+static_assert(std::is_copy_constructible_v<camb::AudioUrl>);
+static_assert(std::is_same_v<decltype(camb::TaskInfo::task_id), std::string>);
+static_assert(std::is_same_v<decltype(camb::TaskInfo::run_id), std::optional<std::int64_t>>);
+static_assert(std::is_same_v<decltype(camb::TaskResult::error), std::optional<camb::Error>>);
+static_assert(std::is_same_v<decltype(std::declval<camb::Client>().get_task_statuses({})),
+                             std::vector<camb::TaskResult>>);
+static_assert(std::is_same_v<decltype(std::declval<camb::Client>().get_audio_urls({})),
+                             std::vector<camb::AudioUrl>>);
 static_assert(std::is_same_v<decltype(std::declval<camb::Error>().code()), camb_result>);
 static_assert(std::is_same_v<decltype(std::declval<camb::Error>().http_status()), std::uint16_t>);
 
@@ -421,6 +445,25 @@ static bool throws(F&& f, camb_result code, int http = -1, const char* contains 
     return false;
 }
 
+// The camb::Error that f throws, or nothing (prints what else happened).
+template <class F>
+static std::optional<camb::Error> error_of(F&& f) {
+    try {
+        f();
+    } catch (const camb::Error& e) {
+        return e;
+    } catch (const std::exception& e) {
+        std::printf("  another exception: %s\n", e.what());
+        return std::nullopt;
+    }
+    std::printf("  nothing was thrown\n");
+    return std::nullopt;
+}
+
+static bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
 struct Mine : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
@@ -452,7 +495,8 @@ int main(int argc, char** argv) {
         CHECK(throws<camb::Error>([&] { camb::Client c(no_key); }, CAMB_RESULT_MISSING_API_KEY, 0));
         camb::ClientOptions bad = opts;
         bad.base_url = "not a url";
-        CHECK(throws<camb::Error>([&] { camb::Client c(bad); }, CAMB_RESULT_INVALID_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { camb::Client c(bad); }, CAMB_RESULT_INVALID_PARAMETER, 0,
+                                  "camb_client_builder_set_base_url"));
         bad = opts;
         bad.api_key = std::string("ab\0cd", 5);
         CHECK(throws<camb::Error>([&] { camb::Client c(bad); }, CAMB_RESULT_INVALID_PARAMETER, 0,
@@ -482,11 +526,66 @@ int main(int argc, char** argv) {
                                          CAMB_RESULT_UNAUTHORIZED, 401));
     }
 
+    // --- the builder remembers its first refusal -------------------------
+    {
+        // Setters never throw a refusal; build() throws the first one, naming
+        // the setter, even when later settings were fine or refused too.
+        camb::ClientBuilder b;
+        bool setter_threw = false;
+        try {
+            b.api_key(key).base_url("not a url").timeout(std::chrono::seconds(5)).max_retries(11);
+        } catch (...) {
+            setter_threw = true;
+        }
+        CHECK(!setter_threw);
+        std::optional<camb::Error> e = error_of([&] { b.build(); });
+        CHECK(e && e->code() == CAMB_RESULT_INVALID_PARAMETER && e->http_status() == 0);
+        CHECK(e && contains(e->what(), "camb_client_builder_set_base_url"));
+        CHECK(e && !contains(e->what(), "max_retries"));
+        // build() consumed it, refused or not.
+        CHECK(throws<camb::Error>([&] { b.build(); }, CAMB_RESULT_INVALID_PARAMETER, 0, "already built"));
+
+        // A refused URL after a good one: not built with the good one.
+        camb::ClientBuilder later;
+        later.api_key(key).base_url(base).base_url("ftp://127.0.0.1/");
+        CHECK(throws<camb::Error>([&] { later.build(); }, CAMB_RESULT_INVALID_PARAMETER, 0,
+                                  "camb_client_builder_set_base_url"));
+
+        // The wrapper's own refusals keep their place in the order.
+        camb::ClientBuilder nul_first;
+        nul_first.api_key(std::string("ab\0cd", 5)).base_url("not a url");
+        e = error_of([&] { nul_first.build(); });
+        CHECK(e && e->code() == CAMB_RESULT_INVALID_PARAMETER && e->http_status() == 0);
+        CHECK(e && contains(e->what(), "camb_client_builder_set_api_key") &&
+              contains(e->what(), "the API key contains a NUL byte") &&
+              !contains(e->what(), "base_url"));
+        camb::ClientBuilder url_first;
+        url_first.base_url("not a url").api_key(std::string("ab\0cd", 5)).timeout(std::chrono::milliseconds(-1));
+        e = error_of([&] { url_first.build(); });
+        CHECK(e && contains(e->what(), "camb_client_builder_set_base_url") && !contains(e->what(), "NUL"));
+        camb::ClientBuilder negative;
+        negative.api_key(key).base_url(base).timeout(std::chrono::milliseconds(-1));
+        CHECK(throws<camb::Error>([&] { negative.build(); }, CAMB_RESULT_INVALID_PARAMETER, 0,
+                                  "camb_client_builder_set_timeout_ms"));
+
+        // A builder that was fine builds a working client; moving it moves the handle.
+        camb::ClientBuilder good;
+        good.api_key(key).base_url(base).timeout(std::chrono::seconds(10)).max_retries(0);
+        camb::ClientBuilder moved(std::move(good));
+        camb::Client built = moved.build();
+        CHECK(built.get_task_status("demo-success").run_id == 4242);
+        CHECK(throws<camb::Error>([&] { good.build(); }, CAMB_RESULT_INVALID_PARAMETER, 0, "already built"));
+        // Built, never built, and dropped: freed either way (valgrind checks).
+        camb::ClientBuilder unused;
+        unused.api_key(key);
+    }
+
     const camb::Client client(opts);
 
     // --- statuses ---------------------------------------------------------
     {
         camb::TaskInfo s = client.get_task_status("demo-success");
+        CHECK(s.task_id == "demo-success");
         CHECK(s.status == camb::Status::Success && s.status_text == "SUCCESS");
         CHECK(s.run_id == 4242 && s.is_final());
         CHECK(!s.exception_reason && !s.message);
@@ -497,6 +596,7 @@ int main(int argc, char** argv) {
         CHECK(std::string(camb::status_name(u.status)) == "CAMB_STATUS_UNKNOWN");
         camb::TaskInfo e = client.get_task_status("demo-error");
         CHECK(e.status == camb::Status::Error && e.exception_reason == std::string("PROCESSING_ERROR"));
+        CHECK(e.message == std::string("The audio model failed to render this prompt"));
         // The server's text keeps its NUL bytes (copied by length).
         camb::TaskInfo n = client.get_task_status("nul-task");
         CHECK(n.status == camb::Status::Unknown);
@@ -516,6 +616,8 @@ int main(int argc, char** argv) {
         camb::Client b(std::move(a));
         CHECK(a.handle() == nullptr && b.handle() != nullptr);
         CHECK(throws<camb::Error>([&] { a.get_task_status("demo-success"); }, CAMB_RESULT_NULL_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { a.get_task_statuses({"demo-success"}); }, CAMB_RESULT_NULL_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { a.get_audio_url(4242); }, CAMB_RESULT_NULL_PARAMETER, 0));
         camb::Client c(opts);
         c = std::move(b);  // frees c's own client
         CHECK(c.get_task_status("demo-success").run_id == 4242);
@@ -544,6 +646,7 @@ int main(int argc, char** argv) {
         music.project_description = "edge cases";
         music.folder_id = 7;
         const std::string id = client.create_task("a drum loop", music);
+        CHECK(!id.empty() && std::strlen(id.c_str()) == id.size());
         int polls = 0;
         bool saw_done = false;
         camb::TaskInfo done = client.wait_for_task(id, fast(20), nullptr, [&](const camb::Progress& p) {
@@ -554,6 +657,7 @@ int main(int argc, char** argv) {
             return true;
         });
         CHECK(done.status == camb::Status::Success && done.run_id.has_value());
+        CHECK(done.task_id == id && done.status_text == "SUCCESS");
         CHECK(saw_done && polls >= 1);
 
         const std::string failing = client.create_task("glass [status:ERROR]");
@@ -609,47 +713,193 @@ int main(int argc, char** argv) {
         std::size_t chunks = 0;
         CHECK(throws<camb::Cancelled>(
             [&] {
-                client.download_result(4242, [&](const std::uint8_t*, std::size_t) {
+                client.download_audio(4242, [&](const std::uint8_t*, std::size_t) {
                     ++chunks;
                     return false;
                 });
             },
             CAMB_RESULT_CANCELLED, 0));
         CHECK(chunks == 1);
-        CHECK(throws<camb::Error>([&] { client.download_result(4242, {}); }, CAMB_RESULT_NULL_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { client.download_audio(4242, {}); }, CAMB_RESULT_NULL_PARAMETER, 0));
         camb::CancelToken token;
         token.cancel();
         CHECK(throws<camb::Cancelled>(
-            [&] { client.download_result(4242, [](const std::uint8_t*, std::size_t) { return true; }, &token); },
+            [&] { client.download_audio(4242, [](const std::uint8_t*, std::size_t) { return true; }, &token); },
             CAMB_RESULT_CANCELLED));
         CHECK(throws<camb::NotFound>(
-            [&] { client.download_result(999999, [](const std::uint8_t*, std::size_t) { return true; }); },
+            [&] { client.download_audio(999999, [](const std::uint8_t*, std::size_t) { return true; }); },
             CAMB_RESULT_NOT_FOUND, 404));
         CHECK(throws<camb::Error>(
-            [&] { client.download_result(4243, [](const std::uint8_t*, std::size_t) { return true; }); },
+            [&] { client.download_audio(4243, [](const std::uint8_t*, std::size_t) { return true; }); },
             CAMB_RESULT_HTTP_STATUS, 400));
 
         std::vector<std::uint8_t> audio;
-        const std::uint64_t total = client.download_result(4242, [&](const std::uint8_t* d, std::size_t n) {
+        const std::uint64_t total = client.download_audio(4242, [&](const std::uint8_t* d, std::size_t n) {
             audio.insert(audio.end(), d, d + n);
             return true;
         });
         CHECK(total == audio.size() && audio.size() > 44);
-        CHECK(client.save_result(4242, dir + "/a.wav") == total);
-        CHECK(throws<camb::Error>([&] { client.save_result(4242, dir + "/no-such-dir/a.wav"); }, CAMB_RESULT_IO, 0));
-        CHECK(throws<camb::Error>([&] { client.save_result(4242, dir + std::string("/a\0.wav", 7)); },
+        CHECK(client.save_audio(4242, dir + "/a.wav") == total);
+        CHECK(throws<camb::Error>([&] { client.save_audio(4242, dir + "/no-such-dir/a.wav"); }, CAMB_RESULT_IO, 0));
+        CHECK(throws<camb::Error>([&] { client.save_audio(4242, dir + std::string("/a\0.wav", 7)); },
                                   CAMB_RESULT_INVALID_PARAMETER, 0));
 
-        // Compiled with CAMB_HPP_URL_BUFFER_SIZE=8: the first buffer is too small.
-        const std::string url = client.result_url(4242);
+        const std::string url = client.get_audio_url(4242);
         CHECK(url.rfind(base + "/_emulator/files/4242.wav?signature=", 0) == 0);
-        const auto urls = client.result_urls({4242, 999999, 4242});
-        CHECK(urls.size() == 1 && urls.count(4242) == 1);
-        CHECK(urls.count(4242) == 1 && urls.at(4242).rfind(base + "/_emulator/files/4242.wav", 0) == 0);
-        CHECK(client.result_urls({}).empty());
-        CHECK(throws<camb::NotFound>([&] { client.result_url(999999); }, CAMB_RESULT_NOT_FOUND, 404));
-        CHECK(throws<camb::Error>([&] { client.result_urls(std::vector<std::int64_t>(1001, 4242)); },
+        // One entry per run id, in order; a repeated id gets its URL each time.
+        const std::vector<camb::AudioUrl> urls = client.get_audio_urls({4242, 999999, 4242});
+        CHECK(urls.size() == 3);
+        CHECK(urls.size() == 3 && urls[0].run_id == 4242 && urls[0].url &&
+              urls[0].url->rfind(base + "/_emulator/files/4242.wav", 0) == 0);
+        CHECK(urls.size() == 3 && urls[1].run_id == 999999 && !urls[1].url);
+        CHECK(urls.size() == 3 && urls[2].run_id == 4242 && urls[2].url == urls[0].url);
+        CHECK(client.get_audio_urls({}).empty());
+        CHECK(throws<camb::NotFound>([&] { client.get_audio_url(999999); }, CAMB_RESULT_NOT_FOUND, 404));
+        CHECK(throws<camb::Error>([&] { client.get_audio_urls(std::vector<std::int64_t>(1001, 4242)); },
                                   CAMB_RESULT_INVALID_PARAMETER, 0));
+    }
+
+    // --- batch: each task its own result, intact after later calls -----------
+    {
+        const std::vector<std::string> ids = {
+            "demo-success", "no-such-task", "", std::string("demo-success\0x", 14),
+            "demo-error",   "nul-task",     "..", "demo-pending",
+        };
+        const std::vector<camb::TaskResult> batch = client.get_task_statuses(ids, 4);
+
+        // Meanwhile, on this thread: a status, a failed status (which sets
+        // camb_last_error), and another batch, both of whose lists are freed.
+        CHECK(client.get_task_status("demo-unknown").status_text == "QUEUED_FOR_GPU");
+        CHECK(throws<camb::NotFound>([&] { client.get_task_status("meanwhile-missing"); }, CAMB_RESULT_NOT_FOUND,
+                                     404));
+        const std::vector<camb::TaskResult> second = client.get_task_statuses({"missing-2", "demo-timeout"});
+        CHECK(second.size() == 2 && !second[0].ok() && second[1].ok());
+        CHECK(second.size() == 2 && second[0].error && contains(second[0].error->what(), "missing-2"));
+
+        // The first batch, read now, field by field.
+        CHECK(batch.size() == ids.size());
+        if (batch.size() == ids.size()) {
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                CHECK(batch[i].task_id == ids[i]);
+                CHECK(batch[i].ok() != batch[i].error.has_value());
+            }
+            const camb::TaskResult& ok = batch[0];
+            CHECK(ok.ok() && ok.info->task_id == "demo-success" && ok.info->status == camb::Status::Success);
+            CHECK(ok.ok() && ok.info->status_text == "SUCCESS" && ok.info->run_id == 4242);
+            CHECK(ok.ok() && !ok.info->exception_reason && !ok.info->message);
+            CHECK(ok.value().run_id == 4242);
+
+            const camb::TaskResult& missing = batch[1];
+            CHECK(!missing.ok() && missing.error->code() == CAMB_RESULT_NOT_FOUND);
+            CHECK(!missing.ok() && missing.error->http_status() == 404);
+            CHECK(!missing.ok() && std::string(missing.error->what()) ==
+                                       "HTTP 404 Not Found: Task not found: no-such-task");
+            CHECK(throws<camb::NotFound>([&] { missing.value(); }, CAMB_RESULT_NOT_FOUND, 404, "no-such-task"));
+
+            // Invalid ids fail only their own entries, named by the caller's id.
+            CHECK(!batch[2].ok() && batch[2].error->code() == CAMB_RESULT_INVALID_PARAMETER);
+            CHECK(!batch[2].ok() && batch[2].error->http_status() == 0 && std::strlen(batch[2].error->what()) > 0);
+            CHECK(!batch[3].ok() && batch[3].error->code() == CAMB_RESULT_INVALID_PARAMETER);
+            CHECK(!batch[3].ok() && contains(batch[3].error->what(), "NUL byte"));
+            CHECK(!batch[6].ok() && batch[6].error->code() == CAMB_RESULT_INVALID_PARAMETER);
+
+            const camb::TaskResult& failed = batch[4];
+            CHECK(failed.ok() && failed.info->status == camb::Status::Error && failed.info->status_text == "ERROR");
+            CHECK(failed.ok() && failed.info->exception_reason == std::string("PROCESSING_ERROR"));
+            CHECK(failed.ok() && failed.info->message == std::string("The audio model failed to render this prompt"));
+            CHECK(batch[5].ok() && batch[5].info->status_text == std::string("DONE\0LATER", 10));
+            CHECK(batch[5].ok() && batch[5].info->message == std::string("a\0b", 3));
+            CHECK(batch[7].ok() && batch[7].info->status == camb::Status::Pending && !batch[7].info->run_id);
+        }
+
+        // The C objects keep that promise themselves: a list's strings are the
+        // same bytes at the same addresses after other calls on this thread.
+        const char* raw_ids[] = {"demo-success", "no-such-task"};
+        camb_task_list* raw = nullptr;
+        CHECK(camb_client_get_task_statuses(client.handle(), raw_ids, 2, 0, &raw) == CAMB_RESULT_OK);
+        const camb::detail::TaskListPtr list(raw);
+        std::size_t text_len = 0, error_len = 0;
+        const char* text = camb_task_status_text(camb_task_list_get(list.get(), 0), &text_len);
+        const char* error = camb_task_error(camb_task_list_get(list.get(), 1), &error_len);
+        CHECK(text != nullptr && error != nullptr);
+        CHECK(throws<camb::NotFound>([&] { client.get_task_status("meanwhile-raw"); }, CAMB_RESULT_NOT_FOUND));
+        CHECK(client.get_task_statuses({"other-missing", "demo-error"}).size() == 2);
+        std::size_t len_again = 0;
+        CHECK(camb_task_status_text(camb_task_list_get(list.get(), 0), &len_again) == text && len_again == text_len);
+        CHECK(camb_task_error(camb_task_list_get(list.get(), 1), &len_again) == error && len_again == error_len);
+        CHECK(text != nullptr && std::string(text, text_len) == "SUCCESS");
+        CHECK(error != nullptr && std::string(error, error_len) == "HTTP 404 Not Found: Task not found: no-such-task");
+        CHECK(camb_task_result(camb_task_list_get(list.get(), 1)) == CAMB_RESULT_NOT_FOUND);
+        CHECK(camb_task_http_status(camb_task_list_get(list.get(), 1)) == 404);
+        CHECK(camb_task_list_get(list.get(), 2) == nullptr);
+
+        // An empty batch sends nothing and is empty; a refused batch throws.
+        CHECK(client.get_task_statuses({}).empty());
+        CHECK(throws<camb::Error>([&] { client.get_task_statuses({"demo-success"}, 33); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0));
+    }
+
+    // --- a result moved to another thread and read there ----------------------
+    {
+        camb::TaskInfo info = client.wait_for_task("demo-error", fast(20));
+        std::vector<camb::TaskResult> batch = client.get_task_statuses({"demo-success", "no-such-task"});
+        camb_task* raw = nullptr;
+        CHECK(camb_client_get_task_status(client.handle(), "demo-error", &raw) == CAMB_RESULT_OK);
+        camb::detail::TaskPtr task(raw);
+        const camb_task* task_address = task.get();
+
+        struct Seen {
+            std::string info_id, info_text, info_reason, info_message;
+            std::optional<std::int64_t> info_run_id;
+            std::int64_t batch_run_id = 0;
+            camb_result batch_code = CAMB_RESULT_OK;
+            std::string batch_error;
+            const camb_task* task_address = nullptr;
+            std::string task_id, task_text, task_reason, task_message;
+            camb_status task_status = CAMB_STATUS_UNKNOWN;
+        } seen;
+        std::thread reader([&seen, info = std::move(info), batch = std::move(batch), task = std::move(task), &client] {
+            // This thread's own calls first, a failure among them: nothing read
+            // below may depend on the thread that made it, or on later calls.
+            try {
+                client.get_task_status("reader-missing");
+            } catch (const camb::NotFound&) {
+            }
+            seen.info_id = info.task_id;
+            seen.info_text = info.status_text;
+            seen.info_reason = info.exception_reason.value_or("");
+            seen.info_message = info.message.value_or("");
+            seen.info_run_id = info.run_id;
+            if (batch.size() == 2 && batch[0].ok() && batch[0].info->run_id && batch[1].error) {
+                seen.batch_run_id = *batch[0].info->run_id;
+                seen.batch_code = batch[1].error->code();
+                seen.batch_error = batch[1].error->what();
+            }
+            seen.task_address = task.get();
+            std::size_t len = 0;
+            const char* t = camb_task_id(task.get(), &len);
+            seen.task_id = std::string(t, len);
+            t = camb_task_status_text(task.get(), &len);
+            seen.task_text = t != nullptr ? std::string(t, len) : "(null)";
+            t = camb_task_exception_reason(task.get(), &len);
+            seen.task_reason = t != nullptr ? std::string(t, len) : "(null)";
+            t = camb_task_message(task.get(), &len);
+            seen.task_message = t != nullptr ? std::string(t, len) : "(null)";
+            seen.task_status = camb_task_status(task.get());
+            // The task is freed here, on this thread, when the lambda is destroyed.
+        });
+        // Meanwhile this thread makes calls of its own.
+        CHECK(throws<camb::NotFound>([&] { client.get_task_status("main-missing"); }, CAMB_RESULT_NOT_FOUND));
+        reader.join();
+        CHECK(seen.info_id == "demo-error" && seen.info_text == "ERROR" && seen.info_run_id == 4243);
+        CHECK(seen.info_reason == "PROCESSING_ERROR");
+        CHECK(seen.info_message == "The audio model failed to render this prompt");
+        CHECK(seen.batch_run_id == 4242 && seen.batch_code == CAMB_RESULT_NOT_FOUND);
+        CHECK(seen.batch_error == "HTTP 404 Not Found: Task not found: no-such-task");
+        CHECK(seen.task_address == task_address);
+        CHECK(seen.task_id == "demo-error" && seen.task_text == "ERROR" && seen.task_status == CAMB_STATUS_ERROR);
+        CHECK(seen.task_reason == "PROCESSING_ERROR");
+        CHECK(seen.task_message == "The audio model failed to render this prompt");
     }
 
     // --- threads: one client, concurrent calls, each thread's own errors -------
