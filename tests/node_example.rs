@@ -16,7 +16,7 @@ use camb_emulator::{Config, DEFAULT_API_KEY, Emulator};
 /// `npm ci` takes a few seconds with a warm cache; this only stops a hung
 /// registry connection from hanging `cargo test`.
 const NPM_TIMEOUT: Duration = Duration::from_secs(300);
-/// The suite takes about a second.
+/// The suite takes a few seconds (its async tests hold replies for a few hundred ms).
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn node_dir() -> PathBuf {

@@ -4,54 +4,80 @@
  *
  *   const { Client, Status } = require('./camb');
  *   const client = new Client({ apiKey: 'your-key' });   // or CAMB_API_KEY
- *   try {
+ *   try {   // in an async function
  *     const id = client.createTask('rain on a tin roof', { durationS: 5 });
- *     const info = client.waitForTask(id, { onProgress: (p) => console.log(p.statusText) });
- *     if (info.status === Status.SUCCESS) client.saveResult(info.runId, 'rain.wav');
+ *     const task = await client.waitForTaskAsync(id, { onProgress: (p) => console.log(p.statusText) });
+ *     if (task.status === Status.SUCCESS) client.saveAudio(task.runId, 'rain.wav');
  *   } finally {
  *     client.close();
  *   }
  *
- * Every failure throws a CambError: `code` is the camb_result number (404 for
- * CAMB_RESULT_NOT_FOUND), `name` its name, `httpStatus` the reply's HTTP status
- * (0 when there was none), `message` libcamb's words.
+ * Every failure throws (or rejects with) a CambError: `code` is the camb_result
+ * number (404 for CAMB_RESULT_NOT_FOUND), `name` its name, `httpStatus` the
+ * reply's HTTP status (0 when there was none), `message` libcamb's words.
  *
  * The library is found at `options.library`, else $CAMB_LIB, else "libcamb.so"
  * on the loader's path.
  *
- * Calls are synchronous: they block the event loop while libcamb works (a wait
- * sleeps between polls). They are not offered as koffi `.async` calls on
- * purpose: libcamb keeps the last error and the strings of a reply per OS thread,
- * so they must be read on the thread that made the call, and koffi's async calls
- * run on pool threads. For a wait that must not block, run it in a
- * worker_threads Worker with a Client of its own.
+ * Plain methods are synchronous: they block the event loop while libcamb works
+ * (a wait sleeps between polls). The *Async methods (getTaskStatusAsync,
+ * getTaskStatusesAsync, waitForTaskAsync) return Promises: koffi runs the call on
+ * a thread of libuv's pool, and since libcamb 0.2 what a call returns (a
+ * camb_task, a camb_task_list) belongs to no thread, so it is read on the main
+ * thread once the call is over. Only camb_last_error() and
+ * camb_last_http_status() are still per thread: see waitForTaskAsync for what a
+ * rejection can say. Each async call holds one of libuv's threads while it runs
+ * (4 unless UV_THREADPOOL_SIZE says otherwise; fs and dns use them too), so a
+ * program with many long waits should raise UV_THREADPOOL_SIZE.
  */
 
 const koffi = require('koffi');
 
 // ---------------------------------------------------------------------------
+// koffi's settings, before any library is loaded (they are fixed after that).
+//
+// koffi runs a native call on a stack of its own, 128 KiB for an async call by
+// default (2 MiB for a sync call). libcamb is Rust and states no stack need; it
+// expects a thread's usual 2 MiB. Measured with koffi 3.3.4, a status query over
+// TLS overflowed 128 KiB with a debug build of libcamb (it passed at 192 KiB;
+// plain http to loopback passed at 96 KiB, failed at 64 KiB); a release build
+// passed at 64 KiB. An overflow kills the process with SIGSEGV. So async calls
+// get the same 2 MiB as sync ones (memory is committed only when touched). If
+// another module loaded a library through koffi first, the setting can no
+// longer change: async methods then refuse to run rather than risk a crash.
+// ---------------------------------------------------------------------------
+
+const ASYNC_STACK_SIZE = 2 * 1024 * 1024;
+let asyncStackProblem = null;
+if (koffi.config().async_stack_size < ASYNC_STACK_SIZE) {
+  try {
+    koffi.config({ async_stack_size: ASYNC_STACK_SIZE });
+  } catch (e) {
+    asyncStackProblem =
+      `koffi's async stack is ${koffi.config().async_stack_size} bytes, too small for libcamb ` +
+      `(it needs ${ASYNC_STACK_SIZE}), and cannot be raised once a library is loaded (${e.message}): ` +
+      "require('camb') before anything else loads a library through koffi, or call " +
+      `koffi.config({ async_stack_size: ${ASYNC_STACK_SIZE} }) first`;
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Types of camb.h, declared once per process (koffi's type names are global).
-// String fields that come with a length are 'void *' and read by that length:
-// 'const char *' would stop at a NUL byte, which the server's text may contain.
+// Strings that come with a length are returned as 'const void *' and read by
+// that length: 'const char *' would stop at a NUL byte, which the server's text
+// may contain.
 // ---------------------------------------------------------------------------
 
 koffi.opaque('camb_client');
 koffi.opaque('camb_client_builder');
 koffi.opaque('camb_cancel_token');
+koffi.opaque('camb_task');
+koffi.opaque('camb_task_list');
+koffi.opaque('camb_audio_url_list');
 
-const TaskInfo = koffi.struct('camb_task_info', {
-  status: 'uint32_t',
-  has_run_id: 'bool',
-  run_id: 'int64_t',
-  status_text: 'void *',
-  status_text_len: 'size_t',
-  exception_reason: 'void *',
-  exception_reason_len: 'size_t',
-  message: 'void *',
-  message_len: 'size_t',
-});
-
-koffi.struct('camb_create_options', {
+// struct_size first: see createOptions() for how it is set.
+const CreateOptions = koffi.struct('camb_create_options', {
+  struct_size: 'size_t',
   duration_s: 'double',
   audio_type: 'uint32_t',
   project_name: 'const char *',
@@ -61,7 +87,8 @@ koffi.struct('camb_create_options', {
   retry: 'bool',
 });
 
-koffi.struct('camb_wait_options', {
+const WaitOptions = koffi.struct('camb_wait_options', {
+  struct_size: 'size_t',
   initial_interval_ms: 'uint64_t',
   backoff_factor: 'double',
   max_interval_ms: 'uint64_t',
@@ -95,7 +122,7 @@ const Result = Object.freeze({
   NULL_PARAMETER: 1,
   INVALID_PARAMETER: 2,
   MISSING_API_KEY: 3,
-  BUFFER_TOO_SMALL: 4,
+  BUFFER_TOO_SMALL: 4, // returned by no function since 0.2; the number stays reserved
   CANCELLED: 5,
   PANIC: 6,
   IO: 7,
@@ -125,9 +152,6 @@ const Status = Object.freeze({
 /** Audio types (camb.h's CAMB_AUDIO_TYPE_*). */
 const AudioType = Object.freeze({ DEFAULT: 0, SOUND: 1, MUSIC: 2 });
 
-/** The longest task id plus its NUL (CAMB_TASK_ID_BUFFER_SIZE). */
-const TASK_ID_BUFFER_SIZE = 1025;
-
 // ---------------------------------------------------------------------------
 // The library's functions, bound once per path.
 // ---------------------------------------------------------------------------
@@ -146,19 +170,47 @@ function bind(path) {
     setTimeoutMs: f('uint32_t camb_client_builder_set_timeout_ms(camb_client_builder *b, uint64_t ms)'),
     setMaxRetries: f('uint32_t camb_client_builder_set_max_retries(camb_client_builder *b, uint32_t n)'),
     setCaBundleFile: f('uint32_t camb_client_builder_set_ca_bundle_file(camb_client_builder *b, const char *path)'),
+    setCaBundlePem: f('uint32_t camb_client_builder_set_ca_bundle_pem(camb_client_builder *b, const uint8_t *pem, size_t len)'),
     setProxy: f('uint32_t camb_client_builder_set_proxy(camb_client_builder *b, const char *url)'),
     setAllowInsecureHttp: f('uint32_t camb_client_builder_set_allow_insecure_http(camb_client_builder *b, bool allow)'),
     build: f('uint32_t camb_client_builder_build(camb_client_builder *b, _Out_ camb_client **out)'),
     builderFree: f('void camb_client_builder_free(camb_client_builder *b)'),
     clientFree: f('void camb_client_free(camb_client *c)'),
-    getTaskStatus: f('uint32_t camb_client_get_task_status(const camb_client *c, const char *id, _Out_ camb_task_info *out)'),
+
+    getTaskStatus: f('uint32_t camb_client_get_task_status(const camb_client *c, const char *id, _Out_ camb_task **out)'),
+    getTaskStatuses: f('uint32_t camb_client_get_task_statuses(const camb_client *c, const char **ids, size_t count, uint32_t max_connections, _Out_ camb_task_list **out)'),
+    taskResult: f('uint32_t camb_task_result(const camb_task *t)'),
+    taskError: f('const void *camb_task_error(const camb_task *t, _Out_ size_t *len)'),
+    taskHttpStatus: f('uint16_t camb_task_http_status(const camb_task *t)'),
+    taskId: f('const void *camb_task_id(const camb_task *t, _Out_ size_t *len)'),
+    taskStatus: f('uint32_t camb_task_status(const camb_task *t)'),
+    taskStatusText: f('const void *camb_task_status_text(const camb_task *t, _Out_ size_t *len)'),
+    taskRunId: f('bool camb_task_run_id(const camb_task *t, _Out_ int64_t *run_id)'),
+    taskExceptionReason: f('const void *camb_task_exception_reason(const camb_task *t, _Out_ size_t *len)'),
+    taskMessage: f('const void *camb_task_message(const camb_task *t, _Out_ size_t *len)'),
+    taskFree: f('void camb_task_free(camb_task *t)'),
+    taskListLen: f('size_t camb_task_list_len(const camb_task_list *l)'),
+    taskListGet: f('const camb_task *camb_task_list_get(const camb_task_list *l, size_t i)'),
+    taskListFree: f('void camb_task_list_free(camb_task_list *l)'),
+
     createOptionsDefault: f('camb_create_options camb_create_options_default(void)'),
-    createTask: f('uint32_t camb_client_create_task(const camb_client *c, const char *prompt, const camb_create_options *o, _Out_ uint8_t *id, size_t size)'),
+    createTask: f('uint32_t camb_client_create_task(const camb_client *c, const char *prompt, const camb_create_options *o, _Out_ void **id, _Out_ size_t *len)'),
     waitOptionsDefault: f('camb_wait_options camb_wait_options_default(void)'),
-    waitForTask: f('uint32_t camb_client_wait_for_task(const camb_client *c, const char *id, const camb_wait_options *o, const camb_cancel_token *t, camb_progress_fn *progress, void *user_data, _Out_ camb_task_info *out)'),
-    downloadResult: f('uint32_t camb_client_download_result(const camb_client *c, int64_t run_id, const camb_cancel_token *t, camb_write_fn *write, void *user_data, _Out_ uint64_t *bytes)'),
-    saveResult: f('uint32_t camb_client_save_result(const camb_client *c, int64_t run_id, const char *path, const camb_cancel_token *t, _Out_ uint64_t *bytes)'),
-    getResultUrl: f('uint32_t camb_client_get_result_url(const camb_client *c, int64_t run_id, _Out_ uint8_t *buf, size_t size, _Out_ size_t *len)'),
+    waitForTask: f('uint32_t camb_client_wait_for_task(const camb_client *c, const char *id, const camb_wait_options *o, const camb_cancel_token *t, camb_progress_fn *progress, void *user_data, _Out_ camb_task **out)'),
+
+    downloadAudio: f('uint32_t camb_client_download_audio(const camb_client *c, int64_t run_id, const camb_cancel_token *t, camb_write_fn *write, void *user_data, _Out_ uint64_t *bytes)'),
+    saveAudio: f('uint32_t camb_client_save_audio(const camb_client *c, int64_t run_id, const char *path, const camb_cancel_token *t, _Out_ uint64_t *bytes)'),
+    getAudioUrl: f('uint32_t camb_client_get_audio_url(const camb_client *c, int64_t run_id, _Out_ void **url, _Out_ size_t *len)'),
+    getAudioUrls: f('uint32_t camb_client_get_audio_urls(const camb_client *c, const int64_t *run_ids, size_t count, _Out_ camb_audio_url_list **out)'),
+    audioUrlListLen: f('size_t camb_audio_url_list_len(const camb_audio_url_list *l)'),
+    audioUrlListGet: f('const void *camb_audio_url_list_get(const camb_audio_url_list *l, size_t i, _Out_ int64_t *run_id, _Out_ size_t *len)'),
+    audioUrlListFree: f('void camb_audio_url_list_free(camb_audio_url_list *l)'),
+    stringFree: f('void camb_string_free(void *s)'),
+
+    cancelTokenNew: f('camb_cancel_token *camb_cancel_token_new(void)'),
+    cancelTokenCancel: f('uint32_t camb_cancel_token_cancel(const camb_cancel_token *t)'),
+    cancelTokenFree: f('void camb_cancel_token_free(camb_cancel_token *t)'),
+
     lastError: f('const char *camb_last_error(void)'),
     lastHttpStatus: f('uint16_t camb_last_http_status(void)'),
     resultName: f('const char *camb_result_name(uint32_t r)'),
@@ -181,7 +233,9 @@ function libraryPath(options) {
 /**
  * A failed libcamb call. `code`: the camb_result number (404 for NOT_FOUND);
  * `name`: its name ("CAMB_RESULT_NOT_FOUND"); `httpStatus`: the HTTP status of
- * the reply behind it, or 0; `message`: libcamb's words (never the API key).
+ * the reply behind it, 0 when there was none, null when it is not known (some
+ * async failures: see waitForTaskAsync); `message`: libcamb's words (never the
+ * API key).
  */
 class CambError extends Error {
   constructor(code, name, httpStatus, message) {
@@ -192,7 +246,8 @@ class CambError extends Error {
   }
 }
 
-// Reads the thread's last error at once: the next libcamb call would replace it.
+// Reads this thread's last error at once: the next libcamb call would replace
+// it. Only for calls made on this (the main) thread.
 function check(c, result) {
   if (result === Result.OK) return;
   const message = c.lastError();
@@ -200,8 +255,12 @@ function check(c, result) {
   throw new CambError(result, c.resultName(result), httpStatus, message || c.resultName(result));
 }
 
+function cambError(c, code, httpStatus, message) {
+  return new CambError(code, c.resultName(code), httpStatus, message);
+}
+
 function invalid(c, message) {
-  return new CambError(Result.INVALID_PARAMETER, c.resultName(Result.INVALID_PARAMETER), 0, message);
+  return cambError(c, Result.INVALID_PARAMETER, 0, message);
 }
 
 // A JS string as a C string: one with a NUL inside would reach C cut short.
@@ -211,12 +270,24 @@ function cString(c, value, what) {
   return value;
 }
 
+// A run id for an int64_t argument: an integer Number or a BigInt.
+function runIdArg(c, value) {
+  if (typeof value === 'bigint' || Number.isSafeInteger(value)) return value;
+  throw invalid(c, `a run id must be an integer, not ${String(value)}`);
+}
+
 // `len` bytes at `ptr` as UTF-8 text (NUL bytes kept); null for a NULL pointer.
 function text(ptr, len) {
   if (ptr === null || ptr === undefined || ptr === 0n) return null;
-  if (len === 0) return '';
+  if (Number(len) === 0) return '';
   // A view of libcamb's memory (no copy), decoded to a JS string at once.
   return Buffer.from(koffi.view(ptr, Number(len))).toString('utf8');
+}
+
+// A string accessor of camb_task (pointer + length out) as a JS string or null.
+function taskText(get, task) {
+  const len = [0];
+  return text(get(task, len), len[0]);
 }
 
 // int64 run ids: a Number when it is exact, else a BigInt.
@@ -228,16 +299,124 @@ function int64(value) {
   return value;
 }
 
-function taskInfo(c, info) {
+/**
+ * A camb_task with a status as a plain object: { taskId, status, statusName,
+ * statusText, runId, exceptionReason, message, isFinal }. Everything is copied
+ * out: the object outlives the task.
+ */
+function taskInfo(c, task) {
+  const status = c.taskStatus(task);
+  const runId = [0];
+  const hasRunId = c.taskRunId(task, runId);
   return {
-    status: info.status,
-    statusName: c.statusName(info.status),
-    statusText: text(info.status_text, info.status_text_len) ?? '',
-    runId: info.has_run_id ? int64(info.run_id) : null,
-    exceptionReason: text(info.exception_reason, info.exception_reason_len),
-    message: text(info.message, info.message_len),
-    isFinal: c.statusIsFinal(info.status),
+    taskId: taskText(c.taskId, task) ?? '',
+    status,
+    statusName: c.statusName(status),
+    statusText: taskText(c.taskStatusText, task) ?? '',
+    runId: hasRunId ? int64(runId[0]) : null,
+    exceptionReason: taskText(c.taskExceptionReason, task),
+    message: taskText(c.taskMessage, task),
+    isFinal: c.statusIsFinal(status),
   };
+}
+
+// Why a camb_task has no status, from the task itself: it carries its own
+// code, words and HTTP status, so this is right on any thread.
+function taskFailure(c, task) {
+  const code = c.taskResult(task);
+  if (code === Result.OK) return null;
+  const message = taskText(c.taskError, task);
+  return cambError(c, code, c.taskHttpStatus(task), message || c.resultName(code));
+}
+
+// Reads a camb_task the caller owns, then frees it whatever happens.
+function takeTask(c, task) {
+  try {
+    return taskInfo(c, task);
+  } finally {
+    c.taskFree(task);
+  }
+}
+
+// Reads a camb_task_list into [{ taskId, info, error }], then frees it.
+function takeTaskList(c, list) {
+  try {
+    const entries = [];
+    const count = Number(c.taskListLen(list));
+    for (let i = 0; i < count; i++) {
+      const task = c.taskListGet(list, i); // owned by the list: never freed alone
+      const error = taskFailure(c, task);
+      entries.push({
+        taskId: taskText(c.taskId, task) ?? '',
+        info: error === null ? taskInfo(c, task) : null,
+        error,
+      });
+    }
+    return entries;
+  } finally {
+    c.taskListFree(list);
+  }
+}
+
+// Copies a string handed over through a char ** (with its length), then frees it.
+function takeString(c, ptr, len) {
+  try {
+    return text(ptr, len) ?? '';
+  } finally {
+    c.stringFree(ptr);
+  }
+}
+
+// The progress struct as a plain object; valid strings only during the callback.
+function progressInfo(ptr) {
+  const p = koffi.decode(ptr, WaitProgress);
+  return {
+    polls: p.polls,
+    elapsedMs: Number(p.elapsed_ms),
+    pollResult: p.poll_result,
+    status: p.status,
+    statusText: text(p.status_text, p.status_text_len),
+    errorMessage: text(p.error_message, p.error_message_len),
+    statusChanged: p.status_changed,
+    done: p.done,
+    nextPollInMs: Number(p.next_poll_in_ms),
+  };
+}
+
+/**
+ * Options structs: the field defaults come from libcamb's _default(), and
+ * struct_size is the size of the struct koffi passes, as declared above. The
+ * header defines struct_size as "the size of this struct in the camb.h the
+ * program was built with"; for koffi that camb.h is the declaration in this
+ * file, which _default() (compiled into the library) cannot know. They are equal
+ * for the library this was written for (test.js checks it); an older library
+ * refuses a larger struct_size with INVALID_PARAMETER instead of misreading it.
+ */
+function createOptions(c, options) {
+  const o = c.createOptionsDefault();
+  o.struct_size = koffi.sizeof(CreateOptions);
+  if (options.durationS !== undefined) o.duration_s = options.durationS;
+  if (options.audioType !== undefined) o.audio_type = options.audioType;
+  if (options.projectName !== undefined) o.project_name = cString(c, options.projectName, 'projectName');
+  if (options.projectDescription !== undefined) {
+    o.project_description = cString(c, options.projectDescription, 'projectDescription');
+  }
+  if (options.folderId !== undefined) {
+    o.has_folder_id = true;
+    o.folder_id = options.folderId;
+  }
+  if (options.retry) o.retry = true;
+  return o;
+}
+
+function waitOptions(c, options) {
+  const o = c.waitOptionsDefault();
+  o.struct_size = koffi.sizeof(WaitOptions);
+  if (options.initialIntervalMs !== undefined) o.initial_interval_ms = options.initialIntervalMs;
+  if (options.backoffFactor !== undefined) o.backoff_factor = options.backoffFactor;
+  if (options.maxIntervalMs !== undefined) o.max_interval_ms = options.maxIntervalMs;
+  if (options.deadlineMs !== undefined) o.deadline_ms = options.deadlineMs;
+  return o;
 }
 
 // ---------------------------------------------------------------------------
@@ -246,7 +425,9 @@ function taskInfo(c, info) {
 
 /**
  * A client for the CAMB text-to-sound API, owning a libcamb client. Free it with
- * close() (idempotent); a closed client throws CambError NULL_PARAMETER.
+ * close() (idempotent); a closed client throws CambError NULL_PARAMETER. close()
+ * during a call (an async one, or from a callback) takes effect for new calls at
+ * once, and the libcamb client is freed when the last call on it is over.
  */
 class Client {
   /**
@@ -256,6 +437,7 @@ class Client {
    * @param {number} [options.timeoutMs] whole-call timeout (default 60000)
    * @param {number} [options.maxRetries] extra attempts of reads (default 2)
    * @param {string} [options.caBundleFile] PEM file of CAs to trust instead of the built-in roots
+   * @param {string|Buffer} [options.caBundlePem] the same, as PEM text in memory
    * @param {string} [options.proxy]     e.g. "http://host:port" (environment variables are ignored)
    * @param {boolean} [options.allowInsecureHttp] plain http to a non-loopback host, or through a proxy
    * @param {string} [options.library]   path of libcamb.so (default $CAMB_LIB)
@@ -264,15 +446,23 @@ class Client {
     const c = bind(libraryPath(options));
     this._c = c;
     this._handle = null;
+    this._calls = 0; // calls in progress on the handle (sync ones too: callbacks may close)
+    this._freeLater = null; // the handle close() left to the last call to free
     const builder = c.builderNew();
     if (builder === null) throw new Error('libcamb: out of memory');
     try {
+      // Each setter is checked at once, so the error names it; libcamb would also
+      // refuse to build after a refused setting.
       if (options.apiKey !== undefined) check(c, c.setApiKey(builder, cString(c, options.apiKey, 'apiKey')));
       if (options.baseUrl !== undefined) check(c, c.setBaseUrl(builder, cString(c, options.baseUrl, 'baseUrl')));
       if (options.timeoutMs !== undefined) check(c, c.setTimeoutMs(builder, options.timeoutMs));
       if (options.maxRetries !== undefined) check(c, c.setMaxRetries(builder, options.maxRetries));
       if (options.caBundleFile !== undefined) {
         check(c, c.setCaBundleFile(builder, cString(c, options.caBundleFile, 'caBundleFile')));
+      }
+      if (options.caBundlePem !== undefined) {
+        const pem = Buffer.from(options.caBundlePem);
+        check(c, c.setCaBundlePem(builder, pem, pem.length));
       }
       if (options.proxy !== undefined) check(c, c.setProxy(builder, cString(c, options.proxy, 'proxy')));
       if (options.allowInsecureHttp) check(c, c.setAllowInsecureHttp(builder, true));
@@ -285,29 +475,150 @@ class Client {
     this._handle = out[0];
   }
 
-  /** Frees the client and wipes its key. Calling it again does nothing. */
+  /** Frees the client and wipes its key (once no call is using it). Calling it again does nothing. */
   close() {
-    if (this._handle !== null) {
-      this._c.clientFree(this._handle);
-      this._handle = null;
+    if (this._handle === null) return;
+    const handle = this._handle;
+    this._handle = null;
+    if (this._calls === 0) {
+      this._c.clientFree(handle);
+    } else {
+      this._freeLater = handle;
     }
   }
 
-  /** The running library's version, such as "0.1.0". */
+  // Runs a synchronous call with the handle (NULL once closed: libcamb then
+  // fails with NULL_PARAMETER), keeping the client alive until it returns.
+  _sync(call) {
+    this._calls += 1;
+    try {
+      return call(this._handle);
+    } finally {
+      this._done();
+    }
+  }
+
+  _done() {
+    this._calls -= 1;
+    if (this._calls === 0 && this._freeLater !== null) {
+      const handle = this._freeLater;
+      this._freeLater = null;
+      this._c.clientFree(handle);
+    }
+  }
+
+  /**
+   * Runs `fn` through koffi's async API with (handle, ...args) and returns a
+   * Promise of finish(result), which runs on the main thread after the call.
+   * The client stays alive until the call is over, even if closed meanwhile.
+   */
+  _async(fn, args, finish) {
+    return new Promise((resolve, reject) => {
+      const c = this._c;
+      if (asyncStackProblem !== null) throw new Error(asyncStackProblem);
+      const handle = this._handle;
+      // Checked here: libcamb's words for a NULL client would stay on the worker thread.
+      if (handle === null) throw cambError(c, Result.NULL_PARAMETER, 0, 'the client is closed');
+      this._calls += 1;
+      try {
+        fn.async(handle, ...args, (err, result) => {
+          try {
+            if (err) throw err;
+            resolve(finish(result));
+          } catch (e) {
+            reject(e);
+          } finally {
+            this._done();
+          }
+        });
+      } catch (e) {
+        this._done();
+        throw e;
+      }
+    });
+  }
+
+  /** The running library's version, such as "0.2.0". */
   get libraryVersion() {
     return this._c.version();
   }
 
   /**
-   * The task's current status: { status, statusName, statusText, runId,
+   * The task's current status: { taskId, status, statusName, statusText, runId,
    * exceptionReason, message, isFinal }. Throws CambError (code 404) for an
    * unknown id.
    */
   getTaskStatus(taskId) {
     const c = this._c;
-    const info = {};
-    check(c, c.getTaskStatus(this._handle, cString(c, taskId, 'taskId'), info));
-    return taskInfo(c, info);
+    const id = cString(c, taskId, 'taskId');
+    const out = [null];
+    this._sync((h) => check(c, c.getTaskStatus(h, id, out)));
+    return takeTask(c, out[0]);
+  }
+
+  /**
+   * getTaskStatus as a Promise, the call made on a libuv thread: resolves to the
+   * same object, rejects with a CambError with code, name, message and httpStatus.
+   *
+   * camb_client_get_task_status() leaves its failure in camb_last_error(), which
+   * is per thread: on the worker thread, out of reach here. So this asks through
+   * camb_client_get_task_statuses() with one id and one connection, whose
+   * camb_task carries its own failure (code, words, HTTP status). For a single id
+   * that batch runs on the calling thread alone and sends the same one request,
+   * retried and bounded by the client's timeout like camb_client_get_task_status().
+   */
+  getTaskStatusAsync(taskId) {
+    return this.getTaskStatusesAsync([taskId], { maxConnections: 1 }).then(([entry]) => {
+      if (entry.error !== null) throw entry.error;
+      return entry.info;
+    });
+  }
+
+  /**
+   * The statuses of many tasks at once, up to `maxConnections` requests at a time
+   * (0 or absent: libcamb's default, 8; at most 32). Returns one entry per id, in
+   * order: { taskId, info, error }, where `info` is what getTaskStatus returns and
+   * `error` a CambError, exactly one of them not null. An invalid id fails only its
+   * own entry (INVALID_PARAMETER). Throws only when the batch itself is refused.
+   */
+  getTaskStatuses(taskIds, options = {}) {
+    const c = this._c;
+    const ids = this._ids(taskIds);
+    const connections = options.maxConnections ?? 0;
+    const out = [null];
+    this._sync((h) => check(c, c.getTaskStatuses(h, ids, ids.length, connections, out)));
+    return takeTaskList(c, out[0]);
+  }
+
+  /**
+   * getTaskStatuses as a Promise, the call made on a libuv thread (the batch's own
+   * extra threads, if any, are libcamb's). Every entry carries its own error.
+   * A refused batch (closed client, too many ids or connections) rejects with a
+   * CambError whose message names only the code: libcamb's words for it are kept
+   * per thread, on the worker thread.
+   */
+  getTaskStatusesAsync(taskIds, options = {}) {
+    const c = this._c;
+    let ids;
+    try {
+      ids = this._ids(taskIds);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const connections = options.maxConnections ?? 0;
+    const out = [null];
+    return this._async(c.getTaskStatuses, [ids, ids.length, connections, out], (result) => {
+      if (result !== Result.OK) throw unreadableFailure(c, result, 'getTaskStatuses');
+      return takeTaskList(c, out[0]);
+    });
+  }
+
+  // Task ids for a batch: an array of strings without NUL bytes. An empty string
+  // is passed on (libcamb fails that entry alone).
+  _ids(taskIds) {
+    const c = this._c;
+    if (!Array.isArray(taskIds)) throw invalid(c, 'taskIds must be an array of strings');
+    return taskIds.map((id, i) => cString(c, id, `taskIds[${i}]`));
   }
 
   /**
@@ -318,21 +629,12 @@ class Client {
    */
   createTask(prompt, options = {}) {
     const c = this._c;
-    const o = c.createOptionsDefault();
-    if (options.durationS !== undefined) o.duration_s = options.durationS;
-    if (options.audioType !== undefined) o.audio_type = options.audioType;
-    if (options.projectName !== undefined) o.project_name = cString(c, options.projectName, 'projectName');
-    if (options.projectDescription !== undefined) {
-      o.project_description = cString(c, options.projectDescription, 'projectDescription');
-    }
-    if (options.folderId !== undefined) {
-      o.has_folder_id = true;
-      o.folder_id = options.folderId;
-    }
-    if (options.retry) o.retry = true;
-    const id = Buffer.alloc(TASK_ID_BUFFER_SIZE);
-    check(c, c.createTask(this._handle, cString(c, prompt, 'prompt'), o, id, id.length));
-    return id.toString('utf8', 0, id.indexOf(0));
+    const o = createOptions(c, options);
+    const text = cString(c, prompt, 'prompt');
+    const id = [null];
+    const len = [0];
+    this._sync((h) => check(c, c.createTask(h, text, o, id, len)));
+    return takeString(c, id[0], len[0]);
   }
 
   /**
@@ -350,11 +652,7 @@ class Client {
    */
   waitForTask(taskId, options = {}) {
     const c = this._c;
-    const o = c.waitOptionsDefault();
-    if (options.initialIntervalMs !== undefined) o.initial_interval_ms = options.initialIntervalMs;
-    if (options.backoffFactor !== undefined) o.backoff_factor = options.backoffFactor;
-    if (options.maxIntervalMs !== undefined) o.max_interval_ms = options.maxIntervalMs;
-    if (options.deadlineMs !== undefined) o.deadline_ms = options.deadlineMs;
+    const o = waitOptions(c, options);
     const id = cString(c, taskId, 'taskId');
 
     const { onProgress } = options;
@@ -364,39 +662,115 @@ class Client {
       // Registered for this call only, and always unregistered after it.
       callback = koffi.register((ptr) => {
         try {
-          const p = koffi.decode(ptr, WaitProgress);
-          return onProgress({
-            polls: p.polls,
-            elapsedMs: Number(p.elapsed_ms),
-            pollResult: p.poll_result,
-            status: p.status,
-            statusText: text(p.status_text, p.status_text_len),
-            errorMessage: text(p.error_message, p.error_message_len),
-            statusChanged: p.status_changed,
-            done: p.done,
-            nextPollInMs: Number(p.next_poll_in_ms),
-          }) !== false;
+          return onProgress(progressInfo(ptr)) !== false;
         } catch (e) {
           thrown = { error: e };
           return false;
         }
       }, koffi.pointer(ProgressFn));
     }
-    const info = {};
+    const out = [null];
     let result;
     try {
-      result = c.waitForTask(this._handle, id, o, null, callback, null, info);
+      result = this._sync((h) => c.waitForTask(h, id, o, null, callback, null, out));
     } finally {
       if (callback !== null) koffi.unregister(callback);
     }
-    if (thrown !== null) throw thrown.error;
+    if (thrown !== null) {
+      if (result === Result.OK) c.taskFree(out[0]); // the poll that threw had ended the wait
+      throw thrown.error;
+    }
     check(c, result);
-    return taskInfo(c, info);
+    return takeTask(c, out[0]);
+  }
+
+  /**
+   * waitForTask as a Promise: the wait runs on a libuv thread and the event loop
+   * stays free. Same options, plus `signal` (an AbortSignal): aborting it cancels
+   * the wait at once (CambError CANCELLED, `cause` the signal's reason).
+   * onProgress runs on the main thread (koffi queues each call there; the waiting
+   * thread blocks until it returns), so the wait advances only while the event
+   * loop runs.
+   *
+   * What a rejection can say: camb_last_error() and camb_last_http_status() are
+   * per thread, and the wait ran on a worker thread, so its own words are out of
+   * reach here. The rejection carries the right `code` and `name` always. Its
+   * message is the one libcamb gave the progress report of the poll that ended
+   * the wait when that poll failed (a 404, a 401...); for a deadline it says how
+   * many polls were made and the last status seen; otherwise (a refused argument)
+   * it names the code only: waitForTask() gives the words. `httpStatus` is null
+   * (not known: the progress report has no HTTP status) unless the wait was
+   * cancelled here (0).
+   */
+  waitForTaskAsync(taskId, options = {}) {
+    const c = this._c;
+    let o;
+    let id;
+    try {
+      o = waitOptions(c, options);
+      id = cString(c, taskId, 'taskId');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { onProgress, signal } = options;
+    if (signal?.aborted) {
+      return Promise.reject(aborted(c, signal, 0));
+    }
+
+    // Always registered: the last progress report is the only place where the
+    // words of a failed poll can be had on this thread.
+    let last = null;
+    let thrown = null;
+    let stopped = false;
+    const callback = koffi.register((ptr) => {
+      try {
+        last = progressInfo(ptr);
+        if (onProgress && onProgress(last) === false) {
+          stopped = true;
+          return false;
+        }
+        return true;
+      } catch (e) {
+        thrown = { error: e };
+        return false;
+      }
+    }, koffi.pointer(ProgressFn));
+    const token = c.cancelTokenNew();
+    const abort = () => c.cancelTokenCancel(token); // thread-safe; wakes the wait at once
+    signal?.addEventListener('abort', abort, { once: true });
+    const cleanup = () => {
+      signal?.removeEventListener('abort', abort);
+      koffi.unregister(callback);
+      c.cancelTokenFree(token); // the call has returned: nothing uses the token now
+    };
+
+    const out = [null];
+    let promise;
+    try {
+      promise = this._async(c.waitForTask, [id, o, token, callback, null, out], (result) => {
+        if (result === Result.OK) {
+          const info = takeTask(c, out[0]);
+          if (thrown !== null) throw thrown.error; // thrown on the poll that ended the wait
+          return info;
+        }
+        if (thrown !== null) throw thrown.error;
+        if (result === Result.CANCELLED && signal?.aborted) throw aborted(c, signal, last?.polls ?? 0);
+        if (result === Result.CANCELLED && stopped) {
+          throw cambError(c, result, 0, `onProgress returned false after ${last.polls} poll(s)`);
+        }
+        throw waitFailure(c, result, last);
+      });
+    } catch (e) {
+      cleanup();
+      return Promise.reject(e);
+    }
+    return promise.finally(cleanup);
   }
 
   /** The audio of a successful run (the WAV file's bytes), as a Buffer. */
-  downloadResult(runId) {
+  downloadAudio(runId) {
     const c = this._c;
+    const run = runIdArg(c, runId);
     const chunks = [];
     let thrown = null;
     const callback = koffi.register((data, len) => {
@@ -413,7 +787,7 @@ class Client {
     const bytes = [null];
     let result;
     try {
-      result = c.downloadResult(this._handle, runId, null, callback, null, bytes);
+      result = this._sync((h) => c.downloadAudio(h, run, null, callback, null, bytes));
     } finally {
       koffi.unregister(callback);
     }
@@ -426,25 +800,80 @@ class Client {
    * Saves a successful run's audio to `path` (replaced if it exists), through a
    * temporary file: on failure no file is left. Returns the size in bytes.
    */
-  saveResult(runId, path) {
+  saveAudio(runId, path) {
     const c = this._c;
+    const run = runIdArg(c, runId);
+    const file = cString(c, path, 'path');
     const bytes = [null];
-    check(c, c.saveResult(this._handle, runId, cString(c, path, 'path'), null, bytes));
+    this._sync((h) => check(c, c.saveAudio(h, run, file, null, bytes)));
     return Number(bytes[0]);
   }
 
   /** The pre-signed URL of a successful run's audio. */
-  resultUrl(runId) {
+  getAudioUrl(runId) {
     const c = this._c;
-    let buffer = Buffer.alloc(4096);
-    for (let attempt = 0; ; attempt++) {
-      const len = [0];
-      const result = c.getResultUrl(this._handle, runId, buffer, buffer.length, len);
-      if (result === Result.OK) return buffer.toString('utf8', 0, Number(len[0]));
-      if (result !== Result.BUFFER_TOO_SMALL || attempt === 4) check(c, result);
-      buffer = Buffer.alloc(Number(len[0]) + 1);
+    const run = runIdArg(c, runId);
+    const url = [null];
+    const len = [0];
+    this._sync((h) => check(c, c.getAudioUrl(h, run, url, len)));
+    return takeString(c, url[0], len[0]);
+  }
+
+  /**
+   * The URLs of many runs' audio in one request (1 to 1000 run ids): one entry
+   * per run id, in order, { runId, url }, `url` null when the server had none
+   * for that run (unknown, or not successful).
+   */
+  getAudioUrls(runIds) {
+    const c = this._c;
+    if (!Array.isArray(runIds)) throw invalid(c, 'runIds must be an array of run ids');
+    const runs = runIds.map((r) => runIdArg(c, r));
+    const out = [null];
+    this._sync((h) => check(c, c.getAudioUrls(h, runs, runs.length, out)));
+    const list = out[0];
+    try {
+      const entries = [];
+      const count = Number(c.audioUrlListLen(list));
+      for (let i = 0; i < count; i++) {
+        const runId = [0];
+        const len = [0];
+        const url = c.audioUrlListGet(list, i, runId, len);
+        entries.push({ runId: int64(runId[0]), url: text(url, len[0]) });
+      }
+      return entries;
+    } finally {
+      c.audioUrlListFree(list);
     }
   }
+}
+
+// An async call's failure whose words libcamb kept on the worker thread.
+function unreadableFailure(c, code, what) {
+  const name = c.resultName(code);
+  return cambError(c, code, null,
+    `${what} failed with ${name} (libcamb's words for it are kept per thread, on the ` +
+    'worker thread that made the call)');
+}
+
+// An async wait's failure, in the words of the progress report that ended it
+// when there was one.
+function waitFailure(c, code, last) {
+  if (last !== null && last.done && last.pollResult === code && last.errorMessage !== null) {
+    return cambError(c, code, null, last.errorMessage);
+  }
+  if (code === Result.TIMEOUT && last !== null) {
+    const seen = last.statusText === null ? '' : `; the last status seen was ${last.statusText}`;
+    const failed = last.errorMessage === null ? '' : `; the last poll failed: ${last.errorMessage}`;
+    return cambError(c, code, null,
+      `the wait's deadline passed after ${last.polls} poll(s)${seen}${failed}`);
+  }
+  return unreadableFailure(c, code, 'waitForTaskAsync');
+}
+
+function aborted(c, signal, polls) {
+  const error = cambError(c, Result.CANCELLED, 0, `the wait was aborted through its signal after ${polls} poll(s)`);
+  error.cause = signal.reason;
+  return error;
 }
 
 if (typeof Symbol.dispose === 'symbol') {
@@ -456,4 +885,16 @@ function version(library) {
   return bind(libraryPath({ library })).version();
 }
 
-module.exports = { Client, CambError, Result, Status, AudioType, version };
+/**
+ * For tests: the sizes of the options structs as declared here (what is passed
+ * as struct_size) and as the library's _default() functions report them.
+ */
+function optionsLayout(library) {
+  const c = bind(libraryPath({ library }));
+  return {
+    createOptions: { declared: koffi.sizeof(CreateOptions), library: Number(c.createOptionsDefault().struct_size) },
+    waitOptions: { declared: koffi.sizeof(WaitOptions), library: Number(c.waitOptionsDefault().struct_size) },
+  };
+}
+
+module.exports = { Client, CambError, Result, Status, AudioType, version, optionsLayout };

@@ -6,7 +6,8 @@
  *   CAMB_TEST_API_KEY=camb-emulator-key node --test test.js
  *
  * tests/node_example.rs runs it from `cargo test`, with an in-process emulator
- * whose demo tasks are already final.
+ * whose demo tasks are already final. The tests run one after another and plant
+ * what they need through the emulator's key-less control API (/_emulator/*).
  */
 
 const test = require('node:test');
@@ -14,9 +15,11 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const koffi = require('koffi');
+const { spawnSync } = require('node:child_process');
 
-const { Client, CambError, Result, Status, AudioType, version } = require('./camb');
+const { Client, CambError, Result, Status, AudioType, version, optionsLayout } = require('./camb');
+// After camb.js, which sets koffi's async stack before any library is loaded.
+const koffi = require('koffi');
 
 for (const name of ['CAMB_LIB', 'CAMB_TEST_BASE_URL', 'CAMB_TEST_API_KEY']) {
   if (!process.env[name]) {
@@ -41,10 +44,47 @@ function throwsCamb(fn, code, httpStatus) {
   } catch (e) {
     error = e;
   }
+  return isCamb(error, code, httpStatus);
+}
+
+/** Asserts the promise rejects with a CambError with this code (and HTTP status); returns it. */
+async function rejectsCamb(promise, code, httpStatus) {
+  assert.ok(promise instanceof Promise, 'an async method returns a Promise, even for bad arguments');
+  let error = null;
+  try {
+    await promise;
+  } catch (e) {
+    error = e;
+  }
+  return isCamb(error, code, httpStatus);
+}
+
+function isCamb(error, code, httpStatus) {
   assert.ok(error instanceof CambError, `expected a CambError, got ${error}`);
   assert.equal(error.code, code, error.message);
   if (httpStatus !== undefined) assert.equal(error.httpStatus, httpStatus);
   return error;
+}
+
+/** POSTs to the emulator's control API (no key). */
+async function control(what, body) {
+  const reply = await fetch(`${baseUrl}/_emulator/${what}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.ok(reply.ok, `POST /_emulator/${what}: HTTP ${reply.status}`);
+  return reply.status === 204 ? null : reply.json();
+}
+
+/** Plants a task (a TaskSpec) and returns its id. */
+async function plantTask(spec) {
+  return (await control('tasks', spec)).task_id;
+}
+
+/** Delays the next `times` replies under `/text-to-sound/{prefix}` by `ms`. */
+async function delayStatuses(prefix, ms, times) {
+  await control('faults', { path_prefix: `/text-to-sound/${prefix}`, times, delay_ms: ms });
 }
 
 let tmpDir;
@@ -59,8 +99,12 @@ test.afterEach(() => {
   assert.equal(koffi.stats().callbacks, 0, 'a koffi callback was left registered');
 });
 
-test('the library reports its version', () => {
-  assert.match(version(), /^\d+\.\d+\.\d+/);
+// ---------------------------------------------------------------------------
+// The library and its structs
+// ---------------------------------------------------------------------------
+
+test('the library reports its version, 0.2', () => {
+  assert.match(version(), /^0\.2\.\d+/);
   const c = client();
   try {
     assert.equal(c.libraryVersion, version());
@@ -69,16 +113,57 @@ test('the library reports its version', () => {
   }
 });
 
+test('the options structs declared for koffi have the size libcamb gives them', () => {
+  // struct_size is the declared size: a missing or extra field would make it
+  // differ from what camb_*_options_default() reports for this library.
+  const layout = optionsLayout();
+  assert.equal(layout.createOptions.declared, layout.createOptions.library);
+  assert.equal(layout.waitOptions.declared, layout.waitOptions.library);
+  // x86-64 / aarch64: 8 (struct_size) + 8 + 4 (+4) + 8 + 8 + 1 (+7) + 8 + 1 (+7); 8 + 8 + 8 + 8 + 8.
+  if (process.arch === 'x64' || process.arch === 'arm64') {
+    assert.deepEqual([layout.createOptions.declared, layout.waitOptions.declared], [64, 40]);
+  }
+});
+
+test("koffi's async calls get a stack big enough for libcamb", () => {
+  assert.ok(koffi.config().async_stack_size >= 2 * 1024 * 1024, JSON.stringify(koffi.config()));
+});
+
+test('async calls are refused, not run on a small stack, when koffi was configured first', () => {
+  // Another library loaded through koffi before camb.js fixes koffi's settings.
+  const script = `
+    const koffi = require('koffi');
+    koffi.load('libc.so.6');
+    const { Client } = require('./camb');
+    const c = new Client({ baseUrl: ${JSON.stringify(baseUrl)}, apiKey: ${JSON.stringify(apiKey)} });
+    const sync = c.getTaskStatus('demo-success').statusText;
+    c.getTaskStatusAsync('demo-success').then(
+      () => { console.log(JSON.stringify({ sync, async: 'resolved' })); c.close(); },
+      (e) => { console.log(JSON.stringify({ sync, async: e.message })); c.close(); });
+  `;
+  const run = spawnSync(process.execPath, ['-e', script], { cwd: __dirname, encoding: 'utf8', timeout: 30000 });
+  assert.equal(run.status, 0, run.stderr);
+  const seen = JSON.parse(run.stdout);
+  assert.equal(seen.sync, 'SUCCESS');
+  assert.match(seen.async, /async stack is \d+ bytes, too small/);
+});
+
+// ---------------------------------------------------------------------------
+// Statuses
+// ---------------------------------------------------------------------------
+
 test('statuses of the demo tasks', () => {
   const c = client();
   try {
     const success = c.getTaskStatus('demo-success');
+    assert.equal(success.taskId, 'demo-success');
     assert.equal(success.status, Status.SUCCESS);
     assert.equal(success.statusName, 'CAMB_STATUS_SUCCESS');
     assert.equal(success.statusText, 'SUCCESS');
     assert.equal(success.runId, 4242);
     assert.equal(success.isFinal, true);
     assert.equal(success.exceptionReason, null);
+    assert.equal(success.message, null);
 
     const error = c.getTaskStatus('demo-error');
     assert.equal(error.status, Status.ERROR);
@@ -95,6 +180,34 @@ test('statuses of the demo tasks', () => {
     assert.equal(unknown.status, Status.UNKNOWN);
     assert.equal(unknown.statusText, 'QUEUED_FOR_GPU');
     assert.equal(unknown.isFinal, true);
+  } finally {
+    c.close();
+  }
+});
+
+test('strings are read by their length: a NUL byte inside is kept', async () => {
+  const id = await plantTask({
+    task_id: 'node-nul-text',
+    final_status: 'DONE\u0000LATER',
+    run_id: 7007,
+    exception_reason: 'why\u0000not',
+    message: 'half\u0000way',
+  });
+  const c = client();
+  try {
+    const expected = {
+      taskId: id,
+      status: Status.UNKNOWN,
+      statusName: 'CAMB_STATUS_UNKNOWN',
+      statusText: 'DONE\u0000LATER',
+      runId: 7007,
+      exceptionReason: 'why\u0000not',
+      message: 'half\u0000way',
+      isFinal: true,
+    };
+    assert.deepEqual(c.getTaskStatus(id), expected);
+    assert.deepEqual(await c.getTaskStatusAsync(id), expected);
+    assert.deepEqual(c.getTaskStatuses([id])[0].info, expected);
   } finally {
     c.close();
   }
@@ -133,6 +246,8 @@ test('a wrong key is 401, no key is MISSING_API_KEY', () => {
 test('bad arguments are refused before anything is sent', () => {
   throwsCamb(() => client({ baseUrl: 'not a url' }), Result.INVALID_PARAMETER, 0);
   throwsCamb(() => client({ timeoutMs: 0 }), Result.INVALID_PARAMETER, 0);
+  const pem = throwsCamb(() => client({ caBundlePem: 'not a certificate' }), Result.INVALID_PARAMETER, 0);
+  assert.match(pem.message, /PEM|certificate/i);
   const c = client();
   try {
     // A NUL would cut the id short in C: refused, not sent as another id.
@@ -142,10 +257,15 @@ test('bad arguments are refused before anything is sent', () => {
     throwsCamb(() => c.createTask('rain', { durationS: 11 }), Result.INVALID_PARAMETER, 0);
     throwsCamb(() => c.createTask(''), Result.INVALID_PARAMETER, 0);
     throwsCamb(() => c.waitForTask('demo-success', { initialIntervalMs: 0 }), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => c.saveAudio(1.5, path.join(tmpDir, 'x.wav')), Result.INVALID_PARAMETER, 0);
   } finally {
     c.close();
   }
 });
+
+// ---------------------------------------------------------------------------
+// Create, wait, audio
+// ---------------------------------------------------------------------------
 
 test('create, wait with progress, save: a WAV file', () => {
   const c = client();
@@ -162,6 +282,7 @@ test('create, wait with progress, save: a WAV file', () => {
       },
     });
     assert.equal(info.status, Status.SUCCESS);
+    assert.equal(info.taskId, id);
     assert.equal(typeof info.runId, 'number');
     // Progress was seen: PENDING first, then the change to SUCCESS on the last poll.
     assert.ok(seen.length >= 2, `only ${seen.length} progress calls`);
@@ -172,7 +293,7 @@ test('create, wait with progress, save: a WAV file', () => {
     assert.deepEqual(seen.filter((p) => p.statusChanged).map((p) => p.statusText), ['PENDING', 'SUCCESS']);
 
     const file = path.join(tmpDir, 'rain.wav');
-    const size = c.saveResult(info.runId, file);
+    const size = c.saveAudio(info.runId, file);
     const bytes = fs.readFileSync(file);
     assert.equal(bytes.length, size);
     assert.equal(bytes.subarray(0, 4).toString('latin1'), 'RIFF');
@@ -180,9 +301,15 @@ test('create, wait with progress, save: a WAV file', () => {
     assert.equal(bytes.readUInt32LE(4), bytes.length - 8, 'RIFF size');
     assert.ok(bytes.length > 44);
 
-    // The same audio in memory, and its URL.
-    assert.ok(c.downloadResult(info.runId).equals(bytes));
-    assert.ok(c.resultUrl(info.runId).startsWith(`${baseUrl}/_emulator/files/${info.runId}.wav?signature=`));
+    // The same audio in memory, and its URL, alone and in a batch.
+    assert.ok(c.downloadAudio(info.runId).equals(bytes));
+    const url = c.getAudioUrl(info.runId);
+    assert.ok(url.startsWith(`${baseUrl}/_emulator/files/${info.runId}.wav?signature=`), url);
+    assert.deepEqual(c.getAudioUrls([info.runId, 4243, 999999]), [
+      { runId: info.runId, url },
+      { runId: 4243, url: null }, // a run that did not succeed has no audio
+      { runId: 999999, url: null }, // nor has an unknown one
+    ]);
   } finally {
     c.close();
   }
@@ -256,18 +383,316 @@ test('a wait past its deadline is TIMEOUT', () => {
 test('a missing run, and a run that did not succeed', () => {
   const c = client();
   try {
-    throwsCamb(() => c.saveResult(999999, path.join(tmpDir, 'none.wav')), Result.NOT_FOUND, 404);
-    throwsCamb(() => c.downloadResult(4243), Result.HTTP_STATUS, 400);
-    throwsCamb(() => c.saveResult(4242, path.join(tmpDir, 'no-such-dir', 'a.wav')), Result.IO, 0);
+    throwsCamb(() => c.saveAudio(999999, path.join(tmpDir, 'none.wav')), Result.NOT_FOUND, 404);
+    throwsCamb(() => c.downloadAudio(4243), Result.HTTP_STATUS, 400);
+    throwsCamb(() => c.getAudioUrl(999999), Result.NOT_FOUND, 404);
+    throwsCamb(() => c.saveAudio(4242, path.join(tmpDir, 'no-such-dir', 'a.wav')), Result.IO, 0);
+    throwsCamb(() => c.getAudioUrls([]), Result.INVALID_PARAMETER, 0);
     assert.deepEqual(fs.readdirSync(tmpDir).filter((f) => f.startsWith('none')), []);
   } finally {
     c.close();
   }
 });
 
-test('close is idempotent, and a closed client refuses calls', () => {
+// ---------------------------------------------------------------------------
+// Batches
+// ---------------------------------------------------------------------------
+
+test('a batch gives each task its status or its own error, in order', () => {
+  const c = client();
+  try {
+    const entries = c.getTaskStatuses(['demo-success', 'no-such-task', '', 'demo-error', 'demo-pending'], {
+      maxConnections: 2,
+    });
+    assert.deepEqual(entries.map((e) => e.taskId), ['demo-success', 'no-such-task', '', 'demo-error', 'demo-pending']);
+    assert.deepEqual(entries[0].info, c.getTaskStatus('demo-success'));
+    assert.equal(entries[0].error, null);
+
+    assert.equal(entries[1].info, null);
+    isCamb(entries[1].error, Result.NOT_FOUND, 404);
+    assert.equal(entries[1].error.name, 'CAMB_RESULT_NOT_FOUND');
+    assert.equal(entries[1].error.message, 'HTTP 404 Not Found: Task not found: no-such-task');
+
+    // An invalid id fails its own entry only, before anything is sent for it.
+    assert.equal(entries[2].info, null);
+    isCamb(entries[2].error, Result.INVALID_PARAMETER, 0);
+    assert.match(entries[2].error.message, /empty/);
+
+    assert.equal(entries[3].info.exceptionReason, 'PROCESSING_ERROR');
+    assert.equal(entries[4].info.status, Status.PENDING);
+
+    assert.deepEqual(c.getTaskStatuses([]), []);
+    throwsCamb(() => c.getTaskStatuses(['demo-success'], { maxConnections: 33 }), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => c.getTaskStatuses(['demo\0success']), Result.INVALID_PARAMETER, 0);
+  } finally {
+    c.close();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Promise-returning calls (koffi's async API: the call runs on a libuv thread)
+// ---------------------------------------------------------------------------
+
+test('getTaskStatusAsync resolves to what getTaskStatus returns', async () => {
+  const c = client();
+  try {
+    const promise = c.getTaskStatusAsync('demo-success');
+    assert.ok(promise instanceof Promise);
+    const info = await promise;
+    assert.equal(info.status, Status.SUCCESS);
+    assert.equal(info.statusText, 'SUCCESS');
+    assert.equal(info.runId, 4242);
+    assert.equal(info.taskId, 'demo-success');
+    assert.deepEqual(info, c.getTaskStatus('demo-success'));
+    const error = await c.getTaskStatusAsync('demo-error');
+    assert.equal(error.message, 'The audio model failed to render this prompt');
+  } finally {
+    c.close();
+  }
+});
+
+test('an async call leaves the event loop free while it runs', async () => {
+  const id = await plantTask({ task_id: 'node-slow-1', final_status: 'SUCCESS', run_id: 8001 });
+  await delayStatuses('node-slow-', 400, 1);
+  const c = client();
+  try {
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks += 1;
+    }, 10);
+    const started = Date.now();
+    let info;
+    try {
+      info = await c.getTaskStatusAsync(id);
+    } finally {
+      clearInterval(timer);
+    }
+    assert.ok(Date.now() - started >= 350, 'the delay fault was not applied');
+    assert.equal(info.runId, 8001);
+    // A blocking call would have let no timer run during the 400 ms.
+    assert.ok(ticks >= 5, `only ${ticks} timer ticks ran during the call`);
+  } finally {
+    c.close();
+  }
+});
+
+test('concurrent async calls each get their own result', async () => {
+  const ids = [];
+  for (let i = 0; i < 4; i++) {
+    ids.push(await plantTask({
+      task_id: `node-many-${i}`,
+      final_status: i % 2 === 0 ? 'SUCCESS' : 'ERROR',
+      run_id: 9000 + i,
+      exception_reason: i % 2 === 0 ? null : `REASON_${i}`,
+    }));
+  }
+  // Each reply is held 300 ms: one after another they would take 1.2 s or more.
+  await delayStatuses('node-many-', 300, ids.length);
+  const c = client();
+  try {
+    const started = Date.now();
+    const all = await Promise.all([
+      ...ids.map((id) => c.getTaskStatusAsync(id)),
+      c.getTaskStatusAsync('demo-unknown'),
+      c.getTaskStatusAsync('no-such-task').then(() => 'resolved', (e) => e),
+    ]);
+    const elapsed = Date.now() - started;
+    ids.forEach((id, i) => {
+      const info = all[i];
+      assert.equal(info.taskId, id);
+      assert.equal(info.runId, 9000 + i);
+      assert.equal(info.status, i % 2 === 0 ? Status.SUCCESS : Status.ERROR);
+      assert.equal(info.exceptionReason, i % 2 === 0 ? null : `REASON_${i}`);
+    });
+    assert.equal(all[4].statusText, 'QUEUED_FOR_GPU');
+    isCamb(all[5], Result.NOT_FOUND, 404);
+    assert.equal(all[5].message, 'HTTP 404 Not Found: Task not found: no-such-task');
+    assert.ok(elapsed >= 250, `${elapsed} ms: the delay faults were not applied`);
+    assert.ok(elapsed < 1100, `${elapsed} ms: the calls did not overlap`);
+  } finally {
+    c.close();
+  }
+});
+
+test('an async failure rejects with its code, name, HTTP status and message', async () => {
+  const c = client();
+  try {
+    const e = await rejectsCamb(c.getTaskStatusAsync('no-such-task'), Result.NOT_FOUND, 404);
+    assert.equal(e.name, 'CAMB_RESULT_NOT_FOUND');
+    // The words of the failure, as the synchronous call gives them.
+    assert.equal(e.message, throwsCamb(() => c.getTaskStatus('no-such-task'), 404).message);
+    assert.equal(e.message, 'HTTP 404 Not Found: Task not found: no-such-task');
+
+    const wrong = client({ apiKey: 'not-the-key' });
+    try {
+      const unauthorized = await rejectsCamb(wrong.getTaskStatusAsync('demo-success'), Result.UNAUTHORIZED, 401);
+      assert.ok(!unauthorized.message.includes('not-the-key'), 'the key is never in a message');
+    } finally {
+      wrong.close();
+    }
+
+    // Bad arguments reject too (they do not throw).
+    const nul = await rejectsCamb(c.getTaskStatusAsync('demo\0success'), Result.INVALID_PARAMETER, 0);
+    assert.match(nul.message, /NUL/);
+    await rejectsCamb(c.getTaskStatusAsync(''), Result.INVALID_PARAMETER, 0);
+  } finally {
+    c.close();
+  }
+});
+
+test('getTaskStatusesAsync: a batch on a worker thread', async () => {
+  const c = client();
+  try {
+    const ids = [];
+    for (let i = 0; i < 40; i++) ids.push(i % 10 === 9 ? `missing-${i}` : ['demo-success', 'demo-error', 'demo-pending'][i % 3]);
+    const entries = await c.getTaskStatusesAsync(ids, { maxConnections: 4 });
+    assert.equal(entries.length, ids.length);
+    entries.forEach((entry, i) => {
+      assert.equal(entry.taskId, ids[i]);
+      if (ids[i].startsWith('missing-')) {
+        isCamb(entry.error, Result.NOT_FOUND, 404);
+        assert.equal(entry.error.message, `HTTP 404 Not Found: Task not found: ${ids[i]}`);
+      } else {
+        assert.equal(entry.error, null);
+        assert.equal(entry.info.statusText, { 'demo-success': 'SUCCESS', 'demo-error': 'ERROR', 'demo-pending': 'PENDING' }[ids[i]]);
+      }
+    });
+    // A refused batch rejects with its code; libcamb's words stayed on the worker thread.
+    const refused = await rejectsCamb(c.getTaskStatusesAsync(['demo-success'], { maxConnections: 33 }), Result.INVALID_PARAMETER);
+    assert.equal(refused.name, 'CAMB_RESULT_INVALID_PARAMETER');
+    assert.equal(refused.httpStatus, null);
+  } finally {
+    c.close();
+  }
+});
+
+test('waitForTaskAsync: progress on the main thread, then the final status', async () => {
+  const c = client();
+  try {
+    const id = c.createTask('thunder [pending_ms:400]', { durationS: 1 });
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks += 1;
+    }, 10);
+    const seen = [];
+    let info;
+    try {
+      info = await c.waitForTaskAsync(id, { ...quick, onProgress: (p) => seen.push(p) });
+    } finally {
+      clearInterval(timer);
+    }
+    assert.equal(info.taskId, id);
+    assert.equal(info.status, Status.SUCCESS);
+    assert.equal(typeof info.runId, 'number');
+    assert.deepEqual(info, c.getTaskStatus(id));
+    assert.ok(seen.length >= 2, `only ${seen.length} progress calls`);
+    assert.deepEqual(seen.map((p) => p.polls), seen.map((_, i) => i + 1));
+    assert.deepEqual(seen.filter((p) => p.statusChanged).map((p) => p.statusText), ['PENDING', 'SUCCESS']);
+    assert.equal(seen[seen.length - 1].done, true);
+    assert.ok(ticks >= 5, `only ${ticks} timer ticks ran during a 400 ms wait`);
+  } finally {
+    c.close();
+  }
+});
+
+test('waitForTaskAsync failures reject with the right code', async () => {
+  const c = client();
+  try {
+    // A 404 ends the wait; its words come from the progress report of that poll.
+    const missing = await rejectsCamb(c.waitForTaskAsync('no-such-task', quick), Result.NOT_FOUND);
+    assert.equal(missing.message, 'HTTP 404 Not Found: Task not found: no-such-task');
+    const timeout = await rejectsCamb(c.waitForTaskAsync('demo-pending', { ...quick, deadlineMs: 200 }), Result.TIMEOUT);
+    assert.match(timeout.message, /PENDING/);
+    await rejectsCamb(c.waitForTaskAsync('demo-pending', { ...quick, initialIntervalMs: 0 }), Result.INVALID_PARAMETER);
+
+    let calls = 0;
+    await rejectsCamb(c.waitForTaskAsync('demo-pending', {
+      ...quick,
+      onProgress: () => {
+        calls += 1;
+        return calls < 2;
+      },
+    }), Result.CANCELLED, 0);
+    assert.equal(calls, 2);
+
+    const mine = new RangeError('stop here');
+    await assert.rejects(c.waitForTaskAsync('demo-pending', {
+      ...quick,
+      onProgress: () => {
+        throw mine;
+      },
+    }), (e) => e === mine);
+  } finally {
+    c.close();
+  }
+});
+
+test('aborting its signal cancels a sleeping waitForTaskAsync at once', async () => {
+  const c = client();
+  try {
+    const controller = new AbortController();
+    const started = Date.now();
+    const promise = c.waitForTaskAsync('demo-pending', {
+      initialIntervalMs: 30000, maxIntervalMs: 30000, deadlineMs: 60000, signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 100);
+    const e = await rejectsCamb(promise, Result.CANCELLED, 0);
+    assert.ok(Date.now() - started < 5000, 'the wait slept on after the abort');
+    assert.equal(e.cause, controller.signal.reason);
+    // An already aborted signal: nothing starts.
+    await rejectsCamb(c.waitForTaskAsync('demo-success', { signal: controller.signal }), Result.CANCELLED, 0);
+  } finally {
+    c.close();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Closing
+// ---------------------------------------------------------------------------
+
+test('close is idempotent, and a closed client refuses calls', async () => {
   const c = client();
   c.close();
   c.close();
   throwsCamb(() => c.getTaskStatus('demo-success'), Result.NULL_PARAMETER, 0);
+  throwsCamb(() => c.getTaskStatuses(['demo-success']), Result.NULL_PARAMETER, 0);
+  throwsCamb(() => c.getAudioUrl(4242), Result.NULL_PARAMETER, 0);
+  await rejectsCamb(c.getTaskStatusAsync('demo-success'), Result.NULL_PARAMETER, 0);
+  await rejectsCamb(c.waitForTaskAsync('demo-success', quick), Result.NULL_PARAMETER, 0);
+});
+
+test('close during an async call frees the client only after the call', async () => {
+  const id = await plantTask({ task_id: 'node-slow-close', final_status: 'SUCCESS', run_id: 8002 });
+  await delayStatuses('node-slow-close', 300, 1);
+  const c = client();
+  const promise = c.getTaskStatusAsync(id);
+  c.close(); // while the worker thread is still using the client
+  // Freeing it now would pull it from under that thread (camb_client_free: "every
+  // call on the client must have returned first"); a use after free need not
+  // crash, so the wrapper's bookkeeping is checked too.
+  assert.notEqual(c._freeLater, null, 'the libcamb client was freed during a call');
+  await rejectsCamb(c.getTaskStatusAsync('demo-success'), Result.NULL_PARAMETER, 0);
+  const info = await promise;
+  assert.equal(info.runId, 8002);
+  assert.equal(info.statusText, 'SUCCESS');
+  assert.equal(c._freeLater, null, 'the libcamb client was not freed after the last call');
+});
+
+test('close from onProgress lets the wait finish, then frees the client', () => {
+  const c = client();
+  const id = c.createTask('hail [pending_ms:100]', { durationS: 1 });
+  let heldDuringWait = null;
+  const info = c.waitForTask(id, {
+    ...quick,
+    onProgress: (p) => {
+      if (p.polls === 1) {
+        c.close();
+        heldDuringWait = c._freeLater !== null;
+      }
+    },
+  });
+  assert.equal(info.status, Status.SUCCESS);
+  assert.equal(heldDuringWait, true, 'the libcamb client was freed during the wait');
+  assert.equal(c._freeLater, null);
+  throwsCamb(() => c.getTaskStatus(id), Result.NULL_PARAMETER, 0);
 });
