@@ -20,7 +20,7 @@ Usage::
 
         info = client.wait_for_task(task_id, on_progress=show)
         if info.status is camb.Status.SUCCESS:
-            client.save_result(info.run_id, "rain.wav")
+            client.save_audio(info.run_id, "rain.wav")
         else:
             print("failed:", info.status_text, info.exception_reason, info.message)
 
@@ -29,8 +29,17 @@ Usage::
         except camb.NotFound as e:  # every result code has its CambError subclass
             print(e.code, e.http_status, e.message)
 
+        for result in client.get_task_statuses([task_id, "no-such-task"]):
+            if result.ok:                # each task succeeds or fails on its own
+                print(result.task_id, result.info.status_text)
+            else:
+                print(result.task_id, "failed:", result.error.code, result.error.message)
+
 A :class:`Client` is thread-safe: share one between threads. A wait or a
 download can be stopped from any thread with a :class:`CancelToken`.
+
+Written for libcamb 0.2: every result libcamb hands over (a ``camb_task``, a list,
+a string) is copied into Python values and freed before the call returns.
 """
 
 import contextlib
@@ -45,7 +54,6 @@ from ctypes import (
     Structure,
     byref,
     c_bool,
-    c_char,
     c_char_p,
     c_double,
     c_int64,
@@ -57,7 +65,7 @@ from ctypes import (
     c_void_p,
 )
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Optional, Union
+from typing import Callable, Dict, Iterable, List, Optional, Union
 
 __all__ = [
     "AudioType",
@@ -81,6 +89,7 @@ __all__ = [
     "ServerError",
     "Status",
     "TaskInfo",
+    "TaskResult",
     "Timeout",
     "Unauthorized",
     "ValidationError",
@@ -133,7 +142,7 @@ class MissingApiKey(CambError):
 
 
 class BufferTooSmall(CambError):
-    """A buffer was too small. The module grows its buffers, so this is not seen in practice."""
+    """CAMB_RESULT_BUFFER_TOO_SMALL: reserved; no libcamb 0.2 function returns it."""
 
     code = 4
 
@@ -223,7 +232,6 @@ class ServerError(CambError):
 
 
 _NULL_PARAMETER = 1
-_BUFFER_TOO_SMALL = 4
 
 # camb_result -> exception class. A code this module does not know raises CambError.
 _ERRORS = {cls.code: cls for cls in CambError.__subclasses__()}
@@ -286,6 +294,27 @@ class TaskInfo:
 
 
 @dataclass(frozen=True)
+class TaskResult:
+    """One task of :meth:`Client.get_task_statuses`: either its status (``info``)
+    or why it has none (``error``, a :class:`CambError` with its own code, message
+    and HTTP status). Exactly one of the two is set."""
+
+    task_id: str  # as asked for
+    info: Optional[TaskInfo] = None
+    error: Optional[CambError] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def unwrap(self) -> TaskInfo:
+        """The status, or the task's own error raised."""
+        if self.error is not None:
+            raise self.error
+        return self.info
+
+
+@dataclass(frozen=True)
 class Progress:
     """What ``on_progress`` is told after every poll of :meth:`Client.wait_for_task`."""
 
@@ -325,24 +354,24 @@ class _TokenStruct(_Opaque):
     pass
 
 
+class _TaskStruct(_Opaque):
+    pass
+
+
+class _TaskListStruct(_Opaque):
+    pass
+
+
+class _AudioUrlListStruct(_Opaque):
+    pass
+
+
 # Strings libcamb hands out are c_void_p + length (they may contain a NUL);
-# strings handed to it are c_char_p.
-class _TaskInfo(Structure):
-    _fields_ = [
-        ("status", c_uint32),
-        ("has_run_id", c_bool),
-        ("run_id", c_int64),
-        ("status_text", c_void_p),
-        ("status_text_len", c_size_t),
-        ("exception_reason", c_void_p),
-        ("exception_reason_len", c_size_t),
-        ("message", c_void_p),
-        ("message_len", c_size_t),
-    ]
-
-
+# strings handed to it are c_char_p. The options structures start with
+# struct_size, which their _default() function sets: always start from it.
 class _CreateOptions(Structure):
     _fields_ = [
+        ("struct_size", c_size_t),
         ("duration_s", c_double),
         ("audio_type", c_uint32),
         ("project_name", c_char_p),
@@ -355,6 +384,7 @@ class _CreateOptions(Structure):
 
 class _WaitOptions(Structure):
     _fields_ = [
+        ("struct_size", c_size_t),
         ("initial_interval_ms", c_uint64),
         ("backoff_factor", c_double),
         ("max_interval_ms", c_uint64),
@@ -378,22 +408,17 @@ class _WaitProgress(Structure):
     ]
 
 
-class _ResultUrl(Structure):
-    _fields_ = [
-        ("run_id", c_int64),
-        ("url", c_void_p),
-        ("url_len", c_size_t),
-    ]
-
-
 _ClientPtr = POINTER(_ClientStruct)
 _BuilderPtr = POINTER(_BuilderStruct)
 _TokenPtr = POINTER(_TokenStruct)
+_TaskPtr = POINTER(_TaskStruct)
+_TaskListPtr = POINTER(_TaskListStruct)
+_AudioUrlListPtr = POINTER(_AudioUrlListStruct)
 _PROGRESS_FN = CFUNCTYPE(c_bool, POINTER(_WaitProgress), c_void_p)
 _WRITE_FN = CFUNCTYPE(c_bool, POINTER(c_uint8), c_size_t, c_void_p)
 
-_TASK_ID_BUFFER_SIZE = 1025  # CAMB_TASK_ID_BUFFER_SIZE
-_MAX_URLS_PER_CALL = 1000  # camb_client_get_result_urls' limit
+_MAX_URLS_PER_CALL = 1000  # camb_client_get_audio_urls' limit
+_LIBRARY_SERIES = (0, 2)  # the ABI this module is written for: libcamb 0.2.x
 _INT64 = (-(2**63), 2**63 - 1)
 
 _result = c_uint32
@@ -411,7 +436,27 @@ _SIGNATURES = {
     "camb_client_builder_free": (None, [_BuilderPtr]),
     "camb_client_new": (_result, [c_char_p, POINTER(_ClientPtr)]),
     "camb_client_free": (None, [_ClientPtr]),
-    "camb_client_get_task_status": (_result, [_ClientPtr, c_char_p, POINTER(_TaskInfo)]),
+    "camb_client_get_task_status": (_result, [_ClientPtr, c_char_p, POINTER(_TaskPtr)]),
+    # camb_task accessors. Strings come back as c_void_p and are read by length.
+    "camb_task_result": (_result, [_TaskPtr]),
+    "camb_task_error": (c_void_p, [_TaskPtr, POINTER(c_size_t)]),
+    "camb_task_http_status": (c_uint16, [_TaskPtr]),
+    "camb_task_id": (c_void_p, [_TaskPtr, POINTER(c_size_t)]),
+    "camb_task_status": (c_uint32, [_TaskPtr]),
+    "camb_task_status_text": (c_void_p, [_TaskPtr, POINTER(c_size_t)]),
+    "camb_task_run_id": (c_bool, [_TaskPtr, POINTER(c_int64)]),
+    "camb_task_exception_reason": (c_void_p, [_TaskPtr, POINTER(c_size_t)]),
+    "camb_task_message": (c_void_p, [_TaskPtr, POINTER(c_size_t)]),
+    "camb_task_free": (None, [_TaskPtr]),
+    "camb_task_list_len": (c_size_t, [_TaskListPtr]),
+    "camb_task_list_get": (_TaskPtr, [_TaskListPtr, c_size_t]),
+    "camb_task_list_free": (None, [_TaskListPtr]),
+    "camb_client_get_task_statuses": (
+        _result,
+        [_ClientPtr, POINTER(c_char_p), c_size_t, c_uint32, POINTER(_TaskListPtr)],
+    ),
+    # Strings handed over through a char **: c_void_p, freed with camb_string_free.
+    "camb_string_free": (None, [c_void_p]),
     "camb_cancel_token_new": (_TokenPtr, []),
     "camb_cancel_token_cancel": (_result, [_TokenPtr]),
     "camb_cancel_token_reset": (_result, [_TokenPtr]),
@@ -420,23 +465,26 @@ _SIGNATURES = {
     "camb_create_options_default": (_CreateOptions, []),
     "camb_client_create_task": (
         _result,
-        [_ClientPtr, c_char_p, POINTER(_CreateOptions), POINTER(c_char), c_size_t],
+        [_ClientPtr, c_char_p, POINTER(_CreateOptions), POINTER(c_void_p), POINTER(c_size_t)],
     ),
     "camb_wait_options_default": (_WaitOptions, []),
     "camb_client_wait_for_task": (
         _result,
-        [_ClientPtr, c_char_p, POINTER(_WaitOptions), _TokenPtr, _PROGRESS_FN, c_void_p, POINTER(_TaskInfo)],
+        [_ClientPtr, c_char_p, POINTER(_WaitOptions), _TokenPtr, _PROGRESS_FN, c_void_p, POINTER(_TaskPtr)],
     ),
-    "camb_client_download_result": (
+    "camb_client_download_audio": (
         _result,
         [_ClientPtr, c_int64, _TokenPtr, _WRITE_FN, c_void_p, POINTER(c_uint64)],
     ),
-    "camb_client_save_result": (_result, [_ClientPtr, c_int64, c_char_p, _TokenPtr, POINTER(c_uint64)]),
-    "camb_client_get_result_url": (
+    "camb_client_save_audio": (_result, [_ClientPtr, c_int64, c_char_p, _TokenPtr, POINTER(c_uint64)]),
+    "camb_client_get_audio_url": (_result, [_ClientPtr, c_int64, POINTER(c_void_p), POINTER(c_size_t)]),
+    "camb_client_get_audio_urls": (
         _result,
-        [_ClientPtr, c_int64, POINTER(c_char), c_size_t, POINTER(c_size_t)],
+        [_ClientPtr, POINTER(c_int64), c_size_t, POINTER(_AudioUrlListPtr)],
     ),
-    "camb_client_get_result_urls": (_result, [_ClientPtr, POINTER(c_int64), c_size_t, POINTER(_ResultUrl)]),
+    "camb_audio_url_list_len": (c_size_t, [_AudioUrlListPtr]),
+    "camb_audio_url_list_get": (c_void_p, [_AudioUrlListPtr, c_size_t, POINTER(c_int64), POINTER(c_size_t)]),
+    "camb_audio_url_list_free": (None, [_AudioUrlListPtr]),
     "camb_last_error": (c_char_p, []),
     "camb_last_http_status": (c_uint16, []),
     "camb_result_name": (c_char_p, [c_uint32]),
@@ -454,8 +502,9 @@ def load(path: Optional[Union[str, os.PathLike]] = None) -> ctypes.CDLL:
 
     The library is the file named by the environment variable ``CAMB_LIB`` if it
     is set, else ``path``, else what ``ctypes.util.find_library("camb")`` finds.
-    Raises OSError when there is none, or when it lacks a function this module
-    declares (an older libcamb).
+    Raises OSError when there is none, when it lacks a function this module
+    declares (an older libcamb), or when it is not a 0.2.x libcamb (the ABI this
+    module's structures mirror).
     """
     name = os.environ.get("CAMB_LIB") or (os.fspath(path) if path is not None else None)
     if not name:
@@ -473,12 +522,34 @@ def load(path: Optional[Union[str, os.PathLike]] = None) -> ctypes.CDLL:
                     raise OSError(f"{name} has no {function}(): is it an older libcamb?") from None
                 declared.restype = restype
                 declared.argtypes = argtypes
+            _check_library(lib, name)
             _libraries[name] = lib
         return lib
 
 
+def _check_library(lib, name) -> None:
+    """Refuses a libcamb whose ABI differs from the one this module mirrors."""
+    version = lib.camb_version().decode("ascii", "replace")
+    series = tuple(int(part) if part.isdigit() else -1 for part in version.split(".")[:2])
+    if series != _LIBRARY_SERIES:
+        wanted = ".".join(map(str, _LIBRARY_SERIES))
+        raise OSError(f"{name} is libcamb {version}; this module is written for libcamb {wanted}.x")
+    # The options structures as libcamb's _default() sizes them must be this
+    # module's mirrors, or the library would read past (or short of) them.
+    for default, mirror in (
+        (lib.camb_create_options_default, _CreateOptions),
+        (lib.camb_wait_options_default, _WaitOptions),
+    ):
+        size = default().struct_size
+        if size != ctypes.sizeof(mirror):
+            raise OSError(
+                f"{name}: {default.__name__}() sets struct_size {size}, "
+                f"but this module's mirror is {ctypes.sizeof(mirror)} bytes"
+            )
+
+
 def library_version(path=None) -> str:
-    """The version of the libcamb that is loaded, such as "0.1.0"."""
+    """The version of the libcamb that is loaded, such as "0.2.0"."""
     return load(path).camb_version().decode()
 
 
@@ -518,14 +589,35 @@ def _run_id(value) -> int:
     return value
 
 
-def _task_info(info: _TaskInfo) -> TaskInfo:
+def _task_text(accessor, task) -> Optional[str]:
+    """One string of a camb_task through its accessor, read by its length (it may
+    hold a NUL), or None when the accessor returns NULL."""
+    length = c_size_t(0)
+    ptr = accessor(task, byref(length))
+    return _text(ptr, length.value)
+
+
+def _task_info(lib, task) -> TaskInfo:
+    """A camb_task that has a status (camb_task_result() is OK), copied out.
+    The task stays the caller's to free."""
+    run_id = c_int64(0)
+    has_run_id = lib.camb_task_run_id(task, byref(run_id))
     return TaskInfo(
-        status=Status._from_c(info.status),
-        status_text=_text(info.status_text, info.status_text_len) or "",
-        run_id=info.run_id if info.has_run_id else None,
-        exception_reason=_text(info.exception_reason, info.exception_reason_len),
-        message=_text(info.message, info.message_len),
+        status=Status._from_c(lib.camb_task_status(task)),
+        status_text=_task_text(lib.camb_task_status_text, task) or "",
+        run_id=run_id.value if has_run_id else None,
+        exception_reason=_task_text(lib.camb_task_exception_reason, task),
+        message=_task_text(lib.camb_task_message, task),
     )
+
+
+def _task_result(lib, task, task_id: str) -> TaskResult:
+    """A camb_task of a batch, copied out: its status, or its own error."""
+    code = lib.camb_task_result(task)
+    if code == 0:
+        return TaskResult(task_id=task_id, info=_task_info(lib, task))
+    message = _task_text(lib.camb_task_error, task) or ""
+    return TaskResult(task_id=task_id, error=error_for(code, message, lib.camb_task_http_status(task)))
 
 
 def _progress(p: _WaitProgress) -> Progress:
@@ -751,11 +843,57 @@ class Client:
         """The task's status now: ``GET /text-to-sound/{task_id}``."""
         lib = self._lib
         task_id = _c_string(task_id, "task_id")
-        info = _TaskInfo()
-        with self._handle.use() as client:
-            _check(lib, lib.camb_client_get_task_status(client, task_id, byref(info)))
-            # The strings stay valid only until this thread's next call: copy now.
-            return _task_info(info)
+        task = _TaskPtr()
+        try:
+            with self._handle.use() as client:
+                _check(lib, lib.camb_client_get_task_status(client, task_id, byref(task)))
+            return _task_info(lib, task)
+        finally:
+            lib.camb_task_free(task)  # NULL (the call failed): nothing to free
+
+    def get_task_statuses(self, task_ids: Iterable[Union[str, bytes]], max_connections: int = 0) -> List[TaskResult]:
+        """The statuses of many tasks at once, ``max_connections`` requests at a
+        time (0: libcamb's default, 8; at most 32).
+
+        Returns one :class:`TaskResult` per id, in order: each has either its
+        ``info`` or its own ``error`` (a task that was not found, a query that
+        timed out, an id that is not valid); one task's failure fails no other.
+        Raises only for the call as a whole (a closed client, too many ids).
+        """
+        lib = self._lib
+        connections = _unsigned(max_connections, "max_connections", 32)
+        ids = list(task_ids)
+        # An id C cannot hold (a NUL inside) fails its own entry, like one libcamb refuses.
+        refused = {}
+        sendable = []
+        for i, task_id in enumerate(ids):
+            try:
+                sendable.append(_c_string(task_id, "task_id"))
+            except InvalidArgument as e:
+                refused[i] = TaskResult(task_id=task_id, error=e)
+                sendable.append(None)  # a placeholder libcamb fails on its own; replaced below
+        c_ids = (c_char_p * len(sendable))(*sendable)
+        task_list = _TaskListPtr()
+        try:
+            with self._handle.use() as client:
+                _check(
+                    lib,
+                    lib.camb_client_get_task_statuses(client, c_ids, len(sendable), connections, byref(task_list)),
+                )
+            count = lib.camb_task_list_len(task_list)
+            if count != len(ids):
+                raise InternalError(6, f"libcamb returned {count} statuses for {len(ids)} task ids")
+            # Each result carries the id as the caller gave it (libcamb's
+            # camb_task_id() is "" for an id it could not read).
+            given = [i if isinstance(i, str) else bytes(i).decode("utf-8", "replace") for i in ids]
+            # The tasks belong to the list: read each, never free one.
+            results = [
+                refused[i] if i in refused else _task_result(lib, lib.camb_task_list_get(task_list, i), given[i])
+                for i in range(count)
+            ]
+        finally:
+            lib.camb_task_list_free(task_list)
+        return results
 
     def create_task(
         self,
@@ -797,10 +935,14 @@ class Client:
             options.folder_id = _run_id(folder_id)
         options.retry = bool(retry)
         prompt = _c_string(prompt, "prompt")
-        buffer = ctypes.create_string_buffer(_TASK_ID_BUFFER_SIZE)
-        with self._handle.use() as client:
-            _check(lib, lib.camb_client_create_task(client, prompt, byref(options), buffer, len(buffer)))
-        return buffer.value.decode("utf-8")
+        task_id = c_void_p()
+        length = c_size_t(0)
+        try:
+            with self._handle.use() as client:
+                _check(lib, lib.camb_client_create_task(client, prompt, byref(options), byref(task_id), byref(length)))
+            return _text(task_id.value, length.value)
+        finally:
+            lib.camb_string_free(task_id)  # NULL (the call failed): nothing to free
 
     def wait_for_task(
         self,
@@ -851,15 +993,18 @@ class Client:
             # collector cannot free the thunk while libcamb may call it.
             callback = _PROGRESS_FN(trampoline)
 
-        info = _TaskInfo()
-        with self._handle.use() as client, _token_use(cancel) as token:
-            code = lib.camb_client_wait_for_task(client, task_id, byref(options), token, callback, None, byref(info))
-            if raised:
-                raise raised[0]
-            _check(lib, code)
-            return _task_info(info)
+        task = _TaskPtr()
+        try:
+            with self._handle.use() as client, _token_use(cancel) as token:
+                code = lib.camb_client_wait_for_task(client, task_id, byref(options), token, callback, None, byref(task))
+                if raised:
+                    raise raised[0]
+                _check(lib, code)
+            return _task_info(lib, task)
+        finally:
+            lib.camb_task_free(task)  # NULL unless the wait succeeded
 
-    def download_result(
+    def download_audio(
         self,
         run_id: int,
         write: Callable[[bytes], object],
@@ -886,13 +1031,13 @@ class Client:
         callback = _WRITE_FN(trampoline)  # alive until the C call returns
         total = c_uint64(0)
         with self._handle.use() as client, _token_use(cancel) as token:
-            code = lib.camb_client_download_result(client, run_id, token, callback, None, byref(total))
+            code = lib.camb_client_download_audio(client, run_id, token, callback, None, byref(total))
             if raised:
                 raise raised[0]
             _check(lib, code)
         return total.value
 
-    def save_result(
+    def save_audio(
         self,
         run_id: int,
         path: Union[str, bytes, os.PathLike],
@@ -906,29 +1051,23 @@ class Client:
         path = _c_string(os.fsencode(path), "path")
         total = c_uint64(0)
         with self._handle.use() as client, _token_use(cancel) as token:
-            _check(lib, lib.camb_client_save_result(client, run_id, path, token, byref(total)))
+            _check(lib, lib.camb_client_save_audio(client, run_id, path, token, byref(total)))
         return total.value
 
-    def get_result_url(self, run_id: int) -> str:
+    def get_audio_url(self, run_id: int) -> str:
         """A pre-signed URL of a successful run's audio."""
         lib = self._lib
         run_id = _run_id(run_id)
-        size = 2048
-        with self._handle.use() as client:
-            # Each call may sign a new URL, of a new length: grow until it fits.
-            for _ in range(8):
-                buffer = ctypes.create_string_buffer(size)
-                length = c_size_t(0)
-                code = lib.camb_client_get_result_url(client, run_id, buffer, size, byref(length))
-                if code == _BUFFER_TOO_SMALL and length.value >= size:
-                    size = length.value + 1
-                    continue
-                _check(lib, code)
-                return ctypes.string_at(buffer, length.value).decode("utf-8", "replace")
-            _check(lib, code)
-            raise BufferTooSmall(_BUFFER_TOO_SMALL, "the URL kept growing")
+        url = c_void_p()
+        length = c_size_t(0)
+        try:
+            with self._handle.use() as client:
+                _check(lib, lib.camb_client_get_audio_url(client, run_id, byref(url), byref(length)))
+            return _text(url.value, length.value)
+        finally:
+            lib.camb_string_free(url)  # NULL (the call failed): nothing to free
 
-    def get_result_urls(self, run_ids: Iterable[int]) -> Dict[int, Optional[str]]:
+    def get_audio_urls(self, run_ids: Iterable[int]) -> Dict[int, Optional[str]]:
         """URLs of many runs' audio: ``{run_id: url}``, None for a run the server
         gave none (unknown, or not successful). Any number of ids (sent 1000 per
         request)."""
@@ -939,10 +1078,19 @@ class Client:
             for start in range(0, len(ids), _MAX_URLS_PER_CALL):
                 batch = ids[start : start + _MAX_URLS_PER_CALL]
                 c_ids = (c_int64 * len(batch))(*batch)
-                entries = (_ResultUrl * len(batch))()
-                _check(lib, lib.camb_client_get_result_urls(client, c_ids, len(batch), entries))
-                for entry in entries:
-                    urls[entry.run_id] = _text(entry.url, entry.url_len)
+                url_list = _AudioUrlListPtr()
+                try:
+                    _check(lib, lib.camb_client_get_audio_urls(client, c_ids, len(batch), byref(url_list)))
+                    for i in range(lib.camb_audio_url_list_len(url_list)):
+                        run_id = c_int64(0)
+                        length = c_size_t(0)
+                        ptr = lib.camb_audio_url_list_get(url_list, i, byref(run_id), byref(length))
+                        url = _text(ptr, length.value)
+                        # A run asked for twice keeps the URL it got once.
+                        if url is not None or run_id.value not in urls:
+                            urls[run_id.value] = url
+                finally:
+                    lib.camb_audio_url_list_free(url_list)  # NULL (the call failed): nothing to free
         return urls
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tests of examples/python/camb.py against the emulator. Standard library only.
 
-Driven by tests/python_module.rs (`cargo test --test python_module`), which starts
+Driven by tests/python.rs (`cargo test -p camb-ffi --test python`), which starts
 the emulator and sets:
 
   CAMB_LIB            absolute path to libcamb.so
@@ -42,7 +42,7 @@ def setUpModule():
     if missing:
         raise RuntimeError(
             f"environment variables {', '.join(missing)} are not set; run this through "
-            f"`cargo test --test python_module`, or set all of {', '.join(ENV_VARS)}"
+            f"`cargo test -p camb-ffi --test python`, or set all of {', '.join(ENV_VARS)}"
         )
     BASE_URL = os.environ["CAMB_TEST_BASE_URL"].rstrip("/")
     API_KEY = os.environ["CAMB_TEST_API_KEY"]
@@ -155,6 +155,43 @@ class ModuleTests(unittest.TestCase):
         with self.assertRaises(dataclasses.FrozenInstanceError):
             info.run_id = 2
         self.assertEqual(int(camb.AudioType.MUSIC), 2)
+        ok = camb.TaskResult("t1", info=info)
+        self.assertTrue(ok.ok)
+        self.assertIs(ok.unwrap(), info)
+        error = camb.NotFound(404, "no such task", 404)
+        failed = camb.TaskResult("t2", error=error)
+        self.assertFalse(failed.ok)
+        with self.assertRaises(camb.NotFound) as caught:
+            failed.unwrap()
+        self.assertIs(caught.exception, error)
+
+    def test_options_mirrors_match_the_library(self):
+        # struct_size as libcamb's _default() sets it is the size of this module's
+        # mirror: the library reads exactly the fields the module writes.
+        lib = camb.load()
+        self.assertEqual(lib.camb_create_options_default().struct_size, ctypes.sizeof(camb._CreateOptions))
+        self.assertEqual(lib.camb_wait_options_default().struct_size, ctypes.sizeof(camb._WaitOptions))
+        self.assertEqual(camb._CreateOptions.struct_size.offset, 0)
+        self.assertEqual(camb._WaitOptions.struct_size.offset, 0)
+
+    def test_refuses_a_library_of_another_series(self):
+        real = camb.load()
+
+        class OtherLibrary:
+            def __init__(self, version):
+                self.version = version
+
+            def camb_version(self):
+                return self.version
+
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+        for version in (b"0.1.0", b"0.3.0", b"1.2.0", b"garbage"):
+            with self.subTest(version=version):
+                with self.assertRaisesRegex(OSError, "written for libcamb 0.2.x"):
+                    camb._check_library(OtherLibrary(version), "libcamb.so")
+        camb._check_library(OtherLibrary(b"0.2.7"), "libcamb.so")  # a later patch is fine
 
 
 # --------------------------------------------------------------------------
@@ -216,7 +253,7 @@ class ErrorMappingTests(EmulatorTestCase):
         with self.assertRaises(camb.InvalidArgument):
             self.client.create_task("waves", audio_type="noise")
         with self.assertRaises(camb.InvalidArgument):
-            self.client.get_result_url(2**63)
+            self.client.get_audio_url(2**63)
         with self.assertRaises(TypeError):
             self.client.get_task_status(42)
 
@@ -249,7 +286,7 @@ class ErrorMappingTests(EmulatorTestCase):
         self.assert_error(
             camb.Cancelled, 5, 0, lambda: self.client.wait_for_task("demo-pending", on_progress=lambda p: False, **FAST)
         )
-        self.assert_error(camb.Cancelled, 5, 0, lambda: self.client.download_result(4242, lambda chunk: False))
+        self.assert_error(camb.Cancelled, 5, 0, lambda: self.client.download_audio(4242, lambda chunk: False))
 
     def test_connection_failed(self):
         with client(base_url=f"http://127.0.0.1:{closed_port()}") as c:
@@ -273,12 +310,12 @@ class ErrorMappingTests(EmulatorTestCase):
                 e = self.assert_error(cls, code, status, lambda: self.client.get_task_status("demo-success"))
                 self.assertIn("planted failure", e.message)
         # A run that did not succeed: HTTP 400 behind HttpError.
-        self.assert_error(camb.HttpError, 103, 400, lambda: self.client.download_result(4243, lambda chunk: None))
+        self.assert_error(camb.HttpError, 103, 400, lambda: self.client.download_audio(4243, lambda chunk: None))
 
     def test_file_error(self):
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "no-such-dir", "out.wav")
-            self.assert_error(camb.FileError, 7, 0, lambda: self.client.save_result(4242, path))
+            self.assert_error(camb.FileError, 7, 0, lambda: self.client.save_audio(4242, path))
 
     def test_message_is_this_threads(self):
         # Two threads failing at once each get their own words.
@@ -303,6 +340,97 @@ class ErrorMappingTests(EmulatorTestCase):
 # --------------------------------------------------------------------------
 # Lifetimes
 # --------------------------------------------------------------------------
+
+
+class FreeTests(EmulatorTestCase):
+    """Every object libcamb hands over is freed once: after a success, after a
+    failure (the _free of NULL), and when copying it out raises."""
+
+    def watch(self, name, fail=False):
+        """Replaces lib.<name> for this test; returns the list of its calls'
+        first arguments as addresses (None for NULL). With fail=True the
+        replacement raises instead of calling libcamb."""
+        lib = camb.load()
+        original = getattr(lib, name)
+        calls = []
+
+        def replacement(*args):
+            calls.append(ctypes.cast(args[0], ctypes.c_void_p).value if args else None)
+            if fail:
+                raise RuntimeError(f"planted failure in {name}")
+            return original(*args)
+
+        setattr(lib, name, replacement)
+        self.addCleanup(setattr, lib, name, original)
+        return calls
+
+    def test_task_of_a_status_call(self):
+        frees = self.watch("camb_task_free")
+        self.assertEqual(self.client.get_task_status("demo-success").run_id, 4242)
+        self.assertEqual(len(frees), 1)
+        self.assertIsNotNone(frees[0], "the task was not freed")
+        with self.assertRaises(camb.NotFound):
+            self.client.get_task_status("no-such-task")
+        self.assertEqual(frees[1:], [None], "a failed call frees nothing but NULL")
+
+    def test_task_freed_when_reading_it_raises(self):
+        frees = self.watch("camb_task_free")
+        reads = self.watch("camb_task_status_text", fail=True)
+        with self.assertRaisesRegex(RuntimeError, "planted failure"):
+            self.client.get_task_status("demo-success")
+        self.assertEqual(len(reads), 1)
+        self.assertEqual(frees, [reads[0]], "the task read was not the one freed")
+        self.assertIsNotNone(frees[0])
+        with self.assertRaisesRegex(RuntimeError, "planted failure"):
+            self.client.wait_for_task("demo-success", **FAST)
+        self.assertEqual(len(frees), 2)
+        self.assertEqual(frees[1], reads[1])
+
+    def test_task_of_a_wait(self):
+        frees = self.watch("camb_task_free")
+        self.assertIs(self.client.wait_for_task("demo-error", **FAST).status, camb.Status.ERROR)
+        self.assertEqual(len(frees), 1)
+        self.assertIsNotNone(frees[0])
+        with self.assertRaises(camb.Cancelled):
+            self.client.wait_for_task("demo-pending", on_progress=lambda p: False, **FAST)
+        self.assertEqual(frees[1:], [None])
+
+    def test_strings_handed_over(self):
+        frees = self.watch("camb_string_free")
+        task_id = self.client.create_task("drips")
+        url = self.client.get_audio_url(4242)
+        self.assertTrue(task_id)
+        self.assertTrue(url.startswith(BASE_URL))
+        self.assertEqual(len(frees), 2)
+        self.assertTrue(all(frees), frees)
+        with self.assertRaises(camb.NotFound):
+            self.client.get_audio_url(987654)
+        self.assertEqual(frees[2:], [None])
+
+    def test_batch_list_freed_once_and_its_tasks_never(self):
+        list_frees = self.watch("camb_task_list_free")
+        task_frees = self.watch("camb_task_free")
+        results = self.client.get_task_statuses(["demo-success", "demo-error"])
+        self.assertEqual([r.info.run_id for r in results], [4242, 4243])
+        self.assertEqual(len(list_frees), 1)
+        self.assertIsNotNone(list_frees[0])
+        self.watch("camb_task_message", fail=True)
+        with self.assertRaisesRegex(RuntimeError, "planted failure"):
+            self.client.get_task_statuses(["demo-success"])
+        self.assertEqual(len(list_frees), 2, "the list was not freed after the exception")
+        self.assertIsNotNone(list_frees[1])
+        self.assertEqual(task_frees, [], "a task owned by its list was freed on its own")
+
+    def test_url_list_freed_when_reading_it_raises(self):
+        frees = self.watch("camb_audio_url_list_free")
+        self.assertEqual(len(self.client.get_audio_urls([4242, 1])), 2)
+        self.assertEqual(len(frees), 1)
+        self.assertIsNotNone(frees[0])
+        self.watch("camb_audio_url_list_get", fail=True)
+        with self.assertRaisesRegex(RuntimeError, "planted failure"):
+            self.client.get_audio_urls([4242])
+        self.assertEqual(len(frees), 2)
+        self.assertIsNotNone(frees[1])
 
 
 class LifetimeTests(unittest.TestCase):
@@ -424,7 +552,7 @@ class WorkflowTests(EmulatorTestCase):
 
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "rain.wav")
-            size = self.client.save_result(info.run_id, path)
+            size = self.client.save_audio(info.run_id, path)
             self.assertEqual(os.path.getsize(path), size)
             with wave.open(path, "rb") as w:
                 self.assertEqual(w.getnchannels(), 1)
@@ -438,29 +566,29 @@ class WorkflowTests(EmulatorTestCase):
 
         # The same bytes streamed to a file's write method, and from the URLs.
         buffer = io.BytesIO()
-        self.assertEqual(self.client.download_result(info.run_id, buffer.write), len(saved))
+        self.assertEqual(self.client.download_audio(info.run_id, buffer.write), len(saved))
         self.assertEqual(buffer.getvalue(), saved)
-        url = self.client.get_result_url(info.run_id)
+        url = self.client.get_audio_url(info.run_id)
         self.assertTrue(url.startswith(BASE_URL + "/_emulator/files/"), url)
         with urllib.request.urlopen(url, timeout=10) as reply:
             self.assertEqual(reply.read(), saved)
-        urls = self.client.get_result_urls([info.run_id, 987654])
+        urls = self.client.get_audio_urls([info.run_id, 987654])
         self.assertEqual(set(urls), {info.run_id, 987654})
         self.assertIsNone(urls[987654])
         self.assertTrue(urls[info.run_id].startswith(BASE_URL + "/_emulator/files/"))
 
     def test_many_urls_in_batches(self):
         run_ids = [4242] + list(range(1, 1200))
-        urls = self.client.get_result_urls(run_ids)
+        urls = self.client.get_audio_urls(run_ids)
         self.assertEqual(len(urls), 1200)
         self.assertIsNotNone(urls[4242])
-        self.assertEqual(self.client.get_result_urls([]), {})
+        self.assertEqual(self.client.get_audio_urls([]), {})
 
     def test_failed_save_leaves_nothing(self):
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "out.wav")
             with self.assertRaises(camb.NotFound):
-                self.client.save_result(987654, path)
+                self.client.save_audio(987654, path)
             self.assertEqual(os.listdir(directory), [])
 
     def test_each_terminal_status(self):
@@ -485,6 +613,67 @@ class WorkflowTests(EmulatorTestCase):
                 self.assertEqual(info.exception_reason, reason)
                 if reason is not None:
                     self.assertTrue(info.message)
+
+    def test_many_statuses_at_once(self):
+        ids = ["demo-success", "no-such-task-55", "", "a\0b", "demo-error", b"demo-pending"]
+        results = self.client.get_task_statuses(ids, max_connections=2)
+        self.assertTrue(all(isinstance(r, camb.TaskResult) for r in results))
+        self.assertEqual(
+            [r.task_id for r in results],
+            ["demo-success", "no-such-task-55", "", "a\0b", "demo-error", "demo-pending"],
+        )
+        self.assertEqual([r.ok for r in results], [True, False, False, False, True, True])
+        for r in results:
+            self.assertEqual(r.info is None, r.error is not None, r)
+
+        self.assertEqual(results[0].info, camb.TaskInfo(camb.Status.SUCCESS, "SUCCESS", 4242))
+        # Each failure is its own, with its code, words and HTTP status.
+        not_found = results[1].error
+        self.assertIs(type(not_found), camb.NotFound)
+        self.assertEqual((not_found.code, not_found.http_status), (404, 404))
+        self.assertIn("no-such-task-55", not_found.message)
+        with self.assertRaises(camb.NotFound):
+            results[1].unwrap()
+        empty = results[2].error  # refused by libcamb, for this entry only
+        self.assertIs(type(empty), camb.InvalidArgument)
+        self.assertEqual((empty.code, empty.http_status), (2, 0))
+        self.assertRegex(empty.message, "task[ _]id")
+        with_nul = results[3].error  # refused by the module, for this entry only
+        self.assertIs(type(with_nul), camb.InvalidArgument)
+        self.assertIn("NUL", with_nul.message)
+        self.assertEqual(
+            (results[4].info.status, results[4].info.run_id, results[4].info.exception_reason),
+            (camb.Status.ERROR, 4243, "PROCESSING_ERROR"),
+        )
+        self.assertEqual(results[4].unwrap().message, "The audio model failed to render this prompt")
+        self.assertEqual((results[5].info.status, results[5].info.run_id), (camb.Status.PENDING, None))
+
+    def test_many_statuses_edge_cases(self):
+        self.assertEqual(self.client.get_task_statuses([]), [])
+        self.assertEqual(
+            [r.info.run_id for r in self.client.get_task_statuses(iter(["demo-success"] * 40), max_connections=32)],
+            [4242] * 40,
+        )
+        with self.assertRaises(camb.InvalidArgument):
+            self.client.get_task_statuses(["demo-success"], max_connections=33)
+        with self.assertRaises(TypeError):
+            self.client.get_task_statuses([42])
+        # An id that is not UTF-8 fails on its own and keeps the id as given
+        # (libcamb's camb_task_id() would say "").
+        not_utf8, ok = self.client.get_task_statuses([b"\xffbad", "demo-success"])
+        self.assertEqual((not_utf8.task_id, type(not_utf8.error), not_utf8.error.code), ("\ufffdbad", camb.InvalidArgument, 2))
+        self.assertEqual(ok.info.run_id, 4242)
+        # A failure of the whole transport is each task's own failure.
+        with client(base_url=f"http://127.0.0.1:{closed_port()}") as c:
+            results = c.get_task_statuses(["demo-success", "demo-error"])
+        self.assertEqual([type(r.error) for r in results], [camb.ConnectionFailed] * 2)
+        self.assertTrue(all(r.error.message for r in results))
+
+    def test_urls_of_a_run_asked_for_twice(self):
+        urls = self.client.get_audio_urls([4242, 987654, 4242])
+        self.assertEqual(set(urls), {4242, 987654})
+        self.assertTrue(urls[4242].startswith(BASE_URL + "/_emulator/files/4242.wav"), urls)
+        self.assertIsNone(urls[987654])
 
     def test_demo_tasks(self):
         info = self.client.get_task_status("demo-error")
@@ -581,15 +770,15 @@ class CancelTests(EmulatorTestCase):
             self.assertTrue(token.cancelled)
             # Raised until reset: a download with it stops before it starts.
             with self.assertRaises(camb.Cancelled):
-                self.client.download_result(4242, lambda chunk: None, cancel=token)
+                self.client.download_audio(4242, lambda chunk: None, cancel=token)
             token.reset()
-            self.assertGreater(self.client.download_result(4242, lambda chunk: None, cancel=token), 44)
+            self.assertGreater(self.client.download_audio(4242, lambda chunk: None, cancel=token), 44)
 
     def test_save_cancelled(self):
         with camb.CancelToken() as token, tempfile.TemporaryDirectory() as directory:
             token.cancel()
             with self.assertRaises(camb.Cancelled):
-                self.client.save_result(4242, os.path.join(directory, "x.wav"), cancel=token)
+                self.client.save_audio(4242, os.path.join(directory, "x.wav"), cancel=token)
             self.assertEqual(os.listdir(directory), [])
 
     def test_wrong_cancel_type(self):
@@ -626,7 +815,7 @@ class CallbackTests(EmulatorTestCase):
             raise KeyError("from write")
 
         with self.assertRaises(KeyError):
-            self.client.download_result(4242, write)
+            self.client.download_audio(4242, write)
         self.assertEqual(len(calls), 1)
 
     def test_on_progress_returning_none_continues(self):
@@ -669,7 +858,7 @@ class CallbackTests(EmulatorTestCase):
             gc.collect()
             chunks.append(chunk)
 
-        total = self.client.download_result(4242, write)
+        total = self.client.download_audio(4242, write)
         self.assertEqual(total, sum(map(len, chunks)))
         self.assertEqual(b"".join(chunks)[:4], b"RIFF")
 

@@ -3,10 +3,13 @@
 
 Every function, structure and callback type of camb.h is declared here and
 checked against the header; the workflow (create, wait with progress and
-cancellation, download through a callback, save, URLs) runs against the emulator.
+cancellation, download through a callback, save, URLs, batches) runs against
+the emulator. Results are libcamb 0.2's objects (camb_task, camb_task_list,
+camb_audio_url_list, strings freed with camb_string_free): every test frees
+what it is given.
 
-Standard library only. Driven by tests/python_ctypes.rs (`cargo test --test
-python_ctypes`), which starts the emulator and sets:
+Standard library only. Driven by tests/python.rs (`cargo test -p camb-ffi
+--test python`), which starts the emulator and sets:
 
   CAMB_LIB            absolute path to libcamb.so
   CAMB_TEST_BASE_URL  the emulator's base URL, e.g. http://127.0.0.1:PORT
@@ -62,25 +65,17 @@ class CambCancelToken(Structure):
     """Opaque `camb_cancel_token`: only ever handled through a pointer."""
 
 
-class CambTaskInfo(Structure):
-    """`camb_task_info`, field for field and in order.
+class CambTask(Structure):
+    """Opaque `camb_task`: read through its accessors, freed with camb_task_free
+    (unless a camb_task_list owns it)."""
 
-    The string fields are c_void_p rather than c_char_p: c_char_p would copy up
-    to the first NUL and throw the pointer away, while the header promises the
-    text is read in full through its *_len (it may contain a NUL itself).
-    """
 
-    _fields_ = [
-        ("status", c_uint32),
-        ("has_run_id", c_bool),
-        ("run_id", c_int64),
-        ("status_text", c_void_p),
-        ("status_text_len", c_size_t),
-        ("exception_reason", c_void_p),
-        ("exception_reason_len", c_size_t),
-        ("message", c_void_p),
-        ("message_len", c_size_t),
-    ]
+class CambTaskList(Structure):
+    """Opaque `camb_task_list`: the tasks of one batch call."""
+
+
+class CambAudioUrlList(Structure):
+    """Opaque `camb_audio_url_list`: the URLs of one camb_client_get_audio_urls call."""
 
 
 class CambCreateOptions(Structure):
@@ -92,6 +87,7 @@ class CambCreateOptions(Structure):
     """
 
     _fields_ = [
+        ("struct_size", c_size_t),
         ("duration_s", c_double),
         ("audio_type", c_uint32),
         ("project_name", c_char_p),
@@ -106,6 +102,7 @@ class CambWaitOptions(Structure):
     """`camb_wait_options`, field for field and in order."""
 
     _fields_ = [
+        ("struct_size", c_size_t),
         ("initial_interval_ms", c_uint64),
         ("backoff_factor", c_double),
         ("max_interval_ms", c_uint64),
@@ -114,7 +111,12 @@ class CambWaitOptions(Structure):
 
 
 class CambWaitProgress(Structure):
-    """`camb_wait_progress`, field for field and in order; strings as in CambTaskInfo."""
+    """`camb_wait_progress`, field for field and in order.
+
+    The string fields are c_void_p rather than c_char_p: c_char_p would copy up
+    to the first NUL and throw the pointer away, while the header promises the
+    text is read in full through its *_len (it may contain a NUL itself).
+    """
 
     _fields_ = [
         ("polls", c_uint32),
@@ -131,35 +133,17 @@ class CambWaitProgress(Structure):
     ]
 
 
-class CambResultUrl(Structure):
-    """`camb_result_url`, field for field and in order; the url as in CambTaskInfo."""
-
-    _fields_ = [
-        ("run_id", c_int64),
-        ("url", c_void_p),
-        ("url_len", c_size_t),
-    ]
-
-
-class CambTaskStatusEntry(Structure):
-    """`camb_task_status_entry`, field for field and in order."""
-
-    _fields_ = [
-        ("result", c_uint32),
-        ("http_status", c_uint16),
-        ("info", CambTaskInfo),
-        ("error_message", c_void_p),
-        ("error_message_len", c_size_t),
-    ]
-
-
 ClientPtr = POINTER(CambClient)
 BuilderPtr = POINTER(CambClientBuilder)
 TokenPtr = POINTER(CambCancelToken)
-TaskInfoPtr = POINTER(CambTaskInfo)
+TaskPtr = POINTER(CambTask)
+TaskListPtr = POINTER(CambTaskList)
+AudioUrlListPtr = POINTER(CambAudioUrlList)
 CreateOptionsPtr = POINTER(CambCreateOptions)
 WaitOptionsPtr = POINTER(CambWaitOptions)
-ResultUrlPtr = POINTER(CambResultUrl)
+# A string libcamb hands over through a `char **`: kept as a pointer (not
+# converted to bytes) so that it can be given back to camb_string_free.
+OwnedStringPtr = POINTER(c_char)
 
 # The callback types. ctypes only keeps a CFUNCTYPE object's C thunk alive while
 # the Python object lives: every test holds its callback in a local (or on self)
@@ -178,6 +162,15 @@ camb_result = c_uint32
 # fails if camb.h declares a function missing here, or if the types disagree,
 # so a new C function cannot ship without its Python declaration.
 SIGNATURES = {
+    "camb_version": (c_char_p, []),
+    "camb_result_name": (c_char_p, [c_uint32]),
+    "camb_status_name": (c_char_p, [c_uint32]),
+    "camb_status_is_final": (c_bool, [c_uint32]),
+    # Static or per-thread strings that are never NULL and never contain a NUL:
+    # c_char_p's conversion to bytes is what the caller wants.
+    "camb_last_error": (c_char_p, []),
+    "camb_last_http_status": (c_uint16, []),
+    "camb_string_free": (None, [OwnedStringPtr]),
     "camb_client_builder_new": (BuilderPtr, []),
     "camb_client_builder_set_api_key": (camb_result, [BuilderPtr, c_char_p]),
     "camb_client_builder_set_base_url": (camb_result, [BuilderPtr, c_char_p]),
@@ -192,45 +185,58 @@ SIGNATURES = {
     "camb_client_builder_free": (None, [BuilderPtr]),
     "camb_client_new": (camb_result, [c_char_p, POINTER(ClientPtr)]),
     "camb_client_free": (None, [ClientPtr]),
-    "camb_client_get_task_status": (camb_result, [ClientPtr, c_char_p, TaskInfoPtr]),
+    "camb_client_get_task_status": (camb_result, [ClientPtr, c_char_p, POINTER(TaskPtr)]),
+    # The accessors of a camb_task. A string read from an object with its
+    # length is c_void_p, read by that length (see CambWaitProgress).
+    "camb_task_result": (camb_result, [TaskPtr]),
+    "camb_task_error": (c_void_p, [TaskPtr, POINTER(c_size_t)]),
+    "camb_task_http_status": (c_uint16, [TaskPtr]),
+    "camb_task_id": (c_void_p, [TaskPtr, POINTER(c_size_t)]),
+    "camb_task_status": (c_uint32, [TaskPtr]),
+    "camb_task_status_text": (c_void_p, [TaskPtr, POINTER(c_size_t)]),
+    "camb_task_run_id": (c_bool, [TaskPtr, POINTER(c_int64)]),
+    "camb_task_exception_reason": (c_void_p, [TaskPtr, POINTER(c_size_t)]),
+    "camb_task_message": (c_void_p, [TaskPtr, POINTER(c_size_t)]),
+    "camb_task_free": (None, [TaskPtr]),
+    "camb_task_list_len": (c_size_t, [TaskListPtr]),
+    "camb_task_list_get": (TaskPtr, [TaskListPtr, c_size_t]),
+    "camb_task_list_free": (None, [TaskListPtr]),
+    # Structures returned by value: ctypes handles the platform's convention.
+    "camb_create_options_default": (CambCreateOptions, []),
+    "camb_client_create_task": (
+        camb_result,
+        [ClientPtr, c_char_p, CreateOptionsPtr, POINTER(OwnedStringPtr), POINTER(c_size_t)],
+    ),
+    "camb_wait_options_default": (CambWaitOptions, []),
+    "camb_client_wait_for_task": (
+        camb_result,
+        [ClientPtr, c_char_p, WaitOptionsPtr, TokenPtr, PROGRESS_FN, c_void_p, POINTER(TaskPtr)],
+    ),
+    "camb_client_download_audio": (
+        camb_result,
+        [ClientPtr, c_int64, TokenPtr, WRITE_FN, c_void_p, POINTER(c_uint64)],
+    ),
+    "camb_client_save_audio": (camb_result, [ClientPtr, c_int64, c_char_p, TokenPtr, POINTER(c_uint64)]),
+    "camb_client_get_audio_url": (
+        camb_result,
+        [ClientPtr, c_int64, POINTER(OwnedStringPtr), POINTER(c_size_t)],
+    ),
+    "camb_client_get_audio_urls": (
+        camb_result,
+        [ClientPtr, POINTER(c_int64), c_size_t, POINTER(AudioUrlListPtr)],
+    ),
+    "camb_audio_url_list_len": (c_size_t, [AudioUrlListPtr]),
+    "camb_audio_url_list_get": (c_void_p, [AudioUrlListPtr, c_size_t, POINTER(c_int64), POINTER(c_size_t)]),
+    "camb_audio_url_list_free": (None, [AudioUrlListPtr]),
+    "camb_client_get_task_statuses": (
+        camb_result,
+        [ClientPtr, POINTER(c_char_p), c_size_t, c_uint32, POINTER(TaskListPtr)],
+    ),
     "camb_cancel_token_new": (TokenPtr, []),
     "camb_cancel_token_cancel": (camb_result, [TokenPtr]),
     "camb_cancel_token_reset": (camb_result, [TokenPtr]),
     "camb_cancel_token_is_cancelled": (c_bool, [TokenPtr]),
     "camb_cancel_token_free": (None, [TokenPtr]),
-    # Structures returned by value: ctypes handles the platform's convention.
-    "camb_create_options_default": (CambCreateOptions, []),
-    "camb_client_create_task": (
-        camb_result,
-        [ClientPtr, c_char_p, CreateOptionsPtr, POINTER(c_char), c_size_t],
-    ),
-    "camb_wait_options_default": (CambWaitOptions, []),
-    "camb_client_wait_for_task": (
-        camb_result,
-        [ClientPtr, c_char_p, WaitOptionsPtr, TokenPtr, PROGRESS_FN, c_void_p, TaskInfoPtr],
-    ),
-    "camb_client_download_result": (
-        camb_result,
-        [ClientPtr, c_int64, TokenPtr, WRITE_FN, c_void_p, POINTER(c_uint64)],
-    ),
-    "camb_client_save_result": (camb_result, [ClientPtr, c_int64, c_char_p, TokenPtr, POINTER(c_uint64)]),
-    "camb_client_get_result_url": (
-        camb_result,
-        [ClientPtr, c_int64, POINTER(c_char), c_size_t, POINTER(c_size_t)],
-    ),
-    "camb_client_get_result_urls": (camb_result, [ClientPtr, POINTER(c_int64), c_size_t, ResultUrlPtr]),
-    "camb_client_get_task_statuses": (
-        camb_result,
-        [ClientPtr, POINTER(c_char_p), c_size_t, c_uint32, POINTER(CambTaskStatusEntry)],
-    ),
-    # Static or per-thread strings that are never NULL and never contain a NUL:
-    # c_char_p's conversion to bytes is what the caller wants.
-    "camb_last_error": (c_char_p, []),
-    "camb_last_http_status": (c_uint16, []),
-    "camb_result_name": (c_char_p, [c_uint32]),
-    "camb_status_name": (c_char_p, [c_uint32]),
-    "camb_status_is_final": (c_bool, [c_uint32]),
-    "camb_version": (c_char_p, []),
 }
 
 # How each C type spelled in camb.h maps to ctypes; used to check SIGNATURES
@@ -245,26 +251,35 @@ C_TYPES = {
     "size_t": c_size_t,
     "void *": c_void_p,
     "camb_result": c_uint32,
+    "camb_status": c_uint32,
     "const char *": c_char_p,
-    # A buffer libcamb writes into: a ctypes char array (create_string_buffer) or None.
-    "char *": POINTER(c_char),
+    # A string libcamb handed over, given back to camb_string_free.
+    "char *": OwnedStringPtr,
+    "char **": POINTER(OwnedStringPtr),
     "uint64_t *": POINTER(c_uint64),
     "size_t *": POINTER(c_size_t),
+    "int64_t *": POINTER(c_int64),
     "const int64_t *": POINTER(c_int64),
     "struct camb_client_builder *": BuilderPtr,
     "struct camb_client *": ClientPtr,
     "const struct camb_client *": ClientPtr,
     "struct camb_client **": POINTER(ClientPtr),
-    "struct camb_task_info *": TaskInfoPtr,
+    "struct camb_task *": TaskPtr,
+    "const struct camb_task *": TaskPtr,
+    "struct camb_task **": POINTER(TaskPtr),
+    "struct camb_task_list *": TaskListPtr,
+    "const struct camb_task_list *": TaskListPtr,
+    "struct camb_task_list **": POINTER(TaskListPtr),
+    "struct camb_audio_url_list *": AudioUrlListPtr,
+    "const struct camb_audio_url_list *": AudioUrlListPtr,
+    "struct camb_audio_url_list **": POINTER(AudioUrlListPtr),
     "struct camb_cancel_token *": TokenPtr,
     "const struct camb_cancel_token *": TokenPtr,
     "struct camb_create_options": CambCreateOptions,
     "const struct camb_create_options *": CreateOptionsPtr,
     "struct camb_wait_options": CambWaitOptions,
     "const struct camb_wait_options *": WaitOptionsPtr,
-    "struct camb_result_url *": ResultUrlPtr,
     "const char *const *": POINTER(c_char_p),
-    "struct camb_task_status_entry *": POINTER(CambTaskStatusEntry),
     "camb_progress_fn": PROGRESS_FN,
     "camb_write_fn": WRITE_FN,
     # Only in callback parameters.
@@ -272,11 +287,15 @@ C_TYPES = {
     "const uint8_t *": POINTER(c_uint8),
 }
 
+# A `const char *` returned together with its length (a `size_t *` last
+# parameter) is text an object owns, possibly with a NUL inside: c_void_p, read
+# by the length. Every other `const char *` returned is static or per-thread.
+TEXT_WITH_LENGTH = c_void_p
+
 # The same for structure fields, where strings libcamb hands out are c_void_p
-# (see CambTaskInfo).
+# (see CambWaitProgress).
 FIELD_TYPES = {
     "uint16_t": c_uint16,
-    "struct camb_task_info": CambTaskInfo,
     "uint32_t": c_uint32,
     "uint64_t": c_uint64,
     "bool": c_bool,
@@ -289,13 +308,20 @@ FIELD_TYPES = {
 # Every structure camb.h defines -> (its mirror, field types that differ from
 # FIELD_TYPES). A structure missing here fails the layout test.
 STRUCTS = {
-    "camb_task_info": (CambTaskInfo, {}),
     # Strings the caller passes in (see CambCreateOptions).
     "camb_create_options": (CambCreateOptions, {"const char *": c_char_p}),
     "camb_wait_options": (CambWaitOptions, {}),
     "camb_wait_progress": (CambWaitProgress, {}),
-    "camb_result_url": (CambResultUrl, {}),
-    "camb_task_status_entry": (CambTaskStatusEntry, {}),
+}
+
+# Every opaque type camb.h declares (`typedef struct x x;`) -> its mirror.
+OPAQUE = {
+    "camb_client": CambClient,
+    "camb_client_builder": CambClientBuilder,
+    "camb_cancel_token": CambCancelToken,
+    "camb_task": CambTask,
+    "camb_task_list": CambTaskList,
+    "camb_audio_url_list": CambAudioUrlList,
 }
 
 # Every function-pointer typedef camb.h defines -> its CFUNCTYPE.
@@ -312,6 +338,7 @@ MISSING_API_KEY = 3
 BUFFER_TOO_SMALL = 4
 CANCELLED = 5
 IO = 7
+CONNECT = 100
 TIMEOUT = 101
 HTTP_STATUS = 103
 UNAUTHORIZED = 401
@@ -329,8 +356,6 @@ AUDIO_TYPE_DEFAULT = 0
 AUDIO_TYPE_SOUND = 1
 AUDIO_TYPE_MUSIC = 2
 
-TASK_ID_BUFFER_SIZE = 1025
-
 # --------------------------------------------------------------------------
 # Environment
 # --------------------------------------------------------------------------
@@ -343,7 +368,7 @@ def require_env(name):
     if not value:
         raise RuntimeError(
             f"environment variable {name} is not set; run this through "
-            f"`cargo test --test python_ctypes`, or set all of {', '.join(ENV_VARS)}"
+            f"`cargo test -p camb-ffi --test python`, or set all of {', '.join(ENV_VARS)}"
         )
     return value
 
@@ -435,17 +460,99 @@ def last_error():
 
 
 def read_field(ptr, length):
-    """A camb_task_info string: its full bytes via the length, None for NULL.
+    """A string read from libcamb: its full bytes via the length, None for NULL.
 
     Also checks what the header promises of every such string: NUL-terminated
     right after `length` bytes, and a NULL pointer has length 0.
     """
-    if ptr is None:
-        assert length == 0, f"a NULL string field has length {length}, not 0"
+    if not ptr:
+        assert length == 0, f"a NULL string has length {length}, not 0"
         return None
     with_nul = ctypes.string_at(ptr, length + 1)
-    assert with_nul[-1] == 0, "string field is not NUL-terminated at its length"
+    assert with_nul[-1] == 0, "string is not NUL-terminated at its length"
     return with_nul[:-1]
+
+
+def address(pointer):
+    """A ctypes pointer's address (None for NULL), to compare pointers."""
+    return ctypes.cast(pointer, c_void_p).value
+
+
+# An address no object has: an out-parameter preset to it must still hold it
+# after a failed call ("out-parameters are written only on success").
+SENTINEL = 0xDEAD00
+
+
+def sentinel(pointer_type):
+    return ctypes.cast(c_void_p(SENTINEL), pointer_type)
+
+
+def task_text(accessor, task):
+    """One string of a camb_task through its accessor, by its length.
+
+    Checks on the way that the accessor writes *out_len (preset to a wrong
+    value) and gives the same pointer when out_len is NULL.
+    """
+    length = c_size_t(12345)
+    ptr = accessor(task, byref(length))
+    assert length.value != 12345, f"{accessor.__name__} did not write *out_len"
+    assert accessor(task, None) == ptr, f"{accessor.__name__} with a NULL out_len gave another pointer"
+    return read_field(ptr, length.value)
+
+
+class TaskView:
+    """Everything a camb_task's accessors say, copied into Python values."""
+
+    FIELDS = (
+        "result",
+        "error",
+        "http_status",
+        "task_id",
+        "status",
+        "status_text",
+        "has_run_id",
+        "run_id",
+        "exception_reason",
+        "message",
+    )
+
+    def __init__(self, task):
+        run_id = c_int64(-77)
+        self.result = lib.camb_task_result(task)
+        self.error = task_text(lib.camb_task_error, task)
+        self.http_status = lib.camb_task_http_status(task)
+        self.task_id = task_text(lib.camb_task_id, task)
+        self.status = lib.camb_task_status(task)
+        self.status_text = task_text(lib.camb_task_status_text, task)
+        self.has_run_id = lib.camb_task_run_id(task, byref(run_id))
+        assert lib.camb_task_run_id(task, None) is self.has_run_id, "camb_task_run_id with a NULL out_run_id"
+        if not self.has_run_id:
+            assert run_id.value == -77, "camb_task_run_id wrote *out_run_id and returned false"
+        self.run_id = run_id.value if self.has_run_id else None
+        self.exception_reason = task_text(lib.camb_task_exception_reason, task)
+        self.message = task_text(lib.camb_task_message, task)
+
+    def as_dict(self):
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def __repr__(self):
+        return f"TaskView({self.as_dict()})"
+
+
+def take_task(task):
+    """A TaskView of a task the caller owns, then the task freed."""
+    try:
+        return TaskView(task)
+    finally:
+        lib.camb_task_free(task)
+
+
+def take_string(ptr, length):
+    """A string handed over through a char **, checked against its length, then freed."""
+    try:
+        return read_field(ptr, length)
+    finally:
+        lib.camb_string_free(ptr)
 
 
 def control(path, body=None):
@@ -490,10 +597,34 @@ def build_client(test, key=None, base_url=None, timeout_ms=10000, retries=0, fre
 
 
 def get_status(client, task_id):
-    """(result, info) for one status call; info is a fresh struct either way."""
-    info = CambTaskInfo()
-    result = lib.camb_client_get_task_status(client, task_id, byref(info))
-    return result, info
+    """(result, TaskView or None) for one status call; the task is read and freed.
+
+    On failure it checks that *out_task was left alone.
+    """
+    task = sentinel(TaskPtr)
+    result = lib.camb_client_get_task_status(client, task_id, byref(task))
+    if result != OK:
+        assert address(task) == SENTINEL, "out_task was written on failure"
+        return result, None
+    assert task, "success with a NULL task"
+    return result, take_task(task)
+
+
+def get_statuses(client, task_ids, max_connections=0):
+    """(result, [TaskView]) for one batch call; the list is read and freed."""
+    array = (c_char_p * len(task_ids))(*task_ids)
+    task_list = sentinel(TaskListPtr)
+    result = lib.camb_client_get_task_statuses(client, array, len(task_ids), max_connections, byref(task_list))
+    if result != OK:
+        assert address(task_list) == SENTINEL, "out_list was written on failure"
+        return result, None
+    try:
+        count = lib.camb_task_list_len(task_list)
+        views = [TaskView(lib.camb_task_list_get(task_list, i)) for i in range(count)]
+        assert not lib.camb_task_list_get(task_list, count), "an entry past the end"
+        return result, views
+    finally:
+        lib.camb_task_list_free(task_list)
 
 
 # --------------------------------------------------------------------------
@@ -523,16 +654,26 @@ class HeaderTests(unittest.TestCase):
                 for spelling in [c_return, *c_params]:
                     self.assertIn(spelling, C_TYPES, f"add C type {spelling!r} to C_TYPES")
                 restype, argtypes = SIGNATURES[name]
-                self.assertIs(restype, C_TYPES[c_return], f"restype of {name}")
+                expected_restype = C_TYPES[c_return]
+                if c_return == "const char *" and c_params and c_params[-1] == "size_t *":
+                    expected_restype = TEXT_WITH_LENGTH
+                self.assertIs(restype, expected_restype, f"restype of {name}")
                 self.assertEqual(len(argtypes), len(c_params), f"parameter count of {name}")
                 for i, (declared, spelling) in enumerate(zip(argtypes, c_params)):
                     self.assertIs(declared, C_TYPES[spelling], f"parameter {i} of {name} ({spelling})")
 
     def test_every_header_struct_has_a_mirror(self):
         defined = set(re.findall(r"typedef struct (\w+) \{", strip_c_comments(HEADER_TEXT)))
-        self.assertIn("camb_task_info", defined, "found no structure definitions: is CAMB_HEADER camb.h?")
+        self.assertIn("camb_wait_options", defined, "found no structure definitions: is CAMB_HEADER camb.h?")
         self.assertEqual(sorted(defined - STRUCTS.keys()), [], "structures in camb.h without a mirror in STRUCTS")
         self.assertEqual(sorted(STRUCTS.keys() - defined), [], "STRUCTS mirrors structures camb.h does not define")
+
+    def test_every_opaque_type_has_a_mirror(self):
+        declared = set(re.findall(r"typedef struct (\w+) (\w+);", strip_c_comments(HEADER_TEXT)))
+        self.assertTrue(all(a == b for a, b in declared), declared)
+        self.assertEqual(sorted(name for name, _ in declared), sorted(OPAQUE), "opaque types in camb.h vs OPAQUE")
+        for mirror in OPAQUE.values():
+            self.assertFalse(hasattr(mirror, "_fields_"), f"{mirror.__name__} must stay opaque")
 
     def test_struct_fields_match_header(self):
         code = strip_c_comments(HEADER_TEXT)
@@ -555,6 +696,17 @@ class HeaderTests(unittest.TestCase):
                     self.assertIsNotNone(expected, f"add C type {c_type!r} to FIELD_TYPES")
                     self.assertIs(declared, expected, f"type of {struct_name}.{name} ({c_type})")
 
+    def test_options_structs_start_with_their_size(self):
+        # The mirrors' sizes are what the library's _default() puts in
+        # struct_size: the library reads exactly the bytes this file writes.
+        for default, mirror in [
+            (lib.camb_create_options_default, CambCreateOptions),
+            (lib.camb_wait_options_default, CambWaitOptions),
+        ]:
+            with self.subTest(struct=mirror.__name__):
+                self.assertEqual(mirror._fields_[0], ("struct_size", c_size_t))
+                self.assertEqual(default().struct_size, ctypes.sizeof(mirror))
+
     def test_callback_types_match_header(self):
         code = strip_c_comments(HEADER_TEXT)
         typedefs = {
@@ -573,11 +725,6 @@ class HeaderTests(unittest.TestCase):
                 for i, (arg, spelling) in enumerate(zip(declared._argtypes_, c_params)):
                     self.assertIs(arg, C_TYPES[spelling], f"parameter {i} of {name} ({spelling})")
 
-    def test_task_id_buffer_size_matches_header(self):
-        match = re.search(r"#define\s+CAMB_TASK_ID_BUFFER_SIZE\s+(\d+)", HEADER_TEXT)
-        self.assertIsNotNone(match, "camb.h has no CAMB_TASK_ID_BUFFER_SIZE")
-        self.assertEqual(int(match.group(1)), TASK_ID_BUFFER_SIZE)
-
     def test_constants_match_header(self):
         results = header_enum(HEADER_TEXT, "CAMB_RESULT_")
         for name, value in [
@@ -588,6 +735,7 @@ class HeaderTests(unittest.TestCase):
             ("CAMB_RESULT_BUFFER_TOO_SMALL", BUFFER_TOO_SMALL),
             ("CAMB_RESULT_CANCELLED", CANCELLED),
             ("CAMB_RESULT_IO", IO),
+            ("CAMB_RESULT_CONNECT", CONNECT),
             ("CAMB_RESULT_TIMEOUT", TIMEOUT),
             ("CAMB_RESULT_HTTP_STATUS", HTTP_STATUS),
             ("CAMB_RESULT_UNAUTHORIZED", UNAUTHORIZED),
@@ -666,9 +814,31 @@ class StaticFunctionTests(unittest.TestCase):
                 self.assertIs(lib.camb_status_is_final(status), True)
 
     def test_free_functions_accept_null(self):
-        lib.camb_client_free(None)
-        lib.camb_client_builder_free(None)
-        lib.camb_cancel_token_free(None)
+        # Every _free function of camb.h, called with NULL: nothing happens, and
+        # (as camb_last_error() documents) this thread's last error is left alone.
+        frees = sorted(name for name in header_declarations(HEADER_TEXT) if name.endswith("_free"))
+        self.assertEqual(
+            frees,
+            sorted(
+                [
+                    "camb_audio_url_list_free",
+                    "camb_cancel_token_free",
+                    "camb_client_builder_free",
+                    "camb_client_free",
+                    "camb_string_free",
+                    "camb_task_free",
+                    "camb_task_list_free",
+                ]
+            ),
+            "a new _free function: add it here",
+        )
+        for name in frees:
+            with self.subTest(function=name):
+                self.assertEqual(lib.camb_cancel_token_cancel(None), NULL_PARAMETER)  # an error to keep
+                error = last_error()
+                self.assertIn(b"token", error)
+                self.assertIsNone(getattr(lib, name)(None))
+                self.assertEqual(last_error(), error, f"{name}(NULL) changed camb_last_error()")
 
     def test_last_error_is_empty_after_success(self):
         lib.camb_client_builder_set_timeout_ms(None, 1)  # a failure first
@@ -697,14 +867,23 @@ class BuilderTests(unittest.TestCase):
         self.assertTrue(client)
         self.addCleanup(lib.camb_client_free, client)
 
-        result, info = get_status(client, b"demo-success")
+        result, task = get_status(client, b"demo-success")
         self.assertEqual(result, OK, last_error())
-        self.assertEqual(info.status, STATUS_SUCCESS)
-        self.assertIs(info.has_run_id, True)
-        self.assertEqual(info.run_id, 4242)
-        self.assertEqual(read_field(info.status_text, info.status_text_len), b"SUCCESS")
-        self.assertIsNone(read_field(info.exception_reason, info.exception_reason_len))
-        self.assertIsNone(read_field(info.message, info.message_len))
+        self.assertEqual(
+            task.as_dict(),
+            {
+                "result": OK,
+                "error": None,
+                "http_status": 0,
+                "task_id": b"demo-success",
+                "status": STATUS_SUCCESS,
+                "status_text": b"SUCCESS",
+                "has_run_id": True,
+                "run_id": 4242,
+                "exception_reason": None,
+                "message": None,
+            },
+        )
 
     def test_calls_on_a_built_builder_are_invalid(self):
         builder = lib.camb_client_builder_new()
@@ -751,8 +930,14 @@ class BuilderTests(unittest.TestCase):
                 self.assertIn(parameter.encode(), last_error())
                 self.assertIn(b"NULL", last_error())
                 self.assertEqual(lib.camb_last_http_status(), 0)
-        # None of that harmed the builder.
+        # The setters still work on the builder...
         self.assertEqual(lib.camb_client_builder_set_api_key(builder, b"key"), OK)
+        self.assertEqual(lib.camb_client_builder_set_base_url(builder, BASE_URL.encode()), OK)
+        # ...but it remembers its first refusal (the NULL api_key) and is not built.
+        client = sentinel(ClientPtr)
+        self.assertEqual(lib.camb_client_builder_build(builder, byref(client)), NULL_PARAMETER)
+        self.assertIn(b"camb_client_builder_set_api_key", last_error())
+        self.assertEqual(address(client), SENTINEL, "a failed build wrote *out_client")
 
     def test_build_with_null_out_consumes_the_builder(self):
         builder = lib.camb_client_builder_new()
@@ -783,6 +968,40 @@ class BuilderTests(unittest.TestCase):
         self.assertEqual(lib.camb_client_builder_set_max_retries(builder, 10), OK)
         self.assertEqual(lib.camb_client_builder_set_max_retries(builder, 0), OK)
 
+    def test_refused_base_url_fails_the_build(self):
+        builder = lib.camb_client_builder_new()
+        self.assertTrue(builder)
+        self.assertEqual(lib.camb_client_builder_set_api_key(builder, API_KEY.encode()), OK)
+        self.assertEqual(lib.camb_client_builder_set_base_url(builder, b"ftp://127.0.0.1/apis"), INVALID_PARAMETER)
+        refusal = last_error()
+        # A program that ignored that result and set something else...
+        self.assertEqual(lib.camb_client_builder_set_timeout_ms(builder, 5000), OK, last_error())
+        client = sentinel(ClientPtr)
+        # ...must not get a client that talks to the default server.
+        self.assertEqual(lib.camb_client_builder_build(builder, byref(client)), INVALID_PARAMETER)
+        error = last_error()
+        self.assertIn(b"camb_client_builder_set_base_url", error)
+        self.assertIn(refusal, error, "the setter's own reason is not repeated")
+        self.assertEqual(lib.camb_last_http_status(), 0)
+        self.assertEqual(address(client), SENTINEL, "a failed build wrote *out_client")
+        # The build consumed the builder all the same.
+        self.assertEqual(lib.camb_client_builder_set_timeout_ms(builder, 1000), INVALID_PARAMETER)
+        self.assertIn(b"already built or freed", last_error())
+
+    def test_first_refusal_is_the_one_reported(self):
+        builder = lib.camb_client_builder_new()
+        self.assertTrue(builder)
+        self.assertEqual(lib.camb_client_builder_set_api_key(builder, API_KEY.encode()), OK)
+        self.assertEqual(lib.camb_client_builder_set_max_retries(builder, 11), INVALID_PARAMETER)
+        self.assertEqual(lib.camb_client_builder_set_base_url(builder, b"not a url"), INVALID_PARAMETER)
+        # A later good value does not undo the refusal either.
+        self.assertEqual(lib.camb_client_builder_set_max_retries(builder, 1), OK)
+        client = ClientPtr()
+        self.assertEqual(lib.camb_client_builder_build(builder, byref(client)), INVALID_PARAMETER)
+        self.assertIn(b"camb_client_builder_set_max_retries", last_error())
+        self.assertNotIn(b"set_base_url", last_error())
+        self.assertFalse(client)
+
     def test_proxy_and_ca_bundle_setters(self):
         builder = new_builder(self)
         secret = b"Pw-9f3kQ"
@@ -799,8 +1018,14 @@ class BuilderTests(unittest.TestCase):
             missing = os.path.join(directory, "no-such-ca.pem")
             self.assertEqual(lib.camb_client_builder_set_ca_bundle_file(builder, os.fsencode(missing)), INVALID_PARAMETER)
         self.assertEqual(lib.camb_client_builder_set_ca_bundle_file(builder, None), NULL_PARAMETER)
-        # None of the refusals harmed the builder.
+        # The refusals did not break the builder's setters...
         self.assertEqual(lib.camb_client_builder_set_api_key(builder, b"key"), OK)
+        # ...and the first of them (the proxy URL) stops the build, still without the secret.
+        client = ClientPtr()
+        self.assertEqual(lib.camb_client_builder_build(builder, byref(client)), INVALID_PARAMETER)
+        self.assertIn(b"camb_client_builder_set_proxy", last_error())
+        self.assertNotIn(secret, last_error())
+        self.assertFalse(client)
 
     def test_plain_http_to_other_hosts_needs_opt_in(self):
         builder = lib.camb_client_builder_new()
@@ -852,9 +1077,9 @@ class BuilderTests(unittest.TestCase):
             del os.environ["CAMB_API_KEY"]
         self.addCleanup(lib.camb_client_free, client)
         # The key was copied at build time: unsetting the variable changes nothing.
-        result, info = get_status(client, b"demo-success")
+        result, task = get_status(client, b"demo-success")
         self.assertEqual(result, OK, last_error())
-        self.assertEqual(info.run_id, 4242)
+        self.assertEqual(task.run_id, 4242)
 
 
 # --------------------------------------------------------------------------
@@ -867,19 +1092,21 @@ class TaskStatusTests(unittest.TestCase):
         self.client = build_client(self)
 
     def check_status(self, task_id, status, text, run_id=None, reason=None, message=None):
-        result, info = get_status(self.client, task_id)
+        result, task = get_status(self.client, task_id)
         self.assertEqual(result, OK, last_error())
         self.assertEqual(last_error(), b"")
-        self.assertEqual(info.status, status, lib.camb_status_name(info.status))
-        self.assertEqual(read_field(info.status_text, info.status_text_len), text)
+        self.assertEqual(task.status, status, lib.camb_status_name(task.status))
+        self.assertEqual(task.status_text, text)
+        self.assertEqual(task.task_id, task_id)
+        self.assertEqual((task.result, task.error, task.http_status), (OK, None, 0))
         if run_id is None:
-            self.assertIs(info.has_run_id, False)
+            self.assertIs(task.has_run_id, False)
         else:
-            self.assertIs(info.has_run_id, True)
-            self.assertEqual(info.run_id, run_id)
-        self.assertEqual(read_field(info.exception_reason, info.exception_reason_len), reason)
-        self.assertEqual(read_field(info.message, info.message_len), message)
-        return info
+            self.assertIs(task.has_run_id, True)
+            self.assertEqual(task.run_id, run_id)
+        self.assertEqual(task.exception_reason, reason)
+        self.assertEqual(task.message, message)
+        return task
 
     def test_demo_statuses(self):
         self.check_status(b"demo-success", STATUS_SUCCESS, b"SUCCESS", run_id=4242)
@@ -904,14 +1131,19 @@ class TaskStatusTests(unittest.TestCase):
 
     def test_lengths_round_trip(self):
         # Without an interior NUL, reading to the NUL and reading by length agree.
+        accessors = ("camb_task_id", "camb_task_status_text", "camb_task_exception_reason", "camb_task_message")
         for task_id in (b"demo-success", b"demo-error", b"demo-unknown"):
             with self.subTest(task_id=task_id):
-                result, info = get_status(self.client, task_id)
-                self.assertEqual(result, OK, last_error())
-                for field in ("status_text", "exception_reason", "message"):
-                    ptr, length = getattr(info, field), getattr(info, field + "_len")
-                    if ptr is not None:
-                        self.assertEqual(length, len(ctypes.string_at(ptr)), field)
+                task = TaskPtr()
+                self.assertEqual(lib.camb_client_get_task_status(self.client, task_id, byref(task)), OK, last_error())
+                try:
+                    for name in accessors:
+                        length = c_size_t(0)
+                        ptr = getattr(lib, name)(task, byref(length))
+                        if ptr is not None:
+                            self.assertEqual(length.value, len(ctypes.string_at(ptr)), name)
+                finally:
+                    lib.camb_task_free(task)
 
     def test_planted_task_with_unusual_text(self):
         # Through the control API: a status this version does not know, a message
@@ -928,68 +1160,70 @@ class TaskStatusTests(unittest.TestCase):
             },
         )
         self.assertEqual(planted["task_id"], "py-unusual")
-        info = self.check_status(
+        self.check_status(
             b"py-unusual",
             STATUS_UNKNOWN,
             b"FAILED",
             reason="R\u00e9ASON".encode(),
             message=message.encode(),
         )
-        self.assertEqual(info.exception_reason_len, len("R\u00e9ASON".encode()))
-        self.assertEqual(info.message_len, len(message.encode()))
-        self.assertLess(len(ctypes.string_at(info.message)), info.message_len, "the NUL is inside")
+        task = TaskPtr()
+        self.assertEqual(lib.camb_client_get_task_status(self.client, b"py-unusual", byref(task)), OK, last_error())
+        self.addCleanup(lib.camb_task_free, task)
+        reason_len, message_len = c_size_t(0), c_size_t(0)
+        lib.camb_task_exception_reason(task, byref(reason_len))
+        ptr = lib.camb_task_message(task, byref(message_len))
+        self.assertEqual(reason_len.value, len("R\u00e9ASON".encode()))
+        self.assertEqual(message_len.value, len(message.encode()))
+        self.assertLess(len(ctypes.string_at(ptr)), message_len.value, "the NUL is inside")
 
     def test_object_message_is_compact_json(self):
         control(
             "/_emulator/tasks",
             {"task_id": "py-object", "final_status": "ERROR", "omit_run_id": True, "message": {"code": 7, "detail": "x y"}},
         )
-        result, info = get_status(self.client, b"py-object")
+        result, task = get_status(self.client, b"py-object")
         self.assertEqual(result, OK, last_error())
-        self.assertEqual(info.status, STATUS_ERROR)
-        self.assertIs(info.has_run_id, False)
-        message = read_field(info.message, info.message_len)
-        self.assertEqual(json.loads(message), {"code": 7, "detail": "x y"})
-        self.assertNotIn(b"\n", message)
-        self.assertNotIn(b": ", message, "message JSON is not compact")
+        self.assertEqual(task.status, STATUS_ERROR)
+        self.assertIs(task.has_run_id, False)
+        self.assertEqual(json.loads(task.message), {"code": 7, "detail": "x y"})
+        self.assertNotIn(b"\n", task.message)
+        self.assertNotIn(b": ", task.message, "message JSON is not compact")
 
     def test_null_parameters(self):
         client = self.client
         cases = [
-            ("client", lambda info: lib.camb_client_get_task_status(None, b"demo-success", info)),
-            ("task_id", lambda info: lib.camb_client_get_task_status(client, None, info)),
-            ("out_info", lambda info: lib.camb_client_get_task_status(client, b"demo-success", None)),
-            (None, lambda info: lib.camb_client_get_task_status(None, None, None)),
+            ("client", lambda out: lib.camb_client_get_task_status(None, b"demo-success", out)),
+            ("task_id", lambda out: lib.camb_client_get_task_status(client, None, out)),
+            ("out_task", lambda out: lib.camb_client_get_task_status(client, b"demo-success", None)),
+            (None, lambda out: lib.camb_client_get_task_status(None, None, None)),
         ]
         for parameter, call in cases:
             with self.subTest(parameter=parameter):
-                info = CambTaskInfo(status=99)
-                self.assertEqual(call(byref(info)), NULL_PARAMETER)
+                task = sentinel(TaskPtr)
+                self.assertEqual(call(byref(task)), NULL_PARAMETER)
                 error = last_error()
                 self.assertIn(b"NULL", error)
                 if parameter is not None:
                     self.assertIn(parameter.encode(), error)
-                self.assertEqual(info.status, 99, "out_info was written on failure")
+                self.assertEqual(address(task), SENTINEL, "out_task was written on failure")
                 self.assertEqual(lib.camb_last_http_status(), 0)
 
     def test_invalid_task_ids(self):
         for task_id in (b"\xff", b"ok-then-\xc3", b"", b".", b"..", b"x" * 1025):
             with self.subTest(task_id=task_id[:20]):
-                info = CambTaskInfo(status=99)
-                result = lib.camb_client_get_task_status(self.client, task_id, byref(info))
+                result, task = get_status(self.client, task_id)  # checks *out_task is untouched
                 self.assertEqual(result, INVALID_PARAMETER)
                 # The message names the culprit, as "task_id" or "task id".
                 self.assertRegex(last_error(), rb"task[ _]id")
-                self.assertEqual(info.status, 99, "out_info was written on failure")
                 self.assertEqual(lib.camb_last_http_status(), 0)
 
     def test_not_found(self):
-        info = CambTaskInfo(status=99)
-        result = lib.camb_client_get_task_status(self.client, b"no-such-task-1234", byref(info))
+        result, task = get_status(self.client, b"no-such-task-1234")
         self.assertEqual(result, NOT_FOUND)
+        self.assertIsNone(task)
         self.assertIn(b"no-such-task-1234", last_error())
         self.assertEqual(lib.camb_last_http_status(), 404)
-        self.assertEqual(info.status, 99, "out_info was written on failure")
 
     def test_task_id_is_one_path_segment(self):
         control("/_emulator/reset", {})
@@ -1003,15 +1237,13 @@ class TaskStatusTests(unittest.TestCase):
     def test_wrong_key(self):
         secret = "wrong-key-Zq8xW31v"
         client = build_client(self, key=secret)
-        info = CambTaskInfo(status=99)
-        result = lib.camb_client_get_task_status(client, b"demo-success", byref(info))
+        result, _ = get_status(client, b"demo-success")
         self.assertEqual(result, UNAUTHORIZED)
         self.assertEqual(lib.camb_last_http_status(), 401)
         error = last_error()
         self.assertNotEqual(error, b"")
         self.assertNotIn(secret.encode(), error)
         self.assertNotIn(b"Zq8xW31v", error)
-        self.assertEqual(info.status, 99)
 
     def test_success_clears_the_error(self):
         self.assertEqual(get_status(self.client, b"no-such-task")[0], NOT_FOUND)
@@ -1019,6 +1251,108 @@ class TaskStatusTests(unittest.TestCase):
         self.assertEqual(get_status(self.client, b"demo-success")[0], OK)
         self.assertEqual(last_error(), b"")
         self.assertEqual(lib.camb_last_http_status(), 0)
+
+
+class TaskObjectTests(unittest.TestCase):
+    """What the header promises of a camb_task itself: NULL-safe accessors, and
+    contents that belong to the task alone (not to a thread, nor to the next call)."""
+
+    def setUp(self):
+        self.client = build_client(self)
+
+    def test_accessors_of_null(self):
+        length = c_size_t(99)
+        run_id = c_int64(-5)
+        self.assertEqual(lib.camb_task_result(None), NULL_PARAMETER)
+        self.assertIsNone(lib.camb_task_error(None, byref(length)))
+        self.assertEqual(length.value, 0)
+        self.assertEqual(lib.camb_task_http_status(None), 0)
+        length.value = 99
+        self.assertEqual(ctypes.string_at(lib.camb_task_id(None, byref(length))), b"", "camb_task_id(NULL) is not \"\"")
+        self.assertEqual(length.value, 0)
+        self.assertEqual(lib.camb_task_status(None), STATUS_UNKNOWN)
+        for name in ("camb_task_status_text", "camb_task_exception_reason", "camb_task_message"):
+            with self.subTest(accessor=name):
+                length.value = 99
+                self.assertIsNone(getattr(lib, name)(None, byref(length)))
+                self.assertEqual(length.value, 0)
+                self.assertIsNone(getattr(lib, name)(None, None))
+        self.assertIs(lib.camb_task_run_id(None, byref(run_id)), False)
+        self.assertEqual(run_id.value, -5)
+        self.assertIs(lib.camb_task_run_id(None, None), False)
+        self.assertEqual(lib.camb_task_list_len(None), 0)
+        self.assertIsNone(address(lib.camb_task_list_get(None, 0)))
+
+    def test_task_strings_outlive_later_calls(self):
+        task = TaskPtr()
+        self.assertEqual(lib.camb_client_get_task_status(self.client, b"demo-error", byref(task)), OK, last_error())
+        self.addCleanup(lib.camb_task_free, task)
+        length = c_size_t(0)
+        message = lib.camb_task_message(task, byref(length))
+        before = ctypes.string_at(message, length.value)
+        self.assertEqual(before, b"The audio model failed to render this prompt")
+        # Calls that succeed and fail on this thread, with texts of their own.
+        for task_id in (b"demo-payment-required", b"no-such-task-xyz", b"demo-unknown"):
+            get_status(self.client, task_id)
+        self.assertEqual(ctypes.string_at(message, length.value), before, "the task's message changed under it")
+        self.assertEqual(lib.camb_task_message(task, None), message, "the task's message moved")
+        self.assertEqual(TaskView(task).exception_reason, b"PROCESSING_ERROR")
+
+    def test_result_read_on_another_thread(self):
+        # The calls run on a worker thread that then ends (its thread-local state
+        # with it); the main thread reads the results afterwards.
+        made = {}
+        failures = []
+
+        def worker():
+            try:
+                task = TaskPtr()
+                if lib.camb_client_get_task_status(self.client, b"demo-error", byref(task)) != OK:
+                    failures.append(f"status: {last_error()!r}")
+                made["status"] = task
+                waited = TaskPtr()
+                options = wait_options(initial_ms=50)
+                result = lib.camb_client_wait_for_task(
+                    self.client, b"demo-payment-required", byref(options), None, NO_PROGRESS, None, byref(waited)
+                )
+                if result != OK:
+                    failures.append(f"wait: {last_error()!r}")
+                made["wait"] = waited
+                ids = (c_char_p * 2)(b"demo-success", b"no-such-task-thread")
+                task_list = TaskListPtr()
+                if lib.camb_client_get_task_statuses(self.client, ids, 2, 2, byref(task_list)) != OK:
+                    failures.append(f"batch: {last_error()!r}")
+                made["list"] = task_list
+                # The thread's last call fails, with words of its own.
+                get_status(self.client, b"no-such-task-last")
+            except Exception as e:  # noqa: BLE001 - reported below
+                failures.append(repr(e))
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join(timeout=30)
+        self.assertFalse(thread.is_alive(), "the worker did not finish")
+        self.assertEqual(failures, [])
+        self.addCleanup(lib.camb_task_list_free, made["list"])
+
+        status = take_task(made["status"])
+        self.assertEqual(
+            (status.task_id, status.status, status.run_id, status.exception_reason, status.message),
+            (b"demo-error", STATUS_ERROR, 4243, b"PROCESSING_ERROR", b"The audio model failed to render this prompt"),
+        )
+        waited = take_task(made["wait"])
+        self.assertEqual(
+            (waited.task_id, waited.status, waited.status_text, waited.has_run_id, waited.message),
+            (b"demo-payment-required", STATUS_PAYMENT_REQUIRED, b"PAYMENT_REQUIRED", False, b"Not enough credits"),
+        )
+        task_list = made["list"]
+        self.assertEqual(lib.camb_task_list_len(task_list), 2)
+        first = TaskView(lib.camb_task_list_get(task_list, 0))
+        second = TaskView(lib.camb_task_list_get(task_list, 1))
+        self.assertEqual((first.task_id, first.run_id, first.status_text), (b"demo-success", 4242, b"SUCCESS"))
+        self.assertEqual((second.result, second.http_status), (NOT_FOUND, 404))
+        self.assertIn(b"no-such-task-thread", second.error)
+        self.assertNotIn(b"no-such-task-last", second.error, "the worker's last error leaked into the list")
 
 
 # --------------------------------------------------------------------------
@@ -1045,11 +1379,11 @@ class ThreadTests(unittest.TestCase):
                     # A mix, different in each thread, so that successes and
                     # failures of different threads interleave.
                     if (i + n) % 3 == 0:
-                        result, info = get_status(client, b"demo-success")
+                        result, task = get_status(client, b"demo-success")
                         if result != OK:
                             failures.append(f"thread {n} call {i}: {result} {last_error()!r}")
-                        elif info.run_id != 4242 or read_field(info.status_text, info.status_text_len) != b"SUCCESS":
-                            failures.append(f"thread {n} call {i}: wrong info run_id={info.run_id}")
+                        elif task.run_id != 4242 or task.status_text != b"SUCCESS":
+                            failures.append(f"thread {n} call {i}: wrong task {task}")
                         elif last_error() != b"":
                             failures.append(f"thread {n} call {i}: success left error {last_error()!r}")
                     else:
@@ -1085,26 +1419,32 @@ class ThreadTests(unittest.TestCase):
 
 
 def wait_options(initial_ms=100, factor=1.0, max_ms=None, deadline_ms=10000):
-    return CambWaitOptions(
-        initial_interval_ms=initial_ms,
-        backoff_factor=factor,
-        max_interval_ms=initial_ms if max_ms is None else max_ms,
-        deadline_ms=deadline_ms,
-    )
+    """Options from camb_wait_options_default(), with these fields changed."""
+    options = lib.camb_wait_options_default()
+    options.initial_interval_ms = initial_ms
+    options.backoff_factor = factor
+    options.max_interval_ms = initial_ms if max_ms is None else max_ms
+    options.deadline_ms = deadline_ms
+    return options
 
 
 def create_task(client, prompt, options=None):
-    """(result, task id bytes or None) for one create call."""
-    buffer = ctypes.create_string_buffer(TASK_ID_BUFFER_SIZE)
+    """(result, task id bytes or None) for one create call; the id string is freed."""
+    task_id = sentinel(OwnedStringPtr)
+    length = c_size_t(12345)
     result = lib.camb_client_create_task(
-        client, prompt, None if options is None else byref(options), buffer, len(buffer)
+        client, prompt, None if options is None else byref(options), byref(task_id), byref(length)
     )
-    return result, (buffer.value if result == OK else None)
+    if result != OK:
+        assert address(task_id) == SENTINEL, "out_task_id was written on failure"
+        assert length.value == 12345, "out_len was written on failure"
+        return result, None
+    return result, take_string(task_id, length.value)
 
 
 def create_requests():
-    """How many POST /text-to-sound the emulator has seen since its last reset."""
-    return sum(1 for r in control("/_emulator/stats")["requests"] if r["path"] == "/text-to-sound")
+    """The bodies of the POST /text-to-sound the emulator has seen since its last reset."""
+    return [r["body"] for r in control("/_emulator/stats")["requests"] if r["path"] == "/text-to-sound"]
 
 
 def new_token(test):
@@ -1151,6 +1491,7 @@ class CreateTaskTests(unittest.TestCase):
 
     def test_default_options(self):
         options = lib.camb_create_options_default()
+        self.assertEqual(options.struct_size, ctypes.sizeof(CambCreateOptions))
         self.assertEqual(options.duration_s, 0.0)
         self.assertEqual(options.audio_type, AUDIO_TYPE_DEFAULT)
         self.assertIsNone(options.project_name)
@@ -1160,15 +1501,29 @@ class CreateTaskTests(unittest.TestCase):
 
     def test_create_then_status(self):
         # NULL options are the defaults; the emulator here finishes tasks at once.
-        result, task_id = create_task(self.client, b"waves on a beach")
+        task_id = sentinel(OwnedStringPtr)
+        length = c_size_t(0)
+        result = lib.camb_client_create_task(self.client, b"waves on a beach", None, byref(task_id), byref(length))
         self.assertEqual(result, OK, last_error())
         self.assertEqual(last_error(), b"")
-        self.assertTrue(task_id)
-        self.assertLess(len(task_id), TASK_ID_BUFFER_SIZE)
-        result, info = get_status(self.client, task_id)
+        self.assertNotEqual(address(task_id), SENTINEL)
+        self.assertGreater(length.value, 0)
+        # A new string: NUL-terminated at its length, its owner the caller.
+        text = take_string(task_id, length.value)
+        self.assertEqual(len(text), length.value)
+        result, task = get_status(self.client, text)
         self.assertEqual(result, OK, last_error())
-        self.assertEqual(info.status, STATUS_SUCCESS)
-        self.assertIs(info.has_run_id, True)
+        self.assertEqual(task.task_id, text)
+        self.assertEqual(task.status, STATUS_SUCCESS)
+        self.assertIs(task.has_run_id, True)
+
+    def test_out_len_may_be_null(self):
+        task_id = OwnedStringPtr()
+        self.assertEqual(lib.camb_client_create_task(self.client, b"hail", None, byref(task_id), None), OK, last_error())
+        text = ctypes.string_at(task_id)
+        lib.camb_string_free(task_id)
+        self.assertTrue(text)
+        self.assertEqual(get_status(self.client, text)[1].task_id, text)
 
     def test_create_with_every_option(self):
         options = lib.camb_create_options_default()
@@ -1183,10 +1538,22 @@ class CreateTaskTests(unittest.TestCase):
         result, task_id = create_task(self.client, b"rain on a tin roof", options)
         self.assertEqual(result, OK, last_error())
         self.assertTrue(task_id)
-        self.assertEqual(create_requests(), 1)
-        result, info = get_status(self.client, task_id)
+        bodies = create_requests()
+        self.assertEqual(len(bodies), 1)
+        self.assertEqual(
+            json.loads(bodies[0]),
+            {
+                "prompt": "rain on a tin roof",
+                "duration": 3.5,
+                "audio_type": "sound",
+                "project_name": "caf\u00e9 project",
+                "project_description": "from ctypes",
+                "folder_id": 77,
+            },
+        )
+        result, task = get_status(self.client, task_id)
         self.assertEqual(result, OK, last_error())
-        self.assertEqual(info.status, STATUS_SUCCESS)
+        self.assertEqual(task.status, STATUS_SUCCESS)
 
     def test_music_longer_than_sound(self):
         options = lib.camb_create_options_default()
@@ -1204,46 +1571,37 @@ class CreateTaskTests(unittest.TestCase):
             return options
 
         cases = [
-            ("empty prompt", b"", None, TASK_ID_BUFFER_SIZE),
-            ("prompt not UTF-8", b"\xffwaves", None, TASK_ID_BUFFER_SIZE),
-            ("11 s of sound", b"waves", options_with(duration_s=11.0, audio_type=AUDIO_TYPE_SOUND), TASK_ID_BUFFER_SIZE),
-            ("negative duration", b"waves", options_with(duration_s=-1.0), TASK_ID_BUFFER_SIZE),
-            ("unknown audio type", b"waves", options_with(audio_type=9), TASK_ID_BUFFER_SIZE),
-            ("project name not UTF-8", b"waves", options_with(project_name=b"\xff"), TASK_ID_BUFFER_SIZE),
-            ("small task id buffer", b"waves", None, TASK_ID_BUFFER_SIZE - 1),
-            ("tiny task id buffer", b"waves", None, 1),
+            ("empty prompt", b"", None),
+            ("prompt not UTF-8", b"\xffwaves", None),
+            ("11 s of sound", b"waves", options_with(duration_s=11.0, audio_type=AUDIO_TYPE_SOUND)),
+            ("negative duration", b"waves", options_with(duration_s=-1.0)),
+            ("unknown audio type", b"waves", options_with(audio_type=9)),
+            ("project name not UTF-8", b"waves", options_with(project_name=b"\xff")),
+            ("options without struct_size", b"waves", CambCreateOptions()),
         ]
         control("/_emulator/reset", {})
-        for what, prompt, options, size in cases:
+        for what, prompt, options in cases:
             with self.subTest(what=what):
-                buffer = ctypes.create_string_buffer(b"untouched", TASK_ID_BUFFER_SIZE)
-                result = lib.camb_client_create_task(
-                    self.client, prompt, None if options is None else byref(options), buffer, size
-                )
+                result, _ = create_task(self.client, prompt, options)  # checks the out-params are untouched
                 self.assertEqual(result, INVALID_PARAMETER, last_error())
                 self.assertNotEqual(last_error(), b"")
                 self.assertEqual(lib.camb_last_http_status(), 0)
-                self.assertEqual(buffer.value, b"untouched", "out_task_id was written on failure")
-        self.assertEqual(create_requests(), 0, "a refused create reached the server")
-
-    def test_small_buffer_is_named(self):
-        buffer = ctypes.create_string_buffer(16)
-        self.assertEqual(lib.camb_client_create_task(self.client, b"waves", None, buffer, len(buffer)), INVALID_PARAMETER)
-        self.assertIn(b"CAMB_TASK_ID_BUFFER_SIZE", last_error())
+        self.assertEqual(create_requests(), [], "a refused create reached the server")
 
     def test_null_parameters(self):
-        buffer = ctypes.create_string_buffer(TASK_ID_BUFFER_SIZE)
-        size = len(buffer)
+        task_id = sentinel(OwnedStringPtr)
+        length = c_size_t(0)
         control("/_emulator/reset", {})
         for parameter, call in [
-            ("client", lambda: lib.camb_client_create_task(None, b"waves", None, buffer, size)),
-            ("prompt", lambda: lib.camb_client_create_task(self.client, None, None, buffer, size)),
-            ("out_task_id", lambda: lib.camb_client_create_task(self.client, b"waves", None, None, size)),
+            ("client", lambda: lib.camb_client_create_task(None, b"waves", None, byref(task_id), byref(length))),
+            ("prompt", lambda: lib.camb_client_create_task(self.client, None, None, byref(task_id), byref(length))),
+            ("out_task_id", lambda: lib.camb_client_create_task(self.client, b"waves", None, None, byref(length))),
         ]:
             with self.subTest(parameter=parameter):
                 self.assertEqual(call(), NULL_PARAMETER)
                 self.assertIn(parameter.encode(), last_error())
-        self.assertEqual(create_requests(), 0)
+                self.assertEqual(address(task_id), SENTINEL)
+        self.assertEqual(create_requests(), [])
 
     def test_server_validation(self):
         # Longer than the emulator renders for music: refused by the server, with 422.
@@ -1264,9 +1622,10 @@ class WaitTests(unittest.TestCase):
     def setUp(self):
         self.client = build_client(self)
 
-    def wait(self, task_id, options=None, token=None, progress=None):
-        """(result, info, seconds) for one wait; `progress` is a CFUNCTYPE the caller holds."""
-        info = CambTaskInfo(status=99)
+    def wait(self, task_id, options=None, token=None, progress=None, user_data=None):
+        """(result, TaskView or None, seconds) for one wait; `progress` is a
+        CFUNCTYPE the caller holds. On failure it checks *out_task is untouched."""
+        task = sentinel(TaskPtr)
         started = time.monotonic()
         result = lib.camb_client_wait_for_task(
             self.client,
@@ -1274,24 +1633,30 @@ class WaitTests(unittest.TestCase):
             None if options is None else byref(options),
             token,
             NO_PROGRESS if progress is None else progress,
-            None,
-            byref(info),
+            user_data,
+            byref(task),
         )
-        return result, info, time.monotonic() - started
+        seconds = time.monotonic() - started
+        if result != OK:
+            self.assertEqual(address(task), SENTINEL, "out_task was written on failure")
+            return result, None, seconds
+        return result, take_task(task), seconds
 
     def test_default_options(self):
         options = lib.camb_wait_options_default()
+        self.assertEqual(options.struct_size, ctypes.sizeof(CambWaitOptions))
         self.assertEqual(options.initial_interval_ms, 2000)
         self.assertEqual(options.backoff_factor, 1.5)
         self.assertEqual(options.max_interval_ms, 15000)
         self.assertEqual(options.deadline_ms, 600000)
 
     def test_final_at_once_with_default_options(self):
-        result, info, seconds = self.wait(b"demo-success")
+        result, task, seconds = self.wait(b"demo-success")
         self.assertEqual(result, OK, last_error())
-        self.assertEqual(info.status, STATUS_SUCCESS)
-        self.assertEqual(info.run_id, 4242)
-        self.assertEqual(read_field(info.status_text, info.status_text_len), b"SUCCESS")
+        self.assertEqual(task.status, STATUS_SUCCESS)
+        self.assertEqual(task.run_id, 4242)
+        self.assertEqual(task.status_text, b"SUCCESS")
+        self.assertEqual(task.task_id, b"demo-success")
         self.assertLess(seconds, 5)
 
     def test_final_statuses_are_successes_of_the_wait(self):
@@ -1304,13 +1669,14 @@ class WaitTests(unittest.TestCase):
             with self.subTest(directive=directive):
                 result, task_id = create_task(self.client, b"waves [pending_ms:200] " + directive)
                 self.assertEqual(result, OK, last_error())
-                result, info, _ = self.wait(task_id, wait_options(initial_ms=50))
+                result, task, _ = self.wait(task_id, wait_options(initial_ms=50))
                 self.assertEqual(result, OK, last_error())
-                self.assertEqual(info.status, status)
-                self.assertEqual(read_field(info.status_text, info.status_text_len), directive[8:-1])
-        result, info, _ = self.wait(b"demo-error", wait_options())
+                self.assertEqual(task.result, OK)
+                self.assertEqual(task.status, status)
+                self.assertEqual(task.status_text, directive[8:-1])
+        result, task, _ = self.wait(b"demo-error", wait_options())
         self.assertEqual(result, OK, last_error())
-        self.assertEqual(read_field(info.exception_reason, info.exception_reason_len), b"PROCESSING_ERROR")
+        self.assertEqual(task.exception_reason, b"PROCESSING_ERROR")
 
     def test_progress_sees_status_changes(self):
         result, task_id = create_task(self.client, b"thunder [pending_ms:600]")
@@ -1342,13 +1708,10 @@ class WaitTests(unittest.TestCase):
             return True
 
         callback = PROGRESS_FN(on_progress)  # alive until the wait returns
-        info = CambTaskInfo()
-        result = lib.camb_client_wait_for_task(
-            self.client, task_id, byref(wait_options(initial_ms=100)), None, callback, c_void_p(1234), byref(info)
-        )
+        result, task, _ = self.wait(task_id, wait_options(initial_ms=100), progress=callback, user_data=c_void_p(1234))
         self.assertEqual(result, OK, last_error())
-        self.assertEqual(info.status, STATUS_SUCCESS)
-        self.assertIs(info.has_run_id, True)
+        self.assertEqual(task.status, STATUS_SUCCESS)
+        self.assertIs(task.has_run_id, True)
         self.assertGreaterEqual(len(steps), 3, steps)
         self.assertEqual([s["polls"] for s in steps], list(range(1, len(steps) + 1)))
         self.assertTrue(all(s["user_data"] == 1234 for s in steps), "user_data was not passed through")
@@ -1373,10 +1736,10 @@ class WaitTests(unittest.TestCase):
             return False
 
         callback = PROGRESS_FN(on_progress)
-        result, info, seconds = self.wait(b"demo-pending", wait_options(initial_ms=50), progress=callback)
+        result, task, seconds = self.wait(b"demo-pending", wait_options(initial_ms=50), progress=callback)
         self.assertEqual(result, CANCELLED, last_error())
         self.assertEqual(calls, [1])
-        self.assertEqual(info.status, 99, "out_info was written on failure")
+        self.assertIsNone(task)
 
     def test_cancelled_from_another_thread(self):
         token = new_token(self)
@@ -1399,14 +1762,14 @@ class WaitTests(unittest.TestCase):
         # A long interval: without the wake-up the wait would sleep 15 s; the
         # deadline ends it anyway if cancellation is broken.
         options = wait_options(initial_ms=15000, deadline_ms=20000)
-        result, info, _ = self.wait(b"demo-pending", options, token=token, progress=callback)
+        result, task, _ = self.wait(b"demo-pending", options, token=token, progress=callback)
         returned_at = time.monotonic()
         thread.join(timeout=10)
         self.assertEqual(result, CANCELLED, last_error())
         self.assertNotEqual(last_error(), b"")
         self.assertEqual(len(cancelled_at), 1, "the canceller did not run")
         self.assertLess(returned_at - cancelled_at[0], 2.0, "the sleeping wait was not woken at once")
-        self.assertEqual(info.status, 99)
+        self.assertIsNone(task)
         # The token stays raised: a later wait stops before it starts...
         control("/_emulator/reset", {})
         result, _, _ = self.wait(b"demo-success", options, token=token)
@@ -1414,15 +1777,15 @@ class WaitTests(unittest.TestCase):
         self.assertEqual(control("/_emulator/stats")["requests"], [], "a cancelled wait polled")
         # ...until it is reset.
         self.assertEqual(lib.camb_cancel_token_reset(token), OK)
-        result, info, _ = self.wait(b"demo-success", options, token=token)
+        result, task, _ = self.wait(b"demo-success", options, token=token)
         self.assertEqual(result, OK, last_error())
-        self.assertEqual(info.run_id, 4242)
+        self.assertEqual(task.run_id, 4242)
 
     def test_deadline(self):
-        result, info, seconds = self.wait(b"demo-pending", wait_options(initial_ms=50, factor=1.5, max_ms=100, deadline_ms=400))
+        result, task, seconds = self.wait(b"demo-pending", wait_options(initial_ms=50, factor=1.5, max_ms=100, deadline_ms=400))
         self.assertEqual(result, TIMEOUT, last_error())
         self.assertIn(b"PENDING", last_error())
-        self.assertEqual(info.status, 99)
+        self.assertIsNone(task)
         self.assertGreaterEqual(seconds, 0.3)
         self.assertLess(seconds, 3)
 
@@ -1441,23 +1804,141 @@ class WaitTests(unittest.TestCase):
             ("factor NaN", wait_options(factor=float("nan"))),
             ("deadline 0", wait_options(deadline_ms=0)),
             ("deadline over a day", wait_options(deadline_ms=86_400_001)),
+            # Filled in by hand, not from camb_wait_options_default().
+            ("no struct_size", CambWaitOptions(initial_interval_ms=100, backoff_factor=1.0, max_interval_ms=100, deadline_ms=1000)),
         ]:
             with self.subTest(what=what):
-                result, info, _ = self.wait(b"demo-success", options)
+                result, task, _ = self.wait(b"demo-success", options)
                 self.assertEqual(result, INVALID_PARAMETER)
                 self.assertNotEqual(last_error(), b"")
-                self.assertEqual(info.status, 99)
+                self.assertIsNone(task)
 
     def test_null_parameters(self):
-        info = CambTaskInfo()
+        task = sentinel(TaskPtr)
         for parameter, call in [
-            ("client", lambda: lib.camb_client_wait_for_task(None, b"demo-success", None, None, NO_PROGRESS, None, byref(info))),
-            ("task_id", lambda: lib.camb_client_wait_for_task(self.client, None, None, None, NO_PROGRESS, None, byref(info))),
-            ("out_info", lambda: lib.camb_client_wait_for_task(self.client, b"demo-success", None, None, NO_PROGRESS, None, None)),
+            ("client", lambda: lib.camb_client_wait_for_task(None, b"demo-success", None, None, NO_PROGRESS, None, byref(task))),
+            ("task_id", lambda: lib.camb_client_wait_for_task(self.client, None, None, None, NO_PROGRESS, None, byref(task))),
+            ("out_task", lambda: lib.camb_client_wait_for_task(self.client, b"demo-success", None, None, NO_PROGRESS, None, None)),
         ]:
             with self.subTest(parameter=parameter):
                 self.assertEqual(call(), NULL_PARAMETER)
                 self.assertIn(parameter.encode(), last_error())
+                self.assertEqual(address(task), SENTINEL)
+
+
+class OptionsStructSizeTests(unittest.TestCase):
+    """struct_size: a smaller one (a program built with an older camb.h) is read
+    field by field, the missing fields taking their defaults; a larger one (a
+    newer camb.h than the library) is refused."""
+
+    def setUp(self):
+        self.client = build_client(self)
+        control("/_emulator/reset", {})
+
+    @staticmethod
+    def size_through(mirror, field):
+        """The struct_size of a struct that ends with `field`."""
+        descriptor = getattr(mirror, field)
+        return descriptor.offset + descriptor.size
+
+    def test_create_options_up_to_the_first_field(self):
+        options = lib.camb_create_options_default()
+        options.duration_s = 3.0
+        # Fields past the struct_size below: each would be sent, or refused, if read.
+        options.audio_type = 9  # not a CAMB_AUDIO_TYPE_*
+        options.project_name = b"\xff"  # not UTF-8
+        options.has_folder_id = True
+        options.folder_id = 5
+        result, _ = create_task(self.client, b"short struct", options)
+        self.assertEqual(result, INVALID_PARAMETER, "read whole, these options are refused")
+        self.assertEqual(create_requests(), [])
+
+        options.struct_size = self.size_through(CambCreateOptions, "duration_s")
+        self.assertEqual(options.struct_size, 16)
+        result, task_id = create_task(self.client, b"short struct", options)
+        self.assertEqual(result, OK, last_error())
+        self.assertTrue(task_id)
+        # duration_s was read; audio_type, project and folder took their defaults.
+        self.assertEqual([json.loads(body) for body in create_requests()], [{"prompt": "short struct", "duration": 3.0}])
+
+    def test_create_options_with_only_struct_size(self):
+        options = lib.camb_create_options_default()
+        options.duration_s = 11.0
+        options.audio_type = AUDIO_TYPE_SOUND  # 11 s of sound: refused if read
+        options.struct_size = ctypes.sizeof(c_size_t)
+        result, _ = create_task(self.client, b"defaults only", options)
+        self.assertEqual(result, OK, last_error())
+        self.assertEqual([json.loads(body) for body in create_requests()], [{"prompt": "defaults only"}])
+
+    def test_create_options_larger_than_the_library_knows(self):
+        class Newer(Structure):  # a later camb.h's struct: one more field at the end
+            _fields_ = [("options", CambCreateOptions), ("added", c_uint64)]
+
+        newer = Newer(lib.camb_create_options_default(), 1)
+        newer.options.struct_size = ctypes.sizeof(Newer)
+        task_id = sentinel(OwnedStringPtr)
+        options = ctypes.cast(byref(newer), CreateOptionsPtr)
+        result = lib.camb_client_create_task(self.client, b"from the future", options, byref(task_id), None)
+        self.assertEqual(result, INVALID_PARAMETER)
+        self.assertIn(b"struct_size", last_error())
+        self.assertIn(str(ctypes.sizeof(Newer)).encode(), last_error())
+        self.assertEqual(address(task_id), SENTINEL)
+        self.assertEqual(create_requests(), [], "a refused create reached the server")
+        # One byte more is as unknown as a whole field.
+        options = lib.camb_create_options_default()
+        options.struct_size += 1
+        padded = (ctypes.c_uint8 * (ctypes.sizeof(CambCreateOptions) + 8)).from_buffer_copy(bytes(options) + bytes(8))
+        result = lib.camb_client_create_task(
+            self.client, b"one byte more", ctypes.cast(padded, CreateOptionsPtr), byref(task_id), None
+        )
+        self.assertEqual(result, INVALID_PARAMETER)
+
+    def wait_with(self, options, prompt):
+        """Waits on a new task that stays PENDING for a while; the progress's
+        next_poll_in_ms of each poll, and the result."""
+        result, task_id = create_task(self.client, prompt)
+        self.assertEqual(result, OK, last_error())
+        pauses = []
+        callback = PROGRESS_FN(lambda p, _: pauses.append(p.contents.next_poll_in_ms) or True)
+        task = TaskPtr()
+        result = lib.camb_client_wait_for_task(self.client, task_id, byref(options), None, callback, None, byref(task))
+        lib.camb_task_free(task)
+        return result, pauses
+
+    def test_wait_options_up_to_the_first_field(self):
+        options = lib.camb_wait_options_default()
+        options.initial_interval_ms = 50
+        # Fields past the struct_size below: refused if read.
+        options.backoff_factor = 0.5
+        options.max_interval_ms = 1
+        options.deadline_ms = 0
+        result, _ = self.wait_with(options, b"hum [pending_ms:400]")
+        self.assertEqual(result, INVALID_PARAMETER, "read whole, these options are refused")
+
+        options.struct_size = self.size_through(CambWaitOptions, "initial_interval_ms")
+        self.assertEqual(options.struct_size, 16)
+        result, pauses = self.wait_with(options, b"hum [pending_ms:400]")
+        self.assertEqual(result, OK, last_error())
+        # 50 ms read from the caller, then growing by the default factor 1.5
+        # (under the default 15 s ceiling and 10 min deadline).
+        self.assertGreaterEqual(len(pauses), 3, pauses)
+        self.assertEqual(pauses[:3], [50, 75, 112])
+        self.assertEqual(pauses[-1], 0)
+
+    def test_wait_options_larger_than_the_library_knows(self):
+        class Newer(Structure):
+            _fields_ = [("options", CambWaitOptions), ("added", c_uint64)]
+
+        newer = Newer(lib.camb_wait_options_default(), 7)
+        newer.options.struct_size = ctypes.sizeof(Newer)
+        task = sentinel(TaskPtr)
+        result = lib.camb_client_wait_for_task(
+            self.client, b"demo-success", ctypes.cast(byref(newer), WaitOptionsPtr), None, NO_PROGRESS, None, byref(task)
+        )
+        self.assertEqual(result, INVALID_PARAMETER)
+        self.assertIn(b"struct_size", last_error())
+        self.assertEqual(address(task), SENTINEL)
+        self.assertEqual(control("/_emulator/stats")["requests"], [], "a refused wait polled")
 
 
 class DownloadTests(unittest.TestCase):
@@ -1473,7 +1954,7 @@ class DownloadTests(unittest.TestCase):
 
         callback = WRITE_FN(write)
         total = c_uint64(0)
-        result = lib.camb_client_download_result(self.client, 4242, None, callback, c_void_p(99), byref(total))
+        result = lib.camb_client_download_audio(self.client, 4242, None, callback, c_void_p(99), byref(total))
         self.assertEqual(result, OK, last_error())
         data = b"".join(chunk for chunk, _ in chunks)
         self.assertTrue(is_wav(data), data[:16])
@@ -1482,7 +1963,7 @@ class DownloadTests(unittest.TestCase):
         self.assertTrue(all(0 < len(chunk) <= 64 * 1024 for chunk, _ in chunks))
         self.assertTrue(all(user_data == 99 for _, user_data in chunks))
         # out_bytes may be NULL.
-        self.assertEqual(lib.camb_client_download_result(self.client, 4242, None, callback, None, None), OK)
+        self.assertEqual(lib.camb_client_download_audio(self.client, 4242, None, callback, None, None), OK)
 
     def test_write_returning_false_stops_it(self):
         calls = []
@@ -1493,7 +1974,7 @@ class DownloadTests(unittest.TestCase):
 
         callback = WRITE_FN(write)
         total = c_uint64(12345)
-        result = lib.camb_client_download_result(self.client, 4242, None, callback, None, byref(total))
+        result = lib.camb_client_download_audio(self.client, 4242, None, callback, None, byref(total))
         self.assertEqual(result, CANCELLED)
         self.assertNotEqual(last_error(), b"")
         self.assertEqual(len(calls), 1)
@@ -1504,22 +1985,22 @@ class DownloadTests(unittest.TestCase):
         lib.camb_cancel_token_cancel(token)
         calls = []
         callback = WRITE_FN(lambda data, length, user_data: calls.append(length) or True)
-        self.assertEqual(lib.camb_client_download_result(self.client, 4242, token, callback, None, None), CANCELLED)
+        self.assertEqual(lib.camb_client_download_audio(self.client, 4242, token, callback, None, None), CANCELLED)
         self.assertEqual(calls, [])
 
     def test_errors(self):
         callback = WRITE_FN(lambda data, length, user_data: True)
-        self.assertEqual(lib.camb_client_download_result(self.client, 987654, None, callback, None, None), NOT_FOUND)
+        self.assertEqual(lib.camb_client_download_audio(self.client, 987654, None, callback, None, None), NOT_FOUND)
         self.assertEqual(lib.camb_last_http_status(), 404)
         # demo-error's run did not succeed: HTTP 400.
-        self.assertEqual(lib.camb_client_download_result(self.client, 4243, None, callback, None, None), HTTP_STATUS)
+        self.assertEqual(lib.camb_client_download_audio(self.client, 4243, None, callback, None, None), HTTP_STATUS)
         self.assertEqual(lib.camb_last_http_status(), 400)
-        self.assertEqual(lib.camb_client_download_result(self.client, 4242, None, NO_WRITE, None, None), NULL_PARAMETER)
+        self.assertEqual(lib.camb_client_download_audio(self.client, 4242, None, NO_WRITE, None, None), NULL_PARAMETER)
         self.assertIn(b"write", last_error())
-        self.assertEqual(lib.camb_client_download_result(None, 4242, None, callback, None, None), NULL_PARAMETER)
+        self.assertEqual(lib.camb_client_download_audio(None, 4242, None, callback, None, None), NULL_PARAMETER)
 
 
-class SaveResultTests(unittest.TestCase):
+class SaveAudioTests(unittest.TestCase):
     def setUp(self):
         self.client = build_client(self)
         directory = tempfile.TemporaryDirectory()
@@ -1529,7 +2010,7 @@ class SaveResultTests(unittest.TestCase):
     def test_save(self):
         path = os.path.join(self.dir, "out \u00e9.wav")
         total = c_uint64(0)
-        result = lib.camb_client_save_result(self.client, 4242, os.fsencode(path), None, byref(total))
+        result = lib.camb_client_save_audio(self.client, 4242, os.fsencode(path), None, byref(total))
         self.assertEqual(result, OK, last_error())
         with open(path, "rb") as f:
             data = f.read()
@@ -1537,40 +2018,40 @@ class SaveResultTests(unittest.TestCase):
         self.assertEqual(total.value, len(data))
         self.assertEqual(os.listdir(self.dir), ["out \u00e9.wav"], "a temporary file was left behind")
         # Replacing an existing file.
-        self.assertEqual(lib.camb_client_save_result(self.client, 4242, os.fsencode(path), None, None), OK)
+        self.assertEqual(lib.camb_client_save_audio(self.client, 4242, os.fsencode(path), None, None), OK)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), data)
 
     def test_failed_save_leaves_no_file(self):
         path = os.path.join(self.dir, "missing.wav")
         total = c_uint64(12345)
-        result = lib.camb_client_save_result(self.client, 987654, os.fsencode(path), None, byref(total))
+        result = lib.camb_client_save_audio(self.client, 987654, os.fsencode(path), None, byref(total))
         self.assertEqual(result, NOT_FOUND)
         self.assertEqual(os.listdir(self.dir), [])
         self.assertEqual(total.value, 12345)
         token = new_token(self)
         lib.camb_cancel_token_cancel(token)
-        self.assertEqual(lib.camb_client_save_result(self.client, 4242, os.fsencode(path), token, None), CANCELLED)
+        self.assertEqual(lib.camb_client_save_audio(self.client, 4242, os.fsencode(path), token, None), CANCELLED)
         self.assertEqual(os.listdir(self.dir), [])
 
     def test_failed_save_keeps_an_existing_file(self):
         path = os.path.join(self.dir, "keep.wav")
         with open(path, "wb") as f:
             f.write(b"old contents")
-        self.assertEqual(lib.camb_client_save_result(self.client, 4243, os.fsencode(path), None, None), HTTP_STATUS)
+        self.assertEqual(lib.camb_client_save_audio(self.client, 4243, os.fsencode(path), None, None), HTTP_STATUS)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), b"old contents")
         self.assertEqual(os.listdir(self.dir), ["keep.wav"])
 
     def test_io_error(self):
         path = os.path.join(self.dir, "no-such-dir", "out.wav")
-        self.assertEqual(lib.camb_client_save_result(self.client, 4242, os.fsencode(path), None, None), IO)
+        self.assertEqual(lib.camb_client_save_audio(self.client, 4242, os.fsencode(path), None, None), IO)
         self.assertNotEqual(last_error(), b"")
         self.assertEqual(os.listdir(self.dir), [])
 
     def test_bad_paths(self):
-        self.assertEqual(lib.camb_client_save_result(self.client, 4242, b"", None, None), INVALID_PARAMETER)
-        self.assertEqual(lib.camb_client_save_result(self.client, 4242, None, None, None), NULL_PARAMETER)
+        self.assertEqual(lib.camb_client_save_audio(self.client, 4242, b"", None, None), INVALID_PARAMETER)
+        self.assertEqual(lib.camb_client_save_audio(self.client, 4242, None, None, None), NULL_PARAMETER)
         self.assertIn(b"path", last_error())
 
 
@@ -1579,91 +2060,186 @@ class BatchStatusTests(unittest.TestCase):
         self.client = build_client(self)
 
     def test_many_statuses_in_one_call(self):
-        ids = [b"demo-success", b"no-such-task", None, b"\xff", b"demo-unknown"]
-        array = (c_char_p * len(ids))(*ids)
-        entries = (CambTaskStatusEntry * len(ids))()
-        result = lib.camb_client_get_task_statuses(self.client, array, len(ids), 4, entries)
+        ids = [b"demo-success", b"no-such-task", None, b"\xff", b"demo-unknown", b"."]
+        result, tasks = get_statuses(self.client, ids, max_connections=4)
         self.assertEqual(result, OK, last_error())
-        self.assertEqual([e.result for e in entries], [OK, NOT_FOUND, NULL_PARAMETER, INVALID_PARAMETER, OK])
-        self.assertEqual(entries[0].info.run_id, 4242)
-        self.assertEqual(read_field(entries[0].info.status_text, entries[0].info.status_text_len), b"SUCCESS")
-        self.assertIsNone(entries[0].error_message)
-        self.assertEqual(entries[1].http_status, 404)
-        self.assertIn(b"no-such-task", read_field(entries[1].error_message, entries[1].error_message_len))
-        self.assertEqual(read_field(entries[4].info.status_text, entries[4].info.status_text_len), b"QUEUED_FOR_GPU")
+        self.assertEqual(len(tasks), len(ids))
+        self.assertEqual([t.result for t in tasks], [OK, NOT_FOUND, NULL_PARAMETER, INVALID_PARAMETER, OK, INVALID_PARAMETER])
+        self.assertEqual(tasks.pop().task_id, b".")
+        # Each entry has the id it was asked for; one that is NULL (or not
+        # UTF-8, which the header does not say) has "".
+        self.assertEqual([t.task_id for t in tasks], [b"demo-success", b"no-such-task", b"", b"", b"demo-unknown"])
+        self.assertEqual((tasks[0].run_id, tasks[0].status_text, tasks[0].error), (4242, b"SUCCESS", None))
+        self.assertEqual((tasks[1].http_status, tasks[1].status, tasks[1].status_text), (404, STATUS_UNKNOWN, None))
+        self.assertIn(b"no-such-task", tasks[1].error)
+        self.assertIn(b"task_id", tasks[2].error)
+        self.assertIn(b"NULL", tasks[2].error)
+        self.assertEqual(tasks[2].http_status, 0)
+        self.assertRegex(tasks[3].error, rb"task[ _]id|UTF-8")
+        self.assertEqual((tasks[4].status, tasks[4].status_text, tasks[4].has_run_id), (STATUS_UNKNOWN, b"QUEUED_FOR_GPU", False))
+
+    def test_strings_survive_a_status_call_in_the_middle(self):
+        ids = [b"demo-error", b"demo-payment-required", b"no-such-task-batch", b"demo-unknown"]
+        array = (c_char_p * len(ids))(*ids)
+        task_list = TaskListPtr()
+        self.assertEqual(lib.camb_client_get_task_statuses(self.client, array, len(ids), 2, byref(task_list)), OK, last_error())
+        self.addCleanup(lib.camb_task_list_free, task_list)
+        self.assertEqual(lib.camb_task_list_len(task_list), len(ids))
+        # Entry 0's strings, as pointers kept for later.
+        first = lib.camb_task_list_get(task_list, 0)
+        kept = {}
+        for name in ("camb_task_id", "camb_task_status_text", "camb_task_exception_reason", "camb_task_message"):
+            length = c_size_t(0)
+            ptr = getattr(lib, name)(first, byref(length))
+            kept[name] = (ptr, length.value, ctypes.string_at(ptr, length.value))
+        self.assertEqual(kept["camb_task_message"][2], b"The audio model failed to render this prompt")
+        # Status calls in the middle, on this thread: one that succeeds with other
+        # texts, one that fails with an error of its own.
+        single = TaskPtr()
+        self.assertEqual(lib.camb_client_get_task_status(self.client, b"demo-timeout", byref(single)), OK, last_error())
+        self.assertEqual(TaskView(single).status_text, b"TIMEOUT")
+        lib.camb_task_free(single)
+        self.assertEqual(get_status(self.client, b"no-such-task-middle")[0], NOT_FOUND)
+        # The other entries still say what they said.
+        rest = [TaskView(lib.camb_task_list_get(task_list, i)) for i in range(1, len(ids))]
+        self.assertEqual(
+            (rest[0].task_id, rest[0].status_text, rest[0].exception_reason, rest[0].message),
+            (b"demo-payment-required", b"PAYMENT_REQUIRED", b"PAYMENT_REQUIRED", b"Not enough credits"),
+        )
+        self.assertEqual((rest[1].task_id, rest[1].result, rest[1].http_status), (b"no-such-task-batch", NOT_FOUND, 404))
+        self.assertIn(b"no-such-task-batch", rest[1].error)
+        self.assertNotIn(b"no-such-task-middle", rest[1].error)
+        self.assertEqual((rest[2].task_id, rest[2].status_text), (b"demo-unknown", b"QUEUED_FOR_GPU"))
+        # And so do entry 0's, at the very addresses read before.
+        for name, (ptr, length, text) in kept.items():
+            with self.subTest(accessor=name):
+                self.assertEqual(ctypes.string_at(ptr, length), text)
+                self.assertEqual(getattr(lib, name)(first, None), ptr)
+
+    def test_empty_batch(self):
+        task_list = sentinel(TaskListPtr)
+        self.assertEqual(lib.camb_client_get_task_statuses(self.client, None, 0, 0, byref(task_list)), OK, last_error())
+        self.assertNotEqual(address(task_list), SENTINEL)
+        self.assertTrue(task_list, "count 0 gives an empty list, not NULL")
+        self.assertEqual(lib.camb_task_list_len(task_list), 0)
+        self.assertIsNone(address(lib.camb_task_list_get(task_list, 0)))
+        lib.camb_task_list_free(task_list)
 
     def test_limits(self):
-        entries = (CambTaskStatusEntry * 1)()
         array = (c_char_p * 1)(b"demo-success")
-        self.assertEqual(lib.camb_client_get_task_statuses(self.client, None, 0, 0, None), OK)
-        self.assertEqual(lib.camb_client_get_task_statuses(self.client, array, 1, 33, entries), INVALID_PARAMETER)
-        self.assertEqual(lib.camb_client_get_task_statuses(self.client, None, 1, 0, entries), NULL_PARAMETER)
+        task_list = sentinel(TaskListPtr)
+        self.assertEqual(lib.camb_client_get_task_statuses(self.client, array, 1, 33, byref(task_list)), INVALID_PARAMETER)
+        self.assertEqual(lib.camb_client_get_task_statuses(self.client, None, 1, 0, byref(task_list)), NULL_PARAMETER)
+        self.assertIn(b"task_ids", last_error())
+        self.assertEqual(lib.camb_client_get_task_statuses(self.client, array, 1, 0, None), NULL_PARAMETER)
+        self.assertIn(b"out_list", last_error())
+        self.assertEqual(lib.camb_client_get_task_statuses(None, array, 1, 0, byref(task_list)), NULL_PARAMETER)
+        self.assertEqual(address(task_list), SENTINEL, "out_list was written on failure")
+        # The limit itself is accepted.
+        result, tasks = get_statuses(self.client, [b"demo-success"] * 3, max_connections=32)
+        self.assertEqual(result, OK, last_error())
+        self.assertEqual([t.run_id for t in tasks], [4242] * 3)
 
 
-class ResultUrlTests(unittest.TestCase):
+class AudioUrlTests(unittest.TestCase):
     def setUp(self):
         self.client = build_client(self)
 
-    def test_grow_the_buffer(self):
-        needed = c_size_t(0)
-        # NULL and 0 ask for the length.
-        self.assertEqual(lib.camb_client_get_result_url(self.client, 4242, None, 0, byref(needed)), BUFFER_TOO_SMALL)
-        self.assertNotEqual(last_error(), b"")
-        self.assertGreater(needed.value, 0)
-        # Exactly the length is still too small: the NUL needs a byte too.
-        small = ctypes.create_string_buffer(b"untouched", needed.value)
+    def test_url_is_a_new_string(self):
+        url = sentinel(OwnedStringPtr)
         length = c_size_t(0)
-        self.assertEqual(lib.camb_client_get_result_url(self.client, 4242, small, len(small), byref(length)), BUFFER_TOO_SMALL)
-        self.assertEqual(length.value, needed.value)
-        self.assertEqual(small.value, b"untouched", "buffer written on BUFFER_TOO_SMALL")
-
-        buffer = ctypes.create_string_buffer(needed.value + 1)
-        length = c_size_t(0)
-        self.assertEqual(lib.camb_client_get_result_url(self.client, 4242, buffer, len(buffer), byref(length)), OK, last_error())
-        self.assertEqual(length.value, needed.value)
-        url = buffer.value
-        self.assertEqual(len(url), needed.value)
-        self.assertTrue(url.startswith(BASE_URL.encode() + b"/_emulator/files/4242.wav?"), url)
+        self.assertEqual(lib.camb_client_get_audio_url(self.client, 4242, byref(url), byref(length)), OK, last_error())
+        self.assertNotEqual(address(url), SENTINEL)
+        text = take_string(url, length.value)
+        self.assertTrue(text.startswith(BASE_URL.encode() + b"/_emulator/files/4242.wav?"), text)
         # A pre-signed URL: fetched without the key.
-        with urllib.request.urlopen(url.decode(), timeout=10) as reply:
+        with urllib.request.urlopen(text.decode(), timeout=10) as reply:
             self.assertTrue(is_wav(reply.read()))
+        # out_len may be NULL.
+        url = OwnedStringPtr()
+        self.assertEqual(lib.camb_client_get_audio_url(self.client, 4242, byref(url), None), OK, last_error())
+        self.assertTrue(ctypes.string_at(url).startswith(BASE_URL.encode()))
+        lib.camb_string_free(url)
 
     def test_errors(self):
+        url = sentinel(OwnedStringPtr)
         length = c_size_t(7)
-        buffer = ctypes.create_string_buffer(4096)
-        self.assertEqual(lib.camb_client_get_result_url(self.client, 987654, buffer, len(buffer), byref(length)), NOT_FOUND)
-        self.assertEqual(length.value, 7)
-        self.assertEqual(lib.camb_client_get_result_url(self.client, 4242, None, 10, None), NULL_PARAMETER)
-        self.assertIn(b"buffer", last_error())
+        self.assertEqual(lib.camb_client_get_audio_url(self.client, 987654, byref(url), byref(length)), NOT_FOUND)
+        self.assertEqual(lib.camb_last_http_status(), 404)
+        self.assertEqual((address(url), length.value), (SENTINEL, 7), "out-parameters written on failure")
+        self.assertEqual(lib.camb_client_get_audio_url(self.client, 4242, None, byref(length)), NULL_PARAMETER)
+        self.assertIn(b"out_url", last_error())
+        self.assertEqual(lib.camb_client_get_audio_url(None, 4242, byref(url), None), NULL_PARAMETER)
+        self.assertEqual(address(url), SENTINEL)
+
+    def read_urls(self, url_list):
+        """[(run_id, url or None)] of a camb_audio_url_list."""
+        entries = []
+        for i in range(lib.camb_audio_url_list_len(url_list)):
+            run_id = c_int64(-1)
+            length = c_size_t(99)
+            ptr = lib.camb_audio_url_list_get(url_list, i, byref(run_id), byref(length))
+            self.assertEqual(lib.camb_audio_url_list_get(url_list, i, None, None), ptr, "NULL out-params change the URL")
+            entries.append((run_id.value, read_field(ptr, length.value)))
+        return entries
 
     def test_many_urls(self):
         run_ids = (c_int64 * 2)(4242, 987654)
-        urls = (CambResultUrl * 2)()
-        result = lib.camb_client_get_result_urls(self.client, run_ids, 2, urls)
-        self.assertEqual(result, OK, last_error())
-        self.assertEqual([entry.run_id for entry in urls], [4242, 987654])
-        first = read_field(urls[0].url, urls[0].url_len)
+        url_list = sentinel(AudioUrlListPtr)
+        self.assertEqual(lib.camb_client_get_audio_urls(self.client, run_ids, 2, byref(url_list)), OK, last_error())
+        self.addCleanup(lib.camb_audio_url_list_free, url_list)
+        entries = self.read_urls(url_list)
+        self.assertEqual([run_id for run_id, _ in entries], [4242, 987654])
+        first = entries[0][1]
         self.assertTrue(first.startswith(BASE_URL.encode() + b"/_emulator/files/4242.wav?"), first)
-        self.assertIsNone(urls[1].url)
-        self.assertEqual(urls[1].url_len, 0)
+        self.assertIsNone(entries[1][1])
         with urllib.request.urlopen(first.decode(), timeout=10) as reply:
             self.assertTrue(is_wav(reply.read()))
+        # Past the end: NULL, and *out_run_id left alone.
+        run_id = c_int64(-5)
+        length = c_size_t(99)
+        self.assertIsNone(lib.camb_audio_url_list_get(url_list, 2, byref(run_id), byref(length)))
+        self.assertEqual((run_id.value, length.value), (-5, 0))
+
+    @unittest.expectedFailure  # libcamb 0.2 (10d73ff): the second entry of a repeated run id is NULL
+    def test_repeated_run_id_has_its_url_each_time(self):
+        # 0.1's camb_client_get_result_urls gave each entry its URL; 0.2's list
+        # gives it to the first occurrence only (src/ffi/audio.rs takes each URL
+        # out of the map with `remove`). Remove expectedFailure once fixed.
+        run_ids = (c_int64 * 2)(4242, 4242)
+        url_list = AudioUrlListPtr()
+        self.assertEqual(lib.camb_client_get_audio_urls(self.client, run_ids, 2, byref(url_list)), OK, last_error())
+        self.addCleanup(lib.camb_audio_url_list_free, url_list)
+        entries = self.read_urls(url_list)
+        self.assertEqual([run_id for run_id, _ in entries], [4242, 4242])
+        self.assertIsNotNone(entries[0][1])
+        self.assertEqual(entries[1][1], entries[0][1])
+
+    def test_null_list(self):
+        run_id = c_int64(-5)
+        length = c_size_t(99)
+        self.assertEqual(lib.camb_audio_url_list_len(None), 0)
+        self.assertIsNone(lib.camb_audio_url_list_get(None, 0, byref(run_id), byref(length)))
+        self.assertEqual((run_id.value, length.value), (-5, 0))
 
     def test_many_urls_errors(self):
         run_ids = (c_int64 * 1001)(*range(1, 1002))
-        urls = (CambResultUrl * 1001)()
-        urls[0].run_id = -5
-        self.assertEqual(lib.camb_client_get_result_urls(self.client, run_ids, 0, urls), INVALID_PARAMETER)
-        self.assertEqual(lib.camb_client_get_result_urls(self.client, run_ids, 1001, urls), INVALID_PARAMETER)
-        self.assertEqual(lib.camb_client_get_result_urls(self.client, None, 1, urls), NULL_PARAMETER)
+        url_list = sentinel(AudioUrlListPtr)
+        self.assertEqual(lib.camb_client_get_audio_urls(self.client, run_ids, 0, byref(url_list)), INVALID_PARAMETER)
+        self.assertEqual(lib.camb_client_get_audio_urls(self.client, run_ids, 1001, byref(url_list)), INVALID_PARAMETER)
+        self.assertEqual(lib.camb_client_get_audio_urls(self.client, None, 1, byref(url_list)), NULL_PARAMETER)
         self.assertIn(b"run_ids", last_error())
-        self.assertEqual(lib.camb_client_get_result_urls(self.client, run_ids, 1, None), NULL_PARAMETER)
-        self.assertIn(b"out_urls", last_error())
-        self.assertEqual(urls[0].run_id, -5, "out_urls was written on failure")
+        self.assertEqual(lib.camb_client_get_audio_urls(self.client, run_ids, 1, None), NULL_PARAMETER)
+        self.assertIn(b"out_list", last_error())
+        self.assertEqual(address(url_list), SENTINEL, "out_list was written on failure")
         # The limit itself is accepted.
-        self.assertEqual(lib.camb_client_get_result_urls(self.client, run_ids, 1000, urls), OK, last_error())
-        self.assertEqual(urls[999].run_id, 1000)
-
+        url_list = AudioUrlListPtr()
+        self.assertEqual(lib.camb_client_get_audio_urls(self.client, run_ids, 1000, byref(url_list)), OK, last_error())
+        self.addCleanup(lib.camb_audio_url_list_free, url_list)
+        self.assertEqual(lib.camb_audio_url_list_len(url_list), 1000)
+        run_id = c_int64(0)
+        lib.camb_audio_url_list_get(url_list, 999, byref(run_id), None)
+        self.assertEqual(run_id.value, 1000)
 
 
 if __name__ == "__main__":
