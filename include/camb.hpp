@@ -857,20 +857,6 @@ inline std::vector<AudioUrl> Client::get_audio_urls(const std::vector<std::int64
         entry.url = detail::copy_optional(url, len);
         urls.push_back(std::move(entry));
     }
-    // libcamb 0.2.0 gives a run id asked for twice its URL at its first place
-    // only (later ones read NULL); the server's answer is per run id, so each
-    // place gets the URL.
-    for (std::size_t i = 0; i < urls.size(); ++i) {
-        if (urls[i].url) {
-            continue;
-        }
-        for (std::size_t j = 0; j < i; ++j) {
-            if (urls[j].run_id == urls[i].run_id && urls[j].url) {
-                urls[i].url = urls[j].url;
-                break;
-            }
-        }
-    }
     return urls;
 }
 

@@ -193,9 +193,9 @@ function bind(path) {
     taskListGet: f('const camb_task *camb_task_list_get(const camb_task_list *l, size_t i)'),
     taskListFree: f('void camb_task_list_free(camb_task_list *l)'),
 
-    createOptionsDefault: f('camb_create_options camb_create_options_default(void)'),
+    createOptionsInit: f('uint32_t camb_create_options_init(_Out_ camb_create_options *o, size_t size)'),
     createTask: f('uint32_t camb_client_create_task(const camb_client *c, const char *prompt, const camb_create_options *o, _Out_ void **id, _Out_ size_t *len)'),
-    waitOptionsDefault: f('camb_wait_options camb_wait_options_default(void)'),
+    waitOptionsInit: f('uint32_t camb_wait_options_init(_Out_ camb_wait_options *o, size_t size)'),
     waitForTask: f('uint32_t camb_client_wait_for_task(const camb_client *c, const char *id, const camb_wait_options *o, const camb_cancel_token *t, camb_progress_fn *progress, void *user_data, _Out_ camb_task **out)'),
 
     downloadAudio: f('uint32_t camb_client_download_audio(const camb_client *c, int64_t run_id, const camb_cancel_token *t, camb_write_fn *write, void *user_data, _Out_ uint64_t *bytes)'),
@@ -384,17 +384,19 @@ function progressInfo(ptr) {
 }
 
 /**
- * Options structs: the field defaults come from libcamb's _default(), and
- * struct_size is the size of the struct koffi passes, as declared above. The
- * header defines struct_size as "the size of this struct in the camb.h the
- * program was built with"; for koffi that camb.h is the declaration in this
- * file, which _default() (compiled into the library) cannot know. They are equal
- * for the library this was written for (test.js checks it); an older library
- * refuses a larger struct_size with INVALID_PARAMETER instead of misreading it.
+ * Options structs, filled with libcamb's defaults by its _init functions given
+ * the size of the struct koffi passes, as declared above: what camb.h's static
+ * inline _default() helpers do for C with the header's sizeof. An older library
+ * refuses a larger struct with INVALID_PARAMETER instead of misreading it.
  */
+function initOptions(c, init, type) {
+  const o = {};
+  check(c, init(o, koffi.sizeof(type)));
+  return o;
+}
+
 function createOptions(c, options) {
-  const o = c.createOptionsDefault();
-  o.struct_size = koffi.sizeof(CreateOptions);
+  const o = initOptions(c, c.createOptionsInit, CreateOptions);
   if (options.durationS !== undefined) o.duration_s = options.durationS;
   if (options.audioType !== undefined) o.audio_type = options.audioType;
   if (options.projectName !== undefined) o.project_name = cString(c, options.projectName, 'projectName');
@@ -410,8 +412,7 @@ function createOptions(c, options) {
 }
 
 function waitOptions(c, options) {
-  const o = c.waitOptionsDefault();
-  o.struct_size = koffi.sizeof(WaitOptions);
+  const o = initOptions(c, c.waitOptionsInit, WaitOptions);
   if (options.initialIntervalMs !== undefined) o.initial_interval_ms = options.initialIntervalMs;
   if (options.backoffFactor !== undefined) o.backoff_factor = options.backoffFactor;
   if (options.maxIntervalMs !== undefined) o.max_interval_ms = options.maxIntervalMs;
@@ -887,13 +888,24 @@ function version(library) {
 
 /**
  * For tests: the sizes of the options structs as declared here (what is passed
- * as struct_size) and as the library's _default() functions report them.
+ * as struct_size), and whether libcamb's _init takes that size, and one more
+ * byte: it takes any size up to its own and refuses a larger one, so the
+ * declaration is the library's size exactly when the first is taken and the
+ * second refused.
  */
 function optionsLayout(library) {
   const c = bind(libraryPath({ library }));
+  const layout = (init, type) => {
+    const declared = koffi.sizeof(type);
+    return {
+      declared,
+      takesDeclared: init({}, declared) === 0,
+      takesOneMore: init({}, declared + 1) === 0,
+    };
+  };
   return {
-    createOptions: { declared: koffi.sizeof(CreateOptions), library: Number(c.createOptionsDefault().struct_size) },
-    waitOptions: { declared: koffi.sizeof(WaitOptions), library: Number(c.waitOptionsDefault().struct_size) },
+    createOptions: layout(c.createOptionsInit, CreateOptions),
+    waitOptions: layout(c.waitOptionsInit, WaitOptions),
   };
 }
 

@@ -405,6 +405,7 @@ class _WaitProgress(Structure):
         ("status_changed", c_bool),
         ("done", c_bool),
         ("next_poll_in_ms", c_uint64),
+        ("http_status", c_uint16),
     ]
 
 
@@ -462,12 +463,12 @@ _SIGNATURES = {
     "camb_cancel_token_reset": (_result, [_TokenPtr]),
     "camb_cancel_token_is_cancelled": (c_bool, [_TokenPtr]),
     "camb_cancel_token_free": (None, [_TokenPtr]),
-    "camb_create_options_default": (_CreateOptions, []),
+    "camb_create_options_init": (_result, [POINTER(_CreateOptions), c_size_t]),
     "camb_client_create_task": (
         _result,
         [_ClientPtr, c_char_p, POINTER(_CreateOptions), POINTER(c_void_p), POINTER(c_size_t)],
     ),
-    "camb_wait_options_default": (_WaitOptions, []),
+    "camb_wait_options_init": (_result, [POINTER(_WaitOptions), c_size_t]),
     "camb_client_wait_for_task": (
         _result,
         [_ClientPtr, c_char_p, POINTER(_WaitOptions), _TokenPtr, _PROGRESS_FN, c_void_p, POINTER(_TaskPtr)],
@@ -534,18 +535,26 @@ def _check_library(lib, name) -> None:
     if series != _LIBRARY_SERIES:
         wanted = ".".join(map(str, _LIBRARY_SERIES))
         raise OSError(f"{name} is libcamb {version}; this module is written for libcamb {wanted}.x")
-    # The options structures as libcamb's _default() sizes them must be this
-    # module's mirrors, or the library would read past (or short of) them.
-    for default, mirror in (
-        (lib.camb_create_options_default, _CreateOptions),
-        (lib.camb_wait_options_default, _WaitOptions),
+    # This module's mirrors of the options structures must be the size libcamb
+    # knows: a larger one (from a newer camb.h than the library) is refused by
+    # _init, a smaller one would leave libcamb's newer fields at their defaults.
+    for init, mirror in (
+        (lib.camb_create_options_init, _CreateOptions),
+        (lib.camb_wait_options_init, _WaitOptions),
     ):
-        size = default().struct_size
-        if size != ctypes.sizeof(mirror):
+        if init(ctypes.byref(mirror()), ctypes.sizeof(mirror)) != 0:
             raise OSError(
-                f"{name}: {default.__name__}() sets struct_size {size}, "
-                f"but this module's mirror is {ctypes.sizeof(mirror)} bytes"
+                f"{name}: {init.__name__}() refuses this module's {ctypes.sizeof(mirror)}-byte "
+                f"{mirror.__name__}: " + lib.camb_last_error().decode("utf-8", "replace")
             )
+
+
+def _options_default(lib, mirror, init):
+    """Options with libcamb's defaults and struct_size set to this module's size:
+    what camb.h's static inline _default() does for C."""
+    options = mirror()
+    _check(lib, init(ctypes.byref(options), ctypes.sizeof(options)))
+    return options
 
 
 def library_version(path=None) -> str:
@@ -912,7 +921,7 @@ class Client:
         ``retry`` (a retry after a lost reply may create and bill a second task).
         """
         lib = self._lib
-        options = lib.camb_create_options_default()
+        options = _options_default(lib, _CreateOptions, lib.camb_create_options_init)
         if duration is not None:
             duration = float(duration)
             if not duration > 0:  # also NaN; 0 would mean "the server's default"
@@ -965,7 +974,7 @@ class Client:
         """
         lib = self._lib
         task_id = _c_string(task_id, "task_id")
-        options = lib.camb_wait_options_default()
+        options = _options_default(lib, _WaitOptions, lib.camb_wait_options_init)
         if initial_interval_ms is not None:
             options.initial_interval_ms = _unsigned(initial_interval_ms, "initial_interval_ms", 64)
         if backoff_factor is not None:
@@ -1085,10 +1094,7 @@ class Client:
                         run_id = c_int64(0)
                         length = c_size_t(0)
                         ptr = lib.camb_audio_url_list_get(url_list, i, byref(run_id), byref(length))
-                        url = _text(ptr, length.value)
-                        # A run asked for twice keeps the URL it got once.
-                        if url is not None or run_id.value not in urls:
-                            urls[run_id.value] = url
+                        urls[run_id.value] = _text(ptr, length.value)
                 finally:
                     lib.camb_audio_url_list_free(url_list)  # NULL (the call failed): nothing to free
         return urls

@@ -169,8 +169,10 @@ class ModuleTests(unittest.TestCase):
         # struct_size as libcamb's _default() sets it is the size of this module's
         # mirror: the library reads exactly the fields the module writes.
         lib = camb.load()
-        self.assertEqual(lib.camb_create_options_default().struct_size, ctypes.sizeof(camb._CreateOptions))
-        self.assertEqual(lib.camb_wait_options_default().struct_size, ctypes.sizeof(camb._WaitOptions))
+        create = camb._options_default(lib, camb._CreateOptions, lib.camb_create_options_init)
+        wait = camb._options_default(lib, camb._WaitOptions, lib.camb_wait_options_init)
+        self.assertEqual(create.struct_size, ctypes.sizeof(camb._CreateOptions))
+        self.assertEqual(wait.struct_size, ctypes.sizeof(camb._WaitOptions))
         self.assertEqual(camb._CreateOptions.struct_size.offset, 0)
         self.assertEqual(camb._WaitOptions.struct_size.offset, 0)
 
