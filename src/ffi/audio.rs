@@ -4,7 +4,9 @@ use std::ffi::{c_char, c_void};
 
 use crate::client::check_bulk_count;
 use crate::error::{Error, ErrorKind};
-use crate::ffi::boundary::{null_parameter, out_arg, path_arg, result_call, void_call};
+use crate::ffi::boundary::{
+    null_parameter, out_arg, path_arg, result_call, value_call, void_call,
+};
 use crate::ffi::cancel::{camb_cancel_token, token_arg};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::result_code::camb_result;
@@ -205,7 +207,7 @@ pub unsafe extern "C" fn camb_client_get_audio_urls(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_audio_url_list_len(list: *const camb_audio_url_list) -> usize {
     // SAFETY: the caller passes NULL or a live list.
-    unsafe { list.as_ref() }.map_or(0, |l| l.entries.len())
+    value_call(0, || unsafe { list.as_ref() }.map_or(0, |l| l.entries.len()))
 }
 
 /// The entry at `index` (from 0): its run id into `*out_run_id` (unless NULL) and
@@ -221,16 +223,18 @@ pub unsafe extern "C" fn camb_audio_url_list_get(
     out_run_id: *mut i64,
     out_len: *mut usize,
 ) -> *const c_char {
-    // SAFETY: the caller passes NULL or a live list.
-    let entry = unsafe { list.as_ref() }.and_then(|l| l.entries.get(index));
-    if let Some((run_id, _)) = entry {
+    value_call(std::ptr::null(), || {
+        // SAFETY: the caller passes NULL or a live list.
+        let entry = unsafe { list.as_ref() }.and_then(|l| l.entries.get(index));
+        if let Some((run_id, _)) = entry {
+            // SAFETY: NULL or writable, per the contract.
+            unsafe { write_optional(out_run_id, *run_id) };
+        }
+        let url = entry.and_then(|(_, url)| url.as_deref());
         // SAFETY: NULL or writable, per the contract.
-        unsafe { write_optional(out_run_id, *run_id) };
-    }
-    let url = entry.and_then(|(_, url)| url.as_deref());
-    // SAFETY: NULL or writable, per the contract.
-    unsafe { write_optional(out_len, url.map_or(0, |u| u.len() - 1)) };
-    url.map_or(std::ptr::null(), |u| u.as_ptr().cast())
+        unsafe { write_optional(out_len, url.map_or(0, |u| u.len() - 1)) };
+        url.map_or(std::ptr::null(), |u| u.as_ptr().cast())
+    })
 }
 
 /// Frees a list and its strings. NULL is a no-op.

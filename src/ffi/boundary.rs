@@ -55,6 +55,18 @@ pub(crate) fn void_call(body: impl FnOnce()) {
     }
 }
 
+/// Runs the body of an exported function that returns a plain value and cannot
+/// fail (an accessor): `default` if it panicked. `camb_last_error()` is left alone.
+pub(crate) fn value_call<T>(default: T, body: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => value,
+        Err(payload) => {
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+            default
+        }
+    }
+}
+
 pub(crate) fn null_parameter(name: &str) -> Error {
     Error::new(ErrorKind::NullParameter, format!("{name} is NULL"))
 }

@@ -2,10 +2,9 @@
 //! caller owns; and `camb_task_list`, the tasks of one batch call.
 
 use std::ffi::c_char;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::error::Error;
-use crate::ffi::boundary::{out_arg, result_call, str_arg, void_call};
+use crate::ffi::boundary::{out_arg, result_call, str_arg, value_call, void_call};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::result_code::{camb_result, camb_status};
 use crate::task::TaskInfo;
@@ -154,7 +153,7 @@ fn read<T>(task: *const camb_task, default: T, get: impl FnOnce(&camb_task) -> T
     let Some(task) = (unsafe { task.as_ref() }) else {
         return default;
     };
-    catch_unwind(AssertUnwindSafe(|| get(task))).unwrap_or(default)
+    value_call(default, || get(task))
 }
 
 /// A string out: its pointer (NULL when absent), its length into `out_len`.
@@ -323,7 +322,7 @@ impl camb_task_list {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_task_list_len(list: *const camb_task_list) -> usize {
     // SAFETY: the caller passes NULL or a live list.
-    unsafe { list.as_ref() }.map_or(0, |l| l.tasks.len())
+    value_call(0, || unsafe { list.as_ref() }.map_or(0, |l| l.tasks.len()))
 }
 
 /// The task at `index` (from 0), owned by the list: valid until the list is
@@ -335,10 +334,12 @@ pub unsafe extern "C" fn camb_task_list_get(
     list: *const camb_task_list,
     index: usize,
 ) -> *const camb_task {
-    // SAFETY: the caller passes NULL or a live list.
-    unsafe { list.as_ref() }
-        .and_then(|l| l.tasks.get(index))
-        .map_or(std::ptr::null(), std::ptr::from_ref)
+    value_call(std::ptr::null(), || {
+        // SAFETY: the caller passes NULL or a live list.
+        unsafe { list.as_ref() }
+            .and_then(|l| l.tasks.get(index))
+            .map_or(std::ptr::null(), std::ptr::from_ref)
+    })
 }
 
 /// Frees a list and every task in it. NULL is a no-op.
