@@ -13,7 +13,8 @@
  * Each serves a profiler (scripts/bench.sh runs them so), e.g.
  *   valgrind --tool=callgrind --toggle-collect=camb_client_get_task_status \
  *       bench --url URL --only camb --calls 2000
- * (toggle-collect curl_easy_perform or raw_call for the others).
+ * (toggle-collect curl_easy_perform or raw_call for the others; add
+ * --toggle-collect=camb_task_free to count the free of each call's camb_task too).
  * Only 127.0.0.1 is accepted as the host. Every loop is bounded by a count.
  *
  * Interposed functions: getaddrinfo and pthread_create are defined here, count
@@ -358,13 +359,19 @@ static camb_client *camb_make(const char *url) {
     return c;
 }
 
-__attribute__((noinline)) static void camb_call(camb_client *c, const char *task) {
-    camb_task_info info;
-    camb_result r = camb_client_get_task_status(c, task, &info);
+/* One status call as a C program makes it in 0.2: the call, a look at the task,
+ * and camb_task_free (the task is the caller's). */
+__attribute__((noinline)) static void camb_call(camb_client *c, const char *task_id) {
+    camb_task *task = NULL;
+    camb_result r = camb_client_get_task_status(c, task_id, &task);
     if (r != CAMB_RESULT_OK) {
         die("camb_client_get_task_status", camb_last_error());
     }
-    if (info.status != CAMB_STATUS_SUCCESS || !info.has_run_id || info.run_id != 4242) {
+    int64_t run_id = 0;
+    bool ok = camb_task_status(task) == CAMB_STATUS_SUCCESS && camb_task_run_id(task, &run_id) &&
+              run_id == 4242;
+    camb_task_free(task);
+    if (!ok) {
         die("camb call", "unexpected status");
     }
 }
@@ -687,10 +694,11 @@ static void connections(int calls) {
     int ok = 0, not_found = 0;
     char id[32];
     for (int i = 0; i < calls; i++) {
-        camb_task_info info;
         if (i % 5 == 4) {
             snprintf(id, sizeof id, "missing-%d", i);
-            camb_result r = camb_client_get_task_status(c, id, &info);
+            camb_task *task = NULL;
+            camb_result r = camb_client_get_task_status(c, id, &task);
+            camb_task_free(task); /* NULL after a failure; freed in case it was not */
             if (r != CAMB_RESULT_NOT_FOUND || camb_last_http_status() != 404) {
                 die("404 call", camb_last_error());
             }
@@ -748,7 +756,6 @@ static void batch(int count, int reps) {
         ids[i] = malloc(16);
         snprintf(ids[i], 16, "t%d", i);
     }
-    camb_task_status_entry *entries = malloc(sizeof *entries * (size_t)count);
     camb_client *c = camb_make(base_url);
     double tb[16], tl[16];
     unsigned long long acc0 = 0;
@@ -764,16 +771,29 @@ static void batch(int count, int reps) {
             bool do_batch = (part == 0) == (r % 2 == 0);
             uint64_t t0 = now_ns();
             if (do_batch) {
+                camb_task_list *list = NULL;
                 if (camb_client_get_task_statuses(c, (const char *const *)ids, (size_t)count, 8,
-                                                  entries) != CAMB_RESULT_OK) {
+                                                  &list) != CAMB_RESULT_OK) {
                     die("camb_client_get_task_statuses", camb_last_error());
                 }
-                batch_ns = (double)(now_ns() - t0);
+                uint64_t t1 = now_ns();
+                if (camb_task_list_len(list) != (size_t)count) {
+                    die("batch", "the list does not hold one task per id");
+                }
                 for (int i = 0; i < count; i++) {
-                    if (entries[i].result != CAMB_RESULT_OK || entries[i].info.run_id != 4242) {
-                        die("batch entry", entries[i].error_message);
+                    const camb_task *task = camb_task_list_get(list, (size_t)i);
+                    int64_t run_id = 0;
+                    if (camb_task_result(task) != CAMB_RESULT_OK ||
+                        !camb_task_run_id(task, &run_id) || run_id != 4242) {
+                        const char *error = camb_task_error(task, NULL);
+                        die("batch entry", error != NULL ? error : "unexpected status");
                     }
                 }
+                /* Timed like the loop, which frees each task: the call and the free,
+                 * not the checks between them. */
+                uint64_t t2 = now_ns();
+                camb_task_list_free(list);
+                batch_ns = (double)(t1 - t0) + (double)(now_ns() - t2);
             } else {
                 for (int i = 0; i < count; i++) {
                     camb_call(c, ids[i]);
@@ -804,7 +824,6 @@ static void batch(int count, int reps) {
         free(ids[i]);
     }
     free(ids);
-    free(entries);
 }
 
 /* ---------------------------------------------------------------- syscalls */

@@ -23,11 +23,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "client: %s\n", camb_last_error());
         return 1;
     }
-    camb_task_info info;
-    camb_result r = camb_client_get_task_status(client, "t1", &info);
+    camb_task *task = NULL;
+    camb_result r = camb_client_get_task_status(client, "t1", &task);
+    bool success = r == CAMB_RESULT_OK && camb_task_status(task) == CAMB_STATUS_SUCCESS;
+    camb_task_free(task);
     camb_client_free(client);
-    if (r != CAMB_RESULT_OK || info.status != CAMB_STATUS_SUCCESS) {
-        fprintf(stderr, "status: %s\n", camb_last_error());
+    if (!success) {
+        fprintf(stderr, "status: %s\n", r != CAMB_RESULT_OK ? camb_last_error() : "not SUCCESS");
         return 1;
     }
     struct rusage ru;

@@ -104,8 +104,9 @@ int main(int argc, char **argv) {
     printf("API: %s\n", base_url != NULL && base_url[0] != '\0' ? base_url : "https://client.camb.ai/apis");
 
     int exit_status = 1;
-    char task_id[CAMB_TASK_ID_BUFFER_SIZE];
-    result = camb_client_create_task(client, prompt, &options, task_id, sizeof task_id);
+    char *task_id = NULL; /* ours: freed with camb_string_free() */
+    camb_task *task = NULL; /* ours: freed with camb_task_free() */
+    result = camb_client_create_task(client, prompt, &options, &task_id, NULL);
     if (result != CAMB_RESULT_OK) {
         exit_status = fail("creating the task", result);
         goto done;
@@ -116,39 +117,45 @@ int main(int argc, char **argv) {
     wait.initial_interval_ms = 500; /* short, for a demo; CAMB advises 2-5 s in production */
     wait.max_interval_ms = 5000;
     wait.deadline_ms = 5 * 60 * 1000;
-    camb_task_info info;
-    result = camb_client_wait_for_task(client, task_id, &wait, NULL, on_progress, NULL, &info);
+    result = camb_client_wait_for_task(client, task_id, &wait, NULL, on_progress, NULL, &task);
     if (result != CAMB_RESULT_OK) {
         exit_status = fail("waiting for the task", result);
         goto done;
     }
-    if (info.status != CAMB_STATUS_SUCCESS) {
+    if (camb_task_status(task) != CAMB_STATUS_SUCCESS) {
         /* ERROR, TIMEOUT, PAYMENT_REQUIRED or a status this version does not know. */
-        fprintf(stderr, "demo: the task ended in %.*s", (int)info.status_text_len, info.status_text);
-        if (info.exception_reason != NULL) {
-            fprintf(stderr, " (%.*s)", (int)info.exception_reason_len, info.exception_reason);
+        size_t len = 0;
+        const char *text = camb_task_status_text(task, &len);
+        fprintf(stderr, "demo: the task ended in %.*s", (int)len, text);
+        const char *reason = camb_task_exception_reason(task, &len);
+        if (reason != NULL) {
+            fprintf(stderr, " (%.*s)", (int)len, reason);
         }
-        if (info.message != NULL) {
-            fprintf(stderr, ": %.*s", (int)info.message_len, info.message);
+        const char *message = camb_task_message(task, &len);
+        if (message != NULL) {
+            fprintf(stderr, ": %.*s", (int)len, message);
         }
         fprintf(stderr, "\n");
         goto done;
     }
-    if (!info.has_run_id) {
+    int64_t run_id = 0;
+    if (!camb_task_run_id(task, &run_id)) {
         fprintf(stderr, "demo: the task succeeded but the server gave no run id\n");
         goto done;
     }
 
     uint64_t bytes = 0;
-    result = camb_client_save_result(client, info.run_id, out_path, NULL, &bytes);
+    result = camb_client_save_audio(client, run_id, out_path, NULL, &bytes);
     if (result != CAMB_RESULT_OK) {
         exit_status = fail("saving the audio", result);
         goto done;
     }
-    printf("saved run %" PRId64 " to %s (%" PRIu64 " bytes)\n", info.run_id, out_path, bytes);
+    printf("saved run %" PRId64 " to %s (%" PRIu64 " bytes)\n", run_id, out_path, bytes);
     exit_status = 0;
 
 done:
+    camb_task_free(task); /* NULL is a no-op */
+    camb_string_free(task_id);
     camb_client_free(client);
     return exit_status;
 }

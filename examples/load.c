@@ -199,8 +199,10 @@ int main(int argc, char **argv) {
     long block = calls / ROWS;
     double started = now_s(), block_started = started;
     for (long i = 1; i <= calls; i++) {
-        camb_task_info info;
-        r = camb_client_get_task_status(client, task_id, &info);
+        camb_task *task = NULL;
+        r = camb_client_get_task_status(client, task_id, &task);
+        /* Freed at once: a leak of one task per call would show in the RSS rows. */
+        camb_task_free(task);
         if (r != CAMB_RESULT_OK) {
             if (failures < 5) {
                 fprintf(stderr, "load: call %ld: %s: %s\n", i, camb_result_name(r),

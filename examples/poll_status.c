@@ -71,29 +71,40 @@ int main(int argc, char **argv) {
     options.deadline_ms = 10 * 60 * 1000;
 
     int exit_status = 1;
-    camb_task_info info;
-    result = camb_client_wait_for_task(client, task_id, &options, NULL, on_poll, NULL, &info);
+    camb_task *task = NULL; /* ours: freed with camb_task_free() */
+    result = camb_client_wait_for_task(client, task_id, &options, NULL, on_poll, NULL, &task);
     if (result != CAMB_RESULT_OK) {
         fprintf(stderr, "Stopped: %s: %s\n", camb_result_name(result), camb_last_error());
-    } else if (info.status == CAMB_STATUS_SUCCESS) {
+    } else if (camb_task_status(task) == CAMB_STATUS_SUCCESS) {
         printf("\nSound generation completed successfully!\n");
-        printf("Run ID : %" PRId64 "\n", info.run_id);
-        char url[4096];
-        result = camb_client_get_result_url(client, info.run_id, url, sizeof url, NULL);
-        if (result == CAMB_RESULT_OK) {
-            printf("Audio URL : %s\n", url);
-            exit_status = 0;
+        int64_t run_id = 0;
+        char *url = NULL; /* ours: freed with camb_string_free() */
+        if (!camb_task_run_id(task, &run_id)) {
+            fprintf(stderr, "The server gave no run id\n");
         } else {
-            fprintf(stderr, "Could not get the audio URL: %s\n", camb_last_error());
+            printf("Run ID : %" PRId64 "\n", run_id);
+            result = camb_client_get_audio_url(client, run_id, &url, NULL);
+            if (result == CAMB_RESULT_OK) {
+                printf("Audio URL : %s\n", url);
+                camb_string_free(url);
+                exit_status = 0;
+            } else {
+                fprintf(stderr, "Could not get the audio URL: %s\n", camb_last_error());
+            }
         }
     } else {
-        printf("\nSound generation ended in %.*s", (int)info.status_text_len, info.status_text);
-        if (info.exception_reason != NULL) {
-            printf(" (%.*s)", (int)info.exception_reason_len, info.exception_reason);
+        size_t len = 0;
+        const char *text = camb_task_status_text(task, &len);
+        printf("\nSound generation ended in %.*s", (int)len, text);
+        const char *reason = camb_task_exception_reason(task, &len);
+        if (reason != NULL) {
+            printf(" (%.*s)", (int)len, reason);
         }
-        printf(": %.*s\n", info.message != NULL ? (int)info.message_len : 13,
-               info.message != NULL ? info.message : "Unknown error");
+        const char *message = camb_task_message(task, &len);
+        printf(": %.*s\n", message != NULL ? (int)len : 13,
+               message != NULL ? message : "Unknown error");
     }
+    camb_task_free(task);
     camb_client_free(client);
     return exit_status;
 }

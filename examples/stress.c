@@ -9,29 +9,49 @@
  * demo-pending) and on its replies; it first waits until they are final, so the
  * emulator may be started with any --pending-ms.
  *
+ * Everything libcamb hands over is the caller's and is freed here: each camb_task
+ * with camb_task_free(), each list with its _free(), each task id and URL with
+ * camb_string_free(); a memory checker sees any of them leak or be read after
+ * it was freed.
+ *
  * Phase 1 (--clients N iterations, default 100), one thread: each iteration
  *   - builds a client with the builder (every setter), checks that the spent
  *     builder refuses every further call, makes one status call (rotating over
- *     demo-success, demo-error, demo-unknown and a missing id) and frees it;
+ *     demo-success, demo-error, demo-unknown and a missing id), reads the task
+ *     through every accessor, frees it and the client;
  *   - creates and frees clients with camb_client_new (explicit key and
  *     CAMB_API_KEY; their default base URL is the real API, so they make no call);
  *   - frees a builder without building it, and checks the freed builder is refused;
+ *   - builders whose setters refused a value: the build fails with the first
+ *     refusal and camb_last_error() names that setter (set_base_url of
+ *     "https://h/x?y=1", then a good URL: still INVALID_PARAMETER);
  *   - calls every function with bad input (NULL in each pointer, invalid UTF-8,
- *     empty, oversized and out-of-range values) and checks the documented code,
- *     that out-parameters are left unchanged on failure, and camb_last_error() /
- *     camb_last_http_status() after every call.
+ *     empty, oversized and out-of-range values, options whose struct_size is
+ *     larger than camb.h's or 0) and checks the documented code, that
+ *     out-parameters are left unchanged on failure, and camb_last_error() /
+ *     camb_last_http_status() after every call;
+ *   - every _free function with NULL (a no-op) and every accessor of camb_task,
+ *     camb_task_list and camb_audio_url_list with NULL, none of which touches
+ *     camb_last_error().
  *   Once: CAMB_API_KEY unset (MISSING_API_KEY) and unusable (INVALID_PARAMETER).
- * Workflow (--workflows N rounds, default 2): create a task, wait for it with a
- *   progress callback, download its audio (whole, stopped by the callback,
- *   cancelled by a token), ask for its URL (size query, then the URL), ask for
- *   many URLs at once, save it to a file; a wait that times out and one that is
- *   cancelled; a run that did not succeed and one that does not exist.
+ * Workflow (--workflows N rounds, default 2): create a task (its id freed at the
+ *   end, after every other call), wait for it with a progress callback, download
+ *   its audio (whole, stopped by the callback, cancelled by a token), ask for its
+ *   URL, ask for many URLs at once (a camb_audio_url_list), save it to a file; a
+ *   wait that times out and one that is cancelled; a run that did not succeed and
+ *   one that does not exist; options with a smaller struct_size (an older
+ *   program: the fields past it are not read, the ones within it are);
+ *   a batch of statuses (a camb_task_list with successes, a 404 and refused ids)
+ *   whose tasks are read again, and must say the same, after other status calls,
+ *   another batch and failures were made meanwhile, then read by 4 threads at once;
+ *   a camb_task made on one thread and read and freed on another, both ways.
  * Phase 2: --threads N threads (default 8) share ONE client and make --calls N
  *   status calls each (default 200), rotating over demo-success, demo-error,
  *   demo-unknown and an id unique to the thread and call (404). Each result is
  *   checked, and each thread's camb_last_error() must describe its own last call
- *   (a success: ""; a 404: the message names this thread's own id). The strings
- *   of a thread's last success must survive its later failures.
+ *   (a success: ""; a 404: the message names this thread's own id). Each thread
+ *   keeps its last demo-unknown task alive across its later calls (and the other
+ *   threads'), and its strings must stay the same.
  *
  * Prints one summary line. Exit status: 0 when every check passed, 1 when any
  * failed, 2 on bad usage or setup failure.
@@ -43,6 +63,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,9 +134,37 @@ static bool expect(camb_result got, camb_result want, const char *what) {
     return expect_http(got, want, 0, what);
 }
 
+/* Checks that this thread's camb_last_error() contains `part`. */
+static void expect_error_mentions(const char *part, const char *what) {
+    const char *error = camb_last_error();
+    CHECK(error != NULL && strstr(error, part) != NULL,
+          "%s: camb_last_error() does not mention %s: \"%s\"", what, part,
+          error != NULL ? error : "(NULL)");
+}
+
+/* True when `text` is `want`: `len` bytes, then a NUL. */
 static bool same_text(const char *text, size_t len, const char *want) {
     return text != NULL && len == strlen(want) && memcmp(text, want, len) == 0 && text[len] == '\0';
 }
+
+/* As same_text(), where a NULL `want` means none: a NULL text and a length of 0. */
+static bool optional_text_is(const char *text, size_t len, const char *want) {
+    return want == NULL ? text == NULL && len == 0 : same_text(text, len, want);
+}
+
+static const char *shown(const char *text) {
+    return text != NULL ? text : "(NULL)";
+}
+
+/*
+ * Out-parameters that a failed call must leave alone start as these: addresses
+ * that libcamb never returns, never dereferenced or freed here.
+ */
+static char g_sentinels[4];
+#define SENTINEL_TASK ((camb_task *)(void *)&g_sentinels[0])
+#define SENTINEL_TASK_LIST ((camb_task_list *)(void *)&g_sentinels[1])
+#define SENTINEL_URL_LIST ((camb_audio_url_list *)(void *)&g_sentinels[2])
+#define SENTINEL_STRING (&g_sentinels[3])
 
 /* ---------------------------------------------------------------- settings */
 
@@ -164,7 +213,7 @@ static camb_client *emulator_client(void) {
     return client;
 }
 
-/* ---------------------------------------------------------------- status calls */
+/* ---------------------------------------------------------------- tasks */
 
 enum task_kind { KIND_SUCCESS, KIND_ERROR, KIND_UNKNOWN, KIND_MISSING, KIND_COUNT };
 
@@ -181,67 +230,151 @@ static const char *kind_id(enum task_kind kind) {
     }
 }
 
+/* What a camb_task must say, accessor by accessor; NULL strings: none. */
+struct want_task {
+    camb_result result;
+    uint16_t http_status;
+    camb_status status;
+    const char *status_text;
+    bool has_run_id;
+    int64_t run_id;
+    const char *exception_reason;
+    const char *message;
+};
+
+static const struct want_task WANT_SUCCESS = {
+    CAMB_RESULT_OK, 0, CAMB_STATUS_SUCCESS, "SUCCESS", true, 4242, NULL, NULL};
+static const struct want_task WANT_ERROR = {
+    CAMB_RESULT_OK, 0, CAMB_STATUS_ERROR, "ERROR", true, 4243, "PROCESSING_ERROR",
+    "The audio model failed to render this prompt"};
+static const struct want_task WANT_UNKNOWN = {
+    CAMB_RESULT_OK, 0, CAMB_STATUS_UNKNOWN, "QUEUED_FOR_GPU", false, 0, NULL, NULL};
+static const struct want_task WANT_NOT_FOUND = {
+    CAMB_RESULT_NOT_FOUND, 404, CAMB_STATUS_UNKNOWN, NULL, false, 0, NULL, NULL};
+static const struct want_task WANT_NULL_ID = {
+    CAMB_RESULT_NULL_PARAMETER, 0, CAMB_STATUS_UNKNOWN, NULL, false, 0, NULL, NULL};
+static const struct want_task WANT_INVALID_ID = {
+    CAMB_RESULT_INVALID_PARAMETER, 0, CAMB_STATUS_UNKNOWN, NULL, false, 0, NULL, NULL};
+
+static const struct want_task *want_for(enum task_kind kind) {
+    switch (kind) {
+    case KIND_SUCCESS:
+        return &WANT_SUCCESS;
+    case KIND_ERROR:
+        return &WANT_ERROR;
+    case KIND_UNKNOWN:
+        return &WANT_UNKNOWN;
+    default:
+        return &WANT_NOT_FOUND;
+    }
+}
+
+/*
+ * Reads `task` through every accessor, with and without a length, and checks it
+ * against `want`. `id` is the task id it must report (NULL: any NUL-terminated
+ * text); `error_part`, for a task without a status, a text its camb_task_error()
+ * must contain (NULL: any non-empty text).
+ */
+static void check_task(const camb_task *task, const char *id, const struct want_task *want,
+                       const char *error_part, const char *what) {
+    CHECK(task != NULL, "%s: no task", what);
+    if (task == NULL) {
+        return;
+    }
+    size_t len = 777;
+    const char *text = camb_task_id(task, &len);
+    if (id != NULL) {
+        CHECK(same_text(text, len, id), "%s: camb_task_id is \"%s\" (%zu bytes), want \"%s\"",
+              what, shown(text), len, id);
+    } else {
+        CHECK(text != NULL && strlen(text) == len, "%s: camb_task_id is not a string of its length",
+              what);
+    }
+    CHECK(camb_task_id(task, NULL) == text, "%s: camb_task_id(NULL len) gave another pointer",
+          what);
+
+    camb_result result = camb_task_result(task);
+    CHECK(result == want->result, "%s: camb_task_result is %s, want %s", what,
+          camb_result_name(result), camb_result_name(want->result));
+    uint16_t http = camb_task_http_status(task);
+    CHECK(http == want->http_status, "%s: camb_task_http_status is %u, want %u", what,
+          (unsigned)http, (unsigned)want->http_status);
+    len = 777;
+    text = camb_task_error(task, &len);
+    if (want->result == CAMB_RESULT_OK) {
+        CHECK(text == NULL && len == 0, "%s: camb_task_error is \"%s\" for a task with a status",
+              what, shown(text));
+    } else {
+        CHECK(text != NULL && len > 0 && strlen(text) == len &&
+                  (error_part == NULL || strstr(text, error_part) != NULL),
+              "%s: camb_task_error is \"%s\", want a text with \"%s\"", what, shown(text),
+              shown(error_part));
+    }
+    CHECK(camb_task_error(task, NULL) == text, "%s: camb_task_error(NULL len) gave another pointer",
+          what);
+
+    camb_status status = camb_task_status(task);
+    CHECK(status == want->status, "%s: camb_task_status is %s, want %s", what,
+          camb_status_name(status), camb_status_name(want->status));
+    len = 777;
+    text = camb_task_status_text(task, &len);
+    CHECK(optional_text_is(text, len, want->status_text),
+          "%s: camb_task_status_text is \"%s\" (%zu bytes), want \"%s\"", what, shown(text), len,
+          shown(want->status_text));
+    CHECK(camb_task_status_text(task, NULL) == text,
+          "%s: camb_task_status_text(NULL len) gave another pointer", what);
+
+    int64_t run_id = -7;
+    bool has_run_id = camb_task_run_id(task, &run_id);
+    CHECK(has_run_id == want->has_run_id && run_id == (has_run_id ? want->run_id : -7),
+          "%s: camb_task_run_id is %d (%" PRId64 "), want %d (%" PRId64 ")", what,
+          (int)has_run_id, run_id, (int)want->has_run_id, want->run_id);
+    CHECK(camb_task_run_id(task, NULL) == has_run_id, "%s: camb_task_run_id(NULL) differs", what);
+
+    len = 777;
+    text = camb_task_exception_reason(task, &len);
+    CHECK(optional_text_is(text, len, want->exception_reason),
+          "%s: camb_task_exception_reason is \"%s\", want \"%s\"", what, shown(text),
+          shown(want->exception_reason));
+    CHECK(camb_task_exception_reason(task, NULL) == text,
+          "%s: camb_task_exception_reason(NULL len) gave another pointer", what);
+    len = 777;
+    text = camb_task_message(task, &len);
+    CHECK(optional_text_is(text, len, want->message), "%s: camb_task_message is \"%s\", want \"%s\"",
+          what, shown(text), shown(want->message));
+    CHECK(camb_task_message(task, NULL) == text,
+          "%s: camb_task_message(NULL len) gave another pointer", what);
+}
+
 /*
  * One status call of `kind` (for KIND_MISSING, `missing_id`), checked in full,
- * including this thread's last error. Returns the result.
+ * including this thread's last error and every accessor of the task. On success
+ * the task is handed to the caller in `*out` (to free); otherwise `*out` is NULL.
+ * Returns the result.
  */
 static camb_result checked_status_call(const camb_client *client, enum task_kind kind,
-                                       const char *missing_id, camb_task_info *info) {
+                                       const char *missing_id, camb_task **out) {
     const char *id = kind == KIND_MISSING ? missing_id : kind_id(kind);
-    camb_task_info before;
-    memset(info, 0xA5, sizeof *info);
-    memcpy(&before, info, sizeof before);
-    camb_result r = camb_client_get_task_status(client, id, info);
+    camb_task *task = SENTINEL_TASK;
+    camb_result r = camb_client_get_task_status(client, id, &task);
     char what[160];
     snprintf(what, sizeof what, "get_task_status(%s)", id);
     const char *error = camb_last_error();
+    *out = NULL;
 
-    switch (kind) {
-    case KIND_SUCCESS:
-        if (expect(r, CAMB_RESULT_OK, what)) {
-            CHECK(info->status == CAMB_STATUS_SUCCESS && info->has_run_id && info->run_id == 4242,
-                  "%s: status %s run %" PRId64, id, camb_status_name(info->status), info->run_id);
-            CHECK(same_text(info->status_text, info->status_text_len, "SUCCESS"),
-                  "%s: status_text", id);
-            CHECK(info->exception_reason == NULL && info->exception_reason_len == 0 &&
-                      info->message == NULL && info->message_len == 0,
-                  "%s: unexpected reason or message", id);
-        }
-        break;
-    case KIND_ERROR:
-        if (expect(r, CAMB_RESULT_OK, what)) {
-            CHECK(info->status == CAMB_STATUS_ERROR && info->has_run_id && info->run_id == 4243,
-                  "%s: status %s run %" PRId64, id, camb_status_name(info->status), info->run_id);
-            CHECK(same_text(info->status_text, info->status_text_len, "ERROR"), "%s: status_text",
-                  id);
-            CHECK(same_text(info->exception_reason, info->exception_reason_len,
-                            "PROCESSING_ERROR"),
-                  "%s: exception_reason", id);
-            CHECK(same_text(info->message, info->message_len,
-                            "The audio model failed to render this prompt"),
-                  "%s: message", id);
-        }
-        break;
-    case KIND_UNKNOWN:
-        if (expect(r, CAMB_RESULT_OK, what)) {
-            CHECK(info->status == CAMB_STATUS_UNKNOWN && !info->has_run_id,
-                  "%s: status %s has_run_id %d", id, camb_status_name(info->status),
-                  (int)info->has_run_id);
-            CHECK(same_text(info->status_text, info->status_text_len, "QUEUED_FOR_GPU"),
-                  "%s: status_text", id);
-            CHECK(info->exception_reason == NULL && info->message == NULL,
-                  "%s: unexpected reason or message", id);
-        }
-        break;
-    default:
+    if (kind == KIND_MISSING) {
         if (expect_http(r, CAMB_RESULT_NOT_FOUND, 404, what)) {
             /* The message is this thread's own: it names this call's unique id. */
             CHECK(strstr(error, "404") != NULL && strstr(error, id) != NULL,
                   "%s: camb_last_error() is not this call's: \"%s\"", id, error);
-            CHECK(memcmp(info, &before, sizeof before) == 0,
-                  "%s: a failed call wrote its out-parameter", id);
+            CHECK(task == SENTINEL_TASK, "%s: a failed call wrote its out-parameter", id);
         }
-        break;
+    } else if (expect(r, CAMB_RESULT_OK, what)) {
+        check_task(task, id, want_for(kind), NULL, what);
+        *out = task;
+    }
+    if (task != SENTINEL_TASK && task != *out) {
+        camb_task_free(task); /* an unexpected success: still ours to free */
     }
     return r;
 }
@@ -251,30 +384,38 @@ static camb_result checked_status_call(const camb_client *client, enum task_kind
 static char g_long_id[1026];   /* 1025 bytes: one over the limit */
 static char g_max_id[1025];    /* 1024 bytes: the longest valid id */
 
-/* Every function with bad input; nothing here reaches the network but the max-length id. */
-static void bad_inputs(const camb_client *client) {
-    camb_task_info info;
-    memset(&info, 0x5A, sizeof info);
-    camb_task_info untouched;
-    memcpy(&untouched, &info, sizeof untouched);
-
-    /* Builders. */
-    expect(camb_client_builder_set_api_key(NULL, g_api_key), CAMB_RESULT_NULL_PARAMETER,
-           "set_api_key(NULL builder)");
-    expect(camb_client_builder_set_base_url(NULL, g_base_url), CAMB_RESULT_NULL_PARAMETER,
-           "set_base_url(NULL builder)");
-    expect(camb_client_builder_set_timeout_ms(NULL, 1000), CAMB_RESULT_NULL_PARAMETER,
-           "set_timeout_ms(NULL builder)");
-    expect(camb_client_builder_set_max_retries(NULL, 1), CAMB_RESULT_NULL_PARAMETER,
-           "set_max_retries(NULL builder)");
-    expect(camb_client_builder_set_allow_insecure_http(NULL, true), CAMB_RESULT_NULL_PARAMETER,
-           "set_allow_insecure_http(NULL builder)");
+/*
+ * Builders whose setters refused a value. Each setter reports its own refusal at
+ * once; the builder remembers the first, and build fails with it (consuming the
+ * builder) with a camb_last_error() that names the setter, even when later
+ * settings were accepted.
+ */
+static void builder_refusals(void) {
     camb_client *out = NULL;
-    expect(camb_client_builder_build(NULL, &out), CAMB_RESULT_NULL_PARAMETER, "build(NULL)");
-    CHECK(out == NULL, "build(NULL) wrote its out-parameter");
-    camb_client_builder_free(NULL);
 
+    /* The brief case: a base URL with a query, then a good one. */
     camb_client_builder *builder = camb_client_builder_new();
+    CHECK(builder != NULL, "camb_client_builder_new returned NULL");
+    if (builder != NULL) {
+        expect(camb_client_builder_set_base_url(builder, "https://h/x?y=1"),
+               CAMB_RESULT_INVALID_PARAMETER, "set_base_url(https://h/x?y=1)");
+        expect(camb_client_builder_set_api_key(builder, g_api_key), CAMB_RESULT_OK,
+               "set_api_key after a refused setting");
+        expect(camb_client_builder_set_base_url(builder, g_base_url), CAMB_RESULT_OK,
+               "set_base_url(good) after a refused one");
+        expect(camb_client_builder_build(builder, &out), CAMB_RESULT_INVALID_PARAMETER,
+               "build after set_base_url(https://h/x?y=1) was refused");
+        expect_error_mentions("camb_client_builder_set_base_url",
+                              "build after set_base_url(https://h/x?y=1) was refused");
+        CHECK(out == NULL, "a build refused for a setting wrote its out-parameter");
+        /* consumed, as any build */
+        expect(camb_client_builder_set_api_key(builder, g_api_key),
+               CAMB_RESULT_INVALID_PARAMETER, "set_api_key after a refused build");
+        camb_client_builder_free(builder);
+    }
+
+    /* Many refusals of every setter: the build fails with the first one's code. */
+    builder = camb_client_builder_new();
     CHECK(builder != NULL, "camb_client_builder_new returned NULL");
     if (builder != NULL) {
         expect(camb_client_builder_set_api_key(builder, NULL), CAMB_RESULT_NULL_PARAMETER,
@@ -307,7 +448,45 @@ static void bad_inputs(const camb_client *client) {
                CAMB_RESULT_INVALID_PARAMETER, "set_timeout_ms(a day + 1)");
         expect(camb_client_builder_set_max_retries(builder, 11), CAMB_RESULT_INVALID_PARAMETER,
                "set_max_retries(11)");
-        /* A plain-http URL to a host that is not loopback: refused by build. */
+        expect(camb_client_builder_set_ca_bundle_file(builder, NULL), CAMB_RESULT_NULL_PARAMETER,
+               "set_ca_bundle_file(NULL)");
+        expect(camb_client_builder_set_ca_bundle_file(builder, "/nonexistent/camb-stress.pem"),
+               CAMB_RESULT_INVALID_PARAMETER, "set_ca_bundle_file(no such file)");
+        expect(camb_client_builder_set_ca_bundle_pem(builder, NULL, 0), CAMB_RESULT_NULL_PARAMETER,
+               "set_ca_bundle_pem(NULL)");
+        expect(camb_client_builder_set_ca_bundle_pem(builder, (const uint8_t *)"not pem", 7),
+               CAMB_RESULT_INVALID_PARAMETER, "set_ca_bundle_pem(not PEM)");
+        expect(camb_client_builder_set_proxy(builder, NULL), CAMB_RESULT_NULL_PARAMETER,
+               "set_proxy(NULL)");
+        expect(camb_client_builder_set_proxy(builder, "socks5://127.0.0.1:1080"),
+               CAMB_RESULT_INVALID_PARAMETER, "set_proxy(socks5)");
+        /* Good settings after the refusals do not undo them. */
+        expect(camb_client_builder_set_api_key(builder, g_api_key), CAMB_RESULT_OK,
+               "set_api_key after refusals");
+        expect(camb_client_builder_set_base_url(builder, g_base_url), CAMB_RESULT_OK,
+               "set_base_url after refusals");
+        expect(camb_client_builder_build(builder, &out), CAMB_RESULT_NULL_PARAMETER,
+               "build after set_api_key(NULL) and other refusals");
+        expect_error_mentions("camb_client_builder_set_api_key",
+                              "build after set_api_key(NULL) and other refusals");
+        CHECK(out == NULL, "a build refused for a setting wrote its out-parameter");
+        camb_client_builder_free(builder); /* already consumed: ignored */
+    }
+
+    /* A refused setting and no build: freeing it frees everything (memcheck). */
+    builder = camb_client_builder_new();
+    CHECK(builder != NULL, "camb_client_builder_new returned NULL");
+    if (builder != NULL) {
+        expect(camb_client_builder_set_proxy(builder, "not a proxy"),
+               CAMB_RESULT_INVALID_PARAMETER, "set_proxy(not a proxy)");
+        camb_client_builder_free(builder);
+    }
+
+    /* A plain-http URL to a host that is not loopback: accepted by the setter,
+     * refused by build. */
+    builder = camb_client_builder_new();
+    CHECK(builder != NULL, "camb_client_builder_new returned NULL");
+    if (builder != NULL) {
         expect(camb_client_builder_set_api_key(builder, g_api_key), CAMB_RESULT_OK,
                "set_api_key");
         expect(camb_client_builder_set_base_url(builder, "http://example.com/apis"),
@@ -331,6 +510,198 @@ static void bad_inputs(const camb_client *client) {
                "set_timeout_ms after build(builder, NULL)");
         camb_client_builder_free(builder);
     }
+}
+
+/*
+ * Every _free function with NULL (a no-op) and every accessor with NULL objects:
+ * nothing crashes, each gives its documented "none", and none of them touches
+ * this thread's last error (which a failure sets first).
+ */
+static void null_objects(void) {
+    camb_client *none = NULL;
+    expect(camb_client_new("", &none), CAMB_RESULT_INVALID_PARAMETER, "client_new(empty key)");
+    char before[512];
+    snprintf(before, sizeof before, "%s", camb_last_error());
+
+    camb_task_free(NULL);
+    camb_task_list_free(NULL);
+    camb_audio_url_list_free(NULL);
+    camb_string_free(NULL);
+
+    size_t len = 777;
+    CHECK(camb_task_result(NULL) == CAMB_RESULT_NULL_PARAMETER, "camb_task_result(NULL)");
+    CHECK(camb_task_error(NULL, &len) == NULL && len == 0, "camb_task_error(NULL)");
+    CHECK(camb_task_error(NULL, NULL) == NULL, "camb_task_error(NULL, NULL)");
+    CHECK(camb_task_http_status(NULL) == 0, "camb_task_http_status(NULL)");
+    len = 777;
+    const char *id = camb_task_id(NULL, &len);
+    CHECK(id != NULL && id[0] == '\0' && len == 0, "camb_task_id(NULL) is not \"\"");
+    id = camb_task_id(NULL, NULL);
+    CHECK(id != NULL && id[0] == '\0', "camb_task_id(NULL, NULL) is not \"\"");
+    CHECK(camb_task_status(NULL) == CAMB_STATUS_UNKNOWN, "camb_task_status(NULL)");
+    len = 777;
+    CHECK(camb_task_status_text(NULL, &len) == NULL && len == 0, "camb_task_status_text(NULL)");
+    CHECK(camb_task_status_text(NULL, NULL) == NULL, "camb_task_status_text(NULL, NULL)");
+    int64_t run_id = 99;
+    CHECK(!camb_task_run_id(NULL, &run_id) && run_id == 99,
+          "camb_task_run_id(NULL) said yes or wrote its out-parameter");
+    CHECK(!camb_task_run_id(NULL, NULL), "camb_task_run_id(NULL, NULL)");
+    len = 777;
+    CHECK(camb_task_exception_reason(NULL, &len) == NULL && len == 0,
+          "camb_task_exception_reason(NULL)");
+    CHECK(camb_task_exception_reason(NULL, NULL) == NULL, "camb_task_exception_reason(NULL, NULL)");
+    len = 777;
+    CHECK(camb_task_message(NULL, &len) == NULL && len == 0, "camb_task_message(NULL)");
+    CHECK(camb_task_message(NULL, NULL) == NULL, "camb_task_message(NULL, NULL)");
+
+    CHECK(camb_task_list_len(NULL) == 0, "camb_task_list_len(NULL)");
+    CHECK(camb_task_list_get(NULL, 0) == NULL, "camb_task_list_get(NULL, 0)");
+    CHECK(camb_task_list_get(NULL, SIZE_MAX) == NULL, "camb_task_list_get(NULL, SIZE_MAX)");
+
+    CHECK(camb_audio_url_list_len(NULL) == 0, "camb_audio_url_list_len(NULL)");
+    run_id = 99;
+    len = 777;
+    CHECK(camb_audio_url_list_get(NULL, 0, &run_id, &len) == NULL && run_id == 99 && len == 0,
+          "camb_audio_url_list_get(NULL, 0): a URL, or run id %" PRId64 ", length %zu", run_id,
+          len);
+    CHECK(camb_audio_url_list_get(NULL, 0, NULL, NULL) == NULL,
+          "camb_audio_url_list_get(NULL, 0, NULL, NULL)");
+
+    const char *after = camb_last_error();
+    CHECK(strcmp(after, before) == 0,
+          "_free(NULL) or an accessor changed camb_last_error(): \"%s\", was \"%s\"", after,
+          before);
+}
+
+/*
+ * camb_create_options_init() and camb_wait_options_init(), which the header's
+ * _default() call with the header's sizeof (and an FFI with its own): the
+ * defaults for the fields within struct_size and nothing written past it; a size
+ * larger than the library's struct, or too small to hold struct_size, refused
+ * without a write.
+ */
+static void options_init(void) {
+    /* The full size: the defaults. */
+    camb_create_options create;
+    memset(&create, 0x5A, sizeof create);
+    if (expect(camb_create_options_init(&create, sizeof create), CAMB_RESULT_OK,
+               "create_options_init(sizeof)")) {
+        CHECK(create.struct_size == sizeof create && create.duration_s == 0.0 &&
+                  create.audio_type == CAMB_AUDIO_TYPE_DEFAULT && create.project_name == NULL &&
+                  create.project_description == NULL && !create.has_folder_id &&
+                  create.folder_id == 0 && !create.retry,
+              "create_options_init(sizeof): not the defaults");
+    }
+    camb_wait_options wait;
+    memset(&wait, 0x5A, sizeof wait);
+    if (expect(camb_wait_options_init(&wait, sizeof wait), CAMB_RESULT_OK,
+               "wait_options_init(sizeof)")) {
+        CHECK(wait.struct_size == sizeof wait && wait.initial_interval_ms == 2000 &&
+                  wait.backoff_factor == 1.5 && wait.max_interval_ms == 15000 &&
+                  wait.deadline_ms == 600000,
+              "wait_options_init(sizeof): not the defaults (%" PRIu64 ", %g, %" PRIu64
+              ", %" PRIu64 ")",
+              wait.initial_interval_ms, wait.backoff_factor, wait.max_interval_ms,
+              wait.deadline_ms);
+    }
+
+    /* An older program's smaller struct: only the fields it has are written. */
+    _Alignas(camb_create_options) unsigned char older_create[sizeof(camb_create_options)];
+    memset(older_create, 0x5A, sizeof older_create);
+    size_t older_size = offsetof(camb_create_options, audio_type);
+    if (expect(camb_create_options_init((camb_create_options *)(void *)older_create, older_size),
+               CAMB_RESULT_OK, "create_options_init(struct_size ending before audio_type)")) {
+        size_t got_size = 0;
+        double got_duration = -1.0;
+        memcpy(&got_size, older_create, sizeof got_size);
+        memcpy(&got_duration, older_create + offsetof(camb_create_options, duration_s),
+               sizeof got_duration);
+        bool untouched = true;
+        for (size_t i = older_size; i < sizeof older_create; i++) {
+            untouched = untouched && older_create[i] == 0x5A;
+        }
+        CHECK(got_size == older_size && got_duration == 0.0 && untouched,
+              "create_options_init(older size): struct_size %zu, duration %g, %s", got_size,
+              got_duration, untouched ? "nothing past it written" : "WROTE PAST IT");
+    }
+    _Alignas(camb_wait_options) unsigned char older_wait[sizeof(camb_wait_options)];
+    memset(older_wait, 0x5A, sizeof older_wait);
+    older_size = offsetof(camb_wait_options, deadline_ms);
+    if (expect(camb_wait_options_init((camb_wait_options *)(void *)older_wait, older_size),
+               CAMB_RESULT_OK, "wait_options_init(struct_size ending before deadline_ms)")) {
+        camb_wait_options got;
+        memcpy(&got, older_wait, older_size);
+        bool untouched = true;
+        for (size_t i = older_size; i < sizeof older_wait; i++) {
+            untouched = untouched && older_wait[i] == 0x5A;
+        }
+        CHECK(got.struct_size == older_size && got.initial_interval_ms == 2000 &&
+                  got.backoff_factor == 1.5 && got.max_interval_ms == 15000 && untouched,
+              "wait_options_init(older size): wrong fields, or %s",
+              untouched ? "nothing past it written" : "WROTE PAST IT");
+    }
+
+    /* Refused, writing nothing: larger than the library's struct (a newer camb.h),
+     * smaller than struct_size itself, NULL. */
+    struct {
+        camb_create_options options;
+        unsigned char newer_fields[16];
+    } newer_create;
+    memset(&newer_create, 0x5A, sizeof newer_create);
+    struct {
+        camb_wait_options options;
+        unsigned char newer_fields[16];
+    } newer_wait;
+    memset(&newer_wait, 0x5A, sizeof newer_wait);
+    memcpy(older_create, &create, sizeof create);
+    expect(camb_create_options_init(&newer_create.options, sizeof newer_create),
+           CAMB_RESULT_INVALID_PARAMETER, "create_options_init(larger than the struct)");
+    expect(camb_create_options_init(&create, sizeof(size_t) - 1), CAMB_RESULT_INVALID_PARAMETER,
+           "create_options_init(smaller than a size_t)");
+    expect(camb_create_options_init(NULL, sizeof create), CAMB_RESULT_NULL_PARAMETER,
+           "create_options_init(NULL)");
+    expect(camb_wait_options_init(&newer_wait.options, sizeof newer_wait),
+           CAMB_RESULT_INVALID_PARAMETER, "wait_options_init(larger than the struct)");
+    expect(camb_wait_options_init(&wait, 0), CAMB_RESULT_INVALID_PARAMETER,
+           "wait_options_init(size 0)");
+    expect(camb_wait_options_init(NULL, sizeof wait), CAMB_RESULT_NULL_PARAMETER,
+           "wait_options_init(NULL)");
+    bool create_untouched = memcmp(older_create, &create, sizeof create) == 0;
+    bool newer_untouched = true;
+    for (size_t i = 0; i < sizeof newer_create; i++) {
+        newer_untouched = newer_untouched && ((unsigned char *)&newer_create)[i] == 0x5A;
+    }
+    for (size_t i = 0; i < sizeof newer_wait; i++) {
+        newer_untouched = newer_untouched && ((unsigned char *)&newer_wait)[i] == 0x5A;
+    }
+    CHECK(create_untouched && newer_untouched && wait.struct_size == sizeof wait,
+          "a refused _options_init wrote to the options");
+}
+
+/* Every function with bad input; nothing here reaches the network but the max-length id. */
+static void bad_inputs(const camb_client *client) {
+    /* Builders. */
+    expect(camb_client_builder_set_api_key(NULL, g_api_key), CAMB_RESULT_NULL_PARAMETER,
+           "set_api_key(NULL builder)");
+    expect(camb_client_builder_set_base_url(NULL, g_base_url), CAMB_RESULT_NULL_PARAMETER,
+           "set_base_url(NULL builder)");
+    expect(camb_client_builder_set_timeout_ms(NULL, 1000), CAMB_RESULT_NULL_PARAMETER,
+           "set_timeout_ms(NULL builder)");
+    expect(camb_client_builder_set_max_retries(NULL, 1), CAMB_RESULT_NULL_PARAMETER,
+           "set_max_retries(NULL builder)");
+    expect(camb_client_builder_set_allow_insecure_http(NULL, true), CAMB_RESULT_NULL_PARAMETER,
+           "set_allow_insecure_http(NULL builder)");
+    expect(camb_client_builder_set_ca_bundle_file(NULL, "/nonexistent/camb-stress.pem"),
+           CAMB_RESULT_NULL_PARAMETER, "set_ca_bundle_file(NULL builder)");
+    expect(camb_client_builder_set_ca_bundle_pem(NULL, (const uint8_t *)"x", 1),
+           CAMB_RESULT_NULL_PARAMETER, "set_ca_bundle_pem(NULL builder)");
+    expect(camb_client_builder_set_proxy(NULL, "http://127.0.0.1:3128"),
+           CAMB_RESULT_NULL_PARAMETER, "set_proxy(NULL builder)");
+    camb_client *out = NULL;
+    expect(camb_client_builder_build(NULL, &out), CAMB_RESULT_NULL_PARAMETER, "build(NULL)");
+    CHECK(out == NULL, "build(NULL) wrote its out-parameter");
+    camb_client_builder_free(NULL);
+    builder_refusals();
 
     /* camb_client_new */
     expect(camb_client_new(g_api_key, NULL), CAMB_RESULT_NULL_PARAMETER, "client_new(key, NULL)");
@@ -342,33 +713,59 @@ static void bad_inputs(const camb_client *client) {
     CHECK(out == NULL, "a failed camb_client_new wrote its out-parameter");
     camb_client_free(NULL);
 
+    null_objects();
+
     /* Status calls. */
-    expect(camb_client_get_task_status(NULL, "demo-success", &info), CAMB_RESULT_NULL_PARAMETER,
+    camb_task *task = SENTINEL_TASK;
+    expect(camb_client_get_task_status(NULL, "demo-success", &task), CAMB_RESULT_NULL_PARAMETER,
            "get_task_status(NULL client)");
-    expect(camb_client_get_task_status(client, NULL, &info), CAMB_RESULT_NULL_PARAMETER,
+    expect(camb_client_get_task_status(client, NULL, &task), CAMB_RESULT_NULL_PARAMETER,
            "get_task_status(NULL id)");
     expect(camb_client_get_task_status(client, "demo-success", NULL), CAMB_RESULT_NULL_PARAMETER,
            "get_task_status(NULL out)");
-    expect(camb_client_get_task_status(client, "demo-\xff", &info), CAMB_RESULT_INVALID_PARAMETER,
+    expect(camb_client_get_task_status(client, "demo-\xff", &task), CAMB_RESULT_INVALID_PARAMETER,
            "get_task_status(invalid UTF-8)");
-    expect(camb_client_get_task_status(client, "\xc3", &info), CAMB_RESULT_INVALID_PARAMETER,
+    expect(camb_client_get_task_status(client, "\xc3", &task), CAMB_RESULT_INVALID_PARAMETER,
            "get_task_status(truncated UTF-8)");
-    expect(camb_client_get_task_status(client, "", &info), CAMB_RESULT_INVALID_PARAMETER,
+    expect(camb_client_get_task_status(client, "", &task), CAMB_RESULT_INVALID_PARAMETER,
            "get_task_status(empty id)");
-    expect(camb_client_get_task_status(client, ".", &info), CAMB_RESULT_INVALID_PARAMETER,
+    expect(camb_client_get_task_status(client, ".", &task), CAMB_RESULT_INVALID_PARAMETER,
            "get_task_status(.)");
-    expect(camb_client_get_task_status(client, "..", &info), CAMB_RESULT_INVALID_PARAMETER,
+    expect(camb_client_get_task_status(client, "..", &task), CAMB_RESULT_INVALID_PARAMETER,
            "get_task_status(..)");
-    expect(camb_client_get_task_status(client, g_long_id, &info), CAMB_RESULT_INVALID_PARAMETER,
+    expect(camb_client_get_task_status(client, g_long_id, &task), CAMB_RESULT_INVALID_PARAMETER,
            "get_task_status(1025-byte id)");
-    CHECK(memcmp(&info, &untouched, sizeof info) == 0,
-          "a refused get_task_status wrote its out-parameter");
     /* Long valid ids reach the server: the emulator (like FastAPI) refuses ids over
      * 256 characters with a 422, and knows no task with a 256-character one. */
-    expect_http(camb_client_get_task_status(client, g_max_id, &info), CAMB_RESULT_VALIDATION, 422,
+    expect_http(camb_client_get_task_status(client, g_max_id, &task), CAMB_RESULT_VALIDATION, 422,
                 "get_task_status(1024-byte id)");
-    expect_http(camb_client_get_task_status(client, g_max_id + (sizeof g_max_id - 257), &info),
+    expect_http(camb_client_get_task_status(client, g_max_id + (sizeof g_max_id - 257), &task),
                 CAMB_RESULT_NOT_FOUND, 404, "get_task_status(256-byte id)");
+    CHECK(task == SENTINEL_TASK, "a failed get_task_status wrote its out-parameter");
+
+    /* Batches: refused as a whole only for the call's own arguments. */
+    const char *two_ids[2] = {"demo-success", "demo-error"};
+    static const char *too_many_ids[100001]; /* NULLs: never read, the count is refused first */
+    camb_task_list *list = SENTINEL_TASK_LIST;
+    expect(camb_client_get_task_statuses(NULL, two_ids, 2, 0, &list), CAMB_RESULT_NULL_PARAMETER,
+           "get_task_statuses(NULL client)");
+    expect(camb_client_get_task_statuses(client, two_ids, 2, 0, NULL), CAMB_RESULT_NULL_PARAMETER,
+           "get_task_statuses(NULL out)");
+    expect(camb_client_get_task_statuses(client, NULL, 2, 0, &list), CAMB_RESULT_NULL_PARAMETER,
+           "get_task_statuses(NULL ids, count 2)");
+    expect(camb_client_get_task_statuses(client, two_ids, 2, 33, &list),
+           CAMB_RESULT_INVALID_PARAMETER, "get_task_statuses(33 connections)");
+    expect(camb_client_get_task_statuses(client, too_many_ids, 100001, 0, &list),
+           CAMB_RESULT_INVALID_PARAMETER, "get_task_statuses(100001 ids)");
+    CHECK(list == SENTINEL_TASK_LIST, "a refused get_task_statuses wrote its out-parameter");
+    /* count 0: an empty list (ids may be NULL), freed like any other. */
+    list = NULL;
+    if (expect(camb_client_get_task_statuses(client, NULL, 0, 0, &list), CAMB_RESULT_OK,
+               "get_task_statuses(count 0)")) {
+        CHECK(list != NULL && camb_task_list_len(list) == 0 && camb_task_list_get(list, 0) == NULL,
+              "get_task_statuses(count 0) is not an empty list");
+        camb_task_list_free(list);
+    }
 
     /* Names and versions of any value. */
     CHECK(strcmp(camb_result_name(CAMB_RESULT_NOT_FOUND), "CAMB_RESULT_NOT_FOUND") == 0,
@@ -403,98 +800,142 @@ static void bad_inputs(const camb_client *client) {
         camb_cancel_token_free(token);
     }
 
+    options_init();
+
     /* Create: refused before anything is sent. */
-    char task_id[CAMB_TASK_ID_BUFFER_SIZE];
-    strcpy(task_id, "untouched");
+    char *task_id = SENTINEL_STRING;
+    size_t id_len = 777;
     camb_create_options options = camb_create_options_default();
-    expect(camb_client_create_task(NULL, "rain", NULL, task_id, sizeof task_id),
+    CHECK(options.struct_size == sizeof options,
+          "camb_create_options_default().struct_size is %zu, sizeof is %zu", options.struct_size,
+          sizeof options);
+    expect(camb_client_create_task(NULL, "rain", NULL, &task_id, &id_len),
            CAMB_RESULT_NULL_PARAMETER, "create_task(NULL client)");
-    expect(camb_client_create_task(client, NULL, NULL, task_id, sizeof task_id),
+    expect(camb_client_create_task(client, NULL, NULL, &task_id, &id_len),
            CAMB_RESULT_NULL_PARAMETER, "create_task(NULL prompt)");
-    expect(camb_client_create_task(client, "rain", NULL, NULL, sizeof task_id),
+    expect(camb_client_create_task(client, "rain", NULL, NULL, &id_len),
            CAMB_RESULT_NULL_PARAMETER, "create_task(NULL out)");
-    expect(camb_client_create_task(client, "", NULL, task_id, sizeof task_id),
+    expect(camb_client_create_task(client, "", NULL, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(empty prompt)");
-    expect(camb_client_create_task(client, "r\xff", NULL, task_id, sizeof task_id),
+    expect(camb_client_create_task(client, "r\xff", NULL, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(invalid UTF-8)");
-    expect(camb_client_create_task(client, "rain", NULL, task_id, CAMB_TASK_ID_BUFFER_SIZE - 1),
-           CAMB_RESULT_INVALID_PARAMETER, "create_task(small buffer)");
     options.audio_type = 99;
-    expect(camb_client_create_task(client, "rain", &options, task_id, sizeof task_id),
+    expect(camb_client_create_task(client, "rain", &options, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(audio_type 99)");
     options = camb_create_options_default();
     options.audio_type = CAMB_AUDIO_TYPE_SOUND;
     options.duration_s = 11.0;
-    expect(camb_client_create_task(client, "rain", &options, task_id, sizeof task_id),
+    expect(camb_client_create_task(client, "rain", &options, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(11 s of sound)");
     options.duration_s = -1.0;
-    expect(camb_client_create_task(client, "rain", &options, task_id, sizeof task_id),
+    expect(camb_client_create_task(client, "rain", &options, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(negative duration)");
     options = camb_create_options_default();
     options.project_name = "\xff";
-    expect(camb_client_create_task(client, "rain", &options, task_id, sizeof task_id),
+    expect(camb_client_create_task(client, "rain", &options, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(project_name invalid UTF-8)");
-    CHECK(strcmp(task_id, "untouched") == 0, "a refused create_task wrote its out-parameter");
+    /* Options from a newer camb.h (a struct_size larger than this library's
+     * struct: fields it cannot know), and options not from _default() (size 0). */
+    struct {
+        camb_create_options options;
+        unsigned char newer_fields[16];
+    } newer_create;
+    memset(&newer_create, 0, sizeof newer_create);
+    newer_create.options = camb_create_options_default();
+    newer_create.options.struct_size = sizeof newer_create;
+    expect(camb_client_create_task(client, "rain", &newer_create.options, &task_id, &id_len),
+           CAMB_RESULT_INVALID_PARAMETER, "create_task(struct_size larger than the struct)");
+    expect_error_mentions("struct_size", "create_task(struct_size larger than the struct)");
+    options = camb_create_options_default();
+    options.struct_size = 0;
+    expect(camb_client_create_task(client, "rain", &options, &task_id, &id_len),
+           CAMB_RESULT_INVALID_PARAMETER, "create_task(struct_size 0)");
+    CHECK(task_id == SENTINEL_STRING && id_len == 777,
+          "a refused create_task wrote its out-parameters");
 
     /* Wait: bad arguments and options. */
     camb_wait_options wait = camb_wait_options_default();
-    expect(camb_client_wait_for_task(NULL, "demo-success", &wait, NULL, NULL, NULL, &info),
+    CHECK(wait.struct_size == sizeof wait,
+          "camb_wait_options_default().struct_size is %zu, sizeof is %zu", wait.struct_size,
+          sizeof wait);
+    expect(camb_client_wait_for_task(NULL, "demo-success", &wait, NULL, NULL, NULL, &task),
            CAMB_RESULT_NULL_PARAMETER, "wait_for_task(NULL client)");
-    expect(camb_client_wait_for_task(client, NULL, &wait, NULL, NULL, NULL, &info),
+    expect(camb_client_wait_for_task(client, NULL, &wait, NULL, NULL, NULL, &task),
            CAMB_RESULT_NULL_PARAMETER, "wait_for_task(NULL id)");
     expect(camb_client_wait_for_task(client, "demo-success", &wait, NULL, NULL, NULL, NULL),
            CAMB_RESULT_NULL_PARAMETER, "wait_for_task(NULL out)");
-    expect(camb_client_wait_for_task(client, "..", &wait, NULL, NULL, NULL, &info),
+    expect(camb_client_wait_for_task(client, "..", &wait, NULL, NULL, NULL, &task),
            CAMB_RESULT_INVALID_PARAMETER, "wait_for_task(..)");
     wait.initial_interval_ms = 0;
-    expect(camb_client_wait_for_task(client, "demo-success", &wait, NULL, NULL, NULL, &info),
+    expect(camb_client_wait_for_task(client, "demo-success", &wait, NULL, NULL, NULL, &task),
            CAMB_RESULT_INVALID_PARAMETER, "wait_for_task(initial interval 0)");
     wait = camb_wait_options_default();
     wait.backoff_factor = 0.5;
-    expect(camb_client_wait_for_task(client, "demo-success", &wait, NULL, NULL, NULL, &info),
+    expect(camb_client_wait_for_task(client, "demo-success", &wait, NULL, NULL, NULL, &task),
            CAMB_RESULT_INVALID_PARAMETER, "wait_for_task(backoff 0.5)");
     wait = camb_wait_options_default();
     wait.deadline_ms = 0;
-    expect(camb_client_wait_for_task(client, "demo-success", &wait, NULL, NULL, NULL, &info),
+    expect(camb_client_wait_for_task(client, "demo-success", &wait, NULL, NULL, NULL, &task),
            CAMB_RESULT_INVALID_PARAMETER, "wait_for_task(deadline 0)");
-    CHECK(memcmp(&info, &untouched, sizeof info) == 0,
-          "a refused wait_for_task wrote its out-parameter");
+    struct {
+        camb_wait_options options;
+        unsigned char newer_fields[16];
+    } newer_wait;
+    memset(&newer_wait, 0, sizeof newer_wait);
+    newer_wait.options = camb_wait_options_default();
+    newer_wait.options.struct_size = sizeof newer_wait;
+    expect(camb_client_wait_for_task(client, "demo-success", &newer_wait.options, NULL, NULL, NULL,
+                                     &task),
+           CAMB_RESULT_INVALID_PARAMETER, "wait_for_task(struct_size larger than the struct)");
+    expect_error_mentions("struct_size", "wait_for_task(struct_size larger than the struct)");
+    wait = camb_wait_options_default();
+    wait.struct_size = 0;
+    expect(camb_client_wait_for_task(client, "demo-success", &wait, NULL, NULL, NULL, &task),
+           CAMB_RESULT_INVALID_PARAMETER, "wait_for_task(struct_size 0)");
+    CHECK(task == SENTINEL_TASK, "a refused wait_for_task wrote its out-parameter");
 
-    /* Results: bad arguments. */
+    /* Audio: bad arguments. */
     uint64_t bytes = 777;
-    size_t len = 777;
-    expect(camb_client_download_result(NULL, 4242, NULL, NULL, NULL, &bytes),
-           CAMB_RESULT_NULL_PARAMETER, "download_result(NULL client)");
-    expect(camb_client_download_result(client, 4242, NULL, NULL, NULL, &bytes),
-           CAMB_RESULT_NULL_PARAMETER, "download_result(NULL write)");
-    expect(camb_client_save_result(client, 4242, NULL, NULL, &bytes), CAMB_RESULT_NULL_PARAMETER,
-           "save_result(NULL path)");
-    expect(camb_client_save_result(client, 4242, "", NULL, &bytes), CAMB_RESULT_INVALID_PARAMETER,
-           "save_result(empty path)");
+    expect(camb_client_download_audio(NULL, 4242, NULL, NULL, NULL, &bytes),
+           CAMB_RESULT_NULL_PARAMETER, "download_audio(NULL client)");
+    expect(camb_client_download_audio(client, 4242, NULL, NULL, NULL, &bytes),
+           CAMB_RESULT_NULL_PARAMETER, "download_audio(NULL write)");
+    expect(camb_client_save_audio(client, 4242, NULL, NULL, &bytes), CAMB_RESULT_NULL_PARAMETER,
+           "save_audio(NULL path)");
+    expect(camb_client_save_audio(client, 4242, "", NULL, &bytes), CAMB_RESULT_INVALID_PARAMETER,
+           "save_audio(empty path)");
     CHECK(bytes == 777, "a refused download wrote its out-parameter");
-    expect(camb_client_get_result_url(NULL, 4242, NULL, 0, &len), CAMB_RESULT_NULL_PARAMETER,
-           "get_result_url(NULL client)");
-    expect(camb_client_get_result_url(client, 4242, NULL, 5, &len), CAMB_RESULT_NULL_PARAMETER,
-           "get_result_url(NULL buffer, size 5)");
-    CHECK(len == 777, "a refused get_result_url wrote its out-parameter");
+    char *url = SENTINEL_STRING;
+    size_t url_len = 777;
+    expect(camb_client_get_audio_url(NULL, 4242, &url, &url_len), CAMB_RESULT_NULL_PARAMETER,
+           "get_audio_url(NULL client)");
+    expect(camb_client_get_audio_url(client, 4242, NULL, &url_len), CAMB_RESULT_NULL_PARAMETER,
+           "get_audio_url(NULL out)");
+    CHECK(url == SENTINEL_STRING && url_len == 777,
+          "a refused get_audio_url wrote its out-parameters");
     static int64_t many_ids[1001];
-    camb_result_url urls[2];
-    memset(urls, 0x5A, sizeof urls);
-    camb_result_url urls_before[2];
-    memcpy(urls_before, urls, sizeof urls);
-    expect(camb_client_get_result_urls(NULL, many_ids, 1, urls), CAMB_RESULT_NULL_PARAMETER,
-           "get_result_urls(NULL client)");
-    expect(camb_client_get_result_urls(client, NULL, 1, urls), CAMB_RESULT_NULL_PARAMETER,
-           "get_result_urls(NULL ids)");
-    expect(camb_client_get_result_urls(client, many_ids, 1, NULL), CAMB_RESULT_NULL_PARAMETER,
-           "get_result_urls(NULL out)");
-    expect(camb_client_get_result_urls(client, many_ids, 0, urls), CAMB_RESULT_INVALID_PARAMETER,
-           "get_result_urls(count 0)");
-    /* count 1001 with 1001 readable ids (only 2 writable entries: it must refuse first) */
-    expect(camb_client_get_result_urls(client, many_ids, 1001, urls),
-           CAMB_RESULT_INVALID_PARAMETER, "get_result_urls(count 1001)");
-    CHECK(memcmp(urls, urls_before, sizeof urls) == 0,
-          "a refused get_result_urls wrote its out-parameter");
+    camb_audio_url_list *urls = SENTINEL_URL_LIST;
+    expect(camb_client_get_audio_urls(NULL, many_ids, 1, &urls), CAMB_RESULT_NULL_PARAMETER,
+           "get_audio_urls(NULL client)");
+    expect(camb_client_get_audio_urls(client, NULL, 1, &urls), CAMB_RESULT_NULL_PARAMETER,
+           "get_audio_urls(NULL ids)");
+    expect(camb_client_get_audio_urls(client, many_ids, 1, NULL), CAMB_RESULT_NULL_PARAMETER,
+           "get_audio_urls(NULL out)");
+    expect(camb_client_get_audio_urls(client, many_ids, 1001, &urls),
+           CAMB_RESULT_INVALID_PARAMETER, "get_audio_urls(count 1001)");
+    CHECK(urls == SENTINEL_URL_LIST, "a refused get_audio_urls wrote its out-parameter");
+    /* count 0: an empty list and no request (ids may be NULL), freed like any other. */
+    urls = NULL;
+    if (expect(camb_client_get_audio_urls(client, NULL, 0, &urls), CAMB_RESULT_OK,
+               "get_audio_urls(count 0)")) {
+        int64_t run_id = 99;
+        size_t len = 777;
+        CHECK(urls != NULL && camb_audio_url_list_len(urls) == 0 &&
+                  camb_audio_url_list_get(urls, 0, &run_id, &len) == NULL && run_id == 99 &&
+                  len == 0,
+              "get_audio_urls(count 0) is not an empty list");
+        camb_audio_url_list_free(urls);
+    }
 }
 
 /* CAMB_API_KEY unset, then unusable. Single-threaded: no other thread reads the environment. */
@@ -526,13 +967,14 @@ static void environment_key(void) {
 static void phase1(int iterations) {
     environment_key();
     for (int i = 0; i < iterations; i++) {
-        /* A client from the builder, one status call, free. */
+        /* A client from the builder, one status call (its task read and freed), free. */
         camb_client *client = emulator_client();
         if (client != NULL) {
             char missing[64];
             snprintf(missing, sizeof missing, "stress-missing-p1-%d", i);
-            camb_task_info info;
-            checked_status_call(client, (enum task_kind)(i % KIND_COUNT), missing, &info);
+            camb_task *task = NULL;
+            checked_status_call(client, (enum task_kind)(i % KIND_COUNT), missing, &task);
+            camb_task_free(task);
             bad_inputs(client);
             camb_client_free(client);
         }
@@ -584,6 +1026,9 @@ static bool on_progress(const camb_wait_progress *progress, void *user_data) {
         CHECK(progress->status_text != NULL &&
                   strlen(progress->status_text) == progress->status_text_len,
               "progress: status_text");
+        CHECK(progress->error_message == NULL && progress->http_status == 0,
+              "progress: a successful poll with an error (HTTP %u)",
+              (unsigned)progress->http_status);
     }
     if (progress->done) {
         log->done_seen = true;
@@ -615,6 +1060,277 @@ static camb_wait_options quick_wait(uint64_t deadline_ms) {
     return wait;
 }
 
+/* True when `url` is the emulator's (pre-signed) URL of run `run_id`'s audio:
+ * BASE_URL/_emulator/files/RUN_ID.wav, then its query. */
+static bool is_audio_url(const char *url, size_t len, int64_t run_id) {
+    size_t base_len = strlen(g_base_url);
+    while (base_len > 0 && g_base_url[base_len - 1] == '/') {
+        base_len--; /* libcamb ignores trailing slashes */
+    }
+    char want[600];
+    int n = snprintf(want, sizeof want, "%.*s/_emulator/files/%" PRId64 ".wav", (int)base_len,
+                     g_base_url, run_id);
+    return url != NULL && strlen(url) == len && n > 0 && (size_t)n < sizeof want &&
+           strncmp(url, want, (size_t)n) == 0 && (url[n] == '\0' || url[n] == '?');
+}
+
+/*
+ * Options with a smaller struct_size, as a program built with an older camb.h
+ * sends them: the fields within the size are read, the ones past it are not (they
+ * take their defaults). Each field past the size holds a value that would be
+ * refused if it were read.
+ */
+static void older_options(const camb_client *client, int round) {
+    camb_create_options older = camb_create_options_default();
+    older.struct_size = offsetof(camb_create_options, audio_type); /* size and duration_s */
+    older.duration_s = 1.0;
+    older.audio_type = 99; /* refused if read */
+    char prompt[80];
+    snprintf(prompt, sizeof prompt, "stress round %d: older options [pending_ms:0]", round);
+    char *task_id = NULL;
+    if (!expect(camb_client_create_task(client, prompt, &older, &task_id, NULL), CAMB_RESULT_OK,
+                "create_task(struct_size ending before audio_type)")) {
+        return;
+    }
+    camb_wait_options older_wait = quick_wait(TIMEOUT_MS);
+    older_wait.struct_size = offsetof(camb_wait_options, deadline_ms);
+    older_wait.deadline_ms = 0; /* refused if read */
+    camb_task *task = NULL;
+    if (expect(camb_client_wait_for_task(client, task_id, &older_wait, NULL, NULL, NULL, &task),
+               CAMB_RESULT_OK, "wait_for_task(struct_size ending before deadline_ms)")) {
+        int64_t run_id = 0;
+        CHECK(camb_task_status(task) == CAMB_STATUS_SUCCESS && camb_task_run_id(task, &run_id),
+              "older options: the task is %s", camb_status_name(camb_task_status(task)));
+        /* duration_s was read: one second of mono 16-bit 22.05 kHz audio. */
+        struct sink sink = {0, {0}, 0};
+        if (expect(camb_client_download_audio(client, run_id, NULL, on_chunk, &sink, NULL),
+                   CAMB_RESULT_OK, "download_audio(older options' run)")) {
+            CHECK(sink.total == 44 + 22050 * 2,
+                  "older options: %" PRIu64 " bytes of audio, want 1 s (44144 bytes)", sink.total);
+        }
+    }
+    camb_task_free(task);
+    camb_string_free(task_id);
+
+    /* Only the size: every option takes its default (the wait ends at the first
+     * poll, demo-success being final; an initial interval of 0 would be refused). */
+    camb_wait_options only_size = camb_wait_options_default();
+    only_size.struct_size = sizeof(size_t);
+    only_size.initial_interval_ms = 0;
+    task = NULL;
+    if (expect(camb_client_wait_for_task(client, "demo-success", &only_size, NULL, NULL, NULL,
+                                         &task),
+               CAMB_RESULT_OK, "wait_for_task(struct_size of the size field only)")) {
+        check_task(task, "demo-success", &WANT_SUCCESS, NULL,
+                   "wait_for_task(struct_size of the size field only)");
+    }
+    camb_task_free(task);
+}
+
+/* ------------------------------------------------- batches and lifetimes */
+
+enum { BATCH_SIZE = 8 };
+
+struct batch_want {
+    const char *ids[BATCH_SIZE];
+    const char *missing;       /* ids[3] */
+    char missing_error[512];   /* what a single call for it put in camb_last_error() */
+};
+
+/* Checks every task of a list made from `want->ids`. */
+static void check_batch(const camb_task_list *list, const struct batch_want *want,
+                        const char *what) {
+    CHECK(camb_task_list_len(list) == BATCH_SIZE, "%s: %zu tasks, want %d", what,
+          camb_task_list_len(list), BATCH_SIZE);
+    char entry[200];
+    for (size_t i = 0; i < BATCH_SIZE; i++) {
+        snprintf(entry, sizeof entry, "%s: task %zu (%s)", what, i, shown(want->ids[i]));
+        const camb_task *task = camb_task_list_get(list, i);
+        switch (i) {
+        case 0:
+            check_task(task, want->ids[i], &WANT_SUCCESS, NULL, entry);
+            break;
+        case 1:
+            check_task(task, want->ids[i], &WANT_ERROR, NULL, entry);
+            break;
+        case 2:
+            check_task(task, want->ids[i], &WANT_UNKNOWN, NULL, entry);
+            break;
+        case 3: {
+            check_task(task, want->ids[i], &WANT_NOT_FOUND, want->missing, entry);
+            /* "what camb_last_error() said when the query failed" */
+            size_t len = 0;
+            const char *error = camb_task_error(task, &len);
+            CHECK(error != NULL && strcmp(error, want->missing_error) == 0,
+                  "%s: camb_task_error is \"%s\", a single call said \"%s\"", entry, shown(error),
+                  want->missing_error);
+            break;
+        }
+        case 4: /* NULL: fails alone, its id "" */
+            check_task(task, "", &WANT_NULL_ID, NULL, entry);
+            break;
+        case 5: /* ".." and "": refused, not sent; their ids as given */
+        case 6:
+            check_task(task, want->ids[i], &WANT_INVALID_ID, NULL, entry);
+            break;
+        default: /* invalid UTF-8: refused; its id as given, U+FFFD for the bad byte */
+            check_task(task, "demo-\xef\xbf\xbd", &WANT_INVALID_ID, NULL, entry);
+            break;
+        }
+    }
+    CHECK(camb_task_list_get(list, BATCH_SIZE) == NULL, "%s: a task past the end", what);
+    CHECK(camb_task_list_get(list, SIZE_MAX) == NULL, "%s: a task at SIZE_MAX", what);
+}
+
+struct list_reader {
+    const camb_task_list *list;
+    const struct batch_want *want;
+    pthread_barrier_t *start;
+};
+
+static void *read_list_thread(void *arg) {
+    struct list_reader *reader = arg;
+    pthread_barrier_wait(reader->start);
+    check_batch(reader->list, reader->want, "a list read by 4 threads at once");
+    return NULL;
+}
+
+/*
+ * A batch with every kind of entry. Its tasks are read, then other calls are made
+ * (single statuses of every kind, a failure, another batch of the same ids, freed
+ * at once), and they are read again: each string must be the same text at the
+ * same address. Then 4 threads read the list at once, and it is freed.
+ */
+static void batch_lifetimes(const camb_client *client, int round) {
+    char missing[64];
+    snprintf(missing, sizeof missing, "stress-missing-batch-%d", round);
+    struct batch_want want = {
+        {"demo-success", "demo-error", "demo-unknown", missing, NULL, "..", "", "demo-\xff"},
+        missing,
+        ""};
+    camb_task *none = SENTINEL_TASK;
+    expect_http(camb_client_get_task_status(client, missing, &none), CAMB_RESULT_NOT_FOUND, 404,
+                "get_task_status(the batch's missing id)");
+    snprintf(want.missing_error, sizeof want.missing_error, "%s", camb_last_error());
+
+    camb_task_list *list = NULL;
+    if (!expect(camb_client_get_task_statuses(client, want.ids, BATCH_SIZE, 2, &list),
+                CAMB_RESULT_OK, "get_task_statuses")) {
+        return;
+    }
+    check_batch(list, &want, "get_task_statuses");
+    const char *texts[BATCH_SIZE][3];
+    for (size_t i = 0; i < BATCH_SIZE; i++) {
+        const camb_task *task = camb_task_list_get(list, i);
+        texts[i][0] = camb_task_id(task, NULL);
+        texts[i][1] = camb_task_status_text(task, NULL);
+        texts[i][2] = camb_task_error(task, NULL);
+    }
+
+    /* Meanwhile: other calls on this thread, successes and failures. */
+    for (int kind = 0; kind < KIND_COUNT; kind++) {
+        camb_task *task = NULL;
+        checked_status_call(client, (enum task_kind)kind, missing, &task);
+        camb_task_free(task);
+    }
+    camb_task *task = SENTINEL_TASK;
+    expect(camb_client_get_task_status(client, "..", &task), CAMB_RESULT_INVALID_PARAMETER,
+           "get_task_status(..) between two reads of a list");
+    camb_task_list *other = NULL;
+    if (expect(camb_client_get_task_statuses(client, want.ids, BATCH_SIZE, 0, &other),
+               CAMB_RESULT_OK, "a second get_task_statuses")) {
+        check_batch(other, &want, "a second get_task_statuses");
+        camb_task_list_free(other);
+    }
+
+    check_batch(list, &want, "the first list, read again after other calls");
+    for (size_t i = 0; i < BATCH_SIZE; i++) {
+        const camb_task *t = camb_task_list_get(list, i);
+        CHECK(camb_task_id(t, NULL) == texts[i][0] && camb_task_status_text(t, NULL) == texts[i][1] &&
+                  camb_task_error(t, NULL) == texts[i][2],
+              "task %zu of a list: a string moved after other calls", i);
+    }
+
+    enum { READERS = 4 };
+    pthread_t readers[READERS];
+    pthread_barrier_t start;
+    struct list_reader reader = {list, &want, &start};
+    if (pthread_barrier_init(&start, NULL, READERS) == 0) {
+        int started = 0;
+        for (; started < READERS; started++) {
+            if (pthread_create(&readers[started], NULL, read_list_thread, &reader) != 0) {
+                break;
+            }
+        }
+        if (started < READERS) {
+            fprintf(stderr, "stress: could only start %d of %d reader threads\n", started, READERS);
+            exit(2); /* the barrier would never open */
+        }
+        for (int t = 0; t < READERS; t++) {
+            pthread_join(readers[t], NULL);
+        }
+        pthread_barrier_destroy(&start);
+    } else {
+        CHECK(false, "cannot make a barrier");
+    }
+    camb_task_list_free(list);
+}
+
+/* A camb_task handed between threads: made on one, read and freed on another. */
+struct handoff {
+    const camb_client *client;
+    camb_task *task;
+};
+
+static void *make_task_thread(void *arg) {
+    struct handoff *h = arg;
+    h->task = NULL;
+    expect(camb_client_get_task_status(h->client, "demo-error", &h->task), CAMB_RESULT_OK,
+           "get_task_status(demo-error) on a thread that hands the task over");
+    return NULL;
+}
+
+static void *read_and_free_task_thread(void *arg) {
+    struct handoff *h = arg;
+    /* This thread's last error is its own: empty, whatever the maker's thread did. */
+    CHECK(camb_last_error()[0] == '\0', "a new thread's camb_last_error() is \"%s\"",
+          camb_last_error());
+    check_task(h->task, "demo-error", &WANT_ERROR, NULL, "a task made on another thread");
+    camb_task_free(h->task);
+    h->task = NULL;
+    return NULL;
+}
+
+static void cross_thread(const camb_client *client) {
+    /* Made on a thread, read and freed on this one. */
+    struct handoff h = {client, NULL};
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, make_task_thread, &h) != 0) {
+        CHECK(false, "cannot start a thread");
+        return;
+    }
+    pthread_join(thread, NULL);
+    check_task(h.task, "demo-error", &WANT_ERROR, NULL, "a task made on a thread that ended");
+    camb_task_free(h.task);
+
+    /* Made on this thread (followed by a failure here), read and freed on another. */
+    h.task = NULL;
+    if (!expect(camb_client_get_task_status(client, "demo-error", &h.task), CAMB_RESULT_OK,
+                "get_task_status(demo-error) to hand over")) {
+        return;
+    }
+    camb_task *none = SENTINEL_TASK;
+    expect_http(camb_client_get_task_status(client, "stress-missing-handoff", &none),
+                CAMB_RESULT_NOT_FOUND, 404, "get_task_status(missing) before a handoff");
+    if (pthread_create(&thread, NULL, read_and_free_task_thread, &h) != 0) {
+        CHECK(false, "cannot start a thread");
+        camb_task_free(h.task);
+        return;
+    }
+    pthread_join(thread, NULL);
+    CHECK(h.task == NULL, "the reading thread did not free the task");
+}
+
 static void workflow(int round) {
     camb_client *client = emulator_client();
     if (client == NULL) {
@@ -624,122 +1340,184 @@ static void workflow(int round) {
     CHECK(token != NULL, "camb_cancel_token_new returned NULL");
 
     /* create, wait (with progress), download, URL, URLs, save */
-    char task_id[CAMB_TASK_ID_BUFFER_SIZE];
     camb_create_options options = camb_create_options_default();
     options.audio_type = CAMB_AUDIO_TYPE_SOUND;
     options.duration_s = 1.0;
     options.project_name = "stress";
     char prompt[80];
     snprintf(prompt, sizeof prompt, "stress round %d: rain on a tin roof [pending_ms:30]", round);
-    if (!expect(camb_client_create_task(client, prompt, &options, task_id, sizeof task_id),
+    char *task_id = NULL; /* freed at the end, after every other call */
+    size_t id_len = 0;
+    if (!expect(camb_client_create_task(client, prompt, &options, &task_id, &id_len),
                 CAMB_RESULT_OK, "create_task")) {
         camb_cancel_token_free(token);
         camb_client_free(client);
         return;
     }
-    CHECK(task_id[0] != '\0' && strlen(task_id) < CAMB_TASK_ID_BUFFER_SIZE, "create_task: id");
+    CHECK(task_id != NULL && id_len > 0 && strlen(task_id) == id_len, "create_task: id");
+    char *id_copy = strdup(task_id);
 
     camb_wait_options wait = quick_wait(TIMEOUT_MS);
     struct progress_log log = {0, false, false};
-    camb_task_info info;
-    if (expect(camb_client_wait_for_task(client, task_id, &wait, token, on_progress, &log, &info),
+    camb_task *task = NULL; /* freed at the end, after every other call */
+    int64_t run_id = 4242;
+    if (expect(camb_client_wait_for_task(client, task_id, &wait, token, on_progress, &log, &task),
                CAMB_RESULT_OK, "wait_for_task")) {
-        CHECK(info.status == CAMB_STATUS_SUCCESS && info.has_run_id,
-              "wait_for_task: status %s", camb_status_name(info.status));
+        CHECK(camb_task_status(task) == CAMB_STATUS_SUCCESS && camb_task_run_id(task, &run_id),
+              "wait_for_task: status %s", camb_status_name(camb_task_status(task)));
+        CHECK(same_text(camb_task_id(task, NULL), id_len, task_id), "wait_for_task: task id");
         CHECK(log.polls >= 1 && log.done_seen, "wait_for_task: %u progress calls, done %d",
               log.polls, (int)log.done_seen);
     }
-    int64_t run_id = info.has_run_id ? info.run_id : 4242;
 
     struct sink sink = {0, {0}, 0};
     uint64_t bytes = 0;
-    if (expect(camb_client_download_result(client, run_id, token, on_chunk, &sink, &bytes),
-               CAMB_RESULT_OK, "download_result")) {
+    if (expect(camb_client_download_audio(client, run_id, token, on_chunk, &sink, &bytes),
+               CAMB_RESULT_OK, "download_audio")) {
         CHECK(bytes == sink.total && bytes > 44 && memcmp(sink.head, "RIFF", 4) == 0,
-              "download_result: %" PRIu64 " bytes reported, %" PRIu64 " received", bytes,
+              "download_audio: %" PRIu64 " bytes reported, %" PRIu64 " received", bytes,
               sink.total);
     }
     struct sink stopper = {0, {0}, 1};
-    expect(camb_client_download_result(client, run_id, NULL, on_chunk, &stopper, NULL),
-           CAMB_RESULT_CANCELLED, "download_result stopped by its callback");
+    expect(camb_client_download_audio(client, run_id, NULL, on_chunk, &stopper, NULL),
+           CAMB_RESULT_CANCELLED, "download_audio stopped by its callback");
     expect(camb_cancel_token_cancel(token), CAMB_RESULT_OK, "cancel");
     struct sink unused = {0, {0}, 0};
-    expect(camb_client_download_result(client, run_id, token, on_chunk, &unused, NULL),
-           CAMB_RESULT_CANCELLED, "download_result with a cancelled token");
+    expect(camb_client_download_audio(client, run_id, token, on_chunk, &unused, NULL),
+           CAMB_RESULT_CANCELLED, "download_audio with a cancelled token");
     CHECK(unused.total == 0, "a cancelled download delivered bytes");
+    camb_task *untouched = SENTINEL_TASK;
     log = (struct progress_log){0, false, false};
     expect(camb_client_wait_for_task(client, "demo-pending", &wait, token, on_progress, &log,
-                                     &info),
+                                     &untouched),
            CAMB_RESULT_CANCELLED, "wait_for_task with a cancelled token");
     expect(camb_cancel_token_reset(token), CAMB_RESULT_OK, "reset");
     log = (struct progress_log){0, false, true};
     expect(camb_client_wait_for_task(client, "demo-pending", &wait, token, on_progress, &log,
-                                     &info),
+                                     &untouched),
            CAMB_RESULT_CANCELLED, "wait_for_task stopped by its callback");
     camb_wait_options short_wait = quick_wait(100);
-    expect(camb_client_wait_for_task(client, "demo-pending", &short_wait, NULL, NULL, NULL, &info),
+    expect(camb_client_wait_for_task(client, "demo-pending", &short_wait, NULL, NULL, NULL,
+                                     &untouched),
            CAMB_RESULT_TIMEOUT, "wait_for_task(demo-pending, 100 ms)");
+    CHECK(untouched == SENTINEL_TASK, "a failed wait_for_task wrote its out-parameter");
 
-    size_t len = 0;
-    if (expect(camb_client_get_result_url(client, run_id, NULL, 0, &len),
-               CAMB_RESULT_BUFFER_TOO_SMALL, "get_result_url(size query)")) {
-        CHECK(len > 0, "get_result_url: length 0");
-        char *url = malloc(len + 1);
-        if (url != NULL) {
-            size_t got = 0;
-            expect(camb_client_get_result_url(client, run_id, url, len, &got),
-                   CAMB_RESULT_BUFFER_TOO_SMALL, "get_result_url(no room for the NUL)");
-            if (expect(camb_client_get_result_url(client, run_id, url, len + 1, &got),
-                       CAMB_RESULT_OK, "get_result_url")) {
-                CHECK(got == len && strlen(url) == len && strncmp(url, "http", 4) == 0,
-                      "get_result_url: \"%s\"", url);
+    /* One URL: a new string, freed here; its length optional. */
+    char *url = NULL;
+    size_t url_len = 0;
+    if (expect(camb_client_get_audio_url(client, run_id, &url, &url_len), CAMB_RESULT_OK,
+               "get_audio_url")) {
+        CHECK(is_audio_url(url, url_len, run_id), "get_audio_url: \"%s\"", shown(url));
+        char *again = NULL;
+        if (expect(camb_client_get_audio_url(client, run_id, &again, NULL), CAMB_RESULT_OK,
+                   "get_audio_url(NULL length)")) {
+            CHECK(again != NULL && again != url && strcmp(again, url) == 0,
+                  "get_audio_url twice: \"%s\", then \"%s\"", shown(url), shown(again));
+        }
+        camb_string_free(again);
+    }
+
+    /* Many URLs (a run id repeated): a list, read, read again after another call, freed. */
+    enum { URLS = 4 };
+    int64_t ids[URLS] = {run_id, 4242, 987654321, run_id};
+    camb_audio_url_list *urls = NULL;
+    if (expect(camb_client_get_audio_urls(client, ids, URLS, &urls), CAMB_RESULT_OK,
+               "get_audio_urls")) {
+        CHECK(camb_audio_url_list_len(urls) == URLS, "get_audio_urls: %zu entries",
+              camb_audio_url_list_len(urls));
+        const char *first[URLS];
+        for (size_t i = 0; i < URLS; i++) {
+            int64_t got = -1;
+            size_t len = 777;
+            const char *entry = camb_audio_url_list_get(urls, i, &got, &len);
+            first[i] = entry;
+            CHECK(got == ids[i], "get_audio_urls: entry %zu is run %" PRId64 ", want %" PRId64, i,
+                  got, ids[i]);
+            if (i != 2) {
+                CHECK(is_audio_url(entry, len, ids[i]), "get_audio_urls: entry %zu is \"%s\"", i,
+                      shown(entry));
+            } else {
+                CHECK(entry == NULL && len == 0, "get_audio_urls: unknown run has \"%s\"",
+                      shown(entry));
             }
-            free(url);
+            CHECK(camb_audio_url_list_get(urls, i, NULL, NULL) == entry,
+                  "get_audio_urls: entry %zu without out-parameters", i);
         }
-    }
-
-    int64_t ids[3] = {run_id, 4242, 987654321};
-    camb_result_url urls[3];
-    if (expect(camb_client_get_result_urls(client, ids, 3, urls), CAMB_RESULT_OK,
-               "get_result_urls")) {
-        for (int i = 0; i < 3; i++) {
-            CHECK(urls[i].run_id == ids[i], "get_result_urls: entry %d run id", i);
+        int64_t got = -1;
+        size_t len = 777;
+        CHECK(camb_audio_url_list_get(urls, URLS, &got, &len) == NULL && got == -1 && len == 0,
+              "get_audio_urls: an entry past the end");
+        CHECK(first[0] != NULL && first[3] != NULL && strcmp(first[0], first[3]) == 0,
+              "get_audio_urls: a repeated run id has \"%s\", its first entry \"%s\"",
+              shown(first[3]), shown(first[0]));
+        CHECK(url == NULL || (first[0] != NULL && strcmp(first[0], url) == 0),
+              "get_audio_urls and get_audio_url differ: \"%s\", \"%s\"", shown(first[0]),
+              shown(url));
+        /* Another call meanwhile (that fails), then the same strings. */
+        char *no_url = SENTINEL_STRING;
+        expect_http(camb_client_get_audio_url(client, 987654321, &no_url, NULL),
+                    CAMB_RESULT_NOT_FOUND, 404, "get_audio_url(no such run)");
+        CHECK(no_url == SENTINEL_STRING, "a failed get_audio_url wrote its out-parameter");
+        for (size_t i = 0; i < URLS; i++) {
+            CHECK(camb_audio_url_list_get(urls, i, NULL, &len) == first[i] &&
+                      (first[i] == NULL || is_audio_url(first[i], len, ids[i])),
+                  "get_audio_urls: entry %zu changed after another call", i);
         }
-        CHECK(urls[0].url != NULL && strlen(urls[0].url) == urls[0].url_len,
-              "get_result_urls: entry 0");
-        CHECK(urls[1].url != NULL && strlen(urls[1].url) == urls[1].url_len,
-              "get_result_urls: entry 1");
-        CHECK(urls[2].url == NULL && urls[2].url_len == 0, "get_result_urls: unknown run");
+        camb_audio_url_list_free(urls);
     }
+    camb_string_free(url);
 
     char path[128];
     snprintf(path, sizeof path, "/tmp/camb-stress-%ld-%d.wav", (long)getpid(), round);
     bytes = 0;
-    if (expect(camb_client_save_result(client, run_id, path, NULL, &bytes), CAMB_RESULT_OK,
-               "save_result")) {
+    if (expect(camb_client_save_audio(client, run_id, path, NULL, &bytes), CAMB_RESULT_OK,
+               "save_audio")) {
         struct stat st;
         CHECK(stat(path, &st) == 0 && (uint64_t)st.st_size == bytes && bytes == sink.total,
-              "save_result: %" PRIu64 " bytes", bytes);
+              "save_audio: %" PRIu64 " bytes", bytes);
     }
     unlink(path);
 
     /* A task that fails, a run that did not succeed, a run that does not exist. */
     snprintf(prompt, sizeof prompt, "stress round %d [status:ERROR] [pending_ms:0]", round);
-    if (expect(camb_client_create_task(client, prompt, NULL, task_id, sizeof task_id),
-               CAMB_RESULT_OK, "create_task([status:ERROR])")) {
-        if (expect(camb_client_wait_for_task(client, task_id, &wait, NULL, NULL, NULL, &info),
+    char *error_id = NULL;
+    if (expect(camb_client_create_task(client, prompt, NULL, &error_id, NULL), CAMB_RESULT_OK,
+               "create_task([status:ERROR])")) {
+        camb_task *failed = NULL;
+        if (expect(camb_client_wait_for_task(client, error_id, &wait, NULL, NULL, NULL, &failed),
                    CAMB_RESULT_OK, "wait_for_task([status:ERROR])")) {
-            CHECK(info.status == CAMB_STATUS_ERROR, "wait_for_task([status:ERROR]): %s",
-                  camb_status_name(info.status));
+            size_t len = 0;
+            const char *reason = camb_task_exception_reason(failed, &len);
+            CHECK(camb_task_status(failed) == CAMB_STATUS_ERROR &&
+                      same_text(reason, len, "PROCESSING_ERROR"),
+                  "wait_for_task([status:ERROR]): %s (%s)",
+                  camb_status_name(camb_task_status(failed)), shown(reason));
         }
+        camb_task_free(failed);
     }
-    expect_http(camb_client_download_result(client, 4243, NULL, on_chunk, &unused, NULL),
-                CAMB_RESULT_HTTP_STATUS, 400, "download_result(run of demo-error)");
-    expect_http(camb_client_download_result(client, 987654321, NULL, on_chunk, &unused, NULL),
-                CAMB_RESULT_NOT_FOUND, 404, "download_result(no such run)");
-    expect_http(camb_client_get_result_url(client, 987654321, NULL, 0, &len),
-                CAMB_RESULT_NOT_FOUND, 404, "get_result_url(no such run)");
+    camb_string_free(error_id);
+    expect_http(camb_client_download_audio(client, 4243, NULL, on_chunk, &unused, NULL),
+                CAMB_RESULT_HTTP_STATUS, 400, "download_audio(run of demo-error)");
+    expect_http(camb_client_download_audio(client, 987654321, NULL, on_chunk, &unused, NULL),
+                CAMB_RESULT_NOT_FOUND, 404, "download_audio(no such run)");
 
+    older_options(client, round);
+    batch_lifetimes(client, round);
+    cross_thread(client);
+
+    /* The first task and its id, after all of that: unchanged, then freed. */
+    if (task != NULL) {
+        int64_t again = 0;
+        CHECK(camb_task_status(task) == CAMB_STATUS_SUCCESS && camb_task_run_id(task, &again) &&
+                  again == run_id && id_copy != NULL &&
+                  same_text(camb_task_id(task, NULL), strlen(id_copy), id_copy),
+              "the workflow's task changed during later calls");
+    }
+    CHECK(id_copy != NULL && strcmp(task_id, id_copy) == 0,
+          "the created task id changed during later calls: \"%s\"", task_id);
+    free(id_copy);
+    camb_task_free(task);
+    camb_string_free(task_id);
     camb_cancel_token_free(token);
     camb_client_free(client);
 }
@@ -759,35 +1537,38 @@ struct worker {
 static void *worker_main(void *arg) {
     struct worker *w = arg;
     pthread_barrier_wait(w->start);
-    /* The strings of this thread's last demo-unknown reply, which stay valid until
-     * its next successful status call. */
-    const char *kept_text = NULL;
-    size_t kept_len = 0;
+    /* This thread's last demo-unknown task, kept across its later calls (and every
+     * other thread's) until the next one replaces it: its strings must not change. */
+    camb_task *kept = NULL;
     for (int i = 0; i < w->calls; i++) {
         enum task_kind kind = (enum task_kind)((w->index + i) % KIND_COUNT);
         char missing[64];
         snprintf(missing, sizeof missing, "stress-missing-t%d-c%d", w->index, i);
-        camb_task_info info;
-        camb_result r = checked_status_call(w->client, kind, missing, &info);
+        camb_task *task = NULL;
+        camb_result r = checked_status_call(w->client, kind, missing, &task);
         if (r == CAMB_RESULT_OK) {
             w->ok++;
-            kept_text = NULL;
-            if (kind == KIND_UNKNOWN) {
-                kept_text = info.status_text;
-                kept_len = info.status_text_len;
-            }
         } else if (r == CAMB_RESULT_NOT_FOUND) {
             w->not_found++;
-            if (kept_text != NULL) {
-                /* A failure (here and on other threads) leaves them alone. */
-                CHECK(same_text(kept_text, kept_len, "QUEUED_FOR_GPU"),
-                      "thread %d: the last reply's status_text changed after a failure",
-                      w->index);
-            }
         } else {
             w->other++;
         }
+        if (kept != NULL) {
+            size_t len = 0;
+            const char *text = camb_task_status_text(kept, &len);
+            CHECK(same_text(text, len, "QUEUED_FOR_GPU") &&
+                      same_text(camb_task_id(kept, NULL), strlen("demo-unknown"), "demo-unknown"),
+                  "thread %d: a kept task's strings changed after a later %s call", w->index,
+                  camb_result_name(r));
+        }
+        if (kind == KIND_UNKNOWN && task != NULL) {
+            camb_task_free(kept);
+            kept = task;
+        } else {
+            camb_task_free(task);
+        }
     }
+    camb_task_free(kept);
     return NULL;
 }
 
@@ -890,9 +1671,10 @@ int main(int argc, char **argv) {
     camb_wait_options wait = quick_wait(TIMEOUT_MS);
     wait.initial_interval_ms = wait.max_interval_ms = 100;
     for (int kind = 0; kind < KIND_MISSING; kind++) {
-        camb_task_info info;
+        camb_task *task = NULL;
         camb_result r = camb_client_wait_for_task(setup, kind_id((enum task_kind)kind), &wait,
-                                                  NULL, NULL, NULL, &info);
+                                                  NULL, NULL, NULL, &task);
+        camb_task_free(task);
         if (r != CAMB_RESULT_OK) {
             fprintf(stderr, "stress: the emulator's %s is not ready: %s: %s\n",
                     kind_id((enum task_kind)kind), camb_result_name(r), camb_last_error());

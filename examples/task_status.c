@@ -54,25 +54,32 @@ int main(int argc, char **argv) {
         return fail("creating the client", result);
     }
 
-    camb_task_info info;
-    result = camb_client_get_task_status(client, argv[1], &info);
+    /* The task is ours until camb_task_free(); its strings live as long as it does. */
+    camb_task *task = NULL;
+    result = camb_client_get_task_status(client, argv[1], &task);
     if (result != CAMB_RESULT_OK) {
         int status = fail("asking for the task's status", result);
         camb_client_free(client);
         return status;
     }
 
-    printf("status: %s (%.*s)\n", camb_status_name(info.status), (int)info.status_text_len,
-           info.status_text);
-    if (info.has_run_id) {
-        printf("run_id: %" PRId64 "\n", info.run_id);
+    size_t len = 0;
+    const char *status_text = camb_task_status_text(task, &len);
+    camb_status status = camb_task_status(task);
+    printf("status: %s (%.*s)\n", camb_status_name(status), (int)len, status_text);
+    int64_t run_id = 0;
+    if (camb_task_run_id(task, &run_id)) {
+        printf("run_id: %" PRId64 "\n", run_id);
     } else {
         printf("run_id: none\n");
     }
-    print_field("exception_reason", info.exception_reason, info.exception_reason_len);
-    print_field("message", info.message, info.message_len);
-    printf("final: %s\n", camb_status_is_final(info.status) ? "yes" : "no");
+    const char *reason = camb_task_exception_reason(task, &len);
+    print_field("exception_reason", reason, len);
+    const char *message = camb_task_message(task, &len);
+    print_field("message", message, len);
+    printf("final: %s\n", camb_status_is_final(status) ? "yes" : "no");
 
+    camb_task_free(task);
     camb_client_free(client);
     return 0;
 }

@@ -1,5 +1,7 @@
 //! The C examples, compiled as a C user would (strict C11, all warnings as errors)
 //! against include/camb.h, linked against libcamb.so, and run against the emulator.
+//! (stress and load run here with small counts; scripts/memcheck.sh runs them again
+//! under valgrind and AddressSanitizer, and scripts/load.sh with 100,000 calls.)
 
 mod common;
 
@@ -38,6 +40,7 @@ fn compile_now(name: &str) -> PathBuf {
             "-Wpedantic",
             "-Werror",
             "-O1",
+            "-pthread",
         ])
         .arg(format!("-I{MANIFEST_DIR}/include"))
         .arg(&source)
@@ -296,4 +299,53 @@ fn poll_status_stops_on_every_final_status() {
         "{}",
         stderr(&missing)
     );
+}
+
+#[test]
+fn stress_passes_every_check_of_lifetimes_and_threads() {
+    let program = compile("stress");
+    let emulator = emulator();
+    let url = emulator.base_url();
+    let output = run(
+        &program,
+        &[
+            &url,
+            "--clients",
+            "4",
+            "--threads",
+            "4",
+            "--calls",
+            "20",
+            "--workflows",
+            "1",
+        ],
+    );
+    let log = stdout(&output);
+    assert!(output.status.success(), "{log}{}", stderr(&output));
+    let summary = log
+        .lines()
+        .find(|line| line.starts_with("stress: "))
+        .unwrap_or_else(|| panic!("no summary line: {log}"));
+    // 4 threads x 20 calls, rotating over 3 demo tasks and a missing id.
+    assert!(
+        summary.contains("calls=80 ok=60 not_found=20 other=0"),
+        "{summary}"
+    );
+    assert!(summary.ends_with("failures=0: PASS"), "{summary}");
+}
+
+#[test]
+fn load_stays_flat_and_reuses_its_connections() {
+    let program = compile("load");
+    let emulator = emulator();
+    let output = run(&program, &[&emulator.base_url(), "--calls", "2000"]);
+    let log = stdout(&output);
+    assert!(output.status.success(), "{log}{}", stderr(&output));
+    let verdict = log
+        .lines()
+        .find(|line| line.starts_with("verdict: "))
+        .unwrap_or_else(|| panic!("no verdict: {log}"));
+    assert!(verdict.contains("2000 calls in "), "{verdict}");
+    assert!(verdict.contains(", 0 failed;"), "{verdict}");
+    assert!(verdict.ends_with("=> PASS"), "{verdict}");
 }
