@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The version of this header; camb_version() gives the library's at run time. */
 #define CAMB_VERSION_MAJOR 0
@@ -1108,20 +1109,30 @@ camb_result camb_client_wait_for_task(const struct camb_client *client,
 /**
  * The options of camb_client_create_task() with libcamb's defaults, and
  * struct_size set to this header's sizeof: the way to start them in C and C++.
+ * It calls camb_create_options_init(), which sets camb_last_error() like any
+ * call. If that refuses (this header is newer than the library), struct_size
+ * is 0, which every call refuses with CAMB_RESULT_INVALID_PARAMETER.
  */
 static inline struct camb_create_options camb_create_options_default(void) {
   struct camb_create_options options;
-  camb_create_options_init(&options, sizeof options);
+  memset(&options, 0, sizeof options);
+  if (camb_create_options_init(&options, sizeof options) != CAMB_RESULT_OK) {
+    options.struct_size = 0;
+  }
   return options;
 }
 
 /**
  * The options of camb_client_wait_for_task() with libcamb's defaults, and
  * struct_size set to this header's sizeof: the way to start them in C and C++.
+ * Like camb_create_options_default(): struct_size 0 if the library refuses.
  */
 static inline struct camb_wait_options camb_wait_options_default(void) {
   struct camb_wait_options options;
-  camb_wait_options_init(&options, sizeof options);
+  memset(&options, 0, sizeof options);
+  if (camb_wait_options_init(&options, sizeof options) != CAMB_RESULT_OK) {
+    options.struct_size = 0;
+  }
   return options;
 }
 #endif /* CAMB_H_DEFAULTS */

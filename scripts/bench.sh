@@ -123,10 +123,15 @@ syscalls_per_call() {
         END { printf "     %-8s %5.2f per call:%s\n", mode, total / n, line }' "$out/strace-$mode.txt"
 }
 
-# Instructions per call of one client alone, counted by callgrind inside one function.
+# Instructions per call of one client alone, counted by callgrind inside the named
+# functions (libcamb's status call: the call and freeing the task it returns).
 instructions_per_call() {
-    local mode=$1 fn=$2
-    timeout 300 valgrind --tool=callgrind --toggle-collect="$fn" \
+    local mode=$1 fn=$2 toggles=()
+    local name
+    for name in ${fn//+/ }; do
+        toggles+=(--toggle-collect="$name")
+    done
+    timeout 300 valgrind --tool=callgrind "${toggles[@]}" \
         --callgrind-out-file="$out/callgrind.$mode.out" \
         "$out/bench" --url "$url" --only "$mode" --calls 2000 >/dev/null 2>"$out/callgrind.$mode.log"
     awk -v fn="$fn" -v mode="$mode" '/^summary:/ { printf "     %-8s %8.0f instructions per call (in %s)\n", mode, $2 / 3000, fn }' \
@@ -162,7 +167,7 @@ profile() {
         echo "   callgrind, user-space instructions per call (3000 calls; deterministic):"
         instructions_per_call raw raw_call
         instructions_per_call curl curl_easy_perform
-        instructions_per_call camb camb_client_get_task_status
+        instructions_per_call camb camb_client_get_task_status+camb_task_free
         echo "   libcamb's status call in detail (bench/profile_summary.py):"
         python3 bench/profile_summary.py "$out/callgrind.camb.out" 3000 --top 24
         echo "   camb_client_new + camb_client_free in detail (1000 pairs):"
