@@ -501,17 +501,28 @@ camb_result camb_client_download_audio(const struct camb_client *client,
                                        uint64_t *out_bytes);
 
 /**
- * Downloads the audio of a successful run into the file `path` (replacing it if
- * it exists). The bytes go to a hidden temporary file beside it, which is flushed
- * to disk and renamed to `path` only when complete: on any failure (network,
- * cancellation, disk full) no file is left behind and an existing `path` is
- * untouched. `*out_bytes` (may be NULL) receives the size on success.
+ * Downloads the audio of a successful run into `path`. `*out_bytes` (may be NULL)
+ * receives the size on success. Symlinks are followed to the file at their end (a
+ * relative target is relative to its link's directory; the links stay links), and
+ * what is there decides how it is written:
+ * - A regular file, or nothing: replaced atomically. The bytes go to a hidden
+ *   temporary file in that file's directory, which is flushed to disk and renamed
+ *   over it only when complete: on any failure (network, cancellation, disk full)
+ *   the temporary file is removed and an existing file is untouched, never partial.
+ * - A device (`/dev/null`) or a FIFO: written in place, as `curl -o` does. A FIFO
+ *   needs a reader: one is waited for up to a second, then `CAMB_RESULT_IO`. After
+ *   a failure the reader may have received part of the audio. No SIGPIPE is
+ *   raised if the reader goes away: the call fails with `CAMB_RESULT_IO`.
+ * - A directory, a socket, a symlink loop, or a parent directory that does not
+ *   exist or cannot be written to: refused with `CAMB_RESULT_IO` before any
+ *   request is sent.
  *
  * On Unix the path may be any bytes (it need not be UTF-8).
  *
- * Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_IO` when the file
- * cannot be created, written or renamed, and `CAMB_RESULT_INVALID_PARAMETER`
- * for an empty path or one that names no file.
+ * Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_IO` as above and
+ * when the file cannot be created, written or renamed, and
+ * `CAMB_RESULT_INVALID_PARAMETER` for an empty path or one that names no file
+ * (such as one ending in `/` where nothing exists).
  */
 camb_result camb_client_save_audio(const struct camb_client *client,
                                    int64_t run_id,

@@ -463,9 +463,11 @@ public:
     std::uint64_t download_audio(std::int64_t run_id, std::function<bool(const std::uint8_t*, std::size_t)> write,
                                  const CancelToken* cancel = nullptr) const;
 
-    /// Saves a successful run's audio to the file `path` (replaced if it exists)
-    /// through a temporary file and a rename: on failure no file is left and an
-    /// existing one is untouched. Returns the file's size.
+    /// Saves a successful run's audio to `path`, following symlinks: a regular file
+    /// (or none) is replaced through a temporary file and a rename, so on failure
+    /// no file is left and an existing one is untouched; a device or a FIFO is
+    /// written in place; a directory or a socket is refused before downloading
+    /// (camb_client_save_audio() has the rules). Returns the size in bytes.
     std::uint64_t save_audio(std::int64_t run_id, const std::string& path, const CancelToken* cancel = nullptr) const;
 
     /// The pre-signed URL of a successful run's audio.

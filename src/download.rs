@@ -1,5 +1,6 @@
 //! `GET /text-to-sound-result/{run_id}`: the audio, streamed to a sink in chunks or
-//! saved to a file that appears complete or not at all.
+//! saved to a path: a regular file there appears complete or not at all; a device or
+//! a FIFO is written in place (src/destination.rs decides which).
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -8,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cancel::CancelToken;
 use crate::client::{Client, Method};
+use crate::destination::Destination;
 use crate::error::{Error, ErrorKind};
 use crate::retry::Plan;
 use crate::transport::{Request, error_from_body_read};
@@ -111,17 +113,46 @@ impl Client {
         })
     }
 
-    /// Saves the audio of a successful run to `path`. The bytes go to a temporary
-    /// file in the same directory, which is flushed to disk and then renamed over
-    /// `path` (and the directory flushed, so the new name survives a crash); on any
-    /// failure, a panic included, it is removed, so `path` is never left partial.
+    /// Saves the audio of a successful run to `path`, following any symlinks to
+    /// the file at their end (a relative target is relative to its link's
+    /// directory), as `curl -o` would write it:
+    /// - a regular file there, or none, is replaced atomically: the bytes go to a
+    ///   temporary file in that file's directory, flushed to disk and renamed over
+    ///   it (and the directory flushed); on any failure, a panic included, the
+    ///   temporary file is removed and the file is untouched, never left partial;
+    /// - a device or a FIFO is written in place; a FIFO needs a reader (one is
+    ///   waited for up to a second), and a failure may leave part of the audio
+    ///   written to it;
+    /// - a directory, a socket, a symlink loop, or a parent directory that does
+    ///   not exist or cannot be written to is refused with an `Io` error before
+    ///   anything is downloaded.
+    ///
+    /// The links themselves are never replaced.
     pub fn save_audio(
         &self,
         run_id: i64,
         path: &Path,
         cancel: Option<&CancelToken>,
     ) -> Result<u64, Error> {
-        let temp = TempFile::create_beside(path)?;
+        match Destination::of(path, cancel)? {
+            Destination::Replace(target) => self.save_replacing(run_id, &target, cancel),
+            #[cfg(unix)]
+            Destination::InPlace(out) => {
+                self.download_audio(run_id, cancel, &mut |chunk| out.write(chunk))
+            }
+        }
+    }
+
+    /// Downloads into a temporary file beside `target` and renames it over `target`.
+    fn save_replacing(
+        &self,
+        run_id: i64,
+        target: &Path,
+        cancel: Option<&CancelToken>,
+    ) -> Result<u64, Error> {
+        // Created before the request: a directory that cannot be written to fails
+        // the save before anything is downloaded.
+        let temp = TempFile::create_beside(target)?;
         let mut file = &temp.file;
         let written = self.download_audio(run_id, cancel, &mut |chunk| {
             file.write_all(chunk)
@@ -130,7 +161,7 @@ impl Client {
         temp.file
             .sync_all()
             .map_err(|e| io_error(&format!("cannot flush {}", temp.path.display()), &e))?;
-        temp.persist(path)?;
+        temp.persist(target)?;
         Ok(written)
     }
 }

@@ -15,6 +15,7 @@ pub mod cancel;
 pub mod client;
 pub mod config;
 pub mod create;
+pub(crate) mod destination;
 pub(crate) mod download;
 pub mod error;
 pub mod error_reply;

@@ -578,7 +578,7 @@ fn download_to_a_callback_and_urls() {
 }
 
 #[test]
-fn save_result_failures_leave_nothing_behind() {
+fn save_audio_failures_leave_nothing_behind() {
     let emulator = emulator();
     let client = client_for_url(&emulator.base_url(), 0);
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -633,6 +633,90 @@ fn save_result_failures_leave_nothing_behind() {
         0,
         "something was left behind"
     );
+}
+
+#[test]
+fn save_audio_writes_through_symlinks_and_refuses_what_cannot_take_audio() {
+    use std::os::unix::fs::FileTypeExt;
+    let emulator = emulator();
+    let client = client_for_url(&emulator.base_url(), 0);
+    let audio_requests = || {
+        emulator
+            .stats()
+            .requests
+            .iter()
+            .filter(|r| r.path.starts_with("/text-to-sound-result/"))
+            .count()
+    };
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ffi-save-kinds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("real.wav");
+    std::fs::write(&target, b"old").unwrap();
+    let link = dir.join("link.wav");
+    std::os::unix::fs::symlink("real.wav", &link).unwrap();
+    let fifo = dir.join("pipe");
+    let fifo_c = c(fifo.to_str().unwrap());
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo_c.as_ptr(), 0o600) }, 0);
+    let mut bytes = 0u64;
+    unsafe {
+        assert_eq!(
+            camb_client_save_audio(
+                client,
+                4242,
+                c(link.to_str().unwrap()).as_ptr(),
+                ptr::null(),
+                &mut bytes
+            ),
+            camb_result::Ok,
+            "{}",
+            last_error()
+        );
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        let saved = std::fs::read(&target).unwrap();
+        assert_eq!(saved.len() as u64, bytes);
+        assert_eq!(&saved[..4], b"RIFF");
+        let asked = audio_requests();
+
+        // Refused before any request; out_bytes untouched.
+        bytes = 7;
+        assert_eq!(
+            camb_client_save_audio(
+                client,
+                4242,
+                c(dir.to_str().unwrap()).as_ptr(),
+                ptr::null(),
+                &mut bytes
+            ),
+            camb_result::Io
+        );
+        assert!(last_error().contains("is a directory"), "{}", last_error());
+        let started = Instant::now();
+        assert_eq!(
+            camb_client_save_audio(client, 4242, fifo_c.as_ptr(), ptr::null(), &mut bytes),
+            camb_result::Io
+        );
+        assert!(last_error().contains("no reader"), "{}", last_error());
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(bytes, 7);
+        assert_eq!(audio_requests(), asked);
+        camb_client_free(client);
+    }
+    assert!(std::fs::metadata(&dir).unwrap().is_dir());
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["link.wav", "pipe", "real.wav"]);
 }
 
 #[test]

@@ -315,7 +315,7 @@ fn transient_failures_during_a_wait_are_ridden_out() {
 }
 
 #[test]
-fn save_result_writes_the_whole_file() {
+fn save_audio_writes_the_whole_file() {
     let emulator = emulator();
     let client = client_for(&emulator);
     let dir = temp_dir("save");
@@ -442,4 +442,454 @@ fn result_urls_single_and_bulk() {
         client.get_audio_urls(&too_many).unwrap_err().kind(),
         ErrorKind::InvalidParameter
     );
+}
+
+// Saving onto what is already at the path: the file at the end of any symlinks is
+// replaced atomically when it is a regular file or absent; a device or a FIFO is
+// written in place; anything else is refused before any request is sent.
+
+/// The audio of `run_id` as the server sends it.
+fn audio_of(client: &Client, run_id: i64) -> Vec<u8> {
+    let mut audio = Vec::new();
+    client
+        .download_audio(run_id, None, &mut |chunk| {
+            audio.extend_from_slice(chunk);
+            Ok(())
+        })
+        .unwrap();
+    audio
+}
+
+fn audio_requests(emulator: &Emulator) -> usize {
+    requests_to(emulator, "GET", "/text-to-sound-result/")
+}
+
+fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) {
+    std::os::unix::fs::symlink(target, link).unwrap();
+}
+
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).unwrap().ino()
+}
+
+/// Runs `save_audio` on a thread of its own and fails the test, instead of hanging
+/// it, when the call has not returned within `limit`.
+fn save_within(
+    client: Client,
+    path: &Path,
+    limit: Duration,
+) -> (Result<u64, camb::Error>, Duration) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let result = client.save_audio(4242, &path, None);
+        let _ = tx.send((result, started.elapsed()));
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("save_audio did not return within {limit:?}"))
+}
+
+/// Asserts that saving to `path` fails with an I/O error mentioning `words`, and
+/// that no audio was asked for: the refusal came before the request.
+fn assert_refused_before_download(emulator: &Emulator, client: &Client, path: &Path, words: &str) {
+    let err = client.save_audio(4242, path, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(err.message().contains(words), "{err}");
+    assert_eq!(
+        audio_requests(emulator),
+        0,
+        "{}: the audio was downloaded before the refusal",
+        path.display()
+    );
+}
+
+#[test]
+fn saving_replaces_a_regular_file_atomically() {
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-regular");
+    let path = dir.join("sound.wav");
+    std::fs::write(&path, b"the previous file, longer than nothing").unwrap();
+    let before = inode(&path);
+    // A reader that opened the old file keeps the old file: it was replaced, not
+    // overwritten in place.
+    let mut old = std::fs::File::open(&path).unwrap();
+    let written = client.save_audio(4242, &path, None).unwrap();
+    let audio = audio_of(&client, 4242);
+    assert_eq!(std::fs::read(&path).unwrap(), audio);
+    assert_eq!(written as usize, audio.len());
+    parse_wav(&audio);
+    assert_ne!(inode(&path), before, "written in place, not replaced");
+    let mut kept = Vec::new();
+    old.read_to_end(&mut kept).unwrap();
+    assert_eq!(kept, b"the previous file, longer than nothing");
+    assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+    assert_eq!(files_in(&dir), ["sound.wav"]);
+}
+
+#[test]
+fn saving_creates_an_absent_file() {
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-absent");
+    let path = dir.join("new.wav");
+    let written = client.save_audio(4242, &path, None).unwrap();
+    let audio = audio_of(&client, 4242);
+    assert_eq!(written as usize, audio.len());
+    assert_eq!(std::fs::read(&path).unwrap(), audio);
+    assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+    assert_eq!(files_in(&dir), ["new.wav"]);
+}
+
+#[test]
+fn saving_through_a_symlink_replaces_its_target_and_keeps_the_link() {
+    let emulator = emulator();
+    let mut config = config_for(&emulator);
+    config.set_max_retries(0).unwrap();
+    let client = Client::new(config).unwrap();
+    let dir = temp_dir("save-symlink");
+    let store = dir.join("store");
+    std::fs::create_dir(&store).unwrap();
+    let target = store.join("real.wav");
+    std::fs::write(&target, b"old").unwrap();
+    let link = dir.join("link.wav");
+    symlink(&target, &link);
+
+    let written = client.save_audio(4242, &link, None).unwrap();
+    let audio = audio_of(&client, 4242);
+    assert_eq!(written as usize, audio.len());
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().is_symlink(),
+        "the link was replaced by a file"
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    assert_eq!(std::fs::read(&target).unwrap(), audio);
+    assert_eq!(files_in(&dir), ["link.wav", "store"]);
+    assert_eq!(files_in(&store), ["real.wav"]);
+
+    // A failed download through the link leaves the target and the link as they
+    // were, and no temporary file beside either.
+    std::fs::write(&target, b"old").unwrap();
+    emulator.push_fault(Fault {
+        path_prefix: Some("/text-to-sound-result/".into()),
+        respond: Some(FaultResponse {
+            status: 500,
+            ..FaultResponse::default()
+        }),
+        ..Fault::default()
+    });
+    let err = client.save_audio(4242, &link, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ServerError, "{err}");
+    assert_eq!(std::fs::read(&target).unwrap(), b"old");
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    assert_eq!(files_in(&dir), ["link.wav", "store"]);
+    assert_eq!(files_in(&store), ["real.wav"]);
+}
+
+#[test]
+fn saving_through_a_dangling_symlink_creates_its_target() {
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-dangling");
+    let store = dir.join("store");
+    std::fs::create_dir(&store).unwrap();
+    let target = store.join("made.wav");
+    let link = dir.join("link.wav");
+    symlink(&target, &link);
+
+    client.save_audio(4242, &link, None).unwrap();
+    let audio = audio_of(&client, 4242);
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    assert_eq!(std::fs::read(&target).unwrap(), audio);
+    assert_eq!(
+        std::fs::read(&link).unwrap(),
+        audio,
+        "the link now resolves"
+    );
+    assert_eq!(files_in(&dir), ["link.wav", "store"]);
+    assert_eq!(files_in(&store), ["made.wav"]);
+}
+
+#[test]
+fn saving_follows_a_chain_of_symlinks_relative_to_each_links_directory() {
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-chain");
+    for sub in ["links", "final"] {
+        std::fs::create_dir(dir.join(sub)).unwrap();
+    }
+    // first.wav -> <dir>/links/second.wav (absolute) -> ../final/end.wav (relative
+    // to links/, so <dir>/final/end.wav; relative to <dir> or to the working
+    // directory it would name a directory that does not exist).
+    let first = dir.join("first.wav");
+    let second = dir.join("links/second.wav");
+    symlink(&second, &first);
+    symlink("../final/end.wav", &second);
+    let end = dir.join("final/end.wav");
+
+    client.save_audio(4242, &first, None).unwrap();
+    let audio = audio_of(&client, 4242);
+    assert_eq!(std::fs::read(&end).unwrap(), audio);
+    assert_eq!(std::fs::read_link(&first).unwrap(), second);
+    assert_eq!(
+        std::fs::read_link(&second).unwrap(),
+        Path::new("../final/end.wav")
+    );
+    assert_eq!(files_in(&dir), ["final", "first.wav", "links"]);
+    assert_eq!(files_in(&dir.join("links")), ["second.wav"]);
+    assert_eq!(files_in(&dir.join("final")), ["end.wav"]);
+
+    // Once the end exists, the chain leads to it again and it is replaced.
+    std::fs::write(&end, b"old").unwrap();
+    let before = inode(&end);
+    client.save_audio(4242, &first, None).unwrap();
+    assert_eq!(std::fs::read(&end).unwrap(), audio);
+    assert_ne!(inode(&end), before);
+    assert_eq!(files_in(&dir.join("final")), ["end.wav"]);
+}
+
+#[test]
+fn a_symlink_loop_is_refused_before_downloading() {
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-loop");
+    symlink("b.wav", dir.join("a.wav"));
+    symlink("a.wav", dir.join("b.wav"));
+    symlink("self.wav", dir.join("self.wav"));
+    for name in ["a.wav", "b.wav", "self.wav"] {
+        assert_refused_before_download(&emulator, &client, &dir.join(name), "symbolic links");
+    }
+    assert_eq!(files_in(&dir), ["a.wav", "b.wav", "self.wav"]);
+    assert_eq!(
+        std::fs::read_link(dir.join("a.wav")).unwrap(),
+        Path::new("b.wav")
+    );
+    assert_eq!(
+        std::fs::read_link(dir.join("self.wav")).unwrap(),
+        Path::new("self.wav")
+    );
+}
+
+#[test]
+fn a_directory_is_refused_before_downloading() {
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-dir");
+    let sub = dir.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(sub.join("keep.txt"), b"kept").unwrap();
+    symlink(&sub, dir.join("to-sub"));
+    for path in [sub.clone(), dir.join("to-sub"), dir.clone()] {
+        assert_refused_before_download(&emulator, &client, &path, "is a directory");
+    }
+    assert_eq!(files_in(&dir), ["sub", "to-sub"]);
+    assert_eq!(files_in(&sub), ["keep.txt"]);
+}
+
+#[test]
+fn a_missing_parent_directory_is_refused_before_downloading() {
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-no-parent");
+    assert_refused_before_download(
+        &emulator,
+        &client,
+        &dir.join("missing/out.wav"),
+        "does not exist",
+    );
+    // Through a dangling link into a directory that does not exist.
+    symlink(dir.join("gone/out.wav"), dir.join("link.wav"));
+    assert_refused_before_download(&emulator, &client, &dir.join("link.wav"), "does not exist");
+    // A parent that is a file.
+    std::fs::write(dir.join("file"), b"x").unwrap();
+    let err = client
+        .save_audio(4242, &dir.join("file/out.wav"), None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(audio_requests(&emulator), 0);
+    assert_eq!(files_in(&dir), ["file", "link.wav"]);
+}
+
+#[test]
+fn a_fifo_with_a_reader_gets_every_byte() {
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let audio = audio_of(&client, 4242);
+    assert!(audio.len() > 64 << 10, "more than a pipe's buffer");
+    let dir = temp_dir("save-fifo");
+    let fifo = dir.join("pipe");
+    mkfifo(&fifo);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader_path = fifo.clone();
+    std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let result = std::fs::File::open(&reader_path).and_then(|mut f| f.read_to_end(&mut got));
+        let _ = tx.send(result.map(|_| got));
+    });
+    let (result, _) = save_within(client, &fifo, Duration::from_secs(30));
+    assert_eq!(result.unwrap() as usize, audio.len());
+    let got = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the reader got its end of file")
+        .unwrap();
+    assert_eq!(got, audio);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(files_in(&dir), ["pipe"]);
+}
+
+#[test]
+fn a_fifo_without_a_reader_fails_fast() {
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-fifo-alone");
+    let fifo = dir.join("pipe");
+    mkfifo(&fifo);
+    let (result, elapsed) = save_within(client, &fifo, Duration::from_secs(30));
+    let err = result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(err.message().contains("no reader"), "{err}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    assert_eq!(audio_requests(&emulator), 0);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(files_in(&dir), ["pipe"]);
+}
+
+/// The thread saving in `a_fifo_reader_that_leaves_early_gives_an_error_not_a_signal`.
+static SAVING_THREAD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+static SIGPIPE_ON_SAVING_THREAD: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn note_sigpipe(_: libc::c_int) {
+    use std::sync::atomic::Ordering::SeqCst;
+    // SAFETY: gettid has no preconditions; atomics are signal-safe.
+    if unsafe { libc::gettid() } == SAVING_THREAD.load(SeqCst) {
+        SIGPIPE_ON_SAVING_THREAD.store(true, SeqCst);
+    }
+}
+
+#[test]
+fn a_fifo_reader_that_leaves_early_gives_an_error_not_a_signal() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // Rust programs ignore SIGPIPE; C programs mostly do not, and there a write to a
+    // pipe whose reader has gone kills the process. Instead of the default action
+    // (which would end this whole test binary), a handler notes whether the signal
+    // reached the saving thread; other threads' signals are harmless to it.
+    // SAFETY: a handler that only calls gettid and touches atomics.
+    let previous = unsafe {
+        libc::signal(
+            libc::SIGPIPE,
+            note_sigpipe as *const () as libc::sighandler_t,
+        )
+    };
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-fifo-early");
+    let fifo = dir.join("pipe");
+    mkfifo(&fifo);
+    let (read_tx, read_rx) = std::sync::mpsc::channel();
+    let reader_path = fifo.clone();
+    std::thread::spawn(move || {
+        let mut file = std::fs::File::open(&reader_path).unwrap();
+        let mut first = [0u8; 4];
+        file.read_exact(&mut first).unwrap();
+        drop(file); // gone, with most of the audio unread
+        let _ = read_tx.send(first);
+    });
+    let (saved_tx, saved_rx) = std::sync::mpsc::channel();
+    let save_path = fifo.clone();
+    std::thread::spawn(move || {
+        // SAFETY: no preconditions.
+        SAVING_THREAD.store(unsafe { libc::gettid() }, SeqCst);
+        let _ = saved_tx.send(client.save_audio(4242, &save_path, None));
+    });
+    let result = saved_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("save_audio returned");
+    let first = read_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the reader read from the FIFO");
+    // SAFETY: restoring the disposition this test replaced.
+    unsafe { libc::signal(libc::SIGPIPE, previous) };
+    assert_eq!(&first, b"RIFF");
+    let err = result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(
+        !SIGPIPE_ON_SAVING_THREAD.load(SeqCst),
+        "SIGPIPE was delivered to the saving thread"
+    );
+    assert_eq!(files_in(&dir), ["pipe"]);
+}
+
+#[test]
+fn dev_null_is_written_in_place() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let null = Path::new("/dev/null");
+    let before = std::fs::metadata(null).unwrap();
+    assert!(before.file_type().is_char_device());
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let written = client.save_audio(4242, null, None).unwrap();
+    assert_eq!(written as usize, audio_of(&client, 4242).len());
+    let after = std::fs::symlink_metadata(null).unwrap();
+    assert!(
+        after.file_type().is_char_device(),
+        "/dev/null was replaced by a file"
+    );
+    assert_eq!((after.ino(), after.rdev()), (before.ino(), before.rdev()));
+    let leftovers: Vec<String> = files_in(Path::new("/dev"))
+        .into_iter()
+        .filter(|n| n.starts_with(".null."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // /dev/full takes no byte: the device's error comes back, and it stays a device.
+    let full = Path::new("/dev/full");
+    if let Ok(before) = std::fs::metadata(full) {
+        let err = client.save_audio(4242, full, None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert!(err.message().contains("/dev/full"), "{err}");
+        let after = std::fs::symlink_metadata(full).unwrap();
+        assert!(after.file_type().is_char_device(), "/dev/full was replaced");
+        assert_eq!((after.ino(), after.rdev()), (before.ino(), before.rdev()));
+    }
+}
+
+#[test]
+fn a_unix_socket_is_refused_before_downloading() {
+    use std::os::unix::fs::FileTypeExt;
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-socket");
+    let socket = dir.join("sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    assert_refused_before_download(&emulator, &client, &socket, "socket");
+    assert!(
+        std::fs::symlink_metadata(&socket)
+            .unwrap()
+            .file_type()
+            .is_socket()
+    );
+    assert_eq!(files_in(&dir), ["sock"]);
 }

@@ -798,8 +798,10 @@ class Client {
   }
 
   /**
-   * Saves a successful run's audio to `path` (replaced if it exists), through a
-   * temporary file: on failure no file is left. Returns the size in bytes.
+   * Saves a successful run's audio to `path`, following symlinks: a regular file
+   * (or none) is replaced through a temporary file, so on failure no file is left;
+   * a device or a FIFO is written in place; a directory or a socket is refused
+   * before downloading. Returns the size in bytes.
    */
   saveAudio(runId, path) {
     const c = this._c;

@@ -1052,9 +1052,12 @@ class Client:
         path: Union[str, bytes, os.PathLike],
         cancel: Optional[CancelToken] = None,
     ) -> int:
-        """Downloads a successful run's WAV audio into ``path`` (replacing it) and
-        returns its size. On any failure no file is left and an existing one is
-        untouched. Raises FileError when the file cannot be written."""
+        """Downloads a successful run's WAV audio into ``path``, following
+        symlinks, and returns its size. A regular file (or none) is replaced
+        atomically: on any failure no file is left and an existing one is
+        untouched. A device or a FIFO is written in place. Raises FileError when
+        the file cannot be written, and before downloading for a directory, a
+        socket, a symlink loop or a missing directory."""
         lib = self._lib
         run_id = _run_id(run_id)
         path = _c_string(os.fsencode(path), "path")

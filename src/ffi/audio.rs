@@ -4,9 +4,7 @@ use std::ffi::{c_char, c_void};
 
 use crate::client::check_bulk_count;
 use crate::error::{Error, ErrorKind};
-use crate::ffi::boundary::{
-    null_parameter, out_arg, path_arg, result_call, value_call, void_call,
-};
+use crate::ffi::boundary::{null_parameter, out_arg, path_arg, result_call, value_call, void_call};
 use crate::ffi::cancel::{camb_cancel_token, token_arg};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::result_code::camb_result;
@@ -69,17 +67,28 @@ pub unsafe extern "C" fn camb_client_download_audio(
     })
 }
 
-/// Downloads the audio of a successful run into the file `path` (replacing it if
-/// it exists). The bytes go to a hidden temporary file beside it, which is flushed
-/// to disk and renamed to `path` only when complete: on any failure (network,
-/// cancellation, disk full) no file is left behind and an existing `path` is
-/// untouched. `*out_bytes` (may be NULL) receives the size on success.
+/// Downloads the audio of a successful run into `path`. `*out_bytes` (may be NULL)
+/// receives the size on success. Symlinks are followed to the file at their end (a
+/// relative target is relative to its link's directory; the links stay links), and
+/// what is there decides how it is written:
+/// - A regular file, or nothing: replaced atomically. The bytes go to a hidden
+///   temporary file in that file's directory, which is flushed to disk and renamed
+///   over it only when complete: on any failure (network, cancellation, disk full)
+///   the temporary file is removed and an existing file is untouched, never partial.
+/// - A device (`/dev/null`) or a FIFO: written in place, as `curl -o` does. A FIFO
+///   needs a reader: one is waited for up to a second, then `CAMB_RESULT_IO`. After
+///   a failure the reader may have received part of the audio. No SIGPIPE is
+///   raised if the reader goes away: the call fails with `CAMB_RESULT_IO`.
+/// - A directory, a socket, a symlink loop, or a parent directory that does not
+///   exist or cannot be written to: refused with `CAMB_RESULT_IO` before any
+///   request is sent.
 ///
 /// On Unix the path may be any bytes (it need not be UTF-8).
 ///
-/// Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_IO` when the file
-/// cannot be created, written or renamed, and `CAMB_RESULT_INVALID_PARAMETER`
-/// for an empty path or one that names no file.
+/// Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_IO` as above and
+/// when the file cannot be created, written or renamed, and
+/// `CAMB_RESULT_INVALID_PARAMETER` for an empty path or one that names no file
+/// (such as one ending in `/` where nothing exists).
 // The caller's part: `client` is NULL or a live client; `path` is NULL or NUL-terminated; `cancel`
 // is NULL or a live token; `out_bytes` is NULL or writable.
 #[unsafe(no_mangle)]
@@ -207,7 +216,9 @@ pub unsafe extern "C" fn camb_client_get_audio_urls(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_audio_url_list_len(list: *const camb_audio_url_list) -> usize {
     // SAFETY: the caller passes NULL or a live list.
-    value_call(0, || unsafe { list.as_ref() }.map_or(0, |l| l.entries.len()))
+    value_call(0, || {
+        unsafe { list.as_ref() }.map_or(0, |l| l.entries.len())
+    })
 }
 
 /// The entry at `index` (from 0): its run id into `*out_run_id` (unless NULL) and

@@ -1,0 +1,392 @@
+//! Where `Client::save_audio` writes, and how, decided before anything is
+//! downloaded: the path is followed through any symlinks to the file at their end;
+//! a regular file there (or none) is replaced atomically, a device or a FIFO is
+//! written in place, and anything else is refused.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::cancel::CancelToken;
+use crate::error::{Error, ErrorKind};
+
+/// Symlinks followed before the path is taken for a loop: Linux's MAXSYMLINKS.
+const MAX_SYMLINKS: usize = 40;
+
+/// How long a FIFO without a reader is given to get one (a reader started just
+/// before the save, `player fifo & save fifo`, may not have opened it yet).
+#[cfg(unix)]
+const FIFO_READER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Where the audio goes.
+#[derive(Debug)]
+pub(crate) enum Destination {
+    /// A regular file, or nothing yet, at this path, whose last component is not
+    /// a symlink: replaced through a temporary file in its directory.
+    Replace(PathBuf),
+    /// A device or a FIFO, already open for writing: written in place.
+    #[cfg(unix)]
+    InPlace(InPlace),
+}
+
+impl Destination {
+    /// Looks at what `path` names (through any symlinks) and refuses, without
+    /// downloading anything, what cannot take the audio: a directory, a socket, a
+    /// symlink loop, a missing parent directory. A FIFO or a device is opened here,
+    /// so that a FIFO without a reader fails before the request too.
+    pub(crate) fn of(path: &Path, cancel: Option<&CancelToken>) -> Result<Destination, Error> {
+        if path.as_os_str().is_empty() {
+            return Err(Error::invalid("the path is empty"));
+        }
+        let (end, metadata) = follow_symlinks(path)?;
+        let shown = Shown {
+            given: path,
+            end: &end,
+        };
+        let Some(metadata) = metadata else {
+            check_can_create(&end, &shown)?;
+            return Ok(Destination::Replace(end));
+        };
+        let file_type = metadata.file_type();
+        if file_type.is_file() {
+            return Ok(Destination::Replace(end));
+        }
+        if file_type.is_dir() {
+            return Err(refused(&shown, "it is a directory"));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if file_type.is_socket() {
+                return Err(refused(
+                    &shown,
+                    "it is a socket, which cannot be opened as a file",
+                ));
+            }
+            if file_type.is_fifo() || file_type.is_char_device() || file_type.is_block_device() {
+                let fifo = file_type.is_fifo();
+                let file = open_in_place(&end, fifo, &shown, cancel)?;
+                return Ok(Destination::InPlace(InPlace {
+                    file,
+                    path: end,
+                    fifo,
+                }));
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = cancel;
+        Err(refused(
+            &shown,
+            "it is neither a regular file, a device nor a FIFO",
+        ))
+    }
+}
+
+/// The path as given, and where its symlinks lead, for messages.
+struct Shown<'a> {
+    given: &'a Path,
+    end: &'a Path,
+}
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.given == self.end {
+            write!(f, "{}", self.given.display())
+        } else {
+            write!(
+                f,
+                "{} (where the symbolic link {} leads)",
+                self.end.display(),
+                self.given.display()
+            )
+        }
+    }
+}
+
+fn refused(shown: &Shown<'_>, why: &str) -> Error {
+    Error::new(ErrorKind::Io, format!("cannot save to {shown}: {why}"))
+}
+
+fn io_error(what: &str, error: &io::Error) -> Error {
+    Error::new(ErrorKind::Io, format!("{what}: {error}"))
+}
+
+/// Follows `path` while its last component is a symlink, as the kernel would when
+/// opening it: a relative target is taken from the link's own directory. Returns
+/// the path at the end and what is there (`None`: nothing).
+fn follow_symlinks(path: &Path) -> Result<(PathBuf, Option<fs::Metadata>), Error> {
+    let mut current = path.to_path_buf();
+    for _ in 0..=MAX_SYMLINKS {
+        match fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let target = fs::read_link(&current).map_err(|e| {
+                    io_error(
+                        &format!("cannot read the symbolic link {}", current.display()),
+                        &e,
+                    )
+                })?;
+                // Not normalised: `dir/../x` must go through `dir` as the kernel
+                // does, which matters when `dir` is itself a symlink. An absolute
+                // target replaces the whole path.
+                current = match current.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                };
+            }
+            Ok(metadata) => return Ok((current, Some(metadata))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((current, None)),
+            // A loop or a file among the directories of the path (ELOOP, ENOTDIR),
+            // a directory that may not be searched (EACCES).
+            Err(e) => {
+                let shown = Shown {
+                    given: path,
+                    end: &current,
+                };
+                return Err(io_error(&format!("cannot save to {shown}"), &e));
+            }
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Io,
+        format!(
+            "cannot save to {}: more than {MAX_SYMLINKS} levels of symbolic links (a loop?)",
+            path.display()
+        ),
+    ))
+}
+
+/// Nothing is at `end`: it can be created if its directory exists. Whether that
+/// directory is writable is found out by creating the temporary file, still
+/// before the request.
+fn check_can_create(end: &Path, shown: &Shown<'_>) -> Result<(), Error> {
+    if ends_with_separator(end) {
+        return Err(Error::invalid(format!(
+            "{shown} ends with a '/' and so names a directory, not a file"
+        )));
+    }
+    let dir = match end.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match fs::metadata(dir) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "cannot create {shown}: {} is not a directory",
+                dir.display()
+            ),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "cannot create {shown}: the directory {} does not exist",
+                dir.display()
+            ),
+        )),
+        Err(e) => Err(io_error(&format!("cannot create {shown}"), &e)),
+    }
+}
+
+fn ends_with_separator(path: &Path) -> bool {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    bytes
+        .last()
+        .is_some_and(|&b| std::path::is_separator(char::from(b)))
+}
+
+/// A device or a FIFO opened for writing.
+#[cfg(unix)]
+#[derive(Debug)]
+pub(crate) struct InPlace {
+    file: File,
+    path: PathBuf,
+    fifo: bool,
+}
+
+#[cfg(unix)]
+impl InPlace {
+    /// Writes all of `data`. A FIFO whose reader has gone gives an error, never
+    /// SIGPIPE, whatever the process does with that signal.
+    pub(crate) fn write(&self, data: &[u8]) -> Result<(), Error> {
+        use std::io::Write;
+        let result = if self.fifo {
+            without_sigpipe(|| (&self.file).write_all(data))
+        } else {
+            (&self.file).write_all(data)
+        };
+        result.map_err(|e| {
+            if self.fifo && e.raw_os_error() == Some(libc::EPIPE) {
+                io_error(
+                    &format!(
+                        "cannot write to the FIFO {}: its reader closed it",
+                        self.path.display()
+                    ),
+                    &e,
+                )
+            } else {
+                io_error(&format!("cannot write to {}", self.path.display()), &e)
+            }
+        })
+    }
+}
+
+/// Opens a device or a FIFO for writing, as `curl -o` does, but never blocks:
+/// opening a FIFO blocks until a reader opens it too, so it is opened with
+/// O_NONBLOCK, which fails at once (ENXIO) while there is no reader; that is
+/// retried for `FIFO_READER_GRACE`. Opening a device never waits for it either
+/// (a serial line waiting for its carrier, say).
+#[cfg(unix)]
+fn open_in_place(
+    path: &Path,
+    fifo: bool,
+    shown: &Shown<'_>,
+    cancel: Option<&CancelToken>,
+) -> Result<File, Error> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::os::unix::io::AsRawFd;
+    use std::time::{Duration, Instant};
+
+    let mut options = fs::OpenOptions::new();
+    // No O_CREAT, no O_TRUNC: the node is there and is written as it is. O_NOCTTY:
+    // a terminal does not become the process's controlling terminal. O_NOFOLLOW:
+    // the path's last component was seen not to be a symlink; if it has become one
+    // since, the open fails instead of writing elsewhere.
+    options
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW);
+    let give_up = Instant::now() + FIFO_READER_GRACE;
+    let mut pause = Duration::from_millis(1);
+    let file = loop {
+        match options.open(path) {
+            Ok(file) => break file,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if fifo && e.raw_os_error() == Some(libc::ENXIO) => {
+                if cancel.is_some_and(CancelToken::is_cancelled) {
+                    return Err(Error::new(
+                        ErrorKind::Cancelled,
+                        format!("cancelled while waiting for a reader of the FIFO {shown}"),
+                    ));
+                }
+                let now = Instant::now();
+                if now >= give_up {
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!(
+                            "cannot write to the FIFO {shown}: no reader has it open \
+                             (waited {} ms for one): {e}",
+                            FIFO_READER_GRACE.as_millis()
+                        ),
+                    ));
+                }
+                std::thread::sleep(pause.min(give_up - now));
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(io_error(&format!("cannot open {shown}"), &e)),
+        }
+    };
+    // The path may have been replaced between the look and the open.
+    let file_type = file
+        .metadata()
+        .map_err(|e| io_error(&format!("cannot inspect {shown}"), &e))?
+        .file_type();
+    if !(file_type.is_fifo() || file_type.is_char_device() || file_type.is_block_device()) {
+        return Err(refused(shown, "it changed while being opened"));
+    }
+    // From here writes wait for the reader or the device, as usual.
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor this function owns.
+    let cleared = unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+    };
+    if !cleared {
+        return Err(io_error(
+            &format!("cannot set up {shown} for writing"),
+            &io::Error::last_os_error(),
+        ));
+    }
+    Ok(file)
+}
+
+/// Runs `write` with SIGPIPE blocked on this thread, so that a pipe without a
+/// reader fails it with EPIPE instead of raising the signal, whose default action
+/// kills the process (C programs and many hosts keep that default). A SIGPIPE that
+/// `write` raised is then taken off the pending set before the mask is restored,
+/// unless one was already pending (it is not ours to take): what libpq and
+/// OpenSSL do.
+#[cfg(unix)]
+fn without_sigpipe(write: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+    use std::mem::MaybeUninit;
+    use std::ptr;
+
+    // SAFETY: sigset_t values are initialised by sigemptyset/sigpending before use;
+    // pthread_sigmask, sigpending and sigtimedwait get valid pointers.
+    unsafe {
+        let mut pipe_only = MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigemptyset(pipe_only.as_mut_ptr());
+        libc::sigaddset(pipe_only.as_mut_ptr(), libc::SIGPIPE);
+        let pipe_only = pipe_only.assume_init();
+        let mut previous = MaybeUninit::<libc::sigset_t>::uninit();
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, previous.as_mut_ptr()) != 0 {
+            // Cannot happen with valid arguments; write anyway.
+            return write();
+        }
+        let previous = previous.assume_init();
+        let mut pending = MaybeUninit::<libc::sigset_t>::uninit();
+        let already_pending = libc::sigpending(pending.as_mut_ptr()) == 0
+            && libc::sigismember(pending.as_ptr(), libc::SIGPIPE) == 1;
+
+        let result = write();
+
+        let broken_pipe = matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE));
+        if broken_pipe && !already_pending {
+            let now = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            while libc::sigtimedwait(&pipe_only, ptr::null_mut(), &now) == -1
+                && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+            {}
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &previous, ptr::null_mut());
+        result
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("camb-dest-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn relative_targets_are_taken_from_the_links_directory() {
+        let dir = scratch("relative");
+        fs::create_dir(dir.join("a")).unwrap();
+        std::os::unix::fs::symlink("../b.wav", dir.join("a/link")).unwrap();
+        let (end, metadata) = follow_symlinks(&dir.join("a/link")).unwrap();
+        assert_eq!(end, dir.join("a/../b.wav"));
+        assert!(metadata.is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_trailing_slash_names_no_file() {
+        let dir = scratch("slash");
+        let mut path = dir.join("new.wav").into_os_string();
+        path.push("/");
+        let err = Destination::of(Path::new(&path), None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidParameter, "{err}");
+        assert_eq!(
+            Destination::of(Path::new(""), None).unwrap_err().kind(),
+            ErrorKind::InvalidParameter
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
