@@ -92,6 +92,16 @@ enum camb_result
    */
   CAMB_RESULT_IO = 7,
   /**
+   * Not yet: a job that has not finished (`camb_job_result()`), or a queue with
+   * no finished job (`camb_job_queue_pop()`).
+   */
+  CAMB_RESULT_NOT_READY = 8,
+  /**
+   * A generation's task ended without audio (ERROR, TIMEOUT, PAYMENT_REQUIRED,
+   * or a status this version does not know); the message says which and why.
+   */
+  CAMB_RESULT_TASK_FAILED = 9,
+  /**
    * The connection could not be made (refused, DNS, TLS), or it failed before a
    * complete reply arrived (reset, closed early, body cut short).
    */
@@ -254,7 +264,10 @@ typedef struct camb_cancel_token camb_cancel_token;
  *
  * Immutable once built: share one client between any number of threads and call
  * it concurrently; its keep-alive connections are shared. Free it once, with
- * `camb_client_free()`, after every call on it has returned.
+ * `camb_client_free()`, after every blocking call on it has returned. Jobs may
+ * still run then: freeing the client cancels them, and each is still delivered
+ * (with `CAMB_RESULT_CANCELLED`, or its result if it finished first), on the
+ * client's pool threads, which end after the last one; free the jobs as usual.
  *
  * After `fork()`, the child must not use any libcamb object made before the fork,
  * not even to free it: the child would share the parent's pooled connections

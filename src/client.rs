@@ -38,6 +38,8 @@ pub struct Client {
     /// `{base}/text-to-sound/`, the prefix of every status request.
     status_prefix: String,
     pub(crate) retry: RetryPolicy,
+    /// Threads for this client's jobs.
+    pub(crate) job_threads: usize,
 }
 
 impl Client {
@@ -66,6 +68,7 @@ impl Client {
                 timeout: config.timeout,
                 max_retries: config.max_retries,
             },
+            job_threads: config.job_threads as usize,
         })
     }
 
@@ -85,6 +88,12 @@ impl Client {
     /// TCP connections this client has opened (for tests and diagnostics).
     pub fn connections_opened(&self) -> u64 {
         self.transport.connections_opened()
+    }
+
+    /// Closes every connection, idle or in use (a call in flight fails at once),
+    /// and refuses new ones: for freeing a client whose jobs are still running.
+    pub(crate) fn shut_down(&self) {
+        self.transport.shut_down();
     }
 
     /// `GET /text-to-sound/{task_id}`: the task's status, retried on transient failures.

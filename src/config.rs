@@ -15,6 +15,10 @@ pub(crate) const DEFAULT_MAX_RETRIES: u32 = 2;
 /// The longest any timeout, deadline or interval may be: a day.
 pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 pub(crate) const MAX_RETRIES_LIMIT: u32 = 10;
+/// Jobs run on a few threads by default: a job holds one only while it sends or
+/// reads, never while it waits between polls.
+pub(crate) const DEFAULT_JOB_THREADS: u32 = 4;
+pub(crate) const MAX_JOB_THREADS: u32 = 64;
 const MAX_BASE_URL_LEN: usize = 2048;
 
 /// Settings for a [`crate::client::Client`]. Setters check each value on its own;
@@ -36,6 +40,8 @@ pub struct ClientConfig {
     /// An HTTP CONNECT proxy; `None`: connect directly. Proxy environment
     /// variables are never read, so they cannot silently route the key elsewhere.
     pub proxy: Option<ProxyUrl>,
+    /// Threads that run the client's jobs (started on its first job).
+    pub job_threads: u32,
 }
 
 impl Default for ClientConfig {
@@ -48,6 +54,7 @@ impl Default for ClientConfig {
             allow_insecure_http: false,
             ca_certificates: Vec::new(),
             proxy: None,
+            job_threads: DEFAULT_JOB_THREADS,
         }
     }
 }
@@ -71,6 +78,12 @@ impl ClientConfig {
         Ok(())
     }
 
+    pub fn set_job_threads(&mut self, threads: u32) -> Result<(), Error> {
+        check_job_threads(threads)?;
+        self.job_threads = threads;
+        Ok(())
+    }
+
     pub fn set_max_retries(&mut self, max_retries: u32) -> Result<(), Error> {
         check_max_retries(max_retries)?;
         self.max_retries = max_retries;
@@ -82,6 +95,7 @@ impl ClientConfig {
     pub(crate) fn validate(&self) -> Result<BaseUrl, Error> {
         check_timeout(self.timeout)?;
         check_max_retries(self.max_retries)?;
+        check_job_threads(self.job_threads)?;
         self.checked_base_url()
     }
 
@@ -202,6 +216,15 @@ fn check_timeout(timeout: Duration) -> Result<(), Error> {
             "the timeout must be between 1 ms and {} ms, not {} ms",
             MAX_TIMEOUT.as_millis(),
             timeout.as_millis()
+        )));
+    }
+    Ok(())
+}
+
+fn check_job_threads(threads: u32) -> Result<(), Error> {
+    if threads == 0 || threads > MAX_JOB_THREADS {
+        return Err(Error::invalid(format!(
+            "job threads must be from 1 to {MAX_JOB_THREADS}, not {threads}"
         )));
     }
     Ok(())

@@ -43,6 +43,11 @@ pub enum ErrorKind {
     BufferTooSmall,
     /// A panic was caught at the C boundary (a bug in this library).
     Panic,
+    /// Not yet: a job that has not finished, a queue with no finished job.
+    NotReady,
+    /// A task ended without audio (ERROR, TIMEOUT, PAYMENT_REQUIRED...): a
+    /// generation's outcome when the server could not make the sound.
+    TaskFailed,
 }
 
 impl ErrorKind {

@@ -20,6 +20,8 @@ pub(crate) mod download;
 pub mod error;
 pub mod error_reply;
 pub mod ffi;
+pub(crate) mod job_kinds;
+pub(crate) mod jobs;
 pub(crate) mod json;
 pub mod path;
 pub(crate) mod resolver;

@@ -158,6 +158,12 @@ impl Transport {
         self.opened.load(Ordering::Relaxed)
     }
 
+    /// ureq's shutdown: every connection closed, a call blocked on one woken with
+    /// an error, new ones refused.
+    pub(crate) fn shut_down(&self) {
+        self.agent.clone().shutdown();
+    }
+
     /// Sends `request` and reads the reply's head, within `budget`.
     pub(crate) fn send(&self, request: &Request, budget: &Budget) -> Result<Response, Error> {
         let method = match request.method {

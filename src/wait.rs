@@ -86,34 +86,67 @@ fn last_poll_budget(options: &WaitOptions) -> Duration {
     (options.deadline / 10).min(Duration::from_secs(2))
 }
 
-/// The polling loop, separate from HTTP so it can be tested on its own. `poll` is
-/// given the wait's deadline. `progress` is told about every poll; returning false
-/// stops the wait (Cancelled) unless that poll ended it.
-pub fn wait_until_final(
-    options: &WaitOptions,
-    cancel: Option<&CancelToken>,
-    mut poll: impl FnMut(Instant) -> Result<TaskInfo, Error>,
-    mut progress: impl FnMut(&Progress) -> bool,
-) -> Result<TaskInfo, Error> {
-    options.validate()?;
-    let started = Instant::now();
-    let deadline = started + options.deadline;
-    let budget = last_poll_budget(options);
-    let mut interval = options.initial_interval;
-    let mut polls = 0u32;
-    let mut last_status: Option<String> = None;
-    let cancelled = |polls: u32| {
+/// One wait between its polls: what the polling loop keeps from one poll to the
+/// next. [`wait_until_final`] drives it with a sleeping thread; a job drives the
+/// same wait one poll at a time, its pauses on a timer.
+pub(crate) struct WaitState {
+    options: WaitOptions,
+    started: Instant,
+    deadline: Instant,
+    budget: Duration,
+    interval: Duration,
+    polls: u32,
+    last_status: Option<String>,
+}
+
+/// What comes after a poll: the wait's end, or the next poll's time.
+pub(crate) enum AfterPoll {
+    Done(Result<TaskInfo, Error>),
+    PollAt(Instant),
+}
+
+impl WaitState {
+    pub(crate) fn new(options: &WaitOptions) -> Result<WaitState, Error> {
+        options.validate()?;
+        let started = Instant::now();
+        Ok(WaitState {
+            options: *options,
+            started,
+            deadline: started + options.deadline,
+            budget: last_poll_budget(options),
+            interval: options.initial_interval,
+            polls: 0,
+            last_status: None,
+        })
+    }
+
+    /// When the whole wait ends: each poll is bounded by it.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Polls made so far.
+    pub(crate) fn polls(&self) -> u32 {
+        self.polls
+    }
+
+    /// The error of a wait that its caller cancelled.
+    pub(crate) fn cancelled(&self) -> Error {
         Error::new(
             ErrorKind::Cancelled,
-            format!("the wait was cancelled after {polls} poll(s)"),
+            format!("the wait was cancelled after {} poll(s)", self.polls),
         )
-    };
-    loop {
-        if cancel.is_some_and(CancelToken::is_cancelled) {
-            return Err(cancelled(polls));
-        }
-        polls = polls.saturating_add(1);
-        let outcome = poll(deadline);
+    }
+
+    /// Takes one poll's outcome: tells `progress` about it (returning false stops
+    /// the wait unless this poll ended it) and says what comes next.
+    pub(crate) fn after_poll(
+        &mut self,
+        outcome: Result<TaskInfo, Error>,
+        progress: impl FnOnce(&Progress) -> bool,
+    ) -> AfterPoll {
+        self.polls = self.polls.saturating_add(1);
+        let polls = self.polls;
         let (info, error) = match &outcome {
             Ok(info) => (Some(info), None),
             Err(error) => (None, Some(error)),
@@ -123,17 +156,19 @@ pub fn wait_until_final(
         // The next pause: the interval, or longer if the server asked (Retry-After),
         // cut so that the next poll still has its budget before the deadline.
         let asked = error.and_then(Error::retry_after).unwrap_or_default();
-        let room = deadline
+        let room = self
+            .deadline
             .saturating_duration_since(Instant::now())
-            .saturating_sub(budget);
-        let pause = interval.max(asked).min(room);
+            .saturating_sub(self.budget);
+        let pause = self.interval.max(asked).min(room);
         let next_poll_in = (!final_status && !fatal && !room.is_zero()).then_some(pause);
         // Fixed before the callback runs, so the callback's own time counts.
         let wake_at = Instant::now() + pause;
-        let status_changed = info.is_some_and(|i| last_status.as_deref() != Some(&i.status_text));
+        let status_changed =
+            info.is_some_and(|i| self.last_status.as_deref() != Some(&i.status_text));
         let keep_going = progress(&Progress {
             polls,
-            elapsed: started.elapsed(),
+            elapsed: self.started.elapsed(),
             info,
             error,
             status_changed,
@@ -141,13 +176,14 @@ pub fn wait_until_final(
         });
         // A final status or a fatal error is the wait's result, whatever the callback said.
         if final_status || fatal {
-            return outcome;
+            return AfterPoll::Done(outcome);
         }
         if let Some(info) = info {
-            last_status = Some(info.status_text.clone());
+            self.last_status = Some(info.status_text.clone());
         }
-        let deadline_came = || {
-            let status = last_status
+        let deadline_came = |state: &WaitState| {
+            let status = state
+                .last_status
                 .as_deref()
                 .unwrap_or("unknown (no poll succeeded)");
             let last_failure =
@@ -157,34 +193,60 @@ pub fn wait_until_final(
                 format!(
                     "the task was still {status} when the wait's deadline of {} ms came \
                      ({polls} poll(s)){last_failure}",
-                    options.deadline.as_millis()
+                    state.options.deadline.as_millis()
                 ),
             )
         };
         // No time for another poll: the wait ended here, whatever the callback said.
         if next_poll_in.is_none() {
-            return Err(deadline_came());
+            return AfterPoll::Done(Err(deadline_came(self)));
         }
         if !keep_going {
-            return Err(Error::new(
+            return AfterPoll::Done(Err(Error::new(
                 ErrorKind::Cancelled,
                 format!("the progress callback stopped the wait after {polls} poll(s)"),
-            ));
+            )));
         }
         // A slow callback may have used up the time left for another poll.
-        let room = deadline
+        let room = self
+            .deadline
             .saturating_duration_since(Instant::now())
-            .saturating_sub(budget);
+            .saturating_sub(self.budget);
         if room.is_zero() {
-            return Err(deadline_came());
+            return AfterPoll::Done(Err(deadline_came(self)));
         }
         let pause = wake_at.saturating_duration_since(Instant::now()).min(room);
-        if cancel::sleep(cancel, pause) {
-            return Err(cancelled(polls));
+        self.interval = self
+            .interval
+            .mul_f64(self.options.backoff_factor)
+            .min(self.options.max_interval);
+        AfterPoll::PollAt(Instant::now() + pause)
+    }
+}
+
+/// The polling loop, separate from HTTP so it can be tested on its own. `poll` is
+/// given the wait's deadline. `progress` is told about every poll; returning false
+/// stops the wait (Cancelled) unless that poll ended it.
+pub fn wait_until_final(
+    options: &WaitOptions,
+    cancel: Option<&CancelToken>,
+    mut poll: impl FnMut(Instant) -> Result<TaskInfo, Error>,
+    mut progress: impl FnMut(&Progress) -> bool,
+) -> Result<TaskInfo, Error> {
+    let mut state = WaitState::new(options)?;
+    loop {
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return Err(state.cancelled());
         }
-        interval = interval
-            .mul_f64(options.backoff_factor)
-            .min(options.max_interval);
+        let outcome = poll(state.deadline());
+        match state.after_poll(outcome, &mut progress) {
+            AfterPoll::Done(result) => return result,
+            AfterPoll::PollAt(at) => {
+                if cancel::sleep(cancel, at.saturating_duration_since(Instant::now())) {
+                    return Err(state.cancelled());
+                }
+            }
+        }
     }
 }
 
@@ -210,17 +272,25 @@ impl Client {
         wait_until_final(
             options,
             cancel,
-            |wait_deadline| {
-                let plan = Plan {
-                    cancel,
-                    // Each poll gets the client's timeout, cut short by the wait's deadline.
-                    deadline: Some(wait_deadline.min(Instant::now() + self.retry.timeout)),
-                    ..Plan::new(true)
-                };
-                self.get_task_status_within(&url, &plan)
-            },
+            |wait_deadline| self.poll_status(&url, wait_deadline, cancel),
             progress,
         )
+    }
+
+    /// One poll of a wait: a status query bounded by the client's timeout, cut
+    /// short by the wait's deadline.
+    pub(crate) fn poll_status(
+        &self,
+        url: &str,
+        wait_deadline: Instant,
+        cancel: Option<&CancelToken>,
+    ) -> Result<TaskInfo, Error> {
+        let plan = Plan {
+            cancel,
+            deadline: Some(wait_deadline.min(Instant::now() + self.retry.timeout)),
+            ..Plan::new(true)
+        };
+        self.get_task_status_within(url, &plan)
     }
 }
 

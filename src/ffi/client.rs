@@ -1,10 +1,12 @@
 //! `camb_client`: the handle, its creation and freeing, and its calls.
 
 use std::ffi::c_char;
+use std::sync::{Arc, OnceLock};
 
 use crate::client::Client;
 use crate::config::ClientConfig;
 use crate::error::Error;
+use crate::jobs::Scheduler;
 use crate::ffi::boundary::{null_parameter, out_arg, result_call, str_arg, void_call};
 use crate::ffi::result_code::camb_result;
 
@@ -19,7 +21,10 @@ use crate::ffi::result_code::camb_result;
 ///
 /// Immutable once built: share one client between any number of threads and call
 /// it concurrently; its keep-alive connections are shared. Free it once, with
-/// `camb_client_free()`, after every call on it has returned.
+/// `camb_client_free()`, after every blocking call on it has returned. Jobs may
+/// still run then: freeing the client cancels them, and each is still delivered
+/// (with `CAMB_RESULT_CANCELLED`, or its result if it finished first), on the
+/// client's pool threads, which end after the last one; free the jobs as usual.
 ///
 /// After `fork()`, the child must not use any libcamb object made before the fork,
 /// not even to free it: the child would share the parent's pooled connections
@@ -28,13 +33,28 @@ use crate::ffi::result_code::camb_result;
 /// the old one's memory goes when the child exits or calls `exec()` (libcamb's
 /// sockets are close-on-exec). The parent is unaffected.
 pub struct camb_client {
-    pub(crate) inner: Client,
+    /// Shared with the client's jobs, which may outlive the handle.
+    pub(crate) inner: Arc<Client>,
+    /// The pool that runs jobs, made with the first one.
+    pub(crate) jobs: OnceLock<Scheduler>,
 }
 
 impl camb_client {
     pub(crate) fn new(inner: Client) -> camb_client {
-        camb_client { inner }
+        camb_client {
+            inner: Arc::new(inner),
+            jobs: OnceLock::new(),
+        }
     }
+}
+
+/// Borrows the handle itself (for starting jobs, which need its pool).
+///
+/// # Safety
+/// As for [`client_arg`].
+pub(crate) unsafe fn handle_arg<'a>(client: *const camb_client) -> Result<&'a camb_client, Error> {
+    // SAFETY: per the contract of client_arg.
+    unsafe { client.as_ref() }.ok_or_else(|| null_parameter("client"))
 }
 
 /// Borrows the client behind a handle for the duration of a call.
@@ -44,7 +64,7 @@ impl camb_client {
 pub(crate) unsafe fn client_arg<'a>(client: *const camb_client) -> Result<&'a Client, Error> {
     // SAFETY: per the contract above; a shared borrow, as calls never mutate a client.
     unsafe { client.as_ref() }
-        .map(|handle| &handle.inner)
+        .map(|handle| &*handle.inner)
         .ok_or_else(|| null_parameter("client"))
 }
 
@@ -91,7 +111,15 @@ pub unsafe extern "C" fn camb_client_free(client: *mut camb_client) {
     void_call(|| {
         if !client.is_null() {
             // SAFETY: the caller passes a live client that nobody else uses now.
-            drop(unsafe { Box::from_raw(client) });
+            let handle = unsafe { Box::from_raw(client) };
+            // Jobs still running are cancelled (each is still delivered, with
+            // CAMB_RESULT_CANCELLED) and their requests interrupted; they hold the
+            // client until they are done, so nothing waits here.
+            if let Some(jobs) = handle.jobs.get() {
+                jobs.shut_down();
+                handle.inner.shut_down();
+            }
+            drop(handle);
         }
     })
 }

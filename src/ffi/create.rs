@@ -197,45 +197,60 @@ pub unsafe extern "C" fn camb_client_create_task(
         // SAFETY: NULL or NUL-terminated.
         let prompt = unsafe { str_arg(prompt, "prompt") }?;
         out_arg(out_task_id, "out_task_id")?;
-        // Read through a mirror whose flags are bytes: a C caller's `bool` may hold
-        // any byte (an uninitialised struct, an FFI that writes uint8_t), and such a
-        // byte read as a Rust bool would be undefined behaviour.
-        // SAFETY: NULL or a camb_create_options of its struct_size bytes, whose
-        // layout the mirror shares (asserted next to RawCreateOptions); every bit
-        // pattern of the mirror is valid.
-        let options = unsafe {
-            read_sized(
-                options.cast::<RawCreateOptions>(),
-                RawCreateOptions::from(camb_create_options_default()),
-                &fields(),
-                "camb_create_options",
-            )
-        }?;
-        let request = CreateRequest {
-            prompt: prompt.to_owned(),
-            duration: (options.duration_s != 0.0).then_some(options.duration_s),
-            audio_type: match options.audio_type {
-                0 => None,
-                1 => Some(AudioType::Sound),
-                2 => Some(AudioType::Music),
-                other => {
-                    return Err(Error::invalid(format!(
-                        "audio_type {other} is not a CAMB_AUDIO_TYPE_* value"
-                    )));
-                }
-            },
-            // SAFETY: NULL or NUL-terminated, per the contract.
-            project_name: unsafe { optional_str(options.project_name, "project_name") }?,
-            // SAFETY: as above.
-            project_description: unsafe {
-                optional_str(options.project_description, "project_description")
-            }?,
-            folder_id: (options.has_folder_id != 0).then_some(options.folder_id),
-            retry: options.retry != 0,
-        };
+        // SAFETY: NULL or a camb_create_options of its struct_size bytes whose
+        // strings are NULL or NUL-terminated (the caller's part).
+        let request = unsafe { create_request(prompt, options) }?;
         let task_id = client.create_task(&request)?;
         // SAFETY: out_task_id checked non-NULL above; out_len NULL or writable.
         unsafe { give_string(out_task_id, out_len, task_id, "task id") }
+    })
+}
+
+/// The request `prompt` and `options` ask for (the options may be NULL, from an
+/// older or this camb.h); not yet checked against the API's rules.
+///
+/// # Safety
+/// `options` is NULL or a `camb_create_options` of its `struct_size` bytes, whose
+/// strings are NULL or NUL-terminated.
+pub(crate) unsafe fn create_request(
+    prompt: &str,
+    options: *const camb_create_options,
+) -> Result<CreateRequest, Error> {
+    // Read through a mirror whose flags are bytes: a C caller's `bool` may hold
+    // any byte (an uninitialised struct, an FFI that writes uint8_t), and such a
+    // byte read as a Rust bool would be undefined behaviour.
+    // SAFETY: NULL or a camb_create_options of its struct_size bytes, whose
+    // layout the mirror shares (asserted next to RawCreateOptions); every bit
+    // pattern of the mirror is valid.
+    let options = unsafe {
+        read_sized(
+            options.cast::<RawCreateOptions>(),
+            RawCreateOptions::from(camb_create_options_default()),
+            &fields(),
+            "camb_create_options",
+        )
+    }?;
+    Ok(CreateRequest {
+        prompt: prompt.to_owned(),
+        duration: (options.duration_s != 0.0).then_some(options.duration_s),
+        audio_type: match options.audio_type {
+            0 => None,
+            1 => Some(AudioType::Sound),
+            2 => Some(AudioType::Music),
+            other => {
+                return Err(Error::invalid(format!(
+                    "audio_type {other} is not a CAMB_AUDIO_TYPE_* value"
+                )));
+            }
+        },
+        // SAFETY: NULL or NUL-terminated, per the contract.
+        project_name: unsafe { optional_str(options.project_name, "project_name") }?,
+        // SAFETY: as above.
+        project_description: unsafe {
+            optional_str(options.project_description, "project_description")
+        }?,
+        folder_id: (options.has_folder_id != 0).then_some(options.folder_id),
+        retry: options.retry != 0,
     })
 }
 

@@ -4,7 +4,8 @@
 //! cbindgen writes include/camb.h from these modules in the order below, which is
 //! the order a C user meets them: versioning, result codes and errors, strings
 //! handed over, the builder, the client, a task's status, creating, waiting, the
-//! audio, many statuses at once, cancellation.
+//! audio, many statuses at once, jobs (the same calls without blocking),
+//! cancellation.
 #![allow(non_camel_case_types)]
 // Each function's contract on its pointers is stated in its doc in C's words (the
 // header is the C documentation), not under a Rust-style `# Safety` heading.

@@ -31,6 +31,12 @@ pub enum camb_result {
     Panic = 6,
     /// A local file could not be created, written or renamed (disk full, no permission).
     Io = 7,
+    /// Not yet: a job that has not finished (`camb_job_result()`), or a queue with
+    /// no finished job (`camb_job_queue_pop()`).
+    NotReady = 8,
+    /// A generation's task ended without audio (ERROR, TIMEOUT, PAYMENT_REQUIRED,
+    /// or a status this version does not know); the message says which and why.
+    TaskFailed = 9,
     /// The connection could not be made (refused, DNS, TLS), or it failed before a
     /// complete reply arrived (reset, closed early, body cut short).
     Connect = 100,
@@ -79,12 +85,14 @@ impl From<ErrorKind> for camb_result {
             ErrorKind::BufferTooSmall => camb_result::BufferTooSmall,
             ErrorKind::Panic => camb_result::Panic,
             ErrorKind::Io => camb_result::Io,
+            ErrorKind::NotReady => camb_result::NotReady,
+            ErrorKind::TaskFailed => camb_result::TaskFailed,
         }
     }
 }
 
 /// Every code with its C name, the single list the name lookup and the tests use.
-pub(crate) const RESULT_NAMES: [(camb_result, &CStr); 19] = [
+pub(crate) const RESULT_NAMES: [(camb_result, &CStr); 21] = [
     (camb_result::Ok, c"CAMB_RESULT_OK"),
     (camb_result::NullParameter, c"CAMB_RESULT_NULL_PARAMETER"),
     (
@@ -96,6 +104,8 @@ pub(crate) const RESULT_NAMES: [(camb_result, &CStr); 19] = [
     (camb_result::Cancelled, c"CAMB_RESULT_CANCELLED"),
     (camb_result::Panic, c"CAMB_RESULT_PANIC"),
     (camb_result::Io, c"CAMB_RESULT_IO"),
+    (camb_result::NotReady, c"CAMB_RESULT_NOT_READY"),
+    (camb_result::TaskFailed, c"CAMB_RESULT_TASK_FAILED"),
     (camb_result::Connect, c"CAMB_RESULT_CONNECT"),
     (camb_result::Timeout, c"CAMB_RESULT_TIMEOUT"),
     (camb_result::BadResponse, c"CAMB_RESULT_BAD_RESPONSE"),

@@ -176,20 +176,7 @@ pub unsafe extern "C" fn camb_client_wait_for_task(
         // SAFETY: NULL or a camb_wait_options of its struct_size bytes (the
         // caller's contract); its fields are integers and a float, valid whatever
         // their bits.
-        let options = unsafe {
-            read_sized(
-                options,
-                camb_wait_options_default(),
-                &fields(),
-                "camb_wait_options",
-            )
-        }?;
-        let options = WaitOptions {
-            initial_interval: Duration::from_millis(options.initial_interval_ms),
-            backoff_factor: options.backoff_factor,
-            max_interval: Duration::from_millis(options.max_interval_ms),
-            deadline: Duration::from_millis(options.deadline_ms),
-        };
+        let options = unsafe { wait_options(options) }?;
         // Cloned: the wait holds its own reference to the flag.
         // SAFETY: NULL or a live token.
         let cancel = unsafe { token_arg(cancel) }.cloned();
@@ -209,6 +196,31 @@ pub unsafe extern "C" fn camb_client_wait_for_task(
 
 /// Builds the C view of one step (its strings owned here, for the callback's
 /// duration only, so a callback calling libcamb cannot invalidate them) and calls.
+/// The wait `options` ask for (NULL: the defaults), from an older or this camb.h.
+///
+/// # Safety
+/// `options` is NULL or a `camb_wait_options` of its `struct_size` bytes.
+pub(crate) unsafe fn wait_options(
+    options: *const camb_wait_options,
+) -> Result<WaitOptions, Error> {
+    // SAFETY: per this function's contract; the struct's fields are integers and
+    // a float, valid whatever their bits.
+    let options = unsafe {
+        read_sized(
+            options,
+            camb_wait_options_default(),
+            &fields(),
+            "camb_wait_options",
+        )
+    }?;
+    Ok(WaitOptions {
+        initial_interval: Duration::from_millis(options.initial_interval_ms),
+        backoff_factor: options.backoff_factor,
+        max_interval: Duration::from_millis(options.max_interval_ms),
+        deadline: Duration::from_millis(options.deadline_ms),
+    })
+}
+
 fn report(step: &Progress, call: impl FnOnce(*const camb_wait_progress) -> bool) -> bool {
     // NUL-terminated copies, alive until the callback returns.
     let c_text = |text: &str| {
