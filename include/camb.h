@@ -332,17 +332,6 @@ typedef struct camb_task camb_task;
 typedef struct camb_task_list camb_task_list;
 
 /**
- * Receives the audio of `camb_client_download_audio()` chunk by chunk, in order,
- * on the calling thread: `len` bytes at `data`, valid only during the call.
- * Return true to continue, false to stop the download (`CAMB_RESULT_CANCELLED`).
- * It must not unwind (C++ exceptions, longjmp) through libcamb. It may call
- * libcamb, but must not free the client or token in use.
- */
-typedef bool (*camb_write_fn)(const uint8_t *data,
-                              size_t len,
-                              void *user_data);
-
-/**
  * Options of `camb_client_create_task()`. Start from `camb_create_options_default()`
  * (in C and C++; an FFI calls `camb_create_options_init()`) and change what you
  * need; the strings are borrowed for the call only.
@@ -486,140 +475,85 @@ typedef struct camb_wait_progress {
 typedef bool (*camb_progress_fn)(const struct camb_wait_progress *progress,
                                  void *user_data);
 
+/**
+ * Receives the audio of `camb_client_download_audio()` chunk by chunk, in order,
+ * on the calling thread: `len` bytes at `data`, valid only during the call.
+ * Return true to continue, false to stop the download (`CAMB_RESULT_CANCELLED`).
+ * It must not unwind (C++ exceptions, longjmp) through libcamb. It may call
+ * libcamb, but must not free the client or token in use.
+ */
+typedef bool (*camb_write_fn)(const uint8_t *data,
+                              size_t len,
+                              void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
- * Downloads the audio of a successful run (`GET /text-to-sound-result/{run_id}`,
- * the WAV bytes) and hands it to `write` in chunks of up to 64 KiB, with
- * `user_data`. `*out_bytes` (may be NULL) receives the total on success.
- *
- * Retried like any read (connection failures, 408, 429, 5xx) until the first
- * chunk reaches `write`; a failure after that is reported, and what `write`
- * received is then incomplete. The client's timeout bounds the whole download.
- * `cancel` (may be NULL) stops it between chunks.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` (client or write); `CAMB_RESULT_NOT_FOUND`
- * (no such run); `CAMB_RESULT_HTTP_STATUS` with HTTP 400 when the run did not
- * succeed; `CAMB_RESULT_CANCELLED` (token, or `write` returned false);
- * `CAMB_RESULT_BAD_RESPONSE` if the server sent JSON instead of audio; and the
- * errors of any call.
+ * The version of the libcamb that is running, such as "0.2.0" (Cargo.toml's
+ * version). Compare it with `CAMB_VERSION_STRING` to detect a header/library
+ * mismatch. Static: never free it. Never NULL. Thread-safe.
  */
-camb_result camb_client_download_audio(const struct camb_client *client,
-                                       int64_t run_id,
-                                       const struct camb_cancel_token *cancel,
-                                       camb_write_fn write,
-                                       void *user_data,
-                                       uint64_t *out_bytes);
+const char *camb_version(void);
 
 /**
- * Downloads the audio of a successful run into `path`. `*out_bytes` (may be NULL)
- * receives the size on success. Symlinks are followed to the file at their end (a
- * relative target is relative to its link's directory; the links stay links), and
- * what is there decides how it is written:
- * - A regular file, or nothing: replaced atomically. The bytes go to a hidden
- *   temporary file in that file's directory, which is flushed to disk and renamed
- *   over it only when complete: on any failure (network, cancellation, disk full)
- *   the temporary file is removed and an existing file is untouched, never partial.
- * - A device (`/dev/null`) or a FIFO: written in place, as `curl -o` does. A FIFO
- *   needs a reader: one is waited for up to a second, then `CAMB_RESULT_IO`. After
- *   a failure the reader may have received part of the audio. No SIGPIPE is
- *   raised if the reader goes away: the call fails with `CAMB_RESULT_IO`.
- * - A directory, a socket, a symlink loop, or a parent directory that does not
- *   exist or cannot be written to: refused with `CAMB_RESULT_IO` before any
- *   request is sent.
+ * The name of a result code, such as `"CAMB_RESULT_NOT_FOUND"`, for any value:
+ * a value this version does not know gives `"CAMB_RESULT_UNKNOWN_VALUE"`.
  *
- * On Unix the path may be any bytes (it need not be UTF-8).
- *
- * Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_IO` as above and
- * when the file cannot be created, written or renamed, and
- * `CAMB_RESULT_INVALID_PARAMETER` for an empty path or one that names no file
- * (such as one ending in `/` where nothing exists).
+ * The returned string is static: never free it. Never NULL. Thread-safe.
  */
-camb_result camb_client_save_audio(const struct camb_client *client,
-                                   int64_t run_id,
-                                   const char *path,
-                                   const struct camb_cancel_token *cancel,
-                                   uint64_t *out_bytes);
+const char *camb_result_name(uint32_t result);
 
 /**
- * Asks for a pre-signed URL of a successful run's audio
- * (`GET /text-to-sound-result/{run_id}?output_type=FILE_URL`). On success
- * `*out_url` is a new NUL-terminated string that the caller frees with
- * `camb_string_free()`, its length in `*out_len` unless `out_len` is NULL.
+ * The name of a task status, such as `"CAMB_STATUS_SUCCESS"`, for any value:
+ * a value this version does not know gives `"CAMB_STATUS_UNKNOWN_VALUE"`.
  *
- * Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_NULL_PARAMETER`
- * for a NULL `out_url`.
+ * The returned string is static: never free it. Never NULL. Thread-safe.
  */
-camb_result camb_client_get_audio_url(const struct camb_client *client,
-                                      int64_t run_id,
-                                      char **out_url,
-                                      size_t *out_len);
+const char *camb_status_name(uint32_t status);
 
 /**
- * Asks for the URLs of many runs' audio at once (`POST /text-to-sound-results`),
- * `count` run ids (at most 1000; a run id may be repeated). On success `*out_list`
- * is a new `camb_audio_url_list` with one entry per run id, in order; the caller
- * frees it with `camb_audio_url_list_free()`. `count` may be 0 (an empty list, no
- * request; `run_ids` may then be NULL).
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for a
- * count over 1000; and the errors of any call.
+ * True when `status` is final: every status but `CAMB_STATUS_PENDING`, including
+ * `CAMB_STATUS_UNKNOWN` and values this version does not know. A polling loop that
+ * stops on `camb_status_is_final` never spins forever on ERROR or TIMEOUT.
  */
-camb_result camb_client_get_audio_urls(const struct camb_client *client,
-                                       const int64_t *run_ids,
-                                       size_t count,
-                                       struct camb_audio_url_list **out_list);
+bool camb_status_is_final(uint32_t status);
 
 /**
- * How many entries the list holds (as many as run ids were asked for); 0 for NULL.
+ * This thread's last failure in words, for showing to a person or a log, such as
+ * `"HTTP 404 Not Found: Task not found: 1234"`, or `""` when this thread's last
+ * libcamb call succeeded (or it has made none).
+ *
+ * Every libcamb call that can fail (those that return a `camb_result`, and the
+ * `_new` functions that return a handle) sets it, clearing it on success; the
+ * others leave it alone: the accessors of results (`camb_task_*`, the lists'
+ * `_len` and `_get`), the `_free` functions, the names, `camb_version` and
+ * `camb_cancel_token_is_cancelled`.
+ * The string belongs to libcamb: never free it. It stays valid until this thread's
+ * next libcamb call that sets it; copy it to keep it. Never NULL.
+ * It never contains the API key (keys of 4 characters or more are searched for
+ * and replaced by "[redacted]"). Each thread has its own, so threads sharing a
+ * client cannot see each other's errors; read it on the thread that made the call
+ * (an FFI that runs calls on a pool of threads, such as Node's koffi `.async` or
+ * Go's goroutines, must read it within the same OS-thread-bound step).
  */
-size_t camb_audio_url_list_len(const struct camb_audio_url_list *list);
+const char *camb_last_error(void);
 
 /**
- * The entry at `index` (from 0): its run id into `*out_run_id` (unless NULL) and
- * its URL, owned by the list (valid until the list is freed), its length into
- * `*out_len` (unless NULL). The URL is NULL when the server returned none for
- * this run (unknown, or not successful); also when `index` is past the end or
- * the list is NULL, and then `*out_run_id` is left alone and `*out_len` is 0.
+ * The HTTP status of the reply behind this thread's last failure (for example 404,
+ * or 400 behind `CAMB_RESULT_HTTP_STATUS`), or 0 when that failure had no HTTP
+ * reply (a timeout, a refused connection, a bad argument) or the last call succeeded.
  */
-const char *camb_audio_url_list_get(const struct camb_audio_url_list *list,
-                                    size_t index,
-                                    int64_t *out_run_id,
-                                    size_t *out_len);
+uint16_t camb_last_http_status(void);
 
 /**
- * Frees a list and its strings. NULL is a no-op.
+ * Frees a string that libcamb gave the caller (`camb_client_create_task()`'s
+ * task id, `camb_client_get_audio_url()`'s URL). NULL is a no-op. Never pass
+ * any other string (nor one of a `camb_task` or a list: their owners free those),
+ * nor one twice.
  */
-void camb_audio_url_list_free(struct camb_audio_url_list *list);
-
-/**
- * Asks for the statuses of `count` tasks at once, running up to
- * `max_connections` requests at a time (0: 8; at most 32) over the client's
- * shared keep-alive connections. Each query is retried and bounded like
- * `camb_client_get_task_status()`, and succeeds or fails on its own.
- *
- * On success `*out_list` is a new `camb_task_list` with one task per id, in
- * order (`camb_task_list_get(list, i)` is `task_ids[i]`'s); the caller frees it
- * with `camb_task_list_free()`. The call succeeds once every task is there,
- * whatever each says: check each one's `camb_task_result()`. A NULL or invalid id
- * fails only its own task (`CAMB_RESULT_NULL_PARAMETER`,
- * `CAMB_RESULT_INVALID_PARAMETER`; its `camb_task_id()` is then the id as given,
- * with U+FFFD for bytes that are not UTF-8, or "" for NULL).
- *
- * Worker threads are started per call (not per task) and joined before it
- * returns. `count` may be 0 (an empty list; `task_ids` may then be NULL).
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` if `client` or `out_list`, or with
- * `count` > 0 `task_ids`, is NULL; `CAMB_RESULT_INVALID_PARAMETER` if `count` is
- * over 100000 or `max_connections` over 32.
- */
-camb_result camb_client_get_task_statuses(const struct camb_client *client,
-                                          const char *const *task_ids,
-                                          size_t count,
-                                          uint32_t max_connections,
-                                          struct camb_task_list **out_list);
+void camb_string_free(char *string);
 
 /**
  * Creates a builder with the defaults: base URL `https://client.camb.ai/apis`,
@@ -789,42 +723,6 @@ camb_result camb_client_builder_build(struct camb_client_builder *builder,
 void camb_client_builder_free(struct camb_client_builder *builder);
 
 /**
- * Creates a token, not cancelled. Free it with `camb_cancel_token_free()`.
- * Never returns NULL (out of memory aborts the process, as in Rust and C++).
- */
-struct camb_cancel_token *camb_cancel_token_new(void);
-
-/**
- * Cancels: every wait or download using this token stops as soon as it can (a
- * sleeping wait at once; a request in flight when it returns) with
- * `CAMB_RESULT_CANCELLED`, and later ones stop before they start, until
- * `camb_cancel_token_reset()`. Not async-signal-safe.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
- */
-camb_result camb_cancel_token_cancel(const struct camb_cancel_token *token);
-
-/**
- * Lowers the flag so the token can serve another operation.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
- */
-camb_result camb_cancel_token_reset(const struct camb_cancel_token *token);
-
-/**
- * True once `camb_cancel_token_cancel()` was called (and not reset since).
- * False for NULL.
- */
-bool camb_cancel_token_is_cancelled(const struct camb_cancel_token *token);
-
-/**
- * Frees a token. NULL is ignored. Every call the token was passed to must have
- * returned first. Freeing a token twice is a bug in the caller that libcamb
- * cannot detect.
- */
-void camb_cancel_token_free(struct camb_cancel_token *token);
-
-/**
  * Creates a client with the defaults (see `camb_client_builder_new()`) and the
  * given API key, or the key in the environment variable `CAMB_API_KEY` when
  * `api_key` is NULL. The key is copied.
@@ -847,109 +745,6 @@ camb_result camb_client_new(const char *api_key,
  * twice is a bug in the caller that libcamb cannot detect.
  */
 void camb_client_free(struct camb_client *client);
-
-/**
- * Fills `*options`, a struct of `struct_size` bytes (pass `sizeof` it), with the
- * defaults: server-chosen duration and type, no project, no folder, no retry,
- * and `struct_size` itself. A struct from an older camb.h (smaller) gets the
- * fields it has. C and C++ programs may call the header's
- * `camb_create_options_default()` instead, which does this with the header's size.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if
- * `struct_size` is larger than this library's struct (a program built with a newer
- * camb.h) or smaller than a `size_t`.
- */
-camb_result camb_create_options_init(struct camb_create_options *options,
-                                     size_t struct_size);
-
-/**
- * Creates a text-to-sound task (`POST /text-to-sound`). On success `*out_task_id`
- * is its id, a new NUL-terminated string that the caller frees with
- * `camb_string_free()` (its length in `*out_len`, unless `out_len` is NULL);
- * pass it to `camb_client_wait_for_task()`.
- *
- * `options` may be NULL for the defaults. The prompt and options are checked
- * before anything is sent: an empty prompt, or a duration that is negative, not
- * finite, or over 10 s for sound, fail with `CAMB_RESULT_INVALID_PARAMETER` and
- * cost nothing (a duration of 0 means the server's default).
- *
- * Not retried unless `options->retry` is set. After `CAMB_RESULT_CONNECT`,
- * `CAMB_RESULT_TIMEOUT` or `CAMB_RESULT_SERVER_ERROR` the server may still have
- * created (and billed) the task; the API offers no way to tell, so retrying the
- * create is the caller's choice.
- *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (see
- * above, an unknown `audio_type`, or an options `struct_size` this library cannot
- * read); `CAMB_RESULT_VALIDATION`
- * when the server rejects the request (the message lists each field);
- * `CAMB_RESULT_PAYMENT_REQUIRED`; and the errors of any call
- * (see `camb_client_get_task_status()`).
- *
- * Thread-safety: any number of threads may call this on one client at once.
- */
-camb_result camb_client_create_task(const struct camb_client *client,
-                                    const char *prompt,
-                                    const struct camb_create_options *options,
-                                    char **out_task_id,
-                                    size_t *out_len);
-
-/**
- * This thread's last failure in words, for showing to a person or a log, such as
- * `"HTTP 404 Not Found: Task not found: 1234"`, or `""` when this thread's last
- * libcamb call succeeded (or it has made none).
- *
- * Every libcamb call that can fail (those that return a `camb_result`, and the
- * `_new` functions that return a handle) sets it, clearing it on success; the
- * others leave it alone: the accessors of results (`camb_task_*`, the lists'
- * `_len` and `_get`), the `_free` functions, the names, `camb_version` and
- * `camb_cancel_token_is_cancelled`.
- * The string belongs to libcamb: never free it. It stays valid until this thread's
- * next libcamb call that sets it; copy it to keep it. Never NULL.
- * It never contains the API key (keys of 4 characters or more are searched for
- * and replaced by "[redacted]"). Each thread has its own, so threads sharing a
- * client cannot see each other's errors; read it on the thread that made the call
- * (an FFI that runs calls on a pool of threads, such as Node's koffi `.async` or
- * Go's goroutines, must read it within the same OS-thread-bound step).
- */
-const char *camb_last_error(void);
-
-/**
- * The HTTP status of the reply behind this thread's last failure (for example 404,
- * or 400 behind `CAMB_RESULT_HTTP_STATUS`), or 0 when that failure had no HTTP
- * reply (a timeout, a refused connection, a bad argument) or the last call succeeded.
- */
-uint16_t camb_last_http_status(void);
-
-/**
- * The name of a result code, such as `"CAMB_RESULT_NOT_FOUND"`, for any value:
- * a value this version does not know gives `"CAMB_RESULT_UNKNOWN_VALUE"`.
- *
- * The returned string is static: never free it. Never NULL. Thread-safe.
- */
-const char *camb_result_name(uint32_t result);
-
-/**
- * The name of a task status, such as `"CAMB_STATUS_SUCCESS"`, for any value:
- * a value this version does not know gives `"CAMB_STATUS_UNKNOWN_VALUE"`.
- *
- * The returned string is static: never free it. Never NULL. Thread-safe.
- */
-const char *camb_status_name(uint32_t status);
-
-/**
- * True when `status` is final: every status but `CAMB_STATUS_PENDING`, including
- * `CAMB_STATUS_UNKNOWN` and values this version does not know. A polling loop that
- * stops on `camb_status_is_final` never spins forever on ERROR or TIMEOUT.
- */
-bool camb_status_is_final(uint32_t status);
-
-/**
- * Frees a string that libcamb gave the caller (`camb_client_create_task()`'s
- * task id, `camb_client_get_audio_url()`'s URL). NULL is a no-op. Never pass
- * any other string (nor one of a `camb_task` or a list: their owners free those),
- * nor one twice.
- */
-void camb_string_free(char *string);
 
 /**
  * Asks for the status of a text-to-sound task: `GET {base_url}/text-to-sound/{task_id}`.
@@ -1069,11 +864,49 @@ const struct camb_task *camb_task_list_get(const struct camb_task_list *list,
 void camb_task_list_free(struct camb_task_list *list);
 
 /**
- * The version of the libcamb that is running, such as "0.2.0" (Cargo.toml's
- * version). Compare it with `CAMB_VERSION_STRING` to detect a header/library
- * mismatch. Static: never free it. Never NULL. Thread-safe.
+ * Fills `*options`, a struct of `struct_size` bytes (pass `sizeof` it), with the
+ * defaults: server-chosen duration and type, no project, no folder, no retry,
+ * and `struct_size` itself. A struct from an older camb.h (smaller) gets the
+ * fields it has. C and C++ programs may call the header's
+ * `camb_create_options_default()` instead, which does this with the header's size.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if
+ * `struct_size` is larger than this library's struct (a program built with a newer
+ * camb.h) or smaller than a `size_t`.
  */
-const char *camb_version(void);
+camb_result camb_create_options_init(struct camb_create_options *options,
+                                     size_t struct_size);
+
+/**
+ * Creates a text-to-sound task (`POST /text-to-sound`). On success `*out_task_id`
+ * is its id, a new NUL-terminated string that the caller frees with
+ * `camb_string_free()` (its length in `*out_len`, unless `out_len` is NULL);
+ * pass it to `camb_client_wait_for_task()`.
+ *
+ * `options` may be NULL for the defaults. The prompt and options are checked
+ * before anything is sent: an empty prompt, or a duration that is negative, not
+ * finite, or over 10 s for sound, fail with `CAMB_RESULT_INVALID_PARAMETER` and
+ * cost nothing (a duration of 0 means the server's default).
+ *
+ * Not retried unless `options->retry` is set. After `CAMB_RESULT_CONNECT`,
+ * `CAMB_RESULT_TIMEOUT` or `CAMB_RESULT_SERVER_ERROR` the server may still have
+ * created (and billed) the task; the API offers no way to tell, so retrying the
+ * create is the caller's choice.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (see
+ * above, an unknown `audio_type`, or an options `struct_size` this library cannot
+ * read); `CAMB_RESULT_VALIDATION`
+ * when the server rejects the request (the message lists each field);
+ * `CAMB_RESULT_PAYMENT_REQUIRED`; and the errors of any call
+ * (see `camb_client_get_task_status()`).
+ *
+ * Thread-safety: any number of threads may call this on one client at once.
+ */
+camb_result camb_client_create_task(const struct camb_client *client,
+                                    const char *prompt,
+                                    const struct camb_create_options *options,
+                                    char **out_task_id,
+                                    size_t *out_len);
 
 /**
  * Fills `*options`, a struct of `struct_size` bytes (pass `sizeof` it), with the
@@ -1121,6 +954,173 @@ camb_result camb_client_wait_for_task(const struct camb_client *client,
                                       camb_progress_fn progress,
                                       void *user_data,
                                       struct camb_task **out_task);
+
+/**
+ * Downloads the audio of a successful run (`GET /text-to-sound-result/{run_id}`,
+ * the WAV bytes) and hands it to `write` in chunks of up to 64 KiB, with
+ * `user_data`. `*out_bytes` (may be NULL) receives the total on success.
+ *
+ * Retried like any read (connection failures, 408, 429, 5xx) until the first
+ * chunk reaches `write`; a failure after that is reported, and what `write`
+ * received is then incomplete. The client's timeout bounds the whole download.
+ * `cancel` (may be NULL) stops it between chunks.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` (client or write); `CAMB_RESULT_NOT_FOUND`
+ * (no such run); `CAMB_RESULT_HTTP_STATUS` with HTTP 400 when the run did not
+ * succeed; `CAMB_RESULT_CANCELLED` (token, or `write` returned false);
+ * `CAMB_RESULT_BAD_RESPONSE` if the server sent JSON instead of audio; and the
+ * errors of any call.
+ */
+camb_result camb_client_download_audio(const struct camb_client *client,
+                                       int64_t run_id,
+                                       const struct camb_cancel_token *cancel,
+                                       camb_write_fn write,
+                                       void *user_data,
+                                       uint64_t *out_bytes);
+
+/**
+ * Downloads the audio of a successful run into `path`. `*out_bytes` (may be NULL)
+ * receives the size on success. Symlinks are followed to the file at their end (a
+ * relative target is relative to its link's directory; the links stay links), and
+ * what is there decides how it is written:
+ * - A regular file, or nothing: replaced atomically. The bytes go to a hidden
+ *   temporary file in that file's directory, which is flushed to disk and renamed
+ *   over it only when complete: on any failure (network, cancellation, disk full)
+ *   the temporary file is removed and an existing file is untouched, never partial.
+ * - A device (`/dev/null`) or a FIFO: written in place, as `curl -o` does. A FIFO
+ *   needs a reader: one is waited for up to a second, then `CAMB_RESULT_IO`. After
+ *   a failure the reader may have received part of the audio. No SIGPIPE is
+ *   raised if the reader goes away: the call fails with `CAMB_RESULT_IO`.
+ * - A directory, a socket, a symlink loop, or a parent directory that does not
+ *   exist or cannot be written to: refused with `CAMB_RESULT_IO` before any
+ *   request is sent.
+ *
+ * On Unix the path may be any bytes (it need not be UTF-8).
+ *
+ * Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_IO` as above and
+ * when the file cannot be created, written or renamed, and
+ * `CAMB_RESULT_INVALID_PARAMETER` for an empty path or one that names no file
+ * (such as one ending in `/` where nothing exists).
+ */
+camb_result camb_client_save_audio(const struct camb_client *client,
+                                   int64_t run_id,
+                                   const char *path,
+                                   const struct camb_cancel_token *cancel,
+                                   uint64_t *out_bytes);
+
+/**
+ * Asks for a pre-signed URL of a successful run's audio
+ * (`GET /text-to-sound-result/{run_id}?output_type=FILE_URL`). On success
+ * `*out_url` is a new NUL-terminated string that the caller frees with
+ * `camb_string_free()`, its length in `*out_len` unless `out_len` is NULL.
+ *
+ * Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_NULL_PARAMETER`
+ * for a NULL `out_url`.
+ */
+camb_result camb_client_get_audio_url(const struct camb_client *client,
+                                      int64_t run_id,
+                                      char **out_url,
+                                      size_t *out_len);
+
+/**
+ * Asks for the URLs of many runs' audio at once (`POST /text-to-sound-results`),
+ * `count` run ids (at most 1000; a run id may be repeated). On success `*out_list`
+ * is a new `camb_audio_url_list` with one entry per run id, in order; the caller
+ * frees it with `camb_audio_url_list_free()`. `count` may be 0 (an empty list, no
+ * request; `run_ids` may then be NULL).
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for a
+ * count over 1000; and the errors of any call.
+ */
+camb_result camb_client_get_audio_urls(const struct camb_client *client,
+                                       const int64_t *run_ids,
+                                       size_t count,
+                                       struct camb_audio_url_list **out_list);
+
+/**
+ * How many entries the list holds (as many as run ids were asked for); 0 for NULL.
+ */
+size_t camb_audio_url_list_len(const struct camb_audio_url_list *list);
+
+/**
+ * The entry at `index` (from 0): its run id into `*out_run_id` (unless NULL) and
+ * its URL, owned by the list (valid until the list is freed), its length into
+ * `*out_len` (unless NULL). The URL is NULL when the server returned none for
+ * this run (unknown, or not successful); also when `index` is past the end or
+ * the list is NULL, and then `*out_run_id` is left alone and `*out_len` is 0.
+ */
+const char *camb_audio_url_list_get(const struct camb_audio_url_list *list,
+                                    size_t index,
+                                    int64_t *out_run_id,
+                                    size_t *out_len);
+
+/**
+ * Frees a list and its strings. NULL is a no-op.
+ */
+void camb_audio_url_list_free(struct camb_audio_url_list *list);
+
+/**
+ * Asks for the statuses of `count` tasks at once, running up to
+ * `max_connections` requests at a time (0: 8; at most 32) over the client's
+ * shared keep-alive connections. Each query is retried and bounded like
+ * `camb_client_get_task_status()`, and succeeds or fails on its own.
+ *
+ * On success `*out_list` is a new `camb_task_list` with one task per id, in
+ * order (`camb_task_list_get(list, i)` is `task_ids[i]`'s); the caller frees it
+ * with `camb_task_list_free()`. The call succeeds once every task is there,
+ * whatever each says: check each one's `camb_task_result()`. A NULL or invalid id
+ * fails only its own task (`CAMB_RESULT_NULL_PARAMETER`,
+ * `CAMB_RESULT_INVALID_PARAMETER`; its `camb_task_id()` is then the id as given,
+ * with U+FFFD for bytes that are not UTF-8, or "" for NULL).
+ *
+ * Worker threads are started per call (not per task) and joined before it
+ * returns. `count` may be 0 (an empty list; `task_ids` may then be NULL).
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if `client` or `out_list`, or with
+ * `count` > 0 `task_ids`, is NULL; `CAMB_RESULT_INVALID_PARAMETER` if `count` is
+ * over 100000 or `max_connections` over 32.
+ */
+camb_result camb_client_get_task_statuses(const struct camb_client *client,
+                                          const char *const *task_ids,
+                                          size_t count,
+                                          uint32_t max_connections,
+                                          struct camb_task_list **out_list);
+
+/**
+ * Creates a token, not cancelled. Free it with `camb_cancel_token_free()`.
+ * Never returns NULL (out of memory aborts the process, as in Rust and C++).
+ */
+struct camb_cancel_token *camb_cancel_token_new(void);
+
+/**
+ * Cancels: every wait or download using this token stops as soon as it can (a
+ * sleeping wait at once; a request in flight when it returns) with
+ * `CAMB_RESULT_CANCELLED`, and later ones stop before they start, until
+ * `camb_cancel_token_reset()`. Not async-signal-safe.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
+ */
+camb_result camb_cancel_token_cancel(const struct camb_cancel_token *token);
+
+/**
+ * Lowers the flag so the token can serve another operation.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
+ */
+camb_result camb_cancel_token_reset(const struct camb_cancel_token *token);
+
+/**
+ * True once `camb_cancel_token_cancel()` was called (and not reset since).
+ * False for NULL.
+ */
+bool camb_cancel_token_is_cancelled(const struct camb_cancel_token *token);
+
+/**
+ * Frees a token. NULL is ignored. Every call the token was passed to must have
+ * returned first. Freeing a token twice is a bug in the caller that libcamb
+ * cannot detect.
+ */
+void camb_cancel_token_free(struct camb_cancel_token *token);
 
 #ifdef __cplusplus
 }  // extern "C"

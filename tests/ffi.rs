@@ -749,3 +749,41 @@ fn the_free_functions_and_accessors_accept_null() {
         assert_eq!(camb_audio_url_list_len(ptr::null()), 0);
     }
 }
+
+/// camb.h reads in the order a user meets the functions: versioning, errors,
+/// strings, builder, client, status, create, wait, audio, batch, cancellation.
+/// (cbindgen follows src/ffi/mod.rs's module order; rustfmt.toml keeps rustfmt
+/// from sorting it.)
+#[test]
+fn the_header_reads_in_the_order_a_user_meets_it() {
+    let header =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/camb.h")).unwrap();
+    let first_declaration = |name: &str| {
+        header
+            .lines()
+            .position(|line| {
+                !line.starts_with(' ')
+                    && line.contains(&format!("{name}("))
+                    && !line.starts_with("typedef")
+            })
+            .unwrap_or_else(|| panic!("{name} is not declared"))
+    };
+    let order = [
+        "camb_version",
+        "camb_result_name",
+        "camb_last_error",
+        "camb_string_free",
+        "camb_client_builder_new",
+        "camb_client_new",
+        "camb_client_get_task_status",
+        "camb_client_create_task",
+        "camb_client_wait_for_task",
+        "camb_client_download_audio",
+        "camb_client_get_task_statuses",
+        "camb_cancel_token_new",
+    ];
+    let lines: Vec<usize> = order.iter().map(|name| first_declaration(name)).collect();
+    for (pair, names) in lines.windows(2).zip(order.windows(2)) {
+        assert!(pair[0] < pair[1], "{} comes after {}", names[0], names[1]);
+    }
+}

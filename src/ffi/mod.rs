@@ -11,18 +11,18 @@
 // header is the C documentation), not under a Rust-style `# Safety` heading.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod version;
+pub mod result_code;
+pub mod last_error;
+pub mod string;
+pub mod builder;
+pub mod client;
+pub mod task;
+pub mod create;
+pub mod wait;
 pub mod audio;
 pub mod batch;
-pub mod builder;
 pub mod cancel;
-pub mod client;
-pub mod create;
-pub mod last_error;
-pub mod result_code;
-pub mod string;
-pub mod task;
-pub mod version;
-pub mod wait;
 
 pub(crate) mod boundary;
 pub(crate) mod options;
