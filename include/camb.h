@@ -201,6 +201,39 @@ typedef uint32_t camb_status;
 #endif // __cplusplus
 
 /**
+ * Where a job is in its life.
+ */
+enum camb_job_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Waiting for a pool thread.
+   */
+  CAMB_JOB_STATE_QUEUED = 0,
+  /**
+   * Running on a pool thread (a request in flight).
+   */
+  CAMB_JOB_STATE_RUNNING = 1,
+  /**
+   * Between two steps, holding no thread (a wait's pause before its next poll).
+   */
+  CAMB_JOB_STATE_WAITING = 2,
+  /**
+   * Finished: its result is there.
+   */
+  CAMB_JOB_STATE_DONE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum camb_job_state camb_job_state;
+#else
+typedef uint32_t camb_job_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * What kind of audio to generate.
  */
 enum camb_audio_type
@@ -289,7 +322,8 @@ typedef struct camb_client camb_client;
  * `camb_client_builder_set_allow_insecure_http()`,
  * `camb_client_builder_set_ca_bundle_file()`,
  * `camb_client_builder_set_ca_bundle_pem()`, `camb_client_builder_set_proxy()`,
- * `camb_client_builder_build()`, `camb_client_builder_free()`.
+ * `camb_client_builder_set_job_threads()`, `camb_client_builder_build()`,
+ * `camb_client_builder_free()`.
  *
  * Thread-safety: use a builder from one thread at a time.
  *
@@ -486,6 +520,50 @@ typedef bool (*camb_write_fn)(const uint8_t *data,
                               size_t len,
                               void *user_data);
 
+/**
+ * Finished jobs waiting to be taken, with a file descriptor that is readable
+ * while there are any: watch it with epoll or poll, libuv's `uv_poll`, Qt's
+ * `QSocketNotifier` or asyncio's `add_reader`, then take the jobs with
+ * `camb_job_queue_pop()` on the loop's own thread. No libcamb callback ever runs
+ * there. One queue may serve many jobs and many clients.
+ *
+ * Functions: `camb_job_queue_new()`, `camb_job_queue_fd()`,
+ * `camb_job_queue_pop()`, `camb_job_queue_free()`.
+ */
+typedef struct camb_job_queue {
+  uint8_t _opaque[0];
+} camb_job_queue;
+
+/**
+ * A call running on the client's pool of threads: started by one of the
+ * `camb_client_start_*` functions, which return at once. When it finishes, its
+ * callback runs or it is put on its queue (the one given when it started).
+ *
+ * The caller owns the job and frees it with `camb_job_free()`: at any time, from
+ * any thread, from inside its own callback too. Freeing a job that is still
+ * running cancels it, and a job freed before it finished is never delivered.
+ * A finished job holds its own result, error text and output; reading them
+ * never depends on the thread or on later calls.
+ *
+ * Functions: the `camb_client_start_*` functions, `camb_job_state()`,
+ * `camb_job_result()`, `camb_job_error()`, `camb_job_http_status()`,
+ * `camb_job_task()`, `camb_job_task_list()`, `camb_job_task_id()`,
+ * `camb_job_bytes()`, `camb_job_polls()`, `camb_job_status()`,
+ * `camb_job_cancel()`, `camb_job_free()`.
+ */
+typedef struct camb_job {
+  uint8_t _opaque[0];
+} camb_job;
+
+/**
+ * Called once when a job finishes, on one of the client's pool threads, with
+ * the job and the `user_data` given when it started. It may read the job, free
+ * it, or start other jobs; it should return quickly (it holds a pool thread),
+ * and must not unwind (C++ exceptions, longjmp) through libcamb.
+ */
+typedef void (*camb_job_fn)(struct camb_job *job,
+                            void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -615,6 +693,19 @@ camb_result camb_client_builder_set_base_url(struct camb_client_builder *builder
  */
 camb_result camb_client_builder_set_timeout_ms(struct camb_client_builder *builder,
                                                uint64_t timeout_ms);
+
+/**
+ * Sets how many threads run this client's jobs (the `camb_client_start_*`
+ * functions; default 4, from 1 to 64). They start with the first job and end
+ * when the client is freed, after its last job. A job holds a thread only while
+ * it sends or reads, never while it waits between polls, so a few threads serve
+ * many jobs; the client also has one timer thread while it has jobs.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for 0 or
+ * more than 64, or if the builder was already built or freed.
+ */
+camb_result camb_client_builder_set_job_threads(struct camb_client_builder *builder,
+                                                uint32_t threads);
 
 /**
  * Sets how many extra attempts an idempotent request (a status query) may make
@@ -1085,6 +1176,228 @@ camb_result camb_client_get_task_statuses(const struct camb_client *client,
                                           size_t count,
                                           uint32_t max_connections,
                                           struct camb_task_list **out_list);
+
+/**
+ * Starts `camb_client_get_task_status()` as a job; its task is
+ * `camb_job_task()`. Exactly one of `queue` and `callback` is given: the job is
+ * put on the queue when it finishes, or `callback(job, user_data)` is called.
+ * On success `*out_job` is the job, which the caller frees with `camb_job_free()`.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` (client, task_id, out_job, or both queue
+ * and callback); `CAMB_RESULT_INVALID_PARAMETER` (a bad id, both a queue and a
+ * callback, or a client being freed). The call's own errors are the job's result.
+ */
+camb_result camb_client_start_get_task_status(const struct camb_client *client,
+                                              const char *task_id,
+                                              const struct camb_job_queue *queue,
+                                              camb_job_fn callback,
+                                              void *user_data,
+                                              struct camb_job **out_job);
+
+/**
+ * Starts `camb_client_create_task()` as a job; the new task's id is
+ * `camb_job_task_id()`. The prompt and options are checked now (and copied):
+ * a bad one refuses the start. Queue, callback and errors as for
+ * `camb_client_start_get_task_status()`.
+ */
+camb_result camb_client_start_create_task(const struct camb_client *client,
+                                          const char *prompt,
+                                          const struct camb_create_options *options,
+                                          const struct camb_job_queue *queue,
+                                          camb_job_fn callback,
+                                          void *user_data,
+                                          struct camb_job **out_job);
+
+/**
+ * Starts `camb_client_wait_for_task()` as a job; the final task is
+ * `camb_job_task()`. Between polls the job holds no thread: its next poll is on
+ * a timer, so a thousand waits on a pool of four threads is normal use.
+ * `camb_job_cancel()` ends a waiting job at once. The id and options are checked
+ * now. Queue, callback and errors as for `camb_client_start_get_task_status()`.
+ */
+camb_result camb_client_start_wait_for_task(const struct camb_client *client,
+                                            const char *task_id,
+                                            const struct camb_wait_options *options,
+                                            const struct camb_job_queue *queue,
+                                            camb_job_fn callback,
+                                            void *user_data,
+                                            struct camb_job **out_job);
+
+/**
+ * Starts `camb_client_download_audio()` as a job: `write(data, len,
+ * write_user_data)` is called for each chunk on a pool thread (never on two at
+ * once). The byte count is `camb_job_bytes()`. Queue, callback and errors as for
+ * `camb_client_start_get_task_status()`, plus `CAMB_RESULT_NULL_PARAMETER` for a
+ * NULL `write`.
+ */
+camb_result camb_client_start_download_audio(const struct camb_client *client,
+                                             int64_t run_id,
+                                             camb_write_fn write,
+                                             void *write_user_data,
+                                             const struct camb_job_queue *queue,
+                                             camb_job_fn callback,
+                                             void *user_data,
+                                             struct camb_job **out_job);
+
+/**
+ * Starts `camb_client_save_audio()` as a job (the same rules for what is at
+ * `path`); the byte count is `camb_job_bytes()`. Queue, callback and errors as
+ * for `camb_client_start_get_task_status()`, plus those of a bad path.
+ */
+camb_result camb_client_start_save_audio(const struct camb_client *client,
+                                         int64_t run_id,
+                                         const char *path,
+                                         const struct camb_job_queue *queue,
+                                         camb_job_fn callback,
+                                         void *user_data,
+                                         struct camb_job **out_job);
+
+/**
+ * Starts `camb_client_get_task_statuses()` as a job: up to `max_connections`
+ * queries at a time (0: 8; at most 32), each on a pool thread. The list is
+ * `camb_job_task_list()`, one task per id in order, each with its own result. The
+ * ids are copied now. Queue, callback and errors as for
+ * `camb_client_start_get_task_status()`, plus the limits of the blocking call.
+ */
+camb_result camb_client_start_get_task_statuses(const struct camb_client *client,
+                                                const char *const *task_ids,
+                                                size_t count,
+                                                uint32_t max_connections,
+                                                const struct camb_job_queue *queue,
+                                                camb_job_fn callback,
+                                                void *user_data,
+                                                struct camb_job **out_job);
+
+/**
+ * Starts a whole generation as one job: creates a task from `prompt` and
+ * `create_options`, waits for it with `wait_options` (its pauses on a timer,
+ * holding no thread), and saves its audio to `path` (the rules of
+ * `camb_client_save_audio()`). `camb_job_polls()` and `camb_job_status()` follow
+ * it. Its task is `camb_job_task()`, its id `camb_job_task_id()`, the bytes saved
+ * `camb_job_bytes()`. A task that ends without audio fails the job with
+ * `CAMB_RESULT_TASK_FAILED` (the message says why). Everything that can be
+ * checked is checked now. Queue, callback and errors as for
+ * `camb_client_start_get_task_status()`.
+ */
+camb_result camb_client_start_generate(const struct camb_client *client,
+                                       const char *prompt,
+                                       const struct camb_create_options *create_options,
+                                       const struct camb_wait_options *wait_options_,
+                                       const char *path,
+                                       const struct camb_job_queue *queue,
+                                       camb_job_fn callback,
+                                       void *user_data,
+                                       struct camb_job **out_job);
+
+/**
+ * Where the job is; `CAMB_JOB_STATE_DONE` for NULL.
+ */
+camb_job_state camb_job_state(const struct camb_job *job);
+
+/**
+ * The job's outcome: `CAMB_RESULT_OK`, or its failure (`camb_job_error()` says
+ * why); `CAMB_RESULT_NOT_READY` while it runs; `CAMB_RESULT_NULL_PARAMETER` for
+ * NULL. A cancelled job is `CAMB_RESULT_CANCELLED`.
+ */
+camb_result camb_job_result(const struct camb_job *job);
+
+/**
+ * Why the job failed, in words (the server's where it gave any; never the key),
+ * owned by the job; NULL when it succeeded or has not finished.
+ */
+const char *camb_job_error(const struct camb_job *job,
+                           size_t *out_len);
+
+/**
+ * The HTTP status behind a failed job, or 0.
+ */
+uint16_t camb_job_http_status(const struct camb_job *job);
+
+/**
+ * The task of a finished status, wait or generate job, owned by the job (valid
+ * until it is freed; never free it on its own); NULL otherwise.
+ */
+const struct camb_task *camb_job_task(const struct camb_job *job);
+
+/**
+ * The list of a finished batch job, owned by the job; NULL otherwise.
+ */
+const struct camb_task_list *camb_job_task_list(const struct camb_job *job);
+
+/**
+ * The task id of a finished create or generate job (the new task's), or of a
+ * status or wait job, owned by the job; NULL otherwise.
+ */
+const char *camb_job_task_id(const struct camb_job *job,
+                             size_t *out_len);
+
+/**
+ * The bytes a finished download, save or generate job delivered; 0 otherwise.
+ */
+uint64_t camb_job_bytes(const struct camb_job *job);
+
+/**
+ * Polls made so far by a wait or generate job (0 for other jobs and NULL). May
+ * be read while the job runs, from any thread.
+ */
+uint32_t camb_job_polls(const struct camb_job *job);
+
+/**
+ * The last status a wait or generate job's polls saw, as a `CAMB_STATUS_*`
+ * value; `CAMB_STATUS_UNKNOWN` before the first (and for other jobs). May be read
+ * while the job runs, from any thread: for a progress line.
+ */
+camb_status camb_job_status(const struct camb_job *job);
+
+/**
+ * Cancels the job: a waiting job finishes at once, a running one at its next
+ * check (a download between chunks, a retry before it is sent); it is then
+ * delivered with `CAMB_RESULT_CANCELLED`. A finished job is left as it is.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` for NULL.
+ */
+camb_result camb_job_cancel(const struct camb_job *job);
+
+/**
+ * Frees a job, at any time, from any thread, from inside its own callback too.
+ * A job still running is cancelled, and a job freed before it was delivered is
+ * never delivered (if its callback is running on another thread, this waits for
+ * it to return). What was read from the job is freed with it. NULL is a no-op;
+ * never free a job twice.
+ */
+void camb_job_free(struct camb_job *job);
+
+/**
+ * Makes a completion queue. The caller owns it and frees it with
+ * `camb_job_queue_free()`.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_IO` if the system refuses a
+ * file descriptor.
+ */
+camb_result camb_job_queue_new(struct camb_job_queue **out_queue);
+
+/**
+ * The queue's file descriptor, readable while it holds finished jobs (an eventfd
+ * on Linux, a pipe elsewhere). Watch it for reading; never read, write or close
+ * it yourself. -1 for NULL.
+ */
+int32_t camb_job_queue_fd(const struct camb_job_queue *queue);
+
+/**
+ * Takes the next finished job off the queue into `*out_job`: the same handle its
+ * start function gave (still the caller's to free). `CAMB_RESULT_NOT_READY` when
+ * there is none; then the descriptor is no longer readable. Never blocks.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_NOT_READY`.
+ */
+camb_result camb_job_queue_pop(const struct camb_job_queue *queue,
+                               struct camb_job **out_job);
+
+/**
+ * Frees a queue. Jobs that were to be put on it are still the caller's (free
+ * them as usual); they are just no longer put anywhere. NULL is a no-op.
+ */
+void camb_job_queue_free(struct camb_job_queue *queue);
 
 /**
  * Creates a token, not cancelled. Free it with `camb_cancel_token_free()`.

@@ -112,11 +112,14 @@ impl Work for WaitWork {
     }
 }
 
+/// Where a download job's chunks go, on the pool thread.
+pub(crate) type ChunkSink = Box<dyn FnMut(&[u8]) -> Result<(), Error> + Send>;
+
 /// A download, its chunks handed to `sink` on the pool thread.
 pub(crate) struct DownloadWork {
     pub(crate) client: Arc<Client>,
     pub(crate) run_id: i64,
-    pub(crate) sink: Box<dyn FnMut(&[u8]) -> Result<(), Error> + Send>,
+    pub(crate) sink: ChunkSink,
 }
 
 impl Work for DownloadWork {
@@ -168,7 +171,11 @@ pub(crate) struct BatchWork {
 impl BatchWork {
     /// `ids` as the caller gave them: an id that is not usable fails only its own
     /// entry.
-    pub(crate) fn new(client: Arc<Client>, ids: Vec<Result<String, Error>>, lanes: usize) -> BatchWork {
+    pub(crate) fn new(
+        client: Arc<Client>,
+        ids: Vec<Result<String, Error>>,
+        lanes: usize,
+    ) -> BatchWork {
         let count = ids.len();
         BatchWork {
             shared: Some(Arc::new(BatchShared {
@@ -187,7 +194,10 @@ impl BatchWork {
 impl Work for BatchWork {
     fn step(&mut self, job: &Arc<Job>) -> Step {
         let Some(shared) = self.shared.as_ref() else {
-            return Step::Done(Err(Error::new(ErrorKind::Panic, "internal error: batch ran twice")));
+            return Step::Done(Err(Error::new(
+                ErrorKind::Panic,
+                "internal error: batch ran twice",
+            )));
         };
         let started = shared.lanes_left.load(Ordering::Acquire) > 0
             || shared.next.load(Ordering::Acquire) > 0;
@@ -367,5 +377,7 @@ fn task_failed(task_id: &str, info: &TaskInfo) -> Error {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -72,10 +72,13 @@ pub(crate) enum Phase {
     Done,
 }
 
+/// A job's callback, called once on the pool thread that finished it.
+pub(crate) type JobCallback = Box<dyn Fn(&Arc<Job>) + Send + Sync>;
+
 /// How a finished job is delivered.
 pub(crate) enum Completion {
     /// Called once on the pool thread that finished the job.
-    Callback(Box<dyn Fn(&Arc<Job>) + Send + Sync>),
+    Callback(JobCallback),
     /// Pushed onto the queue.
     Queue(Arc<CompletionQueue>),
 }
@@ -114,14 +117,18 @@ pub struct Job {
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every lock here guards plain data that a panic cannot leave half-changed
     // (steps and callbacks run outside the locks).
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Job {
@@ -158,7 +165,9 @@ impl Job {
     ) -> Result<Arc<Job>, Error> {
         match self.scheduler.upgrade() {
             Some(shared) => shared.start(client, work, completion),
-            None => Err(Error::invalid("the client is being freed: no job can start")),
+            None => Err(Error::invalid(
+                "the client is being freed: no job can start",
+            )),
         }
     }
 
@@ -311,7 +320,10 @@ impl Signal {
         if fd < 0 {
             return Err(os_error("cannot make an eventfd"));
         }
-        Ok(Signal { read: fd, write: fd })
+        Ok(Signal {
+            read: fd,
+            write: fd,
+        })
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -448,7 +460,6 @@ impl Scheduler {
         self.shared.work_ready.notify_all();
         self.shared.timers_changed.notify_all();
     }
-
 }
 
 impl Shared {
@@ -460,7 +471,9 @@ impl Shared {
     ) -> Result<Arc<Job>, Error> {
         let mut state = lock(&self.state);
         if state.closing {
-            return Err(Error::invalid("the client is being freed: no job can start"));
+            return Err(Error::invalid(
+                "the client is being freed: no job can start",
+            ));
         }
         if !state.threads_started {
             spawn_threads(self, client.job_threads)?;
@@ -596,7 +609,10 @@ fn spawn_threads(shared: &Arc<Shared>, workers: usize) -> Result<(), Error> {
     spawn("camb-timer".into(), Box::new(move || timer_loop(&timer)))?;
     for n in 0..workers.max(1) {
         let worker = Arc::clone(shared);
-        spawn(format!("camb-job-{n}"), Box::new(move || worker_loop(&worker)))?;
+        spawn(
+            format!("camb-job-{n}"),
+            Box::new(move || worker_loop(&worker)),
+        )?;
     }
     Ok(())
 }

@@ -125,11 +125,6 @@ impl WaitState {
         self.deadline
     }
 
-    /// Polls made so far.
-    pub(crate) fn polls(&self) -> u32 {
-        self.polls
-    }
-
     /// The error of a wait that its caller cancelled.
     pub(crate) fn cancelled(&self) -> Error {
         Error::new(

@@ -23,7 +23,8 @@ use crate::ffi::result_code::camb_result;
 /// `camb_client_builder_set_allow_insecure_http()`,
 /// `camb_client_builder_set_ca_bundle_file()`,
 /// `camb_client_builder_set_ca_bundle_pem()`, `camb_client_builder_set_proxy()`,
-/// `camb_client_builder_build()`, `camb_client_builder_free()`.
+/// `camb_client_builder_set_job_threads()`, `camb_client_builder_build()`,
+/// `camb_client_builder_free()`.
 ///
 /// Thread-safety: use a builder from one thread at a time.
 ///
@@ -182,6 +183,25 @@ pub unsafe extern "C" fn camb_client_builder_set_timeout_ms(
 ) -> camb_result {
     with_builder(builder, "camb_client_builder_set_timeout_ms", |config| {
         config.set_timeout_ms(timeout_ms)
+    })
+}
+
+/// Sets how many threads run this client's jobs (the `camb_client_start_*`
+/// functions; default 4, from 1 to 64). They start with the first job and end
+/// when the client is freed, after its last job. A job holds a thread only while
+/// it sends or reads, never while it waits between polls, so a few threads serve
+/// many jobs; the client also has one timer thread while it has jobs.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for 0 or
+/// more than 64, or if the builder was already built or freed.
+// The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_set_job_threads(
+    builder: *mut camb_client_builder,
+    threads: u32,
+) -> camb_result {
+    with_builder(builder, "camb_client_builder_set_job_threads", |config| {
+        config.set_job_threads(threads)
     })
 }
 

@@ -6,9 +6,9 @@ use std::sync::{Arc, OnceLock};
 use crate::client::Client;
 use crate::config::ClientConfig;
 use crate::error::Error;
-use crate::jobs::Scheduler;
 use crate::ffi::boundary::{null_parameter, out_arg, result_call, str_arg, void_call};
 use crate::ffi::result_code::camb_result;
+use crate::jobs::Scheduler;
 
 /// A client for the CAMB text-to-sound API.
 ///

@@ -536,7 +536,10 @@ pub unsafe extern "C" fn camb_job_result(job: *const camb_job) -> camb_result {
 /// owned by the job; NULL when it succeeded or has not finished.
 // The caller's part: `job` is NULL or a live job; `out_len` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camb_job_error(job: *const camb_job, out_len: *mut usize) -> *const c_char {
+pub unsafe extern "C" fn camb_job_error(
+    job: *const camb_job,
+    out_len: *mut usize,
+) -> *const c_char {
     value_call(std::ptr::null(), || {
         // SAFETY: NULL or a live job.
         let error = unsafe { job_ref(job) }

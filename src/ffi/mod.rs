@@ -22,6 +22,7 @@ pub mod create;
 pub mod wait;
 pub mod audio;
 pub mod batch;
+pub mod job;
 pub mod cancel;
 
 pub(crate) mod boundary;

@@ -200,9 +200,7 @@ pub unsafe extern "C" fn camb_client_wait_for_task(
 ///
 /// # Safety
 /// `options` is NULL or a `camb_wait_options` of its `struct_size` bytes.
-pub(crate) unsafe fn wait_options(
-    options: *const camb_wait_options,
-) -> Result<WaitOptions, Error> {
+pub(crate) unsafe fn wait_options(options: *const camb_wait_options) -> Result<WaitOptions, Error> {
     // SAFETY: per this function's contract; the struct's fields are integers and
     // a float, valid whatever their bits.
     let options = unsafe {

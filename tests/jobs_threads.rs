@@ -1,0 +1,110 @@
+//! Many jobs on a small pool: the process's thread count stays at most the pool
+//! and its timer thread over what it was, however many jobs wait; a cancel
+//! delivers them all. (A binary of its own: the thread count is the process's.)
+
+mod common;
+
+use std::ffi::c_void;
+use std::ptr;
+use std::sync::Mutex;
+use std::sync::mpsc::{Sender, channel};
+use std::time::{Duration, Instant};
+
+use camb::ffi::builder::*;
+use camb::ffi::client::*;
+use camb::ffi::job::*;
+use camb::ffi::result_code::camb_result;
+use camb::ffi::wait::*;
+use common::*;
+
+unsafe extern "C" fn send_done(job: *mut camb_job, user_data: *mut c_void) {
+    // SAFETY: the test passes a live Mutex<Sender> as user_data.
+    let sender = unsafe { &*user_data.cast::<Mutex<Sender<usize>>>() };
+    let _ = sender.lock().unwrap().send(job as usize);
+}
+
+fn threads_now() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+#[test]
+fn many_waiting_jobs_share_a_small_pool_and_cancel_together() {
+    let emulator = emulator();
+    let threads_before = threads_now();
+    let builder = c_builder(DEFAULT_API_KEY, &emulator.base_url());
+    let mut client = ptr::null_mut();
+    unsafe {
+        assert_eq!(
+            camb_client_builder_set_job_threads(builder, 4),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_build(builder, &mut client),
+            camb_result::Ok
+        );
+    }
+    let (sender, receiver) = channel::<usize>();
+    let sender = Box::new(Mutex::new(sender));
+    let user_data: *mut c_void = ptr::from_ref(&*sender).cast_mut().cast();
+    let count = 1000;
+    let mut jobs = Vec::new();
+    unsafe {
+        let options = camb_wait_options {
+            initial_interval_ms: 30_000,
+            max_interval_ms: 30_000,
+            ..camb_wait_options_default()
+        };
+        for _ in 0..count {
+            let mut job = ptr::null_mut();
+            assert_eq!(
+                camb_client_start_wait_for_task(
+                    client,
+                    c("demo-pending").as_ptr(),
+                    &options,
+                    ptr::null(),
+                    Some(send_done),
+                    user_data,
+                    &mut job,
+                ),
+                camb_result::Ok
+            );
+            jobs.push(job as usize);
+        }
+        // Every one has polled once and waits on the timer.
+        let deadline = Instant::now() + GENEROUS;
+        while jobs
+            .iter()
+            .any(|&j| camb_job_state(j as *const camb_job) != camb_job_state::Waiting)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            jobs.iter()
+                .all(|&j| camb_job_state(j as *const camb_job) == camb_job_state::Waiting)
+        );
+        // The pool's 4 threads and its timer thread (the emulator's own are in
+        // `threads_before`), never a thread per job.
+        let added = threads_now() - threads_before;
+        assert!(added <= 4 + 2, "{added} threads for {count} jobs");
+        let started = Instant::now();
+        for &job in &jobs {
+            camb_job_cancel(job as *const camb_job);
+        }
+        for _ in 0..count {
+            receiver
+                .recv_timeout(GENEROUS)
+                .expect("every one delivered");
+        }
+        let all_delivered = started.elapsed();
+        assert!(all_delivered < Duration::from_secs(5), "{all_delivered:?}");
+        for &job in &jobs {
+            assert_eq!(
+                camb_job_result(job as *const camb_job),
+                camb_result::Cancelled
+            );
+            camb_job_free(job as *mut camb_job);
+        }
+        camb_client_free(client);
+    }
+}
