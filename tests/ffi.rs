@@ -526,6 +526,8 @@ fn names_for_every_value_known_or_not() {
         (422, "CAMB_RESULT_VALIDATION"),
         (429, "CAMB_RESULT_RATE_LIMITED"),
         (500, "CAMB_RESULT_SERVER_ERROR"),
+        (8, "CAMB_RESULT_NOT_READY"),
+        (9, "CAMB_RESULT_TASK_FAILED"),
     ];
     for (value, text) in expected {
         assert_eq!(name(camb_result_name(value)), text);
@@ -539,7 +541,7 @@ fn names_for_every_value_known_or_not() {
             "{text} = {value} not in camb.h"
         );
     }
-    for value in [8, 99, 104, 200, 600, u32::MAX] {
+    for value in [10, 99, 104, 200, 600, u32::MAX] {
         assert_eq!(name(camb_result_name(value)), "CAMB_RESULT_UNKNOWN_VALUE");
     }
     let statuses = [
