@@ -13,6 +13,7 @@
 //! never delivered (a free from another thread waits for a callback in progress).
 
 use std::any::Any;
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -123,6 +124,11 @@ impl std::fmt::Debug for Job {
     }
 }
 
+thread_local! {
+    /// Set while a job's callback runs on this thread.
+    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every lock here guards plain data that a panic cannot leave half-changed
     // (steps and callbacks run outside the locks).
@@ -193,17 +199,22 @@ impl Job {
 
     /// The caller lets go of the job: it is cancelled if still running, and never
     /// delivered if it was not yet. If its callback is running on another thread,
-    /// this waits for it to return; from inside its own callback it does not.
+    /// this waits for it to return (so that the caller may then free what the
+    /// callback uses), except when called from inside a job's callback: two
+    /// callbacks freeing each other's jobs must not wait for each other.
     pub(crate) fn release(self: Arc<Self>) {
         {
             let mut state = lock(&self.state);
+            let in_callback = IN_CALLBACK.with(Cell::get);
             loop {
                 match state.delivery {
                     Delivery::Pending => {
                         state.delivery = Delivery::Suppressed;
                         break;
                     }
-                    Delivery::Delivering(thread) if thread != std::thread::current().id() => {
+                    Delivery::Delivering(thread)
+                        if thread != std::thread::current().id() && !in_callback =>
+                    {
                         state = self
                             .delivered
                             .wait(state)
@@ -240,7 +251,9 @@ impl Job {
             // A callback that panics (it is the caller's code behind the C layer's
             // own guard) must not take the pool thread down.
             Completion::Callback(callback) => {
+                IN_CALLBACK.with(|flag| flag.set(true));
                 let _ = catch_unwind(AssertUnwindSafe(|| callback(self)));
+                IN_CALLBACK.with(|flag| flag.set(false));
             }
             Completion::Queue(queue) => queue.push(Arc::clone(self)),
         }

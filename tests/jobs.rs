@@ -628,3 +628,37 @@ fn bad_starts_are_refused_with_a_code_and_nothing_runs() {
         camb_client_free(client);
     }
 }
+
+/// A callback that says it started, takes 300 ms, then says it ended.
+unsafe extern "C" fn slow_callback(_: *mut camb_job, user_data: *mut c_void) {
+    // SAFETY: the test passes a live (Mutex<Sender<&str>>) as user_data.
+    let sender = unsafe { &*user_data.cast::<Mutex<Sender<&'static str>>>() };
+    let _ = sender.lock().unwrap().send("started");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = sender.lock().unwrap().send("ended");
+}
+
+/// Freeing a job whose callback is running on a pool thread waits for it to
+/// return: what the callback uses may be freed right after.
+#[test]
+fn freeing_a_job_waits_for_its_running_callback() {
+    let emulator = emulator();
+    let client = client_with_threads(&emulator, 1);
+    let (sender, receiver) = channel_for::<&'static str>();
+    let mut job = ptr::null_mut();
+    unsafe {
+        camb_client_start_get_task_status(
+            client,
+            c("demo-success").as_ptr(),
+            ptr::null(),
+            Some(slow_callback),
+            user_data(&sender),
+            &mut job,
+        );
+        assert_eq!(receiver.recv_timeout(GENEROUS).unwrap(), "started");
+        camb_job_free(job);
+        // The callback had ended by the time the free returned.
+        assert_eq!(receiver.try_recv().unwrap(), "ended");
+        camb_client_free(client);
+    }
+}

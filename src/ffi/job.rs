@@ -666,9 +666,10 @@ pub unsafe extern "C" fn camb_job_cancel(job: *const camb_job) -> camb_result {
 
 /// Frees a job, at any time, from any thread, from inside its own callback too.
 /// A job still running is cancelled, and a job freed before it was delivered is
-/// never delivered (if its callback is running on another thread, this waits for
-/// it to return). What was read from the job is freed with it. NULL is a no-op;
-/// never free a job twice.
+/// never delivered. If its callback is running on another thread, this waits for
+/// it to return, so that what the callback uses may be freed next; called from
+/// inside a job's callback it does not wait. What was read from the job is freed
+/// with it. NULL is a no-op; never free a job twice.
 // The caller's part: `job` is NULL or a live job, freed once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_job_free(job: *mut camb_job) {
