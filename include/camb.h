@@ -10,8 +10,8 @@
  *   copied; libcamb never keeps a caller's pointer.
  * - What a call returns belongs to the caller until freed, and to nothing else:
  *   it does not depend on the thread that reads it or on later calls.
- *   Objects (camb_task, camb_task_list, camb_audio_url_list) have a _free
- *   function; a string handed over through a char ** is freed with
+ *   Objects (camb_task, camb_task_list, camb_audio_url_list, camb_job,
+ *   camb_job_queue) have a _free function; a string handed over through a char ** is freed with
  *   camb_string_free(); a string read from an object belongs to that object and
  *   lives until it is freed. Names and camb_version() are static.
  * - Options structs start with struct_size, set by their _default() function:
@@ -20,7 +20,10 @@
  *   function accepts NULL. (Running out of memory aborts, as in Rust and C++.)
  * - Handles: camb_client is immutable and thread-safe; camb_client_builder is for
  *   one thread at a time; results (camb_task, lists) never change after they are
- *   made, and may be read from any thread.
+ *   made, and may be read from any thread; a camb_job may be read, cancelled and
+ *   freed from any thread.
+ * - Blocking calls hold the calling thread until they finish; each has a
+ *   camb_client_start_* form that returns a camb_job at once instead.
  */
 
 #ifndef CAMB_H
