@@ -266,6 +266,41 @@ typedef uint32_t camb_audio_type;
 #endif // __cplusplus
 
 /**
+ * How much a log callback is told, from the least to the most. Each level
+ * includes the ones before it.
+ */
+enum camb_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A call failed for good ("given up", and why).
+   */
+  CAMB_LOG_LEVEL_ERROR = 1,
+  /**
+   * A retry was scheduled (why, and the wait).
+   */
+  CAMB_LOG_LEVEL_WARN = 2,
+  /**
+   * A reply with an error status; a job finished, failed or was cancelled.
+   */
+  CAMB_LOG_LEVEL_INFO = 3,
+  /**
+   * Every request sent (method, URL, attempt), every reply (status, time, new
+   * or reused connection), every job started and polled.
+   */
+  CAMB_LOG_LEVEL_DEBUG = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum camb_log_level camb_log_level;
+#else
+typedef uint32_t camb_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The outcome of `camb_client_get_audio_urls()`: for each run id asked for, in
  * order, the audio's URL or none. The caller owns it and frees it with
  * `camb_audio_url_list_free()`; its strings stay valid until then.
@@ -325,7 +360,8 @@ typedef struct camb_client camb_client;
  * `camb_client_builder_set_allow_insecure_http()`,
  * `camb_client_builder_set_ca_bundle_file()`,
  * `camb_client_builder_set_ca_bundle_pem()`, `camb_client_builder_set_proxy()`,
- * `camb_client_builder_set_job_threads()`, `camb_client_builder_build()`,
+ * `camb_client_builder_set_job_threads()`, `camb_client_builder_set_log()`,
+ * `camb_client_builder_add_header()`, `camb_client_builder_build()`,
  * `camb_client_builder_free()`.
  *
  * Thread-safety: use a builder from one thread at a time.
@@ -367,6 +403,19 @@ typedef struct camb_task camb_task;
  * `camb_task_list_free()`.
  */
 typedef struct camb_task_list camb_task_list;
+
+/**
+ * Receives one log line: its level, the text (`len` bytes and a NUL, valid only
+ * during the call; one line, without a newline) and `user_data`. It runs on the
+ * thread making the call (a pool thread for a job), possibly on several threads
+ * at once. It must not unwind (C++ exceptions, longjmp) through libcamb. The
+ * line never holds the API key, a proxy's password, or a header value marked
+ * secret, even when a server echoes one back.
+ */
+typedef void (*camb_log_fn)(uint32_t level,
+                            const char *line,
+                            size_t len,
+                            void *user_data);
 
 /**
  * Options of `camb_client_create_task()`. Start from `camb_create_options_default()`
@@ -709,6 +758,42 @@ camb_result camb_client_builder_set_timeout_ms(struct camb_client_builder *build
  */
 camb_result camb_client_builder_set_job_threads(struct camb_client_builder *builder,
                                                 uint32_t threads);
+
+/**
+ * Sends the client's log lines up to `level` (a `CAMB_LOG_LEVEL_*`) to
+ * `callback` with `user_data`. Whatever the program sets, the environment
+ * variable `CAMB_LOG` (`error`, `warn`, `info` or `debug`) also sends the lines
+ * up to its level to stderr, for a user who cannot change the program. With
+ * neither, nothing is formatted: logging then costs nothing measurable.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` (builder, or callback);
+ * `CAMB_RESULT_INVALID_PARAMETER` for a level that is not one of them, or if the
+ * builder was already built or freed.
+ */
+camb_result camb_client_builder_set_log(struct camb_client_builder *builder,
+                                        uint32_t level,
+                                        camb_log_fn callback,
+                                        void *user_data);
+
+/**
+ * Adds a header sent with every request, for tracing (`traceparent`) or a
+ * gateway's routing. Call it once per header. A `secret` value never appears in
+ * a log line, and is zeroed when the client is freed.
+ *
+ * Refused with `CAMB_RESULT_INVALID_PARAMETER`, with words saying why: a name
+ * that is not an HTTP token, or that libcamb writes itself (`x-api-key`, `host`,
+ * `content-length`, `transfer-encoding`, `connection`, `accept`,
+ * `content-type`); a value holding a CR, LF, NUL or another control character
+ * (which could end the header early and inject another); a value over 8 KiB; a
+ * 65th header. As with every setter, a refusal also makes the build fail.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (above,
+ * text not UTF-8, or a builder already built or freed).
+ */
+camb_result camb_client_builder_add_header(struct camb_client_builder *builder,
+                                           const char *name,
+                                           const char *value,
+                                           bool secret);
 
 /**
  * Sets how many extra attempts an idempotent request (a status query) may make

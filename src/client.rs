@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use zeroize::Zeroizing;
 
 use crate::api_key::ApiKey;
 use crate::audio_urls::{decode_file_url, decode_result_urls, result_urls_request};
@@ -16,7 +19,8 @@ use crate::retry::{Budget, Plan, RetryPolicy, parse_retry_after};
 use crate::task::{TaskInfo, decode_status_reply};
 pub(crate) use crate::transport::Method;
 use crate::transport::{Request, Response, Transport, error_from_body_read};
-use crate::url::BaseUrl;
+use crate::log::{LogLevel, Logger, log_line};
+use crate::url::{BaseUrl, ProxyUrl};
 
 /// What a JSON call accepts.
 const ACCEPT_JSON: &str = "application/json";
@@ -40,6 +44,8 @@ pub struct Client {
     pub(crate) retry: RetryPolicy,
     /// Threads for this client's jobs.
     pub(crate) job_threads: usize,
+    /// Where the client tells of its work; `None`: nowhere, and no line is made.
+    log: Option<Logger>,
 }
 
 impl Client {
@@ -50,10 +56,27 @@ impl Client {
             Some(key) => key,
             None => ApiKey::from_env()?,
         };
+        let mut secrets = vec![Zeroizing::new(api_key.expose().to_owned())];
+        secrets.extend(config.proxy.iter().flat_map(ProxyUrl::secrets));
+        secrets.extend(
+            config
+                .headers
+                .iter()
+                .filter(|header| header.secret)
+                .map(|header| header.value.clone()),
+        );
+        let log = Logger::new(
+            config
+                .log
+                .as_ref()
+                .map(|sink| (sink.level, Arc::clone(&sink.callback))),
+            secrets,
+        );
         let transport = Transport::new(
             config.proxy.as_ref(),
             &config.ca_certificates,
             &api_key,
+            &config.headers,
             config.timeout,
         )?;
         let mut status_prefix = String::with_capacity(base.prefix.len() + 15);
@@ -69,6 +92,7 @@ impl Client {
                 max_retries: config.max_retries,
             },
             job_threads: config.job_threads as usize,
+            log,
         })
     }
 
@@ -163,26 +187,66 @@ impl Client {
             accept: ACCEPT_JSON,
             body,
         };
-        self.with_retries(plan, |budget| {
+        self.with_retries(plan, &request, |budget| {
             let mut response = self.send_once(&request, budget)?;
             read_json_body(&mut response, budget)
         })
     }
 
-    /// The client's retry policy over `attempt`, the key scrubbed from the error.
+    /// The client's retry policy over `attempt` (which sends `request`), the key
+    /// scrubbed from the error.
     pub(crate) fn with_retries<T>(
         &self,
         plan: &Plan,
+        request: &Request,
         attempt: impl FnMut(&Budget) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        self.retry.run(plan, attempt).map_err(|e| self.scrub(e))
+        let what = || request.describe();
+        self.retry
+            .run(plan, self.log.as_ref(), &what, attempt)
+            .map_err(|e| self.scrub(e))
+    }
+
+    /// Where this client tells of its work, if anywhere.
+    pub(crate) fn logger(&self) -> Option<&Logger> {
+        self.log.as_ref()
     }
 
     /// One request. A 2xx response is returned unread, for the caller to read as it
     /// needs; any other status becomes an error carrying the server's words and
     /// its `Retry-After`. All of it, the reply's head included, within `budget`.
     pub(crate) fn send_once(&self, request: &Request, budget: &Budget) -> Result<Response, Error> {
+        let log = self.log.as_ref();
+        log_line!(
+            log,
+            LogLevel::Debug,
+            "{} sent (attempt {})",
+            request.describe(),
+            budget.attempt
+        );
+        let sent = Instant::now();
         let mut response = self.transport.send(request, budget)?;
+        if let Some(log) = log {
+            let connection = if response.opened_connection() {
+                "a new connection"
+            } else {
+                "a reused connection"
+            };
+            let level = if response.status().as_u16() >= 400 {
+                LogLevel::Info
+            } else {
+                LogLevel::Debug
+            };
+            log.line(
+                level,
+                format_args!(
+                    "{} replied {} in {} ms, on {connection}",
+                    request.describe(),
+                    response.status().as_u16(),
+                    sent.elapsed().as_millis()
+                ),
+            );
+        }
         let status = response.status().as_u16();
         if response.status().is_success() {
             return Ok(response);

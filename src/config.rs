@@ -5,7 +5,10 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
+use zeroize::Zeroizing;
+
 use crate::api_key::ApiKey;
+use crate::log::{LogCallback, LogLevel};
 use crate::error::Error;
 use crate::url::{BaseUrl, ProxyUrl};
 
@@ -42,7 +45,54 @@ pub struct ClientConfig {
     pub proxy: Option<ProxyUrl>,
     /// Threads that run the client's jobs (started on its first job).
     pub job_threads: u32,
+    /// Headers of the caller's own, sent with every request.
+    pub headers: Vec<ExtraHeader>,
+    /// Where the client tells of its work (besides `CAMB_LOG`).
+    pub log: Option<LogSink>,
 }
+
+/// A header of the caller's own (tracing, gateway routing).
+#[derive(Clone)]
+pub struct ExtraHeader {
+    pub(crate) name: String,
+    pub(crate) value: Zeroizing<String>,
+    /// Never written in a log line, and zeroed when freed.
+    pub(crate) secret: bool,
+}
+
+impl std::fmt::Debug for ExtraHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = if self.secret { "[redacted]" } else { self.value.as_str() };
+        write!(f, "{}: {value}", self.name)
+    }
+}
+
+/// The caller's log callback and the most detailed level it wants.
+#[derive(Clone)]
+pub struct LogSink {
+    pub level: LogLevel,
+    pub callback: LogCallback,
+}
+
+impl std::fmt::Debug for LogSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogSink")
+            .field("level", &self.level)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Header names that libcamb writes itself: a caller's would contradict or
+/// duplicate them (the key, the framing, the connection's handling).
+const OWNED_HEADERS: [&str; 7] = [
+    "x-api-key",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "accept",
+    "content-type",
+];
 
 impl Default for ClientConfig {
     fn default() -> Self {
@@ -55,6 +105,8 @@ impl Default for ClientConfig {
             ca_certificates: Vec::new(),
             proxy: None,
             job_threads: DEFAULT_JOB_THREADS,
+            headers: Vec::new(),
+            log: None,
         }
     }
 }
@@ -75,6 +127,51 @@ impl ClientConfig {
         let timeout = Duration::from_millis(timeout_ms);
         check_timeout(timeout)?;
         self.timeout = timeout;
+        Ok(())
+    }
+
+    /// Adds a header sent with every request. Refused: a name that is not an HTTP
+    /// token or that libcamb writes itself, a value with CR, LF, NUL or another
+    /// control character (header injection). `secret` values never appear in a
+    /// log line.
+    pub fn add_header(&mut self, name: &str, value: &str, secret: bool) -> Result<(), Error> {
+        let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(Error::invalid(format!(
+                "the header name {name:?} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~)"
+            )));
+        }
+        if OWNED_HEADERS.iter().any(|owned| name.eq_ignore_ascii_case(owned)) {
+            return Err(Error::invalid(format!(
+                "the header {name} is libcamb's own: it cannot be set"
+            )));
+        }
+        if let Some(bad) = value.bytes().find(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+            let what = match bad {
+                b'\r' => "a CR",
+                b'\n' => "a LF",
+                0 => "a NUL",
+                _ => "a control character",
+            };
+            // The value may be secret: never quoted.
+            return Err(Error::invalid(format!(
+                "the value of the header {name} has {what}, which could end the header early"
+            )));
+        }
+        if value.len() > 8 << 10 {
+            return Err(Error::invalid(format!(
+                "the value of the header {name} is {} bytes long; the limit is 8192",
+                value.len()
+            )));
+        }
+        if self.headers.len() >= 64 {
+            return Err(Error::invalid("at most 64 headers of the caller's own"));
+        }
+        self.headers.push(ExtraHeader {
+            name: name.to_ascii_lowercase(),
+            value: Zeroizing::new(value.to_owned()),
+            secret,
+        });
         Ok(())
     }
 

@@ -54,7 +54,7 @@ impl Client {
             ))
             .into_permanent()
         };
-        self.with_retries(&plan, |budget| {
+        self.with_retries(&plan, &request, |budget| {
             let mut response = self.send_once(&request, budget)?;
             let body = response.body_mut();
             if body

@@ -24,6 +24,7 @@ use std::time::Instant;
 use crate::cancel::CancelToken;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
+use crate::log::{LogLevel, Logger, log_line};
 use crate::task::TaskInfo;
 
 /// What a finished job produced.
@@ -114,6 +115,8 @@ pub struct Job {
     scheduler: Weak<Shared>,
     /// The C layer's view of the outcome, made on first use.
     pub(crate) view: OnceLock<Box<dyn Any + Send + Sync>>,
+    /// The client's logger: started, polled, finished, cancelled.
+    log: Option<Logger>,
 }
 
 impl std::fmt::Debug for Job {
@@ -155,11 +158,21 @@ impl Job {
 
     /// Records a poll, for [`Job::progress`].
     pub(crate) fn note_poll(&self, status_text: Option<&str>) {
-        let mut state = lock(&self.state);
-        state.polls = state.polls.saturating_add(1);
-        if let Some(text) = status_text {
-            state.status_text = Some(text.to_owned());
-        }
+        let polls = {
+            let mut state = lock(&self.state);
+            state.polls = state.polls.saturating_add(1);
+            if let Some(text) = status_text {
+                state.status_text = Some(text.to_owned());
+            }
+            state.polls
+        };
+        log_line!(
+            self.log.as_ref(),
+            LogLevel::Debug,
+            "job {} polled ({polls} so far): {}",
+            self.id,
+            status_text.unwrap_or("the poll failed")
+        );
     }
 
     /// Starts another job on this job's pool (a batch's lanes).
@@ -232,6 +245,18 @@ impl Job {
 
     /// Stores the outcome and delivers it, unless the job was freed.
     fn finish(self: &Arc<Self>, outcome: Result<Output, Error>) {
+        if let Some(log) = &self.log {
+            match &outcome {
+                Ok(_) => log.line(LogLevel::Info, format_args!("job {} finished", self.id)),
+                Err(error) if error.kind() == ErrorKind::Cancelled => {
+                    log.line(LogLevel::Info, format_args!("job {} cancelled", self.id));
+                }
+                Err(error) => log.line(
+                    LogLevel::Info,
+                    format_args!("job {} failed: {}", self.id, error.message()),
+                ),
+            }
+        }
         let _ = self.outcome.set(outcome);
         let deliver = {
             let mut state = lock(&self.state);
@@ -509,7 +534,9 @@ impl Shared {
             outcome: OnceLock::new(),
             scheduler: Arc::downgrade(self),
             view: OnceLock::new(),
+            log: client.logger().cloned(),
         });
+        log_line!(job.log.as_ref(), LogLevel::Debug, "job {} started", job.id);
         state.live.insert(job.id, Arc::downgrade(&job));
         state.run.push_back(Arc::clone(&job));
         self.work_ready.notify_one();

@@ -23,6 +23,7 @@ pub mod ffi;
 pub(crate) mod job_kinds;
 pub(crate) mod jobs;
 pub(crate) mod json;
+pub mod log;
 pub mod path;
 pub(crate) mod resolver;
 pub mod retry;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::cancel::{self, CancelToken};
 use crate::error::{Error, ErrorKind};
+use crate::log::{LogLevel, Logger, log_line};
 
 /// First backoff delay; each retry doubles it, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -43,6 +44,8 @@ impl Plan<'_> {
 pub(crate) struct Budget {
     /// When the attempt must be over, its reply read.
     pub(crate) deadline: Instant,
+    /// 1 for the first attempt, 2 for the first retry...
+    pub(crate) attempt: u32,
     client_timeout: Duration,
     /// `None`: the first attempt of a call with no deadline of its own, which has
     /// the whole of the client's timeout. Else what was left when it began.
@@ -87,9 +90,12 @@ impl RetryPolicy {
     /// `attempt` gets the budget it must end within. An error another attempt
     /// would only repeat (`Error::is_permanent`) is never retried, nor is a
     /// call that is not idempotent.
+    /// `log` is told of each retry and of the call's failure, `what` naming the call.
     pub(crate) fn run<T>(
         &self,
         plan: &Plan,
+        log: Option<&Logger>,
+        what: &dyn Fn() -> String,
         mut attempt: impl FnMut(&Budget) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let deadline = plan
@@ -115,6 +121,7 @@ impl RetryPolicy {
             }
             let budget = Budget {
                 deadline,
+                attempt: retries + 1,
                 client_timeout: self.timeout,
                 left_at_start,
             };
@@ -127,7 +134,9 @@ impl RetryPolicy {
                 && !error.is_permanent()
                 && is_retryable(error.kind(), error.http_status());
             if !retryable || retries >= self.max_retries {
-                return Err(with_attempts(error, attempts));
+                let error = with_attempts(error, attempts);
+                log_line!(log, LogLevel::Error, "{} failed: {}", what(), error.message());
+                return Err(error);
             }
             let wait = error.retry_after().unwrap_or_else(|| backoff(retries));
             let left = deadline.saturating_duration_since(Instant::now());
@@ -143,8 +152,20 @@ impl RetryPolicy {
             };
             if let Some(why) = not_retried {
                 let message = format!("{} (not retried: {why})", error.message());
-                return Err(with_attempts(error.replace_message(message), attempts));
+                let error = with_attempts(error.replace_message(message), attempts);
+                log_line!(log, LogLevel::Error, "{} failed: {}", what(), error.message());
+                return Err(error);
             }
+            log_line!(
+                log,
+                LogLevel::Warn,
+                "{} will be retried in {} ms (attempt {} of at most {}): {}",
+                what(),
+                wait.as_millis(),
+                attempts + 1,
+                self.max_retries + 1,
+                error.message()
+            );
             if cancel::sleep(plan.cancel, wait) {
                 return Err(Error::new(
                     ErrorKind::Cancelled,

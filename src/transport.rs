@@ -15,6 +15,7 @@
 //! left of it ([`Budget`]). [`error_from_ureq`] is the one place where ureq's
 //! errors become libcamb's.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -32,6 +33,7 @@ use crate::api_key::ApiKey;
 use crate::error::{Error, ErrorKind};
 use crate::resolver::{CachingResolver, LookupError};
 use crate::retry::Budget;
+use crate::config::ExtraHeader;
 use crate::url::ProxyUrl;
 
 /// Sent on every request, so CAMB can tell this library's traffic apart.
@@ -62,23 +64,45 @@ pub(crate) struct Request<'a> {
     pub(crate) body: Option<&'a [u8]>,
 }
 
+impl Request<'_> {
+    /// "GET https://host/path", for log lines (a URL holds no secret: the base
+    /// URL can have no user name or password).
+    pub(crate) fn describe(&self) -> String {
+        let method = match self.method {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        };
+        format!("{method} {}", self.url)
+    }
+}
+
 /// A reply whose head has been read; its body is read through ureq's reader,
 /// which puts the connection back in the pool once the body is read to its end.
 /// (A struct, not a type alias: cbindgen reads every item of the crate and
 /// cannot follow a generic alias.)
-pub(crate) struct Response(http::Response<ureq::Body>);
+pub(crate) struct Response {
+    reply: http::Response<ureq::Body>,
+    /// Whether the request went out on a connection made for it.
+    opened_connection: bool,
+}
+
+impl Response {
+    pub(crate) fn opened_connection(&self) -> bool {
+        self.opened_connection
+    }
+}
 
 impl std::ops::Deref for Response {
     type Target = http::Response<ureq::Body>;
 
     fn deref(&self) -> &Self::Target {
-        &self.0
+        &self.reply
     }
 }
 
 impl std::ops::DerefMut for Response {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
+        &mut self.reply
     }
 }
 
@@ -86,6 +110,8 @@ pub(crate) struct Transport {
     agent: ureq::Agent,
     /// The key's header value, built once; its bytes are zeroed when the client is freed.
     key: HeaderValue,
+    /// The caller's own headers, built once (secret values zeroed like the key's).
+    extra: Vec<(http::HeaderName, HeaderValue)>,
     opened: Arc<AtomicU64>,
 }
 
@@ -101,6 +127,7 @@ impl Transport {
         proxy: Option<&ProxyUrl>,
         ca_certificates: &[Vec<u8>],
         api_key: &ApiKey,
+        headers: &[ExtraHeader],
         timeout: Duration,
     ) -> Result<Transport, Error> {
         let proxy = proxy
@@ -146,9 +173,21 @@ impl Transport {
             .chain(RustlsConnector::default())
             .chain(Guard);
         let agent = ureq::Agent::with_parts(config, connector, CachingResolver::default());
+        let extra = headers
+            .iter()
+            .map(|header| {
+                let name = http::HeaderName::from_bytes(header.name.as_bytes())
+                    .map_err(|_| Error::invalid(format!("the header name {} cannot be sent", header.name)))?;
+                let value = secret_header_value(header.value.as_bytes(), header.secret)
+                    .map_err(|_| Error::invalid(format!("the value of the header {} cannot be sent", header.name)))?;
+                Ok((name, value))
+            })
+            .collect::<Result<_, Error>>()?;
         Ok(Transport {
             agent,
-            key: key_header_value(api_key)?,
+            key: secret_header_value(api_key.expose().as_bytes(), true)
+                .map_err(|_| Error::invalid("the API key cannot be sent in an HTTP header"))?,
+            extra,
             opened,
         })
     }
@@ -170,11 +209,14 @@ impl Transport {
             Method::Get => http::Method::GET,
             Method::Post => http::Method::POST,
         };
-        let builder = http::Request::builder()
+        let mut builder = http::Request::builder()
             .method(method)
             .uri(request.url)
             .header(header::ACCEPT, request.accept)
             .header(API_KEY_HEADER, self.key.clone());
+        for (name, value) in &self.extra {
+            builder = builder.header(name, value.clone());
+        }
         match request.body {
             Some(body) => builder
                 .header(header::CONTENT_TYPE, "application/json")
@@ -193,6 +235,7 @@ impl Transport {
         request: http::Request<impl ureq::AsSendBody>,
         budget: &Budget,
     ) -> Result<Response, Error> {
+        OPENED_HERE.with(|opened| opened.set(false));
         let result = match budget.time_left() {
             // The agent's own timeout is the client's: no per-request configuration.
             None => self.agent.run(request),
@@ -205,7 +248,12 @@ impl Transport {
                 self.agent.run(request)
             }
         };
-        result.map(Response).map_err(|e| error_from_ureq(e, budget))
+        result
+            .map(|reply| Response {
+                reply,
+                opened_connection: OPENED_HERE.with(Cell::get),
+            })
+            .map_err(|e| error_from_ureq(e, budget))
     }
 }
 
@@ -215,14 +263,27 @@ fn invalid_request(error: http::Error) -> Error {
     Error::invalid(format!("invalid request: {error}")).into_permanent()
 }
 
-/// The key's header value, in memory that is zeroed when its last copy (the
-/// client's, or a request's in flight) is dropped.
-fn key_header_value(api_key: &ApiKey) -> Result<HeaderValue, Error> {
-    let bytes = Zeroizing::new(api_key.expose().as_bytes().to_vec());
-    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(bytes))
-        .map_err(|_| Error::invalid("the API key cannot be sent in an HTTP header"))?;
+/// A header value; a secret one (the key, a caller's secret header) in memory
+/// that is zeroed when its last copy (the client's, or a request's in flight) is
+/// dropped.
+fn secret_header_value(
+    value: &[u8],
+    secret: bool,
+) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    if !secret {
+        return HeaderValue::from_bytes(value);
+    }
+    let bytes = Zeroizing::new(value.to_vec());
+    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(bytes))?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+thread_local! {
+    /// Set by the connector when it opens a connection on this thread: a request
+    /// runs its connector on the calling thread, so this tells whether the
+    /// request got a new connection or reused one.
+    static OPENED_HERE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The one conversion from ureq's error to libcamb's: its kind, its words, and
@@ -351,6 +412,7 @@ impl<In: UreqTransport> Connector<In> for CountedTcpConnector {
         let out = self.tcp.connect(details, chained)?;
         if let Some(Either::B(_)) = &out {
             self.opened.fetch_add(1, Ordering::Relaxed);
+            OPENED_HERE.with(|opened| opened.set(true));
         }
         Ok(out)
     }

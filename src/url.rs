@@ -96,6 +96,23 @@ impl ProxyUrl {
         })
     }
 
+    /// The password, as written and percent-decoded: texts a log line must never
+    /// hold.
+    pub(crate) fn secrets(&self) -> Vec<Zeroizing<String>> {
+        let Some(rest) = self.url.get("http://".len()..) else {
+            return Vec::new();
+        };
+        let Some((userinfo, _)) = rest.rsplit_once('@') else {
+            return Vec::new();
+        };
+        let password = userinfo.split_once(':').map_or("", |(_, p)| p);
+        let mut secrets = vec![Zeroizing::new(password.to_owned())];
+        if let Ok(proxy) = self.to_ureq() {
+            secrets.extend(proxy.password().map(|p| Zeroizing::new(p.to_owned())));
+        }
+        secrets
+    }
+
     /// The proxy as ureq takes it.
     pub(crate) fn to_ureq(&self) -> Result<ureq::Proxy, UrlError> {
         ureq::Proxy::new(&self.url).map_err(|_| UrlError("cannot be used as a proxy"))

@@ -1,11 +1,13 @@
 //! `camb_client_builder`: collects settings, then builds a `camb_client`.
 
 use std::collections::BTreeSet;
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::client::Client;
-use crate::config::{ClientConfig, load_ca_bundle_file};
+use crate::config::{ClientConfig, LogSink, load_ca_bundle_file};
+use crate::log::LogLevel;
 use crate::error::Error;
 use crate::ffi::boundary::{
     handle_call, null_parameter, out_arg, path_arg, result_call, str_arg, void_call,
@@ -23,7 +25,8 @@ use crate::ffi::result_code::camb_result;
 /// `camb_client_builder_set_allow_insecure_http()`,
 /// `camb_client_builder_set_ca_bundle_file()`,
 /// `camb_client_builder_set_ca_bundle_pem()`, `camb_client_builder_set_proxy()`,
-/// `camb_client_builder_set_job_threads()`, `camb_client_builder_build()`,
+/// `camb_client_builder_set_job_threads()`, `camb_client_builder_set_log()`,
+/// `camb_client_builder_add_header()`, `camb_client_builder_build()`,
 /// `camb_client_builder_free()`.
 ///
 /// Thread-safety: use a builder from one thread at a time.
@@ -202,6 +205,118 @@ pub unsafe extern "C" fn camb_client_builder_set_job_threads(
 ) -> camb_result {
     with_builder(builder, "camb_client_builder_set_job_threads", |config| {
         config.set_job_threads(threads)
+    })
+}
+
+/// How much a log callback is told, from the least to the most. Each level
+/// includes the ones before it.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum camb_log_level {
+    /// A call failed for good ("given up", and why).
+    Error = 1,
+    /// A retry was scheduled (why, and the wait).
+    Warn = 2,
+    /// A reply with an error status; a job finished, failed or was cancelled.
+    Info = 3,
+    /// Every request sent (method, URL, attempt), every reply (status, time, new
+    /// or reused connection), every job started and polled.
+    Debug = 4,
+}
+
+/// Receives one log line: its level, the text (`len` bytes and a NUL, valid only
+/// during the call; one line, without a newline) and `user_data`. It runs on the
+/// thread making the call (a pool thread for a job), possibly on several threads
+/// at once. It must not unwind (C++ exceptions, longjmp) through libcamb. The
+/// line never holds the API key, a proxy's password, or a header value marked
+/// secret, even when a server echoes one back.
+pub type camb_log_fn = Option<
+    unsafe extern "C" fn(level: u32, line: *const c_char, len: usize, user_data: *mut c_void),
+>;
+
+/// Sends the client's log lines up to `level` (a `CAMB_LOG_LEVEL_*`) to
+/// `callback` with `user_data`. Whatever the program sets, the environment
+/// variable `CAMB_LOG` (`error`, `warn`, `info` or `debug`) also sends the lines
+/// up to its level to stderr, for a user who cannot change the program. With
+/// neither, nothing is formatted: logging then costs nothing measurable.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER` (builder, or callback);
+/// `CAMB_RESULT_INVALID_PARAMETER` for a level that is not one of them, or if the
+/// builder was already built or freed.
+// The caller's part: `builder` is NULL or a live builder; `callback` may be
+// called with `user_data` on any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_set_log(
+    builder: *mut camb_client_builder,
+    level: u32,
+    callback: camb_log_fn,
+    user_data: *mut c_void,
+) -> camb_result {
+    with_builder(builder, "camb_client_builder_set_log", |config| {
+        let callback = callback.ok_or_else(|| null_parameter("callback"))?;
+        let level = match level {
+            1 => LogLevel::Error,
+            2 => LogLevel::Warn,
+            3 => LogLevel::Info,
+            4 => LogLevel::Debug,
+            other => {
+                return Err(Error::invalid(format!(
+                    "log level {other} is not a CAMB_LOG_LEVEL_* value"
+                )));
+            }
+        };
+        // The caller's pointer, passed back as it was given.
+        let user_data = user_data as usize;
+        config.log = Some(LogSink {
+            level,
+            callback: Arc::new(move |level: LogLevel, line: &str| {
+                let mut text = Vec::with_capacity(line.len() + 1);
+                text.extend_from_slice(line.as_bytes());
+                text.push(0);
+                // SAFETY: the caller vouches that the callback may be called with
+                // its user_data on any thread; the line is valid during the call.
+                unsafe {
+                    callback(
+                        level as u32,
+                        text.as_ptr().cast(),
+                        line.len(),
+                        user_data as *mut c_void,
+                    )
+                };
+            }),
+        });
+        Ok(())
+    })
+}
+
+/// Adds a header sent with every request, for tracing (`traceparent`) or a
+/// gateway's routing. Call it once per header. A `secret` value never appears in
+/// a log line, and is zeroed when the client is freed.
+///
+/// Refused with `CAMB_RESULT_INVALID_PARAMETER`, with words saying why: a name
+/// that is not an HTTP token, or that libcamb writes itself (`x-api-key`, `host`,
+/// `content-length`, `transfer-encoding`, `connection`, `accept`,
+/// `content-type`); a value holding a CR, LF, NUL or another control character
+/// (which could end the header early and inject another); a value over 8 KiB; a
+/// 65th header. As with every setter, a refusal also makes the build fail.
+///
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (above,
+/// text not UTF-8, or a builder already built or freed).
+// The caller's part: `builder` is NULL or a live builder; `name` and `value` are
+// NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_builder_add_header(
+    builder: *mut camb_client_builder,
+    name: *const c_char,
+    value: *const c_char,
+    secret: bool,
+) -> camb_result {
+    with_builder(builder, "camb_client_builder_add_header", |config| {
+        // SAFETY: NULL or NUL-terminated, per the contract.
+        let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: as above.
+        let value = unsafe { str_arg(value, "value") }?;
+        config.add_header(name, value, secret)
     })
 }
 
