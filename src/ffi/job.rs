@@ -31,14 +31,15 @@ use crate::task::TaskStatus;
 /// A finished job holds its own result, error text and output; reading them
 /// never depends on the thread or on later calls.
 ///
-/// Functions: the `camb_client_start_*` functions, `camb_job_state()`,
+/// Functions: the `camb_client_start_*` functions, `camb_job_get_state()`,
 /// `camb_job_result()`, `camb_job_error()`, `camb_job_http_status()`,
 /// `camb_job_task()`, `camb_job_task_list()`, `camb_job_task_id()`,
 /// `camb_job_bytes()`, `camb_job_polls()`, `camb_job_status()`,
 /// `camb_job_cancel()`, `camb_job_free()`.
-#[repr(C)]
+// Never made: a handle is the address of a job (or queue) of the jobs engine,
+// which only libcamb reads. Not repr(C), so that camb.h declares it opaque.
 pub struct camb_job {
-    _opaque: [u8; 0],
+    _private: (),
 }
 
 /// Finished jobs waiting to be taken, with a file descriptor that is readable
@@ -49,9 +50,10 @@ pub struct camb_job {
 ///
 /// Functions: `camb_job_queue_new()`, `camb_job_queue_fd()`,
 /// `camb_job_queue_pop()`, `camb_job_queue_free()`.
-#[repr(C)]
+// Never made: a handle is the address of a job (or queue) of the jobs engine,
+// which only libcamb reads. Not repr(C), so that camb.h declares it opaque.
 pub struct camb_job_queue {
-    _opaque: [u8; 0],
+    _private: (),
 }
 
 /// Called once when a job finishes, on one of the client's pool threads, with
@@ -503,7 +505,7 @@ pub unsafe extern "C" fn camb_client_start_generate(
 /// Where the job is; `CAMB_JOB_STATE_DONE` for NULL.
 // The caller's part: `job` is NULL or a live job.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camb_job_state(job: *const camb_job) -> camb_job_state {
+pub unsafe extern "C" fn camb_job_get_state(job: *const camb_job) -> camb_job_state {
     value_call(camb_job_state::Done, || {
         // SAFETY: NULL or a live job.
         match unsafe { job_ref(job) }.map(Job::phase) {
