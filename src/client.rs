@@ -14,12 +14,12 @@ use crate::config::ClientConfig;
 use crate::create::{CreateRequest, decode_create_reply};
 use crate::error::Error;
 use crate::error_reply::error_for_status_redacted;
+use crate::log::{LogLevel, Logger, log_line};
 use crate::path::push_segment;
 use crate::retry::{Budget, Plan, RetryPolicy, parse_retry_after};
 use crate::task::{TaskInfo, decode_status_reply};
 pub(crate) use crate::transport::Method;
 use crate::transport::{Request, Response, Transport, error_from_body_read};
-use crate::log::{LogLevel, Logger, log_line};
 use crate::url::{BaseUrl, ProxyUrl};
 
 /// What a JSON call accepts.
@@ -46,6 +46,9 @@ pub struct Client {
     pub(crate) job_threads: usize,
     /// Where the client tells of its work; `None`: nowhere, and no line is made.
     log: Option<Logger>,
+    /// The values of the caller's headers marked secret (4 bytes or more), kept
+    /// out of error messages like the key. Zeroed when the client is freed.
+    secret_headers: Vec<Zeroizing<String>>,
 }
 
 impl Client {
@@ -93,6 +96,12 @@ impl Client {
             },
             job_threads: config.job_threads as usize,
             log,
+            secret_headers: config
+                .headers
+                .iter()
+                .filter(|header| header.secret && header.value.len() >= 4)
+                .map(|header| header.value.clone())
+                .collect(),
         })
     }
 
@@ -262,7 +271,7 @@ impl Client {
             .and_then(|v| parse_retry_after(&v, SystemTime::now()));
         let location = header(ureq::http::header::LOCATION);
         let body = read_up_to(&mut response, MAX_ERROR_BODY);
-        let redact = |text: &str| self.api_key.redact(text);
+        let redact = |text: &str| self.redact(text);
         Err(
             error_for_status_redacted(status, &body, location.as_deref(), &redact)
                 .with_retry_after(retry_after),
@@ -271,8 +280,20 @@ impl Client {
 
     /// Removes the API key from an error's message, wherever it came from.
     pub(crate) fn scrub(&self, error: Error) -> Error {
-        let clean = self.api_key.redact(error.message());
+        let clean = self.redact(error.message());
         error.replace_message(clean)
+    }
+
+    /// `text` without the key, and without the values of headers marked secret
+    /// (a server may echo those too).
+    fn redact(&self, text: &str) -> String {
+        let mut clean = self.api_key.redact(text);
+        for secret in &self.secret_headers {
+            if clean.contains(secret.as_str()) {
+                clean = clean.replace(secret.as_str(), "[redacted]");
+            }
+        }
+        clean
     }
 }
 

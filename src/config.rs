@@ -8,8 +8,8 @@ use rustls::pki_types::pem::PemObject;
 use zeroize::Zeroizing;
 
 use crate::api_key::ApiKey;
-use crate::log::{LogCallback, LogLevel};
 use crate::error::Error;
+use crate::log::{LogCallback, LogLevel};
 use crate::url::{BaseUrl, ProxyUrl};
 
 pub(crate) const DEFAULT_BASE_URL: &str = "https://client.camb.ai/apis";
@@ -62,7 +62,11 @@ pub struct ExtraHeader {
 
 impl std::fmt::Debug for ExtraHeader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let value = if self.secret { "[redacted]" } else { self.value.as_str() };
+        let value = if self.secret {
+            "[redacted]"
+        } else {
+            self.value.as_str()
+        };
         write!(f, "{}: {value}", self.name)
     }
 }
@@ -141,12 +145,18 @@ impl ClientConfig {
                 "the header name {name:?} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~)"
             )));
         }
-        if OWNED_HEADERS.iter().any(|owned| name.eq_ignore_ascii_case(owned)) {
+        if OWNED_HEADERS
+            .iter()
+            .any(|owned| name.eq_ignore_ascii_case(owned))
+        {
             return Err(Error::invalid(format!(
                 "the header {name} is libcamb's own: it cannot be set"
             )));
         }
-        if let Some(bad) = value.bytes().find(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        if let Some(bad) = value
+            .bytes()
+            .find(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        {
             let what = match bad {
                 b'\r' => "a CR",
                 b'\n' => "a LF",

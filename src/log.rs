@@ -163,7 +163,10 @@ mod tests {
         });
         let logger = Logger::new(
             Some((LogLevel::Info, callback)),
-            vec![Zeroizing::new("SECRETKEY".into()), Zeroizing::new("pw".into())],
+            vec![
+                Zeroizing::new("SECRETKEY".into()),
+                Zeroizing::new("pw".into()),
+            ],
         )
         .unwrap();
         logger.line(LogLevel::Debug, format_args!("not shown"));
@@ -174,7 +177,10 @@ mod tests {
         let seen = seen.lock().unwrap();
         assert_eq!(
             *seen,
-            [(LogLevel::Info, "the server said [redacted]  and pw".to_owned())]
+            [(
+                LogLevel::Info,
+                "the server said [redacted]  and pw".to_owned()
+            )]
         );
     }
 }

@@ -135,7 +135,13 @@ impl RetryPolicy {
                 && is_retryable(error.kind(), error.http_status());
             if !retryable || retries >= self.max_retries {
                 let error = with_attempts(error, attempts);
-                log_line!(log, LogLevel::Error, "{} failed: {}", what(), error.message());
+                log_line!(
+                    log,
+                    LogLevel::Error,
+                    "{} failed: {}",
+                    what(),
+                    error.message()
+                );
                 return Err(error);
             }
             let wait = error.retry_after().unwrap_or_else(|| backoff(retries));
@@ -153,7 +159,13 @@ impl RetryPolicy {
             if let Some(why) = not_retried {
                 let message = format!("{} (not retried: {why})", error.message());
                 let error = with_attempts(error.replace_message(message), attempts);
-                log_line!(log, LogLevel::Error, "{} failed: {}", what(), error.message());
+                log_line!(
+                    log,
+                    LogLevel::Error,
+                    "{} failed: {}",
+                    what(),
+                    error.message()
+                );
                 return Err(error);
             }
             log_line!(

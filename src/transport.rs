@@ -30,10 +30,10 @@ use ureq::unversioned::transport::{
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::api_key::ApiKey;
+use crate::config::ExtraHeader;
 use crate::error::{Error, ErrorKind};
 use crate::resolver::{CachingResolver, LookupError};
 use crate::retry::Budget;
-use crate::config::ExtraHeader;
 use crate::url::ProxyUrl;
 
 /// Sent on every request, so CAMB can tell this library's traffic apart.
@@ -176,10 +176,16 @@ impl Transport {
         let extra = headers
             .iter()
             .map(|header| {
-                let name = http::HeaderName::from_bytes(header.name.as_bytes())
-                    .map_err(|_| Error::invalid(format!("the header name {} cannot be sent", header.name)))?;
-                let value = secret_header_value(header.value.as_bytes(), header.secret)
-                    .map_err(|_| Error::invalid(format!("the value of the header {} cannot be sent", header.name)))?;
+                let name = http::HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| {
+                    Error::invalid(format!("the header name {} cannot be sent", header.name))
+                })?;
+                let value =
+                    secret_header_value(header.value.as_bytes(), header.secret).map_err(|_| {
+                        Error::invalid(format!(
+                            "the value of the header {} cannot be sent",
+                            header.name
+                        ))
+                    })?;
                 Ok((name, value))
             })
             .collect::<Result<_, Error>>()?;

@@ -789,3 +789,125 @@ fn the_header_reads_in_the_order_a_user_meets_it() {
         assert!(pair[0] < pair[1], "{} comes after {}", names[0], names[1]);
     }
 }
+
+/// Lines the C log callback received: (level, text).
+static C_LOG_LINES: std::sync::Mutex<Vec<(u32, String)>> = std::sync::Mutex::new(Vec::new());
+
+unsafe extern "C" fn collect_line(
+    level: u32,
+    line: *const c_char,
+    len: usize,
+    user_data: *mut std::ffi::c_void,
+) {
+    assert_eq!(user_data as usize, 0x5eed, "user_data passed back as given");
+    // SAFETY: libcamb passes `len` bytes and a NUL, valid during the call.
+    let bytes = unsafe { std::slice::from_raw_parts(line.cast::<u8>(), len + 1) };
+    assert_eq!(bytes[len], 0);
+    let text = String::from_utf8(bytes[..len].to_vec()).unwrap();
+    C_LOG_LINES.lock().unwrap().push((level, text));
+}
+
+#[test]
+fn the_log_callback_and_the_callers_headers_through_the_c_abi() {
+    let emulator = emulator();
+    let builder = builder_for(&emulator.base_url());
+    unsafe {
+        assert_eq!(
+            camb_client_builder_set_log(
+                builder,
+                4,
+                Some(collect_line),
+                0x5eed as *mut std::ffi::c_void
+            ),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_add_header(
+                builder,
+                c("traceparent").as_ptr(),
+                c("00-1-2-01").as_ptr(),
+                false
+            ),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_add_header(
+                builder,
+                c("x-gateway-key").as_ptr(),
+                c("gw-SECRET-1").as_ptr(),
+                true
+            ),
+            camb_result::Ok
+        );
+        let mut client = ptr::null_mut();
+        assert_eq!(
+            camb_client_builder_build(builder, &mut client),
+            camb_result::Ok,
+            "{}",
+            last_error()
+        );
+        assert_eq!(get_status(client, "demo-success").0, camb_result::Ok);
+        camb_client_free(client);
+    }
+    let request = emulator.stats().requests.last().cloned().unwrap();
+    assert_eq!(header(&request, "traceparent"), Some("00-1-2-01"));
+    assert_eq!(header(&request, "x-gateway-key"), Some("gw-SECRET-1"));
+    let lines = C_LOG_LINES.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|(level, l)| *level == 4
+                && l.ends_with("/text-to-sound/demo-success sent (attempt 1)")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|(_, l)| !l.contains("gw-SECRET-1") && !l.contains(DEFAULT_API_KEY))
+    );
+
+    // Refusals: each one named, and remembered by the build.
+    unsafe {
+        for (name, value, code) in [
+            (c("x-api-key"), c("k"), camb_result::InvalidParameter),
+            (c("x-ok"), c("a\r\nb"), camb_result::InvalidParameter),
+            (c("bad name"), c("v"), camb_result::InvalidParameter),
+        ] {
+            let builder = builder_for(&emulator.base_url());
+            assert_eq!(
+                camb_client_builder_add_header(builder, name.as_ptr(), value.as_ptr(), false),
+                code
+            );
+            let mut client = ptr::null_mut();
+            assert_eq!(camb_client_builder_build(builder, &mut client), code);
+            assert!(
+                last_error().contains("camb_client_builder_add_header() refused"),
+                "{}",
+                last_error()
+            );
+        }
+        let builder = builder_for(&emulator.base_url());
+        assert_eq!(
+            camb_client_builder_add_header(builder, ptr::null(), c("v").as_ptr(), false),
+            camb_result::NullParameter
+        );
+        camb_client_builder_free(builder);
+        let builder = builder_for(&emulator.base_url());
+        assert_eq!(
+            camb_client_builder_set_log(builder, 4, None, ptr::null_mut()),
+            camb_result::NullParameter
+        );
+        camb_client_builder_free(builder);
+        let builder = builder_for(&emulator.base_url());
+        assert_eq!(
+            camb_client_builder_set_log(builder, 5, Some(collect_line), ptr::null_mut()),
+            camb_result::InvalidParameter
+        );
+        assert!(
+            last_error().contains("not a CAMB_LOG_LEVEL_"),
+            "{}",
+            last_error()
+        );
+        camb_client_builder_free(builder);
+    }
+}

@@ -11,8 +11,11 @@ mod hostile_server;
 
 use std::io;
 use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use camb::config::LogSink;
+use camb::log::LogLevel;
 use camb::{Client, ClientConfig, Error, ErrorKind, TaskInfo, TaskStatus};
 use hostile_server::{Conn, Event, Server, json_ok, response};
 
@@ -1268,4 +1271,169 @@ fn the_audio_url_is_read_from_file_url_or_output_url() {
         err.message().contains("neither file_url nor output_url"),
         "{err}"
     );
+}
+
+// ----------------------------------------------------- the log and headers
+
+/// Collects a client's log lines.
+fn logging_config(base_url: &str) -> (ClientConfig, Arc<Mutex<Vec<(LogLevel, String)>>>) {
+    let mut config = ClientConfig::default();
+    config.set_base_url(base_url).unwrap();
+    config.set_api_key(KEY).unwrap();
+    config.set_timeout_ms(5000).unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    config.log = Some(LogSink {
+        level: LogLevel::Debug,
+        callback: Arc::new(move |level, line: &str| {
+            sink.lock().unwrap().push((level, line.to_owned()));
+        }),
+    });
+    (config, lines)
+}
+
+/// A server that echoes every secret it can in its error replies (a body, a
+/// header, a detail), then answers: no log line may hold one of them.
+#[test]
+fn log_lines_never_hold_the_key_or_a_secret_header_even_when_echoed() {
+    const SECRET: &str = "tenant-SECRET-token-77";
+    let server = Server::start(|conn| {
+        let request = conn.expect_request()?;
+        let key = request.header("x-api-key").unwrap_or_default().to_owned();
+        let secret = request
+            .header("x-tenant-token")
+            .unwrap_or_default()
+            .to_owned();
+        if request.number < 2 || request.number > 2 {
+            let body = format!(r#"{{"detail":"bad key {key} and token {secret}"}}"#);
+            let echo = format!("{key} {secret}");
+            conn.write(&response(
+                "503 Service Unavailable",
+                &[("X-Echo", &echo)],
+                body,
+            ))
+        } else {
+            conn.write(&json_ok(OK_BODY))
+        }
+    });
+    let (mut config, lines) = logging_config(&server.base_url());
+    config.add_header("x-tenant-token", SECRET, true).unwrap();
+    config
+        .add_header("traceparent", "00-abc-def-01", false)
+        .unwrap();
+    config.set_max_retries(2).unwrap();
+    let client = Client::new(config).unwrap();
+    assert_ok(client.get_task_status("task-1"));
+    // With no retries left, the echo reaches the error message: scrubbed too.
+    let err = failure(client.get_task_status("task-2"), ErrorKind::ServerError);
+    assert!(!err.message().contains(SECRET), "{err}");
+    let lines = lines.lock().unwrap();
+    let text: Vec<&str> = lines.iter().map(|(_, line)| line.as_str()).collect();
+    assert!(text.len() >= 6, "{text:#?}");
+    for line in &text {
+        assert!(
+            !line.contains(KEY) && !line.contains("SECRET"),
+            "leaked: {line}"
+        );
+    }
+    // What the lines tell: requests and attempts, replies, retries, connections.
+    assert!(
+        text.iter()
+            .any(|l| l.contains("GET ") && l.contains("/text-to-sound/task-1 sent (attempt 1)"))
+    );
+    assert!(
+        text.iter().any(|l| l.contains("sent (attempt 3)")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|l| l.contains("replied 503") && l.contains("new connection"))
+    );
+    assert!(text.iter().any(|l| l.contains("replied 200")));
+    let retries: Vec<_> = lines
+        .iter()
+        .filter(|(_, l)| l.contains("task-1 will be retried"))
+        .collect();
+    assert_eq!(retries.len(), 2, "{text:#?}");
+    assert!(retries.iter().all(|(level, _)| *level == LogLevel::Warn));
+    // The server saw the caller's headers exactly as set.
+    for head in server.heads() {
+        assert_eq!(head.header("x-tenant-token"), Some(SECRET));
+        assert_eq!(head.header("traceparent"), Some("00-abc-def-01"));
+    }
+}
+
+#[test]
+fn a_call_that_gives_up_says_why_and_a_kept_alive_connection_is_named_reused() {
+    let server = Server::start(|conn| {
+        loop {
+            let request = conn.expect_request()?;
+            if request.number == 0 {
+                conn.write(&json_ok(OK_BODY))?;
+            } else {
+                conn.write(&response(
+                    "404 Not Found",
+                    &[],
+                    r#"{"detail":"Task not found"}"#,
+                ))?;
+            }
+        }
+    });
+    let (config, lines) = logging_config(&server.base_url());
+    let client = Client::new(config).unwrap();
+    assert_ok(client.get_task_status("task-1"));
+    failure(client.get_task_status("task-1"), ErrorKind::NotFound);
+    let lines = lines.lock().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|(_, l)| l.contains("replied 404") && l.contains("reused connection")),
+        "{lines:#?}"
+    );
+    let given_up: Vec<_> = lines
+        .iter()
+        .filter(|(_, l)| l.contains(" failed: HTTP 404"))
+        .collect();
+    assert_eq!(given_up.len(), 1, "{lines:#?}");
+    assert_eq!(given_up[0].0, LogLevel::Error);
+}
+
+/// Header injection and libcamb's own headers are refused when set, with words,
+/// and a client is never built with them: nothing is ever sent.
+#[test]
+fn refused_headers_never_reach_a_server() {
+    let server = Server::reply(json_ok(OK_BODY));
+    let mut config = ClientConfig::default();
+    for (name, value, why) in [
+        ("x-api-key", "other", "libcamb's own"),
+        ("Host", "elsewhere.example", "libcamb's own"),
+        ("content-length", "0", "libcamb's own"),
+        ("Transfer-Encoding", "chunked", "libcamb's own"),
+        ("connection", "close", "libcamb's own"),
+        ("accept", "text/html", "libcamb's own"),
+        ("bad name", "v", "not an HTTP token"),
+        ("x:y", "v", "not an HTTP token"),
+        ("", "v", "not an HTTP token"),
+        ("x-ok", "a\r\nx-api-key: stolen", "a CR"),
+        ("x-ok", "a\nb", "a LF"),
+        ("x-ok", "a\0b", "a NUL"),
+        ("x-ok", "a\x07b", "a control character"),
+    ] {
+        let err = config.add_header(name, value, false).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidParameter, "{name:?}");
+        assert!(err.message().contains(why), "{name:?}: {err}");
+        assert!(
+            !err.message().contains("stolen"),
+            "the value is never quoted: {err}"
+        );
+    }
+    assert!(config.headers.is_empty());
+    config.set_base_url(&server.base_url()).unwrap();
+    config.set_api_key(KEY).unwrap();
+    let client = Client::new(config).unwrap();
+    assert_ok(client.get_task_status("task-1"));
+    let heads = server.heads();
+    assert_eq!(heads.len(), 1);
+    assert_eq!(heads[0].header("x-api-key"), Some(KEY));
+    assert_eq!(heads[0].header("x-ok"), None);
 }

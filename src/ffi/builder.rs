@@ -7,13 +7,13 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::client::Client;
 use crate::config::{ClientConfig, LogSink, load_ca_bundle_file};
-use crate::log::LogLevel;
 use crate::error::Error;
 use crate::ffi::boundary::{
     handle_call, null_parameter, out_arg, path_arg, result_call, str_arg, void_call,
 };
 use crate::ffi::client::camb_client;
 use crate::ffi::result_code::camb_result;
+use crate::log::LogLevel;
 
 /// Settings for a new client. Create it with `camb_client_builder_new()`, set what
 /// you need, then `camb_client_builder_build()`, which always consumes it. If any
