@@ -2,17 +2,23 @@
 # The benchmark of BENCHMARKS.md: libcamb through its C ABI against
 # libcurl and a raw socket, all against ONE loopback server (bench/server.c, pinned
 # to CPU 0; the clients run on CPU 1), plus first-call, create+free, threads,
-# connections, batch, peak RSS, Python ctypes, library size and a clean build.
+# connections, batch, peak RSS, Python ctypes, library size and a clean build;
+# then jobs (section 13): libcamb's camb_client_start_* against the emulator with
+# --delay-ms 50, beside the official Python SDK (bench/jobs.c, bench/sdk_statuses.py).
 #
-#   usage: scripts/bench.sh              (also: make bench)
+#   usage: scripts/bench.sh              (also: make bench) everything
+#          scripts/bench.sh --only jobs  section 13 alone
 #
 # Builds everything in release, installs libcurl4-openssl-dev if it is missing
 # (scripts/setup.sh), prints one report and writes it to target/bench/report.txt
-# (target/ being cargo's target directory: CARGO_TARGET_DIR when that is set).
+# (target/ being cargo's target directory: CARGO_TARGET_DIR when that is set);
+# --only jobs writes target/bench/report-jobs.txt. Section 13 installs the SDK
+# into a venv of its own under target/ (bench/setup_sdk.sh; pip, the first time).
 # The profile section (where libcamb's time goes: CPU per call, system calls per
 # call with strace, instructions per call with valgrind's callgrind) is skipped
 # with a note when strace or valgrind is not installed.
-# Loopback only (127.0.0.1); every step has a time bound; about 3 minutes.
+# Loopback only (127.0.0.1); every step has a time bound; about 4 minutes
+# (section 13 alone: about 1 minute, once the SDK is installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -28,15 +34,18 @@ show_out=${out#"$root"/}
 show_clean_dir=${clean_dir#"$root"/}
 lib=$out/lib
 calls=20000
-if [ $# -ne 0 ]; then
-    echo "usage: $0" >&2
+only=
+if [ $# -eq 2 ] && [ "$1" = --only ] && [ "$2" = jobs ]; then
+    only="jobs"
+elif [ $# -ne 0 ]; then
+    echo "usage: $0 [--only jobs]" >&2
     exit 2
 fi
 
 echo "== setup and release builds"
-scripts/setup.sh libcurl4-openssl-dev
+[ -z "$only" ] && scripts/setup.sh libcurl4-openssl-dev
 mkdir -p "$out"
-timeout 600 cargo build --release --quiet -p camb-ffi
+timeout 600 cargo build --release --quiet -p camb-ffi -p camb-emulator
 # The benchmark runs its own copy, so that a rebuild meanwhile cannot change it.
 rm -rf "$lib"
 mkdir -p "$lib"
@@ -49,14 +58,18 @@ cc=${CC:-cc}
 cflags=(-std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude)
 curl_libs=$(pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 camb_link=(-L"$lib" -Wl,-rpath,"$lib" -lcamb)
-$cc "${cflags[@]}" bench/server.c -o "$out/server"
-# shellcheck disable=SC2086 # curl_libs is a list of flags
-$cc "${cflags[@]}" bench/bench.c "${camb_link[@]}" $curl_libs -lpthread -o "$out/bench"
-$cc "${cflags[@]}" bench/min_status.c "${camb_link[@]}" -o "$out/min_status"
-# shellcheck disable=SC2086
-$cc "${cflags[@]}" bench/min_curl.c $curl_libs -o "$out/min_curl"
-$cc "${cflags[@]}" bench/min_empty.c -o "$out/min_empty"
-$cc "${cflags[@]}" examples/task_status.c "${camb_link[@]}" -o "$out/task_status"
+if [ -z "$only" ]; then
+    $cc "${cflags[@]}" bench/server.c -o "$out/server"
+    # shellcheck disable=SC2086 # curl_libs is a list of flags
+    $cc "${cflags[@]}" bench/bench.c "${camb_link[@]}" $curl_libs -lpthread -o "$out/bench"
+    $cc "${cflags[@]}" bench/min_status.c "${camb_link[@]}" -o "$out/min_status"
+    # shellcheck disable=SC2086
+    $cc "${cflags[@]}" bench/min_curl.c $curl_libs -o "$out/min_curl"
+    $cc "${cflags[@]}" bench/min_empty.c -o "$out/min_empty"
+    $cc "${cflags[@]}" examples/task_status.c "${camb_link[@]}" -o "$out/task_status"
+fi
+$cc "${cflags[@]}" bench/jobs.c "${camb_link[@]}" -lpthread -o "$out/jobs"
+emulator_bin=$TARGET_DIR/release/camb-emulator
 
 # The server runs in the shell that runs the report (a subshell of the pipeline
 # below), so that this shell can stop it and reap it.
@@ -77,7 +90,7 @@ stop_server() {
 }
 
 start_server() {
-    trap stop_server EXIT
+    trap stop_all EXIT
     "$out/server" --max-seconds 600 >"$out/server.out" 2>"$out/server.err" &
     server_pid=$!
     for _ in $(seq 1 100); do
@@ -88,6 +101,45 @@ start_server() {
     done
     echo "the bench server did not start:"
     cat "$out/server.err"
+    return 1
+}
+
+# The emulator of section 13 (target/release/camb-emulator, release build), started
+# like the server: in the report's shell, stopped by it.
+emulator_pid=
+emulator_url=
+stop_emulator() {
+    if [ -n "$emulator_pid" ] && kill -0 "$emulator_pid" 2>/dev/null; then
+        kill -TERM "$emulator_pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$emulator_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$emulator_pid" 2>/dev/null || true
+        wait "$emulator_pid" 2>/dev/null || true
+    fi
+    emulator_pid=
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+stop_all() {
+    stop_server
+    stop_emulator
+}
+
+# Starts the emulator with the given options on a free port; sets emulator_url.
+start_emulator() {
+    trap stop_all EXIT
+    timeout 600 "$emulator_bin" --port 0 "$@" >"$out/emulator.out" 2>"$out/emulator.err" &
+    emulator_pid=$!
+    for _ in $(seq 1 100); do
+        emulator_url=$(sed -n 's/^listening on //p' "$out/emulator.out")
+        [ -n "$emulator_url" ] && return 0
+        kill -0 "$emulator_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "the emulator did not start:"
+    cat "$out/emulator.err"
     return 1
 }
 
@@ -182,14 +234,79 @@ profile() {
     fi
 }
 
-report() {
-    echo "libcamb benchmark: scripts/bench.sh, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+# Section 13: jobs against the emulator with --delay-ms, beside the official Python SDK.
+jobs_section() {
+    local delay=50 count=1000 status=0
+    echo "== 13. jobs (camb_client_start_*) against the emulator, release build, every API reply"
+    echo "      held $delay ms on a timer: bench/jobs.c, and the official Python SDK (bench/sdk_statuses.py)"
+    start_emulator --delay-ms "$delay" --pending-ms 0
+    echo "   emulator: ${emulator_bin#"$root"/} --delay-ms $delay --pending-ms 0, at $emulator_url"
+    echo "-- 13.1 $count status jobs on 8 job threads, one completion queue, poll(2) on its fd"
+    echo "        (bench/jobs.c --part statuses; one process)"
+    timeout 180 "$out/jobs" --url "$emulator_url" --part statuses --count "$count" --threads 8 \
+        --delay-ms "$delay" --kv "$kv"
+
+    echo "-- 13.2 the same $count statuses through the official Python SDK: AsyncCambAI,"
+    echo "        asyncio.gather, 8 at a time (bench/sdk_statuses.py), same server"
+    local py="" sdk_status=0
+    rm -f "$out/sdk.out"
+    if timeout 900 bench/setup_sdk.sh >"$out/setup_sdk.out" 2>"$out/setup_sdk.err"; then
+        py=$(tail -n 1 "$out/setup_sdk.out")
+        echo "   $(sed '$d' "$out/setup_sdk.out" | sed 's/^ *//' | paste -sd, - | sed 's/,/, /g') (venv: bench/setup_sdk.sh)"
+        timeout 180 "$py" bench/sdk_statuses.py "$emulator_url" --tasks "$count" --concurrency 8 \
+            --delay-ms "$delay" >"$out/sdk.out" 2>&1 || sdk_status=$?
+        sed 's/^/   /' "$out/sdk.out"
+    else
+        sdk_status=$?
+        echo "   bench/setup_sdk.sh FAILED (exit $sdk_status):"
+        sed 's/^/     /' "$out/setup_sdk.err" | tail -5
+    fi
+    local sdk_wall sdk_cpu
+    sdk_wall=$(sed -n 's/^wall: *\([0-9.]*\) s.*/\1/p' "$out/sdk.out" 2>/dev/null || true)
+    sdk_cpu=$(sed -n 's/^cpu: *\([0-9.]*\) s.*/\1/p' "$out/sdk.out" 2>/dev/null || true)
+    if [ "$sdk_status" -eq 0 ] && [ -n "$sdk_wall" ] && [ -n "$sdk_cpu" ]; then
+        awk -v cw="$(kv_get jobs_status_wall_s)" -v cc="$(kv_get jobs_status_cpu_s)" \
+            -v sw="$sdk_wall" -v sc="$sdk_cpu" 'BEGIN {
+            printf "   libcamb (13.1): wall %.3f s, cpu %.3f s;  SDK: wall %.3f s, cpu %.3f s\n", cw, cc, sw, sc
+            printf "   target 2a: libcamb wall <= the SDK'"'"'s:  %.3fx  %s\n", cw / sw, cw <= sw ? "met" : "MISSED"
+            printf "   target 2b: libcamb cpu <= 1/5 of the SDK'"'"'s:  %.3fx (the SDK uses %.1fx libcamb'"'"'s)  %s\n",
+                cc / sc, sc / cc, cc * 5 <= sc ? "met" : "MISSED"
+        }'
+    else
+        echo "   the SDK run FAILED (exit $sdk_status): targets 2a and 2b not measured"
+        status=1
+    fi
+
+    echo "-- 13.3 + 13.4 $count wait jobs and 20 generate jobs on a pool of 4 threads, then the"
+    echo "        $count waits cancelled (bench/jobs.c --part waits; one process)"
+    rm -rf "$out/jobs-wav"
+    mkdir -p "$out/jobs-wav"
+    timeout 240 "$out/jobs" --url "$emulator_url" --part waits --dir "$out/jobs-wav" --count "$count" \
+        --generates 20 --threads 4 --kv "$kv" || status=$?
+    rm -rf "$out/jobs-wav"
+    stop_emulator
+    return "$status"
+}
+
+header() {
+    echo "libcamb benchmark: scripts/bench.sh${only:+ --only $only}, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "machine: nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//');" \
         "kernel $(uname -r)"
     echo "tools: $(rustc -V); $($cc --version | head -1); $(python3 -V 2>&1)"
     echo "libcamb source: $revision"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared)"
     echo
+}
+
+report_jobs() {
+    header
+    jobs_section
+    echo
+    echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+report() {
+    header
     start_server
 
     timeout 240 "$out/bench" --url "$url" --calls "$calls" --kv "$kv"
@@ -272,13 +389,29 @@ report() {
         [ -n "$timing" ] && python3 bench/build_timings.py "$timing"
     fi
     echo
+
+    jobs_section
+    echo
     echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 started=$SECONDS
-report 2>&1 | tee "$out/report.txt.tmp"
+report_file=report.txt
+[ "$only" = jobs ] && report_file=report-jobs.txt
+# A failing step ends the report (errexit inside it; not ignored, as it would be on
+# the left of ||); the report is kept all the same, and its status is the script's.
+set +e
+(
+    set -e
+    if [ "$only" = jobs ]; then
+        report_jobs
+    else
+        report
+    fi
+) 2>&1 | tee "$out/$report_file.tmp"
 status=${PIPESTATUS[0]}
-mv "$out/report.txt.tmp" "$out/report.txt"
-echo "(scripts/bench.sh: $((SECONDS - started)) s of measurement; report in $show_out/report.txt)"
+set -e
+mv "$out/$report_file.tmp" "$out/$report_file"
+echo "(scripts/bench.sh: $((SECONDS - started)) s of measurement; report in $show_out/$report_file)"
 
 exit "$status"

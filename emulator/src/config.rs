@@ -1,4 +1,5 @@
-//! How an emulator instance behaves: which keys it accepts and how slow its tasks are.
+//! How an emulator instance behaves: which keys it accepts and how slow its tasks and replies
+//! are.
 
 /// The API key every emulator accepts unless told otherwise.
 pub const DEFAULT_API_KEY: &str = "camb-emulator-key";
@@ -13,6 +14,11 @@ pub struct Config {
     pub pending_ms: u64,
     /// Seed the `demo-*` tasks (see the crate docs).
     pub demo_tasks: bool,
+    /// How long (in milliseconds) every request to the emulated API waits before it is
+    /// answered, as if the server were far away or busy: 0 (the default) adds nothing. The
+    /// wait is a timer, not a blocked thread, so concurrent requests wait at the same time.
+    /// The control API (`/_emulator/tasks`, `faults`, `stats`, `reset`) is never delayed.
+    pub request_delay_ms: u64,
 }
 
 impl Default for Config {
@@ -21,6 +27,7 @@ impl Default for Config {
             api_keys: vec![DEFAULT_API_KEY.to_string()],
             pending_ms: 3000,
             demo_tasks: true,
+            request_delay_ms: 0,
         }
     }
 }

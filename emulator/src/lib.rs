@@ -14,7 +14,8 @@
 //!
 //! All of them need an `x-api-key` from `Config::api_keys`. Demo tasks (`demo-success` with
 //! run 4242, `demo-error`, `demo-timeout`, `demo-payment-required`, `demo-unknown`, and
-//! `demo-pending` which never finishes) exist from the start.
+//! `demo-pending` which never finishes) exist from the start. `Config::request_delay_ms`
+//! holds every API reply for a while, without holding a thread, as a distant server would.
 //!
 //! Tests steer it in-process through [`Emulator`], or over HTTP through the key-less control
 //! API: `POST /_emulator/tasks` ([`TaskSpec`]), `POST /_emulator/faults` ([`Fault`]),

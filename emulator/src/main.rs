@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use camb_emulator::{Config, Emulator};
 
 const USAGE: &str = "\
-Usage: camb-emulator [--port N] [--api-key KEY]... [--pending-ms N] [--no-demo-tasks]
+Usage: camb-emulator [--port N] [--api-key KEY]... [--pending-ms N] [--delay-ms N]
+                     [--no-demo-tasks]
 
 Serves an emulation of CAMB.AI's text-to-sound API on 127.0.0.1 until killed.
 
@@ -15,6 +16,9 @@ Serves an emulation of CAMB.AI's text-to-sound API on 127.0.0.1 until killed.
   --api-key KEY     accepted x-api-key value; repeat for several
                     (default: camb-emulator-key)
   --pending-ms N    how long new tasks stay PENDING (default 3000)
+  --delay-ms N      wait N ms before answering each API request (not the
+                    /_emulator control calls); requests wait concurrently
+                    (default 0)
   --no-demo-tasks   do not seed the demo-* tasks
   -h, --help        show this help
 
@@ -69,6 +73,11 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<(Config, u16)
                 config.pending_ms = v
                     .parse()
                     .map_err(|_| format!("invalid --pending-ms: {v}"))?;
+            }
+            "--delay-ms" => {
+                let v = value("--delay-ms")?;
+                config.request_delay_ms =
+                    v.parse().map_err(|_| format!("invalid --delay-ms: {v}"))?;
             }
             "--no-demo-tasks" => config.demo_tasks = false,
             other => return Err(format!("unknown argument: {other}")),

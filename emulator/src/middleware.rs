@@ -1,5 +1,6 @@
-//! Layers around the emulated API: request recording and fault injection (outermost, so
-//! faults hit every API request, authenticated or not), and API key checks.
+//! Layers around the emulated API: request recording, the configured reply delay and fault
+//! injection (outermost, so they hit every API request, authenticated or not), and API key
+//! checks.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +21,8 @@ const MAX_REQUEST_BODY: usize = 2 * 1024 * 1024;
 /// How much of each body `Stats` keeps.
 const MAX_RECORDED_BODY: usize = 64 * 1024;
 
-/// Records the request, then applies the first matching queued fault, if any.
+/// Records the request, waits `Config::request_delay_ms`, then applies the first matching
+/// queued fault, if any (a fault's own delay comes on top of the configured one).
 pub async fn record_and_fault(
     State(state): State<Arc<Shared>>,
     request: Request,
@@ -49,10 +51,13 @@ pub async fn record_and_fault(
         body: String::from_utf8_lossy(recorded_body).into_owned(),
     });
     let Ok(body) = body else {
+        configured_delay(&state).await;
         return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
     };
 
+    // Taken on arrival, so faults go to requests in the order they came, whatever the delay.
     let fault = state.take_fault(parts.uri.path());
+    configured_delay(&state).await;
     let request = Request::from_parts(parts, Body::from(body));
     let Some(fault) = fault else {
         return next.run(request).await;
@@ -68,6 +73,15 @@ pub async fn record_and_fault(
         return response;
     }
     stall_mid_body(response, Duration::from_millis(fault.body_delay_ms)).await
+}
+
+/// Waits `Config::request_delay_ms` on a timer: the task yields, so no thread is held and
+/// concurrent requests wait at the same time.
+async fn configured_delay(state: &Shared) {
+    let delay_ms = state.config.request_delay_ms;
+    if delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    }
 }
 
 /// Answers 401 unless `x-api-key` is one of the configured keys. The key is never echoed.

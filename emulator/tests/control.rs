@@ -309,12 +309,15 @@ fn binary_help_and_bad_arguments() {
     let bin = env!("CARGO_BIN_EXE_camb-emulator");
     let help = Command::new(bin).arg("--help").output().unwrap();
     assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--pending-ms"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--pending-ms") && help.contains("--delay-ms"));
     for args in [
         &["--bogus"][..],
         &["--port"],
         &["--port", "x"],
         &["--pending-ms", "-1"],
+        &["--delay-ms", "x"],
+        &["--delay-ms"],
     ] {
         let out = Command::new(bin).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
