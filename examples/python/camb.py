@@ -38,14 +38,42 @@ Usage::
 A :class:`Client` is thread-safe: share one between threads. A wait or a
 download can be stopped from any thread with a :class:`CancelToken`.
 
+With asyncio: ``get_task_status_async``, ``create_task_async``,
+``wait_for_task_async``, ``save_audio_async`` and ``get_task_statuses_async``
+are the coroutine forms of those calls, and :meth:`Client.generate` goes from
+prompt to WAV file in one::
+
+    async def main():
+        with camb.Client() as client:
+            info = await client.get_task_status_async("some-task-id")
+            result = await client.generate(
+                "rain on a tin roof", "rain.wav", duration=5,
+                on_progress=lambda p: print(p.polls, p.status),
+            )
+            print(result.task_id, result.size)
+            # Many calls at once, still on the client's few job threads:
+            infos = await asyncio.gather(*(client.get_task_status_async(t) for t in ids))
+
+    asyncio.run(main())
+
+They run as libcamb jobs, on the client's own threads (``job_threads``, 4 by
+default): no thread is made per call. Each event loop has one libcamb
+completion queue, whose file descriptor the loop watches (``add_reader``), so
+the results are taken on the loop's thread. Cancelling the awaiting task (or
+``asyncio.wait_for``'s timeout) cancels the call at once. This needs a loop with
+``add_reader`` (any selector loop, uvloop; not Windows' proactor loop).
+
 Written for libcamb 0.2: every result libcamb hands over (a ``camb_task``, a list,
-a string) is copied into Python values and freed before the call returns.
+a string, a finished ``camb_job``) is copied into Python values and freed before
+the call returns.
 """
 
+import asyncio
 import contextlib
 import ctypes
 import ctypes.util
 import enum
+import inspect
 import os
 import threading
 from ctypes import (
@@ -65,7 +93,7 @@ from ctypes import (
     c_void_p,
 )
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 __all__ = [
     "AudioType",
@@ -78,16 +106,20 @@ __all__ = [
     "ConnectionFailed",
     "FileError",
     "Forbidden",
+    "Generation",
     "HttpError",
     "InternalError",
     "InvalidArgument",
+    "JobProgress",
     "MissingApiKey",
     "NotFound",
+    "NotReady",
     "PaymentRequired",
     "Progress",
     "RateLimited",
     "ServerError",
     "Status",
+    "TaskFailed",
     "TaskInfo",
     "TaskResult",
     "Timeout",
@@ -163,6 +195,22 @@ class FileError(CambError):
     """A local file could not be created, written or renamed (CAMB_RESULT_IO)."""
 
     code = 7
+
+
+class NotReady(CambError):
+    """CAMB_RESULT_NOT_READY: a job not finished yet. This module only reads jobs
+    once they are delivered, so it never raises it."""
+
+    code = 8
+
+
+class TaskFailed(CambError):
+    """A generation's task ended without audio (ERROR, TIMEOUT, PAYMENT_REQUIRED,
+    or a status this version does not know); the message says which and why.
+    ``status`` is that final status."""
+
+    code = 9
+    status = None  # the task's final Status, set by Client.generate
 
 
 class ConnectionFailed(CambError):
@@ -333,6 +381,28 @@ class Progress:
         return self.poll_result != 0
 
 
+@dataclass(frozen=True)
+class JobProgress:
+    """What ``on_progress`` is told by :meth:`Client.wait_for_task_async` and
+    :meth:`Client.generate`: read from the running job by a timer of the event
+    loop, whenever the number of polls has changed (so several polls between two
+    readings are told once), and once more when the job ends."""
+
+    polls: int  # polls of the task's status so far
+    status: Optional[Status]  # the last status a poll saw; None before the first
+    elapsed_ms: int  # since the call began
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What :meth:`Client.generate` made: the task, its final status, the WAV file."""
+
+    task_id: str
+    info: TaskInfo  # status SUCCESS, with its run_id
+    path: str  # the file written, as given
+    size: int  # its size in bytes
+
+
 # --------------------------------------------------------------------------
 # The C side: structures, callback types, declarations
 # --------------------------------------------------------------------------
@@ -363,6 +433,14 @@ class _TaskListStruct(_Opaque):
 
 
 class _AudioUrlListStruct(_Opaque):
+    pass
+
+
+class _JobStruct(_Opaque):
+    pass
+
+
+class _JobQueueStruct(_Opaque):
     pass
 
 
@@ -415,8 +493,14 @@ _TokenPtr = POINTER(_TokenStruct)
 _TaskPtr = POINTER(_TaskStruct)
 _TaskListPtr = POINTER(_TaskListStruct)
 _AudioUrlListPtr = POINTER(_AudioUrlListStruct)
+_JobPtr = POINTER(_JobStruct)
+_JobQueuePtr = POINTER(_JobQueueStruct)
 _PROGRESS_FN = CFUNCTYPE(c_bool, POINTER(_WaitProgress), c_void_p)
 _WRITE_FN = CFUNCTYPE(c_bool, POINTER(c_uint8), c_size_t, c_void_p)
+# The job callback type, declared for the start functions' argtypes; this module
+# always passes NULL (its jobs go on a queue, and no libcamb thread runs Python).
+_JOB_FN = CFUNCTYPE(None, _JobPtr, c_void_p)
+_NO_JOB_FN = _JOB_FN()
 
 _MAX_URLS_PER_CALL = 1000  # camb_client_get_audio_urls' limit
 _LIBRARY_SERIES = (0, 2)  # the ABI this module is written for: libcamb 0.2.x
@@ -486,6 +570,58 @@ _SIGNATURES = {
     "camb_audio_url_list_len": (c_size_t, [_AudioUrlListPtr]),
     "camb_audio_url_list_get": (c_void_p, [_AudioUrlListPtr, c_size_t, POINTER(c_int64), POINTER(c_size_t)]),
     "camb_audio_url_list_free": (None, [_AudioUrlListPtr]),
+    # Jobs: started at once, delivered on a camb_job_queue (the callback is NULL).
+    "camb_client_builder_set_job_threads": (_result, [_BuilderPtr, c_uint32]),
+    "camb_client_start_get_task_status": (
+        _result,
+        [_ClientPtr, c_char_p, _JobQueuePtr, _JOB_FN, c_void_p, POINTER(_JobPtr)],
+    ),
+    "camb_client_start_create_task": (
+        _result,
+        [_ClientPtr, c_char_p, POINTER(_CreateOptions), _JobQueuePtr, _JOB_FN, c_void_p, POINTER(_JobPtr)],
+    ),
+    "camb_client_start_wait_for_task": (
+        _result,
+        [_ClientPtr, c_char_p, POINTER(_WaitOptions), _JobQueuePtr, _JOB_FN, c_void_p, POINTER(_JobPtr)],
+    ),
+    "camb_client_start_save_audio": (
+        _result,
+        [_ClientPtr, c_int64, c_char_p, _JobQueuePtr, _JOB_FN, c_void_p, POINTER(_JobPtr)],
+    ),
+    "camb_client_start_get_task_statuses": (
+        _result,
+        [_ClientPtr, POINTER(c_char_p), c_size_t, c_uint32, _JobQueuePtr, _JOB_FN, c_void_p, POINTER(_JobPtr)],
+    ),
+    "camb_client_start_generate": (
+        _result,
+        [
+            _ClientPtr,
+            c_char_p,
+            POINTER(_CreateOptions),
+            POINTER(_WaitOptions),
+            c_char_p,
+            _JobQueuePtr,
+            _JOB_FN,
+            c_void_p,
+            POINTER(_JobPtr),
+        ],
+    ),
+    # What a job's accessors return belongs to the job: copied before camb_job_free.
+    "camb_job_result": (_result, [_JobPtr]),
+    "camb_job_error": (c_void_p, [_JobPtr, POINTER(c_size_t)]),
+    "camb_job_http_status": (c_uint16, [_JobPtr]),
+    "camb_job_task": (_TaskPtr, [_JobPtr]),
+    "camb_job_task_list": (_TaskListPtr, [_JobPtr]),
+    "camb_job_task_id": (c_void_p, [_JobPtr, POINTER(c_size_t)]),
+    "camb_job_bytes": (c_uint64, [_JobPtr]),
+    "camb_job_polls": (c_uint32, [_JobPtr]),
+    "camb_job_status": (c_uint32, [_JobPtr]),
+    "camb_job_cancel": (_result, [_JobPtr]),
+    "camb_job_free": (None, [_JobPtr]),
+    "camb_job_queue_new": (_result, [POINTER(_JobQueuePtr)]),
+    "camb_job_queue_fd": (ctypes.c_int32, [_JobQueuePtr]),
+    "camb_job_queue_pop": (_result, [_JobQueuePtr, POINTER(_JobPtr)]),
+    "camb_job_queue_free": (None, [_JobQueuePtr]),
     "camb_last_error": (c_char_p, []),
     "camb_last_http_status": (c_uint16, []),
     "camb_result_name": (c_char_p, [c_uint32]),
@@ -752,6 +888,175 @@ class CancelToken:
         return f"<camb.CancelToken {state}>"
 
 
+class _Pending:
+    """A job this module started and has not freed yet, and the future its
+    caller awaits. ``polls`` and ``status`` are copied when it is delivered."""
+
+    __slots__ = ("job", "address", "future", "read", "polls", "status")
+
+    def __init__(self, job, future, read):
+        self.job = job
+        self.address = ctypes.cast(job, c_void_p).value
+        self.future = future
+        self.read = read
+        self.polls = None
+        self.status = None
+
+
+class _LoopJobs:
+    """The jobs one event loop waits for: a single camb_job_queue whose descriptor
+    is watched with ``loop.add_reader``. When it is readable, the loop's own
+    thread pops the finished jobs, copies each one's outcome into its future and
+    frees it; no libcamb thread ever runs Python code for it.
+
+    Made with the loop's first job and freed after its last; used only on the
+    loop's thread. A job is freed exactly once: by whoever takes it out of
+    ``_pending`` (the drain, once it is delivered, or ``discard``, when its
+    caller stops waiting; freeing a job that is not delivered yet cancels it,
+    and it is then never delivered).
+    """
+
+    _registry = {}  # (loop, lib) -> _LoopJobs
+    _registry_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, lib, loop) -> "_LoopJobs":
+        key = (loop, lib)
+        with cls._registry_lock:
+            jobs = cls._registry.get(key)
+            if jobs is None:
+                jobs = cls._registry[key] = cls(lib, loop)
+            return jobs
+
+    def __init__(self, lib, loop):
+        queue = _JobQueuePtr()
+        _check(lib, lib.camb_job_queue_new(byref(queue)))
+        self._lib = lib
+        self._loop = loop
+        self._queue = queue
+        self._pending = {}  # job address -> _Pending
+        self._fd = lib.camb_job_queue_fd(queue)
+        try:
+            loop.add_reader(self._fd, self._drain)
+        except BaseException:
+            lib.camb_job_queue_free(queue)
+            raise
+
+    def start(self, begin, read) -> _Pending:
+        """Starts a job with ``begin(queue, out_job)`` (a camb_client_start_*
+        call returning its result code); ``read(lib, job)`` will copy its value
+        out once it succeeded. Raises the start's error at once."""
+        try:
+            job = _JobPtr()
+            _check(self._lib, begin(self._queue, byref(job)))
+            pending = _Pending(job, self._loop.create_future(), read)
+        except BaseException:
+            self._close_if_idle()
+            raise
+        self._pending[pending.address] = pending
+        return pending
+
+    def holds(self, pending: _Pending) -> bool:
+        """Whether the job is still running (so not freed): its accessors may be read."""
+        return self._pending.get(pending.address) is pending
+
+    def cancel(self, pending: _Pending) -> None:
+        """Asks libcamb to cancel the job; it is then delivered (Cancelled)."""
+        if self.holds(pending):
+            self._lib.camb_job_cancel(pending.job)
+
+    def discard(self, pending: _Pending) -> None:
+        """The caller stopped waiting (its task was cancelled, or it raised):
+        frees the job if it was not delivered yet, which cancels it."""
+        if self.holds(pending):
+            del self._pending[pending.address]
+            try:
+                self._lib.camb_job_free(pending.job)
+            finally:
+                pending.future.cancel()
+                self._close_if_idle()
+
+    def _drain(self) -> None:
+        lib = self._lib
+        try:
+            while self._queue:
+                job = _JobPtr()
+                if lib.camb_job_queue_pop(self._queue, byref(job)) != 0:
+                    break  # NOT_READY: the descriptor is no longer readable
+                pending = self._pending.pop(ctypes.cast(job, c_void_p).value, None)
+                if pending is None:
+                    # Every job on this queue is in _pending until it is freed,
+                    # and a freed job is never delivered: this cannot happen.
+                    continue
+                self._deliver(pending, job)
+        finally:
+            self._close_if_idle()
+
+    def _deliver(self, pending: _Pending, job) -> None:
+        """Copies a delivered job's outcome, frees the job, resolves the future."""
+        lib = self._lib
+        try:
+            pending.polls = lib.camb_job_polls(job)
+            pending.status = lib.camb_job_status(job)
+            code = lib.camb_job_result(job)
+            if code == 0:
+                value, error = pending.read(lib, job), None
+            else:
+                value, error = None, _job_error(lib, job, code)
+        except Exception as e:  # noqa: BLE001 - handed to the waiting caller
+            value, error = None, e
+        finally:
+            lib.camb_job_free(job)
+        if pending.future.done():  # its caller was cancelled meanwhile
+            return
+        if error is None:
+            pending.future.set_result(value)
+        else:
+            pending.future.set_exception(error)
+
+    def _close_if_idle(self) -> None:
+        if self._pending or not self._queue:
+            return
+        with self._registry_lock:
+            if self._registry.get((self._loop, self._lib)) is self:
+                del self._registry[(self._loop, self._lib)]
+        queue, self._queue = self._queue, None
+        try:
+            self._loop.remove_reader(self._fd)  # a closed loop has no readers left: a no-op
+        finally:
+            self._lib.camb_job_queue_free(queue)
+
+
+def _job_error(lib, job, code) -> CambError:
+    """The exception for a failed job, its words copied out of the job."""
+    length = c_size_t(0)
+    message = _text(lib.camb_job_error(job, byref(length)), length.value) or ""
+    error = error_for(code, message, lib.camb_job_http_status(job))
+    if isinstance(error, TaskFailed):
+        error.status = Status._from_c(lib.camb_job_status(job))
+    return error
+
+
+def _job_task_info(lib, job) -> TaskInfo:
+    """The task of a status, wait or generate job (owned by the job: never freed here)."""
+    task = lib.camb_job_task(job)
+    if not task:
+        raise InternalError(6, "libcamb delivered a successful job without its task")
+    return _task_info(lib, task)
+
+
+def _job_task_id(lib, job) -> str:
+    length = c_size_t(0)
+    task_id = _text(lib.camb_job_task_id(job, byref(length)), length.value)
+    if task_id is None:
+        raise InternalError(6, "libcamb delivered a successful job without its task id")
+    return task_id
+
+
+def _job_bytes(lib, job) -> int:
+    return lib.camb_job_bytes(job)
+
+
 def _token_use(token: Optional[CancelToken]):
     """A context giving the token's pointer (None for no token), held for a call."""
     if token is None:
@@ -768,9 +1073,13 @@ class Client:
     ``base_url`` to ``https://client.camb.ai/apis``; ``timeout_ms`` (default 60000)
     bounds each whole call, retries included; ``max_retries`` (default 2) applies
     to idempotent calls. Thread-safe: share one client between threads.
+    ``job_threads`` (default 4, at most 64) is the number of libcamb threads that
+    run the client's ``*_async`` calls and :meth:`generate`, however many there are
+    (a call waiting between polls holds none); they start with the first one.
 
     Use it as a context manager, or call ``close()`` (idempotent). A client that is
-    garbage-collected unclosed is freed then.
+    garbage-collected unclosed is freed then. Closing it fails its async calls
+    still running with :class:`Cancelled`.
     """
 
     def __init__(
@@ -784,6 +1093,7 @@ class Client:
         proxy: Optional[str] = None,
         ca_bundle_file: Optional[Union[str, os.PathLike]] = None,
         ca_bundle_pem: Optional[bytes] = None,
+        job_threads: Optional[int] = None,
         library: Optional[Union[str, os.PathLike]] = None,
     ):
         self._lib = lib = load(library)
@@ -802,6 +1112,9 @@ class Client:
                 _check(lib, lib.camb_client_builder_set_max_retries(builder, _unsigned(max_retries, "max_retries", 32)))
             if allow_insecure_http:
                 _check(lib, lib.camb_client_builder_set_allow_insecure_http(builder, True))
+            if job_threads is not None:
+                threads = _unsigned(job_threads, "job_threads", 32)
+                _check(lib, lib.camb_client_builder_set_job_threads(builder, threads))
             if proxy is not None:
                 _check(lib, lib.camb_client_builder_set_proxy(builder, _c_string(proxy, "proxy")))
             if ca_bundle_file is not None:
@@ -827,7 +1140,8 @@ class Client:
 
     def close(self) -> None:
         """Frees the client (once; later calls do nothing). A call still running
-        on another thread finishes first, and the client is freed after it."""
+        on another thread finishes first, and the client is freed after it.
+        Async calls still running fail at once with :class:`Cancelled`."""
         self._handle.close()
 
     def __enter__(self):
@@ -871,38 +1185,17 @@ class Client:
         """
         lib = self._lib
         connections = _unsigned(max_connections, "max_connections", 32)
-        ids = list(task_ids)
-        # An id C cannot hold (a NUL inside) fails its own entry, like one libcamb refuses.
-        refused = {}
-        sendable = []
-        for i, task_id in enumerate(ids):
-            try:
-                sendable.append(_c_string(task_id, "task_id"))
-            except InvalidArgument as e:
-                refused[i] = TaskResult(task_id=task_id, error=e)
-                sendable.append(None)  # a placeholder libcamb fails on its own; replaced below
-        c_ids = (c_char_p * len(sendable))(*sendable)
+        batch = _Batch(task_ids)
         task_list = _TaskListPtr()
         try:
             with self._handle.use() as client:
                 _check(
                     lib,
-                    lib.camb_client_get_task_statuses(client, c_ids, len(sendable), connections, byref(task_list)),
+                    lib.camb_client_get_task_statuses(client, batch.c_ids, batch.count, connections, byref(task_list)),
                 )
-            count = lib.camb_task_list_len(task_list)
-            if count != len(ids):
-                raise InternalError(6, f"libcamb returned {count} statuses for {len(ids)} task ids")
-            # Each result carries the id as the caller gave it (libcamb's
-            # camb_task_id() is "" for an id it could not read).
-            given = [i if isinstance(i, str) else bytes(i).decode("utf-8", "replace") for i in ids]
-            # The tasks belong to the list: read each, never free one.
-            results = [
-                refused[i] if i in refused else _task_result(lib, lib.camb_task_list_get(task_list, i), given[i])
-                for i in range(count)
-            ]
+            return batch.results(lib, task_list)
         finally:
             lib.camb_task_list_free(task_list)
-        return results
 
     def create_task(
         self,
@@ -921,28 +1214,7 @@ class Client:
         ``retry`` (a retry after a lost reply may create and bill a second task).
         """
         lib = self._lib
-        options = _options_default(lib, _CreateOptions, lib.camb_create_options_init)
-        if duration is not None:
-            duration = float(duration)
-            if not duration > 0:  # also NaN; 0 would mean "the server's default"
-                raise InvalidArgument(2, f"duration must be positive, not {duration}")
-            options.duration_s = duration
-        if audio_type is not None:
-            if isinstance(audio_type, str):
-                try:
-                    audio_type = AudioType[audio_type.upper()]
-                except KeyError:
-                    raise InvalidArgument(2, f"audio_type {audio_type!r} is not 'sound' or 'music'") from None
-            options.audio_type = AudioType(audio_type)
-        # c_char_p fields keep their bytes alive in the structure during the call.
-        if project_name is not None:
-            options.project_name = _c_string(project_name, "project_name")
-        if project_description is not None:
-            options.project_description = _c_string(project_description, "project_description")
-        if folder_id is not None:
-            options.has_folder_id = True
-            options.folder_id = _run_id(folder_id)
-        options.retry = bool(retry)
+        options = _create_options(lib, duration, audio_type, project_name, project_description, folder_id, retry)
         prompt = _c_string(prompt, "prompt")
         task_id = c_void_p()
         length = c_size_t(0)
@@ -974,15 +1246,7 @@ class Client:
         """
         lib = self._lib
         task_id = _c_string(task_id, "task_id")
-        options = _options_default(lib, _WaitOptions, lib.camb_wait_options_init)
-        if initial_interval_ms is not None:
-            options.initial_interval_ms = _unsigned(initial_interval_ms, "initial_interval_ms", 64)
-        if backoff_factor is not None:
-            options.backoff_factor = float(backoff_factor)
-        if max_interval_ms is not None:
-            options.max_interval_ms = _unsigned(max_interval_ms, "max_interval_ms", 64)
-        if deadline_ms is not None:
-            options.deadline_ms = _unsigned(deadline_ms, "deadline_ms", 64)
+        options = _wait_options(lib, initial_interval_ms, backoff_factor, max_interval_ms, deadline_ms)
 
         raised = []
         if on_progress is None:
@@ -1102,6 +1366,206 @@ class Client:
                     lib.camb_audio_url_list_free(url_list)  # NULL (the call failed): nothing to free
         return urls
 
+    # -- asyncio ---------------------------------------------------------
+    #
+    # Each call starts a libcamb job, which returns at once and runs on the
+    # client's job threads; the event loop's one queue descriptor (add_reader)
+    # tells the loop when jobs finish, and the loop's thread takes them. No thread
+    # is made per call, and no libcamb thread runs Python code. Cancelling the
+    # awaiting task (task.cancel(), asyncio.wait_for's timeout) cancels the job
+    # at once, even a wait asleep between polls.
+
+    async def get_task_status_async(self, task_id: str) -> TaskInfo:
+        """:meth:`get_task_status`, awaited."""
+        task_id = _c_string(task_id, "task_id")
+
+        def begin(lib, client, queue, out_job):
+            return lib.camb_client_start_get_task_status(client, task_id, queue, _NO_JOB_FN, None, out_job)
+
+        return await self._run_job(begin, _job_task_info)
+
+    async def create_task_async(
+        self,
+        prompt: str,
+        duration: Optional[float] = None,
+        audio_type: Optional[Union[AudioType, str]] = None,
+        project_name: Optional[str] = None,
+        project_description: Optional[str] = None,
+        folder_id: Optional[int] = None,
+        retry: bool = False,
+    ) -> str:
+        """:meth:`create_task`, awaited: the new task's id."""
+        options = _create_options(self._lib, duration, audio_type, project_name, project_description, folder_id, retry)
+        prompt = _c_string(prompt, "prompt")
+
+        def begin(lib, client, queue, out_job):
+            return lib.camb_client_start_create_task(client, prompt, byref(options), queue, _NO_JOB_FN, None, out_job)
+
+        return await self._run_job(begin, _job_task_id)
+
+    async def wait_for_task_async(
+        self,
+        task_id: str,
+        initial_interval_ms: Optional[int] = None,
+        backoff_factor: Optional[float] = None,
+        max_interval_ms: Optional[int] = None,
+        deadline_ms: Optional[int] = None,
+        on_progress: Optional[Callable[[JobProgress], Any]] = None,
+        progress_interval: float = 0.1,
+    ) -> TaskInfo:
+        """:meth:`wait_for_task`, awaited: polls until the task's status is final,
+        and returns it (a final status is returned, not raised). Between polls it
+        holds no thread at all.
+
+        ``on_progress(progress)``, a :class:`JobProgress`, is called on the loop's
+        thread by a timer that looks at the job every ``progress_interval`` seconds,
+        when the poll count has changed, and once more at the end. It may be a
+        coroutine function. Returning False stops the wait (Cancelled); an
+        exception it raises stops it and is raised here. To stop the wait from
+        outside, cancel the awaiting task.
+        """
+        task_id = _c_string(task_id, "task_id")
+        options = _wait_options(self._lib, initial_interval_ms, backoff_factor, max_interval_ms, deadline_ms)
+
+        def begin(lib, client, queue, out_job):
+            return lib.camb_client_start_wait_for_task(client, task_id, byref(options), queue, _NO_JOB_FN, None, out_job)
+
+        return await self._run_job(begin, _job_task_info, on_progress, progress_interval)
+
+    async def save_audio_async(self, run_id: int, path: Union[str, bytes, os.PathLike]) -> int:
+        """:meth:`save_audio`, awaited: the size of the file written."""
+        run_id = _run_id(run_id)
+        c_path = _c_string(os.fsencode(path), "path")
+
+        def begin(lib, client, queue, out_job):
+            return lib.camb_client_start_save_audio(client, run_id, c_path, queue, _NO_JOB_FN, None, out_job)
+
+        return await self._run_job(begin, _job_bytes)
+
+    async def get_task_statuses_async(
+        self, task_ids: Iterable[Union[str, bytes]], max_connections: int = 0
+    ) -> List[TaskResult]:
+        """:meth:`get_task_statuses`, awaited: one TaskResult per id, in order."""
+        connections = _unsigned(max_connections, "max_connections", 32)
+        batch = _Batch(task_ids)
+
+        def begin(lib, client, queue, out_job):
+            return lib.camb_client_start_get_task_statuses(
+                client, batch.c_ids, batch.count, connections, queue, _NO_JOB_FN, None, out_job
+            )
+
+        def read(lib, job):
+            # The list belongs to the job: read it, never free it.
+            return batch.results(lib, lib.camb_job_task_list(job))
+
+        return await self._run_job(begin, read)
+
+    async def generate(
+        self,
+        prompt: str,
+        path: Union[str, bytes, os.PathLike],
+        *,
+        duration: Optional[float] = None,
+        audio_type: Optional[Union[AudioType, str]] = None,
+        project_name: Optional[str] = None,
+        project_description: Optional[str] = None,
+        folder_id: Optional[int] = None,
+        retry: bool = False,
+        initial_interval_ms: Optional[int] = None,
+        backoff_factor: Optional[float] = None,
+        max_interval_ms: Optional[int] = None,
+        deadline_ms: Optional[int] = None,
+        on_progress: Optional[Callable[[JobProgress], Any]] = None,
+        progress_interval: float = 0.1,
+    ) -> Generation:
+        """Prompt to WAV file, as one job: creates the task (the arguments of
+        :meth:`create_task`), waits for it (those of :meth:`wait_for_task_async`,
+        ``on_progress`` included) and saves its audio to ``path`` (the rules of
+        :meth:`save_audio`). Returns a :class:`Generation`.
+
+        A task that ends without audio raises :class:`TaskFailed` (its ``status``
+        the task's final one, its message the server's reason), and writes no file.
+        """
+        lib = self._lib
+        create = _create_options(lib, duration, audio_type, project_name, project_description, folder_id, retry)
+        wait = _wait_options(lib, initial_interval_ms, backoff_factor, max_interval_ms, deadline_ms)
+        c_prompt = _c_string(prompt, "prompt")
+        given_path = path
+        c_path = _c_string(os.fsencode(path), "path")
+
+        def begin(lib, client, queue, out_job):
+            return lib.camb_client_start_generate(
+                client, c_prompt, byref(create), byref(wait), c_path, queue, _NO_JOB_FN, None, out_job
+            )
+
+        def read(lib, job):
+            return Generation(
+                task_id=_job_task_id(lib, job),
+                info=_job_task_info(lib, job),
+                path=os.fsdecode(given_path),
+                size=lib.camb_job_bytes(job),
+            )
+
+        return await self._run_job(begin, read, on_progress, progress_interval)
+
+    async def _run_job(self, begin, read, on_progress=None, progress_interval=0.1):
+        """Starts a job on the running loop's queue and awaits its value."""
+        if on_progress is not None:
+            if not callable(on_progress):
+                raise TypeError("on_progress must be callable")
+            progress_interval = float(progress_interval)
+            if not progress_interval > 0:
+                raise InvalidArgument(2, f"progress_interval must be positive, not {progress_interval}")
+        loop = asyncio.get_running_loop()
+        started_at = loop.time()
+        jobs = _LoopJobs.of(self._lib, loop)
+
+        def begin_on_client(queue, out_job):
+            with self._handle.use() as client:
+                return begin(self._lib, client, queue, out_job)
+
+        pending = jobs.start(begin_on_client, read)
+        try:
+            if on_progress is None:
+                return await pending.future
+            return await _follow(self._lib, jobs, pending, on_progress, progress_interval, loop, started_at)
+        except BaseException:
+            jobs.discard(pending)  # still running: freed, so cancelled and never delivered
+            raise
+
+
+async def _follow(lib, jobs, pending, on_progress, interval, loop, started_at):
+    """Awaits a job while a timer of the loop reports its progress."""
+
+    def progress(polls, status):
+        return JobProgress(
+            polls=polls,
+            status=Status._from_c(status) if polls else None,
+            elapsed_ms=int((loop.time() - started_at) * 1000),
+        )
+
+    told = 0
+    while not pending.future.done():
+        await asyncio.wait((pending.future,), timeout=interval)
+        if not jobs.holds(pending):
+            break  # delivered (and freed) meanwhile
+        polls = lib.camb_job_polls(pending.job)
+        if polls == told:
+            continue
+        told = polls
+        answer = on_progress(progress(polls, lib.camb_job_status(pending.job)))
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if answer is False:
+            jobs.cancel(pending)  # delivered soon, as Cancelled
+    await asyncio.wait((pending.future,))
+    if pending.polls is not None and pending.polls != told:
+        # What the last polls saw (an answer now changes nothing: the job is over).
+        answer = on_progress(progress(pending.polls, pending.status))
+        if inspect.isawaitable(answer):
+            await answer
+    return pending.future.result()
+
 
 def _unsigned(value, what: str, bits: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -1109,3 +1573,76 @@ def _unsigned(value, what: str, bits: int) -> int:
     if not 0 <= value < 2**bits:
         raise InvalidArgument(2, f"{what} must be between 0 and {2**bits - 1}, not {value}")
     return value
+
+
+def _create_options(lib, duration, audio_type, project_name, project_description, folder_id, retry) -> _CreateOptions:
+    """camb_create_options from libcamb's defaults and the arguments, checked.
+    Its c_char_p fields keep their bytes alive in the structure."""
+    options = _options_default(lib, _CreateOptions, lib.camb_create_options_init)
+    if duration is not None:
+        duration = float(duration)
+        if not duration > 0:  # also NaN; 0 would mean "the server's default"
+            raise InvalidArgument(2, f"duration must be positive, not {duration}")
+        options.duration_s = duration
+    if audio_type is not None:
+        if isinstance(audio_type, str):
+            try:
+                audio_type = AudioType[audio_type.upper()]
+            except KeyError:
+                raise InvalidArgument(2, f"audio_type {audio_type!r} is not 'sound' or 'music'") from None
+        options.audio_type = AudioType(audio_type)
+    if project_name is not None:
+        options.project_name = _c_string(project_name, "project_name")
+    if project_description is not None:
+        options.project_description = _c_string(project_description, "project_description")
+    if folder_id is not None:
+        options.has_folder_id = True
+        options.folder_id = _run_id(folder_id)
+    options.retry = bool(retry)
+    return options
+
+
+def _wait_options(lib, initial_interval_ms, backoff_factor, max_interval_ms, deadline_ms) -> _WaitOptions:
+    """camb_wait_options from libcamb's defaults and the arguments (None: the default)."""
+    options = _options_default(lib, _WaitOptions, lib.camb_wait_options_init)
+    if initial_interval_ms is not None:
+        options.initial_interval_ms = _unsigned(initial_interval_ms, "initial_interval_ms", 64)
+    if backoff_factor is not None:
+        options.backoff_factor = float(backoff_factor)
+    if max_interval_ms is not None:
+        options.max_interval_ms = _unsigned(max_interval_ms, "max_interval_ms", 64)
+    if deadline_ms is not None:
+        options.deadline_ms = _unsigned(deadline_ms, "deadline_ms", 64)
+    return options
+
+
+class _Batch:
+    """The ids of a batch of statuses as C takes them, and its results read back."""
+
+    def __init__(self, task_ids):
+        self.ids = list(task_ids)
+        # An id C cannot hold (a NUL inside) fails its own entry, like one libcamb refuses.
+        self.refused = {}
+        sendable = []
+        for i, task_id in enumerate(self.ids):
+            try:
+                sendable.append(_c_string(task_id, "task_id"))
+            except InvalidArgument as e:
+                self.refused[i] = TaskResult(task_id=task_id, error=e)
+                sendable.append(None)  # a placeholder libcamb fails on its own; replaced below
+        self.count = len(sendable)
+        self.c_ids = (c_char_p * len(sendable))(*sendable)
+
+    def results(self, lib, task_list) -> List[TaskResult]:
+        """One TaskResult per id, copied out of a camb_task_list (not freed here)."""
+        count = lib.camb_task_list_len(task_list)
+        if count != len(self.ids):
+            raise InternalError(6, f"libcamb returned {count} statuses for {len(self.ids)} task ids")
+        # Each result carries the id as the caller gave it (libcamb's
+        # camb_task_id() is "" for an id it could not read).
+        given = [i if isinstance(i, str) else bytes(i).decode("utf-8", "replace") for i in self.ids]
+        # The tasks belong to the list: read each, never free one.
+        return [
+            self.refused[i] if i in self.refused else _task_result(lib, lib.camb_task_list_get(task_list, i), given[i])
+            for i in range(count)
+        ]

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Tests of examples/python/camb.py against the emulator. Standard library only.
 
+The asyncio API (AsyncTests) is checked through libcamb's own functions: every
+job started is freed exactly once, each event loop uses one completion queue,
+and the process gains no thread per call.
+
 Driven by tests/python.rs (`cargo test -p camb-ffi --test python`), which starts
 the emulator and sets:
 
@@ -12,6 +16,7 @@ By hand, with `camb-emulator --pending-ms 0` running and those variables set:
   python3 examples/python/test_camb.py -v
 """
 
+import asyncio
 import ctypes.util
 import dataclasses
 import gc
@@ -875,6 +880,425 @@ class CallbackTests(EmulatorTestCase):
         self.assertIs(info.status, camb.Status.SUCCESS)
         self.assertTrue(all(run_id == 4242 for _, run_id in seen))
         self.assertEqual(seen[-1][0], camb.Status.SUCCESS)
+
+
+# --------------------------------------------------------------------------
+# asyncio: libcamb jobs on one completion queue per event loop
+# --------------------------------------------------------------------------
+
+
+def thread_count():
+    """The threads of this process now, as the kernel counts them."""
+    return len(os.listdir("/proc/self/task"))
+
+
+class JobLedger:
+    """Watches, for one test, every job this module starts and frees (through
+    the library's start and free functions), and the queues it makes and frees.
+    A job freed twice, or freed without having been started, fails at once."""
+
+    STARTS = (
+        "camb_client_start_get_task_status",
+        "camb_client_start_create_task",
+        "camb_client_start_wait_for_task",
+        "camb_client_start_save_audio",
+        "camb_client_start_get_task_statuses",
+        "camb_client_start_generate",
+    )
+
+    def __init__(self, test):
+        self.test = test
+        self.live = set()
+        self.started = 0
+        self.freed = 0
+        self.double_frees = []
+        self.queues_made = 0
+        self.queues_freed = 0
+        lib = camb.load()
+        for name in self.STARTS:
+            self._patch(lib, name, self._on_start)
+        self._patch(lib, "camb_job_free", self._on_free)
+        self._patch(lib, "camb_job_queue_new", self._on_queue_new)
+        self._patch(lib, "camb_job_queue_free", self._on_queue_free)
+
+    def _patch(self, lib, name, hook):
+        original = getattr(lib, name)
+
+        def replacement(*args):
+            return hook(original, *args)
+
+        setattr(lib, name, replacement)
+        self.test.addCleanup(setattr, lib, name, original)
+
+    @staticmethod
+    def _out(byref_arg):
+        return ctypes.cast(byref_arg._obj, ctypes.c_void_p).value
+
+    def _on_start(self, original, *args):
+        code = original(*args)
+        if code == 0:
+            job = self._out(args[-1])
+            self.test.assertNotIn(job, self.live, "a live job's address was handed out again")
+            self.live.add(job)
+            self.started += 1
+        return code
+
+    def _on_free(self, original, job):
+        address = ctypes.cast(job, ctypes.c_void_p).value
+        if address not in self.live:
+            # Recorded and not passed on: libcamb would touch freed memory.
+            self.double_frees.append(address)
+            return None
+        self.live.remove(address)
+        self.freed += 1
+        return original(job)
+
+    def _on_queue_new(self, original, out_queue):
+        code = original(out_queue)
+        self.queues_made += code == 0
+        return code
+
+    def _on_queue_free(self, original, queue):
+        self.queues_freed += 1
+        return original(queue)
+
+    def assert_all_freed_once(self, started=None):
+        self.test.assertEqual(self.double_frees, [], "a job was freed twice, or one never started")
+        self.test.assertEqual(self.live, set(), "jobs left unfreed")
+        if started is not None:
+            self.test.assertEqual(self.started, started, "jobs started")
+        self.test.assertEqual(self.freed, self.started)
+        self.test.assertEqual(self.queues_freed, self.queues_made, "completion queues left unfreed")
+        self.test.assertEqual(camb._LoopJobs._registry, {}, "a loop still has a queue")
+
+
+class AsyncTests(unittest.IsolatedAsyncioTestCase):
+    def setUp(self):
+        control("/_emulator/reset", {})
+        self.client = client()
+        self.addCleanup(self.client.close)
+        self.jobs = JobLedger(self)
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        self.dir = directory.name
+
+    async def test_status_equals_the_sync_calls(self):
+        ids = ["demo-success", "demo-error", "demo-timeout", "demo-payment-required", "demo-unknown", "demo-pending"]
+        for task_id in ids:
+            with self.subTest(task_id=task_id):
+                info = await self.client.get_task_status_async(task_id)
+                self.assertIsInstance(info, camb.TaskInfo)
+                self.assertEqual(info, self.client.get_task_status(task_id))
+        info = await self.client.get_task_status_async(b"demo-error")
+        self.assertEqual(
+            (info.status, info.run_id, info.exception_reason, info.message),
+            (camb.Status.ERROR, 4243, "PROCESSING_ERROR", "The audio model failed to render this prompt"),
+        )
+        self.jobs.assert_all_freed_once(started=len(ids) + 1)
+
+    async def test_many_concurrent_calls_on_few_threads(self):
+        threads = 2
+        before = thread_count()
+        with client(job_threads=threads) as c:
+            ids = ["demo-success" if n % 3 else f"no-such-task-a{n}" for n in range(300)]
+            seen = [thread_count()]
+            done = asyncio.Event()
+
+            async def sample():
+                while not done.is_set():
+                    seen.append(thread_count())
+                    await asyncio.sleep(0.005)
+
+            sampler = asyncio.ensure_future(sample())
+            try:
+                results = await asyncio.gather(*(c.get_task_status_async(i) for i in ids), return_exceptions=True)
+            finally:
+                done.set()
+                await sampler
+            seen.append(thread_count())
+        for task_id, result in zip(ids, results):
+            if task_id == "demo-success":
+                self.assertEqual((result.status, result.run_id), (camb.Status.SUCCESS, 4242))
+            else:
+                self.assertIs(type(result), camb.NotFound, result)
+                self.assertIn(task_id, result.message)
+                self.assertEqual(result.http_status, 404)
+        self.assertGreater(len(seen), 2)
+        # The client's job threads and its timer thread; not a thread per call.
+        self.assertLessEqual(max(seen) - before, threads + 1, f"threads: {before} before, then {seen}")
+        # One completion queue served the whole loop, and every job was freed once.
+        self.assertEqual(self.jobs.queues_made, 1)
+        self.jobs.assert_all_freed_once(started=len(ids))
+
+    async def test_generate_writes_a_valid_wav(self):
+        path = os.path.join(self.dir, "rain.wav")
+        steps = []
+        loop_thread = threading.get_ident()
+
+        def on_progress(progress):
+            steps.append((progress, threading.get_ident()))
+
+        result = await self.client.generate(
+            "rain on a tin roof [pending_ms:400]",
+            path,
+            duration=2,
+            audio_type="sound",
+            project_name="caf\u00e9",
+            initial_interval_ms=40,
+            max_interval_ms=40,
+            on_progress=on_progress,
+            progress_interval=0.01,
+        )
+        self.assertIsInstance(result, camb.Generation)
+        self.assertEqual(result.path, path)
+        self.assertIs(result.info.status, camb.Status.SUCCESS)
+        self.assertIsInstance(result.info.run_id, int)
+        self.assertEqual(result.info, self.client.get_task_status(result.task_id))
+        self.assertEqual(result.size, os.path.getsize(path))
+        with wave.open(path, "rb") as w:
+            self.assertEqual((w.getnchannels(), w.getframerate(), w.getsampwidth()), (1, 22050, 2))
+            self.assertAlmostEqual(w.getnframes() / w.getframerate(), 2.0, delta=0.1)
+        self.assertEqual(os.listdir(self.dir), ["rain.wav"])
+        # Progress, told on the loop's own thread as the polls went.
+        self.assertTrue(steps, "on_progress was never called")
+        self.assertEqual({thread for _, thread in steps}, {loop_thread})
+        polls = [p.polls for p, _ in steps]
+        self.assertEqual(polls, sorted(set(polls)), "told twice for one poll count, or out of order")
+        self.assertIn(camb.Status.PENDING, [p.status for p, _ in steps])
+        self.assertIs(steps[-1][0].status, camb.Status.SUCCESS, "the last report is not the final status")
+        self.assertGreaterEqual(polls[-1], 2)
+        self.jobs.assert_all_freed_once(started=1)
+
+    async def test_failing_task(self):
+        for directive, status in [("ERROR", camb.Status.ERROR), ("TIMEOUT", camb.Status.TIMEOUT)]:
+            with self.subTest(status=directive):
+                path = os.path.join(self.dir, f"{directive}.wav")
+                with self.assertRaises(camb.TaskFailed) as caught:
+                    await self.client.generate(f"hiss [status:{directive}] [pending_ms:100]", path, initial_interval_ms=40)
+                e = caught.exception
+                self.assertEqual((e.code, e.http_status, e.status), (9, 0, status))
+                self.assertIn(f"ended {directive}", e.message)
+                self.assertEqual(str(e), e.message)
+                self.assertFalse(os.path.exists(path), "a failed generation left a file")
+                if status is camb.Status.ERROR:
+                    self.assertIn("PROCESSING_ERROR", e.message)  # the server's reason
+        # A wait reports a final status, as the blocking one does: it does not raise.
+        task_id = await self.client.create_task_async("hiss [status:ERROR] [pending_ms:100]")
+        info = await self.client.wait_for_task_async(task_id, **FAST)
+        self.assertEqual((info.status, info.exception_reason), (camb.Status.ERROR, "PROCESSING_ERROR"))
+        self.jobs.assert_all_freed_once(started=4)
+
+    async def test_timeout_of_an_awaiting_wait_cancels_its_job(self):
+        task_id = await self.client.create_task_async("long hum [pending_ms:60000]")
+        polls_before = len(control("/_emulator/stats")["requests"])
+        started = time.monotonic()
+        with self.assertRaises(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                self.client.wait_for_task_async(task_id, initial_interval_ms=100, backoff_factor=1.0, deadline_ms=30000),
+                timeout=0.5,
+            )
+        self.assertLess(time.monotonic() - started, 5, "the timeout was not delivered promptly")
+        self.jobs.assert_all_freed_once(started=2)
+        # Cancelled for real: libcamb polls no more (it polled every 100 ms before;
+        # a poll already on its way when the job was freed may still land).
+        await asyncio.sleep(0.2)
+        polled = len(control("/_emulator/stats")["requests"])
+        self.assertGreater(polled, polls_before, "the wait never polled")
+        await asyncio.sleep(0.6)
+        self.assertEqual(len(control("/_emulator/stats")["requests"]), polled, "the wait went on polling")
+
+    async def test_cancelling_a_generation(self):
+        path = os.path.join(self.dir, "never.wav")
+        polled = asyncio.Event()
+        task = asyncio.ensure_future(
+            self.client.generate(
+                "storm [pending_ms:60000]",
+                path,
+                initial_interval_ms=15000,
+                on_progress=lambda p: polled.set(),
+                progress_interval=0.01,
+            )
+        )
+        await asyncio.wait_for(polled.wait(), 10)
+        task.cancel()
+        started = time.monotonic()
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+        self.assertLess(time.monotonic() - started, 2)
+        self.assertEqual(os.listdir(self.dir), [])
+        self.jobs.assert_all_freed_once(started=1)
+
+    async def test_errors_have_their_types(self):
+        async def raises(cls, code, http_status, call):
+            with self.assertRaises(cls) as caught:
+                await call
+            e = caught.exception
+            self.assertIs(type(e), cls)
+            self.assertEqual((e.code, e.http_status), (code, http_status))
+            self.assertTrue(e.message)
+            return e
+
+        e = await raises(camb.NotFound, 404, 404, self.client.get_task_status_async("no-such-task-a1"))
+        self.assertIn("no-such-task-a1", e.message)
+        await raises(
+            camb.ValidationError,
+            422,
+            422,
+            self.client.create_task_async("a long symphony", duration=100000, audio_type=camb.AudioType.MUSIC),
+        )
+        e = await raises(
+            camb.Timeout, 101, 0, self.client.wait_for_task_async("demo-pending", **dict(FAST, deadline_ms=300))
+        )
+        self.assertIn("PENDING", e.message)
+        await raises(
+            camb.Cancelled,
+            5,
+            0,
+            self.client.wait_for_task_async("demo-pending", on_progress=lambda p: False, progress_interval=0.01, **FAST),
+        )
+        await raises(camb.FileError, 7, 0, self.client.save_audio_async(4242, os.path.join(self.dir, "no", "x.wav")))
+        fault(503, body='{"detail":"planted failure"}')
+        e = await raises(camb.ServerError, 500, 503, self.client.get_task_status_async("demo-success"))
+        self.assertIn("planted failure", e.message)
+        with client(base_url=f"http://127.0.0.1:{closed_port()}") as c:
+            await raises(camb.ConnectionFailed, 100, 0, c.get_task_status_async("demo-success"))
+        with client(api_key="wrong-key-Lq2") as c:
+            e = await raises(camb.Unauthorized, 401, 401, c.get_task_status_async("demo-success"))
+            self.assertNotIn("wrong-key-Lq2", e.message)
+        started = self.jobs.started
+        self.assertEqual(started, 8)
+        # Refused when starting: nothing started, no queue left behind.
+        await raises(camb.InvalidArgument, 2, 0, self.client.get_task_status_async(""))
+        await raises(camb.InvalidArgument, 2, 0, self.client.wait_for_task_async("demo-pending", backoff_factor=0.5))
+        await raises(
+            camb.InvalidArgument, 2, 0, self.client.generate("waves", os.path.join(self.dir, "w.wav"), duration=11, audio_type="sound")
+        )
+        with self.assertRaises(camb.InvalidArgument):  # by the module, before C
+            await self.client.get_task_status_async("a\0b")
+        with self.assertRaises(TypeError):
+            await self.client.get_task_status_async(42)
+        with self.assertRaises(camb.InvalidArgument):
+            await self.client.wait_for_task_async("demo-success", on_progress=print, progress_interval=0)
+        with self.assertRaises(camb.InvalidArgument):
+            client(job_threads=0)
+        closed = client()
+        closed.close()
+        with self.assertRaises(ValueError):
+            await closed.get_task_status_async("demo-success")
+        self.jobs.assert_all_freed_once(started=started)
+
+    async def test_exception_in_on_progress(self):
+        class Boom(Exception):
+            pass
+
+        boom = Boom("from on_progress")
+        calls = []
+
+        def on_progress(progress):
+            calls.append(progress.polls)
+            raise boom
+
+        with self.assertRaises(Boom) as caught:
+            await self.client.wait_for_task_async("demo-pending", on_progress=on_progress, progress_interval=0.01, **FAST)
+        self.assertIs(caught.exception, boom)
+        self.assertEqual(len(calls), 1)
+        self.jobs.assert_all_freed_once(started=1)
+
+    async def test_async_on_progress(self):
+        seen = []
+
+        async def on_progress(progress):
+            await asyncio.sleep(0)
+            seen.append(progress.status)
+
+        task_id = await self.client.create_task_async("hum [pending_ms:200]")
+        info = await self.client.wait_for_task_async(task_id, on_progress=on_progress, progress_interval=0.01, **FAST)
+        self.assertIs(info.status, camb.Status.SUCCESS)
+        self.assertEqual(seen[-1], camb.Status.SUCCESS)
+        self.jobs.assert_all_freed_once(started=2)
+
+    async def test_closing_the_client_fails_its_calls(self):
+        c = client()
+        polled = asyncio.Event()
+        call = asyncio.ensure_future(
+            c.wait_for_task_async(
+                "demo-pending",
+                initial_interval_ms=15000,
+                deadline_ms=30000,
+                on_progress=lambda p: polled.set(),
+                progress_interval=0.01,
+            )
+        )
+        await asyncio.wait_for(polled.wait(), 10)
+        c.close()
+        started = time.monotonic()
+        with self.assertRaises(camb.Cancelled):
+            await asyncio.wait_for(call, 5)
+        self.assertLess(time.monotonic() - started, 5)
+        self.jobs.assert_all_freed_once(started=1)
+
+    async def test_batch_create_and_save(self):
+        ids = ["demo-success", "no-such-task-a2", "", "a\0b"]
+        results = await self.client.get_task_statuses_async(ids, 2)
+
+        def summary(results):
+            return [(r.task_id, r.info, type(r.error), r.error and (r.error.code, r.error.message)) for r in results]
+
+        self.assertEqual(summary(results), summary(self.client.get_task_statuses(ids, 2)))
+        self.assertEqual([r.ok for r in results], [True, False, False, False])
+        self.assertEqual(results[0].info.run_id, 4242)
+        self.assertEqual([type(r.error) for r in results[1:]], [camb.NotFound, camb.InvalidArgument, camb.InvalidArgument])
+        self.assertEqual([r.task_id for r in results], ["demo-success", "no-such-task-a2", "", "a\0b"])
+        self.assertEqual(await self.client.get_task_statuses_async([]), [])
+        task_id = await self.client.create_task_async("drips", duration=3, audio_type="sound")
+        self.assertEqual(self.client.get_task_status(task_id).status, camb.Status.SUCCESS)
+        path = os.path.join(self.dir, "drips.wav")
+        size = await self.client.save_audio_async(4242, path)
+        self.assertEqual(size, os.path.getsize(path))
+        self.assertEqual(size, self.client.download_audio(4242, lambda chunk: None))
+        self.jobs.assert_all_freed_once(started=4)
+
+    async def test_job_freed_once_when_reading_it_raises(self):
+        lib = camb.load()
+        original = lib.camb_task_status_text
+        reads = []
+
+        def failing(*args):
+            reads.append(args)
+            raise RuntimeError("planted failure")
+
+        lib.camb_task_status_text = failing
+        self.addCleanup(setattr, lib, "camb_task_status_text", original)
+        with self.assertRaisesRegex(RuntimeError, "planted failure"):
+            await self.client.get_task_status_async("demo-success")
+        self.assertEqual(len(reads), 1)
+        self.jobs.assert_all_freed_once(started=1)
+
+    def test_two_loops_on_two_threads(self):
+        # Each thread's loop has its own queue; one client serves both.
+        failures = []
+
+        def run(n):
+            async def calls():
+                ids = ["demo-success"] * 20 + [f"no-such-task-l{n}"]
+                return await asyncio.gather(*(self.client.get_task_status_async(i) for i in ids), return_exceptions=True)
+
+            try:
+                results = asyncio.run(calls())
+                if [r.run_id for r in results[:-1]] != [4242] * 20 or f"-l{n}" not in results[-1].message:
+                    failures.append(f"thread {n}: {results}")
+            except Exception as e:  # noqa: BLE001 - reported below
+                failures.append(f"thread {n}: {e!r}")
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        self.assertFalse(any(t.is_alive() for t in threads))
+        self.assertEqual(failures, [])
+        self.assertEqual(self.jobs.queues_made, 2)
+        self.jobs.assert_all_freed_once(started=42)
 
 
 if __name__ == "__main__":
