@@ -339,6 +339,7 @@ typedef struct camb_cancel_token camb_cancel_token;
  * still run then: freeing the client cancels them, and each is still delivered
  * (with `CAMB_RESULT_CANCELLED`, or its result if it finished first), on the
  * client's pool threads, which end after the last one; free the jobs as usual.
+ * The client's memory (its key among it) goes with its last job.
  *
  * After `fork()`, the child must not use any libcamb object made before the fork,
  * not even to free it: the child would share the parent's pooled connections
@@ -1399,7 +1400,9 @@ uint16_t camb_job_http_status(const struct camb_job *job);
 
 /**
  * The task of a finished status, wait or generate job, owned by the job (valid
- * until it is freed; never free it on its own); NULL otherwise.
+ * until it is freed; never free it on its own): also the task of a generation
+ * that failed with `CAMB_RESULT_TASK_FAILED`, with the status it ended in; NULL
+ * otherwise.
  */
 const struct camb_task *camb_job_task(const struct camb_job *job);
 
@@ -1409,8 +1412,9 @@ const struct camb_task *camb_job_task(const struct camb_job *job);
 const struct camb_task_list *camb_job_task_list(const struct camb_job *job);
 
 /**
- * The task id of a finished create or generate job (the new task's), or of a
- * status or wait job, owned by the job; NULL otherwise.
+ * The task id of a finished create or generate job (the new task's, also when a
+ * generation failed after creating it), or of a status or wait job (also when it
+ * failed), owned by the job; NULL otherwise.
  */
 const char *camb_job_task_id(const struct camb_job *job,
                              size_t *out_len);
@@ -1479,8 +1483,9 @@ camb_result camb_job_queue_pop(const struct camb_job_queue *queue,
                                struct camb_job **out_job);
 
 /**
- * Frees a queue. Jobs that were to be put on it are still the caller's (free
- * them as usual); they are just no longer put anywhere. NULL is a no-op.
+ * Frees a queue. Jobs that were to be put on it, or were on it, are still the
+ * caller's (free them as usual); they are no longer put anywhere. Its file
+ * descriptor is closed once those jobs are freed too. NULL is a no-op.
  */
 void camb_job_queue_free(struct camb_job_queue *queue);
 

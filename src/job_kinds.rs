@@ -21,7 +21,8 @@ pub(crate) struct StatusWork {
 }
 
 impl Work for StatusWork {
-    fn step(&mut self, _: &Arc<Job>) -> Step {
+    fn step(&mut self, job: &Arc<Job>) -> Step {
+        job.note_task(&self.task_id, None);
         Step::Done(
             self.client
                 .get_task_status(&self.task_id)
@@ -40,8 +41,12 @@ pub(crate) struct CreateWork {
 }
 
 impl Work for CreateWork {
-    fn step(&mut self, _: &Arc<Job>) -> Step {
-        Step::Done(self.client.create_task(&self.request).map(Output::TaskId))
+    fn step(&mut self, job: &Arc<Job>) -> Step {
+        let created = self.client.create_task(&self.request);
+        if let Ok(task_id) = &created {
+            job.note_task(task_id, None);
+        }
+        Step::Done(created.map(Output::TaskId))
     }
 }
 
@@ -101,6 +106,7 @@ impl WaitWork {
 
 impl Work for WaitWork {
     fn step(&mut self, job: &Arc<Job>) -> Step {
+        job.note_task(&self.task_id, None);
         match self.poller.poll(&self.client, job) {
             Polled::Final(info) => Step::Done(Ok(Output::Task {
                 task_id: std::mem::take(&mut self.task_id),
@@ -315,16 +321,20 @@ impl GenerateWork {
 impl Work for GenerateWork {
     fn step(&mut self, job: &Arc<Job>) -> Step {
         match std::mem::replace(&mut self.stage, Stage::Over) {
-            Stage::Create => match self.client.create_task(&self.request) {
-                Ok(task_id) => match Poller::new(&self.client, &task_id, &self.options) {
+            Stage::Create => {
+                let task_id = match self.client.create_task(&self.request) {
+                    Ok(task_id) => task_id,
+                    Err(error) => return Step::Done(Err(error)),
+                };
+                job.note_task(&task_id, None);
+                match Poller::new(&self.client, &task_id, &self.options) {
                     Ok(poller) => {
                         self.stage = Stage::Wait { task_id, poller };
                         Step::Again
                     }
                     Err(error) => Step::Done(Err(error)),
-                },
-                Err(error) => Step::Done(Err(error)),
-            },
+                }
+            }
             Stage::Wait {
                 task_id,
                 mut poller,
@@ -333,7 +343,10 @@ impl Work for GenerateWork {
                     self.stage = Stage::Save { task_id, info };
                     Step::Again
                 }
-                Polled::Final(info) => Step::Done(Err(task_failed(&task_id, &info))),
+                Polled::Final(info) => {
+                    job.note_task(&task_id, Some(&info));
+                    Step::Done(Err(task_failed(&task_id, &info)))
+                }
                 Polled::Failed(error) => Step::Done(Err(error)),
                 Polled::Again(when) => {
                     self.stage = Stage::Wait { task_id, poller };

@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread::ThreadId;
 use std::time::Instant;
@@ -117,6 +118,9 @@ pub struct Job {
     pub(crate) view: OnceLock<Box<dyn Any + Send + Sync>>,
     /// The client's logger: started, polled, finished, cancelled.
     log: Option<Logger>,
+    /// The task the job is about, as soon as it is known (asked for, or created),
+    /// and its last status: kept when the job fails too.
+    task: Mutex<(Option<String>, Option<TaskInfo>)>,
 }
 
 impl std::fmt::Debug for Job {
@@ -154,6 +158,20 @@ impl Job {
     pub(crate) fn progress(&self) -> (u32, Option<String>) {
         let state = lock(&self.state);
         (state.polls, state.status_text.clone())
+    }
+
+    /// Records the task the job is about, and its status when known.
+    pub(crate) fn note_task(&self, task_id: &str, info: Option<&TaskInfo>) {
+        let mut task = lock(&self.task);
+        task.0 = Some(task_id.to_owned());
+        if let Some(info) = info {
+            task.1 = Some(info.clone());
+        }
+    }
+
+    /// The task the job is about and its last status, as far as known.
+    pub(crate) fn task(&self) -> (Option<String>, Option<TaskInfo>) {
+        lock(&self.task).clone()
     }
 
     /// Records a poll, for [`Job::progress`].
@@ -293,6 +311,8 @@ impl Job {
 pub struct CompletionQueue {
     jobs: Mutex<VecDeque<Arc<Job>>>,
     signal: Signal,
+    /// Freed by the caller: nothing is put on it any more.
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for CompletionQueue {
@@ -308,6 +328,7 @@ impl CompletionQueue {
         Ok(CompletionQueue {
             jobs: Mutex::new(VecDeque::new()),
             signal: Signal::new()?,
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -318,8 +339,20 @@ impl CompletionQueue {
 
     fn push(&self, job: Arc<Job>) {
         let mut jobs = lock(&self.jobs);
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
         jobs.push_back(job);
         self.signal.raise();
+    }
+
+    /// The caller freed the queue: the jobs on it are let go, and none is put on
+    /// it any more (its descriptor closes when the last job started on it goes).
+    pub(crate) fn close(&self) {
+        let mut jobs = lock(&self.jobs);
+        self.closed.store(true, Ordering::Release);
+        jobs.clear();
+        self.signal.lower();
     }
 
     /// The next finished job, or `None` when there is none (the descriptor is
@@ -535,6 +568,7 @@ impl Shared {
             scheduler: Arc::downgrade(self),
             view: OnceLock::new(),
             log: client.logger().cloned(),
+            task: Mutex::new((None, None)),
         });
         log_line!(job.log.as_ref(), LogLevel::Debug, "job {} started", job.id);
         state.live.insert(job.id, Arc::downgrade(&job));

@@ -145,6 +145,11 @@ fn a_status_job_is_delivered_by_its_callback_on_a_pool_thread() {
         let error = c_text(camb_job_error(job, &mut len), len).unwrap();
         assert!(error.contains("no-such-task"), "{error}");
         assert!(camb_job_task(job).is_null());
+        let mut len = 0;
+        assert_eq!(
+            c_text(camb_job_task_id(job, &mut len), len).unwrap(),
+            "no-such-task"
+        );
         camb_job_free(job);
         camb_client_free(client);
     }
@@ -504,6 +509,13 @@ fn a_generate_job_goes_from_prompt_to_file_and_reports_a_task_that_failed() {
         let why = c_text(camb_job_error(job, &mut len), len).unwrap();
         assert!(why.contains("ended ERROR"), "{why}");
         assert!(!failed_path.exists());
+        // The failed generation still tells its task, and how it ended.
+        let task = read_task(camb_job_task(job));
+        assert_eq!(task.status, camb_status::Error);
+        assert!(task.exception_reason.is_some());
+        let mut len = 0;
+        let id = c_text(camb_job_task_id(job, &mut len), len).unwrap();
+        assert_eq!(task.task_id, id);
         camb_job_free(job);
         camb_client_free(client);
     }

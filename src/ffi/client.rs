@@ -25,6 +25,7 @@ use crate::jobs::Scheduler;
 /// still run then: freeing the client cancels them, and each is still delivered
 /// (with `CAMB_RESULT_CANCELLED`, or its result if it finished first), on the
 /// client's pool threads, which end after the last one; free the jobs as usual.
+/// The client's memory (its key among it) goes with its last job.
 ///
 /// After `fork()`, the child must not use any libcamb object made before the fork,
 /// not even to free it: the child would share the parent's pooled connections

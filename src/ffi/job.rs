@@ -96,13 +96,21 @@ fn view_of(job: &Job) -> Option<&View> {
     let outcome = job.outcome()?;
     let view = job.view.get_or_init(|| {
         let view = match outcome {
-            Err(error) => View {
-                error: Some(c_text(error.message())),
-                http_status: error.http_status().unwrap_or(0),
-                task: None,
-                list: None,
-                task_id: None,
-            },
+            // A failed job still tells which task it was about, and a
+            // generation's task that ended without audio, its last status.
+            Err(error) => {
+                let (task_id, info) = job.task();
+                View {
+                    error: Some(c_text(error.message())),
+                    http_status: error.http_status().unwrap_or(0),
+                    task: task_id
+                        .as_deref()
+                        .zip(info)
+                        .map(|(id, info)| camb_task::from_outcome(id, Ok(info))),
+                    list: None,
+                    task_id: task_id.as_deref().map(c_text),
+                }
+            }
             Ok(output) => {
                 let (task, list, task_id) = match output {
                     Output::Task { task_id, info } => (
@@ -565,7 +573,9 @@ pub unsafe extern "C" fn camb_job_http_status(job: *const camb_job) -> u16 {
 }
 
 /// The task of a finished status, wait or generate job, owned by the job (valid
-/// until it is freed; never free it on its own); NULL otherwise.
+/// until it is freed; never free it on its own): also the task of a generation
+/// that failed with `CAMB_RESULT_TASK_FAILED`, with the status it ended in; NULL
+/// otherwise.
 // The caller's part: `job` is NULL or a live job.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_job_task(job: *const camb_job) -> *const camb_task {
@@ -591,8 +601,9 @@ pub unsafe extern "C" fn camb_job_task_list(job: *const camb_job) -> *const camb
     })
 }
 
-/// The task id of a finished create or generate job (the new task's), or of a
-/// status or wait job, owned by the job; NULL otherwise.
+/// The task id of a finished create or generate job (the new task's, also when a
+/// generation failed after creating it), or of a status or wait job (also when it
+/// failed), owned by the job; NULL otherwise.
 // The caller's part: `job` is NULL or a live job; `out_len` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_job_task_id(
@@ -740,15 +751,17 @@ pub unsafe extern "C" fn camb_job_queue_pop(
     })
 }
 
-/// Frees a queue. Jobs that were to be put on it are still the caller's (free
-/// them as usual); they are just no longer put anywhere. NULL is a no-op.
+/// Frees a queue. Jobs that were to be put on it, or were on it, are still the
+/// caller's (free them as usual); they are no longer put anywhere. Its file
+/// descriptor is closed once those jobs are freed too. NULL is a no-op.
 // The caller's part: `queue` is NULL or a live queue, freed once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_job_queue_free(queue: *mut camb_job_queue) {
     void_call(|| {
         if !queue.is_null() {
             // SAFETY: the caller's reference (Arc::into_raw), freed once.
-            drop(unsafe { Arc::from_raw(queue.cast_const().cast::<CompletionQueue>()) });
+            let queue = unsafe { Arc::from_raw(queue.cast_const().cast::<CompletionQueue>()) };
+            queue.close();
         }
     })
 }
