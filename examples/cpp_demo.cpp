@@ -9,15 +9,21 @@
 // - asks for several statuses in one batch, each with its own result;
 // - catches camb::NotFound for a task that does not exist;
 // - cancels a wait from another thread;
-// - lets an exception thrown in a callback propagate out of libcamb's call.
+// - lets an exception thrown in a callback propagate out of libcamb's call;
+// - generates a second sound as a std::future (a job: prompt to OUT.wav.generated.wav);
+// - runs status jobs on a camb::JobQueue, waiting on its descriptor with poll(2)
+//   as an event loop would.
 // (The task ids demo-error and demo-pending are the emulator's demo tasks.)
 //
 // Exit status: 0 when all went as described, 1 on a camb::Error (its code name
 // and message are printed), 2 on bad usage.
 
+#include <poll.h>
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <future>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -182,6 +188,49 @@ void an_exception_from_the_write_callback(const camb::Client& client) {
     }
 }
 
+void a_generation_as_a_future(const camb::Client& client, const std::string& path) {
+    camb::CreateOptions create;
+    create.duration_s = 2;
+    // Returns at once: the job creates the task, waits for it (holding no thread
+    // between polls) and saves the file, on libcamb's threads.
+    std::future<camb::Generation> pending =
+        client.generate_async("the sea at night [pending_ms:400]", path, create, quick_polls(std::chrono::milliseconds(50)));
+    const camb::Generation generation = pending.get();  // throws the job's camb::Error, if any
+    std::cout << "generate_async: task " << generation.task.status_text << ", " << generation.bytes
+              << " bytes saved to " << path << "\n";
+}
+
+void jobs_on_a_queue(const camb::Client& client) {
+    const camb::JobQueue queue;
+    std::vector<camb::Job> jobs;
+    for (const char* id : {"demo-success", "demo-error", "no-such-task"}) {
+        jobs.push_back(client.start_get_task_status(id, queue));
+    }
+    // An event loop's turn: wait until the descriptor is readable, then take the
+    // finished jobs on this thread (no libcamb callback runs here).
+    std::size_t finished = 0;
+    while (finished < jobs.size()) {
+        pollfd ready{queue.fd(), POLLIN, 0};
+        if (::poll(&ready, 1, 10000) != 1) {
+            throw camb::Error(CAMB_RESULT_TIMEOUT, 0, "no job finished within 10 s");
+        }
+        while (queue.pop() != nullptr) {
+            ++finished;
+        }
+    }
+    std::cout << "queue:";
+    for (const camb::Job& job : jobs) {
+        std::string outcome;
+        try {
+            outcome = job.task().status_text;  // throws the job's own failure
+        } catch (const camb::Error& e) {
+            outcome = e.code_name();
+        }
+        std::cout << " " << outcome;
+    }
+    std::cout << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -203,6 +252,8 @@ int main(int argc, char** argv) {
         a_wait_cancelled_from_another_thread(client);
         an_exception_from_the_progress_callback(client);
         an_exception_from_the_write_callback(client);
+        a_generation_as_a_future(client, std::string(argv[2]) + ".generated.wav");
+        jobs_on_a_queue(client);
     } catch (const camb::Error& e) {
         std::cout.flush();
         std::cerr << "error: " << e.code_name() << ": " << e.what() << "\n";

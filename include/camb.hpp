@@ -11,8 +11,8 @@
  *
  * Link with -lcamb, as for C. The sections below follow camb.h's order:
  * versioning and conventions, errors, builder, client, status, create, wait,
- * audio, batch, cancellation. Everything camb.h promises holds here too; the
- * wrapper adds:
+ * audio, batch, cancellation, then jobs. Everything camb.h promises holds here
+ * too; the wrapper adds:
  * - Values: what libcamb returns (a camb_task, a camb_task_list, a
  *   camb_audio_url_list, a string freed with camb_string_free) is copied into
  *   plain C++ values (TaskInfo, TaskResult, AudioUrl, std::string) and the C
@@ -31,6 +31,16 @@
  * - std::function callbacks. An exception thrown by a callback never unwinds
  *   through libcamb (which camb.h forbids): the wrapper catches it, stops the
  *   operation, and rethrows it once libcamb has returned.
+ * - Jobs (camb.h's camb_client_start_*), two ways; see the section "Jobs":
+ *   - futures: client.get_task_status_async(id), wait_for_task_async(),
+ *     generate_async(prompt, path), ... return a std::future at once; the call
+ *     runs on libcamb's threads (holding none while a wait sleeps), and libcamb's
+ *     callback copies the result into the future's promise and frees the job,
+ *     whether or not anybody still holds the future;
+ *   - for event loops: client.start_*(..., queue) returns a camb::Job (owning
+ *     the camb_job), finished jobs come out of a camb::JobQueue whose fd() an
+ *     event loop watches; no libcamb callback runs on the loop's thread.
+ *     A Job can be cancelled, and followed (polls(), status()) while it runs.
  *
  * Thread-safety is camb.h's: a Client may be used from many threads at once
  * (its methods are const), a CancelToken may be cancelled from any thread, a
@@ -45,6 +55,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <future>
 #include <memory>
 #include <new>
 #include <optional>
@@ -238,6 +249,8 @@ struct ClientOptions {
     std::optional<std::string> proxy;
     /// Allow plain http:// to a host that is not loopback, or through a proxy (the key travels in clear).
     bool allow_insecure_http = false;
+    /// libcamb threads that run this client's jobs (default 4, from 1 to 64).
+    std::optional<std::uint32_t> job_threads;
 };
 
 /// Settings for a new Client, set one by one (camb_client_builder). The setters
@@ -251,7 +264,7 @@ struct ClientOptions {
 ///
 /// Functions: ClientBuilder(), ClientBuilder(const ClientOptions&), api_key(),
 /// base_url(), timeout(), max_retries(), allow_insecure_http(),
-/// ca_bundle_file(), ca_bundle_pem(), proxy(), build().
+/// ca_bundle_file(), ca_bundle_pem(), proxy(), job_threads(), build().
 class ClientBuilder {
 public:
     /// A builder with libcamb's defaults. Throws std::bad_alloc if libcamb is out
@@ -287,6 +300,9 @@ public:
         }
         if (options.allow_insecure_http) {
             allow_insecure_http(true);
+        }
+        if (options.job_threads) {
+            job_threads(*options.job_threads);
         }
     }
 
@@ -331,6 +347,10 @@ public:
     ClientBuilder& ca_bundle_pem(const std::string& pem) {
         return record(camb_client_builder_set_ca_bundle_pem(
             builder_.get(), reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size()));
+    }
+    /// Threads that run the client's jobs (camb_client_builder_set_job_threads).
+    ClientBuilder& job_threads(std::uint32_t threads) {
+        return record(camb_client_builder_set_job_threads(builder_.get(), threads));
     }
     /// Send every request through this HTTP proxy (camb_client_builder_set_proxy).
     ClientBuilder& proxy(const std::string& url) {
@@ -393,6 +413,9 @@ struct Progress;
 struct AudioUrl;
 struct TaskResult;
 class CancelToken;
+struct Generation;
+class Job;
+class JobQueue;
 
 /// A client for the CAMB text-to-sound API, owning a camb_client. Move-only.
 ///
@@ -403,7 +426,12 @@ class CancelToken;
 ///
 /// Functions: Client() (or ClientBuilder::build()), handle(),
 /// get_task_status(), create_task(), wait_for_task(), download_audio(),
-/// save_audio(), get_audio_url(), get_audio_urls(), get_task_statuses().
+/// save_audio(), get_audio_url(), get_audio_urls(), get_task_statuses();
+/// as futures: get_task_status_async(), create_task_async(),
+/// wait_for_task_async(), save_audio_async(), get_task_statuses_async(),
+/// generate_async(); as queue jobs: start_get_task_status(),
+/// start_create_task(), start_wait_for_task(), start_save_audio(),
+/// start_get_task_statuses(), start_generate().
 class Client {
 public:
     /// A client with these settings (see ClientBuilder). Throws Error when a
@@ -486,6 +514,52 @@ public:
     /// whole is refused (more than 100000 ids, max_connections over 32).
     std::vector<TaskResult> get_task_statuses(const std::vector<std::string>& task_ids,
                                               std::uint32_t max_connections = 0) const;
+
+    // --- jobs: futures ---
+    // Each starts a job and returns its future at once; the job runs on the
+    // client's libcamb threads. The future holds the value, or the job's failure
+    // as the Error subclass of the blocking call (NotFound, Timeout, Cancelled,
+    // ...), with the job's own words and HTTP status. A start that libcamb
+    // refuses (a bad argument, a moved-from client) throws at once instead.
+    // Destroying the Client cancels its jobs: their futures then hold Cancelled.
+    // A future may be dropped: the job still runs to its end and is freed then.
+    // A future cannot cancel its job; a Job (start_*, below) can.
+
+    /// get_task_status() as a job.
+    std::future<TaskInfo> get_task_status_async(const std::string& task_id) const;
+    /// create_task() as a job: the new task's id.
+    std::future<std::string> create_task_async(const std::string& prompt) const;
+    std::future<std::string> create_task_async(const std::string& prompt, const CreateOptions& options) const;
+    /// wait_for_task() as a job: between polls it holds no thread.
+    std::future<TaskInfo> wait_for_task_async(const std::string& task_id) const;
+    std::future<TaskInfo> wait_for_task_async(const std::string& task_id, const WaitOptions& options) const;
+    /// save_audio() as a job: the size in bytes.
+    std::future<std::uint64_t> save_audio_async(std::int64_t run_id, const std::string& path) const;
+    /// get_task_statuses() as a job: one TaskResult per id, as the blocking call.
+    std::future<std::vector<TaskResult>> get_task_statuses_async(const std::vector<std::string>& task_ids,
+                                                                 std::uint32_t max_connections = 0) const;
+    /// A whole generation as one job: create a task from `prompt`, wait for it,
+    /// save its audio as a WAV file at `path`. A task that ends without audio
+    /// fails it with Error(CAMB_RESULT_TASK_FAILED), whose message names the
+    /// task, its status and reason; no file is left at `path` then.
+    std::future<Generation> generate_async(const std::string& prompt, const std::string& path) const;
+    std::future<Generation> generate_async(const std::string& prompt, const std::string& path,
+                                           const CreateOptions& create, const WaitOptions& wait) const;
+
+    // --- jobs: for event loops ---
+    // Each starts a job that is put on `queue` when it finishes, and returns the
+    // Job that owns it (see Job and JobQueue). Refused starts throw.
+
+    Job start_get_task_status(const std::string& task_id, const JobQueue& queue) const;
+    Job start_create_task(const std::string& prompt, const CreateOptions& options, const JobQueue& queue) const;
+    Job start_wait_for_task(const std::string& task_id, const WaitOptions& options, const JobQueue& queue) const;
+    Job start_save_audio(std::int64_t run_id, const std::string& path, const JobQueue& queue) const;
+    /// Unlike get_task_statuses(), an id with a NUL byte refuses the whole start
+    /// (INVALID_PARAMETER): the Job's list holds only what libcamb was given.
+    Job start_get_task_statuses(const std::vector<std::string>& task_ids, std::uint32_t max_connections,
+                                const JobQueue& queue) const;
+    Job start_generate(const std::string& prompt, const std::string& path, const CreateOptions& create,
+                       const WaitOptions& wait, const JobQueue& queue) const;
 
 private:
     friend class ClientBuilder;
@@ -630,21 +704,31 @@ inline std::string Client::create_task(const std::string& prompt) const {
     return create_task(prompt, CreateOptions());
 }
 
-inline std::string Client::create_task(const std::string& prompt, const CreateOptions& options) const {
+namespace detail {
+
+/// camb_create_options from `options`, whose strings it borrows.
+inline camb_create_options create_options(const CreateOptions& options) {
     camb_create_options c = camb_create_options_default();
     c.duration_s = options.duration_s;
     c.audio_type = static_cast<std::uint32_t>(options.audio_type);
     if (options.project_name) {
-        c.project_name = detail::c_str(*options.project_name, "the project name");
+        c.project_name = c_str(*options.project_name, "the project name");
     }
     if (options.project_description) {
-        c.project_description = detail::c_str(*options.project_description, "the project description");
+        c.project_description = c_str(*options.project_description, "the project description");
     }
     if (options.folder_id) {
         c.has_folder_id = true;
         c.folder_id = *options.folder_id;
     }
     c.retry = options.retry;
+    return c;
+}
+
+}  // namespace detail
+
+inline std::string Client::create_task(const std::string& prompt, const CreateOptions& options) const {
+    const camb_create_options c = detail::create_options(options);
     char* raw = nullptr;
     std::size_t len = 0;
     detail::check(camb_client_create_task(client_, detail::c_str(prompt, "the prompt"), &c, &raw, &len));
@@ -744,14 +828,24 @@ inline TaskInfo Client::wait_for_task(const std::string& task_id) const {
     return wait_for_task(task_id, WaitOptions());
 }
 
+namespace detail {
+
+/// camb_wait_options from `options`.
+inline camb_wait_options wait_options(const WaitOptions& options) {
+    camb_wait_options c = camb_wait_options_default();
+    c.initial_interval_ms = millis(options.initial_interval, "the initial interval");
+    c.backoff_factor = options.backoff_factor;
+    c.max_interval_ms = millis(options.max_interval, "the maximum interval");
+    c.deadline_ms = millis(options.deadline, "the deadline");
+    return c;
+}
+
+}  // namespace detail
+
 inline TaskInfo Client::wait_for_task(const std::string& task_id, const WaitOptions& options,
                                       const CancelToken* cancel,
                                       std::function<bool(const Progress&)> on_progress) const {
-    camb_wait_options c = camb_wait_options_default();
-    c.initial_interval_ms = detail::millis(options.initial_interval, "the initial interval");
-    c.backoff_factor = options.backoff_factor;
-    c.max_interval_ms = detail::millis(options.max_interval, "the maximum interval");
-    c.deadline_ms = detail::millis(options.deadline, "the deadline");
+    const camb_wait_options c = detail::wait_options(options);
     detail::ProgressContext context{&on_progress, nullptr};
     camb_task* raw = nullptr;
     const camb_result result = camb_client_wait_for_task(
@@ -923,10 +1017,10 @@ inline TaskResult read_result(const camb_task* task, const std::string& task_id)
 
 }  // namespace detail
 
-inline std::vector<TaskResult> Client::get_task_statuses(const std::vector<std::string>& task_ids,
-                                                         std::uint32_t max_connections) const {
-    // An id with a NUL byte is refused here, on its own, as libcamb refuses an
-    // invalid id: only the others are sent.
+namespace detail {
+
+/// The ids of a batch that are sent: those without a NUL byte.
+inline std::vector<const char*> sent_ids(const std::vector<std::string>& task_ids) {
     std::vector<const char*> sent;
     sent.reserve(task_ids.size());
     for (const std::string& id : task_ids) {
@@ -934,11 +1028,17 @@ inline std::vector<TaskResult> Client::get_task_statuses(const std::vector<std::
             sent.push_back(id.c_str());
         }
     }
-    camb_task_list* raw = nullptr;
-    detail::check(camb_client_get_task_statuses(client_, sent.empty() ? nullptr : sent.data(), sent.size(),
-                                                max_connections, &raw));
-    const detail::TaskListPtr list(raw);
-    if (camb_task_list_len(list.get()) != sent.size()) {
+    return sent;
+}
+
+/// One TaskResult per id of `task_ids`, in order, from the list libcamb made for
+/// the ids sent_ids() kept; an id with a NUL byte gets its own refusal.
+inline std::vector<TaskResult> read_results(const camb_task_list* list, const std::vector<std::string>& task_ids) {
+    std::size_t sent = 0;
+    for (const std::string& id : task_ids) {
+        sent += id.find('\0') == std::string::npos ? 1 : 0;
+    }
+    if (camb_task_list_len(list) != sent) {
         throw Error(CAMB_RESULT_BAD_RESPONSE, 0, "libcamb returned a list of another length than asked for");
     }
     std::vector<TaskResult> results;
@@ -951,10 +1051,24 @@ inline std::vector<TaskResult> Client::get_task_statuses(const std::vector<std::
             refused.error.emplace(CAMB_RESULT_INVALID_PARAMETER, 0, "the task id contains a NUL byte");
             results.push_back(std::move(refused));
         } else {
-            results.push_back(detail::read_result(camb_task_list_get(list.get(), next++), id));
+            results.push_back(read_result(camb_task_list_get(list, next++), id));
         }
     }
     return results;
+}
+
+}  // namespace detail
+
+inline std::vector<TaskResult> Client::get_task_statuses(const std::vector<std::string>& task_ids,
+                                                         std::uint32_t max_connections) const {
+    // An id with a NUL byte is refused here, on its own, as libcamb refuses an
+    // invalid id: only the others are sent.
+    const std::vector<const char*> sent = detail::sent_ids(task_ids);
+    camb_task_list* raw = nullptr;
+    detail::check(camb_client_get_task_statuses(client_, sent.empty() ? nullptr : sent.data(), sent.size(),
+                                                max_connections, &raw));
+    const detail::TaskListPtr list(raw);
+    return detail::read_results(list.get(), task_ids);
 }
 
 // ---------------------------------------------------------------------------
@@ -1004,6 +1118,425 @@ private:
 
 inline const camb_cancel_token* detail::token_handle(const CancelToken* token) noexcept {
     return token != nullptr ? token->handle() : nullptr;
+}
+
+// ---------------------------------------------------------------------------
+// Jobs
+// ---------------------------------------------------------------------------
+
+/// Where a job is in its life (camb.h's `CAMB_JOB_STATE_*`).
+///
+/// Functions: none; returned by Job::state().
+enum class JobState : std::uint32_t {
+    Queued = CAMB_JOB_STATE_QUEUED,    ///< waiting for a libcamb thread
+    Running = CAMB_JOB_STATE_RUNNING,  ///< a request in flight on a libcamb thread
+    Waiting = CAMB_JOB_STATE_WAITING,  ///< between two polls, holding no thread
+    Done = CAMB_JOB_STATE_DONE,        ///< finished: its result is there
+};
+
+/// What a generation made: the task, its final status, the file's size.
+///
+/// Functions: none (a value); made by Client::generate_async() and Job::generation().
+struct Generation {
+    /// The id of the task the generation created.
+    std::string task_id;
+    /// Its final status (Success).
+    TaskInfo task;
+    /// The bytes saved to the file.
+    std::uint64_t bytes = 0;
+    /// The polls the wait made.
+    std::uint32_t polls = 0;
+};
+
+namespace detail {
+
+/// Frees a job (cancelling it if it still runs).
+struct JobFree {
+    void operator()(camb_job* j) const noexcept { camb_job_free(j); }
+};
+using JobPtr = std::unique_ptr<camb_job, JobFree>;
+
+/// Throws the job's own failure (its code as the Error subclass, its words, its
+/// HTTP status), or NOT_READY while it runs; returns when it succeeded.
+inline void check_job(const camb_job* job) {
+    if (job == nullptr) {
+        throw Error(CAMB_RESULT_NULL_PARAMETER, 0, "the Job is empty (moved from)");
+    }
+    const camb_result code = camb_job_result(job);
+    if (code == CAMB_RESULT_OK) {
+        return;
+    }
+    if (code == CAMB_RESULT_NOT_READY) {
+        throw Error(code, 0, "the job has not finished yet");
+    }
+    std::size_t len = 0;
+    const char* text = camb_job_error(job, &len);
+    throw_as(code, camb_job_http_status(job), copy(text, len));
+}
+
+[[noreturn]] inline void no_output(const char* what) {
+    throw Error(CAMB_RESULT_INVALID_PARAMETER, 0, std::string("this job has no ") + what);
+}
+
+/// The task of a finished status, wait or generate job, copied.
+inline TaskInfo job_task(const camb_job* job) {
+    check_job(job);
+    const camb_task* task = camb_job_task(job);  // the job's: not freed here
+    if (task == nullptr) {
+        no_output("task (only status, wait and generate jobs have one)");
+    }
+    return read_task(task);
+}
+
+/// The task id of a finished create, generate, status or wait job, copied.
+inline std::string job_task_id(const camb_job* job) {
+    check_job(job);
+    std::size_t len = 0;
+    const char* id = camb_job_task_id(job, &len);
+    if (id == nullptr) {
+        no_output("task id (only create, generate, status and wait jobs have one)");
+    }
+    return copy(id, len);
+}
+
+/// The bytes a finished save or generate job delivered.
+inline std::uint64_t job_bytes(const camb_job* job) {
+    check_job(job);
+    return camb_job_bytes(job);
+}
+
+/// What a finished generate job made, copied.
+inline Generation job_generation(const camb_job* job) {
+    Generation generation;
+    generation.task = job_task(job);
+    generation.task_id = job_task_id(job);
+    generation.bytes = camb_job_bytes(job);
+    generation.polls = camb_job_polls(job);
+    return generation;
+}
+
+/// A job started with a callback for a future: the promise, and how to copy
+/// the job's result into it.
+template <class T>
+struct AsyncCall {
+    std::promise<T> promise;
+    std::function<T(const camb_job*)> read;
+};
+
+/// libcamb calls this once, on one of its threads, when the job is done. It
+/// owns the job and the AsyncCall from here on: the result is copied into the
+/// promise, then the job is freed (from inside its own callback, which
+/// camb_job_free() allows), then the AsyncCall. Nothing may unwind out of it.
+template <class T>
+void async_done(camb_job* raw, void* user_data) noexcept {
+    const std::unique_ptr<AsyncCall<T>> call(static_cast<AsyncCall<T>*>(user_data));
+    const JobPtr job(raw);
+    try {
+        call->promise.set_value(call->read(job.get()));
+    } catch (...) {
+        try {
+            call->promise.set_exception(std::current_exception());
+        } catch (...) {
+            // Only a promise already satisfied throws here, which cannot happen.
+        }
+    }
+}
+
+/// Starts a job whose result `read` copies into the returned future.
+/// `start(callback, user_data, &job)` calls one camb_client_start_* function and
+/// must do nothing else (it must not throw).
+template <class T, class Start>
+std::future<T> start_async(Start start, std::function<T(const camb_job*)> read) {
+    auto call = std::make_unique<AsyncCall<T>>();
+    call->read = std::move(read);
+    std::future<T> future = call->promise.get_future();
+    // The job is the callback's, which may have run and freed it by the time
+    // start() returns: it is never touched here.
+    camb_job* job = nullptr;
+    const camb_result result = start(&async_done<T>, static_cast<void*>(call.get()), &job);
+    if (result != CAMB_RESULT_OK) {
+        throw_error(result);  // never started: `call` is still ours, and freed
+    }
+    // Started: the callback owns the AsyncCall now (it may already be gone;
+    // release() does not touch it).
+    static_cast<void>(call.release());
+    return future;
+}
+
+}  // namespace detail
+
+/// A job that its Client started with a JobQueue (Client::start_*), owning the
+/// camb_job. Move-only; destroying it frees the job: a job still running is
+/// cancelled and never put on its queue.
+///
+/// When it is done it is put on its JobQueue, and JobQueue::pop() returns its
+/// handle() (the Job still owns it). Its result is read with task(), task_id(),
+/// bytes(), task_list() or generation(), which copy it out and throw the job's
+/// failure as the Error subclass of the blocking call (NotFound, Cancelled, ...),
+/// or Error(CAMB_RESULT_NOT_READY) while it runs. Any method may be called from
+/// any thread, also while the job runs (polls() and status() follow a wait).
+///
+/// Functions: handle(), state(), done(), result(), cancel(), polls(), status(),
+/// check(), task(), task_id(), bytes(), task_list(), generation().
+class Job {
+public:
+    Job(const Job&) = delete;
+    Job& operator=(const Job&) = delete;
+    Job(Job&& other) noexcept : job_(std::exchange(other.job_, nullptr)) {}
+    Job& operator=(Job&& other) noexcept {
+        if (this != &other) {
+            camb_job_free(job_);
+            job_ = std::exchange(other.job_, nullptr);
+        }
+        return *this;
+    }
+    /// Frees the job (camb_job_free): cancelled if it still runs.
+    ~Job() { camb_job_free(job_); }
+
+    /// The C handle, which JobQueue::pop() returns when the job is done (NULL
+    /// after a move). It stays owned by this Job.
+    const camb_job* handle() const noexcept { return job_; }
+
+    JobState state() const noexcept { return static_cast<JobState>(camb_job_get_state(job_)); }
+    /// True once the job has finished (also when moved from).
+    bool done() const noexcept { return state() == JobState::Done; }
+    /// CAMB_RESULT_OK, the failure, or CAMB_RESULT_NOT_READY while it runs.
+    camb_result result() const noexcept { return camb_job_result(job_); }
+
+    /// Cancels the job: a waiting job finishes at once, a running one at its next
+    /// check; it is then delivered with Cancelled. A finished job is left as it is.
+    void cancel() const noexcept { static_cast<void>(camb_job_cancel(job_)); }
+    /// Polls a wait or generate job has made so far.
+    std::uint32_t polls() const noexcept { return camb_job_polls(job_); }
+    /// The last status a wait or generate job's polls saw (Unknown before the first).
+    Status status() const noexcept { return static_cast<Status>(camb_job_status(job_)); }
+
+    /// Returns if the job succeeded; throws its failure (or NOT_READY) otherwise.
+    void check() const { detail::check_job(job_); }
+    /// The task of a status, wait or generate job.
+    TaskInfo task() const { return detail::job_task(job_); }
+    /// The task id of a create or generate job (the new task's), or of a status or wait job.
+    std::string task_id() const { return detail::job_task_id(job_); }
+    /// The bytes a save or generate job wrote.
+    std::uint64_t bytes() const { return detail::job_bytes(job_); }
+    /// The entries of a batch job (one per id, in order, each its own result).
+    std::vector<TaskResult> task_list() const {
+        detail::check_job(job_);
+        const camb_task_list* list = camb_job_task_list(job_);  // the job's
+        if (list == nullptr) {
+            detail::no_output("task list (only batch jobs have one)");
+        }
+        std::vector<TaskResult> results;
+        const std::size_t count = camb_task_list_len(list);
+        results.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            const camb_task* task = camb_task_list_get(list, i);
+            std::size_t len = 0;
+            const char* id = camb_task_id(task, &len);
+            results.push_back(detail::read_result(task, detail::copy(id, len)));
+        }
+        return results;
+    }
+    /// What a generate job made.
+    Generation generation() const { return detail::job_generation(job_); }
+
+private:
+    friend class Client;
+    explicit Job(camb_job* job) noexcept : job_(job) {}
+
+    camb_job* job_;
+};
+
+/// A completion queue (camb_job_queue): jobs started with it are put on it when
+/// they finish, and its file descriptor is readable while it holds any. Watch
+/// fd() with your event loop (epoll, poll, Qt's QSocketNotifier, Asio's
+/// posix::stream_descriptor, libuv's uv_poll), then pop() the finished jobs on
+/// the loop's thread; no libcamb callback ever runs there. Move-only.
+///
+/// Destroying the queue while jobs are pending leaves those Jobs as they are
+/// (still owned, still to be destroyed); they are just put on no queue.
+///
+/// Functions: JobQueue(), fd(), pop(), handle().
+class JobQueue {
+public:
+    /// A queue. Throws Error(CAMB_RESULT_IO) if the system refuses a descriptor.
+    JobQueue() {
+        camb_job_queue* queue = nullptr;
+        detail::check(camb_job_queue_new(&queue));
+        queue_ = queue;
+    }
+    JobQueue(const JobQueue&) = delete;
+    JobQueue& operator=(const JobQueue&) = delete;
+    JobQueue(JobQueue&& other) noexcept : queue_(std::exchange(other.queue_, nullptr)) {}
+    JobQueue& operator=(JobQueue&& other) noexcept {
+        if (this != &other) {
+            camb_job_queue_free(queue_);
+            queue_ = std::exchange(other.queue_, nullptr);
+        }
+        return *this;
+    }
+    ~JobQueue() { camb_job_queue_free(queue_); }
+
+    /// The descriptor to watch for reading; never read, write or close it
+    /// yourself. -1 after a move.
+    int fd() const noexcept { return camb_job_queue_fd(queue_); }
+
+    /// Takes the next finished job off the queue: the handle() of the Job that
+    /// owns it, or nullptr when none is left (fd() is then no longer readable).
+    /// Never blocks.
+    const camb_job* pop() const noexcept {
+        camb_job* job = nullptr;
+        return camb_job_queue_pop(queue_, &job) == CAMB_RESULT_OK ? job : nullptr;
+    }
+
+    /// The C handle (NULL after a move). It stays owned by this JobQueue.
+    const camb_job_queue* handle() const noexcept { return queue_; }
+
+private:
+    camb_job_queue* queue_ = nullptr;
+};
+
+// --- futures ---
+
+inline std::future<TaskInfo> Client::get_task_status_async(const std::string& task_id) const {
+    const char* id = detail::c_str(task_id, "the task id");
+    return detail::start_async<TaskInfo>(
+        [&](camb_job_fn done, void* data, camb_job** job) {
+            return camb_client_start_get_task_status(client_, id, nullptr, done, data, job);
+        },
+        &detail::job_task);
+}
+
+inline std::future<std::string> Client::create_task_async(const std::string& prompt) const {
+    return create_task_async(prompt, CreateOptions());
+}
+
+inline std::future<std::string> Client::create_task_async(const std::string& prompt,
+                                                          const CreateOptions& options) const {
+    const camb_create_options c = detail::create_options(options);
+    const char* text = detail::c_str(prompt, "the prompt");
+    return detail::start_async<std::string>(
+        [&](camb_job_fn done, void* data, camb_job** job) {
+            return camb_client_start_create_task(client_, text, &c, nullptr, done, data, job);
+        },
+        &detail::job_task_id);
+}
+
+inline std::future<TaskInfo> Client::wait_for_task_async(const std::string& task_id) const {
+    return wait_for_task_async(task_id, WaitOptions());
+}
+
+inline std::future<TaskInfo> Client::wait_for_task_async(const std::string& task_id,
+                                                         const WaitOptions& options) const {
+    const camb_wait_options c = detail::wait_options(options);
+    const char* id = detail::c_str(task_id, "the task id");
+    return detail::start_async<TaskInfo>(
+        [&](camb_job_fn done, void* data, camb_job** job) {
+            return camb_client_start_wait_for_task(client_, id, &c, nullptr, done, data, job);
+        },
+        &detail::job_task);
+}
+
+inline std::future<std::uint64_t> Client::save_audio_async(std::int64_t run_id, const std::string& path) const {
+    const char* file = detail::c_str(path, "the path");
+    return detail::start_async<std::uint64_t>(
+        [&](camb_job_fn done, void* data, camb_job** job) {
+            return camb_client_start_save_audio(client_, run_id, file, nullptr, done, data, job);
+        },
+        &detail::job_bytes);
+}
+
+inline std::future<std::vector<TaskResult>> Client::get_task_statuses_async(
+    const std::vector<std::string>& task_ids, std::uint32_t max_connections) const {
+    // As get_task_statuses(): an id with a NUL byte is refused on its own.
+    const std::vector<const char*> sent = detail::sent_ids(task_ids);
+    return detail::start_async<std::vector<TaskResult>>(
+        [&](camb_job_fn done, void* data, camb_job** job) {
+            return camb_client_start_get_task_statuses(client_, sent.empty() ? nullptr : sent.data(), sent.size(),
+                                                       max_connections, nullptr, done, data, job);
+        },
+        [task_ids](const camb_job* job) {
+            detail::check_job(job);
+            const camb_task_list* list = camb_job_task_list(job);
+            if (list == nullptr) {
+                detail::no_output("task list");
+            }
+            return detail::read_results(list, task_ids);
+        });
+}
+
+inline std::future<Generation> Client::generate_async(const std::string& prompt, const std::string& path) const {
+    return generate_async(prompt, path, CreateOptions(), WaitOptions());
+}
+
+inline std::future<Generation> Client::generate_async(const std::string& prompt, const std::string& path,
+                                                      const CreateOptions& create, const WaitOptions& wait) const {
+    const camb_create_options c = detail::create_options(create);
+    const camb_wait_options w = detail::wait_options(wait);
+    const char* text = detail::c_str(prompt, "the prompt");
+    const char* file = detail::c_str(path, "the path");
+    return detail::start_async<Generation>(
+        [&](camb_job_fn done, void* data, camb_job** job) {
+            return camb_client_start_generate(client_, text, &c, &w, file, nullptr, done, data, job);
+        },
+        &detail::job_generation);
+}
+
+// --- jobs on a queue ---
+
+inline Job Client::start_get_task_status(const std::string& task_id, const JobQueue& queue) const {
+    camb_job* job = nullptr;
+    detail::check(camb_client_start_get_task_status(client_, detail::c_str(task_id, "the task id"), queue.handle(),
+                                                    nullptr, nullptr, &job));
+    return Job(job);
+}
+
+inline Job Client::start_create_task(const std::string& prompt, const CreateOptions& options,
+                                     const JobQueue& queue) const {
+    const camb_create_options c = detail::create_options(options);
+    camb_job* job = nullptr;
+    detail::check(camb_client_start_create_task(client_, detail::c_str(prompt, "the prompt"), &c, queue.handle(),
+                                                nullptr, nullptr, &job));
+    return Job(job);
+}
+
+inline Job Client::start_wait_for_task(const std::string& task_id, const WaitOptions& options,
+                                       const JobQueue& queue) const {
+    const camb_wait_options c = detail::wait_options(options);
+    camb_job* job = nullptr;
+    detail::check(camb_client_start_wait_for_task(client_, detail::c_str(task_id, "the task id"), &c, queue.handle(),
+                                                  nullptr, nullptr, &job));
+    return Job(job);
+}
+
+inline Job Client::start_save_audio(std::int64_t run_id, const std::string& path, const JobQueue& queue) const {
+    camb_job* job = nullptr;
+    detail::check(camb_client_start_save_audio(client_, run_id, detail::c_str(path, "the path"), queue.handle(),
+                                               nullptr, nullptr, &job));
+    return Job(job);
+}
+
+inline Job Client::start_get_task_statuses(const std::vector<std::string>& task_ids, std::uint32_t max_connections,
+                                           const JobQueue& queue) const {
+    std::vector<const char*> ids;
+    ids.reserve(task_ids.size());
+    for (const std::string& id : task_ids) {
+        ids.push_back(detail::c_str(id, "a task id"));
+    }
+    camb_job* job = nullptr;
+    detail::check(camb_client_start_get_task_statuses(client_, ids.empty() ? nullptr : ids.data(), ids.size(),
+                                                      max_connections, queue.handle(), nullptr, nullptr, &job));
+    return Job(job);
+}
+
+inline Job Client::start_generate(const std::string& prompt, const std::string& path, const CreateOptions& create,
+                                  const WaitOptions& wait, const JobQueue& queue) const {
+    const camb_create_options c = detail::create_options(create);
+    const camb_wait_options w = detail::wait_options(wait);
+    camb_job* job = nullptr;
+    detail::check(camb_client_start_generate(client_, detail::c_str(prompt, "the prompt"), &c, &w,
+                                             detail::c_str(path, "the path"), queue.handle(), nullptr, nullptr, &job));
+    return Job(job);
 }
 
 }  // namespace camb

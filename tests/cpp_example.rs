@@ -218,9 +218,32 @@ fn the_cpp_demo_runs_every_behaviour() {
         "write callback exception propagated after 1 chunk: stopped by the write callback",
         "{log}"
     );
-    assert_eq!(lines[15], "done", "{log}");
-    assert_eq!(lines.len(), 16, "{log}");
+    // A second sound, generated as a std::future (one job: create, wait, save).
+    let generated_path = PathBuf::from(format!("{}.generated.wav", wav.display()));
+    let generated = std::fs::read(&generated_path).expect("generate_async saved its WAV file");
+    assert_eq!(
+        lines[15],
+        format!(
+            "generate_async: task SUCCESS, {} bytes saved to {}",
+            generated.len(),
+            generated_path.display()
+        ),
+        "{log}"
+    );
+    assert_eq!(
+        generated,
+        camb_emulator::wav::render("the sea at night [pending_ms:400]", "sound", DEMO_SECONDS),
+        "the generated file is what the server rendered for its prompt"
+    );
+    // Status jobs taken off a JobQueue after poll(2) on its descriptor.
+    assert_eq!(
+        lines[16], "queue: SUCCESS ERROR CAMB_RESULT_NOT_FOUND",
+        "{log}"
+    );
+    assert_eq!(lines[17], "done", "{log}");
+    assert_eq!(lines.len(), 18, "{log}");
     let _ = std::fs::remove_file(&wav);
+    let _ = std::fs::remove_file(&generated_path);
 }
 
 #[test]
@@ -280,9 +303,30 @@ fn edge_emulator() -> Emulator {
     emulator
 }
 
+/// JOB_CASES, compiled once per test run.
+fn job_cases() -> &'static Path {
+    static JOBS: OnceLock<PathBuf> = OnceLock::new();
+    JOBS.get_or_init(|| {
+        let source = tmp("camb_hpp_job_cases.cpp");
+        std::fs::write(&source, JOB_CASES).unwrap();
+        let out = tmp("camb_hpp_job_cases");
+        compile_cpp(&source, &out, &[]);
+        out
+    })
+}
+
 fn run_edge_cases(emulator: &Emulator, wrapper: &[&str]) -> Output {
+    run_checks(edge_cases(), "edge", emulator, wrapper)
+}
+
+fn run_job_cases(emulator: &Emulator, wrapper: &[&str]) -> Output {
+    run_checks(job_cases(), "jobs", emulator, wrapper)
+}
+
+/// Runs a checks program (BASE_URL API_KEY TMPDIR) with a fresh directory.
+fn run_checks(program: &Path, name: &str, emulator: &Emulator, wrapper: &[&str]) -> Output {
     let dir = tmp(&format!(
-        "cpp-edge-{}-{}",
+        "cpp-{name}-{}-{}",
         std::process::id(),
         wrapper.len()
     ));
@@ -292,10 +336,10 @@ fn run_edge_cases(emulator: &Emulator, wrapper: &[&str]) -> Output {
     let mut command = match wrapper.split_first() {
         Some((first, rest)) => {
             let mut command = Command::new(first);
-            command.args(rest).arg(edge_cases());
+            command.args(rest).arg(program);
             command
         }
-        None => Command::new(edge_cases()),
+        None => Command::new(program),
     };
     let output = command
         .arg(emulator.base_url())
@@ -303,7 +347,7 @@ fn run_edge_cases(emulator: &Emulator, wrapper: &[&str]) -> Output {
         .arg(&dir)
         .env_remove("CAMB_API_KEY")
         .output()
-        .expect("the edge-case program runs");
+        .expect("the checks program runs");
     let _ = std::fs::remove_dir_all(&dir);
     output
 }
@@ -316,6 +360,16 @@ fn the_wrapper_handles_every_edge_case() {
     assert!(output.status.success(), "{}", both(&output));
     assert!(!log.contains("FAIL"), "{log}");
     assert!(log.contains("edge checks: all "), "{log}");
+}
+
+#[test]
+fn the_wrapper_runs_jobs_as_futures_and_on_a_queue() {
+    let emulator = edge_emulator();
+    let output = run_job_cases(&emulator, &[]);
+    let log = text(&output.stdout);
+    assert!(output.status.success(), "{}", both(&output));
+    assert!(!log.contains("FAIL"), "{log}");
+    assert!(log.contains("job checks: all "), "{log}");
 }
 
 /// valgrind, when the machine has it: no leak and no memory error on any path the
@@ -338,6 +392,10 @@ fn nothing_leaks_under_valgrind() {
     let edge = run_edge_cases(&emulator, &valgrind);
     assert!(edge.status.success(), "{}", both(&edge));
     assert!(text(&edge.stdout).contains("edge checks: all "));
+    // Jobs: each freed once, by its Job or by the callback that fills its future.
+    let jobs = run_job_cases(&emulator, &valgrind);
+    assert!(jobs.status.success(), "{}", both(&jobs));
+    assert!(text(&jobs.stdout).contains("job checks: all "));
 
     let wav = tmp(&format!("cpp-demo-valgrind-{}.wav", std::process::id()));
     let demo_run = Command::new(valgrind[0])
@@ -351,6 +409,7 @@ fn nothing_leaks_under_valgrind() {
     assert!(demo_run.status.success(), "{}", both(&demo_run));
     assert!(text(&demo_run.stdout).ends_with("done\n"));
     let _ = std::fs::remove_file(&wav);
+    let _ = std::fs::remove_file(format!("{}.generated.wav", wav.display()));
 
     // The failure path: the exception thrown while building the client.
     let failed = Command::new(valgrind[0])
@@ -936,6 +995,442 @@ int main(int argc, char** argv) {
         return 1;
     }
     std::printf("edge checks: all %d ok\n", checks);
+    return 0;
+}
+"##;
+
+/// Jobs through camb.hpp: futures (the callback form of camb_client_start_*, a
+/// std::promise set on a libcamb thread, the job freed there), and camb::Job /
+/// camb::JobQueue (the queue form, for event loops: here poll(2) on its fd).
+/// Each result is compared with the blocking call's; failures come out as the
+/// wrapper's Error subclasses with the job's own words. Under valgrind (see
+/// nothing_leaks_under_valgrind) a job freed twice or never would show.
+/// Arguments: BASE_URL API_KEY TMPDIR (run with CAMB_API_KEY unset).
+const JOB_CASES: &str = r##"
+#include <poll.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "camb.hpp"
+
+static_assert(!std::is_copy_constructible_v<camb::Job>);
+static_assert(!std::is_copy_assignable_v<camb::Job>);
+static_assert(std::is_nothrow_move_constructible_v<camb::Job>);
+static_assert(std::is_nothrow_move_assignable_v<camb::Job>);
+static_assert(!std::is_copy_constructible_v<camb::JobQueue>);
+static_assert(!std::is_copy_assignable_v<camb::JobQueue>);
+static_assert(std::is_nothrow_move_constructible_v<camb::JobQueue>);
+static_assert(std::is_nothrow_move_assignable_v<camb::JobQueue>);
+static_assert(std::is_same_v<decltype(std::declval<camb::Client>().get_task_status_async("")),
+                             std::future<camb::TaskInfo>>);
+static_assert(std::is_same_v<decltype(std::declval<camb::Client>().wait_for_task_async("")),
+                             std::future<camb::TaskInfo>>);
+static_assert(std::is_same_v<decltype(std::declval<camb::Client>().generate_async("", "")),
+                             std::future<camb::Generation>>);
+static_assert(std::is_same_v<decltype(std::declval<camb::Client>().get_task_statuses_async({})),
+                             std::future<std::vector<camb::TaskResult>>>);
+static_assert(std::is_same_v<decltype(std::declval<camb::JobQueue>().pop()), const camb_job*>);
+
+static int checks = 0;
+static int failures = 0;
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        ++checks;                                                            \
+        if (!(cond)) {                                                       \
+            ++failures;                                                      \
+            std::printf("FAIL line %d: %s\n", __LINE__, #cond);             \
+        }                                                                    \
+    } while (0)
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// True when f throws exactly an E (or subclass) with this code (and HTTP status,
+// unless http < 0, and words); prints what happened otherwise.
+template <class E, class F>
+static bool throws(F&& f, camb_result code, int http = -1, const char* contains = nullptr) {
+    try {
+        f();
+    } catch (const E& e) {
+        bool ok = e.code() == code && (http < 0 || e.http_status() == http) &&
+                  (contains == nullptr || std::string(e.what()).find(contains) != std::string::npos);
+        if (!ok) {
+            std::printf("  got %s (HTTP %u): %s\n", e.code_name(), unsigned(e.http_status()), e.what());
+        }
+        return ok;
+    } catch (const std::exception& e) {
+        std::printf("  another exception: %s\n", e.what());
+        return false;
+    }
+    std::printf("  nothing was thrown\n");
+    return false;
+}
+
+// A future is ready within a generous bound (valgrind is slow): a job that is
+// never delivered fails a check instead of hanging the test.
+template <class T>
+static bool ready(const std::future<T>& f) {
+    return f.valid() && f.wait_for(seconds(60)) == std::future_status::ready;
+}
+
+static bool readable(int fd, int timeout_ms) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
+}
+
+static std::string file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+static bool exists(const std::string& path) { return std::ifstream(path).good(); }
+
+static bool is_wav(const std::string& bytes) {
+    return bytes.size() > 44 && bytes.compare(0, 4, "RIFF") == 0 && bytes.compare(8, 4, "WAVE") == 0;
+}
+
+static bool same(const camb::TaskInfo& a, const camb::TaskInfo& b) {
+    return a.task_id == b.task_id && a.status == b.status && a.status_text == b.status_text &&
+           a.run_id == b.run_id && a.exception_reason == b.exception_reason && a.message == b.message;
+}
+
+static camb::WaitOptions fast(int interval_ms, int deadline_ms = 30000) {
+    camb::WaitOptions w;
+    w.initial_interval = milliseconds(interval_ms);
+    w.max_interval = milliseconds(interval_ms);
+    w.deadline = milliseconds(deadline_ms);
+    return w;
+}
+
+static long long ms_since(Clock::time_point start) {
+    return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+}
+
+int main(int argc, char** argv) {
+    if (argc != 4) {
+        std::fprintf(stderr, "usage: jobs BASE_URL API_KEY TMPDIR\n");
+        return 2;
+    }
+    const std::string base = argv[1], key = argv[2], dir = argv[3];
+    camb::ClientOptions opts;
+    opts.base_url = base;
+    opts.api_key = key;
+    opts.timeout = seconds(10);
+    const camb::Client client(opts);
+    camb::CreateOptions one_second;
+    one_second.duration_s = 1;
+
+    // --- a status through a future equals the blocking call's ----------------
+    for (const char* id : {"demo-success", "demo-error", "demo-pending", "demo-unknown", "nul-task"}) {
+        std::future<camb::TaskInfo> f = client.get_task_status_async(id);
+        CHECK(ready(f));
+        if (ready(f)) {
+            const camb::TaskInfo info = f.get();
+            CHECK(same(info, client.get_task_status(id)));
+            CHECK(info.task_id == id);
+        }
+    }
+    {
+        std::future<camb::TaskInfo> nul = client.get_task_status_async("nul-task");
+        CHECK(ready(nul) && nul.get().status_text == std::string("DONE\0LATER", 10));
+        // The job's own code, words and HTTP status, as the blocking call's.
+        std::future<camb::TaskInfo> missing = client.get_task_status_async("no-such-task");
+        CHECK(ready(missing));
+        CHECK(throws<camb::NotFound>([&] { missing.get(); }, CAMB_RESULT_NOT_FOUND, 404,
+                                     "HTTP 404 Not Found: Task not found: no-such-task"));
+        camb::ClientOptions wrong_key = opts;
+        wrong_key.api_key = "wrong-key";
+        const camb::Client wrong(wrong_key);
+        std::future<camb::TaskInfo> unauthorized = wrong.get_task_status_async("demo-success");
+        CHECK(ready(unauthorized));
+        CHECK(throws<camb::Unauthorized>([&] { unauthorized.get(); }, CAMB_RESULT_UNAUTHORIZED, 401));
+    }
+
+    // --- refused starts throw at once, with libcamb's words ---------------------
+    {
+        CHECK(throws<camb::Error>([&] { client.get_task_status_async(""); }, CAMB_RESULT_INVALID_PARAMETER, 0, "empty"));
+        CHECK(throws<camb::Error>([&] { client.get_task_status_async(std::string("demo\0x", 6)); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0, "NUL byte"));
+        camb::CreateOptions too_long;
+        too_long.duration_s = 11;
+        CHECK(throws<camb::Error>([&] { client.generate_async("rain", dir + "/never.wav", too_long, fast(20)); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { client.wait_for_task_async("demo-success", fast(0)); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { client.create_task_async(""); }, CAMB_RESULT_INVALID_PARAMETER, 0));
+        camb::Client moved(opts);
+        const camb::Client taker(std::move(moved));
+        CHECK(throws<camb::Error>([&] { moved.get_task_status_async("demo-success"); },
+                                  CAMB_RESULT_NULL_PARAMETER, 0));
+        CHECK(!exists(dir + "/never.wav"));
+    }
+
+    // --- many futures at once, from several threads, each its own result --------
+    {
+        std::vector<std::future<camb::TaskInfo>> futures;
+        for (int i = 0; i < 16; ++i) {
+            futures.push_back(client.get_task_status_async(
+                i % 3 == 0 ? "demo-success" : i % 3 == 1 ? "demo-error" : "missing-" + std::to_string(i)));
+        }
+        for (int i = 0; i < 16; ++i) {
+            CHECK(ready(futures[i]));
+            if (i % 3 == 0) {
+                CHECK(futures[i].get().run_id == 4242);
+            } else if (i % 3 == 1) {
+                CHECK(futures[i].get().exception_reason == std::string("PROCESSING_ERROR"));
+            } else {
+                const std::string id = "missing-" + std::to_string(i);
+                CHECK(throws<camb::NotFound>([&] { futures[i].get(); }, CAMB_RESULT_NOT_FOUND, 404, id.c_str()));
+            }
+        }
+        int wrong = 0;
+        std::vector<std::thread> threads;
+        std::vector<int> wrong_per_thread(4, 0);
+        for (int t = 0; t < 4; ++t) {
+            threads.emplace_back([&client, &wrong_per_thread, t] {
+                std::vector<std::future<camb::TaskInfo>> mine;
+                for (int i = 0; i < 5; ++i) {
+                    mine.push_back(client.get_task_status_async(i % 2 == 0 ? "demo-success" : "demo-unknown"));
+                }
+                for (int i = 0; i < 5; ++i) {
+                    if (!ready(mine[i])) {
+                        ++wrong_per_thread[t];
+                        continue;
+                    }
+                    const camb::TaskInfo info = mine[i].get();
+                    if (info.status_text != (i % 2 == 0 ? "SUCCESS" : "QUEUED_FOR_GPU")) ++wrong_per_thread[t];
+                }
+            });
+        }
+        for (auto& thread : threads) thread.join();
+        for (int w : wrong_per_thread) wrong += w;
+        CHECK(wrong == 0);
+    }
+
+    // --- create, wait, save, batch as futures ---------------------------------
+    {
+        std::future<std::string> created = client.create_task_async("a kettle [pending_ms:300]", one_second);
+        CHECK(ready(created));
+        const std::string id = created.get();
+        CHECK(!id.empty());
+        std::future<camb::TaskInfo> waited = client.wait_for_task_async(id, fast(20));
+        CHECK(ready(waited));
+        const camb::TaskInfo info = waited.get();
+        CHECK(info.status == camb::Status::Success && info.run_id.has_value());
+        CHECK(same(info, client.get_task_status(id)));
+        if (info.run_id) {
+            std::future<std::uint64_t> saved = client.save_audio_async(*info.run_id, dir + "/saved.wav");
+            CHECK(ready(saved));
+            const std::uint64_t bytes = saved.get();
+            CHECK(bytes == file(dir + "/saved.wav").size() && is_wav(file(dir + "/saved.wav")));
+        }
+        std::future<std::uint64_t> no_run = client.save_audio_async(999999, dir + "/no-run.wav");
+        CHECK(ready(no_run));
+        CHECK(throws<camb::NotFound>([&] { no_run.get(); }, CAMB_RESULT_NOT_FOUND, 404));
+        std::future<camb::TaskInfo> late = client.wait_for_task_async("demo-pending", fast(20, 200));
+        CHECK(ready(late));
+        CHECK(throws<camb::Timeout>([&] { late.get(); }, CAMB_RESULT_TIMEOUT, 0));
+
+        const std::vector<std::string> ids = {"demo-success", "no-such-task", "", std::string("x\0y", 3), "demo-error"};
+        std::future<std::vector<camb::TaskResult>> batch = client.get_task_statuses_async(ids, 2);
+        CHECK(ready(batch));
+        const std::vector<camb::TaskResult> got = batch.get();
+        const std::vector<camb::TaskResult> expected = client.get_task_statuses(ids, 2);
+        CHECK(got.size() == ids.size() && expected.size() == ids.size());
+        for (std::size_t i = 0; i < got.size() && i < expected.size(); ++i) {
+            CHECK(got[i].task_id == ids[i]);
+            CHECK(got[i].ok() == expected[i].ok());
+            if (got[i].ok() && expected[i].ok()) CHECK(same(*got[i].info, *expected[i].info));
+            if (!got[i].ok() && !expected[i].ok()) {
+                CHECK(got[i].error->code() == expected[i].error->code());
+                CHECK(std::string(got[i].error->what()) == expected[i].error->what());
+                CHECK(got[i].error->http_status() == expected[i].error->http_status());
+            }
+        }
+        CHECK(got.size() == 5 && got[1].error && got[1].error->code() == CAMB_RESULT_NOT_FOUND);
+        CHECK(got.size() == 5 && got[3].error && std::strstr(got[3].error->what(), "NUL byte") != nullptr);
+    }
+
+    // --- generate_async: prompt to WAV file in one job --------------------------
+    {
+        const std::string path = dir + "/generated.wav";
+        std::future<camb::Generation> f =
+            client.generate_async("rain on a tin roof [pending_ms:300]", path, one_second, fast(20));
+        CHECK(ready(f));
+        const camb::Generation g = f.get();
+        const std::string bytes = file(path);
+        CHECK(g.task.status == camb::Status::Success && g.task.task_id == g.task_id && g.task.run_id);
+        CHECK(same(g.task, client.get_task_status(g.task_id)));
+        CHECK(g.bytes == bytes.size() && is_wav(bytes));
+        CHECK(g.polls >= 4);  // every 20 ms (not libcamb's default 2 s) for a task pending 300 ms
+        if (g.task.run_id) {
+            std::string downloaded;
+            client.download_audio(*g.task.run_id, [&](const std::uint8_t* d, std::size_t n) {
+                downloaded.append(reinterpret_cast<const char*>(d), n);
+                return true;
+            });
+            CHECK(downloaded == bytes);
+        }
+
+        // A task that ends without audio: TASK_FAILED, and no file.
+        std::future<camb::Generation> failed =
+            client.generate_async("glass [status:ERROR]", dir + "/failed.wav", one_second, fast(20));
+        CHECK(ready(failed));
+        CHECK(throws<camb::Error>([&] { failed.get(); }, CAMB_RESULT_TASK_FAILED, 0,
+                                  "ended ERROR: PROCESSING_ERROR (The audio model failed to render this prompt)"));
+        CHECK(!exists(dir + "/failed.wav"));
+
+        // A dropped future: the job runs to its end (the file appears) and frees
+        // itself; valgrind would see it leak or freed twice.
+        const std::string dropped = dir + "/dropped.wav";
+        static_cast<void>(client.generate_async("a bell [pending_ms:100]", dropped, one_second, fast(20)));
+        const auto start = Clock::now();
+        while (!exists(dropped) && ms_since(start) < 60000) {
+            std::this_thread::sleep_for(milliseconds(20));
+        }
+        CHECK(exists(dropped));
+    }
+
+    // --- destroying the client cancels its jobs: their futures hold Cancelled ---
+    {
+        std::future<camb::TaskInfo> waiting;
+        std::future<camb::Generation> generating;
+        const auto start = Clock::now();
+        {
+            const camb::Client doomed(opts);
+            waiting = doomed.wait_for_task_async("demo-pending", fast(10000, 60000));
+            generating = doomed.generate_async("a gong [pending_ms:60000]", dir + "/doomed.wav", one_second,
+                                               fast(10000, 60000));
+            std::this_thread::sleep_for(milliseconds(100));
+        }
+        CHECK(ready(waiting) && ready(generating));
+        CHECK(ms_since(start) < 20000);
+        CHECK(throws<camb::Cancelled>([&] { waiting.get(); }, CAMB_RESULT_CANCELLED, 0));
+        CHECK(throws<camb::Cancelled>([&] { generating.get(); }, CAMB_RESULT_CANCELLED, 0));
+        CHECK(!exists(dir + "/doomed.wav"));
+    }
+
+    // --- Job and JobQueue: the event loop's way --------------------------------
+    {
+        camb::JobQueue queue;
+        CHECK(queue.fd() >= 0);
+        CHECK(!readable(queue.fd(), 0));
+        CHECK(queue.pop() == nullptr);
+        std::vector<camb::Job> jobs;
+        jobs.push_back(client.start_get_task_status("demo-success", queue));
+        jobs.push_back(client.start_get_task_status("no-such-task", queue));
+        jobs.push_back(client.start_get_task_statuses({"demo-error", "missing-q"}, 0, queue));
+        jobs.push_back(client.start_generate("waves [pending_ms:200]", dir + "/queued.wav", one_second, fast(20), queue));
+        jobs.push_back(client.start_create_task("a drum", one_second, queue));
+        jobs.push_back(client.start_save_audio(4242, dir + "/queued-save.wav", queue));
+
+        std::multiset<const camb_job*> taken;
+        const auto start = Clock::now();
+        while (taken.size() < jobs.size() && ms_since(start) < 60000) {
+            if (readable(queue.fd(), 100)) {
+                while (const camb_job* job = queue.pop()) {
+                    taken.insert(job);
+                }
+            }
+        }
+        CHECK(taken.size() == jobs.size());
+        for (const camb::Job& job : jobs) {
+            CHECK(taken.count(job.handle()) == 1);
+            CHECK(job.done() && job.state() == camb::JobState::Done);
+        }
+        CHECK(!readable(queue.fd(), 0));
+        CHECK(jobs[0].result() == CAMB_RESULT_OK && jobs[0].task().run_id == 4242);
+        CHECK(same(jobs[0].task(), client.get_task_status("demo-success")));
+        CHECK(jobs[0].task_id() == "demo-success");
+        CHECK(jobs[1].result() == CAMB_RESULT_NOT_FOUND);
+        CHECK(throws<camb::NotFound>([&] { jobs[1].task(); }, CAMB_RESULT_NOT_FOUND, 404, "no-such-task"));
+        const std::vector<camb::TaskResult> list = jobs[2].task_list();
+        CHECK(list.size() == 2 && list[0].ok() && list[0].info->status == camb::Status::Error);
+        CHECK(list.size() == 2 && list[1].task_id == "missing-q" && list[1].error &&
+              list[1].error->code() == CAMB_RESULT_NOT_FOUND);
+        const camb::Generation g = jobs[3].generation();
+        CHECK(g.task.status == camb::Status::Success && g.bytes == file(dir + "/queued.wav").size());
+        CHECK(!jobs[4].task_id().empty());
+        CHECK(throws<camb::Error>([&] { jobs[4].task(); }, CAMB_RESULT_INVALID_PARAMETER, 0, "no task"));
+        CHECK(jobs[5].bytes() == file(dir + "/queued-save.wav").size() && is_wav(file(dir + "/queued-save.wav")));
+
+        // A waiting job: not ready, followed while it sleeps, cancelled at once.
+        camb::Job wait = client.start_wait_for_task("demo-pending", fast(10000, 60000), queue);
+        CHECK(throws<camb::Error>([&] { wait.task(); }, CAMB_RESULT_NOT_READY, 0));
+        auto since = Clock::now();
+        while (wait.state() != camb::JobState::Waiting && ms_since(since) < 30000) {
+            std::this_thread::sleep_for(milliseconds(5));
+        }
+        CHECK(wait.state() == camb::JobState::Waiting);
+        CHECK(wait.polls() == 1 && wait.status() == camb::Status::Pending);
+        since = Clock::now();
+        wait.cancel();
+        CHECK(readable(queue.fd(), 20000));
+        CHECK(queue.pop() == wait.handle());
+        CHECK(ms_since(since) < 20000);
+        CHECK(throws<camb::Cancelled>([&] { wait.task(); }, CAMB_RESULT_CANCELLED, 0));
+
+        // Destroying a Job that runs cancels it, and it is never delivered: only
+        // the marker started after it comes out of the queue.
+        { const camb::Job gone = client.start_wait_for_task("demo-pending", fast(20, 60000), queue); }
+        const camb::Job marker = client.start_get_task_status("demo-success", queue);
+        since = Clock::now();
+        std::vector<const camb_job*> popped;
+        while (popped.empty() && ms_since(since) < 60000) {
+            if (readable(queue.fd(), 100)) {
+                while (const camb_job* job = queue.pop()) popped.push_back(job);
+            }
+        }
+        std::this_thread::sleep_for(milliseconds(100));
+        while (const camb_job* job = queue.pop()) popped.push_back(job);
+        CHECK(popped.size() == 1 && popped[0] == marker.handle());
+
+        // Moved from: an empty Job and queue refuse, the new owners work.
+        camb::Job moved = std::move(jobs[0]);
+        CHECK(jobs[0].handle() == nullptr && moved.task().run_id == 4242);
+        CHECK(throws<camb::Error>([&] { jobs[0].task(); }, CAMB_RESULT_NULL_PARAMETER, 0));
+        camb::JobQueue other(std::move(queue));
+        CHECK(queue.fd() == -1 && queue.pop() == nullptr && other.fd() >= 0);
+        CHECK(throws<camb::Error>([&] { client.start_get_task_status("demo-success", queue); },
+                                  CAMB_RESULT_NULL_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { client.start_get_task_statuses({std::string("a\0b", 3)}, 0, other); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0, "NUL byte"));
+    }
+
+    // --- a queue may go before its jobs; they are then put nowhere -------------
+    {
+        std::optional<camb::Job> job;
+        {
+            const camb::JobQueue queue;
+            job.emplace(client.start_wait_for_task("demo-pending", fast(10000, 60000), queue));
+        }
+        job->cancel();
+        const auto start = Clock::now();
+        while (!job->done() && ms_since(start) < 20000) {
+            std::this_thread::sleep_for(milliseconds(5));
+        }
+        CHECK(throws<camb::Cancelled>([&] { job->task(); }, CAMB_RESULT_CANCELLED, 0));
+    }
+
+    if (failures != 0) {
+        std::printf("job checks: %d of %d FAILED\n", failures, checks);
+        return 1;
+    }
+    std::printf("job checks: all %d ok\n", checks);
     return 0;
 }
 "##;

@@ -20,9 +20,24 @@
  * on the loader's path.
  *
  * Plain methods are synchronous: they block the event loop while libcamb works
- * (a wait sleeps between polls). The *Async methods (getTaskStatusAsync,
- * getTaskStatusesAsync, waitForTaskAsync) return Promises: koffi runs the call on
- * a thread of libuv's pool, and since libcamb 0.2 what a call returns (a
+ * (a wait sleeps between polls).
+ *
+ * The job methods return Promises and hold no thread of Node's: getTaskStatusJob,
+ * getTaskStatusesJob, createTaskJob, waitForTaskJob, saveAudioJob and generate
+ * (prompt to WAV file in one call). Each starts a libcamb job, which runs on
+ * the client's own threads (options.jobThreads, default 4) and holds none while
+ * it waits between polls; Node's event loop learns that it finished from the
+ * descriptor of a libcamb completion queue (see Completions below). A rejection
+ * carries the job's own code, words and HTTP status. Each takes an AbortSignal
+ * (`signal`); waits and generations also take onProgress.
+ *
+ *   const { taskId, bytes } = await client.generate('rain on a tin roof', 'rain.wav', {
+ *     durationS: 5, onProgress: (p) => console.log(p.polls, p.statusName),
+ *   });
+ *
+ * The older *Async methods (getTaskStatusAsync, getTaskStatusesAsync,
+ * waitForTaskAsync) return Promises too, built otherwise: koffi runs the
+ * blocking call on a thread of libuv's pool, and since libcamb 0.2 what a call returns (a
  * camb_task, a camb_task_list) belongs to no thread, so it is read on the main
  * thread once the call is over. Only camb_last_error() and
  * camb_last_http_status() are still per thread: see waitForTaskAsync for what a
@@ -74,6 +89,8 @@ koffi.opaque('camb_cancel_token');
 koffi.opaque('camb_task');
 koffi.opaque('camb_task_list');
 koffi.opaque('camb_audio_url_list');
+koffi.opaque('camb_job');
+koffi.opaque('camb_job_queue');
 
 // struct_size first: see createOptions() for how it is set.
 const CreateOptions = koffi.struct('camb_create_options', {
@@ -115,6 +132,9 @@ const ProgressFn = koffi.proto(
 const WriteFn = koffi.proto(
   'bool camb_write_fn(const uint8_t *data, size_t len, void *user_data)'
 );
+// Declared for the start functions' signatures only: camb.js always passes NULL
+// here and takes its jobs from a completion queue instead (see Completions).
+koffi.proto('void camb_job_fn(camb_job *job, void *user_data)');
 
 /** camb_result values (camb.h's CAMB_RESULT_*), without the prefix. */
 const Result = Object.freeze({
@@ -126,6 +146,8 @@ const Result = Object.freeze({
   CANCELLED: 5,
   PANIC: 6,
   IO: 7,
+  NOT_READY: 8, // a job not finished yet, or an empty completion queue
+  TASK_FAILED: 9, // a generation whose task ended without audio (ERROR, TIMEOUT, ...)
   CONNECT: 100,
   TIMEOUT: 101,
   BAD_RESPONSE: 102,
@@ -152,6 +174,9 @@ const Status = Object.freeze({
 /** Audio types (camb.h's CAMB_AUDIO_TYPE_*). */
 const AudioType = Object.freeze({ DEFAULT: 0, SOUND: 1, MUSIC: 2 });
 
+/** Where a job is in its life (camb.h's CAMB_JOB_STATE_*), as onProgress reports it. */
+const JobState = Object.freeze({ QUEUED: 0, RUNNING: 1, WAITING: 2, DONE: 3 });
+
 // ---------------------------------------------------------------------------
 // The library's functions, bound once per path.
 // ---------------------------------------------------------------------------
@@ -173,6 +198,7 @@ function bind(path) {
     setCaBundlePem: f('uint32_t camb_client_builder_set_ca_bundle_pem(camb_client_builder *b, const uint8_t *pem, size_t len)'),
     setProxy: f('uint32_t camb_client_builder_set_proxy(camb_client_builder *b, const char *url)'),
     setAllowInsecureHttp: f('uint32_t camb_client_builder_set_allow_insecure_http(camb_client_builder *b, bool allow)'),
+    setJobThreads: f('uint32_t camb_client_builder_set_job_threads(camb_client_builder *b, uint32_t threads)'),
     build: f('uint32_t camb_client_builder_build(camb_client_builder *b, _Out_ camb_client **out)'),
     builderFree: f('void camb_client_builder_free(camb_client_builder *b)'),
     clientFree: f('void camb_client_free(camb_client *c)'),
@@ -206,6 +232,29 @@ function bind(path) {
     audioUrlListGet: f('const void *camb_audio_url_list_get(const camb_audio_url_list *l, size_t i, _Out_ int64_t *run_id, _Out_ size_t *len)'),
     audioUrlListFree: f('void camb_audio_url_list_free(camb_audio_url_list *l)'),
     stringFree: f('void camb_string_free(void *s)'),
+
+    startGetTaskStatus: f('uint32_t camb_client_start_get_task_status(const camb_client *c, const char *id, const camb_job_queue *q, camb_job_fn *cb, void *user_data, _Out_ camb_job **out)'),
+    startGetTaskStatuses: f('uint32_t camb_client_start_get_task_statuses(const camb_client *c, const char **ids, size_t count, uint32_t max_connections, const camb_job_queue *q, camb_job_fn *cb, void *user_data, _Out_ camb_job **out)'),
+    startCreateTask: f('uint32_t camb_client_start_create_task(const camb_client *c, const char *prompt, const camb_create_options *o, const camb_job_queue *q, camb_job_fn *cb, void *user_data, _Out_ camb_job **out)'),
+    startWaitForTask: f('uint32_t camb_client_start_wait_for_task(const camb_client *c, const char *id, const camb_wait_options *o, const camb_job_queue *q, camb_job_fn *cb, void *user_data, _Out_ camb_job **out)'),
+    startSaveAudio: f('uint32_t camb_client_start_save_audio(const camb_client *c, int64_t run_id, const char *path, const camb_job_queue *q, camb_job_fn *cb, void *user_data, _Out_ camb_job **out)'),
+    startGenerate: f('uint32_t camb_client_start_generate(const camb_client *c, const char *prompt, const camb_create_options *co, const camb_wait_options *wo, const char *path, const camb_job_queue *q, camb_job_fn *cb, void *user_data, _Out_ camb_job **out)'),
+    jobGetState: f('uint32_t camb_job_get_state(const camb_job *j)'),
+    jobResult: f('uint32_t camb_job_result(const camb_job *j)'),
+    jobError: f('const void *camb_job_error(const camb_job *j, _Out_ size_t *len)'),
+    jobHttpStatus: f('uint16_t camb_job_http_status(const camb_job *j)'),
+    jobTask: f('const camb_task *camb_job_task(const camb_job *j)'),
+    jobTaskList: f('const camb_task_list *camb_job_task_list(const camb_job *j)'),
+    jobTaskId: f('const void *camb_job_task_id(const camb_job *j, _Out_ size_t *len)'),
+    jobBytes: f('uint64_t camb_job_bytes(const camb_job *j)'),
+    jobPolls: f('uint32_t camb_job_polls(const camb_job *j)'),
+    jobStatus: f('uint32_t camb_job_status(const camb_job *j)'),
+    jobCancel: f('uint32_t camb_job_cancel(const camb_job *j)'),
+    jobFree: f('void camb_job_free(camb_job *j)'),
+    queueNew: f('uint32_t camb_job_queue_new(_Out_ camb_job_queue **q)'),
+    queueFd: f('int32_t camb_job_queue_fd(const camb_job_queue *q)'),
+    queuePop: f('uint32_t camb_job_queue_pop(const camb_job_queue *q, _Out_ camb_job **out)'),
+    queueFree: f('void camb_job_queue_free(camb_job_queue *q)'),
 
     cancelTokenNew: f('camb_cancel_token *camb_cancel_token_new(void)'),
     cancelTokenCancel: f('uint32_t camb_cancel_token_cancel(const camb_cancel_token *t)'),
@@ -338,21 +387,26 @@ function takeTask(c, task) {
   }
 }
 
-// Reads a camb_task_list into [{ taskId, info, error }], then frees it.
+// Copies a camb_task_list into [{ taskId, info, error }] (the list is not freed).
+function readTaskList(c, list) {
+  const entries = [];
+  const count = Number(c.taskListLen(list));
+  for (let i = 0; i < count; i++) {
+    const task = c.taskListGet(list, i); // owned by the list: never freed alone
+    const error = taskFailure(c, task);
+    entries.push({
+      taskId: taskText(c.taskId, task) ?? '',
+      info: error === null ? taskInfo(c, task) : null,
+      error,
+    });
+  }
+  return entries;
+}
+
+// Reads a camb_task_list the caller owns, then frees it whatever happens.
 function takeTaskList(c, list) {
   try {
-    const entries = [];
-    const count = Number(c.taskListLen(list));
-    for (let i = 0; i < count; i++) {
-      const task = c.taskListGet(list, i); // owned by the list: never freed alone
-      const error = taskFailure(c, task);
-      entries.push({
-        taskId: taskText(c.taskId, task) ?? '',
-        info: error === null ? taskInfo(c, task) : null,
-        error,
-      });
-    }
-    return entries;
+    return readTaskList(c, list);
   } finally {
     c.taskListFree(list);
   }
@@ -421,6 +475,134 @@ function waitOptions(c, options) {
 }
 
 // ---------------------------------------------------------------------------
+// Jobs: how a finished one comes back to JavaScript
+//
+// A job (camb_client_start_*) runs on the client's own libcamb threads, and
+// holds none while it waits between polls. camb.js starts every job with a
+// completion queue (camb_job_queue), one per client, and watches the queue's
+// file descriptor on Node's own event loop with koffi.node.poll (libuv's
+// uv_poll). When it becomes readable, the main thread pops the finished jobs,
+// copies each one's result into JS values, frees the job and settles its
+// Promise. So no libcamb callback ever runs JavaScript, no libuv or libcamb
+// thread is held for JavaScript, and completion is not polled on a timer.
+//
+// Why not the callback form (camb_job_fn): koffi can register a JS function
+// that libcamb then calls on its pool thread, and koffi marshals such a call to
+// the main thread (a blocking N-API thread-safe function: the calling thread
+// waits until the event loop has run the function). Read in koffi 3.3.4's
+// sources (src/koffi/src/call.cc, RelayAsync and InitAsyncBroker), that means:
+//  - the libcamb pool thread stays blocked until the event loop gets round to
+//    the call, so a busy loop stalls every job of the client (4 threads by
+//    default);
+//  - camb_job_free() waits for a callback in progress on another thread. The JS
+//    function runs on the main thread while libcamb sees the callback on its
+//    pool thread, which waits for the main thread: freeing the job from the JS
+//    callback, or from an abort handler just as the job finishes, would deadlock;
+//  - koffi's thread-safe function is unreferenced, so a pending job would not
+//    keep Node alive, and a callback arriving while Node exits has no loop.
+// A timer polling camb_job_result() would work, but it wakes the loop for
+// nothing and adds up to a period of latency; libcamb's descriptor is made for
+// event loops. (Progress is the exception: jobs report no event per poll, so
+// onProgress samples camb_job_polls() and camb_job_status() on a timer.)
+//
+// koffi.node.poll exists since koffi 2.15 and is not yet documented ("might
+// change"): camb.js pins koffi 3.3.4, and without it job methods reject with a
+// message that says so.
+// ---------------------------------------------------------------------------
+
+class Completions {
+  constructor(c) {
+    if (typeof koffi.node?.poll !== 'function') {
+      throw new Error(`koffi ${koffi.version} has no koffi.node.poll, which camb.js's job methods need ` +
+        '(koffi 2.15 or later; camb.js is tested with 3.3.4)');
+    }
+    this._c = c;
+    const out = [null];
+    check(c, c.queueNew(out));
+    this._queue = out[0];
+    this._pending = new Map(); // job handle (its address, a BigInt) -> finished(job)
+    this._closing = false;
+    this.started = 0; // jobs handed to this queue, ...
+    this.freed = 0; // ... and freed by it: equal when none is pending
+    try {
+      this._poll = koffi.node.poll(c.queueFd(this._queue), { readable: true }, () => this._drain());
+    } catch (e) {
+      c.queueFree(this._queue);
+      throw e;
+    }
+    // Without pending jobs the queue must not keep Node alive; with them it must.
+    this._poll.unref();
+  }
+
+  get handle() {
+    return this._queue;
+  }
+
+  get pending() {
+    return this._pending.size;
+  }
+
+  // Takes charge of a job started with this queue: `finished(job)` runs on the
+  // main thread when it is done, and must copy out what it needs (it must not
+  // throw); the job is freed right after it, here and nowhere else.
+  add(job, finished) {
+    this._pending.set(job, finished);
+    this.started += 1;
+    if (this._pending.size === 1) this._poll.ref();
+  }
+
+  // The descriptor is readable: take every finished job (popping the last one
+  // makes it unreadable again).
+  _drain() {
+    const c = this._c;
+    const out = [null];
+    // _queue turns null if a finished() closed the client and nothing is pending.
+    while (this._queue !== null && c.queuePop(this._queue, out) === Result.OK) {
+      const job = out[0];
+      const finished = this._pending.get(job);
+      this._pending.delete(job);
+      try {
+        if (finished !== undefined) finished(job);
+      } finally {
+        c.jobFree(job);
+        this.freed += 1;
+      }
+    }
+    if (this._pending.size === 0) {
+      if (this._closing) this._teardown();
+      else if (this._queue !== null) this._poll.unref();
+    }
+  }
+
+  // The client was closed: its jobs were cancelled and are still delivered
+  // (CANCELLED); the queue goes once the last one is in.
+  close() {
+    this._closing = true;
+    if (this._pending.size === 0) this._teardown();
+  }
+
+  _teardown() {
+    if (this._queue === null) return;
+    this._poll.close(); // stop watching before camb_job_queue_free closes the descriptor
+    this._c.queueFree(this._queue);
+    this._queue = null;
+  }
+}
+
+// The Error of a failed job, in its own words (never another thread's).
+function jobFailure(c, job, code) {
+  const message = taskText(c.jobError, job);
+  return cambError(c, code, c.jobHttpStatus(job), message || c.resultName(code));
+}
+
+function abortedJob(c, signal, polls) {
+  const error = cambError(c, Result.CANCELLED, 0,
+    `the job was aborted through its signal${polls > 0 ? ` after ${polls} poll(s)` : ''}`);
+  error.cause = signal.reason;
+  return error;
+}
+
+// ---------------------------------------------------------------------------
 // The client
 // ---------------------------------------------------------------------------
 
@@ -441,6 +623,7 @@ class Client {
    * @param {string|Buffer} [options.caBundlePem] the same, as PEM text in memory
    * @param {string} [options.proxy]     e.g. "http://host:port" (environment variables are ignored)
    * @param {boolean} [options.allowInsecureHttp] plain http to a non-loopback host, or through a proxy
+   * @param {number} [options.jobThreads] libcamb threads running this client's jobs (default 4, 1 to 64)
    * @param {string} [options.library]   path of libcamb.so (default $CAMB_LIB)
    */
   constructor(options = {}) {
@@ -449,6 +632,7 @@ class Client {
     this._handle = null;
     this._calls = 0; // calls in progress on the handle (sync ones too: callbacks may close)
     this._freeLater = null; // the handle close() left to the last call to free
+    this._completions = null; // where this client's jobs finish, made with the first one
     const builder = c.builderNew();
     if (builder === null) throw new Error('libcamb: out of memory');
     try {
@@ -467,6 +651,7 @@ class Client {
       }
       if (options.proxy !== undefined) check(c, c.setProxy(builder, cString(c, options.proxy, 'proxy')));
       if (options.allowInsecureHttp) check(c, c.setAllowInsecureHttp(builder, true));
+      if (options.jobThreads !== undefined) check(c, c.setJobThreads(builder, options.jobThreads));
     } catch (e) {
       c.builderFree(builder);
       throw e;
@@ -476,7 +661,11 @@ class Client {
     this._handle = out[0];
   }
 
-  /** Frees the client and wipes its key (once no call is using it). Calling it again does nothing. */
+  /**
+   * Frees the client and wipes its key (once no call is using it). Calling it
+   * again does nothing. Jobs still running are cancelled: their Promises reject
+   * with CambError CANCELLED (unless they finished first).
+   */
   close() {
     if (this._handle === null) return;
     const handle = this._handle;
@@ -486,6 +675,7 @@ class Client {
     } else {
       this._freeLater = handle;
     }
+    if (this._completions !== null) this._completions.close();
   }
 
   // Runs a synchronous call with the handle (NULL once closed: libcamb then
@@ -848,6 +1038,196 @@ class Client {
       c.audioUrlListFree(list);
     }
   }
+
+  // -------------------------------------------------------------------------
+  // Jobs: Promises of calls that run on libcamb's own threads
+  // -------------------------------------------------------------------------
+
+  /**
+   * Starts a job and returns a Promise of finish(job), which runs on the main
+   * thread once the job is done, before it is freed (see Completions).
+   * `start(handle, queue, out)` calls a camb_client_start_* function on this
+   * thread, so a refused start rejects with libcamb's own words. Options:
+   * `signal` (an AbortSignal: cancels the job), `onProgress` and
+   * `progressIntervalMs` (waits and generations; see waitForTaskJob).
+   */
+  _job(start, finish, options = {}) {
+    return new Promise((resolve, reject) => {
+      const c = this._c;
+      const { signal, onProgress } = options;
+      const interval = options.progressIntervalMs ?? 100;
+      if (!(Number.isFinite(interval) && interval > 0)) {
+        throw invalid(c, `progressIntervalMs must be a positive number, not ${String(interval)}`);
+      }
+      if (onProgress !== undefined && typeof onProgress !== 'function') {
+        throw invalid(c, 'onProgress must be a function');
+      }
+      if (signal?.aborted) throw abortedJob(c, signal, 0);
+      if (this._handle === null) throw cambError(c, Result.NULL_PARAMETER, 0, 'the client is closed');
+      if (this._completions === null) this._completions = new Completions(c);
+      const completions = this._completions;
+      const out = [null];
+      this._sync((h) => check(c, start(h, completions.handle, out)));
+      const job = out[0];
+
+      // From here on the job is the queue's: it frees it once it is delivered.
+      let timer = null;
+      let last = null; // the last progress reported
+      let stopped = false; // onProgress returned false
+      let thrown = null; // what onProgress threw
+      const report = (done) => {
+        const status = c.jobStatus(job);
+        const progress = {
+          polls: c.jobPolls(job),
+          status,
+          statusName: c.statusName(status),
+          state: c.jobGetState(job),
+          done,
+        };
+        if (!done && last !== null && progress.polls === last.polls && progress.status === last.status) return;
+        last = progress;
+        try {
+          if (onProgress(progress) === false && !done) {
+            stopped = true;
+            c.jobCancel(job);
+          }
+        } catch (e) {
+          if (thrown === null) thrown = { error: e };
+          if (!done) c.jobCancel(job);
+        }
+      };
+      const abort = () => c.jobCancel(job); // never blocks; the job is then delivered CANCELLED
+
+      completions.add(job, (done) => {
+        if (timer !== null) clearInterval(timer);
+        signal?.removeEventListener('abort', abort);
+        try {
+          if (onProgress) report(true);
+          if (thrown !== null) throw thrown.error;
+          const result = c.jobResult(done);
+          if (result === Result.CANCELLED && signal?.aborted) throw abortedJob(c, signal, c.jobPolls(done));
+          if (result === Result.CANCELLED && stopped) {
+            throw cambError(c, result, 0, `onProgress returned false after ${last.polls} poll(s)`);
+          }
+          if (result === Result.CANCELLED && this._handle === null) {
+            throw cambError(c, result, 0, `the client was closed: ${taskText(c.jobError, done) ?? 'cancelled'}`);
+          }
+          if (result !== Result.OK) throw jobFailure(c, done, result);
+          resolve(finish(done));
+        } catch (e) {
+          reject(e);
+        }
+      });
+      signal?.addEventListener('abort', abort, { once: true });
+      if (onProgress) {
+        timer = setInterval(() => report(false), interval);
+        timer.unref(); // the queue keeps Node alive while the job runs
+      }
+    });
+  }
+
+  /** For tests: jobs started and freed, and still pending (null before the first job). */
+  get _jobCounts() {
+    const q = this._completions;
+    return q === null ? null : { started: q.started, freed: q.freed, pending: q.pending };
+  }
+
+  /**
+   * getTaskStatus as a job: resolves to the same object, rejects with a
+   * CambError carrying the job's own code, words and HTTP status. Options:
+   * { signal } (an AbortSignal).
+   */
+  getTaskStatusJob(taskId, options = {}) {
+    const c = this._c;
+    return this._job(
+      (h, queue, out) => c.startGetTaskStatus(h, cString(c, taskId, 'taskId'), queue, null, null, out),
+      (job) => taskInfo(c, c.jobTask(job)),
+      { signal: options.signal },
+    );
+  }
+
+  /**
+   * getTaskStatuses as a job: up to `maxConnections` queries at a time on
+   * libcamb's threads. Resolves to the same entries, each with its own error.
+   * Options: { maxConnections, signal }.
+   */
+  getTaskStatusesJob(taskIds, options = {}) {
+    const c = this._c;
+    return this._job(
+      (h, queue, out) => {
+        const ids = this._ids(taskIds);
+        return c.startGetTaskStatuses(h, ids, ids.length, options.maxConnections ?? 0, queue, null, null, out);
+      },
+      (job) => readTaskList(c, c.jobTaskList(job)),
+      { signal: options.signal },
+    );
+  }
+
+  /** createTask as a job: resolves to the new task's id. Options: those of createTask, and signal. */
+  createTaskJob(prompt, options = {}) {
+    const c = this._c;
+    return this._job(
+      (h, queue, out) => c.startCreateTask(h, cString(c, prompt, 'prompt'), createOptions(c, options), queue, null, null, out),
+      (job) => taskText(c.jobTaskId, job) ?? '',
+      { signal: options.signal },
+    );
+  }
+
+  /**
+   * waitForTask as a job: polls on libcamb's timer, holding no thread between
+   * polls, and resolves to the final status (a final ERROR is a status, not a
+   * rejection). Options: those of waitForTask's timing, and
+   * - signal: an AbortSignal; aborting it ends the wait at once (CambError
+   *   CANCELLED, `cause` the signal's reason);
+   * - onProgress(p): called on the main thread with { polls, status,
+   *   statusName, state, done } when the polls or the status change (sampled
+   *   every progressIntervalMs, default 100), and once more with done: true
+   *   before the Promise settles. Returning false cancels the job (CANCELLED);
+   *   an exception it throws cancels it too and is the rejection.
+   */
+  waitForTaskJob(taskId, options = {}) {
+    const c = this._c;
+    return this._job(
+      (h, queue, out) => c.startWaitForTask(h, cString(c, taskId, 'taskId'), waitOptions(c, options), queue, null, null, out),
+      (job) => taskInfo(c, c.jobTask(job)),
+      options,
+    );
+  }
+
+  /** saveAudio as a job: resolves to the size in bytes. Options: { signal }. */
+  saveAudioJob(runId, path, options = {}) {
+    const c = this._c;
+    return this._job(
+      (h, queue, out) => c.startSaveAudio(h, runIdArg(c, runId), cString(c, path, 'path'), queue, null, null, out),
+      (job) => Number(c.jobBytes(job)),
+      { signal: options.signal },
+    );
+  }
+
+  /**
+   * A whole generation as one job: creates a task from `prompt`, waits for it
+   * (on libcamb's timer) and saves its audio as a WAV file at `path`. Resolves
+   * to { taskId, task (as getTaskStatus), bytes, polls }. A task that ends
+   * without audio rejects with CambError TASK_FAILED (9), whose message names
+   * the task, its status and reason; no file is left at `path` then.
+   * Options: those of createTask (durationS, audioType, ...), of waitForTask's
+   * timing (initialIntervalMs, ..., deadlineMs), and signal, onProgress,
+   * progressIntervalMs as for waitForTaskJob.
+   */
+  generate(prompt, path, options = {}) {
+    const c = this._c;
+    return this._job(
+      (h, queue, out) => c.startGenerate(h, cString(c, prompt, 'prompt'), createOptions(c, options),
+        waitOptions(c, options), cString(c, path, 'path'), queue, null, null, out),
+      (job) => ({
+        taskId: taskText(c.jobTaskId, job) ?? '',
+        task: taskInfo(c, c.jobTask(job)),
+        bytes: Number(c.jobBytes(job)),
+        polls: c.jobPolls(job),
+      }),
+      options,
+    );
+  }
 }
 
 // An async call's failure whose words libcamb kept on the worker thread.
@@ -911,4 +1291,4 @@ function optionsLayout(library) {
   };
 }
 
-module.exports = { Client, CambError, Result, Status, AudioType, version, optionsLayout };
+module.exports = { Client, CambError, Result, Status, AudioType, JobState, version, optionsLayout };

@@ -17,7 +17,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
-const { Client, CambError, Result, Status, AudioType, version, optionsLayout } = require('./camb');
+const { Client, CambError, Result, Status, AudioType, JobState, version, optionsLayout } = require('./camb');
 // After camb.js, which sets koffi's async stack before any library is loaded.
 const koffi = require('koffi');
 
@@ -646,6 +646,301 @@ test('aborting its signal cancels a sleeping waitForTaskAsync at once', async ()
   } finally {
     c.close();
   }
+});
+
+// ---------------------------------------------------------------------------
+// Jobs: Promises of libcamb jobs, finished through a completion queue's
+// descriptor watched on Node's event loop
+// ---------------------------------------------------------------------------
+
+/** Asserts every job the client started was freed, once, and none is pending. */
+function allJobsFreed(c, started) {
+  const counts = c._jobCounts;
+  assert.notEqual(counts, null, 'no job was started');
+  assert.deepEqual(counts, { started: counts.started, freed: counts.started, pending: 0 });
+  if (started !== undefined) assert.equal(counts.started, started);
+}
+
+test('camb.js declares the result codes, statuses, audio types and job states of camb.h', () => {
+  const header = fs.readFileSync(path.join(__dirname, '..', '..', 'include', 'camb.h'), 'utf8');
+  const declared = (prefix) => {
+    const values = {};
+    for (const [, name, value] of header.matchAll(new RegExp(`^\\s*${prefix}([A-Z_]+) = (\\d+),`, 'gm'))) {
+      values[name] = Number(value);
+    }
+    return values;
+  };
+  const results = declared('CAMB_RESULT_');
+  assert.equal(results.NOT_READY, 8);
+  assert.equal(results.TASK_FAILED, 9);
+  assert.deepEqual({ ...Result }, results);
+  assert.deepEqual({ ...Status }, declared('CAMB_STATUS_'));
+  assert.deepEqual({ ...AudioType }, declared('CAMB_AUDIO_TYPE_'));
+  assert.deepEqual({ ...JobState }, declared('CAMB_JOB_STATE_'));
+  assert.equal(Object.keys(JobState).length, 4);
+});
+
+test('a status through a job equals the synchronous call, failures included', async () => {
+  const id = await plantTask({
+    task_id: 'node-job-nul', final_status: 'DONE\u0000LATER', run_id: 7008, message: 'half\u0000way',
+  });
+  const c = client();
+  try {
+    for (const taskId of ['demo-success', 'demo-error', 'demo-pending', 'demo-unknown', id]) {
+      const promise = c.getTaskStatusJob(taskId);
+      assert.ok(promise instanceof Promise);
+      assert.deepEqual(await promise, c.getTaskStatus(taskId), taskId);
+    }
+    assert.equal((await c.getTaskStatusJob(id)).statusText, 'DONE\u0000LATER');
+    // The job's own words and HTTP status, as the synchronous call gives them.
+    const sync = throwsCamb(() => c.getTaskStatus('no-such-task'), Result.NOT_FOUND, 404);
+    const job = await rejectsCamb(c.getTaskStatusJob('no-such-task'), Result.NOT_FOUND, 404);
+    assert.equal(job.name, 'CAMB_RESULT_NOT_FOUND');
+    assert.equal(job.message, sync.message);
+    assert.equal(job.message, 'HTTP 404 Not Found: Task not found: no-such-task');
+    const wrong = client({ apiKey: 'not-the-key' });
+    try {
+      const e = await rejectsCamb(wrong.getTaskStatusJob('demo-success'), Result.UNAUTHORIZED, 401);
+      assert.ok(!e.message.includes('not-the-key'), 'the key is never in a message');
+      allJobsFreed(wrong, 1);
+    } finally {
+      wrong.close();
+    }
+    allJobsFreed(c, 7);
+  } finally {
+    c.close();
+  }
+});
+
+test('job Promises run at once, each with its own result, and leave the event loop free', async () => {
+  const ids = [];
+  for (let i = 0; i < 6; i++) {
+    ids.push(await plantTask({
+      task_id: `node-jobs-${i}`,
+      final_status: i % 2 === 0 ? 'SUCCESS' : 'ERROR',
+      run_id: 9100 + i,
+      exception_reason: i % 2 === 0 ? null : `REASON_${i}`,
+    }));
+  }
+  // Each status reply is held 300 ms: one after another they would take 1.8 s or more.
+  await delayStatuses('node-jobs-', 300, ids.length);
+  const c = client({ jobThreads: 8 });
+  try {
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks += 1;
+    }, 10);
+    const started = Date.now();
+    let all;
+    try {
+      all = await Promise.all([
+        ...ids.map((id) => c.getTaskStatusJob(id)),
+        c.getTaskStatusJob('no-such-task').then(() => 'resolved', (e) => e),
+        c.getTaskStatusesJob(['demo-success', 'missing-in-batch', ''], { maxConnections: 2 }),
+      ]);
+    } finally {
+      clearInterval(timer);
+    }
+    const elapsed = Date.now() - started;
+    ids.forEach((id, i) => {
+      assert.equal(all[i].taskId, id);
+      assert.equal(all[i].runId, 9100 + i);
+      assert.equal(all[i].status, i % 2 === 0 ? Status.SUCCESS : Status.ERROR);
+      assert.equal(all[i].exceptionReason, i % 2 === 0 ? null : `REASON_${i}`);
+    });
+    isCamb(all[6], Result.NOT_FOUND, 404);
+    const batch = all[7];
+    assert.deepEqual(batch.map((e) => e.taskId), ['demo-success', 'missing-in-batch', '']);
+    assert.deepEqual(batch[0].info, c.getTaskStatus('demo-success'));
+    isCamb(batch[1].error, Result.NOT_FOUND, 404);
+    assert.equal(batch[1].error.message, 'HTTP 404 Not Found: Task not found: missing-in-batch');
+    isCamb(batch[2].error, Result.INVALID_PARAMETER, 0);
+    assert.ok(elapsed >= 250, `${elapsed} ms: the delay faults were not applied`);
+    assert.ok(elapsed < 1500, `${elapsed} ms: the jobs did not overlap`);
+    assert.ok(ticks >= 5, `only ${ticks} timer ticks ran while the jobs ran`);
+    allJobsFreed(c, 8);
+  } finally {
+    c.close();
+  }
+});
+
+test('createTaskJob, waitForTaskJob with progress, saveAudioJob', async () => {
+  const c = client();
+  try {
+    const id = await c.createTaskJob('a kettle [pending_ms:300]', { durationS: 1 });
+    assert.match(id, /\S/);
+    const seen = [];
+    const info = await c.waitForTaskJob(id, { ...quick, progressIntervalMs: 10, onProgress: (p) => seen.push(p) });
+    assert.deepEqual(info, c.getTaskStatus(id));
+    assert.equal(info.status, Status.SUCCESS);
+    assert.ok(seen.some((p) => !p.done && p.status === Status.PENDING && p.polls >= 1), JSON.stringify(seen));
+    const last = seen[seen.length - 1];
+    assert.deepEqual([last.done, last.status, last.statusName, last.state], [true, Status.SUCCESS, 'CAMB_STATUS_SUCCESS', JobState.DONE]);
+    assert.equal(seen.filter((p) => p.done).length, 1);
+    seen.slice(1).forEach((p, i) => assert.ok(p.polls >= seen[i].polls, 'polls never go back'));
+
+    const file = path.join(tmpDir, 'job-save.wav');
+    const bytes = await c.saveAudioJob(info.runId, file);
+    assert.equal(bytes, fs.statSync(file).size);
+    assert.ok(c.downloadAudio(info.runId).equals(fs.readFileSync(file)));
+    await rejectsCamb(c.saveAudioJob(999999, path.join(tmpDir, 'job-none.wav')), Result.NOT_FOUND, 404);
+    // A final ERROR is the wait's result, not a rejection.
+    assert.equal((await c.waitForTaskJob('demo-error', quick)).exceptionReason, 'PROCESSING_ERROR');
+    const late = await rejectsCamb(c.waitForTaskJob('demo-pending', { ...quick, deadlineMs: 200 }), Result.TIMEOUT, 0);
+    assert.match(late.message, /\S/);
+    allJobsFreed(c, 6);
+  } finally {
+    c.close();
+  }
+});
+
+test('generate: prompt to WAV file in one job, with progress', async () => {
+  const c = client();
+  try {
+    const file = path.join(tmpDir, 'generated.wav');
+    const seen = [];
+    const result = await c.generate('rain on a tin roof [pending_ms:400]', file, {
+      durationS: 1, ...quick, progressIntervalMs: 10, onProgress: (p) => seen.push(p),
+    });
+    assert.equal(result.task.status, Status.SUCCESS);
+    assert.equal(result.task.taskId, result.taskId);
+    assert.deepEqual(result.task, c.getTaskStatus(result.taskId));
+    const bytes = fs.readFileSync(file);
+    assert.equal(result.bytes, bytes.length);
+    assert.equal(bytes.subarray(0, 4).toString('latin1'), 'RIFF');
+    assert.equal(bytes.subarray(8, 12).toString('latin1'), 'WAVE');
+    assert.equal(bytes.readUInt32LE(4), bytes.length - 8, 'RIFF size');
+    assert.ok(bytes.length > 44);
+    assert.ok(c.downloadAudio(result.task.runId).equals(bytes), 'the file is the run audio');
+    // Polled every 20 ms (not libcamb's default 2 s) for a task pending 400 ms.
+    assert.ok(result.polls >= 4, `${result.polls} polls for a task pending 400 ms`);
+    assert.ok(seen.some((p) => !p.done && p.status === Status.PENDING), JSON.stringify(seen));
+    const last = seen[seen.length - 1];
+    assert.deepEqual([last.done, last.status, last.polls], [true, Status.SUCCESS, result.polls]);
+    allJobsFreed(c, 1);
+  } finally {
+    c.close();
+  }
+});
+
+test('a generation whose task fails rejects with TASK_FAILED and leaves no file', async () => {
+  const c = client();
+  try {
+    const file = path.join(tmpDir, 'failed.wav');
+    const e = await rejectsCamb(c.generate('glass [status:ERROR]', file, { durationS: 1, ...quick }), Result.TASK_FAILED, 0);
+    assert.equal(e.code, 9);
+    assert.equal(e.name, 'CAMB_RESULT_TASK_FAILED');
+    assert.match(e.message, /^task \S+ ended ERROR: PROCESSING_ERROR \(The audio model failed to render this prompt\)$/);
+    assert.equal(fs.existsSync(file), false);
+    allJobsFreed(c, 1);
+  } finally {
+    c.close();
+  }
+});
+
+test('aborting its signal cancels a waiting job at once', async () => {
+  const c = client();
+  try {
+    const controller = new AbortController();
+    const slow = { initialIntervalMs: 30000, maxIntervalMs: 30000, deadlineMs: 60000, signal: controller.signal };
+    const states = [];
+    const started = Date.now();
+    const waiting = c.waitForTaskJob('demo-pending', {
+      ...slow, progressIntervalMs: 10, onProgress: (p) => states.push(p.state),
+    });
+    const generating = c.generate('a gong [pending_ms:60000]', path.join(tmpDir, 'aborted.wav'), { durationS: 1, ...slow });
+    setTimeout(() => controller.abort(new Error('enough')), 200);
+    const [wait, generation] = await Promise.all([
+      rejectsCamb(waiting, Result.CANCELLED, 0),
+      rejectsCamb(generating, Result.CANCELLED, 0),
+    ]);
+    assert.ok(Date.now() - started < 5000, 'the jobs slept on after the abort');
+    assert.equal(wait.cause, controller.signal.reason);
+    assert.equal(generation.cause, controller.signal.reason);
+    assert.match(wait.message, /aborted through its signal after 1 poll/);
+    assert.ok(states.includes(JobState.WAITING), `the wait was never seen between polls: ${states}`);
+    assert.equal(fs.existsSync(path.join(tmpDir, 'aborted.wav')), false);
+    // An already aborted signal: nothing starts.
+    await rejectsCamb(c.getTaskStatusJob('demo-success', { signal: controller.signal }), Result.CANCELLED, 0);
+    allJobsFreed(c, 2);
+  } finally {
+    c.close();
+  }
+});
+
+test('onProgress returning false, or throwing, cancels the job', async () => {
+  const c = client();
+  try {
+    const stopped = await rejectsCamb(c.waitForTaskJob('demo-pending', {
+      ...quick, progressIntervalMs: 10, onProgress: (p) => p.polls < 2,
+    }), Result.CANCELLED, 0);
+    assert.match(stopped.message, /onProgress returned false/);
+    const mine = new RangeError('stop here');
+    await assert.rejects(c.waitForTaskJob('demo-pending', {
+      ...quick,
+      progressIntervalMs: 10,
+      onProgress: () => {
+        throw mine;
+      },
+    }), (e) => e === mine);
+    allJobsFreed(c, 2);
+  } finally {
+    c.close();
+  }
+});
+
+test('bad arguments reject (never throw) with libcamb words, and start no job', async () => {
+  const c = client();
+  try {
+    const empty = await rejectsCamb(c.createTaskJob(''), Result.INVALID_PARAMETER, 0);
+    assert.notEqual(empty.message, 'CAMB_RESULT_INVALID_PARAMETER', 'libcamb said why');
+    await rejectsCamb(c.getTaskStatusJob('demo\0success'), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.getTaskStatusJob(''), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.generate('rain', path.join(tmpDir, 'x.wav'), { durationS: 11 }), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.waitForTaskJob('demo-success', { initialIntervalMs: 0 }), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.waitForTaskJob('demo-success', { progressIntervalMs: 0, onProgress: () => {} }), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.saveAudioJob(1.5, path.join(tmpDir, 'x.wav')), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.getTaskStatusesJob(['demo-success'], { maxConnections: 33 }), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => client({ jobThreads: 0 }), Result.INVALID_PARAMETER, 0);
+    assert.deepEqual(c._jobCounts, { started: 0, freed: 0, pending: 0 });
+  } finally {
+    c.close();
+  }
+  await rejectsCamb(c.getTaskStatusJob('demo-success'), Result.NULL_PARAMETER, 0);
+});
+
+test('close cancels the running jobs: they reject with CANCELLED, and are freed', async () => {
+  const c = client();
+  const slow = { initialIntervalMs: 30000, maxIntervalMs: 30000, deadlineMs: 60000 };
+  const waits = [c.waitForTaskJob('demo-pending', slow), c.waitForTaskJob('demo-pending', slow)];
+  const started = Date.now();
+  c.close();
+  for (const e of await Promise.all(waits.map((wait) => rejectsCamb(wait, Result.CANCELLED, 0)))) {
+    assert.match(e.message, /client was closed/);
+  }
+  assert.ok(Date.now() - started < 5000);
+  allJobsFreed(c, 2);
+  await rejectsCamb(c.generate('rain', path.join(tmpDir, 'closed.wav')), Result.NULL_PARAMETER, 0);
+});
+
+test('a pending job keeps Node alive; a client with none does not', () => {
+  const file = path.join(tmpDir, 'alive.wav');
+  const run = (body) => spawnSync(process.execPath, ['-e', `
+    const { Client } = require('./camb');
+    const c = new Client({ baseUrl: ${JSON.stringify(baseUrl)}, apiKey: ${JSON.stringify(apiKey)} });
+    ${body}
+  `], { cwd: __dirname, encoding: 'utf8', timeout: 30000 });
+  // Nothing but the job is left for the event loop: Node must wait for it.
+  const waited = run(`c.generate('rain [pending_ms:300]', ${JSON.stringify(file)}, { durationS: 1, initialIntervalMs: 50, maxIntervalMs: 50 })
+      .then((r) => console.log(JSON.stringify({ bytes: r.bytes })), (e) => console.log(JSON.stringify({ error: e.message })));`);
+  assert.equal(waited.signal, null, waited.stderr);
+  assert.equal(waited.status, 0, waited.stderr);
+  assert.deepEqual(JSON.parse(waited.stdout), { bytes: fs.statSync(file).size });
+  // After its last job, an open client holds nothing that keeps Node running.
+  const idle = run(`c.getTaskStatusJob('demo-success').then((t) => console.log(t.statusText));`);
+  assert.equal(idle.signal, null, `Node did not exit on its own: ${idle.stderr}`);
+  assert.equal(idle.status, 0, idle.stderr);
+  assert.equal(idle.stdout.trim(), 'SUCCESS');
 });
 
 // ---------------------------------------------------------------------------
