@@ -204,7 +204,7 @@ typedef uint32_t camb_status;
 #endif // __cplusplus
 
 /**
- * Where a job is in its life, as `camb_job_get_state()` tells.
+ * Where a job is in its life.
  */
 enum camb_job_state
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -1375,9 +1375,7 @@ camb_result camb_client_start_generate(const struct camb_client *client,
                                        struct camb_job **out_job);
 
 /**
- * Where the job is, a `CAMB_JOB_STATE_*` value; `CAMB_JOB_STATE_DONE` for NULL.
- * (Named `_get_state` because C has one name space for functions and types, and
- * `camb_job_state` is the type.)
+ * Where the job is; `CAMB_JOB_STATE_DONE` for NULL.
  */
 camb_job_state camb_job_get_state(const struct camb_job *job);
 
