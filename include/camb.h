@@ -388,6 +388,7 @@ typedef struct camb_client_builder camb_client_builder;
  * `camb_job_result()`, `camb_job_error()`, `camb_job_http_status()`,
  * `camb_job_task()`, `camb_job_task_list()`, `camb_job_task_id()`,
  * `camb_job_bytes()`, `camb_job_polls()`, `camb_job_status()`,
+ * `camb_job_user_data()`,
  * `camb_job_cancel()`, `camb_job_free()`.
  */
 typedef struct camb_job camb_job;
@@ -608,7 +609,10 @@ typedef bool (*camb_write_fn)(const uint8_t *data,
  * Called once when a job finishes, on one of the client's pool threads, with
  * the job and the `user_data` given when it started. It may read the job, free
  * it, or start other jobs; it should return quickly (it holds a pool thread),
- * and must not unwind (C++ exceptions, longjmp) through libcamb.
+ * and must not unwind (C++ exceptions, longjmp) through libcamb. An FFI that
+ * hands the call over to another thread and waits for it there (koffi's
+ * registered callbacks do) must not free the job from that thread: the free
+ * would wait for the very callback that waits for it. Use a queue instead.
  */
 typedef void (*camb_job_fn)(struct camb_job *job,
                             void *user_data);
@@ -1431,11 +1435,20 @@ uint64_t camb_job_bytes(const struct camb_job *job);
 uint32_t camb_job_polls(const struct camb_job *job);
 
 /**
- * The last status a wait or generate job's polls saw, as a `CAMB_STATUS_*`
- * value; `CAMB_STATUS_UNKNOWN` before the first (and for other jobs). May be read
- * while the job runs, from any thread: for a progress line.
+ * The last status a wait or generate job's polls saw (a finished status job:
+ * its task's), as a `CAMB_STATUS_*` value; `CAMB_STATUS_UNKNOWN` before the
+ * first (check `camb_job_polls()` to tell it from a status this version does not
+ * know) and for jobs about no task. May be read while the job runs, from any
+ * thread: for a progress line.
  */
 camb_status camb_job_status(const struct camb_job *job);
+
+/**
+ * The `user_data` given when the job started, as it was given (with a queue
+ * too, where no callback gets it: a way back from a popped job to the caller's
+ * own record of it). NULL for NULL.
+ */
+void *camb_job_user_data(const struct camb_job *job);
 
 /**
  * Cancels the job: a waiting job finishes at once, a running one at its next

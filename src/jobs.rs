@@ -121,6 +121,8 @@ pub struct Job {
     /// The task the job is about, as soon as it is known (asked for, or created),
     /// and its last status: kept when the job fails too.
     task: Mutex<(Option<String>, Option<TaskInfo>)>,
+    /// The caller's pointer given at the start, handed back as it was.
+    pub(crate) user_data: usize,
 }
 
 impl std::fmt::Debug for Job {
@@ -201,7 +203,7 @@ impl Job {
         completion: Completion,
     ) -> Result<Arc<Job>, Error> {
         match self.scheduler.upgrade() {
-            Some(shared) => shared.start(client, work, completion),
+            Some(shared) => shared.start(client, work, completion, 0),
             None => Err(Error::invalid(
                 "the client is being freed: no job can start",
             )),
@@ -506,13 +508,15 @@ impl Scheduler {
 
     /// Starts `work` as a new job of `client`; the pool's threads are started on
     /// the first one. Refused once the client is being freed.
+    /// `user_data` is the caller's, kept for [`Job::user_data`].
     pub(crate) fn start(
         &self,
         client: &Arc<Client>,
         work: Box<dyn Work>,
         completion: Completion,
+        user_data: usize,
     ) -> Result<Arc<Job>, Error> {
-        self.shared.start(client, work, completion)
+        self.shared.start(client, work, completion, user_data)
     }
 
     /// For freeing the client: no job starts any more, and every unfinished one
@@ -539,6 +543,7 @@ impl Shared {
         client: &Arc<Client>,
         work: Box<dyn Work>,
         completion: Completion,
+        user_data: usize,
     ) -> Result<Arc<Job>, Error> {
         let mut state = lock(&self.state);
         if state.closing {
@@ -569,6 +574,7 @@ impl Shared {
             view: OnceLock::new(),
             log: client.logger().cloned(),
             task: Mutex::new((None, None)),
+            user_data,
         });
         log_line!(job.log.as_ref(), LogLevel::Debug, "job {} started", job.id);
         state.live.insert(job.id, Arc::downgrade(&job));

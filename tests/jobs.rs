@@ -169,7 +169,7 @@ fn jobs_come_through_a_queue_whose_descriptor_says_when() {
         assert_eq!(camb_job_queue_pop(queue, &mut out), camb_result::NotReady);
         let ids = ["demo-success", "demo-error", "no-such-task", "demo-pending"];
         let mut started = Vec::new();
-        for id in ids {
+        for (index, id) in ids.iter().enumerate() {
             let mut job = ptr::null_mut();
             assert_eq!(
                 camb_client_start_get_task_status(
@@ -177,7 +177,7 @@ fn jobs_come_through_a_queue_whose_descriptor_says_when() {
                     c(id).as_ptr(),
                     queue,
                     None,
-                    ptr::null_mut(),
+                    (0x100 + index) as *mut c_void,
                     &mut job
                 ),
                 camb_result::Ok
@@ -218,6 +218,19 @@ fn jobs_come_through_a_queue_whose_descriptor_says_when() {
                 (camb_result::NotFound, camb_status::Unknown),
                 (camb_result::Ok, camb_status::Pending),
             ]
+        );
+        for (index, &job) in started.iter().enumerate() {
+            // The caller's own pointer, handed back: the way from a popped job
+            // to the caller's record of it.
+            assert_eq!(
+                camb_job_user_data(job as *const camb_job) as usize,
+                0x100 + index
+            );
+        }
+        // A finished status job tells its task's status as its progress too.
+        assert_eq!(
+            camb_job_status(started[0] as *const camb_job),
+            camb_status::Success
         );
         for job in started {
             camb_job_free(job as *mut camb_job);

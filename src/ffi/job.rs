@@ -35,6 +35,7 @@ use crate::task::TaskStatus;
 /// `camb_job_result()`, `camb_job_error()`, `camb_job_http_status()`,
 /// `camb_job_task()`, `camb_job_task_list()`, `camb_job_task_id()`,
 /// `camb_job_bytes()`, `camb_job_polls()`, `camb_job_status()`,
+/// `camb_job_user_data()`,
 /// `camb_job_cancel()`, `camb_job_free()`.
 // Never made: a handle is the address of a job (or queue) of the jobs engine,
 // which only libcamb reads. Not repr(C), so that camb.h declares it opaque.
@@ -59,7 +60,10 @@ pub struct camb_job_queue {
 /// Called once when a job finishes, on one of the client's pool threads, with
 /// the job and the `user_data` given when it started. It may read the job, free
 /// it, or start other jobs; it should return quickly (it holds a pool thread),
-/// and must not unwind (C++ exceptions, longjmp) through libcamb.
+/// and must not unwind (C++ exceptions, longjmp) through libcamb. An FFI that
+/// hands the call over to another thread and waits for it there (koffi's
+/// registered callbacks do) must not free the job from that thread: the free
+/// would wait for the very callback that waits for it. Use a queue instead.
 pub type camb_job_fn = Option<unsafe extern "C" fn(job: *mut camb_job, user_data: *mut c_void)>;
 
 /// Where a job is in its life.
@@ -220,7 +224,7 @@ unsafe fn start(
     // SAFETY: per this function's contract.
     let completion = unsafe { completion(queue, callback, user_data) }?;
     let scheduler = client.jobs.get_or_init(Scheduler::new);
-    let job = scheduler.start(&client.inner, work, completion)?;
+    let job = scheduler.start(&client.inner, work, completion, user_data as usize)?;
     // SAFETY: writable per this function's contract. The caller's reference.
     unsafe { out_job.write(Arc::into_raw(job).cast::<camb_job>().cast_mut()) };
     Ok(())
@@ -644,18 +648,41 @@ pub unsafe extern "C" fn camb_job_polls(job: *const camb_job) -> u32 {
     })
 }
 
-/// The last status a wait or generate job's polls saw, as a `CAMB_STATUS_*`
-/// value; `CAMB_STATUS_UNKNOWN` before the first (and for other jobs). May be read
-/// while the job runs, from any thread: for a progress line.
+/// The last status a wait or generate job's polls saw (a finished status job:
+/// its task's), as a `CAMB_STATUS_*` value; `CAMB_STATUS_UNKNOWN` before the
+/// first (check `camb_job_polls()` to tell it from a status this version does not
+/// know) and for jobs about no task. May be read while the job runs, from any
+/// thread: for a progress line.
 // The caller's part: `job` is NULL or a live job.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_job_status(job: *const camb_job) -> camb_status {
     value_call(camb_status::Unknown, || {
         // SAFETY: NULL or a live job.
-        let text = unsafe { job_ref(job) }.and_then(|j| j.progress().1);
+        let Some(job) = (unsafe { job_ref(job) }) else {
+            return camb_status::Unknown;
+        };
+        // The last poll's status, or a finished job's task's.
+        let text = job.progress().1.or_else(|| match job.outcome() {
+            Some(Ok(Output::Task { info, .. } | Output::Generated { info, .. })) => {
+                Some(info.status_text.clone())
+            }
+            _ => job.task().1.map(|info| info.status_text),
+        });
         text.map_or(camb_status::Unknown, |t| {
             camb_status::from(TaskStatus::from_wire(&t))
         })
+    })
+}
+
+/// The `user_data` given when the job started, as it was given (with a queue
+/// too, where no callback gets it: a way back from a popped job to the caller's
+/// own record of it). NULL for NULL.
+// The caller's part: `job` is NULL or a live job.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_job_user_data(job: *const camb_job) -> *mut c_void {
+    value_call(std::ptr::null_mut(), || {
+        // SAFETY: NULL or a live job.
+        unsafe { job_ref(job) }.map_or(std::ptr::null_mut(), |j| j.user_data as *mut c_void)
     })
 }
 

@@ -293,6 +293,7 @@ SIGNATURES = {
     # The accessors of a job. What they return (its task, its list, its strings)
     # belongs to the job: read it before camb_job_free, never free it alone.
     "camb_job_get_state": (c_uint32, [JobPtr]),
+    "camb_job_user_data": (c_void_p, [JobPtr]),
     "camb_job_result": (camb_result, [JobPtr]),
     "camb_job_error": (c_void_p, [JobPtr, POINTER(c_size_t)]),
     "camb_job_http_status": (c_uint16, [JobPtr]),
