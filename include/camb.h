@@ -1371,7 +1371,7 @@ camb_result camb_client_start_get_task_statuses(const struct camb_client *client
 camb_result camb_client_start_generate(const struct camb_client *client,
                                        const char *prompt,
                                        const struct camb_create_options *create_options,
-                                       const struct camb_wait_options *wait_options_,
+                                       const struct camb_wait_options *wait_options,
                                        const char *path,
                                        const struct camb_job_queue *queue,
                                        camb_job_fn callback,

@@ -39,22 +39,8 @@ pub unsafe extern "C" fn camb_client_get_task_statuses(
         // SAFETY: the caller passes NULL or a live client.
         let client = unsafe { client_arg(client) }?;
         out_arg(out_list, "out_list")?;
-        if count > 0 && task_ids.is_null() {
-            return Err(null_parameter("task_ids"));
-        }
-        if count > crate::batch::MAX_BATCH_SIZE {
-            return Err(Error::invalid(format!(
-                "{count} task ids were given; the limit is {} per call",
-                crate::batch::MAX_BATCH_SIZE
-            )));
-        }
-        let pointers = if count == 0 {
-            &[][..]
-        } else {
-            // SAFETY: non-NULL and `count` pointers long (checked above: count is
-            // at most MAX_BATCH_SIZE), per the caller's contract.
-            unsafe { std::slice::from_raw_parts(task_ids, count) }
-        };
+        // SAFETY: `count` pointers, per the caller's contract.
+        let pointers = unsafe { id_pointers(task_ids, count) }?;
         // Each id is checked on its own; only the good ones are sent.
         let ids: Vec<Result<&str, Error>> = pointers
             .iter()
@@ -91,6 +77,31 @@ pub unsafe extern "C" fn camb_client_get_task_statuses(
         unsafe { out_list.write(list) };
         Ok(())
     })
+}
+
+/// The `count` id pointers at `task_ids`, once `count` is within the limit and
+/// `task_ids` is not NULL (it may be when `count` is 0).
+///
+/// # Safety
+/// `task_ids` is NULL or points to `count` pointers.
+pub(crate) unsafe fn id_pointers<'a>(
+    task_ids: *const *const c_char,
+    count: usize,
+) -> Result<&'a [*const c_char], Error> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if task_ids.is_null() {
+        return Err(null_parameter("task_ids"));
+    }
+    if count > crate::batch::MAX_BATCH_SIZE {
+        return Err(Error::invalid(format!(
+            "{count} task ids were given; the limit is {} per call",
+            crate::batch::MAX_BATCH_SIZE
+        )));
+    }
+    // SAFETY: non-NULL and `count` pointers long, per this function's contract.
+    Ok(unsafe { std::slice::from_raw_parts(task_ids, count) })
 }
 
 /// The text at `pointer` as given, bytes that are not UTF-8 replaced; "" for NULL.

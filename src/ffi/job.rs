@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
 use crate::ffi::audio::camb_write_fn;
+use crate::ffi::batch::id_pointers;
 use crate::ffi::boundary::{
     null_parameter, out_arg, path_arg, result_call, str_arg, value_call, void_call,
 };
@@ -14,7 +15,7 @@ use crate::ffi::client::{camb_client, handle_arg};
 use crate::ffi::create::{camb_create_options, create_request};
 use crate::ffi::result_code::{camb_result, camb_status};
 use crate::ffi::task::{camb_task, camb_task_list};
-use crate::ffi::wait::{camb_wait_options, wait_options};
+use crate::ffi::wait::{camb_wait_options, wait_options as read_wait_options};
 use crate::job_kinds::{
     BatchWork, CreateWork, DownloadWork, GenerateWork, SaveWork, StatusWork, WaitWork,
 };
@@ -158,6 +159,15 @@ fn view_of(job: &Job) -> Option<&View> {
 unsafe fn job_ref<'a>(job: *const camb_job) -> Option<&'a Job> {
     // SAFETY: per this function's contract, the handle is Arc::into_raw of a Job.
     unsafe { job.cast::<Job>().as_ref() }
+}
+
+/// The C views of a finished job's outcome; None for NULL or a running job.
+///
+/// # Safety
+/// As for [`job_ref`].
+unsafe fn finished_view<'a>(job: *const camb_job) -> Option<&'a View> {
+    // SAFETY: per this function's contract.
+    unsafe { job_ref(job) }.and_then(view_of)
 }
 
 /// A new reference to the job behind a handle, leaving the caller's own.
@@ -333,7 +343,7 @@ pub unsafe extern "C" fn camb_client_start_wait_for_task(
         // SAFETY: NULL or NUL-terminated.
         let task_id = unsafe { str_arg(task_id, "task_id") }?;
         // SAFETY: NULL or a camb_wait_options of its struct_size bytes.
-        let options = unsafe { wait_options(options) }?;
+        let options = unsafe { read_wait_options(options) }?;
         let work = WaitWork::new(Arc::clone(&client.inner), task_id, &options)?;
         // SAFETY: the caller's part; out_job checked non-NULL.
         unsafe { start(client, Box::new(work), queue, callback, user_data, out_job) }
@@ -435,15 +445,8 @@ pub unsafe extern "C" fn camb_client_start_get_task_statuses(
     result_call(|| {
         // SAFETY: the caller's part, for each argument.
         let client = unsafe { starting(client, out_job) }?;
-        if count > 0 && task_ids.is_null() {
-            return Err(null_parameter("task_ids"));
-        }
-        if count > crate::batch::MAX_BATCH_SIZE {
-            return Err(Error::invalid(format!(
-                "{count} task ids were given; the limit is {} per call",
-                crate::batch::MAX_BATCH_SIZE
-            )));
-        }
+        // SAFETY: `count` pointers, per the caller's contract.
+        let pointers = unsafe { id_pointers(task_ids, count) }?;
         let lanes = match max_connections {
             0 => crate::batch::DEFAULT_BATCH_CONNECTIONS,
             n if n as usize > crate::batch::MAX_BATCH_CONNECTIONS => {
@@ -453,12 +456,6 @@ pub unsafe extern "C" fn camb_client_start_get_task_statuses(
                 )));
             }
             n => n as usize,
-        };
-        let pointers = if count == 0 {
-            &[][..]
-        } else {
-            // SAFETY: non-NULL and `count` pointers long (at most MAX_BATCH_SIZE).
-            unsafe { std::slice::from_raw_parts(task_ids, count) }
         };
         let ids = pointers
             .iter()
@@ -490,7 +487,7 @@ pub unsafe extern "C" fn camb_client_start_generate(
     client: *const camb_client,
     prompt: *const c_char,
     create_options: *const camb_create_options,
-    wait_options_: *const camb_wait_options,
+    wait_options: *const camb_wait_options,
     path: *const c_char,
     queue: *const camb_job_queue,
     callback: camb_job_fn,
@@ -505,7 +502,7 @@ pub unsafe extern "C" fn camb_client_start_generate(
         // SAFETY: NULL or a camb_create_options of its struct_size bytes.
         let request = unsafe { create_request(prompt, create_options) }?;
         // SAFETY: NULL or a camb_wait_options of its struct_size bytes.
-        let options = unsafe { wait_options(wait_options_) }?;
+        let options = unsafe { read_wait_options(wait_options) }?;
         // SAFETY: NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?;
         let work = GenerateWork::new(Arc::clone(&client.inner), request, &options, path)?;
@@ -556,9 +553,7 @@ pub unsafe extern "C" fn camb_job_error(
 ) -> *const c_char {
     value_call(std::ptr::null(), || {
         // SAFETY: NULL or a live job.
-        let error = unsafe { job_ref(job) }
-            .and_then(view_of)
-            .and_then(|v| v.error.as_deref());
+        let error = unsafe { finished_view(job) }.and_then(|v| v.error.as_deref());
         // SAFETY: NULL or writable.
         unsafe { text_out(error, out_len) }
     })
@@ -570,9 +565,7 @@ pub unsafe extern "C" fn camb_job_error(
 pub unsafe extern "C" fn camb_job_http_status(job: *const camb_job) -> u16 {
     value_call(0, || {
         // SAFETY: NULL or a live job.
-        unsafe { job_ref(job) }
-            .and_then(view_of)
-            .map_or(0, |v| v.http_status)
+        unsafe { finished_view(job) }.map_or(0, |v| v.http_status)
     })
 }
 
@@ -585,8 +578,7 @@ pub unsafe extern "C" fn camb_job_http_status(job: *const camb_job) -> u16 {
 pub unsafe extern "C" fn camb_job_task(job: *const camb_job) -> *const camb_task {
     value_call(std::ptr::null(), || {
         // SAFETY: NULL or a live job.
-        unsafe { job_ref(job) }
-            .and_then(view_of)
+        unsafe { finished_view(job) }
             .and_then(|v| v.task.as_ref())
             .map_or(std::ptr::null(), std::ptr::from_ref)
     })
@@ -598,8 +590,7 @@ pub unsafe extern "C" fn camb_job_task(job: *const camb_job) -> *const camb_task
 pub unsafe extern "C" fn camb_job_task_list(job: *const camb_job) -> *const camb_task_list {
     value_call(std::ptr::null(), || {
         // SAFETY: NULL or a live job.
-        unsafe { job_ref(job) }
-            .and_then(view_of)
+        unsafe { finished_view(job) }
             .and_then(|v| v.list.as_ref())
             .map_or(std::ptr::null(), std::ptr::from_ref)
     })
@@ -616,9 +607,7 @@ pub unsafe extern "C" fn camb_job_task_id(
 ) -> *const c_char {
     value_call(std::ptr::null(), || {
         // SAFETY: NULL or a live job.
-        let id = unsafe { job_ref(job) }
-            .and_then(view_of)
-            .and_then(|v| v.task_id.as_deref());
+        let id = unsafe { finished_view(job) }.and_then(|v| v.task_id.as_deref());
         // SAFETY: NULL or writable.
         unsafe { text_out(id, out_len) }
     })
