@@ -201,7 +201,7 @@ typedef uint32_t camb_status;
 #endif // __cplusplus
 
 /**
- * Where a job is in its life.
+ * Where a job is in its life, as `camb_job_get_state()` tells.
  */
 enum camb_job_state
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -332,6 +332,37 @@ typedef struct camb_client camb_client;
  * freed memory, until a new builder happens to get the same address.
  */
 typedef struct camb_client_builder camb_client_builder;
+
+/**
+ * A call running on the client's pool of threads: started by one of the
+ * `camb_client_start_*` functions, which return at once. When it finishes, its
+ * callback runs or it is put on its queue (the one given when it started).
+ *
+ * The caller owns the job and frees it with `camb_job_free()`: at any time, from
+ * any thread, from inside its own callback too. Freeing a job that is still
+ * running cancels it, and a job freed before it finished is never delivered.
+ * A finished job holds its own result, error text and output; reading them
+ * never depends on the thread or on later calls.
+ *
+ * Functions: the `camb_client_start_*` functions, `camb_job_get_state()`,
+ * `camb_job_result()`, `camb_job_error()`, `camb_job_http_status()`,
+ * `camb_job_task()`, `camb_job_task_list()`, `camb_job_task_id()`,
+ * `camb_job_bytes()`, `camb_job_polls()`, `camb_job_status()`,
+ * `camb_job_cancel()`, `camb_job_free()`.
+ */
+typedef struct camb_job camb_job;
+
+/**
+ * Finished jobs waiting to be taken, with a file descriptor that is readable
+ * while there are any: watch it with epoll or poll, libuv's `uv_poll`, Qt's
+ * `QSocketNotifier` or asyncio's `add_reader`, then take the jobs with
+ * `camb_job_queue_pop()` on the loop's own thread. No libcamb callback ever runs
+ * there. One queue may serve many jobs and many clients.
+ *
+ * Functions: `camb_job_queue_new()`, `camb_job_queue_fd()`,
+ * `camb_job_queue_pop()`, `camb_job_queue_free()`.
+ */
+typedef struct camb_job_queue camb_job_queue;
 
 /**
  * A task's status as the server reported it, or why it is not known. Made by
@@ -519,41 +550,6 @@ typedef bool (*camb_progress_fn)(const struct camb_wait_progress *progress,
 typedef bool (*camb_write_fn)(const uint8_t *data,
                               size_t len,
                               void *user_data);
-
-/**
- * Finished jobs waiting to be taken, with a file descriptor that is readable
- * while there are any: watch it with epoll or poll, libuv's `uv_poll`, Qt's
- * `QSocketNotifier` or asyncio's `add_reader`, then take the jobs with
- * `camb_job_queue_pop()` on the loop's own thread. No libcamb callback ever runs
- * there. One queue may serve many jobs and many clients.
- *
- * Functions: `camb_job_queue_new()`, `camb_job_queue_fd()`,
- * `camb_job_queue_pop()`, `camb_job_queue_free()`.
- */
-typedef struct camb_job_queue {
-  uint8_t _opaque[0];
-} camb_job_queue;
-
-/**
- * A call running on the client's pool of threads: started by one of the
- * `camb_client_start_*` functions, which return at once. When it finishes, its
- * callback runs or it is put on its queue (the one given when it started).
- *
- * The caller owns the job and frees it with `camb_job_free()`: at any time, from
- * any thread, from inside its own callback too. Freeing a job that is still
- * running cancels it, and a job freed before it finished is never delivered.
- * A finished job holds its own result, error text and output; reading them
- * never depends on the thread or on later calls.
- *
- * Functions: the `camb_client_start_*` functions, `camb_job_state()`,
- * `camb_job_result()`, `camb_job_error()`, `camb_job_http_status()`,
- * `camb_job_task()`, `camb_job_task_list()`, `camb_job_task_id()`,
- * `camb_job_bytes()`, `camb_job_polls()`, `camb_job_status()`,
- * `camb_job_cancel()`, `camb_job_free()`.
- */
-typedef struct camb_job {
-  uint8_t _opaque[0];
-} camb_job;
 
 /**
  * Called once when a job finishes, on one of the client's pool threads, with
@@ -1290,9 +1286,11 @@ camb_result camb_client_start_generate(const struct camb_client *client,
                                        struct camb_job **out_job);
 
 /**
- * Where the job is; `CAMB_JOB_STATE_DONE` for NULL.
+ * Where the job is, a `CAMB_JOB_STATE_*` value; `CAMB_JOB_STATE_DONE` for NULL.
+ * (Named `_get_state` because C has one name space for functions and types, and
+ * `camb_job_state` is the type.)
  */
-camb_job_state camb_job_state(const struct camb_job *job);
+camb_job_state camb_job_get_state(const struct camb_job *job);
 
 /**
  * The job's outcome: `CAMB_RESULT_OK`, or its failure (`camb_job_error()` says

@@ -114,7 +114,7 @@ fn a_status_job_is_delivered_by_its_callback_on_a_pool_thread() {
         let done = receiver.recv_timeout(GENEROUS).expect("delivered");
         assert_eq!(done.job, job as usize, "the handle the start gave");
         assert_ne!(done.thread, std::thread::current().id());
-        assert_eq!(camb_job_state(job), camb_job_state::Done);
+        assert_eq!(camb_job_get_state(job), camb_job_state::Done);
         assert_eq!(camb_job_result(job), camb_result::Ok);
         assert!(camb_job_error(job, ptr::null_mut()).is_null());
         let task = read_task(camb_job_task(job));
@@ -262,8 +262,8 @@ fn a_wait_holds_no_thread_between_polls_and_a_cancel_ends_it_at_once() {
         // Between polls it waits on the timer, holding no thread.
         let mut seen_waiting = false;
         let deadline = Instant::now() + GENEROUS;
-        while camb_job_state(job) != camb_job_state::Done && Instant::now() < deadline {
-            seen_waiting |= camb_job_state(job) == camb_job_state::Waiting;
+        while camb_job_get_state(job) != camb_job_state::Done && Instant::now() < deadline {
+            seen_waiting |= camb_job_get_state(job) == camb_job_state::Waiting;
             std::thread::sleep(Duration::from_millis(2));
         }
         receiver.recv_timeout(GENEROUS).expect("delivered");
@@ -291,10 +291,10 @@ fn a_wait_holds_no_thread_between_polls_and_a_cancel_ends_it_at_once() {
             &mut job,
         );
         let deadline = Instant::now() + GENEROUS;
-        while camb_job_state(job) != camb_job_state::Waiting && Instant::now() < deadline {
+        while camb_job_get_state(job) != camb_job_state::Waiting && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
         }
-        assert_eq!(camb_job_state(job), camb_job_state::Waiting);
+        assert_eq!(camb_job_get_state(job), camb_job_state::Waiting);
         let cancelled_at = Instant::now();
         assert_eq!(camb_job_cancel(job), camb_result::Ok);
         receiver.recv_timeout(GENEROUS).expect("delivered");
@@ -614,7 +614,7 @@ fn bad_starts_are_refused_with_a_code_and_nothing_runs() {
         );
         assert_eq!(camb_job_cancel(ptr::null()), camb_result::NullParameter);
         assert_eq!(camb_job_result(ptr::null()), camb_result::NullParameter);
-        assert_eq!(camb_job_state(ptr::null()), camb_job_state::Done);
+        assert_eq!(camb_job_get_state(ptr::null()), camb_job_state::Done);
         assert!(camb_job_task(ptr::null()).is_null());
         assert!(camb_job_task_list(ptr::null()).is_null());
         assert!(camb_job_error(ptr::null(), ptr::null_mut()).is_null());

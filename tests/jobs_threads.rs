@@ -74,14 +74,14 @@ fn many_waiting_jobs_share_a_small_pool_and_cancel_together() {
         let deadline = Instant::now() + GENEROUS;
         while jobs
             .iter()
-            .any(|&j| camb_job_state(j as *const camb_job) != camb_job_state::Waiting)
+            .any(|&j| camb_job_get_state(j as *const camb_job) != camb_job_state::Waiting)
             && Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(
             jobs.iter()
-                .all(|&j| camb_job_state(j as *const camb_job) == camb_job_state::Waiting)
+                .all(|&j| camb_job_get_state(j as *const camb_job) == camb_job_state::Waiting)
         );
         // The pool's 4 threads and its timer thread (the emulator's own are in
         // `threads_before`), never a thread per job.

@@ -31,12 +31,15 @@ use crate::task::TaskStatus;
 /// A finished job holds its own result, error text and output; reading them
 /// never depends on the thread or on later calls.
 ///
-/// Functions: the `camb_client_start_*` functions, `camb_job_state()`,
+/// Functions: the `camb_client_start_*` functions, `camb_job_get_state()`,
 /// `camb_job_result()`, `camb_job_error()`, `camb_job_http_status()`,
 /// `camb_job_task()`, `camb_job_task_list()`, `camb_job_task_id()`,
 /// `camb_job_bytes()`, `camb_job_polls()`, `camb_job_status()`,
 /// `camb_job_cancel()`, `camb_job_free()`.
-#[repr(C)]
+// Not `#[repr(C)]`: cbindgen then declares it opaque (`typedef struct camb_job
+// camb_job;`), as for every other handle. A `#[repr(C)]` marker with a
+// zero-length array field would be written into camb.h as `uint8_t _opaque[0]`,
+// which ISO C and C++ forbid (an error under -Wpedantic -Werror).
 pub struct camb_job {
     _opaque: [u8; 0],
 }
@@ -49,7 +52,7 @@ pub struct camb_job {
 ///
 /// Functions: `camb_job_queue_new()`, `camb_job_queue_fd()`,
 /// `camb_job_queue_pop()`, `camb_job_queue_free()`.
-#[repr(C)]
+// Not `#[repr(C)]`, so that it is opaque in camb.h (see `camb_job`).
 pub struct camb_job_queue {
     _opaque: [u8; 0],
 }
@@ -60,7 +63,7 @@ pub struct camb_job_queue {
 /// and must not unwind (C++ exceptions, longjmp) through libcamb.
 pub type camb_job_fn = Option<unsafe extern "C" fn(job: *mut camb_job, user_data: *mut c_void)>;
 
-/// Where a job is in its life.
+/// Where a job is in its life, as `camb_job_get_state()` tells.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum camb_job_state {
@@ -500,10 +503,12 @@ pub unsafe extern "C" fn camb_client_start_generate(
     })
 }
 
-/// Where the job is; `CAMB_JOB_STATE_DONE` for NULL.
+/// Where the job is, a `CAMB_JOB_STATE_*` value; `CAMB_JOB_STATE_DONE` for NULL.
+/// (Named `_get_state` because C has one name space for functions and types, and
+/// `camb_job_state` is the type.)
 // The caller's part: `job` is NULL or a live job.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn camb_job_state(job: *const camb_job) -> camb_job_state {
+pub unsafe extern "C" fn camb_job_get_state(job: *const camb_job) -> camb_job_state {
     value_call(camb_job_state::Done, || {
         // SAFETY: NULL or a live job.
         match unsafe { job_ref(job) }.map(Job::phase) {
