@@ -45,6 +45,21 @@
  *   whose tasks are read again, and must say the same, after other status calls,
  *   another batch and failures were made meanwhile, then read by 4 threads at once;
  *   a camb_task made on one thread and read and freed on another, both ways.
+ * Jobs (once per workflow round), on a client with 3 job threads: every
+ *   camb_client_start_* function with each of its bad arguments (NULL client,
+ *   out_job, id, prompt, path or write callback; neither or both of a queue and a
+ *   callback; bad ids, options and limits): the documented code, no job made;
+ *   every job and queue function with NULL; camb_client_builder_set_job_threads
+ *   out of range. One job of every kind (status, a missing status, create, wait,
+ *   download, save, batch, generate) delivered by a callback that checks it and
+ *   frees it inside the callback (never on the starting thread), then again
+ *   through a camb_job_queue, popped and freed on this thread; the queue popped
+ *   empty (CAMB_RESULT_NOT_READY, its descriptor not readable). Jobs freed while
+ *   they wait between polls, or right after they start: never delivered. Jobs
+ *   cancelled while waiting: CAMB_RESULT_CANCELLED, once. The client freed under
+ *   waiting jobs and a generation: each delivered, cancelled, by the time
+ *   camb_client_free returns, then freed. camb_job_free(NULL) and
+ *   camb_job_queue_free(NULL).
  * Phase 2: --threads N threads (default 8) share ONE client and make --calls N
  *   status calls each (default 200), rotating over demo-success, demo-error,
  *   demo-unknown and an id unique to the thread and call (404). Each result is
@@ -66,8 +81,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "camb.h"
@@ -1522,6 +1539,656 @@ static void workflow(int round) {
     camb_client_free(client);
 }
 
+/* ---------------------------------------------------------------- jobs */
+
+/*
+ * Jobs (camb_client_start_*): started with bad arguments; delivered by callbacks
+ * that free their job inside the callback; delivered through a queue and freed
+ * on this thread; freed while they wait (never delivered); cancelled; and a
+ * client freed under running jobs (each still delivered, then freed). Every
+ * loop is bounded in count and in time (JOB_TIMEOUT_MS).
+ */
+
+enum { JOB_TIMEOUT_MS = 60000 };
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+#define SENTINEL_JOB ((camb_job *)(void *)&g_sentinels[0])
+
+/* Deliveries seen by callbacks, counted under a lock; the main thread waits for them. */
+struct deliveries {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    unsigned count;
+    pthread_t starter; /* the thread that started the jobs: no callback may run on it */
+};
+
+static void deliveries_init(struct deliveries *d) {
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->changed, NULL);
+    d->count = 0;
+    d->starter = pthread_self();
+}
+
+static void deliveries_destroy(struct deliveries *d) {
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->changed);
+}
+
+static void deliveries_add(struct deliveries *d) {
+    CHECK(!pthread_equal(pthread_self(), d->starter),
+          "a job callback ran on the thread that started the job");
+    pthread_mutex_lock(&d->lock);
+    d->count++;
+    pthread_cond_broadcast(&d->changed);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static unsigned deliveries_count(struct deliveries *d) {
+    pthread_mutex_lock(&d->lock);
+    unsigned count = d->count;
+    pthread_mutex_unlock(&d->lock);
+    return count;
+}
+
+/* Waits until `want` deliveries were counted, or `timeout_ms` passed; the count. */
+static unsigned deliveries_wait(struct deliveries *d, unsigned want, int64_t timeout_ms) {
+    int64_t deadline = mono_ms() + timeout_ms;
+    pthread_mutex_lock(&d->lock);
+    while (d->count < want && mono_ms() < deadline) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 50 * 1000000L; /* re-check the monotonic deadline every 50 ms */
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&d->changed, &d->lock, &until);
+    }
+    unsigned count = d->count;
+    pthread_mutex_unlock(&d->lock);
+    return count;
+}
+
+/* Waits until the job is in `state` (bounded); true when it is. */
+static bool job_reaches(const camb_job *job, camb_job_state state, int64_t timeout_ms) {
+    int64_t deadline = mono_ms() + timeout_ms;
+    while (camb_job_get_state(job) != state && mono_ms() < deadline) {
+        sleep_ms(2);
+    }
+    return camb_job_get_state(job) == state;
+}
+
+/* What a finished job of each kind must say. */
+enum job_check {
+    JOB_STATUS_SUCCESS,
+    JOB_STATUS_MISSING,
+    JOB_CREATE,
+    JOB_WAIT_SUCCESS,
+    JOB_DOWNLOAD,
+    JOB_SAVE,
+    JOB_BATCH,
+    JOB_GENERATE,
+    JOB_CHECK_COUNT
+};
+
+static const char *JOB_CHECK_NAMES[JOB_CHECK_COUNT] = {
+    "status(demo-success)", "status(missing)", "create", "wait(demo-success)",
+    "download(4242)",       "save(4242)",      "batch",  "generate"};
+
+/* One started job: what it must say when it finishes. */
+struct job_want {
+    enum job_check check;
+    camb_job *job; /* queue jobs: the handle the start gave */
+    bool seen;
+    atomic_ullong chunk_bytes; /* a download's write callback adds what it got */
+    struct deliveries *deliveries; /* callback jobs */
+};
+
+static bool on_job_chunk(const uint8_t *data, size_t len, void *user_data) {
+    struct job_want *want = user_data;
+    CHECK(data != NULL || len == 0, "download job: a NULL chunk");
+    atomic_fetch_add(&want->chunk_bytes, len);
+    return true;
+}
+
+/* Checks a finished job through every accessor (on any thread). */
+static void check_finished_job(const camb_job *job, struct job_want *want) {
+    const char *what = JOB_CHECK_NAMES[want->check];
+    camb_result result = camb_job_result(job);
+    size_t len = 777;
+    const char *error = camb_job_error(job, &len);
+    CHECK(camb_job_get_state(job) == CAMB_JOB_STATE_DONE, "job %s: delivered in state %u", what,
+          (unsigned)camb_job_get_state(job));
+    camb_result want_result =
+        want->check == JOB_STATUS_MISSING ? CAMB_RESULT_NOT_FOUND : CAMB_RESULT_OK;
+    CHECK(result == want_result, "job %s: %s, want %s: %s", what, camb_result_name(result),
+          camb_result_name(want_result), shown(error));
+    if (result != want_result) {
+        return;
+    }
+    if (result == CAMB_RESULT_OK) {
+        CHECK(error == NULL && len == 0 && camb_job_http_status(job) == 0,
+              "job %s: succeeded with an error \"%s\"", what, shown(error));
+    }
+    size_t error_len = len;
+    const camb_task *task = camb_job_task(job);
+    const char *id = camb_job_task_id(job, &len);
+    uint64_t bytes = camb_job_bytes(job);
+    switch (want->check) {
+    case JOB_STATUS_SUCCESS:
+        check_task(task, "demo-success", &WANT_SUCCESS, NULL, "job status(demo-success)");
+        CHECK(same_text(id, len, "demo-success"), "job %s: task id \"%s\"", what, shown(id));
+        CHECK(camb_job_polls(job) == 0 && bytes == 0 && camb_job_task_list(job) == NULL,
+              "job %s: polls, bytes or a list", what);
+        break;
+    case JOB_STATUS_MISSING:
+        CHECK(error != NULL && strlen(error) == error_len &&
+                  strstr(error, "stress-jobs-missing") != NULL,
+              "job %s: error \"%s\"", what, shown(error));
+        CHECK(camb_job_http_status(job) == 404, "job %s: HTTP %u", what,
+              (unsigned)camb_job_http_status(job));
+        CHECK(task == NULL && camb_job_task_list(job) == NULL, "job %s: a task", what);
+        break;
+    case JOB_CREATE:
+        CHECK(id != NULL && len > 0 && strlen(id) == len, "job %s: no task id", what);
+        CHECK(task == NULL && bytes == 0, "job %s: a task or bytes", what);
+        break;
+    case JOB_WAIT_SUCCESS:
+        check_task(task, "demo-success", &WANT_SUCCESS, NULL, "job wait(demo-success)");
+        CHECK(camb_job_polls(job) >= 1 && camb_job_status(job) == CAMB_STATUS_SUCCESS,
+              "job %s: %" PRIu32 " polls, last %s", what, camb_job_polls(job),
+              camb_status_name(camb_job_status(job)));
+        break;
+    case JOB_DOWNLOAD:
+        CHECK(bytes > 44 && bytes == atomic_load(&want->chunk_bytes),
+              "job %s: %" PRIu64 " bytes, the write callback got %llu", what, bytes,
+              (unsigned long long)atomic_load(&want->chunk_bytes));
+        break;
+    case JOB_SAVE:
+        CHECK(bytes > 44, "job %s: %" PRIu64 " bytes", what, bytes);
+        break;
+    case JOB_BATCH: {
+        const camb_task_list *list = camb_job_task_list(job);
+        CHECK(camb_task_list_len(list) == 3 && task == NULL, "job %s: %zu tasks", what,
+              camb_task_list_len(list));
+        if (camb_task_list_len(list) == 3) {
+            check_task(camb_task_list_get(list, 0), "demo-success", &WANT_SUCCESS, NULL,
+                       "job batch[0]");
+            check_task(camb_task_list_get(list, 1), "stress-jobs-missing", &WANT_NOT_FOUND,
+                       "stress-jobs-missing", "job batch[1]");
+            check_task(camb_task_list_get(list, 2), "", &WANT_NULL_ID, NULL, "job batch[2]");
+        }
+        break;
+    }
+    case JOB_GENERATE:
+        CHECK(id != NULL && len > 0, "job %s: no task id", what);
+        CHECK(task != NULL && camb_task_status(task) == CAMB_STATUS_SUCCESS, "job %s: task", what);
+        CHECK(bytes > 44 && camb_job_polls(job) >= 1,
+              "job %s: %" PRIu64 " bytes, %" PRIu32 " polls", what, bytes, camb_job_polls(job));
+        break;
+    default:
+        break;
+    }
+}
+
+/* A callback that checks its job, frees it (inside the callback), then counts. */
+static void on_job_check_and_free(camb_job *job, void *user_data) {
+    struct job_want *want = user_data;
+    check_finished_job(job, want);
+    camb_job_free(job);
+    want->seen = true;
+    deliveries_add(want->deliveries);
+}
+
+/* A callback that only counts: the main thread reads and frees the job. */
+static void on_job_count(camb_job *job, void *user_data) {
+    (void)job;
+    deliveries_add(user_data);
+}
+
+/* A callback for jobs freed before they finish: it must never run. */
+static void on_job_never(camb_job *job, void *user_data) {
+    (void)job;
+    (void)user_data;
+    CHECK(false, "a job freed before it finished was delivered");
+}
+
+static camb_wait_options slow_wait(void) {
+    camb_wait_options wait = camb_wait_options_default();
+    wait.initial_interval_ms = 60000; /* the first poll, then a minute on the timer */
+    wait.max_interval_ms = 60000;
+    wait.deadline_ms = 600000;
+    return wait;
+}
+
+/*
+ * Starts one job of every kind, each checked by `want[i]` (JOB_CHECK_COUNT of
+ * them), delivered to `queue` or to `callback` with want[i] as user_data. False
+ * if one did not start (checked as a failure).
+ */
+static bool start_every_kind(const camb_client *client, const camb_job_queue *queue,
+                             camb_job_fn callback, struct job_want *want, const char *path,
+                             const char *generate_path, int round) {
+    camb_wait_options wait = quick_wait(TIMEOUT_MS);
+    camb_create_options options = camb_create_options_default();
+    options.duration_s = 0.5;
+    char prompt[96];
+    snprintf(prompt, sizeof prompt, "stress jobs round %d: a bell [pending_ms:50]", round);
+    const char *batch_ids[3] = {"demo-success", "stress-jobs-missing", NULL};
+    bool all = true;
+    for (int k = 0; k < JOB_CHECK_COUNT; k++) {
+        struct job_want *w = &want[k];
+        w->check = (enum job_check)k;
+        w->seen = false;
+        atomic_store(&w->chunk_bytes, 0);
+        void *user_data = callback != NULL ? (void *)w : NULL;
+        camb_job *job = SENTINEL_JOB;
+        camb_result r = CAMB_RESULT_PANIC;
+        switch (w->check) {
+        case JOB_STATUS_SUCCESS:
+            r = camb_client_start_get_task_status(client, "demo-success", queue, callback,
+                                                  user_data, &job);
+            break;
+        case JOB_STATUS_MISSING:
+            r = camb_client_start_get_task_status(client, "stress-jobs-missing", queue, callback,
+                                                  user_data, &job);
+            break;
+        case JOB_CREATE:
+            r = camb_client_start_create_task(client, prompt, &options, queue, callback,
+                                              user_data, &job);
+            break;
+        case JOB_WAIT_SUCCESS:
+            r = camb_client_start_wait_for_task(client, "demo-success", &wait, queue, callback,
+                                                user_data, &job);
+            break;
+        case JOB_DOWNLOAD:
+            r = camb_client_start_download_audio(client, 4242, on_job_chunk, w, queue, callback,
+                                                 user_data, &job);
+            break;
+        case JOB_SAVE:
+            r = camb_client_start_save_audio(client, 4242, path, queue, callback, user_data,
+                                             &job);
+            break;
+        case JOB_BATCH:
+            r = camb_client_start_get_task_statuses(client, batch_ids, 3, 2, queue, callback,
+                                                    user_data, &job);
+            break;
+        case JOB_GENERATE:
+            r = camb_client_start_generate(client, prompt, &options, &wait, generate_path, queue,
+                                           callback, user_data, &job);
+            break;
+        default:
+            break;
+        }
+        if (!expect(r, CAMB_RESULT_OK, JOB_CHECK_NAMES[k])) {
+            all = false;
+            w->job = NULL;
+            continue;
+        }
+        CHECK(job != SENTINEL_JOB && job != NULL, "%s: no job", JOB_CHECK_NAMES[k]);
+        w->job = job; /* for callback jobs: never used once the callback may have run */
+    }
+    return all;
+}
+
+/* Every start function refuses bad arguments with its code, and makes no job. */
+static void bad_job_starts(const camb_client *client, const camb_job_queue *queue) {
+    camb_job *job = SENTINEL_JOB;
+    camb_create_options options = camb_create_options_default();
+    camb_wait_options wait = quick_wait(TIMEOUT_MS);
+    const char *ids[1] = {"demo-success"};
+
+    /* The delivery: exactly one of a queue and a callback. */
+    expect(camb_client_start_get_task_status(client, "demo-success", NULL, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_get_task_status(no queue, no callback)");
+    expect_error_mentions("queue and callback", "start_get_task_status(no queue, no callback)");
+    expect(camb_client_start_get_task_status(client, "demo-success", queue, on_job_never, NULL,
+                                             &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_status(queue and callback)");
+    /* NULL client and NULL out_job, for every start function. */
+    expect(camb_client_start_get_task_status(NULL, "demo-success", queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_get_task_status(NULL client)");
+    expect(camb_client_start_get_task_status(client, "demo-success", queue, NULL, NULL, NULL),
+           CAMB_RESULT_NULL_PARAMETER, "start_get_task_status(NULL out_job)");
+    expect(camb_client_start_create_task(NULL, "x", NULL, queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_create_task(NULL client)");
+    expect(camb_client_start_create_task(client, "x", NULL, queue, NULL, NULL, NULL),
+           CAMB_RESULT_NULL_PARAMETER, "start_create_task(NULL out_job)");
+    expect(camb_client_start_wait_for_task(NULL, "demo-success", NULL, queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_wait_for_task(NULL client)");
+    expect(camb_client_start_wait_for_task(client, "demo-success", NULL, queue, NULL, NULL, NULL),
+           CAMB_RESULT_NULL_PARAMETER, "start_wait_for_task(NULL out_job)");
+    expect(camb_client_start_download_audio(NULL, 4242, on_chunk, NULL, queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_download_audio(NULL client)");
+    expect(camb_client_start_download_audio(client, 4242, on_chunk, NULL, queue, NULL, NULL, NULL),
+           CAMB_RESULT_NULL_PARAMETER, "start_download_audio(NULL out_job)");
+    expect(camb_client_start_save_audio(NULL, 4242, "/tmp/x.wav", queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_save_audio(NULL client)");
+    expect(camb_client_start_save_audio(client, 4242, "/tmp/x.wav", queue, NULL, NULL, NULL),
+           CAMB_RESULT_NULL_PARAMETER, "start_save_audio(NULL out_job)");
+    expect(camb_client_start_get_task_statuses(NULL, ids, 1, 0, queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_get_task_statuses(NULL client)");
+    expect(camb_client_start_get_task_statuses(client, ids, 1, 0, queue, NULL, NULL, NULL),
+           CAMB_RESULT_NULL_PARAMETER, "start_get_task_statuses(NULL out_job)");
+    expect(camb_client_start_generate(NULL, "x", NULL, NULL, "/tmp/x.wav", queue, NULL, NULL,
+                                      &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_generate(NULL client)");
+    expect(camb_client_start_generate(client, "x", NULL, NULL, "/tmp/x.wav", queue, NULL, NULL,
+                                      NULL),
+           CAMB_RESULT_NULL_PARAMETER, "start_generate(NULL out_job)");
+
+    /* Each function's own arguments. */
+    expect(camb_client_start_get_task_status(client, NULL, queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_get_task_status(NULL id)");
+    expect(camb_client_start_get_task_status(client, "..", queue, NULL, NULL, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_status(\"..\")");
+    expect(camb_client_start_get_task_status(client, "\xff", queue, NULL, NULL, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_status(invalid UTF-8)");
+    expect(camb_client_start_get_task_status(client, g_long_id, queue, NULL, NULL, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_status(1025-byte id)");
+    expect(camb_client_start_create_task(client, NULL, NULL, queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_create_task(NULL prompt)");
+    expect(camb_client_start_create_task(client, "", NULL, queue, NULL, NULL, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_create_task(empty prompt)");
+    options.audio_type = CAMB_AUDIO_TYPE_SOUND;
+    options.duration_s = 11.0;
+    expect(camb_client_start_create_task(client, "x", &options, queue, NULL, NULL, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_create_task(11 s of sound)");
+    options = camb_create_options_default();
+    options.struct_size = 0;
+    expect(camb_client_start_create_task(client, "x", &options, queue, NULL, NULL, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_create_task(struct_size 0)");
+    options = camb_create_options_default();
+    expect(camb_client_start_wait_for_task(client, NULL, NULL, queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_wait_for_task(NULL id)");
+    wait.backoff_factor = 0.0;
+    expect(camb_client_start_wait_for_task(client, "demo-success", &wait, queue, NULL, NULL, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_wait_for_task(backoff 0)");
+    expect(camb_client_start_download_audio(client, 4242, NULL, NULL, queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_download_audio(NULL write)");
+    expect(camb_client_start_save_audio(client, 4242, NULL, queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_save_audio(NULL path)");
+    expect(camb_client_start_save_audio(client, 4242, "", queue, NULL, NULL, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_save_audio(empty path)");
+    expect(camb_client_start_get_task_statuses(client, NULL, 1, 0, queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_get_task_statuses(NULL ids)");
+    expect(camb_client_start_get_task_statuses(client, ids, 100001, 0, queue, NULL, NULL, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_statuses(100001 ids)");
+    expect(camb_client_start_get_task_statuses(client, ids, 1, 33, queue, NULL, NULL, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_statuses(33 connections)");
+    expect(camb_client_start_generate(client, NULL, NULL, NULL, "/tmp/x.wav", queue, NULL, NULL,
+                                      &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_generate(NULL prompt)");
+    expect(camb_client_start_generate(client, "x", NULL, NULL, NULL, queue, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "start_generate(NULL path)");
+    expect(camb_client_start_generate(client, "", NULL, NULL, "/tmp/x.wav", queue, NULL, NULL,
+                                      &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_generate(empty prompt)");
+    expect(camb_client_start_generate(client, "x", NULL, &wait, "/tmp/x.wav", queue, NULL, NULL,
+                                      &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_generate(backoff 0)");
+    options.duration_s = -1.0;
+    expect(camb_client_start_generate(client, "x", &options, NULL, "/tmp/x.wav", queue, NULL,
+                                      NULL, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "start_generate(duration -1)");
+    CHECK(job == SENTINEL_JOB, "a refused start wrote its out-parameter");
+
+    /* The job and queue functions with NULL: defined answers, no crash. */
+    CHECK(camb_job_get_state(NULL) == CAMB_JOB_STATE_DONE, "camb_job_get_state(NULL)");
+    CHECK(camb_job_result(NULL) == CAMB_RESULT_NULL_PARAMETER, "camb_job_result(NULL)");
+    size_t len = 777;
+    CHECK(camb_job_error(NULL, &len) == NULL && len == 0, "camb_job_error(NULL)");
+    len = 777;
+    CHECK(camb_job_task_id(NULL, &len) == NULL && len == 0, "camb_job_task_id(NULL)");
+    CHECK(camb_job_http_status(NULL) == 0 && camb_job_task(NULL) == NULL &&
+              camb_job_task_list(NULL) == NULL && camb_job_bytes(NULL) == 0 &&
+              camb_job_polls(NULL) == 0 && camb_job_status(NULL) == CAMB_STATUS_UNKNOWN,
+          "the job accessors with NULL");
+    expect(camb_job_cancel(NULL), CAMB_RESULT_NULL_PARAMETER, "camb_job_cancel(NULL)");
+    expect(camb_job_queue_new(NULL), CAMB_RESULT_NULL_PARAMETER, "camb_job_queue_new(NULL)");
+    CHECK(camb_job_queue_fd(NULL) == -1, "camb_job_queue_fd(NULL)");
+    expect(camb_job_queue_pop(NULL, &job), CAMB_RESULT_NULL_PARAMETER,
+           "camb_job_queue_pop(NULL queue)");
+    expect(camb_job_queue_pop(queue, NULL), CAMB_RESULT_NULL_PARAMETER,
+           "camb_job_queue_pop(NULL out_job)");
+    CHECK(job == SENTINEL_JOB, "a refused pop wrote its out-parameter");
+    camb_job_free(NULL);
+    camb_job_queue_free(NULL);
+}
+
+/* True when the queue's descriptor is readable now. */
+static bool queue_readable(const camb_job_queue *queue) {
+    struct pollfd fd = {camb_job_queue_fd(queue), POLLIN, 0};
+    return poll(&fd, 1, 0) == 1 && (fd.revents & POLLIN) != 0;
+}
+
+/* Pops every job that arrives until `want` jobs came or time ran out; each is
+ * matched against `wants` (n of them), checked, and freed. The count popped. */
+static unsigned pop_and_check(const camb_job_queue *queue, struct job_want *wants, int n,
+                              unsigned want, int64_t timeout_ms) {
+    unsigned popped = 0;
+    int64_t deadline = mono_ms() + timeout_ms;
+    while (popped < want && mono_ms() < deadline) {
+        struct pollfd fd = {camb_job_queue_fd(queue), POLLIN, 0};
+        if (poll(&fd, 1, 50) != 1) {
+            continue;
+        }
+        camb_job *job = NULL;
+        while (camb_job_queue_pop(queue, &job) == CAMB_RESULT_OK) {
+            popped++;
+            struct job_want *w = NULL;
+            for (int i = 0; i < n; i++) {
+                if (wants[i].job == job && !wants[i].seen) {
+                    w = &wants[i];
+                }
+            }
+            CHECK(w != NULL, "the queue gave a job that was not started on it, or twice");
+            if (w != NULL) {
+                w->seen = true;
+                check_finished_job(job, w);
+                camb_job_free(job);
+            }
+        }
+    }
+    return popped;
+}
+
+static void jobs_round(int round) {
+    /* A client with 3 job threads; the setter's refusals first. */
+    camb_client_builder *builder = camb_client_builder_new();
+    expect(camb_client_builder_set_job_threads(NULL, 2), CAMB_RESULT_NULL_PARAMETER,
+           "set_job_threads(NULL)");
+    expect(camb_client_builder_set_job_threads(builder, 0), CAMB_RESULT_INVALID_PARAMETER,
+           "set_job_threads(0)");
+    camb_client_builder_free(builder); /* the refusal would fail its build */
+    builder = camb_client_builder_new();
+    expect(camb_client_builder_set_job_threads(builder, 65), CAMB_RESULT_INVALID_PARAMETER,
+           "set_job_threads(65)");
+    camb_client_builder_free(builder);
+    builder = camb_client_builder_new();
+    expect(camb_client_builder_set_api_key(builder, g_api_key), CAMB_RESULT_OK, "set_api_key");
+    expect(camb_client_builder_set_base_url(builder, g_base_url), CAMB_RESULT_OK, "set_base_url");
+    expect(camb_client_builder_set_job_threads(builder, 3), CAMB_RESULT_OK, "set_job_threads(3)");
+    camb_client *client = NULL;
+    if (!expect(camb_client_builder_build(builder, &client), CAMB_RESULT_OK, "build (jobs)")) {
+        return;
+    }
+    camb_job_queue *queue = NULL;
+    if (!expect(camb_job_queue_new(&queue), CAMB_RESULT_OK, "camb_job_queue_new")) {
+        camb_client_free(client);
+        return;
+    }
+    char path[96], generate_path[96];
+    snprintf(path, sizeof path, "/tmp/camb-stress-jobs-%ld-%d.wav", (long)getpid(), round);
+    snprintf(generate_path, sizeof generate_path, "/tmp/camb-stress-jobs-%ld-%d-gen.wav",
+             (long)getpid(), round);
+
+    /* 1. Bad starts; the queue popped empty. */
+    bad_job_starts(client, queue);
+    camb_job *job = SENTINEL_JOB;
+    expect(camb_job_queue_pop(queue, &job), CAMB_RESULT_NOT_READY, "pop of an empty queue");
+    CHECK(job == SENTINEL_JOB, "an empty pop wrote its out-parameter");
+    CHECK(camb_job_queue_fd(queue) >= 0 && !queue_readable(queue),
+          "an empty queue's descriptor is readable");
+
+    /* 2. Every kind through a callback that checks and frees its job inside it. */
+    struct deliveries delivered;
+    deliveries_init(&delivered);
+    struct job_want by_callback[JOB_CHECK_COUNT];
+    for (int k = 0; k < JOB_CHECK_COUNT; k++) {
+        by_callback[k].deliveries = &delivered;
+    }
+    start_every_kind(client, NULL, on_job_check_and_free, by_callback, path, generate_path, round);
+    unsigned got = deliveries_wait(&delivered, JOB_CHECK_COUNT, JOB_TIMEOUT_MS);
+    CHECK(got == JOB_CHECK_COUNT, "callbacks: %u of %d jobs delivered", got, JOB_CHECK_COUNT);
+    deliveries_destroy(&delivered);
+
+    /* 3. Every kind through the queue, popped, checked and freed on this thread. */
+    struct job_want by_queue[JOB_CHECK_COUNT];
+    start_every_kind(client, queue, NULL, by_queue, path, generate_path, round);
+    got = pop_and_check(queue, by_queue, JOB_CHECK_COUNT, JOB_CHECK_COUNT, JOB_TIMEOUT_MS);
+    CHECK(got == JOB_CHECK_COUNT, "queue: %u of %d jobs delivered", got, JOB_CHECK_COUNT);
+    job = SENTINEL_JOB;
+    expect(camb_job_queue_pop(queue, &job), CAMB_RESULT_NOT_READY, "pop of an emptied queue");
+    CHECK(!queue_readable(queue), "an emptied queue's descriptor is readable");
+
+    /* 4. Freed while waiting between polls (callback and queue), and freed at once
+     * after the start: never delivered. */
+    camb_wait_options slow = slow_wait();
+    enum { FREED = 6 };
+    camb_job *freed[FREED] = {NULL};
+    for (int i = 0; i < FREED; i++) {
+        camb_result r = i % 2 == 0
+            ? camb_client_start_wait_for_task(client, "demo-pending", &slow, NULL, on_job_never,
+                                              NULL, &freed[i])
+            : camb_client_start_wait_for_task(client, "demo-pending", &slow, queue, NULL, NULL,
+                                              &freed[i]);
+        expect(r, CAMB_RESULT_OK, "start_wait_for_task(demo-pending, slow)");
+    }
+    for (int i = 0; i < FREED; i++) {
+        CHECK(freed[i] == NULL || job_reaches(freed[i], CAMB_JOB_STATE_WAITING, JOB_TIMEOUT_MS),
+              "a slow wait never waited between polls");
+        CHECK(camb_job_result(freed[i]) == CAMB_RESULT_NOT_READY, "a waiting job has a result");
+        camb_job_free(freed[i]);
+    }
+    for (int i = 0; i < FREED; i++) {
+        camb_job *now = NULL;
+        expect(camb_client_start_get_task_status(client, "demo-success", queue, NULL, NULL, &now),
+               CAMB_RESULT_OK, "start_get_task_status (freed at once)");
+        camb_job_free(now); /* whether it finished yet or not, it is never popped */
+    }
+    sleep_ms(200);
+    job = SENTINEL_JOB;
+    expect(camb_job_queue_pop(queue, &job), CAMB_RESULT_NOT_READY, "pop after freed jobs");
+    CHECK(!queue_readable(queue), "freed jobs left the queue's descriptor readable");
+
+    /* 5. Cancelled while waiting: delivered at once with CANCELLED; a second
+     * cancel of a finished job changes nothing. */
+    struct deliveries cancelled;
+    deliveries_init(&cancelled);
+    enum { CANCELS = 4 };
+    camb_job *cancels[CANCELS] = {NULL};
+    for (int i = 0; i < CANCELS; i++) {
+        expect(camb_client_start_wait_for_task(client, "demo-pending", &slow, NULL, on_job_count,
+                                               &cancelled, &cancels[i]),
+               CAMB_RESULT_OK, "start_wait_for_task(to cancel)");
+    }
+    for (int i = 0; i < CANCELS; i++) {
+        CHECK(cancels[i] == NULL || job_reaches(cancels[i], CAMB_JOB_STATE_WAITING, JOB_TIMEOUT_MS),
+              "a job to cancel never waited");
+        expect(camb_job_cancel(cancels[i]), CAMB_RESULT_OK, "camb_job_cancel");
+    }
+    got = deliveries_wait(&cancelled, CANCELS, JOB_TIMEOUT_MS);
+    CHECK(got == CANCELS, "cancel: %u of %d delivered", got, CANCELS);
+    for (int i = 0; i < CANCELS && got == CANCELS; i++) {
+        CHECK(camb_job_result(cancels[i]) == CAMB_RESULT_CANCELLED, "a cancelled job is %s",
+              camb_result_name(camb_job_result(cancels[i])));
+        expect(camb_job_cancel(cancels[i]), CAMB_RESULT_OK, "camb_job_cancel (finished)");
+        CHECK(camb_job_result(cancels[i]) == CAMB_RESULT_CANCELLED &&
+                  camb_job_task(cancels[i]) == NULL,
+              "a second cancel changed a finished job");
+    }
+    for (int i = 0; i < CANCELS; i++) {
+        camb_job_free(cancels[i]);
+    }
+    CHECK(deliveries_count(&cancelled) == CANCELS, "a cancelled job was delivered twice");
+    deliveries_destroy(&cancelled);
+
+    /* 6. The client freed under running jobs: each is still delivered (by its
+     * callback, or on the queue), cancelled, before camb_client_free returns;
+     * then freed here. */
+    struct deliveries orphaned;
+    deliveries_init(&orphaned);
+    enum { ORPHANS = 6 };
+    camb_job *orphans[ORPHANS] = {NULL};
+    camb_wait_options quick = quick_wait(TIMEOUT_MS);
+    for (int i = 0; i < ORPHANS; i++) {
+        camb_result r;
+        if (i == ORPHANS - 1) {
+            /* A generation whose task stays PENDING: it waits on the timer. */
+            r = camb_client_start_generate(client, "stress jobs: never ready [pending_ms:600000]",
+                                           NULL, &quick, generate_path, queue, NULL, NULL,
+                                           &orphans[i]);
+        } else if (i % 2 == 0) {
+            r = camb_client_start_wait_for_task(client, "demo-pending", &slow, NULL, on_job_count,
+                                                &orphaned, &orphans[i]);
+        } else {
+            r = camb_client_start_wait_for_task(client, "demo-pending", &slow, queue, NULL, NULL,
+                                                &orphans[i]);
+        }
+        expect(r, CAMB_RESULT_OK, "start (client to be freed)");
+    }
+    for (int i = 0; i < ORPHANS - 1; i++) {
+        CHECK(orphans[i] == NULL || job_reaches(orphans[i], CAMB_JOB_STATE_WAITING, JOB_TIMEOUT_MS),
+              "a job never waited before its client was freed");
+    }
+    CHECK(orphans[ORPHANS - 1] == NULL || camb_job_polls(orphans[ORPHANS - 1]) >= 1 ||
+              job_reaches(orphans[ORPHANS - 1], CAMB_JOB_STATE_WAITING, JOB_TIMEOUT_MS),
+          "the generation never polled before its client was freed");
+    camb_client_free(client);
+    client = NULL;
+    unsigned by_cb = deliveries_count(&orphaned);
+    CHECK(by_cb == ORPHANS / 2, "client freed: %u of %d callback jobs delivered when it returned",
+          by_cb, ORPHANS / 2);
+    unsigned on_queue = 0;
+    for (int tries = 0; tries < 1000; tries++) { /* bounded: each pop is immediate */
+        camb_job *popped = NULL;
+        if (camb_job_queue_pop(queue, &popped) != CAMB_RESULT_OK) {
+            break;
+        }
+        bool ours = false;
+        for (int i = 0; i < ORPHANS; i++) {
+            ours |= i % 2 == 1 && orphans[i] == popped;
+        }
+        CHECK(ours, "client freed: the queue gave a job that was not started on it");
+        on_queue++;
+    }
+    CHECK(on_queue == ORPHANS / 2,
+          "client freed: %u of %d queue jobs on the queue when it returned", on_queue, ORPHANS / 2);
+    for (int i = 0; i < ORPHANS; i++) {
+        CHECK(camb_job_get_state(orphans[i]) == CAMB_JOB_STATE_DONE &&
+                  camb_job_result(orphans[i]) == CAMB_RESULT_CANCELLED,
+              "client freed: job %d is %s", i, camb_result_name(camb_job_result(orphans[i])));
+        camb_job_free(orphans[i]);
+    }
+    deliveries_destroy(&orphaned);
+    struct stat st;
+    CHECK(stat(generate_path, &st) == 0, "the generated file is missing");
+    unlink(path);
+    unlink(generate_path);
+    camb_job_queue_free(queue);
+}
+
 /* ---------------------------------------------------------------- phase 2 */
 
 struct worker {
@@ -1690,16 +2357,22 @@ int main(int argc, char **argv) {
         workflow(round);
     }
     unsigned long checks_workflow = atomic_load(&g_checks) - checks_phase1;
+    for (int round = 0; round < workflows; round++) {
+        jobs_round(round);
+    }
+    unsigned long checks_jobs = atomic_load(&g_checks) - checks_phase1 - checks_workflow;
     unsigned long ok = 0, not_found = 0, other = 0;
     if (calls > 0) {
         phase2(threads, calls, &ok, &not_found, &other);
     }
-    unsigned long checks_phase2 = atomic_load(&g_checks) - checks_phase1 - checks_workflow;
+    unsigned long checks_phase2 =
+        atomic_load(&g_checks) - checks_phase1 - checks_workflow - checks_jobs;
     unsigned long failures = atomic_load(&g_failures);
 
-    printf("stress: phase1 clients=%d checks=%lu | workflow rounds=%d checks=%lu | phase2 "
-           "threads=%d calls=%lu ok=%lu not_found=%lu other=%lu checks=%lu | failures=%lu: %s\n",
-           clients, checks_phase1, workflows, checks_workflow, threads,
+    printf("stress: phase1 clients=%d checks=%lu | workflow rounds=%d checks=%lu | jobs rounds=%d "
+           "checks=%lu | phase2 threads=%d calls=%lu ok=%lu not_found=%lu other=%lu checks=%lu | "
+           "failures=%lu: %s\n",
+           clients, checks_phase1, workflows, checks_workflow, workflows, checks_jobs, threads,
            (unsigned long)threads * (unsigned long)calls, ok, not_found, other, checks_phase2,
            failures, failures == 0 ? "PASS" : "FAIL");
     return failures == 0 ? 0 : 1;

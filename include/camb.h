@@ -337,9 +337,10 @@ typedef struct camb_cancel_token camb_cancel_token;
  * it concurrently; its keep-alive connections are shared. Free it once, with
  * `camb_client_free()`, after every blocking call on it has returned. Jobs may
  * still run then: freeing the client cancels them, and each is still delivered
- * (with `CAMB_RESULT_CANCELLED`, or its result if it finished first), on the
- * client's pool threads, which end after the last one; free the jobs as usual.
- * The client's memory (its key among it) goes with its last job.
+ * (with `CAMB_RESULT_CANCELLED`, or its result if it finished first) before
+ * `camb_client_free()` returns, which then joins the client's pool threads;
+ * free the jobs as usual. The client's memory (its key among it) goes with its
+ * last job.
  *
  * After `fork()`, the child must not use any libcamb object made before the fork,
  * not even to free it: the child would share the parent's pooled connections
@@ -612,7 +613,8 @@ typedef bool (*camb_write_fn)(const uint8_t *data,
  * and must not unwind (C++ exceptions, longjmp) through libcamb. An FFI that
  * hands the call over to another thread and waits for it there (koffi's
  * registered callbacks do) must not free the job from that thread: the free
- * would wait for the very callback that waits for it. Use a queue instead.
+ * would wait for the very callback that waits for it, and so would freeing the
+ * client. Use a queue instead.
  */
 typedef void (*camb_job_fn)(struct camb_job *job,
                             void *user_data);
@@ -923,6 +925,13 @@ camb_result camb_client_new(const char *api_key,
  *
  * Every call on the client must have returned first. Freeing the same client
  * twice is a bug in the caller that libcamb cannot detect.
+ *
+ * A client that ran jobs: its unfinished jobs are cancelled (a waiting one ends
+ * at once, a request in flight is interrupted), each is still delivered, and
+ * this waits until the client's threads have ended, so that no libcamb thread
+ * outlives the client (a program may exit or unload libcamb right after). A
+ * job callback that does not return holds it up. Called from inside a job's
+ * callback, it does not wait: the threads end by themselves after the last job.
  */
 void camb_client_free(struct camb_client *client);
 

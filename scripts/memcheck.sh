@@ -34,16 +34,24 @@ COMMON_RUNS=(
     "task_status 0 demo-unknown @URL"
     "task_status 1 no-such-task @URL"
     "task_status 2"
+    # One epoll loop: a generation (pending 1 s, polled every 100-500 ms, with
+    # progress lines) and status jobs; a generation whose task fails; one whose
+    # wait reaches its deadline; bad usage. Prompts without spaces: one word each.
+    "jobs_epoll 1 @URL @OUT/jobs-fail.wav --statuses 3 --prompt glass[status:ERROR]"
+    "jobs_epoll 1 @URL @OUT/jobs-late.wav --statuses 2 --prompt bell[pending_ms:600000] --timeout-s 1"
+    "jobs_epoll 2"
 )
 VALGRIND_RUNS=(
     "${COMMON_RUNS[@]}"
     "stress 0 @URL --clients 30 --threads 8 --calls 40 --workflows 1"
+    "jobs_epoll 0 @URL @OUT/jobs.wav --statuses 50 --prompt rain[pending_ms:1000] --duration 1"
     # RSS under valgrind is valgrind's own: not judged here (scripts/load.sh does).
     "load 0 @URL --calls 1000 --max-rss-growth-kb 1000000"
 )
 ASAN_RUNS=(
     "${COMMON_RUNS[@]}"
     "stress 0 @URL --clients 300 --threads 8 --calls 500 --workflows 3"
+    "jobs_epoll 0 @URL @OUT/jobs.wav --statuses 1000 --threads 8 --prompt rain[pending_ms:1000] --duration 1"
     # ASan's quarantine holds freed memory back: RSS grows by design, not judged.
     "load 0 @URL --calls 10000 --max-rss-growth-kb 1000000"
 )
@@ -164,7 +172,7 @@ run_one() { # TOOL "PROGRAM EXPECTED ARGS..."
         timeout "$PER_RUN_TIMEOUT" "$out/$program-asan" "${args[@]}" >"$log" 2>&1 || status=$?
     fi
     # The program's own summary line, and valgrind's.
-    grep -E '^(stress|verdict|status):' "$log" | sed 's/^/   /' || true
+    grep -E '^(stress|verdict|status|jobs_epoll):' "$log" | sed 's/^/   /' || true
     grep -E 'ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|still reachable|suppressed:' \
         "$log" | sed 's/^==[0-9]*== */   /' || true
     local verdict=ok

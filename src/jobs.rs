@@ -19,7 +19,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
-use std::thread::ThreadId;
+use std::thread::{JoinHandle, ThreadId};
 use std::time::Instant;
 
 use crate::cancel::CancelToken;
@@ -475,6 +475,8 @@ pub(crate) struct Scheduler {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<SchedulerState>,
+    /// The pool's threads, joined when the client is freed ([`Scheduler::join`]).
+    threads: Mutex<Vec<JoinHandle<()>>>,
     /// Workers wait on it for a job to run.
     work_ready: Condvar,
     /// The timer thread waits on it for an earlier timer.
@@ -500,6 +502,7 @@ impl Scheduler {
         Scheduler {
             shared: Arc::new(Shared {
                 state: Mutex::new(SchedulerState::default()),
+                threads: Mutex::new(Vec::new()),
                 work_ready: Condvar::new(),
                 timers_changed: Condvar::new(),
             }),
@@ -535,6 +538,31 @@ impl Scheduler {
         self.shared.work_ready.notify_all();
         self.shared.timers_changed.notify_all();
     }
+
+    /// After [`Scheduler::shut_down`]: waits until the pool's threads have ended,
+    /// that is until every job was delivered (each was cancelled, so that is
+    /// soon: a waiting job at once, a request when it is interrupted, a callback
+    /// when it returns). So no libcamb thread outlives the client: a program may
+    /// exit, or unload libcamb, right after freeing it. Called on one of this
+    /// pool's own threads (a callback freeing the client), it does not wait:
+    /// the threads end by themselves, as they would have to wait for it.
+    pub(crate) fn join(&self) {
+        let own = Arc::as_ptr(&self.shared) as usize;
+        if POOL.with(Cell::get) == own {
+            return;
+        }
+        let threads = std::mem::take(&mut *lock(&self.shared.threads));
+        for thread in threads {
+            // A thread's body catches every panic of a step or a callback.
+            let _ = thread.join();
+        }
+    }
+}
+
+thread_local! {
+    /// On a pool thread: the address of its pool's [`Shared`] (0 elsewhere), so
+    /// that [`Scheduler::join`] can tell it runs on its own pool.
+    static POOL: Cell<usize> = const { Cell::new(0) };
 }
 
 impl Shared {
@@ -678,12 +706,17 @@ fn cancelled() -> Error {
 }
 
 fn spawn_threads(shared: &Arc<Shared>, workers: usize) -> Result<(), Error> {
+    let own = Arc::as_ptr(shared) as usize;
     let spawn = |name: String, body: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(name)
-            .spawn(body)
-            .map(drop)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start a job thread: {e}")))
+            .spawn(move || {
+                POOL.with(|pool| pool.set(own));
+                body();
+            })
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start a job thread: {e}")))?;
+        lock(&shared.threads).push(thread);
+        Ok::<(), Error>(())
     };
     let timer = Arc::clone(shared);
     spawn("camb-timer".into(), Box::new(move || timer_loop(&timer)))?;

@@ -349,3 +349,262 @@ fn load_stays_flat_and_reuses_its_connections() {
     assert!(verdict.contains(", 0 failed;"), "{verdict}");
     assert!(verdict.ends_with("=> PASS"), "{verdict}");
 }
+
+/// The status jobs jobs_epoll starts for `--statuses n`, in order: the demo tasks
+/// in turn, and the missing id at n / 2 (the example's own rule).
+fn jobs_epoll_expected_lines(n: usize) -> Vec<String> {
+    const DEMO: [(&str, &str); 6] = [
+        (
+            "demo-success",
+            "CAMB_RESULT_OK CAMB_STATUS_SUCCESS (SUCCESS) run_id=4242",
+        ),
+        (
+            "demo-error",
+            "CAMB_RESULT_OK CAMB_STATUS_ERROR (ERROR) run_id=4243",
+        ),
+        (
+            "demo-timeout",
+            "CAMB_RESULT_OK CAMB_STATUS_TIMEOUT (TIMEOUT)",
+        ),
+        (
+            "demo-payment-required",
+            "CAMB_RESULT_OK CAMB_STATUS_PAYMENT_REQUIRED (PAYMENT_REQUIRED)",
+        ),
+        (
+            "demo-unknown",
+            "CAMB_RESULT_OK CAMB_STATUS_UNKNOWN (QUEUED_FOR_GPU)",
+        ),
+        (
+            "demo-pending",
+            "CAMB_RESULT_OK CAMB_STATUS_PENDING (PENDING)",
+        ),
+    ];
+    (0..n)
+        .map(|i| {
+            let (id, outcome) = if i == n / 2 {
+                (
+                    "no-such-task-jobs-epoll",
+                    "CAMB_RESULT_NOT_FOUND (HTTP 404): HTTP 404 Not Found: \
+                     Task not found: no-such-task-jobs-epoll",
+                )
+            } else {
+                DEMO[i % DEMO.len()]
+            };
+            format!("done: #{:02} status {id} -> {outcome}", i + 1)
+        })
+        .collect()
+}
+
+/// Runs jobs_epoll with the key, bounded in time (a hang fails the test).
+fn run_jobs_epoll(args: &[&str]) -> Output {
+    let program = compile("jobs_epoll");
+    let mut command = Command::new(&program);
+    command.args(args).env("CAMB_API_KEY", DEFAULT_API_KEY);
+    common::process::run_bounded(&mut command, std::time::Duration::from_secs(180))
+        .expect("jobs_epoll runs")
+        .expect("jobs_epoll ends by itself within 180 s")
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn jobs_epoll_runs_many_jobs_and_a_generation_from_one_epoll_loop() {
+    let emulator = emulator();
+    let dir = scratch_dir("jobs-epoll");
+    let out = dir.join("rain.wav");
+    // PENDING for a second: the wait polls several times (every 100-500 ms),
+    // long enough for progress lines, short enough for a test.
+    let prompt = "rain on a tin roof [pending_ms:1000]";
+    let output = run_jobs_epoll(&[
+        &emulator.base_url(),
+        out.to_str().unwrap(),
+        "--prompt",
+        prompt,
+        "--duration",
+        "2",
+        "--timeout-s",
+        "60",
+    ]);
+    let log = stdout(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        common::process::describe(&output)
+    );
+    assert_eq!(stderr(&output), "", "nothing unexpected is reported");
+
+    // Every status job, once each, with its own outcome (in the order they
+    // finished, which the pool decides).
+    let mut done: Vec<&str> = log.lines().filter(|l| l.starts_with("done: #")).collect();
+    done.sort_unstable();
+    assert_eq!(done, jobs_epoll_expected_lines(50), "{log}");
+
+    // The generation: its line, the file it saved, and exactly the audio the
+    // emulator renders for the prompt.
+    let bytes = std::fs::read(&out).unwrap();
+    let generate: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("done: generate "))
+        .collect();
+    assert_eq!(generate.len(), 1, "{log}");
+    let line = generate[0];
+    assert!(
+        line.starts_with("done: generate -> CAMB_RESULT_OK task ")
+            && line.contains(" CAMB_STATUS_SUCCESS run_id=")
+            && line.ends_with(&format!(
+                " bytes={} saved to {}",
+                bytes.len(),
+                out.display()
+            )),
+        "{line}"
+    );
+    let polls: u32 = line
+        .split(" polls=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no polls in {line}"));
+    assert!(polls >= 2, "a task pending for 1 s polled {polls} times");
+    assert_eq!(parse_wav(&bytes), (1, 22_050, 16, 2 * 22_050));
+    assert_eq!(bytes, camb_emulator::wav::render(prompt, "sound", 2.0));
+
+    // Progress, read while the generation ran: a line that saw it pending after
+    // a poll, before the line that reports it done.
+    let generate_at = log.find("done: generate ").unwrap();
+    let progress: Vec<&str> = log[..generate_at]
+        .lines()
+        .filter(|l| l.starts_with("progress: generate "))
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|l| l.contains(" status=CAMB_STATUS_PENDING ") && !l.contains(" polls=0 ")),
+        "no progress line saw the task pending: {progress:?}"
+    );
+    assert!(
+        !log[generate_at..].contains("progress: "),
+        "a progress line after the generation was done:\n{log}"
+    );
+
+    let summary = log
+        .lines()
+        .find(|l| l.starts_with("jobs_epoll: "))
+        .unwrap_or_else(|| panic!("no summary: {log}"));
+    assert!(
+        summary.starts_with("jobs_epoll: 51 jobs (50 status, 1 generate), 51 delivered, "),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(" {} progress lines,", progress.len())),
+        "{summary}"
+    );
+    assert!(summary.ends_with(", 0 unexpected: PASS"), "{summary}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn jobs_epoll_exits_non_zero_when_anything_is_unexpected() {
+    let dir = scratch_dir("jobs-epoll-fail");
+
+    // A generation whose task ends in ERROR: reported, and no file is left.
+    let emulator = emulator();
+    let out = dir.join("failed.wav");
+    let failed = run_jobs_epoll(&[
+        &emulator.base_url(),
+        out.to_str().unwrap(),
+        "--statuses",
+        "3",
+        "--prompt",
+        "glass [status:ERROR]",
+    ]);
+    assert_eq!(
+        failed.status.code(),
+        Some(1),
+        "{}",
+        common::process::describe(&failed)
+    );
+    assert!(
+        stderr(&failed).contains("unexpected: the generate job failed: CAMB_RESULT_TASK_FAILED"),
+        "{}",
+        stderr(&failed)
+    );
+    let log = stdout(&failed);
+    assert!(
+        log.contains("done: generate -> CAMB_RESULT_TASK_FAILED: task ")
+            && log.contains(" ended ERROR: PROCESSING_ERROR"),
+        "{log}"
+    );
+    assert!(log.contains(", 1 unexpected: FAIL\n"), "{log}");
+    assert!(!out.exists(), "a failed generation left a file");
+
+    // Demo tasks still PENDING (an emulator started a minute ago, as it were):
+    // every status job is reported against what it should have been.
+    let slow = Emulator::start(Config {
+        pending_ms: 600_000,
+        ..Config::default()
+    })
+    .unwrap();
+    let pending = run_jobs_epoll(&[
+        &slow.base_url(),
+        dir.join("pending.wav").to_str().unwrap(),
+        "--statuses",
+        "3",
+        "--prompt",
+        "bell [pending_ms:0]",
+    ]);
+    assert_eq!(pending.status.code(), Some(1));
+    // Jobs #1 and #3 ask for demo-success and demo-timeout; #2, the missing id,
+    // is as expected. (In the order they finished.)
+    let errors = stderr(&pending);
+    let mut errors: Vec<&str> = errors.lines().collect();
+    errors.sort_unstable();
+    assert_eq!(
+        errors,
+        [
+            "unexpected: status job #1 (demo-success): status CAMB_STATUS_PENDING (PENDING), \
+             want CAMB_STATUS_SUCCESS (SUCCESS)",
+            "unexpected: status job #3 (demo-timeout): status CAMB_STATUS_PENDING (PENDING), \
+             want CAMB_STATUS_TIMEOUT (TIMEOUT)",
+        ]
+    );
+    assert!(
+        stdout(&pending).contains(", 2 unexpected: FAIL\n"),
+        "{}",
+        stdout(&pending)
+    );
+
+    // Out of time: the generation's wait ends at its deadline, and says so.
+    let late = run_jobs_epoll(&[
+        &emulator.base_url(),
+        dir.join("late.wav").to_str().unwrap(),
+        "--statuses",
+        "2",
+        "--prompt",
+        "bell [pending_ms:600000]",
+        "--timeout-s",
+        "1",
+    ]);
+    assert_eq!(late.status.code(), Some(1));
+    assert!(
+        stderr(&late).starts_with(
+            "unexpected: the generate job failed: CAMB_RESULT_TIMEOUT (HTTP 0): \
+             the task was still PENDING when the wait's deadline of 1000 ms came"
+        ),
+        "{}",
+        stderr(&late)
+    );
+    let log = stdout(&late);
+    assert!(log.contains("progress: generate state=WAITING "), "{log}");
+    assert!(log.contains(", 1 unexpected: FAIL\n"), "{log}");
+
+    let usage = run_jobs_epoll(&[]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(stderr(&usage).starts_with("usage:"), "{}", stderr(&usage));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -105,6 +105,60 @@ fn many_waiting_jobs_share_a_small_pool_and_cancel_together() {
             );
             camb_job_free(job as *mut camb_job);
         }
+
+        // The client freed under 200 waiting jobs: before it returns, every job
+        // was delivered (cancelled) and the pool's threads have ended, so no
+        // libcamb thread outlives the client.
+        let mut jobs = Vec::new();
+        for _ in 0..200 {
+            let mut job = ptr::null_mut();
+            camb_client_start_wait_for_task(
+                client,
+                c("demo-pending").as_ptr(),
+                &options,
+                ptr::null(),
+                Some(send_done),
+                user_data,
+                &mut job,
+            );
+            jobs.push(job as usize);
+        }
+        let deadline = Instant::now() + GENEROUS;
+        while jobs
+            .iter()
+            .any(|&j| camb_job_get_state(j as *const camb_job) != camb_job_state::Waiting)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(camb_thread_names().len() >= 5, "{:?}", camb_thread_names());
         camb_client_free(client);
+        let left = camb_thread_names();
+        assert_eq!(
+            receiver.try_iter().count(),
+            jobs.len(),
+            "delivered before the free returned"
+        );
+        assert!(
+            left.is_empty(),
+            "threads left after the client was freed: {left:?}"
+        );
+        for &job in &jobs {
+            assert_eq!(
+                camb_job_result(job as *const camb_job),
+                camb_result::Cancelled
+            );
+            camb_job_free(job as *mut camb_job);
+        }
     }
+}
+
+/// The names of this process's libcamb threads (camb-job-N, camb-timer).
+fn camb_thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .filter(|name| name.starts_with("camb-job-") || name == "camb-timer")
+        .collect()
 }

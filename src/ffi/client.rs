@@ -23,9 +23,10 @@ use crate::jobs::Scheduler;
 /// it concurrently; its keep-alive connections are shared. Free it once, with
 /// `camb_client_free()`, after every blocking call on it has returned. Jobs may
 /// still run then: freeing the client cancels them, and each is still delivered
-/// (with `CAMB_RESULT_CANCELLED`, or its result if it finished first), on the
-/// client's pool threads, which end after the last one; free the jobs as usual.
-/// The client's memory (its key among it) goes with its last job.
+/// (with `CAMB_RESULT_CANCELLED`, or its result if it finished first) before
+/// `camb_client_free()` returns, which then joins the client's pool threads;
+/// free the jobs as usual. The client's memory (its key among it) goes with its
+/// last job.
 ///
 /// After `fork()`, the child must not use any libcamb object made before the fork,
 /// not even to free it: the child would share the parent's pooled connections
@@ -105,6 +106,13 @@ pub unsafe extern "C" fn camb_client_new(
 ///
 /// Every call on the client must have returned first. Freeing the same client
 /// twice is a bug in the caller that libcamb cannot detect.
+///
+/// A client that ran jobs: its unfinished jobs are cancelled (a waiting one ends
+/// at once, a request in flight is interrupted), each is still delivered, and
+/// this waits until the client's threads have ended, so that no libcamb thread
+/// outlives the client (a program may exit or unload libcamb right after). A
+/// job callback that does not return holds it up. Called from inside a job's
+/// callback, it does not wait: the threads end by themselves after the last job.
 // The caller's part: `client` is NULL or a client from `camb_client_new()` or
 // `camb_client_builder_build()` that was not freed yet.
 #[unsafe(no_mangle)]
@@ -114,11 +122,12 @@ pub unsafe extern "C" fn camb_client_free(client: *mut camb_client) {
             // SAFETY: the caller passes a live client that nobody else uses now.
             let handle = unsafe { Box::from_raw(client) };
             // Jobs still running are cancelled (each is still delivered, with
-            // CAMB_RESULT_CANCELLED) and their requests interrupted; they hold the
-            // client until they are done, so nothing waits here.
+            // CAMB_RESULT_CANCELLED) and their requests interrupted; then the
+            // pool's threads are joined, so that none outlives the client.
             if let Some(jobs) = handle.jobs.get() {
                 jobs.shut_down();
                 handle.inner.shut_down();
+                jobs.join();
             }
             drop(handle);
         }

@@ -64,7 +64,8 @@ pub struct camb_job_queue {
 /// and must not unwind (C++ exceptions, longjmp) through libcamb. An FFI that
 /// hands the call over to another thread and waits for it there (koffi's
 /// registered callbacks do) must not free the job from that thread: the free
-/// would wait for the very callback that waits for it. Use a queue instead.
+/// would wait for the very callback that waits for it, and so would freeing the
+/// client. Use a queue instead.
 pub type camb_job_fn = Option<unsafe extern "C" fn(job: *mut camb_job, user_data: *mut c_void)>;
 
 /// Where a job is in its life.
