@@ -88,9 +88,8 @@ static const struct expected MISSING_TASK = {
 enum job_kind { JOB_STATUS, JOB_GENERATE };
 
 /*
- * Our record of a job we started. A job that comes off a queue carries no
- * user_data, so the loop finds its record by the handle, which is the one the
- * start function gave.
+ * Our record of a job we started, given to the start function as its user_data:
+ * camb_job_user_data() hands it back when the job comes off the queue.
  */
 struct record {
     camb_job *job; /* ours until delivered; NULL once freed */
@@ -135,8 +134,9 @@ static void report_status_job(int index, const struct record *record) {
         unexpected("status job #%d (%s): HTTP status %u, want %u", index, want->task_id,
                    (unsigned)http, (unsigned)want->http_status);
     }
-    /* Status jobs make no polls and move no bytes. */
-    if (camb_job_polls(job) != 0 || camb_job_status(job) != CAMB_STATUS_UNKNOWN ||
+    /* Status jobs make no polls and move no bytes; their status is the task's. */
+    camb_status want_status = task != NULL ? camb_task_status(task) : CAMB_STATUS_UNKNOWN;
+    if (camb_job_polls(job) != 0 || camb_job_status(job) != want_status ||
         camb_job_bytes(job) != 0) {
         unexpected("status job #%d (%s): polls %" PRIu32 ", status %s, bytes %" PRIu64, index,
                    want->task_id, camb_job_polls(job), camb_status_name(camb_job_status(job)),
@@ -381,8 +381,8 @@ int main(int argc, char **argv) {
     wait.deadline_ms = (uint64_t)timeout_s * 1000;
     struct record *generate = &records[0];
     generate->kind = JOB_GENERATE;
-    r = camb_client_start_generate(client, prompt, &create, &wait, wav_path, queue, NULL, NULL,
-                                   &generate->job);
+    r = camb_client_start_generate(client, prompt, &create, &wait, wav_path, queue, NULL,
+                                   generate, &generate->job);
     if (r != CAMB_RESULT_OK) {
         fprintf(stderr, "jobs_epoll: starting the generate job: %s: %s\n", camb_result_name(r),
                 camb_last_error());
@@ -394,8 +394,8 @@ int main(int argc, char **argv) {
         struct record *record = &records[started];
         record->kind = JOB_STATUS;
         record->want = i == statuses / 2 ? &MISSING_TASK : &DEMO_TASKS[i % DEMO_TASK_COUNT];
-        r = camb_client_start_get_task_status(client, record->want->task_id, queue, NULL, NULL,
-                                              &record->job);
+        r = camb_client_start_get_task_status(client, record->want->task_id, queue, NULL,
+                                              record, &record->job);
         if (r != CAMB_RESULT_OK) {
             fprintf(stderr, "jobs_epoll: starting status job %ld: %s: %s\n", i,
                     camb_result_name(r), camb_last_error());
@@ -458,14 +458,8 @@ int main(int argc, char **argv) {
         camb_job *job = NULL;
         while ((r = camb_job_queue_pop(queue, &job)) == CAMB_RESULT_OK) {
             popped++;
-            struct record *record = NULL;
-            for (size_t i = 0; i < started; i++) {
-                if (records[i].job == job) {
-                    record = &records[i];
-                    break;
-                }
-            }
-            if (record == NULL || record->delivered) {
+            struct record *record = camb_job_user_data(job);
+            if (record == NULL || record->job != job || record->delivered) {
                 /* Not a handle we hold (or one delivered twice): never free it. */
                 unexpected("the queue gave a job that is not waiting to be delivered (%p)",
                            (void *)job);
