@@ -256,11 +256,13 @@ impl Job {
                     _ => break,
                 }
             }
+            // Under the job's lock, as in `finish`: once this returns, no pop on
+            // another thread can hand out the job.
+            if let Completion::Queue(queue) = &self.completion {
+                queue.remove(self.id);
+            }
         }
         self.cancel();
-        if let Completion::Queue(queue) = &self.completion {
-            queue.remove(self.id);
-        }
     }
 
     /// Stores the outcome and delivers it, unless the job was freed.
@@ -278,30 +280,32 @@ impl Job {
             }
         }
         let _ = self.outcome.set(outcome);
-        let deliver = {
+        let callback = {
             let mut state = lock(&self.state);
             state.phase = Phase::Done;
-            match state.delivery {
-                Delivery::Pending => {
-                    state.delivery = Delivery::Delivering(std::thread::current().id());
-                    true
+            if !matches!(state.delivery, Delivery::Pending) {
+                return;
+            }
+            match &self.completion {
+                // Pushed under the job's lock, so that a free on another thread
+                // either comes first (the job is never pushed) or finds it on the
+                // queue to take off, without waiting.
+                Completion::Queue(queue) => {
+                    queue.push(Arc::clone(self));
+                    state.delivery = Delivery::Delivered;
+                    return;
                 }
-                _ => false,
+                Completion::Callback(callback) => {
+                    state.delivery = Delivery::Delivering(std::thread::current().id());
+                    callback
+                }
             }
         };
-        if !deliver {
-            return;
-        }
-        match &self.completion {
-            // A callback that panics (it is the caller's code behind the C layer's
-            // own guard) must not take the pool thread down.
-            Completion::Callback(callback) => {
-                IN_CALLBACK.with(|flag| flag.set(true));
-                let _ = catch_unwind(AssertUnwindSafe(|| callback(self)));
-                IN_CALLBACK.with(|flag| flag.set(false));
-            }
-            Completion::Queue(queue) => queue.push(Arc::clone(self)),
-        }
+        // A callback that panics (it is the caller's code behind the C layer's own
+        // guard) must not take the pool thread down.
+        IN_CALLBACK.with(|flag| flag.set(true));
+        let _ = catch_unwind(AssertUnwindSafe(|| callback(self)));
+        IN_CALLBACK.with(|flag| flag.set(false));
         lock(&self.state).delivery = Delivery::Delivered;
         self.delivered.notify_all();
     }
