@@ -38,6 +38,21 @@ Usage::
 A :class:`Client` is thread-safe: share one between threads. A wait or a
 download can be stopped from any thread with a :class:`CancelToken`.
 
+What libcamb does, line by line, and headers of your own on every request::
+
+    def show(level, line):               # level: a camb.LogLevel; str(level) is "debug"
+        print(f"[{level}] {line}")       # no line ever holds the key or a secret header
+
+    with camb.Client(
+        log=show, log_level="debug",     # or camb.LogLevel.DEBUG; default "info"
+        headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+        secret_headers={"x-gateway-key": "..."},   # never in a log line or an error message
+    ) as client:
+        client.get_task_status("some-task-id")
+
+The environment variable ``CAMB_LOG=debug`` (or ``info``, ``warn``, ``error``)
+sends the same lines to stderr without changing the program.
+
 With asyncio: ``get_task_status_async``, ``create_task_async``,
 ``wait_for_task_async``, ``save_audio_async`` and ``get_task_statuses_async``
 are the coroutine forms of those calls, and :meth:`Client.generate` goes from
@@ -74,8 +89,12 @@ import ctypes
 import ctypes.util
 import enum
 import inspect
+import itertools
 import os
 import threading
+import warnings
+import weakref
+from collections.abc import Mapping
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -111,6 +130,7 @@ __all__ = [
     "InternalError",
     "InvalidArgument",
     "JobProgress",
+    "LogLevel",
     "MissingApiKey",
     "NotFound",
     "NotReady",
@@ -326,6 +346,50 @@ class AudioType(enum.IntEnum):
     MUSIC = 2
 
 
+class LogLevel(enum.IntEnum):
+    """How much a ``log`` callable is told (``CAMB_LOG_LEVEL_*``), from the least
+    to the most; each level includes the ones before it. ``str()`` gives the
+    name in lower case ("debug"), the spelling ``log_level`` also takes."""
+
+    ERROR = 1  # a call failed for good ("given up", and why)
+    WARN = 2  # a retry was scheduled (why, and the wait)
+    INFO = 3  # a reply with an error status; a job finished, failed or was cancelled
+    DEBUG = 4  # every request sent, every reply (status, time, connection), every job step
+
+    def __str__(self):
+        return self.name.lower()
+
+    def __format__(self, spec):
+        return format(str(self), spec)
+
+    @classmethod
+    def _parse(cls, value) -> "LogLevel":
+        """A LogLevel from itself, its value or its name ("debug", any case;
+        "warning" for WARN too); InvalidArgument for anything else."""
+        if isinstance(value, bool):
+            raise TypeError("log_level must be a camb.LogLevel, a name such as \"debug\", or 1 to 4, not bool")
+        if isinstance(value, str):
+            name = value.strip().upper()
+            member = cls.__members__.get("WARN" if name == "WARNING" else name)
+            if member is not None:
+                return member
+        elif isinstance(value, int):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        else:
+            raise TypeError(f"log_level must be a camb.LogLevel, a name or an int, not {type(value).__name__}")
+        raise InvalidArgument(2, f"log_level {value!r} is not one of error, warn, info, debug (1 to 4)")
+
+    @classmethod
+    def _from_c(cls, value: int) -> Union["LogLevel", int]:
+        try:
+            return cls(value)
+        except ValueError:  # a level a newer libcamb added: passed on as its number
+            return value
+
+
 @dataclass(frozen=True)
 class TaskInfo:
     """A task's status as the server reported it."""
@@ -498,9 +562,12 @@ _JobQueuePtr = POINTER(_JobQueueStruct)
 _PROGRESS_FN = CFUNCTYPE(c_bool, POINTER(_WaitProgress), c_void_p)
 _WRITE_FN = CFUNCTYPE(c_bool, POINTER(c_uint8), c_size_t, c_void_p)
 # The job callback type, declared for the start functions' argtypes; this module
-# always passes NULL (its jobs go on a queue, and no libcamb thread runs Python).
+# always passes NULL (its jobs go on a queue, and no libcamb thread runs Python
+# for them; only a client's log callable may run on a libcamb thread).
 _JOB_FN = CFUNCTYPE(None, _JobPtr, c_void_p)
 _NO_JOB_FN = _JOB_FN()
+# camb_log_fn: (level, line, its length, user_data). The line is read by its length.
+_LOG_FN = CFUNCTYPE(None, c_uint32, c_void_p, c_size_t, c_void_p)
 
 _MAX_URLS_PER_CALL = 1000  # camb_client_get_audio_urls' limit
 _LIBRARY_SERIES = (0, 2)  # the ABI this module is written for: libcamb 0.2.x
@@ -517,6 +584,8 @@ _SIGNATURES = {
     "camb_client_builder_set_ca_bundle_file": (_result, [_BuilderPtr, c_char_p]),
     "camb_client_builder_set_ca_bundle_pem": (_result, [_BuilderPtr, POINTER(c_uint8), c_size_t]),
     "camb_client_builder_set_proxy": (_result, [_BuilderPtr, c_char_p]),
+    "camb_client_builder_set_log": (_result, [_BuilderPtr, c_uint32, _LOG_FN, c_void_p]),
+    "camb_client_builder_add_header": (_result, [_BuilderPtr, c_char_p, c_char_p, c_bool]),
     "camb_client_builder_build": (_result, [_BuilderPtr, POINTER(_ClientPtr)]),
     "camb_client_builder_free": (None, [_BuilderPtr]),
     "camb_client_new": (_result, [c_char_p, POINTER(_ClientPtr)]),
@@ -780,6 +849,24 @@ def _progress(p: _WaitProgress) -> Progress:
     )
 
 
+# A Ctrl-C caught in a log callable on the main thread, raised when the
+# libcamb call that logged returns.
+_held_interrupt = False
+
+
+def _on_main_thread() -> bool:
+    # Not threading.current_thread(), which makes a _DummyThread object for each
+    # libcamb thread that calls into Python.
+    return threading.get_ident() == threading.main_thread().ident
+
+
+def _raise_held_interrupt() -> None:
+    global _held_interrupt
+    if _held_interrupt and _on_main_thread():
+        _held_interrupt = False
+        raise KeyboardInterrupt
+
+
 class _Handle:
     """A C handle freed exactly once, and never while a call is using it.
 
@@ -814,6 +901,7 @@ class _Handle:
                 ptr = self._take_if_unused()
             if ptr is not None:
                 self._free(ptr)
+            _raise_held_interrupt()
 
     def close(self) -> None:
         with self._lock:
@@ -907,7 +995,8 @@ class _LoopJobs:
     """The jobs one event loop waits for: a single camb_job_queue whose descriptor
     is watched with ``loop.add_reader``. When it is readable, the loop's own
     thread pops the finished jobs, copies each one's outcome into its future and
-    frees it; no libcamb thread ever runs Python code for it.
+    frees it; no libcamb thread ever runs Python code for it (a client's log
+    callable is the one exception: it runs wherever libcamb logs).
 
     Made with the loop's first job and freed after its last; used only on the
     loop's thread. A job is freed exactly once: by whoever takes it out of
@@ -1066,6 +1155,95 @@ def _token_use(token: Optional[CancelToken]):
     return token._handle.use()
 
 
+# --------------------------------------------------------------------------
+# The log callback and headers of the caller's own
+# --------------------------------------------------------------------------
+#
+# One C thunk serves every client, for the module's whole life. libcamb calls a
+# log callback on whatever thread logs: the caller's during a blocking call, a
+# pool thread for a job's steps. It may do so after camb_job_free() has
+# returned (a job whose request is out stops only at its next check, and logs
+# until then), and, where camb_client_free() does not wait for the client's job
+# threads, after that too; the header names no moment after which the callback
+# is no longer called. A thunk owned by each client could be freed while a
+# libcamb thread is about to call it, which would crash the interpreter. So user_data is no pointer: it is a
+# number naming the client's sink in a table of weak references, and a line for
+# a client that was garbage-collected is dropped.
+
+
+class _LogSink:
+    """A client's log callable; lives as long as the Client object."""
+
+    __slots__ = ("callback", "_lock", "_warned", "__weakref__")
+
+    def __init__(self, callback):
+        self.callback = callback
+        self._lock = threading.Lock()
+        self._warned = False
+
+    def deliver(self, level, line, length) -> None:
+        # Runs under ctypes' thunk, which takes the GIL. Nothing may escape into
+        # C (ctypes would print it and go on): the callable's exception is
+        # handled here, never re-raised into the call that logged. A log line
+        # that failed must not turn a call that worked (a task created and
+        # billed) into an exception, and a job's lines have no caller to raise to.
+        try:
+            self.callback(LogLevel._from_c(level), _text(line, length) or "")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            self._failed(e)
+
+    def _failed(self, error) -> None:
+        global _held_interrupt
+        try:
+            if isinstance(error, KeyboardInterrupt) and _on_main_thread():
+                # Ctrl-C reached Python inside the callable, the first Python code
+                # the main thread ran since it was pressed. Not lost: raised once
+                # the libcamb call returns (_Handle.use). Raising it again here
+                # (signal, interrupt_main) would only land inside this callback.
+                _held_interrupt = True
+                return
+            with self._lock:
+                first, self._warned = not self._warned, True
+            if first:
+                warnings.warn(
+                    f"camb: the log callable raised {error!r}; the line was dropped, and this client "
+                    "ignores this and any later exception from it",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        except BaseException:  # noqa: BLE001 - e.g. warnings turned into errors: nowhere to go
+            pass
+
+
+_log_sinks = weakref.WeakValueDictionary()  # user_data number -> _LogSink
+_log_numbers = itertools.count(1)
+
+
+def _log_trampoline(level, line, length, number):
+    try:
+        sink = _log_sinks.get(number)
+    except BaseException:  # noqa: BLE001 - the module half torn down at interpreter exit
+        return
+    if sink is not None:
+        sink.deliver(level, line, length)
+
+
+_LOG_THUNK = _LOG_FN(_log_trampoline)  # never freed: see above
+
+
+def _header_pairs(given, what: str):
+    """[(name, value)] as bytes from a mapping of header names to values (str or
+    bytes). The value's words never quote it: it may be secret."""
+    if given is None:
+        return []
+    if not isinstance(given, Mapping):
+        raise TypeError(f"{what} must be a mapping of header names to values, not {type(given).__name__}")
+    return [
+        (_c_string(name, f"the header name {name!r}"), _c_string(value, f"the value of the header {name}"))
+        for name, value in given.items()
+    ]
+
+
 class Client:
     """A client for the CAMB text-to-sound API.
 
@@ -1076,6 +1254,29 @@ class Client:
     ``job_threads`` (default 4, at most 64) is the number of libcamb threads that
     run the client's ``*_async`` calls and :meth:`generate`, however many there are
     (a call waiting between polls holds none); they start with the first one.
+
+    ``log(level, line)`` is told what the client does, one line per event up to
+    ``log_level`` (a :class:`LogLevel`, its name such as "debug", or 1 to 4;
+    default "info"): a :class:`LogLevel` and the line as ``str``, which never
+    holds the API key, a proxy's password or a secret header's value. It is
+    called on the thread where libcamb logs: the caller's during a blocking
+    call, one of the client's job threads for the ``*_async`` calls, so from
+    several threads at once; it must be thread-safe and quick (the call waits
+    for it). An exception it raises is not raised by the call that logged (the
+    call's outcome stands): the line is dropped and the client's first such
+    exception is reported as a ``RuntimeWarning``; a Ctrl-C that lands in it is
+    raised once the call returns. Lines stop when the Client object is
+    garbage-collected. ``CAMB_LOG=debug`` in the environment sends the lines to
+    stderr too, with or without ``log``.
+
+    ``headers`` and ``secret_headers`` (mappings of names to values) are sent
+    with every request, for tracing (``traceparent``) or a gateway; the values
+    of ``secret_headers`` never appear in a log line or an error message.
+    libcamb refuses, with :class:`InvalidArgument` saying why and before
+    anything is sent, a name it writes itself (``x-api-key``, ``host``,
+    ``accept``, ``content-type``, ``content-length``, ``transfer-encoding``,
+    ``connection``), a name that is not an HTTP token, a value with a CR, LF,
+    NUL or another control character, a value over 8 KiB, and a 65th header.
 
     Use it as a context manager, or call ``close()`` (idempotent). A client that is
     garbage-collected unclosed is freed then. Closing it fails its async calls
@@ -1094,8 +1295,19 @@ class Client:
         ca_bundle_file: Optional[Union[str, os.PathLike]] = None,
         ca_bundle_pem: Optional[bytes] = None,
         job_threads: Optional[int] = None,
+        log: Optional[Callable[[LogLevel, str], object]] = None,
+        log_level: Optional[Union[LogLevel, str, int]] = None,
+        headers: Optional[Mapping] = None,
+        secret_headers: Optional[Mapping] = None,
         library: Optional[Union[str, os.PathLike]] = None,
     ):
+        self._log_sink = None
+        if log is not None:
+            if not callable(log):
+                raise TypeError(f"log must be callable as log(level, line), not {type(log).__name__}")
+            level = LogLevel._parse(LogLevel.INFO if log_level is None else log_level)
+        elif log_level is not None:
+            raise TypeError("log_level is how much log is told: pass log too (or set CAMB_LOG for stderr)")
         self._lib = lib = load(library)
         builder = lib.camb_client_builder_new()
         if not builder:
@@ -1124,6 +1336,15 @@ class Client:
                 pem = bytes(ca_bundle_pem)
                 buffer = (c_uint8 * len(pem)).from_buffer_copy(pem)
                 _check(lib, lib.camb_client_builder_set_ca_bundle_pem(builder, buffer, len(pem)))
+            for secret, given, what in ((False, headers, "headers"), (True, secret_headers, "secret_headers")):
+                for name, value in _header_pairs(given, what):
+                    _check(lib, lib.camb_client_builder_add_header(builder, name, value, secret))
+            if log is not None:
+                sink = _LogSink(log)
+                number = next(_log_numbers)
+                _log_sinks[number] = sink
+                _check(lib, lib.camb_client_builder_set_log(builder, level, _LOG_THUNK, number))
+                self._log_sink = sink  # the table's reference is weak: this one keeps it
             client = _ClientPtr()
             built = True  # build consumes the builder whether it succeeds or not
             _check(lib, lib.camb_client_builder_build(builder, byref(client)))
@@ -1371,7 +1592,8 @@ class Client:
     # Each call starts a libcamb job, which returns at once and runs on the
     # client's job threads; the event loop's one queue descriptor (add_reader)
     # tells the loop when jobs finish, and the loop's thread takes them. No thread
-    # is made per call, and no libcamb thread runs Python code. Cancelling the
+    # is made per call, and no libcamb thread runs Python code (but a log
+    # callable, for the lines of the job's steps). Cancelling the
     # awaiting task (task.cancel(), asyncio.wait_for's timeout) cancels the job
     # at once, even a wait asleep between polls.
 

@@ -17,6 +17,7 @@ By hand, with `camb-emulator --pending-ms 0` running and those variables set:
 """
 
 import asyncio
+import contextlib
 import ctypes.util
 import dataclasses
 import gc
@@ -24,13 +25,16 @@ import io
 import json
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
 import urllib.request
+import warnings
 import wave
+import weakref
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -880,6 +884,331 @@ class CallbackTests(EmulatorTestCase):
         self.assertIs(info.status, camb.Status.SUCCESS)
         self.assertTrue(all(run_id == 4242 for _, run_id in seen))
         self.assertEqual(seen[-1][0], camb.Status.SUCCESS)
+
+
+# --------------------------------------------------------------------------
+# The log callable, and headers of the caller's own
+# --------------------------------------------------------------------------
+
+
+class LogRecorder:
+    """A log callable that keeps (level, line, thread id) of every call."""
+
+    def __init__(self):
+        self.lines = []
+        self.lock = threading.Lock()
+
+    def __call__(self, level, line):
+        with self.lock:
+            self.lines.append((level, line, threading.get_ident()))
+
+    def texts(self):
+        with self.lock:
+            return [line for _, line, _ in self.lines]
+
+    def levels(self):
+        with self.lock:
+            return {level for level, _, _ in self.lines}
+
+
+def recorded_requests(path_prefix="/"):
+    return [r for r in control("/_emulator/stats")["requests"] if r["path"].startswith(path_prefix)]
+
+
+def header_values(request, name):
+    """Every value the emulator received for `name` (lower case), in order."""
+    return [value for n, value in request["headers"] if n == name]
+
+
+class LogTests(EmulatorTestCase):
+    # Two 503s with one retry: a debug line per request, an info line per reply
+    # (an error status), a warn line for the retry, an error line for giving up.
+    def failing_call(self, c):
+        fault(503, body='{"detail":"planted outage"}', times=2)
+        with self.assertRaises(camb.ServerError):
+            c.get_task_status("demo-success")
+
+    def test_debug_lines_of_a_call(self):
+        log = LogRecorder()
+        with client(log=log, log_level="debug") as c:
+            self.assertEqual(c.get_task_status("demo-success").run_id, 4242)
+        texts = log.texts()
+        url = f"{BASE_URL}/text-to-sound/demo-success"
+        self.assertTrue(any(t.startswith(f"GET {url} sent (attempt 1)") for t in texts), texts)
+        self.assertTrue(any(t.startswith(f"GET {url} replied 200") for t in texts), texts)
+        self.assertEqual(log.levels(), {camb.LogLevel.DEBUG}, "a successful status call has only debug lines")
+        for level, line, thread in log.lines:
+            self.assertIs(type(level), camb.LogLevel)
+            self.assertIs(type(line), str)
+            self.assertNotIn("\n", line)
+            self.assertEqual(thread, threading.get_ident(), "a blocking call logs on its own thread")
+        self.assertEqual(str(camb.LogLevel.DEBUG), "debug")
+        self.assertEqual(f"[{camb.LogLevel.WARN}]", "[warn]")
+
+    def test_each_level_gets_the_lines_up_to_it(self):
+        expected = {
+            "error": {camb.LogLevel.ERROR},
+            "warn": {camb.LogLevel.ERROR, camb.LogLevel.WARN},
+            "info": {camb.LogLevel.ERROR, camb.LogLevel.WARN, camb.LogLevel.INFO},
+            "debug": set(camb.LogLevel),
+        }
+        for name, levels in expected.items():
+            # Each spelling of the level: its name (any case), the enum, its number.
+            for spelling in (name.upper(), camb.LogLevel[name.upper()], int(camb.LogLevel[name.upper()])):
+                with self.subTest(log_level=spelling):
+                    log = LogRecorder()
+                    with client(log=log, log_level=spelling, max_retries=1) as c:
+                        self.failing_call(c)
+                    self.assertEqual(log.levels(), levels, log.lines)
+        # An error-level run: the one line saying the call was given up, and why.
+        log = LogRecorder()
+        with client(log=log, log_level="error", max_retries=1) as c:
+            self.failing_call(c)
+        self.assertEqual(len(log.lines), 1, log.lines)
+        self.assertIn("failed", log.texts()[0])
+        self.assertIn("planted outage", log.texts()[0])
+        # Without log_level: info.
+        log = LogRecorder()
+        with client(log=log, max_retries=1) as c:
+            self.failing_call(c)
+        self.assertEqual(log.levels(), expected["info"])
+
+    def test_no_line_holds_the_key_or_a_secret_header(self):
+        # A server that echoes the key and the secret header back, in a retried
+        # 503 and then in a 401: both words are in warn, info and error lines.
+        secret = "gw-secret-Qz7hW2"
+        echo = json.dumps({"detail": f"got key {API_KEY} and gateway key {secret}"})
+        log = LogRecorder()
+        with client(log=log, log_level="debug", max_retries=1, secret_headers={"x-gateway-key": secret}) as c:
+            for status, times in ((503, 2), (401, 1)):
+                fault(status, body=echo, times=times)
+                with self.assertRaises(camb.CambError) as caught:
+                    c.get_task_status("demo-success")
+                self.assertNotIn(API_KEY, caught.exception.message)
+                self.assertNotIn(secret, caught.exception.message)
+            # Lines about a URL that holds them (a task id pasted wrongly).
+            for word in (API_KEY, secret):
+                with self.assertRaises(camb.NotFound):
+                    c.get_task_status(word)
+        texts = log.texts()
+        echoed = [t for t in texts if "got key" in t]
+        self.assertGreaterEqual(len(echoed), 3, f"the echo never reached a line: {texts}")
+        for line in texts:
+            self.assertNotIn(API_KEY, line)
+            self.assertNotIn(secret, line)
+        for line in echoed:
+            self.assertEqual(line.count("[redacted]"), 2, line)
+        sent = [t for t in texts if t.startswith(f"GET {BASE_URL}/text-to-sound/[redacted] sent")]
+        self.assertEqual(len(sent), 2, texts)
+        # The secret was sent all the same.
+        self.assertEqual(header_values(recorded_requests("/text-to-sound/")[0], "x-gateway-key"), [secret])
+
+    def test_job_lines_come_from_the_job_threads(self):
+        log = LogRecorder()
+        with client(log=log, log_level="debug", job_threads=2) as c:
+
+            async def calls():
+                return await asyncio.gather(*(c.get_task_status_async("demo-success") for _ in range(4)))
+
+            self.assertEqual([i.run_id for i in asyncio.run(calls())], [4242] * 4)
+        texts = log.texts()
+        self.assertEqual(sum(" sent (attempt 1)" in t for t in texts), 4, texts)
+        self.assertEqual(sum(" replied 200" in t for t in texts), 4, texts)
+        self.assertTrue(any(t.startswith("job ") and t.endswith(" started") for t in texts), texts)
+        senders = {thread for _, line, thread in log.lines if "sent (attempt" in line}
+        self.assertNotIn(threading.get_ident(), senders, "a job's request was logged on the loop's thread")
+
+    def test_the_callable_lives_as_long_as_the_client(self):
+        # The client holds the only reference to the callable.
+        texts = []
+
+        def make_client():
+            return client(log=lambda level, line: texts.append(line), log_level="debug")
+
+        c = make_client()
+        self.addCleanup(c.close)
+        for _ in range(3):
+            gc.collect()
+            c.get_task_status("demo-success")
+        self.assertEqual(sum("replied 200" in t for t in texts), 3, texts)
+
+    def test_lines_after_the_client_is_gone_are_dropped(self):
+        # A job freed while its request is out goes on (libcamb stops it at its
+        # next check) and logs the reply on a libcamb thread, after the Client
+        # object was closed and collected: that line must find no freed C thunk.
+        if os.environ.get("CAMB_TEST_CHILD") != "1":
+            # Once more in a child under Python's debug allocator, which fills
+            # freed memory: a call into a freed thunk then crashes every time,
+            # where with the usual allocator it may pass by chance.
+            child = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), f"{type(self).__name__}.{self._testMethodName}"],
+                env={**os.environ, "PYTHONMALLOC": "debug", "CAMB_TEST_CHILD": "1"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            self.assertEqual(child.returncode, 0, f"the child run failed:\n{child.stderr[-3000:]}")
+        control("/_emulator/faults", {"path_prefix": "/text-to-sound/", "times": 1, "delay_ms": 400})
+        log = LogRecorder()
+
+        async def abandon():
+            c = client(log=log, log_level="debug")
+            call = asyncio.ensure_future(c.get_task_status_async("demo-success"))
+            for _ in range(100):
+                await asyncio.sleep(0.01)
+                if any("sent (attempt 1)" in t for t in log.texts()):
+                    break
+            call.cancel()  # frees the job: libcamb cancels it, but the request is out
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+            c.close()
+            return weakref.ref(c._log_sink)
+
+        sink = asyncio.run(abandon())
+        gc.collect()
+        self.assertIsNone(sink(), "the client's log sink outlived it")
+        seen = len(log.lines)
+        time.sleep(0.8)  # the delayed reply arrives; the job logs it on its thread
+        self.assertEqual(len(log.lines), seen, "a line reached the callable of a collected client")
+        self.assertTrue(any("sent (attempt 1)" in t for t in log.texts()))
+        # The process is fine, and so is a new client with a log.
+        with client(log=log, log_level="debug") as c:
+            self.assertEqual(c.get_task_status("demo-success").run_id, 4242)
+
+    def test_exception_in_the_callable_is_ignored_and_warned_once(self):
+        class Boom(Exception):
+            pass
+
+        calls = []
+
+        def log(level, line):
+            calls.append(line)
+            raise Boom(f"log failure {len(calls)}")
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with client(log=log, log_level="debug") as c:
+                # The call's outcome stands: a status, and the failure of its own.
+                self.assertEqual(c.get_task_status("demo-success").run_id, 4242)
+                with self.assertRaises(camb.NotFound):
+                    c.get_task_status("no-such-task-log")
+                task_id = c.create_task("a bell")
+                self.assertTrue(task_id)
+        self.assertGreaterEqual(len(calls), 6, "lines stopped after the first exception")
+        runtime = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+        self.assertEqual(len(runtime), 1, [str(w.message) for w in caught])
+        self.assertIn("Boom('log failure 1')", str(runtime[0].message))
+        self.assertIn("log callable", str(runtime[0].message))
+
+    def test_ctrl_c_in_the_callable_is_raised_after_the_call(self):
+        self.addCleanup(setattr, camb, "_held_interrupt", False)  # none left for later tests, if this one fails
+        calls = []
+
+        def log(level, line):
+            calls.append(line)
+            if len(calls) == 1:
+                raise KeyboardInterrupt  # as Python raises Ctrl-C in the first code it runs
+
+        with client(log=log, log_level="debug") as c:
+            with self.assertRaises(KeyboardInterrupt):
+                c.get_task_status("demo-success")
+            self.assertEqual(len(calls), 2, "the call did not run to its end")
+            self.assertEqual(len(recorded_requests("/text-to-sound/")), 1)
+            # Raised once: the next call is a plain call.
+            self.assertEqual(c.get_task_status("demo-success").run_id, 4242)
+
+    def test_arguments_checked(self):
+        with self.assertRaisesRegex(camb.InvalidArgument, "verbose"):
+            client(log=print, log_level="verbose")
+        with self.assertRaises(camb.InvalidArgument):
+            client(log=print, log_level=5)
+        with self.assertRaises(camb.InvalidArgument):
+            client(log=print, log_level=0)
+        with self.assertRaises(TypeError):
+            client(log=print, log_level=True)
+        with self.assertRaisesRegex(TypeError, "callable"):
+            client(log="stderr")
+        with self.assertRaisesRegex(TypeError, "pass log too"):
+            client(log_level="debug")
+        with self.assertRaisesRegex(TypeError, "mapping"):
+            client(headers=[("traceparent", "x")])
+        with self.assertRaises(TypeError):
+            client(headers={"x-count": 3})
+        self.assertIs(camb.LogLevel._parse("Warning"), camb.LogLevel.WARN)
+        self.assertEqual(recorded_requests(), [], "a refused argument sent something")
+
+
+class HeaderTests(EmulatorTestCase):
+    TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+    def test_headers_reach_the_server_exactly(self):
+        headers = {"traceparent": self.TRACEPARENT, "X-Tenant": "acme corp;\tregion=eu-west \u00e9"}
+        secret = {"x-gateway-key": "gw-secret-8Hn2"}
+        with client(headers=headers, secret_headers=secret) as c:
+            c.get_task_status("demo-success")
+            task_id = c.create_task("a gong")
+
+            async def status():
+                return await c.get_task_status_async(task_id)
+
+            asyncio.run(status())  # sent from a job thread
+        requests = recorded_requests()
+        self.assertEqual([r["method"] for r in requests], ["GET", "POST", "GET"])
+        sent = {
+            "traceparent": self.TRACEPARENT,
+            "x-tenant": headers["X-Tenant"],
+            "x-gateway-key": secret["x-gateway-key"],
+        }
+        for request in requests:
+            with self.subTest(method=request["method"], path=request["path"]):
+                for name, value in sent.items():
+                    self.assertEqual(header_values(request, name), [value], name)
+                self.assertEqual(header_values(request, "x-api-key"), [API_KEY])
+                names = sorted(n for n, _ in request["headers"])
+                own = ["accept", "host", "user-agent", "x-api-key"]
+                if request["method"] == "POST":
+                    own += ["content-length", "content-type"]
+                self.assertEqual(names, sorted(own + list(sent)), "a header missing, doubled or unexpected")
+
+    def test_refused_headers_raise_before_anything_is_sent(self):
+        cases = [
+            # (headers, secret_headers, words saying why)
+            ({"x-api-key": "other"}, None, "libcamb's own"),
+            ({"Host": "evil.example"}, None, "libcamb's own"),
+            (None, {"Content-Type": "text/plain"}, "libcamb's own"),
+            ({"Content-Length": "0"}, None, "libcamb's own"),
+            ({"bad name": "v"}, None, "not an HTTP token"),
+            ({"x-trace:id": "v"}, None, "not an HTTP token"),
+            ({"": "v"}, None, "not an HTTP token"),
+            ({"x-trace": "a\r\nx-injected: 1"}, None, "a CR"),
+            (None, {"x-trace": "a\nb"}, "a LF"),
+            ({"x-trace": "a\x00b"}, None, "NUL"),
+            (None, {"x-trace": "a\x01b"}, "control character"),
+            ({"x-trace": "a\x7fb"}, None, "control character"),
+            ({"x-trace": "x" * 8193}, None, "8192"),
+            ({f"x-h{i}": "v" for i in range(65)}, None, "at most 64"),
+        ]
+        for headers, secret_headers, why in cases:
+            with self.subTest(why=why, headers=str(headers or secret_headers)[:60]):
+                with self.assertRaises(camb.InvalidArgument) as caught:
+                    client(headers=headers, secret_headers=secret_headers)
+                self.assertIn(why, caught.exception.message)
+                self.assertIsInstance(caught.exception, ValueError)
+        self.assertEqual(recorded_requests(), [], "a refused header let a request out")
+        # A refused secret's value is not repeated.
+        secret = "gw-secret-\r\nQ4"
+        with self.assertRaises(camb.InvalidArgument) as caught:
+            client(secret_headers={"x-gateway-key": secret})
+        self.assertNotIn("gw-secret", caught.exception.message)
+        self.assertIn("x-gateway-key", caught.exception.message)
+        # The limits themselves are accepted.
+        limits = {f"x-h{i}": "v" for i in range(64)}
+        limits["x-h0"] = "v" * 8192
+        with client(headers=limits) as c:
+            c.get_task_status("demo-success")
+        (request,) = recorded_requests()
+        self.assertEqual(header_values(request, "x-h0"), ["v" * 8192])
+        self.assertEqual(header_values(request, "x-h63"), ["v"])
 
 
 # --------------------------------------------------------------------------

@@ -172,10 +172,16 @@ WRITE_FN = CFUNCTYPE(c_bool, POINTER(c_uint8), c_size_t, c_void_p)
 # GIL for it). It must not raise into C: ctypes would print the exception and
 # return, so the tests' callbacks catch everything and report it themselves.
 JOB_FN = CFUNCTYPE(None, JobPtr, c_void_p)
+# A log line: its level, the text (`len` bytes and a NUL) and user_data. On the
+# thread that logs, a libcamb pool thread for a job's steps; several at once. The
+# line is a c_void_p read by its length, like every string libcamb hands out
+# with one (see TEXT_WITH_LENGTH).
+LOG_FN = CFUNCTYPE(None, c_uint32, c_void_p, c_size_t, c_void_p)
 # NULL function pointers: a CFUNCTYPE argument does not take None.
 NO_PROGRESS = PROGRESS_FN()
 NO_WRITE = WRITE_FN()
 NO_JOB_FN = JOB_FN()
+NO_LOG_FN = LOG_FN()
 
 # camb_result and camb_status are uint32_t on the wire (the header's typedef
 # when not C23/C++), so they are c_uint32 here.
@@ -198,6 +204,8 @@ SIGNATURES = {
     "camb_client_builder_set_api_key": (camb_result, [BuilderPtr, c_char_p]),
     "camb_client_builder_set_base_url": (camb_result, [BuilderPtr, c_char_p]),
     "camb_client_builder_set_timeout_ms": (camb_result, [BuilderPtr, c_uint64]),
+    "camb_client_builder_set_log": (camb_result, [BuilderPtr, c_uint32, LOG_FN, c_void_p]),
+    "camb_client_builder_add_header": (camb_result, [BuilderPtr, c_char_p, c_char_p, c_bool]),
     "camb_client_builder_set_max_retries": (camb_result, [BuilderPtr, c_uint32]),
     "camb_client_builder_set_allow_insecure_http": (camb_result, [BuilderPtr, c_bool]),
     "camb_client_builder_set_ca_bundle_file": (camb_result, [BuilderPtr, c_char_p]),
@@ -365,6 +373,7 @@ C_TYPES = {
     "camb_progress_fn": PROGRESS_FN,
     "camb_write_fn": WRITE_FN,
     "camb_job_fn": JOB_FN,
+    "camb_log_fn": LOG_FN,
     # Only in callback parameters.
     "const struct camb_wait_progress *": POINTER(CambWaitProgress),
     "const uint8_t *": POINTER(c_uint8),
@@ -373,6 +382,8 @@ C_TYPES = {
 # A `const char *` returned together with its length (a `size_t *` last
 # parameter) is text an object owns, possibly with a NUL inside: c_void_p, read
 # by the length. Every other `const char *` returned is static or per-thread.
+# The same for a callback's `const char *` parameter followed by a `size_t`
+# (camb_log_fn's line).
 TEXT_WITH_LENGTH = c_void_p
 
 # The same for structure fields, where strings libcamb hands out are c_void_p
@@ -414,6 +425,7 @@ CALLBACKS = {
     "camb_progress_fn": PROGRESS_FN,
     "camb_write_fn": WRITE_FN,
     "camb_job_fn": JOB_FN,
+    "camb_log_fn": LOG_FN,
 }
 
 # Result and status values this file relies on; checked against the header.
@@ -448,6 +460,14 @@ JOB_STATE_DONE = 3
 AUDIO_TYPE_DEFAULT = 0
 AUDIO_TYPE_SOUND = 1
 AUDIO_TYPE_MUSIC = 2
+
+LOG_LEVEL_ERROR = 1
+LOG_LEVEL_WARN = 2
+LOG_LEVEL_INFO = 3
+LOG_LEVEL_DEBUG = 4
+
+# Every enum camb.h defines, each checked whole or in part by test_constants_match_header.
+ENUMS = {"camb_result", "camb_status", "camb_job_state", "camb_audio_type", "camb_log_level"}
 
 # --------------------------------------------------------------------------
 # Environment
@@ -869,7 +889,10 @@ class HeaderTests(unittest.TestCase):
                 self.assertIs(declared._restype_, C_TYPES[c_return], f"return type of {name}")
                 self.assertEqual(len(declared._argtypes_), len(c_params), f"parameter count of {name}")
                 for i, (arg, spelling) in enumerate(zip(declared._argtypes_, c_params)):
-                    self.assertIs(arg, C_TYPES[spelling], f"parameter {i} of {name} ({spelling})")
+                    expected = C_TYPES[spelling]
+                    if spelling == "const char *" and c_params[i + 1 : i + 2] == ["size_t"]:
+                        expected = TEXT_WITH_LENGTH
+                    self.assertIs(arg, expected, f"parameter {i} of {name} ({spelling})")
 
     def test_constants_match_header(self):
         results = header_enum(HEADER_TEXT, "CAMB_RESULT_")
@@ -920,6 +943,21 @@ class HeaderTests(unittest.TestCase):
                 "CAMB_JOB_STATE_DONE": JOB_STATE_DONE,
             },
         )
+        self.assertEqual(
+            header_enum(HEADER_TEXT, "CAMB_LOG_LEVEL_"),
+            {
+                "CAMB_LOG_LEVEL_ERROR": LOG_LEVEL_ERROR,
+                "CAMB_LOG_LEVEL_WARN": LOG_LEVEL_WARN,
+                "CAMB_LOG_LEVEL_INFO": LOG_LEVEL_INFO,
+                "CAMB_LOG_LEVEL_DEBUG": LOG_LEVEL_DEBUG,
+            },
+        )
+
+    def test_every_header_enum_is_checked(self):
+        # A new enum needs its constants here (test_constants_match_header).
+        declared = set(re.findall(r"\benum\s+(camb_\w+)", strip_c_comments(HEADER_TEXT)))
+        self.assertIn("camb_result", declared, "found no enums: is CAMB_HEADER camb.h?")
+        self.assertEqual(sorted(declared), sorted(ENUMS))
 
 
 # --------------------------------------------------------------------------
@@ -1240,6 +1278,294 @@ class BuilderTests(unittest.TestCase):
         result, task = get_status(client, b"demo-success")
         self.assertEqual(result, OK, last_error())
         self.assertEqual(task.run_id, 4242)
+
+
+# --------------------------------------------------------------------------
+# The log callback and the caller's own headers
+# --------------------------------------------------------------------------
+
+# Log callbacks handed to libcamb, kept for the whole run: a client's jobs may
+# log on libcamb's threads after camb_client_free has returned (they hold the
+# client until they end), so a callback must outlive more than its client.
+KEPT_CALLBACKS = []
+
+
+class LogRecord:
+    """A camb_log_fn that records (level, line bytes, user_data, thread) and
+    checks each line as the header promises it: `len` bytes, a NUL after them,
+    one line. A failed check is kept (raising into C is not allowed) and
+    reported by check()."""
+
+    def __init__(self):
+        self.lines = []
+        self.problems = []
+        self.lock = threading.Lock()
+        self.callback = LOG_FN(self.on_line)
+        KEPT_CALLBACKS.append(self.callback)
+
+    def on_line(self, level, line, length, user_data):
+        try:
+            text = read_field(line, length)
+            if text is None or b"\n" in text or b"\r" in text:
+                raise AssertionError(f"not one line: {text!r}")
+            text.decode("utf-8")
+            with self.lock:
+                self.lines.append((level, text, user_data, threading.get_ident()))
+        except BaseException as e:  # noqa: BLE001 - reported by check()
+            self.problems.append(repr(e))
+
+    def check(self, test):
+        test.assertEqual(self.problems, [], "lines that break the header's promises")
+        return self.lines
+
+
+def emulator_requests(path_prefix="/"):
+    return [r for r in control("/_emulator/stats")["requests"] if r["path"].startswith(path_prefix)]
+
+
+def emulator_header(request, name):
+    """Every value the emulator received for `name` (lower case), in order."""
+    return [value for n, value in request["headers"] if n == name]
+
+
+def build_with(test, setup, retries=0):
+    """A client for the emulator with `setup(builder)` applied before the build."""
+    builder = new_builder(test)
+    test.assertEqual(lib.camb_client_builder_set_api_key(builder, API_KEY.encode()), OK, last_error())
+    test.assertEqual(lib.camb_client_builder_set_base_url(builder, BASE_URL.encode()), OK, last_error())
+    test.assertEqual(lib.camb_client_builder_set_timeout_ms(builder, 10000), OK, last_error())
+    test.assertEqual(lib.camb_client_builder_set_max_retries(builder, retries), OK, last_error())
+    setup(builder)
+    client = ClientPtr()
+    test.assertEqual(lib.camb_client_builder_build(builder, byref(client)), OK, last_error())
+    test.addCleanup(lib.camb_client_free, client)
+    return client
+
+
+def plant_fault(status, body, times=1):
+    control(
+        "/_emulator/faults",
+        {
+            "path_prefix": "/text-to-sound/",
+            "times": times,
+            "respond": {"status": status, "headers": [], "body": body, "content_type": "application/json"},
+        },
+    )
+
+
+class LogCallbackTests(unittest.TestCase):
+    def setUp(self):
+        control("/_emulator/reset", {})
+
+    def test_set_log_refusals(self):
+        record = LogRecord()
+        builder = new_builder(self)
+        self.assertEqual(lib.camb_client_builder_set_log(None, LOG_LEVEL_DEBUG, record.callback, None), NULL_PARAMETER)
+        self.assertIn(b"builder", last_error())
+        self.assertEqual(lib.camb_client_builder_set_log(builder, LOG_LEVEL_DEBUG, NO_LOG_FN, None), NULL_PARAMETER)
+        self.assertIn(b"callback", last_error())
+        for level in (0, 5, 2**32 - 1):
+            with self.subTest(level=level):
+                result = lib.camb_client_builder_set_log(builder, level, record.callback, None)
+                self.assertEqual(result, INVALID_PARAMETER)
+                self.assertIn(b"log level", last_error())
+        for level in (LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG):
+            self.assertEqual(lib.camb_client_builder_set_log(builder, level, record.callback, None), OK, last_error())
+        # The builder remembers its first refusal (the NULL builder is no refusal
+        # of this one; the NULL callback is): the build fails, nothing is sent.
+        self.assertEqual(lib.camb_client_builder_set_api_key(builder, API_KEY.encode()), OK)
+        self.assertEqual(lib.camb_client_builder_set_base_url(builder, BASE_URL.encode()), OK)
+        client = sentinel(ClientPtr)
+        self.assertEqual(lib.camb_client_builder_build(builder, byref(client)), NULL_PARAMETER)
+        self.assertIn(b"camb_client_builder_set_log", last_error())
+        self.assertEqual(address(client), SENTINEL, "a failed build wrote *out_client")
+        # A level out of range alone fails the build too.
+        builder = new_builder(self)
+        self.assertEqual(lib.camb_client_builder_set_api_key(builder, API_KEY.encode()), OK)
+        self.assertEqual(lib.camb_client_builder_set_log(builder, 0, record.callback, None), INVALID_PARAMETER)
+        self.assertEqual(lib.camb_client_builder_build(builder, byref(client)), INVALID_PARAMETER)
+        self.assertIn(b"log level 0", last_error())
+        # On a built builder: refused, not a use-after-free.
+        result = lib.camb_client_builder_set_log(builder, LOG_LEVEL_DEBUG, record.callback, None)
+        self.assertEqual(result, INVALID_PARAMETER)
+        self.assertIn(b"already built or freed", last_error())
+        self.assertEqual(record.check(self), [], "a refused setting logged")
+        self.assertEqual(emulator_requests(), [])
+
+    def test_lines_by_level_with_their_user_data(self):
+        tag = 0xC0FFEE00
+        for level in (LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG):
+            with self.subTest(level=level):
+                record = LogRecord()
+                client = build_with(
+                    self,
+                    lambda b: self.assertEqual(
+                        lib.camb_client_builder_set_log(b, level, record.callback, tag + level), OK, last_error()
+                    ),
+                    retries=1,
+                )
+                self.assertEqual(get_status(client, b"demo-success")[0], OK, last_error())
+                # Two 503s: a request (debug) and a reply (info) each, a retry
+                # (warn), then the call given up (error).
+                plant_fault(503, '{"detail":"planted outage"}', times=2)
+                self.assertEqual(get_status(client, b"demo-success")[0], 500)
+                lines = record.check(self)
+                self.assertEqual({line[0] for line in lines}, set(range(1, level + 1)), lines)
+                self.assertEqual({line[2] for line in lines}, {tag + level}, "user_data not passed back as given")
+                threads = {line[3] for line in lines}
+                self.assertEqual(threads, {threading.get_ident()}, "a blocking call logs on its thread")
+                texts = [line[1] for line in lines]
+                url = f"GET {BASE_URL}/text-to-sound/demo-success".encode()
+                if level == LOG_LEVEL_DEBUG:
+                    self.assertIn(url + b" sent (attempt 1)", texts)
+                    self.assertTrue(any(t.startswith(url + b" replied 200 ") for t in texts), texts)
+                if level == LOG_LEVEL_ERROR:
+                    self.assertEqual(len(texts), 1, texts)
+                    self.assertTrue(texts[0].startswith(url + b" failed: "), texts)
+                    self.assertIn(b"planted outage", texts[0])
+
+    def test_job_lines_come_from_pool_threads(self):
+        record = LogRecord()
+        client = build_with(
+            self,
+            lambda b: self.assertEqual(lib.camb_client_builder_set_log(b, LOG_LEVEL_DEBUG, record.callback, None), OK),
+        )
+        done = threading.Event()
+        on_done = JOB_FN(lambda job, user_data: done.set())
+        KEPT_CALLBACKS.append(on_done)
+        start_job(self, lib.camb_client_start_get_task_status, client, b"demo-success", None, on_done, None)
+        self.assertTrue(done.wait(10), "the job was not called back")
+        lines = record.check(self)
+        texts = [line[1] for line in lines]
+        self.assertTrue(any(re.fullmatch(rb"job \d+ started", t) for t in texts), texts)
+        senders = {line[3] for line in lines if b" sent (attempt 1)" in line[1]}
+        self.assertEqual(len(senders), 1, texts)
+        self.assertNotIn(threading.get_ident(), senders, "the job's request was logged on the caller's thread")
+
+    def test_no_line_holds_the_key_or_a_secret_header(self):
+        secret = b"gw-secret-Qz7hW2"
+        record = LogRecord()
+
+        def setup(builder):
+            self.assertEqual(lib.camb_client_builder_add_header(builder, b"x-gateway-key", secret, True), OK)
+            self.assertEqual(lib.camb_client_builder_set_log(builder, LOG_LEVEL_DEBUG, record.callback, None), OK)
+
+        client = build_with(self, setup, retries=1)
+        echo = json.dumps({"detail": f"got key {API_KEY} and gateway key {secret.decode()}"})
+        plant_fault(503, echo, times=2)
+        self.assertEqual(get_status(client, b"demo-success")[0], 500)
+        for word in (API_KEY.encode(), secret):
+            self.assertNotIn(word, last_error())
+        plant_fault(401, echo)
+        self.assertEqual(get_status(client, b"demo-success")[0], UNAUTHORIZED)
+        # Lines about a URL that holds them (a task id pasted wrongly).
+        for word in (API_KEY.encode(), secret):
+            self.assertEqual(get_status(client, word)[0], NOT_FOUND)
+        texts = [line[1] for line in record.check(self)]
+        echoed = [t for t in texts if b"got key" in t]
+        self.assertGreaterEqual(len(echoed), 3, f"the echo reached no line: {texts}")
+        for text in texts:
+            self.assertNotIn(API_KEY.encode(), text)
+            self.assertNotIn(secret, text)
+        for text in echoed:
+            self.assertEqual(text.count(b"[redacted]"), 2, text)
+        sent = [t for t in texts if t.startswith(f"GET {BASE_URL}/text-to-sound/[redacted] sent".encode())]
+        self.assertEqual(len(sent), 2, texts)
+
+
+class AddHeaderTests(unittest.TestCase):
+    def setUp(self):
+        control("/_emulator/reset", {})
+
+    def test_refusals_say_why(self):
+        builder = new_builder(self)
+        cases = [
+            (b"x-api-key", b"other", b"libcamb's own"),
+            (b"X-API-KEY", b"other", b"libcamb's own"),
+            (b"host", b"evil.example", b"libcamb's own"),
+            (b"Content-Length", b"0", b"libcamb's own"),
+            (b"transfer-encoding", b"chunked", b"libcamb's own"),
+            (b"connection", b"close", b"libcamb's own"),
+            (b"accept", b"*/*", b"libcamb's own"),
+            (b"content-type", b"text/plain", b"libcamb's own"),
+            (b"bad name", b"v", b"not an HTTP token"),
+            (b"x-trace:id", b"v", b"not an HTTP token"),
+            (b"", b"v", b"not an HTTP token"),
+            (b"x-trace", b"a\r\nx-injected: 1", b"a CR"),
+            (b"x-trace", b"a\nb", b"a LF"),
+            (b"x-trace", b"a\x01b", b"a control character"),
+            (b"x-trace", b"a\x7fb", b"a control character"),
+            (b"x-trace", b"x" * 8193, b"the limit is 8192"),
+            (b"x-trace", b"\xff\xfe", b"UTF-8"),
+            (b"x-tr\xffce", b"v", b"UTF-8"),
+        ]
+        for name, value, why in cases:
+            for secret in (False, True):
+                with self.subTest(name=name, value=value[:20], secret=secret):
+                    result = lib.camb_client_builder_add_header(builder, name, value, secret)
+                    self.assertEqual(result, INVALID_PARAMETER)
+                    self.assertIn(why, last_error())
+                    if secret and len(value) > 4:
+                        self.assertNotIn(value, last_error(), "a secret value was repeated")
+        for args, parameter in [
+            ((None, b"x-a", b"v", False), b"builder"),
+            ((builder, None, b"v", False), b"name"),
+            ((builder, b"x-a", None, True), b"value"),
+        ]:
+            with self.subTest(parameter=parameter):
+                self.assertEqual(lib.camb_client_builder_add_header(*args), NULL_PARAMETER)
+                self.assertIn(parameter, last_error())
+        # Tabs, spaces, text beyond ASCII and empty values are values.
+        for value in (b"a\tb c", "caf\u00e9".encode(), b""):
+            self.assertEqual(lib.camb_client_builder_add_header(builder, b"x-ok", value, False), OK, last_error())
+
+    def test_at_most_64(self):
+        builder = new_builder(self)
+        for i in range(64):
+            self.assertEqual(lib.camb_client_builder_add_header(builder, f"x-h{i}".encode(), b"v", i % 2 == 0), OK)
+        self.assertEqual(lib.camb_client_builder_add_header(builder, b"x-h64", b"v", False), INVALID_PARAMETER)
+        self.assertIn(b"at most 64", last_error())
+
+    def test_a_refusal_fails_the_build_before_anything_is_sent(self):
+        builder = new_builder(self)
+        self.assertEqual(lib.camb_client_builder_set_api_key(builder, API_KEY.encode()), OK)
+        self.assertEqual(lib.camb_client_builder_set_base_url(builder, BASE_URL.encode()), OK)
+        self.assertEqual(lib.camb_client_builder_add_header(builder, b"x-trace", b"a\r\nb", False), INVALID_PARAMETER)
+        # A later good header does not undo it.
+        self.assertEqual(lib.camb_client_builder_add_header(builder, b"traceparent", b"00-ab-cd-01", False), OK)
+        client = sentinel(ClientPtr)
+        self.assertEqual(lib.camb_client_builder_build(builder, byref(client)), INVALID_PARAMETER)
+        self.assertIn(b"camb_client_builder_add_header", last_error())
+        self.assertIn(b"a CR", last_error())
+        self.assertEqual(address(client), SENTINEL, "a failed build wrote *out_client")
+        self.assertEqual(lib.camb_client_builder_add_header(builder, b"x-a", b"v", False), INVALID_PARAMETER)
+        self.assertIn(b"already built or freed", last_error())
+        self.assertEqual(emulator_requests(), [])
+
+    def test_headers_are_sent_as_given(self):
+        headers = [
+            (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", False),
+            (b"X-Tenant", "acme;\tregion=eu caf\u00e9".encode(), False),
+            (b"x-gateway-key", b"gw-secret-8Hn2", True),
+        ]
+
+        def setup(builder):
+            for name, value, secret in headers:
+                self.assertEqual(lib.camb_client_builder_add_header(builder, name, value, secret), OK, last_error())
+
+        client = build_with(self, setup)
+        self.assertEqual(get_status(client, b"demo-success")[0], OK, last_error())
+        result, _ = create_task(client, b"a gong")
+        self.assertEqual(result, OK, last_error())
+        requests = emulator_requests()
+        self.assertEqual([r["method"] for r in requests], ["GET", "POST"])
+        for request in requests:
+            with self.subTest(method=request["method"]):
+                for name, value, _ in headers:
+                    # Names travel in lower case (HTTP/1.1 names are case-blind).
+                    self.assertEqual(emulator_header(request, name.decode().lower()), [value.decode()], name)
+                self.assertEqual(emulator_header(request, "x-api-key"), [API_KEY])
+                self.assertEqual(len(emulator_header(request, "accept")), 1, "libcamb's own header doubled")
 
 
 # --------------------------------------------------------------------------
