@@ -769,6 +769,12 @@ camb_result camb_client_builder_set_job_threads(struct camb_client_builder *buil
  * up to its level to stderr, for a user who cannot change the program. With
  * neither, nothing is formatted: logging then costs nothing measurable.
  *
+ * `callback` runs on the thread making the request: the caller's during a
+ * blocking call, a pool thread for a job. It must not free the client. It is
+ * never called once `camb_client_free()` has returned (freed from inside a job's
+ * callback: once the client's last job has ended), so `user_data` must stay
+ * valid until then.
+ *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` (builder, or callback);
  * `CAMB_RESULT_INVALID_PARAMETER` for a level that is not one of them, or if the
  * builder was already built or freed.
@@ -781,14 +787,17 @@ camb_result camb_client_builder_set_log(struct camb_client_builder *builder,
 /**
  * Adds a header sent with every request, for tracing (`traceparent`) or a
  * gateway's routing. Call it once per header. A `secret` value never appears in
- * a log line, and is zeroed when the client is freed.
+ * a log line or an error message, and is zeroed when the client is freed. A
+ * `user-agent` replaces libcamb's own.
  *
  * Refused with `CAMB_RESULT_INVALID_PARAMETER`, with words saying why: a name
  * that is not an HTTP token, or that libcamb writes itself (`x-api-key`, `host`,
  * `content-length`, `transfer-encoding`, `connection`, `accept`,
- * `content-type`); a value holding a CR, LF, NUL or another control character
- * (which could end the header early and inject another); a value over 8 KiB; a
- * 65th header. As with every setter, a refusal also makes the build fail.
+ * `content-type`), or that was added already (in any case); a value holding a
+ * CR, LF, NUL or another control character (which could end the header early
+ * and inject another); a value over 8 KiB; a secret value under 4 bytes (too
+ * short to be told from other text); a 65th header. As with every setter, a
+ * refusal also makes the build fail.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (above,
  * text not UTF-8, or a builder already built or freed).

@@ -10,11 +10,12 @@ use zeroize::Zeroizing;
 
 use crate::api_key::ApiKey;
 use crate::audio_urls::{decode_file_url, decode_result_urls, result_urls_request};
+use crate::cancel::CancelToken;
 use crate::config::ClientConfig;
 use crate::create::{CreateRequest, decode_create_reply};
 use crate::error::Error;
 use crate::error_reply::error_for_status_redacted;
-use crate::log::{LogLevel, Logger, log_line};
+use crate::log::{LogLevel, Logger, MIN_SECRET_LEN, log_line};
 use crate::path::push_segment;
 use crate::retry::{Budget, Plan, RetryPolicy, parse_retry_after};
 use crate::task::{TaskInfo, decode_status_reply};
@@ -99,7 +100,7 @@ impl Client {
             secret_headers: config
                 .headers
                 .iter()
-                .filter(|header| header.secret && header.value.len() >= 4)
+                .filter(|header| header.secret && header.value.len() >= MIN_SECRET_LEN)
                 .map(|header| header.value.clone())
                 .collect(),
         })
@@ -151,15 +152,37 @@ impl Client {
     /// `POST /text-to-sound`: creates a task and returns its id. Validated first;
     /// retried only if `request.retry` is set (a retry can create a second paid task).
     pub fn create_task(&self, request: &CreateRequest) -> Result<String, Error> {
+        self.create_task_cancellable(request, None)
+    }
+
+    /// [`Client::create_task`] that `cancel` stops (a job's: freeing the client
+    /// cancels it, and it must then not wait to retry).
+    pub(crate) fn create_task_cancellable(
+        &self,
+        request: &CreateRequest,
+        cancel: Option<&CancelToken>,
+    ) -> Result<String, Error> {
         request.validate()?;
         let url = self.url("/text-to-sound");
-        let body = self.call_json(
-            Method::Post,
-            &url,
-            Some(&request.to_json()),
-            &Plan::new(request.retry),
-        )?;
+        let plan = Plan {
+            cancel,
+            ..Plan::new(request.retry)
+        };
+        let body = self.call_json(Method::Post, &url, Some(&request.to_json()), &plan)?;
         decode_create_reply(&body).map_err(|e| self.scrub(e))
+    }
+
+    /// [`Client::get_task_status`] that `cancel` stops (a job's).
+    pub(crate) fn get_task_status_cancellable(
+        &self,
+        task_id: &str,
+        cancel: &CancelToken,
+    ) -> Result<TaskInfo, Error> {
+        let plan = Plan {
+            cancel: Some(cancel),
+            ..Plan::new(true)
+        };
+        self.get_task_status_within(&self.status_url(task_id)?, &plan)
     }
 
     /// `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`: a pre-signed URL

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::api_key::ApiKey;
 use crate::error::Error;
-use crate::log::{LogCallback, LogLevel};
+use crate::log::{LogCallback, LogLevel, MIN_SECRET_LEN};
 use crate::url::{BaseUrl, ProxyUrl};
 
 pub(crate) const DEFAULT_BASE_URL: &str = "https://client.camb.ai/apis";
@@ -172,6 +172,21 @@ impl ClientConfig {
             return Err(Error::invalid(format!(
                 "the value of the header {name} is {} bytes long; the limit is 8192",
                 value.len()
+            )));
+        }
+        if secret && value.len() < MIN_SECRET_LEN {
+            return Err(Error::invalid(format!(
+                "the value of the secret header {name} is under {MIN_SECRET_LEN} bytes: \
+                 too short to be told from ordinary text and kept out of messages"
+            )));
+        }
+        if self
+            .headers
+            .iter()
+            .any(|header| header.name.eq_ignore_ascii_case(name))
+        {
+            return Err(Error::invalid(format!(
+                "the header {name} was already added: give each header once"
             )));
         }
         if self.headers.len() >= 64 {

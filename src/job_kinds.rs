@@ -25,7 +25,7 @@ impl Work for StatusWork {
         job.note_task(&self.task_id, None);
         Step::Done(
             self.client
-                .get_task_status(&self.task_id)
+                .get_task_status_cancellable(&self.task_id, &job.cancel)
                 .map(|info| Output::Task {
                     task_id: std::mem::take(&mut self.task_id),
                     info,
@@ -42,7 +42,9 @@ pub(crate) struct CreateWork {
 
 impl Work for CreateWork {
     fn step(&mut self, job: &Arc<Job>) -> Step {
-        let created = self.client.create_task(&self.request);
+        let created = self
+            .client
+            .create_task_cancellable(&self.request, Some(&job.cancel));
         if let Ok(task_id) = &created {
             job.note_task(task_id, None);
         }
@@ -264,7 +266,10 @@ impl Work for LaneWork {
             return Step::Done(Ok(Output::Bytes(0)));
         };
         let result = match id {
-            Ok(id) => self.shared.client.get_task_status(id),
+            Ok(id) => self
+                .shared
+                .client
+                .get_task_status_cancellable(id, &self.cancel),
             Err(error) => Err(error.clone()),
         };
         lock(&self.shared.results)[index] = Some(result);
@@ -322,7 +327,10 @@ impl Work for GenerateWork {
     fn step(&mut self, job: &Arc<Job>) -> Step {
         match std::mem::replace(&mut self.stage, Stage::Over) {
             Stage::Create => {
-                let task_id = match self.client.create_task(&self.request) {
+                let task_id = match self
+                    .client
+                    .create_task_cancellable(&self.request, Some(&job.cancel))
+                {
                     Ok(task_id) => task_id,
                     Err(error) => return Step::Done(Err(error)),
                 };

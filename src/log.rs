@@ -74,8 +74,9 @@ impl fmt::Debug for Logger {
 }
 
 /// Texts shorter than this are not searched for: replacing every occurrence of
-/// a one-letter "secret" would garble the line and hide nothing.
-const MIN_SECRET_LEN: usize = 4;
+/// a one-letter "secret" would garble the line and hide nothing. So a secret
+/// header's value must be at least this long.
+pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 impl Logger {
     /// A logger for these sinks, or `None` when there is none (no callback, and

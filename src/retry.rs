@@ -129,6 +129,14 @@ impl RetryPolicy {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
+            // A cancel (freeing a client shuts its connections) is what failed
+            // the attempt, or made its failure moot: no retry, no wait.
+            if plan.cancel.is_some_and(CancelToken::is_cancelled) {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    "cancelled while the request was in flight",
+                ));
+            }
             let attempts = retries + 1;
             let retryable = plan.idempotent
                 && !error.is_permanent()

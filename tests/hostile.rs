@@ -1431,6 +1431,19 @@ fn refused_headers_never_reach_a_server() {
         );
     }
     assert!(config.headers.is_empty());
+    // A secret too short to be searched for in messages, and a second header of
+    // a name already added, in any case.
+    let err = config.add_header("x-tenant", "abc", true).unwrap_err();
+    assert!(err.message().contains("under 4 bytes"), "{err}");
+    assert!(!err.message().contains("abc"), "{err}");
+    config
+        .add_header("traceparent", "00-abc-def-01", false)
+        .unwrap();
+    let err = config
+        .add_header("TraceParent", "00-abc-def-02", false)
+        .unwrap_err();
+    assert!(err.message().contains("already added"), "{err}");
+    assert_eq!(config.headers.len(), 1);
     config.set_base_url(&server.base_url()).unwrap();
     config.set_api_key(KEY).unwrap();
     let client = Client::new(config).unwrap();
@@ -1439,4 +1452,6 @@ fn refused_headers_never_reach_a_server() {
     assert_eq!(heads.len(), 1);
     assert_eq!(heads[0].header("x-api-key"), Some(KEY));
     assert_eq!(heads[0].header("x-ok"), None);
+    assert_eq!(heads[0].header("traceparent"), Some("00-abc-def-01"));
+    assert_eq!(heads[0].header("x-tenant"), None);
 }

@@ -687,3 +687,86 @@ fn freeing_a_job_waits_for_its_running_callback() {
         camb_client_free(client);
     }
 }
+
+#[test]
+fn freeing_the_client_stops_a_status_job_waiting_to_retry() {
+    let emulator = emulator();
+    emulator.push_fault(status_fault(1000, 503, &[], r#"{"detail":"busy"}"#));
+    let builder = c_builder(DEFAULT_API_KEY, &emulator.base_url());
+    let mut client = ptr::null_mut();
+    let (sender, receiver) = channel_for::<Delivered>();
+    let lines = Mutex::new(Vec::<String>::new());
+    unsafe {
+        // Backoffs of 250 ms, 500 ms, 1 s, 2 s...: long enough to be in one.
+        assert_eq!(
+            camb_client_builder_set_max_retries(builder, 8),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_set_log(
+                builder,
+                camb_log_level::Warn as u32,
+                Some(keep_line),
+                ptr::from_ref(&lines).cast_mut().cast(),
+            ),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_build(builder, &mut client),
+            camb_result::Ok
+        );
+        let mut job = ptr::null_mut();
+        assert_eq!(
+            camb_client_start_get_task_status(
+                client,
+                c("demo-success").as_ptr(),
+                ptr::null(),
+                Some(send_done),
+                user_data(&sender),
+                &mut job,
+            ),
+            camb_result::Ok
+        );
+        let deadline = Instant::now() + GENEROUS;
+        while status_requests(&emulator) < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(status_requests(&emulator) >= 2, "the job never retried");
+        let before_free = lines.lock().unwrap().len();
+        camb_client_free(client);
+        let delivered = receiver.recv_timeout(GENEROUS).expect("delivered");
+        assert_eq!(delivered.job, job as usize);
+        // Cancelled, not the 503 after its last retry, nor a retry on the
+        // connections the free shut.
+        assert_eq!(camb_job_result(job), camb_result::Cancelled);
+        let after_free = lines.lock().unwrap()[before_free..].to_vec();
+        assert!(
+            !after_free.iter().any(|line| line.contains("retried")),
+            "retried after the free: {after_free:?}"
+        );
+        let sent = status_requests(&emulator);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(status_requests(&emulator), sent, "a request after the free");
+        camb_job_free(job);
+    }
+}
+
+/// A log callback that keeps each line in the `Mutex<Vec<String>>` at `user_data`.
+unsafe extern "C" fn keep_line(
+    _level: u32,
+    line: *const c_char,
+    len: usize,
+    user_data: *mut c_void,
+) {
+    // SAFETY: libcamb passes `len` bytes at `line`; the test a live Mutex<Vec>.
+    let (bytes, lines) = unsafe {
+        (
+            std::slice::from_raw_parts(line.cast::<u8>(), len),
+            &*user_data.cast::<Mutex<Vec<String>>>(),
+        )
+    };
+    lines
+        .lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(bytes).into_owned());
+}

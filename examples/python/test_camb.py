@@ -1187,6 +1187,8 @@ class HeaderTests(EmulatorTestCase):
             ({"x-trace": "a\x7fb"}, None, "control character"),
             ({"x-trace": "x" * 8193}, None, "8192"),
             ({f"x-h{i}": "v" for i in range(65)}, None, "at most 64"),
+            ({"x-trace": "a"}, {"X-Trace": "abcd"}, "already added"),
+            (None, {"x-gateway-key": "abc"}, "under 4 bytes"),
         ]
         for headers, secret_headers, why in cases:
             with self.subTest(why=why, headers=str(headers or secret_headers)[:60]):

@@ -1516,13 +1516,19 @@ class AddHeaderTests(unittest.TestCase):
                 self.assertEqual(lib.camb_client_builder_add_header(*args), NULL_PARAMETER)
                 self.assertIn(parameter, last_error())
         # Tabs, spaces, text beyond ASCII and empty values are values.
-        for value in (b"a\tb c", "caf\u00e9".encode(), b""):
-            self.assertEqual(lib.camb_client_builder_add_header(builder, b"x-ok", value, False), OK, last_error())
+        for i, value in enumerate((b"a\tb c", "caf\u00e9".encode(), b"")):
+            self.assertEqual(lib.camb_client_builder_add_header(builder, f"x-ok{i}".encode(), value, False), OK, last_error())
+        # A name already added (in any case), and a secret too short to be searched for.
+        self.assertEqual(lib.camb_client_builder_add_header(builder, b"X-OK0", b"v", False), INVALID_PARAMETER)
+        self.assertIn(b"already added", last_error())
+        self.assertEqual(lib.camb_client_builder_add_header(builder, b"x-short", b"abc", True), INVALID_PARAMETER)
+        self.assertIn(b"under 4 bytes", last_error())
+        self.assertNotIn(b"abc", last_error())
 
     def test_at_most_64(self):
         builder = new_builder(self)
         for i in range(64):
-            self.assertEqual(lib.camb_client_builder_add_header(builder, f"x-h{i}".encode(), b"v", i % 2 == 0), OK)
+            self.assertEqual(lib.camb_client_builder_add_header(builder, f"x-h{i}".encode(), b"value", i % 2 == 0), OK)
         self.assertEqual(lib.camb_client_builder_add_header(builder, b"x-h64", b"v", False), INVALID_PARAMETER)
         self.assertIn(b"at most 64", last_error())
 
