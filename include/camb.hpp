@@ -42,6 +42,11 @@
  *     event loop watches; no libcamb callback runs on the loop's thread.
  *     A Job can be cancelled, and followed (polls(), status()) while it runs.
  *
+ * - Logging: ClientBuilder::log(level, function) hands each log line to a
+ *   std::function, on whatever thread made the request (see "Log" below);
+ *   ClientBuilder::add_header() adds headers of your own (a secret one is
+ *   redacted from every line).
+ *
  * Thread-safety is camb.h's: a Client may be used from many threads at once
  * (its methods are const), a CancelToken may be cancelled from any thread, a
  * ClientBuilder is for one thread at a time.
@@ -51,12 +56,15 @@
 #define CAMB_HPP
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <stdexcept>
@@ -222,6 +230,170 @@ inline std::uint64_t millis(std::chrono::milliseconds ms, const char* what) {
 }  // namespace detail
 
 // ---------------------------------------------------------------------------
+// Log
+// ---------------------------------------------------------------------------
+
+/// How much a log function is told (camb.h's CAMB_LOG_LEVEL_*), from the least to
+/// the most; each level includes the ones before it.
+enum class LogLevel : std::uint32_t {
+    Error = CAMB_LOG_LEVEL_ERROR,  ///< a call failed for good
+    Warn = CAMB_LOG_LEVEL_WARN,    ///< a retry was scheduled
+    Info = CAMB_LOG_LEVEL_INFO,    ///< a reply with an error status; a job finished, failed or was cancelled
+    Debug = CAMB_LOG_LEVEL_DEBUG,  ///< every request, reply, job start and poll
+};
+
+/// Receives one log line: its level and its text (one line, no newline; valid
+/// only during the call). It runs on the thread making the request: the
+/// caller's for a blocking call, one of libcamb's pool threads for a job, maybe
+/// on several threads at once. The line never holds the API key, a proxy's
+/// password or a secret header's value.
+using LogFunction = std::function<void(LogLevel, std::string_view)>;
+
+/// A header sent with every request (ClientOptions::headers; ClientBuilder::add_header()).
+struct Header {
+    std::string name;
+    std::string value;
+    /// Never shown in a log line or an error message; zeroed with the client.
+    bool secret = false;
+};
+
+namespace detail {
+
+/// A LogFunction and the calls of it in progress.
+struct LogSink {
+    explicit LogSink(LogFunction f) : function(std::move(f)) {}
+    LogFunction function;
+    std::mutex mutex;
+    std::condition_variable idle;
+    unsigned active = 0;  // calls running now
+    bool closed = false;  // no call starts any more
+};
+
+/// The log sinks alive, by the number libcamb is given as user_data. libcamb
+/// gives no sign of its last call of a log callback (a cancelled job may still
+/// log after camb_client_free() or camb_job_free() returned), so user_data is
+/// not a pointer: it is looked up here, and a line for a sink already closed is
+/// dropped. Never destroyed (a pool thread may log while the program exits);
+/// it stays reachable, so it is no leak.
+struct LogRegistry {
+    std::mutex mutex;
+    std::uintptr_t last_id = 0;
+    std::map<std::uintptr_t, std::shared_ptr<LogSink>> sinks;
+};
+
+inline LogRegistry& log_registry() {
+    static LogRegistry* const registry = new LogRegistry();
+    return *registry;
+}
+
+/// The sink whose function this thread is running, if any.
+inline const LogSink*& current_log_sink() noexcept {
+    thread_local const LogSink* sink = nullptr;
+    return sink;
+}
+
+/// The camb_log_fn given to libcamb. Nothing unwinds out of it: an exception the
+/// function throws is caught and dropped (the line is lost, the request goes
+/// on), as is a failure to lock (std::system_error).
+inline void log_trampoline(std::uint32_t level, const char* line, std::size_t len, void* user_data) noexcept {
+    try {
+        std::shared_ptr<LogSink> sink;
+        {
+            LogRegistry& registry = log_registry();
+            const std::lock_guard<std::mutex> lock(registry.mutex);
+            const auto found = registry.sinks.find(reinterpret_cast<std::uintptr_t>(user_data));
+            if (found == registry.sinks.end()) {
+                return;  // its Client is gone: the line is dropped
+            }
+            sink = found->second;
+        }
+        {
+            const std::lock_guard<std::mutex> lock(sink->mutex);
+            if (sink->closed) {
+                return;
+            }
+            ++sink->active;
+        }
+        const LogSink* const outer = current_log_sink();
+        current_log_sink() = sink.get();
+        try {
+            sink->function(static_cast<LogLevel>(level), std::string_view(line == nullptr ? "" : line, len));
+        } catch (...) {
+            // Swallowed: an exception must not unwind through libcamb.
+        }
+        current_log_sink() = outer;
+        {
+            const std::lock_guard<std::mutex> lock(sink->mutex);
+            --sink->active;
+        }
+        sink->idle.notify_all();
+    } catch (...) {
+        // Out of memory or a lock refused: the line is dropped.
+    }
+}
+
+/// Owns a LogSink's place in the registry (move-only). Closing it (destroying
+/// it) stops new calls, then waits for the calls running on other threads, so
+/// that nothing the function uses is touched after it returns.
+class LogHandle {
+public:
+    LogHandle() noexcept = default;
+    explicit LogHandle(LogFunction function) : sink_(std::make_shared<LogSink>(std::move(function))) {
+        LogRegistry& registry = log_registry();
+        const std::lock_guard<std::mutex> lock(registry.mutex);
+        id_ = ++registry.last_id;
+        registry.sinks.emplace(id_, sink_);
+    }
+    LogHandle(const LogHandle&) = delete;
+    LogHandle& operator=(const LogHandle&) = delete;
+    LogHandle(LogHandle&& other) noexcept
+        : sink_(std::move(other.sink_)), id_(std::exchange(other.id_, 0)) {}
+    LogHandle& operator=(LogHandle&& other) noexcept {
+        if (this != &other) {
+            close();
+            sink_ = std::move(other.sink_);
+            id_ = std::exchange(other.id_, 0);
+        }
+        return *this;
+    }
+    ~LogHandle() { close(); }
+
+    /// What libcamb passes back to log_trampoline().
+    void* user_data() const noexcept { return reinterpret_cast<void*>(id_); }
+
+    void close() noexcept {
+        if (!sink_) {
+            return;
+        }
+        try {
+            {
+                LogRegistry& registry = log_registry();
+                const std::lock_guard<std::mutex> lock(registry.mutex);
+                registry.sinks.erase(id_);
+            }
+            std::unique_lock<std::mutex> lock(sink_->mutex);
+            sink_->closed = true;
+            // Closed from inside its own function (a Client destroyed by its
+            // log function): this thread's call cannot end first; others are
+            // not waited for.
+            if (current_log_sink() != sink_.get()) {
+                sink_->idle.wait(lock, [this] { return sink_->active == 0; });
+            }
+        } catch (...) {
+            // A lock refused: nothing better to do than go on.
+        }
+        sink_.reset();
+        id_ = 0;
+    }
+
+private:
+    std::shared_ptr<LogSink> sink_;
+    std::uintptr_t id_ = 0;
+};
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
 // Builder
 // ---------------------------------------------------------------------------
 
@@ -251,6 +423,11 @@ struct ClientOptions {
     bool allow_insecure_http = false;
     /// libcamb threads that run this client's jobs (default 4, from 1 to 64).
     std::optional<std::uint32_t> job_threads;
+    /// Headers of your own, sent with every request (ClientBuilder::add_header()).
+    std::vector<Header> headers;
+    /// Receives the log lines up to log_level (ClientBuilder::log()); empty: none.
+    LogFunction log;
+    LogLevel log_level = LogLevel::Debug;
 };
 
 /// Settings for a new Client, set one by one (camb_client_builder). The setters
@@ -264,7 +441,8 @@ struct ClientOptions {
 ///
 /// Functions: ClientBuilder(), ClientBuilder(const ClientOptions&), api_key(),
 /// base_url(), timeout(), max_retries(), allow_insecure_http(),
-/// ca_bundle_file(), ca_bundle_pem(), proxy(), job_threads(), build().
+/// ca_bundle_file(), ca_bundle_pem(), proxy(), job_threads(), log(),
+/// add_header(), build().
 class ClientBuilder {
 public:
     /// A builder with libcamb's defaults. Throws std::bad_alloc if libcamb is out
@@ -303,6 +481,12 @@ public:
         }
         if (options.job_threads) {
             job_threads(*options.job_threads);
+        }
+        for (const Header& header : options.headers) {
+            add_header(header.name, header.value, header.secret);
+        }
+        if (options.log) {
+            log(options.log_level, options.log);
         }
     }
 
@@ -357,6 +541,49 @@ public:
         return set_string("camb_client_builder_set_proxy", url, "the proxy URL", &camb_client_builder_set_proxy);
     }
 
+    /// Sends the client's log lines up to `level` to `function`
+    /// (camb_client_builder_set_log); a second call replaces the first.
+    ///
+    /// The function runs on the thread making each request: this thread for a
+    /// blocking call, libcamb's pool threads for jobs and futures, possibly on
+    /// several at once, so it must be thread-safe. An exception it throws is
+    /// caught and dropped (it cannot unwind through libcamb): that line is lost
+    /// and the request goes on.
+    ///
+    /// The built Client owns the function. Destroying the Client stops its lines
+    /// and waits for calls still running on other threads, so the function's
+    /// captures may go right after the Client (lines of its jobs that end later,
+    /// such as "job 3 cancelled", are dropped). Hence the function must not wait
+    /// for the thread destroying the Client. An empty function is refused.
+    ClientBuilder& log(LogLevel level, LogFunction function) {
+        if (!function) {
+            return refuse("camb_client_builder_set_log", "the log function is empty");
+        }
+        detail::LogHandle handle(std::move(function));
+        const camb_result result = camb_client_builder_set_log(builder_.get(), static_cast<std::uint32_t>(level),
+                                                               &detail::log_trampoline, handle.user_data());
+        if (result == CAMB_RESULT_OK) {
+            log_ = std::move(handle);  // the previous one (if any) is closed
+        }
+        return record(result);
+    }
+
+    /// Adds a header sent with every request (camb_client_builder_add_header),
+    /// such as "traceparent". A `secret` value never appears in a log line or an
+    /// error message. libcamb refuses (and build() then throws, with why) a name
+    /// it writes itself ("x-api-key", "host", ...), a name that is not an HTTP
+    /// token, a value with CR, LF or another control character, over 8 KiB, a
+    /// 65th header; the wrapper refuses a NUL byte.
+    ClientBuilder& add_header(const std::string& name, const std::string& value, bool secret = false) {
+        if (name.find('\0') != std::string::npos) {
+            return refuse("camb_client_builder_add_header", "the header name contains a NUL byte");
+        }
+        if (value.find('\0') != std::string::npos) {
+            return refuse("camb_client_builder_add_header", "the header value contains a NUL byte");
+        }
+        return record(camb_client_builder_add_header(builder_.get(), name.c_str(), value.c_str(), secret));
+    }
+
     /// Builds the client (camb_client_builder_build), consuming the builder
     /// whatever the outcome. Throws the first refused setting's Error, or the
     /// build's own (CAMB_RESULT_MISSING_API_KEY, an insecure URL, ...); throws
@@ -400,6 +627,7 @@ private:
     std::unique_ptr<camb_client_builder, BuilderFree> builder_;
     bool refused_ = false;
     std::optional<Error> own_refusal_;
+    detail::LogHandle log_;  // handed to the Client by build()
 };
 
 // ---------------------------------------------------------------------------
@@ -441,16 +669,20 @@ public:
 
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
-    Client(Client&& other) noexcept : client_(std::exchange(other.client_, nullptr)) {}
+    Client(Client&& other) noexcept
+        : client_(std::exchange(other.client_, nullptr)), log_(std::move(other.log_)) {}
     Client& operator=(Client&& other) noexcept {
         if (this != &other) {
             camb_client_free(client_);
             client_ = std::exchange(other.client_, nullptr);
+            log_ = std::move(other.log_);  // after the free: the old log is closed last
         }
         return *this;
     }
     /// Frees the client and wipes its key. Every call on it must have returned.
-    ~Client() { camb_client_free(client_); }
+    /// Then its log function (if any) gets no more lines: calls of it running on
+    /// other threads are waited for.
+    ~Client() { camb_client_free(client_); }  // then log_ closes
 
     /// The C handle (NULL after a move), for calls this wrapper does not cover.
     /// It stays owned by this Client.
@@ -563,9 +795,10 @@ public:
 
 private:
     friend class ClientBuilder;
-    explicit Client(camb_client* client) noexcept : client_(client) {}
+    Client(camb_client* client, detail::LogHandle log) noexcept : client_(client), log_(std::move(log)) {}
 
     camb_client* client_ = nullptr;
+    detail::LogHandle log_;  // after client_: closed once the client is freed
 };
 
 inline Client ClientBuilder::build() {
@@ -577,9 +810,11 @@ inline Client ClientBuilder::build() {
         throw *own_refusal_;
     }
     camb_client* client = nullptr;
+    // The log function goes to the client, or is closed if the build fails.
+    detail::LogHandle log = std::move(log_);
     // Building consumes the builder whatever the outcome.
     detail::check(camb_client_builder_build(builder_.release(), &client));
-    return Client(client);
+    return Client(client, std::move(log));
 }
 
 // ---------------------------------------------------------------------------

@@ -608,8 +608,16 @@ impl Shared {
             task: Mutex::new((None, None)),
             user_data,
         });
-        log_line!(job.log.as_ref(), LogLevel::Debug, "job {} started", job.id);
         state.live.insert(job.id, Arc::downgrade(&job));
+        // The line is told outside the lock: a log callback may call libcamb
+        // (start or cancel a job), or wait for a thread that does (an FFI that
+        // runs callbacks on its main thread, as Node's koffi does from a pool
+        // thread starting a batch's lanes). The job is not runnable yet, so this
+        // stays its first line. Live already: a client freed meanwhile cancels it,
+        // and the pool's threads stay until it is done.
+        drop(state);
+        log_line!(job.log.as_ref(), LogLevel::Debug, "job {} started", job.id);
+        let mut state = lock(&self.state);
         state.run.push_back(Arc::clone(&job));
         self.work_ready.notify_one();
         Ok(job)

@@ -16,6 +16,14 @@
  * number (404 for CAMB_RESULT_NOT_FOUND), `name` its name, `httpStatus` the
  * reply's HTTP status (0 when there was none), `message` libcamb's words.
  *
+ * Logging and headers of your own (see "The log hook" below for threads):
+ *
+ *   const client = new Client({
+ *     log: (level, line) => console.error(`libcamb[${level}] ${line}`),   // never holds the key
+ *     logLevel: 'debug',
+ *     headers: [{ name: 'traceparent', value: '00-4bf9...-01' }, { name: 'x-tenant', value: t, secret: true }],
+ *   });
+ *
  * The library is found at `options.library`, else $CAMB_LIB, else "libcamb.so"
  * on the loader's path.
  *
@@ -135,6 +143,10 @@ const WriteFn = koffi.proto(
 // Declared for the start functions' signatures only: camb.js always passes NULL
 // here and takes its jobs from a completion queue instead (see Completions).
 koffi.proto('void camb_job_fn(camb_job *job, void *user_data)');
+// user_data as an integer: camb.js passes a number, never a pointer (see the log hook).
+const LogFn = koffi.proto(
+  'void camb_log_fn(uint32_t level, const void *line, size_t len, uintptr_t user_data)'
+);
 
 /** camb_result values (camb.h's CAMB_RESULT_*), without the prefix. */
 const Result = Object.freeze({
@@ -177,6 +189,9 @@ const AudioType = Object.freeze({ DEFAULT: 0, SOUND: 1, MUSIC: 2 });
 /** Where a job is in its life (camb.h's CAMB_JOB_STATE_*), as onProgress reports it. */
 const JobState = Object.freeze({ QUEUED: 0, RUNNING: 1, WAITING: 2, DONE: 3 });
 
+/** camb_log_level values (camb.h's CAMB_LOG_LEVEL_*): each includes the ones before it. */
+const LogLevel = Object.freeze({ ERROR: 1, WARN: 2, INFO: 3, DEBUG: 4 });
+
 // ---------------------------------------------------------------------------
 // The library's functions, bound once per path.
 // ---------------------------------------------------------------------------
@@ -199,6 +214,8 @@ function bind(path) {
     setProxy: f('uint32_t camb_client_builder_set_proxy(camb_client_builder *b, const char *url)'),
     setAllowInsecureHttp: f('uint32_t camb_client_builder_set_allow_insecure_http(camb_client_builder *b, bool allow)'),
     setJobThreads: f('uint32_t camb_client_builder_set_job_threads(camb_client_builder *b, uint32_t threads)'),
+    setLog: f('uint32_t camb_client_builder_set_log(camb_client_builder *b, uint32_t level, camb_log_fn *callback, uintptr_t user_data)'),
+    addHeader: f('uint32_t camb_client_builder_add_header(camb_client_builder *b, const char *name, const char *value, bool secret)'),
     build: f('uint32_t camb_client_builder_build(camb_client_builder *b, _Out_ camb_client **out)'),
     builderFree: f('void camb_client_builder_free(camb_client_builder *b)'),
     clientFree: f('void camb_client_free(camb_client *c)'),
@@ -603,6 +620,72 @@ function abortedJob(c, signal, polls) {
 }
 
 // ---------------------------------------------------------------------------
+// The log hook (options.log)
+//
+// libcamb calls the log callback on the thread making each request: Node's main
+// thread for a synchronous call or a job's start, a libuv thread for an *Async
+// call, the client's pool threads for a job's steps. koffi runs a JS callback
+// called on the main thread at once; called on another thread, it queues the
+// call to the event loop and blocks that thread until the JS has run. So:
+//
+// - Lines of synchronous calls arrive synchronously, before the call returns;
+//   lines of jobs and *Async calls arrive through the event loop, each before
+//   its job's Promise settles (a job tells its end before it is delivered).
+// - A thread logging waits for the main thread. That is safe as long as the main
+//   thread never blocks waiting for such a thread, else both wait forever.
+//   libcamb's calls that camb.js makes on the main thread do not, with one
+//   exception handled here: a synchronous batch (getTaskStatuses) runs up to
+//   maxConnections threads and joins them, so with a log it runs on one
+//   connection, on the calling thread alone. camb_client_free() and
+//   camb_job_free() do not wait for pool threads (camb.js takes its jobs from a
+//   completion queue, never through a callback), and libcamb logs holding none
+//   of its locks. Do not call this client from other threads of your own that
+//   wait for each other (worker_threads sharing a client is not supported anyway).
+// - An exception thrown by the log function is caught and dropped: it cannot
+//   unwind through libcamb, and the request goes on.
+// - Lifetime: libcamb gives no sign of its last call (a job cancelled by close()
+//   may still log after camb_client_free() returned). So there is one koffi
+//   callback for the whole process, registered with the first client that logs
+//   and never unregistered, and user_data is a number looked up in logSinks: once
+//   a client is freed its lines are dropped, and no call can reach a callback
+//   that koffi has let go of.
+// ---------------------------------------------------------------------------
+
+const logSinks = new Map(); // user_data -> the client's log function
+let lastLogId = 0;
+let logTrampoline = null;
+
+function logCallback() {
+  if (logTrampoline === null) {
+    logTrampoline = koffi.register((level, line, len, id) => {
+      const sink = logSinks.get(Number(id));
+      if (sink === undefined) return; // its client was freed
+      try {
+        sink(level, text(line, len) ?? '');
+      } catch {
+        // Dropped: see above.
+      }
+    }, koffi.pointer(LogFn));
+  }
+  return logTrampoline;
+}
+
+/** Whether camb.js's one log callback is registered with koffi (for tests counting callbacks). */
+function logHookRegistered() {
+  return logTrampoline !== null;
+}
+
+// options.logLevel: a LogLevel number or its name in any case; default DEBUG.
+function logLevelArg(c, value) {
+  if (value === undefined) return LogLevel.DEBUG;
+  if (typeof value === 'string' && Object.hasOwn(LogLevel, value.toUpperCase())) {
+    return LogLevel[value.toUpperCase()];
+  }
+  if (Number.isInteger(value) && value >= 0 && value <= 0xffffffff) return value; // libcamb checks it
+  throw invalid(c, `logLevel must be a LogLevel or one of error, warn, info, debug, not ${String(value)}`);
+}
+
+// ---------------------------------------------------------------------------
 // The client
 // ---------------------------------------------------------------------------
 
@@ -624,6 +707,14 @@ class Client {
    * @param {string} [options.proxy]     e.g. "http://host:port" (environment variables are ignored)
    * @param {boolean} [options.allowInsecureHttp] plain http to a non-loopback host, or through a proxy
    * @param {number} [options.jobThreads] libcamb threads running this client's jobs (default 4, 1 to 64)
+   * @param {Array<{name: string, value: string, secret?: boolean}>} [options.headers] sent with every
+   *   request (such as traceparent); a secret value never appears in a log line or an error. libcamb
+   *   refuses (CambError INVALID_PARAMETER, with why) names it writes itself (x-api-key, host, ...),
+   *   names that are not HTTP tokens and values with CR, LF or other control characters.
+   * @param {function(number, string)} [options.log] gets each log line: (level, line), level a
+   *   LogLevel; the line never holds the key. See "The log hook" above for when lines arrive.
+   * @param {number|string} [options.logLevel] the most detailed lines wanted: a LogLevel or
+   *   'error', 'warn', 'info', 'debug' (default)
    * @param {string} [options.library]   path of libcamb.so (default $CAMB_LIB)
    */
   constructor(options = {}) {
@@ -633,6 +724,7 @@ class Client {
     this._calls = 0; // calls in progress on the handle (sync ones too: callbacks may close)
     this._freeLater = null; // the handle close() left to the last call to free
     this._completions = null; // where this client's jobs finish, made with the first one
+    this._logId = null; // this client's key in logSinks, while it logs
     const builder = c.builderNew();
     if (builder === null) throw new Error('libcamb: out of memory');
     try {
@@ -652,13 +744,42 @@ class Client {
       if (options.proxy !== undefined) check(c, c.setProxy(builder, cString(c, options.proxy, 'proxy')));
       if (options.allowInsecureHttp) check(c, c.setAllowInsecureHttp(builder, true));
       if (options.jobThreads !== undefined) check(c, c.setJobThreads(builder, options.jobThreads));
+      for (const header of options.headers ?? []) {
+        if (header === null || typeof header !== 'object') throw invalid(c, 'each header must be { name, value, secret }');
+        check(c, c.addHeader(builder, cString(c, header.name, 'a header name'),
+          cString(c, header.value, 'a header value'), Boolean(header.secret)));
+      }
+      if (options.log !== undefined) {
+        if (typeof options.log !== 'function') throw invalid(c, 'log must be a function (level, line)');
+        const level = logLevelArg(c, options.logLevel);
+        this._logId = ++lastLogId;
+        logSinks.set(this._logId, options.log);
+        check(c, c.setLog(builder, level, logCallback(), this._logId));
+      }
     } catch (e) {
       c.builderFree(builder);
+      this._dropLog();
       throw e;
     }
     const out = [null];
-    check(c, c.build(builder, out)); // consumes the builder either way
+    try {
+      check(c, c.build(builder, out)); // consumes the builder either way
+    } catch (e) {
+      this._dropLog();
+      throw e;
+    }
     this._handle = out[0];
+  }
+
+  // Frees the libcamb client; its log lines from then on are dropped.
+  _free(handle) {
+    this._c.clientFree(handle);
+    this._dropLog();
+  }
+
+  _dropLog() {
+    if (this._logId !== null) logSinks.delete(this._logId);
+    this._logId = null;
   }
 
   /**
@@ -671,7 +792,7 @@ class Client {
     const handle = this._handle;
     this._handle = null;
     if (this._calls === 0) {
-      this._c.clientFree(handle);
+      this._free(handle);
     } else {
       this._freeLater = handle;
     }
@@ -694,7 +815,7 @@ class Client {
     if (this._calls === 0 && this._freeLater !== null) {
       const handle = this._freeLater;
       this._freeLater = null;
-      this._c.clientFree(handle);
+      this._free(handle);
     }
   }
 
@@ -771,11 +892,14 @@ class Client {
    * order: { taskId, info, error }, where `info` is what getTaskStatus returns and
    * `error` a CambError, exactly one of them not null. An invalid id fails only its
    * own entry (INVALID_PARAMETER). Throws only when the batch itself is refused.
+   * A client with a log runs it on one connection (see "The log hook").
    */
   getTaskStatuses(taskIds, options = {}) {
     const c = this._c;
     const ids = this._ids(taskIds);
-    const connections = options.maxConnections ?? 0;
+    const requested = options.maxConnections ?? 0;
+    // Its extra threads would log, waiting for this thread, which waits for them.
+    const connections = this._logId !== null && requested >= 0 && requested <= 32 ? 1 : requested;
     const out = [null];
     this._sync((h) => check(c, c.getTaskStatuses(h, ids, ids.length, connections, out)));
     return takeTaskList(c, out[0]);
@@ -1291,4 +1415,6 @@ function optionsLayout(library) {
   };
 }
 
-module.exports = { Client, CambError, Result, Status, AudioType, JobState, version, optionsLayout };
+module.exports = {
+  Client, CambError, Result, Status, AudioType, JobState, LogLevel, version, optionsLayout, logHookRegistered,
+};

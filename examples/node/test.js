@@ -17,7 +17,9 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
-const { Client, CambError, Result, Status, AudioType, JobState, version, optionsLayout } = require('./camb');
+const {
+  Client, CambError, Result, Status, AudioType, JobState, LogLevel, version, optionsLayout, logHookRegistered,
+} = require('./camb');
 // After camb.js, which sets koffi's async stack before any library is loaded.
 const koffi = require('koffi');
 
@@ -95,8 +97,9 @@ test.after(() => {
   fs.rmSync(tmpDir, { recursive: true, force: true });
 });
 test.afterEach(() => {
-  // Every callback camb.js registered for a call was unregistered after it.
-  assert.equal(koffi.stats().callbacks, 0, 'a koffi callback was left registered');
+  // Every callback camb.js registered for a call was unregistered after it; the
+  // one log callback, once registered, stays for the process (see camb.js).
+  assert.equal(koffi.stats().callbacks, logHookRegistered() ? 1 : 0, 'a koffi callback was left registered');
 });
 
 // ---------------------------------------------------------------------------
@@ -992,4 +995,166 @@ test('close from onProgress lets the wait finish, then frees the client', () => 
   assert.equal(heldDuringWait, true, 'the libcamb client was freed during the wait');
   assert.equal(c._freeLater, null);
   throwsCamb(() => c.getTaskStatus(id), Result.NULL_PARAMETER, 0);
+});
+
+// ---------------------------------------------------------------------------
+// The log hook and headers
+// ---------------------------------------------------------------------------
+
+const SECRET_HEADER = 'tenant-secret-0123456789';
+
+/** A client whose log lines are collected, as { level, line }. */
+function loggingClient(options = {}) {
+  const lines = [];
+  const c = client({ log: (level, line) => lines.push({ level, line }), ...options });
+  return { c, lines };
+}
+
+function hasLine(lines, level, ...words) {
+  return lines.some((l) => l.level === level && words.every((w) => l.line.includes(w)));
+}
+
+test('the log: lines of a synchronous call arrive before it returns, with level and words', () => {
+  const { c, lines } = loggingClient({
+    headers: [
+      { name: 'traceparent', value: '00-4bf92f3577b34da6a3ce929d0e0e4736-01' },
+      { name: 'x-tenant-token', value: SECRET_HEADER, secret: true },
+    ],
+  });
+  try {
+    assert.equal(c.getTaskStatus('demo-success').status, Status.SUCCESS);
+    assert.ok(hasLine(lines, LogLevel.DEBUG, 'GET', 'demo-success', 'sent', 'attempt 1'), JSON.stringify(lines));
+    assert.ok(hasLine(lines, LogLevel.DEBUG, 'demo-success', 'replied 200'), JSON.stringify(lines));
+    throwsCamb(() => c.getTaskStatus('no-such-task'), Result.NOT_FOUND, 404);
+    assert.ok(hasLine(lines, LogLevel.INFO, 'no-such-task', 'replied 404'), JSON.stringify(lines));
+    for (const { level, line } of lines) {
+      assert.ok(level >= LogLevel.ERROR && level <= LogLevel.DEBUG);
+      assert.equal(typeof line, 'string');
+      assert.ok(!line.includes('\n'));
+      assert.ok(!line.includes(apiKey), line);
+      assert.ok(!line.includes(SECRET_HEADER), line);
+    }
+  } finally {
+    c.close();
+  }
+});
+
+test('the log: job lines come from libcamb threads through the event loop, before the Promise', async () => {
+  const { c, lines } = loggingClient();
+  try {
+    const info = await c.getTaskStatusJob('demo-success');
+    assert.equal(info.status, Status.SUCCESS);
+    assert.ok(hasLine(lines, LogLevel.DEBUG, 'job', 'started'), JSON.stringify(lines));
+    assert.ok(hasLine(lines, LogLevel.DEBUG, 'replied 200'), JSON.stringify(lines));
+    assert.ok(hasLine(lines, LogLevel.INFO, 'job', 'finished'), JSON.stringify(lines));
+    // A batch job starts its lanes on a pool thread; the async form on a libuv thread.
+    const entries = await c.getTaskStatusesJob(['demo-success', 'no-such-task'], { maxConnections: 2 });
+    assert.equal(entries.length, 2);
+    const viaLibuv = await c.getTaskStatusAsync('demo-error');
+    assert.equal(viaLibuv.status, Status.ERROR);
+    assert.ok(hasLine(lines, LogLevel.DEBUG, 'demo-error', 'replied 200'), JSON.stringify(lines));
+    assert.ok(lines.every((l) => !l.line.includes(apiKey)));
+  } finally {
+    c.close();
+  }
+});
+
+test('the log: the level filters, a wrong key is never shown, a throwing function is ignored', () => {
+  const info = loggingClient({ logLevel: 'info' });
+  try {
+    info.c.getTaskStatus('demo-success');
+    assert.deepEqual(info.lines, []); // a 200 is told at DEBUG only
+    throwsCamb(() => info.c.getTaskStatus('no-such-task'), Result.NOT_FOUND, 404);
+    assert.ok(hasLine(info.lines, LogLevel.INFO, 'replied 404'));
+    assert.ok(info.lines.every((l) => l.level <= LogLevel.INFO));
+  } finally {
+    info.c.close();
+  }
+
+  const wrong = 'wrong-key-9f8e7d6c5b4a';
+  const w = loggingClient({ apiKey: wrong });
+  try {
+    throwsCamb(() => w.c.getTaskStatus('demo-success'), Result.UNAUTHORIZED, 401);
+    assert.ok(hasLine(w.lines, LogLevel.INFO, 'replied 401'), JSON.stringify(w.lines));
+    assert.ok(w.lines.every((l) => !l.line.includes(wrong)));
+  } finally {
+    w.c.close();
+  }
+
+  let calls = 0;
+  const throwing = client({ log: () => { calls += 1; throw new Error('from the log function'); } });
+  try {
+    assert.equal(throwing.getTaskStatus('demo-success').status, Status.SUCCESS);
+    assert.ok(calls >= 2, `${calls} calls`);
+  } finally {
+    throwing.close();
+  }
+});
+
+test('the log: no line once the client is closed, though its cancelled jobs end later', async () => {
+  const { c, lines } = loggingClient();
+  const job = c.waitForTaskJob('demo-pending', { initialIntervalMs: 10000, deadlineMs: 60000 });
+  assert.ok(hasLine(lines, LogLevel.DEBUG, 'job', 'started')); // told on this thread, by the start
+  const before = lines.length;
+  c.close();
+  await rejectsCamb(job, Result.CANCELLED);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(lines.length, before, JSON.stringify(lines.slice(before)));
+});
+
+test('the log cannot deadlock: batches, jobs started meanwhile, close; Node then exits', () => {
+  // In a child process, with a time limit: a deadlock would hang it.
+  const run = spawnSync(process.execPath, ['-e', `
+    const { Client } = require('./camb');
+    let count = 0;
+    const c = new Client({ baseUrl: ${JSON.stringify(baseUrl)}, apiKey: ${JSON.stringify(apiKey)},
+                           jobThreads: 4, log: () => { count += 1; } });
+    const ids = Array.from({ length: 24 }, (_, i) => i % 3 === 0 ? 'no-such-task' : 'demo-success');
+    // A synchronous batch asking for 8 connections: its threads would wait for
+    // this thread, which waits for them; with a log it runs on one.
+    const sync = c.getTaskStatuses(ids, { maxConnections: 8 });
+    // Batch jobs start their lanes on pool threads while this thread starts more jobs.
+    const jobs = [];
+    for (let i = 0; i < 10; i += 1) {
+      jobs.push(c.getTaskStatusesJob(ids, { maxConnections: 4 }));
+      jobs.push(c.getTaskStatusJob('demo-success'));
+    }
+    Promise.all(jobs).then((all) => {
+      // More jobs, closed at once: they are cancelled while their lanes log.
+      const late = [c.getTaskStatusesJob(ids, { maxConnections: 4 }), c.getTaskStatusJob('demo-success')];
+      c.close();
+      return Promise.allSettled(late).then(() => {
+        console.log(JSON.stringify({ sync: sync.length, jobs: all.length, lines: count > 100 }));
+      });
+    });
+  `], { cwd: __dirname, encoding: 'utf8', timeout: 60000 });
+  assert.equal(run.signal, null, `killed (a deadlock, or Node kept alive): ${run.stderr}`);
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { sync: 24, jobs: 20, lines: true });
+});
+
+test('headers: refused ones are CambErrors that say why; accepted ones work', () => {
+  const refused = (headers, ...words) => {
+    const e = throwsCamb(() => client({ headers }), Result.INVALID_PARAMETER, 0);
+    for (const w of words) assert.ok(e.message.includes(w), e.message);
+    assert.ok(!e.message.includes('stolen'), e.message);
+    return e;
+  };
+  refused([{ name: 'x-api-key', value: 'other' }], "libcamb's own");
+  refused([{ name: 'Host', value: 'elsewhere.example' }], "libcamb's own");
+  refused([{ name: 'bad name', value: 'v' }], 'not an HTTP token');
+  refused([{ name: 'x-ok', value: 'a\r\nx-api-key: stolen' }], 'a CR');
+  refused([{ name: 'x-ok', value: 'a\0b' }], 'NUL byte');
+  refused(['traceparent'], 'each header');
+  throwsCamb(() => client({ log: 'yes' }), Result.INVALID_PARAMETER, 0);
+  const level = throwsCamb(() => client({ log: () => {}, logLevel: 9 }), Result.INVALID_PARAMETER, 0);
+  assert.ok(level.message.includes('log level 9'), level.message);
+  throwsCamb(() => client({ log: () => {}, logLevel: 'verbose' }), Result.INVALID_PARAMETER, 0);
+
+  const c = client({ headers: [{ name: 'traceparent', value: '00-abc-def-01' }, { name: 'x-tenant', value: SECRET_HEADER, secret: true }] });
+  try {
+    assert.equal(c.getTaskStatus('demo-success').status, Status.SUCCESS);
+  } finally {
+    c.close();
+  }
 });
