@@ -269,11 +269,11 @@ struct LogSink {
     bool closed = false;  // no call starts any more
 };
 
-/// The log sinks alive, by the number libcamb is given as user_data. libcamb
-/// gives no sign of its last call of a log callback (a cancelled job may still
-/// log after camb_client_free() or camb_job_free() returned), so user_data is
-/// not a pointer: it is looked up here, and a line for a sink already closed is
-/// dropped. Never destroyed (a pool thread may log while the program exits);
+/// The log sinks alive, by the number libcamb is given as user_data. libcamb's
+/// last call of a log callback comes before camb_client_free() returns, except
+/// for a client freed from inside a job's callback (its lines may come until its
+/// last job has ended), so user_data is not a pointer: it is looked up here, and
+/// a line for a sink already closed is dropped. Never destroyed (a pool thread may log while the program exits);
 /// it stays reachable, so it is no leak.
 struct LogRegistry {
     std::mutex mutex;

@@ -636,19 +636,20 @@ function abortedJob(c, signal, polls) {
 //   libcamb's calls that camb.js makes on the main thread do not, with one
 //   exception handled here: a synchronous batch (getTaskStatuses) runs up to
 //   maxConnections threads and joins them, so with a log it runs on one
-//   connection, on the calling thread alone. camb_client_free() and
-//   camb_job_free() do not wait for pool threads (camb.js takes its jobs from a
-//   completion queue, never through a callback), and libcamb logs holding none
-//   of its locks. Do not call this client from other threads of your own that
+//   connection, on the calling thread alone. camb_client_free() joins the
+//   client's pool threads, so with a log close() runs it on a libuv thread.
+//   camb_job_free() does not wait for pool threads (camb.js takes its jobs from
+//   a completion queue, never through a callback), and libcamb logs holding
+//   none of its locks. Do not call this client from other threads of your own that
 //   wait for each other (worker_threads sharing a client is not supported anyway).
 // - An exception thrown by the log function is caught and dropped: it cannot
 //   unwind through libcamb, and the request goes on.
-// - Lifetime: libcamb gives no sign of its last call (a job cancelled by close()
-//   may still log after camb_client_free() returned). So there is one koffi
-//   callback for the whole process, registered with the first client that logs
-//   and never unregistered, and user_data is a number looked up in logSinks: once
-//   a client is freed its lines are dropped, and no call can reach a callback
-//   that koffi has let go of.
+// - Lifetime: libcamb's last call comes before camb_client_free() returns, but
+//   that is on a libuv thread, and close() drops a client's lines at once. So
+//   there is one koffi callback for the whole process, registered with the first
+//   client that logs and never unregistered, and user_data is a number looked up
+//   in logSinks: once a client is closed its lines are dropped, and no call can
+//   reach a callback that koffi has let go of.
 // ---------------------------------------------------------------------------
 
 const logSinks = new Map(); // user_data -> the client's log function
@@ -773,8 +774,15 @@ class Client {
 
   // Frees the libcamb client; its log lines from then on are dropped.
   _free(handle) {
-    this._c.clientFree(handle);
+    if (this._logId === null) {
+      this._c.clientFree(handle);
+      return;
+    }
+    // camb_client_free() waits for the client's pool threads, and a pool thread
+    // that logs waits for this main thread (see "The log hook"): with a log, the
+    // client is freed on a libuv thread. Its lines are dropped from now on.
     this._dropLog();
+    this._c.clientFree.async(handle, () => {});
   }
 
   _dropLog() {
