@@ -99,6 +99,9 @@ struct JobState {
     /// Bumped each time the job goes on the timer, so that an old timer entry
     /// (the job was woken early, by a cancel) is recognised and skipped.
     timer_seq: u64,
+    /// Woken while it was not between steps (a batch's last lane ending while
+    /// the batch still starts its lanes): its next park runs it again at once.
+    woken: bool,
     polls: u32,
     status_text: Option<String>,
     delivery: Delivery,
@@ -594,6 +597,7 @@ impl Shared {
             state: Mutex::new(JobState {
                 phase: Phase::Queued,
                 timer_seq: 0,
+                woken: false,
                 polls: 0,
                 status_text: None,
                 delivery: Delivery::Pending,
@@ -623,19 +627,29 @@ impl Shared {
         Ok(job)
     }
     /// Moves a job that is between steps to the run queue now.
+    /// A job that is running or queued is marked instead, so that the wake is
+    /// not lost: it runs again as soon as its step parks it.
     fn wake(&self, job: &Arc<Job>) {
         let mut state = lock(&self.state);
-        if let Some(job) = state.waiting.remove(&job.id) {
-            lock(&job.state).phase = Phase::Queued;
-            state.run.push_back(job);
-            self.work_ready.notify_one();
+        match state.waiting.remove(&job.id) {
+            Some(job) => {
+                lock(&job.state).phase = Phase::Queued;
+                state.run.push_back(job);
+                self.work_ready.notify_one();
+            }
+            None => lock(&job.state).woken = true,
         }
     }
 
     /// Runs one step of `job` (on a pool thread) and files the job where the
     /// step said.
     fn run_step(&self, job: Arc<Job>) {
-        lock(&job.state).phase = Phase::Running;
+        {
+            // A wake from before this step is seen by the step itself.
+            let mut job_state = lock(&job.state);
+            job_state.phase = Phase::Running;
+            job_state.woken = false;
+        }
         let work = lock(&job.work).take();
         let Some(mut work) = work else { return };
         let step = if job.cancel.is_cancelled() {
@@ -678,8 +692,9 @@ impl Shared {
             Step::At(when) => {
                 *lock(&job.work) = Some(work);
                 let mut state = lock(&self.state);
-                if job.cancel.is_cancelled() {
-                    // Cancelled while it ran: finish at once, not at its next poll.
+                let woken = std::mem::take(&mut lock(&job.state).woken);
+                if woken || job.cancel.is_cancelled() {
+                    // Cancelled (or woken) while it ran: at once, not at its next poll.
                     lock(&job.state).phase = Phase::Queued;
                     state.run.push_back(job);
                     self.work_ready.notify_one();
@@ -701,8 +716,13 @@ impl Shared {
             Step::Park => {
                 *lock(&job.work) = Some(work);
                 let mut state = lock(&self.state);
-                lock(&job.state).phase = Phase::Waiting;
-                if job.cancel.is_cancelled() {
+                let again = {
+                    let mut job_state = lock(&job.state);
+                    let again = std::mem::take(&mut job_state.woken) || job.cancel.is_cancelled();
+                    job_state.phase = if again { Phase::Queued } else { Phase::Waiting };
+                    again
+                };
+                if again {
                     state.run.push_back(job);
                     self.work_ready.notify_one();
                 } else {

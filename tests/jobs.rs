@@ -770,3 +770,55 @@ unsafe extern "C" fn keep_line(
         .unwrap()
         .push(String::from_utf8_lossy(bytes).into_owned());
 }
+
+/// A batch whose only lane ends before the batch has parked (an invalid id
+/// needs no request) must still be woken: 1000 in a row, each delivered.
+#[test]
+fn a_batch_whose_lanes_end_at_once_is_always_delivered() {
+    let builder = c_builder(
+        DEFAULT_API_KEY,
+        &format!("http://127.0.0.1:{}", closed_port()),
+    );
+    let mut client = ptr::null_mut();
+    unsafe {
+        assert_eq!(
+            camb_client_builder_set_job_threads(builder, 8),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_client_builder_build(builder, &mut client),
+            camb_result::Ok,
+            "{}",
+            last_error()
+        );
+        let mut queue = ptr::null_mut();
+        assert_eq!(camb_job_queue_new(&mut queue), camb_result::Ok);
+        let fd = camb_job_queue_fd(queue);
+        let empty = c("");
+        let ids = [empty.as_ptr()];
+        for round in 0..1000 {
+            let mut job = ptr::null_mut();
+            assert_eq!(
+                camb_client_start_get_task_statuses(
+                    client,
+                    ids.as_ptr(),
+                    1,
+                    1,
+                    queue,
+                    None,
+                    ptr::null_mut(),
+                    &mut job,
+                ),
+                camb_result::Ok
+            );
+            assert!(readable(fd, GENEROUS), "batch {round} never delivered");
+            let mut done = ptr::null_mut();
+            assert_eq!(camb_job_queue_pop(queue, &mut done), camb_result::Ok);
+            assert_eq!(done, job);
+            assert_eq!(camb_job_result(done), camb_result::Ok);
+            camb_job_free(done);
+        }
+        camb_client_free(client);
+        camb_job_queue_free(queue);
+    }
+}
