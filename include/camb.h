@@ -939,8 +939,11 @@ camb_result camb_client_new(const char *api_key,
  * at once, a request in flight is interrupted), each is still delivered, and
  * this waits until the client's threads have ended, so that no libcamb thread
  * outlives the client (a program may exit or unload libcamb right after). A
- * job callback that does not return holds it up. Called from inside a job's
- * callback, it does not wait: the threads end by themselves after the last job.
+ * job callback that does not return holds it up, and so does one waiting for
+ * the thread that frees (freeing another client from a job's callback risks
+ * that). Called from inside one of the client's own job callbacks, it does not
+ * wait: the threads end by themselves after the last job, and other callbacks
+ * of the client may still be running then: they must not use the client.
  */
 void camb_client_free(struct camb_client *client);
 
@@ -1482,7 +1485,11 @@ camb_result camb_job_cancel(const struct camb_job *job);
  * A job still running is cancelled, and a job freed before it was delivered is
  * never delivered. If its callback is running on another thread, this waits for
  * it to return, so that what the callback uses may be freed next; called from
- * inside a job's callback it does not wait. What was read from the job is freed
+ * inside any job's callback it does not wait (so that two callbacks freeing each
+ * other's jobs cannot wait for each other): free a job's `user_data` in its own
+ * callback, or outside every callback. A queue's job: free it on the thread that
+ * pops the queue, or while no other thread pops it (a pop at that very moment
+ * could hand out the handle being freed). What was read from the job is freed
  * with it. NULL is a no-op; never free a job twice.
  */
 void camb_job_free(struct camb_job *job);

@@ -259,8 +259,10 @@ impl Job {
                     _ => break,
                 }
             }
-            // Under the job's lock, as in `finish`: once this returns, no pop on
-            // another thread can hand out the job.
+            // Under the job's lock, as in `finish`: the job is either never
+            // pushed or taken off here. (A pop on another thread that took it a
+            // moment before hands out the handle being freed: the C doc forbids
+            // freeing a queue's job while another thread pops that queue.)
             if let Completion::Queue(queue) = &self.completion {
                 queue.remove(self.id);
             }
@@ -551,8 +553,9 @@ impl Scheduler {
     /// soon: a waiting job at once, a request when it is interrupted, a callback
     /// when it returns). So no libcamb thread outlives the client: a program may
     /// exit, or unload libcamb, right after freeing it. Called on one of this
-    /// pool's own threads (a callback freeing the client), it does not wait:
-    /// the threads end by themselves, as they would have to wait for it.
+    /// pool's own threads (a callback freeing the client), it does not wait, as
+    /// those threads would have to wait for it: they end by themselves after the
+    /// last job, and then do outlive the free.
     pub(crate) fn join(&self) {
         let own = Arc::as_ptr(&self.shared) as usize;
         if POOL.with(Cell::get) == own {

@@ -111,8 +111,11 @@ pub unsafe extern "C" fn camb_client_new(
 /// at once, a request in flight is interrupted), each is still delivered, and
 /// this waits until the client's threads have ended, so that no libcamb thread
 /// outlives the client (a program may exit or unload libcamb right after). A
-/// job callback that does not return holds it up. Called from inside a job's
-/// callback, it does not wait: the threads end by themselves after the last job.
+/// job callback that does not return holds it up, and so does one waiting for
+/// the thread that frees (freeing another client from a job's callback risks
+/// that). Called from inside one of the client's own job callbacks, it does not
+/// wait: the threads end by themselves after the last job, and other callbacks
+/// of the client may still be running then: they must not use the client.
 // The caller's part: `client` is NULL or a client from `camb_client_new()` or
 // `camb_client_builder_build()` that was not freed yet.
 #[unsafe(no_mangle)]

@@ -698,7 +698,11 @@ pub unsafe extern "C" fn camb_job_cancel(job: *const camb_job) -> camb_result {
 /// A job still running is cancelled, and a job freed before it was delivered is
 /// never delivered. If its callback is running on another thread, this waits for
 /// it to return, so that what the callback uses may be freed next; called from
-/// inside a job's callback it does not wait. What was read from the job is freed
+/// inside any job's callback it does not wait (so that two callbacks freeing each
+/// other's jobs cannot wait for each other): free a job's `user_data` in its own
+/// callback, or outside every callback. A queue's job: free it on the thread that
+/// pops the queue, or while no other thread pops it (a pop at that very moment
+/// could hand out the handle being freed). What was read from the job is freed
 /// with it. NULL is a no-op; never free a job twice.
 // The caller's part: `job` is NULL or a live job, freed once.
 #[unsafe(no_mangle)]
