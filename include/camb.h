@@ -793,7 +793,9 @@ camb_result camb_client_builder_set_log(struct camb_client_builder *builder,
  * Refused with `CAMB_RESULT_INVALID_PARAMETER`, with words saying why: a name
  * that is not an HTTP token, or that libcamb writes itself (`x-api-key`, `host`,
  * `content-length`, `transfer-encoding`, `connection`, `accept`,
- * `content-type`), or that was added already (in any case); a value holding a
+ * `content-type`), or that changes how HTTP runs on the connection (`te`,
+ * `upgrade`, `expect`, `keep-alive`, `trailer`, `proxy-connection`), or that was
+ * added already (in any case); a value holding a
  * CR, LF, NUL or another control character (which could end the header early
  * and inject another); a value over 8 KiB; a secret value under 4 bytes (too
  * short to be told from other text); a 65th header. As with every setter, a

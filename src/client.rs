@@ -15,7 +15,7 @@ use crate::config::ClientConfig;
 use crate::create::{CreateRequest, decode_create_reply};
 use crate::error::Error;
 use crate::error_reply::error_for_status_redacted;
-use crate::log::{LogLevel, Logger, MIN_SECRET_LEN, log_line};
+use crate::log::{LogLevel, Logger, Secrets, log_line};
 use crate::path::push_segment;
 use crate::retry::{Budget, Plan, RetryPolicy, parse_retry_after};
 use crate::task::{TaskInfo, decode_status_reply};
@@ -38,7 +38,6 @@ const MAX_ERROR_BODY: u64 = 64 << 10;
 #[derive(Debug)]
 pub struct Client {
     transport: Transport,
-    api_key: ApiKey,
     base: BaseUrl,
     /// `{base}/text-to-sound/`, the prefix of every status request.
     status_prefix: String,
@@ -47,9 +46,9 @@ pub struct Client {
     pub(crate) job_threads: usize,
     /// Where the client tells of its work; `None`: nowhere, and no line is made.
     log: Option<Logger>,
-    /// The values of the caller's headers marked secret (4 bytes or more), kept
-    /// out of error messages like the key. Zeroed when the client is freed.
-    secret_headers: Vec<Zeroizing<String>>,
+    /// The key, a proxy's password and secret header values, kept out of error
+    /// messages and log lines.
+    secrets: Arc<Secrets>,
 }
 
 impl Client {
@@ -69,12 +68,13 @@ impl Client {
                 .filter(|header| header.secret)
                 .map(|header| header.value.clone()),
         );
+        let secrets = Arc::new(Secrets::new(secrets));
         let log = Logger::new(
             config
                 .log
                 .as_ref()
                 .map(|sink| (sink.level, Arc::clone(&sink.callback))),
-            secrets,
+            Arc::clone(&secrets),
         );
         let transport = Transport::new(
             config.proxy.as_ref(),
@@ -88,7 +88,6 @@ impl Client {
         status_prefix.push_str("/text-to-sound/");
         Ok(Client {
             transport,
-            api_key,
             base,
             status_prefix,
             retry: RetryPolicy {
@@ -97,12 +96,7 @@ impl Client {
             },
             job_threads: config.job_threads as usize,
             log,
-            secret_headers: config
-                .headers
-                .iter()
-                .filter(|header| header.secret && header.value.len() >= MIN_SECRET_LEN)
-                .map(|header| header.value.clone())
-                .collect(),
+            secrets,
         })
     }
 
@@ -307,16 +301,10 @@ impl Client {
         error.replace_message(clean)
     }
 
-    /// `text` without the key, and without the values of headers marked secret
-    /// (a server may echo those too).
+    /// `text` without the key, a proxy's password or the values of headers
+    /// marked secret (a server may echo those too).
     fn redact(&self, text: &str) -> String {
-        let mut clean = self.api_key.redact(text);
-        for secret in &self.secret_headers {
-            if clean.contains(secret.as_str()) {
-                clean = clean.replace(secret.as_str(), "[redacted]");
-            }
-        }
-        clean
+        self.secrets.redact(text)
     }
 }
 

@@ -98,6 +98,18 @@ const OWNED_HEADERS: [&str; 7] = [
     "content-type",
 ];
 
+/// Hop-by-hop header names that change how HTTP runs between libcamb and the
+/// server (an upgrade, a 100-continue wait, trailers): only libcamb's HTTP layer
+/// may send them.
+const PROTOCOL_HEADERS: [&str; 6] = [
+    "te",
+    "upgrade",
+    "expect",
+    "keep-alive",
+    "trailer",
+    "proxy-connection",
+];
+
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
@@ -151,6 +163,14 @@ impl ClientConfig {
         {
             return Err(Error::invalid(format!(
                 "the header {name} is libcamb's own: it cannot be set"
+            )));
+        }
+        if PROTOCOL_HEADERS
+            .iter()
+            .any(|hop| name.eq_ignore_ascii_case(hop))
+        {
+            return Err(Error::invalid(format!(
+                "the header {name} changes how HTTP runs on the connection: it cannot be set"
             )));
         }
         if let Some(bad) = value

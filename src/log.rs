@@ -59,9 +59,42 @@ pub type LogCallback = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 pub(crate) struct Logger {
     callback: Option<(LogLevel, LogCallback)>,
     stderr: Option<LogLevel>,
-    /// Texts that never leave in a line: the key, a proxy's password, secret
-    /// header values. Zeroed when the client is freed.
-    secrets: Arc<Vec<Zeroizing<String>>>,
+    /// Texts that never leave in a line.
+    secrets: Arc<Secrets>,
+}
+
+/// Texts that never leave in a line or a message: the key, a proxy's password,
+/// secret header values. Longest first, so that one holding another is replaced
+/// whole. Zeroed when the client is freed.
+#[derive(Default)]
+pub(crate) struct Secrets(Vec<Zeroizing<String>>);
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secrets({} redacted)", self.0.len())
+    }
+}
+
+impl Secrets {
+    pub(crate) fn new(secrets: impl IntoIterator<Item = Zeroizing<String>>) -> Secrets {
+        let mut secrets: Vec<_> = secrets
+            .into_iter()
+            .filter(|secret| secret.len() >= MIN_SECRET_LEN)
+            .collect();
+        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+        Secrets(secrets)
+    }
+
+    /// `text` with every secret replaced by `[redacted]`.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let mut clean = text.to_owned();
+        for secret in &self.0 {
+            if clean.contains(secret.as_str()) {
+                clean = clean.replace(secret.as_str(), "[redacted]");
+            }
+        }
+        clean
+    }
 }
 
 impl fmt::Debug for Logger {
@@ -83,7 +116,7 @@ impl Logger {
     /// `CAMB_LOG` unset or not a level).
     pub(crate) fn new(
         callback: Option<(LogLevel, LogCallback)>,
-        secrets: Vec<Zeroizing<String>>,
+        secrets: Arc<Secrets>,
     ) -> Option<Logger> {
         let stderr = std::env::var(LOG_ENV)
             .ok()
@@ -91,14 +124,10 @@ impl Logger {
         if callback.is_none() && stderr.is_none() {
             return None;
         }
-        let secrets = secrets
-            .into_iter()
-            .filter(|secret| secret.len() >= MIN_SECRET_LEN)
-            .collect();
         Some(Logger {
             callback,
             stderr,
-            secrets: Arc::new(secrets),
+            secrets,
         })
     }
 
@@ -113,12 +142,7 @@ impl Logger {
         if !self.enabled(level) {
             return;
         }
-        let mut line = text.to_string();
-        for secret in self.secrets.iter() {
-            if line.contains(secret.as_str()) {
-                line = line.replace(secret.as_str(), "[redacted]");
-            }
-        }
+        let line = self.secrets.redact(&text.to_string());
         // One line each, whatever a server's text held.
         let line = line.replace(['\r', '\n'], " ");
         if let Some((max, callback)) = &self.callback {
@@ -164,10 +188,11 @@ mod tests {
         });
         let logger = Logger::new(
             Some((LogLevel::Info, callback)),
-            vec![
+            Arc::new(Secrets::new([
+                Zeroizing::new("SECRET".into()),
                 Zeroizing::new("SECRETKEY".into()),
                 Zeroizing::new("pw".into()),
-            ],
+            ])),
         )
         .unwrap();
         logger.line(LogLevel::Debug, format_args!("not shown"));
