@@ -252,27 +252,24 @@ impl Client {
         );
         let sent = Instant::now();
         let mut response = self.transport.send(request, budget)?;
-        if let Some(log) = log {
-            let connection = if response.opened_connection() {
-                "a new connection"
-            } else {
-                "a reused connection"
-            };
-            let level = if response.status().as_u16() >= 400 {
-                LogLevel::Info
-            } else {
-                LogLevel::Debug
-            };
-            log.line(
-                level,
-                format_args!(
-                    "{} replied {} in {} ms, on {connection}",
-                    request.describe(),
-                    response.status().as_u16(),
-                    sent.elapsed().as_millis()
-                ),
-            );
-        }
+        let level = if response.status().as_u16() >= 400 {
+            LogLevel::Info
+        } else {
+            LogLevel::Debug
+        };
+        let connection = if response.opened_connection() {
+            "a new connection"
+        } else {
+            "a reused connection"
+        };
+        log_line!(
+            log,
+            level,
+            "{} replied {} in {} ms, on {connection}",
+            request.describe(),
+            response.status().as_u16(),
+            sent.elapsed().as_millis()
+        );
         let status = response.status().as_u16();
         if response.status().is_success() {
             return Ok(response);

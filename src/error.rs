@@ -68,8 +68,8 @@ impl ErrorKind {
 
 /// An error with a message in words a user can act on.
 ///
-/// Messages never contain the API key: every message built from server text passes
-/// through [`crate::api_key::ApiKey::redact`] before it becomes an `Error`.
+/// Messages never contain the API key or another secret: the client passes every
+/// message through its list of secrets (`Client::scrub`) before handing it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,

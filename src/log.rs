@@ -160,7 +160,11 @@ impl Logger {
 macro_rules! log_line {
     ($logger:expr, $level:expr, $($arg:tt)*) => {
         if let Some(logger) = $logger {
-            logger.line($level, format_args!($($arg)*));
+            // Checked before the arguments are evaluated: a line below the
+            // level costs no formatting (a request's description allocates).
+            if logger.enabled($level) {
+                logger.line($level, format_args!($($arg)*));
+            }
         }
     };
 }
