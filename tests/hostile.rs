@@ -1442,11 +1442,14 @@ fn refused_headers_never_reach_a_server() {
     config
         .add_header("traceparent", "00-abc-def-01", false)
         .unwrap();
+    config
+        .add_header("User-Agent", "my-app/1.0", false)
+        .unwrap();
     let err = config
         .add_header("TraceParent", "00-abc-def-02", false)
         .unwrap_err();
     assert!(err.message().contains("already added"), "{err}");
-    assert_eq!(config.headers.len(), 1);
+    assert_eq!(config.headers.len(), 2);
     config.set_base_url(&server.base_url()).unwrap();
     config.set_api_key(KEY).unwrap();
     let client = Client::new(config).unwrap();
@@ -1457,4 +1460,12 @@ fn refused_headers_never_reach_a_server() {
     assert_eq!(heads[0].header("x-ok"), None);
     assert_eq!(heads[0].header("traceparent"), Some("00-abc-def-01"));
     assert_eq!(heads[0].header("x-tenant"), None);
+    // The caller's user-agent replaces libcamb's, as camb.h says: one, theirs.
+    let agents: Vec<_> = heads[0]
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "user-agent")
+        .collect();
+    assert_eq!(agents.len(), 1, "{agents:?}");
+    assert_eq!(agents[0].1, "my-app/1.0");
 }
