@@ -1469,3 +1469,249 @@ fn refused_headers_never_reach_a_server() {
     assert_eq!(agents.len(), 1, "{agents:?}");
     assert_eq!(agents[0].1, "my-app/1.0");
 }
+
+// ------------------------------------------- secrets echoed percent-encoded
+
+/// A random 24-character key with `+`, `/` or `=` at every third place, so that
+/// every run of 4 of its characters holds one of them: such a run found in a
+/// message can only be an echo of the key, never chance.
+fn random_key_with_reserved_characters() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    const PLAIN: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const RESERVED: &[u8] = b"+/=";
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    (0..24)
+        .map(|i| {
+            hasher.write_usize(i);
+            let n = hasher.finish() as usize;
+            let set = if i % 3 == 1 { RESERVED } else { PLAIN };
+            char::from(set[n % set.len()])
+        })
+        .collect()
+}
+
+/// `text` with every `%XX` decoded (anything else kept as it is).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// No run of 4 or more consecutive characters of `secret` is in `text`, raw or
+/// once its percent-escapes are decoded.
+fn assert_no_run_of(secret: &str, text: &str) {
+    let decoded = percent_decoded(text);
+    for run in secret.as_bytes().windows(4) {
+        let run = std::str::from_utf8(run).unwrap();
+        assert!(
+            !text.contains(run) && !decoded.contains(run),
+            "{run:?} of the secret {secret:?} leaked: {text}"
+        );
+    }
+}
+
+/// The ways a server may escape a secret it echoes: Python's `quote()` (which
+/// leaves `/` raw), every reserved byte escaped in upper or lower case, every
+/// byte escaped, and every other reserved byte escaped.
+fn echoed_forms(secret: &str) -> Vec<String> {
+    let escape = |byte: u8, lower: bool| {
+        if lower {
+            format!("%{byte:02x}")
+        } else {
+            format!("%{byte:02X}")
+        }
+    };
+    let encode = |pick: &dyn Fn(usize, u8) -> bool, lower: bool| -> String {
+        secret
+            .bytes()
+            .enumerate()
+            .map(|(i, b)| {
+                if pick(i, b) {
+                    escape(b, lower)
+                } else {
+                    char::from(b).to_string()
+                }
+            })
+            .collect()
+    };
+    let reserved = |b: u8| !b.is_ascii_alphanumeric() && !b"-._~".contains(&b);
+    vec![
+        encode(&|_, b| reserved(b) && b != b'/', false),
+        encode(&|_, b| reserved(b), false),
+        encode(&|_, b| reserved(b), true),
+        encode(&|_, _| true, false),
+        encode(&|i, b| reserved(b) && i % 2 == 0, true),
+        secret.to_owned(),
+    ]
+}
+
+/// A server that echoes the key percent-encoded, in a 401's detail, an HTML
+/// title, a 422 item and a redirect's Location: no run of 4 of its characters
+/// reaches a message or a log line.
+#[test]
+fn a_key_echoed_percent_encoded_never_leaks_in_part() {
+    let key = random_key_with_reserved_characters();
+    for echoed in echoed_forms(&key) {
+        let replies = [
+            response(
+                "401 Unauthorized",
+                &[("Content-Type", "application/json")],
+                format!(r#"{{"detail":"Invalid API key {echoed}"}}"#),
+            ),
+            response(
+                "403 Forbidden",
+                &[("Content-Type", "text/html")],
+                format!("<html><head><title>Key {echoed} denied</title></head></html>"),
+            ),
+            response(
+                "422 Unprocessable Entity",
+                &[],
+                format!(r#"{{"detail":[{{"loc":["header","x-api-key"],"msg":"{echoed}"}}]}}"#),
+            ),
+            response(
+                "302 Found",
+                &[("Location", &format!("http://127.0.0.1:9/?key={echoed}&x=1"))],
+                "",
+            ),
+            response(
+                "503 Service Unavailable",
+                &[("Content-Type", "application/json")],
+                format!(r#"{{"detail":"overloaded for {echoed}"}}"#),
+            ),
+        ];
+        for reply in replies {
+            let server = Server::reply(reply);
+            let (mut config, lines) = logging_config(&server.base_url());
+            config.set_api_key(&key).unwrap();
+            config.set_max_retries(0).unwrap();
+            let client = Client::new(config).unwrap();
+            let err = client.get_task_status("task-1").unwrap_err();
+            assert!(
+                err.message().contains("[redacted]"),
+                "the echo was not found: {err}"
+            );
+            assert_no_run_of(&key, err.message());
+            let lines = lines.lock().unwrap();
+            assert!(!lines.is_empty());
+            for (_, line) in lines.iter() {
+                assert_no_run_of(&key, line);
+            }
+        }
+    }
+}
+
+/// A secret header's value and a proxy's password, echoed percent-encoded, are
+/// kept out as the key is: the server here plays the proxy (it accepts the
+/// CONNECT) and the API behind it.
+#[test]
+fn secret_headers_and_a_proxy_password_echoed_percent_encoded_never_leak() {
+    let secret = random_key_with_reserved_characters();
+    let password = random_key_with_reserved_characters();
+    for (secret_echo, password_echo) in echoed_forms(&secret)
+        .into_iter()
+        .zip(echoed_forms(&password))
+    {
+        let server = Server::start(move |conn| {
+            let connect = conn.expect_request()?;
+            if connect.line.starts_with("CONNECT ") {
+                conn.write(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+                conn.expect_request()?;
+            }
+            conn.write(&response(
+                "401 Unauthorized",
+                &[
+                    ("Content-Type", "application/json"),
+                    ("X-Echo", &secret_echo),
+                ],
+                format!(r#"{{"detail":"token {secret_echo} via {password_echo}"}}"#),
+            ))
+        });
+        let (mut config, lines) = logging_config("http://127.0.0.1:9");
+        config.add_header("x-tenant-token", &secret, true).unwrap();
+        let encoded_password: String = password.bytes().map(|b| format!("%{b:02X}")).collect();
+        config
+            .set_proxy(&format!("http://user:{encoded_password}@{}", server.addr()))
+            .unwrap();
+        config.allow_insecure_http = true;
+        config.set_max_retries(0).unwrap();
+        let client = Client::new(config).unwrap();
+        let err = client.get_task_status("task-1").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+        assert_eq!(
+            err.message().matches("[redacted]").count(),
+            2,
+            "both echoes are found: {err}"
+        );
+        let lines = lines.lock().unwrap();
+        for text in std::iter::once(err.message()).chain(lines.iter().map(|(_, l)| l.as_str())) {
+            assert_no_run_of(&secret, text);
+            assert_no_run_of(&password, text);
+        }
+    }
+}
+
+// ------------------------------------------------------ downloads, counted
+
+/// A download cut after 100 KB tells how much of the audio arrived, not how
+/// much was handed to the sink (whole 64 KiB chunks).
+#[test]
+fn a_cut_download_tells_the_bytes_received() {
+    let server = Server::start(|conn| {
+        conn.expect_request()?;
+        conn.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: 200000\r\n\r\n",
+        )?;
+        conn.write(&vec![7u8; 100_000])?;
+        conn.close();
+        Ok(())
+    });
+    let client = client(&server, 5000, 0);
+    let mut delivered = 0;
+    let err = client
+        .download_audio(7, None, &mut |chunk| {
+            delivered += chunk.len();
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert_eq!(delivered, 65_536, "whole chunks only");
+    assert!(
+        err.message().contains("after 100000 bytes of audio"),
+        "{err}"
+    );
+}
+
+/// An empty `file_url` is no URL: the `output_url` beside it is taken.
+#[test]
+fn an_empty_file_url_falls_back_to_output_url() {
+    let server = Server::reply(json_ok(
+        r#"{"file_url":"","output_url":"https://cdn.example/o.wav"}"#,
+    ));
+    let client = client(&server, 5000, 0);
+    assert_eq!(
+        client.get_audio_url(42).unwrap(),
+        "https://cdn.example/o.wav"
+    );
+    let server = Server::reply(json_ok(r#"{"file_url":""}"#));
+    let err = client_for_url(&server.base_url(), 5000, 0)
+        .get_audio_url(42)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadResponse, "{err}");
+}

@@ -822,3 +822,216 @@ fn a_batch_whose_lanes_end_at_once_is_always_delivered() {
         camb_job_queue_free(queue);
     }
 }
+
+/// Takes every job off `queue` as it comes, freeing each at once, until `count`
+/// were taken or nothing came for a while; returns the handles taken.
+unsafe fn drain_freeing(queue: *mut camb_job_queue, count: usize) -> Vec<usize> {
+    let fd = unsafe { camb_job_queue_fd(queue) };
+    let mut taken = Vec::new();
+    let deadline = Instant::now() + GENEROUS * 4;
+    while taken.len() < count && Instant::now() < deadline {
+        if !readable(fd, Duration::from_millis(100)) {
+            continue;
+        }
+        let mut job = ptr::null_mut();
+        while unsafe { camb_job_queue_pop(queue, &mut job) } == camb_result::Ok {
+            taken.push(job as usize);
+            unsafe { camb_job_free(job) };
+        }
+    }
+    taken
+}
+
+/// Two clients share one queue. A job's identity on the queue is its own, not a
+/// number counted per client: freeing one client's job takes nothing else off.
+#[test]
+fn a_queue_shared_by_two_clients_delivers_every_job() {
+    let emulator = emulator();
+    let clients = [
+        client_with_threads(&emulator, 2),
+        client_with_threads(&emulator, 2),
+    ];
+    let mut queue = ptr::null_mut();
+    unsafe {
+        assert_eq!(camb_job_queue_new(&mut queue), camb_result::Ok);
+        // One job each, both done; pop one and free it: the other is still there.
+        let mut jobs = [ptr::null_mut(); 2];
+        for (client, job) in clients.iter().zip(jobs.iter_mut()) {
+            assert_eq!(
+                camb_client_start_get_task_status(
+                    *client,
+                    c("demo-success").as_ptr(),
+                    queue,
+                    None,
+                    ptr::null_mut(),
+                    job,
+                ),
+                camb_result::Ok
+            );
+        }
+        let deadline = Instant::now() + GENEROUS;
+        while jobs
+            .iter()
+            .any(|&job| camb_job_get_state(job) != camb_job_state::Done)
+        {
+            assert!(Instant::now() < deadline, "the jobs did not finish");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut first = ptr::null_mut();
+        assert_eq!(camb_job_queue_pop(queue, &mut first), camb_result::Ok);
+        camb_job_free(first);
+        let mut second = ptr::null_mut();
+        assert_eq!(
+            camb_job_queue_pop(queue, &mut second),
+            camb_result::Ok,
+            "the other client's job was lost"
+        );
+        assert_ne!(first, second);
+        assert!(jobs.contains(&second));
+        assert_eq!(camb_job_result(second), camb_result::Ok);
+        camb_job_free(second);
+
+        // 300 jobs alternating between the clients, each freed as soon as popped.
+        let mut started = Vec::new();
+        for n in 0..300 {
+            let mut job = ptr::null_mut();
+            assert_eq!(
+                camb_client_start_get_task_status(
+                    clients[n % 2],
+                    c("demo-success").as_ptr(),
+                    queue,
+                    None,
+                    ptr::null_mut(),
+                    &mut job,
+                ),
+                camb_result::Ok
+            );
+            started.push(job as usize);
+        }
+        let mut taken = drain_freeing(queue, started.len());
+        taken.sort_unstable();
+        started.sort_unstable();
+        assert_eq!(taken.len(), 300, "jobs were never delivered");
+        assert_eq!(taken, started, "each job once");
+        camb_job_queue_free(queue);
+        for client in clients {
+            camb_client_free(client);
+        }
+    }
+}
+
+/// A generation whose file could never be saved is refused at its start, before
+/// a task is created (and paid for): a path in a directory that does not exist,
+/// a directory, a path under a regular file, a path ending in '/'.
+#[test]
+fn a_generation_that_could_not_save_is_refused_before_creating_a_task() {
+    let emulator = emulator();
+    let client = client_with_threads(&emulator, 2);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("jobs-generate-refused-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("a-directory")).unwrap();
+    std::fs::write(dir.join("a-file"), b"x").unwrap();
+    std::os::unix::fs::symlink("a-directory", dir.join("link-to-directory")).unwrap();
+    let refused = [
+        (
+            dir.join("missing/bell.wav"),
+            camb_result::Io,
+            "does not exist",
+        ),
+        (dir.join("a-directory"), camb_result::Io, "directory"),
+        (dir.join("link-to-directory"), camb_result::Io, "directory"),
+        (
+            dir.join("a-file/bell.wav"),
+            camb_result::Io,
+            "not a directory",
+        ),
+        (
+            dir.join("a-directory/bell.wav/"),
+            camb_result::InvalidParameter,
+            "names a directory",
+        ),
+    ];
+    let (sender, _receiver) = channel_for::<Delivered>();
+    unsafe {
+        for (path, code, words) in refused {
+            let mut job = ptr::null_mut();
+            let result = camb_client_start_generate(
+                client,
+                c("a bell").as_ptr(),
+                ptr::null(),
+                &quick_wait(),
+                c(path.to_str().unwrap()).as_ptr(),
+                ptr::null(),
+                Some(send_done),
+                user_data(&sender),
+                &mut job,
+            );
+            let error = last_error();
+            assert_eq!(result, code, "{}: {error}", path.display());
+            assert!(error.contains(words), "{}: {error}", path.display());
+            assert!(job.is_null(), "no job for a refused start");
+        }
+        assert_eq!(
+            emulator.stats().requests_total,
+            0,
+            "a request was sent: {:?}",
+            emulator.stats().requests
+        );
+
+        // A FIFO is only looked at when the job starts (not opened, which would
+        // wait for a reader): the start is accepted at once.
+        let fifo = dir.join("fifo");
+        let c_fifo = c(fifo.to_str().unwrap());
+        assert_eq!(libc::mkfifo(c_fifo.as_ptr(), 0o600), 0);
+        let mut job = ptr::null_mut();
+        assert_eq!(
+            camb_client_start_generate(
+                client,
+                c("a bell [pending_ms:60000]").as_ptr(),
+                ptr::null(),
+                &quick_wait(),
+                c_fifo.as_ptr(),
+                ptr::null(),
+                Some(send_done),
+                user_data(&sender),
+                &mut job,
+            ),
+            camb_result::Ok,
+            "{}",
+            last_error()
+        );
+        camb_job_free(job);
+
+        // The path is checked again when the audio is saved: a directory removed
+        // while the task ran fails the job then, with no file left behind.
+        let later = dir.join("removed-later");
+        std::fs::create_dir(&later).unwrap();
+        let mut job = ptr::null_mut();
+        let (sender, receiver) = channel_for::<Delivered>();
+        assert_eq!(
+            camb_client_start_generate(
+                client,
+                c("a bell [pending_ms:300]").as_ptr(),
+                ptr::null(),
+                &quick_wait(),
+                c(later.join("bell.wav").to_str().unwrap()).as_ptr(),
+                ptr::null(),
+                Some(send_done),
+                user_data(&sender),
+                &mut job,
+            ),
+            camb_result::Ok
+        );
+        std::fs::remove_dir(&later).unwrap();
+        receiver.recv_timeout(GENEROUS).expect("delivered");
+        assert_eq!(camb_job_result(job), camb_result::Io);
+        let mut len = 0;
+        let why = c_text(camb_job_error(job, &mut len), len).unwrap();
+        assert!(why.contains("does not exist"), "{why}");
+        assert!(!later.exists());
+        camb_job_free(job);
+        camb_client_free(client);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

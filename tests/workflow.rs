@@ -893,3 +893,55 @@ fn a_unix_socket_is_refused_before_downloading() {
     );
     assert_eq!(files_in(&dir), ["sock"]);
 }
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// This process's umask, read without changing it (tests run on many threads).
+fn umask() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Umask:"))
+        .expect("Linux tells the umask in /proc/self/status");
+    u32::from_str_radix(line.trim(), 8).unwrap()
+}
+
+/// A replaced file keeps its mode, as `cp` over it or an editor would keep it,
+/// also when it is reached through a symlink; a new file gets `0666 & ~umask`.
+#[test]
+fn saving_over_a_file_keeps_its_mode() {
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-mode");
+    let audio = audio_of(&client, 4242);
+    for mode in [0o640, 0o600, 0o604, 0o755] {
+        let path = dir.join(format!("private-{mode:o}.wav"));
+        std::fs::write(&path, b"old").unwrap();
+        set_mode(&path, mode);
+        client.save_audio(4242, &path, None).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), audio);
+        assert_eq!(mode_of(&path), mode, "{mode:o} was not kept");
+    }
+
+    let target = dir.join("target.wav");
+    std::fs::write(&target, b"old").unwrap();
+    set_mode(&target, 0o640);
+    let link = dir.join("link.wav");
+    symlink(&target, &link);
+    client.save_audio(4242, &link, None).unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), audio);
+    assert_eq!(mode_of(&target), 0o640, "through the link");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+
+    let new = dir.join("new.wav");
+    client.save_audio(4242, &new, None).unwrap();
+    assert_eq!(mode_of(&new), 0o666 & !umask(), "a new file");
+}
