@@ -17,7 +17,7 @@ use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Instant;
@@ -264,7 +264,7 @@ impl Job {
             // moment before hands out the handle being freed: the C doc forbids
             // freeing a queue's job while another thread pops that queue.)
             if let Completion::Queue(queue) = &self.completion {
-                queue.remove(self.id);
+                queue.remove(&self);
             }
         }
         self.cancel();
@@ -377,9 +377,11 @@ impl CompletionQueue {
         job
     }
 
-    fn remove(&self, id: u64) {
+    /// Takes `job` off the queue if it is there. By identity, not by id: one
+    /// queue serves the jobs of many clients.
+    fn remove(&self, job: &Arc<Job>) {
         let mut jobs = lock(&self.jobs);
-        jobs.retain(|job| job.id != id);
+        jobs.retain(|queued| !Arc::ptr_eq(queued, job));
         if jobs.is_empty() {
             self.signal.lower();
         }
@@ -474,6 +476,10 @@ fn os_error(what: &str) -> Error {
     )
 }
 
+/// Job ids, unique in the process: a queue may carry the jobs of many clients,
+/// and log lines name jobs by id.
+static NEXT_JOB_ID: AtomicU64 = AtomicU64::new(1);
+
 /// A client's pool: `threads` worker threads and one timer thread, started with
 /// the first job.
 #[derive(Debug)]
@@ -501,7 +507,6 @@ struct SchedulerState {
     waiting: HashMap<u64, Arc<Job>>,
     /// Every unfinished job, for shutting down.
     live: HashMap<u64, Weak<Job>>,
-    next_id: u64,
     threads_started: bool,
     closing: bool,
 }
@@ -593,9 +598,8 @@ impl Shared {
             spawn_threads(self, client.job_threads)?;
             state.threads_started = true;
         }
-        state.next_id += 1;
         let job = Arc::new(Job {
-            id: state.next_id,
+            id: NEXT_JOB_ID.fetch_add(1, Ordering::Relaxed),
             cancel: CancelToken::new(),
             state: Mutex::new(JobState {
                 phase: Phase::Queued,
