@@ -9,7 +9,8 @@ use zeroize::Zeroizing;
 
 use crate::api_key::ApiKey;
 use crate::error::Error;
-use crate::log::{LogCallback, LogLevel, MIN_SECRET_LEN};
+use crate::log::{LogCallback, LogLevel};
+use crate::secrets::MIN_SECRET_LEN;
 use crate::url::{BaseUrl, ProxyUrl};
 
 pub(crate) const DEFAULT_BASE_URL: &str = "https://client.camb.ai/apis";

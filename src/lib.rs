@@ -27,6 +27,7 @@ pub mod log;
 pub mod path;
 pub(crate) mod resolver;
 pub mod retry;
+pub(crate) mod secrets;
 pub mod task;
 pub(crate) mod transport;
 pub(crate) mod url;

@@ -9,7 +9,7 @@ use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
 
-use zeroize::Zeroizing;
+use crate::secrets::Secrets;
 
 /// The environment variable that sends the lines to stderr: `error`, `warn`,
 /// `info` or `debug` (any case).
@@ -63,40 +63,6 @@ pub(crate) struct Logger {
     secrets: Arc<Secrets>,
 }
 
-/// Texts that never leave in a line or a message: the key, a proxy's password,
-/// secret header values. Longest first, so that one holding another is replaced
-/// whole. Zeroed when the client is freed.
-#[derive(Default)]
-pub(crate) struct Secrets(Vec<Zeroizing<String>>);
-
-impl fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secrets({} redacted)", self.0.len())
-    }
-}
-
-impl Secrets {
-    pub(crate) fn new(secrets: impl IntoIterator<Item = Zeroizing<String>>) -> Secrets {
-        let mut secrets: Vec<_> = secrets
-            .into_iter()
-            .filter(|secret| secret.len() >= MIN_SECRET_LEN)
-            .collect();
-        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-        Secrets(secrets)
-    }
-
-    /// `text` with every secret replaced by `[redacted]`.
-    pub(crate) fn redact(&self, text: &str) -> String {
-        let mut clean = text.to_owned();
-        for secret in &self.0 {
-            if clean.contains(secret.as_str()) {
-                clean = clean.replace(secret.as_str(), "[redacted]");
-            }
-        }
-        clean
-    }
-}
-
 impl fmt::Debug for Logger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Logger")
@@ -105,11 +71,6 @@ impl fmt::Debug for Logger {
             .finish_non_exhaustive()
     }
 }
-
-/// Texts shorter than this are not searched for: replacing every occurrence of
-/// a one-letter "secret" would garble the line and hide nothing. So a secret
-/// header's value must be at least this long.
-pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 impl Logger {
     /// A logger for these sinks, or `None` when there is none (no callback, and
@@ -174,6 +135,7 @@ pub(crate) use log_line;
 mod tests {
     use super::*;
     use std::sync::Mutex;
+    use zeroize::Zeroizing;
 
     #[test]
     fn levels_parse_in_any_case_and_order_by_detail() {

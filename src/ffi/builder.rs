@@ -229,7 +229,8 @@ pub enum camb_log_level {
 /// thread making the call (a pool thread for a job), possibly on several threads
 /// at once. It must not unwind (C++ exceptions, longjmp) through libcamb. The
 /// line never holds the API key, a proxy's password, or a header value marked
-/// secret, even when a server echoes one back.
+/// secret, even when a server echoes one back, raw or percent-encoded (each byte
+/// as itself or as `%XX`, in either case).
 pub type camb_log_fn = Option<
     unsafe extern "C" fn(level: u32, line: *const c_char, len: usize, user_data: *mut c_void),
 >;
