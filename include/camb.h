@@ -1387,7 +1387,12 @@ camb_result camb_client_start_get_task_statuses(const struct camb_client *client
  * it. Its task is `camb_job_task()`, its id `camb_job_task_id()`, the bytes saved
  * `camb_job_bytes()`. A task that ends without audio fails the job with
  * `CAMB_RESULT_TASK_FAILED` (the message says why). Everything that can be
- * checked is checked now. Queue, callback and errors as for
+ * checked is checked now, before the task is created (and billed): the prompt,
+ * both options, and `path`, which is refused with the words and code
+ * `camb_client_save_audio()` would give (a missing or unwritable directory, a
+ * directory, a socket, a symlink loop) without being opened: a FIFO is only
+ * looked at, as its reader may come later. The save looks at `path` again, as
+ * it may change while the task runs. Queue, callback and errors as for
  * `camb_client_start_get_task_status()`.
  */
 camb_result camb_client_start_generate(const struct camb_client *client,

@@ -29,57 +29,142 @@ pub(crate) enum Destination {
     InPlace(InPlace),
 }
 
+/// What a path names, once its symlinks are followed.
+enum Found {
+    /// A regular file, or nothing yet (whose directory exists).
+    Replaceable,
+    /// A device or a FIFO.
+    #[cfg(unix)]
+    Node { fifo: bool },
+}
+
 impl Destination {
     /// Looks at what `path` names (through any symlinks) and refuses, without
     /// downloading anything, what cannot take the audio: a directory, a socket, a
     /// symlink loop, a missing parent directory. A FIFO or a device is opened here,
     /// so that a FIFO without a reader fails before the request too.
     pub(crate) fn of(path: &Path, cancel: Option<&CancelToken>) -> Result<Destination, Error> {
-        if path.as_os_str().is_empty() {
-            return Err(Error::invalid("the path is empty"));
-        }
-        let (end, metadata) = follow_symlinks(path)?;
-        let shown = Shown {
-            given: path,
-            end: &end,
-        };
-        let Some(metadata) = metadata else {
-            check_can_create(&end, &shown)?;
-            return Ok(Destination::Replace(end));
-        };
-        let file_type = metadata.file_type();
-        if file_type.is_file() {
-            return Ok(Destination::Replace(end));
-        }
-        if file_type.is_dir() {
-            return Err(refused(&shown, "it is a directory"));
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::FileTypeExt;
-            if file_type.is_socket() {
-                return Err(refused(
-                    &shown,
-                    "it is a socket, which cannot be opened as a file",
-                ));
-            }
-            if file_type.is_fifo() || file_type.is_char_device() || file_type.is_block_device() {
-                let fifo = file_type.is_fifo();
+        let (end, found) = look(path)?;
+        match found {
+            Found::Replaceable => Ok(Destination::Replace(end)),
+            #[cfg(unix)]
+            Found::Node { fifo } => {
+                let shown = Shown {
+                    given: path,
+                    end: &end,
+                };
                 let file = open_in_place(&end, fifo, &shown, cancel)?;
-                return Ok(Destination::InPlace(InPlace {
+                Ok(Destination::InPlace(InPlace {
                     file,
                     path: end,
                     fifo,
-                }));
+                }))
             }
         }
-        #[cfg(not(unix))]
-        let _ = cancel;
-        Err(refused(
-            &shown,
-            "it is neither a regular file, a device nor a FIFO",
-        ))
     }
+
+    /// Refuses what [`Destination::of`] would refuse, and a directory this
+    /// process may not write to, but opens nothing and never waits: for a job
+    /// that saves later (a generation), checked when it starts, so that a file
+    /// that could never be saved costs no task. A FIFO is only looked at: its
+    /// reader may come later. [`Destination::of`] looks again at save time.
+    pub(crate) fn check(path: &Path) -> Result<(), Error> {
+        let (end, found) = look(path)?;
+        if matches!(found, Found::Replaceable) {
+            let shown = Shown {
+                given: path,
+                end: &end,
+            };
+            check_writable_dir(directory_of(&end), &shown)?;
+        }
+        Ok(())
+    }
+}
+
+/// Follows `path`'s symlinks and says what is at their end, refusing what
+/// cannot take the audio.
+fn look(path: &Path) -> Result<(PathBuf, Found), Error> {
+    if path.as_os_str().is_empty() {
+        return Err(Error::invalid("the path is empty"));
+    }
+    let (end, metadata) = follow_symlinks(path)?;
+    let shown = Shown {
+        given: path,
+        end: &end,
+    };
+    let Some(metadata) = metadata else {
+        check_can_create(&end, &shown)?;
+        return Ok((end, Found::Replaceable));
+    };
+    let file_type = metadata.file_type();
+    if file_type.is_file() {
+        return Ok((end, Found::Replaceable));
+    }
+    if file_type.is_dir() {
+        return Err(refused(&shown, "it is a directory"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_socket() {
+            return Err(refused(
+                &shown,
+                "it is a socket, which cannot be opened as a file",
+            ));
+        }
+        if file_type.is_fifo() || file_type.is_char_device() || file_type.is_block_device() {
+            let fifo = file_type.is_fifo();
+            return Ok((end, Found::Node { fifo }));
+        }
+    }
+    Err(refused(
+        &shown,
+        "it is neither a regular file, a device nor a FIFO",
+    ))
+}
+
+/// The directory a file at `end` is in (`.` for a bare name).
+fn directory_of(end: &Path) -> &Path {
+    match end.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// The temporary file goes into `dir` and is renamed there: this process must
+/// be allowed to write and search it (with its effective ids, as an open would
+/// be checked). A read-only file system is refused here too.
+#[cfg(unix)]
+fn check_writable_dir(dir: &Path, shown: &Shown<'_>) -> Result<(), Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_dir) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return Err(Error::invalid(format!("{shown} holds a NUL byte")));
+    };
+    // SAFETY: a NUL-terminated path that outlives the call; no other pointer.
+    let allowed = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            c_dir.as_ptr(),
+            libc::W_OK | libc::X_OK,
+            libc::AT_EACCESS,
+        )
+    } == 0;
+    if allowed {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    Err(io_error(
+        &format!(
+            "cannot save to {shown}: the directory {} cannot be written to",
+            dir.display()
+        ),
+        &error,
+    ))
+}
+
+#[cfg(not(unix))]
+fn check_writable_dir(_dir: &Path, _shown: &Shown<'_>) -> Result<(), Error> {
+    Ok(())
 }
 
 /// The path as given, and where its symlinks lead, for messages.
@@ -164,10 +249,7 @@ fn check_can_create(end: &Path, shown: &Shown<'_>) -> Result<(), Error> {
             "{shown} ends with a '/' and so names a directory, not a file"
         )));
     }
-    let dir = match end.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+    let dir = directory_of(end);
     match fs::metadata(dir) {
         Ok(metadata) if metadata.is_dir() => Ok(()),
         Ok(_) => Err(Error::new(

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crate::client::Client;
 use crate::create::CreateRequest;
+use crate::destination::Destination;
 use crate::error::{Error, ErrorKind};
 use crate::jobs::{Completion, Job, Output, Step, Work};
 use crate::task::{TaskInfo, TaskStatus};
@@ -313,6 +314,9 @@ impl GenerateWork {
     ) -> Result<GenerateWork, Error> {
         request.validate()?;
         options.validate()?;
+        // Before the task is created (and billed): a file that could never be
+        // saved refuses the start. The save looks again, as the path may change.
+        Destination::check(&path)?;
         Ok(GenerateWork {
             client,
             request,
