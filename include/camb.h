@@ -444,7 +444,8 @@ typedef struct camb_task_list camb_task_list;
  * thread making the call (a pool thread for a job), possibly on several threads
  * at once. It must not unwind (C++ exceptions, longjmp) through libcamb. The
  * line never holds the API key, a proxy's password, or a header value marked
- * secret, even when a server echoes one back.
+ * secret, even when a server echoes one back, raw or percent-encoded (each byte
+ * as itself or as `%XX`, in either case).
  */
 typedef void (*camb_log_fn)(uint32_t level,
                             const char *line,
@@ -1189,6 +1190,10 @@ camb_result camb_client_download_audio(const struct camb_client *client,
  *   temporary file in that file's directory, which is flushed to disk and renamed
  *   over it only when complete: on any failure (network, cancellation, disk full)
  *   the temporary file is removed and an existing file is untouched, never partial.
+ *   A file that is replaced keeps its permissions (a 0640 file stays 0640, also
+ *   when reached through a symlink; set-user-ID and set-group-ID bits are not
+ *   carried over) and, where the process may set it (as root), its owner and
+ *   group, as `cp` over it would. A new file is created with `0666 & ~umask`.
  * - A device (`/dev/null`) or a FIFO: written in place, as `curl -o` does. A FIFO
  *   needs a reader: one is waited for up to a second, then `CAMB_RESULT_IO`. After
  *   a failure the reader may have received part of the audio. No SIGPIPE is

@@ -120,6 +120,8 @@ impl Client {
     ///   temporary file in that file's directory, flushed to disk and renamed over
     ///   it (and the directory flushed); on any failure, a panic included, the
     ///   temporary file is removed and the file is untouched, never left partial;
+    ///   a replaced file keeps its permissions and, where allowed, its owner, and
+    ///   a new one gets `0666 & ~umask`;
     /// - a device or a FIFO is written in place; a FIFO needs a reader (one is
     ///   waited for up to a second), and a failure may leave part of the audio
     ///   written to it;
@@ -153,6 +155,7 @@ impl Client {
         // Created before the request: a directory that cannot be written to fails
         // the save before anything is downloaded.
         let temp = TempFile::create_beside(target)?;
+        temp.keep_access_of(target)?;
         let mut file = &temp.file;
         let written = self.download_audio(run_id, cancel, &mut |chunk| {
             file.write_all(chunk)
@@ -196,6 +199,51 @@ impl TempFile {
                 Err(e) => return Err(io_error(&format!("cannot create {}", path.display()), &e)),
             }
         }
+    }
+
+    /// Gives the file the permissions (and, where allowed, the owner) of the
+    /// regular file at `target` that it will replace, as `cp` over a file or an
+    /// editor's save keeps them: a private file stays private, from before the
+    /// first byte is written. With nothing at `target` the file keeps what it was
+    /// created with, `0666 & ~umask`.
+    #[cfg(unix)]
+    fn keep_access_of(&self, target: &Path) -> Result<(), Error> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let Ok(replaced) = fs::metadata(target) else {
+            return Ok(());
+        };
+        if !replaced.is_file() {
+            return Ok(());
+        }
+        let own = self
+            .file
+            .metadata()
+            .map_err(|e| io_error(&format!("cannot inspect {}", self.path.display()), &e))?;
+        if (own.uid(), own.gid()) != (replaced.uid(), replaced.gid()) {
+            // Best effort, before the mode (a change of owner may clear bits):
+            // only root may give a file away, and only to a group of one's own.
+            let _ =
+                std::os::unix::fs::fchown(&self.file, Some(replaced.uid()), Some(replaced.gid()));
+        }
+        // The permission bits and the sticky bit; never set-user-ID or
+        // set-group-ID, which a write to the old file would have cleared too.
+        let mode = replaced.mode() & 0o1777;
+        self.file
+            .set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| {
+                io_error(
+                    &format!(
+                        "cannot give {} the mode {mode:o} of the file it replaces",
+                        self.path.display()
+                    ),
+                    &e,
+                )
+            })
+    }
+
+    #[cfg(not(unix))]
+    fn keep_access_of(&self, _target: &Path) -> Result<(), Error> {
+        Ok(())
     }
 
     /// Renames the file to `target` and flushes the directory entry.

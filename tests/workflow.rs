@@ -945,3 +945,28 @@ fn saving_over_a_file_keeps_its_mode() {
     client.save_audio(4242, &new, None).unwrap();
     assert_eq!(mode_of(&new), 0o666 & !umask(), "a new file");
 }
+
+/// A replaced file keeps its owner where the process may set it (root may; CI
+/// runs as root): a root program saving over a user's file leaves it the user's.
+#[test]
+fn saving_over_a_file_keeps_its_owner_where_allowed() {
+    use std::os::unix::fs::MetadataExt;
+    let emulator = emulator();
+    let client = client_for(&emulator);
+    let dir = temp_dir("save-owner");
+    let path = dir.join("theirs.wav");
+    std::fs::write(&path, b"old").unwrap();
+    // SAFETY: no arguments.
+    let root = unsafe { libc::geteuid() } == 0;
+    let owner = if root {
+        std::os::unix::fs::chown(&path, Some(4321), Some(4322)).unwrap();
+        (4321, 4322)
+    } else {
+        let metadata = std::fs::metadata(&path).unwrap();
+        (metadata.uid(), metadata.gid())
+    };
+    client.save_audio(4242, &path, None).unwrap();
+    let metadata = std::fs::metadata(&path).unwrap();
+    assert_eq!((metadata.uid(), metadata.gid()), owner);
+    assert_eq!(std::fs::read(&path).unwrap(), audio_of(&client, 4242));
+}

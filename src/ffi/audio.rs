@@ -75,6 +75,10 @@ pub unsafe extern "C" fn camb_client_download_audio(
 ///   temporary file in that file's directory, which is flushed to disk and renamed
 ///   over it only when complete: on any failure (network, cancellation, disk full)
 ///   the temporary file is removed and an existing file is untouched, never partial.
+///   A file that is replaced keeps its permissions (a 0640 file stays 0640, also
+///   when reached through a symlink; set-user-ID and set-group-ID bits are not
+///   carried over) and, where the process may set it (as root), its owner and
+///   group, as `cp` over it would. A new file is created with `0666 & ~umask`.
 /// - A device (`/dev/null`) or a FIFO: written in place, as `curl -o` does. A FIFO
 ///   needs a reader: one is waited for up to a second, then `CAMB_RESULT_IO`. After
 ///   a failure the reader may have received part of the audio. No SIGPIPE is
