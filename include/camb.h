@@ -797,8 +797,8 @@ camb_result camb_client_builder_set_log(struct camb_client_builder *builder,
  * `content-type`), or that changes how HTTP runs on the connection (`te`,
  * `upgrade`, `expect`, `keep-alive`, `trailer`, `proxy-connection`), or that was
  * added already (in any case); a value holding a CR, LF, NUL or another control
- * character (which could end the header early and inject another); a value over
- * 8 KiB; a secret value under 4 bytes (too short to be told from other text); a
+ * character (which could end the header early and inject another; TAB, which
+ * RFC 9110 allows in a value and which cannot, is accepted); a value over 8 KiB; a secret value under 4 bytes (too short to be told from other text); a
  * 65th header. As with every setter, a refusal also makes the build fail.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (above,

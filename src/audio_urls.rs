@@ -20,10 +20,12 @@ struct FileUrlReply {
 
 /// The URL of `{"file_url": "https://..."}` (or `{"output_url": ...}`; `file_url`
 /// wins when both are there) from
-/// `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`.
+/// `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`. An empty `file_url`
+/// is taken as absent, as a null one is.
 pub fn decode_file_url(body: &[u8]) -> Result<String, Error> {
     let reply: FileUrlReply = decode_object(body, "FILE_URL reply")?;
-    let url = reply.file_url.or(reply.output_url).ok_or_else(|| {
+    let file_url = reply.file_url.filter(|url| !url.is_empty());
+    let url = file_url.or(reply.output_url).ok_or_else(|| {
         Error::bad_response("the FILE_URL reply has neither file_url nor output_url")
     })?;
     if url.is_empty() || url.contains('\0') {
@@ -80,11 +82,17 @@ mod tests {
                 .unwrap(),
             "https://x/f.wav"
         );
+        // An empty file_url is no URL: the output_url beside it is taken.
+        assert_eq!(
+            decode_file_url(br#"{"file_url":"","output_url":"https://x/o.wav"}"#).unwrap(),
+            "https://x/o.wav"
+        );
         for bad in [
             &br#"{"file_url":null}"#[..],
             br#"{}"#,
             br#"{"url":"https://x"}"#,
             br#"{"file_url":""}"#,
+            br#"{"file_url":"","output_url":""}"#,
             br#"{"output_url":7}"#,
         ] {
             assert_eq!(

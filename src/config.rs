@@ -149,8 +149,8 @@ impl ClientConfig {
 
     /// Adds a header sent with every request. Refused: a name that is not an HTTP
     /// token or that libcamb writes itself, a value with CR, LF, NUL or another
-    /// control character (header injection). `secret` values never appear in a
-    /// log line.
+    /// control character (header injection; TAB is allowed, as RFC 9110 does).
+    /// `secret` values never appear in a log line.
     pub fn add_header(&mut self, name: &str, value: &str, secret: bool) -> Result<(), Error> {
         let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         if name.is_empty() || !name.bytes().all(is_tchar) {

@@ -89,8 +89,11 @@ impl Client {
                     Ok(read) => filled += read,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) => {
+                        // What arrived, not what the sink got: the last chunk
+                        // may be partly filled.
+                        let received = delivered + filled as u64;
                         let error = error_from_body_read(e, budget)
-                            .context(&format!("after {delivered} bytes of audio"));
+                            .context(&format!("after {received} bytes of audio"));
                         // Bytes already delivered cannot be taken back.
                         return Err(if delivered > 0 {
                             error.into_permanent()
