@@ -125,11 +125,6 @@ impl Client {
         self.transport.shut_down();
     }
 
-    /// `GET /text-to-sound/{task_id}`: the task's status, retried on transient failures.
-    pub fn get_task_status(&self, task_id: &str) -> Result<TaskInfo, Error> {
-        self.get_task_status_within(&self.status_url(task_id)?, &Plan::new(true))
-    }
-
     /// The request target of a task's status: one encoded path segment after the prefix.
     pub(crate) fn status_url(&self, task_id: &str) -> Result<String, Error> {
         let mut url = String::with_capacity(self.status_prefix.len() + task_id.len());
@@ -144,14 +139,10 @@ impl Client {
         decode_status_reply(&body).map_err(|e| self.scrub(e))
     }
 
-    /// `POST /text-to-sound`: creates a task and returns its id. Validated first;
-    /// retried only if `request.retry` is set (a retry can create a second paid task).
-    pub fn create_task(&self, request: &CreateRequest) -> Result<String, Error> {
-        self.create_task_cancellable(request, None)
-    }
-
-    /// [`Client::create_task`] that `cancel` stops (a job's: freeing the client
-    /// cancels it, and it must then not wait to retry).
+    /// `POST /text-to-sound`, the request of [`Client::create_task`]. Validated
+    /// first; retried only if `request.retry` is set (a retry can create a second
+    /// paid task); `cancel` stops it (a job's: freeing the client cancels it, and
+    /// it must then not wait to retry).
     pub(crate) fn create_task_cancellable(
         &self,
         request: &CreateRequest,
@@ -167,7 +158,8 @@ impl Client {
         decode_create_reply(&body).map_err(|e| self.scrub(e))
     }
 
-    /// [`Client::get_task_status`] that `cancel` stops (a job's).
+    /// `GET /text-to-sound/{task_id}`, the request of [`Client::get_task_status`],
+    /// retried on transient failures; `cancel` stops it.
     pub(crate) fn get_task_status_cancellable(
         &self,
         task_id: &str,
@@ -181,22 +173,38 @@ impl Client {
     }
 
     /// `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`: a pre-signed URL
-    /// of the audio.
-    pub fn get_audio_url(&self, run_id: i64) -> Result<String, Error> {
+    /// of the audio, the request of [`Client::get_audio_url`].
+    pub(crate) fn get_audio_url_cancellable(
+        &self,
+        run_id: i64,
+        cancel: Option<&CancelToken>,
+    ) -> Result<String, Error> {
         let url = self.url(&format!(
             "/text-to-sound-result/{run_id}?output_type=FILE_URL"
         ));
-        let body = self.call_json(Method::Get, &url, None, &Plan::new(true))?;
+        let plan = Plan {
+            cancel,
+            ..Plan::new(true)
+        };
+        let body = self.call_json(Method::Get, &url, None, &plan)?;
         decode_file_url(&body).map_err(|e| self.scrub(e))
     }
 
-    /// `POST /text-to-sound-results`: URLs for many runs at once. Run ids the server
-    /// does not know are absent from the map. A read, so it is retried like one.
-    pub fn get_audio_urls(&self, run_ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
+    /// `POST /text-to-sound-results`: URLs for many runs at once, the request of
+    /// [`Client::get_audio_urls`].
+    pub(crate) fn get_audio_urls_cancellable(
+        &self,
+        run_ids: &[i64],
+        cancel: Option<&CancelToken>,
+    ) -> Result<HashMap<i64, String>, Error> {
         check_bulk_count(run_ids.len())?;
         let url = self.url("/text-to-sound-results");
         let request = result_urls_request(run_ids);
-        let body = self.call_json(Method::Post, &url, Some(&request), &Plan::new(true))?;
+        let plan = Plan {
+            cancel,
+            ..Plan::new(true)
+        };
+        let body = self.call_json(Method::Post, &url, Some(&request), &plan)?;
         decode_result_urls(&body).map_err(|e| self.scrub(e))
     }
 

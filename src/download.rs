@@ -27,8 +27,9 @@ impl Client {
     /// the number of bytes delivered. Retried like any read until the first byte
     /// reaches the sink; after that a failure is reported (the sink has partial data).
     /// `sink` returning an error stops the download with that error. The client's
-    /// timeout bounds the whole download, the sink's own time included.
-    pub fn download_audio(
+    /// timeout bounds the whole download, the sink's own time included. The
+    /// request of [`Client::download_audio`] and of every save.
+    pub(crate) fn stream_audio(
         &self,
         run_id: i64,
         cancel: Option<&CancelToken>,
@@ -132,8 +133,9 @@ impl Client {
     ///   not exist or cannot be written to is refused with an `Io` error before
     ///   anything is downloaded.
     ///
-    /// The links themselves are never replaced.
-    pub fn save_audio(
+    /// The links themselves are never replaced. The request of
+    /// [`Client::save_audio`] and of a generation's save.
+    pub(crate) fn save_audio_to(
         &self,
         run_id: i64,
         path: &Path,
@@ -143,7 +145,7 @@ impl Client {
             Destination::Replace(target) => self.save_replacing(run_id, &target, cancel),
             #[cfg(unix)]
             Destination::InPlace(out) => {
-                self.download_audio(run_id, cancel, &mut |chunk| out.write(chunk))
+                self.stream_audio(run_id, cancel, &mut |chunk| out.write(chunk))
             }
         }
     }
@@ -160,7 +162,7 @@ impl Client {
         let temp = TempFile::create_beside(target)?;
         temp.keep_access_of(target)?;
         let mut file = &temp.file;
-        let written = self.download_audio(run_id, cancel, &mut |chunk| {
+        let written = self.stream_audio(run_id, cancel, &mut |chunk| {
             file.write_all(chunk)
                 .map_err(|e| io_error(&format!("cannot write {}", temp.path.display()), &e))
         })?;

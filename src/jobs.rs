@@ -1,10 +1,14 @@
-//! Jobs: calls that return at once and finish on a client's own pool of threads.
+//! The jobs engine: work that runs one step at a time, either to completion on
+//! the calling thread ([`run_here`], a blocking call) or on a pool of threads
+//! ([`Scheduler`], a job that returns at once). Each operation is written once, as
+//! a [`Work`]; both forms run that same work. The engine knows no operation, no
+//! client and no reply: what a job produces is its type parameter `O`, and what
+//! the caller keeps with it is `D`.
 //!
-//! A job is a small state machine ([`Work`]): each step runs on a pool thread
-//! and either finishes the job or names the time of its next step (a wait's next
-//! poll). Between steps a job holds no thread: it sits in a timer heap, which one
-//! timer thread watches. So a client runs on `job_threads` pool threads plus the
-//! timer thread, however many jobs it has.
+//! A step either finishes the job or names the time of its next step (a wait's
+//! next poll). Between steps a pooled job holds no thread: it sits in a timer
+//! heap, which one timer thread watches. So a pool runs on its worker threads plus
+//! the timer thread, however many jobs it has.
 //!
 //! A finished job is delivered once: its callback runs on the pool thread that
 //! finished it, or it is pushed onto a [`CompletionQueue`], whose file descriptor
@@ -12,7 +16,6 @@
 //! a job still running is cancelled, and a job freed before it was delivered is
 //! never delivered (a free from another thread waits for a callback in progress).
 
-use std::any::Any;
 use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -23,45 +26,64 @@ use std::thread::{JoinHandle, ThreadId};
 use std::time::Instant;
 
 use crate::cancel::CancelToken;
-use crate::client::Client;
 use crate::error::{Error, ErrorKind};
 use crate::log::{LogLevel, Logger, log_line};
-use crate::task::TaskInfo;
-
-/// What a finished job produced.
-#[derive(Debug)]
-pub(crate) enum Output {
-    /// A task's status (a status query, a wait).
-    Task { task_id: String, info: TaskInfo },
-    /// A created task's id.
-    TaskId(String),
-    /// Each task's status or failure, in the order asked.
-    Statuses(Vec<(String, Result<TaskInfo, Error>)>),
-    /// Bytes of audio delivered or saved.
-    Bytes(u64),
-    /// A whole generation: the task created, its final status, the bytes saved.
-    Generated {
-        task_id: String,
-        info: TaskInfo,
-        bytes: u64,
-    },
-}
 
 /// What a step of a job decided.
-pub(crate) enum Step {
-    Done(Result<Output, Error>),
+pub(crate) enum Step<O> {
+    Done(Result<O, Error>),
     /// Step again at this time; no thread is held meanwhile.
     At(Instant),
-    /// Step again at once, after the jobs already waiting for a thread.
+    /// Step again at once (on a pool: after the jobs already waiting for a thread).
     Again,
-    /// Step again when [`Scheduler::wake`] is called for this job.
-    Park,
 }
 
-/// A job's work, one step at a time. `step` runs on a pool thread; it may block
-/// (a request), but never sleeps between requests: it returns [`Step::At`].
-pub(crate) trait Work: Send {
-    fn step(&mut self, job: &Arc<Job>) -> Step;
+/// A job's work, one step at a time. A step may block (a request), but never
+/// sleeps between requests: it returns [`Step::At`]. The same work runs on the
+/// calling thread ([`run_here`]) or on a pool ([`Scheduler::start`], which also
+/// needs it `Send`).
+pub(crate) trait Work<O> {
+    fn step(&mut self, cx: &StepContext<'_>) -> Step<O>;
+
+    /// The error of this work when it is cancelled between or during its steps.
+    fn cancelled(&self) -> Error {
+        cancelled()
+    }
+}
+
+/// What a step may use: the job's cancellation (raised by a cancel, by freeing
+/// the job or its client, or by a blocking call's token), and the job's number
+/// for log lines (`None` for a blocking call, which logs as a call).
+pub(crate) struct StepContext<'a> {
+    pub(crate) cancel: &'a CancelToken,
+    pub(crate) job_id: Option<u64>,
+}
+
+/// Runs `work` to its end on this thread: the blocking form of every operation.
+/// Its pauses sleep on `cancel`'s condition variable, so a cancel from another
+/// thread ends them at once.
+pub(crate) fn run_here<O>(work: &mut dyn Work<O>, cancel: &CancelToken) -> Result<O, Error> {
+    let cx = StepContext {
+        cancel,
+        job_id: None,
+    };
+    loop {
+        if cancel.is_cancelled() {
+            return Err(work.cancelled());
+        }
+        match work.step(&cx) {
+            // A step that a cancel cut short reports the cancel, not the failure
+            // it caused (a closed connection, say).
+            Step::Done(Err(error)) if cancel.is_cancelled() && error.kind() != ErrorKind::Panic => {
+                return Err(work.cancelled());
+            }
+            Step::Done(outcome) => return outcome,
+            Step::Again => {}
+            Step::At(when) => {
+                cancel.sleep(when.saturating_duration_since(Instant::now()));
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,15 +97,20 @@ pub(crate) enum Phase {
     Done,
 }
 
+/// What a job produces and what its caller keeps with it: sendable, sharable,
+/// owned.
+pub(crate) trait Payload: Send + Sync + 'static {}
+impl<T: Send + Sync + 'static> Payload for T {}
+
 /// A job's callback, called once on the pool thread that finished it.
-pub(crate) type JobCallback = Box<dyn Fn(&Arc<Job>) + Send + Sync>;
+pub(crate) type JobCallback<O, D> = Box<dyn Fn(&Arc<Job<O, D>>) + Send + Sync>;
 
 /// How a finished job is delivered.
-pub(crate) enum Completion {
+pub(crate) enum Completion<O: Payload, D: Payload> {
     /// Called once on the pool thread that finished the job.
-    Callback(JobCallback),
+    Callback(JobCallback<O, D>),
     /// Pushed onto the queue.
-    Queue(Arc<CompletionQueue>),
+    Queue(Arc<CompletionQueue<O, D>>),
 }
 
 enum Delivery {
@@ -99,36 +126,28 @@ struct JobState {
     /// Bumped each time the job goes on the timer, so that an old timer entry
     /// (the job was woken early, by a cancel) is recognised and skipped.
     timer_seq: u64,
-    /// Woken while it was not between steps (a batch's last lane ending while
-    /// the batch still starts its lanes): its next park runs it again at once.
-    woken: bool,
-    polls: u32,
-    status_text: Option<String>,
     delivery: Delivery,
 }
 
-pub struct Job {
+/// A job on a pool: its work, its state, its outcome once done, and the data
+/// its caller keeps with it.
+pub struct Job<O: Payload, D: Payload> {
     id: u64,
     pub(crate) cancel: CancelToken,
     state: Mutex<JobState>,
     /// Signalled when a delivery ends (for a free waiting on a callback).
     delivered: Condvar,
-    work: Mutex<Option<Box<dyn Work>>>,
-    completion: Completion,
-    outcome: OnceLock<Result<Output, Error>>,
-    scheduler: Weak<Shared>,
-    /// The C layer's view of the outcome, made on first use.
-    pub(crate) view: OnceLock<Box<dyn Any + Send + Sync>>,
-    /// The client's logger: started, polled, finished, cancelled.
+    work: Mutex<Option<Box<dyn Work<O> + Send>>>,
+    completion: Completion<O, D>,
+    outcome: OnceLock<Result<O, Error>>,
+    scheduler: Weak<Shared<O, D>>,
+    /// The logger of the pool's owner: started, finished, cancelled.
     log: Option<Logger>,
-    /// The task the job is about, as soon as it is known (asked for, or created),
-    /// and its last status: kept when the job fails too.
-    task: Mutex<(Option<String>, Option<TaskInfo>)>,
-    /// The caller's pointer given at the start, handed back as it was.
-    pub(crate) user_data: usize,
+    /// The caller's, kept with the job.
+    pub(crate) data: D,
 }
 
-impl std::fmt::Debug for Job {
+impl<O: Payload, D: Payload> std::fmt::Debug for Job<O, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job")
             .field("id", &self.id)
@@ -149,75 +168,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl Job {
+impl<O: Payload, D: Payload> Job<O, D> {
     pub(crate) fn phase(&self) -> Phase {
         lock(&self.state).phase
     }
 
     /// The outcome, once the job is done.
-    pub(crate) fn outcome(&self) -> Option<&Result<Output, Error>> {
+    pub(crate) fn outcome(&self) -> Option<&Result<O, Error>> {
         self.outcome.get()
-    }
-
-    /// Polls made so far and the last status seen (waits and generations).
-    pub(crate) fn progress(&self) -> (u32, Option<String>) {
-        let state = lock(&self.state);
-        (state.polls, state.status_text.clone())
-    }
-
-    /// Records the task the job is about, and its status when known.
-    pub(crate) fn note_task(&self, task_id: &str, info: Option<&TaskInfo>) {
-        let mut task = lock(&self.task);
-        task.0 = Some(task_id.to_owned());
-        if let Some(info) = info {
-            task.1 = Some(info.clone());
-        }
-    }
-
-    /// The task the job is about and its last status, as far as known.
-    pub(crate) fn task(&self) -> (Option<String>, Option<TaskInfo>) {
-        lock(&self.task).clone()
-    }
-
-    /// Records a poll, for [`Job::progress`].
-    pub(crate) fn note_poll(&self, status_text: Option<&str>) {
-        let polls = {
-            let mut state = lock(&self.state);
-            state.polls = state.polls.saturating_add(1);
-            if let Some(text) = status_text {
-                state.status_text = Some(text.to_owned());
-            }
-            state.polls
-        };
-        log_line!(
-            self.log.as_ref(),
-            LogLevel::Debug,
-            "job {} polled ({polls} so far): {}",
-            self.id,
-            status_text.unwrap_or("the poll failed")
-        );
-    }
-
-    /// Starts another job on this job's pool (a batch's lanes).
-    pub(crate) fn start_sibling(
-        &self,
-        client: &Arc<Client>,
-        work: Box<dyn Work>,
-        completion: Completion,
-    ) -> Result<Arc<Job>, Error> {
-        match self.scheduler.upgrade() {
-            Some(shared) => shared.start(client, work, completion, 0),
-            None => Err(Error::invalid(
-                "the client is being freed: no job can start",
-            )),
-        }
-    }
-
-    /// Moves the job, if it is between steps, to the run queue now.
-    pub(crate) fn wake(self: &Arc<Self>) {
-        if let Some(scheduler) = self.scheduler.upgrade() {
-            scheduler.wake(self);
-        }
     }
 
     /// Cancels the job: a running step stops at its next check (a download
@@ -271,7 +229,7 @@ impl Job {
     }
 
     /// Stores the outcome and delivers it, unless the job was freed.
-    fn finish(self: &Arc<Self>, outcome: Result<Output, Error>) {
+    fn finish(self: &Arc<Self>, outcome: Result<O, Error>) {
         if let Some(log) = &self.log {
             match &outcome {
                 Ok(_) => log.line(LogLevel::Info, format_args!("job {} finished", self.id)),
@@ -319,14 +277,14 @@ impl Job {
 /// Finished jobs waiting to be taken, and a file descriptor that is readable
 /// while there are any: an event loop watches it (epoll, poll, libuv's uv_poll,
 /// asyncio's add_reader) and takes the jobs on its own thread.
-pub struct CompletionQueue {
-    jobs: Mutex<VecDeque<Arc<Job>>>,
+pub struct CompletionQueue<O: Payload, D: Payload> {
+    jobs: Mutex<VecDeque<Arc<Job<O, D>>>>,
     signal: Signal,
     /// Freed by the caller: nothing is put on it any more.
     closed: AtomicBool,
 }
 
-impl std::fmt::Debug for CompletionQueue {
+impl<O: Payload, D: Payload> std::fmt::Debug for CompletionQueue<O, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompletionQueue")
             .field("fd", &self.signal.fd())
@@ -334,8 +292,8 @@ impl std::fmt::Debug for CompletionQueue {
     }
 }
 
-impl CompletionQueue {
-    pub(crate) fn new() -> Result<CompletionQueue, Error> {
+impl<O: Payload, D: Payload> CompletionQueue<O, D> {
+    pub(crate) fn new() -> Result<Self, Error> {
         Ok(CompletionQueue {
             jobs: Mutex::new(VecDeque::new()),
             signal: Signal::new()?,
@@ -348,7 +306,7 @@ impl CompletionQueue {
         self.signal.fd()
     }
 
-    fn push(&self, job: Arc<Job>) {
+    fn push(&self, job: Arc<Job<O, D>>) {
         let mut jobs = lock(&self.jobs);
         if self.closed.load(Ordering::Acquire) {
             return;
@@ -368,7 +326,7 @@ impl CompletionQueue {
 
     /// The next finished job, or `None` when there is none (the descriptor is
     /// then no longer readable).
-    pub(crate) fn pop(&self) -> Option<Arc<Job>> {
+    pub(crate) fn pop(&self) -> Option<Arc<Job<O, D>>> {
         let mut jobs = lock(&self.jobs);
         let job = jobs.pop_front();
         if jobs.is_empty() {
@@ -379,7 +337,7 @@ impl CompletionQueue {
 
     /// Takes `job` off the queue if it is there. By identity, not by id: one
     /// queue serves the jobs of many clients.
-    fn remove(&self, job: &Arc<Job>) {
+    fn remove(&self, job: &Arc<Job<O, D>>) {
         let mut jobs = lock(&self.jobs);
         jobs.retain(|queued| !Arc::ptr_eq(queued, job));
         if jobs.is_empty() {
@@ -387,7 +345,6 @@ impl CompletionQueue {
         }
     }
 }
-
 /// A readable-when-raised descriptor: an eventfd on Linux, a pipe elsewhere.
 /// Raised and lowered under the queue's lock, so it is readable exactly while
 /// the queue has jobs.
@@ -480,16 +437,26 @@ fn os_error(what: &str) -> Error {
 /// and log lines name jobs by id.
 static NEXT_JOB_ID: AtomicU64 = AtomicU64::new(1);
 
-/// A client's pool: `threads` worker threads and one timer thread, started with
-/// the first job.
-#[derive(Debug)]
-pub(crate) struct Scheduler {
-    shared: Arc<Shared>,
+/// A pool: `threads` worker threads and one timer thread, started with the
+/// first job.
+pub(crate) struct Scheduler<O: Payload, D: Payload> {
+    shared: Arc<Shared<O, D>>,
 }
 
-#[derive(Debug)]
-struct Shared {
-    state: Mutex<SchedulerState>,
+impl<O: Payload, D: Payload> std::fmt::Debug for Scheduler<O, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("threads", &self.shared.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared<O: Payload, D: Payload> {
+    state: Mutex<SchedulerState<O, D>>,
+    /// Worker threads to start with the first job.
+    workers: usize,
+    /// Where the jobs tell of their start and end.
+    log: Option<Logger>,
     /// The pool's threads, joined when the client is freed ([`Scheduler::join`]).
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Workers wait on it for a job to run.
@@ -498,24 +465,37 @@ struct Shared {
     timers_changed: Condvar,
 }
 
-#[derive(Debug, Default)]
-struct SchedulerState {
-    run: VecDeque<Arc<Job>>,
+struct SchedulerState<O: Payload, D: Payload> {
+    run: VecDeque<Arc<Job<O, D>>>,
     /// (when, job's timer_seq, job id), earliest first.
     timers: BinaryHeap<Reverse<(Instant, u64, u64)>>,
-    /// Jobs between steps, by id: on the timer, or parked.
-    waiting: HashMap<u64, Arc<Job>>,
+    /// Jobs between steps, by id: on the timer.
+    waiting: HashMap<u64, Arc<Job<O, D>>>,
     /// Every unfinished job, for shutting down.
-    live: HashMap<u64, Weak<Job>>,
+    live: HashMap<u64, Weak<Job<O, D>>>,
     threads_started: bool,
+    /// The threads are to end now: some of them could not be started.
+    retiring: bool,
     closing: bool,
 }
 
-impl Scheduler {
-    pub(crate) fn new() -> Scheduler {
+impl<O: Payload, D: Payload> Scheduler<O, D> {
+    /// A pool of `workers` threads (at least one) and a timer thread, which
+    /// start with the first job; `log` tells of each job's start and end.
+    pub(crate) fn new(workers: usize, log: Option<Logger>) -> Self {
         Scheduler {
             shared: Arc::new(Shared {
-                state: Mutex::new(SchedulerState::default()),
+                state: Mutex::new(SchedulerState {
+                    run: VecDeque::new(),
+                    timers: BinaryHeap::new(),
+                    waiting: HashMap::new(),
+                    live: HashMap::new(),
+                    threads_started: false,
+                    retiring: false,
+                    closing: false,
+                }),
+                workers: workers.max(1),
+                log,
                 threads: Mutex::new(Vec::new()),
                 work_ready: Condvar::new(),
                 timers_changed: Condvar::new(),
@@ -523,24 +503,23 @@ impl Scheduler {
         }
     }
 
-    /// Starts `work` as a new job of `client`; the pool's threads are started on
-    /// the first one. Refused once the client is being freed.
-    /// `user_data` is the caller's, kept for [`Job::user_data`].
+    /// Starts `work` as a new job; the pool's threads are started on the first
+    /// one. Refused once the pool is shutting down. `data` is the caller's, kept
+    /// with the job ([`Job::data`]).
     pub(crate) fn start(
         &self,
-        client: &Arc<Client>,
-        work: Box<dyn Work>,
-        completion: Completion,
-        user_data: usize,
-    ) -> Result<Arc<Job>, Error> {
-        self.shared.start(client, work, completion, user_data)
+        work: Box<dyn Work<O> + Send>,
+        completion: Completion<O, D>,
+        data: D,
+    ) -> Result<Arc<Job<O, D>>, Error> {
+        self.shared.start(work, completion, data)
     }
 
     /// For freeing the client: no job starts any more, and every unfinished one
     /// is cancelled (each is still delivered, with `Cancelled`). The threads end
     /// once the last job is done.
     pub(crate) fn shut_down(&self) {
-        let jobs: Vec<Arc<Job>> = {
+        let jobs: Vec<Arc<Job<O, D>>> = {
             let mut state = lock(&self.shared.state);
             state.closing = true;
             state.live.values().filter_map(Weak::upgrade).collect()
@@ -562,7 +541,7 @@ impl Scheduler {
     /// those threads would have to wait for it: they end by themselves after the
     /// last job, and then do outlive the free.
     pub(crate) fn join(&self) {
-        let own = Arc::as_ptr(&self.shared) as usize;
+        let own = Arc::as_ptr(&self.shared) as *const () as usize;
         if POOL.with(Cell::get) == own {
             return;
         }
@@ -580,14 +559,13 @@ thread_local! {
     static POOL: Cell<usize> = const { Cell::new(0) };
 }
 
-impl Shared {
+impl<O: Payload, D: Payload> Shared<O, D> {
     fn start(
         self: &Arc<Self>,
-        client: &Arc<Client>,
-        work: Box<dyn Work>,
-        completion: Completion,
-        user_data: usize,
-    ) -> Result<Arc<Job>, Error> {
+        work: Box<dyn Work<O> + Send>,
+        completion: Completion<O, D>,
+        data: D,
+    ) -> Result<Arc<Job<O, D>>, Error> {
         let mut state = lock(&self.state);
         if state.closing {
             return Err(Error::invalid(
@@ -595,7 +573,19 @@ impl Shared {
             ));
         }
         if !state.threads_started {
-            spawn_threads(self, client.job_threads)?;
+            if let Err(error) = spawn_threads(self) {
+                // Those that did start are stopped and joined: a failed start
+                // leaves no thread behind, and the next start tries again.
+                state.retiring = true;
+                drop(state);
+                self.work_ready.notify_all();
+                self.timers_changed.notify_all();
+                for thread in std::mem::take(&mut *lock(&self.threads)) {
+                    let _ = thread.join();
+                }
+                lock(&self.state).retiring = false;
+                return Err(error);
+            }
             state.threads_started = true;
         }
         let job = Arc::new(Job {
@@ -604,9 +594,6 @@ impl Shared {
             state: Mutex::new(JobState {
                 phase: Phase::Queued,
                 timer_seq: 0,
-                woken: false,
-                polls: 0,
-                status_text: None,
                 delivery: Delivery::Pending,
             }),
             delivered: Condvar::new(),
@@ -614,10 +601,8 @@ impl Shared {
             completion,
             outcome: OnceLock::new(),
             scheduler: Arc::downgrade(self),
-            view: OnceLock::new(),
-            log: client.logger().cloned(),
-            task: Mutex::new((None, None)),
-            user_data,
+            log: self.log.clone(),
+            data,
         });
         state.live.insert(job.id, Arc::downgrade(&job));
         // The line is told outside the lock: a log callback may call libcamb
@@ -633,36 +618,32 @@ impl Shared {
         self.work_ready.notify_one();
         Ok(job)
     }
-    /// Moves a job that is between steps to the run queue now.
-    /// A job that is running or queued is marked instead, so that the wake is
-    /// not lost: it runs again as soon as its step parks it.
-    fn wake(&self, job: &Arc<Job>) {
+
+    /// Moves a job that is between steps (on the timer) to the run queue now:
+    /// for a cancel. A job that is running sees its cancel when its step ends.
+    fn wake(&self, job: &Arc<Job<O, D>>) {
         let mut state = lock(&self.state);
-        match state.waiting.remove(&job.id) {
-            Some(job) => {
-                lock(&job.state).phase = Phase::Queued;
-                state.run.push_back(job);
-                self.work_ready.notify_one();
-            }
-            None => lock(&job.state).woken = true,
+        if let Some(job) = state.waiting.remove(&job.id) {
+            lock(&job.state).phase = Phase::Queued;
+            state.run.push_back(job);
+            self.work_ready.notify_one();
         }
     }
 
     /// Runs one step of `job` (on a pool thread) and files the job where the
     /// step said.
-    fn run_step(&self, job: Arc<Job>) {
-        {
-            // A wake from before this step is seen by the step itself.
-            let mut job_state = lock(&job.state);
-            job_state.phase = Phase::Running;
-            job_state.woken = false;
-        }
+    fn run_step(self: &Arc<Self>, job: Arc<Job<O, D>>) {
+        lock(&job.state).phase = Phase::Running;
         let work = lock(&job.work).take();
         let Some(mut work) = work else { return };
         let step = if job.cancel.is_cancelled() {
-            Step::Done(Err(cancelled()))
+            Step::Done(Err(work.cancelled()))
         } else {
-            catch_unwind(AssertUnwindSafe(|| work.step(&job))).unwrap_or_else(|_| {
+            let cx = StepContext {
+                cancel: &job.cancel,
+                job_id: Some(job.id),
+            };
+            catch_unwind(AssertUnwindSafe(|| work.step(&cx))).unwrap_or_else(|_| {
                 Step::Done(Err(Error::new(
                     ErrorKind::Panic,
                     "internal error: a job panicked (a bug in libcamb; please report it)",
@@ -671,15 +652,15 @@ impl Shared {
         };
         match step {
             Step::Done(outcome) => {
-                drop(work);
                 // A job cancelled while its step ran reports the cancel, not the
                 // failure the cancel caused (a closed connection, say).
                 let outcome = match outcome {
                     Err(error) if job.cancel.is_cancelled() && error.kind() != ErrorKind::Panic => {
-                        Err(cancelled())
+                        Err(work.cancelled())
                     }
                     other => other,
                 };
+                drop(work);
                 lock(&self.state).live.remove(&job.id);
                 job.finish(outcome);
                 // The last job of a closing pool: let the threads see it.
@@ -699,9 +680,10 @@ impl Shared {
             Step::At(when) => {
                 *lock(&job.work) = Some(work);
                 let mut state = lock(&self.state);
-                let woken = std::mem::take(&mut lock(&job.state).woken);
-                if woken || job.cancel.is_cancelled() {
-                    // Cancelled (or woken) while it ran: at once, not at its next poll.
+                // Checked under the pool's lock, which a cancel's wake takes
+                // after raising the token: a cancel is never missed here.
+                if job.cancel.is_cancelled() {
+                    // Cancelled while it ran: at once, not at its next poll.
                     lock(&job.state).phase = Phase::Queued;
                     state.run.push_back(job);
                     self.work_ready.notify_one();
@@ -720,46 +702,29 @@ impl Shared {
                     self.timers_changed.notify_one();
                 }
             }
-            Step::Park => {
-                *lock(&job.work) = Some(work);
-                let mut state = lock(&self.state);
-                let again = {
-                    let mut job_state = lock(&job.state);
-                    let again = std::mem::take(&mut job_state.woken) || job.cancel.is_cancelled();
-                    job_state.phase = if again { Phase::Queued } else { Phase::Waiting };
-                    again
-                };
-                if again {
-                    state.run.push_back(job);
-                    self.work_ready.notify_one();
-                } else {
-                    state.waiting.insert(job.id, job);
-                }
-            }
         }
     }
 }
 
-fn cancelled() -> Error {
+/// The error of work cancelled with nothing more particular to say.
+pub(crate) fn cancelled() -> Error {
     Error::new(ErrorKind::Cancelled, "the job was cancelled")
 }
 
-fn spawn_threads(shared: &Arc<Shared>, workers: usize) -> Result<(), Error> {
-    let own = Arc::as_ptr(shared) as usize;
+fn spawn_threads<O: Payload, D: Payload>(shared: &Arc<Shared<O, D>>) -> Result<(), Error> {
+    let own = Arc::as_ptr(shared) as *const () as usize;
     let spawn = |name: String, body: Box<dyn FnOnce() + Send>| {
-        let thread = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || {
-                POOL.with(|pool| pool.set(own));
-                body();
-            })
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start a job thread: {e}")))?;
+        let thread = spawn_thread(name, move || {
+            POOL.with(|pool| pool.set(own));
+            body();
+        })
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start a job thread: {e}")))?;
         lock(&shared.threads).push(thread);
         Ok::<(), Error>(())
     };
     let timer = Arc::clone(shared);
     spawn("camb-timer".into(), Box::new(move || timer_loop(&timer)))?;
-    for n in 0..workers.max(1) {
+    for n in 0..shared.workers {
         let worker = Arc::clone(shared);
         spawn(
             format!("camb-job-{n}"),
@@ -769,7 +734,20 @@ fn spawn_threads(shared: &Arc<Shared>, workers: usize) -> Result<(), Error> {
     Ok(())
 }
 
-fn worker_loop(shared: &Shared) {
+/// Starts a named thread; under test, [`fail_spawns_after`] makes it fail as a
+/// process at its thread limit would.
+pub(crate) fn spawn_thread(
+    name: String,
+    body: impl FnOnce() + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    #[cfg(test)]
+    if spawn_fault::should_fail() {
+        return Err(std::io::Error::from_raw_os_error(libc::EAGAIN));
+    }
+    std::thread::Builder::new().name(name).spawn(body)
+}
+
+fn worker_loop<O: Payload, D: Payload>(shared: &Arc<Shared<O, D>>) {
     loop {
         let job = {
             let mut state = lock(&shared.state);
@@ -777,7 +755,7 @@ fn worker_loop(shared: &Shared) {
                 if let Some(job) = state.run.pop_front() {
                     break job;
                 }
-                if state.closing && state.live.is_empty() {
+                if state.retiring || (state.closing && state.live.is_empty()) {
                     return;
                 }
                 state = shared
@@ -790,10 +768,10 @@ fn worker_loop(shared: &Shared) {
     }
 }
 
-fn timer_loop(shared: &Shared) {
+fn timer_loop<O: Payload, D: Payload>(shared: &Shared<O, D>) {
     let mut state = lock(&shared.state);
     loop {
-        if state.closing && state.live.is_empty() {
+        if state.retiring || (state.closing && state.live.is_empty()) {
             return;
         }
         let now = Instant::now();
@@ -830,5 +808,160 @@ fn timer_loop(shared: &Shared) {
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         };
+    }
+}
+
+/// A switch for the tests: thread starts that fail, as at a thread limit (CI
+/// runs as root, where RLIMIT_NPROC does not bind).
+#[cfg(test)]
+pub(crate) mod spawn_fault {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Starts allowed before they fail; `None`: never fail.
+        static ALLOWED: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    /// On this thread, the next `allowed` thread starts succeed and the ones
+    /// after fail; `None` lifts it.
+    pub(crate) fn fail_spawns_after(allowed: Option<usize>) {
+        ALLOWED.with(|cell| cell.set(allowed));
+    }
+
+    pub(super) fn should_fail() -> bool {
+        ALLOWED.with(|cell| match cell.get() {
+            None => false,
+            Some(0) => true,
+            Some(n) => {
+                cell.set(Some(n - 1));
+                false
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Counts down: `steps` steps, each `pause` apart, then `value`.
+    struct Countdown {
+        steps: u32,
+        pause: Duration,
+        value: u32,
+    }
+
+    impl Work<u32> for Countdown {
+        fn step(&mut self, _: &StepContext<'_>) -> Step<u32> {
+            if self.steps == 0 {
+                return Step::Done(Ok(self.value));
+            }
+            self.steps -= 1;
+            Step::At(Instant::now() + self.pause)
+        }
+    }
+
+    fn threads_named(prefix: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with(prefix))
+            .count()
+    }
+
+    #[test]
+    fn the_same_work_runs_here_and_on_a_pool() {
+        let here = run_here(
+            &mut Countdown {
+                steps: 3,
+                pause: Duration::from_millis(1),
+                value: 7,
+            },
+            &CancelToken::new(),
+        );
+        assert_eq!(here.unwrap(), 7);
+        let pool: Scheduler<u32, ()> = Scheduler::new(1, None);
+        let queue = Arc::new(CompletionQueue::new().unwrap());
+        let job = pool
+            .start(
+                Box::new(Countdown {
+                    steps: 3,
+                    pause: Duration::from_millis(1),
+                    value: 8,
+                }),
+                Completion::Queue(Arc::clone(&queue)),
+                (),
+            )
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let popped = loop {
+            if let Some(popped) = queue.pop() {
+                break popped;
+            }
+            assert!(Instant::now() < deadline, "never delivered");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert!(Arc::ptr_eq(&popped, &job));
+        assert_eq!(*job.outcome().unwrap().as_ref().unwrap(), 8);
+        pool.shut_down();
+        pool.join();
+    }
+
+    #[test]
+    fn a_cancel_ends_a_blocking_run_between_its_steps() {
+        let cancel = CancelToken::new();
+        let canceller = {
+            let cancel = cancel.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                cancel.cancel();
+            })
+        };
+        let result = run_here(
+            &mut Countdown {
+                steps: 1,
+                pause: Duration::from_secs(60),
+                value: 0,
+            },
+            &cancel,
+        );
+        assert_eq!(result.unwrap_err().kind(), ErrorKind::Cancelled);
+        canceller.join().unwrap();
+    }
+
+    #[test]
+    fn a_pool_whose_threads_cannot_all_start_refuses_the_job_and_leaves_none() {
+        let pool: Scheduler<u32, ()> = Scheduler::new(3, None);
+        let queue = Arc::new(CompletionQueue::new().unwrap());
+        let countdown = || {
+            Box::new(Countdown {
+                steps: 0,
+                pause: Duration::ZERO,
+                value: 1,
+            })
+        };
+        // The timer and one worker start; the second worker does not.
+        spawn_fault::fail_spawns_after(Some(2));
+        let err = pool
+            .start(countdown(), Completion::Queue(Arc::clone(&queue)), ())
+            .unwrap_err();
+        spawn_fault::fail_spawns_after(None);
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert!(err.message().contains("cannot start a job thread"), "{err}");
+        assert!(lock(&pool.shared.threads).is_empty(), "threads were left");
+        // Once threads can start again, so can jobs.
+        let job = pool
+            .start(countdown(), Completion::Queue(Arc::clone(&queue)), ())
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while queue.pop().is_none() {
+            assert!(Instant::now() < deadline, "never delivered");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(*job.outcome().unwrap().as_ref().unwrap(), 1);
+        pool.shut_down();
+        pool.join();
+        let _ = threads_named;
     }
 }

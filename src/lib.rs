@@ -10,7 +10,7 @@
 // the rest is the crate's own.
 pub mod api_key;
 pub(crate) mod audio_urls;
-pub(crate) mod batch;
+pub mod blocking;
 pub mod cancel;
 pub mod client;
 pub mod config;
@@ -20,9 +20,9 @@ pub(crate) mod download;
 pub mod error;
 pub mod error_reply;
 pub mod ffi;
-pub(crate) mod job_kinds;
 pub(crate) mod jobs;
 pub(crate) mod json;
+pub(crate) mod operations;
 pub mod log;
 pub mod path;
 pub(crate) mod resolver;

@@ -3,10 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cancel::{self, CancelToken};
+use crate::cancel::CancelToken;
 use crate::client::Client;
 use crate::config::MAX_TIMEOUT;
 use crate::error::{Error, ErrorKind};
+use crate::jobs::{Step, StepContext, Work};
 use crate::retry::Plan;
 use crate::retry::is_retryable;
 use crate::task::TaskInfo;
@@ -86,9 +87,7 @@ fn last_poll_budget(options: &WaitOptions) -> Duration {
     (options.deadline / 10).min(Duration::from_secs(2))
 }
 
-/// One wait between its polls: what the polling loop keeps from one poll to the
-/// next. [`wait_until_final`] drives it with a sleeping thread; a job drives the
-/// same wait one poll at a time, its pauses on a timer.
+/// One wait between its polls: what [`Waiting`] keeps from one poll to the next.
 pub(crate) struct WaitState {
     options: WaitOptions,
     started: Instant,
@@ -219,29 +218,58 @@ impl WaitState {
     }
 }
 
-/// The polling loop, separate from HTTP so it can be tested on its own. `poll` is
-/// given the wait's deadline. `progress` is told about every poll; returning false
-/// stops the wait (Cancelled) unless that poll ended it.
-pub fn wait_until_final(
-    options: &WaitOptions,
-    cancel: Option<&CancelToken>,
-    mut poll: impl FnMut(Instant) -> Result<TaskInfo, Error>,
-    mut progress: impl FnMut(&Progress) -> bool,
-) -> Result<TaskInfo, Error> {
-    let mut state = WaitState::new(options)?;
-    loop {
-        if cancel.is_some_and(CancelToken::is_cancelled) {
-            return Err(state.cancelled());
+/// Told of each poll of a wait; returning false stops the wait (`Cancelled`)
+/// unless that poll ended it: a blocking wait's progress callback.
+pub(crate) type Report<'a> = Box<dyn FnMut(&Progress) -> bool + Send + 'a>;
+
+/// One poll: the status, within the wait's deadline, cancellable by the step's
+/// token.
+pub(crate) type PollFn<'a> =
+    Box<dyn for<'cx> FnMut(Instant, &StepContext<'cx>) -> Result<TaskInfo, Error> + Send + 'a>;
+
+/// A wait as work: one poll per step, the pause before the next poll between
+/// steps. Every wait runs this, blocking ([`run_here`]) or as a job; the polls
+/// are its own `poll`, separate from HTTP so that it can be tested on its own.
+pub(crate) struct Waiting<'a> {
+    poll: PollFn<'a>,
+    state: WaitState,
+    report: Option<Report<'a>>,
+}
+
+impl<'a> Waiting<'a> {
+    /// Checks the options now.
+    pub(crate) fn new(
+        options: &WaitOptions,
+        poll: PollFn<'a>,
+        report: Option<Report<'a>>,
+    ) -> Result<Self, Error> {
+        Ok(Waiting {
+            poll,
+            state: WaitState::new(options)?,
+            report,
+        })
+    }
+
+    /// Polls once and says what comes next.
+    pub(crate) fn poll_once(&mut self, cx: &StepContext<'_>) -> AfterPoll {
+        let outcome = (self.poll)(self.state.deadline(), cx);
+        let report = &mut self.report;
+        self.state.after_poll(outcome, |progress| {
+            report.as_mut().is_none_or(|r| r(progress))
+        })
+    }
+}
+
+impl Work<TaskInfo> for Waiting<'_> {
+    fn step(&mut self, cx: &StepContext<'_>) -> Step<TaskInfo> {
+        match self.poll_once(cx) {
+            AfterPoll::Done(result) => Step::Done(result),
+            AfterPoll::PollAt(when) => Step::At(when),
         }
-        let outcome = poll(state.deadline());
-        match state.after_poll(outcome, &mut progress) {
-            AfterPoll::Done(result) => return result,
-            AfterPoll::PollAt(at) => {
-                if cancel::sleep(cancel, at.saturating_duration_since(Instant::now())) {
-                    return Err(state.cancelled());
-                }
-            }
-        }
+    }
+
+    fn cancelled(&self) -> Error {
+        self.state.cancelled()
     }
 }
 
@@ -253,25 +281,6 @@ fn is_transient(error: &Error) -> bool {
 }
 
 impl Client {
-    /// Polls the task's status until it is final (any status but PENDING) and
-    /// returns that status; `Timeout` if `options.deadline` comes first.
-    pub fn wait_for_task(
-        &self,
-        task_id: &str,
-        options: &WaitOptions,
-        cancel: Option<&CancelToken>,
-        progress: impl FnMut(&Progress) -> bool,
-    ) -> Result<TaskInfo, Error> {
-        // Built once: a bad id is refused before the first poll.
-        let url = self.status_url(task_id)?;
-        wait_until_final(
-            options,
-            cancel,
-            |wait_deadline| self.poll_status(&url, wait_deadline, cancel),
-            progress,
-        )
-    }
-
     /// One poll of a wait: a status query bounded by the client's timeout, cut
     /// short by the wait's deadline.
     pub(crate) fn poll_status(
@@ -292,7 +301,23 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jobs::run_here;
     use crate::task::TaskStatus;
+
+    /// A wait whose polls are `poll`'s answers, run on this thread.
+    fn wait_until_final(
+        options: &WaitOptions,
+        cancel: Option<&CancelToken>,
+        mut poll: impl FnMut(Instant) -> Result<TaskInfo, Error> + Send,
+        progress: impl FnMut(&Progress) -> bool + Send,
+    ) -> Result<TaskInfo, Error> {
+        let mut waiting = Waiting::new(
+            options,
+            Box::new(move |deadline, _: &StepContext<'_>| poll(deadline)),
+            Some(Box::new(progress)),
+        )?;
+        run_here(&mut waiting, cancel.unwrap_or(&CancelToken::new()))
+    }
 
     fn info(status: &str) -> TaskInfo {
         TaskInfo {

@@ -94,10 +94,10 @@ pub(crate) unsafe fn id_pointers<'a>(
     if task_ids.is_null() {
         return Err(null_parameter("task_ids"));
     }
-    if count > crate::batch::MAX_BATCH_SIZE {
+    if count > crate::operations::MAX_BATCH_SIZE {
         return Err(Error::invalid(format!(
             "{count} task ids were given; the limit is {} per call",
-            crate::batch::MAX_BATCH_SIZE
+            crate::operations::MAX_BATCH_SIZE
         )));
     }
     // SAFETY: non-NULL and `count` pointers long, per this function's contract.

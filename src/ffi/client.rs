@@ -7,8 +7,8 @@ use crate::client::Client;
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::ffi::boundary::{null_parameter, out_arg, result_call, str_arg, void_call};
+use crate::ffi::job::Pool;
 use crate::ffi::result_code::camb_result;
-use crate::jobs::Scheduler;
 
 /// A client for the CAMB text-to-sound API.
 ///
@@ -38,7 +38,7 @@ pub struct camb_client {
     /// Shared with the client's jobs, which may outlive the handle.
     pub(crate) inner: Arc<Client>,
     /// The pool that runs jobs, made with the first one.
-    pub(crate) jobs: OnceLock<Scheduler>,
+    pub(crate) jobs: OnceLock<Pool>,
 }
 
 impl camb_client {

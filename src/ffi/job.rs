@@ -16,11 +16,27 @@ use crate::ffi::create::{camb_create_options, create_request};
 use crate::ffi::result_code::{camb_result, camb_status};
 use crate::ffi::task::{camb_task, camb_task_list};
 use crate::ffi::wait::{camb_wait_options, wait_options as read_wait_options};
-use crate::job_kinds::{
-    BatchWork, CreateWork, DownloadWork, GenerateWork, SaveWork, StatusWork, WaitWork,
+use crate::jobs::{self, Completion, Phase, Scheduler, Work};
+use crate::operations::{
+    BatchWork, CreateWork, DownloadWork, GenerateWork, Output, SaveWork, StatusWork, Tracker,
+    WaitWork,
 };
-use crate::jobs::{Completion, CompletionQueue, Job, Output, Phase, Scheduler, Work};
 use crate::task::TaskStatus;
+
+/// What the C layer keeps with each job: what the job has told so far, the
+/// caller's pointer, and the C views of its outcome (made on first use).
+pub(crate) struct JobData {
+    tracker: Arc<Tracker>,
+    /// The caller's pointer given at the start, handed back as it was.
+    user_data: usize,
+    view: std::sync::OnceLock<View>,
+}
+
+/// A job of the C ABI: the engine's job of an operation.
+type Job = jobs::Job<Output, JobData>;
+type CompletionQueue = jobs::CompletionQueue<Output, JobData>;
+/// A client's pool of job threads.
+pub(crate) type Pool = Scheduler<Output, JobData>;
 
 /// A call running on the client's pool of threads: started by one of the
 /// `camb_client_start_*` functions, which return at once. When it finishes, its
@@ -100,12 +116,13 @@ fn c_text(text: &str) -> Box<[u8]> {
 
 fn view_of(job: &Job) -> Option<&View> {
     let outcome = job.outcome()?;
-    let view = job.view.get_or_init(|| {
-        let view = match outcome {
+    Some(job.data.view.get_or_init(|| {
+        match outcome {
             // A failed job still tells which task it was about, and a
             // generation's task that ended without audio, its last status.
             Err(error) => {
-                let (task_id, info) = job.task();
+                let tracked = job.data.tracker.get();
+                let (task_id, info) = (tracked.task_id, tracked.ended);
                 View {
                     error: Some(c_text(error.message())),
                     http_status: error.http_status().unwrap_or(0),
@@ -137,7 +154,9 @@ fn view_of(job: &Job) -> Option<&View> {
                             .collect();
                         (None, Some(camb_task_list::new(tasks)), None)
                     }
-                    Output::Bytes(_) => (None, None, None),
+                    Output::Bytes(_) | Output::AudioUrl(_) | Output::AudioUrls(_) => {
+                        (None, None, None)
+                    }
                 };
                 View {
                     error: None,
@@ -147,10 +166,8 @@ fn view_of(job: &Job) -> Option<&View> {
                     task_id: task_id.map(c_text),
                 }
             }
-        };
-        Box::new(view)
-    });
-    view.downcast_ref::<View>()
+        }
+    }))
 }
 
 /// Borrows the job behind a handle.
@@ -192,7 +209,7 @@ unsafe fn completion(
     queue: *const camb_job_queue,
     callback: camb_job_fn,
     user_data: *mut c_void,
-) -> Result<Completion, Error> {
+) -> Result<Completion<Output, JobData>, Error> {
     match (queue.is_null(), callback) {
         (true, None) => Err(null_parameter("queue and callback are both NULL: pass one")),
         (false, Some(_)) => Err(Error::invalid(
@@ -220,13 +237,15 @@ unsafe fn completion(
     }
 }
 
-/// Starts `work` on `client`'s pool and gives the caller its handle.
+/// Starts `work` on `client`'s pool and gives the caller its handle; `tracker`
+/// is what the work tells as it runs.
 ///
 /// # Safety
 /// As for [`completion`]; `out_job` is valid for writing a pointer.
 unsafe fn start(
     client: &camb_client,
-    work: Box<dyn Work>,
+    work: Box<dyn Work<Output> + Send>,
+    tracker: Arc<Tracker>,
     queue: *const camb_job_queue,
     callback: camb_job_fn,
     user_data: *mut c_void,
@@ -234,8 +253,15 @@ unsafe fn start(
 ) -> Result<(), Error> {
     // SAFETY: per this function's contract.
     let completion = unsafe { completion(queue, callback, user_data) }?;
-    let scheduler = client.jobs.get_or_init(Scheduler::new);
-    let job = scheduler.start(&client.inner, work, completion, user_data as usize)?;
+    let pool = client
+        .jobs
+        .get_or_init(|| Scheduler::new(client.inner.job_threads, client.inner.logger().cloned()));
+    let data = JobData {
+        tracker,
+        user_data: user_data as usize,
+        view: std::sync::OnceLock::new(),
+    };
+    let job = pool.start(work, completion, data)?;
     // SAFETY: writable per this function's contract. The caller's reference.
     unsafe { out_job.write(Arc::into_raw(job).cast::<camb_job>().cast_mut()) };
     Ok(())
@@ -279,14 +305,21 @@ pub unsafe extern "C" fn camb_client_start_get_task_status(
         let client = unsafe { starting(client, out_job) }?;
         // SAFETY: NULL or NUL-terminated.
         let task_id = unsafe { str_arg(task_id, "task_id") }?;
+        let tracker = Arc::default();
         // Checked now: a bad id refuses the start.
-        client.inner.status_url(task_id)?;
-        let work = StatusWork {
-            client: Arc::clone(&client.inner),
-            task_id: task_id.to_owned(),
-        };
+        let work = StatusWork::new(Arc::clone(&client.inner), task_id, Arc::clone(&tracker))?;
         // SAFETY: the caller's part; out_job checked non-NULL.
-        unsafe { start(client, Box::new(work), queue, callback, user_data, out_job) }
+        unsafe {
+            start(
+                client,
+                Box::new(work),
+                tracker,
+                queue,
+                callback,
+                user_data,
+                out_job,
+            )
+        }
     })
 }
 
@@ -312,13 +345,20 @@ pub unsafe extern "C" fn camb_client_start_create_task(
         let prompt = unsafe { str_arg(prompt, "prompt") }?;
         // SAFETY: NULL or a camb_create_options of its struct_size bytes.
         let request = unsafe { create_request(prompt, options) }?;
-        request.validate()?;
-        let work = CreateWork {
-            client: Arc::clone(&client.inner),
-            request,
-        };
+        let tracker = Arc::default();
+        let work = CreateWork::new(Arc::clone(&client.inner), request, Arc::clone(&tracker))?;
         // SAFETY: the caller's part; out_job checked non-NULL.
-        unsafe { start(client, Box::new(work), queue, callback, user_data, out_job) }
+        unsafe {
+            start(
+                client,
+                Box::new(work),
+                tracker,
+                queue,
+                callback,
+                user_data,
+                out_job,
+            )
+        }
     })
 }
 
@@ -345,9 +385,26 @@ pub unsafe extern "C" fn camb_client_start_wait_for_task(
         let task_id = unsafe { str_arg(task_id, "task_id") }?;
         // SAFETY: NULL or a camb_wait_options of its struct_size bytes.
         let options = unsafe { read_wait_options(options) }?;
-        let work = WaitWork::new(Arc::clone(&client.inner), task_id, &options)?;
+        let tracker = Arc::default();
+        let work = WaitWork::new(
+            Arc::clone(&client.inner),
+            task_id,
+            &options,
+            None,
+            Arc::clone(&tracker),
+        )?;
         // SAFETY: the caller's part; out_job checked non-NULL.
-        unsafe { start(client, Box::new(work), queue, callback, user_data, out_job) }
+        unsafe {
+            start(
+                client,
+                Box::new(work),
+                tracker,
+                queue,
+                callback,
+                user_data,
+                out_job,
+            )
+        }
     })
 }
 
@@ -389,10 +446,20 @@ pub unsafe extern "C" fn camb_client_start_download_audio(
         let work = DownloadWork {
             client: Arc::clone(&client.inner),
             run_id,
-            sink: Box::new(sink),
+            sink,
         };
         // SAFETY: the caller's part; out_job checked non-NULL.
-        unsafe { start(client, Box::new(work), queue, callback, user_data, out_job) }
+        unsafe {
+            start(
+                client,
+                Box::new(work),
+                Arc::default(),
+                queue,
+                callback,
+                user_data,
+                out_job,
+            )
+        }
     })
 }
 
@@ -421,7 +488,17 @@ pub unsafe extern "C" fn camb_client_start_save_audio(
             path,
         };
         // SAFETY: the caller's part; out_job checked non-NULL.
-        unsafe { start(client, Box::new(work), queue, callback, user_data, out_job) }
+        unsafe {
+            start(
+                client,
+                Box::new(work),
+                Arc::default(),
+                queue,
+                callback,
+                user_data,
+                out_job,
+            )
+        }
     })
 }
 
@@ -448,16 +525,6 @@ pub unsafe extern "C" fn camb_client_start_get_task_statuses(
         let client = unsafe { starting(client, out_job) }?;
         // SAFETY: `count` pointers, per the caller's contract.
         let pointers = unsafe { id_pointers(task_ids, count) }?;
-        let lanes = match max_connections {
-            0 => crate::batch::DEFAULT_BATCH_CONNECTIONS,
-            n if n as usize > crate::batch::MAX_BATCH_CONNECTIONS => {
-                return Err(Error::invalid(format!(
-                    "at most {} connections, not {n}",
-                    crate::batch::MAX_BATCH_CONNECTIONS
-                )));
-            }
-            n => n as usize,
-        };
         let ids = pointers
             .iter()
             .map(|&id| {
@@ -467,9 +534,19 @@ pub unsafe extern "C" fn camb_client_start_get_task_statuses(
                 Ok(id.to_owned())
             })
             .collect();
-        let work = BatchWork::new(Arc::clone(&client.inner), ids, lanes);
+        let work = BatchWork::new(Arc::clone(&client.inner), ids, max_connections as usize)?;
         // SAFETY: the caller's part; out_job checked non-NULL.
-        unsafe { start(client, Box::new(work), queue, callback, user_data, out_job) }
+        unsafe {
+            start(
+                client,
+                Box::new(work),
+                Arc::default(),
+                queue,
+                callback,
+                user_data,
+                out_job,
+            )
+        }
     })
 }
 
@@ -511,9 +588,27 @@ pub unsafe extern "C" fn camb_client_start_generate(
         let options = unsafe { read_wait_options(wait_options) }?;
         // SAFETY: NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?;
-        let work = GenerateWork::new(Arc::clone(&client.inner), request, &options, path)?;
+        let tracker = Arc::default();
+        let work = GenerateWork::new(
+            Arc::clone(&client.inner),
+            request,
+            &options,
+            path,
+            None,
+            Arc::clone(&tracker),
+        )?;
         // SAFETY: the caller's part; out_job checked non-NULL.
-        unsafe { start(client, Box::new(work), queue, callback, user_data, out_job) }
+        unsafe {
+            start(
+                client,
+                Box::new(work),
+                tracker,
+                queue,
+                callback,
+                user_data,
+                out_job,
+            )
+        }
     })
 }
 
@@ -639,7 +734,7 @@ pub unsafe extern "C" fn camb_job_bytes(job: *const camb_job) -> u64 {
 pub unsafe extern "C" fn camb_job_polls(job: *const camb_job) -> u32 {
     value_call(0, || {
         // SAFETY: NULL or a live job.
-        unsafe { job_ref(job) }.map_or(0, |j| j.progress().0)
+        unsafe { job_ref(job) }.map_or(0, |j| j.data.tracker.get().polls)
     })
 }
 
@@ -657,12 +752,16 @@ pub unsafe extern "C" fn camb_job_status(job: *const camb_job) -> camb_status {
             return camb_status::Unknown;
         };
         // The last poll's status, or a finished job's task's.
-        let text = job.progress().1.or_else(|| match job.outcome() {
-            Some(Ok(Output::Task { info, .. } | Output::Generated { info, .. })) => {
-                Some(info.status_text.clone())
-            }
-            _ => job.task().1.map(|info| info.status_text),
-        });
+        let tracked = job.data.tracker.get();
+        let text = tracked
+            .last_polled
+            .map(|info| info.status_text)
+            .or_else(|| match job.outcome() {
+                Some(Ok(Output::Task { info, .. } | Output::Generated { info, .. })) => {
+                    Some(info.status_text.clone())
+                }
+                _ => tracked.ended.map(|info| info.status_text),
+            });
         text.map_or(camb_status::Unknown, |t| {
             camb_status::from(TaskStatus::from_wire(&t))
         })
@@ -677,7 +776,7 @@ pub unsafe extern "C" fn camb_job_status(job: *const camb_job) -> camb_status {
 pub unsafe extern "C" fn camb_job_user_data(job: *const camb_job) -> *mut c_void {
     value_call(std::ptr::null_mut(), || {
         // SAFETY: NULL or a live job.
-        unsafe { job_ref(job) }.map_or(std::ptr::null_mut(), |j| j.user_data as *mut c_void)
+        unsafe { job_ref(job) }.map_or(std::ptr::null_mut(), |j| j.data.user_data as *mut c_void)
     })
 }
 

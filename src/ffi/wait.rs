@@ -180,11 +180,14 @@ pub unsafe extern "C" fn camb_client_wait_for_task(
         // Cloned: the wait holds its own reference to the flag.
         // SAFETY: NULL or a live token.
         let cancel = unsafe { token_arg(cancel) }.cloned();
+        // Called on this thread only; kept as an address so that the wait's
+        // report function is Send, as every wait's is.
+        let user_data = user_data as usize;
         let info =
             client.wait_for_task(task_id, &options, cancel.as_ref(), |step| match progress {
                 // SAFETY: the caller vouches for the callback and its user_data.
                 Some(callback) => report(step, |c_progress| unsafe {
-                    callback(c_progress, user_data)
+                    callback(c_progress, user_data as *mut c_void)
                 }),
                 None => true,
             })?;

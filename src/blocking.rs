@@ -1,0 +1,202 @@
+//! The blocking form of every operation: its work ([`crate::operations`]) run to
+//! its end on the calling thread ([`run_here`]), the very work a job runs on the
+//! client's pool. Only here can chunks and progress reach the caller's own code
+//! as they come, since only here does the work run on the caller's thread.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cancel::CancelToken;
+use crate::client::Client;
+use crate::create::CreateRequest;
+use crate::error::Error;
+use crate::jobs::{Work, run_here};
+use crate::operations::{
+    AudioUrlWork, AudioUrlsWork, BatchWork, CreateWork, DownloadWork, GenerateWork, Output,
+    SaveWork, StatusWork, WaitWork, unexpected,
+};
+use crate::task::TaskInfo;
+use crate::wait::{Progress, WaitOptions};
+
+/// What a finished generation made: its task, how the task ended, the bytes saved.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub task_id: String,
+    pub info: TaskInfo,
+    pub bytes: u64,
+}
+
+/// Runs `work` here, under `cancel` if given.
+fn run(work: &mut dyn Work<Output>, cancel: Option<&CancelToken>) -> Result<Output, Error> {
+    match cancel {
+        Some(cancel) => run_here(work, cancel),
+        None => run_here(work, &CancelToken::new()),
+    }
+}
+
+impl Client {
+    /// `GET /text-to-sound/{task_id}`: the task's status, retried on transient failures.
+    pub fn get_task_status(&self, task_id: &str) -> Result<TaskInfo, Error> {
+        let mut work = StatusWork::new(self, task_id, Arc::default())?;
+        match run(&mut work, None)? {
+            Output::Task { info, .. } => Ok(info),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// `POST /text-to-sound`: creates a task and returns its id. Validated first;
+    /// retried only if `request.retry` is set (a retry can create a second paid task).
+    pub fn create_task(&self, request: &CreateRequest) -> Result<String, Error> {
+        let mut work = CreateWork::new(self, request.clone(), Arc::default())?;
+        match run(&mut work, None)? {
+            Output::TaskId(task_id) => Ok(task_id),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Polls the task's status until it is final (any status but PENDING) and
+    /// returns that status; `Timeout` if `options.deadline` comes first.
+    /// `progress` is told of every poll (returning false stops the wait).
+    pub fn wait_for_task(
+        &self,
+        task_id: &str,
+        options: &WaitOptions,
+        cancel: Option<&CancelToken>,
+        progress: impl FnMut(&Progress) -> bool + Send,
+    ) -> Result<TaskInfo, Error> {
+        let report = Some(Box::new(progress) as _);
+        let mut work = WaitWork::new(self, task_id, options, report, Arc::default())?;
+        match run(&mut work, cancel)? {
+            Output::Task { info, .. } => Ok(info),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Streams the audio of a successful run to `sink`, chunk by chunk (64 KiB,
+    /// the last one shorter), and returns the number of bytes delivered. Retried
+    /// like any read until the first byte reaches the sink; after that a failure
+    /// is reported (the sink has partial data). `sink` returning an error stops
+    /// the download with that error. The client's timeout bounds the whole
+    /// download, the sink's own time included.
+    pub fn download_audio(
+        &self,
+        run_id: i64,
+        cancel: Option<&CancelToken>,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        let mut work = DownloadWork {
+            client: self,
+            run_id,
+            sink,
+        };
+        match run(&mut work, cancel)? {
+            Output::Bytes(bytes) => Ok(bytes),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Saves the audio of a successful run to `path`, following any symlinks to
+    /// the file at their end, as `curl -o` would write it: a regular file there,
+    /// or none, is replaced atomically (never left partial; a replaced file keeps
+    /// its permissions); a device or a FIFO is written in place; a directory, a
+    /// socket, a symlink loop, or a parent directory that does not exist or cannot
+    /// be written to is refused with an `Io` error before anything is downloaded.
+    pub fn save_audio(
+        &self,
+        run_id: i64,
+        path: &Path,
+        cancel: Option<&CancelToken>,
+    ) -> Result<u64, Error> {
+        let mut work = SaveWork {
+            client: self,
+            run_id,
+            path: path.to_path_buf(),
+        };
+        match run(&mut work, cancel)? {
+            Output::Bytes(bytes) => Ok(bytes),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`: a pre-signed URL
+    /// of the audio.
+    pub fn get_audio_url(&self, run_id: i64) -> Result<String, Error> {
+        let mut work = AudioUrlWork {
+            client: self,
+            run_id,
+        };
+        match run(&mut work, None)? {
+            Output::AudioUrl(url) => Ok(url),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// `POST /text-to-sound-results`: URLs for many runs at once. Run ids the server
+    /// does not know are absent from the map. A read, so it is retried like one.
+    pub fn get_audio_urls(&self, run_ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
+        let mut work = AudioUrlsWork::new(self, run_ids.to_vec())?;
+        match run(&mut work, None)? {
+            Output::AudioUrls(urls) => Ok(urls),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The status of each task, in the order given, each with its own result.
+    ///
+    /// Up to `connections` requests run at once (0: the default), on this thread
+    /// and threads of the batch's own, sharing the client's keep-alive pool. The
+    /// client's timeout bounds the whole batch, as it bounds any one call:
+    /// entries not answered by then fail with `Timeout`.
+    pub fn get_task_statuses<S: AsRef<str>>(
+        &self,
+        task_ids: &[S],
+        connections: usize,
+    ) -> Result<Vec<Result<TaskInfo, Error>>, Error> {
+        let ids = task_ids
+            .iter()
+            .map(|id| Ok(id.as_ref().to_owned()))
+            .collect();
+        let mut work = BatchWork::new(self, ids, connections)?;
+        match run(&mut work, None)? {
+            Output::Statuses(statuses) => Ok(statuses.into_iter().map(|(_, r)| r).collect()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Prompt to WAV file: creates the task, waits for it (`progress` told of
+    /// every poll), and saves its audio to `path` by the rules of
+    /// [`Client::save_audio`]. Everything that can be checked (the path too) is
+    /// checked before the task is created. A task that ends without audio is
+    /// `TaskFailed`, with why.
+    pub fn generate(
+        &self,
+        request: &CreateRequest,
+        options: &WaitOptions,
+        path: &Path,
+        cancel: Option<&CancelToken>,
+        progress: impl FnMut(&Progress) -> bool + Send,
+    ) -> Result<Generated, Error> {
+        let report = Some(Box::new(progress) as _);
+        let mut work = GenerateWork::new(
+            self,
+            request.clone(),
+            options,
+            path.to_path_buf(),
+            report,
+            Arc::default(),
+        )?;
+        match run(&mut work, cancel)? {
+            Output::Generated {
+                task_id,
+                info,
+                bytes,
+            } => Ok(Generated {
+                task_id,
+                info,
+                bytes,
+            }),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
