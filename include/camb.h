@@ -11,7 +11,7 @@
  * - What a call returns belongs to the caller until freed, and to nothing else:
  *   it does not depend on the thread that reads it or on later calls.
  *   Objects (camb_task, camb_task_list, camb_audio_url_list, camb_job,
- *   camb_job_queue) have a _free function; a string handed over through a char ** is freed with
+ *   camb_queue) have a _free function; a string handed over through a char ** is freed with
  *   camb_string_free(); a string read from an object belongs to that object and
  *   lives until it is freed. Names and camb_version() are static.
  * - Options structs start with struct_size, set by their _default() function:
@@ -20,10 +20,23 @@
  *   function accepts NULL. (Running out of memory aborts, as in Rust and C++.)
  * - Handles: camb_client is immutable and thread-safe; camb_client_builder is for
  *   one thread at a time; results (camb_task, lists) never change after they are
- *   made, and may be read from any thread; a camb_job may be read, cancelled and
- *   freed from any thread.
- * - Blocking calls hold the calling thread until they finish; each has a
- *   camb_client_start_* form that returns a camb_job at once instead.
+ *   made, and may be read from any thread; a camb_queue may be used from any
+ *   number of threads; a camb_job is the caller's except between
+ *   camb_job_submit() and its queue handing it back (see camb_job).
+ * - Misused handles, for every handle type alike: a handle must not be used
+ *   after its _free (or after camb_client_builder_build() consumed a builder),
+ *   nor freed twice. libcamb does not detect that: like free() in C, it is
+ *   undefined behaviour, which valgrind and AddressSanitizer report. NULL is
+ *   accepted everywhere.
+ * - Every operation has two forms with one meaning: a blocking call
+ *   (camb_client_get_task_status()...) that runs it on the calling thread, and
+ *   a job (camb_client_job_get_task_status()...) that runs the very same work on
+ *   the client's pool and comes back through a camb_queue. Same parameters,
+ *   timeouts, retries and errors; a blocking call is cancelled with a
+ *   camb_cancel_token, a job with camb_job_cancel().
+ * - No code of the caller runs on libcamb's threads, except the log callback
+ *   (camb_client_builder_set_log()), whose user_data has a finalizer. Progress
+ *   and write callbacks run only on the thread of the blocking call given them.
  */
 
 #ifndef CAMB_H
@@ -41,18 +54,19 @@
 
 /* The version of this header; camb_version() gives the library's at run time. */
 #define CAMB_VERSION_MAJOR 0
-#define CAMB_VERSION_MINOR 2
+#define CAMB_VERSION_MINOR 3
 #define CAMB_VERSION_PATCH 0
-#define CAMB_VERSION_STRING "0.2.0"
+#define CAMB_VERSION_STRING "0.3.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
-#define CAMB_VERSION_NUMBER (0 * 10000 + 2 * 100 + 0)
+#define CAMB_VERSION_NUMBER (0 * 10000 + 3 * 100 + 0)
 
 
 /**
  * The outcome of every fallible call. `CAMB_RESULT_OK` is 0; every other value
  * is a failure whose words are in `camb_last_error()`.
  *
- * Values are explicit and stable: a value is never reused for another meaning.
+ * Values are explicit and stable: a value is never reused for another meaning
+ * (4, a buffer too small until 0.2, stays unused).
  * Callers should treat values they do not know as failures (new ones may be added).
  */
 enum camb_result
@@ -70,18 +84,13 @@ enum camb_result
   CAMB_RESULT_NULL_PARAMETER = 1,
   /**
    * An argument was unusable: empty, too long, not UTF-8, out of range, or a
-   * builder that was already built or freed.
+   * handle in the wrong state (a job submitted twice).
    */
   CAMB_RESULT_INVALID_PARAMETER = 2,
   /**
    * No API key was given and the environment variable `CAMB_API_KEY` is not set.
    */
   CAMB_RESULT_MISSING_API_KEY = 3,
-  /**
-   * No function returns it since 0.2 (results are objects the caller frees,
-   * never copied into a caller's buffer); the value stays reserved.
-   */
-  CAMB_RESULT_BUFFER_TOO_SMALL = 4,
   /**
    * The operation was cancelled by the caller.
    */
@@ -96,7 +105,7 @@ enum camb_result
   CAMB_RESULT_IO = 7,
   /**
    * Not yet: a job that has not finished (`camb_job_result()`), or a queue with
-   * no finished job (`camb_job_queue_pop()`).
+   * no event waiting (`camb_queue_pop()`).
    */
   CAMB_RESULT_NOT_READY = 8,
   /**
@@ -204,6 +213,63 @@ typedef uint32_t camb_status;
 #endif // __cplusplus
 
 /**
+ * Which operation a job runs.
+ */
+enum camb_job_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No job (what `camb_job_get_kind()` says of NULL).
+   */
+  CAMB_JOB_KIND_NONE = 0,
+  /**
+   * `camb_client_job_get_task_status()`
+   */
+  CAMB_JOB_KIND_GET_TASK_STATUS = 1,
+  /**
+   * `camb_client_job_create_task()`
+   */
+  CAMB_JOB_KIND_CREATE_TASK = 2,
+  /**
+   * `camb_client_job_wait_for_task()`
+   */
+  CAMB_JOB_KIND_WAIT_FOR_TASK = 3,
+  /**
+   * `camb_client_job_download_audio()`
+   */
+  CAMB_JOB_KIND_DOWNLOAD_AUDIO = 4,
+  /**
+   * `camb_client_job_save_audio()`
+   */
+  CAMB_JOB_KIND_SAVE_AUDIO = 5,
+  /**
+   * `camb_client_job_get_audio_url()`
+   */
+  CAMB_JOB_KIND_GET_AUDIO_URL = 6,
+  /**
+   * `camb_client_job_get_audio_urls()`
+   */
+  CAMB_JOB_KIND_GET_AUDIO_URLS = 7,
+  /**
+   * `camb_client_job_get_task_statuses()`
+   */
+  CAMB_JOB_KIND_GET_TASK_STATUSES = 8,
+  /**
+   * `camb_client_job_generate()`
+   */
+  CAMB_JOB_KIND_GENERATE = 9,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum camb_job_kind camb_job_kind;
+#else
+typedef uint32_t camb_job_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Where a job is in its life.
  */
 enum camb_job_state
@@ -212,27 +278,58 @@ enum camb_job_state
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /**
-   * Waiting for a pool thread.
+   * Made, not submitted.
    */
-  CAMB_JOB_STATE_QUEUED = 0,
+  CAMB_JOB_STATE_NEW = 0,
+  /**
+   * Submitted, waiting for a pool thread.
+   */
+  CAMB_JOB_STATE_QUEUED = 1,
   /**
    * Running on a pool thread (a request in flight).
    */
-  CAMB_JOB_STATE_RUNNING = 1,
+  CAMB_JOB_STATE_RUNNING = 2,
   /**
    * Between two steps, holding no thread (a wait's pause before its next poll).
    */
-  CAMB_JOB_STATE_WAITING = 2,
+  CAMB_JOB_STATE_WAITING = 3,
   /**
    * Finished: its result is there.
    */
-  CAMB_JOB_STATE_DONE = 3,
+  CAMB_JOB_STATE_DONE = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum camb_job_state camb_job_state;
 #else
 typedef uint32_t camb_job_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What an event on a queue says about its job.
+ */
+enum camb_event
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The job finished (succeeded, failed or was cancelled): read its result
+   * and output, then free it. It is the caller's again.
+   */
+  CAMB_EVENT_JOB_DONE = 1,
+  /**
+   * Reserved for a streaming job that has data to read (text-to-speech);
+   * no job of this version sends it. The job stays libcamb's.
+   */
+  CAMB_EVENT_JOB_DATA = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum camb_event camb_event;
+#else
+typedef uint32_t camb_event;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -311,8 +408,10 @@ typedef uint32_t camb_log_level;
 typedef struct camb_audio_url_list camb_audio_url_list;
 
 /**
- * A flag that cancels the waits and downloads it is passed to. Raising it from any
- * thread wakes a sleeping `camb_client_wait_for_task()` at once.
+ * A flag that cancels the blocking calls it is passed to, from any thread: a
+ * wait's pause or a retry's wait ends at once, a download stops between
+ * chunks, and no request is sent after it. (A job is cancelled with
+ * `camb_job_cancel()`.)
  *
  * Functions: `camb_cancel_token_new()`, `camb_cancel_token_cancel()`,
  * `camb_cancel_token_reset()`, `camb_cancel_token_is_cancelled()`,
@@ -326,21 +425,21 @@ typedef struct camb_cancel_token camb_cancel_token;
 /**
  * A client for the CAMB text-to-sound API.
  *
- * Functions: `camb_client_new()` (or `camb_client_builder_build()`),
- * `camb_client_get_task_status()`, `camb_client_create_task()`,
+ * Functions: `camb_client_new()` (or `camb_client_builder_build()`), the
+ * blocking calls `camb_client_get_task_status()`, `camb_client_create_task()`,
  * `camb_client_wait_for_task()`, `camb_client_download_audio()`,
  * `camb_client_save_audio()`, `camb_client_get_audio_url()`,
  * `camb_client_get_audio_urls()`, `camb_client_get_task_statuses()`,
- * `camb_client_free()`.
+ * `camb_client_generate()`, each of which has a job form
+ * (`camb_client_job_*`), and `camb_client_free()`.
  *
  * Immutable once built: share one client between any number of threads and call
  * it concurrently; its keep-alive connections are shared. Free it once, with
  * `camb_client_free()`, after every blocking call on it has returned. Jobs may
- * still run then: freeing the client cancels them, and each is still delivered
- * (with `CAMB_RESULT_CANCELLED`, or its result if it finished first) before
- * `camb_client_free()` returns, which then joins the client's pool threads;
- * free the jobs as usual. The client's memory (its key among it) goes with its
- * last job.
+ * still run then: freeing the client cancels them, each is still delivered to
+ * its queue (with `CAMB_RESULT_CANCELLED`, or its result if it finished
+ * first), and `camb_client_free()` returns once the client's pool threads have
+ * ended. The client's memory (its key among it) goes with its last job.
  *
  * After `fork()`, the child must not use any libcamb object made before the fork,
  * not even to free it: the child would share the parent's pooled connections
@@ -366,45 +465,56 @@ typedef struct camb_client camb_client;
  * `camb_client_builder_add_header()`, `camb_client_builder_build()`,
  * `camb_client_builder_free()`.
  *
- * Thread-safety: use a builder from one thread at a time.
- *
- * Do not use a builder after it was built or freed. As a safety net, libcamb
- * refuses such a call with `CAMB_RESULT_INVALID_PARAMETER` instead of touching
- * freed memory, until a new builder happens to get the same address.
+ * Thread-safety: use a builder from one thread at a time. Like every handle,
+ * it must not be used after it was built or freed.
  */
 typedef struct camb_client_builder camb_client_builder;
 
 /**
- * A call running on the client's pool of threads: started by one of the
- * `camb_client_start_*` functions, which return at once. When it finishes, its
- * callback runs or it is put on its queue (the one given when it started).
+ * One operation as a job: made by a `camb_client_job_*` function, started by
+ * `camb_job_submit()`, delivered through its queue, then read and freed.
  *
- * The caller owns the job and frees it with `camb_job_free()`: at any time, from
- * any thread, from inside its own callback too. Freeing a job that is still
- * running cancels it, and a job freed before it finished is never delivered.
- * A finished job holds its own result, error text and output; reading them
- * never depends on the thread or on later calls.
+ * Its life, and who owns it:
+ * 1. Made (`CAMB_JOB_STATE_NEW`): the caller's. It does nothing until
+ *    submitted; free it with `camb_job_free()` if it never is.
+ * 2. Submitted: libcamb's until its queue hands it back. Meanwhile the caller
+ *    may read its progress (`camb_job_polls()`, `camb_job_task_status()`,
+ *    `camb_job_get_state()`) and cancel it, from any thread, but not free it (a
+ *    `camb_job_free()` then only cancels it).
+ * 3. Finished: put on its queue as a `CAMB_EVENT_JOB_DONE` event. Taken from
+ *    there (`camb_queue_pop()`, `camb_queue_wait()`), it is the caller's again:
+ *    read its result and output, then free it, on any thread.
  *
- * Functions: the `camb_client_start_*` functions, `camb_job_get_state()`,
- * `camb_job_result()`, `camb_job_error()`, `camb_job_http_status()`,
- * `camb_job_task()`, `camb_job_task_list()`, `camb_job_task_id()`,
- * `camb_job_bytes()`, `camb_job_polls()`, `camb_job_status()`,
- * `camb_job_user_data()`,
+ * If its queue is freed first, the job is freed by libcamb when it finishes,
+ * and the caller's pointer to it must not be used again.
+ *
+ * Functions: the `camb_client_job_*` functions, `camb_job_submit()`,
+ * `camb_job_get_kind()`, `camb_job_get_state()`, `camb_job_result()`,
+ * `camb_job_error()`, `camb_job_http_status()`, `camb_job_task()`,
+ * `camb_job_task_list()`, `camb_job_task_id()`, `camb_job_bytes()`,
+ * `camb_job_audio()`, `camb_job_audio_url()`, `camb_job_audio_url_list()`,
+ * `camb_job_polls()`, `camb_job_task_status()`, `camb_job_user_data()`,
  * `camb_job_cancel()`, `camb_job_free()`.
  */
 typedef struct camb_job camb_job;
 
 /**
- * Finished jobs waiting to be taken, with a file descriptor that is readable
- * while there are any: watch it with epoll or poll, libuv's `uv_poll`, Qt's
- * `QSocketNotifier` or asyncio's `add_reader`, then take the jobs with
- * `camb_job_queue_pop()` on the loop's own thread. No libcamb callback ever runs
- * there. One queue may serve many jobs and many clients.
+ * Where the jobs submitted to it come back, as events, to be taken on the
+ * caller's own thread: no libcamb callback ever runs there, and no caller's
+ * code runs on libcamb's threads. Three ways to take them:
+ * - watch `camb_queue_fd()` for reading in an event loop (epoll, poll, libuv's
+ *   `uv_poll`, Qt's `QSocketNotifier`, asyncio's `add_reader`), then
+ *   `camb_queue_pop()` until `CAMB_RESULT_NOT_READY`;
+ * - `camb_queue_wait()` on a thread of the caller's, with a timeout;
+ * - `camb_queue_pop()` whenever convenient.
  *
- * Functions: `camb_job_queue_new()`, `camb_job_queue_fd()`,
- * `camb_job_queue_pop()`, `camb_job_queue_free()`.
+ * One queue may serve many jobs and many clients, and may be used from any
+ * number of threads at once.
+ *
+ * Functions: `camb_queue_new()`, `camb_queue_fd()`, `camb_queue_pop()`,
+ * `camb_queue_wait()`, `camb_queue_free()`.
  */
-typedef struct camb_job_queue camb_job_queue;
+typedef struct camb_queue camb_queue;
 
 /**
  * A task's status as the server reported it, or why it is not known. Made by
@@ -451,6 +561,13 @@ typedef void (*camb_log_fn)(uint32_t level,
                             const char *line,
                             size_t len,
                             void *user_data);
+
+/**
+ * Told, once, that libcamb will not use `user_data` again: for freeing what
+ * it points to. Runs on the thread that made that so (the one freeing the
+ * client or the builder, or setting another log function).
+ */
+typedef void (*camb_finalizer_fn)(void *user_data);
 
 /**
  * Options of `camb_client_create_task()`. Start from `camb_create_options_default()`
@@ -587,7 +704,10 @@ typedef struct camb_wait_progress {
 } camb_wait_progress;
 
 /**
- * Called after every poll of `camb_client_wait_for_task()` on the waiting thread.
+ * Called after every poll of `camb_client_wait_for_task()` (and of
+ * `camb_client_generate()`) on the waiting thread, the caller's own; a job
+ * reports its progress through `camb_job_polls()` and `camb_job_task_status()`
+ * instead.
  * Return true to keep waiting, false to stop the wait (it then fails with
  * `CAMB_RESULT_CANCELLED`); on the poll that ends the wait (`done`), the answer is
  * ignored and the wait returns the final status. It must not unwind (C++ exceptions, longjmp) through
@@ -606,19 +726,6 @@ typedef bool (*camb_progress_fn)(const struct camb_wait_progress *progress,
 typedef bool (*camb_write_fn)(const uint8_t *data,
                               size_t len,
                               void *user_data);
-
-/**
- * Called once when a job finishes, on one of the client's pool threads, with
- * the job and the `user_data` given when it started. It may read the job, free
- * it, or start other jobs; it should return quickly (it holds a pool thread),
- * and must not unwind (C++ exceptions, longjmp) through libcamb. An FFI that
- * hands the call over to another thread and waits for it there (koffi's
- * registered callbacks do) must not free the job from that thread: the free
- * would wait for the very callback that waits for it, and so would freeing the
- * client. Use a queue instead.
- */
-typedef void (*camb_job_fn)(struct camb_job *job,
-                            void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -708,8 +815,7 @@ struct camb_client_builder *camb_client_builder_new(void);
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `api_key` is NULL;
  * `CAMB_RESULT_INVALID_PARAMETER` if the key is empty, longer than 1024 bytes, has
- * leading or trailing whitespace or characters other than printable ASCII, or if
- * the builder was already built or freed.
+ * leading or trailing whitespace or characters other than printable ASCII.
  */
 camb_result camb_client_builder_set_api_key(struct camb_client_builder *builder,
                                             const char *api_key);
@@ -732,7 +838,7 @@ camb_result camb_client_builder_set_api_key(struct camb_client_builder *builder,
  * letters, digits, `.`, `-` and `_` (international names go in punycode), a path
  * with bytes other than visible ASCII (escape them as `%XX`) or any of the
  * characters `"` `<` `>` `\` `^` `{` `|` `}` and the backquote, or is longer than
- * 2048 bytes, or if the builder was already built or freed.
+ * 2048 bytes.
  */
 camb_result camb_client_builder_set_base_url(struct camb_client_builder *builder,
                                              const char *base_url);
@@ -745,20 +851,22 @@ camb_result camb_client_builder_set_base_url(struct camb_client_builder *builder
  * statuses is bounded as a whole.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is 0
- * or more than 86400000 (a day), or if the builder was already built or freed.
+ * or more than 86400000 (a day).
  */
 camb_result camb_client_builder_set_timeout_ms(struct camb_client_builder *builder,
                                                uint64_t timeout_ms);
 
 /**
- * Sets how many threads run this client's jobs (the `camb_client_start_*`
- * functions; default 4, from 1 to 64). They start with the first job and end
- * when the client is freed, after its last job. A job holds a thread only while
- * it sends or reads, never while it waits between polls, so a few threads serve
- * many jobs; the client also has one timer thread while it has jobs.
+ * Sets how many threads run this client's jobs (those given to
+ * `camb_job_submit()`; default 4, from 1 to 64). They start with the first job
+ * and end when the client is freed. A job holds a thread only while it sends
+ * or reads, never while it waits between polls, so a few threads serve many
+ * jobs; the client also has one timer thread once it has had a job. A batch
+ * (`camb_client_job_get_task_statuses()`) holds one of them while it runs, and
+ * runs its other queries on threads of its own.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for 0 or
- * more than 64, or if the builder was already built or freed.
+ * more than 64.
  */
 camb_result camb_client_builder_set_job_threads(struct camb_client_builder *builder,
                                                 uint32_t threads);
@@ -771,19 +879,25 @@ camb_result camb_client_builder_set_job_threads(struct camb_client_builder *buil
  * neither, nothing is formatted: logging then costs nothing measurable.
  *
  * `callback` runs on the thread making the request: the caller's during a
- * blocking call, a pool thread for a job. It must not free the client. It is
- * never called once `camb_client_free()` has returned (freed from inside a job's
- * callback: once the client's last job has ended), so `user_data` must stay
- * valid until then.
+ * blocking call, a pool thread for a job (the one place where libcamb runs the
+ * caller's code on its own threads). It must return quickly, must not unwind
+ * through libcamb, and must not free the client.
+ *
+ * `finalizer` (may be NULL) is called once with `user_data` when libcamb is
+ * done with both: during `camb_client_free()`, after the last line was passed
+ * on and before it returns; or when the builder is freed or fails to build,
+ * or this is called again on it (the previous function's finalizer runs
+ * then). A wrapper can own its closure through `user_data` and free it there.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` (builder, or callback);
- * `CAMB_RESULT_INVALID_PARAMETER` for a level that is not one of them, or if the
- * builder was already built or freed.
+ * `CAMB_RESULT_INVALID_PARAMETER` for a level that is not one of them. On an
+ * error the finalizer is not called: `user_data` stays the caller's.
  */
 camb_result camb_client_builder_set_log(struct camb_client_builder *builder,
                                         uint32_t level,
                                         camb_log_fn callback,
-                                        void *user_data);
+                                        void *user_data,
+                                        camb_finalizer_fn finalizer);
 
 /**
  * Adds a header sent with every request, for tracing (`traceparent`) or a
@@ -802,7 +916,7 @@ camb_result camb_client_builder_set_log(struct camb_client_builder *builder,
  * 65th header. As with every setter, a refusal also makes the build fail.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (above,
- * text not UTF-8, or a builder already built or freed).
+ * text not UTF-8).
  */
 camb_result camb_client_builder_add_header(struct camb_client_builder *builder,
                                            const char *name,
@@ -822,7 +936,7 @@ camb_result camb_client_builder_add_header(struct camb_client_builder *builder,
  * retried (the server may have received it) unless its options allow it.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
- * more than 10, or if the builder was already built or freed.
+ * more than 10.
  */
 camb_result camb_client_builder_set_max_retries(struct camb_client_builder *builder,
                                                 uint32_t max_retries);
@@ -833,8 +947,7 @@ camb_result camb_client_builder_set_max_retries(struct camb_client_builder *buil
  * The API key then travels in clear text: use it only on a network you trust,
  * such as a test host. Default false.
  *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
- * builder was already built or freed.
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`.
  */
 camb_result camb_client_builder_set_allow_insecure_http(struct camb_client_builder *builder,
                                                         bool allow);
@@ -847,7 +960,7 @@ camb_result camb_client_builder_set_allow_insecure_http(struct camb_client_build
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
  * file cannot be read, is not a regular file, is over 16 MiB, is not PEM or holds
- * no certificate, or if the builder was already built or freed.
+ * no certificate.
  */
 camb_result camb_client_builder_set_ca_bundle_file(struct camb_client_builder *builder,
                                                    const char *path);
@@ -857,7 +970,7 @@ camb_result camb_client_builder_set_ca_bundle_file(struct camb_client_builder *b
  * `len` bytes at `pem` (no NUL needed). The bytes are copied.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
- * not PEM or holds no certificate, or if the builder was already built or freed.
+ * not PEM or holds no certificate.
  */
 camb_result camb_client_builder_set_ca_bundle_pem(struct camb_client_builder *builder,
                                                   const uint8_t *pem,
@@ -877,8 +990,7 @@ camb_result camb_client_builder_set_ca_bundle_pem(struct camb_client_builder *bu
  * route the key through another host.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the URL
- * is not a proxy URL (the message never repeats it, as it may hold a password),
- * or if the builder was already built or freed.
+ * is not a proxy URL (the message never repeats it, as it may hold a password).
  */
 camb_result camb_client_builder_set_proxy(struct camb_client_builder *builder,
                                           const char *proxy_url);
@@ -902,16 +1014,14 @@ camb_result camb_client_builder_set_proxy(struct camb_client_builder *builder,
  * non-NULL builder is still consumed); `CAMB_RESULT_MISSING_API_KEY` if no key
  * was set and `CAMB_API_KEY` is unset or empty; `CAMB_RESULT_INVALID_PARAMETER`
  * for plain http to a non-loopback host (or through a proxy) without opt-in,
- * unusable CA certificates, an unusable
- * `CAMB_API_KEY`, or a builder already built or freed.
+ * unusable CA certificates, or an unusable `CAMB_API_KEY`.
  */
 camb_result camb_client_builder_build(struct camb_client_builder *builder,
                                       struct camb_client **out_client);
 
 /**
- * Frees a builder that was not built. NULL is ignored. A pointer that was already
- * built or freed must not be used again; libcamb ignores it as long as no new
- * builder has taken its address, as a safety net rather than a guarantee.
+ * Frees a builder that was not built (its log function's finalizer runs).
+ * NULL is ignored.
  */
 void camb_client_builder_free(struct camb_client_builder *builder);
 
@@ -934,18 +1044,14 @@ camb_result camb_client_new(const char *api_key,
 /**
  * Frees a client and wipes its API key from memory. NULL is ignored.
  *
- * Every call on the client must have returned first. Freeing the same client
- * twice is a bug in the caller that libcamb cannot detect.
- *
- * A client that ran jobs: its unfinished jobs are cancelled (a waiting one ends
- * at once, a request in flight is interrupted), each is still delivered, and
- * this waits until the client's threads have ended, so that no libcamb thread
- * outlives the client (a program may exit or unload libcamb right after). A
- * job callback that does not return holds it up, and so does one waiting for
- * the thread that frees (freeing another client from a job's callback risks
- * that). Called from inside one of the client's own job callbacks, it does not
- * wait: the threads end by themselves after the last job, and other callbacks
- * of the client may still be running then: they must not use the client.
+ * Every blocking call on the client must have returned first. Its jobs in
+ * flight are cancelled (a waiting one ends at once, a request in flight is
+ * interrupted) and each is delivered to its queue; this returns once the
+ * client's pool threads have ended, so that no libcamb thread outlives the
+ * client (a program may exit or unload libcamb right after), and after its
+ * log callback was called for the last time and its finalizer ran. Jobs made
+ * and not submitted can no longer be submitted. Never call it from the
+ * client's own log callback.
  */
 void camb_client_free(struct camb_client *client);
 
@@ -971,10 +1077,15 @@ void camb_client_free(struct camb_client *client);
  * `CAMB_RESULT_TIMEOUT`; `CAMB_RESULT_BAD_RESPONSE` if the reply is not the
  * documented JSON or exceeds 1 MiB.
  *
+ * `cancel` (may be NULL) stops the call from another thread: a retry's wait
+ * ends at once and no request is sent after it (`CAMB_RESULT_CANCELLED`).
+ *
  * Thread-safety: any number of threads may call this on one client at once.
+ * Its job form is `camb_client_job_get_task_status()`.
  */
 camb_result camb_client_get_task_status(const struct camb_client *client,
                                         const char *task_id,
+                                        const struct camb_cancel_token *cancel,
                                         struct camb_task **out_task);
 
 /**
@@ -1103,11 +1214,16 @@ camb_result camb_create_options_init(struct camb_create_options *options,
  * `CAMB_RESULT_PAYMENT_REQUIRED`; and the errors of any call
  * (see `camb_client_get_task_status()`).
  *
+ * `cancel` (may be NULL) stops the call from another thread before its
+ * request is sent, or during a retry's wait (`CAMB_RESULT_CANCELLED`).
+ *
  * Thread-safety: any number of threads may call this on one client at once.
+ * Its job form is `camb_client_job_create_task()`.
  */
 camb_result camb_client_create_task(const struct camb_client *client,
                                     const char *prompt,
                                     const struct camb_create_options *options,
+                                    const struct camb_cancel_token *cancel,
                                     char **out_task_id,
                                     size_t *out_len);
 
@@ -1221,11 +1337,14 @@ camb_result camb_client_save_audio(const struct camb_client *client,
  * `*out_url` is a new NUL-terminated string that the caller frees with
  * `camb_string_free()`, its length in `*out_len` unless `out_len` is NULL.
  *
+ * `cancel` (may be NULL) stops the call from another thread.
+ *
  * Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_NULL_PARAMETER`
- * for a NULL `out_url`.
+ * for a NULL `out_url`. Its job form is `camb_client_job_get_audio_url()`.
  */
 camb_result camb_client_get_audio_url(const struct camb_client *client,
                                       int64_t run_id,
+                                      const struct camb_cancel_token *cancel,
                                       char **out_url,
                                       size_t *out_len);
 
@@ -1234,14 +1353,17 @@ camb_result camb_client_get_audio_url(const struct camb_client *client,
  * `count` run ids (at most 1000; a run id may be repeated). On success `*out_list`
  * is a new `camb_audio_url_list` with one entry per run id, in order; the caller
  * frees it with `camb_audio_url_list_free()`. `count` may be 0 (an empty list, no
- * request; `run_ids` may then be NULL).
+ * request; `run_ids` may then be NULL). `cancel` (may be NULL) stops the call
+ * from another thread.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for a
- * count over 1000; and the errors of any call.
+ * count over 1000; and the errors of any call. Its job form is
+ * `camb_client_job_get_audio_urls()`.
  */
 camb_result camb_client_get_audio_urls(const struct camb_client *client,
                                        const int64_t *run_ids,
                                        size_t count,
+                                       const struct camb_cancel_token *cancel,
                                        struct camb_audio_url_list **out_list);
 
 /**
@@ -1269,8 +1391,10 @@ void camb_audio_url_list_free(struct camb_audio_url_list *list);
 /**
  * Asks for the statuses of `count` tasks at once, running up to
  * `max_connections` requests at a time (0: 8; at most 32) over the client's
- * shared keep-alive connections. Each query is retried and bounded like
- * `camb_client_get_task_status()`, and succeeds or fails on its own.
+ * shared keep-alive connections. Each query is retried like
+ * `camb_client_get_task_status()`, and succeeds or fails on its own; the
+ * client's timeout bounds the batch as a whole (entries not answered by then
+ * fail with `CAMB_RESULT_TIMEOUT`).
  *
  * On success `*out_list` is a new `camb_task_list` with one task per id, in
  * order (`camb_task_list_get(list, i)` is `task_ids[i]`'s); the caller frees it
@@ -1278,137 +1402,196 @@ void camb_audio_url_list_free(struct camb_audio_url_list *list);
  * whatever each says: check each one's `camb_task_result()`. A NULL or invalid id
  * fails only its own task (`CAMB_RESULT_NULL_PARAMETER`,
  * `CAMB_RESULT_INVALID_PARAMETER`; its `camb_task_id()` is then the id as given,
- * with U+FFFD for bytes that are not UTF-8, or "" for NULL).
+ * with U+FFFD for bytes that are not UTF-8, or "" for NULL). `cancel` (may be
+ * NULL) stops it from another thread: ids not yet asked for then fail with
+ * `CAMB_RESULT_CANCELLED`.
  *
- * Worker threads are started per call (not per task) and joined before it
- * returns. `count` may be 0 (an empty list; `task_ids` may then be NULL).
+ * The calling thread and threads of the batch's own run the queries; those
+ * are started per call (not per task) and joined before it returns. `count`
+ * may be 0 (an empty list; `task_ids` may then be NULL).
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` if `client` or `out_list`, or with
  * `count` > 0 `task_ids`, is NULL; `CAMB_RESULT_INVALID_PARAMETER` if `count` is
- * over 100000 or `max_connections` over 32.
+ * over 100000 or `max_connections` over 32. Its job form is
+ * `camb_client_job_get_task_statuses()`.
  */
 camb_result camb_client_get_task_statuses(const struct camb_client *client,
                                           const char *const *task_ids,
                                           size_t count,
                                           uint32_t max_connections,
+                                          const struct camb_cancel_token *cancel,
                                           struct camb_task_list **out_list);
 
 /**
- * Starts `camb_client_get_task_status()` as a job; its task is
- * `camb_job_task()`. Exactly one of `queue` and `callback` is given: the job is
- * put on the queue when it finishes, or `callback(job, user_data)` is called.
- * On success `*out_job` is the job, which the caller frees with `camb_job_free()`.
+ * Prompt to WAV file: creates a task from `prompt` and `create_options` (as
+ * `camb_client_create_task()`), waits for it with `wait_options`, telling
+ * `progress` of each poll (as `camb_client_wait_for_task()`), and saves its
+ * audio to `path` (the rules of `camb_client_save_audio()`).
  *
- * Errors: `CAMB_RESULT_NULL_PARAMETER` (client, task_id, out_job, or both queue
- * and callback); `CAMB_RESULT_INVALID_PARAMETER` (a bad id, both a queue and a
- * callback, or a client being freed). The call's own errors are the job's result.
+ * Everything that can be checked is checked before any task is created (and
+ * billed): the prompt, both options, and `path`, which is refused with the
+ * words and code `camb_client_save_audio()` would give (a missing or
+ * unwritable directory, a directory, a socket, a symlink loop) without being
+ * opened: a FIFO is only looked at. The save looks at `path` again, as it may
+ * change while the task runs.
+ *
+ * On success `*out_task` (unless NULL) is a new `camb_task` with the task's id
+ * and final status, for the caller to free, and `*out_bytes` (unless NULL) the
+ * bytes saved. A task that ends without audio (ERROR, TIMEOUT,
+ * PAYMENT_REQUIRED...) fails with `CAMB_RESULT_TASK_FAILED`, and
+ * `camb_last_error()` says how it ended and why. `cancel` (may be NULL) stops
+ * it from another thread, at once while it waits.
+ *
+ * Errors: those of the create, the wait and the save, and
+ * `CAMB_RESULT_TASK_FAILED`. Its job form is `camb_client_job_generate()`.
  */
-camb_result camb_client_start_get_task_status(const struct camb_client *client,
-                                              const char *task_id,
-                                              const struct camb_job_queue *queue,
-                                              camb_job_fn callback,
-                                              void *user_data,
-                                              struct camb_job **out_job);
+camb_result camb_client_generate(const struct camb_client *client,
+                                 const char *prompt,
+                                 const struct camb_create_options *create_options,
+                                 const struct camb_wait_options *wait_options,
+                                 const char *path,
+                                 const struct camb_cancel_token *cancel,
+                                 camb_progress_fn progress,
+                                 void *user_data,
+                                 struct camb_task **out_task,
+                                 uint64_t *out_bytes);
 
 /**
- * Starts `camb_client_create_task()` as a job; the new task's id is
- * `camb_job_task_id()`. The prompt and options are checked now (and copied):
- * a bad one refuses the start. Queue, callback and errors as for
- * `camb_client_start_get_task_status()`.
+ * Makes a job of `camb_client_get_task_status()`; its task is
+ * `camb_job_task()`. The id is checked (and copied) now. On success `*out_job`
+ * is the job, not started: submit it with `camb_job_submit()`, or free it.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` (client, task_id, out_job);
+ * `CAMB_RESULT_INVALID_PARAMETER` (a bad id). The call's own errors are the
+ * job's result.
  */
-camb_result camb_client_start_create_task(const struct camb_client *client,
-                                          const char *prompt,
-                                          const struct camb_create_options *options,
-                                          const struct camb_job_queue *queue,
-                                          camb_job_fn callback,
-                                          void *user_data,
-                                          struct camb_job **out_job);
-
-/**
- * Starts `camb_client_wait_for_task()` as a job; the final task is
- * `camb_job_task()`. Between polls the job holds no thread: its next poll is on
- * a timer, so a thousand waits on a pool of four threads is normal use.
- * `camb_job_cancel()` ends a waiting job at once. The id and options are checked
- * now. Queue, callback and errors as for `camb_client_start_get_task_status()`.
- */
-camb_result camb_client_start_wait_for_task(const struct camb_client *client,
+camb_result camb_client_job_get_task_status(const struct camb_client *client,
                                             const char *task_id,
-                                            const struct camb_wait_options *options,
-                                            const struct camb_job_queue *queue,
-                                            camb_job_fn callback,
-                                            void *user_data,
                                             struct camb_job **out_job);
 
 /**
- * Starts `camb_client_download_audio()` as a job: `write(data, len,
- * write_user_data)` is called for each chunk on a pool thread (never on two at
- * once). The byte count is `camb_job_bytes()`. Queue, callback and errors as for
- * `camb_client_start_get_task_status()`, plus `CAMB_RESULT_NULL_PARAMETER` for a
- * NULL `write`.
+ * Makes a job of `camb_client_create_task()`; the new task's id is
+ * `camb_job_task_id()`. The prompt and options are checked (and copied) now.
+ * As `camb_client_job_get_task_status()` otherwise.
  */
-camb_result camb_client_start_download_audio(const struct camb_client *client,
-                                             int64_t run_id,
-                                             camb_write_fn write,
-                                             void *write_user_data,
-                                             const struct camb_job_queue *queue,
-                                             camb_job_fn callback,
-                                             void *user_data,
-                                             struct camb_job **out_job);
+camb_result camb_client_job_create_task(const struct camb_client *client,
+                                        const char *prompt,
+                                        const struct camb_create_options *options,
+                                        struct camb_job **out_job);
 
 /**
- * Starts `camb_client_save_audio()` as a job (the same rules for what is at
- * `path`); the byte count is `camb_job_bytes()`. Queue, callback and errors as
- * for `camb_client_start_get_task_status()`, plus those of a bad path.
+ * Makes a job of `camb_client_wait_for_task()`; the final task is
+ * `camb_job_task()`, and `camb_job_polls()` and `camb_job_task_status()` follow
+ * it while it runs. Between polls the job holds no thread: its next poll is on
+ * a timer, so a thousand waits on a pool of four threads is normal use. The id
+ * and options are checked now. As `camb_client_job_get_task_status()`
+ * otherwise.
  */
-camb_result camb_client_start_save_audio(const struct camb_client *client,
-                                         int64_t run_id,
-                                         const char *path,
-                                         const struct camb_job_queue *queue,
-                                         camb_job_fn callback,
-                                         void *user_data,
-                                         struct camb_job **out_job);
+camb_result camb_client_job_wait_for_task(const struct camb_client *client,
+                                          const char *task_id,
+                                          const struct camb_wait_options *options,
+                                          struct camb_job **out_job);
 
 /**
- * Starts `camb_client_get_task_statuses()` as a job: up to `max_connections`
- * queries at a time (0: 8; at most 32), each on a pool thread. The list is
- * `camb_job_task_list()`, one task per id in order, each with its own result. The
- * ids are copied now. Queue, callback and errors as for
- * `camb_client_start_get_task_status()`, plus the limits of the blocking call.
+ * Makes a job of `camb_client_download_audio()` that keeps the audio in
+ * memory: `camb_job_audio()` once it is done, `camb_job_bytes()` its size. As
+ * `camb_client_job_get_task_status()` otherwise.
  */
-camb_result camb_client_start_get_task_statuses(const struct camb_client *client,
-                                                const char *const *task_ids,
-                                                size_t count,
-                                                uint32_t max_connections,
-                                                const struct camb_job_queue *queue,
-                                                camb_job_fn callback,
-                                                void *user_data,
-                                                struct camb_job **out_job);
+camb_result camb_client_job_download_audio(const struct camb_client *client,
+                                           int64_t run_id,
+                                           struct camb_job **out_job);
 
 /**
- * Starts a whole generation as one job: creates a task from `prompt` and
+ * Makes a job of `camb_client_save_audio()` (the same rules for what is at
+ * `path`, checked again when it runs); the byte count is `camb_job_bytes()`.
+ * As `camb_client_job_get_task_status()` otherwise, plus the errors of a bad
+ * path.
+ */
+camb_result camb_client_job_save_audio(const struct camb_client *client,
+                                       int64_t run_id,
+                                       const char *path,
+                                       struct camb_job **out_job);
+
+/**
+ * Makes a job of `camb_client_get_audio_url()`; the URL is
+ * `camb_job_audio_url()`. As `camb_client_job_get_task_status()` otherwise.
+ */
+camb_result camb_client_job_get_audio_url(const struct camb_client *client,
+                                          int64_t run_id,
+                                          struct camb_job **out_job);
+
+/**
+ * Makes a job of `camb_client_get_audio_urls()`; the list is
+ * `camb_job_audio_url_list()`. The run ids are checked and copied now. As
+ * `camb_client_job_get_task_status()` otherwise, plus the limits of the
+ * blocking call.
+ */
+camb_result camb_client_job_get_audio_urls(const struct camb_client *client,
+                                           const int64_t *run_ids,
+                                           size_t count,
+                                           struct camb_job **out_job);
+
+/**
+ * Makes a job of `camb_client_get_task_statuses()`: up to `max_connections`
+ * queries at a time (0: 8; at most 32), bounded as a whole by the client's
+ * timeout. The list is `camb_job_task_list()`, one task per id in order, each
+ * with its own result. The ids are copied now. As
+ * `camb_client_job_get_task_status()` otherwise, plus the limits of the
+ * blocking call.
+ */
+camb_result camb_client_job_get_task_statuses(const struct camb_client *client,
+                                              const char *const *task_ids,
+                                              size_t count,
+                                              uint32_t max_connections,
+                                              struct camb_job **out_job);
+
+/**
+ * Makes a job of `camb_client_generate()`: creates a task from `prompt` and
  * `create_options`, waits for it with `wait_options` (its pauses on a timer,
  * holding no thread), and saves its audio to `path` (the rules of
- * `camb_client_save_audio()`). `camb_job_polls()` and `camb_job_status()` follow
- * it. Its task is `camb_job_task()`, its id `camb_job_task_id()`, the bytes saved
- * `camb_job_bytes()`. A task that ends without audio fails the job with
- * `CAMB_RESULT_TASK_FAILED` (the message says why). Everything that can be
- * checked is checked now, before the task is created (and billed): the prompt,
- * both options, and `path`, which is refused with the words and code
- * `camb_client_save_audio()` would give (a missing or unwritable directory, a
- * directory, a socket, a symlink loop) without being opened: a FIFO is only
- * looked at, as its reader may come later. The save looks at `path` again, as
- * it may change while the task runs. Queue, callback and errors as for
- * `camb_client_start_get_task_status()`.
+ * `camb_client_save_audio()`). `camb_job_polls()` and `camb_job_task_status()`
+ * follow it. Its task is `camb_job_task()`, its id `camb_job_task_id()`, the
+ * bytes saved `camb_job_bytes()`. A task that ends without audio fails the job
+ * with `CAMB_RESULT_TASK_FAILED` (the message says why, and `camb_job_task()`
+ * tells how it ended).
+ *
+ * Everything that can be checked is checked now, before any task is created
+ * (and billed): the prompt, both options, and `path`, which is refused with the
+ * words and code `camb_client_save_audio()` would give (a missing or
+ * unwritable directory, a directory, a socket, a symlink loop) without being
+ * opened: a FIFO is only looked at, as its reader may come later. The save
+ * looks at `path` again, as it may change while the task runs. As
+ * `camb_client_job_get_task_status()` otherwise.
  */
-camb_result camb_client_start_generate(const struct camb_client *client,
-                                       const char *prompt,
-                                       const struct camb_create_options *create_options,
-                                       const struct camb_wait_options *wait_options,
-                                       const char *path,
-                                       const struct camb_job_queue *queue,
-                                       camb_job_fn callback,
-                                       void *user_data,
-                                       struct camb_job **out_job);
+camb_result camb_client_job_generate(const struct camb_client *client,
+                                     const char *prompt,
+                                     const struct camb_create_options *create_options,
+                                     const struct camb_wait_options *wait_options,
+                                     const char *path,
+                                     struct camb_job **out_job);
+
+/**
+ * Starts a job made by a `camb_client_job_*` function on its client's pool of
+ * threads (started with the first job: `camb_client_builder_set_job_threads()`,
+ * plus one timer thread). From here the job is libcamb's until `queue` hands it
+ * back as a `CAMB_EVENT_JOB_DONE` event, with `camb_job_user_data()` giving
+ * back `user_data` as it was (a way from the event to the caller's own record
+ * of the job). One queue may serve many jobs and many clients.
+ *
+ * Errors, after which the job is still the caller's (free it, or submit it
+ * again once the cause is gone): `CAMB_RESULT_NULL_PARAMETER` (job, queue);
+ * `CAMB_RESULT_INVALID_PARAMETER` (the job was submitted already, or its client
+ * is being freed); `CAMB_RESULT_IO` (the pool's threads cannot start; none is
+ * left behind).
+ */
+camb_result camb_job_submit(struct camb_job *job,
+                            struct camb_queue *queue,
+                            void *user_data);
+
+/**
+ * Which operation the job runs; `CAMB_JOB_KIND_NONE` for NULL.
+ */
+camb_job_kind camb_job_get_kind(const struct camb_job *job);
 
 /**
  * Where the job is; `CAMB_JOB_STATE_DONE` for NULL.
@@ -1417,14 +1600,15 @@ camb_job_state camb_job_get_state(const struct camb_job *job);
 
 /**
  * The job's outcome: `CAMB_RESULT_OK`, or its failure (`camb_job_error()` says
- * why); `CAMB_RESULT_NOT_READY` while it runs; `CAMB_RESULT_NULL_PARAMETER` for
- * NULL. A cancelled job is `CAMB_RESULT_CANCELLED`.
+ * why); `CAMB_RESULT_NOT_READY` until it is done; `CAMB_RESULT_NULL_PARAMETER`
+ * for NULL. A cancelled job is `CAMB_RESULT_CANCELLED`.
  */
 camb_result camb_job_result(const struct camb_job *job);
 
 /**
- * Why the job failed, in words (the server's where it gave any; never the key),
- * owned by the job; NULL when it succeeded or has not finished.
+ * Why a finished job failed, in words (the server's own, where it gave any;
+ * never the API key), owned by the job; its length into `*out_len` unless
+ * NULL. NULL when the job succeeded, is not done, or is NULL.
  */
 const char *camb_job_error(const struct camb_job *job,
                            size_t *out_len);
@@ -1443,14 +1627,15 @@ uint16_t camb_job_http_status(const struct camb_job *job);
 const struct camb_task *camb_job_task(const struct camb_job *job);
 
 /**
- * The list of a finished batch job, owned by the job; NULL otherwise.
+ * The list of a finished `camb_client_job_get_task_statuses()` job, owned by
+ * the job; NULL otherwise.
  */
 const struct camb_task_list *camb_job_task_list(const struct camb_job *job);
 
 /**
- * The task id of a finished create or generate job (the new task's, also when a
- * generation failed after creating it), or of a status or wait job (also when it
- * failed), owned by the job; NULL otherwise.
+ * The task id of a finished create or generate job (the new task's, also when
+ * a generation failed after creating it), or of a status or wait job (also
+ * when it failed), owned by the job; NULL otherwise.
  */
 const char *camb_job_task_id(const struct camb_job *job,
                              size_t *out_len);
@@ -1461,82 +1646,118 @@ const char *camb_job_task_id(const struct camb_job *job,
 uint64_t camb_job_bytes(const struct camb_job *job);
 
 /**
+ * The audio of a finished `camb_client_job_download_audio()` job (the WAV
+ * bytes), owned by the job; its length into `*out_len` unless NULL. NULL (and
+ * 0) otherwise.
+ */
+const uint8_t *camb_job_audio(const struct camb_job *job,
+                              size_t *out_len);
+
+/**
+ * The URL of a finished `camb_client_job_get_audio_url()` job, owned by the
+ * job; its length into `*out_len` unless NULL. NULL otherwise.
+ */
+const char *camb_job_audio_url(const struct camb_job *job,
+                               size_t *out_len);
+
+/**
+ * The list of a finished `camb_client_job_get_audio_urls()` job, owned by the
+ * job; NULL otherwise.
+ */
+const struct camb_audio_url_list *camb_job_audio_url_list(const struct camb_job *job);
+
+/**
  * Polls made so far by a wait or generate job (0 for other jobs and NULL). May
  * be read while the job runs, from any thread.
  */
 uint32_t camb_job_polls(const struct camb_job *job);
 
 /**
- * The last status a wait or generate job's polls saw (a finished status job:
- * its task's), as a `CAMB_STATUS_*` value; `CAMB_STATUS_UNKNOWN` before the
- * first (check `camb_job_polls()` to tell it from a status this version does not
- * know) and for jobs about no task. May be read while the job runs, from any
- * thread: for a progress line.
+ * The status of the job's task as last seen: a wait or generate job's last
+ * poll, or a finished status job's task; as a `CAMB_STATUS_*` value.
+ * `CAMB_STATUS_UNKNOWN` before the first poll (check `camb_job_polls()` to
+ * tell it from a status this version does not know) and for jobs about no
+ * task. May be read while the job runs, from any thread: for a progress line.
  */
-camb_status camb_job_status(const struct camb_job *job);
+camb_status camb_job_task_status(const struct camb_job *job);
 
 /**
- * The `user_data` given when the job started, as it was given (with a queue
- * too, where no callback gets it: a way back from a popped job to the caller's
- * own record of it). NULL for NULL.
+ * The `user_data` given to `camb_job_submit()`, as it was given (NULL before,
+ * and for NULL).
  */
 void *camb_job_user_data(const struct camb_job *job);
 
 /**
- * Cancels the job: a waiting job finishes at once, a running one at its next
- * check (a download between chunks, a retry before it is sent); it is then
- * delivered with `CAMB_RESULT_CANCELLED`. A finished job is left as it is.
+ * Cancels the job, from any thread: a job between steps finishes at once, a
+ * running one at its next check (a download between chunks, a retry before it
+ * is sent), one not submitted yet as soon as it is; it is then delivered with
+ * `CAMB_RESULT_CANCELLED`. A finished job is left as it is.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` for NULL.
  */
 camb_result camb_job_cancel(const struct camb_job *job);
 
 /**
- * Frees a job, at any time, from any thread, from inside its own callback too.
- * A job still running is cancelled, and a job freed before it was delivered is
- * never delivered. If its callback is running on another thread, this waits for
- * it to return, so that what the callback uses may be freed next; called from
- * inside any job's callback it does not wait (so that two callbacks freeing each
- * other's jobs cannot wait for each other): free a job's `user_data` in its own
- * callback, or outside every callback. A queue's job: free it on the thread that
- * pops the queue, or while no other thread pops it (a pop at that very moment
- * could hand out the handle being freed). What was read from the job is freed
- * with it. NULL is a no-op; never free a job twice.
+ * Frees a job that is the caller's: one made and never submitted, or one its
+ * queue handed back; on any thread. What was read from it is freed with it.
+ * A job still in flight (submitted, not yet handed back) is not the caller's
+ * to free: this only cancels it, and it is delivered as usual. NULL is a
+ * no-op; never free a job twice.
  */
 void camb_job_free(struct camb_job *job);
 
 /**
- * Makes a completion queue. The caller owns it and frees it with
- * `camb_job_queue_free()`.
+ * Makes a queue. The caller owns it and frees it with `camb_queue_free()`.
  *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_IO` if the system refuses a
- * file descriptor.
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_IO` if the system has no
+ * descriptor to give (the process is at its limit of open files, EMFILE).
  */
-camb_result camb_job_queue_new(struct camb_job_queue **out_queue);
+camb_result camb_queue_new(struct camb_queue **out_queue);
 
 /**
- * The queue's file descriptor, readable while it holds finished jobs (an eventfd
- * on Linux, a pipe elsewhere). Watch it for reading; never read, write or close
- * it yourself. -1 for NULL.
+ * The queue's readiness handle, readable exactly while events wait: a file
+ * descriptor on Unix (an eventfd on Linux, a pipe elsewhere), a `SOCKET` on
+ * Windows (for `select` and `WSAPoll`). Watch it for reading; never read,
+ * write or close it yourself. -1 for NULL.
  */
-int32_t camb_job_queue_fd(const struct camb_job_queue *queue);
+ptrdiff_t camb_queue_fd(const struct camb_queue *queue);
 
 /**
- * Takes the next finished job off the queue into `*out_job`: the same handle its
- * start function gave (still the caller's to free). `CAMB_RESULT_NOT_READY` when
- * there is none; then the descriptor is no longer readable. Never blocks.
+ * Takes the next event off the queue, never blocking: what happened into
+ * `*out_event`, and the job it happened to into `*out_job`, the very handle
+ * its `camb_client_job_*` function gave (`camb_job_user_data()` gives back
+ * what was given to `camb_job_submit()`). After `CAMB_EVENT_JOB_DONE` the job
+ * is the caller's again, to read and free.
  *
- * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_NOT_READY`.
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_NOT_READY` when no event
+ * waits (the readiness handle is then not readable), and nothing is written.
  */
-camb_result camb_job_queue_pop(const struct camb_job_queue *queue,
-                               struct camb_job **out_job);
+camb_result camb_queue_pop(const struct camb_queue *queue,
+                           camb_event *out_event,
+                           struct camb_job **out_job);
 
 /**
- * Frees a queue. Jobs that were to be put on it, or were on it, are still the
- * caller's (free them as usual); they are no longer put anywhere. Its file
- * descriptor is closed once those jobs are freed too. NULL is a no-op.
+ * Takes the next event off the queue as `camb_queue_pop()` does, waiting up to
+ * `timeout_ms` milliseconds for one (0: not at all; `UINT32_MAX`: about 50
+ * days). For a thread of the caller's that serves the queue, or a program
+ * with no event loop.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_TIMEOUT` when no event
+ * came in time, and nothing is written.
  */
-void camb_job_queue_free(struct camb_job_queue *queue);
+camb_result camb_queue_wait(const struct camb_queue *queue,
+                            uint32_t timeout_ms,
+                            camb_event *out_event,
+                            struct camb_job **out_job);
+
+/**
+ * Frees a queue, from any thread that no longer uses it. The jobs on it are
+ * freed with it, and so is each job submitted to it that is still in flight,
+ * when it finishes (cancel them first to make that soon): the caller's
+ * pointers to those jobs must not be used again. Its readiness handle is
+ * closed once no job refers to the queue. NULL is a no-op.
+ */
+void camb_queue_free(struct camb_queue *queue);
 
 /**
  * Creates a token, not cancelled. Free it with `camb_cancel_token_free()`.

@@ -1,7 +1,9 @@
-//! The blocking form of every operation: its work ([`crate::operations`]) run to
-//! its end on the calling thread ([`run_here`]), the very work a job runs on the
-//! client's pool. Only here can chunks and progress reach the caller's own code
-//! as they come, since only here does the work run on the caller's thread.
+//! The blocking form of every operation, for Rust callers: its work
+//! ([`crate::operations`]) run to its end on the calling thread ([`run_here`]),
+//! the very work a job runs on the client's pool. Only here can chunks and
+//! progress reach the caller's own code as they come, since only here does the
+//! work run on the caller's thread. (The C ABI's blocking calls run the same
+//! works the same way, with the caller's cancel token.)
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,11 +12,11 @@ use std::sync::Arc;
 use crate::cancel::CancelToken;
 use crate::client::Client;
 use crate::create::CreateRequest;
+use crate::engine::{Work, run_here};
 use crate::error::Error;
-use crate::jobs::{Work, run_here};
 use crate::operations::{
     AudioUrlWork, AudioUrlsWork, BatchWork, CreateWork, DownloadWork, GenerateWork, Output,
-    SaveWork, StatusWork, WaitWork, unexpected,
+    SaveWork, StatusWork, WaitWork,
 };
 use crate::task::TaskInfo;
 use crate::wait::{Progress, WaitOptions};
@@ -39,20 +41,14 @@ impl Client {
     /// `GET /text-to-sound/{task_id}`: the task's status, retried on transient failures.
     pub fn get_task_status(&self, task_id: &str) -> Result<TaskInfo, Error> {
         let mut work = StatusWork::new(self, task_id, Arc::default())?;
-        match run(&mut work, None)? {
-            Output::Task { info, .. } => Ok(info),
-            other => Err(unexpected(&other)),
-        }
+        Ok(run(&mut work, None)?.into_task()?.1)
     }
 
     /// `POST /text-to-sound`: creates a task and returns its id. Validated first;
     /// retried only if `request.retry` is set (a retry can create a second paid task).
     pub fn create_task(&self, request: &CreateRequest) -> Result<String, Error> {
         let mut work = CreateWork::new(self, request.clone(), Arc::default())?;
-        match run(&mut work, None)? {
-            Output::TaskId(task_id) => Ok(task_id),
-            other => Err(unexpected(&other)),
-        }
+        run(&mut work, None)?.into_task_id()
     }
 
     /// Polls the task's status until it is final (any status but PENDING) and
@@ -67,10 +63,7 @@ impl Client {
     ) -> Result<TaskInfo, Error> {
         let report = Some(Box::new(progress) as _);
         let mut work = WaitWork::new(self, task_id, options, report, Arc::default())?;
-        match run(&mut work, cancel)? {
-            Output::Task { info, .. } => Ok(info),
-            other => Err(unexpected(&other)),
-        }
+        Ok(run(&mut work, cancel)?.into_task()?.1)
     }
 
     /// Streams the audio of a successful run to `sink`, chunk by chunk (64 KiB,
@@ -89,11 +82,9 @@ impl Client {
             client: self,
             run_id,
             sink,
+            kept: None,
         };
-        match run(&mut work, cancel)? {
-            Output::Bytes(bytes) => Ok(bytes),
-            other => Err(unexpected(&other)),
-        }
+        run(&mut work, cancel)?.into_bytes()
     }
 
     /// Saves the audio of a successful run to `path`, following any symlinks to
@@ -113,10 +104,7 @@ impl Client {
             run_id,
             path: path.to_path_buf(),
         };
-        match run(&mut work, cancel)? {
-            Output::Bytes(bytes) => Ok(bytes),
-            other => Err(unexpected(&other)),
-        }
+        run(&mut work, cancel)?.into_bytes()
     }
 
     /// `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`: a pre-signed URL
@@ -126,20 +114,14 @@ impl Client {
             client: self,
             run_id,
         };
-        match run(&mut work, None)? {
-            Output::AudioUrl(url) => Ok(url),
-            other => Err(unexpected(&other)),
-        }
+        run(&mut work, None)?.into_audio_url()
     }
 
     /// `POST /text-to-sound-results`: URLs for many runs at once. Run ids the server
     /// does not know are absent from the map. A read, so it is retried like one.
     pub fn get_audio_urls(&self, run_ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
         let mut work = AudioUrlsWork::new(self, run_ids.to_vec())?;
-        match run(&mut work, None)? {
-            Output::AudioUrls(urls) => Ok(urls),
-            other => Err(unexpected(&other)),
-        }
+        Ok(run(&mut work, None)?.into_audio_urls()?.1)
     }
 
     /// The status of each task, in the order given, each with its own result.
@@ -155,13 +137,11 @@ impl Client {
     ) -> Result<Vec<Result<TaskInfo, Error>>, Error> {
         let ids = task_ids
             .iter()
-            .map(|id| Ok(id.as_ref().to_owned()))
+            .map(|id| (id.as_ref().to_owned(), None))
             .collect();
         let mut work = BatchWork::new(self, ids, connections)?;
-        match run(&mut work, None)? {
-            Output::Statuses(statuses) => Ok(statuses.into_iter().map(|(_, r)| r).collect()),
-            other => Err(unexpected(&other)),
-        }
+        let statuses = run(&mut work, None)?.into_statuses()?;
+        Ok(statuses.into_iter().map(|(_, result)| result).collect())
     }
 
     /// Prompt to WAV file: creates the task, waits for it (`progress` told of
@@ -186,17 +166,11 @@ impl Client {
             report,
             Arc::default(),
         )?;
-        match run(&mut work, cancel)? {
-            Output::Generated {
-                task_id,
-                info,
-                bytes,
-            } => Ok(Generated {
-                task_id,
-                info,
-                bytes,
-            }),
-            other => Err(unexpected(&other)),
-        }
+        let (task_id, info, bytes) = run(&mut work, cancel)?.into_generated()?;
+        Ok(Generated {
+            task_id,
+            info,
+            bytes,
+        })
     }
 }

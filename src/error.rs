@@ -39,8 +39,6 @@ pub enum ErrorKind {
     Cancelled,
     /// A local file could not be written.
     Io,
-    /// A caller's buffer was too small (only the C layer produces this).
-    BufferTooSmall,
     /// A panic was caught at the C boundary (a bug in this library).
     Panic,
     /// Not yet: a job that has not finished, a queue with no finished job.

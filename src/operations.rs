@@ -2,7 +2,7 @@
 //! a create, a wait (one poll per step, its pauses between steps), a download, a
 //! save, an audio URL, many audio URLs, a batch of statuses, and a whole
 //! generation (create, wait, save). A blocking call runs the work on the calling
-//! thread ([`crate::jobs::run_here`]); a job runs the same work on the client's
+//! thread ([`crate::engine::run_here`]); a job runs the same work on the client's
 //! pool. Only the blocking form can hand chunks or progress to the caller's own
 //! code as they come, since only it runs on the caller's thread.
 //!
@@ -20,8 +20,8 @@ use std::time::Instant;
 use crate::client::Client;
 use crate::create::CreateRequest;
 use crate::destination::Destination;
+use crate::engine::{Step, StepContext, Work};
 use crate::error::{Error, ErrorKind};
-use crate::jobs::{Step, StepContext, Work};
 use crate::log::{LogLevel, log_line};
 use crate::retry::Plan;
 use crate::task::{TaskInfo, TaskStatus};
@@ -38,16 +38,88 @@ pub(crate) enum Output {
     Statuses(Vec<(String, Result<TaskInfo, Error>)>),
     /// Bytes of audio delivered or saved.
     Bytes(u64),
+    /// The audio itself, downloaded into memory.
+    Audio(Vec<u8>),
     /// A pre-signed URL of a run's audio.
     AudioUrl(String),
-    /// The URLs of many runs, by run id (unknown runs absent).
-    AudioUrls(HashMap<i64, String>),
+    /// The URLs of many runs: the ids asked for, in order, and the URLs by run
+    /// id (unknown runs absent).
+    AudioUrls {
+        run_ids: Vec<i64>,
+        urls: HashMap<i64, String>,
+    },
     /// A whole generation: the task created, its final status, the bytes saved.
     Generated {
         task_id: String,
         info: TaskInfo,
         bytes: u64,
     },
+}
+
+/// A blocking call's work produced what another operation produces: a bug.
+fn unexpected(output: &Output) -> Error {
+    Error::new(
+        ErrorKind::Panic,
+        format!(
+            "internal error: an operation produced {output:?} (a bug in libcamb; please report it)"
+        ),
+    )
+}
+
+/// What each blocking form takes out of its work's output.
+impl Output {
+    pub(crate) fn into_task(self) -> Result<(String, TaskInfo), Error> {
+        match self {
+            Output::Task { task_id, info } => Ok((task_id, info)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub(crate) fn into_task_id(self) -> Result<String, Error> {
+        match self {
+            Output::TaskId(task_id) => Ok(task_id),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub(crate) fn into_bytes(self) -> Result<u64, Error> {
+        match self {
+            Output::Bytes(bytes) => Ok(bytes),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub(crate) fn into_audio_url(self) -> Result<String, Error> {
+        match self {
+            Output::AudioUrl(url) => Ok(url),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub(crate) fn into_audio_urls(self) -> Result<(Vec<i64>, HashMap<i64, String>), Error> {
+        match self {
+            Output::AudioUrls { run_ids, urls } => Ok((run_ids, urls)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub(crate) fn into_statuses(self) -> Result<Vec<(String, Result<TaskInfo, Error>)>, Error> {
+        match self {
+            Output::Statuses(statuses) => Ok(statuses),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub(crate) fn into_generated(self) -> Result<(String, TaskInfo, u64), Error> {
+        match self {
+            Output::Generated {
+                task_id,
+                info,
+                bytes,
+            } => Ok((task_id, info, bytes)),
+            other => Err(unexpected(&other)),
+        }
+    }
 }
 
 /// What a running operation has told so far, readable from any thread while it
@@ -231,17 +303,41 @@ pub(crate) struct DownloadWork<C, S> {
     pub(crate) client: C,
     pub(crate) run_id: i64,
     pub(crate) sink: S,
+    /// Where `sink` keeps the audio, for a download into memory.
+    pub(crate) kept: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+/// Where a download job keeps the audio: in memory, handed over at its end.
+pub(crate) type InMemory = Box<dyn FnMut(&[u8]) -> Result<(), Error> + Send>;
+
+impl<C: Borrow<Client>> DownloadWork<C, InMemory> {
+    /// A download whose audio is kept in memory: [`Output::Audio`].
+    pub(crate) fn into_memory(client: C, run_id: i64) -> Self {
+        let audio = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&audio);
+        DownloadWork {
+            client,
+            run_id,
+            sink: Box::new(move |chunk: &[u8]| {
+                lock(&sink).extend_from_slice(chunk);
+                Ok(())
+            }),
+            kept: Some(audio),
+        }
+    }
 }
 
 impl<C: Borrow<Client>, S: FnMut(&[u8]) -> Result<(), Error>> Work<Output> for DownloadWork<C, S> {
     fn step(&mut self, cx: &StepContext<'_>) -> Step<Output> {
         let sink = &mut self.sink;
-        Step::Done(
+        let streamed =
             self.client
                 .borrow()
-                .stream_audio(self.run_id, Some(cx.cancel), &mut |chunk| sink(chunk))
-                .map(Output::Bytes),
-        )
+                .stream_audio(self.run_id, Some(cx.cancel), &mut |chunk| sink(chunk));
+        Step::Done(streamed.map(|bytes| match &self.kept {
+            Some(kept) => Output::Audio(std::mem::take(&mut *lock(kept))),
+            None => Output::Bytes(bytes),
+        }))
     }
 }
 
@@ -287,21 +383,32 @@ pub(crate) struct AudioUrlsWork<C> {
 }
 
 impl<C: Borrow<Client>> AudioUrlsWork<C> {
-    /// Checks the count now.
+    /// Checks the count now (none is allowed: an empty answer, no request).
     pub(crate) fn new(client: C, run_ids: Vec<i64>) -> Result<Self, Error> {
-        crate::client::check_bulk_count(run_ids.len())?;
+        if !run_ids.is_empty() {
+            crate::client::check_bulk_count(run_ids.len())?;
+        }
         Ok(AudioUrlsWork { client, run_ids })
     }
 }
 
 impl<C: Borrow<Client>> Work<Output> for AudioUrlsWork<C> {
     fn step(&mut self, cx: &StepContext<'_>) -> Step<Output> {
-        Step::Done(
-            self.client
-                .borrow()
-                .get_audio_urls_cancellable(&self.run_ids, Some(cx.cancel))
-                .map(Output::AudioUrls),
-        )
+        if self.run_ids.is_empty() {
+            // Nothing to ask: no request.
+            return Step::Done(Ok(Output::AudioUrls {
+                run_ids: Vec::new(),
+                urls: HashMap::new(),
+            }));
+        }
+        let urls = self
+            .client
+            .borrow()
+            .get_audio_urls_cancellable(&self.run_ids, Some(cx.cancel));
+        Step::Done(urls.map(|urls| Output::AudioUrls {
+            run_ids: std::mem::take(&mut self.run_ids),
+            urls,
+        }))
     }
 }
 
@@ -321,8 +428,9 @@ pub(crate) const MAX_BATCH_SIZE: usize = 100_000;
 /// `Timeout`, and a cancel fails those not yet asked.
 pub(crate) struct BatchWork<C> {
     client: C,
-    /// Each id, or why it cannot be asked for (that entry alone fails).
-    ids: Vec<Result<String, Error>>,
+    /// Each id as given, and why it cannot be asked for when it cannot (that
+    /// entry alone fails).
+    ids: Vec<(String, Option<Error>)>,
     lanes: usize,
 }
 
@@ -330,7 +438,7 @@ impl<C: Borrow<Client> + Sync> BatchWork<C> {
     /// Checks the sizes now.
     pub(crate) fn new(
         client: C,
-        ids: Vec<Result<String, Error>>,
+        ids: Vec<(String, Option<Error>)>,
         connections: usize,
     ) -> Result<Self, Error> {
         if ids.len() > MAX_BATCH_SIZE {
@@ -361,8 +469,10 @@ impl<C: Borrow<Client> + Sync> Work<Output> for BatchWork<C> {
             ..Plan::new(true)
         };
         let ids = &self.ids;
-        let query = |id: &Result<String, Error>| {
-            let id = id.as_ref().map_err(Clone::clone)?;
+        let query = |(id, unusable): &(String, Option<Error>)| {
+            if let Some(error) = unusable {
+                return Err(error.clone());
+            }
             client
                 .status_url(id)
                 .and_then(|url| client.get_task_status_within(&url, &plan))
@@ -410,11 +520,11 @@ impl<C: Borrow<Client> + Sync> Work<Output> for BatchWork<C> {
         let statuses = std::mem::take(&mut self.ids)
             .into_iter()
             .zip(results)
-            .map(|(id, result)| {
+            .map(|((id, _), result)| {
                 let outcome = result.unwrap_or_else(|| {
                     Err(Error::new(ErrorKind::Cancelled, "the batch was cancelled"))
                 });
-                (id.unwrap_or_default(), outcome)
+                (id, outcome)
             })
             .collect();
         Step::Done(Ok(Output::Statuses(statuses)))
@@ -545,19 +655,9 @@ impl<'a, C: Borrow<Client> + Clone + Send + 'a> Work<Output> for GenerateWork<'a
     fn cancelled(&self) -> Error {
         match &self.stage {
             Stage::Wait { waiting, .. } => waiting.cancelled(),
-            _ => crate::jobs::cancelled(),
+            _ => crate::engine::cancelled(),
         }
     }
-}
-
-/// A blocking call's work produced what another operation produces: a bug.
-pub(crate) fn unexpected(output: &Output) -> Error {
-    Error::new(
-        ErrorKind::Panic,
-        format!(
-            "internal error: an operation produced {output:?} (a bug in libcamb; please report it)"
-        ),
-    )
 }
 
 /// A task that ended without audio (ERROR, TIMEOUT, PAYMENT_REQUIRED...).

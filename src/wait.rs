@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use crate::cancel::CancelToken;
 use crate::client::Client;
 use crate::config::MAX_TIMEOUT;
+use crate::engine::{Step, StepContext, Work};
 use crate::error::{Error, ErrorKind};
-use crate::jobs::{Step, StepContext, Work};
 use crate::retry::Plan;
 use crate::retry::is_retryable;
 use crate::task::TaskInfo;
@@ -301,7 +301,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::run_here;
+    use crate::engine::run_here;
     use crate::task::TaskStatus;
 
     /// A wait whose polls are `poll`'s answers, run on this thread.

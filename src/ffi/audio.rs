@@ -1,14 +1,16 @@
 //! Fetching finished audio: streamed to a callback, saved to a file, or as URLs.
 
+use std::collections::HashMap;
 use std::ffi::{c_char, c_void};
 
 use crate::client::check_bulk_count;
 use crate::error::{Error, ErrorKind};
 use crate::ffi::boundary::{null_parameter, out_arg, path_arg, result_call, value_call, void_call};
-use crate::ffi::cancel::{camb_cancel_token, token_arg};
+use crate::ffi::cancel::{camb_cancel_token, run_blocking};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::result_code::camb_result;
 use crate::ffi::string::give_string;
+use crate::operations::{AudioUrlWork, AudioUrlsWork, DownloadWork, SaveWork};
 
 /// Receives the audio of `camb_client_download_audio()` chunk by chunk, in order,
 /// on the calling thread: `len` bytes at `data`, valid only during the call.
@@ -47,11 +49,9 @@ pub unsafe extern "C" fn camb_client_download_audio(
         // SAFETY: for each argument, the caller's contract above.
         let client = unsafe { client_arg(client) }?;
         let write = write.ok_or_else(|| null_parameter("write"))?;
-        // SAFETY: NULL or a live token.
-        let cancel = unsafe { token_arg(cancel) }.cloned();
-        let total = client.download_audio(run_id, cancel.as_ref(), &mut |chunk| {
+        let sink = |chunk: &[u8]| {
             // SAFETY: the caller vouches for the callback and user_data; the chunk
-            // is valid for its length during the call.
+            // is valid for its length during the call, on this thread.
             if unsafe { write(chunk.as_ptr(), chunk.len(), user_data) } {
                 Ok(())
             } else {
@@ -60,7 +60,15 @@ pub unsafe extern "C" fn camb_client_download_audio(
                     "the write callback stopped the download",
                 ))
             }
-        })?;
+        };
+        let mut work = DownloadWork {
+            client,
+            run_id,
+            sink,
+            kept: None,
+        };
+        // SAFETY: NULL or a live token.
+        let total = unsafe { run_blocking(&mut work, cancel) }?.into_bytes()?;
         // SAFETY: NULL or writable.
         unsafe { write_optional(out_bytes, total) };
         Ok(())
@@ -108,9 +116,13 @@ pub unsafe extern "C" fn camb_client_save_audio(
         let client = unsafe { client_arg(client) }?;
         // SAFETY: NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?;
+        let mut work = SaveWork {
+            client,
+            run_id,
+            path,
+        };
         // SAFETY: NULL or a live token.
-        let cancel = unsafe { token_arg(cancel) }.cloned();
-        let total = client.save_audio(run_id, &path, cancel.as_ref())?;
+        let total = unsafe { run_blocking(&mut work, cancel) }?.into_bytes()?;
         // SAFETY: NULL or writable.
         unsafe { write_optional(out_bytes, total) };
         Ok(())
@@ -122,14 +134,18 @@ pub unsafe extern "C" fn camb_client_save_audio(
 /// `*out_url` is a new NUL-terminated string that the caller frees with
 /// `camb_string_free()`, its length in `*out_len` unless `out_len` is NULL.
 ///
+/// `cancel` (may be NULL) stops the call from another thread.
+///
 /// Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_NULL_PARAMETER`
-/// for a NULL `out_url`.
-// The caller's part: `client` is NULL or a live client; `out_url` is NULL or valid for writing a
-// pointer; `out_len` is NULL or valid for writing a `size_t`.
+/// for a NULL `out_url`. Its job form is `camb_client_job_get_audio_url()`.
+// The caller's part: `client` is NULL or a live client; `cancel` is NULL or a live token;
+// `out_url` is NULL or valid for writing a pointer; `out_len` is NULL or valid for
+// writing a `size_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_get_audio_url(
     client: *const camb_client,
     run_id: i64,
+    cancel: *const camb_cancel_token,
     out_url: *mut *mut c_char,
     out_len: *mut usize,
 ) -> camb_result {
@@ -137,7 +153,9 @@ pub unsafe extern "C" fn camb_client_get_audio_url(
         // SAFETY: the caller passes NULL or a live client.
         let client = unsafe { client_arg(client) }?;
         out_arg(out_url, "out_url")?;
-        let url = client.get_audio_url(run_id)?;
+        let mut work = AudioUrlWork { client, run_id };
+        // SAFETY: NULL or a live token.
+        let url = unsafe { run_blocking(&mut work, cancel) }?.into_audio_url()?;
         // SAFETY: out_url checked non-NULL above; out_len NULL or writable.
         unsafe { give_string(out_url, out_len, url, "audio URL") }
     })
@@ -157,62 +175,76 @@ pub struct camb_audio_url_list {
 /// `count` run ids (at most 1000; a run id may be repeated). On success `*out_list`
 /// is a new `camb_audio_url_list` with one entry per run id, in order; the caller
 /// frees it with `camb_audio_url_list_free()`. `count` may be 0 (an empty list, no
-/// request; `run_ids` may then be NULL).
+/// request; `run_ids` may then be NULL). `cancel` (may be NULL) stops the call
+/// from another thread.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for a
-/// count over 1000; and the errors of any call.
+/// count over 1000; and the errors of any call. Its job form is
+/// `camb_client_job_get_audio_urls()`.
 // The caller's part: `client` is NULL or a live client; `run_ids` is NULL or points to `count`
-// values; `out_list` is NULL or valid for writing a pointer.
+// values; `cancel` is NULL or a live token; `out_list` is NULL or valid for writing a pointer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_get_audio_urls(
     client: *const camb_client,
     run_ids: *const i64,
     count: usize,
+    cancel: *const camb_cancel_token,
     out_list: *mut *mut camb_audio_url_list,
 ) -> camb_result {
     result_call(|| {
         // SAFETY: the caller passes NULL or a live client.
         let client = unsafe { client_arg(client) }?;
         out_arg(out_list, "out_list")?;
-        if count > 0 && run_ids.is_null() {
-            return Err(null_parameter("run_ids"));
-        }
-        let ids = if count == 0 {
-            &[][..]
-        } else {
-            // Checked before the slice is made, so no slice covers memory the
-            // caller never promised.
-            check_bulk_count(count)?;
-            // SAFETY: non-NULL and `count` values long, per the contract.
-            unsafe { std::slice::from_raw_parts(run_ids, count) }
-        };
-        if ids.is_empty() {
-            let list = Box::into_raw(Box::new(camb_audio_url_list {
-                entries: Vec::new(),
-            }));
-            // SAFETY: checked non-NULL above; the caller passes a writable pointer.
-            unsafe { out_list.write(list) };
-            return Ok(());
-        }
-        let urls = client.get_audio_urls(ids)?;
-        // Looked up, not taken: a run id asked for twice gets its URL twice.
-        let entries = ids
-            .iter()
-            .map(|run_id| {
-                let url = urls.get(run_id).map(|url| {
-                    let mut bytes = Vec::with_capacity(url.len() + 1);
-                    bytes.extend_from_slice(url.as_bytes());
-                    bytes.push(0);
-                    bytes.into_boxed_slice()
-                });
-                (*run_id, url)
-            })
-            .collect();
-        let list = Box::into_raw(Box::new(camb_audio_url_list { entries }));
+        // SAFETY: NULL or `count` values.
+        let run_ids = unsafe { run_ids_arg(run_ids, count) }?;
+        let mut work = AudioUrlsWork::new(client, run_ids.to_vec())?;
+        // SAFETY: NULL or a live token.
+        let (run_ids, urls) = unsafe { run_blocking(&mut work, cancel) }?.into_audio_urls()?;
+        let list = Box::into_raw(Box::new(audio_url_list(&run_ids, &urls)));
         // SAFETY: checked non-NULL above; the caller passes a writable pointer.
         unsafe { out_list.write(list) };
         Ok(())
     })
+}
+
+/// The run ids at `run_ids`, once `count` is within the limit and `run_ids` is
+/// not NULL (it may be when `count` is 0).
+///
+/// # Safety
+/// `run_ids` is NULL or points to `count` values.
+pub(crate) unsafe fn run_ids_arg<'a>(
+    run_ids: *const i64,
+    count: usize,
+) -> Result<&'a [i64], Error> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if run_ids.is_null() {
+        return Err(null_parameter("run_ids"));
+    }
+    // Checked before the slice is made, so no slice covers memory the caller
+    // never promised.
+    check_bulk_count(count)?;
+    // SAFETY: non-NULL and `count` values long, per the contract.
+    Ok(unsafe { std::slice::from_raw_parts(run_ids, count) })
+}
+
+/// The list of `run_ids`, in order, each with its URL from `urls` if it has
+/// one. Looked up, not taken: a run id asked for twice gets its URL twice.
+pub(crate) fn audio_url_list(run_ids: &[i64], urls: &HashMap<i64, String>) -> camb_audio_url_list {
+    let entries = run_ids
+        .iter()
+        .map(|run_id| {
+            let url = urls.get(run_id).map(|url| {
+                let mut bytes = Vec::with_capacity(url.len() + 1);
+                bytes.extend_from_slice(url.as_bytes());
+                bytes.push(0);
+                bytes.into_boxed_slice()
+            });
+            (*run_id, url)
+        })
+        .collect();
+    camb_audio_url_list { entries }
 }
 
 /// How many entries the list holds (as many as run ids were asked for); 0 for NULL.

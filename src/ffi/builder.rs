@@ -1,9 +1,8 @@
 //! `camb_client_builder`: collects settings, then builds a `camb_client`.
 
-use std::collections::BTreeSet;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::client::Client;
 use crate::config::{ClientConfig, LogSink, load_ca_bundle_file};
@@ -29,38 +28,69 @@ use crate::log::LogLevel;
 /// `camb_client_builder_add_header()`, `camb_client_builder_build()`,
 /// `camb_client_builder_free()`.
 ///
-/// Thread-safety: use a builder from one thread at a time.
-///
-/// Do not use a builder after it was built or freed. As a safety net, libcamb
-/// refuses such a call with `CAMB_RESULT_INVALID_PARAMETER` instead of touching
-/// freed memory, until a new builder happens to get the same address.
+/// Thread-safety: use a builder from one thread at a time. Like every handle,
+/// it must not be used after it was built or freed.
 pub struct camb_client_builder {
     config: ClientConfig,
     /// The first setting that was refused, and why: building then fails with it,
     /// so that a program that did not check a setter's result cannot send its key
     /// (and paid calls) somewhere it did not name.
     refused: Option<Error>,
+    /// The log function set, whose finalizer runs once libcamb is done with it.
+    log_hook: Option<Arc<LogHook>>,
 }
 
-/// Addresses of the builders that are alive (a safety net, not a guarantee: once a
-/// new builder reuses a freed one's address, the stale pointer matches it). A builder is checked against it on
-/// every call, so that a call on a builder that was already built or freed gets
-/// `CAMB_RESULT_INVALID_PARAMETER` instead of touching freed memory, and a second
-/// free is harmless. Builders are few and short-lived, so a global lock is cheap.
-static LIVE_BUILDERS: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
-
-fn live_builders() -> MutexGuard<'static, BTreeSet<usize>> {
-    LIVE_BUILDERS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The caller's log function, its `user_data`, and the finalizer that is told
+/// when libcamb will call neither again: when the client is freed, or when the
+/// builder is freed, fails to build, or gets another log function.
+pub(crate) struct LogHook {
+    callback: unsafe extern "C" fn(u32, *const c_char, usize, *mut c_void),
+    user_data: usize,
+    finalizer: camb_finalizer_fn,
+    /// Set once the finalizer ran: no line is passed on after it.
+    finished: AtomicBool,
 }
 
-fn not_live() -> Error {
-    Error::invalid("the builder was already built or freed (or is not a camb_client_builder)")
+impl LogHook {
+    fn line(&self, level: LogLevel, line: &str) {
+        if self.finished.load(Ordering::Acquire) {
+            return;
+        }
+        let mut text = Vec::with_capacity(line.len() + 1);
+        text.extend_from_slice(line.as_bytes());
+        text.push(0);
+        // SAFETY: the caller vouches that the callback may be called with its
+        // user_data on any thread until the finalizer runs; the line is valid
+        // during the call.
+        unsafe {
+            (self.callback)(
+                level as u32,
+                text.as_ptr().cast(),
+                line.len(),
+                self.user_data as *mut c_void,
+            );
+        }
+    }
+
+    /// libcamb is done with the function: its finalizer runs, once, here.
+    pub(crate) fn finish(&self) {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(finalizer) = self.finalizer {
+            // SAFETY: the caller's finalizer, called once with its user_data.
+            unsafe { finalizer(self.user_data as *mut c_void) };
+        }
+    }
 }
 
-/// Applies `change` to a live builder, holding the registry lock so that a
-/// concurrent build or free cannot free it meanwhile.
+impl Drop for LogHook {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Applies `change` to a builder, remembering the first refusal.
 fn with_builder(
     builder: *mut camb_client_builder,
     setter: &str,
@@ -76,17 +106,11 @@ fn change_builder(
     setter: &str,
     change: impl FnOnce(&mut ClientConfig) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    if builder.is_null() {
+    // SAFETY: NULL or a live builder, used by one thread at a time (the
+    // caller's part).
+    let Some(builder) = (unsafe { builder.as_mut() }) else {
         return Err(null_parameter("builder"));
-    }
-    let live = live_builders();
-    if !live.contains(&(builder as usize)) {
-        return Err(not_live());
-    }
-    // SAFETY: the registry holds only pointers from Box::into_raw in
-    // camb_client_builder_new that were not yet built or freed, and its lock
-    // (held until the end of this scope) keeps them from being freed meanwhile.
-    let builder = unsafe { &mut *builder };
+    };
     let changed = change(&mut builder.config);
     if let Err(error) = &changed {
         if builder.refused.is_none() {
@@ -107,12 +131,11 @@ fn change_builder(
 #[unsafe(no_mangle)]
 pub extern "C" fn camb_client_builder_new() -> *mut camb_client_builder {
     handle_call(|| {
-        let builder = Box::into_raw(Box::new(camb_client_builder {
+        Box::into_raw(Box::new(camb_client_builder {
             config: ClientConfig::default(),
             refused: None,
-        }));
-        live_builders().insert(builder as usize);
-        builder
+            log_hook: None,
+        }))
     })
 }
 
@@ -123,8 +146,7 @@ pub extern "C" fn camb_client_builder_new() -> *mut camb_client_builder {
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER` if `builder` or `api_key` is NULL;
 /// `CAMB_RESULT_INVALID_PARAMETER` if the key is empty, longer than 1024 bytes, has
-/// leading or trailing whitespace or characters other than printable ASCII, or if
-/// the builder was already built or freed.
+/// leading or trailing whitespace or characters other than printable ASCII.
 // The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`; `api_key` is
 // NULL or a NUL-terminated string.
 #[unsafe(no_mangle)]
@@ -156,7 +178,7 @@ pub unsafe extern "C" fn camb_client_builder_set_api_key(
 /// letters, digits, `.`, `-` and `_` (international names go in punycode), a path
 /// with bytes other than visible ASCII (escape them as `%XX`) or any of the
 /// characters `"` `<` `>` `\` `^` `{` `|` `}` and the backquote, or is longer than
-/// 2048 bytes, or if the builder was already built or freed.
+/// 2048 bytes.
 // The caller's part: As for `camb_client_builder_set_api_key`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_base_url(
@@ -177,7 +199,7 @@ pub unsafe extern "C" fn camb_client_builder_set_base_url(
 /// statuses is bounded as a whole.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is 0
-/// or more than 86400000 (a day), or if the builder was already built or freed.
+/// or more than 86400000 (a day).
 // The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_timeout_ms(
@@ -189,14 +211,16 @@ pub unsafe extern "C" fn camb_client_builder_set_timeout_ms(
     })
 }
 
-/// Sets how many threads run this client's jobs (the `camb_client_start_*`
-/// functions; default 4, from 1 to 64). They start with the first job and end
-/// when the client is freed, after its last job. A job holds a thread only while
-/// it sends or reads, never while it waits between polls, so a few threads serve
-/// many jobs; the client also has one timer thread while it has jobs.
+/// Sets how many threads run this client's jobs (those given to
+/// `camb_job_submit()`; default 4, from 1 to 64). They start with the first job
+/// and end when the client is freed. A job holds a thread only while it sends
+/// or reads, never while it waits between polls, so a few threads serve many
+/// jobs; the client also has one timer thread once it has had a job. A batch
+/// (`camb_client_job_get_task_statuses()`) holds one of them while it runs, and
+/// runs its other queries on threads of its own.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for 0 or
-/// more than 64, or if the builder was already built or freed.
+/// more than 64.
 // The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_job_threads(
@@ -235,6 +259,11 @@ pub type camb_log_fn = Option<
     unsafe extern "C" fn(level: u32, line: *const c_char, len: usize, user_data: *mut c_void),
 >;
 
+/// Told, once, that libcamb will not use `user_data` again: for freeing what
+/// it points to. Runs on the thread that made that so (the one freeing the
+/// client or the builder, or setting another log function).
+pub type camb_finalizer_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
 /// Sends the client's log lines up to `level` (a `CAMB_LOG_LEVEL_*`) to
 /// `callback` with `user_data`. Whatever the program sets, the environment
 /// variable `CAMB_LOG` (`error`, `warn`, `info` or `debug`) also sends the lines
@@ -242,56 +271,70 @@ pub type camb_log_fn = Option<
 /// neither, nothing is formatted: logging then costs nothing measurable.
 ///
 /// `callback` runs on the thread making the request: the caller's during a
-/// blocking call, a pool thread for a job. It must not free the client. It is
-/// never called once `camb_client_free()` has returned (freed from inside a job's
-/// callback: once the client's last job has ended), so `user_data` must stay
-/// valid until then.
+/// blocking call, a pool thread for a job (the one place where libcamb runs the
+/// caller's code on its own threads). It must return quickly, must not unwind
+/// through libcamb, and must not free the client.
+///
+/// `finalizer` (may be NULL) is called once with `user_data` when libcamb is
+/// done with both: during `camb_client_free()`, after the last line was passed
+/// on and before it returns; or when the builder is freed or fails to build,
+/// or this is called again on it (the previous function's finalizer runs
+/// then). A wrapper can own its closure through `user_data` and free it there.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER` (builder, or callback);
-/// `CAMB_RESULT_INVALID_PARAMETER` for a level that is not one of them, or if the
-/// builder was already built or freed.
+/// `CAMB_RESULT_INVALID_PARAMETER` for a level that is not one of them. On an
+/// error the finalizer is not called: `user_data` stays the caller's.
 // The caller's part: `builder` is NULL or a live builder; `callback` may be
-// called with `user_data` on any thread.
+// called with `user_data` on any thread until `finalizer` is.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_log(
     builder: *mut camb_client_builder,
     level: u32,
     callback: camb_log_fn,
     user_data: *mut c_void,
+    finalizer: camb_finalizer_fn,
 ) -> camb_result {
-    with_builder(builder, "camb_client_builder_set_log", |config| {
-        let callback = callback.ok_or_else(|| null_parameter("callback"))?;
+    result_call(|| {
+        // SAFETY: NULL or a live builder, used by one thread at a time.
+        let Some(builder) = (unsafe { builder.as_mut() }) else {
+            return Err(null_parameter("builder"));
+        };
+        let callback = callback.ok_or_else(|| null_parameter("callback"));
         let level = match level {
-            1 => LogLevel::Error,
-            2 => LogLevel::Warn,
-            3 => LogLevel::Info,
-            4 => LogLevel::Debug,
-            other => {
-                return Err(Error::invalid(format!(
-                    "log level {other} is not a CAMB_LOG_LEVEL_* value"
-                )));
+            1 => Ok(LogLevel::Error),
+            2 => Ok(LogLevel::Warn),
+            3 => Ok(LogLevel::Info),
+            4 => Ok(LogLevel::Debug),
+            other => Err(Error::invalid(format!(
+                "log level {other} is not a CAMB_LOG_LEVEL_* value"
+            ))),
+        };
+        let (callback, level) = match (callback, level) {
+            (Ok(callback), Ok(level)) => (callback, level),
+            (Err(error), _) | (_, Err(error)) => {
+                if builder.refused.is_none() {
+                    let why = "not built: camb_client_builder_set_log() refused its value earlier";
+                    builder.refused = Some(error.clone().context(why));
+                }
+                return Err(error);
             }
         };
-        // The caller's pointer, passed back as it was given.
-        let user_data = user_data as usize;
-        config.log = Some(LogSink {
-            level,
-            callback: Arc::new(move |level: LogLevel, line: &str| {
-                let mut text = Vec::with_capacity(line.len() + 1);
-                text.extend_from_slice(line.as_bytes());
-                text.push(0);
-                // SAFETY: the caller vouches that the callback may be called with
-                // its user_data on any thread; the line is valid during the call.
-                unsafe {
-                    callback(
-                        level as u32,
-                        text.as_ptr().cast(),
-                        line.len(),
-                        user_data as *mut c_void,
-                    )
-                };
-            }),
+        let hook = Arc::new(LogHook {
+            callback,
+            // The caller's pointer, passed back as it was given.
+            user_data: user_data as usize,
+            finalizer,
+            finished: AtomicBool::new(false),
         });
+        let line_hook = Arc::clone(&hook);
+        builder.config.log = Some(LogSink {
+            level,
+            callback: Arc::new(move |level: LogLevel, line: &str| line_hook.line(level, line)),
+        });
+        // The previous function, if any, is finished here.
+        if let Some(previous) = builder.log_hook.replace(hook) {
+            previous.finish();
+        }
         Ok(())
     })
 }
@@ -312,7 +355,7 @@ pub unsafe extern "C" fn camb_client_builder_set_log(
 /// 65th header. As with every setter, a refusal also makes the build fail.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (above,
-/// text not UTF-8, or a builder already built or freed).
+/// text not UTF-8).
 // The caller's part: `builder` is NULL or a live builder; `name` and `value` are
 // NULL or NUL-terminated.
 #[unsafe(no_mangle)]
@@ -343,7 +386,7 @@ pub unsafe extern "C" fn camb_client_builder_add_header(
 /// retried (the server may have received it) unless its options allow it.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
-/// more than 10, or if the builder was already built or freed.
+/// more than 10.
 // The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_max_retries(
@@ -360,8 +403,7 @@ pub unsafe extern "C" fn camb_client_builder_set_max_retries(
 /// The API key then travels in clear text: use it only on a network you trust,
 /// such as a test host. Default false.
 ///
-/// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
-/// builder was already built or freed.
+/// Errors: `CAMB_RESULT_NULL_PARAMETER`.
 // The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_allow_insecure_http(
@@ -385,7 +427,7 @@ pub unsafe extern "C" fn camb_client_builder_set_allow_insecure_http(
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the
 /// file cannot be read, is not a regular file, is over 16 MiB, is not PEM or holds
-/// no certificate, or if the builder was already built or freed.
+/// no certificate.
 // The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`; `path` is NULL
 // or a NUL-terminated string.
 #[unsafe(no_mangle)]
@@ -397,8 +439,6 @@ pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_file(
         if builder.is_null() {
             return Err(null_parameter("builder"));
         }
-        // The file is read before the registry's lock is taken: a slow file system
-        // must not hold up every other builder in the process.
         // SAFETY: the caller passes NULL or a NUL-terminated string.
         let certificates = unsafe { path_arg(path) }.and_then(|path| load_ca_bundle_file(&path));
         change_builder(
@@ -416,7 +456,7 @@ pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_file(
 /// `len` bytes at `pem` (no NUL needed). The bytes are copied.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
-/// not PEM or holds no certificate, or if the builder was already built or freed.
+/// not PEM or holds no certificate.
 // The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`; `pem` is NULL
 // or points to `len` readable bytes.
 #[unsafe(no_mangle)]
@@ -447,8 +487,7 @@ pub unsafe extern "C" fn camb_client_builder_set_ca_bundle_pem(
 /// route the key through another host.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the URL
-/// is not a proxy URL (the message never repeats it, as it may hold a password),
-/// or if the builder was already built or freed.
+/// is not a proxy URL (the message never repeats it, as it may hold a password).
 // The caller's part: As for `camb_client_builder_set_api_key`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_set_proxy(
@@ -479,8 +518,7 @@ pub unsafe extern "C" fn camb_client_builder_set_proxy(
 /// non-NULL builder is still consumed); `CAMB_RESULT_MISSING_API_KEY` if no key
 /// was set and `CAMB_API_KEY` is unset or empty; `CAMB_RESULT_INVALID_PARAMETER`
 /// for plain http to a non-loopback host (or through a proxy) without opt-in,
-/// unusable CA certificates, an unusable
-/// `CAMB_API_KEY`, or a builder already built or freed.
+/// unusable CA certificates, or an unusable `CAMB_API_KEY`.
 // The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`; `out_client`
 // is NULL or valid for a pointer-sized write.
 #[unsafe(no_mangle)]
@@ -492,33 +530,31 @@ pub unsafe extern "C" fn camb_client_builder_build(
         if builder.is_null() {
             return Err(null_parameter("builder"));
         }
-        if !live_builders().remove(&(builder as usize)) {
-            return Err(not_live());
-        }
-        // SAFETY: it was live, and removing it from the registry gave this call
-        // sole ownership of the Box made by camb_client_builder_new.
+        // SAFETY: a live builder from camb_client_builder_new, consumed here once
+        // (the caller's part). On any failure below it is dropped, and with it
+        // the log function's reference: its finalizer runs.
         let builder = unsafe { Box::from_raw(builder) };
         out_arg(out_client, "out_client")?;
         if let Some(refused) = builder.refused {
             return Err(refused);
         }
         let client = Client::new(builder.config)?;
-        let handle = Box::into_raw(Box::new(camb_client::new(client)));
+        let handle = Box::into_raw(Box::new(camb_client::new(client, builder.log_hook)));
         // SAFETY: checked non-NULL above; the caller guarantees it is writable.
         unsafe { out_client.write(handle) };
         Ok(())
     })
 }
 
-/// Frees a builder that was not built. NULL is ignored. A pointer that was already
-/// built or freed must not be used again; libcamb ignores it as long as no new
-/// builder has taken its address, as a safety net rather than a guarantee.
-// The caller's part: `builder` is NULL or a pointer returned by `camb_client_builder_new()`.
+/// Frees a builder that was not built (its log function's finalizer runs).
+/// NULL is ignored.
+// The caller's part: `builder` is NULL or a live builder from
+// `camb_client_builder_new()`, not built, freed once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_builder_free(builder: *mut camb_client_builder) {
     void_call(|| {
-        if !builder.is_null() && live_builders().remove(&(builder as usize)) {
-            // SAFETY: it was live; removing it gave this call sole ownership.
+        if !builder.is_null() {
+            // SAFETY: a live builder, freed once (the caller's part).
             drop(unsafe { Box::from_raw(builder) });
         }
     })

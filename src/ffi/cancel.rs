@@ -1,12 +1,16 @@
 //! `camb_cancel_token`: lets one thread stop another's wait or download.
 
 use crate::cancel::CancelToken;
+use crate::engine::{Work, run_here};
 use crate::error::Error;
 use crate::ffi::boundary::{handle_call, null_parameter, result_call, void_call};
 use crate::ffi::result_code::camb_result;
+use crate::operations::Output;
 
-/// A flag that cancels the waits and downloads it is passed to. Raising it from any
-/// thread wakes a sleeping `camb_client_wait_for_task()` at once.
+/// A flag that cancels the blocking calls it is passed to, from any thread: a
+/// wait's pause or a retry's wait ends at once, a download stops between
+/// chunks, and no request is sent after it. (A job is cancelled with
+/// `camb_job_cancel()`.)
 ///
 /// Functions: `camb_cancel_token_new()`, `camb_cancel_token_cancel()`,
 /// `camb_cancel_token_reset()`, `camb_cancel_token_is_cancelled()`,
@@ -25,6 +29,22 @@ pub struct camb_cancel_token {
 pub(crate) unsafe fn token_arg<'a>(token: *const camb_cancel_token) -> Option<&'a CancelToken> {
     // SAFETY: per the contract above.
     unsafe { token.as_ref() }.map(|t| &t.token)
+}
+
+/// Runs a blocking call's `work` on this thread, under the caller's `cancel`
+/// token (NULL: none). The same work a job runs on the pool.
+///
+/// # Safety
+/// `cancel` is NULL or a live token.
+pub(crate) unsafe fn run_blocking(
+    work: &mut dyn Work<Output>,
+    cancel: *const camb_cancel_token,
+) -> Result<Output, Error> {
+    // SAFETY: per this function's contract.
+    match unsafe { token_arg(cancel) } {
+        Some(cancel) => run_here(work, cancel),
+        None => run_here(work, &CancelToken::new()),
+    }
 }
 
 /// # Safety

@@ -1,32 +1,33 @@
 //! `camb_client`: the handle, its creation and freeing, and its calls.
 
 use std::ffi::c_char;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::client::Client;
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::ffi::boundary::{null_parameter, out_arg, result_call, str_arg, void_call};
-use crate::ffi::job::Pool;
+use crate::ffi::builder::LogHook;
+use crate::ffi::job::JobPool;
 use crate::ffi::result_code::camb_result;
 
 /// A client for the CAMB text-to-sound API.
 ///
-/// Functions: `camb_client_new()` (or `camb_client_builder_build()`),
-/// `camb_client_get_task_status()`, `camb_client_create_task()`,
+/// Functions: `camb_client_new()` (or `camb_client_builder_build()`), the
+/// blocking calls `camb_client_get_task_status()`, `camb_client_create_task()`,
 /// `camb_client_wait_for_task()`, `camb_client_download_audio()`,
 /// `camb_client_save_audio()`, `camb_client_get_audio_url()`,
 /// `camb_client_get_audio_urls()`, `camb_client_get_task_statuses()`,
-/// `camb_client_free()`.
+/// `camb_client_generate()`, each of which has a job form
+/// (`camb_client_job_*`), and `camb_client_free()`.
 ///
 /// Immutable once built: share one client between any number of threads and call
 /// it concurrently; its keep-alive connections are shared. Free it once, with
 /// `camb_client_free()`, after every blocking call on it has returned. Jobs may
-/// still run then: freeing the client cancels them, and each is still delivered
-/// (with `CAMB_RESULT_CANCELLED`, or its result if it finished first) before
-/// `camb_client_free()` returns, which then joins the client's pool threads;
-/// free the jobs as usual. The client's memory (its key among it) goes with its
-/// last job.
+/// still run then: freeing the client cancels them, each is still delivered to
+/// its queue (with `CAMB_RESULT_CANCELLED`, or its result if it finished
+/// first), and `camb_client_free()` returns once the client's pool threads have
+/// ended. The client's memory (its key among it) goes with its last job.
 ///
 /// After `fork()`, the child must not use any libcamb object made before the fork,
 /// not even to free it: the child would share the parent's pooled connections
@@ -37,15 +38,19 @@ use crate::ffi::result_code::camb_result;
 pub struct camb_client {
     /// Shared with the client's jobs, which may outlive the handle.
     pub(crate) inner: Arc<Client>,
-    /// The pool that runs jobs, made with the first one.
-    pub(crate) jobs: OnceLock<Pool>,
+    /// The pool that runs the client's jobs; its threads start with the first.
+    pub(crate) pool: Arc<JobPool>,
+    /// The caller's log function, finished when the client is freed.
+    log_hook: Option<Arc<LogHook>>,
 }
 
 impl camb_client {
-    pub(crate) fn new(inner: Client) -> camb_client {
+    pub(crate) fn new(inner: Client, log_hook: Option<Arc<LogHook>>) -> camb_client {
+        let pool = Arc::new(JobPool::new(inner.job_threads, inner.logger().cloned()));
         camb_client {
             inner: Arc::new(inner),
-            jobs: OnceLock::new(),
+            pool,
+            log_hook,
         }
     }
 }
@@ -95,7 +100,7 @@ pub unsafe extern "C" fn camb_client_new(
             // SAFETY: not NULL, and the caller passes a NUL-terminated string.
             config.set_api_key(unsafe { str_arg(api_key, "api_key") }?)?;
         }
-        let handle = Box::into_raw(Box::new(camb_client::new(Client::new(config)?)));
+        let handle = Box::into_raw(Box::new(camb_client::new(Client::new(config)?, None)));
         // SAFETY: checked non-NULL above; the caller guarantees it is writable.
         unsafe { out_client.write(handle) };
         Ok(())
@@ -104,18 +109,14 @@ pub unsafe extern "C" fn camb_client_new(
 
 /// Frees a client and wipes its API key from memory. NULL is ignored.
 ///
-/// Every call on the client must have returned first. Freeing the same client
-/// twice is a bug in the caller that libcamb cannot detect.
-///
-/// A client that ran jobs: its unfinished jobs are cancelled (a waiting one ends
-/// at once, a request in flight is interrupted), each is still delivered, and
-/// this waits until the client's threads have ended, so that no libcamb thread
-/// outlives the client (a program may exit or unload libcamb right after). A
-/// job callback that does not return holds it up, and so does one waiting for
-/// the thread that frees (freeing another client from a job's callback risks
-/// that). Called from inside one of the client's own job callbacks, it does not
-/// wait: the threads end by themselves after the last job, and other callbacks
-/// of the client may still be running then: they must not use the client.
+/// Every blocking call on the client must have returned first. Its jobs in
+/// flight are cancelled (a waiting one ends at once, a request in flight is
+/// interrupted) and each is delivered to its queue; this returns once the
+/// client's pool threads have ended, so that no libcamb thread outlives the
+/// client (a program may exit or unload libcamb right after), and after its
+/// log callback was called for the last time and its finalizer ran. Jobs made
+/// and not submitted can no longer be submitted. Never call it from the
+/// client's own log callback.
 // The caller's part: `client` is NULL or a client from `camb_client_new()` or
 // `camb_client_builder_build()` that was not freed yet.
 #[unsafe(no_mangle)]
@@ -127,10 +128,13 @@ pub unsafe extern "C" fn camb_client_free(client: *mut camb_client) {
             // Jobs still running are cancelled (each is still delivered, with
             // CAMB_RESULT_CANCELLED) and their requests interrupted; then the
             // pool's threads are joined, so that none outlives the client.
-            if let Some(jobs) = handle.jobs.get() {
-                jobs.shut_down();
-                handle.inner.shut_down();
-                jobs.join();
+            handle.pool.shut_down();
+            handle.inner.shut_down();
+            handle.pool.join();
+            // No libcamb thread of this client runs any more, and no blocking
+            // call may: the log function is done with.
+            if let Some(hook) = &handle.log_hook {
+                hook.finish();
             }
             drop(handle);
         }

@@ -1,14 +1,17 @@
 //! `camb_client_create_task()` and its options.
 
 use std::ffi::c_char;
+use std::sync::Arc;
 
 use crate::create::{AudioType, CreateRequest};
 use crate::error::Error;
 use crate::ffi::boundary::{out_arg, result_call, str_arg};
+use crate::ffi::cancel::{camb_cancel_token, run_blocking};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::options::{Field, field, init_sized, read_sized};
 use crate::ffi::result_code::camb_result;
 use crate::ffi::string::give_string;
+use crate::operations::CreateWork;
 
 /// What kind of audio to generate.
 #[repr(u32)]
@@ -178,16 +181,21 @@ pub fn camb_create_options_default() -> camb_create_options {
 /// `CAMB_RESULT_PAYMENT_REQUIRED`; and the errors of any call
 /// (see `camb_client_get_task_status()`).
 ///
+/// `cancel` (may be NULL) stops the call from another thread before its
+/// request is sent, or during a retry's wait (`CAMB_RESULT_CANCELLED`).
+///
 /// Thread-safety: any number of threads may call this on one client at once.
+/// Its job form is `camb_client_job_create_task()`.
 // The caller's part: `client` is NULL or a live client; `prompt` and the options' strings are NULL
 // or NUL-terminated; `options` is NULL or points to a `camb_create_options`;
-// `out_task_id` is NULL or valid for writing a pointer; `out_len` is NULL or
-// valid for writing a `size_t`.
+// `cancel` is NULL or a live token; `out_task_id` is NULL or valid for writing
+// a pointer; `out_len` is NULL or valid for writing a `size_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_create_task(
     client: *const camb_client,
     prompt: *const c_char,
     options: *const camb_create_options,
+    cancel: *const camb_cancel_token,
     out_task_id: *mut *mut c_char,
     out_len: *mut usize,
 ) -> camb_result {
@@ -200,7 +208,9 @@ pub unsafe extern "C" fn camb_client_create_task(
         // SAFETY: NULL or a camb_create_options of its struct_size bytes whose
         // strings are NULL or NUL-terminated (the caller's part).
         let request = unsafe { create_request(prompt, options) }?;
-        let task_id = client.create_task(&request)?;
+        let mut work = CreateWork::new(client, request, Arc::default())?;
+        // SAFETY: NULL or a live token.
+        let task_id = unsafe { run_blocking(&mut work, cancel) }?.into_task_id()?;
         // SAFETY: out_task_id checked non-NULL above; out_len NULL or writable.
         unsafe { give_string(out_task_id, out_len, task_id, "task id") }
     })

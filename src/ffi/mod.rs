@@ -4,8 +4,8 @@
 //! cbindgen writes include/camb.h from these modules in the order below, which is
 //! the order a C user meets them: versioning, result codes and errors, strings
 //! handed over, the builder, the client, a task's status, creating, waiting, the
-//! audio, many statuses at once, jobs (the same calls without blocking),
-//! cancellation.
+//! audio, many statuses at once, generating, jobs (the same operations without
+//! blocking) and the queue that delivers them, cancellation.
 #![allow(non_camel_case_types)]
 // Each function's contract on its pointers is stated in its doc in C's words (the
 // header is the C documentation), not under a Rust-style `# Safety` heading.
@@ -22,7 +22,9 @@ pub mod create;
 pub mod wait;
 pub mod audio;
 pub mod batch;
+pub mod generate;
 pub mod job;
+pub mod queue;
 pub mod cancel;
 
 pub(crate) mod boundary;

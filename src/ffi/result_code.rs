@@ -8,7 +8,8 @@ use crate::task::TaskStatus;
 /// The outcome of every fallible call. `CAMB_RESULT_OK` is 0; every other value
 /// is a failure whose words are in `camb_last_error()`.
 ///
-/// Values are explicit and stable: a value is never reused for another meaning.
+/// Values are explicit and stable: a value is never reused for another meaning
+/// (4, a buffer too small until 0.2, stays unused).
 /// Callers should treat values they do not know as failures (new ones may be added).
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,13 +19,10 @@ pub enum camb_result {
     /// A required pointer argument was NULL.
     NullParameter = 1,
     /// An argument was unusable: empty, too long, not UTF-8, out of range, or a
-    /// builder that was already built or freed.
+    /// handle in the wrong state (a job submitted twice).
     InvalidParameter = 2,
     /// No API key was given and the environment variable `CAMB_API_KEY` is not set.
     MissingApiKey = 3,
-    /// No function returns it since 0.2 (results are objects the caller frees,
-    /// never copied into a caller's buffer); the value stays reserved.
-    BufferTooSmall = 4,
     /// The operation was cancelled by the caller.
     Cancelled = 5,
     /// A bug in libcamb was caught at the boundary (a Rust panic); nothing crashed.
@@ -32,7 +30,7 @@ pub enum camb_result {
     /// A local file could not be created, written or renamed (disk full, no permission).
     Io = 7,
     /// Not yet: a job that has not finished (`camb_job_result()`), or a queue with
-    /// no finished job (`camb_job_queue_pop()`).
+    /// no event waiting (`camb_queue_pop()`).
     NotReady = 8,
     /// A generation's task ended without audio (ERROR, TIMEOUT, PAYMENT_REQUIRED,
     /// or a status this version does not know); the message says which and why.
@@ -82,7 +80,6 @@ impl From<ErrorKind> for camb_result {
             ErrorKind::HttpStatus => camb_result::HttpStatus,
             ErrorKind::BadResponse => camb_result::BadResponse,
             ErrorKind::Cancelled => camb_result::Cancelled,
-            ErrorKind::BufferTooSmall => camb_result::BufferTooSmall,
             ErrorKind::Panic => camb_result::Panic,
             ErrorKind::Io => camb_result::Io,
             ErrorKind::NotReady => camb_result::NotReady,
@@ -92,7 +89,7 @@ impl From<ErrorKind> for camb_result {
 }
 
 /// Every code with its C name, the single list the name lookup and the tests use.
-pub(crate) const RESULT_NAMES: [(camb_result, &CStr); 21] = [
+pub(crate) const RESULT_NAMES: [(camb_result, &CStr); 20] = [
     (camb_result::Ok, c"CAMB_RESULT_OK"),
     (camb_result::NullParameter, c"CAMB_RESULT_NULL_PARAMETER"),
     (
@@ -100,7 +97,6 @@ pub(crate) const RESULT_NAMES: [(camb_result, &CStr); 21] = [
         c"CAMB_RESULT_INVALID_PARAMETER",
     ),
     (camb_result::MissingApiKey, c"CAMB_RESULT_MISSING_API_KEY"),
-    (camb_result::BufferTooSmall, c"CAMB_RESULT_BUFFER_TOO_SMALL"),
     (camb_result::Cancelled, c"CAMB_RESULT_CANCELLED"),
     (camb_result::Panic, c"CAMB_RESULT_PANIC"),
     (camb_result::Io, c"CAMB_RESULT_IO"),

@@ -2,11 +2,14 @@
 //! caller owns; and `camb_task_list`, the tasks of one batch call.
 
 use std::ffi::c_char;
+use std::sync::Arc;
 
 use crate::error::Error;
 use crate::ffi::boundary::{out_arg, result_call, str_arg, value_call, void_call};
+use crate::ffi::cancel::{camb_cancel_token, run_blocking};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::result_code::{camb_result, camb_status};
+use crate::operations::StatusWork;
 use crate::task::TaskInfo;
 
 /// A task's status as the server reported it, or why it is not known. Made by
@@ -116,11 +119,19 @@ impl camb_task {
 /// `CAMB_RESULT_TIMEOUT`; `CAMB_RESULT_BAD_RESPONSE` if the reply is not the
 /// documented JSON or exceeds 1 MiB.
 ///
+/// `cancel` (may be NULL) stops the call from another thread: a retry's wait
+/// ends at once and no request is sent after it (`CAMB_RESULT_CANCELLED`).
+///
 /// Thread-safety: any number of threads may call this on one client at once.
+/// Its job form is `camb_client_job_get_task_status()`.
+// The caller's part: `client` is NULL or a live client; `task_id` is NULL or
+// NUL-terminated; `cancel` is NULL or a live token; `out_task` is NULL or
+// valid for writing a pointer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_get_task_status(
     client: *const camb_client,
     task_id: *const c_char,
+    cancel: *const camb_cancel_token,
     out_task: *mut *mut camb_task,
 ) -> camb_result {
     result_call(|| {
@@ -129,9 +140,11 @@ pub unsafe extern "C" fn camb_client_get_task_status(
         // SAFETY: the caller passes NULL or a NUL-terminated string.
         let task_id = unsafe { str_arg(task_id, "task_id") }?;
         out_arg(out_task, "out_task")?;
-        let info = client.get_task_status(task_id)?;
+        let mut work = StatusWork::new(client, task_id, Arc::default())?;
+        // SAFETY: NULL or a live token.
+        let (task_id, info) = unsafe { run_blocking(&mut work, cancel) }?.into_task()?;
         // SAFETY: checked non-NULL above; the caller passes a writable pointer.
-        unsafe { give_task(out_task, camb_task::from_outcome(task_id, Ok(info))) };
+        unsafe { give_task(out_task, camb_task::from_outcome(&task_id, Ok(info))) };
         Ok(())
     })
 }

@@ -1,15 +1,19 @@
 //! `camb_client_wait_for_task()`: poll until final, with progress and cancellation.
 
 use std::ffi::{c_char, c_void};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
 use crate::ffi::boundary::{out_arg, result_call, str_arg};
-use crate::ffi::cancel::{camb_cancel_token, token_arg};
+use crate::ffi::cancel::camb_cancel_token;
+use crate::ffi::cancel::run_blocking;
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::options::{Field, field, init_sized, read_sized};
 use crate::ffi::result_code::{camb_result, camb_status};
 use crate::ffi::task::{camb_task, give_task};
+use crate::operations::WaitWork;
+use crate::wait::Report;
 use crate::wait::{Progress, WaitOptions};
 
 /// How `camb_client_wait_for_task()` polls. Start from `camb_wait_options_default()`
@@ -122,7 +126,10 @@ pub struct camb_wait_progress {
     pub http_status: u16,
 }
 
-/// Called after every poll of `camb_client_wait_for_task()` on the waiting thread.
+/// Called after every poll of `camb_client_wait_for_task()` (and of
+/// `camb_client_generate()`) on the waiting thread, the caller's own; a job
+/// reports its progress through `camb_job_polls()` and `camb_job_task_status()`
+/// instead.
 /// Return true to keep waiting, false to stop the wait (it then fails with
 /// `CAMB_RESULT_CANCELLED`); on the poll that ends the wait (`done`), the answer is
 /// ignored and the wait returns the final status. It must not unwind (C++ exceptions, longjmp) through
@@ -177,24 +184,32 @@ pub unsafe extern "C" fn camb_client_wait_for_task(
         // caller's contract); its fields are integers and a float, valid whatever
         // their bits.
         let options = unsafe { wait_options(options) }?;
-        // Cloned: the wait holds its own reference to the flag.
+        let report = progress_report(progress, user_data);
+        let mut work = WaitWork::new(client, task_id, &options, report, Arc::default())?;
         // SAFETY: NULL or a live token.
-        let cancel = unsafe { token_arg(cancel) }.cloned();
-        // Called on this thread only; kept as an address so that the wait's
-        // report function is Send, as every wait's is.
-        let user_data = user_data as usize;
-        let info =
-            client.wait_for_task(task_id, &options, cancel.as_ref(), |step| match progress {
-                // SAFETY: the caller vouches for the callback and its user_data.
-                Some(callback) => report(step, |c_progress| unsafe {
-                    callback(c_progress, user_data as *mut c_void)
-                }),
-                None => true,
-            })?;
+        let (task_id, info) = unsafe { run_blocking(&mut work, cancel) }?.into_task()?;
         // SAFETY: checked non-NULL above; the caller passes a writable pointer.
-        unsafe { give_task(out_task, camb_task::from_outcome(task_id, Ok(info))) };
+        unsafe { give_task(out_task, camb_task::from_outcome(&task_id, Ok(info))) };
         Ok(())
     })
+}
+
+/// The caller's progress callback as a wait's report, called on this thread
+/// only (the blocking call's): `None` without a callback.
+pub(crate) fn progress_report<'a>(
+    progress: camb_progress_fn,
+    user_data: *mut c_void,
+) -> Option<Report<'a>> {
+    let callback = progress?;
+    // Kept as an address so that the report is Send, as every wait's is; it is
+    // only ever called on the thread of the blocking call that made it.
+    let user_data = user_data as usize;
+    Some(Box::new(move |step: &Progress| {
+        // SAFETY: the caller vouches for the callback and its user_data.
+        report(step, |c_progress| unsafe {
+            callback(c_progress, user_data as *mut c_void)
+        })
+    }))
 }
 
 /// Builds the C view of one step (its strings owned here, for the callback's
