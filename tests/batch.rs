@@ -90,8 +90,14 @@ fn through_the_c_abi() {
             camb_result::Ok
         );
         let mut list: *mut camb_task_list = ptr::null_mut();
-        let result =
-            camb_client_get_task_statuses(client, pointers.as_ptr(), pointers.len(), 4, &mut list);
+        let result = camb_client_get_task_statuses(
+            client,
+            pointers.as_ptr(),
+            pointers.len(),
+            4,
+            ptr::null(),
+            &mut list,
+        );
         assert_eq!(result, camb_result::Ok);
         assert_eq!(camb_task_list_len(list), pointers.len());
         let entry = |i| read_task(camb_task_list_get(list, i));
@@ -134,14 +140,24 @@ fn through_the_c_abi() {
         let message = camb_task_message(reason, &mut len);
         let mut single = ptr::null_mut();
         assert_eq!(
-            camb_client_get_task_status(client, c("demo-success").as_ptr(), &mut single),
+            camb_client_get_task_status(
+                client,
+                c("demo-success").as_ptr(),
+                ptr::null(),
+                &mut single
+            ),
             camb_result::Ok
         );
         let shared = client as usize;
         std::thread::spawn(move || {
             let mut other = ptr::null_mut();
             let client = shared as *const camb_client;
-            camb_client_get_task_status(client, c("demo-timeout").as_ptr(), &mut other);
+            camb_client_get_task_status(
+                client,
+                c("demo-timeout").as_ptr(),
+                ptr::null(),
+                &mut other,
+            );
             camb_task_free(other);
         })
         .join()
@@ -161,26 +177,40 @@ fn through_the_c_abi() {
         // Empty batches, NULLs and limits.
         let mut list = ptr::null_mut();
         assert_eq!(
-            camb_client_get_task_statuses(client, ptr::null(), 0, 0, &mut list),
+            camb_client_get_task_statuses(client, ptr::null(), 0, 0, ptr::null(), &mut list),
             camb_result::Ok
         );
         assert_eq!(camb_task_list_len(list), 0);
         camb_task_list_free(list);
         let mut list = ptr::null_mut();
         assert_eq!(
-            camb_client_get_task_statuses(client, ptr::null(), 2, 0, &mut list),
+            camb_client_get_task_statuses(client, ptr::null(), 2, 0, ptr::null(), &mut list),
             camb_result::NullParameter
         );
         assert_eq!(
-            camb_client_get_task_statuses(client, pointers.as_ptr(), 2, 0, ptr::null_mut()),
+            camb_client_get_task_statuses(
+                client,
+                pointers.as_ptr(),
+                2,
+                0,
+                ptr::null(),
+                ptr::null_mut()
+            ),
             camb_result::NullParameter
         );
         assert_eq!(
-            camb_client_get_task_statuses(ptr::null(), pointers.as_ptr(), 2, 0, &mut list),
+            camb_client_get_task_statuses(
+                ptr::null(),
+                pointers.as_ptr(),
+                2,
+                0,
+                ptr::null(),
+                &mut list
+            ),
             camb_result::NullParameter
         );
         assert_eq!(
-            camb_client_get_task_statuses(client, pointers.as_ptr(), 2, 33, &mut list),
+            camb_client_get_task_statuses(client, pointers.as_ptr(), 2, 33, ptr::null(), &mut list),
             camb_result::InvalidParameter
         );
         assert!(list.is_null());

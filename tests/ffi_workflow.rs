@@ -59,8 +59,16 @@ fn create(
     let mut id: *mut c_char = ptr::null_mut();
     let mut len = usize::MAX;
     let options = options.map_or(ptr::null(), |o| o as *const _);
-    let result =
-        unsafe { camb_client_create_task(client, c(prompt).as_ptr(), options, &mut id, &mut len) };
+    let result = unsafe {
+        camb_client_create_task(
+            client,
+            c(prompt).as_ptr(),
+            options,
+            ptr::null(),
+            &mut id,
+            &mut len,
+        )
+    };
     if result != camb_result::Ok {
         assert!(id.is_null(), "out_task_id written on failure");
         return (result, String::new());
@@ -208,19 +216,28 @@ fn create_refuses_bad_input_before_sending() {
                 ptr::null(),
                 prompt.as_ptr(),
                 ptr::null(),
+                ptr::null(),
                 &mut id,
                 ptr::null_mut()
             ),
             camb_result::NullParameter
         );
         assert_eq!(
-            camb_client_create_task(client, ptr::null(), ptr::null(), &mut id, ptr::null_mut()),
+            camb_client_create_task(
+                client,
+                ptr::null(),
+                ptr::null(),
+                ptr::null(),
+                &mut id,
+                ptr::null_mut()
+            ),
             camb_result::NullParameter
         );
         assert_eq!(
             camb_client_create_task(
                 client,
                 prompt.as_ptr(),
+                ptr::null(),
                 ptr::null(),
                 ptr::null_mut(),
                 ptr::null_mut()
@@ -494,7 +511,7 @@ fn download_to_a_callback_and_urls() {
         let mut url_ptr: *mut c_char = ptr::null_mut();
         let mut len = 0usize;
         assert_eq!(
-            camb_client_get_audio_url(client, 4242, &mut url_ptr, &mut len),
+            camb_client_get_audio_url(client, 4242, ptr::null(), &mut url_ptr, &mut len),
             camb_result::Ok
         );
         let url = CStr::from_ptr(url_ptr).to_str().unwrap().to_owned();
@@ -503,12 +520,18 @@ fn download_to_a_callback_and_urls() {
         assert!(url.starts_with(&emulator.base_url()), "{url}");
         let mut untouched: *mut c_char = ptr::null_mut();
         assert_eq!(
-            camb_client_get_audio_url(client, 987_654, &mut untouched, ptr::null_mut()),
+            camb_client_get_audio_url(
+                client,
+                987_654,
+                ptr::null(),
+                &mut untouched,
+                ptr::null_mut()
+            ),
             camb_result::NotFound
         );
         assert!(untouched.is_null());
         assert_eq!(
-            camb_client_get_audio_url(client, 4242, ptr::null_mut(), &mut len),
+            camb_client_get_audio_url(client, 4242, ptr::null(), ptr::null_mut(), &mut len),
             camb_result::NullParameter
         );
 
@@ -516,7 +539,7 @@ fn download_to_a_callback_and_urls() {
         let ids = [987_654i64, 4242];
         let mut list: *mut camb_audio_url_list = ptr::null_mut();
         assert_eq!(
-            camb_client_get_audio_urls(client, ids.as_ptr(), ids.len(), &mut list),
+            camb_client_get_audio_urls(client, ids.as_ptr(), ids.len(), ptr::null(), &mut list),
             camb_result::Ok
         );
         assert_eq!(camb_audio_url_list_len(list), 2);
@@ -541,7 +564,7 @@ fn download_to_a_callback_and_urls() {
         let twice = [4242i64, 987_654, 4242];
         let mut list: *mut camb_audio_url_list = ptr::null_mut();
         assert_eq!(
-            camb_client_get_audio_urls(client, twice.as_ptr(), twice.len(), &mut list),
+            camb_client_get_audio_urls(client, twice.as_ptr(), twice.len(), ptr::null(), &mut list),
             camb_result::Ok
         );
         for (index, expected) in [(0, Some(&url)), (1, None), (2, Some(&url))] {
@@ -553,7 +576,7 @@ fn download_to_a_callback_and_urls() {
         let requests = emulator.stats().requests_total;
         let mut list: *mut camb_audio_url_list = ptr::null_mut();
         assert_eq!(
-            camb_client_get_audio_urls(client, ptr::null(), 0, &mut list),
+            camb_client_get_audio_urls(client, ptr::null(), 0, ptr::null(), &mut list),
             camb_result::Ok
         );
         assert_eq!(camb_audio_url_list_len(list), 0);
@@ -561,15 +584,15 @@ fn download_to_a_callback_and_urls() {
         assert_eq!(emulator.stats().requests_total, requests);
         let mut list: *mut camb_audio_url_list = ptr::null_mut();
         assert_eq!(
-            camb_client_get_audio_urls(client, ids.as_ptr(), 1001, &mut list),
+            camb_client_get_audio_urls(client, ids.as_ptr(), 1001, ptr::null(), &mut list),
             camb_result::InvalidParameter
         );
         assert_eq!(
-            camb_client_get_audio_urls(client, ptr::null(), 2, &mut list),
+            camb_client_get_audio_urls(client, ptr::null(), 2, ptr::null(), &mut list),
             camb_result::NullParameter
         );
         assert_eq!(
-            camb_client_get_audio_urls(client, ids.as_ptr(), 2, ptr::null_mut()),
+            camb_client_get_audio_urls(client, ids.as_ptr(), 2, ptr::null(), ptr::null_mut()),
             camb_result::NullParameter
         );
         assert!(list.is_null());

@@ -4,23 +4,45 @@
 
 mod common;
 
-use std::ffi::c_void;
 use std::ptr;
-use std::sync::Mutex;
-use std::sync::mpsc::{Sender, channel};
 use std::time::{Duration, Instant};
 
 use camb::ffi::builder::*;
 use camb::ffi::client::*;
 use camb::ffi::job::*;
+use camb::ffi::queue::*;
 use camb::ffi::result_code::camb_result;
 use camb::ffi::wait::*;
 use common::*;
 
-unsafe extern "C" fn send_done(job: *mut camb_job, user_data: *mut c_void) {
-    // SAFETY: the test passes a live Mutex<Sender> as user_data.
-    let sender = unsafe { &*user_data.cast::<Mutex<Sender<usize>>>() };
-    let _ = sender.lock().unwrap().send(job as usize);
+/// Makes and submits a wait job for `demo-pending`.
+unsafe fn submit_wait(
+    client: *mut camb_client,
+    options: &camb_wait_options,
+    queue: *mut camb_queue,
+) -> usize {
+    let mut job = ptr::null_mut();
+    unsafe {
+        assert_eq!(
+            camb_client_job_wait_for_task(client, c("demo-pending").as_ptr(), options, &mut job),
+            camb_result::Ok
+        );
+        assert_eq!(
+            camb_job_submit(job, queue, ptr::null_mut()),
+            camb_result::Ok
+        );
+    }
+    job as usize
+}
+
+/// Every event now on `queue` (its jobs), without waiting.
+unsafe fn drain(queue: *mut camb_queue) -> Vec<usize> {
+    let mut taken = Vec::new();
+    let (mut event, mut job) = (camb_event::JobData, ptr::null_mut());
+    while unsafe { camb_queue_pop(queue, &mut event, &mut job) } == camb_result::Ok {
+        taken.push(job as usize);
+    }
+    taken
 }
 
 fn threads_now() -> usize {
@@ -43,9 +65,9 @@ fn many_waiting_jobs_share_a_small_pool_and_cancel_together() {
             camb_result::Ok
         );
     }
-    let (sender, receiver) = channel::<usize>();
-    let sender = Box::new(Mutex::new(sender));
-    let user_data: *mut c_void = ptr::from_ref(&*sender).cast_mut().cast();
+    let mut queue = ptr::null_mut();
+    // SAFETY: a writable out-pointer.
+    assert_eq!(unsafe { camb_queue_new(&mut queue) }, camb_result::Ok);
     let count = 1000;
     let mut jobs = Vec::new();
     unsafe {
@@ -55,20 +77,7 @@ fn many_waiting_jobs_share_a_small_pool_and_cancel_together() {
             ..camb_wait_options_default()
         };
         for _ in 0..count {
-            let mut job = ptr::null_mut();
-            assert_eq!(
-                camb_client_start_wait_for_task(
-                    client,
-                    c("demo-pending").as_ptr(),
-                    &options,
-                    ptr::null(),
-                    Some(send_done),
-                    user_data,
-                    &mut job,
-                ),
-                camb_result::Ok
-            );
-            jobs.push(job as usize);
+            jobs.push(submit_wait(client, &options, queue));
         }
         // Every one has polled once and waits on the timer.
         let deadline = Instant::now() + GENEROUS;
@@ -92,9 +101,12 @@ fn many_waiting_jobs_share_a_small_pool_and_cancel_together() {
             camb_job_cancel(job as *const camb_job);
         }
         for _ in 0..count {
-            receiver
-                .recv_timeout(GENEROUS)
-                .expect("every one delivered");
+            let (mut event, mut job) = (camb_event::JobData, ptr::null_mut());
+            assert_eq!(
+                camb_queue_wait(queue, GENEROUS.as_millis() as u32, &mut event, &mut job),
+                camb_result::Ok,
+                "every one delivered"
+            );
         }
         let all_delivered = started.elapsed();
         assert!(all_delivered < Duration::from_secs(5), "{all_delivered:?}");
@@ -111,17 +123,7 @@ fn many_waiting_jobs_share_a_small_pool_and_cancel_together() {
         // libcamb thread outlives the client.
         let mut jobs = Vec::new();
         for _ in 0..200 {
-            let mut job = ptr::null_mut();
-            camb_client_start_wait_for_task(
-                client,
-                c("demo-pending").as_ptr(),
-                &options,
-                ptr::null(),
-                Some(send_done),
-                user_data,
-                &mut job,
-            );
-            jobs.push(job as usize);
+            jobs.push(submit_wait(client, &options, queue));
         }
         let deadline = Instant::now() + GENEROUS;
         while jobs
@@ -134,11 +136,10 @@ fn many_waiting_jobs_share_a_small_pool_and_cancel_together() {
         assert!(camb_thread_names().len() >= 5, "{:?}", camb_thread_names());
         camb_client_free(client);
         let left = camb_thread_names();
-        assert_eq!(
-            receiver.try_iter().count(),
-            jobs.len(),
-            "delivered before the free returned"
-        );
+        let mut delivered = drain(queue);
+        delivered.sort_unstable();
+        jobs.sort_unstable();
+        assert_eq!(delivered, jobs, "delivered before the free returned");
         assert!(
             left.is_empty(),
             "threads left after the client was freed: {left:?}"
@@ -150,6 +151,7 @@ fn many_waiting_jobs_share_a_small_pool_and_cancel_together() {
             );
             camb_job_free(job as *mut camb_job);
         }
+        camb_queue_free(queue);
     }
 }
 

@@ -239,8 +239,12 @@ pub fn c_build_and_query(
     // SAFETY: a live client, a NUL-terminated id, a writable out-pointer; the
     // client and the task are freed once, after the call.
     unsafe {
-        let result =
-            camb::ffi::task::camb_client_get_task_status(client, c(task_id).as_ptr(), &mut task);
+        let result = camb::ffi::task::camb_client_get_task_status(
+            client,
+            c(task_id).as_ptr(),
+            std::ptr::null(),
+            &mut task,
+        );
         camb::ffi::client::camb_client_free(client);
         let view = (result == camb_result::Ok).then(|| read_task(task));
         camb::ffi::task::camb_task_free(task);
