@@ -7,7 +7,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: demo test lint check-header memcheck load fuzz bench ci install uninstall
+.PHONY: demo test lint check-header memcheck load loom fuzz bench ci install uninstall
 
 demo:
 	./scripts/demo.sh
@@ -33,6 +33,10 @@ memcheck:
 # 100,000 status calls on one client: RSS, open files and connections must stay flat.
 load:
 	./scripts/load.sh
+
+# The jobs engine's lifecycle under loom (src/engine/model.rs).
+loom:
+	./scripts/loom.sh
 
 # Each fuzz target for FUZZ_SECONDS (default 30) on the nightly toolchain.
 fuzz:

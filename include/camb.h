@@ -1404,7 +1404,7 @@ void camb_audio_url_list_free(struct camb_audio_url_list *list);
  * `CAMB_RESULT_INVALID_PARAMETER`; its `camb_task_id()` is then the id as given,
  * with U+FFFD for bytes that are not UTF-8, or "" for NULL). `cancel` (may be
  * NULL) stops it from another thread: ids not yet asked for then fail with
- * `CAMB_RESULT_CANCELLED`.
+ * `CAMB_RESULT_CANCELLED`; a token cancelled before the call cancels it whole.
  *
  * The calling thread and threads of the batch's own run the queries; those
  * are started per call (not per task) and joined before it returns. `count`
@@ -1503,9 +1503,10 @@ camb_result camb_client_job_download_audio(const struct camb_client *client,
 
 /**
  * Makes a job of `camb_client_save_audio()` (the same rules for what is at
- * `path`, checked again when it runs); the byte count is `camb_job_bytes()`.
- * As `camb_client_job_get_task_status()` otherwise, plus the errors of a bad
- * path.
+ * `path`: what cannot take the audio is refused now, without opening it, and
+ * `path` is looked at again when the job runs); the byte count is
+ * `camb_job_bytes()`. As `camb_client_job_get_task_status()` otherwise, plus
+ * the errors of a bad path.
  */
 camb_result camb_client_job_save_audio(const struct camb_client *client,
                                        int64_t run_id,

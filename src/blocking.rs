@@ -99,11 +99,7 @@ impl Client {
         path: &Path,
         cancel: Option<&CancelToken>,
     ) -> Result<u64, Error> {
-        let mut work = SaveWork {
-            client: self,
-            run_id,
-            path: path.to_path_buf(),
-        };
+        let mut work = SaveWork::new(self, run_id, path.to_path_buf())?;
         run(&mut work, cancel)?.into_bytes()
     }
 

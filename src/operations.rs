@@ -343,9 +343,23 @@ impl<C: Borrow<Client>, S: FnMut(&[u8]) -> Result<(), Error>> Work<Output> for D
 
 /// The audio saved to a path (`Client::save_audio`'s rules).
 pub(crate) struct SaveWork<C> {
-    pub(crate) client: C,
-    pub(crate) run_id: i64,
-    pub(crate) path: PathBuf,
+    client: C,
+    run_id: i64,
+    path: PathBuf,
+}
+
+impl<C: Borrow<Client>> SaveWork<C> {
+    /// Checks the path now, without opening it (a FIFO is only looked at), so
+    /// that a file that could never be saved refuses the call before any
+    /// request. The save looks again.
+    pub(crate) fn new(client: C, run_id: i64, path: PathBuf) -> Result<Self, Error> {
+        Destination::check(&path)?;
+        Ok(SaveWork {
+            client,
+            run_id,
+            path,
+        })
+    }
 }
 
 impl<C: Borrow<Client>> Work<Output> for SaveWork<C> {

@@ -75,7 +75,7 @@ pub(crate) mod fault {
     }
 }
 
-#[cfg(all(target_os = "linux", not(loom)))]
+#[cfg(all(target_os = "linux", not(camb_loom)))]
 mod imp {
     use std::io;
 
@@ -120,7 +120,7 @@ mod imp {
     }
 }
 
-#[cfg(all(unix, not(target_os = "linux"), not(loom)))]
+#[cfg(all(unix, not(target_os = "linux"), not(camb_loom)))]
 mod imp {
     use std::io;
 
@@ -182,7 +182,7 @@ mod imp {
     }
 }
 
-#[cfg(all(windows, not(loom)))]
+#[cfg(all(windows, not(camb_loom)))]
 mod imp {
     use std::io::{self, Read, Write};
     use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -224,7 +224,7 @@ mod imp {
     }
 }
 
-#[cfg(loom)]
+#[cfg(camb_loom)]
 mod imp {
     use std::io;
     use std::sync::atomic::{AtomicBool, Ordering};

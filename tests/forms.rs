@@ -709,6 +709,31 @@ fn the_audio_calls_mean_the_same_in_both_forms() {
             },
         );
     }
+    // A file that could never be saved: refused before the request, in both.
+    let outcome = both_forms(
+        "save",
+        "no such directory",
+        &Setup::default(),
+        camb_result::Io,
+        |w| {
+            let path = c(w.dir.join("missing/a.wav").to_str().unwrap());
+            // SAFETY: live handles.
+            let r = unsafe {
+                camb_client_save_audio(w.client, 4242, path.as_ptr(), w.token, ptr::null_mut())
+            };
+            blocking_outcome(w, r, String::new())
+        },
+        |w| {
+            let path = c(w.dir.join("missing/a.wav").to_str().unwrap());
+            job_outcome(
+                w,
+                // SAFETY: live handles.
+                |job| unsafe { camb_client_job_save_audio(w.client, 4242, path.as_ptr(), job) },
+                |_| String::new(),
+            )
+        },
+    );
+    assert_eq!(outcome.requests, 0);
     // Many URLs; and none, which sends nothing.
     for (case, runs) in [("two runs", vec![4242i64, 999_999]), ("none", vec![])] {
         let outcome = both_forms(

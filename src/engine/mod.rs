@@ -23,9 +23,9 @@ mod pool;
 mod queue;
 mod sync;
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(camb_loom)))]
 mod tests;
-#[cfg(all(test, loom))]
+#[cfg(all(test, camb_loom))]
 mod model;
 
 pub(crate) use job::{Job, Phase};
@@ -106,7 +106,7 @@ fn settle<O>(
 
 /// The error of work cancelled with nothing more particular to say.
 pub(crate) fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the job was cancelled")
+    Error::new(ErrorKind::Cancelled, "cancelled before it finished")
 }
 
 /// What a job produces and what its caller keeps with it: sendable, sharable,

@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
@@ -46,10 +46,12 @@ struct PoolState<O: Payload, D: Payload> {
     run: VecDeque<Arc<Job<O, D>>>,
     /// (when, job's timer_seq, job id), earliest first.
     timers: BinaryHeap<Reverse<(Instant, u64, u64)>>,
-    /// Jobs between steps, by id: on the timer.
-    waiting: HashMap<u64, Arc<Job<O, D>>>,
+    /// Jobs between steps, by id: on the timer. Ordered maps, not hashed ones:
+    /// the same jobs always go in the same order, which the loom model needs
+    /// (it replays each interleaving).
+    waiting: BTreeMap<u64, Arc<Job<O, D>>>,
     /// Every unfinished job, for shutting down.
-    live: HashMap<u64, Weak<Job<O, D>>>,
+    live: BTreeMap<u64, Weak<Job<O, D>>>,
     threads_started: bool,
     /// The threads are to end now: some of them could not be started.
     retiring: bool,
@@ -63,10 +65,15 @@ impl<O: Payload, D: Payload> PoolState<O, D> {
     }
 }
 
-thread_local! {
+#[cfg(not(camb_loom))]
+std::thread_local! {
     /// On a pool thread: the address of its pool (0 elsewhere), so that
     /// [`Pool::join`] can tell it runs on its own pool.
     static POOL: Cell<usize> = const { Cell::new(0) };
+}
+#[cfg(camb_loom)]
+loom::thread_local! {
+    static POOL: Cell<usize> = Cell::new(0);
 }
 
 impl<O: Payload, D: Payload> Pool<O, D> {
@@ -78,8 +85,8 @@ impl<O: Payload, D: Payload> Pool<O, D> {
                 state: Mutex::new(PoolState {
                     run: VecDeque::new(),
                     timers: BinaryHeap::new(),
-                    waiting: HashMap::new(),
-                    live: HashMap::new(),
+                    waiting: BTreeMap::new(),
+                    live: BTreeMap::new(),
                     threads_started: false,
                     retiring: false,
                     closing: false,

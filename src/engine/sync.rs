@@ -1,15 +1,19 @@
 //! The synchronisation the engine uses: the standard library's, or loom's when
-//! the engine is model-checked (`RUSTFLAGS="--cfg loom"`), so that the model
-//! runs this very code.
+//! the engine is model-checked (`RUSTFLAGS="--cfg camb_loom"`, scripts/loom.sh), so
+//! that the model runs this very code. Loom has no `Weak`, so reference counts
+//! stay the standard library's in the model too: the locks, condition variables
+//! and threads that order one job's handling against another's are loom's.
 
-#[cfg(loom)]
-pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-#[cfg(loom)]
+pub(crate) use std::sync::{Arc, Weak};
+
+#[cfg(camb_loom)]
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+#[cfg(camb_loom)]
 pub(crate) use loom::thread::JoinHandle;
 
-#[cfg(not(loom))]
-pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-#[cfg(not(loom))]
+#[cfg(not(camb_loom))]
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+#[cfg(not(camb_loom))]
 pub(crate) use std::thread::JoinHandle;
 
 /// Locks `mutex`. Every lock of the engine guards plain data that a panic cannot
@@ -50,12 +54,12 @@ pub(crate) fn spawn(
     if spawn_fault::should_fail() {
         return Err(std::io::Error::from_raw_os_error(libc::EAGAIN));
     }
-    #[cfg(loom)]
+    #[cfg(camb_loom)]
     {
         let _ = name;
         Ok(loom::thread::spawn(body))
     }
-    #[cfg(not(loom))]
+    #[cfg(not(camb_loom))]
     std::thread::Builder::new().name(name).spawn(body)
 }
 

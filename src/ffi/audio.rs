@@ -116,11 +116,7 @@ pub unsafe extern "C" fn camb_client_save_audio(
         let client = unsafe { client_arg(client) }?;
         // SAFETY: NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?;
-        let mut work = SaveWork {
-            client,
-            run_id,
-            path,
-        };
+        let mut work = SaveWork::new(client, run_id, path)?;
         // SAFETY: NULL or a live token.
         let total = unsafe { run_blocking(&mut work, cancel) }?.into_bytes()?;
         // SAFETY: NULL or writable.

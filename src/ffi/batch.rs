@@ -26,7 +26,7 @@ use crate::task::TaskInfo;
 /// `CAMB_RESULT_INVALID_PARAMETER`; its `camb_task_id()` is then the id as given,
 /// with U+FFFD for bytes that are not UTF-8, or "" for NULL). `cancel` (may be
 /// NULL) stops it from another thread: ids not yet asked for then fail with
-/// `CAMB_RESULT_CANCELLED`.
+/// `CAMB_RESULT_CANCELLED`; a token cancelled before the call cancels it whole.
 ///
 /// The calling thread and threads of the batch's own run the queries; those
 /// are started per call (not per task) and joined before it returns. `count`

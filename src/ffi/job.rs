@@ -393,9 +393,10 @@ pub unsafe extern "C" fn camb_client_job_download_audio(
 }
 
 /// Makes a job of `camb_client_save_audio()` (the same rules for what is at
-/// `path`, checked again when it runs); the byte count is `camb_job_bytes()`.
-/// As `camb_client_job_get_task_status()` otherwise, plus the errors of a bad
-/// path.
+/// `path`: what cannot take the audio is refused now, without opening it, and
+/// `path` is looked at again when the job runs); the byte count is
+/// `camb_job_bytes()`. As `camb_client_job_get_task_status()` otherwise, plus
+/// the errors of a bad path.
 // The caller's part: every pointer NULL or valid, as the header's conventions say.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_client_job_save_audio(
@@ -409,11 +410,7 @@ pub unsafe extern "C" fn camb_client_job_save_audio(
         let client = unsafe { making(client, out_job) }?;
         // SAFETY: NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?;
-        let work = SaveWork {
-            client: Arc::clone(&client.inner),
-            run_id,
-            path,
-        };
+        let work = SaveWork::new(Arc::clone(&client.inner), run_id, path)?;
         // SAFETY: out_job checked non-NULL.
         unsafe {
             make(
