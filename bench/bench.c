@@ -359,11 +359,11 @@ static camb_client *camb_make(const char *url) {
     return c;
 }
 
-/* One status call as a C program makes it in 0.2: the call, a look at the task,
+/* One status call as a C program makes it: the call, a look at the task,
  * and camb_task_free (the task is the caller's). */
 __attribute__((noinline)) static void camb_call(camb_client *c, const char *task_id) {
     camb_task *task = NULL;
-    camb_result r = camb_client_get_task_status(c, task_id, &task);
+    camb_result r = camb_client_get_task_status(c, task_id, NULL, &task);
     if (r != CAMB_RESULT_OK) {
         die("camb_client_get_task_status", camb_last_error());
     }
@@ -697,7 +697,7 @@ static void connections(int calls) {
         if (i % 5 == 4) {
             snprintf(id, sizeof id, "missing-%d", i);
             camb_task *task = NULL;
-            camb_result r = camb_client_get_task_status(c, id, &task);
+            camb_result r = camb_client_get_task_status(c, id, NULL, &task);
             camb_task_free(task); /* NULL after a failure; freed in case it was not */
             if (r != CAMB_RESULT_NOT_FOUND || camb_last_http_status() != 404) {
                 die("404 call", camb_last_error());
@@ -773,7 +773,7 @@ static void batch(int count, int reps) {
             if (do_batch) {
                 camb_task_list *list = NULL;
                 if (camb_client_get_task_statuses(c, (const char *const *)ids, (size_t)count, 8,
-                                                  &list) != CAMB_RESULT_OK) {
+                                                  NULL, &list) != CAMB_RESULT_OK) {
                     die("camb_client_get_task_statuses", camb_last_error());
                 }
                 uint64_t t1 = now_ns();

@@ -1,6 +1,7 @@
 /*
- * bench/jobs.c: libcamb's jobs (camb_client_start_*) against the emulator started with
- * --delay-ms (every API reply held that long), for section 13 of scripts/bench.sh.
+ * bench/jobs.c: libcamb's jobs (camb_client_job_*, camb_job_submit) against the emulator
+ * started with --delay-ms (every API reply held that long), for section 13 of
+ * scripts/bench.sh.
  *
  *   usage: jobs --url http://127.0.0.1:PORT --part statuses [--count N] [--threads T]
  *               [--delay-ms MS] [--kv FILE]
@@ -10,9 +11,9 @@
  * Each part is one process, so that its thread count and CPU time are its own.
  *
  * statuses (targets 1 and 2 of BENCHMARKS.md's Jobs section): a client with T job
- *   threads (8) starts N status jobs (1000) for the task demo-success all at once, on
- *   ONE completion queue; the loop waits on the queue's descriptor with poll(2), takes
- *   every finished job with camb_job_queue_pop, checks it (OK, SUCCESS) and frees it.
+ *   threads (8) makes and submits N status jobs (1000) for the task demo-success all at
+ *   once, to ONE queue; the loop waits on the queue's descriptor with poll(2), takes
+ *   every finished job with camb_queue_pop, checks it (OK, SUCCESS) and frees it.
  *   Wall time from the first start to the last job taken, against the ideal
  *   ceil(N/T) x MS; the process's CPU time (getrusage RUSAGE_SELF: every thread, the
  *   pool's included) over the same span; the emulator's request and connection counts
@@ -242,6 +243,25 @@ static const char *verdict(bool met) {
     return met ? "met" : "MISSED";
 }
 
+/* Submits a job just made (`made`: the camb_client_job_* call's result) to `queue`. */
+static void submit(camb_result made, camb_job *job, camb_queue *queue, const char *what) {
+    check(made, what);
+    check(camb_job_submit(job, queue, NULL), "camb_job_submit");
+}
+
+/* Takes the next finished job off the queue, or NULL when none is waiting. */
+static camb_job *pop_done(const camb_queue *queue) {
+    camb_event event = 0;
+    camb_job *job = NULL;
+    if (camb_queue_pop(queue, &event, &job) != CAMB_RESULT_OK) {
+        return NULL;
+    }
+    if (event != CAMB_EVENT_JOB_DONE) {
+        die("camb_queue_pop", "an event other than JOB_DONE");
+    }
+    return job;
+}
+
 /* ---------------------------------------------------------------- statuses */
 
 static int part_statuses(size_t count, uint32_t threads, double delay_ms) {
@@ -251,17 +271,16 @@ static int part_statuses(size_t count, uint32_t threads, double delay_ms) {
     }
     struct stats before = emulator_stats();
     camb_client *client = make_client(threads);
-    camb_job_queue *queue = NULL;
-    check(camb_job_queue_new(&queue), "camb_job_queue_new");
-    int fd = camb_job_queue_fd(queue);
+    camb_queue *queue = NULL;
+    check(camb_queue_new(&queue), "camb_queue_new");
+    int fd = (int)camb_queue_fd(queue);
 
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     double t0 = now_s();
     for (size_t i = 0; i < count; i++) {
-        check(camb_client_start_get_task_status(client, "demo-success", queue, NULL, NULL,
-                                                &jobs[i]),
-              "camb_client_start_get_task_status");
+        camb_result made = camb_client_job_get_task_status(client, "demo-success", &jobs[i]);
+        submit(made, jobs[i], queue, "camb_client_job_get_task_status");
     }
     double started = now_s();
     size_t taken = 0, ok = 0, wakeups = 0;
@@ -271,7 +290,7 @@ static int part_statuses(size_t count, uint32_t threads, double delay_ms) {
         wait_readable(fd, 1000);
         wakeups++;
         camb_job *job = NULL;
-        while (taken < count && camb_job_queue_pop(queue, &job) == CAMB_RESULT_OK) {
+        while (taken < count && (job = pop_done(queue)) != NULL) {
             taken++;
             const camb_task *task = camb_job_task(job);
             if (camb_job_result(job) == CAMB_RESULT_OK &&
@@ -289,7 +308,7 @@ static int part_statuses(size_t count, uint32_t threads, double delay_ms) {
     getrusage(RUSAGE_SELF, &ru1);
     struct stats after = emulator_stats();
     int threads_at_end = threads_now();
-    camb_job_queue_free(queue);
+    camb_queue_free(queue);
     camb_client_free(client);
 
     double wall = t1 - t0;
@@ -347,13 +366,14 @@ static void sample(struct sampler *s) {
     }
 }
 
-static bool is_in(camb_job *job, camb_job **set, size_t n) {
+/* The index of `job` in `set`, or n when it is not there. */
+static size_t index_in(const camb_job *job, camb_job **set, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (set[i] == job) {
-            return true;
+            return i;
         }
     }
-    return false;
+    return n;
 }
 
 static int part_waits(size_t count, size_t generates, uint32_t threads, const char *dir) {
@@ -361,26 +381,27 @@ static int part_waits(size_t count, size_t generates, uint32_t threads, const ch
     camb_job **waits = calloc(count, sizeof *waits);
     camb_job **gens = calloc(generates, sizeof *gens);
     char (*paths)[512] = calloc(generates, sizeof *paths);
-    if (waits == NULL || gens == NULL || paths == NULL) {
+    bool *gen_delivered = calloc(generates + 1, sizeof *gen_delivered);
+    if (waits == NULL || gens == NULL || paths == NULL || gen_delivered == NULL) {
         die("calloc", "out of memory");
     }
     int threads_before = threads_now();
     camb_client *client = make_client(threads);
-    camb_job_queue *queue = NULL;
-    check(camb_job_queue_new(&queue), "camb_job_queue_new");
-    int fd = camb_job_queue_fd(queue);
+    camb_queue *queue = NULL;
+    check(camb_queue_new(&queue), "camb_queue_new");
+    int fd = (int)camb_queue_fd(queue);
 
     /* Warm-up: the pool's threads start, connections open. */
     enum { WARM = 4 };
     for (int i = 0; i < WARM; i++) {
         camb_job *job = NULL;
-        check(camb_client_start_get_task_status(client, "demo-success", queue, NULL, NULL, &job),
-              "warm-up start");
+        camb_result made = camb_client_job_get_task_status(client, "demo-success", &job);
+        submit(made, job, queue, "warm-up job");
     }
     for (int got = 0, rounds = 0; got < WARM && rounds < 100; rounds++) {
         wait_readable(fd, 100);
         camb_job *job = NULL;
-        while (camb_job_queue_pop(queue, &job) == CAMB_RESULT_OK) {
+        while ((job = pop_done(queue)) != NULL) {
             check(camb_job_result(job), "warm-up job");
             camb_job_free(job);
             got++;
@@ -407,14 +428,13 @@ static int part_waits(size_t count, size_t generates, uint32_t threads, const ch
         char prompt[128];
         snprintf(prompt, sizeof prompt, "bench generation %zu [pending_ms:15000]", i);
         snprintf(paths[i], sizeof paths[i], "%s/gen-%zu.wav", dir, i);
-        check(camb_client_start_generate(client, prompt, &create, &gen_wait, paths[i], queue,
-                                         NULL, NULL, &gens[i]),
-              "camb_client_start_generate");
+        camb_result made =
+            camb_client_job_generate(client, prompt, &create, &gen_wait, paths[i], &gens[i]);
+        submit(made, gens[i], queue, "camb_client_job_generate");
     }
     for (size_t i = 0; i < count; i++) {
-        check(camb_client_start_wait_for_task(client, "demo-pending", &wait, queue, NULL, NULL,
-                                              &waits[i]),
-              "camb_client_start_wait_for_task");
+        camb_result made = camb_client_job_wait_for_task(client, "demo-pending", &wait, &waits[i]);
+        submit(made, waits[i], queue, "camb_client_job_wait_for_task");
     }
     double started = now_s();
 
@@ -431,11 +451,13 @@ static int part_waits(size_t count, size_t generates, uint32_t threads, const ch
         sample(&s);
         samples++;
         camb_job *job = NULL;
-        while (camb_job_queue_pop(queue, &job) == CAMB_RESULT_OK) {
-            if (!is_in(job, gens, generates)) {
+        while ((job = pop_done(queue)) != NULL) {
+            size_t gen = index_in(job, gens, generates);
+            if (gen == generates) {
                 early++; /* a wait delivered before any cancel: kept, freed at the end */
                 continue;
             }
+            gen_delivered[gen] = true;
             gens_done++;
             if (camb_job_result(job) == CAMB_RESULT_OK && camb_job_bytes(job) > 0) {
                 gens_ok++;
@@ -481,7 +503,7 @@ static int part_waits(size_t count, size_t generates, uint32_t threads, const ch
         while (taken < count && now_s() < cancel_deadline) {
             wait_readable(fd, 100);
             camb_job *job = NULL;
-            while (taken < count && camb_job_queue_pop(queue, &job) == CAMB_RESULT_OK) {
+            while (taken < count && (job = pop_done(queue)) != NULL) {
                 taken++;
                 cancelled += camb_job_result(job) == CAMB_RESULT_CANCELLED;
             }
@@ -490,23 +512,25 @@ static int part_waits(size_t count, size_t generates, uint32_t threads, const ch
     }
     int threads_end = threads_now();
 
-    /* The WAV files: each as big as its job said. */
+    /* The WAV files: each as big as its job said (read only once it was delivered). */
     size_t files_ok = 0;
     for (size_t i = 0; i < generates; i++) {
         struct stat st;
-        if (stat(paths[i], &st) == 0 && (uint64_t)st.st_size == camb_job_bytes(gens[i]) &&
-            st.st_size > 44) {
+        if (gen_delivered[i] && stat(paths[i], &st) == 0 &&
+            (uint64_t)st.st_size == camb_job_bytes(gens[i]) && st.st_size > 44) {
             files_ok++;
         }
         unlink(paths[i]);
     }
+    /* Delivered jobs are freed; one still in flight (a run that went wrong) is only
+     * cancelled, and freeing the queue frees it when it ends. */
     for (size_t i = 0; i < generates; i++) {
         camb_job_free(gens[i]);
     }
     for (size_t i = 0; i < count; i++) {
         camb_job_free(waits[i]);
     }
-    camb_job_queue_free(queue);
+    camb_queue_free(queue);
     camb_client_free(client);
 
     size_t jobs = count + generates;
@@ -557,6 +581,7 @@ static int part_waits(size_t count, size_t generates, uint32_t threads, const ch
     free(waits);
     free(gens);
     free(paths);
+    free(gen_delivered);
     return failures ? 1 : 0;
 }
 

@@ -24,7 +24,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     camb_task *task = NULL;
-    camb_result r = camb_client_get_task_status(client, "t1", &task);
+    camb_result r = camb_client_get_task_status(client, "t1", NULL, &task);
     bool success = r == CAMB_RESULT_OK && camb_task_status(task) == CAMB_STATUS_SUCCESS;
     camb_task_free(task);
     camb_client_free(client);

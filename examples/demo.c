@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
     int exit_status = 1;
     char *task_id = NULL; /* ours: freed with camb_string_free() */
     camb_task *task = NULL; /* ours: freed with camb_task_free() */
-    result = camb_client_create_task(client, prompt, &options, &task_id, NULL);
+    result = camb_client_create_task(client, prompt, &options, NULL, &task_id, NULL);
     if (result != CAMB_RESULT_OK) {
         exit_status = fail("creating the task", result);
         goto done;

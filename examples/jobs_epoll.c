@@ -9,13 +9,14 @@
  * status jobs ask for its demo tasks, whose statuses must already be final (run
  * it with --pending-ms 0, as the tests and scripts/memcheck.sh do).
  *
- * One completion queue (camb_job_queue) serves every job. Its file descriptor is
- * registered with epoll; the loop sleeps in epoll_wait until the descriptor is
- * readable (some jobs finished), takes every finished job with
- * camb_job_queue_pop() until it says CAMB_RESULT_NOT_READY, checks and reports
- * each one, and frees it. No callback is passed to libcamb, so none of its code
- * runs on this thread but the calls this thread makes, each of which returns at
- * once.
+ * Each job is made by a camb_client_job_* function and submitted with
+ * camb_job_submit() to one queue (camb_queue), with this program's record of
+ * it as user_data. The queue's readiness handle (camb_queue_fd()) is registered
+ * with epoll; the loop sleeps in epoll_wait until it is readable (some jobs
+ * finished), takes every event with camb_queue_pop() until it says
+ * CAMB_RESULT_NOT_READY, finds the record with camb_job_user_data(), checks and
+ * reports the job, and frees it. No code of this program runs on libcamb's
+ * threads, and every libcamb call made here returns at once.
  *
  * Started at once, before the loop:
  *   - one generate job: PROMPT (default "rain on a tin roof") to a WAV file at
@@ -26,7 +27,7 @@
  *     exist (CAMB_RESULT_NOT_FOUND).
  * While the generate job runs, a progress line every 100 ms (when something
  * changed): its state, the polls it made and the last status they saw, read with
- * camb_job_get_state(), camb_job_polls() and camb_job_status().
+ * camb_job_get_state(), camb_job_polls() and camb_job_task_status().
  *
  * Output: a line per finished job ("done: ..."), the progress lines
  * ("progress: ..."), and a summary ("jobs_epoll: ... PASS|FAIL"). Anything that
@@ -35,7 +36,7 @@
  *
  * --timeout-s (default 120) bounds the generation's wait (its job then fails
  * with CAMB_RESULT_TIMEOUT); the loop waits 30 s longer for every job to be
- * delivered, then frees those that were not (which cancels them).
+ * delivered, then cancels those that were not (freeing the queue frees them).
  *
  * Exit status: 0 when every job finished as expected (the WAV file saved),
  * 1 when anything was unexpected or the loop ran out of time, 2 on bad usage or
@@ -88,11 +89,11 @@ static const struct expected MISSING_TASK = {
 enum job_kind { JOB_STATUS, JOB_GENERATE };
 
 /*
- * Our record of a job we started, given to the start function as its user_data:
+ * Our record of a job, given to camb_job_submit() as its user_data:
  * camb_job_user_data() hands it back when the job comes off the queue.
  */
 struct record {
-    camb_job *job; /* ours until delivered; NULL once freed */
+    camb_job *job; /* NULL once freed */
     enum job_kind kind;
     const struct expected *want; /* status jobs */
     bool delivered;
@@ -136,10 +137,10 @@ static void report_status_job(int index, const struct record *record) {
     }
     /* Status jobs make no polls and move no bytes; their status is the task's. */
     camb_status want_status = task != NULL ? camb_task_status(task) : CAMB_STATUS_UNKNOWN;
-    if (camb_job_polls(job) != 0 || camb_job_status(job) != want_status ||
+    if (camb_job_polls(job) != 0 || camb_job_task_status(job) != want_status ||
         camb_job_bytes(job) != 0) {
         unexpected("status job #%d (%s): polls %" PRIu32 ", status %s, bytes %" PRIu64, index,
-                   want->task_id, camb_job_polls(job), camb_status_name(camb_job_status(job)),
+                   want->task_id, camb_job_polls(job), camb_status_name(camb_job_task_status(job)),
                    camb_job_bytes(job));
     }
     if (camb_job_task_list(job) != NULL) {
@@ -217,9 +218,9 @@ static void report_generate_job(const struct record *record, const char *path) {
         !camb_task_run_id(task, NULL)) {
         unexpected("the generate job's task is not a success with a run id");
     }
-    if (polls < 1 || camb_job_status(job) != CAMB_STATUS_SUCCESS) {
+    if (polls < 1 || camb_job_task_status(job) != CAMB_STATUS_SUCCESS) {
         unexpected("the generate job made %" PRIu32 " polls, the last saw %s", polls,
-                   camb_status_name(camb_job_status(job)));
+                   camb_status_name(camb_job_task_status(job)));
     }
     /* The file it saved: the size it reported, and a WAV file's first bytes. */
     struct stat st;
@@ -259,6 +260,8 @@ static int64_t now_ms(void) {
 
 static const char *state_name(camb_job_state state) {
     switch (state) {
+    case CAMB_JOB_STATE_NEW:
+        return "NEW";
     case CAMB_JOB_STATE_QUEUED:
         return "QUEUED";
     case CAMB_JOB_STATE_RUNNING:
@@ -338,22 +341,24 @@ int main(int argc, char **argv) {
                 camb_last_error());
         return 2;
     }
-    camb_job_queue *queue = NULL;
-    r = camb_job_queue_new(&queue);
+    camb_queue *queue = NULL;
+    r = camb_queue_new(&queue);
     if (r != CAMB_RESULT_OK) {
-        fprintf(stderr, "jobs_epoll: camb_job_queue_new: %s: %s\n", camb_result_name(r),
+        fprintf(stderr, "jobs_epoll: camb_queue_new: %s: %s\n", camb_result_name(r),
                 camb_last_error());
         camb_client_free(client);
         return 2;
     }
+    /* A descriptor on Linux (intptr_t so that a Windows SOCKET fits too). */
+    int queue_fd = (int)camb_queue_fd(queue);
     int epoll = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event event = {.events = EPOLLIN, .data = {.fd = camb_job_queue_fd(queue)}};
-    if (epoll < 0 || epoll_ctl(epoll, EPOLL_CTL_ADD, camb_job_queue_fd(queue), &event) != 0) {
+    struct epoll_event event = {.events = EPOLLIN, .data = {.fd = queue_fd}};
+    if (epoll < 0 || epoll_ctl(epoll, EPOLL_CTL_ADD, queue_fd, &event) != 0) {
         fprintf(stderr, "jobs_epoll: epoll: %s\n", strerror(errno));
         if (epoll >= 0) {
             close(epoll);
         }
-        camb_job_queue_free(queue);
+        camb_queue_free(queue);
         camb_client_free(client);
         return 2;
     }
@@ -364,7 +369,7 @@ int main(int argc, char **argv) {
     if (records == NULL) {
         fprintf(stderr, "jobs_epoll: out of memory\n");
         close(epoll);
-        camb_job_queue_free(queue);
+        camb_queue_free(queue);
         camb_client_free(client);
         return 2;
     }
@@ -381,8 +386,10 @@ int main(int argc, char **argv) {
     wait.deadline_ms = (uint64_t)timeout_s * 1000;
     struct record *generate = &records[0];
     generate->kind = JOB_GENERATE;
-    r = camb_client_start_generate(client, prompt, &create, &wait, wav_path, queue, NULL,
-                                   generate, &generate->job);
+    r = camb_client_job_generate(client, prompt, &create, &wait, wav_path, &generate->job);
+    if (r == CAMB_RESULT_OK) {
+        r = camb_job_submit(generate->job, queue, generate);
+    }
     if (r != CAMB_RESULT_OK) {
         fprintf(stderr, "jobs_epoll: starting the generate job: %s: %s\n", camb_result_name(r),
                 camb_last_error());
@@ -394,8 +401,10 @@ int main(int argc, char **argv) {
         struct record *record = &records[started];
         record->kind = JOB_STATUS;
         record->want = i == statuses / 2 ? &MISSING_TASK : &DEMO_TASKS[i % DEMO_TASK_COUNT];
-        r = camb_client_start_get_task_status(client, record->want->task_id, queue, NULL,
-                                              record, &record->job);
+        r = camb_client_job_get_task_status(client, record->want->task_id, &record->job);
+        if (r == CAMB_RESULT_OK) {
+            r = camb_job_submit(record->job, queue, record);
+        }
         if (r != CAMB_RESULT_OK) {
             fprintf(stderr, "jobs_epoll: starting status job %ld: %s: %s\n", i,
                     camb_result_name(r), camb_last_error());
@@ -428,7 +437,7 @@ int main(int argc, char **argv) {
                      "progress: generate state=%s polls=%" PRIu32
                      " status=%s | %zu of %zu jobs done",
                      state_name(camb_job_get_state(generate->job)), camb_job_polls(generate->job),
-                     camb_status_name(camb_job_status(generate->job)), delivered, started);
+                     camb_status_name(camb_job_task_status(generate->job)), delivered, started);
             if (strcmp(line, last_progress) != 0) {
                 puts(line);
                 fflush(stdout);
@@ -452,12 +461,18 @@ int main(int argc, char **argv) {
             continue; /* the timeout: a progress line is due */
         }
         wakeups++;
-        /* Every finished job, until the queue is empty (the descriptor is then no
-         * longer readable, so a level-triggered epoll does not wake again for them). */
+        /* Every event, until the queue is empty (the descriptor is then no longer
+         * readable, so a level-triggered epoll does not wake again for them). */
         size_t popped = 0;
+        camb_event what = 0;
         camb_job *job = NULL;
-        while ((r = camb_job_queue_pop(queue, &job)) == CAMB_RESULT_OK) {
+        while ((r = camb_queue_pop(queue, &what, &job)) == CAMB_RESULT_OK) {
             popped++;
+            if (what != CAMB_EVENT_JOB_DONE) {
+                /* No job of this version sends another event; the job stays libcamb's. */
+                unexpected("the queue gave event %u", (unsigned)what);
+                continue;
+            }
             struct record *record = camb_job_user_data(job);
             if (record == NULL || record->job != job || record->delivered) {
                 /* Not a handle we hold (or one delivered twice): never free it. */
@@ -470,6 +485,12 @@ int main(int argc, char **argv) {
             if (camb_job_get_state(job) != CAMB_JOB_STATE_DONE) {
                 unexpected("a delivered job is in state %s", state_name(camb_job_get_state(job)));
             }
+            camb_job_kind kind = record->kind == JOB_GENERATE ? CAMB_JOB_KIND_GENERATE
+                                                              : CAMB_JOB_KIND_GET_TASK_STATUS;
+            if (camb_job_get_kind(job) != kind) {
+                unexpected("a delivered job is of kind %u, want %u",
+                           (unsigned)camb_job_get_kind(job), (unsigned)kind);
+            }
             if (record->kind == JOB_GENERATE) {
                 report_generate_job(record, wav_path);
             } else {
@@ -479,7 +500,7 @@ int main(int argc, char **argv) {
             record->job = NULL;
         }
         if (r != CAMB_RESULT_NOT_READY) {
-            unexpected("camb_job_queue_pop: %s: %s", camb_result_name(r), camb_last_error());
+            unexpected("camb_queue_pop: %s: %s", camb_result_name(r), camb_last_error());
         }
         if (popped == 0) {
             /* Readable means a finished job is waiting: only this thread pops. */
@@ -499,16 +520,16 @@ int main(int argc, char **argv) {
     exit_status = g_unexpected == 0 ? 0 : 1;
 
 done:
-    /* Jobs not delivered (a failed start, or time ran out) are cancelled by their
-     * free, and never delivered. */
+    /* Jobs not delivered: one never submitted is freed; one in flight (time ran
+     * out) is only cancelled, and freeing the queue frees it once it ends. */
     for (size_t i = 0; i < total; i++) {
         camb_job_free(records[i].job);
     }
     free(records);
     /* The descriptor leaves the epoll set before the queue that owns it is freed. */
-    epoll_ctl(epoll, EPOLL_CTL_DEL, camb_job_queue_fd(queue), NULL);
+    epoll_ctl(epoll, EPOLL_CTL_DEL, queue_fd, NULL);
     close(epoll);
-    camb_job_queue_free(queue);
+    camb_queue_free(queue);
     camb_client_free(client);
     return exit_status;
 }

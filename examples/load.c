@@ -200,7 +200,7 @@ int main(int argc, char **argv) {
     double started = now_s(), block_started = started;
     for (long i = 1; i <= calls; i++) {
         camb_task *task = NULL;
-        r = camb_client_get_task_status(client, task_id, &task);
+        r = camb_client_get_task_status(client, task_id, NULL, &task);
         /* Freed at once: a leak of one task per call would show in the RSS rows. */
         camb_task_free(task);
         if (r != CAMB_RESULT_OK) {

@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "The server gave no run id\n");
         } else {
             printf("Run ID : %" PRId64 "\n", run_id);
-            result = camb_client_get_audio_url(client, run_id, &url, NULL);
+            result = camb_client_get_audio_url(client, run_id, NULL, &url, NULL);
             if (result == CAMB_RESULT_OK) {
                 printf("Audio URL : %s\n", url);
                 camb_string_free(url);

@@ -11,25 +11,26 @@
  *
  * Everything libcamb hands over is the caller's and is freed here: each camb_task
  * with camb_task_free(), each list with its _free(), each task id and URL with
- * camb_string_free(); a memory checker sees any of them leak or be read after
- * it was freed.
+ * camb_string_free(), each job once its queue handed it back; a memory checker
+ * sees any of them leak or be read after it was freed. A handle is never used
+ * after its _free (or a builder after its build): that is undefined, not checked.
  *
  * Phase 1 (--clients N iterations, default 100), one thread: each iteration
- *   - builds a client with the builder (every setter), checks that the spent
- *     builder refuses every further call, makes one status call (rotating over
- *     demo-success, demo-error, demo-unknown and a missing id), reads the task
- *     through every accessor, frees it and the client;
+ *   - builds a client with the builder (every setter), makes one status call
+ *     (rotating over demo-success, demo-error, demo-unknown and a missing id),
+ *     reads the task through every accessor, frees it and the client;
  *   - creates and frees clients with camb_client_new (explicit key and
  *     CAMB_API_KEY; their default base URL is the real API, so they make no call);
- *   - frees a builder without building it, and checks the freed builder is refused;
+ *   - frees a builder with settings without building it;
  *   - builders whose setters refused a value: the build fails with the first
  *     refusal and camb_last_error() names that setter (set_base_url of
  *     "https://h/x?y=1", then a good URL: still INVALID_PARAMETER);
  *   - calls every function with bad input (NULL in each pointer, invalid UTF-8,
  *     empty, oversized and out-of-range values, options whose struct_size is
- *     larger than camb.h's or 0) and checks the documented code, that
- *     out-parameters are left unchanged on failure, and camb_last_error() /
- *     camb_last_http_status() after every call;
+ *     larger than camb.h's or 0, a generate's path in a missing directory) and
+ *     checks the documented code, that out-parameters are left unchanged on
+ *     failure, and camb_last_error() / camb_last_http_status() after every call;
+ *     every blocking network call with a cancelled token: CANCELLED, nothing sent;
  *   - every _free function with NULL (a no-op) and every accessor of camb_task,
  *     camb_task_list and camb_audio_url_list with NULL, none of which touches
  *     camb_last_error().
@@ -39,27 +40,43 @@
  *   its audio (whole, stopped by the callback, cancelled by a token), ask for its
  *   URL, ask for many URLs at once (a camb_audio_url_list), save it to a file; a
  *   wait that times out and one that is cancelled; a run that did not succeed and
- *   one that does not exist; options with a smaller struct_size (an older
- *   program: the fields past it are not read, the ones within it are);
+ *   one that does not exist; camb_client_generate (with and without its outputs,
+ *   a task that fails, cancelled by a token and by its progress callback);
+ *   options with a smaller struct_size (an older program: the fields past it are
+ *   not read, the ones within it are);
  *   a batch of statuses (a camb_task_list with successes, a 404 and refused ids)
  *   whose tasks are read again, and must say the same, after other status calls,
  *   another batch and failures were made meanwhile, then read by 4 threads at once;
  *   a camb_task made on one thread and read and freed on another, both ways.
- * Jobs (once per workflow round), on a client with 3 job threads: every
- *   camb_client_start_* function with each of its bad arguments (NULL client,
- *   out_job, id, prompt, path or write callback; neither or both of a queue and a
- *   callback; bad ids, options and limits): the documented code, no job made;
- *   every job and queue function with NULL; camb_client_builder_set_job_threads
- *   out of range. One job of every kind (status, a missing status, create, wait,
- *   download, save, batch, generate) delivered by a callback that checks it and
- *   frees it inside the callback (never on the starting thread), then again
- *   through a camb_job_queue, popped and freed on this thread; the queue popped
- *   empty (CAMB_RESULT_NOT_READY, its descriptor not readable). Jobs freed while
- *   they wait between polls, or right after they start: never delivered. Jobs
- *   cancelled while waiting: CAMB_RESULT_CANCELLED, once. The client freed under
- *   waiting jobs and a generation: each delivered, cancelled, by the time
- *   camb_client_free returns, then freed. camb_job_free(NULL) and
- *   camb_job_queue_free(NULL).
+ * Jobs (once per workflow round), on a client with 3 job threads:
+ *   - camb_client_builder_set_job_threads out of range; the log function's
+ *     finalizer called exactly once: on the client's free (also with jobs in
+ *     flight, and no line after it), on the builder's free, on a failed build,
+ *     when another function replaces it; never for a refused set_log;
+ *   - every camb_client_job_* function with each of its bad arguments: the
+ *     documented code, no job made; camb_job_submit with NULL; every job and
+ *     queue function with NULL and bad arguments;
+ *   - a job of every kind made and freed, never submitted (state NEW, no output);
+ *     one cancelled before its submit (delivered CANCELLED); one submitted twice
+ *     (refused, delivered once), and again once delivered (refused);
+ *   - camb_queue_wait timing out (0 and 150 ms, nothing written), and a thread in
+ *     camb_queue_wait(UINT32_MAX) woken by a job;
+ *   - a job of every kind (status, a missing status, create, wait, download into
+ *     memory and of a missing run, save, audio URL, audio URLs, batch, generate,
+ *     a generation whose task fails), checked through every accessor and freed:
+ *     taken with poll(2) and camb_queue_pop, then with camb_queue_wait, then three
+ *     of each by 4 threads in camb_queue_wait and this one popping, each job
+ *     exactly once (its camb_job_user_data is its record);
+ *   - jobs cancelled while waiting between polls: CANCELLED, once; a second
+ *     cancel changes nothing. Jobs freed in flight (waiting, or right after their
+ *     submit): that only cancels; each is delivered, then freed;
+ *   - a queue freed with jobs in flight (cancelled first, or left to the client's
+ *     free), and one freed with delivered jobs on it: libcamb frees them;
+ *   - a queue shared by two clients; one of them freed with jobs in flight on it
+ *     (delivered CANCELLED), the other's job untouched;
+ *   - the client freed with waits, a generation and status jobs in flight: each
+ *     on the queue, CANCELLED, when camb_client_free returns; a job made and not
+ *     submitted can no longer be (INVALID_PARAMETER), and is freed.
  * Phase 2: --threads N threads (default 8) share ONE client and make --calls N
  *   status calls each (default 200), rotating over demo-success, demo-error,
  *   demo-unknown and an id unique to the thread and call (404). Each result is
@@ -209,25 +226,21 @@ static camb_client *emulator_client(void) {
         return NULL;
     }
     CHECK(client != NULL, "build succeeded but wrote NULL");
-
-    /* The builder is spent: every call on it is refused, and freeing it is a no-op.
-     * (No builder is created before these calls, so its address cannot be reused.) */
-    expect(camb_client_builder_set_api_key(builder, g_api_key), CAMB_RESULT_INVALID_PARAMETER,
-           "set_api_key on a built builder");
-    expect(camb_client_builder_set_base_url(builder, g_base_url), CAMB_RESULT_INVALID_PARAMETER,
-           "set_base_url on a built builder");
-    expect(camb_client_builder_set_timeout_ms(builder, 1000), CAMB_RESULT_INVALID_PARAMETER,
-           "set_timeout_ms on a built builder");
-    expect(camb_client_builder_set_max_retries(builder, 1), CAMB_RESULT_INVALID_PARAMETER,
-           "set_max_retries on a built builder");
-    expect(camb_client_builder_set_allow_insecure_http(builder, true),
-           CAMB_RESULT_INVALID_PARAMETER, "set_allow_insecure_http on a built builder");
-    camb_client *second = NULL;
-    expect(camb_client_builder_build(builder, &second), CAMB_RESULT_INVALID_PARAMETER,
-           "build of a built builder");
-    CHECK(second == NULL, "a refused build wrote its out-parameter");
-    camb_client_builder_free(builder);
+    /* The builder is spent: using or freeing it now is undefined, so it is not touched. */
     return client;
+}
+
+/* ---------------------------------------------------------------- time */
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }
 
 /* ---------------------------------------------------------------- tasks */
@@ -373,7 +386,7 @@ static camb_result checked_status_call(const camb_client *client, enum task_kind
                                        const char *missing_id, camb_task **out) {
     const char *id = kind == KIND_MISSING ? missing_id : kind_id(kind);
     camb_task *task = SENTINEL_TASK;
-    camb_result r = camb_client_get_task_status(client, id, &task);
+    camb_result r = camb_client_get_task_status(client, id, NULL, &task);
     char what[160];
     snprintf(what, sizeof what, "get_task_status(%s)", id);
     const char *error = camb_last_error();
@@ -425,10 +438,7 @@ static void builder_refusals(void) {
         expect_error_mentions("camb_client_builder_set_base_url",
                               "build after set_base_url(https://h/x?y=1) was refused");
         CHECK(out == NULL, "a build refused for a setting wrote its out-parameter");
-        /* consumed, as any build */
-        expect(camb_client_builder_set_api_key(builder, g_api_key),
-               CAMB_RESULT_INVALID_PARAMETER, "set_api_key after a refused build");
-        camb_client_builder_free(builder);
+        /* consumed, as any build: not touched again */
     }
 
     /* Many refusals of every setter: the build fails with the first one's code. */
@@ -487,7 +497,6 @@ static void builder_refusals(void) {
         expect_error_mentions("camb_client_builder_set_api_key",
                               "build after set_api_key(NULL) and other refusals");
         CHECK(out == NULL, "a build refused for a setting wrote its out-parameter");
-        camb_client_builder_free(builder); /* already consumed: ignored */
     }
 
     /* A refused setting and no build: freeing it frees everything (memcheck). */
@@ -511,21 +520,15 @@ static void builder_refusals(void) {
         expect(camb_client_builder_build(builder, &out), CAMB_RESULT_INVALID_PARAMETER,
                "build(plain http to a remote host)");
         CHECK(out == NULL, "a failed build wrote its out-parameter");
-        /* build consumed it even though it failed */
-        expect(camb_client_builder_set_api_key(builder, g_api_key),
-               CAMB_RESULT_INVALID_PARAMETER, "set_api_key after a failed build");
-        camb_client_builder_free(builder);
+        /* build consumed it even though it failed: not touched again */
     }
 
     builder = camb_client_builder_new();
     CHECK(builder != NULL, "camb_client_builder_new returned NULL");
     if (builder != NULL) {
+        /* "a non-NULL builder is still consumed": a leak here would show in memcheck */
         expect(camb_client_builder_build(builder, NULL), CAMB_RESULT_NULL_PARAMETER,
                "build(builder, NULL)");
-        /* "a non-NULL builder is still consumed" */
-        expect(camb_client_builder_set_timeout_ms(builder, 1000), CAMB_RESULT_INVALID_PARAMETER,
-               "set_timeout_ms after build(builder, NULL)");
-        camb_client_builder_free(builder);
     }
 }
 
@@ -734,50 +737,51 @@ static void bad_inputs(const camb_client *client) {
 
     /* Status calls. */
     camb_task *task = SENTINEL_TASK;
-    expect(camb_client_get_task_status(NULL, "demo-success", &task), CAMB_RESULT_NULL_PARAMETER,
-           "get_task_status(NULL client)");
-    expect(camb_client_get_task_status(client, NULL, &task), CAMB_RESULT_NULL_PARAMETER,
+    expect(camb_client_get_task_status(NULL, "demo-success", NULL, &task),
+           CAMB_RESULT_NULL_PARAMETER, "get_task_status(NULL client)");
+    expect(camb_client_get_task_status(client, NULL, NULL, &task), CAMB_RESULT_NULL_PARAMETER,
            "get_task_status(NULL id)");
-    expect(camb_client_get_task_status(client, "demo-success", NULL), CAMB_RESULT_NULL_PARAMETER,
-           "get_task_status(NULL out)");
-    expect(camb_client_get_task_status(client, "demo-\xff", &task), CAMB_RESULT_INVALID_PARAMETER,
-           "get_task_status(invalid UTF-8)");
-    expect(camb_client_get_task_status(client, "\xc3", &task), CAMB_RESULT_INVALID_PARAMETER,
+    expect(camb_client_get_task_status(client, "demo-success", NULL, NULL),
+           CAMB_RESULT_NULL_PARAMETER, "get_task_status(NULL out)");
+    expect(camb_client_get_task_status(client, "demo-\xff", NULL, &task),
+           CAMB_RESULT_INVALID_PARAMETER, "get_task_status(invalid UTF-8)");
+    expect(camb_client_get_task_status(client, "\xc3", NULL, &task), CAMB_RESULT_INVALID_PARAMETER,
            "get_task_status(truncated UTF-8)");
-    expect(camb_client_get_task_status(client, "", &task), CAMB_RESULT_INVALID_PARAMETER,
+    expect(camb_client_get_task_status(client, "", NULL, &task), CAMB_RESULT_INVALID_PARAMETER,
            "get_task_status(empty id)");
-    expect(camb_client_get_task_status(client, ".", &task), CAMB_RESULT_INVALID_PARAMETER,
+    expect(camb_client_get_task_status(client, ".", NULL, &task), CAMB_RESULT_INVALID_PARAMETER,
            "get_task_status(.)");
-    expect(camb_client_get_task_status(client, "..", &task), CAMB_RESULT_INVALID_PARAMETER,
+    expect(camb_client_get_task_status(client, "..", NULL, &task), CAMB_RESULT_INVALID_PARAMETER,
            "get_task_status(..)");
-    expect(camb_client_get_task_status(client, g_long_id, &task), CAMB_RESULT_INVALID_PARAMETER,
-           "get_task_status(1025-byte id)");
+    expect(camb_client_get_task_status(client, g_long_id, NULL, &task),
+           CAMB_RESULT_INVALID_PARAMETER, "get_task_status(1025-byte id)");
     /* Long valid ids reach the server: the emulator (like FastAPI) refuses ids over
      * 256 characters with a 422, and knows no task with a 256-character one. */
-    expect_http(camb_client_get_task_status(client, g_max_id, &task), CAMB_RESULT_VALIDATION, 422,
-                "get_task_status(1024-byte id)");
-    expect_http(camb_client_get_task_status(client, g_max_id + (sizeof g_max_id - 257), &task),
-                CAMB_RESULT_NOT_FOUND, 404, "get_task_status(256-byte id)");
+    expect_http(camb_client_get_task_status(client, g_max_id, NULL, &task),
+                CAMB_RESULT_VALIDATION, 422, "get_task_status(1024-byte id)");
+    const char *id_256 = g_max_id + (sizeof g_max_id - 257);
+    expect_http(camb_client_get_task_status(client, id_256, NULL, &task), CAMB_RESULT_NOT_FOUND,
+                404, "get_task_status(256-byte id)");
     CHECK(task == SENTINEL_TASK, "a failed get_task_status wrote its out-parameter");
 
     /* Batches: refused as a whole only for the call's own arguments. */
     const char *two_ids[2] = {"demo-success", "demo-error"};
     static const char *too_many_ids[100001]; /* NULLs: never read, the count is refused first */
     camb_task_list *list = SENTINEL_TASK_LIST;
-    expect(camb_client_get_task_statuses(NULL, two_ids, 2, 0, &list), CAMB_RESULT_NULL_PARAMETER,
-           "get_task_statuses(NULL client)");
-    expect(camb_client_get_task_statuses(client, two_ids, 2, 0, NULL), CAMB_RESULT_NULL_PARAMETER,
-           "get_task_statuses(NULL out)");
-    expect(camb_client_get_task_statuses(client, NULL, 2, 0, &list), CAMB_RESULT_NULL_PARAMETER,
-           "get_task_statuses(NULL ids, count 2)");
-    expect(camb_client_get_task_statuses(client, two_ids, 2, 33, &list),
+    expect(camb_client_get_task_statuses(NULL, two_ids, 2, 0, NULL, &list),
+           CAMB_RESULT_NULL_PARAMETER, "get_task_statuses(NULL client)");
+    expect(camb_client_get_task_statuses(client, two_ids, 2, 0, NULL, NULL),
+           CAMB_RESULT_NULL_PARAMETER, "get_task_statuses(NULL out)");
+    expect(camb_client_get_task_statuses(client, NULL, 2, 0, NULL, &list),
+           CAMB_RESULT_NULL_PARAMETER, "get_task_statuses(NULL ids, count 2)");
+    expect(camb_client_get_task_statuses(client, two_ids, 2, 33, NULL, &list),
            CAMB_RESULT_INVALID_PARAMETER, "get_task_statuses(33 connections)");
-    expect(camb_client_get_task_statuses(client, too_many_ids, 100001, 0, &list),
+    expect(camb_client_get_task_statuses(client, too_many_ids, 100001, 0, NULL, &list),
            CAMB_RESULT_INVALID_PARAMETER, "get_task_statuses(100001 ids)");
     CHECK(list == SENTINEL_TASK_LIST, "a refused get_task_statuses wrote its out-parameter");
     /* count 0: an empty list (ids may be NULL), freed like any other. */
     list = NULL;
-    if (expect(camb_client_get_task_statuses(client, NULL, 0, 0, &list), CAMB_RESULT_OK,
+    if (expect(camb_client_get_task_statuses(client, NULL, 0, 0, NULL, &list), CAMB_RESULT_OK,
                "get_task_statuses(count 0)")) {
         CHECK(list != NULL && camb_task_list_len(list) == 0 && camb_task_list_get(list, 0) == NULL,
               "get_task_statuses(count 0) is not an empty list");
@@ -826,30 +830,30 @@ static void bad_inputs(const camb_client *client) {
     CHECK(options.struct_size == sizeof options,
           "camb_create_options_default().struct_size is %zu, sizeof is %zu", options.struct_size,
           sizeof options);
-    expect(camb_client_create_task(NULL, "rain", NULL, &task_id, &id_len),
+    expect(camb_client_create_task(NULL, "rain", NULL, NULL, &task_id, &id_len),
            CAMB_RESULT_NULL_PARAMETER, "create_task(NULL client)");
-    expect(camb_client_create_task(client, NULL, NULL, &task_id, &id_len),
+    expect(camb_client_create_task(client, NULL, NULL, NULL, &task_id, &id_len),
            CAMB_RESULT_NULL_PARAMETER, "create_task(NULL prompt)");
-    expect(camb_client_create_task(client, "rain", NULL, NULL, &id_len),
+    expect(camb_client_create_task(client, "rain", NULL, NULL, NULL, &id_len),
            CAMB_RESULT_NULL_PARAMETER, "create_task(NULL out)");
-    expect(camb_client_create_task(client, "", NULL, &task_id, &id_len),
+    expect(camb_client_create_task(client, "", NULL, NULL, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(empty prompt)");
-    expect(camb_client_create_task(client, "r\xff", NULL, &task_id, &id_len),
+    expect(camb_client_create_task(client, "r\xff", NULL, NULL, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(invalid UTF-8)");
     options.audio_type = 99;
-    expect(camb_client_create_task(client, "rain", &options, &task_id, &id_len),
+    expect(camb_client_create_task(client, "rain", &options, NULL, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(audio_type 99)");
     options = camb_create_options_default();
     options.audio_type = CAMB_AUDIO_TYPE_SOUND;
     options.duration_s = 11.0;
-    expect(camb_client_create_task(client, "rain", &options, &task_id, &id_len),
+    expect(camb_client_create_task(client, "rain", &options, NULL, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(11 s of sound)");
     options.duration_s = -1.0;
-    expect(camb_client_create_task(client, "rain", &options, &task_id, &id_len),
+    expect(camb_client_create_task(client, "rain", &options, NULL, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(negative duration)");
     options = camb_create_options_default();
     options.project_name = "\xff";
-    expect(camb_client_create_task(client, "rain", &options, &task_id, &id_len),
+    expect(camb_client_create_task(client, "rain", &options, NULL, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(project_name invalid UTF-8)");
     /* Options from a newer camb.h (a struct_size larger than this library's
      * struct: fields it cannot know), and options not from _default() (size 0). */
@@ -860,12 +864,12 @@ static void bad_inputs(const camb_client *client) {
     memset(&newer_create, 0, sizeof newer_create);
     newer_create.options = camb_create_options_default();
     newer_create.options.struct_size = sizeof newer_create;
-    expect(camb_client_create_task(client, "rain", &newer_create.options, &task_id, &id_len),
+    expect(camb_client_create_task(client, "rain", &newer_create.options, NULL, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(struct_size larger than the struct)");
     expect_error_mentions("struct_size", "create_task(struct_size larger than the struct)");
     options = camb_create_options_default();
     options.struct_size = 0;
-    expect(camb_client_create_task(client, "rain", &options, &task_id, &id_len),
+    expect(camb_client_create_task(client, "rain", &options, NULL, &task_id, &id_len),
            CAMB_RESULT_INVALID_PARAMETER, "create_task(struct_size 0)");
     CHECK(task_id == SENTINEL_STRING && id_len == 777,
           "a refused create_task wrote its out-parameters");
@@ -924,26 +928,26 @@ static void bad_inputs(const camb_client *client) {
     CHECK(bytes == 777, "a refused download wrote its out-parameter");
     char *url = SENTINEL_STRING;
     size_t url_len = 777;
-    expect(camb_client_get_audio_url(NULL, 4242, &url, &url_len), CAMB_RESULT_NULL_PARAMETER,
+    expect(camb_client_get_audio_url(NULL, 4242, NULL, &url, &url_len), CAMB_RESULT_NULL_PARAMETER,
            "get_audio_url(NULL client)");
-    expect(camb_client_get_audio_url(client, 4242, NULL, &url_len), CAMB_RESULT_NULL_PARAMETER,
-           "get_audio_url(NULL out)");
+    expect(camb_client_get_audio_url(client, 4242, NULL, NULL, &url_len),
+           CAMB_RESULT_NULL_PARAMETER, "get_audio_url(NULL out)");
     CHECK(url == SENTINEL_STRING && url_len == 777,
           "a refused get_audio_url wrote its out-parameters");
     static int64_t many_ids[1001];
     camb_audio_url_list *urls = SENTINEL_URL_LIST;
-    expect(camb_client_get_audio_urls(NULL, many_ids, 1, &urls), CAMB_RESULT_NULL_PARAMETER,
+    expect(camb_client_get_audio_urls(NULL, many_ids, 1, NULL, &urls), CAMB_RESULT_NULL_PARAMETER,
            "get_audio_urls(NULL client)");
-    expect(camb_client_get_audio_urls(client, NULL, 1, &urls), CAMB_RESULT_NULL_PARAMETER,
+    expect(camb_client_get_audio_urls(client, NULL, 1, NULL, &urls), CAMB_RESULT_NULL_PARAMETER,
            "get_audio_urls(NULL ids)");
-    expect(camb_client_get_audio_urls(client, many_ids, 1, NULL), CAMB_RESULT_NULL_PARAMETER,
+    expect(camb_client_get_audio_urls(client, many_ids, 1, NULL, NULL), CAMB_RESULT_NULL_PARAMETER,
            "get_audio_urls(NULL out)");
-    expect(camb_client_get_audio_urls(client, many_ids, 1001, &urls),
+    expect(camb_client_get_audio_urls(client, many_ids, 1001, NULL, &urls),
            CAMB_RESULT_INVALID_PARAMETER, "get_audio_urls(count 1001)");
     CHECK(urls == SENTINEL_URL_LIST, "a refused get_audio_urls wrote its out-parameter");
     /* count 0: an empty list and no request (ids may be NULL), freed like any other. */
     urls = NULL;
-    if (expect(camb_client_get_audio_urls(client, NULL, 0, &urls), CAMB_RESULT_OK,
+    if (expect(camb_client_get_audio_urls(client, NULL, 0, NULL, &urls), CAMB_RESULT_OK,
                "get_audio_urls(count 0)")) {
         int64_t run_id = 99;
         size_t len = 777;
@@ -953,6 +957,85 @@ static void bad_inputs(const camb_client *client) {
               "get_audio_urls(count 0) is not an empty list");
         camb_audio_url_list_free(urls);
     }
+
+    /* Generate: everything refused before a task is created (and billed). */
+    camb_wait_options wait_ok = camb_wait_options_default();
+    const char *gen_path = "/tmp/camb-stress-never-written.wav";
+    task = SENTINEL_TASK;
+    bytes = 777;
+    expect(camb_client_generate(NULL, "rain", NULL, NULL, gen_path, NULL, NULL, NULL, &task,
+                                &bytes),
+           CAMB_RESULT_NULL_PARAMETER, "generate(NULL client)");
+    expect(camb_client_generate(client, NULL, NULL, NULL, gen_path, NULL, NULL, NULL, &task,
+                                &bytes),
+           CAMB_RESULT_NULL_PARAMETER, "generate(NULL prompt)");
+    expect(camb_client_generate(client, "rain", NULL, NULL, NULL, NULL, NULL, NULL, &task,
+                                &bytes),
+           CAMB_RESULT_NULL_PARAMETER, "generate(NULL path)");
+    expect(camb_client_generate(client, "", NULL, NULL, gen_path, NULL, NULL, NULL, &task,
+                                &bytes),
+           CAMB_RESULT_INVALID_PARAMETER, "generate(empty prompt)");
+    expect(camb_client_generate(client, "r\xff", NULL, NULL, gen_path, NULL, NULL, NULL, &task,
+                                &bytes),
+           CAMB_RESULT_INVALID_PARAMETER, "generate(invalid UTF-8)");
+    expect(camb_client_generate(client, "rain", NULL, NULL, "", NULL, NULL, NULL, &task, &bytes),
+           CAMB_RESULT_INVALID_PARAMETER, "generate(empty path)");
+    options = camb_create_options_default();
+    options.audio_type = CAMB_AUDIO_TYPE_SOUND;
+    options.duration_s = 11.0;
+    expect(camb_client_generate(client, "rain", &options, &wait_ok, gen_path, NULL, NULL, NULL,
+                                &task, &bytes),
+           CAMB_RESULT_INVALID_PARAMETER, "generate(11 s of sound)");
+    options.struct_size = 0;
+    options.duration_s = 1.0;
+    expect(camb_client_generate(client, "rain", &options, &wait_ok, gen_path, NULL, NULL, NULL,
+                                &task, &bytes),
+           CAMB_RESULT_INVALID_PARAMETER, "generate(create options' struct_size 0)");
+    wait_ok.deadline_ms = 0;
+    expect(camb_client_generate(client, "rain", NULL, &wait_ok, gen_path, NULL, NULL, NULL, &task,
+                                &bytes),
+           CAMB_RESULT_INVALID_PARAMETER, "generate(deadline 0)");
+    expect(camb_client_generate(client, "rain", NULL, NULL, "/nonexistent-camb-stress/x.wav", NULL,
+                                NULL, NULL, &task, &bytes),
+           CAMB_RESULT_IO, "generate(a missing directory)");
+    expect_error_mentions("does not exist", "generate(a missing directory)");
+    expect(camb_client_generate(client, "rain", NULL, NULL, "/tmp", NULL, NULL, NULL, &task,
+                                &bytes),
+           CAMB_RESULT_IO, "generate(a directory)");
+    CHECK(task == SENTINEL_TASK && bytes == 777, "a refused generate wrote its out-parameters");
+    struct stat st;
+    CHECK(stat(gen_path, &st) != 0, "a refused generate wrote %s", gen_path);
+
+    /* A cancelled token: each blocking network call stops before sending anything. */
+    camb_cancel_token *cancelled = camb_cancel_token_new();
+    expect(camb_cancel_token_cancel(cancelled), CAMB_RESULT_OK, "cancel_token_cancel");
+    task = SENTINEL_TASK;
+    expect(camb_client_get_task_status(client, "demo-success", cancelled, &task),
+           CAMB_RESULT_CANCELLED, "get_task_status(cancelled token)");
+    task_id = SENTINEL_STRING;
+    expect(camb_client_create_task(client, "rain", NULL, cancelled, &task_id, NULL),
+           CAMB_RESULT_CANCELLED, "create_task(cancelled token)");
+    url = SENTINEL_STRING;
+    expect(camb_client_get_audio_url(client, 4242, cancelled, &url, NULL), CAMB_RESULT_CANCELLED,
+           "get_audio_url(cancelled token)");
+    urls = SENTINEL_URL_LIST;
+    int64_t one_run[1] = {4242};
+    expect(camb_client_get_audio_urls(client, one_run, 1, cancelled, &urls), CAMB_RESULT_CANCELLED,
+           "get_audio_urls(cancelled token)");
+    list = SENTINEL_TASK_LIST;
+    expect(camb_client_get_task_statuses(client, two_ids, 2, 0, cancelled, &list),
+           CAMB_RESULT_CANCELLED, "get_task_statuses(cancelled token)");
+    bytes = 777;
+    expect(camb_client_save_audio(client, 4242, gen_path, cancelled, &bytes),
+           CAMB_RESULT_CANCELLED, "save_audio(cancelled token)");
+    expect(camb_client_generate(client, "rain", NULL, NULL, gen_path, cancelled, NULL, NULL,
+                                &task, &bytes),
+           CAMB_RESULT_CANCELLED, "generate(cancelled token)");
+    CHECK(task == SENTINEL_TASK && task_id == SENTINEL_STRING && url == SENTINEL_STRING &&
+              urls == SENTINEL_URL_LIST && list == SENTINEL_TASK_LIST && bytes == 777,
+          "a cancelled call wrote its out-parameters");
+    CHECK(stat(gen_path, &st) != 0, "a cancelled call wrote %s", gen_path);
+    camb_cancel_token_free(cancelled);
 }
 
 /* CAMB_API_KEY unset, then unusable. Single-threaded: no other thread reads the environment. */
@@ -1006,7 +1089,7 @@ static void phase1(int iterations) {
         CHECK(plain != NULL, "client_new wrote NULL");
         camb_client_free(plain);
 
-        /* A builder freed without build; then it is refused like a built one. */
+        /* A builder with settings, freed without a build (memcheck sees what it held). */
         camb_client_builder *builder = camb_client_builder_new();
         CHECK(builder != NULL, "camb_client_builder_new returned NULL");
         if (builder != NULL) {
@@ -1014,14 +1097,9 @@ static void phase1(int iterations) {
                    "set_api_key");
             expect(camb_client_builder_set_base_url(builder, g_base_url), CAMB_RESULT_OK,
                    "set_base_url");
+            expect(camb_client_builder_add_header(builder, "traceparent", "00-stress-01", false),
+                   CAMB_RESULT_OK, "add_header");
             camb_client_builder_free(builder);
-            expect(camb_client_builder_set_api_key(builder, g_api_key),
-                   CAMB_RESULT_INVALID_PARAMETER, "set_api_key on a freed builder");
-            camb_client *never = NULL;
-            expect(camb_client_builder_build(builder, &never), CAMB_RESULT_INVALID_PARAMETER,
-                   "build of a freed builder");
-            CHECK(never == NULL, "build of a freed builder wrote its out-parameter");
-            camb_client_builder_free(builder); /* a second free is ignored */
         }
     }
 }
@@ -1105,8 +1183,8 @@ static void older_options(const camb_client *client, int round) {
     char prompt[80];
     snprintf(prompt, sizeof prompt, "stress round %d: older options [pending_ms:0]", round);
     char *task_id = NULL;
-    if (!expect(camb_client_create_task(client, prompt, &older, &task_id, NULL), CAMB_RESULT_OK,
-                "create_task(struct_size ending before audio_type)")) {
+    if (!expect(camb_client_create_task(client, prompt, &older, NULL, &task_id, NULL),
+                CAMB_RESULT_OK, "create_task(struct_size ending before audio_type)")) {
         return;
     }
     camb_wait_options older_wait = quick_wait(TIMEOUT_MS);
@@ -1226,12 +1304,12 @@ static void batch_lifetimes(const camb_client *client, int round) {
         missing,
         ""};
     camb_task *none = SENTINEL_TASK;
-    expect_http(camb_client_get_task_status(client, missing, &none), CAMB_RESULT_NOT_FOUND, 404,
-                "get_task_status(the batch's missing id)");
+    expect_http(camb_client_get_task_status(client, missing, NULL, &none),
+                CAMB_RESULT_NOT_FOUND, 404, "get_task_status(the batch's missing id)");
     snprintf(want.missing_error, sizeof want.missing_error, "%s", camb_last_error());
 
     camb_task_list *list = NULL;
-    if (!expect(camb_client_get_task_statuses(client, want.ids, BATCH_SIZE, 2, &list),
+    if (!expect(camb_client_get_task_statuses(client, want.ids, BATCH_SIZE, 2, NULL, &list),
                 CAMB_RESULT_OK, "get_task_statuses")) {
         return;
     }
@@ -1251,10 +1329,10 @@ static void batch_lifetimes(const camb_client *client, int round) {
         camb_task_free(task);
     }
     camb_task *task = SENTINEL_TASK;
-    expect(camb_client_get_task_status(client, "..", &task), CAMB_RESULT_INVALID_PARAMETER,
+    expect(camb_client_get_task_status(client, "..", NULL, &task), CAMB_RESULT_INVALID_PARAMETER,
            "get_task_status(..) between two reads of a list");
     camb_task_list *other = NULL;
-    if (expect(camb_client_get_task_statuses(client, want.ids, BATCH_SIZE, 0, &other),
+    if (expect(camb_client_get_task_statuses(client, want.ids, BATCH_SIZE, 0, NULL, &other),
                CAMB_RESULT_OK, "a second get_task_statuses")) {
         check_batch(other, &want, "a second get_task_statuses");
         camb_task_list_free(other);
@@ -1302,7 +1380,7 @@ struct handoff {
 static void *make_task_thread(void *arg) {
     struct handoff *h = arg;
     h->task = NULL;
-    expect(camb_client_get_task_status(h->client, "demo-error", &h->task), CAMB_RESULT_OK,
+    expect(camb_client_get_task_status(h->client, "demo-error", NULL, &h->task), CAMB_RESULT_OK,
            "get_task_status(demo-error) on a thread that hands the task over");
     return NULL;
 }
@@ -1332,12 +1410,12 @@ static void cross_thread(const camb_client *client) {
 
     /* Made on this thread (followed by a failure here), read and freed on another. */
     h.task = NULL;
-    if (!expect(camb_client_get_task_status(client, "demo-error", &h.task), CAMB_RESULT_OK,
+    if (!expect(camb_client_get_task_status(client, "demo-error", NULL, &h.task), CAMB_RESULT_OK,
                 "get_task_status(demo-error) to hand over")) {
         return;
     }
     camb_task *none = SENTINEL_TASK;
-    expect_http(camb_client_get_task_status(client, "stress-missing-handoff", &none),
+    expect_http(camb_client_get_task_status(client, "stress-missing-handoff", NULL, &none),
                 CAMB_RESULT_NOT_FOUND, 404, "get_task_status(missing) before a handoff");
     if (pthread_create(&thread, NULL, read_and_free_task_thread, &h) != 0) {
         CHECK(false, "cannot start a thread");
@@ -1346,6 +1424,78 @@ static void cross_thread(const camb_client *client) {
     }
     pthread_join(thread, NULL);
     CHECK(h.task == NULL, "the reading thread did not free the task");
+}
+
+/*
+ * camb_client_generate, prompt to file on this thread: with progress and its
+ * outputs, without them, a task that fails (no file), and cancelled by a token
+ * (before anything is sent) and by the progress callback (while it waits).
+ */
+static void blocking_generate(const camb_client *client, camb_cancel_token *token, int round) {
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/camb-stress-%ld-%d-generate.wav", (long)getpid(), round);
+    camb_create_options options = camb_create_options_default();
+    options.audio_type = CAMB_AUDIO_TYPE_SOUND;
+    options.duration_s = 1.0;
+    camb_wait_options wait = quick_wait(TIMEOUT_MS);
+    char prompt[96];
+    snprintf(prompt, sizeof prompt, "stress round %d: generate [pending_ms:30]", round);
+    struct progress_log log = {0, false, false};
+    camb_task *task = NULL;
+    uint64_t bytes = 0;
+    struct stat st;
+    if (expect(camb_client_generate(client, prompt, &options, &wait, path, token, on_progress,
+                                    &log, &task, &bytes),
+               CAMB_RESULT_OK, "generate")) {
+        int64_t run_id = 0;
+        size_t id_len = 0;
+        const char *id = camb_task_id(task, &id_len);
+        CHECK(camb_task_status(task) == CAMB_STATUS_SUCCESS && camb_task_run_id(task, &run_id) &&
+                  id_len > 0 && strlen(id) == id_len,
+              "generate: the task is %s", camb_status_name(camb_task_status(task)));
+        CHECK(log.polls >= 1 && log.done_seen, "generate: %u progress calls, done %d", log.polls,
+              (int)log.done_seen);
+        CHECK(bytes == 44 + 22050 * 2 && stat(path, &st) == 0 && (uint64_t)st.st_size == bytes,
+              "generate: %" PRIu64 " bytes reported, want 1 s (44144 bytes) in %s", bytes, path);
+    }
+    camb_task_free(task);
+    unlink(path);
+    /* Without outputs or progress: only the file. */
+    if (expect(camb_client_generate(client, prompt, &options, &wait, path, NULL, NULL, NULL, NULL,
+                                    NULL),
+               CAMB_RESULT_OK, "generate(no outputs)")) {
+        CHECK(stat(path, &st) == 0 && st.st_size == 44 + 22050 * 2, "generate(no outputs): %s",
+              path);
+    }
+    unlink(path);
+
+    /* A task that ends in ERROR: TASK_FAILED, saying how, and no file. */
+    snprintf(prompt, sizeof prompt, "stress round %d: generate [status:ERROR] [pending_ms:0]",
+             round);
+    task = SENTINEL_TASK;
+    bytes = 777;
+    expect(camb_client_generate(client, prompt, NULL, &wait, path, NULL, NULL, NULL, &task, &bytes),
+           CAMB_RESULT_TASK_FAILED, "generate([status:ERROR])");
+    expect_error_mentions("ERROR", "generate([status:ERROR])");
+    expect_error_mentions("PROCESSING_ERROR", "generate([status:ERROR])");
+    CHECK(task == SENTINEL_TASK && bytes == 777, "a failed generate wrote its out-parameters");
+    CHECK(stat(path, &st) != 0, "a failed generate left %s", path);
+
+    /* Cancelled by the token before anything is sent, then by the callback. */
+    snprintf(prompt, sizeof prompt, "stress round %d: generate, never ready [pending_ms:600000]",
+             round);
+    expect(camb_cancel_token_cancel(token), CAMB_RESULT_OK, "cancel");
+    expect(camb_client_generate(client, prompt, NULL, &wait, path, token, NULL, NULL, &task,
+                                &bytes),
+           CAMB_RESULT_CANCELLED, "generate(cancelled token)");
+    expect(camb_cancel_token_reset(token), CAMB_RESULT_OK, "reset");
+    log = (struct progress_log){0, false, true};
+    expect(camb_client_generate(client, prompt, NULL, &wait, path, token, on_progress, &log,
+                                &task, &bytes),
+           CAMB_RESULT_CANCELLED, "generate stopped by its callback");
+    CHECK(log.polls == 1, "generate stopped by its callback after %u polls", log.polls);
+    CHECK(task == SENTINEL_TASK && bytes == 777, "a cancelled generate wrote its out-parameters");
+    CHECK(stat(path, &st) != 0, "a cancelled generate left %s", path);
 }
 
 static void workflow(int round) {
@@ -1365,7 +1515,7 @@ static void workflow(int round) {
     snprintf(prompt, sizeof prompt, "stress round %d: rain on a tin roof [pending_ms:30]", round);
     char *task_id = NULL; /* freed at the end, after every other call */
     size_t id_len = 0;
-    if (!expect(camb_client_create_task(client, prompt, &options, &task_id, &id_len),
+    if (!expect(camb_client_create_task(client, prompt, &options, NULL, &task_id, &id_len),
                 CAMB_RESULT_OK, "create_task")) {
         camb_cancel_token_free(token);
         camb_client_free(client);
@@ -1422,11 +1572,11 @@ static void workflow(int round) {
     /* One URL: a new string, freed here; its length optional. */
     char *url = NULL;
     size_t url_len = 0;
-    if (expect(camb_client_get_audio_url(client, run_id, &url, &url_len), CAMB_RESULT_OK,
+    if (expect(camb_client_get_audio_url(client, run_id, NULL, &url, &url_len), CAMB_RESULT_OK,
                "get_audio_url")) {
         CHECK(is_audio_url(url, url_len, run_id), "get_audio_url: \"%s\"", shown(url));
         char *again = NULL;
-        if (expect(camb_client_get_audio_url(client, run_id, &again, NULL), CAMB_RESULT_OK,
+        if (expect(camb_client_get_audio_url(client, run_id, NULL, &again, NULL), CAMB_RESULT_OK,
                    "get_audio_url(NULL length)")) {
             CHECK(again != NULL && again != url && strcmp(again, url) == 0,
                   "get_audio_url twice: \"%s\", then \"%s\"", shown(url), shown(again));
@@ -1438,7 +1588,7 @@ static void workflow(int round) {
     enum { URLS = 4 };
     int64_t ids[URLS] = {run_id, 4242, 987654321, run_id};
     camb_audio_url_list *urls = NULL;
-    if (expect(camb_client_get_audio_urls(client, ids, URLS, &urls), CAMB_RESULT_OK,
+    if (expect(camb_client_get_audio_urls(client, ids, URLS, NULL, &urls), CAMB_RESULT_OK,
                "get_audio_urls")) {
         CHECK(camb_audio_url_list_len(urls) == URLS, "get_audio_urls: %zu entries",
               camb_audio_url_list_len(urls));
@@ -1472,7 +1622,7 @@ static void workflow(int round) {
               shown(url));
         /* Another call meanwhile (that fails), then the same strings. */
         char *no_url = SENTINEL_STRING;
-        expect_http(camb_client_get_audio_url(client, 987654321, &no_url, NULL),
+        expect_http(camb_client_get_audio_url(client, 987654321, NULL, &no_url, NULL),
                     CAMB_RESULT_NOT_FOUND, 404, "get_audio_url(no such run)");
         CHECK(no_url == SENTINEL_STRING, "a failed get_audio_url wrote its out-parameter");
         for (size_t i = 0; i < URLS; i++) {
@@ -1498,7 +1648,7 @@ static void workflow(int round) {
     /* A task that fails, a run that did not succeed, a run that does not exist. */
     snprintf(prompt, sizeof prompt, "stress round %d [status:ERROR] [pending_ms:0]", round);
     char *error_id = NULL;
-    if (expect(camb_client_create_task(client, prompt, NULL, &error_id, NULL), CAMB_RESULT_OK,
+    if (expect(camb_client_create_task(client, prompt, NULL, NULL, &error_id, NULL), CAMB_RESULT_OK,
                "create_task([status:ERROR])")) {
         camb_task *failed = NULL;
         if (expect(camb_client_wait_for_task(client, error_id, &wait, NULL, NULL, NULL, &failed),
@@ -1518,6 +1668,7 @@ static void workflow(int round) {
     expect_http(camb_client_download_audio(client, 987654321, NULL, on_chunk, &unused, NULL),
                 CAMB_RESULT_NOT_FOUND, 404, "download_audio(no such run)");
 
+    blocking_generate(client, token, round);
     older_options(client, round);
     batch_lifetimes(client, round);
     cross_thread(client);
@@ -1542,82 +1693,15 @@ static void workflow(int round) {
 /* ---------------------------------------------------------------- jobs */
 
 /*
- * Jobs (camb_client_start_*): started with bad arguments; delivered by callbacks
- * that free their job inside the callback; delivered through a queue and freed
- * on this thread; freed while they wait (never delivered); cancelled; and a
- * client freed under running jobs (each still delivered, then freed). Every
- * loop is bounded in count and in time (JOB_TIMEOUT_MS).
+ * Jobs (camb_client_job_* made, camb_job_submit()ted, delivered through a
+ * camb_queue). Every loop is bounded in count and in time (JOB_TIMEOUT_MS).
  */
 
 enum { JOB_TIMEOUT_MS = 60000 };
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 #define SENTINEL_JOB ((camb_job *)(void *)&g_sentinels[0])
-
-/* Deliveries seen by callbacks, counted under a lock; the main thread waits for them. */
-struct deliveries {
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
-    unsigned count;
-    pthread_t starter; /* the thread that started the jobs: no callback may run on it */
-};
-
-static void deliveries_init(struct deliveries *d) {
-    pthread_mutex_init(&d->lock, NULL);
-    pthread_cond_init(&d->changed, NULL);
-    d->count = 0;
-    d->starter = pthread_self();
-}
-
-static void deliveries_destroy(struct deliveries *d) {
-    pthread_mutex_destroy(&d->lock);
-    pthread_cond_destroy(&d->changed);
-}
-
-static void deliveries_add(struct deliveries *d) {
-    CHECK(!pthread_equal(pthread_self(), d->starter),
-          "a job callback ran on the thread that started the job");
-    pthread_mutex_lock(&d->lock);
-    d->count++;
-    pthread_cond_broadcast(&d->changed);
-    pthread_mutex_unlock(&d->lock);
-}
-
-static unsigned deliveries_count(struct deliveries *d) {
-    pthread_mutex_lock(&d->lock);
-    unsigned count = d->count;
-    pthread_mutex_unlock(&d->lock);
-    return count;
-}
-
-/* Waits until `want` deliveries were counted, or `timeout_ms` passed; the count. */
-static unsigned deliveries_wait(struct deliveries *d, unsigned want, int64_t timeout_ms) {
-    int64_t deadline = mono_ms() + timeout_ms;
-    pthread_mutex_lock(&d->lock);
-    while (d->count < want && mono_ms() < deadline) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 50 * 1000000L; /* re-check the monotonic deadline every 50 ms */
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&d->changed, &d->lock, &until);
-    }
-    unsigned count = d->count;
-    pthread_mutex_unlock(&d->lock);
-    return count;
-}
+#define SENTINEL_QUEUE ((camb_queue *)(void *)&g_sentinels[1])
+#define SENTINEL_EVENT ((camb_event)777)
 
 /* Waits until the job is in `state` (bounded); true when it is. */
 static bool job_reaches(const camb_job *job, camb_job_state state, int64_t timeout_ms) {
@@ -1628,6 +1712,12 @@ static bool job_reaches(const camb_job *job, camb_job_state state, int64_t timeo
     return camb_job_get_state(job) == state;
 }
 
+/* True when the queue's readiness handle is readable now. */
+static bool queue_readable(const camb_queue *queue) {
+    struct pollfd fd = {(int)camb_queue_fd(queue), POLLIN, 0};
+    return poll(&fd, 1, 0) == 1 && (fd.revents & POLLIN) != 0;
+}
+
 /* What a finished job of each kind must say. */
 enum job_check {
     JOB_STATUS_SUCCESS,
@@ -1635,92 +1725,163 @@ enum job_check {
     JOB_CREATE,
     JOB_WAIT_SUCCESS,
     JOB_DOWNLOAD,
+    JOB_DOWNLOAD_MISSING,
     JOB_SAVE,
+    JOB_AUDIO_URL,
+    JOB_AUDIO_URLS,
     JOB_BATCH,
     JOB_GENERATE,
+    JOB_GENERATE_FAILED,
     JOB_CHECK_COUNT
 };
 
-static const char *JOB_CHECK_NAMES[JOB_CHECK_COUNT] = {
-    "status(demo-success)", "status(missing)", "create", "wait(demo-success)",
-    "download(4242)",       "save(4242)",      "batch",  "generate"};
-
-/* One started job: what it must say when it finishes. */
-struct job_want {
-    enum job_check check;
-    camb_job *job; /* queue jobs: the handle the start gave */
-    bool seen;
-    atomic_ullong chunk_bytes; /* a download's write callback adds what it got */
-    struct deliveries *deliveries; /* callback jobs */
+static const struct job_spec {
+    const char *name;
+    camb_job_kind kind;
+    camb_result result;
+    uint16_t http_status;
+} JOB_SPECS[JOB_CHECK_COUNT] = {
+    {"status(demo-success)", CAMB_JOB_KIND_GET_TASK_STATUS, CAMB_RESULT_OK, 0},
+    {"status(missing)", CAMB_JOB_KIND_GET_TASK_STATUS, CAMB_RESULT_NOT_FOUND, 404},
+    {"create", CAMB_JOB_KIND_CREATE_TASK, CAMB_RESULT_OK, 0},
+    {"wait(demo-success)", CAMB_JOB_KIND_WAIT_FOR_TASK, CAMB_RESULT_OK, 0},
+    {"download(4242)", CAMB_JOB_KIND_DOWNLOAD_AUDIO, CAMB_RESULT_OK, 0},
+    {"download(no such run)", CAMB_JOB_KIND_DOWNLOAD_AUDIO, CAMB_RESULT_NOT_FOUND, 404},
+    {"save(4242)", CAMB_JOB_KIND_SAVE_AUDIO, CAMB_RESULT_OK, 0},
+    {"audio_url(4242)", CAMB_JOB_KIND_GET_AUDIO_URL, CAMB_RESULT_OK, 0},
+    {"audio_urls(4242, no such run)", CAMB_JOB_KIND_GET_AUDIO_URLS, CAMB_RESULT_OK, 0},
+    {"batch", CAMB_JOB_KIND_GET_TASK_STATUSES, CAMB_RESULT_OK, 0},
+    {"generate", CAMB_JOB_KIND_GENERATE, CAMB_RESULT_OK, 0},
+    {"generate([status:ERROR])", CAMB_JOB_KIND_GENERATE, CAMB_RESULT_TASK_FAILED, 0},
 };
 
-static bool on_job_chunk(const uint8_t *data, size_t len, void *user_data) {
-    struct job_want *want = user_data;
-    CHECK(data != NULL || len == 0, "download job: a NULL chunk");
-    atomic_fetch_add(&want->chunk_bytes, len);
-    return true;
-}
+enum { NO_SUCH_RUN = 987654321 };
 
-/* Checks a finished job through every accessor (on any thread). */
+/* One submitted job: what it must say when it is delivered. Its address is the
+ * job's user_data. */
+struct job_want {
+    enum job_check check;
+    camb_job *job;
+    atomic_bool delivered;
+    char path[128]; /* save and generate jobs: their own file */
+};
+
+/* Checks a delivered job through every accessor (on any thread), then removes
+ * the file it wrote. */
 static void check_finished_job(const camb_job *job, struct job_want *want) {
-    const char *what = JOB_CHECK_NAMES[want->check];
+    const struct job_spec *spec = &JOB_SPECS[want->check];
+    const char *what = spec->name;
+    CHECK(camb_job_get_state(job) == CAMB_JOB_STATE_DONE, "job %s: delivered in state %u", what,
+          (unsigned)camb_job_get_state(job));
+    CHECK(camb_job_get_kind(job) == spec->kind, "job %s: kind %u, want %u", what,
+          (unsigned)camb_job_get_kind(job), (unsigned)spec->kind);
+    CHECK(camb_job_user_data(job) == want, "job %s: user_data is not its record", what);
     camb_result result = camb_job_result(job);
     size_t len = 777;
     const char *error = camb_job_error(job, &len);
-    CHECK(camb_job_get_state(job) == CAMB_JOB_STATE_DONE, "job %s: delivered in state %u", what,
-          (unsigned)camb_job_get_state(job));
-    camb_result want_result =
-        want->check == JOB_STATUS_MISSING ? CAMB_RESULT_NOT_FOUND : CAMB_RESULT_OK;
-    CHECK(result == want_result, "job %s: %s, want %s: %s", what, camb_result_name(result),
-          camb_result_name(want_result), shown(error));
-    if (result != want_result) {
+    size_t error_len = len;
+    CHECK(result == spec->result, "job %s: %s, want %s: %s", what, camb_result_name(result),
+          camb_result_name(spec->result), shown(error));
+    if (result != spec->result) {
         return;
     }
+    CHECK(camb_job_http_status(job) == spec->http_status, "job %s: HTTP %u, want %u", what,
+          (unsigned)camb_job_http_status(job), (unsigned)spec->http_status);
     if (result == CAMB_RESULT_OK) {
-        CHECK(error == NULL && len == 0 && camb_job_http_status(job) == 0,
-              "job %s: succeeded with an error \"%s\"", what, shown(error));
+        CHECK(error == NULL && len == 0, "job %s: succeeded with an error \"%s\"", what,
+              shown(error));
+    } else {
+        CHECK(error != NULL && error_len > 0 && strlen(error) == error_len,
+              "job %s: failed without an error text", what);
     }
-    size_t error_len = len;
+    CHECK(camb_job_error(job, NULL) == error, "job %s: camb_job_error(NULL len) differs", what);
+
+    /* Every accessor, whether or not it is this kind's: none answers for another kind. */
     const camb_task *task = camb_job_task(job);
+    const camb_task_list *list = camb_job_task_list(job);
     const char *id = camb_job_task_id(job, &len);
+    size_t id_len = len;
     uint64_t bytes = camb_job_bytes(job);
-    switch (want->check) {
+    size_t audio_len = 777;
+    const uint8_t *audio = camb_job_audio(job, &audio_len);
+    size_t url_len = 777;
+    const char *url = camb_job_audio_url(job, &url_len);
+    const camb_audio_url_list *urls = camb_job_audio_url_list(job);
+    uint32_t polls = camb_job_polls(job);
+    enum job_check c = want->check;
+    CHECK((audio != NULL) == (c == JOB_DOWNLOAD) && (audio != NULL || audio_len == 0),
+          "job %s: camb_job_audio is %s (%zu bytes)", what, audio != NULL ? "set" : "NULL",
+          audio_len);
+    CHECK((url != NULL) == (c == JOB_AUDIO_URL) && (url != NULL || url_len == 0),
+          "job %s: camb_job_audio_url is \"%s\"", what, shown(url));
+    CHECK((urls != NULL) == (c == JOB_AUDIO_URLS), "job %s: camb_job_audio_url_list", what);
+    CHECK((list != NULL) == (c == JOB_BATCH), "job %s: camb_job_task_list", what);
+    CHECK((bytes != 0) == (c == JOB_DOWNLOAD || c == JOB_SAVE || c == JOB_GENERATE),
+          "job %s: %" PRIu64 " bytes", what, bytes);
+    CHECK((polls != 0) ==
+              (c == JOB_WAIT_SUCCESS || c == JOB_GENERATE || c == JOB_GENERATE_FAILED),
+          "job %s: %" PRIu32 " polls", what, polls);
+    CHECK((task != NULL) == (c == JOB_STATUS_SUCCESS || c == JOB_WAIT_SUCCESS ||
+                             c == JOB_GENERATE || c == JOB_GENERATE_FAILED),
+          "job %s: camb_job_task is %s", what, task != NULL ? "set" : "NULL");
+    CHECK((id != NULL) == (c != JOB_DOWNLOAD && c != JOB_DOWNLOAD_MISSING && c != JOB_SAVE &&
+                           c != JOB_AUDIO_URL && c != JOB_AUDIO_URLS && c != JOB_BATCH),
+          "job %s: camb_job_task_id is \"%s\"", what, shown(id));
+    CHECK(id == NULL || strlen(id) == id_len, "job %s: task id length", what);
+
+    struct stat st;
+    switch (c) {
     case JOB_STATUS_SUCCESS:
         check_task(task, "demo-success", &WANT_SUCCESS, NULL, "job status(demo-success)");
-        CHECK(same_text(id, len, "demo-success"), "job %s: task id \"%s\"", what, shown(id));
-        CHECK(camb_job_polls(job) == 0 && bytes == 0 && camb_job_task_list(job) == NULL,
-              "job %s: polls, bytes or a list", what);
+        CHECK(same_text(id, id_len, "demo-success"), "job %s: task id \"%s\"", what, shown(id));
+        CHECK(camb_job_task_status(job) == CAMB_STATUS_SUCCESS, "job %s: task status %s", what,
+              camb_status_name(camb_job_task_status(job)));
         break;
     case JOB_STATUS_MISSING:
-        CHECK(error != NULL && strlen(error) == error_len &&
-                  strstr(error, "stress-jobs-missing") != NULL,
+        CHECK(error != NULL && strstr(error, "stress-jobs-missing") != NULL,
               "job %s: error \"%s\"", what, shown(error));
-        CHECK(camb_job_http_status(job) == 404, "job %s: HTTP %u", what,
-              (unsigned)camb_job_http_status(job));
-        CHECK(task == NULL && camb_job_task_list(job) == NULL, "job %s: a task", what);
+        CHECK(same_text(id, id_len, "stress-jobs-missing"), "job %s: task id \"%s\"", what,
+              shown(id));
+        CHECK(camb_job_task_status(job) == CAMB_STATUS_UNKNOWN, "job %s: task status", what);
         break;
     case JOB_CREATE:
-        CHECK(id != NULL && len > 0 && strlen(id) == len, "job %s: no task id", what);
-        CHECK(task == NULL && bytes == 0, "job %s: a task or bytes", what);
+        CHECK(id != NULL && id_len > 0, "job %s: no task id", what);
         break;
     case JOB_WAIT_SUCCESS:
         check_task(task, "demo-success", &WANT_SUCCESS, NULL, "job wait(demo-success)");
-        CHECK(camb_job_polls(job) >= 1 && camb_job_status(job) == CAMB_STATUS_SUCCESS,
-              "job %s: %" PRIu32 " polls, last %s", what, camb_job_polls(job),
-              camb_status_name(camb_job_status(job)));
+        CHECK(camb_job_task_status(job) == CAMB_STATUS_SUCCESS, "job %s: last status %s", what,
+              camb_status_name(camb_job_task_status(job)));
         break;
     case JOB_DOWNLOAD:
-        CHECK(bytes > 44 && bytes == atomic_load(&want->chunk_bytes),
-              "job %s: %" PRIu64 " bytes, the write callback got %llu", what, bytes,
-              (unsigned long long)atomic_load(&want->chunk_bytes));
+        CHECK(audio != NULL && audio_len == bytes && bytes > 44 && memcmp(audio, "RIFF", 4) == 0 &&
+                  memcmp(audio + 8, "WAVE", 4) == 0,
+              "job %s: %zu bytes of audio, %" PRIu64 " reported", what, audio_len, bytes);
+        CHECK(camb_job_audio(job, NULL) == audio, "job %s: camb_job_audio(NULL len)", what);
+        break;
+    case JOB_DOWNLOAD_MISSING:
         break;
     case JOB_SAVE:
-        CHECK(bytes > 44, "job %s: %" PRIu64 " bytes", what, bytes);
+        CHECK(stat(want->path, &st) == 0 && (uint64_t)st.st_size == bytes && bytes > 44,
+              "job %s: %s is not the %" PRIu64 " bytes reported", what, want->path, bytes);
         break;
-    case JOB_BATCH: {
-        const camb_task_list *list = camb_job_task_list(job);
-        CHECK(camb_task_list_len(list) == 3 && task == NULL, "job %s: %zu tasks", what,
-              camb_task_list_len(list));
+    case JOB_AUDIO_URL:
+        CHECK(is_audio_url(url, url_len, 4242), "job %s: \"%s\"", what, shown(url));
+        CHECK(camb_job_audio_url(job, NULL) == url, "job %s: camb_job_audio_url(NULL len)", what);
+        break;
+    case JOB_AUDIO_URLS: {
+        int64_t run = -1;
+        size_t entry_len = 777;
+        const char *entry = camb_audio_url_list_get(urls, 0, &run, &entry_len);
+        CHECK(camb_audio_url_list_len(urls) == 2 && run == 4242 &&
+                  is_audio_url(entry, entry_len, 4242),
+              "job %s: entry 0 is run %" PRId64 ", \"%s\"", what, run, shown(entry));
+        entry = camb_audio_url_list_get(urls, 1, &run, &entry_len);
+        CHECK(run == NO_SUCH_RUN && entry == NULL && entry_len == 0,
+              "job %s: entry 1 is run %" PRId64 ", \"%s\"", what, run, shown(entry));
+        break;
+    }
+    case JOB_BATCH:
+        CHECK(camb_task_list_len(list) == 3, "job %s: %zu tasks", what, camb_task_list_len(list));
         if (camb_task_list_len(list) == 3) {
             check_task(camb_task_list_get(list, 0), "demo-success", &WANT_SUCCESS, NULL,
                        "job batch[0]");
@@ -1729,282 +1890,852 @@ static void check_finished_job(const camb_job *job, struct job_want *want) {
             check_task(camb_task_list_get(list, 2), "", &WANT_NULL_ID, NULL, "job batch[2]");
         }
         break;
-    }
     case JOB_GENERATE:
-        CHECK(id != NULL && len > 0, "job %s: no task id", what);
-        CHECK(task != NULL && camb_task_status(task) == CAMB_STATUS_SUCCESS, "job %s: task", what);
-        CHECK(bytes > 44 && camb_job_polls(job) >= 1,
-              "job %s: %" PRIu64 " bytes, %" PRIu32 " polls", what, bytes, camb_job_polls(job));
+        CHECK(id != NULL && id_len > 0 && task != NULL &&
+                  camb_task_status(task) == CAMB_STATUS_SUCCESS &&
+                  same_text(camb_task_id(task, NULL), id_len, id) &&
+                  camb_job_task_status(job) == CAMB_STATUS_SUCCESS,
+              "job %s: its task", what);
+        CHECK(stat(want->path, &st) == 0 && (uint64_t)st.st_size == bytes && bytes > 44,
+              "job %s: %s is not the %" PRIu64 " bytes reported", what, want->path, bytes);
         break;
+    case JOB_GENERATE_FAILED: {
+        size_t reason_len = 0;
+        const char *reason = camb_task_exception_reason(task, &reason_len);
+        CHECK(task != NULL && camb_task_status(task) == CAMB_STATUS_ERROR &&
+                  same_text(reason, reason_len, "PROCESSING_ERROR") && id != NULL &&
+                  same_text(camb_task_id(task, NULL), id_len, id) &&
+                  camb_job_task_status(job) == CAMB_STATUS_ERROR,
+              "job %s: its task is %s (%s)", what, camb_status_name(camb_task_status(task)),
+              shown(reason));
+        CHECK(error != NULL && strstr(error, "ERROR") != NULL, "job %s: error \"%s\"", what,
+              shown(error));
+        CHECK(stat(want->path, &st) != 0, "job %s: a failed generation left %s", what,
+              want->path);
+        break;
+    }
     default:
         break;
     }
-}
-
-/* A callback that checks its job, frees it (inside the callback), then counts. */
-static void on_job_check_and_free(camb_job *job, void *user_data) {
-    struct job_want *want = user_data;
-    check_finished_job(job, want);
-    camb_job_free(job);
-    want->seen = true;
-    deliveries_add(want->deliveries);
-}
-
-/* A callback that only counts: the main thread reads and frees the job. */
-static void on_job_count(camb_job *job, void *user_data) {
-    (void)job;
-    deliveries_add(user_data);
-}
-
-/* A callback for jobs freed before they finish: it must never run. */
-static void on_job_never(camb_job *job, void *user_data) {
-    (void)job;
-    (void)user_data;
-    CHECK(false, "a job freed before it finished was delivered");
-}
-
-static camb_wait_options slow_wait(void) {
-    camb_wait_options wait = camb_wait_options_default();
-    wait.initial_interval_ms = 60000; /* the first poll, then a minute on the timer */
-    wait.max_interval_ms = 60000;
-    wait.deadline_ms = 600000;
-    return wait;
+    if (want->path[0] != '\0') {
+        unlink(want->path);
+    }
 }
 
 /*
- * Starts one job of every kind, each checked by `want[i]` (JOB_CHECK_COUNT of
- * them), delivered to `queue` or to `callback` with want[i] as user_data. False
- * if one did not start (checked as a failure).
+ * Makes the job `want` describes (its path set here, under `tag`), unsubmitted.
+ * The result of the camb_client_job_* call.
  */
-static bool start_every_kind(const camb_client *client, const camb_job_queue *queue,
-                             camb_job_fn callback, struct job_want *want, const char *path,
-                             const char *generate_path, int round) {
+static camb_result make_job(const camb_client *client, struct job_want *want, const char *tag,
+                            camb_job **out) {
+    static const char *const batch_ids[3] = {"demo-success", "stress-jobs-missing", NULL};
+    static const int64_t run_ids[2] = {4242, NO_SUCH_RUN};
     camb_wait_options wait = quick_wait(TIMEOUT_MS);
     camb_create_options options = camb_create_options_default();
     options.duration_s = 0.5;
-    char prompt[96];
-    snprintf(prompt, sizeof prompt, "stress jobs round %d: a bell [pending_ms:50]", round);
-    const char *batch_ids[3] = {"demo-success", "stress-jobs-missing", NULL};
-    bool all = true;
-    for (int k = 0; k < JOB_CHECK_COUNT; k++) {
-        struct job_want *w = &want[k];
-        w->check = (enum job_check)k;
-        w->seen = false;
-        atomic_store(&w->chunk_bytes, 0);
-        void *user_data = callback != NULL ? (void *)w : NULL;
-        camb_job *job = SENTINEL_JOB;
-        camb_result r = CAMB_RESULT_PANIC;
-        switch (w->check) {
-        case JOB_STATUS_SUCCESS:
-            r = camb_client_start_get_task_status(client, "demo-success", queue, callback,
-                                                  user_data, &job);
-            break;
-        case JOB_STATUS_MISSING:
-            r = camb_client_start_get_task_status(client, "stress-jobs-missing", queue, callback,
-                                                  user_data, &job);
-            break;
-        case JOB_CREATE:
-            r = camb_client_start_create_task(client, prompt, &options, queue, callback,
-                                              user_data, &job);
-            break;
-        case JOB_WAIT_SUCCESS:
-            r = camb_client_start_wait_for_task(client, "demo-success", &wait, queue, callback,
-                                                user_data, &job);
-            break;
-        case JOB_DOWNLOAD:
-            r = camb_client_start_download_audio(client, 4242, on_job_chunk, w, queue, callback,
-                                                 user_data, &job);
-            break;
-        case JOB_SAVE:
-            r = camb_client_start_save_audio(client, 4242, path, queue, callback, user_data,
-                                             &job);
-            break;
-        case JOB_BATCH:
-            r = camb_client_start_get_task_statuses(client, batch_ids, 3, 2, queue, callback,
-                                                    user_data, &job);
-            break;
-        case JOB_GENERATE:
-            r = camb_client_start_generate(client, prompt, &options, &wait, generate_path, queue,
-                                           callback, user_data, &job);
-            break;
-        default:
-            break;
-        }
-        if (!expect(r, CAMB_RESULT_OK, JOB_CHECK_NAMES[k])) {
-            all = false;
-            w->job = NULL;
-            continue;
-        }
-        CHECK(job != SENTINEL_JOB && job != NULL, "%s: no job", JOB_CHECK_NAMES[k]);
-        w->job = job; /* for callback jobs: never used once the callback may have run */
+    char prompt[160];
+    want->path[0] = '\0';
+    atomic_store(&want->delivered, false);
+    switch (want->check) {
+    case JOB_STATUS_SUCCESS:
+        return camb_client_job_get_task_status(client, "demo-success", out);
+    case JOB_STATUS_MISSING:
+        return camb_client_job_get_task_status(client, "stress-jobs-missing", out);
+    case JOB_CREATE:
+        snprintf(prompt, sizeof prompt, "stress jobs %s: a bell [pending_ms:0]", tag);
+        return camb_client_job_create_task(client, prompt, &options, out);
+    case JOB_WAIT_SUCCESS:
+        return camb_client_job_wait_for_task(client, "demo-success", &wait, out);
+    case JOB_DOWNLOAD:
+        return camb_client_job_download_audio(client, 4242, out);
+    case JOB_DOWNLOAD_MISSING:
+        return camb_client_job_download_audio(client, NO_SUCH_RUN, out);
+    case JOB_SAVE:
+        snprintf(want->path, sizeof want->path, "/tmp/camb-stress-%ld-%s-save.wav",
+                 (long)getpid(), tag);
+        return camb_client_job_save_audio(client, 4242, want->path, out);
+    case JOB_AUDIO_URL:
+        return camb_client_job_get_audio_url(client, 4242, out);
+    case JOB_AUDIO_URLS:
+        return camb_client_job_get_audio_urls(client, run_ids, 2, out);
+    case JOB_BATCH:
+        return camb_client_job_get_task_statuses(client, batch_ids, 3, 2, out);
+    case JOB_GENERATE:
+        snprintf(want->path, sizeof want->path, "/tmp/camb-stress-%ld-%s-gen.wav",
+                 (long)getpid(), tag);
+        snprintf(prompt, sizeof prompt, "stress jobs %s: rain [pending_ms:50]", tag);
+        return camb_client_job_generate(client, prompt, &options, &wait, want->path, out);
+    case JOB_GENERATE_FAILED:
+        snprintf(want->path, sizeof want->path, "/tmp/camb-stress-%ld-%s-fail.wav",
+                 (long)getpid(), tag);
+        snprintf(prompt, sizeof prompt, "stress jobs %s: glass [status:ERROR] [pending_ms:0]",
+                 tag);
+        return camb_client_job_generate(client, prompt, &options, &wait, want->path, out);
+    default:
+        return CAMB_RESULT_PANIC;
     }
-    return all;
 }
 
-/* Every start function refuses bad arguments with its code, and makes no job. */
-static void bad_job_starts(const camb_client *client, const camb_job_queue *queue) {
+/* A job just made, before its submit: the caller's, doing nothing, telling nothing. */
+static void check_new_job(const camb_job *job, const struct job_want *want) {
+    const struct job_spec *spec = &JOB_SPECS[want->check];
+    size_t len = 777;
+    CHECK(camb_job_get_state(job) == CAMB_JOB_STATE_NEW && camb_job_get_kind(job) == spec->kind &&
+              camb_job_result(job) == CAMB_RESULT_NOT_READY && camb_job_user_data(job) == NULL &&
+              camb_job_error(job, &len) == NULL && len == 0 && camb_job_task(job) == NULL &&
+              camb_job_task_list(job) == NULL && camb_job_task_id(job, NULL) == NULL &&
+              camb_job_bytes(job) == 0 && camb_job_audio(job, NULL) == NULL &&
+              camb_job_audio_url(job, NULL) == NULL && camb_job_audio_url_list(job) == NULL &&
+              camb_job_polls(job) == 0 && camb_job_task_status(job) == CAMB_STATUS_UNKNOWN &&
+              camb_job_http_status(job) == 0,
+          "new job %s: state %u, kind %u, result %s, or an output", spec->name,
+          (unsigned)camb_job_get_state(job), (unsigned)camb_job_get_kind(job),
+          camb_result_name(camb_job_result(job)));
+}
+
+/*
+ * Makes and submits `copies` jobs of every kind to `queue`, want[i] describing
+ * job i (JOB_CHECK_COUNT * copies of them) and being its user_data. The number
+ * submitted.
+ */
+static unsigned submit_every_kind(const camb_client *client, camb_queue *queue,
+                                  struct job_want *want, int copies, const char *tag) {
+    unsigned submitted = 0;
+    for (int i = 0; i < JOB_CHECK_COUNT * copies; i++) {
+        struct job_want *w = &want[i];
+        w->check = (enum job_check)(i % JOB_CHECK_COUNT);
+        char job_tag[64];
+        snprintf(job_tag, sizeof job_tag, "%s-%d", tag, i);
+        camb_job *job = SENTINEL_JOB;
+        w->job = NULL;
+        if (!expect(make_job(client, w, job_tag, &job), CAMB_RESULT_OK, JOB_SPECS[w->check].name)) {
+            continue;
+        }
+        CHECK(job != SENTINEL_JOB && job != NULL, "%s: no job", JOB_SPECS[w->check].name);
+        check_new_job(job, w);
+        w->job = job;
+        if (expect(camb_job_submit(job, queue, w), CAMB_RESULT_OK, "camb_job_submit")) {
+            submitted++;
+        } else {
+            camb_job_free(job); /* still ours after a refused submit */
+            w->job = NULL;
+        }
+    }
+    return submitted;
+}
+
+/*
+ * Takes one event's job: it must be JOB_DONE, one of `wants` (n) by its
+ * user_data, delivered once; checked and freed. True when it was one of them.
+ */
+static bool take_delivered(camb_event event, camb_job *job, struct job_want *wants, int n) {
+    CHECK(event == CAMB_EVENT_JOB_DONE, "the queue gave event %u", (unsigned)event);
+    struct job_want *w = camb_job_user_data(job);
+    bool ours = w != NULL && w >= wants && w < wants + n && w->job == job;
+    CHECK(ours, "the queue gave a job that was not submitted to it (%p)", (void *)job);
+    if (!ours || event != CAMB_EVENT_JOB_DONE) {
+        return false; /* not ours to free */
+    }
+    CHECK(!atomic_exchange(&w->delivered, true), "job %s was delivered twice",
+          JOB_SPECS[w->check].name);
+    check_finished_job(job, w);
+    camb_job_free(job);
+    return true;
+}
+
+/* Takes `want` jobs off the queue, waiting on its readiness handle with poll(2)
+ * and popping until NOT_READY; the count taken. */
+static unsigned take_by_poll(const camb_queue *queue, struct job_want *wants, int n,
+                             unsigned want, int64_t timeout_ms) {
+    unsigned taken = 0;
+    int64_t deadline = mono_ms() + timeout_ms;
+    while (taken < want && mono_ms() < deadline) {
+        struct pollfd fd = {(int)camb_queue_fd(queue), POLLIN, 0};
+        if (poll(&fd, 1, 50) != 1) {
+            continue;
+        }
+        camb_event event = SENTINEL_EVENT;
+        camb_job *job = NULL;
+        unsigned popped = 0;
+        camb_result r;
+        while ((r = camb_queue_pop(queue, &event, &job)) == CAMB_RESULT_OK) {
+            popped++;
+            taken += take_delivered(event, job, wants, n);
+        }
+        CHECK(r == CAMB_RESULT_NOT_READY, "camb_queue_pop: %s", camb_result_name(r));
+        CHECK(popped > 0, "the readiness handle was readable, but nothing could be popped");
+    }
+    return taken;
+}
+
+/* Takes `want` jobs off the queue with camb_queue_wait; the count taken. */
+static unsigned take_by_wait(const camb_queue *queue, struct job_want *wants, int n,
+                             unsigned want, int64_t timeout_ms) {
+    unsigned taken = 0;
+    int64_t deadline = mono_ms() + timeout_ms;
+    while (taken < want && mono_ms() < deadline) {
+        camb_event event = SENTINEL_EVENT;
+        camb_job *job = SENTINEL_JOB;
+        camb_result r = camb_queue_wait(queue, 200, &event, &job);
+        if (r == CAMB_RESULT_TIMEOUT) {
+            CHECK(event == SENTINEL_EVENT && job == SENTINEL_JOB,
+                  "a camb_queue_wait that timed out wrote its out-parameters");
+            continue;
+        }
+        if (expect(r, CAMB_RESULT_OK, "camb_queue_wait")) {
+            taken += take_delivered(event, job, wants, n);
+        }
+    }
+    return taken;
+}
+
+/* Many threads taking from one queue at once, each with camb_queue_wait. */
+struct taker {
+    const camb_queue *queue;
+    struct job_want *wants;
+    int n;
+    atomic_uint *taken;
+    unsigned want;
+    unsigned mine;
+};
+
+static void *taker_thread(void *arg) {
+    struct taker *t = arg;
+    int64_t deadline = mono_ms() + JOB_TIMEOUT_MS;
+    while (atomic_load(t->taken) < t->want && mono_ms() < deadline) {
+        camb_event event = SENTINEL_EVENT;
+        camb_job *job = NULL;
+        /* Short waits: the thread notices when the others took the last job. */
+        camb_result r = camb_queue_wait(t->queue, 20, &event, &job);
+        if (r == CAMB_RESULT_OK) {
+            if (take_delivered(event, job, t->wants, t->n)) {
+                atomic_fetch_add(t->taken, 1);
+                t->mine++;
+            }
+        } else {
+            CHECK(r == CAMB_RESULT_TIMEOUT, "camb_queue_wait on a thread: %s",
+                  camb_result_name(r));
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Every function of the jobs with NULL and bad arguments: the documented code,
+ * no job made, out-parameters untouched; the accessors of a NULL job.
+ */
+static void bad_job_calls(const camb_client *client, camb_queue *queue) {
     camb_job *job = SENTINEL_JOB;
     camb_create_options options = camb_create_options_default();
     camb_wait_options wait = quick_wait(TIMEOUT_MS);
     const char *ids[1] = {"demo-success"};
+    static const char *too_many_ids[100001]; /* never read: the count is refused first */
+    static int64_t runs[1001];
 
-    /* The delivery: exactly one of a queue and a callback. */
-    expect(camb_client_start_get_task_status(client, "demo-success", NULL, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_get_task_status(no queue, no callback)");
-    expect_error_mentions("queue and callback", "start_get_task_status(no queue, no callback)");
-    expect(camb_client_start_get_task_status(client, "demo-success", queue, on_job_never, NULL,
-                                             &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_status(queue and callback)");
-    /* NULL client and NULL out_job, for every start function. */
-    expect(camb_client_start_get_task_status(NULL, "demo-success", queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_get_task_status(NULL client)");
-    expect(camb_client_start_get_task_status(client, "demo-success", queue, NULL, NULL, NULL),
-           CAMB_RESULT_NULL_PARAMETER, "start_get_task_status(NULL out_job)");
-    expect(camb_client_start_create_task(NULL, "x", NULL, queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_create_task(NULL client)");
-    expect(camb_client_start_create_task(client, "x", NULL, queue, NULL, NULL, NULL),
-           CAMB_RESULT_NULL_PARAMETER, "start_create_task(NULL out_job)");
-    expect(camb_client_start_wait_for_task(NULL, "demo-success", NULL, queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_wait_for_task(NULL client)");
-    expect(camb_client_start_wait_for_task(client, "demo-success", NULL, queue, NULL, NULL, NULL),
-           CAMB_RESULT_NULL_PARAMETER, "start_wait_for_task(NULL out_job)");
-    expect(camb_client_start_download_audio(NULL, 4242, on_chunk, NULL, queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_download_audio(NULL client)");
-    expect(camb_client_start_download_audio(client, 4242, on_chunk, NULL, queue, NULL, NULL, NULL),
-           CAMB_RESULT_NULL_PARAMETER, "start_download_audio(NULL out_job)");
-    expect(camb_client_start_save_audio(NULL, 4242, "/tmp/x.wav", queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_save_audio(NULL client)");
-    expect(camb_client_start_save_audio(client, 4242, "/tmp/x.wav", queue, NULL, NULL, NULL),
-           CAMB_RESULT_NULL_PARAMETER, "start_save_audio(NULL out_job)");
-    expect(camb_client_start_get_task_statuses(NULL, ids, 1, 0, queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_get_task_statuses(NULL client)");
-    expect(camb_client_start_get_task_statuses(client, ids, 1, 0, queue, NULL, NULL, NULL),
-           CAMB_RESULT_NULL_PARAMETER, "start_get_task_statuses(NULL out_job)");
-    expect(camb_client_start_generate(NULL, "x", NULL, NULL, "/tmp/x.wav", queue, NULL, NULL,
-                                      &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_generate(NULL client)");
-    expect(camb_client_start_generate(client, "x", NULL, NULL, "/tmp/x.wav", queue, NULL, NULL,
-                                      NULL),
-           CAMB_RESULT_NULL_PARAMETER, "start_generate(NULL out_job)");
+    /* NULL client and NULL out_job, for every make function. */
+    expect(camb_client_job_get_task_status(NULL, "demo-success", &job),
+           CAMB_RESULT_NULL_PARAMETER, "job_get_task_status(NULL client)");
+    expect(camb_client_job_get_task_status(client, "demo-success", NULL),
+           CAMB_RESULT_NULL_PARAMETER, "job_get_task_status(NULL out_job)");
+    expect(camb_client_job_create_task(NULL, "x", NULL, &job), CAMB_RESULT_NULL_PARAMETER,
+           "job_create_task(NULL client)");
+    expect(camb_client_job_create_task(client, "x", NULL, NULL), CAMB_RESULT_NULL_PARAMETER,
+           "job_create_task(NULL out_job)");
+    expect(camb_client_job_wait_for_task(NULL, "demo-success", NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "job_wait_for_task(NULL client)");
+    expect(camb_client_job_wait_for_task(client, "demo-success", NULL, NULL),
+           CAMB_RESULT_NULL_PARAMETER, "job_wait_for_task(NULL out_job)");
+    expect(camb_client_job_download_audio(NULL, 4242, &job), CAMB_RESULT_NULL_PARAMETER,
+           "job_download_audio(NULL client)");
+    expect(camb_client_job_download_audio(client, 4242, NULL), CAMB_RESULT_NULL_PARAMETER,
+           "job_download_audio(NULL out_job)");
+    expect(camb_client_job_save_audio(NULL, 4242, "/tmp/x.wav", &job), CAMB_RESULT_NULL_PARAMETER,
+           "job_save_audio(NULL client)");
+    expect(camb_client_job_save_audio(client, 4242, "/tmp/x.wav", NULL),
+           CAMB_RESULT_NULL_PARAMETER, "job_save_audio(NULL out_job)");
+    expect(camb_client_job_get_audio_url(NULL, 4242, &job), CAMB_RESULT_NULL_PARAMETER,
+           "job_get_audio_url(NULL client)");
+    expect(camb_client_job_get_audio_url(client, 4242, NULL), CAMB_RESULT_NULL_PARAMETER,
+           "job_get_audio_url(NULL out_job)");
+    expect(camb_client_job_get_audio_urls(NULL, runs, 1, &job), CAMB_RESULT_NULL_PARAMETER,
+           "job_get_audio_urls(NULL client)");
+    expect(camb_client_job_get_audio_urls(client, runs, 1, NULL), CAMB_RESULT_NULL_PARAMETER,
+           "job_get_audio_urls(NULL out_job)");
+    expect(camb_client_job_get_task_statuses(NULL, ids, 1, 0, &job), CAMB_RESULT_NULL_PARAMETER,
+           "job_get_task_statuses(NULL client)");
+    expect(camb_client_job_get_task_statuses(client, ids, 1, 0, NULL),
+           CAMB_RESULT_NULL_PARAMETER, "job_get_task_statuses(NULL out_job)");
+    expect(camb_client_job_generate(NULL, "x", NULL, NULL, "/tmp/x.wav", &job),
+           CAMB_RESULT_NULL_PARAMETER, "job_generate(NULL client)");
+    expect(camb_client_job_generate(client, "x", NULL, NULL, "/tmp/x.wav", NULL),
+           CAMB_RESULT_NULL_PARAMETER, "job_generate(NULL out_job)");
 
-    /* Each function's own arguments. */
-    expect(camb_client_start_get_task_status(client, NULL, queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_get_task_status(NULL id)");
-    expect(camb_client_start_get_task_status(client, "..", queue, NULL, NULL, &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_status(\"..\")");
-    expect(camb_client_start_get_task_status(client, "\xff", queue, NULL, NULL, &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_status(invalid UTF-8)");
-    expect(camb_client_start_get_task_status(client, g_long_id, queue, NULL, NULL, &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_status(1025-byte id)");
-    expect(camb_client_start_create_task(client, NULL, NULL, queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_create_task(NULL prompt)");
-    expect(camb_client_start_create_task(client, "", NULL, queue, NULL, NULL, &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_create_task(empty prompt)");
+    /* Each function's own arguments, checked when the job is made. */
+    expect(camb_client_job_get_task_status(client, NULL, &job), CAMB_RESULT_NULL_PARAMETER,
+           "job_get_task_status(NULL id)");
+    expect(camb_client_job_get_task_status(client, "..", &job), CAMB_RESULT_INVALID_PARAMETER,
+           "job_get_task_status(\"..\")");
+    expect(camb_client_job_get_task_status(client, "", &job), CAMB_RESULT_INVALID_PARAMETER,
+           "job_get_task_status(empty id)");
+    expect(camb_client_job_get_task_status(client, "\xff", &job), CAMB_RESULT_INVALID_PARAMETER,
+           "job_get_task_status(invalid UTF-8)");
+    expect(camb_client_job_get_task_status(client, g_long_id, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "job_get_task_status(1025-byte id)");
+    expect(camb_client_job_create_task(client, NULL, NULL, &job), CAMB_RESULT_NULL_PARAMETER,
+           "job_create_task(NULL prompt)");
+    expect(camb_client_job_create_task(client, "", NULL, &job), CAMB_RESULT_INVALID_PARAMETER,
+           "job_create_task(empty prompt)");
     options.audio_type = CAMB_AUDIO_TYPE_SOUND;
     options.duration_s = 11.0;
-    expect(camb_client_start_create_task(client, "x", &options, queue, NULL, NULL, &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_create_task(11 s of sound)");
+    expect(camb_client_job_create_task(client, "x", &options, &job), CAMB_RESULT_INVALID_PARAMETER,
+           "job_create_task(11 s of sound)");
+    options = camb_create_options_default();
+    options.audio_type = 99;
+    expect(camb_client_job_create_task(client, "x", &options, &job), CAMB_RESULT_INVALID_PARAMETER,
+           "job_create_task(audio_type 99)");
     options = camb_create_options_default();
     options.struct_size = 0;
-    expect(camb_client_start_create_task(client, "x", &options, queue, NULL, NULL, &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_create_task(struct_size 0)");
+    expect(camb_client_job_create_task(client, "x", &options, &job), CAMB_RESULT_INVALID_PARAMETER,
+           "job_create_task(struct_size 0)");
     options = camb_create_options_default();
-    expect(camb_client_start_wait_for_task(client, NULL, NULL, queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_wait_for_task(NULL id)");
+    expect(camb_client_job_wait_for_task(client, NULL, NULL, &job), CAMB_RESULT_NULL_PARAMETER,
+           "job_wait_for_task(NULL id)");
+    expect(camb_client_job_wait_for_task(client, "..", NULL, &job), CAMB_RESULT_INVALID_PARAMETER,
+           "job_wait_for_task(\"..\")");
     wait.backoff_factor = 0.0;
-    expect(camb_client_start_wait_for_task(client, "demo-success", &wait, queue, NULL, NULL, &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_wait_for_task(backoff 0)");
-    expect(camb_client_start_download_audio(client, 4242, NULL, NULL, queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_download_audio(NULL write)");
-    expect(camb_client_start_save_audio(client, 4242, NULL, queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_save_audio(NULL path)");
-    expect(camb_client_start_save_audio(client, 4242, "", queue, NULL, NULL, &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_save_audio(empty path)");
-    expect(camb_client_start_get_task_statuses(client, NULL, 1, 0, queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_get_task_statuses(NULL ids)");
-    expect(camb_client_start_get_task_statuses(client, ids, 100001, 0, queue, NULL, NULL, &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_statuses(100001 ids)");
-    expect(camb_client_start_get_task_statuses(client, ids, 1, 33, queue, NULL, NULL, &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_get_task_statuses(33 connections)");
-    expect(camb_client_start_generate(client, NULL, NULL, NULL, "/tmp/x.wav", queue, NULL, NULL,
-                                      &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_generate(NULL prompt)");
-    expect(camb_client_start_generate(client, "x", NULL, NULL, NULL, queue, NULL, NULL, &job),
-           CAMB_RESULT_NULL_PARAMETER, "start_generate(NULL path)");
-    expect(camb_client_start_generate(client, "", NULL, NULL, "/tmp/x.wav", queue, NULL, NULL,
-                                      &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_generate(empty prompt)");
-    expect(camb_client_start_generate(client, "x", NULL, &wait, "/tmp/x.wav", queue, NULL, NULL,
-                                      &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_generate(backoff 0)");
+    expect(camb_client_job_wait_for_task(client, "demo-success", &wait, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "job_wait_for_task(backoff 0)");
+    wait = quick_wait(TIMEOUT_MS);
+    wait.struct_size = 0;
+    expect(camb_client_job_wait_for_task(client, "demo-success", &wait, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "job_wait_for_task(struct_size 0)");
+    expect(camb_client_job_save_audio(client, 4242, NULL, &job), CAMB_RESULT_NULL_PARAMETER,
+           "job_save_audio(NULL path)");
+    expect(camb_client_job_save_audio(client, 4242, "", &job), CAMB_RESULT_INVALID_PARAMETER,
+           "job_save_audio(empty path)");
+    expect(camb_client_job_get_audio_urls(client, NULL, 1, &job), CAMB_RESULT_NULL_PARAMETER,
+           "job_get_audio_urls(NULL ids, count 1)");
+    expect(camb_client_job_get_audio_urls(client, runs, 1001, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "job_get_audio_urls(count 1001)");
+    expect(camb_client_job_get_task_statuses(client, NULL, 1, 0, &job),
+           CAMB_RESULT_NULL_PARAMETER, "job_get_task_statuses(NULL ids)");
+    expect(camb_client_job_get_task_statuses(client, too_many_ids, 100001, 0, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "job_get_task_statuses(100001 ids)");
+    expect(camb_client_job_get_task_statuses(client, ids, 1, 33, &job),
+           CAMB_RESULT_INVALID_PARAMETER, "job_get_task_statuses(33 connections)");
+    expect(camb_client_job_generate(client, NULL, NULL, NULL, "/tmp/x.wav", &job),
+           CAMB_RESULT_NULL_PARAMETER, "job_generate(NULL prompt)");
+    expect(camb_client_job_generate(client, "x", NULL, NULL, NULL, &job),
+           CAMB_RESULT_NULL_PARAMETER, "job_generate(NULL path)");
+    expect(camb_client_job_generate(client, "", NULL, NULL, "/tmp/x.wav", &job),
+           CAMB_RESULT_INVALID_PARAMETER, "job_generate(empty prompt)");
+    expect(camb_client_job_generate(client, "x", NULL, NULL, "", &job),
+           CAMB_RESULT_INVALID_PARAMETER, "job_generate(empty path)");
+    wait.struct_size = sizeof wait;
+    wait.backoff_factor = 0.0;
+    expect(camb_client_job_generate(client, "x", NULL, &wait, "/tmp/x.wav", &job),
+           CAMB_RESULT_INVALID_PARAMETER, "job_generate(backoff 0)");
     options.duration_s = -1.0;
-    expect(camb_client_start_generate(client, "x", &options, NULL, "/tmp/x.wav", queue, NULL,
-                                      NULL, &job),
-           CAMB_RESULT_INVALID_PARAMETER, "start_generate(duration -1)");
-    CHECK(job == SENTINEL_JOB, "a refused start wrote its out-parameter");
+    expect(camb_client_job_generate(client, "x", &options, NULL, "/tmp/x.wav", &job),
+           CAMB_RESULT_INVALID_PARAMETER, "job_generate(duration -1)");
+    /* The path is refused before any task is created (and billed). */
+    expect(camb_client_job_generate(client, "x", NULL, NULL, "/nonexistent-camb-stress/x.wav",
+                                    &job),
+           CAMB_RESULT_IO, "job_generate(a missing directory)");
+    expect(camb_client_job_generate(client, "x", NULL, NULL, "/tmp", &job), CAMB_RESULT_IO,
+           "job_generate(a directory)");
+    CHECK(job == SENTINEL_JOB, "a refused camb_client_job_* call wrote its out-parameter");
 
-    /* The job and queue functions with NULL: defined answers, no crash. */
+    /* camb_job_submit: NULL job or queue, leaving a job the caller's. */
+    expect(camb_job_submit(NULL, queue, NULL), CAMB_RESULT_NULL_PARAMETER,
+           "camb_job_submit(NULL job)");
+    job = NULL;
+    if (expect(camb_client_job_get_task_status(client, "demo-success", &job), CAMB_RESULT_OK,
+               "job_get_task_status")) {
+        expect(camb_job_submit(job, NULL, NULL), CAMB_RESULT_NULL_PARAMETER,
+               "camb_job_submit(NULL queue)");
+        CHECK(camb_job_get_state(job) == CAMB_JOB_STATE_NEW && camb_job_user_data(job) == NULL,
+              "a refused submit changed the job");
+        camb_job_free(job); /* never submitted: freed */
+    }
+
+    /* The job functions with NULL: defined answers, no crash. */
+    size_t len = 777;
+    CHECK(camb_job_get_kind(NULL) == CAMB_JOB_KIND_NONE, "camb_job_get_kind(NULL)");
     CHECK(camb_job_get_state(NULL) == CAMB_JOB_STATE_DONE, "camb_job_get_state(NULL)");
     CHECK(camb_job_result(NULL) == CAMB_RESULT_NULL_PARAMETER, "camb_job_result(NULL)");
-    size_t len = 777;
     CHECK(camb_job_error(NULL, &len) == NULL && len == 0, "camb_job_error(NULL)");
     len = 777;
     CHECK(camb_job_task_id(NULL, &len) == NULL && len == 0, "camb_job_task_id(NULL)");
+    len = 777;
+    CHECK(camb_job_audio(NULL, &len) == NULL && len == 0, "camb_job_audio(NULL)");
+    len = 777;
+    CHECK(camb_job_audio_url(NULL, &len) == NULL && len == 0, "camb_job_audio_url(NULL)");
     CHECK(camb_job_http_status(NULL) == 0 && camb_job_task(NULL) == NULL &&
               camb_job_task_list(NULL) == NULL && camb_job_bytes(NULL) == 0 &&
-              camb_job_polls(NULL) == 0 && camb_job_status(NULL) == CAMB_STATUS_UNKNOWN,
+              camb_job_audio_url_list(NULL) == NULL && camb_job_polls(NULL) == 0 &&
+              camb_job_task_status(NULL) == CAMB_STATUS_UNKNOWN &&
+              camb_job_user_data(NULL) == NULL && camb_job_audio(NULL, NULL) == NULL &&
+              camb_job_audio_url(NULL, NULL) == NULL && camb_job_error(NULL, NULL) == NULL &&
+              camb_job_task_id(NULL, NULL) == NULL,
           "the job accessors with NULL");
     expect(camb_job_cancel(NULL), CAMB_RESULT_NULL_PARAMETER, "camb_job_cancel(NULL)");
-    expect(camb_job_queue_new(NULL), CAMB_RESULT_NULL_PARAMETER, "camb_job_queue_new(NULL)");
-    CHECK(camb_job_queue_fd(NULL) == -1, "camb_job_queue_fd(NULL)");
-    expect(camb_job_queue_pop(NULL, &job), CAMB_RESULT_NULL_PARAMETER,
-           "camb_job_queue_pop(NULL queue)");
-    expect(camb_job_queue_pop(queue, NULL), CAMB_RESULT_NULL_PARAMETER,
-           "camb_job_queue_pop(NULL out_job)");
-    CHECK(job == SENTINEL_JOB, "a refused pop wrote its out-parameter");
     camb_job_free(NULL);
-    camb_job_queue_free(NULL);
+
+    /* The queue functions with NULL. */
+    camb_queue *none = SENTINEL_QUEUE;
+    expect(camb_queue_new(NULL), CAMB_RESULT_NULL_PARAMETER, "camb_queue_new(NULL)");
+    CHECK(camb_queue_fd(NULL) == -1, "camb_queue_fd(NULL)");
+    camb_event event = SENTINEL_EVENT;
+    job = SENTINEL_JOB;
+    expect(camb_queue_pop(NULL, &event, &job), CAMB_RESULT_NULL_PARAMETER,
+           "camb_queue_pop(NULL queue)");
+    expect(camb_queue_pop(queue, NULL, &job), CAMB_RESULT_NULL_PARAMETER,
+           "camb_queue_pop(NULL out_event)");
+    expect(camb_queue_pop(queue, &event, NULL), CAMB_RESULT_NULL_PARAMETER,
+           "camb_queue_pop(NULL out_job)");
+    expect(camb_queue_wait(NULL, 10, &event, &job), CAMB_RESULT_NULL_PARAMETER,
+           "camb_queue_wait(NULL queue)");
+    expect(camb_queue_wait(queue, 10, NULL, &job), CAMB_RESULT_NULL_PARAMETER,
+           "camb_queue_wait(NULL out_event)");
+    expect(camb_queue_wait(queue, 10, &event, NULL), CAMB_RESULT_NULL_PARAMETER,
+           "camb_queue_wait(NULL out_job)");
+    CHECK(job == SENTINEL_JOB && event == SENTINEL_EVENT && none == SENTINEL_QUEUE,
+          "a refused queue call wrote its out-parameters");
+    camb_queue_free(NULL);
 }
 
-/* True when the queue's descriptor is readable now. */
-static bool queue_readable(const camb_job_queue *queue) {
-    struct pollfd fd = {camb_job_queue_fd(queue), POLLIN, 0};
-    return poll(&fd, 1, 0) == 1 && (fd.revents & POLLIN) != 0;
-}
-
-/* Pops every job that arrives until `want` jobs came or time ran out; each is
- * matched against `wants` (n of them), checked, and freed. The count popped. */
-static unsigned pop_and_check(const camb_job_queue *queue, struct job_want *wants, int n,
-                              unsigned want, int64_t timeout_ms) {
-    unsigned popped = 0;
-    int64_t deadline = mono_ms() + timeout_ms;
-    while (popped < want && mono_ms() < deadline) {
-        struct pollfd fd = {camb_job_queue_fd(queue), POLLIN, 0};
-        if (poll(&fd, 1, 50) != 1) {
-            continue;
-        }
+/*
+ * Jobs in each state of their life before they run: made and freed, never
+ * submitted; cancelled before their submit; submitted twice; a delivered job
+ * submitted again. `queue` is empty before and after.
+ */
+static void job_lives(const camb_client *client, camb_queue *queue) {
+    /* Made, inspected, freed: never submitted, never delivered. */
+    struct job_want made[JOB_CHECK_COUNT];
+    for (int k = 0; k < JOB_CHECK_COUNT; k++) {
+        made[k].check = (enum job_check)k;
         camb_job *job = NULL;
-        while (camb_job_queue_pop(queue, &job) == CAMB_RESULT_OK) {
-            popped++;
-            struct job_want *w = NULL;
-            for (int i = 0; i < n; i++) {
-                if (wants[i].job == job && !wants[i].seen) {
-                    w = &wants[i];
-                }
-            }
-            CHECK(w != NULL, "the queue gave a job that was not started on it, or twice");
-            if (w != NULL) {
-                w->seen = true;
-                check_finished_job(job, w);
-                camb_job_free(job);
-            }
+        if (expect(make_job(client, &made[k], "never-submitted", &job), CAMB_RESULT_OK,
+                   JOB_SPECS[k].name)) {
+            check_new_job(job, &made[k]);
+            expect(camb_job_cancel(job), CAMB_RESULT_OK, "camb_job_cancel(a new job)");
+            camb_job_free(job);
+        }
+        if (made[k].path[0] != '\0') {
+            struct stat st;
+            CHECK(stat(made[k].path, &st) != 0, "a job never submitted wrote %s", made[k].path);
         }
     }
-    return popped;
+
+    /* Cancelled before its submit: it runs nothing, and is delivered CANCELLED. */
+    struct job_want early = {.check = JOB_GENERATE};
+    camb_job *job = NULL;
+    if (expect(make_job(client, &early, "cancelled-early", &job), CAMB_RESULT_OK,
+               "job_generate (to cancel before its submit)")) {
+        expect(camb_job_cancel(job), CAMB_RESULT_OK, "camb_job_cancel before submit");
+        CHECK(camb_job_get_state(job) == CAMB_JOB_STATE_NEW, "a cancelled new job is not NEW");
+        if (expect(camb_job_submit(job, queue, &early), CAMB_RESULT_OK,
+                   "camb_job_submit(a cancelled job)")) {
+            camb_event event = SENTINEL_EVENT;
+            camb_job *got = NULL;
+            if (expect(camb_queue_wait(queue, JOB_TIMEOUT_MS, &event, &got), CAMB_RESULT_OK,
+                       "camb_queue_wait(a job cancelled before its submit)")) {
+                CHECK(event == CAMB_EVENT_JOB_DONE && got == job &&
+                          camb_job_user_data(got) == &early &&
+                          camb_job_result(got) == CAMB_RESULT_CANCELLED &&
+                          camb_job_polls(got) == 0 && camb_job_task_id(got, NULL) == NULL,
+                      "a job cancelled before its submit is %s after %" PRIu32 " polls",
+                      camb_result_name(camb_job_result(got)), camb_job_polls(got));
+                camb_job_free(got);
+            } else {
+                camb_job_free(job); /* in flight: cancels; the queue frees it later */
+            }
+        } else {
+            camb_job_free(job);
+        }
+        struct stat st;
+        CHECK(stat(early.path, &st) != 0, "a job cancelled before its submit wrote %s",
+              early.path);
+    }
+
+    /* Submitted twice: the second is refused and changes nothing; delivered once. */
+    struct job_want twice = {.check = JOB_STATUS_SUCCESS};
+    job = NULL;
+    if (expect(make_job(client, &twice, "twice", &job), CAMB_RESULT_OK, "job (submitted twice)") &&
+        expect(camb_job_submit(job, queue, &twice), CAMB_RESULT_OK, "camb_job_submit")) {
+        twice.job = job;
+        expect(camb_job_submit(job, queue, NULL), CAMB_RESULT_INVALID_PARAMETER,
+               "camb_job_submit of a job in flight");
+        expect_error_mentions("submitted", "camb_job_submit of a job in flight");
+        camb_event event = SENTINEL_EVENT;
+        camb_job *got = NULL;
+        if (expect(camb_queue_wait(queue, JOB_TIMEOUT_MS, &event, &got), CAMB_RESULT_OK,
+                   "camb_queue_wait(a job submitted twice)")) {
+            CHECK(got == job && camb_job_user_data(got) == &twice,
+                  "a second submit changed the job's user_data");
+            check_finished_job(got, &twice);
+            /* Delivered, and the caller's again: it cannot run again. */
+            expect(camb_job_submit(got, queue, &twice), CAMB_RESULT_INVALID_PARAMETER,
+                   "camb_job_submit of a delivered job");
+            CHECK(camb_job_result(got) == CAMB_RESULT_OK && camb_job_task(got) != NULL,
+                  "a refused submit changed a delivered job");
+            camb_job_free(got);
+        }
+        event = SENTINEL_EVENT;
+        got = SENTINEL_JOB;
+        expect(camb_queue_wait(queue, 100, &event, &got), CAMB_RESULT_TIMEOUT,
+               "camb_queue_wait after a job submitted twice was delivered");
+        CHECK(got == SENTINEL_JOB && event == SENTINEL_EVENT, "a job was delivered twice");
+    } else {
+        camb_job_free(job);
+    }
 }
 
+/* camb_queue_wait's timeouts, and a wait woken by a job. */
+struct waker {
+    const camb_queue *queue;
+    camb_result result;
+    camb_event event;
+    camb_job *job;
+    atomic_bool waiting;
+};
+
+static void *wait_forever_thread(void *arg) {
+    struct waker *w = arg;
+    atomic_store(&w->waiting, true);
+    w->result = camb_queue_wait(w->queue, UINT32_MAX, &w->event, &w->job);
+    return NULL;
+}
+
+static void queue_waits(const camb_client *client, camb_queue *queue) {
+    camb_event event = SENTINEL_EVENT;
+    camb_job *job = SENTINEL_JOB;
+    int64_t t0 = mono_ms();
+    expect(camb_queue_wait(queue, 0, &event, &job), CAMB_RESULT_TIMEOUT,
+           "camb_queue_wait(0 ms) on an empty queue");
+    int64_t t1 = mono_ms();
+    expect(camb_queue_wait(queue, 150, &event, &job), CAMB_RESULT_TIMEOUT,
+           "camb_queue_wait(150 ms) on an empty queue");
+    int64_t t2 = mono_ms();
+    CHECK(t1 - t0 < 1000, "camb_queue_wait(0 ms) took %" PRId64 " ms", t1 - t0);
+    /* Not before its time; under valgrind, maybe much later. */
+    CHECK(t2 - t1 >= 140 && t2 - t1 < 20000, "camb_queue_wait(150 ms) took %" PRId64 " ms",
+          t2 - t1);
+    CHECK(job == SENTINEL_JOB && event == SENTINEL_EVENT,
+          "a camb_queue_wait that timed out wrote its out-parameters");
+    expect(camb_queue_pop(queue, &event, &job), CAMB_RESULT_NOT_READY, "pop of an empty queue");
+    CHECK(job == SENTINEL_JOB && event == SENTINEL_EVENT,
+          "an empty pop wrote its out-parameters");
+    CHECK(camb_queue_fd(queue) >= 0 && !queue_readable(queue),
+          "an empty queue's readiness handle is readable");
+
+    /* A thread waiting with no limit is woken by the job submitted after it began. */
+    struct waker waker = {queue, CAMB_RESULT_PANIC, SENTINEL_EVENT, NULL, false};
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, wait_forever_thread, &waker) != 0) {
+        CHECK(false, "cannot start a thread");
+        return;
+    }
+    while (!atomic_load(&waker.waiting)) {
+        sleep_ms(1);
+    }
+    sleep_ms(20); /* most likely inside camb_queue_wait by now; either way it gets the job */
+    struct job_want want = {.check = JOB_STATUS_SUCCESS};
+    job = NULL;
+    bool submitted = expect(make_job(client, &want, "woken", &job), CAMB_RESULT_OK,
+                            "job (to wake a waiting thread)") &&
+                     expect(camb_job_submit(job, queue, &want), CAMB_RESULT_OK,
+                            "camb_job_submit (to wake a waiting thread)");
+    if (submitted) {
+        want.job = job;
+        pthread_join(thread, NULL); /* the job is delivered within the client's timeout */
+        CHECK(waker.result == CAMB_RESULT_OK && waker.event == CAMB_EVENT_JOB_DONE &&
+                  waker.job == job,
+              "camb_queue_wait(UINT32_MAX) on a thread: %s", camb_result_name(waker.result));
+        if (waker.result == CAMB_RESULT_OK) {
+            take_delivered(waker.event, waker.job, &want, 1);
+        }
+    } else {
+        /* Nothing will come: the waiting thread is left blocked, and the process fails. */
+        camb_job_free(job);
+        pthread_detach(thread);
+    }
+}
+
+/* Slow waits (demo-pending polled once, then a minute on the timer), submitted to
+ * `queue` and waiting between polls; want[i].check is JOB_WAIT_SUCCESS but they
+ * are checked by the caller. The number waiting. */
+static int submit_slow_waits(const camb_client *client, camb_queue *queue, struct job_want *want,
+                             int n) {
+    camb_wait_options slow = camb_wait_options_default();
+    slow.initial_interval_ms = 60000;
+    slow.max_interval_ms = 60000;
+    slow.deadline_ms = 600000;
+    int waiting = 0;
+    for (int i = 0; i < n; i++) {
+        want[i].check = JOB_WAIT_SUCCESS;
+        want[i].path[0] = '\0';
+        atomic_store(&want[i].delivered, false);
+        want[i].job = NULL;
+        camb_job *job = NULL;
+        if (!expect(camb_client_job_wait_for_task(client, "demo-pending", &slow, &job),
+                    CAMB_RESULT_OK, "job_wait_for_task(demo-pending, slow)")) {
+            continue;
+        }
+        if (!expect(camb_job_submit(job, queue, &want[i]), CAMB_RESULT_OK, "camb_job_submit")) {
+            camb_job_free(job);
+            continue;
+        }
+        want[i].job = job;
+    }
+    for (int i = 0; i < n; i++) {
+        if (want[i].job != NULL) {
+            bool ok = job_reaches(want[i].job, CAMB_JOB_STATE_WAITING, JOB_TIMEOUT_MS);
+            CHECK(ok, "a slow wait never waited between polls");
+            CHECK(camb_job_result(want[i].job) == CAMB_RESULT_NOT_READY &&
+                      camb_job_polls(want[i].job) == 1 &&
+                      camb_job_task_status(want[i].job) == CAMB_STATUS_PENDING,
+                  "a waiting job: %s, %" PRIu32 " polls, status %s",
+                  camb_result_name(camb_job_result(want[i].job)), camb_job_polls(want[i].job),
+                  camb_status_name(camb_job_task_status(want[i].job)));
+            waiting += ok;
+        }
+    }
+    return waiting;
+}
+
+/*
+ * Takes `n` cancelled jobs of `want` off the queue (any order): each delivered
+ * once, CANCELLED (or OK when `ok_too` and it finished first), then freed.
+ * The count taken.
+ */
+static unsigned take_cancelled(const camb_queue *queue, struct job_want *want, int n,
+                               bool ok_too, const char *what) {
+    unsigned taken = 0;
+    int64_t deadline = mono_ms() + JOB_TIMEOUT_MS;
+    unsigned expected = 0;
+    for (int i = 0; i < n; i++) {
+        expected += want[i].job != NULL;
+    }
+    while (taken < expected && mono_ms() < deadline) {
+        camb_event event = SENTINEL_EVENT;
+        camb_job *job = NULL;
+        if (camb_queue_wait(queue, 100, &event, &job) != CAMB_RESULT_OK) {
+            continue;
+        }
+        struct job_want *w = camb_job_user_data(job);
+        bool ours = event == CAMB_EVENT_JOB_DONE && w >= want && w < want + n && w->job == job;
+        CHECK(ours, "%s: the queue gave a job that was not submitted to it", what);
+        if (!ours) {
+            continue;
+        }
+        CHECK(!atomic_exchange(&w->delivered, true), "%s: a job delivered twice", what);
+        camb_result r = camb_job_result(job);
+        CHECK(r == CAMB_RESULT_CANCELLED || (ok_too && r == CAMB_RESULT_OK),
+              "%s: a job is %s", what, camb_result_name(r));
+        if (r == CAMB_RESULT_CANCELLED) {
+            size_t len = 0;
+            const char *error = camb_job_error(job, &len);
+            CHECK(error != NULL && len > 0 && camb_job_task(job) == NULL,
+                  "%s: a cancelled job has no error, or a task", what);
+            /* Cancelling a finished job changes nothing. */
+            expect(camb_job_cancel(job), CAMB_RESULT_OK, "camb_job_cancel (delivered)");
+            CHECK(camb_job_result(job) == CAMB_RESULT_CANCELLED &&
+                      camb_job_error(job, NULL) == error,
+                  "%s: a second cancel changed a finished job", what);
+        }
+        camb_job_free(job);
+        taken++;
+    }
+    CHECK(taken == expected, "%s: %u of %u delivered", what, taken, expected);
+    return taken;
+}
+
+/* The log function's record: lines and finalizer calls counted. */
+struct log_record {
+    atomic_uint lines;
+    atomic_uint finalized;
+    atomic_bool line_after_finalizer;
+    atomic_bool finalizer_elsewhere; /* ran on another thread than `owner` */
+    pthread_t owner;
+};
+
+static void log_record_init(struct log_record *record) {
+    atomic_store(&record->lines, 0);
+    atomic_store(&record->finalized, 0);
+    atomic_store(&record->line_after_finalizer, false);
+    atomic_store(&record->finalizer_elsewhere, false);
+    record->owner = pthread_self();
+}
+
+static void on_log(uint32_t level, const char *line, size_t len, void *user_data) {
+    struct log_record *record = user_data;
+    if (atomic_load(&record->finalized) != 0) {
+        atomic_store(&record->line_after_finalizer, true);
+    }
+    CHECK(level >= CAMB_LOG_LEVEL_ERROR && level <= CAMB_LOG_LEVEL_DEBUG && line != NULL &&
+              strlen(line) == len && strchr(line, '\n') == NULL,
+          "a log line of level %" PRIu32 " is not one line of its length", level);
+    CHECK(line == NULL || strstr(line, g_api_key) == NULL, "a log line holds the API key");
+    atomic_fetch_add(&record->lines, 1);
+}
+
+static void on_log_finalized(void *user_data) {
+    struct log_record *record = user_data;
+    atomic_fetch_add(&record->finalized, 1);
+    if (!pthread_equal(pthread_self(), record->owner)) {
+        atomic_store(&record->finalizer_elsewhere, true);
+    }
+}
+
+/* A builder for the emulator with `record`'s log function; NULL on failure. */
+static camb_client_builder *logging_builder(struct log_record *record) {
+    camb_client_builder *builder = camb_client_builder_new();
+    expect(camb_client_builder_set_api_key(builder, g_api_key), CAMB_RESULT_OK, "set_api_key");
+    expect(camb_client_builder_set_base_url(builder, g_base_url), CAMB_RESULT_OK, "set_base_url");
+    if (!expect(camb_client_builder_set_log(builder, CAMB_LOG_LEVEL_DEBUG, on_log, record,
+                                            on_log_finalized),
+                CAMB_RESULT_OK, "set_log")) {
+        camb_client_builder_free(builder);
+        return NULL;
+    }
+    return builder;
+}
+
+static void expect_finalized(const struct log_record *record, unsigned want, const char *what) {
+    unsigned got = atomic_load(&record->finalized);
+    CHECK(got == want, "%s: the log finalizer ran %u times, want %u", what, got, want);
+    CHECK(!atomic_load(&record->line_after_finalizer), "%s: a log line after the finalizer",
+          what);
+    CHECK(!atomic_load(&record->finalizer_elsewhere),
+          "%s: the finalizer ran on another thread than the one that ended the log", what);
+}
+
+/*
+ * camb_client_builder_set_log's finalizer runs exactly once: when the client is
+ * freed (jobs in flight or not), the builder freed, a build fails, or another
+ * function replaces it; never for a refused set_log; no line after it.
+ */
+static void log_finalizers(void) {
+    struct log_record a, b;
+
+    /* Refused: the finalizer is not called, user_data stays ours. */
+    log_record_init(&a);
+    expect(camb_client_builder_set_log(NULL, CAMB_LOG_LEVEL_DEBUG, on_log, &a, on_log_finalized),
+           CAMB_RESULT_NULL_PARAMETER, "set_log(NULL builder)");
+    camb_client_builder *builder = camb_client_builder_new();
+    expect(camb_client_builder_set_log(builder, CAMB_LOG_LEVEL_DEBUG, NULL, &a, on_log_finalized),
+           CAMB_RESULT_NULL_PARAMETER, "set_log(NULL callback)");
+    expect(camb_client_builder_set_log(builder, 0, on_log, &a, on_log_finalized),
+           CAMB_RESULT_INVALID_PARAMETER, "set_log(level 0)");
+    expect(camb_client_builder_set_log(builder, 5, on_log, &a, on_log_finalized),
+           CAMB_RESULT_INVALID_PARAMETER, "set_log(level 5)");
+    expect_finalized(&a, 0, "refused set_log");
+    camb_client_builder_free(builder);
+    expect_finalized(&a, 0, "refused set_log, builder freed");
+
+    /* A NULL finalizer is allowed. */
+    builder = camb_client_builder_new();
+    expect(camb_client_builder_set_log(builder, CAMB_LOG_LEVEL_ERROR, on_log, &a, NULL),
+           CAMB_RESULT_OK, "set_log(NULL finalizer)");
+    camb_client_builder_free(builder);
+
+    /* The builder freed. */
+    log_record_init(&a);
+    builder = logging_builder(&a);
+    camb_client_builder_free(builder);
+    expect_finalized(&a, 1, "builder freed");
+
+    /* A build that fails: refused for a setting, and for a NULL out_client. */
+    log_record_init(&a);
+    builder = logging_builder(&a);
+    expect(camb_client_builder_set_timeout_ms(builder, 0), CAMB_RESULT_INVALID_PARAMETER,
+           "set_timeout_ms(0)");
+    camb_client *client = NULL;
+    expect(camb_client_builder_build(builder, &client), CAMB_RESULT_INVALID_PARAMETER,
+           "build after a refused setting");
+    expect_finalized(&a, 1, "failed build");
+    log_record_init(&a);
+    builder = logging_builder(&a);
+    expect(camb_client_builder_build(builder, NULL), CAMB_RESULT_NULL_PARAMETER,
+           "build(builder, NULL)");
+    expect_finalized(&a, 1, "build(builder, NULL)");
+    log_record_init(&a);
+    builder = logging_builder(&a);
+    expect(camb_client_builder_set_base_url(builder, "http://example.com/apis"), CAMB_RESULT_OK,
+           "set_base_url(http://example.com)");
+    expect(camb_client_builder_build(builder, &client), CAMB_RESULT_INVALID_PARAMETER,
+           "build(plain http to a remote host)");
+    expect_finalized(&a, 1, "build refused at build time");
+
+    /* Replaced: the first's finalizer runs then; the second gets every line. */
+    log_record_init(&a);
+    log_record_init(&b);
+    builder = logging_builder(&a);
+    expect(camb_client_builder_set_log(builder, CAMB_LOG_LEVEL_DEBUG, on_log, &b,
+                                       on_log_finalized),
+           CAMB_RESULT_OK, "set_log (replacing)");
+    expect_finalized(&a, 1, "replaced");
+    expect_finalized(&b, 0, "the replacement, before the build");
+    if (expect(camb_client_builder_build(builder, &client), CAMB_RESULT_OK, "build (logging)")) {
+        expect_finalized(&b, 0, "the replacement, built");
+        camb_task *task = NULL;
+        expect(camb_client_get_task_status(client, "demo-success", NULL, &task), CAMB_RESULT_OK,
+               "get_task_status (logging)");
+        camb_task_free(task);
+        CHECK(atomic_load(&b.lines) > 0 && atomic_load(&a.lines) == 0,
+              "log lines: %u to the replaced function, %u to its replacement",
+              atomic_load(&a.lines), atomic_load(&b.lines));
+        camb_client_free(client);
+        expect_finalized(&b, 1, "client freed");
+        expect_finalized(&a, 1, "replaced, after the client was freed");
+    }
+
+    /* The client freed with jobs in flight (lines from its pool threads): the
+     * finalizer runs once, before camb_client_free returns, after the last line;
+     * the cancelled jobs are then delivered, read and freed without a line. */
+    log_record_init(&a);
+    builder = logging_builder(&a);
+    client = NULL;
+    camb_queue *queue = NULL;
+    if (builder != NULL &&
+        expect(camb_client_builder_build(builder, &client), CAMB_RESULT_OK, "build (logging)") &&
+        expect(camb_queue_new(&queue), CAMB_RESULT_OK, "camb_queue_new")) {
+        enum { LOGGED = 3 };
+        struct job_want want[LOGGED];
+        submit_slow_waits(client, queue, want, LOGGED);
+        CHECK(atomic_load(&a.lines) > 0, "no log line from the jobs' polls");
+        camb_client_free(client);
+        client = NULL;
+        expect_finalized(&a, 1, "client freed with jobs in flight");
+        take_cancelled(queue, want, LOGGED, false, "jobs of a logging client freed");
+        expect_finalized(&a, 1, "client freed with jobs in flight, jobs freed");
+    }
+    camb_queue_free(queue);
+    camb_client_free(client);
+}
+
+/* A client for the jobs, with `threads` job threads. */
+static camb_client *jobs_client(uint32_t threads) {
+    camb_client_builder *builder = camb_client_builder_new();
+    expect(camb_client_builder_set_api_key(builder, g_api_key), CAMB_RESULT_OK, "set_api_key");
+    expect(camb_client_builder_set_base_url(builder, g_base_url), CAMB_RESULT_OK, "set_base_url");
+    expect(camb_client_builder_set_timeout_ms(builder, TIMEOUT_MS), CAMB_RESULT_OK,
+           "set_timeout_ms");
+    expect(camb_client_builder_set_job_threads(builder, threads), CAMB_RESULT_OK,
+           "set_job_threads");
+    camb_client *client = NULL;
+    if (!expect(camb_client_builder_build(builder, &client), CAMB_RESULT_OK, "build (jobs)")) {
+        return NULL;
+    }
+    return client;
+}
+
+enum { TAKERS = 4, SHARED_COPIES = 3, SLOW = 4 };
+
 static void jobs_round(int round) {
-    /* A client with 3 job threads; the setter's refusals first. */
+    /* set_job_threads' refusals first. */
     camb_client_builder *builder = camb_client_builder_new();
     expect(camb_client_builder_set_job_threads(NULL, 2), CAMB_RESULT_NULL_PARAMETER,
            "set_job_threads(NULL)");
@@ -2015,178 +2746,271 @@ static void jobs_round(int round) {
     expect(camb_client_builder_set_job_threads(builder, 65), CAMB_RESULT_INVALID_PARAMETER,
            "set_job_threads(65)");
     camb_client_builder_free(builder);
-    builder = camb_client_builder_new();
-    expect(camb_client_builder_set_api_key(builder, g_api_key), CAMB_RESULT_OK, "set_api_key");
-    expect(camb_client_builder_set_base_url(builder, g_base_url), CAMB_RESULT_OK, "set_base_url");
-    expect(camb_client_builder_set_job_threads(builder, 3), CAMB_RESULT_OK, "set_job_threads(3)");
-    camb_client *client = NULL;
-    if (!expect(camb_client_builder_build(builder, &client), CAMB_RESULT_OK, "build (jobs)")) {
+
+    log_finalizers();
+
+    camb_client *client = jobs_client(3);
+    if (client == NULL) {
         return;
     }
-    camb_job_queue *queue = NULL;
-    if (!expect(camb_job_queue_new(&queue), CAMB_RESULT_OK, "camb_job_queue_new")) {
+    camb_queue *queue = NULL;
+    if (!expect(camb_queue_new(&queue), CAMB_RESULT_OK, "camb_queue_new")) {
         camb_client_free(client);
         return;
     }
-    char path[96], generate_path[96];
-    snprintf(path, sizeof path, "/tmp/camb-stress-jobs-%ld-%d.wav", (long)getpid(), round);
-    snprintf(generate_path, sizeof generate_path, "/tmp/camb-stress-jobs-%ld-%d-gen.wav",
-             (long)getpid(), round);
+    char tag[64];
 
-    /* 1. Bad starts; the queue popped empty. */
-    bad_job_starts(client, queue);
-    camb_job *job = SENTINEL_JOB;
-    expect(camb_job_queue_pop(queue, &job), CAMB_RESULT_NOT_READY, "pop of an empty queue");
-    CHECK(job == SENTINEL_JOB, "an empty pop wrote its out-parameter");
-    CHECK(camb_job_queue_fd(queue) >= 0 && !queue_readable(queue),
-          "an empty queue's descriptor is readable");
+    /* 1. Bad arguments; jobs never submitted, cancelled early, submitted twice. */
+    bad_job_calls(client, queue);
+    job_lives(client, queue);
 
-    /* 2. Every kind through a callback that checks and frees its job inside it. */
-    struct deliveries delivered;
-    deliveries_init(&delivered);
-    struct job_want by_callback[JOB_CHECK_COUNT];
-    for (int k = 0; k < JOB_CHECK_COUNT; k++) {
-        by_callback[k].deliveries = &delivered;
-    }
-    start_every_kind(client, NULL, on_job_check_and_free, by_callback, path, generate_path, round);
-    unsigned got = deliveries_wait(&delivered, JOB_CHECK_COUNT, JOB_TIMEOUT_MS);
-    CHECK(got == JOB_CHECK_COUNT, "callbacks: %u of %d jobs delivered", got, JOB_CHECK_COUNT);
-    deliveries_destroy(&delivered);
+    /* 2. camb_queue_wait's timeouts, and a thread woken by a job. */
+    queue_waits(client, queue);
 
-    /* 3. Every kind through the queue, popped, checked and freed on this thread. */
-    struct job_want by_queue[JOB_CHECK_COUNT];
-    start_every_kind(client, queue, NULL, by_queue, path, generate_path, round);
-    got = pop_and_check(queue, by_queue, JOB_CHECK_COUNT, JOB_CHECK_COUNT, JOB_TIMEOUT_MS);
-    CHECK(got == JOB_CHECK_COUNT, "queue: %u of %d jobs delivered", got, JOB_CHECK_COUNT);
-    job = SENTINEL_JOB;
-    expect(camb_job_queue_pop(queue, &job), CAMB_RESULT_NOT_READY, "pop of an emptied queue");
-    CHECK(!queue_readable(queue), "an emptied queue's descriptor is readable");
+    /* 3. Every kind, taken by poll(2) on the readiness handle and camb_queue_pop. */
+    struct job_want by_poll[JOB_CHECK_COUNT];
+    snprintf(tag, sizeof tag, "r%d-poll", round);
+    unsigned submitted = submit_every_kind(client, queue, by_poll, 1, tag);
+    unsigned got = take_by_poll(queue, by_poll, JOB_CHECK_COUNT, submitted, JOB_TIMEOUT_MS);
+    CHECK(got == JOB_CHECK_COUNT, "by poll: %u of %d jobs delivered", got, JOB_CHECK_COUNT);
+    CHECK(!queue_readable(queue), "an emptied queue's readiness handle is readable");
 
-    /* 4. Freed while waiting between polls (callback and queue), and freed at once
-     * after the start: never delivered. */
-    camb_wait_options slow = slow_wait();
-    enum { FREED = 6 };
-    camb_job *freed[FREED] = {NULL};
-    for (int i = 0; i < FREED; i++) {
-        camb_result r = i % 2 == 0
-            ? camb_client_start_wait_for_task(client, "demo-pending", &slow, NULL, on_job_never,
-                                              NULL, &freed[i])
-            : camb_client_start_wait_for_task(client, "demo-pending", &slow, queue, NULL, NULL,
-                                              &freed[i]);
-        expect(r, CAMB_RESULT_OK, "start_wait_for_task(demo-pending, slow)");
-    }
-    for (int i = 0; i < FREED; i++) {
-        CHECK(freed[i] == NULL || job_reaches(freed[i], CAMB_JOB_STATE_WAITING, JOB_TIMEOUT_MS),
-              "a slow wait never waited between polls");
-        CHECK(camb_job_result(freed[i]) == CAMB_RESULT_NOT_READY, "a waiting job has a result");
-        camb_job_free(freed[i]);
-    }
-    for (int i = 0; i < FREED; i++) {
-        camb_job *now = NULL;
-        expect(camb_client_start_get_task_status(client, "demo-success", queue, NULL, NULL, &now),
-               CAMB_RESULT_OK, "start_get_task_status (freed at once)");
-        camb_job_free(now); /* whether it finished yet or not, it is never popped */
-    }
-    sleep_ms(200);
-    job = SENTINEL_JOB;
-    expect(camb_job_queue_pop(queue, &job), CAMB_RESULT_NOT_READY, "pop after freed jobs");
-    CHECK(!queue_readable(queue), "freed jobs left the queue's descriptor readable");
+    /* 4. Every kind, taken by camb_queue_wait on this thread. */
+    struct job_want by_wait[JOB_CHECK_COUNT];
+    snprintf(tag, sizeof tag, "r%d-wait", round);
+    submitted = submit_every_kind(client, queue, by_wait, 1, tag);
+    got = take_by_wait(queue, by_wait, JOB_CHECK_COUNT, submitted, JOB_TIMEOUT_MS);
+    CHECK(got == JOB_CHECK_COUNT, "by wait: %u of %d jobs delivered", got, JOB_CHECK_COUNT);
 
-    /* 5. Cancelled while waiting: delivered at once with CANCELLED; a second
-     * cancel of a finished job changes nothing. */
-    struct deliveries cancelled;
-    deliveries_init(&cancelled);
-    enum { CANCELS = 4 };
-    camb_job *cancels[CANCELS] = {NULL};
-    for (int i = 0; i < CANCELS; i++) {
-        expect(camb_client_start_wait_for_task(client, "demo-pending", &slow, NULL, on_job_count,
-                                               &cancelled, &cancels[i]),
-               CAMB_RESULT_OK, "start_wait_for_task(to cancel)");
-    }
-    for (int i = 0; i < CANCELS; i++) {
-        CHECK(cancels[i] == NULL || job_reaches(cancels[i], CAMB_JOB_STATE_WAITING, JOB_TIMEOUT_MS),
-              "a job to cancel never waited");
-        expect(camb_job_cancel(cancels[i]), CAMB_RESULT_OK, "camb_job_cancel");
-    }
-    got = deliveries_wait(&cancelled, CANCELS, JOB_TIMEOUT_MS);
-    CHECK(got == CANCELS, "cancel: %u of %d delivered", got, CANCELS);
-    for (int i = 0; i < CANCELS && got == CANCELS; i++) {
-        CHECK(camb_job_result(cancels[i]) == CAMB_RESULT_CANCELLED, "a cancelled job is %s",
-              camb_result_name(camb_job_result(cancels[i])));
-        expect(camb_job_cancel(cancels[i]), CAMB_RESULT_OK, "camb_job_cancel (finished)");
-        CHECK(camb_job_result(cancels[i]) == CAMB_RESULT_CANCELLED &&
-                  camb_job_task(cancels[i]) == NULL,
-              "a second cancel changed a finished job");
-    }
-    for (int i = 0; i < CANCELS; i++) {
-        camb_job_free(cancels[i]);
-    }
-    CHECK(deliveries_count(&cancelled) == CANCELS, "a cancelled job was delivered twice");
-    deliveries_destroy(&cancelled);
-
-    /* 6. The client freed under running jobs: each is still delivered (by its
-     * callback, or on the queue), cancelled, before camb_client_free returns;
-     * then freed here. */
-    struct deliveries orphaned;
-    deliveries_init(&orphaned);
-    enum { ORPHANS = 6 };
-    camb_job *orphans[ORPHANS] = {NULL};
-    camb_wait_options quick = quick_wait(TIMEOUT_MS);
-    for (int i = 0; i < ORPHANS; i++) {
-        camb_result r;
-        if (i == ORPHANS - 1) {
-            /* A generation whose task stays PENDING: it waits on the timer. */
-            r = camb_client_start_generate(client, "stress jobs: never ready [pending_ms:600000]",
-                                           NULL, &quick, generate_path, queue, NULL, NULL,
-                                           &orphans[i]);
-        } else if (i % 2 == 0) {
-            r = camb_client_start_wait_for_task(client, "demo-pending", &slow, NULL, on_job_count,
-                                                &orphaned, &orphans[i]);
-        } else {
-            r = camb_client_start_wait_for_task(client, "demo-pending", &slow, queue, NULL, NULL,
-                                                &orphans[i]);
-        }
-        expect(r, CAMB_RESULT_OK, "start (client to be freed)");
-    }
-    for (int i = 0; i < ORPHANS - 1; i++) {
-        CHECK(orphans[i] == NULL || job_reaches(orphans[i], CAMB_JOB_STATE_WAITING, JOB_TIMEOUT_MS),
-              "a job never waited before its client was freed");
-    }
-    CHECK(orphans[ORPHANS - 1] == NULL || camb_job_polls(orphans[ORPHANS - 1]) >= 1 ||
-              job_reaches(orphans[ORPHANS - 1], CAMB_JOB_STATE_WAITING, JOB_TIMEOUT_MS),
-          "the generation never polled before its client was freed");
-    camb_client_free(client);
-    client = NULL;
-    unsigned by_cb = deliveries_count(&orphaned);
-    CHECK(by_cb == ORPHANS / 2, "client freed: %u of %d callback jobs delivered when it returned",
-          by_cb, ORPHANS / 2);
-    unsigned on_queue = 0;
-    for (int tries = 0; tries < 1000; tries++) { /* bounded: each pop is immediate */
-        camb_job *popped = NULL;
-        if (camb_job_queue_pop(queue, &popped) != CAMB_RESULT_OK) {
+    /* 5. One queue served by TAKERS threads in camb_queue_wait and this one popping;
+     * each job delivered to exactly one of them, which checks and frees it. */
+    enum { SHARED = JOB_CHECK_COUNT * SHARED_COPIES };
+    struct job_want shared[SHARED];
+    snprintf(tag, sizeof tag, "r%d-threads", round);
+    submitted = submit_every_kind(client, queue, shared, SHARED_COPIES, tag);
+    atomic_uint taken = 0;
+    struct taker takers[TAKERS];
+    pthread_t threads[TAKERS];
+    int running = 0;
+    for (int t = 0; t < TAKERS; t++) {
+        takers[t] = (struct taker){queue, shared, SHARED, &taken, submitted, 0};
+        if (pthread_create(&threads[t], NULL, taker_thread, &takers[t]) != 0) {
+            CHECK(false, "cannot start a thread");
             break;
         }
-        bool ours = false;
-        for (int i = 0; i < ORPHANS; i++) {
-            ours |= i % 2 == 1 && orphans[i] == popped;
+        running++;
+    }
+    int64_t deadline = mono_ms() + JOB_TIMEOUT_MS;
+    while (atomic_load(&taken) < submitted && mono_ms() < deadline) {
+        camb_event event = SENTINEL_EVENT;
+        camb_job *job = NULL;
+        if (camb_queue_pop(queue, &event, &job) == CAMB_RESULT_OK) {
+            atomic_fetch_add(&taken, take_delivered(event, job, shared, SHARED));
+        } else {
+            sleep_ms(1);
         }
-        CHECK(ours, "client freed: the queue gave a job that was not started on it");
-        on_queue++;
     }
-    CHECK(on_queue == ORPHANS / 2,
-          "client freed: %u of %d queue jobs on the queue when it returned", on_queue, ORPHANS / 2);
+    for (int t = 0; t < running; t++) {
+        pthread_join(threads[t], NULL);
+    }
+    CHECK(atomic_load(&taken) == SHARED, "threads: %u of %d jobs delivered", atomic_load(&taken),
+          SHARED);
+
+    /* 6. Cancelled while waiting between polls: delivered CANCELLED, once. */
+    struct job_want slow[SLOW];
+    submit_slow_waits(client, queue, slow, SLOW);
+    for (int i = 0; i < SLOW; i++) {
+        if (slow[i].job != NULL) {
+            expect(camb_job_cancel(slow[i].job), CAMB_RESULT_OK, "camb_job_cancel (waiting)");
+        }
+    }
+    take_cancelled(queue, slow, SLOW, false, "cancelled while waiting");
+
+    /* 7. Freed in flight: that only cancels; each is delivered as usual, then freed.
+     * Waits between polls, and status jobs freed right after their submit. */
+    submit_slow_waits(client, queue, slow, SLOW);
+    for (int i = 0; i < SLOW; i++) {
+        camb_job_free(slow[i].job); /* in flight: a cancel */
+    }
+    take_cancelled(queue, slow, SLOW, false, "freed while waiting");
+    struct job_want quick[SLOW];
+    for (int i = 0; i < SLOW; i++) {
+        quick[i].check = JOB_STATUS_SUCCESS;
+        quick[i].job = NULL;
+        atomic_store(&quick[i].delivered, false);
+        camb_job *job = NULL;
+        if (expect(make_job(client, &quick[i], "freed-at-once", &job), CAMB_RESULT_OK,
+                   "job_get_task_status (freed at once)") &&
+            expect(camb_job_submit(job, queue, &quick[i]), CAMB_RESULT_OK, "camb_job_submit")) {
+            quick[i].job = job;
+            camb_job_free(job); /* in flight: a cancel, whether it ran yet or not */
+        }
+    }
+    take_cancelled(queue, quick, SLOW, true, "freed right after the submit");
+    camb_event event = SENTINEL_EVENT;
+    camb_job *job = SENTINEL_JOB;
+    expect(camb_queue_pop(queue, &event, &job), CAMB_RESULT_NOT_READY, "pop after freed jobs");
+
+    /* 8. A queue freed with jobs in flight: those cancelled first, and those left
+     * waiting until the client is freed below, are freed by libcamb when they end;
+     * a queue freed with delivered jobs on it frees them with it. */
+    camb_queue *doomed = NULL;
+    if (expect(camb_queue_new(&doomed), CAMB_RESULT_OK, "camb_queue_new")) {
+        submit_slow_waits(client, doomed, slow, SLOW);
+        for (int i = 0; i < SLOW / 2; i++) {
+            if (slow[i].job != NULL) {
+                expect(camb_job_cancel(slow[i].job), CAMB_RESULT_OK, "camb_job_cancel");
+            }
+        }
+        camb_queue_free(doomed); /* the pointers in slow[] are not used again */
+    }
+    doomed = NULL;
+    if (expect(camb_queue_new(&doomed), CAMB_RESULT_OK, "camb_queue_new")) {
+        struct job_want left[JOB_CHECK_COUNT];
+        snprintf(tag, sizeof tag, "r%d-left", round);
+        submitted = submit_every_kind(client, doomed, left, 1, tag);
+        for (int i = 0; i < JOB_CHECK_COUNT; i++) {
+            if (left[i].job != NULL) {
+                CHECK(job_reaches(left[i].job, CAMB_JOB_STATE_DONE, JOB_TIMEOUT_MS),
+                      "job %s never finished", JOB_SPECS[left[i].check].name);
+            }
+        }
+        CHECK(submitted == 0 || queue_readable(doomed), "a queue with jobs on it is not readable");
+        camb_queue_free(doomed); /* with every job on it, never popped */
+        for (int i = 0; i < JOB_CHECK_COUNT; i++) {
+            if (left[i].path[0] != '\0') {
+                unlink(left[i].path);
+            }
+        }
+    }
+
+    /* 9. A queue shared by two clients; then one of them freed with its jobs in
+     * flight on it, while the other's wait goes on. */
+    camb_client *other = jobs_client(2);
+    if (other != NULL) {
+        struct job_want mine[JOB_CHECK_COUNT], theirs[JOB_CHECK_COUNT];
+        snprintf(tag, sizeof tag, "r%d-mine", round);
+        submitted = submit_every_kind(client, queue, mine, 1, tag);
+        snprintf(tag, sizeof tag, "r%d-theirs", round);
+        unsigned submitted_other = submit_every_kind(other, queue, theirs, 1, tag);
+        unsigned got_mine = 0, got_theirs = 0;
+        deadline = mono_ms() + JOB_TIMEOUT_MS;
+        while (got_mine + got_theirs < submitted + submitted_other && mono_ms() < deadline) {
+            event = SENTINEL_EVENT;
+            job = NULL;
+            if (camb_queue_wait(queue, 100, &event, &job) != CAMB_RESULT_OK) {
+                continue;
+            }
+            struct job_want *w = camb_job_user_data(job);
+            if (w >= theirs && w < theirs + JOB_CHECK_COUNT) {
+                got_theirs += take_delivered(event, job, theirs, JOB_CHECK_COUNT);
+            } else {
+                got_mine += take_delivered(event, job, mine, JOB_CHECK_COUNT);
+            }
+        }
+        CHECK(got_mine == JOB_CHECK_COUNT && got_theirs == JOB_CHECK_COUNT,
+              "a queue of two clients: %u and %u of %d jobs delivered", got_mine, got_theirs,
+              JOB_CHECK_COUNT);
+
+        struct job_want mine_slow[1], theirs_slow[SLOW];
+        submit_slow_waits(client, queue, mine_slow, 1);
+        submit_slow_waits(other, queue, theirs_slow, SLOW);
+        camb_client_free(other);
+        /* Every job of the freed client is on the queue by now, cancelled. */
+        take_cancelled(queue, theirs_slow, SLOW, false, "the other client freed");
+        CHECK(mine_slow[0].job == NULL || camb_job_get_state(mine_slow[0].job) ==
+                                              CAMB_JOB_STATE_WAITING,
+              "freeing a client ended another client's job");
+        if (mine_slow[0].job != NULL) {
+            camb_job_cancel(mine_slow[0].job);
+        }
+        take_cancelled(queue, mine_slow, 1, false, "a job left on the shared queue");
+    }
+
+    /* 10. The client freed with jobs in flight: waits between polls, a generation
+     * waiting for a task that never ends, status jobs. Each is on the queue,
+     * CANCELLED (a status job may have finished first), when camb_client_free
+     * returns. A job made and never submitted can no longer be. */
+    enum { ORPHANS = SLOW + 4 };
+    struct job_want orphans[ORPHANS];
+    submit_slow_waits(client, queue, orphans, SLOW);
+    camb_wait_options quick_poll = quick_wait(600000);
+    orphans[SLOW].check = JOB_GENERATE;
+    orphans[SLOW].job = NULL;
+    atomic_store(&orphans[SLOW].delivered, false);
+    snprintf(orphans[SLOW].path, sizeof orphans[SLOW].path, "/tmp/camb-stress-%ld-r%d-orphan.wav",
+             (long)getpid(), round);
+    job = NULL;
+    if (expect(camb_client_job_generate(client, "stress jobs: never ready [pending_ms:600000]",
+                                        NULL, &quick_poll, orphans[SLOW].path, &job),
+               CAMB_RESULT_OK, "job_generate (never ready)") &&
+        expect(camb_job_submit(job, queue, &orphans[SLOW]), CAMB_RESULT_OK, "camb_job_submit")) {
+        orphans[SLOW].job = job;
+        int64_t until = mono_ms() + JOB_TIMEOUT_MS;
+        while (camb_job_polls(job) < 1 && mono_ms() < until) {
+            sleep_ms(2);
+        }
+        CHECK(camb_job_polls(job) >= 1, "the generation never polled before its client was freed");
+    }
+    for (int i = SLOW + 1; i < ORPHANS; i++) {
+        orphans[i].check = JOB_STATUS_SUCCESS;
+        orphans[i].job = NULL;
+        atomic_store(&orphans[i].delivered, false);
+        job = NULL;
+        if (expect(make_job(client, &orphans[i], "orphan", &job), CAMB_RESULT_OK,
+                   "job_get_task_status (client to be freed)") &&
+            expect(camb_job_submit(job, queue, &orphans[i]), CAMB_RESULT_OK, "camb_job_submit")) {
+            orphans[i].job = job;
+        }
+    }
+    camb_job *unsubmitted = NULL;
+    expect(camb_client_job_get_task_status(client, "demo-success", &unsubmitted), CAMB_RESULT_OK,
+           "job_get_task_status (never submitted, client to be freed)");
+    camb_client_free(client);
+    client = NULL;
+    /* Already there: every pop is immediate. */
+    unsigned there = 0;
     for (int i = 0; i < ORPHANS; i++) {
-        CHECK(camb_job_get_state(orphans[i]) == CAMB_JOB_STATE_DONE &&
-                  camb_job_result(orphans[i]) == CAMB_RESULT_CANCELLED,
-              "client freed: job %d is %s", i, camb_result_name(camb_job_result(orphans[i])));
-        camb_job_free(orphans[i]);
+        there += orphans[i].job != NULL;
     }
-    deliveries_destroy(&orphaned);
+    unsigned popped = 0;
+    for (unsigned i = 0; i < there; i++) {
+        event = SENTINEL_EVENT;
+        job = NULL;
+        if (camb_queue_pop(queue, &event, &job) != CAMB_RESULT_OK) {
+            break;
+        }
+        struct job_want *w = camb_job_user_data(job);
+        bool ours = event == CAMB_EVENT_JOB_DONE && w >= orphans && w < orphans + ORPHANS &&
+                    w->job == job && !atomic_exchange(&w->delivered, true);
+        CHECK(ours, "client freed: the queue gave a job that was not submitted to it, or twice");
+        if (!ours) {
+            continue;
+        }
+        camb_result r = camb_job_result(job);
+        CHECK(r == CAMB_RESULT_CANCELLED || (w->check == JOB_STATUS_SUCCESS && r == CAMB_RESULT_OK),
+              "client freed: job %s is %s", JOB_SPECS[w->check].name, camb_result_name(r));
+        camb_job_free(job);
+        popped++;
+    }
+    CHECK(popped == there, "client freed: %u of %u jobs on the queue when it returned", popped,
+          there);
     struct stat st;
-    CHECK(stat(generate_path, &st) == 0, "the generated file is missing");
-    unlink(path);
-    unlink(generate_path);
-    camb_job_queue_free(queue);
+    CHECK(stat(orphans[SLOW].path, &st) != 0, "a cancelled generation left %s",
+          orphans[SLOW].path);
+    if (unsubmitted != NULL) {
+        expect(camb_job_submit(unsubmitted, queue, NULL), CAMB_RESULT_INVALID_PARAMETER,
+               "camb_job_submit after its client was freed");
+        CHECK(camb_job_get_state(unsubmitted) == CAMB_JOB_STATE_NEW,
+              "a refused submit changed the job");
+        camb_job_free(unsubmitted); /* the client's memory goes with it */
+    }
+    event = SENTINEL_EVENT;
+    job = SENTINEL_JOB;
+    expect(camb_queue_pop(queue, &event, &job), CAMB_RESULT_NOT_READY,
+           "pop of the emptied queue");
+    CHECK(!queue_readable(queue), "an emptied queue's readiness handle is readable");
+    camb_queue_free(queue);
 }
 
 /* ---------------------------------------------------------------- phase 2 */

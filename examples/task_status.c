@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
 
     /* The task is ours until camb_task_free(); its strings live as long as it does. */
     camb_task *task = NULL;
-    result = camb_client_get_task_status(client, argv[1], &task);
+    result = camb_client_get_task_status(client, argv[1], NULL, &task);
     if (result != CAMB_RESULT_OK) {
         int status = fail("asking for the task's status", result);
         camb_client_free(client);

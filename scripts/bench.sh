@@ -3,8 +3,9 @@
 # libcurl and a raw socket, all against ONE loopback server (bench/server.c, pinned
 # to CPU 0; the clients run on CPU 1), plus first-call, create+free, threads,
 # connections, batch, peak RSS, Python ctypes, library size and a clean build;
-# then jobs (section 13): libcamb's camb_client_start_* against the emulator with
-# --delay-ms 50, beside the official Python SDK (bench/jobs.c, bench/sdk_statuses.py).
+# then jobs (section 13): libcamb's jobs (camb_client_job_*, camb_job_submit) against
+# the emulator with --delay-ms 50, beside the official Python SDK (bench/jobs.c,
+# bench/sdk_statuses.py).
 #
 #   usage: scripts/bench.sh              (also: make bench) everything
 #          scripts/bench.sh --only jobs  section 13 alone
@@ -237,7 +238,7 @@ profile() {
 # Section 13: jobs against the emulator with --delay-ms, beside the official Python SDK.
 jobs_section() {
     local delay=50 count=1000 status=0
-    echo "== 13. jobs (camb_client_start_*) against the emulator, release build, every API reply"
+    echo "== 13. jobs (camb_client_job_*) against the emulator, release build, every API reply"
     echo "      held $delay ms on a timer: bench/jobs.c, and the official Python SDK (bench/sdk_statuses.py)"
     start_emulator --delay-ms "$delay" --pending-ms 0
     echo "   emulator: ${emulator_bin#"$root"/} --delay-ms $delay --pending-ms 0, at $emulator_url"
