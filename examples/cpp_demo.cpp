@@ -10,9 +10,11 @@
 // - catches camb::NotFound for a task that does not exist;
 // - cancels a wait from another thread;
 // - lets an exception thrown in a callback propagate out of libcamb's call;
-// - generates a second sound as a std::future (a job: prompt to OUT.wav.generated.wav);
-// - runs status jobs on a camb::JobQueue, waiting on its descriptor with poll(2)
-//   as an event loop would.
+// - generates a second sound as a std::future (a job: prompt to OUT.wav.generated.wav),
+//   completed by a camb::JobQueue's own dispatcher thread;
+// - runs status jobs on a camb::JobQueue that this thread drives, waiting on its
+//   descriptor with poll(2) as an event loop would;
+// - downloads the audio into memory as a job, and cancels a job through its camb::Job.
 // (The task ids demo-error and demo-pending are the emulator's demo tasks.)
 //
 // Exit status: 0 when all went as described, 1 on a camb::Error (its code name
@@ -23,8 +25,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <future>
 #include <iostream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -71,7 +75,8 @@ camb::WaitOptions quick_polls(std::chrono::milliseconds interval) {
     return options;
 }
 
-void the_workflow(const camb::Client& client, const std::string& out_path) {
+// Returns the run id of the audio it saved.
+std::int64_t the_workflow(const camb::Client& client, const std::string& out_path) {
     camb::CreateOptions create;
     create.duration_s = 2;
     const std::string task_id = client.create_task("rain on a tin roof [pending_ms:800]", create);
@@ -110,6 +115,7 @@ void the_workflow(const camb::Client& client, const std::string& out_path) {
         with_url += entry.url ? 1 : 0;
     }
     std::cout << "urls: " << with_url << " of " << urls.size() << " runs have one\n";
+    return run_id;
 }
 
 void a_batch_of_statuses(const camb::Client& client) {
@@ -188,47 +194,77 @@ void an_exception_from_the_write_callback(const camb::Client& client) {
     }
 }
 
-void a_generation_as_a_future(const camb::Client& client, const std::string& path) {
+void a_generation_as_a_future(const camb::Client& client, camb::JobQueue& queue, const std::string& path) {
     camb::CreateOptions create;
     create.duration_s = 2;
     // Returns at once: the job creates the task, waits for it (holding no thread
-    // between polls) and saves the file, on libcamb's threads.
-    std::future<camb::Generation> pending =
-        client.generate_async("the sea at night [pending_ms:400]", path, create, quick_polls(std::chrono::milliseconds(50)));
+    // between polls) and saves the file, on libcamb's threads; the queue's
+    // dispatcher thread completes the future.
+    std::future<camb::Generation> pending = client.generate_async(
+        "the sea at night [pending_ms:400]", path, create, quick_polls(std::chrono::milliseconds(50)), queue);
     const camb::Generation generation = pending.get();  // throws the job's camb::Error, if any
     std::cout << "generate_async: task " << generation.task.status_text << ", " << generation.bytes
               << " bytes saved to " << path << "\n";
 }
 
-void jobs_on_a_queue(const camb::Client& client) {
-    const camb::JobQueue queue;
-    std::vector<camb::Job> jobs;
-    for (const char* id : {"demo-success", "demo-error", "no-such-task"}) {
-        jobs.push_back(client.start_get_task_status(id, queue));
-    }
-    // An event loop's turn: wait until the descriptor is readable, then take the
-    // finished jobs on this thread (no libcamb callback runs here).
-    std::size_t finished = 0;
-    while (finished < jobs.size()) {
+// An event loop's turn: wait until the queue's descriptor is readable, then
+// complete the futures of the finished jobs on this thread.
+void run_until_done(camb::JobQueue& queue) {
+    while (queue.in_flight() > 0) {
         pollfd ready{queue.fd(), POLLIN, 0};
         if (::poll(&ready, 1, 10000) != 1) {
             throw camb::Error(CAMB_RESULT_TIMEOUT, 0, "no job finished within 10 s");
         }
-        while (queue.pop() != nullptr) {
-            ++finished;
-        }
+        queue.dispatch();
     }
+}
+
+void jobs_on_a_queue(const camb::Client& client, camb::JobQueue& queue) {
+    std::vector<std::future<camb::TaskInfo>> futures;
+    for (const char* id : {"demo-success", "demo-error", "no-such-task"}) {
+        futures.push_back(client.get_task_status_async(id, queue));
+    }
+    run_until_done(queue);
     std::cout << "queue:";
-    for (const camb::Job& job : jobs) {
+    for (std::future<camb::TaskInfo>& future : futures) {
         std::string outcome;
         try {
-            outcome = job.task().status_text;  // throws the job's own failure
+            outcome = future.get().status_text;  // throws the job's own failure
         } catch (const camb::Error& e) {
             outcome = e.code_name();
         }
         std::cout << " " << outcome;
     }
     std::cout << "\n";
+}
+
+void a_download_into_memory(const camb::Client& client, camb::JobQueue& queue, std::int64_t run_id,
+                            const std::string& saved) {
+    std::future<std::vector<std::uint8_t>> audio = client.download_audio_async(run_id, queue);
+    run_until_done(queue);
+    const std::vector<std::uint8_t> bytes = audio.get();
+    std::ifstream file(saved, std::ios::binary);
+    const std::vector<std::uint8_t> on_disk{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+    std::cout << "download job: " << bytes.size() << " bytes in memory, "
+              << (bytes == on_disk ? "the same as the file" : "NOT the file") << "\n";
+}
+
+void a_job_cancelled(const camb::Client& client, camb::JobQueue& queue) {
+    // A Job follows its job in flight and can cancel it; here a wait that would
+    // poll every 10 s, cancelled while it sleeps.
+    camb::Job<camb::TaskInfo> wait = client.job_wait_for_task("demo-pending", quick_polls(std::chrono::seconds(10)));
+    std::future<camb::TaskInfo> result = wait.submit(queue);
+    while (wait.polls() == 0 && wait.state() != camb::JobState::Done) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    wait.cancel();
+    run_until_done(queue);
+    try {
+        result.get();
+        std::cout << "cancelled job: NOT THROWN\n";
+    } catch (const camb::Cancelled& e) {
+        std::cout << "cancelled job after " << wait.polls() << " poll: " << e.code_name() << "\n";
+    }
 }
 
 }  // namespace
@@ -240,20 +276,26 @@ int main(int argc, char** argv) {
     }
     std::cout << "libcamb " << camb::version() << " (header " << camb::header_version << ")\n";
     try {
+        // Declared before the client: destroying the client first cancels its
+        // jobs, so the queues' destructors need not wait for them.
+        camb::JobQueue threaded(camb::JobQueue::Dispatch::Thread);
+        camb::JobQueue loop;  // driven by this thread
         camb::ClientOptions options;
         options.base_url = argv[1];
         options.timeout = std::chrono::seconds(10);
         const camb::Client client(options);
 
-        the_workflow(client, argv[2]);
+        const std::int64_t run_id = the_workflow(client, argv[2]);
         a_batch_of_statuses(client);
         a_missing_task(client);
         a_failed_task(client);
         a_wait_cancelled_from_another_thread(client);
         an_exception_from_the_progress_callback(client);
         an_exception_from_the_write_callback(client);
-        a_generation_as_a_future(client, std::string(argv[2]) + ".generated.wav");
-        jobs_on_a_queue(client);
+        a_generation_as_a_future(client, threaded, std::string(argv[2]) + ".generated.wav");
+        jobs_on_a_queue(client, loop);
+        a_download_into_memory(client, loop, run_id, argv[2]);
+        a_job_cancelled(client, loop);
     } catch (const camb::Error& e) {
         std::cout.flush();
         std::cerr << "error: " << e.code_name() << ": " << e.what() << "\n";

@@ -732,7 +732,7 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The version of the libcamb that is running, such as "0.2.0" (Cargo.toml's
+ * The version of the libcamb that is running, such as "0.3.0" (Cargo.toml's
  * version). Compare it with `CAMB_VERSION_STRING` to detect a header/library
  * mismatch. Static: never free it. Never NULL. Thread-safe.
  */
@@ -1716,8 +1716,8 @@ void camb_job_free(struct camb_job *job);
 camb_result camb_queue_new(struct camb_queue **out_queue);
 
 /**
- * The queue's readiness handle, readable exactly while events wait: a file
- * descriptor on Unix (an eventfd on Linux, a pipe elsewhere), a `SOCKET` on
+ * The queue's readiness handle (pointer-sized, as a Windows `SOCKET` is),
+ * readable exactly while events wait: a file descriptor on Unix (an eventfd on Linux, a pipe elsewhere), a `SOCKET` on
  * Windows (for `select` and `WSAPoll`). Watch it for reading; never read,
  * write or close it yourself. -1 for NULL.
  */

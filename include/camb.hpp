@@ -9,39 +9,43 @@
  *     if (info.status == camb::Status::Success)
  *         client.save_audio(*info.run_id, "rain.wav");
  *
+ *     // Or all at once: client.generate("rain on a tin roof", "rain.wav");
+ *
  * Link with -lcamb, as for C. The sections below follow camb.h's order:
- * versioning and conventions, errors, builder, client, status, create, wait,
- * audio, batch, cancellation, then jobs. Everything camb.h promises holds here
- * too; the wrapper adds:
+ * versioning and conventions, errors, log, builder, client, status, create,
+ * wait, audio, batch, cancellation, generate, then jobs. Everything camb.h
+ * promises holds here too; the wrapper adds:
  * - Values: what libcamb returns (a camb_task, a camb_task_list, a
  *   camb_audio_url_list, a string freed with camb_string_free) is copied into
  *   plain C++ values (TaskInfo, TaskResult, AudioUrl, std::string) and the C
  *   object is freed before the call returns, by a std::unique_ptr, so that no
  *   path leaks one, exceptions included. The values are the caller's: copy
  *   them, move them to another thread, keep them across later calls.
- * - RAII: camb::Client, camb::ClientBuilder and camb::CancelToken own their
- *   handles (move-only); every handle is owned by an object before anything can
- *   throw.
+ * - RAII: camb::Client, camb::ClientBuilder, camb::CancelToken, camb::JobQueue
+ *   and camb::Job own their handles (move-only); every handle is owned by an
+ *   object before anything can throw.
  * - Exceptions: every failed call throws camb::Error (or a subclass for the
  *   common codes), with the code, the HTTP status and camb_last_error()'s words.
  *   A batch does not throw for one task: each TaskResult carries its own Error.
  * - std::string in and out. Strings are copied by length, so they keep any NUL
  *   byte the server sent. A string passed in that contains a NUL byte is refused
  *   (INVALID_PARAMETER) rather than silently cut short.
- * - std::function callbacks. An exception thrown by a callback never unwinds
- *   through libcamb (which camb.h forbids): the wrapper catches it, stops the
- *   operation, and rethrows it once libcamb has returned.
- * - Jobs (camb.h's camb_client_start_*), two ways; see the section "Jobs":
- *   - futures: client.get_task_status_async(id), wait_for_task_async(),
- *     generate_async(prompt, path), ... return a std::future at once; the call
- *     runs on libcamb's threads (holding none while a wait sleeps), and libcamb's
- *     callback copies the result into the future's promise and frees the job,
- *     whether or not anybody still holds the future;
- *   - for event loops: client.start_*(..., queue) returns a camb::Job (owning
- *     the camb_job), finished jobs come out of a camb::JobQueue whose fd() an
- *     event loop watches; no libcamb callback runs on the loop's thread.
- *     A Job can be cancelled, and followed (polls(), status()) while it runs.
+ * - std::function callbacks (progress, write) on the calling thread. An
+ *   exception thrown by a callback never unwinds through libcamb (which camb.h
+ *   forbids): the wrapper catches it, stops the operation, and rethrows it once
+ *   libcamb has returned.
+ * - Blocking calls take an optional `const CancelToken*` that stops them from
+ *   another thread.
+ * - Jobs: every operation also runs on the client's pool of libcamb threads,
+ *   as a std::future completed through a camb::JobQueue; see "Jobs" below:
  *
+ *       camb::JobQueue queue(camb::JobQueue::Dispatch::Thread);
+ *       std::future<camb::Generation> g = client.generate_async("rain", "rain.wav", queue);
+ *       g.get();
+ *
+ *   No code of the program runs on libcamb's threads: a future is completed on
+ *   the thread that drives its JobQueue (its own dispatcher thread, or the
+ *   program's through dispatch(), for event loops watching fd()).
  * - Logging: ClientBuilder::log(level, function) hands each log line to a
  *   std::function, on whatever thread made the request (see "Log" below);
  *   ClientBuilder::add_header() adds headers of your own (a secret one is
@@ -49,12 +53,14 @@
  *
  * Thread-safety is camb.h's: a Client may be used from many threads at once
  * (its methods are const), a CancelToken may be cancelled from any thread, a
- * ClientBuilder is for one thread at a time.
+ * JobQueue may be submitted to and dispatched from any thread, a ClientBuilder
+ * is for one thread at a time.
  */
 
 #ifndef CAMB_HPP
 #define CAMB_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -62,7 +68,7 @@
 #include <exception>
 #include <functional>
 #include <future>
-#include <map>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -70,6 +76,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -81,7 +88,7 @@ namespace camb {
 // Versioning and conventions
 // ---------------------------------------------------------------------------
 
-/// The version of the libcamb that is running, such as "0.2.0".
+/// The version of the libcamb that is running, such as "0.3.0".
 inline std::string_view version() noexcept { return camb_version(); }
 
 /// The version of camb.h this program was compiled with; compare with version().
@@ -120,8 +127,8 @@ inline const char* result_name(camb_result code) noexcept {
 }
 
 /// A failed libcamb call. what() is camb_last_error()'s text, read right after
-/// the call (such as "HTTP 404 Not Found: Task not found: 1234"), or a batch
-/// entry's own words; it never holds the API key.
+/// the call (such as "HTTP 404 Not Found: Task not found: 1234"), or a job's or
+/// a batch entry's own words; it never holds the API key.
 ///
 /// Functions: code(), code_name(), http_status(), what().
 /// Subclasses: NotFound, Unauthorized, Timeout, Cancelled.
@@ -168,7 +175,8 @@ public:
     using Error::Error;
 };
 
-/// CAMB_RESULT_CANCELLED: a CancelToken was cancelled, or a callback returned false.
+/// CAMB_RESULT_CANCELLED: a CancelToken or a Job was cancelled, a callback
+/// returned false, or the job's Client was destroyed.
 ///
 /// Functions: those of Error.
 class Cancelled : public Error {
@@ -259,137 +267,19 @@ struct Header {
 
 namespace detail {
 
-/// A LogFunction and the calls of it in progress.
-struct LogSink {
-    explicit LogSink(LogFunction f) : function(std::move(f)) {}
-    LogFunction function;
-    std::mutex mutex;
-    std::condition_variable idle;
-    unsigned active = 0;  // calls running now
-    bool closed = false;  // no call starts any more
-};
-
-/// The log sinks alive, by the number libcamb is given as user_data. libcamb's
-/// last call of a log callback comes before camb_client_free() returns, except
-/// for a client freed from inside a job's callback (its lines may come until its
-/// last job has ended), so user_data is not a pointer: it is looked up here, and
-/// a line for a sink already closed is dropped. Never destroyed (a pool thread may log while the program exits);
-/// it stays reachable, so it is no leak.
-struct LogRegistry {
-    std::mutex mutex;
-    std::uintptr_t last_id = 0;
-    std::map<std::uintptr_t, std::shared_ptr<LogSink>> sinks;
-};
-
-inline LogRegistry& log_registry() {
-    static LogRegistry* const registry = new LogRegistry();
-    return *registry;
-}
-
-/// The sink whose function this thread is running, if any.
-inline const LogSink*& current_log_sink() noexcept {
-    thread_local const LogSink* sink = nullptr;
-    return sink;
-}
-
-/// The camb_log_fn given to libcamb. Nothing unwinds out of it: an exception the
-/// function throws is caught and dropped (the line is lost, the request goes
-/// on), as is a failure to lock (std::system_error).
+/// The camb_log_fn given to libcamb; `user_data` is the LogFunction. Nothing
+/// unwinds out of it: an exception the function throws is dropped with its line.
 inline void log_trampoline(std::uint32_t level, const char* line, std::size_t len, void* user_data) noexcept {
     try {
-        std::shared_ptr<LogSink> sink;
-        {
-            LogRegistry& registry = log_registry();
-            const std::lock_guard<std::mutex> lock(registry.mutex);
-            const auto found = registry.sinks.find(reinterpret_cast<std::uintptr_t>(user_data));
-            if (found == registry.sinks.end()) {
-                return;  // its Client is gone: the line is dropped
-            }
-            sink = found->second;
-        }
-        {
-            const std::lock_guard<std::mutex> lock(sink->mutex);
-            if (sink->closed) {
-                return;
-            }
-            ++sink->active;
-        }
-        const LogSink* const outer = current_log_sink();
-        current_log_sink() = sink.get();
-        try {
-            sink->function(static_cast<LogLevel>(level), std::string_view(line == nullptr ? "" : line, len));
-        } catch (...) {
-            // Swallowed: an exception must not unwind through libcamb.
-        }
-        current_log_sink() = outer;
-        {
-            const std::lock_guard<std::mutex> lock(sink->mutex);
-            --sink->active;
-        }
-        sink->idle.notify_all();
+        (*static_cast<const LogFunction*>(user_data))(static_cast<LogLevel>(level),
+                                                      std::string_view(line == nullptr ? "" : line, len));
     } catch (...) {
-        // Out of memory or a lock refused: the line is dropped.
+        // Swallowed: an exception must not unwind through libcamb.
     }
 }
 
-/// Owns a LogSink's place in the registry (move-only). Closing it (destroying
-/// it) stops new calls, then waits for the calls running on other threads, so
-/// that nothing the function uses is touched after it returns.
-class LogHandle {
-public:
-    LogHandle() noexcept = default;
-    explicit LogHandle(LogFunction function) : sink_(std::make_shared<LogSink>(std::move(function))) {
-        LogRegistry& registry = log_registry();
-        const std::lock_guard<std::mutex> lock(registry.mutex);
-        id_ = ++registry.last_id;
-        registry.sinks.emplace(id_, sink_);
-    }
-    LogHandle(const LogHandle&) = delete;
-    LogHandle& operator=(const LogHandle&) = delete;
-    LogHandle(LogHandle&& other) noexcept
-        : sink_(std::move(other.sink_)), id_(std::exchange(other.id_, 0)) {}
-    LogHandle& operator=(LogHandle&& other) noexcept {
-        if (this != &other) {
-            close();
-            sink_ = std::move(other.sink_);
-            id_ = std::exchange(other.id_, 0);
-        }
-        return *this;
-    }
-    ~LogHandle() { close(); }
-
-    /// What libcamb passes back to log_trampoline().
-    void* user_data() const noexcept { return reinterpret_cast<void*>(id_); }
-
-    void close() noexcept {
-        if (!sink_) {
-            return;
-        }
-        try {
-            {
-                LogRegistry& registry = log_registry();
-                const std::lock_guard<std::mutex> lock(registry.mutex);
-                registry.sinks.erase(id_);
-            }
-            std::unique_lock<std::mutex> lock(sink_->mutex);
-            sink_->closed = true;
-            // Closed from inside its own function (a Client destroyed by its
-            // log function): this thread's call cannot end first; others are
-            // not waited for.
-            if (current_log_sink() != sink_.get()) {
-                sink_->idle.wait(lock, [this] { return sink_->active == 0; });
-            }
-        } catch (...) {
-            // A lock refused: nothing better to do than go on.
-        }
-        sink_.reset();
-        id_ = 0;
-    }
-
-private:
-    std::shared_ptr<LogSink> sink_;
-    std::uintptr_t id_ = 0;
-};
+/// The camb_finalizer_fn: libcamb is done with the LogFunction.
+inline void log_finalizer(void* user_data) noexcept { delete static_cast<LogFunction*>(user_data); }
 
 }  // namespace detail
 
@@ -545,25 +435,27 @@ public:
     /// (camb_client_builder_set_log); a second call replaces the first.
     ///
     /// The function runs on the thread making each request: this thread for a
-    /// blocking call, libcamb's pool threads for jobs and futures, possibly on
-    /// several at once, so it must be thread-safe. An exception it throws is
-    /// caught and dropped (it cannot unwind through libcamb): that line is lost
-    /// and the request goes on.
+    /// blocking call, libcamb's pool threads for jobs, possibly on several at
+    /// once, so it must be thread-safe, return quickly, and never destroy the
+    /// Client. An exception it throws is caught and dropped (it cannot unwind
+    /// through libcamb): that line is lost and the request goes on.
     ///
-    /// The built Client owns the function. Destroying the Client stops its lines
-    /// and waits for calls still running on other threads, so the function's
-    /// captures may go right after the Client (lines of its jobs that end later,
-    /// such as "job 3 cancelled", are dropped). Hence the function must not wait
-    /// for the thread destroying the Client. An empty function is refused.
+    /// libcamb keeps the function with the client and destroys it through the
+    /// log finalizer: when the Client is destroyed, after its last line (the
+    /// destructor returns once the client's threads have ended, so the
+    /// function's captures may go right after the Client), or with this builder
+    /// if it is never built, or when log() is called again. An empty function
+    /// is refused.
     ClientBuilder& log(LogLevel level, LogFunction function) {
         if (!function) {
             return refuse("camb_client_builder_set_log", "the log function is empty");
         }
-        detail::LogHandle handle(std::move(function));
-        const camb_result result = camb_client_builder_set_log(builder_.get(), static_cast<std::uint32_t>(level),
-                                                               &detail::log_trampoline, handle.user_data());
+        auto owned = std::make_unique<LogFunction>(std::move(function));
+        const camb_result result =
+            camb_client_builder_set_log(builder_.get(), static_cast<std::uint32_t>(level), &detail::log_trampoline,
+                                        owned.get(), &detail::log_finalizer);
         if (result == CAMB_RESULT_OK) {
-            log_ = std::move(handle);  // the previous one (if any) is closed
+            static_cast<void>(owned.release());  // libcamb's now, until the finalizer
         }
         return record(result);
     }
@@ -627,7 +519,6 @@ private:
     std::unique_ptr<camb_client_builder, BuilderFree> builder_;
     bool refused_ = false;
     std::optional<Error> own_refusal_;
-    detail::LogHandle log_;  // handed to the Client by build()
 };
 
 // ---------------------------------------------------------------------------
@@ -642,8 +533,9 @@ struct AudioUrl;
 struct TaskResult;
 class CancelToken;
 struct Generation;
-class Job;
 class JobQueue;
+template <class T>
+class Job;
 
 /// A client for the CAMB text-to-sound API, owning a camb_client. Move-only.
 ///
@@ -652,14 +544,20 @@ class JobQueue;
 /// Cancelled) on failure, and std::bad_alloc when out of memory. A moved-from
 /// Client throws Error(CAMB_RESULT_NULL_PARAMETER) from every method.
 ///
-/// Functions: Client() (or ClientBuilder::build()), handle(),
-/// get_task_status(), create_task(), wait_for_task(), download_audio(),
-/// save_audio(), get_audio_url(), get_audio_urls(), get_task_statuses();
-/// as futures: get_task_status_async(), create_task_async(),
-/// wait_for_task_async(), save_audio_async(), get_task_statuses_async(),
-/// generate_async(); as queue jobs: start_get_task_status(),
-/// start_create_task(), start_wait_for_task(), start_save_audio(),
-/// start_get_task_statuses(), start_generate().
+/// Each operation comes in three forms with one meaning (same arguments,
+/// timeouts, retries and errors):
+/// - blocking, on the calling thread: get_task_status(), create_task(),
+///   wait_for_task(), download_audio(), save_audio(), get_audio_url(),
+///   get_audio_urls(), get_task_statuses(), generate(); each takes an optional
+///   CancelToken;
+/// - a future, the job submitted at once to a JobQueue: the same names with
+///   _async (download_audio_async() keeps the audio in memory);
+/// - a Job, made and not yet submitted, to follow or cancel it: the same names
+///   with job_ in front (job_get_task_status(), ...); Job::submit() gives its
+///   future.
+///
+/// Functions: Client() (or ClientBuilder::build()), handle(), and the three
+/// forms of each operation above.
 class Client {
 public:
     /// A client with these settings (see ClientBuilder). Throws Error when a
@@ -669,20 +567,20 @@ public:
 
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
-    Client(Client&& other) noexcept
-        : client_(std::exchange(other.client_, nullptr)), log_(std::move(other.log_)) {}
+    Client(Client&& other) noexcept : client_(std::exchange(other.client_, nullptr)) {}
     Client& operator=(Client&& other) noexcept {
         if (this != &other) {
             camb_client_free(client_);
             client_ = std::exchange(other.client_, nullptr);
-            log_ = std::move(other.log_);  // after the free: the old log is closed last
         }
         return *this;
     }
-    /// Frees the client and wipes its key. Every call on it must have returned.
-    /// Then its log function (if any) gets no more lines: calls of it running on
-    /// other threads are waited for.
-    ~Client() { camb_client_free(client_); }  // then log_ closes
+    /// Frees the client and wipes its key. Every blocking call on it must have
+    /// returned. Its jobs in flight are cancelled: each is still delivered to
+    /// its JobQueue, whose future then holds Cancelled (or its result, if it
+    /// finished first). Returns once the client's threads have ended and its
+    /// log function (if any) was destroyed.
+    ~Client() { camb_client_free(client_); }
 
     /// The C handle (NULL after a move), for calls this wrapper does not cover.
     /// It stays owned by this Client.
@@ -690,15 +588,17 @@ public:
 
     // --- status ---
     /// The task's current status (`GET /text-to-sound/{task_id}`, retried on
-    /// transient failures). Throws NotFound for an unknown id.
-    TaskInfo get_task_status(const std::string& task_id) const;
+    /// transient failures). Throws NotFound for an unknown id. `cancel` (may be
+    /// null) stops it from another thread (throws Cancelled).
+    TaskInfo get_task_status(const std::string& task_id, const CancelToken* cancel = nullptr) const;
 
     // --- create ---
     /// Creates a text-to-sound task and returns its id. Checked before sending
     /// (an empty prompt or a bad duration costs nothing); not retried unless
     /// options.retry.
     std::string create_task(const std::string& prompt) const;
-    std::string create_task(const std::string& prompt, const CreateOptions& options) const;
+    std::string create_task(const std::string& prompt, const CreateOptions& options,
+                            const CancelToken* cancel = nullptr) const;
 
     // --- wait ---
     /// Polls until the task's status is final and returns it; a final status
@@ -731,74 +631,97 @@ public:
     std::uint64_t save_audio(std::int64_t run_id, const std::string& path, const CancelToken* cancel = nullptr) const;
 
     /// The pre-signed URL of a successful run's audio.
-    std::string get_audio_url(std::int64_t run_id) const;
+    std::string get_audio_url(std::int64_t run_id, const CancelToken* cancel = nullptr) const;
 
-    /// The URLs of many runs' audio in one request (1 to 1000 ids; none gives an
+    /// The URLs of many runs' audio in one request (up to 1000 ids; none gives an
     /// empty vector without a request): one AudioUrl per run id, in order, whose
     /// url is empty when the server gave none (unknown run, or not successful).
-    std::vector<AudioUrl> get_audio_urls(const std::vector<std::int64_t>& run_ids) const;
+    std::vector<AudioUrl> get_audio_urls(const std::vector<std::int64_t>& run_ids,
+                                         const CancelToken* cancel = nullptr) const;
 
     // --- batch ---
     /// The statuses of many tasks at once, up to `max_connections` requests at a
-    /// time (0: libcamb's 8; at most 32). One TaskResult per id, in order, each
-    /// with its status or its own Error (a missing task, an invalid id, a
-    /// timeout): one task's failure never throws. Throws only when the batch as a
-    /// whole is refused (more than 100000 ids, max_connections over 32).
+    /// time (0: libcamb's 8; at most 32), bounded as a whole by the client's
+    /// timeout. One TaskResult per id, in order, each with its status or its own
+    /// Error (a missing task, an invalid id, a timeout): one task's failure never
+    /// throws. Throws only when the batch as a whole is refused (more than 100000
+    /// ids, max_connections over 32). `cancel` stops it: once started, the ids
+    /// not yet answered hold Cancelled; cancelled before, it throws Cancelled.
     std::vector<TaskResult> get_task_statuses(const std::vector<std::string>& task_ids,
-                                              std::uint32_t max_connections = 0) const;
+                                              std::uint32_t max_connections = 0,
+                                              const CancelToken* cancel = nullptr) const;
+
+    // --- generate ---
+    /// Prompt to WAV file: creates a task from `prompt`, waits for it (telling
+    /// `on_progress` of each poll, as wait_for_task()), and saves its audio at
+    /// `path` (the rules of save_audio()). Everything that can be checked is
+    /// checked before the task is created (and billed), `path` included. A task
+    /// that ends without audio throws Error(CAMB_RESULT_TASK_FAILED), whose
+    /// message says how it ended and why; no file is left at `path` then.
+    Generation generate(const std::string& prompt, const std::string& path) const;
+    Generation generate(const std::string& prompt, const std::string& path, const CreateOptions& create,
+                        const WaitOptions& wait, const CancelToken* cancel = nullptr,
+                        std::function<bool(const Progress&)> on_progress = {}) const;
+
+    // --- jobs: made, not submitted ---
+    // Each makes a Job of the operation; arguments are checked (and copied) now,
+    // so a refusal throws here. Job::submit(queue) starts it and gives its
+    // future. The future holds what the blocking call returns, or the job's
+    // failure as the Error subclass the blocking call throws (NotFound,
+    // Timeout, Cancelled, ...), with the job's own words and HTTP status.
+
+    Job<TaskInfo> job_get_task_status(const std::string& task_id) const;
+    Job<std::string> job_create_task(const std::string& prompt) const;
+    Job<std::string> job_create_task(const std::string& prompt, const CreateOptions& options) const;
+    /// Between polls the job holds no thread: a thousand waits on four threads is normal.
+    Job<TaskInfo> job_wait_for_task(const std::string& task_id) const;
+    Job<TaskInfo> job_wait_for_task(const std::string& task_id, const WaitOptions& options) const;
+    /// The audio in memory (the WAV bytes).
+    Job<std::vector<std::uint8_t>> job_download_audio(std::int64_t run_id) const;
+    /// The size saved, in bytes.
+    Job<std::uint64_t> job_save_audio(std::int64_t run_id, const std::string& path) const;
+    Job<std::string> job_get_audio_url(std::int64_t run_id) const;
+    Job<std::vector<AudioUrl>> job_get_audio_urls(const std::vector<std::int64_t>& run_ids) const;
+    /// As get_task_statuses(): an id with a NUL byte is refused in its own entry.
+    Job<std::vector<TaskResult>> job_get_task_statuses(const std::vector<std::string>& task_ids,
+                                                       std::uint32_t max_connections = 0) const;
+    Job<Generation> job_generate(const std::string& prompt, const std::string& path) const;
+    Job<Generation> job_generate(const std::string& prompt, const std::string& path, const CreateOptions& create,
+                                 const WaitOptions& wait) const;
 
     // --- jobs: futures ---
-    // Each starts a job and returns its future at once; the job runs on the
-    // client's libcamb threads. The future holds the value, or the job's failure
-    // as the Error subclass of the blocking call (NotFound, Timeout, Cancelled,
-    // ...), with the job's own words and HTTP status. A start that libcamb
-    // refuses (a bad argument, a moved-from client) throws at once instead.
-    // Destroying the Client cancels its jobs: their futures then hold Cancelled.
-    // A future may be dropped: the job still runs to its end and is freed then.
-    // A future cannot cancel its job; a Job (start_*, below) can.
+    // Each makes the job, submits it to `queue` and returns its future, with no
+    // Job handle: the job runs to its end (or until the Client is destroyed,
+    // which cancels it). Use the job_ forms to cancel or follow one.
 
-    /// get_task_status() as a job.
-    std::future<TaskInfo> get_task_status_async(const std::string& task_id) const;
-    /// create_task() as a job: the new task's id.
-    std::future<std::string> create_task_async(const std::string& prompt) const;
-    std::future<std::string> create_task_async(const std::string& prompt, const CreateOptions& options) const;
-    /// wait_for_task() as a job: between polls it holds no thread.
-    std::future<TaskInfo> wait_for_task_async(const std::string& task_id) const;
-    std::future<TaskInfo> wait_for_task_async(const std::string& task_id, const WaitOptions& options) const;
-    /// save_audio() as a job: the size in bytes.
-    std::future<std::uint64_t> save_audio_async(std::int64_t run_id, const std::string& path) const;
-    /// get_task_statuses() as a job: one TaskResult per id, as the blocking call.
+    std::future<TaskInfo> get_task_status_async(const std::string& task_id, JobQueue& queue) const;
+    std::future<std::string> create_task_async(const std::string& prompt, JobQueue& queue) const;
+    std::future<std::string> create_task_async(const std::string& prompt, const CreateOptions& options,
+                                               JobQueue& queue) const;
+    std::future<TaskInfo> wait_for_task_async(const std::string& task_id, JobQueue& queue) const;
+    std::future<TaskInfo> wait_for_task_async(const std::string& task_id, const WaitOptions& options,
+                                              JobQueue& queue) const;
+    std::future<std::vector<std::uint8_t>> download_audio_async(std::int64_t run_id, JobQueue& queue) const;
+    std::future<std::uint64_t> save_audio_async(std::int64_t run_id, const std::string& path, JobQueue& queue) const;
+    std::future<std::string> get_audio_url_async(std::int64_t run_id, JobQueue& queue) const;
+    std::future<std::vector<AudioUrl>> get_audio_urls_async(const std::vector<std::int64_t>& run_ids,
+                                                            JobQueue& queue) const;
     std::future<std::vector<TaskResult>> get_task_statuses_async(const std::vector<std::string>& task_ids,
-                                                                 std::uint32_t max_connections = 0) const;
-    /// A whole generation as one job: create a task from `prompt`, wait for it,
-    /// save its audio as a WAV file at `path`. A task that ends without audio
-    /// fails it with Error(CAMB_RESULT_TASK_FAILED), whose message names the
-    /// task, its status and reason; no file is left at `path` then.
-    std::future<Generation> generate_async(const std::string& prompt, const std::string& path) const;
+                                                                 JobQueue& queue) const;
+    std::future<std::vector<TaskResult>> get_task_statuses_async(const std::vector<std::string>& task_ids,
+                                                                 std::uint32_t max_connections,
+                                                                 JobQueue& queue) const;
     std::future<Generation> generate_async(const std::string& prompt, const std::string& path,
-                                           const CreateOptions& create, const WaitOptions& wait) const;
-
-    // --- jobs: for event loops ---
-    // Each starts a job that is put on `queue` when it finishes, and returns the
-    // Job that owns it (see Job and JobQueue). Refused starts throw.
-
-    Job start_get_task_status(const std::string& task_id, const JobQueue& queue) const;
-    Job start_create_task(const std::string& prompt, const CreateOptions& options, const JobQueue& queue) const;
-    Job start_wait_for_task(const std::string& task_id, const WaitOptions& options, const JobQueue& queue) const;
-    Job start_save_audio(std::int64_t run_id, const std::string& path, const JobQueue& queue) const;
-    /// Unlike get_task_statuses(), an id with a NUL byte refuses the whole start
-    /// (INVALID_PARAMETER): the Job's list holds only what libcamb was given.
-    Job start_get_task_statuses(const std::vector<std::string>& task_ids, std::uint32_t max_connections,
-                                const JobQueue& queue) const;
-    Job start_generate(const std::string& prompt, const std::string& path, const CreateOptions& create,
-                       const WaitOptions& wait, const JobQueue& queue) const;
+                                           JobQueue& queue) const;
+    std::future<Generation> generate_async(const std::string& prompt, const std::string& path,
+                                           const CreateOptions& create, const WaitOptions& wait,
+                                           JobQueue& queue) const;
 
 private:
     friend class ClientBuilder;
-    Client(camb_client* client, detail::LogHandle log) noexcept : client_(client), log_(std::move(log)) {}
+    explicit Client(camb_client* client) noexcept : client_(client) {}
 
     camb_client* client_ = nullptr;
-    detail::LogHandle log_;  // after client_: closed once the client is freed
 };
 
 inline Client ClientBuilder::build() {
@@ -810,11 +733,10 @@ inline Client ClientBuilder::build() {
         throw *own_refusal_;
     }
     camb_client* client = nullptr;
-    // The log function goes to the client, or is closed if the build fails.
-    detail::LogHandle log = std::move(log_);
-    // Building consumes the builder whatever the outcome.
+    // Building consumes the builder whatever the outcome (its log function goes
+    // to the client, or to its finalizer).
     detail::check(camb_client_builder_build(builder_.release(), &client));
-    return Client(client, std::move(log));
+    return Client(client);
 }
 
 // ---------------------------------------------------------------------------
@@ -848,7 +770,7 @@ inline bool is_final(Status status) noexcept {
 /// one, owned by the caller (the camb_task is freed before the call returns).
 ///
 /// Functions: is_final(); made by Client::get_task_status(),
-/// Client::wait_for_task(), and found in a TaskResult.
+/// Client::wait_for_task(), and found in a TaskResult and a Generation.
 struct TaskInfo {
     /// The task id that was asked for.
     std::string task_id;
@@ -870,7 +792,7 @@ struct TaskInfo {
 
 namespace detail {
 
-/// Frees a task the caller owns (never one of a list).
+/// Frees a task the caller owns (never one of a list or a job).
 struct TaskFree {
     void operator()(camb_task* t) const noexcept { camb_task_free(t); }
 };
@@ -897,11 +819,15 @@ inline TaskInfo read_task(const camb_task* task) {
     return info;
 }
 
+/// The C handle of a token, or NULL (defined after CancelToken, below).
+inline const camb_cancel_token* token_handle(const CancelToken* token) noexcept;
+
 }  // namespace detail
 
-inline TaskInfo Client::get_task_status(const std::string& task_id) const {
+inline TaskInfo Client::get_task_status(const std::string& task_id, const CancelToken* cancel) const {
     camb_task* raw = nullptr;
-    detail::check(camb_client_get_task_status(client_, detail::c_str(task_id, "the task id"), &raw));
+    detail::check(camb_client_get_task_status(client_, detail::c_str(task_id, "the task id"),
+                                              detail::token_handle(cancel), &raw));
     const detail::TaskPtr task(raw);
     return detail::read_task(task.get());
 }
@@ -922,7 +848,7 @@ enum class AudioType : std::uint32_t {
 /// Options of Client::create_task (camb_create_options, which the wrapper
 /// builds from camb_create_options_default(), so its struct_size is set).
 ///
-/// Functions: none (a value); read by Client::create_task().
+/// Functions: none (a value); read by Client::create_task() and generate().
 struct CreateOptions {
     /// Seconds of audio; 0 lets the server choose. For sound, at most 10.
     double duration_s = 0;
@@ -962,11 +888,13 @@ inline camb_create_options create_options(const CreateOptions& options) {
 
 }  // namespace detail
 
-inline std::string Client::create_task(const std::string& prompt, const CreateOptions& options) const {
+inline std::string Client::create_task(const std::string& prompt, const CreateOptions& options,
+                                       const CancelToken* cancel) const {
     const camb_create_options c = detail::create_options(options);
     char* raw = nullptr;
     std::size_t len = 0;
-    detail::check(camb_client_create_task(client_, detail::c_str(prompt, "the prompt"), &c, &raw, &len));
+    detail::check(camb_client_create_task(client_, detail::c_str(prompt, "the prompt"), &c,
+                                          detail::token_handle(cancel), &raw, &len));
     const detail::StringPtr task_id(raw);
     return detail::copy(task_id.get(), len);
 }
@@ -979,7 +907,7 @@ inline std::string Client::create_task(const std::string& prompt, const CreateOp
 /// camb_wait_options_default()). The defaults are libcamb's: first pause 2 s,
 /// growing 1.5x up to 15 s, for at most 10 minutes.
 ///
-/// Functions: WaitOptions() (libcamb's defaults); read by Client::wait_for_task().
+/// Functions: WaitOptions() (libcamb's defaults); read by Client::wait_for_task() and generate().
 struct WaitOptions {
     /// Pause after the first poll; > 0 and <= max_interval.
     std::chrono::milliseconds initial_interval;
@@ -999,10 +927,10 @@ struct WaitOptions {
     }
 };
 
-/// What the progress callback of Client::wait_for_task is told after every poll
-/// (a copy of camb_wait_progress, so it may be kept after the callback).
+/// What the progress callback of Client::wait_for_task and generate is told
+/// after every poll (a copy of camb_wait_progress, so it may be kept).
 ///
-/// Functions: none (a value); passed to the callback of Client::wait_for_task().
+/// Functions: none (a value); passed to the progress callbacks.
 struct Progress {
     /// Polls so far, this one included.
     std::uint32_t polls = 0;
@@ -1017,6 +945,8 @@ struct Progress {
     std::string status_text;
     /// The failure in words, when poll_result is not OK; empty otherwise.
     std::string error_message;
+    /// The HTTP status behind a failed poll, or 0.
+    std::uint16_t http_status = 0;
     /// The status differs from the previous poll's (always true on the first
     /// successful poll).
     bool status_changed = false;
@@ -1028,15 +958,13 @@ struct Progress {
 
 namespace detail {
 
-/// The C handle of a token, or NULL (defined after CancelToken, below).
-inline const camb_cancel_token* token_handle(const CancelToken* token) noexcept;
-
 struct ProgressContext {
     const std::function<bool(const Progress&)>* callback;
     std::exception_ptr error;
 };
 
-/// libcamb calls this after every poll. Nothing may unwind out of it.
+/// libcamb calls this after every poll, on the waiting thread. Nothing may
+/// unwind out of it.
 inline bool progress_trampoline(const camb_wait_progress* p, void* user_data) noexcept {
     auto* context = static_cast<ProgressContext*>(user_data);
     try {
@@ -1047,6 +975,7 @@ inline bool progress_trampoline(const camb_wait_progress* p, void* user_data) no
         progress.status = static_cast<Status>(p->status);
         progress.status_text = copy(p->status_text, p->status_text_len);
         progress.error_message = copy(p->error_message, p->error_message_len);
+        progress.http_status = p->http_status;
         progress.status_changed = p->status_changed;
         progress.done = p->done;
         progress.next_poll_in = std::chrono::milliseconds(p->next_poll_in_ms);
@@ -1056,14 +985,6 @@ inline bool progress_trampoline(const camb_wait_progress* p, void* user_data) no
         return false;
     }
 }
-
-}  // namespace detail
-
-inline TaskInfo Client::wait_for_task(const std::string& task_id) const {
-    return wait_for_task(task_id, WaitOptions());
-}
-
-namespace detail {
 
 /// camb_wait_options from `options`.
 inline camb_wait_options wait_options(const WaitOptions& options) {
@@ -1076,6 +997,10 @@ inline camb_wait_options wait_options(const WaitOptions& options) {
 }
 
 }  // namespace detail
+
+inline TaskInfo Client::wait_for_task(const std::string& task_id) const {
+    return wait_for_task(task_id, WaitOptions());
+}
 
 inline TaskInfo Client::wait_for_task(const std::string& task_id, const WaitOptions& options,
                                       const CancelToken* cancel,
@@ -1136,6 +1061,21 @@ struct AudioUrlListFree {
 };
 using AudioUrlListPtr = std::unique_ptr<camb_audio_url_list, AudioUrlListFree>;
 
+/// Copies every entry of a list (the caller's or a job's).
+inline std::vector<AudioUrl> read_urls(const camb_audio_url_list* list) {
+    std::vector<AudioUrl> urls;
+    const std::size_t count = camb_audio_url_list_len(list);
+    urls.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        AudioUrl entry;
+        std::size_t len = 0;
+        const char* url = camb_audio_url_list_get(list, i, &entry.run_id, &len);
+        entry.url = copy_optional(url, len);
+        urls.push_back(std::move(entry));
+    }
+    return urls;
+}
+
 }  // namespace detail
 
 inline std::uint64_t Client::download_audio(std::int64_t run_id,
@@ -1163,32 +1103,21 @@ inline std::uint64_t Client::save_audio(std::int64_t run_id, const std::string& 
     return bytes;
 }
 
-inline std::string Client::get_audio_url(std::int64_t run_id) const {
+inline std::string Client::get_audio_url(std::int64_t run_id, const CancelToken* cancel) const {
     char* raw = nullptr;
     std::size_t len = 0;
-    detail::check(camb_client_get_audio_url(client_, run_id, &raw, &len));
+    detail::check(camb_client_get_audio_url(client_, run_id, detail::token_handle(cancel), &raw, &len));
     const detail::StringPtr url(raw);
     return detail::copy(url.get(), len);
 }
 
-inline std::vector<AudioUrl> Client::get_audio_urls(const std::vector<std::int64_t>& run_ids) const {
-    std::vector<AudioUrl> urls;
-    if (run_ids.empty()) {
-        return urls;
-    }
+inline std::vector<AudioUrl> Client::get_audio_urls(const std::vector<std::int64_t>& run_ids,
+                                                    const CancelToken* cancel) const {
     camb_audio_url_list* raw = nullptr;
-    detail::check(camb_client_get_audio_urls(client_, run_ids.data(), run_ids.size(), &raw));
+    detail::check(camb_client_get_audio_urls(client_, run_ids.empty() ? nullptr : run_ids.data(), run_ids.size(),
+                                             detail::token_handle(cancel), &raw));
     const detail::AudioUrlListPtr list(raw);
-    const std::size_t count = camb_audio_url_list_len(list.get());
-    urls.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) {
-        AudioUrl entry;
-        std::size_t len = 0;
-        const char* url = camb_audio_url_list_get(list.get(), i, &entry.run_id, &len);
-        entry.url = detail::copy_optional(url, len);
-        urls.push_back(std::move(entry));
-    }
-    return urls;
+    return detail::read_urls(list.get());
 }
 
 // ---------------------------------------------------------------------------
@@ -1250,10 +1179,6 @@ inline TaskResult read_result(const camb_task* task, const std::string& task_id)
     return entry;
 }
 
-}  // namespace detail
-
-namespace detail {
-
 /// The ids of a batch that are sent: those without a NUL byte.
 inline std::vector<const char*> sent_ids(const std::vector<std::string>& task_ids) {
     std::vector<const char*> sent;
@@ -1295,13 +1220,14 @@ inline std::vector<TaskResult> read_results(const camb_task_list* list, const st
 }  // namespace detail
 
 inline std::vector<TaskResult> Client::get_task_statuses(const std::vector<std::string>& task_ids,
-                                                         std::uint32_t max_connections) const {
+                                                         std::uint32_t max_connections,
+                                                         const CancelToken* cancel) const {
     // An id with a NUL byte is refused here, on its own, as libcamb refuses an
     // invalid id: only the others are sent.
     const std::vector<const char*> sent = detail::sent_ids(task_ids);
     camb_task_list* raw = nullptr;
     detail::check(camb_client_get_task_statuses(client_, sent.empty() ? nullptr : sent.data(), sent.size(),
-                                                max_connections, &raw));
+                                                max_connections, detail::token_handle(cancel), &raw));
     const detail::TaskListPtr list(raw);
     return detail::read_results(list.get(), task_ids);
 }
@@ -1310,9 +1236,10 @@ inline std::vector<TaskResult> Client::get_task_statuses(const std::vector<std::
 // Cancellation
 // ---------------------------------------------------------------------------
 
-/// Cancels the waits and downloads it is passed to. cancel(), reset() and
+/// Cancels the blocking calls it is passed to. cancel(), reset() and
 /// is_cancelled() may be called from any thread at any time; move or destroy the
 /// token only after every call it was passed to has returned. Move-only.
+/// (A job is cancelled through its Job: Job::cancel().)
 ///
 /// Functions: CancelToken(), cancel(), reset(), is_cancelled(), handle().
 class CancelToken {
@@ -1335,9 +1262,9 @@ public:
     }
     ~CancelToken() { camb_cancel_token_free(token_); }
 
-    /// Stops every wait or download using this token as soon as it can (a
-    /// sleeping wait at once), and later ones before they start, until reset().
-    /// No effect on a moved-from token.
+    /// Stops every call using this token as soon as it can (a sleeping wait at
+    /// once), and later ones before they start, until reset(). No effect on a
+    /// moved-from token.
     void cancel() const noexcept { (void)camb_cancel_token_cancel(token_); }
     /// Lowers the flag so the token can serve another operation.
     void reset() const noexcept { (void)camb_cancel_token_reset(token_); }
@@ -1356,22 +1283,12 @@ inline const camb_cancel_token* detail::token_handle(const CancelToken* token) n
 }
 
 // ---------------------------------------------------------------------------
-// Jobs
+// Generate
 // ---------------------------------------------------------------------------
-
-/// Where a job is in its life (camb.h's `CAMB_JOB_STATE_*`).
-///
-/// Functions: none; returned by Job::state().
-enum class JobState : std::uint32_t {
-    Queued = CAMB_JOB_STATE_QUEUED,    ///< waiting for a libcamb thread
-    Running = CAMB_JOB_STATE_RUNNING,  ///< a request in flight on a libcamb thread
-    Waiting = CAMB_JOB_STATE_WAITING,  ///< between two polls, holding no thread
-    Done = CAMB_JOB_STATE_DONE,        ///< finished: its result is there
-};
 
 /// What a generation made: the task, its final status, the file's size.
 ///
-/// Functions: none (a value); made by Client::generate_async() and Job::generation().
+/// Functions: none (a value); made by Client::generate() and its job forms.
 struct Generation {
     /// The id of the task the generation created.
     std::string task_id;
@@ -1383,26 +1300,116 @@ struct Generation {
     std::uint32_t polls = 0;
 };
 
+inline Generation Client::generate(const std::string& prompt, const std::string& path) const {
+    return generate(prompt, path, CreateOptions(), WaitOptions());
+}
+
+inline Generation Client::generate(const std::string& prompt, const std::string& path, const CreateOptions& create,
+                                   const WaitOptions& wait, const CancelToken* cancel,
+                                   std::function<bool(const Progress&)> on_progress) const {
+    const camb_create_options c = detail::create_options(create);
+    const camb_wait_options w = detail::wait_options(wait);
+    const char* text = detail::c_str(prompt, "the prompt");
+    const char* file = detail::c_str(path, "the path");
+    // Always told of each poll, to count them.
+    std::uint32_t polls = 0;
+    const std::function<bool(const Progress&)> counting = [&polls, &on_progress](const Progress& p) {
+        polls = p.polls;
+        return on_progress ? on_progress(p) : true;
+    };
+    detail::ProgressContext context{&counting, nullptr};
+    camb_task* raw = nullptr;
+    std::uint64_t bytes = 0;
+    const camb_result result = camb_client_generate(client_, text, &c, &w, file, detail::token_handle(cancel),
+                                                    &detail::progress_trampoline, &context, &raw, &bytes);
+    const detail::TaskPtr task(raw);
+    if (context.error) {
+        std::rethrow_exception(context.error);
+    }
+    detail::check(result);
+    Generation generation;
+    generation.task = detail::read_task(task.get());
+    generation.task_id = generation.task.task_id;
+    generation.bytes = bytes;
+    generation.polls = polls;
+    return generation;
+}
+
+// ---------------------------------------------------------------------------
+// Jobs
+// ---------------------------------------------------------------------------
+//
+// A job runs an operation on the client's pool of libcamb threads and comes
+// back through a JobQueue, which completes its std::future:
+//
+//     camb::JobQueue queue;                                   // driven by this thread
+//     std::future<camb::TaskInfo> f = client.wait_for_task_async(id, queue);
+//     ...
+//     queue.dispatch(std::chrono::seconds(1));                // or when queue.fd() is readable
+//     if (f.wait_for(std::chrono::seconds(0)) == std::future_status::ready) ...
+//
+// Who completes the futures is the JobQueue's choice, made when it is built:
+// - JobQueue() (Dispatch::Caller): the program, calling dispatch() when it
+//   suits it, typically when its event loop sees fd() readable (epoll, poll,
+//   Asio's posix::stream_descriptor, Qt's QSocketNotifier, libuv's uv_poll).
+//   A future of such a queue becomes ready only in a dispatch(): calling
+//   future.get() with nobody dispatching waits forever; queue.get(future) and
+//   dispatch_until() dispatch while they wait.
+// - JobQueue(Dispatch::Thread): a thread owned by the JobQueue, waiting in
+//   camb_queue_wait(); future.get() then just works, from any thread.
+// Either way a promise is completed on the thread that drives the queue, never
+// on a libcamb thread, and no code of the program runs on libcamb's threads.
+//
+// Ownership follows camb.h: a job made by Client::job_*() is the Job's until
+// submitted; from submit() it is libcamb's until its JobQueue takes it back,
+// completes its future and frees it. A Job handle never frees a job in flight:
+// destroying it only cancels the job (its future then holds Cancelled);
+// detach() lets it run. A JobQueue's destructor waits for the jobs submitted
+// to it, completing their futures, so none outlives it: cancel them first, or
+// destroy their Client first (which cancels them), to make that quick. Hence
+// declare a JobQueue before the Clients that submit to it.
+
+/// Where a job is in its life (camb.h's `CAMB_JOB_STATE_*`).
+///
+/// Functions: none; returned by Job::state().
+enum class JobState : std::uint32_t {
+    New = CAMB_JOB_STATE_NEW,          ///< made, not submitted
+    Queued = CAMB_JOB_STATE_QUEUED,    ///< waiting for a libcamb thread
+    Running = CAMB_JOB_STATE_RUNNING,  ///< a request in flight on a libcamb thread
+    Waiting = CAMB_JOB_STATE_WAITING,  ///< between two polls, holding no thread
+    Done = CAMB_JOB_STATE_DONE,        ///< finished: its future is completed at the next dispatch
+};
+
+/// Which operation a job runs (camb.h's `CAMB_JOB_KIND_*`).
+///
+/// Functions: none; returned by Job::kind().
+enum class JobKind : std::uint32_t {
+    None = CAMB_JOB_KIND_NONE,  ///< no job (a moved-from Job)
+    GetTaskStatus = CAMB_JOB_KIND_GET_TASK_STATUS,
+    CreateTask = CAMB_JOB_KIND_CREATE_TASK,
+    WaitForTask = CAMB_JOB_KIND_WAIT_FOR_TASK,
+    DownloadAudio = CAMB_JOB_KIND_DOWNLOAD_AUDIO,
+    SaveAudio = CAMB_JOB_KIND_SAVE_AUDIO,
+    GetAudioUrl = CAMB_JOB_KIND_GET_AUDIO_URL,
+    GetAudioUrls = CAMB_JOB_KIND_GET_AUDIO_URLS,
+    GetTaskStatuses = CAMB_JOB_KIND_GET_TASK_STATUSES,
+    Generate = CAMB_JOB_KIND_GENERATE,
+};
+
 namespace detail {
 
-/// Frees a job (cancelling it if it still runs).
+/// Frees a job that is the caller's (made and never submitted, or handed back).
 struct JobFree {
     void operator()(camb_job* j) const noexcept { camb_job_free(j); }
 };
 using JobPtr = std::unique_ptr<camb_job, JobFree>;
 
 /// Throws the job's own failure (its code as the Error subclass, its words, its
-/// HTTP status), or NOT_READY while it runs; returns when it succeeded.
+/// HTTP status); returns when it succeeded.
 inline void check_job(const camb_job* job) {
-    if (job == nullptr) {
-        throw Error(CAMB_RESULT_NULL_PARAMETER, 0, "the Job is empty (moved from)");
-    }
     const camb_result code = camb_job_result(job);
     if (code == CAMB_RESULT_OK) {
         return;
-    }
-    if (code == CAMB_RESULT_NOT_READY) {
-        throw Error(code, 0, "the job has not finished yet");
     }
     std::size_t len = 0;
     const char* text = camb_job_error(job, &len);
@@ -1410,37 +1417,61 @@ inline void check_job(const camb_job* job) {
 }
 
 [[noreturn]] inline void no_output(const char* what) {
-    throw Error(CAMB_RESULT_INVALID_PARAMETER, 0, std::string("this job has no ") + what);
+    throw Error(CAMB_RESULT_BAD_RESPONSE, 0, std::string("the finished job has no ") + what);
 }
 
-/// The task of a finished status, wait or generate job, copied.
+// What a finished job of each kind gives its future.
+
 inline TaskInfo job_task(const camb_job* job) {
     check_job(job);
     const camb_task* task = camb_job_task(job);  // the job's: not freed here
     if (task == nullptr) {
-        no_output("task (only status, wait and generate jobs have one)");
+        no_output("task");
     }
     return read_task(task);
 }
 
-/// The task id of a finished create, generate, status or wait job, copied.
 inline std::string job_task_id(const camb_job* job) {
     check_job(job);
     std::size_t len = 0;
     const char* id = camb_job_task_id(job, &len);
     if (id == nullptr) {
-        no_output("task id (only create, generate, status and wait jobs have one)");
+        no_output("task id");
     }
     return copy(id, len);
 }
 
-/// The bytes a finished save or generate job delivered.
 inline std::uint64_t job_bytes(const camb_job* job) {
     check_job(job);
     return camb_job_bytes(job);
 }
 
-/// What a finished generate job made, copied.
+inline std::vector<std::uint8_t> job_audio(const camb_job* job) {
+    check_job(job);
+    std::size_t len = 0;
+    const std::uint8_t* data = camb_job_audio(job, &len);
+    return data == nullptr ? std::vector<std::uint8_t>() : std::vector<std::uint8_t>(data, data + len);
+}
+
+inline std::string job_audio_url(const camb_job* job) {
+    check_job(job);
+    std::size_t len = 0;
+    const char* url = camb_job_audio_url(job, &len);
+    if (url == nullptr) {
+        no_output("audio URL");
+    }
+    return copy(url, len);
+}
+
+inline std::vector<AudioUrl> job_audio_urls(const camb_job* job) {
+    check_job(job);
+    const camb_audio_url_list* list = camb_job_audio_url_list(job);
+    if (list == nullptr) {
+        no_output("list of audio URLs");
+    }
+    return read_urls(list);
+}
+
 inline Generation job_generation(const camb_job* job) {
     Generation generation;
     generation.task = job_task(job);
@@ -1450,328 +1481,609 @@ inline Generation job_generation(const camb_job* job) {
     return generation;
 }
 
-/// A job started with a callback for a future: the promise, and how to copy
-/// the job's result into it.
-template <class T>
-struct AsyncCall {
-    std::promise<T> promise;
-    std::function<T(const camb_job*)> read;
-};
-
-/// libcamb calls this once, on one of its threads, when the job is done. It
-/// owns the job and the AsyncCall from here on: the result is copied into the
-/// promise, then the job is freed (from inside its own callback, which
-/// camb_job_free() allows), then the AsyncCall. Nothing may unwind out of it.
-template <class T>
-void async_done(camb_job* raw, void* user_data) noexcept {
-    const std::unique_ptr<AsyncCall<T>> call(static_cast<AsyncCall<T>*>(user_data));
-    const JobPtr job(raw);
-    try {
-        call->promise.set_value(call->read(job.get()));
-    } catch (...) {
-        try {
-            call->promise.set_exception(std::current_exception());
-        } catch (...) {
-            // Only a promise already satisfied throws here, which cannot happen.
+/// The wrapper's side of one job, shared by its Job handle (if any) and, from
+/// submit() until its future is completed, by libcamb's user_data (a heap
+/// std::shared_ptr<JobRecord>, taken back by the dispatch that pops the job).
+class JobRecord {
+public:
+    explicit JobRecord(JobPtr job) noexcept
+        : job_(job.release()), kind_(static_cast<JobKind>(camb_job_get_kind(job_))) {}
+    JobRecord(const JobRecord&) = delete;
+    JobRecord& operator=(const JobRecord&) = delete;
+    /// Frees a job never submitted; one submitted was handed back and freed
+    /// before the last reference to this record could go.
+    virtual ~JobRecord() {
+        if (!submitted_) {
+            camb_job_free(job_);
         }
     }
+
+    JobKind kind() const noexcept { return kind_; }
+
+    JobState state() const noexcept {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        return job_ != nullptr ? static_cast<JobState>(camb_job_get_state(job_)) : JobState::Done;
+    }
+    std::uint32_t polls() const noexcept {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        return job_ != nullptr ? camb_job_polls(job_) : polls_;
+    }
+    Status task_status() const noexcept {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        return job_ != nullptr ? static_cast<Status>(camb_job_task_status(job_)) : status_;
+    }
+    bool submitted() const noexcept {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        return submitted_;
+    }
+    /// Cancels the job while it is still there (camb_job_cancel works on a job
+    /// in flight, and on one not yet submitted).
+    void cancel() const noexcept {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        if (job_ != nullptr) {
+            static_cast<void>(camb_job_cancel(job_));
+        }
+    }
+
+    /// Submits the job with `user_data`; `begin()` is called first and `end()`
+    /// on a refusal, which is thrown. The lock keeps a dispatch of the job,
+    /// which can come before camb_job_submit() returns, waiting until this
+    /// record knows it was submitted.
+    template <class Begin, class End>
+    void submit(camb_queue* queue, void* user_data, Begin begin, End end) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        if (submitted_) {
+            throw Error(CAMB_RESULT_INVALID_PARAMETER, 0, "the job was submitted already");
+        }
+        begin();
+        const camb_result result = camb_job_submit(job_, queue, user_data);
+        if (result != CAMB_RESULT_OK) {
+            const std::uint16_t http_status = camb_last_http_status();
+            std::string message = camb_last_error();
+            end();
+            throw_as(result, http_status, std::move(message));
+        }
+        submitted_ = true;
+    }
+
+    /// The job is back from its queue (popped on this thread): keep what the
+    /// handle may still ask, forget the job, complete the future. The caller
+    /// frees the job afterwards.
+    void deliver(const camb_job* job) noexcept {
+        {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            polls_ = camb_job_polls(job);
+            status_ = static_cast<Status>(camb_job_task_status(job));
+            job_ = nullptr;
+        }
+        complete(job);
+    }
+
+private:
+    virtual void complete(const camb_job* job) noexcept = 0;
+
+    mutable std::mutex mutex_;
+    camb_job* job_;  // NULL once handed back
+    const JobKind kind_;
+    bool submitted_ = false;
+    std::uint32_t polls_ = 0;
+    Status status_ = Status::Unknown;
+};
+
+/// A JobRecord with its promise, and how to read its result.
+template <class T>
+class TypedJobRecord final : public JobRecord {
+public:
+    TypedJobRecord(JobPtr job, std::function<T(const camb_job*)> read)
+        : JobRecord(std::move(job)), read_(std::move(read)) {}
+
+    std::future<T> future() { return promise_.get_future(); }
+
+private:
+    void complete(const camb_job* job) noexcept override {
+        try {
+            promise_.set_value(read_(job));
+        } catch (...) {
+            try {
+                promise_.set_exception(std::current_exception());
+            } catch (...) {
+                // Only a promise already satisfied throws here, which cannot happen.
+            }
+        }
+    }
+
+    std::promise<T> promise_;
+    std::function<T(const camb_job*)> read_;
+};
+
+}  // namespace detail
+
+/// A camb_queue that completes the futures of the jobs submitted to it (see
+/// "Jobs" above for who drives it). Move-only; it may be submitted to and
+/// dispatched from any number of threads at once.
+///
+/// Destroying it (or assigning to it) first waits for every job submitted to
+/// it to come back, and completes their futures: cancel them, or destroy their
+/// Client, to make that quick. It must not be destroyed while another thread
+/// is inside one of its methods.
+///
+/// Functions: JobQueue(), fd(), dispatch(), dispatch_until(), get(), in_flight().
+class JobQueue {
+public:
+    /// Who completes the futures of this queue's jobs.
+    enum class Dispatch {
+        Caller,  ///< the program, through dispatch(), get() and dispatch_until()
+        Thread,  ///< a thread the JobQueue owns (dispatch() is then never needed)
+    };
+
+    /// A queue. Throws Error(CAMB_RESULT_IO) if the system refuses it a
+    /// descriptor, std::system_error if its thread cannot start.
+    explicit JobQueue(Dispatch dispatch = Dispatch::Caller) : state_(std::make_unique<State>()) {
+        detail::check(camb_queue_new(&state_->queue));
+        if (dispatch == Dispatch::Thread) {
+            State* const state = state_.get();
+            state_->thread = std::thread([state] { state->run(); });
+        }
+    }
+    JobQueue(const JobQueue&) = delete;
+    JobQueue& operator=(const JobQueue&) = delete;
+    JobQueue(JobQueue&& other) noexcept = default;
+    JobQueue& operator=(JobQueue&& other) noexcept {
+        if (this != &other) {
+            close();
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    ~JobQueue() { close(); }
+
+    /// The readiness handle: a file descriptor on Unix (a SOCKET on Windows),
+    /// readable exactly while finished jobs wait for dispatch(). Watch it for
+    /// reading; never read, write or close it. -1 after a move.
+#if defined(_WIN32)
+    using Handle = std::uintptr_t;
+#else
+    using Handle = int;
+#endif
+    Handle fd() const noexcept {
+        return state_ ? static_cast<Handle>(camb_queue_fd(state_->queue)) : static_cast<Handle>(-1);
+    }
+
+    /// Completes, on this thread, the future of each job that came back:
+    /// waits up to `timeout` for the first (0: not at all), then takes every
+    /// one waiting. Returns how many it took (0 after a move).
+    std::size_t dispatch(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) noexcept {
+        if (!state_) {
+            return 0;
+        }
+        const auto limit = std::chrono::milliseconds(std::numeric_limits<std::uint32_t>::max() - 1);
+        const auto ms = std::clamp(timeout, std::chrono::milliseconds(0), limit);
+        std::size_t taken = 0;
+        if (state_->take(static_cast<std::uint32_t>(ms.count()))) {
+            ++taken;
+            while (state_->take(0)) {
+                ++taken;
+            }
+        }
+        return taken;
+    }
+
+    /// Dispatches until `future` (a std::future or std::shared_future of this
+    /// queue's) is ready, or `timeout` passes; true when it is ready.
+    template <class Future>
+    bool dispatch_until(const Future& future, std::chrono::milliseconds timeout) {
+        if (!future.valid()) {
+            return false;
+        }
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            if (future.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready) {
+                return true;
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) {
+                return false;
+            }
+            if (!state_ || state_->thread.joinable()) {
+                return future.wait_for(left) == std::future_status::ready;
+            }
+            // Short slices: another thread may take the job meanwhile.
+            dispatch(std::min(left, std::chrono::milliseconds(20)));
+        }
+    }
+
+    /// future.get(), dispatching while it waits: the result, or the job's
+    /// failure thrown.
+    template <class T>
+    T get(std::future<T> future) {
+        while (!dispatch_until(future, std::chrono::hours(24))) {
+        }
+        return future.get();
+    }
+
+    /// How many jobs submitted to it have not had their futures completed yet.
+    std::size_t in_flight() const noexcept {
+        if (!state_) {
+            return 0;
+        }
+        const std::lock_guard<std::mutex> lock(state_->mutex);
+        return state_->in_flight;
+    }
+
+private:
+    template <class T>
+    friend class Job;
+
+    struct State {
+        camb_queue* queue = nullptr;
+        std::mutex mutex;
+        std::condition_variable changed;
+        std::size_t in_flight = 0;
+        bool stopping = false;
+        std::thread thread;
+
+        State() = default;
+        State(const State&) = delete;
+        State& operator=(const State&) = delete;
+        ~State() { camb_queue_free(queue); }
+
+        void begin() {
+            {
+                const std::lock_guard<std::mutex> lock(mutex);
+                ++in_flight;
+            }
+            changed.notify_all();
+        }
+        void end() noexcept {
+            {
+                const std::lock_guard<std::mutex> lock(mutex);
+                --in_flight;
+            }
+            changed.notify_all();
+        }
+
+        /// Takes one event, waiting up to `timeout_ms`; false when none came.
+        bool take(std::uint32_t timeout_ms) noexcept {
+            camb_event event = CAMB_EVENT_JOB_DONE;
+            camb_job* raw = nullptr;
+            const camb_result result = timeout_ms == 0 ? camb_queue_pop(queue, &event, &raw)
+                                                       : camb_queue_wait(queue, timeout_ms, &event, &raw);
+            if (result != CAMB_RESULT_OK) {
+                return false;
+            }
+            if (event != CAMB_EVENT_JOB_DONE) {
+                return true;  // reserved for streaming: the job stays libcamb's
+            }
+            const detail::JobPtr job(raw);  // the caller's again: freed last
+            {
+                const std::unique_ptr<std::shared_ptr<detail::JobRecord>> record(
+                    static_cast<std::shared_ptr<detail::JobRecord>*>(camb_job_user_data(raw)));
+                if (record && *record) {
+                    (*record)->deliver(raw);
+                }
+            }
+            end();
+            return true;
+        }
+
+        /// The dispatcher thread: sleeps while no job is out, and ends once
+        /// stopping with none out.
+        void run() noexcept {
+            for (;;) {
+                {
+                    std::unique_lock<std::mutex> lock(mutex);
+                    changed.wait(lock, [this] { return stopping || in_flight > 0; });
+                    if (in_flight == 0) {
+                        return;
+                    }
+                }
+                // Bounded, so that a job another thread dispatched cannot keep
+                // this one waiting long after the last one came back.
+                static_cast<void>(take(200));
+            }
+        }
+
+        /// Waits for every job out to come back, completing their futures.
+        void drain() noexcept {
+            if (thread.joinable()) {
+                {
+                    const std::lock_guard<std::mutex> lock(mutex);
+                    stopping = true;
+                }
+                changed.notify_all();
+                thread.join();
+                return;
+            }
+            for (;;) {
+                {
+                    const std::lock_guard<std::mutex> lock(mutex);
+                    if (in_flight == 0) {
+                        return;
+                    }
+                }
+                static_cast<void>(take(100));
+            }
+        }
+    };
+
+    /// Submits a record's job; on success libcamb holds a reference to it.
+    void submit(const std::shared_ptr<detail::JobRecord>& record) {
+        if (!state_) {
+            throw Error(CAMB_RESULT_NULL_PARAMETER, 0, "the JobQueue is empty (moved from)");
+        }
+        auto user_data = std::make_unique<std::shared_ptr<detail::JobRecord>>(record);
+        State* const state = state_.get();
+        record->submit(
+            state->queue, user_data.get(), [state] { state->begin(); }, [state] { state->end(); });
+        static_cast<void>(user_data.release());  // the dispatch that pops the job frees it
+    }
+
+    void close() noexcept {
+        if (state_) {
+            state_->drain();
+            state_.reset();
+        }
+    }
+
+    std::unique_ptr<State> state_;
+};
+
+/// One operation as a job, made by a Client::job_*() function and not yet
+/// started: submit() starts it on the client's libcamb threads and gives its
+/// future, which its JobQueue completes. Move-only. Until then the job does
+/// nothing, and destroying the Job frees it.
+///
+/// Once submitted, the job is libcamb's until its queue takes it back. The Job
+/// then only follows it (state(), polls(), task_status(), from any thread) and
+/// may cancel() it; destroying the Job cancels the job (its future then holds
+/// Cancelled, unless it finished first), and detach() lets it run to its end.
+///
+/// Functions: submit(), cancel(), detach(), kind(), state(), submitted(),
+/// polls(), task_status().
+template <class T>
+class Job {
+public:
+    Job(const Job&) = delete;
+    Job& operator=(const Job&) = delete;
+    Job(Job&& other) noexcept = default;
+    Job& operator=(Job&& other) noexcept {
+        if (this != &other) {
+            release();
+            record_ = std::move(other.record_);
+        }
+        return *this;
+    }
+    /// Frees a job never submitted; cancels one in flight.
+    ~Job() { release(); }
+
+    /// Starts the job; its future is completed on the thread that drives
+    /// `queue`. Throws Error(CAMB_RESULT_INVALID_PARAMETER) for a job submitted
+    /// already or whose Client was destroyed, NULL_PARAMETER for a moved-from
+    /// Job or JobQueue; after a refusal the job is still this Job's.
+    std::future<T> submit(JobQueue& queue) {
+        if (!record_) {
+            throw Error(CAMB_RESULT_NULL_PARAMETER, 0, "the Job is empty (moved from)");
+        }
+        queue.submit(record_);
+        return record_->future();
+    }
+
+    /// Cancels the job, from any thread: a waiting job finishes at once, a
+    /// running one at its next check, one not submitted yet as soon as it is;
+    /// its future then holds Cancelled. No effect once its future is completed.
+    void cancel() const noexcept {
+        if (record_) {
+            record_->cancel();
+        }
+    }
+
+    /// Lets go of the job without cancelling it: it runs to its end and
+    /// completes its future (a job never submitted is freed). The Job is then
+    /// empty, as after a move.
+    void detach() noexcept { record_.reset(); }
+
+    /// Which operation it runs (None for a moved-from Job).
+    JobKind kind() const noexcept { return record_ ? record_->kind() : JobKind::None; }
+    /// Where it is: New until submitted, then Queued, Running or Waiting; Done
+    /// once it finished (its future is completed when its queue is dispatched),
+    /// and for a moved-from Job.
+    JobState state() const noexcept { return record_ ? record_->state() : JobState::Done; }
+    /// True once submit() succeeded.
+    bool submitted() const noexcept { return record_ && record_->submitted(); }
+    /// Polls made so far by a wait or generate job.
+    std::uint32_t polls() const noexcept { return record_ ? record_->polls() : 0; }
+    /// The status of the job's task as last seen (a wait's or generate's last
+    /// poll, a status job's result); Unknown before the first poll.
+    Status task_status() const noexcept { return record_ ? record_->task_status() : Status::Unknown; }
+
+private:
+    friend class Client;
+    Job(detail::JobPtr job, std::function<T(const camb_job*)> read)
+        : record_(std::make_shared<detail::TypedJobRecord<T>>(std::move(job), std::move(read))) {}
+
+    void release() noexcept {
+        if (record_ && record_->submitted()) {
+            record_->cancel();  // never freed here: libcamb's until handed back
+        }
+        record_.reset();
+    }
+
+    std::shared_ptr<detail::TypedJobRecord<T>> record_;
+};
+
+namespace detail {
+
+/// Owns a job just made by a camb_client_job_* function, or throws its refusal.
+inline JobPtr made(camb_result result, camb_job* job) {
+    JobPtr owned(job);
+    check(result);
+    return owned;
 }
 
-/// Starts a job whose result `read` copies into the returned future.
-/// `start(callback, user_data, &job)` calls one camb_client_start_* function and
-/// must do nothing else (it must not throw).
-template <class T, class Start>
-std::future<T> start_async(Start start, std::function<T(const camb_job*)> read) {
-    auto call = std::make_unique<AsyncCall<T>>();
-    call->read = std::move(read);
-    std::future<T> future = call->promise.get_future();
-    // The job is the callback's, which may have run and freed it by the time
-    // start() returns: it is never touched here.
-    camb_job* job = nullptr;
-    const camb_result result = start(&async_done<T>, static_cast<void*>(call.get()), &job);
-    if (result != CAMB_RESULT_OK) {
-        throw_error(result);  // never started: `call` is still ours, and freed
-    }
-    // Started: the callback owns the AsyncCall now (it may already be gone;
-    // release() does not touch it).
-    static_cast<void>(call.release());
+/// Submits `job` and lets it run with no handle.
+template <class T>
+std::future<T> submit_detached(Job<T> job, JobQueue& queue) {
+    std::future<T> future = job.submit(queue);
+    job.detach();
     return future;
 }
 
 }  // namespace detail
 
-/// A job that its Client started with a JobQueue (Client::start_*), owning the
-/// camb_job. Move-only; destroying it frees the job: a job still running is
-/// cancelled and never put on its queue.
-///
-/// When it is done it is put on its JobQueue, and JobQueue::pop() returns its
-/// handle() (the Job still owns it). Its result is read with task(), task_id(),
-/// bytes(), task_list() or generation(), which copy it out and throw the job's
-/// failure as the Error subclass of the blocking call (NotFound, Cancelled, ...),
-/// or Error(CAMB_RESULT_NOT_READY) while it runs. Any method may be called from
-/// any thread, also while the job runs (polls() and status() follow a wait).
-///
-/// Functions: handle(), state(), done(), result(), cancel(), polls(), status(),
-/// check(), task(), task_id(), bytes(), task_list(), generation().
-class Job {
-public:
-    Job(const Job&) = delete;
-    Job& operator=(const Job&) = delete;
-    Job(Job&& other) noexcept : job_(std::exchange(other.job_, nullptr)) {}
-    Job& operator=(Job&& other) noexcept {
-        if (this != &other) {
-            camb_job_free(job_);
-            job_ = std::exchange(other.job_, nullptr);
-        }
-        return *this;
-    }
-    /// Frees the job (camb_job_free): cancelled if it still runs.
-    ~Job() { camb_job_free(job_); }
+// --- jobs: made, not submitted ---
 
-    /// The C handle, which JobQueue::pop() returns when the job is done (NULL
-    /// after a move). It stays owned by this Job.
-    const camb_job* handle() const noexcept { return job_; }
-
-    JobState state() const noexcept { return static_cast<JobState>(camb_job_get_state(job_)); }
-    /// True once the job has finished (also when moved from).
-    bool done() const noexcept { return state() == JobState::Done; }
-    /// CAMB_RESULT_OK, the failure, or CAMB_RESULT_NOT_READY while it runs.
-    camb_result result() const noexcept { return camb_job_result(job_); }
-
-    /// Cancels the job: a waiting job finishes at once, a running one at its next
-    /// check; it is then delivered with Cancelled. A finished job is left as it is.
-    void cancel() const noexcept { static_cast<void>(camb_job_cancel(job_)); }
-    /// Polls a wait or generate job has made so far.
-    std::uint32_t polls() const noexcept { return camb_job_polls(job_); }
-    /// The last status a wait or generate job's polls saw (Unknown before the first).
-    Status status() const noexcept { return static_cast<Status>(camb_job_status(job_)); }
-
-    /// Returns if the job succeeded; throws its failure (or NOT_READY) otherwise.
-    void check() const { detail::check_job(job_); }
-    /// The task of a status, wait or generate job.
-    TaskInfo task() const { return detail::job_task(job_); }
-    /// The task id of a create or generate job (the new task's), or of a status or wait job.
-    std::string task_id() const { return detail::job_task_id(job_); }
-    /// The bytes a save or generate job wrote.
-    std::uint64_t bytes() const { return detail::job_bytes(job_); }
-    /// The entries of a batch job (one per id, in order, each its own result).
-    std::vector<TaskResult> task_list() const {
-        detail::check_job(job_);
-        const camb_task_list* list = camb_job_task_list(job_);  // the job's
-        if (list == nullptr) {
-            detail::no_output("task list (only batch jobs have one)");
-        }
-        std::vector<TaskResult> results;
-        const std::size_t count = camb_task_list_len(list);
-        results.reserve(count);
-        for (std::size_t i = 0; i < count; ++i) {
-            const camb_task* task = camb_task_list_get(list, i);
-            std::size_t len = 0;
-            const char* id = camb_task_id(task, &len);
-            results.push_back(detail::read_result(task, detail::copy(id, len)));
-        }
-        return results;
-    }
-    /// What a generate job made.
-    Generation generation() const { return detail::job_generation(job_); }
-
-private:
-    friend class Client;
-    explicit Job(camb_job* job) noexcept : job_(job) {}
-
-    camb_job* job_;
-};
-
-/// A completion queue (camb_job_queue): jobs started with it are put on it when
-/// they finish, and its file descriptor is readable while it holds any. Watch
-/// fd() with your event loop (epoll, poll, Qt's QSocketNotifier, Asio's
-/// posix::stream_descriptor, libuv's uv_poll), then pop() the finished jobs on
-/// the loop's thread; no libcamb callback ever runs there. Move-only.
-///
-/// Destroying the queue while jobs are pending leaves those Jobs as they are
-/// (still owned, still to be destroyed); they are just put on no queue.
-///
-/// Functions: JobQueue(), fd(), pop(), handle().
-class JobQueue {
-public:
-    /// A queue. Throws Error(CAMB_RESULT_IO) if the system refuses a descriptor.
-    JobQueue() {
-        camb_job_queue* queue = nullptr;
-        detail::check(camb_job_queue_new(&queue));
-        queue_ = queue;
-    }
-    JobQueue(const JobQueue&) = delete;
-    JobQueue& operator=(const JobQueue&) = delete;
-    JobQueue(JobQueue&& other) noexcept : queue_(std::exchange(other.queue_, nullptr)) {}
-    JobQueue& operator=(JobQueue&& other) noexcept {
-        if (this != &other) {
-            camb_job_queue_free(queue_);
-            queue_ = std::exchange(other.queue_, nullptr);
-        }
-        return *this;
-    }
-    ~JobQueue() { camb_job_queue_free(queue_); }
-
-    /// The descriptor to watch for reading; never read, write or close it
-    /// yourself. -1 after a move.
-    int fd() const noexcept { return camb_job_queue_fd(queue_); }
-
-    /// Takes the next finished job off the queue: the handle() of the Job that
-    /// owns it, or nullptr when none is left (fd() is then no longer readable).
-    /// Never blocks.
-    const camb_job* pop() const noexcept {
-        camb_job* job = nullptr;
-        return camb_job_queue_pop(queue_, &job) == CAMB_RESULT_OK ? job : nullptr;
-    }
-
-    /// The C handle (NULL after a move). It stays owned by this JobQueue.
-    const camb_job_queue* handle() const noexcept { return queue_; }
-
-private:
-    camb_job_queue* queue_ = nullptr;
-};
-
-// --- futures ---
-
-inline std::future<TaskInfo> Client::get_task_status_async(const std::string& task_id) const {
-    const char* id = detail::c_str(task_id, "the task id");
-    return detail::start_async<TaskInfo>(
-        [&](camb_job_fn done, void* data, camb_job** job) {
-            return camb_client_start_get_task_status(client_, id, nullptr, done, data, job);
-        },
-        &detail::job_task);
+inline Job<TaskInfo> Client::job_get_task_status(const std::string& task_id) const {
+    camb_job* job = nullptr;
+    const camb_result result =
+        camb_client_job_get_task_status(client_, detail::c_str(task_id, "the task id"), &job);
+    return Job<TaskInfo>(detail::made(result, job), &detail::job_task);
 }
 
-inline std::future<std::string> Client::create_task_async(const std::string& prompt) const {
-    return create_task_async(prompt, CreateOptions());
+inline Job<std::string> Client::job_create_task(const std::string& prompt) const {
+    return job_create_task(prompt, CreateOptions());
 }
 
-inline std::future<std::string> Client::create_task_async(const std::string& prompt,
-                                                          const CreateOptions& options) const {
+inline Job<std::string> Client::job_create_task(const std::string& prompt, const CreateOptions& options) const {
     const camb_create_options c = detail::create_options(options);
-    const char* text = detail::c_str(prompt, "the prompt");
-    return detail::start_async<std::string>(
-        [&](camb_job_fn done, void* data, camb_job** job) {
-            return camb_client_start_create_task(client_, text, &c, nullptr, done, data, job);
-        },
-        &detail::job_task_id);
+    camb_job* job = nullptr;
+    const camb_result result = camb_client_job_create_task(client_, detail::c_str(prompt, "the prompt"), &c, &job);
+    return Job<std::string>(detail::made(result, job), &detail::job_task_id);
 }
 
-inline std::future<TaskInfo> Client::wait_for_task_async(const std::string& task_id) const {
-    return wait_for_task_async(task_id, WaitOptions());
+inline Job<TaskInfo> Client::job_wait_for_task(const std::string& task_id) const {
+    return job_wait_for_task(task_id, WaitOptions());
 }
 
-inline std::future<TaskInfo> Client::wait_for_task_async(const std::string& task_id,
-                                                         const WaitOptions& options) const {
+inline Job<TaskInfo> Client::job_wait_for_task(const std::string& task_id, const WaitOptions& options) const {
     const camb_wait_options c = detail::wait_options(options);
-    const char* id = detail::c_str(task_id, "the task id");
-    return detail::start_async<TaskInfo>(
-        [&](camb_job_fn done, void* data, camb_job** job) {
-            return camb_client_start_wait_for_task(client_, id, &c, nullptr, done, data, job);
-        },
-        &detail::job_task);
+    camb_job* job = nullptr;
+    const camb_result result =
+        camb_client_job_wait_for_task(client_, detail::c_str(task_id, "the task id"), &c, &job);
+    return Job<TaskInfo>(detail::made(result, job), &detail::job_task);
 }
 
-inline std::future<std::uint64_t> Client::save_audio_async(std::int64_t run_id, const std::string& path) const {
-    const char* file = detail::c_str(path, "the path");
-    return detail::start_async<std::uint64_t>(
-        [&](camb_job_fn done, void* data, camb_job** job) {
-            return camb_client_start_save_audio(client_, run_id, file, nullptr, done, data, job);
-        },
-        &detail::job_bytes);
+inline Job<std::vector<std::uint8_t>> Client::job_download_audio(std::int64_t run_id) const {
+    camb_job* job = nullptr;
+    const camb_result result = camb_client_job_download_audio(client_, run_id, &job);
+    return Job<std::vector<std::uint8_t>>(detail::made(result, job), &detail::job_audio);
 }
 
-inline std::future<std::vector<TaskResult>> Client::get_task_statuses_async(
-    const std::vector<std::string>& task_ids, std::uint32_t max_connections) const {
+inline Job<std::uint64_t> Client::job_save_audio(std::int64_t run_id, const std::string& path) const {
+    camb_job* job = nullptr;
+    const camb_result result = camb_client_job_save_audio(client_, run_id, detail::c_str(path, "the path"), &job);
+    return Job<std::uint64_t>(detail::made(result, job), &detail::job_bytes);
+}
+
+inline Job<std::string> Client::job_get_audio_url(std::int64_t run_id) const {
+    camb_job* job = nullptr;
+    const camb_result result = camb_client_job_get_audio_url(client_, run_id, &job);
+    return Job<std::string>(detail::made(result, job), &detail::job_audio_url);
+}
+
+inline Job<std::vector<AudioUrl>> Client::job_get_audio_urls(const std::vector<std::int64_t>& run_ids) const {
+    camb_job* job = nullptr;
+    const camb_result result = camb_client_job_get_audio_urls(client_, run_ids.empty() ? nullptr : run_ids.data(),
+                                                              run_ids.size(), &job);
+    return Job<std::vector<AudioUrl>>(detail::made(result, job), &detail::job_audio_urls);
+}
+
+inline Job<std::vector<TaskResult>> Client::job_get_task_statuses(const std::vector<std::string>& task_ids,
+                                                                  std::uint32_t max_connections) const {
     // As get_task_statuses(): an id with a NUL byte is refused on its own.
     const std::vector<const char*> sent = detail::sent_ids(task_ids);
-    return detail::start_async<std::vector<TaskResult>>(
-        [&](camb_job_fn done, void* data, camb_job** job) {
-            return camb_client_start_get_task_statuses(client_, sent.empty() ? nullptr : sent.data(), sent.size(),
-                                                       max_connections, nullptr, done, data, job);
-        },
-        [task_ids](const camb_job* job) {
-            detail::check_job(job);
-            const camb_task_list* list = camb_job_task_list(job);
-            if (list == nullptr) {
-                detail::no_output("task list");
-            }
-            return detail::read_results(list, task_ids);
-        });
+    camb_job* job = nullptr;
+    const camb_result result = camb_client_job_get_task_statuses(client_, sent.empty() ? nullptr : sent.data(),
+                                                                 sent.size(), max_connections, &job);
+    detail::JobPtr owned = detail::made(result, job);
+    return Job<std::vector<TaskResult>>(std::move(owned), [task_ids](const camb_job* done) {
+        detail::check_job(done);
+        const camb_task_list* list = camb_job_task_list(done);  // the job's
+        if (list == nullptr) {
+            detail::no_output("task list");
+        }
+        return detail::read_results(list, task_ids);
+    });
 }
 
-inline std::future<Generation> Client::generate_async(const std::string& prompt, const std::string& path) const {
-    return generate_async(prompt, path, CreateOptions(), WaitOptions());
+inline Job<Generation> Client::job_generate(const std::string& prompt, const std::string& path) const {
+    return job_generate(prompt, path, CreateOptions(), WaitOptions());
+}
+
+inline Job<Generation> Client::job_generate(const std::string& prompt, const std::string& path,
+                                            const CreateOptions& create, const WaitOptions& wait) const {
+    const camb_create_options c = detail::create_options(create);
+    const camb_wait_options w = detail::wait_options(wait);
+    const char* text = detail::c_str(prompt, "the prompt");
+    const char* file = detail::c_str(path, "the path");
+    camb_job* job = nullptr;
+    const camb_result result = camb_client_job_generate(client_, text, &c, &w, file, &job);
+    return Job<Generation>(detail::made(result, job), &detail::job_generation);
+}
+
+// --- jobs: futures ---
+
+inline std::future<TaskInfo> Client::get_task_status_async(const std::string& task_id, JobQueue& queue) const {
+    return detail::submit_detached(job_get_task_status(task_id), queue);
+}
+
+inline std::future<std::string> Client::create_task_async(const std::string& prompt, JobQueue& queue) const {
+    return detail::submit_detached(job_create_task(prompt), queue);
+}
+
+inline std::future<std::string> Client::create_task_async(const std::string& prompt, const CreateOptions& options,
+                                                          JobQueue& queue) const {
+    return detail::submit_detached(job_create_task(prompt, options), queue);
+}
+
+inline std::future<TaskInfo> Client::wait_for_task_async(const std::string& task_id, JobQueue& queue) const {
+    return detail::submit_detached(job_wait_for_task(task_id), queue);
+}
+
+inline std::future<TaskInfo> Client::wait_for_task_async(const std::string& task_id, const WaitOptions& options,
+                                                         JobQueue& queue) const {
+    return detail::submit_detached(job_wait_for_task(task_id, options), queue);
+}
+
+inline std::future<std::vector<std::uint8_t>> Client::download_audio_async(std::int64_t run_id,
+                                                                          JobQueue& queue) const {
+    return detail::submit_detached(job_download_audio(run_id), queue);
+}
+
+inline std::future<std::uint64_t> Client::save_audio_async(std::int64_t run_id, const std::string& path,
+                                                           JobQueue& queue) const {
+    return detail::submit_detached(job_save_audio(run_id, path), queue);
+}
+
+inline std::future<std::string> Client::get_audio_url_async(std::int64_t run_id, JobQueue& queue) const {
+    return detail::submit_detached(job_get_audio_url(run_id), queue);
+}
+
+inline std::future<std::vector<AudioUrl>> Client::get_audio_urls_async(const std::vector<std::int64_t>& run_ids,
+                                                                       JobQueue& queue) const {
+    return detail::submit_detached(job_get_audio_urls(run_ids), queue);
+}
+
+inline std::future<std::vector<TaskResult>> Client::get_task_statuses_async(const std::vector<std::string>& task_ids,
+                                                                            JobQueue& queue) const {
+    return detail::submit_detached(job_get_task_statuses(task_ids), queue);
+}
+
+inline std::future<std::vector<TaskResult>> Client::get_task_statuses_async(const std::vector<std::string>& task_ids,
+                                                                            std::uint32_t max_connections,
+                                                                            JobQueue& queue) const {
+    return detail::submit_detached(job_get_task_statuses(task_ids, max_connections), queue);
 }
 
 inline std::future<Generation> Client::generate_async(const std::string& prompt, const std::string& path,
-                                                      const CreateOptions& create, const WaitOptions& wait) const {
-    const camb_create_options c = detail::create_options(create);
-    const camb_wait_options w = detail::wait_options(wait);
-    const char* text = detail::c_str(prompt, "the prompt");
-    const char* file = detail::c_str(path, "the path");
-    return detail::start_async<Generation>(
-        [&](camb_job_fn done, void* data, camb_job** job) {
-            return camb_client_start_generate(client_, text, &c, &w, file, nullptr, done, data, job);
-        },
-        &detail::job_generation);
+                                                      JobQueue& queue) const {
+    return detail::submit_detached(job_generate(prompt, path), queue);
 }
 
-// --- jobs on a queue ---
-
-inline Job Client::start_get_task_status(const std::string& task_id, const JobQueue& queue) const {
-    camb_job* job = nullptr;
-    detail::check(camb_client_start_get_task_status(client_, detail::c_str(task_id, "the task id"), queue.handle(),
-                                                    nullptr, nullptr, &job));
-    return Job(job);
-}
-
-inline Job Client::start_create_task(const std::string& prompt, const CreateOptions& options,
-                                     const JobQueue& queue) const {
-    const camb_create_options c = detail::create_options(options);
-    camb_job* job = nullptr;
-    detail::check(camb_client_start_create_task(client_, detail::c_str(prompt, "the prompt"), &c, queue.handle(),
-                                                nullptr, nullptr, &job));
-    return Job(job);
-}
-
-inline Job Client::start_wait_for_task(const std::string& task_id, const WaitOptions& options,
-                                       const JobQueue& queue) const {
-    const camb_wait_options c = detail::wait_options(options);
-    camb_job* job = nullptr;
-    detail::check(camb_client_start_wait_for_task(client_, detail::c_str(task_id, "the task id"), &c, queue.handle(),
-                                                  nullptr, nullptr, &job));
-    return Job(job);
-}
-
-inline Job Client::start_save_audio(std::int64_t run_id, const std::string& path, const JobQueue& queue) const {
-    camb_job* job = nullptr;
-    detail::check(camb_client_start_save_audio(client_, run_id, detail::c_str(path, "the path"), queue.handle(),
-                                               nullptr, nullptr, &job));
-    return Job(job);
-}
-
-inline Job Client::start_get_task_statuses(const std::vector<std::string>& task_ids, std::uint32_t max_connections,
-                                           const JobQueue& queue) const {
-    std::vector<const char*> ids;
-    ids.reserve(task_ids.size());
-    for (const std::string& id : task_ids) {
-        ids.push_back(detail::c_str(id, "a task id"));
-    }
-    camb_job* job = nullptr;
-    detail::check(camb_client_start_get_task_statuses(client_, ids.empty() ? nullptr : ids.data(), ids.size(),
-                                                      max_connections, queue.handle(), nullptr, nullptr, &job));
-    return Job(job);
-}
-
-inline Job Client::start_generate(const std::string& prompt, const std::string& path, const CreateOptions& create,
-                                  const WaitOptions& wait, const JobQueue& queue) const {
-    const camb_create_options c = detail::create_options(create);
-    const camb_wait_options w = detail::wait_options(wait);
-    camb_job* job = nullptr;
-    detail::check(camb_client_start_generate(client_, detail::c_str(prompt, "the prompt"), &c, &w,
-                                             detail::c_str(path, "the path"), queue.handle(), nullptr, nullptr, &job));
-    return Job(job);
+inline std::future<Generation> Client::generate_async(const std::string& prompt, const std::string& path,
+                                                      const CreateOptions& create, const WaitOptions& wait,
+                                                      JobQueue& queue) const {
+    return detail::submit_detached(job_generate(prompt, path, create, wait), queue);
 }
 
 }  // namespace camb

@@ -6,7 +6,8 @@
 //! engine is model-checked.
 //!
 //! Raised and lowered under the queue's lock, so readable exactly while the
-//! queue has events. The handle is `intptr_t` in the C ABI: a descriptor on
+//! queue has events. The handle is a pointer-sized `ptrdiff_t` in the C ABI (a
+//! `SOCKET` is pointer-sized on Windows): a descriptor on
 //! Unix, a `SOCKET` on Windows.
 
 use crate::error::{Error, ErrorKind};

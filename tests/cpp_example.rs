@@ -235,13 +235,27 @@ fn the_cpp_demo_runs_every_behaviour() {
         camb_emulator::wav::render("the sea at night [pending_ms:400]", "sound", DEMO_SECONDS),
         "the generated file is what the server rendered for its prompt"
     );
-    // Status jobs taken off a JobQueue after poll(2) on its descriptor.
+    // Status futures completed by dispatch() after poll(2) on the queue's descriptor.
     assert_eq!(
         lines[16], "queue: SUCCESS ERROR CAMB_RESULT_NOT_FOUND",
         "{log}"
     );
-    assert_eq!(lines[17], "done", "{log}");
-    assert_eq!(lines.len(), 18, "{log}");
+    // The audio downloaded into memory by a job: the very bytes of the file.
+    assert_eq!(
+        lines[17],
+        format!(
+            "download job: {} bytes in memory, the same as the file",
+            bytes.len()
+        ),
+        "{log}"
+    );
+    // A wait cancelled through its camb::Job while it slept between polls.
+    assert_eq!(
+        lines[18], "cancelled job after 1 poll: CAMB_RESULT_CANCELLED",
+        "{log}"
+    );
+    assert_eq!(lines[19], "done", "{log}");
+    assert_eq!(lines.len(), 20, "{log}");
     let _ = std::fs::remove_file(&wav);
     let _ = std::fs::remove_file(&generated_path);
 }
@@ -421,11 +435,12 @@ fn nothing_leaks_under_valgrind() {
     let edge = run_edge_cases(&emulator, &valgrind);
     assert!(edge.status.success(), "{}", both(&edge));
     assert!(text(&edge.stdout).contains("edge checks: all "));
-    // Jobs: each freed once, by its Job or by the callback that fills its future.
+    // Jobs: each freed once, by its Job (never submitted) or by the dispatch that
+    // completes its future; each record and log function freed once.
     let jobs = run_job_cases(&emulator, &valgrind);
     assert!(jobs.status.success(), "{}", both(&jobs));
     assert!(text(&jobs.stdout).contains("job checks: all "));
-    // The log function: closed with its Client, lines of later jobs dropped.
+    // The log function: destroyed through libcamb's finalizer, after its last line.
     let logs = run_log_cases(&emulator, &valgrind);
     assert!(logs.status.success(), "{}", both(&logs));
     assert!(text(&logs.stdout).contains("log checks: all "));
@@ -458,15 +473,18 @@ fn nothing_leaks_under_valgrind() {
 
 /// Corners of camb.hpp, checked from C++: type properties at compile time; error
 /// mapping, the builder's remembered refusal, strings with NUL bytes, moves,
-/// cancellation, callbacks that return false or throw, batches whose entries each
-/// carry their own result (intact after later calls), results read on another
-/// thread, and threads sharing a client at run time.
+/// cancellation (a token on every blocking network call), callbacks that return
+/// false or throw, the blocking generate, batches whose entries each carry their
+/// own result (intact after later calls), results read on another thread, and
+/// threads sharing a client at run time.
 /// Arguments: BASE_URL API_KEY TMPDIR (run with CAMB_API_KEY unset).
 const EDGE_CASES: &str = r##"
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -554,6 +572,13 @@ static std::optional<camb::Error> error_of(F&& f) {
 
 static bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
+}
+
+static bool exists(const std::string& path) { return std::ifstream(path).good(); }
+
+static std::uint64_t file_size(const std::string& path) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    return in ? static_cast<std::uint64_t>(in.tellg()) : 0;
 }
 
 struct Mine : std::runtime_error {
@@ -744,7 +769,7 @@ int main(int argc, char** argv) {
         camb::TaskInfo done = client.wait_for_task(id, fast(20), nullptr, [&](const camb::Progress& p) {
             ++polls;
             CHECK(p.polls == static_cast<std::uint32_t>(polls));
-            CHECK(p.poll_result == CAMB_RESULT_OK && p.error_message.empty());
+            CHECK(p.poll_result == CAMB_RESULT_OK && p.error_message.empty() && p.http_status == 0);
             saw_done = p.done;
             return true;
         });
@@ -851,6 +876,105 @@ int main(int argc, char** argv) {
                                   CAMB_RESULT_INVALID_PARAMETER, 0));
     }
 
+    // --- every blocking network call takes a cancel token ----------------------
+    {
+        camb::CancelToken token;
+        token.cancel();
+        CHECK(throws<camb::Cancelled>([&] { client.get_task_status("demo-success", &token); }, CAMB_RESULT_CANCELLED,
+                                      0));
+        CHECK(throws<camb::Cancelled>([&] { client.create_task("rain", {}, &token); }, CAMB_RESULT_CANCELLED, 0));
+        CHECK(throws<camb::Cancelled>([&] { client.get_audio_url(4242, &token); }, CAMB_RESULT_CANCELLED, 0));
+        CHECK(throws<camb::Cancelled>([&] { client.get_audio_urls({4242}, &token); }, CAMB_RESULT_CANCELLED, 0));
+        CHECK(throws<camb::Cancelled>([&] { client.save_audio(4242, dir + "/cancelled.wav", &token); },
+                                      CAMB_RESULT_CANCELLED, 0));
+        CHECK(throws<camb::Cancelled>([&] { client.get_task_statuses({"demo-success", "demo-error"}, 0, &token); },
+                                      CAMB_RESULT_CANCELLED, 0));
+        CHECK(!exists(dir + "/cancelled.wav"));
+        // A null token, or one reset, cancels nothing.
+        token.reset();
+        CHECK(client.get_task_status("demo-success", &token).run_id == 4242);
+        CHECK(client.get_task_status("demo-success", nullptr).run_id == 4242);
+        CHECK(!client.create_task("rain", {}, &token).empty());
+        CHECK(client.get_audio_url(4242, &token).rfind(base + "/_emulator/files/4242.wav", 0) == 0);
+        CHECK(client.get_audio_urls({4242}, &token).size() == 1);
+        CHECK(client.get_task_statuses({"demo-success", "demo-error"}, 0, &token).size() == 2);
+
+        // Cancelled from another thread while the call waits between polls.
+        const auto start = std::chrono::steady_clock::now();
+        std::thread canceller([&token] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            token.cancel();
+        });
+        CHECK(throws<camb::Cancelled>(
+            [&] { client.generate("a gong [pending_ms:60000]", dir + "/gong.wav", {}, fast(10000, 60000), &token); },
+            CAMB_RESULT_CANCELLED, 0));
+        canceller.join();
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
+        CHECK(!exists(dir + "/gong.wav"));
+    }
+
+    // --- generate: prompt to WAV file, blocking --------------------------------
+    {
+        camb::CreateOptions one_second;
+        one_second.duration_s = 1;
+        const std::string path = dir + "/generated.wav";
+        std::vector<std::string> seen;
+        const camb::Generation g =
+            client.generate("rain [pending_ms:200]", path, one_second, fast(20), nullptr, [&](const camb::Progress& p) {
+                if (p.status_changed) seen.push_back(p.status_text);
+                return true;
+            });
+        CHECK(g.task.status == camb::Status::Success && g.task_id == g.task.task_id && g.task.run_id);
+        CHECK(seen.size() == 2 && seen[0] == "PENDING" && seen[1] == "SUCCESS");
+        CHECK(g.polls >= 2);
+        CHECK(g.bytes > 44 && g.bytes == file_size(path));
+        const camb::TaskInfo now = client.get_task_status(g.task_id);
+        CHECK(now.status == camb::Status::Success && now.run_id == g.task.run_id);
+        std::uint64_t downloaded = 0;
+        if (g.task.run_id) {
+            downloaded = client.download_audio(*g.task.run_id, [](const std::uint8_t*, std::size_t) { return true; });
+        }
+        CHECK(downloaded == g.bytes);
+        // The defaults: the server's duration, libcamb's polls.
+        const camb::Generation d = client.generate("a click [pending_ms:0]", dir + "/default.wav");
+        CHECK(d.task.status == camb::Status::Success && d.bytes == file_size(dir + "/default.wav") && d.polls >= 1);
+
+        // A task that ends without audio: TASK_FAILED, its words, and no file.
+        CHECK(throws<camb::Error>([&] { client.generate("glass [status:ERROR]", dir + "/failed.wav", one_second, fast(20)); },
+                                  CAMB_RESULT_TASK_FAILED, 0,
+                                  "ended ERROR: PROCESSING_ERROR (The audio model failed to render this prompt)"));
+        CHECK(!exists(dir + "/failed.wav"));
+        // Refused before any task is created: a path that cannot be written, a
+        // NUL byte, bad options, a moved-from client.
+        CHECK(throws<camb::Error>([&] { client.generate("rain", dir + "/no-such-dir/a.wav"); }, CAMB_RESULT_IO, 0,
+                                  "does not exist"));
+        CHECK(throws<camb::Error>([&] { client.generate("rain", dir + "/"); }, CAMB_RESULT_IO, 0));
+        CHECK(throws<camb::Error>([&] { client.generate("rain", dir + std::string("/a\0.wav", 7)); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0, "NUL byte"));
+        CHECK(throws<camb::Error>([&] { client.generate("", path); }, CAMB_RESULT_INVALID_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { client.generate("rain", path, one_second, fast(-1)); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0, "negative"));
+        // The progress callback stops it, or throws: its exception comes out unchanged.
+        CHECK(throws<camb::Cancelled>(
+            [&] {
+                client.generate("rain [pending_ms:60000]", dir + "/stopped.wav", one_second, fast(20), nullptr,
+                                [](const camb::Progress& p) { return p.polls < 2; });
+            },
+            CAMB_RESULT_CANCELLED, 0));
+        bool caught_mine = false;
+        try {
+            client.generate("rain [pending_ms:60000]", dir + "/stopped.wav", one_second, fast(20), nullptr,
+                            [](const camb::Progress&) -> bool { throw Mine("mine"); });
+        } catch (const Mine& e) {
+            caught_mine = std::string(e.what()) == "mine";
+        }
+        CHECK(caught_mine);
+        CHECK(!exists(dir + "/stopped.wav"));
+        camb::Client a(opts);
+        const camb::Client b(std::move(a));
+        CHECK(throws<camb::Error>([&] { a.generate("rain", path); }, CAMB_RESULT_NULL_PARAMETER, 0));
+    }
+
     // --- batch: each task its own result, intact after later calls -----------
     {
         const std::vector<std::string> ids = {
@@ -908,7 +1032,7 @@ int main(int argc, char** argv) {
         // same bytes at the same addresses after other calls on this thread.
         const char* raw_ids[] = {"demo-success", "no-such-task"};
         camb_task_list* raw = nullptr;
-        CHECK(camb_client_get_task_statuses(client.handle(), raw_ids, 2, 0, &raw) == CAMB_RESULT_OK);
+        CHECK(camb_client_get_task_statuses(client.handle(), raw_ids, 2, 0, nullptr, &raw) == CAMB_RESULT_OK);
         const camb::detail::TaskListPtr list(raw);
         std::size_t text_len = 0, error_len = 0;
         const char* text = camb_task_status_text(camb_task_list_get(list.get(), 0), &text_len);
@@ -936,7 +1060,7 @@ int main(int argc, char** argv) {
         camb::TaskInfo info = client.wait_for_task("demo-error", fast(20));
         std::vector<camb::TaskResult> batch = client.get_task_statuses({"demo-success", "no-such-task"});
         camb_task* raw = nullptr;
-        CHECK(camb_client_get_task_status(client.handle(), "demo-error", &raw) == CAMB_RESULT_OK);
+        CHECK(camb_client_get_task_status(client.handle(), "demo-error", nullptr, &raw) == CAMB_RESULT_OK);
         camb::detail::TaskPtr task(raw);
         const camb_task* task_address = task.get();
 
@@ -1032,16 +1156,18 @@ int main(int argc, char** argv) {
 }
 "##;
 
-/// Jobs through camb.hpp: futures (the callback form of camb_client_start_*, a
-/// std::promise set on a libcamb thread, the job freed there), and camb::Job /
-/// camb::JobQueue (the queue form, for event loops: here poll(2) on its fd).
-/// Each result is compared with the blocking call's; failures come out as the
-/// wrapper's Error subclasses with the job's own words. Under valgrind (see
-/// nothing_leaks_under_valgrind) a job freed twice or never would show.
+/// Jobs through camb.hpp: futures completed by a camb::JobQueue on the thread
+/// that drives it (dispatch() after poll(2) on its fd, dispatch_until(), get(),
+/// or the queue's own dispatcher thread), and camb::Job handles that follow and
+/// cancel a job in flight. All nine operations' job forms; each result is
+/// compared with the blocking call's; failures come out as the wrapper's Error
+/// subclasses with the job's own words. Under valgrind (see
+/// nothing_leaks_under_valgrind) a job or a record freed twice or never would show.
 /// Arguments: BASE_URL API_KEY TMPDIR (run with CAMB_API_KEY unset).
 const JOB_CASES: &str = r##"
 #include <poll.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -1049,32 +1175,45 @@ const JOB_CASES: &str = r##"
 #include <future>
 #include <iterator>
 #include <optional>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "camb.hpp"
 
-static_assert(!std::is_copy_constructible_v<camb::Job>);
-static_assert(!std::is_copy_assignable_v<camb::Job>);
-static_assert(std::is_nothrow_move_constructible_v<camb::Job>);
-static_assert(std::is_nothrow_move_assignable_v<camb::Job>);
+static_assert(!std::is_copy_constructible_v<camb::Job<camb::TaskInfo>>);
+static_assert(!std::is_copy_assignable_v<camb::Job<camb::TaskInfo>>);
+static_assert(std::is_nothrow_move_constructible_v<camb::Job<camb::TaskInfo>>);
+static_assert(std::is_nothrow_move_assignable_v<camb::Job<camb::TaskInfo>>);
 static_assert(!std::is_copy_constructible_v<camb::JobQueue>);
 static_assert(!std::is_copy_assignable_v<camb::JobQueue>);
 static_assert(std::is_nothrow_move_constructible_v<camb::JobQueue>);
 static_assert(std::is_nothrow_move_assignable_v<camb::JobQueue>);
-static_assert(std::is_same_v<decltype(std::declval<camb::Client>().get_task_status_async("")),
-                             std::future<camb::TaskInfo>>);
-static_assert(std::is_same_v<decltype(std::declval<camb::Client>().wait_for_task_async("")),
-                             std::future<camb::TaskInfo>>);
-static_assert(std::is_same_v<decltype(std::declval<camb::Client>().generate_async("", "")),
-                             std::future<camb::Generation>>);
-static_assert(std::is_same_v<decltype(std::declval<camb::Client>().get_task_statuses_async({})),
+
+// The future of each of the nine operations, and its Job.
+#define q() std::declval<camb::JobQueue&>()
+#define c() std::declval<const camb::Client&>()
+static_assert(std::is_same_v<decltype(c().get_task_status_async("", q())), std::future<camb::TaskInfo>>);
+static_assert(std::is_same_v<decltype(c().create_task_async("", q())), std::future<std::string>>);
+static_assert(std::is_same_v<decltype(c().wait_for_task_async("", q())), std::future<camb::TaskInfo>>);
+static_assert(std::is_same_v<decltype(c().download_audio_async(1, q())), std::future<std::vector<std::uint8_t>>>);
+static_assert(std::is_same_v<decltype(c().save_audio_async(1, "", q())), std::future<std::uint64_t>>);
+static_assert(std::is_same_v<decltype(c().get_audio_url_async(1, q())), std::future<std::string>>);
+static_assert(std::is_same_v<decltype(c().get_audio_urls_async({}, q())), std::future<std::vector<camb::AudioUrl>>>);
+static_assert(std::is_same_v<decltype(c().get_task_statuses_async({}, q())),
                              std::future<std::vector<camb::TaskResult>>>);
-static_assert(std::is_same_v<decltype(std::declval<camb::JobQueue>().pop()), const camb_job*>);
+static_assert(std::is_same_v<decltype(c().generate_async("", "", q())), std::future<camb::Generation>>);
+static_assert(std::is_same_v<decltype(c().job_generate("", "")), camb::Job<camb::Generation>>);
+static_assert(std::is_same_v<decltype(c().job_download_audio(1)), camb::Job<std::vector<std::uint8_t>>>);
+static_assert(std::is_same_v<decltype(c().job_get_task_statuses({})), camb::Job<std::vector<camb::TaskResult>>>);
+static_assert(std::is_same_v<decltype(c().job_get_task_status("").submit(q())), std::future<camb::TaskInfo>>);
+static_assert(std::is_same_v<decltype(q().dispatch()), std::size_t>);
+static_assert(std::is_same_v<decltype(q().fd()), int>);
+#undef q
+#undef c
 
 static int checks = 0;
 static int failures = 0;
@@ -1113,11 +1252,17 @@ static bool throws(F&& f, camb_result code, int http = -1, const char* contains 
     return false;
 }
 
-// A future is ready within a generous bound (valgrind is slow): a job that is
-// never delivered fails a check instead of hanging the test.
+// A future of `queue` is ready within a generous bound (valgrind is slow),
+// dispatching meanwhile: a job that is never delivered fails a check instead
+// of hanging the test.
 template <class T>
-static bool ready(const std::future<T>& f) {
-    return f.valid() && f.wait_for(seconds(60)) == std::future_status::ready;
+static bool ready(camb::JobQueue& queue, const std::future<T>& f) {
+    return queue.dispatch_until(f, seconds(60));
+}
+
+template <class T>
+static bool ready_now(const std::future<T>& f) {
+    return f.valid() && f.wait_for(seconds(0)) == std::future_status::ready;
 }
 
 static bool readable(int fd, int timeout_ms) {
@@ -1153,6 +1298,25 @@ static long long ms_since(Clock::time_point start) {
     return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
 }
 
+template <class P>
+static bool wait_for(P predicate, int timeout_ms = 30000) {
+    const auto start = Clock::now();
+    while (!predicate()) {
+        if (ms_since(start) > timeout_ms) return false;
+        std::this_thread::sleep_for(milliseconds(5));
+    }
+    return true;
+}
+
+static std::string download(const camb::Client& client, std::int64_t run_id) {
+    std::string bytes;
+    client.download_audio(run_id, [&](const std::uint8_t* d, std::size_t n) {
+        bytes.append(reinterpret_cast<const char*>(d), n);
+        return true;
+    });
+    return bytes;
+}
+
 int main(int argc, char** argv) {
     if (argc != 4) {
         std::fprintf(stderr, "usage: jobs BASE_URL API_KEY TMPDIR\n");
@@ -1163,53 +1327,108 @@ int main(int argc, char** argv) {
     opts.base_url = base;
     opts.api_key = key;
     opts.timeout = seconds(10);
+    // Declared before the clients: a client goes first and cancels its jobs.
+    camb::JobQueue queue;
     const camb::Client client(opts);
     camb::CreateOptions one_second;
     one_second.duration_s = 1;
 
     // --- a status through a future equals the blocking call's ----------------
     for (const char* id : {"demo-success", "demo-error", "demo-pending", "demo-unknown", "nul-task"}) {
-        std::future<camb::TaskInfo> f = client.get_task_status_async(id);
-        CHECK(ready(f));
-        if (ready(f)) {
+        std::future<camb::TaskInfo> f = client.get_task_status_async(id, queue);
+        CHECK(ready(queue, f));
+        if (ready_now(f)) {
             const camb::TaskInfo info = f.get();
             CHECK(same(info, client.get_task_status(id)));
             CHECK(info.task_id == id);
         }
     }
+    CHECK(queue.in_flight() == 0);
     {
-        std::future<camb::TaskInfo> nul = client.get_task_status_async("nul-task");
-        CHECK(ready(nul) && nul.get().status_text == std::string("DONE\0LATER", 10));
+        CHECK(queue.get(client.get_task_status_async("nul-task", queue)).status_text ==
+              std::string("DONE\0LATER", 10));
         // The job's own code, words and HTTP status, as the blocking call's.
-        std::future<camb::TaskInfo> missing = client.get_task_status_async("no-such-task");
-        CHECK(ready(missing));
+        std::future<camb::TaskInfo> missing = client.get_task_status_async("no-such-task", queue);
+        CHECK(ready(queue, missing));
         CHECK(throws<camb::NotFound>([&] { missing.get(); }, CAMB_RESULT_NOT_FOUND, 404,
                                      "HTTP 404 Not Found: Task not found: no-such-task"));
         camb::ClientOptions wrong_key = opts;
         wrong_key.api_key = "wrong-key";
         const camb::Client wrong(wrong_key);
-        std::future<camb::TaskInfo> unauthorized = wrong.get_task_status_async("demo-success");
-        CHECK(ready(unauthorized));
+        std::future<camb::TaskInfo> unauthorized = wrong.get_task_status_async("demo-success", queue);
+        CHECK(ready(queue, unauthorized));
         CHECK(throws<camb::Unauthorized>([&] { unauthorized.get(); }, CAMB_RESULT_UNAUTHORIZED, 401));
     }
 
-    // --- refused starts throw at once, with libcamb's words ---------------------
+    // --- a future is completed by dispatch(), on this thread, and nowhere else --
     {
-        CHECK(throws<camb::Error>([&] { client.get_task_status_async(""); }, CAMB_RESULT_INVALID_PARAMETER, 0, "empty"));
-        CHECK(throws<camb::Error>([&] { client.get_task_status_async(std::string("demo\0x", 6)); },
+        camb::Job<camb::TaskInfo> job = client.job_get_task_status("demo-success");
+        CHECK(job.kind() == camb::JobKind::GetTaskStatus && job.state() == camb::JobState::New && !job.submitted());
+        std::future<camb::TaskInfo> f = job.submit(queue);
+        CHECK(job.submitted() && queue.in_flight() == 1);
+        // Finished on libcamb's threads and put on the queue: the future waits
+        // for this thread.
+        CHECK(readable(queue.fd(), 20000));
+        CHECK(wait_for([&] { return job.state() == camb::JobState::Done; }));
+        std::this_thread::sleep_for(milliseconds(50));
+        CHECK(!ready_now(f) && queue.in_flight() == 1);
+        CHECK(queue.dispatch() == 1);
+        CHECK(ready_now(f) && queue.in_flight() == 0 && !readable(queue.fd(), 0));
+        CHECK(ready_now(f) && f.get().run_id == 4242);
+        CHECK(job.state() == camb::JobState::Done && job.task_status() == camb::Status::Success);
+        CHECK(queue.dispatch() == 0 && queue.dispatch(milliseconds(30)) == 0);
+    }
+
+    // --- refused jobs throw at once, with libcamb's words ------------------------
+    {
+        CHECK(throws<camb::Error>([&] { client.get_task_status_async("", queue); }, CAMB_RESULT_INVALID_PARAMETER, 0,
+                                  "empty"));
+        CHECK(throws<camb::Error>([&] { client.get_task_status_async(std::string("demo\0x", 6), queue); },
                                   CAMB_RESULT_INVALID_PARAMETER, 0, "NUL byte"));
         camb::CreateOptions too_long;
         too_long.duration_s = 11;
-        CHECK(throws<camb::Error>([&] { client.generate_async("rain", dir + "/never.wav", too_long, fast(20)); },
+        CHECK(throws<camb::Error>(
+            [&] { client.generate_async("rain", dir + "/never.wav", too_long, fast(20), queue); },
+            CAMB_RESULT_INVALID_PARAMETER, 0));
+        // The path is checked before any task is created (and billed).
+        CHECK(throws<camb::Error>([&] { client.job_generate("rain", dir + "/no-such-dir/x.wav"); }, CAMB_RESULT_IO, 0,
+                                  "does not exist"));
+        CHECK(throws<camb::Error>([&] { client.wait_for_task_async("demo-success", fast(0), queue); },
                                   CAMB_RESULT_INVALID_PARAMETER, 0));
-        CHECK(throws<camb::Error>([&] { client.wait_for_task_async("demo-success", fast(0)); },
+        CHECK(throws<camb::Error>([&] { client.create_task_async("", queue); }, CAMB_RESULT_INVALID_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { client.job_get_audio_urls(std::vector<std::int64_t>(1001, 4242)); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0, "1001"));
+        CHECK(throws<camb::Error>([&] { client.job_get_task_statuses({"demo-success"}, 33); },
                                   CAMB_RESULT_INVALID_PARAMETER, 0));
-        CHECK(throws<camb::Error>([&] { client.create_task_async(""); }, CAMB_RESULT_INVALID_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { client.save_audio_async(4242, dir + std::string("/a\0.wav", 7), queue); },
+                                  CAMB_RESULT_INVALID_PARAMETER, 0, "NUL byte"));
         camb::Client moved(opts);
         const camb::Client taker(std::move(moved));
-        CHECK(throws<camb::Error>([&] { moved.get_task_status_async("demo-success"); },
+        CHECK(throws<camb::Error>([&] { moved.get_task_status_async("demo-success", queue); },
                                   CAMB_RESULT_NULL_PARAMETER, 0));
+        CHECK(throws<camb::Error>([&] { moved.job_download_audio(4242); }, CAMB_RESULT_NULL_PARAMETER, 0));
         CHECK(!exists(dir + "/never.wav"));
+        CHECK(queue.in_flight() == 0);
+
+        // A refused submit leaves the job to its Job, which may submit it again.
+        camb::Job<camb::TaskInfo> job = client.job_get_task_status("demo-success");
+        camb::JobQueue gone;
+        camb::JobQueue other(std::move(gone));
+        CHECK(throws<camb::Error>([&] { job.submit(gone); }, CAMB_RESULT_NULL_PARAMETER, 0));
+        CHECK(!job.submitted() && job.state() == camb::JobState::New);
+        std::future<camb::TaskInfo> f = job.submit(other);
+        CHECK(throws<camb::Error>([&] { job.submit(other); }, CAMB_RESULT_INVALID_PARAMETER, 0, "submitted already"));
+        CHECK(ready(other, f) && f.get().run_id == 4242);
+        // A job whose client is gone cannot start; its Job frees it.
+        std::optional<camb::Job<camb::TaskInfo>> orphan;
+        {
+            const camb::Client short_lived(opts);
+            orphan.emplace(short_lived.job_get_task_status("demo-success"));
+        }
+        CHECK(throws<camb::Error>([&] { orphan->submit(queue); }, CAMB_RESULT_INVALID_PARAMETER, 0, "freed"));
+        CHECK(queue.in_flight() == 0);
+        // Never submitted: freed with its Job (valgrind checks).
+        const camb::Job<camb::Generation> unused = client.job_generate("unused", dir + "/unused.wav");
     }
 
     // --- many futures at once, from several threads, each its own result --------
@@ -1217,10 +1436,10 @@ int main(int argc, char** argv) {
         std::vector<std::future<camb::TaskInfo>> futures;
         for (int i = 0; i < 16; ++i) {
             futures.push_back(client.get_task_status_async(
-                i % 3 == 0 ? "demo-success" : i % 3 == 1 ? "demo-error" : "missing-" + std::to_string(i)));
+                i % 3 == 0 ? "demo-success" : i % 3 == 1 ? "demo-error" : "missing-" + std::to_string(i), queue));
         }
         for (int i = 0; i < 16; ++i) {
-            CHECK(ready(futures[i]));
+            CHECK(ready(queue, futures[i]));
             if (i % 3 == 0) {
                 CHECK(futures[i].get().run_id == 4242);
             } else if (i % 3 == 1) {
@@ -1230,17 +1449,19 @@ int main(int argc, char** argv) {
                 CHECK(throws<camb::NotFound>([&] { futures[i].get(); }, CAMB_RESULT_NOT_FOUND, 404, id.c_str()));
             }
         }
+        // Four threads share the queue and all dispatch it: each job is taken
+        // once, by one of them, and each future still gets its own result.
         int wrong = 0;
         std::vector<std::thread> threads;
         std::vector<int> wrong_per_thread(4, 0);
         for (int t = 0; t < 4; ++t) {
-            threads.emplace_back([&client, &wrong_per_thread, t] {
+            threads.emplace_back([&client, &queue, &wrong_per_thread, t] {
                 std::vector<std::future<camb::TaskInfo>> mine;
                 for (int i = 0; i < 5; ++i) {
-                    mine.push_back(client.get_task_status_async(i % 2 == 0 ? "demo-success" : "demo-unknown"));
+                    mine.push_back(client.get_task_status_async(i % 2 == 0 ? "demo-success" : "demo-unknown", queue));
                 }
                 for (int i = 0; i < 5; ++i) {
-                    if (!ready(mine[i])) {
+                    if (!ready(queue, mine[i])) {
                         ++wrong_per_thread[t];
                         continue;
                     }
@@ -1252,35 +1473,79 @@ int main(int argc, char** argv) {
         for (auto& thread : threads) thread.join();
         for (int w : wrong_per_thread) wrong += w;
         CHECK(wrong == 0);
+        CHECK(queue.in_flight() == 0);
+    }
+
+    // --- a queue with its own dispatcher thread: future.get() just works --------
+    {
+        camb::JobQueue threaded(camb::JobQueue::Dispatch::Thread);
+        std::vector<std::future<camb::TaskInfo>> futures;
+        for (int i = 0; i < 6; ++i) {
+            futures.push_back(client.get_task_status_async(i % 2 == 0 ? "demo-success" : "no-such-task", threaded));
+        }
+        std::atomic<int> wrong{0};
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 6; ++i) {
+            threads.emplace_back([&futures, &wrong, i] {
+                if (futures[i].wait_for(seconds(60)) != std::future_status::ready) {
+                    ++wrong;
+                    return;
+                }
+                try {
+                    if (futures[i].get().run_id != 4242 || i % 2 != 0) ++wrong;
+                } catch (const camb::NotFound&) {
+                    if (i % 2 == 0) ++wrong;
+                }
+            });
+        }
+        for (auto& thread : threads) thread.join();
+        CHECK(wrong == 0);
+        CHECK(!readable(threaded.fd(), 0) && threaded.dispatch() == 0);
+        // dispatch_until() and get() on such a queue wait for its thread.
+        std::future<camb::TaskInfo> f = client.get_task_status_async("demo-error", threaded);
+        CHECK(threaded.dispatch_until(f, seconds(60)) && f.get().run_id == 4243);
+        CHECK(threaded.get(client.get_task_status_async("demo-unknown", threaded)).status == camb::Status::Unknown);
+        CHECK(wait_for([&] { return threaded.in_flight() == 0; }));
+        // Destroyed with a job in flight: waits for it, which its Client's
+        // destruction cancels.
+        std::future<camb::TaskInfo> late;
+        {
+            const camb::Client doomed(opts);
+            late = doomed.wait_for_task_async("demo-pending", fast(10000, 60000), threaded);
+            std::this_thread::sleep_for(milliseconds(100));
+        }
+        CHECK(late.wait_for(seconds(60)) == std::future_status::ready);
+        CHECK(throws<camb::Cancelled>([&] { late.get(); }, CAMB_RESULT_CANCELLED, 0));
     }
 
     // --- create, wait, save, batch as futures ---------------------------------
     {
-        std::future<std::string> created = client.create_task_async("a kettle [pending_ms:300]", one_second);
-        CHECK(ready(created));
+        std::future<std::string> created = client.create_task_async("a kettle [pending_ms:300]", one_second, queue);
+        CHECK(ready(queue, created));
         const std::string id = created.get();
         CHECK(!id.empty());
-        std::future<camb::TaskInfo> waited = client.wait_for_task_async(id, fast(20));
-        CHECK(ready(waited));
+        std::future<camb::TaskInfo> waited = client.wait_for_task_async(id, fast(20), queue);
+        CHECK(ready(queue, waited));
         const camb::TaskInfo info = waited.get();
         CHECK(info.status == camb::Status::Success && info.run_id.has_value());
         CHECK(same(info, client.get_task_status(id)));
         if (info.run_id) {
-            std::future<std::uint64_t> saved = client.save_audio_async(*info.run_id, dir + "/saved.wav");
-            CHECK(ready(saved));
+            std::future<std::uint64_t> saved = client.save_audio_async(*info.run_id, dir + "/saved.wav", queue);
+            CHECK(ready(queue, saved));
             const std::uint64_t bytes = saved.get();
             CHECK(bytes == file(dir + "/saved.wav").size() && is_wav(file(dir + "/saved.wav")));
         }
-        std::future<std::uint64_t> no_run = client.save_audio_async(999999, dir + "/no-run.wav");
-        CHECK(ready(no_run));
+        std::future<std::uint64_t> no_run = client.save_audio_async(999999, dir + "/no-run.wav", queue);
+        CHECK(ready(queue, no_run));
         CHECK(throws<camb::NotFound>([&] { no_run.get(); }, CAMB_RESULT_NOT_FOUND, 404));
-        std::future<camb::TaskInfo> late = client.wait_for_task_async("demo-pending", fast(20, 200));
-        CHECK(ready(late));
+        CHECK(!exists(dir + "/no-run.wav"));
+        std::future<camb::TaskInfo> late = client.wait_for_task_async("demo-pending", fast(20, 200), queue);
+        CHECK(ready(queue, late));
         CHECK(throws<camb::Timeout>([&] { late.get(); }, CAMB_RESULT_TIMEOUT, 0));
 
         const std::vector<std::string> ids = {"demo-success", "no-such-task", "", std::string("x\0y", 3), "demo-error"};
-        std::future<std::vector<camb::TaskResult>> batch = client.get_task_statuses_async(ids, 2);
-        CHECK(ready(batch));
+        std::future<std::vector<camb::TaskResult>> batch = client.get_task_statuses_async(ids, 2, queue);
+        CHECK(ready(queue, batch));
         const std::vector<camb::TaskResult> got = batch.get();
         const std::vector<camb::TaskResult> expected = client.get_task_statuses(ids, 2);
         CHECK(got.size() == ids.size() && expected.size() == ids.size());
@@ -1296,14 +1561,48 @@ int main(int argc, char** argv) {
         }
         CHECK(got.size() == 5 && got[1].error && got[1].error->code() == CAMB_RESULT_NOT_FOUND);
         CHECK(got.size() == 5 && got[3].error && std::strstr(got[3].error->what(), "NUL byte") != nullptr);
+        CHECK(queue.get(client.get_task_statuses_async({}, queue)).empty());
+    }
+
+    // --- the audio as futures: in memory, its URL, the URLs of many runs --------
+    {
+        const std::string expected = download(client, 4242);
+        std::future<std::vector<std::uint8_t>> audio = client.download_audio_async(4242, queue);
+        CHECK(ready(queue, audio));
+        const std::vector<std::uint8_t> bytes = audio.get();
+        CHECK(std::string(bytes.begin(), bytes.end()) == expected && is_wav(expected));
+        std::future<std::vector<std::uint8_t>> no_run = client.download_audio_async(999999, queue);
+        CHECK(ready(queue, no_run));
+        CHECK(throws<camb::NotFound>([&] { no_run.get(); }, CAMB_RESULT_NOT_FOUND, 404));
+        std::future<std::vector<std::uint8_t>> failed_run = client.download_audio_async(4243, queue);
+        CHECK(ready(queue, failed_run));
+        CHECK(throws<camb::Error>([&] { failed_run.get(); }, CAMB_RESULT_HTTP_STATUS, 400));
+
+        std::future<std::string> url = client.get_audio_url_async(4242, queue);
+        CHECK(ready(queue, url));
+        CHECK(url.get().rfind(base + "/_emulator/files/4242.wav?signature=", 0) == 0);
+        std::future<std::string> no_url = client.get_audio_url_async(999999, queue);
+        CHECK(ready(queue, no_url));
+        CHECK(throws<camb::NotFound>([&] { no_url.get(); }, CAMB_RESULT_NOT_FOUND, 404));
+
+        std::future<std::vector<camb::AudioUrl>> urls = client.get_audio_urls_async({4242, 999999, 4242}, queue);
+        CHECK(ready(queue, urls));
+        const std::vector<camb::AudioUrl> got = urls.get();
+        const std::vector<camb::AudioUrl> blocking = client.get_audio_urls({4242, 999999, 4242});
+        CHECK(got.size() == 3 && blocking.size() == 3);
+        CHECK(got.size() == 3 && got[0].run_id == 4242 && got[0].url &&
+              got[0].url->rfind(base + "/_emulator/files/4242.wav", 0) == 0);
+        CHECK(got.size() == 3 && got[1].run_id == 999999 && !got[1].url && !blocking[1].url);
+        CHECK(got.size() == 3 && got[2].run_id == 4242 && got[2].url.has_value());
+        CHECK(queue.get(client.get_audio_urls_async({}, queue)).empty());
     }
 
     // --- generate_async: prompt to WAV file in one job --------------------------
     {
         const std::string path = dir + "/generated.wav";
         std::future<camb::Generation> f =
-            client.generate_async("rain on a tin roof [pending_ms:300]", path, one_second, fast(20));
-        CHECK(ready(f));
+            client.generate_async("rain on a tin roof [pending_ms:300]", path, one_second, fast(20), queue);
+        CHECK(ready(queue, f));
         const camb::Generation g = f.get();
         const std::string bytes = file(path);
         CHECK(g.task.status == camb::Status::Success && g.task.task_id == g.task_id && g.task.run_id);
@@ -1311,31 +1610,26 @@ int main(int argc, char** argv) {
         CHECK(g.bytes == bytes.size() && is_wav(bytes));
         CHECK(g.polls >= 4);  // every 20 ms (not libcamb's default 2 s) for a task pending 300 ms
         if (g.task.run_id) {
-            std::string downloaded;
-            client.download_audio(*g.task.run_id, [&](const std::uint8_t* d, std::size_t n) {
-                downloaded.append(reinterpret_cast<const char*>(d), n);
-                return true;
-            });
-            CHECK(downloaded == bytes);
+            CHECK(download(client, *g.task.run_id) == bytes);
         }
 
         // A task that ends without audio: TASK_FAILED, and no file.
         std::future<camb::Generation> failed =
-            client.generate_async("glass [status:ERROR]", dir + "/failed.wav", one_second, fast(20));
-        CHECK(ready(failed));
+            client.generate_async("glass [status:ERROR]", dir + "/failed.wav", one_second, fast(20), queue);
+        CHECK(ready(queue, failed));
         CHECK(throws<camb::Error>([&] { failed.get(); }, CAMB_RESULT_TASK_FAILED, 0,
                                   "ended ERROR: PROCESSING_ERROR (The audio model failed to render this prompt)"));
         CHECK(!exists(dir + "/failed.wav"));
 
-        // A dropped future: the job runs to its end (the file appears) and frees
-        // itself; valgrind would see it leak or freed twice.
+        // A dropped future: the job runs to its end (the file appears), and the
+        // queue's dispatch frees it; valgrind would see it leak or freed twice.
         const std::string dropped = dir + "/dropped.wav";
-        static_cast<void>(client.generate_async("a bell [pending_ms:100]", dropped, one_second, fast(20)));
+        static_cast<void>(client.generate_async("a bell [pending_ms:100]", dropped, one_second, fast(20), queue));
         const auto start = Clock::now();
-        while (!exists(dropped) && ms_since(start) < 60000) {
-            std::this_thread::sleep_for(milliseconds(20));
+        while (queue.in_flight() != 0 && ms_since(start) < 60000) {
+            queue.dispatch(milliseconds(100));
         }
-        CHECK(exists(dropped));
+        CHECK(exists(dropped) && queue.in_flight() == 0);
     }
 
     // --- destroying the client cancels its jobs: their futures hold Cancelled ---
@@ -1345,118 +1639,171 @@ int main(int argc, char** argv) {
         const auto start = Clock::now();
         {
             const camb::Client doomed(opts);
-            waiting = doomed.wait_for_task_async("demo-pending", fast(10000, 60000));
+            waiting = doomed.wait_for_task_async("demo-pending", fast(10000, 60000), queue);
             generating = doomed.generate_async("a gong [pending_ms:60000]", dir + "/doomed.wav", one_second,
-                                               fast(10000, 60000));
+                                               fast(10000, 60000), queue);
             std::this_thread::sleep_for(milliseconds(100));
         }
-        CHECK(ready(waiting) && ready(generating));
+        CHECK(ready(queue, waiting) && ready(queue, generating));
         CHECK(ms_since(start) < 20000);
         CHECK(throws<camb::Cancelled>([&] { waiting.get(); }, CAMB_RESULT_CANCELLED, 0));
         CHECK(throws<camb::Cancelled>([&] { generating.get(); }, CAMB_RESULT_CANCELLED, 0));
         CHECK(!exists(dir + "/doomed.wav"));
     }
 
-    // --- Job and JobQueue: the event loop's way --------------------------------
+    // --- Job handles and poll(2) on the queue's fd: the event loop's way --------
     {
-        camb::JobQueue queue;
-        CHECK(queue.fd() >= 0);
-        CHECK(!readable(queue.fd(), 0));
-        CHECK(queue.pop() == nullptr);
-        std::vector<camb::Job> jobs;
-        jobs.push_back(client.start_get_task_status("demo-success", queue));
-        jobs.push_back(client.start_get_task_status("no-such-task", queue));
-        jobs.push_back(client.start_get_task_statuses({"demo-error", "missing-q"}, 0, queue));
-        jobs.push_back(client.start_generate("waves [pending_ms:200]", dir + "/queued.wav", one_second, fast(20), queue));
-        jobs.push_back(client.start_create_task("a drum", one_second, queue));
-        jobs.push_back(client.start_save_audio(4242, dir + "/queued-save.wav", queue));
+        camb::Job<camb::TaskInfo> status = client.job_get_task_status("demo-success");
+        camb::Job<camb::TaskInfo> missing = client.job_get_task_status("no-such-task");
+        camb::Job<std::vector<camb::TaskResult>> batch = client.job_get_task_statuses({"demo-error", "missing-q"});
+        camb::Job<camb::Generation> generate =
+            client.job_generate("waves [pending_ms:200]", dir + "/queued.wav", one_second, fast(20));
+        camb::Job<std::string> create = client.job_create_task("a drum", one_second);
+        camb::Job<std::uint64_t> save = client.job_save_audio(4242, dir + "/queued-save.wav");
+        camb::Job<std::vector<std::uint8_t>> audio = client.job_download_audio(4242);
+        camb::Job<std::string> url = client.job_get_audio_url(4242);
+        camb::Job<std::vector<camb::AudioUrl>> urls = client.job_get_audio_urls({4242, 999999});
+        camb::Job<camb::TaskInfo> wait = client.job_wait_for_task("demo-success", fast(20));
+        CHECK(status.kind() == camb::JobKind::GetTaskStatus && batch.kind() == camb::JobKind::GetTaskStatuses);
+        CHECK(generate.kind() == camb::JobKind::Generate && create.kind() == camb::JobKind::CreateTask);
+        CHECK(save.kind() == camb::JobKind::SaveAudio && audio.kind() == camb::JobKind::DownloadAudio);
+        CHECK(url.kind() == camb::JobKind::GetAudioUrl && urls.kind() == camb::JobKind::GetAudioUrls);
+        CHECK(wait.kind() == camb::JobKind::WaitForTask && wait.state() == camb::JobState::New);
 
-        std::multiset<const camb_job*> taken;
+        CHECK(!readable(queue.fd(), 0));
+        std::future<camb::TaskInfo> f_status = status.submit(queue);
+        std::future<camb::TaskInfo> f_missing = missing.submit(queue);
+        std::future<std::vector<camb::TaskResult>> f_batch = batch.submit(queue);
+        std::future<camb::Generation> f_generate = generate.submit(queue);
+        std::future<std::string> f_create = create.submit(queue);
+        std::future<std::uint64_t> f_save = save.submit(queue);
+        std::future<std::vector<std::uint8_t>> f_audio = audio.submit(queue);
+        std::future<std::string> f_url = url.submit(queue);
+        std::future<std::vector<camb::AudioUrl>> f_urls = urls.submit(queue);
+        std::future<camb::TaskInfo> f_wait = wait.submit(queue);
+        CHECK(queue.in_flight() == 10);
+
+        // An event loop's turn: wait until the descriptor is readable, then
+        // complete the futures on this thread.
+        std::size_t taken = 0;
         const auto start = Clock::now();
-        while (taken.size() < jobs.size() && ms_since(start) < 60000) {
+        while (queue.in_flight() > 0 && ms_since(start) < 60000) {
             if (readable(queue.fd(), 100)) {
-                while (const camb_job* job = queue.pop()) {
-                    taken.insert(job);
-                }
+                taken += queue.dispatch();
             }
         }
-        CHECK(taken.size() == jobs.size());
-        for (const camb::Job& job : jobs) {
-            CHECK(taken.count(job.handle()) == 1);
-            CHECK(job.done() && job.state() == camb::JobState::Done);
-        }
+        CHECK(taken == 10 && queue.in_flight() == 0);
         CHECK(!readable(queue.fd(), 0));
-        CHECK(jobs[0].result() == CAMB_RESULT_OK && jobs[0].task().run_id == 4242);
-        CHECK(same(jobs[0].task(), client.get_task_status("demo-success")));
-        CHECK(jobs[0].task_id() == "demo-success");
-        CHECK(jobs[1].result() == CAMB_RESULT_NOT_FOUND);
-        CHECK(throws<camb::NotFound>([&] { jobs[1].task(); }, CAMB_RESULT_NOT_FOUND, 404, "no-such-task"));
-        const std::vector<camb::TaskResult> list = jobs[2].task_list();
+        CHECK(ready_now(f_status) && ready_now(f_missing) && ready_now(f_batch) && ready_now(f_generate));
+        CHECK(ready_now(f_create) && ready_now(f_save) && ready_now(f_audio) && ready_now(f_url));
+        CHECK(ready_now(f_urls) && ready_now(f_wait));
+        CHECK(status.state() == camb::JobState::Done && generate.state() == camb::JobState::Done);
+        if (!ready_now(f_wait)) return 1;  // nothing below could finish
+
+        CHECK(same(f_status.get(), client.get_task_status("demo-success")));
+        CHECK(throws<camb::NotFound>([&] { f_missing.get(); }, CAMB_RESULT_NOT_FOUND, 404, "no-such-task"));
+        const std::vector<camb::TaskResult> list = f_batch.get();
         CHECK(list.size() == 2 && list[0].ok() && list[0].info->status == camb::Status::Error);
         CHECK(list.size() == 2 && list[1].task_id == "missing-q" && list[1].error &&
               list[1].error->code() == CAMB_RESULT_NOT_FOUND);
-        const camb::Generation g = jobs[3].generation();
+        const camb::Generation g = f_generate.get();
         CHECK(g.task.status == camb::Status::Success && g.bytes == file(dir + "/queued.wav").size());
-        CHECK(!jobs[4].task_id().empty());
-        CHECK(throws<camb::Error>([&] { jobs[4].task(); }, CAMB_RESULT_INVALID_PARAMETER, 0, "no task"));
-        CHECK(jobs[5].bytes() == file(dir + "/queued-save.wav").size() && is_wav(file(dir + "/queued-save.wav")));
+        CHECK(generate.polls() == g.polls && generate.task_status() == camb::Status::Success);
+        CHECK(!f_create.get().empty());
+        CHECK(f_save.get() == file(dir + "/queued-save.wav").size() && is_wav(file(dir + "/queued-save.wav")));
+        const std::vector<std::uint8_t> bytes = f_audio.get();
+        CHECK(std::string(bytes.begin(), bytes.end()) == file(dir + "/queued-save.wav"));
+        CHECK(f_url.get().rfind(base + "/_emulator/files/4242.wav?signature=", 0) == 0);
+        const std::vector<camb::AudioUrl> got = f_urls.get();
+        CHECK(got.size() == 2 && got[0].url && !got[1].url);
+        CHECK(same(f_wait.get(), client.get_task_status("demo-success")));
+        CHECK(wait.polls() >= 1 && wait.task_status() == camb::Status::Success);
+        // Done: cancelling it now changes nothing.
+        status.cancel();
+        CHECK(status.state() == camb::JobState::Done);
 
-        // A waiting job: not ready, followed while it sleeps, cancelled at once.
-        camb::Job wait = client.start_wait_for_task("demo-pending", fast(10000, 60000), queue);
-        CHECK(throws<camb::Error>([&] { wait.task(); }, CAMB_RESULT_NOT_READY, 0));
+        // A waiting job: followed while it sleeps, cancelled at once.
+        camb::Job<camb::TaskInfo> sleeper = client.job_wait_for_task("demo-pending", fast(10000, 60000));
+        std::future<camb::TaskInfo> f_sleeper = sleeper.submit(queue);
+        CHECK(wait_for([&] { return sleeper.state() == camb::JobState::Waiting; }));
+        CHECK(sleeper.polls() == 1 && sleeper.task_status() == camb::Status::Pending);
+        CHECK(queue.dispatch(milliseconds(50)) == 0 && !ready_now(f_sleeper));
         auto since = Clock::now();
-        while (wait.state() != camb::JobState::Waiting && ms_since(since) < 30000) {
-            std::this_thread::sleep_for(milliseconds(5));
-        }
-        CHECK(wait.state() == camb::JobState::Waiting);
-        CHECK(wait.polls() == 1 && wait.status() == camb::Status::Pending);
-        since = Clock::now();
-        wait.cancel();
+        sleeper.cancel();
         CHECK(readable(queue.fd(), 20000));
-        CHECK(queue.pop() == wait.handle());
+        CHECK(queue.dispatch() == 1 && ready_now(f_sleeper));
         CHECK(ms_since(since) < 20000);
-        CHECK(throws<camb::Cancelled>([&] { wait.task(); }, CAMB_RESULT_CANCELLED, 0));
+        CHECK(throws<camb::Cancelled>([&] { f_sleeper.get(); }, CAMB_RESULT_CANCELLED, 0));
+        CHECK(sleeper.state() == camb::JobState::Done && sleeper.polls() == 1);
+        CHECK(sleeper.task_status() == camb::Status::Pending);
 
-        // Destroying a Job that runs cancels it, and it is never delivered: only
-        // the marker started after it comes out of the queue.
-        { const camb::Job gone = client.start_wait_for_task("demo-pending", fast(20, 60000), queue); }
-        const camb::Job marker = client.start_get_task_status("demo-success", queue);
+        // Destroying a Job in flight cancels it: still delivered, its future
+        // holding Cancelled, and freed by the dispatch.
+        std::future<camb::TaskInfo> f_gone;
         since = Clock::now();
-        std::vector<const camb_job*> popped;
-        while (popped.empty() && ms_since(since) < 60000) {
-            if (readable(queue.fd(), 100)) {
-                while (const camb_job* job = queue.pop()) popped.push_back(job);
-            }
+        {
+            camb::Job<camb::TaskInfo> gone = client.job_wait_for_task("demo-pending", fast(20, 60000));
+            f_gone = gone.submit(queue);
+            std::this_thread::sleep_for(milliseconds(50));
         }
-        std::this_thread::sleep_for(milliseconds(100));
-        while (const camb_job* job = queue.pop()) popped.push_back(job);
-        CHECK(popped.size() == 1 && popped[0] == marker.handle());
+        CHECK(ready(queue, f_gone) && ms_since(since) < 20000);
+        CHECK(throws<camb::Cancelled>([&] { f_gone.get(); }, CAMB_RESULT_CANCELLED, 0));
+
+        // Cancelled before it was submitted: it ends as soon as it is.
+        camb::Job<camb::TaskInfo> early = client.job_wait_for_task("demo-pending", fast(20, 60000));
+        early.cancel();
+        std::future<camb::TaskInfo> f_early = early.submit(queue);
+        CHECK(ready(queue, f_early));
+        CHECK(throws<camb::Cancelled>([&] { f_early.get(); }, CAMB_RESULT_CANCELLED, 0));
+
+        // Detached: the Job lets go, the job runs to its end.
+        std::future<camb::TaskInfo> f_detached;
+        {
+            camb::Job<camb::TaskInfo> detached = client.job_wait_for_task("demo-success", fast(20));
+            f_detached = detached.submit(queue);
+            detached.detach();
+            CHECK(detached.kind() == camb::JobKind::None && !detached.submitted());
+        }
+        CHECK(ready(queue, f_detached) && f_detached.get().run_id == 4242);
 
         // Moved from: an empty Job and queue refuse, the new owners work.
-        camb::Job moved = std::move(jobs[0]);
-        CHECK(jobs[0].handle() == nullptr && moved.task().run_id == 4242);
-        CHECK(throws<camb::Error>([&] { jobs[0].task(); }, CAMB_RESULT_NULL_PARAMETER, 0));
+        camb::Job<camb::TaskInfo> first = client.job_get_task_status("demo-success");
+        camb::Job<camb::TaskInfo> moved = std::move(first);
+        CHECK(first.kind() == camb::JobKind::None && first.state() == camb::JobState::Done && first.polls() == 0);
+        CHECK(throws<camb::Error>([&] { first.submit(queue); }, CAMB_RESULT_NULL_PARAMETER, 0));
+        first.cancel();  // no effect, no crash
         camb::JobQueue other(std::move(queue));
-        CHECK(queue.fd() == -1 && queue.pop() == nullptr && other.fd() >= 0);
-        CHECK(throws<camb::Error>([&] { client.start_get_task_status("demo-success", queue); },
+        CHECK(queue.fd() == -1 && queue.dispatch() == 0 && queue.in_flight() == 0);
+        CHECK(throws<camb::Error>([&] { client.get_task_status_async("demo-success", queue); },
                                   CAMB_RESULT_NULL_PARAMETER, 0));
-        CHECK(throws<camb::Error>([&] { client.start_get_task_statuses({std::string("a\0b", 3)}, 0, other); },
-                                  CAMB_RESULT_INVALID_PARAMETER, 0, "NUL byte"));
+        CHECK(other.fd() >= 0);
+        std::future<camb::TaskInfo> f_moved = moved.submit(other);
+        CHECK(ready(other, f_moved) && f_moved.get().run_id == 4242);
+        queue = std::move(other);  // back, for the checks below
+        CHECK(queue.fd() >= 0 && other.fd() == -1);
     }
 
-    // --- a queue may go before its jobs; they are then put nowhere -------------
+    // --- destroying a queue waits for its jobs, completing their futures -------
     {
-        std::optional<camb::Job> job;
-        {
-            const camb::JobQueue queue;
-            job.emplace(client.start_wait_for_task("demo-pending", fast(10000, 60000), queue));
-        }
-        job->cancel();
+        std::optional<camb::Job<camb::TaskInfo>> job;
+        std::future<camb::TaskInfo> f;
+        std::thread canceller;
         const auto start = Clock::now();
-        while (!job->done() && ms_since(start) < 20000) {
-            std::this_thread::sleep_for(milliseconds(5));
+        {
+            camb::JobQueue short_queue;
+            job.emplace(client.job_wait_for_task("demo-pending", fast(10000, 60000)));
+            f = job->submit(short_queue);
+            canceller = std::thread([&job] {
+                std::this_thread::sleep_for(milliseconds(300));
+                job->cancel();
+            });
         }
-        CHECK(throws<camb::Cancelled>([&] { job->task(); }, CAMB_RESULT_CANCELLED, 0));
+        canceller.join();
+        CHECK(ms_since(start) >= 250 && ms_since(start) < 20000);
+        CHECK(ready_now(f));
+        CHECK(throws<camb::Cancelled>([&] { f.get(); }, CAMB_RESULT_CANCELLED, 0));
+        CHECK(job->state() == camb::JobState::Done);
+        job->cancel();  // its job is gone: no effect
     }
 
     if (failures != 0) {
@@ -1472,7 +1819,9 @@ int main(int argc, char** argv) {
 /// words, from this thread and from the job threads; the key and a secret
 /// header's value never appear; the level filters; an exception thrown by the
 /// function is swallowed; no line reaches the function once its Client is gone
-/// (its jobs' last lines are dropped); refused headers make build() throw why.
+/// (its jobs are still delivered); the function is destroyed through libcamb's
+/// finalizer (with its client, its builder, or when replaced or refused);
+/// refused headers make build() throw why.
 /// Arguments: BASE_URL API_KEY TMPDIR (run with CAMB_API_KEY unset).
 const LOG_CASES: &str = r##"
 #include <chrono>
@@ -1610,7 +1959,8 @@ int main(int argc, char** argv) {
 
         // A job: its lines come from libcamb's pool threads.
         const std::size_t before = lines.size();
-        CHECK(client.get_task_status_async("demo-success").get().status == camb::Status::Success);
+        camb::JobQueue queue;
+        CHECK(queue.get(client.get_task_status_async("demo-success", queue)).status == camb::Status::Success);
         CHECK(lines.has(camb::LogLevel::Debug, {"job", "started"}));
         CHECK(lines.has(camb::LogLevel::Info, {"job", "finished"}));
         bool from_pool = false;
@@ -1680,9 +2030,10 @@ int main(int argc, char** argv) {
         CHECK(first.size() == 0 && second.size() >= 2);
     }
 
-    // --- no line once the Client is gone, though its jobs end later -------------
+    // --- no line once the Client is gone, though its jobs are delivered later ---
     {
         auto lines = std::make_unique<Lines>();
+        camb::JobQueue queue;
         std::future<camb::TaskInfo> waiting;
         {
             const camb::Client client =
@@ -1690,16 +2041,71 @@ int main(int argc, char** argv) {
             camb::WaitOptions slow;
             slow.initial_interval = std::chrono::milliseconds(10000);
             slow.deadline = std::chrono::milliseconds(60000);
-            waiting = client.wait_for_task_async("demo-pending", slow);
+            waiting = client.wait_for_task_async("demo-pending", slow, queue);
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
             CHECK(lines->has(camb::LogLevel::Debug, {"job", "started"}));
         }
         const std::size_t at_destruction = lines->size();
         // Gone: a line for it now would touch freed memory (valgrind would see it).
         lines.reset();
-        CHECK(error_of([&] { waiting.get(); }).has_value());
+        CHECK(says(error_of([&] { queue.get(std::move(waiting)); }), CAMB_RESULT_CANCELLED, {}));
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         CHECK(at_destruction >= 1);
+    }
+
+    // --- the function is destroyed through libcamb's finalizer -------------------
+    {
+        // With its Client, once the Client's threads have ended.
+        auto token = std::make_shared<int>(0);
+        const std::weak_ptr<int> watch = token;
+        {
+            const camb::Client client = camb::ClientBuilder()
+                                            .api_key(key)
+                                            .base_url(url)
+                                            .log(camb::LogLevel::Debug, [token](camb::LogLevel, std::string_view) {})
+                                            .build();
+            token.reset();
+            CHECK(!watch.expired());  // the client keeps it
+            camb::JobQueue queue;
+            CHECK(queue.get(client.get_task_status_async("demo-success", queue)).run_id == 4242);
+            CHECK(!watch.expired());
+        }
+        CHECK(watch.expired());
+
+        // With a builder never built, or one whose build fails.
+        auto unbuilt = std::make_shared<int>(0);
+        const std::weak_ptr<int> watch_unbuilt = unbuilt;
+        {
+            camb::ClientBuilder builder;
+            builder.log(camb::LogLevel::Debug, [unbuilt](camb::LogLevel, std::string_view) {});
+            unbuilt.reset();
+            CHECK(!watch_unbuilt.expired());
+        }
+        CHECK(watch_unbuilt.expired());
+        auto failed = std::make_shared<int>(0);
+        const std::weak_ptr<int> watch_failed = failed;
+        CHECK(says(error_of([&] {
+                       camb::ClientBuilder builder;
+                       builder.api_key(key).log(camb::LogLevel::Debug, [failed](camb::LogLevel, std::string_view) {});
+                       failed.reset();
+                       builder.base_url("not a url").build();
+                   }),
+                   CAMB_RESULT_INVALID_PARAMETER, {"camb_client_builder_set_base_url"}));
+        CHECK(watch_failed.expired());
+
+        // Replaced by a second log(), or refused (its level): destroyed then.
+        auto first = std::make_shared<int>(0);
+        auto refused = std::make_shared<int>(0);
+        const std::weak_ptr<int> watch_first = first, watch_refused = refused;
+        camb::ClientBuilder builder;
+        builder.api_key(key).base_url(url).log(camb::LogLevel::Debug, [first](camb::LogLevel, std::string_view) {});
+        first.reset();
+        CHECK(!watch_first.expired());
+        builder.log(camb::LogLevel::Info, [](camb::LogLevel, std::string_view) {});
+        CHECK(watch_first.expired());
+        builder.log(static_cast<camb::LogLevel>(9), [refused](camb::LogLevel, std::string_view) {});
+        refused.reset();
+        CHECK(watch_refused.expired());
     }
 
     // --- refused headers and log settings: build() throws why -------------------

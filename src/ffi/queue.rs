@@ -86,8 +86,8 @@ pub unsafe extern "C" fn camb_queue_new(out_queue: *mut *mut camb_queue) -> camb
     })
 }
 
-/// The queue's readiness handle, readable exactly while events wait: a file
-/// descriptor on Unix (an eventfd on Linux, a pipe elsewhere), a `SOCKET` on
+/// The queue's readiness handle (pointer-sized, as a Windows `SOCKET` is),
+/// readable exactly while events wait: a file descriptor on Unix (an eventfd on Linux, a pipe elsewhere), a `SOCKET` on
 /// Windows (for `select` and `WSAPoll`). Watch it for reading; never read,
 /// write or close it yourself. -1 for NULL.
 // The caller's part: `queue` is NULL or a live queue.

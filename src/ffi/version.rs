@@ -9,7 +9,7 @@ const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
     Err(_) => panic!("the package version contains a NUL"),
 };
 
-/// The version of the libcamb that is running, such as "0.2.0" (Cargo.toml's
+/// The version of the libcamb that is running, such as "0.3.0" (Cargo.toml's
 /// version). Compare it with `CAMB_VERSION_STRING` to detect a header/library
 /// mismatch. Static: never free it. Never NULL. Thread-safe.
 #[unsafe(no_mangle)]
