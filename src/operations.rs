@@ -35,7 +35,7 @@ pub(crate) enum Output {
     /// A created task's id.
     TaskId(String),
     /// Each task's status or failure, in the order asked.
-    Statuses(Vec<(String, Result<TaskInfo, Error>)>),
+    Statuses(Statuses),
     /// Bytes of audio delivered or saved.
     Bytes(u64),
     /// The audio itself, downloaded into memory.
@@ -103,7 +103,7 @@ impl Output {
         }
     }
 
-    pub(crate) fn into_statuses(self) -> Result<Vec<(String, Result<TaskInfo, Error>)>, Error> {
+    pub(crate) fn into_statuses(self) -> Result<Statuses, Error> {
         match self {
             Output::Statuses(statuses) => Ok(statuses),
             other => Err(unexpected(&other)),
@@ -121,6 +121,9 @@ impl Output {
         }
     }
 }
+
+/// A batch's answers: each id as given, with its status or failure, in order.
+pub(crate) type Statuses = Vec<(String, Result<TaskInfo, Error>)>;
 
 /// What a running operation has told so far, readable from any thread while it
 /// runs: the task it is about (as soon as it is known: asked for, or created)

@@ -37,7 +37,15 @@ impl Work<u32> for Steps {
 type ModelJob = Job<u32, ()>;
 
 fn job(steps: u32, pause: bool, value: u32) -> Arc<ModelJob> {
-    Job::new(Box::new(Steps { steps, pause, value }), (), None)
+    Job::new(
+        Box::new(Steps {
+            steps,
+            pause,
+            value,
+        }),
+        (),
+        None,
+    )
 }
 
 /// Explores `body` with at most `preemptions` preemptions per interleaving
@@ -62,9 +70,11 @@ fn model(preemptions: usize, body: impl Fn() + Sync + Send + 'static) {
 /// Takes `count` events off `queue`, waiting for each.
 fn take(queue: &Queue<u32, ()>, count: usize) -> Vec<Arc<ModelJob>> {
     (0..count)
-        .map(|_| loop {
-            if let Some((Event::Finished, job)) = queue.wait(Duration::from_secs(3600)) {
-                break job;
+        .map(|_| {
+            loop {
+                if let Some((Event::Finished, job)) = queue.wait(Duration::from_secs(3600)) {
+                    break job;
+                }
             }
         })
         .collect()
@@ -126,8 +136,10 @@ fn shutting_down_under_running_jobs_delivers_them_and_ends_the_threads() {
         let pool: Pool<u32, ()> = Pool::new(1, None);
         let queue = Arc::new(Queue::new().unwrap());
         let (waiting, running) = (job(1, true, 1), job(1, false, 2));
-        pool.submit(Arc::clone(&waiting), Arc::clone(&queue)).unwrap();
-        pool.submit(Arc::clone(&running), Arc::clone(&queue)).unwrap();
+        pool.submit(Arc::clone(&waiting), Arc::clone(&queue))
+            .unwrap();
+        pool.submit(Arc::clone(&running), Arc::clone(&queue))
+            .unwrap();
         pool.shut_down();
         pool.join();
         let delivered = take(&queue, 2);

@@ -8,8 +8,7 @@ use crate::ffi::cancel::{camb_cancel_token, run_blocking};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::result_code::camb_result;
 use crate::ffi::task::{camb_task, camb_task_list};
-use crate::operations::BatchWork;
-use crate::task::TaskInfo;
+use crate::operations::{BatchWork, Statuses};
 
 /// Asks for the statuses of `count` tasks at once, running up to
 /// `max_connections` requests at a time (0: 8; at most 32) over the client's
@@ -66,7 +65,7 @@ pub unsafe extern "C" fn camb_client_get_task_statuses(
 }
 
 /// The list of a batch's statuses, in order.
-pub(crate) fn task_list(statuses: Vec<(String, Result<TaskInfo, Error>)>) -> camb_task_list {
+pub(crate) fn task_list(statuses: Statuses) -> camb_task_list {
     camb_task_list::new(
         statuses
             .into_iter()
