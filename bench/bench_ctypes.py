@@ -7,8 +7,8 @@ benchmark.
 
 Every function used has argtypes and restype set. Each call's result, status and
 run id are checked, as the C benchmark does. A timed call is the whole round trip of
-libcamb 0.2's API: camb_client_get_task_status(), the accessors that check the
-camb_task it returns, and camb_task_free(). Prints p50, p99 and mean in
+libcamb 0.3's API: camb_client_get_task_status() (no cancel token), the accessors
+that check the camb_task it returns, and camb_task_free(). Prints p50, p99 and mean in
 microseconds, and the ratio of the p50 to each C p50 given with --c-p50-ns.
 """
 
@@ -56,7 +56,8 @@ def main():
     lib.camb_last_error.argtypes = []
     lib.camb_last_error.restype = ctypes.c_char_p
     get_status = lib.camb_client_get_task_status
-    get_status.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(TaskPtr)]
+    # (client, task_id, cancel token or NULL, out_task)
+    get_status.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(TaskPtr)]
     get_status.restype = ctypes.c_uint32
     task_status = lib.camb_task_status
     task_status.argtypes = [TaskPtr]
@@ -90,7 +91,7 @@ def main():
     try:
         for i in range(args.warmup + args.calls):
             t0 = clock()
-            rc = get_status(client, task_id, task_ref)
+            rc = get_status(client, task_id, None, task_ref)
             if rc != 0:
                 raise SystemExit("call failed: " + lib.camb_last_error().decode())
             ok = task_status(task) == 2 and task_run_id(task, run_id_ref) and run_id.value == 4242

@@ -24,6 +24,10 @@ Usage::
         else:
             print("failed:", info.status_text, info.exception_reason, info.message)
 
+        # Or all of it in one call: create, wait, save.
+        result = client.generate("rain on a tin roof", "rain.wav", duration=5)
+        print(result.task_id, result.size)
+
         try:
             client.get_task_status("no-such-task")
         except camb.NotFound as e:  # every result code has its CambError subclass
@@ -35,8 +39,8 @@ Usage::
             else:
                 print(result.task_id, "failed:", result.error.code, result.error.message)
 
-A :class:`Client` is thread-safe: share one between threads. A wait or a
-download can be stopped from any thread with a :class:`CancelToken`.
+A :class:`Client` is thread-safe: share one between threads. Every blocking
+call takes ``cancel=``, a :class:`CancelToken` that stops it from any thread.
 
 What libcamb does, line by line, and headers of your own on every request::
 
@@ -53,15 +57,15 @@ What libcamb does, line by line, and headers of your own on every request::
 The environment variable ``CAMB_LOG=debug`` (or ``info``, ``warn``, ``error``)
 sends the same lines to stderr without changing the program.
 
-With asyncio: ``get_task_status_async``, ``create_task_async``,
-``wait_for_task_async``, ``save_audio_async`` and ``get_task_statuses_async``
-are the coroutine forms of those calls, and :meth:`Client.generate` goes from
-prompt to WAV file in one::
+With asyncio, each operation has a coroutine form: ``get_task_status_async``,
+``create_task_async``, ``wait_for_task_async``, ``download_audio_async`` (the
+audio as bytes), ``save_audio_async``, ``get_audio_url_async``,
+``get_audio_urls_async``, ``get_task_statuses_async`` and ``generate_async``::
 
     async def main():
         with camb.Client() as client:
             info = await client.get_task_status_async("some-task-id")
-            result = await client.generate(
+            result = await client.generate_async(
                 "rain on a tin roof", "rain.wav", duration=5,
                 on_progress=lambda p: print(p.polls, p.status),
             )
@@ -72,13 +76,13 @@ prompt to WAV file in one::
     asyncio.run(main())
 
 They run as libcamb jobs, on the client's own threads (``job_threads``, 4 by
-default): no thread is made per call. Each event loop has one libcamb
-completion queue, whose file descriptor the loop watches (``add_reader``), so
-the results are taken on the loop's thread. Cancelling the awaiting task (or
-``asyncio.wait_for``'s timeout) cancels the call at once. This needs a loop with
-``add_reader`` (any selector loop, uvloop; not Windows' proactor loop).
+default): no thread is made per call. Each event loop has one libcamb queue,
+whose readiness descriptor the loop watches (``add_reader``), so finished jobs
+are taken, read and freed on the loop's thread. Cancelling the awaiting task
+(or ``asyncio.wait_for``'s timeout) cancels the job at once. This needs a loop
+with ``add_reader`` (any selector loop, uvloop; not Windows' proactor loop).
 
-Written for libcamb 0.2: every result libcamb hands over (a ``camb_task``, a list,
+Written for libcamb 0.3: every result libcamb hands over (a ``camb_task``, a list,
 a string, a finished ``camb_job``) is copied into Python values and freed before
 the call returns.
 """
@@ -89,7 +93,6 @@ import ctypes
 import ctypes.util
 import enum
 import inspect
-import itertools
 import os
 import threading
 import warnings
@@ -105,6 +108,7 @@ from ctypes import (
     c_double,
     c_int64,
     c_size_t,
+    c_ssize_t,
     c_uint8,
     c_uint16,
     c_uint32,
@@ -117,7 +121,6 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 __all__ = [
     "AudioType",
     "BadResponse",
-    "BufferTooSmall",
     "CambError",
     "CancelToken",
     "Cancelled",
@@ -193,14 +196,9 @@ class MissingApiKey(CambError):
     code = 3
 
 
-class BufferTooSmall(CambError):
-    """CAMB_RESULT_BUFFER_TOO_SMALL: reserved; no libcamb 0.2 function returns it."""
-
-    code = 4
-
-
 class Cancelled(CambError):
-    """A CancelToken was cancelled, or a callback stopped the operation."""
+    """A CancelToken was cancelled, a callback stopped the operation, or the
+    client was closed under an async call."""
 
     code = 5
 
@@ -218,8 +216,8 @@ class FileError(CambError):
 
 
 class NotReady(CambError):
-    """CAMB_RESULT_NOT_READY: a job not finished yet. This module only reads jobs
-    once they are delivered, so it never raises it."""
+    """CAMB_RESULT_NOT_READY: a job not finished, or a queue with no event. This
+    module reads jobs only once their queue hands them back, so it never raises it."""
 
     code = 8
 
@@ -230,7 +228,7 @@ class TaskFailed(CambError):
     ``status`` is that final status."""
 
     code = 9
-    status = None  # the task's final Status, set by Client.generate
+    status = None  # the task's final Status, set by Client.generate and generate_async
 
 
 class ConnectionFailed(CambError):
@@ -428,7 +426,8 @@ class TaskResult:
 
 @dataclass(frozen=True)
 class Progress:
-    """What ``on_progress`` is told after every poll of :meth:`Client.wait_for_task`."""
+    """What ``on_progress`` is told after every poll of :meth:`Client.wait_for_task`
+    and :meth:`Client.generate`."""
 
     polls: int  # polls so far, this one included
     elapsed_ms: int  # since the wait began
@@ -448,9 +447,10 @@ class Progress:
 @dataclass(frozen=True)
 class JobProgress:
     """What ``on_progress`` is told by :meth:`Client.wait_for_task_async` and
-    :meth:`Client.generate`: read from the running job by a timer of the event
-    loop, whenever the number of polls has changed (so several polls between two
-    readings are told once), and once more when the job ends."""
+    :meth:`Client.generate_async`: read from the running job (its polls and its
+    task's last status) by a timer of the event loop, whenever the number of
+    polls has changed (so several polls between two readings are told once),
+    and once more from the finished job."""
 
     polls: int  # polls of the task's status so far
     status: Optional[Status]  # the last status a poll saw; None before the first
@@ -459,7 +459,8 @@ class JobProgress:
 
 @dataclass(frozen=True)
 class Generation:
-    """What :meth:`Client.generate` made: the task, its final status, the WAV file."""
+    """What :meth:`Client.generate` (or ``generate_async``) made: the task, its
+    final status, the WAV file."""
 
     task_id: str
     info: TaskInfo  # status SUCCESS, with its run_id
@@ -504,13 +505,13 @@ class _JobStruct(_Opaque):
     pass
 
 
-class _JobQueueStruct(_Opaque):
+class _QueueStruct(_Opaque):
     pass
 
 
 # Strings libcamb hands out are c_void_p + length (they may contain a NUL);
 # strings handed to it are c_char_p. The options structures start with
-# struct_size, which their _default() function sets: always start from it.
+# struct_size, which their _init() function sets: always start from it.
 class _CreateOptions(Structure):
     _fields_ = [
         ("struct_size", c_size_t),
@@ -558,45 +559,55 @@ _TaskPtr = POINTER(_TaskStruct)
 _TaskListPtr = POINTER(_TaskListStruct)
 _AudioUrlListPtr = POINTER(_AudioUrlListStruct)
 _JobPtr = POINTER(_JobStruct)
-_JobQueuePtr = POINTER(_JobQueueStruct)
+_QueuePtr = POINTER(_QueueStruct)
 _PROGRESS_FN = CFUNCTYPE(c_bool, POINTER(_WaitProgress), c_void_p)
 _WRITE_FN = CFUNCTYPE(c_bool, POINTER(c_uint8), c_size_t, c_void_p)
-# The job callback type, declared for the start functions' argtypes; this module
-# always passes NULL (its jobs go on a queue, and no libcamb thread runs Python
-# for them; only a client's log callable may run on a libcamb thread).
-_JOB_FN = CFUNCTYPE(None, _JobPtr, c_void_p)
-_NO_JOB_FN = _JOB_FN()
 # camb_log_fn: (level, line, its length, user_data). The line is read by its length.
 _LOG_FN = CFUNCTYPE(None, c_uint32, c_void_p, c_size_t, c_void_p)
+# camb_finalizer_fn: libcamb will not call the log function again.
+_FINALIZER_FN = CFUNCTYPE(None, c_void_p)
+_NO_PROGRESS = _PROGRESS_FN()
 
+_EVENT_JOB_DONE = 1  # CAMB_EVENT_JOB_DONE; JOB_DATA (2) is reserved for streaming
 _MAX_URLS_PER_CALL = 1000  # camb_client_get_audio_urls' limit
-_LIBRARY_SERIES = (0, 2)  # the ABI this module is written for: libcamb 0.2.x
+_LIBRARY_SERIES = (0, 3)  # the ABI this module is written for: libcamb 0.3.x
 _INT64 = (-(2**63), 2**63 - 1)
 
 _result = c_uint32
+_enum = c_uint32  # camb_status, camb_event, camb_job_kind, camb_job_state
 _SIGNATURES = {
+    "camb_version": (c_char_p, []),
+    "camb_result_name": (c_char_p, [c_uint32]),
+    "camb_status_name": (c_char_p, [c_uint32]),
+    "camb_status_is_final": (c_bool, [c_uint32]),
+    "camb_last_error": (c_char_p, []),
+    "camb_last_http_status": (c_uint16, []),
+    # Strings handed over through a char **: c_void_p, freed with camb_string_free.
+    "camb_string_free": (None, [c_void_p]),
     "camb_client_builder_new": (_BuilderPtr, []),
     "camb_client_builder_set_api_key": (_result, [_BuilderPtr, c_char_p]),
     "camb_client_builder_set_base_url": (_result, [_BuilderPtr, c_char_p]),
     "camb_client_builder_set_timeout_ms": (_result, [_BuilderPtr, c_uint64]),
+    "camb_client_builder_set_job_threads": (_result, [_BuilderPtr, c_uint32]),
+    "camb_client_builder_set_log": (_result, [_BuilderPtr, c_uint32, _LOG_FN, c_void_p, _FINALIZER_FN]),
+    "camb_client_builder_add_header": (_result, [_BuilderPtr, c_char_p, c_char_p, c_bool]),
     "camb_client_builder_set_max_retries": (_result, [_BuilderPtr, c_uint32]),
     "camb_client_builder_set_allow_insecure_http": (_result, [_BuilderPtr, c_bool]),
     "camb_client_builder_set_ca_bundle_file": (_result, [_BuilderPtr, c_char_p]),
     "camb_client_builder_set_ca_bundle_pem": (_result, [_BuilderPtr, POINTER(c_uint8), c_size_t]),
     "camb_client_builder_set_proxy": (_result, [_BuilderPtr, c_char_p]),
-    "camb_client_builder_set_log": (_result, [_BuilderPtr, c_uint32, _LOG_FN, c_void_p]),
-    "camb_client_builder_add_header": (_result, [_BuilderPtr, c_char_p, c_char_p, c_bool]),
     "camb_client_builder_build": (_result, [_BuilderPtr, POINTER(_ClientPtr)]),
     "camb_client_builder_free": (None, [_BuilderPtr]),
     "camb_client_new": (_result, [c_char_p, POINTER(_ClientPtr)]),
     "camb_client_free": (None, [_ClientPtr]),
-    "camb_client_get_task_status": (_result, [_ClientPtr, c_char_p, POINTER(_TaskPtr)]),
+    # The blocking calls; each takes a cancel token (NULL: none).
+    "camb_client_get_task_status": (_result, [_ClientPtr, c_char_p, _TokenPtr, POINTER(_TaskPtr)]),
     # camb_task accessors. Strings come back as c_void_p and are read by length.
     "camb_task_result": (_result, [_TaskPtr]),
     "camb_task_error": (c_void_p, [_TaskPtr, POINTER(c_size_t)]),
     "camb_task_http_status": (c_uint16, [_TaskPtr]),
     "camb_task_id": (c_void_p, [_TaskPtr, POINTER(c_size_t)]),
-    "camb_task_status": (c_uint32, [_TaskPtr]),
+    "camb_task_status": (_enum, [_TaskPtr]),
     "camb_task_status_text": (c_void_p, [_TaskPtr, POINTER(c_size_t)]),
     "camb_task_run_id": (c_bool, [_TaskPtr, POINTER(c_int64)]),
     "camb_task_exception_reason": (c_void_p, [_TaskPtr, POINTER(c_size_t)]),
@@ -605,21 +616,10 @@ _SIGNATURES = {
     "camb_task_list_len": (c_size_t, [_TaskListPtr]),
     "camb_task_list_get": (_TaskPtr, [_TaskListPtr, c_size_t]),
     "camb_task_list_free": (None, [_TaskListPtr]),
-    "camb_client_get_task_statuses": (
-        _result,
-        [_ClientPtr, POINTER(c_char_p), c_size_t, c_uint32, POINTER(_TaskListPtr)],
-    ),
-    # Strings handed over through a char **: c_void_p, freed with camb_string_free.
-    "camb_string_free": (None, [c_void_p]),
-    "camb_cancel_token_new": (_TokenPtr, []),
-    "camb_cancel_token_cancel": (_result, [_TokenPtr]),
-    "camb_cancel_token_reset": (_result, [_TokenPtr]),
-    "camb_cancel_token_is_cancelled": (c_bool, [_TokenPtr]),
-    "camb_cancel_token_free": (None, [_TokenPtr]),
     "camb_create_options_init": (_result, [POINTER(_CreateOptions), c_size_t]),
     "camb_client_create_task": (
         _result,
-        [_ClientPtr, c_char_p, POINTER(_CreateOptions), POINTER(c_void_p), POINTER(c_size_t)],
+        [_ClientPtr, c_char_p, POINTER(_CreateOptions), _TokenPtr, POINTER(c_void_p), POINTER(c_size_t)],
     ),
     "camb_wait_options_init": (_result, [POINTER(_WaitOptions), c_size_t]),
     "camb_client_wait_for_task": (
@@ -631,37 +631,22 @@ _SIGNATURES = {
         [_ClientPtr, c_int64, _TokenPtr, _WRITE_FN, c_void_p, POINTER(c_uint64)],
     ),
     "camb_client_save_audio": (_result, [_ClientPtr, c_int64, c_char_p, _TokenPtr, POINTER(c_uint64)]),
-    "camb_client_get_audio_url": (_result, [_ClientPtr, c_int64, POINTER(c_void_p), POINTER(c_size_t)]),
+    "camb_client_get_audio_url": (
+        _result,
+        [_ClientPtr, c_int64, _TokenPtr, POINTER(c_void_p), POINTER(c_size_t)],
+    ),
     "camb_client_get_audio_urls": (
         _result,
-        [_ClientPtr, POINTER(c_int64), c_size_t, POINTER(_AudioUrlListPtr)],
+        [_ClientPtr, POINTER(c_int64), c_size_t, _TokenPtr, POINTER(_AudioUrlListPtr)],
     ),
     "camb_audio_url_list_len": (c_size_t, [_AudioUrlListPtr]),
     "camb_audio_url_list_get": (c_void_p, [_AudioUrlListPtr, c_size_t, POINTER(c_int64), POINTER(c_size_t)]),
     "camb_audio_url_list_free": (None, [_AudioUrlListPtr]),
-    # Jobs: started at once, delivered on a camb_job_queue (the callback is NULL).
-    "camb_client_builder_set_job_threads": (_result, [_BuilderPtr, c_uint32]),
-    "camb_client_start_get_task_status": (
+    "camb_client_get_task_statuses": (
         _result,
-        [_ClientPtr, c_char_p, _JobQueuePtr, _JOB_FN, c_void_p, POINTER(_JobPtr)],
+        [_ClientPtr, POINTER(c_char_p), c_size_t, c_uint32, _TokenPtr, POINTER(_TaskListPtr)],
     ),
-    "camb_client_start_create_task": (
-        _result,
-        [_ClientPtr, c_char_p, POINTER(_CreateOptions), _JobQueuePtr, _JOB_FN, c_void_p, POINTER(_JobPtr)],
-    ),
-    "camb_client_start_wait_for_task": (
-        _result,
-        [_ClientPtr, c_char_p, POINTER(_WaitOptions), _JobQueuePtr, _JOB_FN, c_void_p, POINTER(_JobPtr)],
-    ),
-    "camb_client_start_save_audio": (
-        _result,
-        [_ClientPtr, c_int64, c_char_p, _JobQueuePtr, _JOB_FN, c_void_p, POINTER(_JobPtr)],
-    ),
-    "camb_client_start_get_task_statuses": (
-        _result,
-        [_ClientPtr, POINTER(c_char_p), c_size_t, c_uint32, _JobQueuePtr, _JOB_FN, c_void_p, POINTER(_JobPtr)],
-    ),
-    "camb_client_start_generate": (
+    "camb_client_generate": (
         _result,
         [
             _ClientPtr,
@@ -669,13 +654,34 @@ _SIGNATURES = {
             POINTER(_CreateOptions),
             POINTER(_WaitOptions),
             c_char_p,
-            _JobQueuePtr,
-            _JOB_FN,
+            _TokenPtr,
+            _PROGRESS_FN,
             c_void_p,
-            POINTER(_JobPtr),
+            POINTER(_TaskPtr),
+            POINTER(c_uint64),
         ],
     ),
+    # Jobs: made by a camb_client_job_* function, then camb_job_submit()ted to
+    # a queue, which hands each back once it is done.
+    "camb_client_job_get_task_status": (_result, [_ClientPtr, c_char_p, POINTER(_JobPtr)]),
+    "camb_client_job_create_task": (_result, [_ClientPtr, c_char_p, POINTER(_CreateOptions), POINTER(_JobPtr)]),
+    "camb_client_job_wait_for_task": (_result, [_ClientPtr, c_char_p, POINTER(_WaitOptions), POINTER(_JobPtr)]),
+    "camb_client_job_download_audio": (_result, [_ClientPtr, c_int64, POINTER(_JobPtr)]),
+    "camb_client_job_save_audio": (_result, [_ClientPtr, c_int64, c_char_p, POINTER(_JobPtr)]),
+    "camb_client_job_get_audio_url": (_result, [_ClientPtr, c_int64, POINTER(_JobPtr)]),
+    "camb_client_job_get_audio_urls": (_result, [_ClientPtr, POINTER(c_int64), c_size_t, POINTER(_JobPtr)]),
+    "camb_client_job_get_task_statuses": (
+        _result,
+        [_ClientPtr, POINTER(c_char_p), c_size_t, c_uint32, POINTER(_JobPtr)],
+    ),
+    "camb_client_job_generate": (
+        _result,
+        [_ClientPtr, c_char_p, POINTER(_CreateOptions), POINTER(_WaitOptions), c_char_p, POINTER(_JobPtr)],
+    ),
+    "camb_job_submit": (_result, [_JobPtr, _QueuePtr, c_void_p]),
     # What a job's accessors return belongs to the job: copied before camb_job_free.
+    "camb_job_get_kind": (_enum, [_JobPtr]),
+    "camb_job_get_state": (_enum, [_JobPtr]),
     "camb_job_result": (_result, [_JobPtr]),
     "camb_job_error": (c_void_p, [_JobPtr, POINTER(c_size_t)]),
     "camb_job_http_status": (c_uint16, [_JobPtr]),
@@ -683,20 +689,25 @@ _SIGNATURES = {
     "camb_job_task_list": (_TaskListPtr, [_JobPtr]),
     "camb_job_task_id": (c_void_p, [_JobPtr, POINTER(c_size_t)]),
     "camb_job_bytes": (c_uint64, [_JobPtr]),
+    "camb_job_audio": (c_void_p, [_JobPtr, POINTER(c_size_t)]),
+    "camb_job_audio_url": (c_void_p, [_JobPtr, POINTER(c_size_t)]),
+    "camb_job_audio_url_list": (_AudioUrlListPtr, [_JobPtr]),
     "camb_job_polls": (c_uint32, [_JobPtr]),
-    "camb_job_status": (c_uint32, [_JobPtr]),
+    "camb_job_task_status": (_enum, [_JobPtr]),
+    "camb_job_user_data": (c_void_p, [_JobPtr]),
     "camb_job_cancel": (_result, [_JobPtr]),
     "camb_job_free": (None, [_JobPtr]),
-    "camb_job_queue_new": (_result, [POINTER(_JobQueuePtr)]),
-    "camb_job_queue_fd": (ctypes.c_int32, [_JobQueuePtr]),
-    "camb_job_queue_pop": (_result, [_JobQueuePtr, POINTER(_JobPtr)]),
-    "camb_job_queue_free": (None, [_JobQueuePtr]),
-    "camb_last_error": (c_char_p, []),
-    "camb_last_http_status": (c_uint16, []),
-    "camb_result_name": (c_char_p, [c_uint32]),
-    "camb_status_name": (c_char_p, [c_uint32]),
-    "camb_status_is_final": (c_bool, [c_uint32]),
-    "camb_version": (c_char_p, []),
+    "camb_queue_new": (_result, [POINTER(_QueuePtr)]),
+    # A descriptor on Unix, a SOCKET on Windows: pointer-sized and signed.
+    "camb_queue_fd": (c_ssize_t, [_QueuePtr]),
+    "camb_queue_pop": (_result, [_QueuePtr, POINTER(_enum), POINTER(_JobPtr)]),
+    "camb_queue_wait": (_result, [_QueuePtr, c_uint32, POINTER(_enum), POINTER(_JobPtr)]),
+    "camb_queue_free": (None, [_QueuePtr]),
+    "camb_cancel_token_new": (_TokenPtr, []),
+    "camb_cancel_token_cancel": (_result, [_TokenPtr]),
+    "camb_cancel_token_reset": (_result, [_TokenPtr]),
+    "camb_cancel_token_is_cancelled": (c_bool, [_TokenPtr]),
+    "camb_cancel_token_free": (None, [_TokenPtr]),
 }
 
 _libraries = {}
@@ -709,7 +720,7 @@ def load(path: Optional[Union[str, os.PathLike]] = None) -> ctypes.CDLL:
     The library is the file named by the environment variable ``CAMB_LIB`` if it
     is set, else ``path``, else what ``ctypes.util.find_library("camb")`` finds.
     Raises OSError when there is none, when it lacks a function this module
-    declares (an older libcamb), or when it is not a 0.2.x libcamb (the ABI this
+    declares (an older libcamb), or when it is not a 0.3.x libcamb (the ABI this
     module's structures mirror).
     """
     name = os.environ.get("CAMB_LIB") or (os.fspath(path) if path is not None else None)
@@ -763,16 +774,21 @@ def _options_default(lib, mirror, init):
 
 
 def library_version(path=None) -> str:
-    """The version of the libcamb that is loaded, such as "0.2.0"."""
+    """The version of the libcamb that is loaded, such as "0.3.0"."""
     return load(path).camb_version().decode()
 
 
+def _last_error(lib, code: int) -> CambError:
+    """The exception for a failed call, in this thread's camb_last_error() words:
+    made right after the C call, on the same thread."""
+    message = lib.camb_last_error().decode("utf-8", "replace")
+    return error_for(code, message, lib.camb_last_http_status())
+
+
 def _check(lib, code: int) -> None:
-    """Raises the exception for a failed call. Call it right after the C call, on
-    the same thread: the message is that thread's camb_last_error()."""
+    """Raises the exception for a failed call (see _last_error)."""
     if code != 0:
-        message = lib.camb_last_error().decode("utf-8", "replace")
-        raise error_for(code, message, lib.camb_last_http_status())
+        raise _last_error(lib, code)
 
 
 def _text(ptr, length) -> Optional[str]:
@@ -813,7 +829,7 @@ def _task_text(accessor, task) -> Optional[str]:
 
 def _task_info(lib, task) -> TaskInfo:
     """A camb_task that has a status (camb_task_result() is OK), copied out.
-    The task stays the caller's to free."""
+    The task stays its owner's to free."""
     run_id = c_int64(0)
     has_run_id = lib.camb_task_run_id(task, byref(run_id))
     return TaskInfo(
@@ -834,6 +850,15 @@ def _task_result(lib, task, task_id: str) -> TaskResult:
     return TaskResult(task_id=task_id, error=error_for(code, message, lib.camb_task_http_status(task)))
 
 
+def _url_list(lib, url_list, into: Dict[int, Optional[str]]) -> None:
+    """The entries of a camb_audio_url_list, copied into ``into`` (not freed here)."""
+    for i in range(lib.camb_audio_url_list_len(url_list)):
+        run_id = c_int64(0)
+        length = c_size_t(0)
+        ptr = lib.camb_audio_url_list_get(url_list, i, byref(run_id), byref(length))
+        into[run_id.value] = _text(ptr, length.value)
+
+
 def _progress(p: _WaitProgress) -> Progress:
     ok = p.poll_result == 0
     return Progress(
@@ -847,6 +872,35 @@ def _progress(p: _WaitProgress) -> Progress:
         done=p.done,
         next_poll_in_ms=p.next_poll_in_ms,
     )
+
+
+class _ProgressThunk:
+    """A camb_progress_fn for one blocking call, alive as long as this object
+    (hold it until the C call returns). It tells ``on_progress`` of each poll,
+    keeps the last status seen, and keeps an exception raised there for the
+    call to raise once libcamb has returned: nothing may unwind into C."""
+
+    def __init__(self, on_progress):
+        if on_progress is not None and not callable(on_progress):
+            raise TypeError("on_progress must be callable")
+        self.on_progress = on_progress
+        self.raised = None
+        self.status = None  # the last Status a poll saw
+        self.c_function = _PROGRESS_FN(self._call)
+
+    def _call(self, progress_ptr, _user_data):
+        try:
+            progress = _progress(progress_ptr.contents)
+            if progress.status is not None:
+                self.status = progress.status
+            return self.on_progress is None or self.on_progress(progress) is not False
+        except BaseException as e:  # noqa: BLE001 - raised by the call, once it returns
+            self.raised = e
+            return False
+
+    def raise_if_raised(self) -> None:
+        if self.raised is not None:
+            raise self.raised
 
 
 # A Ctrl-C caught in a log callable on the main thread, raised when the
@@ -924,8 +978,9 @@ class _Handle:
 
 
 class CancelToken:
-    """Stops the waits and downloads it is passed to; ``cancel()`` works from any
-    thread and wakes a sleeping wait at once. Stays cancelled until ``reset()``.
+    """Stops the blocking calls it is passed to (``cancel=``); ``cancel()`` works
+    from any thread and wakes a sleeping wait at once. Stays cancelled until
+    ``reset()``. (An async call is cancelled by cancelling its asyncio task.)
 
     Use it as a context manager, or call ``close()``; it is freed only once no
     call is using it any more.
@@ -976,176 +1031,6 @@ class CancelToken:
         return f"<camb.CancelToken {state}>"
 
 
-class _Pending:
-    """A job this module started and has not freed yet, and the future its
-    caller awaits. ``polls`` and ``status`` are copied when it is delivered."""
-
-    __slots__ = ("job", "address", "future", "read", "polls", "status")
-
-    def __init__(self, job, future, read):
-        self.job = job
-        self.address = ctypes.cast(job, c_void_p).value
-        self.future = future
-        self.read = read
-        self.polls = None
-        self.status = None
-
-
-class _LoopJobs:
-    """The jobs one event loop waits for: a single camb_job_queue whose descriptor
-    is watched with ``loop.add_reader``. When it is readable, the loop's own
-    thread pops the finished jobs, copies each one's outcome into its future and
-    frees it; no libcamb thread ever runs Python code for it (a client's log
-    callable is the one exception: it runs wherever libcamb logs).
-
-    Made with the loop's first job and freed after its last; used only on the
-    loop's thread. A job is freed exactly once: by whoever takes it out of
-    ``_pending`` (the drain, once it is delivered, or ``discard``, when its
-    caller stops waiting; freeing a job that is not delivered yet cancels it,
-    and it is then never delivered).
-    """
-
-    _registry = {}  # (loop, lib) -> _LoopJobs
-    _registry_lock = threading.Lock()
-
-    @classmethod
-    def of(cls, lib, loop) -> "_LoopJobs":
-        key = (loop, lib)
-        with cls._registry_lock:
-            jobs = cls._registry.get(key)
-            if jobs is None:
-                jobs = cls._registry[key] = cls(lib, loop)
-            return jobs
-
-    def __init__(self, lib, loop):
-        queue = _JobQueuePtr()
-        _check(lib, lib.camb_job_queue_new(byref(queue)))
-        self._lib = lib
-        self._loop = loop
-        self._queue = queue
-        self._pending = {}  # job address -> _Pending
-        self._fd = lib.camb_job_queue_fd(queue)
-        try:
-            loop.add_reader(self._fd, self._drain)
-        except BaseException:
-            lib.camb_job_queue_free(queue)
-            raise
-
-    def start(self, begin, read) -> _Pending:
-        """Starts a job with ``begin(queue, out_job)`` (a camb_client_start_*
-        call returning its result code); ``read(lib, job)`` will copy its value
-        out once it succeeded. Raises the start's error at once."""
-        try:
-            job = _JobPtr()
-            _check(self._lib, begin(self._queue, byref(job)))
-            pending = _Pending(job, self._loop.create_future(), read)
-        except BaseException:
-            self._close_if_idle()
-            raise
-        self._pending[pending.address] = pending
-        return pending
-
-    def holds(self, pending: _Pending) -> bool:
-        """Whether the job is still running (so not freed): its accessors may be read."""
-        return self._pending.get(pending.address) is pending
-
-    def cancel(self, pending: _Pending) -> None:
-        """Asks libcamb to cancel the job; it is then delivered (Cancelled)."""
-        if self.holds(pending):
-            self._lib.camb_job_cancel(pending.job)
-
-    def discard(self, pending: _Pending) -> None:
-        """The caller stopped waiting (its task was cancelled, or it raised):
-        frees the job if it was not delivered yet, which cancels it."""
-        if self.holds(pending):
-            del self._pending[pending.address]
-            try:
-                self._lib.camb_job_free(pending.job)
-            finally:
-                pending.future.cancel()
-                self._close_if_idle()
-
-    def _drain(self) -> None:
-        lib = self._lib
-        try:
-            while self._queue:
-                job = _JobPtr()
-                if lib.camb_job_queue_pop(self._queue, byref(job)) != 0:
-                    break  # NOT_READY: the descriptor is no longer readable
-                pending = self._pending.pop(ctypes.cast(job, c_void_p).value, None)
-                if pending is None:
-                    # Every job on this queue is in _pending until it is freed,
-                    # and a freed job is never delivered: this cannot happen.
-                    continue
-                self._deliver(pending, job)
-        finally:
-            self._close_if_idle()
-
-    def _deliver(self, pending: _Pending, job) -> None:
-        """Copies a delivered job's outcome, frees the job, resolves the future."""
-        lib = self._lib
-        try:
-            pending.polls = lib.camb_job_polls(job)
-            pending.status = lib.camb_job_status(job)
-            code = lib.camb_job_result(job)
-            if code == 0:
-                value, error = pending.read(lib, job), None
-            else:
-                value, error = None, _job_error(lib, job, code)
-        except Exception as e:  # noqa: BLE001 - handed to the waiting caller
-            value, error = None, e
-        finally:
-            lib.camb_job_free(job)
-        if pending.future.done():  # its caller was cancelled meanwhile
-            return
-        if error is None:
-            pending.future.set_result(value)
-        else:
-            pending.future.set_exception(error)
-
-    def _close_if_idle(self) -> None:
-        if self._pending or not self._queue:
-            return
-        with self._registry_lock:
-            if self._registry.get((self._loop, self._lib)) is self:
-                del self._registry[(self._loop, self._lib)]
-        queue, self._queue = self._queue, None
-        try:
-            self._loop.remove_reader(self._fd)  # a closed loop has no readers left: a no-op
-        finally:
-            self._lib.camb_job_queue_free(queue)
-
-
-def _job_error(lib, job, code) -> CambError:
-    """The exception for a failed job, its words copied out of the job."""
-    length = c_size_t(0)
-    message = _text(lib.camb_job_error(job, byref(length)), length.value) or ""
-    error = error_for(code, message, lib.camb_job_http_status(job))
-    if isinstance(error, TaskFailed):
-        error.status = Status._from_c(lib.camb_job_status(job))
-    return error
-
-
-def _job_task_info(lib, job) -> TaskInfo:
-    """The task of a status, wait or generate job (owned by the job: never freed here)."""
-    task = lib.camb_job_task(job)
-    if not task:
-        raise InternalError(6, "libcamb delivered a successful job without its task")
-    return _task_info(lib, task)
-
-
-def _job_task_id(lib, job) -> str:
-    length = c_size_t(0)
-    task_id = _text(lib.camb_job_task_id(job, byref(length)), length.value)
-    if task_id is None:
-        raise InternalError(6, "libcamb delivered a successful job without its task id")
-    return task_id
-
-
-def _job_bytes(lib, job) -> int:
-    return lib.camb_job_bytes(job)
-
-
 def _token_use(token: Optional[CancelToken]):
     """A context giving the token's pointer (None for no token), held for a call."""
     if token is None:
@@ -1156,41 +1041,64 @@ def _token_use(token: Optional[CancelToken]):
 
 
 # --------------------------------------------------------------------------
-# The log callback and headers of the caller's own
+# The log callable and headers of the caller's own
 # --------------------------------------------------------------------------
-#
-# One C thunk serves every client, for the module's whole life. libcamb calls a
-# log callback on whatever thread logs: the caller's during a blocking call, a
-# pool thread for a job's steps. It may do so after camb_job_free() has
-# returned (a job whose request is out stops only at its next check, and logs
-# until then), and, where camb_client_free() does not wait for the client's job
-# threads, after that too; the header names no moment after which the callback
-# is no longer called. A thunk owned by each client could be freed while a
-# libcamb thread is about to call it, which would crash the interpreter. So user_data is no pointer: it is a
-# number naming the client's sink in a table of weak references, and a line for
-# a client that was garbage-collected is dropped.
 
 
-class _LogSink:
-    """A client's log callable; lives as long as the Client object."""
+# Set while this thread runs a log callable: a Client collected then (by the
+# garbage collector, on a libcamb thread) must not be freed there, as
+# camb_client_free waits for the client's threads.
+_in_log_line = threading.local()
 
-    __slots__ = ("callback", "_lock", "_warned", "__weakref__")
+
+def _close_elsewhere(handle, log_hook) -> None:
+    """Frees a client on a thread of its own, its log hook alive until then."""
+    handle.close()
+    del log_hook
+
+
+class _LogHook:
+    """A client's log callable and the two C functions libcamb is given for it:
+    the line, called on whatever thread logs (the caller's during a blocking
+    call, a pool thread for a job), and the finalizer, called once when libcamb
+    will call neither again (in camb_client_free, or when the build fails).
+
+    The Client holds it for its whole life, so the C thunks outlive every call
+    libcamb makes to them; the finalizer lets go of the callable.
+    """
+
+    __slots__ = ("callback", "finalized", "c_line", "c_finalizer", "_lock", "_warned")
 
     def __init__(self, callback):
         self.callback = callback
+        self.finalized = 0  # how many times libcamb called the finalizer
         self._lock = threading.Lock()
         self._warned = False
+        self.c_line = _LOG_FN(self._line)
+        self.c_finalizer = _FINALIZER_FN(self._finalize)
 
-    def deliver(self, level, line, length) -> None:
+    def _line(self, level, line, length, _user_data) -> None:
         # Runs under ctypes' thunk, which takes the GIL. Nothing may escape into
         # C (ctypes would print it and go on): the callable's exception is
         # handled here, never re-raised into the call that logged. A log line
         # that failed must not turn a call that worked (a task created and
         # billed) into an exception, and a job's lines have no caller to raise to.
+        callback = self.callback
+        if callback is None:
+            return
+        _in_log_line.active = True
         try:
-            self.callback(LogLevel._from_c(level), _text(line, length) or "")
+            callback(LogLevel._from_c(level), _text(line, length) or "")
         except BaseException as e:  # noqa: BLE001 - reported below
             self._failed(e)
+        finally:
+            _in_log_line.active = False
+
+    def _finalize(self, _user_data) -> None:
+        # Only the callable goes: its thunks stay with the Client, since this
+        # very call runs in one of them.
+        self.finalized += 1
+        self.callback = None
 
     def _failed(self, error) -> None:
         global _held_interrupt
@@ -1215,22 +1123,6 @@ class _LogSink:
             pass
 
 
-_log_sinks = weakref.WeakValueDictionary()  # user_data number -> _LogSink
-_log_numbers = itertools.count(1)
-
-
-def _log_trampoline(level, line, length, number):
-    try:
-        sink = _log_sinks.get(number)
-    except BaseException:  # noqa: BLE001 - the module half torn down at interpreter exit
-        return
-    if sink is not None:
-        sink.deliver(level, line, length)
-
-
-_LOG_THUNK = _LOG_FN(_log_trampoline)  # never freed: see above
-
-
 def _header_pairs(given, what: str):
     """[(name, value)] as bytes from a mapping of header names to values (str or
     bytes). The value's words never quote it: it may be secret."""
@@ -1252,8 +1144,8 @@ class Client:
     bounds each whole call, retries included; ``max_retries`` (default 2) applies
     to idempotent calls. Thread-safe: share one client between threads.
     ``job_threads`` (default 4, at most 64) is the number of libcamb threads that
-    run the client's ``*_async`` calls and :meth:`generate`, however many there are
-    (a call waiting between polls holds none); they start with the first one.
+    run the client's ``*_async`` calls, however many there are (a call waiting
+    between polls holds none); they start with the first one.
 
     ``log(level, line)`` is told what the client does, one line per event up to
     ``log_level`` (a :class:`LogLevel`, its name such as "debug", or 1 to 4;
@@ -1265,9 +1157,9 @@ class Client:
     for it). An exception it raises is not raised by the call that logged (the
     call's outcome stands): the line is dropped and the client's first such
     exception is reported as a ``RuntimeWarning``; a Ctrl-C that lands in it is
-    raised once the call returns. Lines stop when the Client object is
-    garbage-collected. ``CAMB_LOG=debug`` in the environment sends the lines to
-    stderr too, with or without ``log``.
+    raised once the call returns. The client holds the callable until it is
+    closed: no line comes after ``close()`` has returned. ``CAMB_LOG=debug`` in
+    the environment sends the lines to stderr too, with or without ``log``.
 
     ``headers`` and ``secret_headers`` (mappings of names to values) are sent
     with every request, for tracing (``traceparent``) or a gateway; the values
@@ -1301,7 +1193,7 @@ class Client:
         secret_headers: Optional[Mapping] = None,
         library: Optional[Union[str, os.PathLike]] = None,
     ):
-        self._log_sink = None
+        self._log_hook = None
         if log is not None:
             if not callable(log):
                 raise TypeError(f"log must be callable as log(level, line), not {type(log).__name__}")
@@ -1340,11 +1232,11 @@ class Client:
                 for name, value in _header_pairs(given, what):
                     _check(lib, lib.camb_client_builder_add_header(builder, name, value, secret))
             if log is not None:
-                sink = _LogSink(log)
-                number = next(_log_numbers)
-                _log_sinks[number] = sink
-                _check(lib, lib.camb_client_builder_set_log(builder, level, _LOG_THUNK, number))
-                self._log_sink = sink  # the table's reference is weak: this one keeps it
+                hook = _LogHook(log)
+                _check(lib, lib.camb_client_builder_set_log(builder, level, hook.c_line, None, hook.c_finalizer))
+                # From here libcamb may call the hook's thunks until its finalizer
+                # ran: the client keeps them for its whole life.
+                self._log_hook = hook
             client = _ClientPtr()
             built = True  # build consumes the builder whether it succeeds or not
             _check(lib, lib.camb_client_builder_build(builder, byref(client)))
@@ -1374,45 +1266,61 @@ class Client:
     def __del__(self):
         # A fallback for a forgotten close(); also runs when __init__ failed early.
         try:
-            self._handle.close()
+            if getattr(_in_log_line, "active", False):
+                threading.Thread(target=_close_elsewhere, args=(self._handle, self._log_hook), daemon=True).start()
+            else:
+                self._handle.close()
         except Exception:  # noqa: BLE001 - nothing to report to from __del__
             pass
 
     def __repr__(self):
         return f"<camb.Client{' closed' if self.closed else ''}>"
 
-    # -- calls -----------------------------------------------------------
+    # -- blocking calls --------------------------------------------------
+    #
+    # Each runs on the calling thread and takes ``cancel``, a CancelToken that
+    # another thread may cancel to stop it (a wait's pause at once, a download
+    # between chunks, a retry before it is sent).
 
-    def get_task_status(self, task_id: str) -> TaskInfo:
+    def get_task_status(self, task_id: str, cancel: Optional[CancelToken] = None) -> TaskInfo:
         """The task's status now: ``GET /text-to-sound/{task_id}``."""
         lib = self._lib
         task_id = _c_string(task_id, "task_id")
         task = _TaskPtr()
         try:
-            with self._handle.use() as client:
-                _check(lib, lib.camb_client_get_task_status(client, task_id, byref(task)))
+            with self._handle.use() as client, _token_use(cancel) as token:
+                _check(lib, lib.camb_client_get_task_status(client, task_id, token, byref(task)))
             return _task_info(lib, task)
         finally:
             lib.camb_task_free(task)  # NULL (the call failed): nothing to free
 
-    def get_task_statuses(self, task_ids: Iterable[Union[str, bytes]], max_connections: int = 0) -> List[TaskResult]:
+    def get_task_statuses(
+        self,
+        task_ids: Iterable[Union[str, bytes]],
+        max_connections: int = 0,
+        cancel: Optional[CancelToken] = None,
+    ) -> List[TaskResult]:
         """The statuses of many tasks at once, ``max_connections`` requests at a
-        time (0: libcamb's default, 8; at most 32).
+        time (0: libcamb's default, 8; at most 32), bounded as a whole by the
+        client's timeout.
 
         Returns one :class:`TaskResult` per id, in order: each has either its
         ``info`` or its own ``error`` (a task that was not found, a query that
-        timed out, an id that is not valid); one task's failure fails no other.
-        Raises only for the call as a whole (a closed client, too many ids).
+        timed out or was cancelled, an id that is not valid); one task's failure
+        fails no other. Raises only for the call as a whole (a closed client,
+        too many ids).
         """
         lib = self._lib
         connections = _unsigned(max_connections, "max_connections", 32)
         batch = _Batch(task_ids)
         task_list = _TaskListPtr()
         try:
-            with self._handle.use() as client:
+            with self._handle.use() as client, _token_use(cancel) as token:
                 _check(
                     lib,
-                    lib.camb_client_get_task_statuses(client, batch.c_ids, batch.count, connections, byref(task_list)),
+                    lib.camb_client_get_task_statuses(
+                        client, batch.c_ids, batch.count, connections, token, byref(task_list)
+                    ),
                 )
             return batch.results(lib, task_list)
         finally:
@@ -1427,12 +1335,14 @@ class Client:
         project_description: Optional[str] = None,
         folder_id: Optional[int] = None,
         retry: bool = False,
+        cancel: Optional[CancelToken] = None,
     ) -> str:
         """Creates a task and returns its id: ``POST /text-to-sound``.
 
         ``duration`` in seconds (None: the server's default, 8 s; sound: at most
         10); ``audio_type`` an AudioType or "sound"/"music". Not retried unless
         ``retry`` (a retry after a lost reply may create and bill a second task).
+        ``cancel`` stops it before its request is sent, or in a retry's wait.
         """
         lib = self._lib
         options = _create_options(lib, duration, audio_type, project_name, project_description, folder_id, retry)
@@ -1440,8 +1350,11 @@ class Client:
         task_id = c_void_p()
         length = c_size_t(0)
         try:
-            with self._handle.use() as client:
-                _check(lib, lib.camb_client_create_task(client, prompt, byref(options), byref(task_id), byref(length)))
+            with self._handle.use() as client, _token_use(cancel) as token:
+                _check(
+                    lib,
+                    lib.camb_client_create_task(client, prompt, byref(options), token, byref(task_id), byref(length)),
+                )
             return _text(task_id.value, length.value)
         finally:
             lib.camb_string_free(task_id)  # NULL (the call failed): nothing to free
@@ -1468,31 +1381,16 @@ class Client:
         lib = self._lib
         task_id = _c_string(task_id, "task_id")
         options = _wait_options(lib, initial_interval_ms, backoff_factor, max_interval_ms, deadline_ms)
-
-        raised = []
-        if on_progress is None:
-            callback = _PROGRESS_FN()  # NULL
-        else:
-
-            def trampoline(progress_ptr, _user_data):
-                # Nothing may unwind into C: any exception is kept and re-raised
-                # once the wait has returned; returning False stops the wait.
-                try:
-                    return on_progress(_progress(progress_ptr.contents)) is not False
-                except BaseException as e:  # noqa: BLE001 - re-raised below
-                    raised.append(e)
-                    return False
-
-            # Held in this frame until the C call returns, so the garbage
-            # collector cannot free the thunk while libcamb may call it.
-            callback = _PROGRESS_FN(trampoline)
-
+        # Held in this frame until the C call returns, so the garbage collector
+        # cannot free the thunk while libcamb may call it.
+        progress = _ProgressThunk(on_progress) if on_progress is not None else None
+        callback = progress.c_function if progress is not None else _NO_PROGRESS
         task = _TaskPtr()
         try:
             with self._handle.use() as client, _token_use(cancel) as token:
                 code = lib.camb_client_wait_for_task(client, task_id, byref(options), token, callback, None, byref(task))
-                if raised:
-                    raise raised[0]
+                if progress is not None:
+                    progress.raise_if_raised()
                 _check(lib, code)
             return _task_info(lib, task)
         finally:
@@ -1507,7 +1405,7 @@ class Client:
         """Streams a successful run's WAV audio to ``write(chunk)`` and returns the
         number of bytes. ``write`` may be a file's ``write`` method; returning
         False stops the download (Cancelled); an exception it raises stops it and
-        is re-raised here.
+        is re-raised here. (:meth:`download_audio_async` gives the audio as bytes.)
         """
         lib = self._lib
         run_id = _run_id(run_id)
@@ -1551,60 +1449,127 @@ class Client:
             _check(lib, lib.camb_client_save_audio(client, run_id, path, token, byref(total)))
         return total.value
 
-    def get_audio_url(self, run_id: int) -> str:
+    def get_audio_url(self, run_id: int, cancel: Optional[CancelToken] = None) -> str:
         """A pre-signed URL of a successful run's audio."""
         lib = self._lib
         run_id = _run_id(run_id)
         url = c_void_p()
         length = c_size_t(0)
         try:
-            with self._handle.use() as client:
-                _check(lib, lib.camb_client_get_audio_url(client, run_id, byref(url), byref(length)))
+            with self._handle.use() as client, _token_use(cancel) as token:
+                _check(lib, lib.camb_client_get_audio_url(client, run_id, token, byref(url), byref(length)))
             return _text(url.value, length.value)
         finally:
             lib.camb_string_free(url)  # NULL (the call failed): nothing to free
 
-    def get_audio_urls(self, run_ids: Iterable[int]) -> Dict[int, Optional[str]]:
+    def get_audio_urls(
+        self, run_ids: Iterable[int], cancel: Optional[CancelToken] = None
+    ) -> Dict[int, Optional[str]]:
         """URLs of many runs' audio: ``{run_id: url}``, None for a run the server
         gave none (unknown, or not successful). Any number of ids (sent 1000 per
         request)."""
         lib = self._lib
         ids = [_run_id(r) for r in run_ids]
         urls = {}
-        with self._handle.use() as client:
+        with self._handle.use() as client, _token_use(cancel) as token:
             for start in range(0, len(ids), _MAX_URLS_PER_CALL):
                 batch = ids[start : start + _MAX_URLS_PER_CALL]
                 c_ids = (c_int64 * len(batch))(*batch)
                 url_list = _AudioUrlListPtr()
                 try:
-                    _check(lib, lib.camb_client_get_audio_urls(client, c_ids, len(batch), byref(url_list)))
-                    for i in range(lib.camb_audio_url_list_len(url_list)):
-                        run_id = c_int64(0)
-                        length = c_size_t(0)
-                        ptr = lib.camb_audio_url_list_get(url_list, i, byref(run_id), byref(length))
-                        urls[run_id.value] = _text(ptr, length.value)
+                    _check(lib, lib.camb_client_get_audio_urls(client, c_ids, len(batch), token, byref(url_list)))
+                    _url_list(lib, url_list, urls)
                 finally:
                     lib.camb_audio_url_list_free(url_list)  # NULL (the call failed): nothing to free
         return urls
 
+    def generate(
+        self,
+        prompt: str,
+        path: Union[str, bytes, os.PathLike],
+        *,
+        duration: Optional[float] = None,
+        audio_type: Optional[Union[AudioType, str]] = None,
+        project_name: Optional[str] = None,
+        project_description: Optional[str] = None,
+        folder_id: Optional[int] = None,
+        retry: bool = False,
+        initial_interval_ms: Optional[int] = None,
+        backoff_factor: Optional[float] = None,
+        max_interval_ms: Optional[int] = None,
+        deadline_ms: Optional[int] = None,
+        cancel: Optional[CancelToken] = None,
+        on_progress: Optional[Callable[[Progress], Optional[bool]]] = None,
+    ) -> Generation:
+        """Prompt to WAV file in one call: creates the task (the arguments of
+        :meth:`create_task`), waits for it (those of :meth:`wait_for_task`,
+        ``on_progress`` and ``cancel`` included) and saves its audio to ``path``
+        (the rules of :meth:`save_audio`). Returns a :class:`Generation`.
+
+        Everything that can be checked (the prompt, the options, ``path``) is
+        checked before a task is created and billed. A task that ends without
+        audio raises :class:`TaskFailed` (its ``status`` the task's final one,
+        its message the server's reason), and writes no file.
+        """
+        lib = self._lib
+        create = _create_options(lib, duration, audio_type, project_name, project_description, folder_id, retry)
+        wait = _wait_options(lib, initial_interval_ms, backoff_factor, max_interval_ms, deadline_ms)
+        c_prompt = _c_string(prompt, "prompt")
+        c_path = _c_string(os.fsencode(path), "path")
+        # Always given, to know the status a failed task ended in: libcamb says it
+        # only in words (camb_last_error) and hands over no task then.
+        progress = _ProgressThunk(on_progress)
+        task = _TaskPtr()
+        total = c_uint64(0)
+        try:
+            with self._handle.use() as client, _token_use(cancel) as token:
+                code = lib.camb_client_generate(
+                    client,
+                    c_prompt,
+                    byref(create),
+                    byref(wait),
+                    c_path,
+                    token,
+                    progress.c_function,
+                    None,
+                    byref(task),
+                    byref(total),
+                )
+                progress.raise_if_raised()
+                if code != 0:
+                    error = _last_error(lib, code)
+                    if isinstance(error, TaskFailed):
+                        error.status = progress.status
+                    raise error
+            return Generation(
+                task_id=_task_text(lib.camb_task_id, task) or "",
+                info=_task_info(lib, task),
+                path=os.fsdecode(path),
+                size=total.value,
+            )
+        finally:
+            lib.camb_task_free(task)  # NULL unless it succeeded
+
     # -- asyncio ---------------------------------------------------------
     #
-    # Each call starts a libcamb job, which returns at once and runs on the
-    # client's job threads; the event loop's one queue descriptor (add_reader)
-    # tells the loop when jobs finish, and the loop's thread takes them. No thread
-    # is made per call, and no libcamb thread runs Python code (but a log
-    # callable, for the lines of the job's steps). Cancelling the
-    # awaiting task (task.cancel(), asyncio.wait_for's timeout) cancels the job
-    # at once, even a wait asleep between polls.
+    # Each coroutine makes a libcamb job and submits it to the running loop's
+    # queue; the job runs on the client's job threads, and the loop watches the
+    # queue's readiness descriptor (add_reader), so the loop's own thread takes
+    # the finished job, copies its outcome into the awaited future and frees
+    # it. No thread is made per call, and no libcamb thread runs Python code
+    # for it (but a log callable, for the lines of the job's steps).
+    # Cancelling the awaiting task (task.cancel(), asyncio.wait_for's timeout)
+    # cancels the job at once, even a wait asleep between polls; the job still
+    # comes back through the queue, and is freed there.
 
     async def get_task_status_async(self, task_id: str) -> TaskInfo:
         """:meth:`get_task_status`, awaited."""
         task_id = _c_string(task_id, "task_id")
 
-        def begin(lib, client, queue, out_job):
-            return lib.camb_client_start_get_task_status(client, task_id, queue, _NO_JOB_FN, None, out_job)
+        def make(lib, client, out_job):
+            return lib.camb_client_job_get_task_status(client, task_id, out_job)
 
-        return await self._run_job(begin, _job_task_info)
+        return await self._run_job(make, _job_task_info)
 
     async def create_task_async(
         self,
@@ -1620,10 +1585,10 @@ class Client:
         options = _create_options(self._lib, duration, audio_type, project_name, project_description, folder_id, retry)
         prompt = _c_string(prompt, "prompt")
 
-        def begin(lib, client, queue, out_job):
-            return lib.camb_client_start_create_task(client, prompt, byref(options), queue, _NO_JOB_FN, None, out_job)
+        def make(lib, client, out_job):
+            return lib.camb_client_job_create_task(client, prompt, byref(options), out_job)
 
-        return await self._run_job(begin, _job_task_id)
+        return await self._run_job(make, _job_task_id)
 
     async def wait_for_task_async(
         self,
@@ -1649,20 +1614,61 @@ class Client:
         task_id = _c_string(task_id, "task_id")
         options = _wait_options(self._lib, initial_interval_ms, backoff_factor, max_interval_ms, deadline_ms)
 
-        def begin(lib, client, queue, out_job):
-            return lib.camb_client_start_wait_for_task(client, task_id, byref(options), queue, _NO_JOB_FN, None, out_job)
+        def make(lib, client, out_job):
+            return lib.camb_client_job_wait_for_task(client, task_id, byref(options), out_job)
 
-        return await self._run_job(begin, _job_task_info, on_progress, progress_interval)
+        return await self._run_job(make, _job_task_info, on_progress, progress_interval)
+
+    async def download_audio_async(self, run_id: int) -> bytes:
+        """A successful run's WAV audio, awaited, as bytes (held in memory by
+        libcamb until it is copied here)."""
+        run_id = _run_id(run_id)
+
+        def make(lib, client, out_job):
+            return lib.camb_client_job_download_audio(client, run_id, out_job)
+
+        return await self._run_job(make, _job_audio)
 
     async def save_audio_async(self, run_id: int, path: Union[str, bytes, os.PathLike]) -> int:
         """:meth:`save_audio`, awaited: the size of the file written."""
         run_id = _run_id(run_id)
         c_path = _c_string(os.fsencode(path), "path")
 
-        def begin(lib, client, queue, out_job):
-            return lib.camb_client_start_save_audio(client, run_id, c_path, queue, _NO_JOB_FN, None, out_job)
+        def make(lib, client, out_job):
+            return lib.camb_client_job_save_audio(client, run_id, c_path, out_job)
 
-        return await self._run_job(begin, _job_bytes)
+        return await self._run_job(make, _job_bytes)
+
+    async def get_audio_url_async(self, run_id: int) -> str:
+        """:meth:`get_audio_url`, awaited."""
+        run_id = _run_id(run_id)
+
+        def make(lib, client, out_job):
+            return lib.camb_client_job_get_audio_url(client, run_id, out_job)
+
+        return await self._run_job(make, _job_audio_url)
+
+    async def get_audio_urls_async(self, run_ids: Iterable[int]) -> Dict[int, Optional[str]]:
+        """:meth:`get_audio_urls`, awaited: one job per 1000 ids, one after another."""
+        ids = [_run_id(r) for r in run_ids]
+        urls = {}
+        for start in range(0, len(ids), _MAX_URLS_PER_CALL):
+            batch = ids[start : start + _MAX_URLS_PER_CALL]
+            c_ids = (c_int64 * len(batch))(*batch)
+
+            def make(lib, client, out_job, c_ids=c_ids, count=len(batch)):
+                return lib.camb_client_job_get_audio_urls(client, c_ids, count, out_job)
+
+            def read(lib, job):
+                url_list = lib.camb_job_audio_url_list(job)  # the job's: read, never freed
+                if not url_list:
+                    raise InternalError(6, "libcamb handed back a successful job without its list")
+                part = {}
+                _url_list(lib, url_list, part)
+                return part
+
+            urls.update(await self._run_job(make, read))
+        return urls
 
     async def get_task_statuses_async(
         self, task_ids: Iterable[Union[str, bytes]], max_connections: int = 0
@@ -1671,18 +1677,16 @@ class Client:
         connections = _unsigned(max_connections, "max_connections", 32)
         batch = _Batch(task_ids)
 
-        def begin(lib, client, queue, out_job):
-            return lib.camb_client_start_get_task_statuses(
-                client, batch.c_ids, batch.count, connections, queue, _NO_JOB_FN, None, out_job
-            )
+        def make(lib, client, out_job):
+            return lib.camb_client_job_get_task_statuses(client, batch.c_ids, batch.count, connections, out_job)
 
         def read(lib, job):
             # The list belongs to the job: read it, never free it.
             return batch.results(lib, lib.camb_job_task_list(job))
 
-        return await self._run_job(begin, read)
+        return await self._run_job(make, read)
 
-    async def generate(
+    async def generate_async(
         self,
         prompt: str,
         path: Union[str, bytes, os.PathLike],
@@ -1700,13 +1704,10 @@ class Client:
         on_progress: Optional[Callable[[JobProgress], Any]] = None,
         progress_interval: float = 0.1,
     ) -> Generation:
-        """Prompt to WAV file, as one job: creates the task (the arguments of
-        :meth:`create_task`), waits for it (those of :meth:`wait_for_task_async`,
-        ``on_progress`` included) and saves its audio to ``path`` (the rules of
-        :meth:`save_audio`). Returns a :class:`Generation`.
-
-        A task that ends without audio raises :class:`TaskFailed` (its ``status``
-        the task's final one, its message the server's reason), and writes no file.
+        """:meth:`generate`, awaited, as one job: its ``on_progress`` is that of
+        :meth:`wait_for_task_async` (a :class:`JobProgress`). A task that ends
+        without audio raises :class:`TaskFailed` with the task's final
+        ``status``, and writes no file.
         """
         lib = self._lib
         create = _create_options(lib, duration, audio_type, project_name, project_description, folder_id, retry)
@@ -1715,10 +1716,8 @@ class Client:
         given_path = path
         c_path = _c_string(os.fsencode(path), "path")
 
-        def begin(lib, client, queue, out_job):
-            return lib.camb_client_start_generate(
-                client, c_prompt, byref(create), byref(wait), c_path, queue, _NO_JOB_FN, None, out_job
-            )
+        def make(lib, client, out_job):
+            return lib.camb_client_job_generate(client, c_prompt, byref(create), byref(wait), c_path, out_job)
 
         def read(lib, job):
             return Generation(
@@ -1728,10 +1727,12 @@ class Client:
                 size=lib.camb_job_bytes(job),
             )
 
-        return await self._run_job(begin, read, on_progress, progress_interval)
+        return await self._run_job(make, read, on_progress, progress_interval)
 
-    async def _run_job(self, begin, read, on_progress=None, progress_interval=0.1):
-        """Starts a job on the running loop's queue and awaits its value."""
+    async def _run_job(self, make, read, on_progress=None, progress_interval=0.1):
+        """Makes a job with ``make(lib, client, out_job)``, submits it to the
+        running loop's queue and awaits what ``read(lib, job)`` copies out of it
+        once it succeeded. Raises a refusal of the job's arguments at once."""
         if on_progress is not None:
             if not callable(on_progress):
                 raise TypeError("on_progress must be callable")
@@ -1740,24 +1741,240 @@ class Client:
                 raise InvalidArgument(2, f"progress_interval must be positive, not {progress_interval}")
         loop = asyncio.get_running_loop()
         started_at = loop.time()
-        jobs = _LoopJobs.of(self._lib, loop)
+        queue = _LoopQueue.of(self._lib, loop)
 
-        def begin_on_client(queue, out_job):
+        def make_on_client(out_job):
             with self._handle.use() as client:
-                return begin(self._lib, client, queue, out_job)
+                return make(self._lib, client, out_job)
 
-        pending = jobs.start(begin_on_client, read)
+        pending = queue.submit(make_on_client, read, loop)
         try:
             if on_progress is None:
                 return await pending.future
-            return await _follow(self._lib, jobs, pending, on_progress, progress_interval, loop, started_at)
+            return await _follow(self._lib, queue, pending, on_progress, progress_interval, loop, started_at)
         except BaseException:
-            jobs.discard(pending)  # still running: freed, so cancelled and never delivered
+            queue.abandon(pending)  # cancelled if still running; freed when it comes back
             raise
 
 
-async def _follow(lib, jobs, pending, on_progress, interval, loop, started_at):
-    """Awaits a job while a timer of the loop reports its progress."""
+# --------------------------------------------------------------------------
+# asyncio: one camb_queue per event loop
+# --------------------------------------------------------------------------
+
+
+class _Pending:
+    """A job submitted to a loop's queue and not handed back yet, and the future
+    its caller awaits. ``polls`` and ``status`` are copied when it comes back."""
+
+    __slots__ = ("job", "address", "future", "read", "polls", "status")
+
+    def __init__(self, job, future, read):
+        self.job = job
+        self.address = ctypes.cast(job, c_void_p).value
+        self.future = future
+        self.read = read
+        self.polls = None
+        self.status = None
+
+
+# Which queue serves a loop, for finding it: weak both ways, so that it keeps
+# neither alive (the loop's reader holds the queue). Each queue keeps its own jobs.
+_loop_queues = weakref.WeakKeyDictionary()  # loop -> WeakValueDictionary {lib: _LoopQueue}
+_loop_queues_lock = threading.Lock()
+
+
+def _free_queue(lib, queue) -> None:
+    lib.camb_queue_free(queue)
+
+
+class _LoopQueue:
+    """The jobs one event loop waits for: a camb_queue whose readiness descriptor
+    the loop watches with ``add_reader``. When it is readable, the loop's own
+    thread pops the finished jobs, copies each one's outcome into its future and
+    frees it. Used only on the loop's thread.
+
+    A submitted job is libcamb's until the queue hands it back, so it stays in
+    ``_jobs`` until then, even when its caller stopped waiting (the job was
+    cancelled): it is freed exactly once, after it came back. The queue is
+    made for the loop's first job and freed once no job is in flight; if the
+    loop is closed first (with its readers) or collected, the queue is freed
+    with this object, and libcamb frees the jobs still on it or in flight.
+    """
+
+    @classmethod
+    def of(cls, lib, loop) -> "_LoopQueue":
+        with _loop_queues_lock:
+            queues = _loop_queues.get(loop)
+            if queues is None:
+                queues = _loop_queues[loop] = weakref.WeakValueDictionary()
+            queue = queues.get(lib)
+            if queue is None:
+                queue = cls(lib, loop)
+                queues[lib] = queue
+            return queue
+
+    def __init__(self, lib, loop):
+        queue = _QueuePtr()
+        _check(lib, lib.camb_queue_new(byref(queue)))
+        self._lib = lib
+        self._loop = weakref.ref(loop)  # the loop holds this object (its reader), not the reverse
+        self._queue = queue
+        self._free = weakref.finalize(self, _free_queue, lib, queue)
+        self._jobs = {}  # job address -> _Pending, from submit until handed back
+        self._fd = lib.camb_queue_fd(queue)
+        try:
+            loop.add_reader(self._fd, self._drain)
+        except BaseException:
+            self._free()
+            raise
+
+    def submit(self, make, read, loop) -> _Pending:
+        """Makes a job with ``make(out_job)`` (a camb_client_job_* call returning
+        its result code) and submits it; ``read(lib, job)`` will copy its value
+        out once it succeeded. Raises the constructor's or submit's error."""
+        lib = self._lib
+        try:
+            job = _JobPtr()
+            _check(lib, make(byref(job)))
+            try:
+                pending = _Pending(job, loop.create_future(), read)
+                # user_data is unused: the queue hands back the very handle.
+                _check(lib, lib.camb_job_submit(job, self._queue, None))
+            except BaseException:
+                lib.camb_job_free(job)  # refused: still ours
+                raise
+        except BaseException:
+            self._close_if_idle()
+            raise
+        self._jobs[pending.address] = pending
+        return pending
+
+    def holds(self, pending: _Pending) -> bool:
+        """Whether the job is still in flight (so not freed): its progress may be read."""
+        return self._jobs.get(pending.address) is pending
+
+    def cancel(self, pending: _Pending) -> None:
+        """Asks libcamb to cancel the job; it comes back soon (Cancelled)."""
+        if self.holds(pending):
+            self._lib.camb_job_cancel(pending.job)
+
+    def abandon(self, pending: _Pending) -> None:
+        """Its caller stopped waiting (its task was cancelled, or it raised): the
+        job is cancelled, and freed when the queue hands it back."""
+        pending.future.cancel()
+        self.cancel(pending)
+
+    def _drain(self) -> None:
+        lib = self._lib
+        try:
+            while self._queue:
+                event = _enum(0)
+                job = _JobPtr()
+                if lib.camb_queue_pop(self._queue, byref(event), byref(job)) != 0:
+                    break  # NOT_READY: the descriptor is no longer readable
+                if event.value != _EVENT_JOB_DONE:
+                    continue  # not an end (a streaming job's data): the job stays libcamb's
+                pending = self._jobs.pop(ctypes.cast(job, c_void_p).value, None)
+                if pending is None:
+                    # Every job submitted here is in _jobs until it comes back:
+                    # this cannot happen. Handed back, the job is ours to free.
+                    lib.camb_job_free(job)
+                    continue
+                self._deliver(pending, job)
+        finally:
+            self._close_if_idle()
+
+    def _deliver(self, pending: _Pending, job) -> None:
+        """Copies a finished job's outcome, frees the job, resolves the future."""
+        lib = self._lib
+        try:
+            pending.polls = lib.camb_job_polls(job)
+            pending.status = lib.camb_job_task_status(job)
+            code = lib.camb_job_result(job)
+            if pending.future.done():  # its caller stopped waiting: nothing to read
+                value, error = None, None
+            elif code == 0:
+                value, error = pending.read(lib, job), None
+            else:
+                value, error = None, _job_error(lib, job, code)
+        except Exception as e:  # noqa: BLE001 - handed to the waiting caller
+            value, error = None, e
+        finally:
+            lib.camb_job_free(job)
+        if pending.future.done():
+            return
+        if error is None:
+            pending.future.set_result(value)
+        else:
+            pending.future.set_exception(error)
+
+    def _close_if_idle(self) -> None:
+        if self._jobs or not self._queue:
+            return
+        loop = self._loop()
+        with _loop_queues_lock:
+            queues = _loop_queues.get(loop) if loop is not None else None
+            if queues is not None and queues.get(self._lib) is self:
+                del queues[self._lib]
+                if not queues:
+                    del _loop_queues[loop]
+        self._queue = None
+        try:
+            if loop is not None:
+                loop.remove_reader(self._fd)  # a closed loop has no readers left: a no-op
+        finally:
+            self._free()
+
+
+def _job_error(lib, job, code) -> CambError:
+    """The exception for a failed job, its words copied out of the job."""
+    length = c_size_t(0)
+    message = _text(lib.camb_job_error(job, byref(length)), length.value) or ""
+    error = error_for(code, message, lib.camb_job_http_status(job))
+    if isinstance(error, TaskFailed):
+        error.status = Status._from_c(lib.camb_job_task_status(job))
+    return error
+
+
+def _job_task_info(lib, job) -> TaskInfo:
+    """The task of a status, wait or generate job (owned by the job: never freed here)."""
+    task = lib.camb_job_task(job)
+    if not task:
+        raise InternalError(6, "libcamb handed back a successful job without its task")
+    return _task_info(lib, task)
+
+
+def _job_task_id(lib, job) -> str:
+    length = c_size_t(0)
+    task_id = _text(lib.camb_job_task_id(job, byref(length)), length.value)
+    if task_id is None:
+        raise InternalError(6, "libcamb handed back a successful job without its task id")
+    return task_id
+
+
+def _job_bytes(lib, job) -> int:
+    return lib.camb_job_bytes(job)
+
+
+def _job_audio(lib, job) -> bytes:
+    length = c_size_t(0)
+    audio = lib.camb_job_audio(job, byref(length))
+    if not audio:
+        raise InternalError(6, "libcamb handed back a successful download without its audio")
+    return ctypes.string_at(audio, length.value)
+
+
+def _job_audio_url(lib, job) -> str:
+    length = c_size_t(0)
+    url = _text(lib.camb_job_audio_url(job, byref(length)), length.value)
+    if url is None:
+        raise InternalError(6, "libcamb handed back a successful job without its URL")
+    return url
+
+
+async def _follow(lib, queue, pending, on_progress, interval, loop, started_at):
+    """Awaits a job while a timer of the loop reports its progress, read from
+    the running job (camb_job_polls, camb_job_task_status)."""
 
     def progress(polls, status):
         return JobProgress(
@@ -1769,17 +1986,17 @@ async def _follow(lib, jobs, pending, on_progress, interval, loop, started_at):
     told = 0
     while not pending.future.done():
         await asyncio.wait((pending.future,), timeout=interval)
-        if not jobs.holds(pending):
-            break  # delivered (and freed) meanwhile
+        if not queue.holds(pending):
+            break  # handed back (and freed) meanwhile
         polls = lib.camb_job_polls(pending.job)
         if polls == told:
             continue
         told = polls
-        answer = on_progress(progress(polls, lib.camb_job_status(pending.job)))
+        answer = on_progress(progress(polls, lib.camb_job_task_status(pending.job)))
         if inspect.isawaitable(answer):
             answer = await answer
         if answer is False:
-            jobs.cancel(pending)  # delivered soon, as Cancelled
+            queue.cancel(pending)  # handed back soon, as Cancelled
     await asyncio.wait((pending.future,))
     if pending.polls is not None and pending.polls != told:
         # What the last polls saw (an answer now changes nothing: the job is over).

@@ -2,8 +2,9 @@
 """Tests of examples/python/camb.py against the emulator. Standard library only.
 
 The asyncio API (AsyncTests) is checked through libcamb's own functions: every
-job started is freed exactly once, each event loop uses one completion queue,
-and the process gains no thread per call.
+job made is submitted to the loop's queue, comes back through it and is then
+freed exactly once (never freed while libcamb has it), each event loop uses one
+queue, and the process gains no thread per call.
 
 Driven by tests/python.rs (`cargo test -p camb-ffi --test python`), which starts
 the emulator and sets:
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import ctypes.util
 import dataclasses
+import importlib.util
 import gc
 import io
 import json
@@ -113,6 +115,38 @@ def count_frees(handle_owner):
 FAST = dict(initial_interval_ms=50, backoff_factor=1.0, max_interval_ms=50, deadline_ms=10000)
 
 
+def ctypes_suite():
+    """tests/python/test_ctypes.py as a module, for its header-checked declarations."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "python", "test_ctypes.py")
+    spec = importlib.util.spec_from_file_location("camb_test_ctypes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def c_shape(t):
+    """What a ctypes type is to the C ABI, whatever Python class stands for it: a
+    pointer to a byte, an opaque handle or a string is "P"; a pointer to
+    anything else says what it points to; a structure, its fields; a function
+    pointer, its signature; a number, its ctypes code."""
+    if t is None:
+        return "void"
+    if isinstance(t, type) and issubclass(t, ctypes._CFuncPtr):
+        return ("F", c_shape(t._restype_), tuple(c_shape(a) for a in t._argtypes_))
+    if isinstance(t, type) and issubclass(t, ctypes._Pointer):
+        target = t._type_
+        if target in (ctypes.c_char, ctypes.c_uint8) or (
+            issubclass(target, ctypes.Structure) and not hasattr(target, "_fields_")
+        ):
+            return "P"
+        return ("P", c_shape(target))
+    if isinstance(t, type) and issubclass(t, ctypes.Structure):
+        return ("S", tuple((name, c_shape(ft)) for name, ft, *_ in t._fields_))
+    if t in (ctypes.c_void_p, ctypes.c_char_p):
+        return "P"
+    return t._type_
+
+
 class EmulatorTestCase(unittest.TestCase):
     def setUp(self):
         control("/_emulator/reset", {})  # no fault left over from another test
@@ -198,11 +232,23 @@ class ModuleTests(unittest.TestCase):
             def __getattr__(self, name):
                 return getattr(real, name)
 
-        for version in (b"0.1.0", b"0.3.0", b"1.2.0", b"garbage"):
+        for version in (b"0.2.0", b"0.4.0", b"1.3.0", b"garbage"):
             with self.subTest(version=version):
-                with self.assertRaisesRegex(OSError, "written for libcamb 0.2.x"):
+                with self.assertRaisesRegex(OSError, "written for libcamb 0.3.x"):
                     camb._check_library(OtherLibrary(version), "libcamb.so")
-        camb._check_library(OtherLibrary(b"0.2.7"), "libcamb.so")  # a later patch is fine
+        camb._check_library(OtherLibrary(b"0.3.7"), "libcamb.so")  # a later patch is fine
+
+    def test_declarations_match_the_checked_ones(self):
+        # tests/python/test_ctypes.py checks its declarations against camb.h;
+        # this module's must say the same, function for function: a wrong
+        # argument count or width corrupts memory silently through ctypes.
+        checked = ctypes_suite().SIGNATURES
+        self.assertEqual(sorted(camb._SIGNATURES), sorted(checked), "functions declared here vs in camb.h")
+        for name, (restype, argtypes) in camb._SIGNATURES.items():
+            with self.subTest(function=name):
+                want_restype, want_argtypes = checked[name]
+                self.assertEqual(c_shape(restype), c_shape(want_restype), "return type")
+                self.assertEqual([c_shape(t) for t in argtypes], [c_shape(t) for t in want_argtypes], "parameters")
 
 
 # --------------------------------------------------------------------------
@@ -406,6 +452,17 @@ class FreeTests(EmulatorTestCase):
             self.client.wait_for_task("demo-pending", on_progress=lambda p: False, **FAST)
         self.assertEqual(frees[1:], [None])
 
+    def test_task_of_a_generation(self):
+        frees = self.watch("camb_task_free")
+        with tempfile.TemporaryDirectory() as directory:
+            result = self.client.generate("chimes", os.path.join(directory, "c.wav"), **FAST)
+            self.assertEqual(result.size, os.path.getsize(os.path.join(directory, "c.wav")))
+            self.assertEqual(len(frees), 1)
+            self.assertIsNotNone(frees[0])
+            with self.assertRaises(camb.TaskFailed):
+                self.client.generate("chimes [status:ERROR]", os.path.join(directory, "d.wav"), **FAST)
+            self.assertEqual(frees[1:], [None])
+
     def test_strings_handed_over(self):
         frees = self.watch("camb_string_free")
         task_id = self.client.create_task("drips")
@@ -587,6 +644,73 @@ class WorkflowTests(EmulatorTestCase):
         self.assertEqual(set(urls), {info.run_id, 987654})
         self.assertIsNone(urls[987654])
         self.assertTrue(urls[info.run_id].startswith(BASE_URL + "/_emulator/files/"))
+
+    def test_generate_in_one_call(self):
+        steps = []
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "rain.wav")
+            result = self.client.generate(
+                "rain on a tin roof [pending_ms:300]",
+                path,
+                duration=2,
+                audio_type="sound",
+                project_name="caf\u00e9",
+                on_progress=steps.append,
+                **FAST,
+            )
+            self.assertIsInstance(result, camb.Generation)
+            self.assertEqual((result.path, result.size), (path, os.path.getsize(path)))
+            self.assertIs(result.info.status, camb.Status.SUCCESS)
+            self.assertEqual(result.info, self.client.get_task_status(result.task_id))
+            with wave.open(path, "rb") as w:
+                self.assertEqual((w.getnchannels(), w.getframerate(), w.getsampwidth()), (1, 22050, 2))
+                self.assertAlmostEqual(w.getnframes() / w.getframerate(), 2.0, delta=0.1)
+            self.assertEqual(os.listdir(directory), ["rain.wav"])
+        # Progress as for wait_for_task: every poll, on this thread.
+        self.assertTrue(all(isinstance(s, camb.Progress) for s in steps))
+        self.assertEqual([s.polls for s in steps], list(range(1, len(steps) + 1)))
+        self.assertEqual([s.status for s in steps if s.status_changed], [camb.Status.PENDING, camb.Status.SUCCESS])
+        self.assertTrue(steps[-1].done)
+        self.assertEqual(json.loads(recorded_requests("/text-to-sound")[0]["body"])["project_name"], "caf\u00e9")
+
+    def test_generate_of_failing_tasks(self):
+        with tempfile.TemporaryDirectory() as directory:
+            for directive, status in [
+                ("ERROR", camb.Status.ERROR),
+                ("TIMEOUT", camb.Status.TIMEOUT),
+                ("PAYMENT_REQUIRED", camb.Status.PAYMENT_REQUIRED),
+                ("QUEUED_FOR_GPU", camb.Status.UNKNOWN),
+            ]:
+                with self.subTest(status=directive):
+                    path = os.path.join(directory, f"{directive}.wav")
+                    with self.assertRaises(camb.TaskFailed) as caught:
+                        self.client.generate(f"hiss [status:{directive}] [pending_ms:100]", path, **FAST)
+                    e = caught.exception
+                    self.assertEqual((e.code, e.http_status, e.status), (9, 0, status))
+                    self.assertIn(directive, e.message)
+            self.assertEqual(os.listdir(directory), [], "a failed generation left a file")
+            # on_progress stops it, or raises through it, as for wait_for_task.
+            with self.assertRaises(camb.Cancelled):
+                self.client.generate("hiss [pending_ms:60000]", os.path.join(directory, "x.wav"), on_progress=lambda p: False, **FAST)
+            with self.assertRaises(KeyError):
+                self.client.generate("hiss [pending_ms:60000]", os.path.join(directory, "x.wav"), on_progress={}.__getitem__, **FAST)
+            self.assertEqual(os.listdir(directory), [])
+
+    def test_generate_refuses_before_creating_a_task(self):
+        with tempfile.TemporaryDirectory() as directory:
+            with self.assertRaises(camb.FileError):
+                self.client.generate("waves", os.path.join(directory, "no-such-dir", "w.wav"))
+            with self.assertRaises(camb.FileError):
+                self.client.generate("waves", directory)  # a directory
+            with self.assertRaises(camb.InvalidArgument):
+                self.client.generate("waves", os.path.join(directory, "w.wav"), duration=11, audio_type="sound")
+            with self.assertRaises(camb.InvalidArgument):
+                self.client.generate("", os.path.join(directory, "w.wav"))
+            with self.assertRaises(camb.InvalidArgument):
+                self.client.generate("waves", os.path.join(directory, "w.wav"), backoff_factor=0.5)
+            with self.assertRaises(TypeError):
+                self.client.generate("waves", os.path.join(directory, "w.wav"), on_progress=3)
+        self.assertEqual(recorded_requests(), [], "a refused generation reached the server")
 
     def test_many_urls_in_batches(self):
         run_ids = [4242] + list(range(1, 1200))
@@ -795,6 +919,66 @@ class CancelTests(EmulatorTestCase):
     def test_wrong_cancel_type(self):
         with self.assertRaises(TypeError):
             self.client.wait_for_task("demo-success", cancel=object())
+        with self.assertRaises(TypeError):
+            self.client.get_task_status("demo-success", cancel="token")
+
+    def test_every_blocking_call_takes_a_token(self):
+        # A cancelled token stops each call before its request is sent.
+        with camb.CancelToken() as token, tempfile.TemporaryDirectory() as directory:
+            token.cancel()
+            calls = {
+                "get_task_status": lambda: self.client.get_task_status("demo-success", cancel=token),
+                "create_task": lambda: self.client.create_task("a bell", cancel=token),
+                "wait_for_task": lambda: self.client.wait_for_task("demo-success", cancel=token),
+                "download_audio": lambda: self.client.download_audio(4242, lambda chunk: None, cancel=token),
+                "save_audio": lambda: self.client.save_audio(4242, os.path.join(directory, "s.wav"), cancel=token),
+                "get_audio_url": lambda: self.client.get_audio_url(4242, cancel=token),
+                "get_audio_urls": lambda: self.client.get_audio_urls([4242], cancel=token),
+                "generate": lambda: self.client.generate("a bell", os.path.join(directory, "g.wav"), cancel=token),
+            }
+            for name, call in calls.items():
+                with self.subTest(call=name):
+                    with self.assertRaises(camb.Cancelled) as caught:
+                        call()
+                    self.assertEqual(caught.exception.code, 5)
+                    self.assertTrue(caught.exception.message)
+            # A batch with a token cancelled before it starts does not start.
+            with self.assertRaises(camb.Cancelled):
+                self.client.get_task_statuses(["demo-success", "demo-error"], cancel=token)
+            self.assertEqual(recorded_requests(), [], "a cancelled call sent a request")
+            self.assertEqual(os.listdir(directory), [])
+            # Reset, the same token lets each call run.
+            token.reset()
+            self.assertEqual(self.client.get_task_status("demo-success", cancel=token).run_id, 4242)
+            self.assertTrue(self.client.create_task("a bell", cancel=token))
+            self.assertTrue(self.client.get_audio_url(4242, cancel=token))
+            self.assertIsNotNone(self.client.get_audio_urls([4242], cancel=token)[4242])
+            self.assertEqual(self.client.get_task_statuses(["demo-success"], cancel=token)[0].info.run_id, 4242)
+
+    def test_generation_cancelled_from_another_thread(self):
+        polled = threading.Event()
+        with camb.CancelToken() as token, tempfile.TemporaryDirectory() as directory:
+
+            def canceller():
+                if polled.wait(timeout=10):
+                    time.sleep(0.3)  # asleep in a 15 s pause by now
+                    token.cancel()
+
+            thread = threading.Thread(target=canceller, daemon=True)
+            thread.start()
+            started = time.monotonic()
+            with self.assertRaises(camb.Cancelled):
+                self.client.generate(
+                    "storm [pending_ms:60000]",
+                    os.path.join(directory, "never.wav"),
+                    initial_interval_ms=15000,
+                    deadline_ms=30000,
+                    cancel=token,
+                    on_progress=lambda p: polled.set(),
+                )
+            thread.join(timeout=10)
+            self.assertLess(time.monotonic() - started, 5, "the sleeping generation was not woken at once")
+            self.assertEqual(os.listdir(directory), [])
 
 
 class CallbackTests(EmulatorTestCase):
@@ -1032,10 +1216,11 @@ class LogTests(EmulatorTestCase):
             c.get_task_status("demo-success")
         self.assertEqual(sum("replied 200" in t for t in texts), 3, texts)
 
-    def test_lines_after_the_client_is_gone_are_dropped(self):
-        # A job freed while its request is out goes on (libcamb stops it at its
-        # next check) and logs the reply on a libcamb thread, after the Client
-        # object was closed and collected: that line must find no freed C thunk.
+    def test_no_line_after_close(self):
+        # A job whose request is out when the client is closed: camb_client_free
+        # interrupts it, joins the client's threads and then runs the log
+        # function's finalizer, once; no line may come after that, and the
+        # callable is let go of.
         if os.environ.get("CAMB_TEST_CHILD") != "1":
             # Once more in a child under Python's debug allocator, which fills
             # freed memory: a call into a freed thunk then crashes every time,
@@ -1051,29 +1236,118 @@ class LogTests(EmulatorTestCase):
         control("/_emulator/faults", {"path_prefix": "/text-to-sound/", "times": 1, "delay_ms": 400})
         log = LogRecorder()
 
+        def relay(level, line):  # held by the client only
+            log(level, line)
+
+        c = client(log=relay, log_level="debug")
+        relay_ref = weakref.ref(relay)
+        del relay
+
         async def abandon():
-            c = client(log=log, log_level="debug")
             call = asyncio.ensure_future(c.get_task_status_async("demo-success"))
             for _ in range(100):
                 await asyncio.sleep(0.01)
                 if any("sent (attempt 1)" in t for t in log.texts()):
                     break
-            call.cancel()  # frees the job: libcamb cancels it, but the request is out
+            call.cancel()  # cancels the job; the request is out all the same
             with contextlib.suppress(asyncio.CancelledError):
                 await call
             c.close()
-            return weakref.ref(c._log_sink)
+            # The job comes back through the loop's queue, and is freed there.
+            for _ in range(100):
+                if not camb._loop_queues:
+                    break
+                await asyncio.sleep(0.01)
 
-        sink = asyncio.run(abandon())
+        asyncio.run(abandon())
+        self.assertEqual(len(camb._loop_queues), 0, "the loop's queue was not freed")
+        hook = c._log_hook
+        self.assertEqual(hook.finalized, 1, "the log function's finalizer did not run once")
+        self.assertIsNone(hook.callback)
         gc.collect()
-        self.assertIsNone(sink(), "the client's log sink outlived it")
+        self.assertIsNone(relay_ref(), "the closed client still holds its log callable")
         seen = len(log.lines)
-        time.sleep(0.8)  # the delayed reply arrives; the job logs it on its thread
-        self.assertEqual(len(log.lines), seen, "a line reached the callable of a collected client")
+        time.sleep(0.8)  # when the delayed reply would have arrived
+        self.assertEqual(len(log.lines), seen, "a line came after close()")
         self.assertTrue(any("sent (attempt 1)" in t for t in log.texts()))
+        self.assertEqual(hook.finalized, 1)
         # The process is fine, and so is a new client with a log.
         with client(log=log, log_level="debug") as c:
             self.assertEqual(c.get_task_status("demo-success").run_id, 4242)
+
+    def test_finalizer_runs_once(self):
+        made = []
+
+        class Recorded(camb._LogHook):
+            __slots__ = ()
+
+            def __init__(self, callback):
+                super().__init__(callback)
+                made.append(self)
+
+        self.addCleanup(setattr, camb, "_LogHook", camb._LogHook)
+        camb._LogHook = Recorded
+        # Closed, or collected unclosed: freed, and the finalizer runs then.
+        c = client(log=LogRecorder())
+        c.get_task_status("demo-success")
+        self.assertEqual(made[0].finalized, 0)
+        c.close()
+        c.close()
+        self.assertEqual(made[0].finalized, 1)
+        client(log=LogRecorder())
+        gc.collect()
+        self.assertEqual(made[1].finalized, 1)
+        # A build that fails after the log was set: libcamb is done with it then.
+        with self.assertRaises(camb.InvalidArgument):
+            client(log=LogRecorder(), base_url="http://example.com/apis")
+        self.assertEqual(made[2].finalized, 1)
+        self.assertIsNone(made[2].callback)
+
+    def test_a_client_collected_in_its_own_log_line(self):
+        # The garbage collector may run on a libcamb thread, in a log line; a
+        # client collected there is freed on a thread of its own, since
+        # camb_client_free must not be called from the client's log callback.
+        finalized_in_a_line = []
+
+        class Recorded(camb._LogHook):
+            __slots__ = ()
+
+            def _finalize(self, user_data):
+                finalized_in_a_line.append(getattr(camb._in_log_line, "active", False))
+                super()._finalize(user_data)
+
+        self.addCleanup(setattr, camb, "_LogHook", camb._LogHook)
+        camb._LogHook = Recorded
+        control("/_emulator/faults", {"path_prefix": "/text-to-sound/", "times": 1, "delay_ms": 400})
+        collect = threading.Event()
+
+        def log(level, line):
+            if collect.is_set() and "replied" in line:
+                collect.clear()
+                gc.collect()
+
+        c = client(log=log, log_level="debug")
+        c.itself = c  # a cycle: only the collector frees it
+
+        async def abandon():
+            call = asyncio.ensure_future(c.get_task_status_async("demo-success"))
+            await asyncio.sleep(0.1)
+            call.cancel()  # the request is out: the job logs its reply later
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+
+        asyncio.run(abandon())
+        hook = c._log_hook
+        gc.disable()
+        self.addCleanup(gc.enable)
+        del c
+        collect.set()
+        for _ in range(100):
+            if hook.finalized:
+                break
+            time.sleep(0.02)
+        self.assertEqual(hook.finalized, 1, "the collected client was not freed")
+        self.assertEqual(finalized_in_a_line, [False], "the client was freed inside its own log line")
 
     def test_exception_in_the_callable_is_ignored_and_warned_once(self):
         class Boom(Exception):
@@ -1214,7 +1488,7 @@ class HeaderTests(EmulatorTestCase):
 
 
 # --------------------------------------------------------------------------
-# asyncio: libcamb jobs on one completion queue per event loop
+# asyncio: libcamb jobs on one queue per event loop
 # --------------------------------------------------------------------------
 
 
@@ -1224,33 +1498,45 @@ def thread_count():
 
 
 class JobLedger:
-    """Watches, for one test, every job this module starts and frees (through
-    the library's start and free functions), and the queues it makes and frees.
-    A job freed twice, or freed without having been started, fails at once."""
+    """Watches, for one test, every job this module makes, submits, gets back
+    from its queue and frees (through the library's functions), and the queues
+    it makes and frees. A job freed twice, freed without having been made, or
+    freed while libcamb has it (submitted, not handed back), fails the test."""
 
-    STARTS = (
-        "camb_client_start_get_task_status",
-        "camb_client_start_create_task",
-        "camb_client_start_wait_for_task",
-        "camb_client_start_save_audio",
-        "camb_client_start_get_task_statuses",
-        "camb_client_start_generate",
+    MAKES = (
+        "camb_client_job_get_task_status",
+        "camb_client_job_create_task",
+        "camb_client_job_wait_for_task",
+        "camb_client_job_download_audio",
+        "camb_client_job_save_audio",
+        "camb_client_job_get_audio_url",
+        "camb_client_job_get_audio_urls",
+        "camb_client_job_get_task_statuses",
+        "camb_client_job_generate",
     )
 
     def __init__(self, test):
         self.test = test
-        self.live = set()
-        self.started = 0
+        self.lock = threading.Lock()  # two loops on two threads share it
+        self.live = set()  # made, not freed
+        self.in_flight = set()  # submitted, not handed back
+        self.made = 0
+        self.kinds = []
+        self.submitted = 0
+        self.handed_back = 0
         self.freed = 0
-        self.double_frees = []
+        self.bad_frees = []
         self.queues_made = 0
         self.queues_freed = 0
         lib = camb.load()
-        for name in self.STARTS:
-            self._patch(lib, name, self._on_start)
+        for name in self.MAKES:
+            self._patch(lib, name, self._on_make)
+        self._patch(lib, "camb_job_submit", self._on_submit)
+        self._patch(lib, "camb_queue_pop", self._on_pop)
         self._patch(lib, "camb_job_free", self._on_free)
-        self._patch(lib, "camb_job_queue_new", self._on_queue_new)
-        self._patch(lib, "camb_job_queue_free", self._on_queue_free)
+        self._patch(lib, "camb_queue_new", self._on_queue_new)
+        self._patch(lib, "camb_queue_free", self._on_queue_free)
+        self.lib = lib
 
     def _patch(self, lib, name, hook):
         original = getattr(lib, name)
@@ -1265,42 +1551,79 @@ class JobLedger:
     def _out(byref_arg):
         return ctypes.cast(byref_arg._obj, ctypes.c_void_p).value
 
-    def _on_start(self, original, *args):
+    def _on_make(self, original, *args):
         code = original(*args)
         if code == 0:
             job = self._out(args[-1])
-            self.test.assertNotIn(job, self.live, "a live job's address was handed out again")
-            self.live.add(job)
-            self.started += 1
+            with self.lock:
+                self.test.assertNotIn(job, self.live, "a live job's address was handed out again")
+                self.live.add(job)
+                self.made += 1
+                self.kinds.append(self.lib.camb_job_get_kind(args[-1]._obj))
+        return code
+
+    def _on_submit(self, original, job, queue, user_data):
+        address = ctypes.cast(job, ctypes.c_void_p).value
+        code = original(job, queue, user_data)
+        if code == 0:
+            with self.lock:
+                self.in_flight.add(address)
+                self.submitted += 1
+        return code
+
+    def _on_pop(self, original, queue, out_event, out_job):
+        code = original(queue, out_event, out_job)
+        if code == 0 and out_event._obj.value == 1:  # CAMB_EVENT_JOB_DONE: the caller's again
+            with self.lock:
+                self.in_flight.discard(self._out(out_job))
+                self.handed_back += 1
         return code
 
     def _on_free(self, original, job):
         address = ctypes.cast(job, ctypes.c_void_p).value
-        if address not in self.live:
-            # Recorded and not passed on: libcamb would touch freed memory.
-            self.double_frees.append(address)
-            return None
-        self.live.remove(address)
-        self.freed += 1
+        with self.lock:
+            if address not in self.live or address in self.in_flight:
+                # Recorded and not passed on: libcamb would touch freed memory,
+                # or only cancel a job the module thinks it freed.
+                self.bad_frees.append(address)
+                return None
+            self.live.remove(address)
+            self.freed += 1
         return original(job)
 
     def _on_queue_new(self, original, out_queue):
         code = original(out_queue)
-        self.queues_made += code == 0
+        with self.lock:
+            self.queues_made += code == 0
         return code
 
     def _on_queue_free(self, original, queue):
-        self.queues_freed += 1
+        with self.lock:
+            self.queues_freed += 1
         return original(queue)
 
-    def assert_all_freed_once(self, started=None):
-        self.test.assertEqual(self.double_frees, [], "a job was freed twice, or one never started")
+    async def settled(self, timeout=10):
+        """Lets the loop take back the jobs still in flight (a cancelled job comes
+        back through its queue, soon after its caller stopped waiting)."""
+        deadline = time.monotonic() + timeout
+        while (self.live or camb._loop_queues) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    def assert_all_freed_once(self, made=None):
+        self.test.assertEqual(self.bad_frees, [], "a job freed twice, never made, or freed while libcamb had it")
         self.test.assertEqual(self.live, set(), "jobs left unfreed")
-        if started is not None:
-            self.test.assertEqual(self.started, started, "jobs started")
-        self.test.assertEqual(self.freed, self.started)
-        self.test.assertEqual(self.queues_freed, self.queues_made, "completion queues left unfreed")
-        self.test.assertEqual(camb._LoopJobs._registry, {}, "a loop still has a queue")
+        self.test.assertEqual(self.in_flight, set(), "jobs submitted and never handed back")
+        if made is not None:
+            self.test.assertEqual(self.made, made, "jobs made")
+        self.test.assertEqual(self.submitted, self.made, "a job made and not submitted")
+        self.test.assertEqual(self.handed_back, self.submitted)
+        self.test.assertEqual(self.freed, self.made)
+        self.test.assertEqual(self.queues_freed, self.queues_made, "queues left unfreed")
+        self.test.assertEqual(len(camb._loop_queues), 0, "a loop still has a queue")
+
+    async def assert_settled(self, made=None):
+        await self.settled()
+        self.assert_all_freed_once(made)
 
 
 class AsyncTests(unittest.IsolatedAsyncioTestCase):
@@ -1325,7 +1648,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
             (info.status, info.run_id, info.exception_reason, info.message),
             (camb.Status.ERROR, 4243, "PROCESSING_ERROR", "The audio model failed to render this prompt"),
         )
-        self.jobs.assert_all_freed_once(started=len(ids) + 1)
+        await self.jobs.assert_settled(made=len(ids) + 1)
 
     async def test_many_concurrent_calls_on_few_threads(self):
         threads = 2
@@ -1357,9 +1680,9 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         self.assertGreater(len(seen), 2)
         # The client's job threads and its timer thread; not a thread per call.
         self.assertLessEqual(max(seen) - before, threads + 1, f"threads: {before} before, then {seen}")
-        # One completion queue served the whole loop, and every job was freed once.
+        # One queue served the whole loop, and every job was freed once.
         self.assertEqual(self.jobs.queues_made, 1)
-        self.jobs.assert_all_freed_once(started=len(ids))
+        await self.jobs.assert_settled(made=len(ids))
 
     async def test_generate_writes_a_valid_wav(self):
         path = os.path.join(self.dir, "rain.wav")
@@ -1369,7 +1692,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         def on_progress(progress):
             steps.append((progress, threading.get_ident()))
 
-        result = await self.client.generate(
+        result = await self.client.generate_async(
             "rain on a tin roof [pending_ms:400]",
             path,
             duration=2,
@@ -1398,14 +1721,15 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         self.assertIn(camb.Status.PENDING, [p.status for p, _ in steps])
         self.assertIs(steps[-1][0].status, camb.Status.SUCCESS, "the last report is not the final status")
         self.assertGreaterEqual(polls[-1], 2)
-        self.jobs.assert_all_freed_once(started=1)
+        await self.jobs.assert_settled(made=1)
+        self.assertEqual(self.jobs.kinds, [9])  # CAMB_JOB_KIND_GENERATE
 
     async def test_failing_task(self):
         for directive, status in [("ERROR", camb.Status.ERROR), ("TIMEOUT", camb.Status.TIMEOUT)]:
             with self.subTest(status=directive):
                 path = os.path.join(self.dir, f"{directive}.wav")
                 with self.assertRaises(camb.TaskFailed) as caught:
-                    await self.client.generate(f"hiss [status:{directive}] [pending_ms:100]", path, initial_interval_ms=40)
+                    await self.client.generate_async(f"hiss [status:{directive}] [pending_ms:100]", path, initial_interval_ms=40)
                 e = caught.exception
                 self.assertEqual((e.code, e.http_status, e.status), (9, 0, status))
                 self.assertIn(f"ended {directive}", e.message)
@@ -1417,7 +1741,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         task_id = await self.client.create_task_async("hiss [status:ERROR] [pending_ms:100]")
         info = await self.client.wait_for_task_async(task_id, **FAST)
         self.assertEqual((info.status, info.exception_reason), (camb.Status.ERROR, "PROCESSING_ERROR"))
-        self.jobs.assert_all_freed_once(started=4)
+        await self.jobs.assert_settled(made=4)
 
     async def test_timeout_of_an_awaiting_wait_cancels_its_job(self):
         task_id = await self.client.create_task_async("long hum [pending_ms:60000]")
@@ -1429,9 +1753,10 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
                 timeout=0.5,
             )
         self.assertLess(time.monotonic() - started, 5, "the timeout was not delivered promptly")
-        self.jobs.assert_all_freed_once(started=2)
+        # The job was cancelled, came back through the queue and was freed there.
+        await self.jobs.assert_settled(made=2)
         # Cancelled for real: libcamb polls no more (it polled every 100 ms before;
-        # a poll already on its way when the job was freed may still land).
+        # a poll already on its way when the job was cancelled may still land).
         await asyncio.sleep(0.2)
         polled = len(control("/_emulator/stats")["requests"])
         self.assertGreater(polled, polls_before, "the wait never polled")
@@ -1442,7 +1767,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         path = os.path.join(self.dir, "never.wav")
         polled = asyncio.Event()
         task = asyncio.ensure_future(
-            self.client.generate(
+            self.client.generate_async(
                 "storm [pending_ms:60000]",
                 path,
                 initial_interval_ms=15000,
@@ -1457,7 +1782,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
             await task
         self.assertLess(time.monotonic() - started, 2)
         self.assertEqual(os.listdir(self.dir), [])
-        self.jobs.assert_all_freed_once(started=1)
+        await self.jobs.assert_settled(made=1)
 
     async def test_errors_have_their_types(self):
         async def raises(cls, code, http_status, call):
@@ -1487,7 +1812,6 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
             0,
             self.client.wait_for_task_async("demo-pending", on_progress=lambda p: False, progress_interval=0.01, **FAST),
         )
-        await raises(camb.FileError, 7, 0, self.client.save_audio_async(4242, os.path.join(self.dir, "no", "x.wav")))
         fault(503, body='{"detail":"planted failure"}')
         e = await raises(camb.ServerError, 500, 503, self.client.get_task_status_async("demo-success"))
         self.assertIn("planted failure", e.message)
@@ -1496,13 +1820,19 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         with client(api_key="wrong-key-Lq2") as c:
             e = await raises(camb.Unauthorized, 401, 401, c.get_task_status_async("demo-success"))
             self.assertNotIn("wrong-key-Lq2", e.message)
-        started = self.jobs.started
-        self.assertEqual(started, 8)
-        # Refused when starting: nothing started, no queue left behind.
+        made = self.jobs.made
+        self.assertEqual(made, 7)
+        # Refused when made: no job, no queue left behind.
+        await raises(camb.FileError, 7, 0, self.client.save_audio_async(4242, os.path.join(self.dir, "no", "x.wav")))
         await raises(camb.InvalidArgument, 2, 0, self.client.get_task_status_async(""))
         await raises(camb.InvalidArgument, 2, 0, self.client.wait_for_task_async("demo-pending", backoff_factor=0.5))
         await raises(
-            camb.InvalidArgument, 2, 0, self.client.generate("waves", os.path.join(self.dir, "w.wav"), duration=11, audio_type="sound")
+            camb.InvalidArgument,
+            2,
+            0,
+            self.client.generate_async("waves", os.path.join(self.dir, "w.wav"), duration=11, audio_type="sound"),
+        )
+        await raises(camb.FileError, 7, 0, self.client.generate_async("waves", os.path.join(self.dir, "no", "w.wav"))
         )
         with self.assertRaises(camb.InvalidArgument):  # by the module, before C
             await self.client.get_task_status_async("a\0b")
@@ -1516,7 +1846,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         closed.close()
         with self.assertRaises(ValueError):
             await closed.get_task_status_async("demo-success")
-        self.jobs.assert_all_freed_once(started=started)
+        await self.jobs.assert_settled(made=made)
 
     async def test_exception_in_on_progress(self):
         class Boom(Exception):
@@ -1533,7 +1863,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
             await self.client.wait_for_task_async("demo-pending", on_progress=on_progress, progress_interval=0.01, **FAST)
         self.assertIs(caught.exception, boom)
         self.assertEqual(len(calls), 1)
-        self.jobs.assert_all_freed_once(started=1)
+        await self.jobs.assert_settled(made=1)
 
     async def test_async_on_progress(self):
         seen = []
@@ -1546,7 +1876,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         info = await self.client.wait_for_task_async(task_id, on_progress=on_progress, progress_interval=0.01, **FAST)
         self.assertIs(info.status, camb.Status.SUCCESS)
         self.assertEqual(seen[-1], camb.Status.SUCCESS)
-        self.jobs.assert_all_freed_once(started=2)
+        await self.jobs.assert_settled(made=2)
 
     async def test_closing_the_client_fails_its_calls(self):
         c = client()
@@ -1566,7 +1896,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         with self.assertRaises(camb.Cancelled):
             await asyncio.wait_for(call, 5)
         self.assertLess(time.monotonic() - started, 5)
-        self.jobs.assert_all_freed_once(started=1)
+        await self.jobs.assert_settled(made=1)
 
     async def test_batch_create_and_save(self):
         ids = ["demo-success", "no-such-task-a2", "", "a\0b"]
@@ -1587,7 +1917,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         size = await self.client.save_audio_async(4242, path)
         self.assertEqual(size, os.path.getsize(path))
         self.assertEqual(size, self.client.download_audio(4242, lambda chunk: None))
-        self.jobs.assert_all_freed_once(started=4)
+        await self.jobs.assert_settled(made=4)
 
     async def test_job_freed_once_when_reading_it_raises(self):
         lib = camb.load()
@@ -1603,7 +1933,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         with self.assertRaisesRegex(RuntimeError, "planted failure"):
             await self.client.get_task_status_async("demo-success")
         self.assertEqual(len(reads), 1)
-        self.jobs.assert_all_freed_once(started=1)
+        await self.jobs.assert_settled(made=1)
 
     def test_two_loops_on_two_threads(self):
         # Each thread's loop has its own queue; one client serves both.
@@ -1629,7 +1959,106 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         self.assertFalse(any(t.is_alive() for t in threads))
         self.assertEqual(failures, [])
         self.assertEqual(self.jobs.queues_made, 2)
-        self.jobs.assert_all_freed_once(started=42)
+        self.jobs.assert_all_freed_once(made=42)
+
+    def test_a_loop_closed_with_a_job_in_flight(self):
+        # asyncio.run cancels the call it left running, whose request is out
+        # (answered late), and closes the loop: the job cannot come back there.
+        # The queue goes with the loop, and libcamb frees the job when it ends.
+        control("/_emulator/faults", {"path_prefix": "/text-to-sound/", "times": 1, "delay_ms": 1500})
+
+        async def leave_running():
+            asyncio.ensure_future(self.client.get_task_status_async("demo-success"))
+            for _ in range(100):
+                await asyncio.sleep(0.01)
+                if recorded_requests("/text-to-sound/"):
+                    break
+
+        asyncio.run(leave_running())
+        gc.collect()
+        self.assertEqual((self.jobs.made, self.jobs.submitted, self.jobs.handed_back), (1, 1, 0))
+        self.assertEqual((self.jobs.queues_made, self.jobs.queues_freed), (1, 1), "the closed loop's queue was not freed")
+        self.assertEqual(len(camb._loop_queues), 0)
+        time.sleep(1.7)  # the reply comes, the job ends, and libcamb frees it
+        self.assertEqual(self.jobs.bad_frees, [])
+        self.assertEqual(self.jobs.freed, 0, "the module freed a job its freed queue had")
+        self.assertEqual(self.client.get_task_status("demo-success").run_id, 4242)
+
+    async def test_every_operation_as_a_job(self):
+        path = os.path.join(self.dir, "saved.wav")
+        info = await self.client.get_task_status_async("demo-success")
+        task_id = await self.client.create_task_async("a bell")
+        waited = await self.client.wait_for_task_async(task_id, **FAST)
+        audio = await self.client.download_audio_async(info.run_id)
+        size = await self.client.save_audio_async(info.run_id, path)
+        url = await self.client.get_audio_url_async(info.run_id)
+        urls = await self.client.get_audio_urls_async([info.run_id, 987654])
+        statuses = await self.client.get_task_statuses_async([task_id])
+        generated = await self.client.generate_async("a gong", os.path.join(self.dir, "gong.wav"), **FAST)
+        # The values of the blocking calls.
+        self.assertEqual(waited, self.client.get_task_status(task_id))
+        with open(path, "rb") as f:
+            saved = f.read()
+        self.assertEqual((audio[:4], len(audio), size), (b"RIFF", len(saved), len(saved)))
+        self.assertEqual(audio, saved)
+        self.assertEqual(url, self.client.get_audio_url(info.run_id))
+        self.assertEqual(urls, {info.run_id: url, 987654: None})
+        self.assertEqual([r.info for r in statuses], [waited])
+        self.assertEqual(generated.size, os.path.getsize(os.path.join(self.dir, "gong.wav")))
+        await self.jobs.assert_settled(made=9)
+        self.assertEqual(sorted(self.jobs.kinds), list(range(1, 10)), "CAMB_JOB_KIND_* of the jobs made")
+        # Their errors, with the server's words.
+        for call in (
+            self.client.download_audio_async(987654),
+            self.client.get_audio_url_async(987654),
+            self.client.save_audio_async(987654, path),
+        ):
+            with self.assertRaises(camb.NotFound) as caught:
+                await call
+            self.assertIn("987654", caught.exception.message)
+            self.assertEqual(caught.exception.http_status, 404)
+        with self.assertRaises(camb.HttpError) as caught:
+            await self.client.download_audio_async(4243)  # a run that did not succeed
+        self.assertEqual(caught.exception.http_status, 400)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), saved, "a failed save touched the file")
+        await self.jobs.assert_settled(made=13)
+
+    async def test_many_urls_in_jobs_of_1000(self):
+        run_ids = [4242] + list(range(1, 1200))
+        urls = await self.client.get_audio_urls_async(run_ids)
+        self.assertEqual(urls, self.client.get_audio_urls(run_ids))
+        self.assertEqual(len(urls), 1200)
+        self.assertEqual(await self.client.get_audio_urls_async([]), {})
+        await self.jobs.assert_settled(made=2)
+
+    async def test_a_cancelled_job_comes_back_before_it_is_freed(self):
+        lib = camb.load()
+        cancels = []
+        original = lib.camb_job_cancel
+
+        def counting(job):
+            cancels.append(ctypes.cast(job, ctypes.c_void_p).value)
+            return original(job)
+
+        lib.camb_job_cancel = counting
+        self.addCleanup(setattr, lib, "camb_job_cancel", original)
+        # Every request answered late: each job is in flight when its call is cancelled.
+        control("/_emulator/faults", {"path_prefix": "/text-to-sound", "times": 3, "delay_ms": 1000})
+        calls = [
+            asyncio.ensure_future(self.client.wait_for_task_async("demo-pending", initial_interval_ms=15000, deadline_ms=30000)),
+            asyncio.ensure_future(self.client.download_audio_async(4242)),
+            asyncio.ensure_future(self.client.get_task_status_async("demo-success")),
+        ]
+        await asyncio.sleep(0.05)
+        for call in calls:
+            call.cancel()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        self.assertEqual([type(r) for r in results], [asyncio.CancelledError] * 3)
+        # Each job, in flight, was cancelled, not freed: freed once back.
+        self.assertEqual(len(cancels), 3)
+        self.assertEqual(self.jobs.bad_frees, [])
+        await self.jobs.assert_settled(made=3)
 
 
 if __name__ == "__main__":

@@ -683,12 +683,8 @@ pub unsafe extern "C" fn camb_job_error(
     job: *const camb_job,
     out_len: *mut usize,
 ) -> *const c_char {
-    value_call(std::ptr::null(), || {
-        // SAFETY: NULL or a live job.
-        let error = unsafe { finished_view(job) }.and_then(|v| v.error.as_deref());
-        // SAFETY: NULL or writable.
-        unsafe { text_out(error, out_len) }
-    })
+    // SAFETY: NULL or a live job; `out_len` NULL or writable.
+    unsafe { view_text(job, out_len, |v| v.error.as_deref()) }
 }
 
 /// The HTTP status behind a failed job, or 0.
@@ -738,12 +734,8 @@ pub unsafe extern "C" fn camb_job_task_id(
     job: *const camb_job,
     out_len: *mut usize,
 ) -> *const c_char {
-    value_call(std::ptr::null(), || {
-        // SAFETY: NULL or a live job.
-        let id = unsafe { finished_view(job) }.and_then(|v| v.task_id.as_deref());
-        // SAFETY: NULL or writable.
-        unsafe { text_out(id, out_len) }
-    })
+    // SAFETY: NULL or a live job; `out_len` NULL or writable.
+    unsafe { view_text(job, out_len, |v| v.task_id.as_deref()) }
 }
 
 /// The bytes a finished download, save or generate job delivered; 0 otherwise.
@@ -788,12 +780,8 @@ pub unsafe extern "C" fn camb_job_audio_url(
     job: *const camb_job,
     out_len: *mut usize,
 ) -> *const c_char {
-    value_call(std::ptr::null(), || {
-        // SAFETY: NULL or a live job.
-        let url = unsafe { finished_view(job) }.and_then(|v| v.audio_url.as_deref());
-        // SAFETY: NULL or writable.
-        unsafe { text_out(url, out_len) }
-    })
+    // SAFETY: NULL or a live job; `out_len` NULL or writable.
+    unsafe { view_text(job, out_len, |v| v.audio_url.as_deref()) }
 }
 
 /// The list of a finished `camb_client_job_get_audio_urls()` job, owned by the
@@ -906,6 +894,24 @@ pub unsafe extern "C" fn camb_job_free(job: *mut camb_job) {
         }
         // SAFETY: the caller's reference (Arc::into_raw), freed once.
         drop(unsafe { Arc::from_raw(job.cast_const().cast::<Job>()) });
+    })
+}
+
+/// A string of a finished job's view, picked by `pick`: its pointer (NULL when
+/// absent, the job not done, or NULL), its length into `*out_len`.
+///
+/// # Safety
+/// `job` is NULL or a live job; `out_len` is NULL or writable.
+unsafe fn view_text(
+    job: *const camb_job,
+    out_len: *mut usize,
+    pick: impl FnOnce(&View) -> Option<&[u8]>,
+) -> *const c_char {
+    value_call(std::ptr::null(), || {
+        // SAFETY: per this function's contract.
+        let text = unsafe { finished_view(job) }.and_then(pick);
+        // SAFETY: per this function's contract.
+        unsafe { text_out(text, out_len) }
     })
 }
 

@@ -99,24 +99,35 @@ pub unsafe extern "C" fn camb_queue_fd(queue: *const camb_queue) -> isize {
     })
 }
 
-/// Hands over an event taken off the queue.
+/// The body of `camb_queue_pop()` and `camb_queue_wait()`: the arguments
+/// checked, an event taken by `take`, handed over.
 ///
 /// # Safety
-/// `out_event` and `out_job` are writable.
-unsafe fn give_event(
-    (event, job): (Event, Arc<engine::Job<Output, JobData>>),
+/// `queue` is NULL or a live queue; `out_event` and `out_job` are NULL or
+/// writable.
+unsafe fn take_event(
+    queue: *const camb_queue,
     out_event: *mut camb_event,
     out_job: *mut *mut camb_job,
-) {
-    let event = match event {
-        Event::Finished => camb_event::JobDone,
-    };
-    // SAFETY: writable per this function's contract. The queue's reference to
-    // the job becomes the caller's.
-    unsafe {
-        out_event.write(event);
-        out_job.write(handed_back(job));
-    }
+    take: impl FnOnce(&Queue) -> Result<(Event, Arc<engine::Job<Output, JobData>>), Error>,
+) -> camb_result {
+    result_call(|| {
+        // SAFETY: NULL or a live queue.
+        let queue = unsafe { queue_ref(queue) }.ok_or_else(|| null_parameter("queue"))?;
+        out_arg(out_event, "out_event")?;
+        out_arg(out_job, "out_job")?;
+        let (event, job) = take(queue)?;
+        let event = match event {
+            Event::Finished => camb_event::JobDone,
+        };
+        // SAFETY: both checked non-NULL; writable per the contract. The queue's
+        // reference to the job becomes the caller's.
+        unsafe {
+            out_event.write(event);
+            out_job.write(handed_back(job));
+        }
+        Ok(())
+    })
 }
 
 /// Takes the next event off the queue, never blocking: what happened into
@@ -135,18 +146,14 @@ pub unsafe extern "C" fn camb_queue_pop(
     out_event: *mut camb_event,
     out_job: *mut *mut camb_job,
 ) -> camb_result {
-    result_call(|| {
-        // SAFETY: NULL or a live queue.
-        let queue = unsafe { queue_ref(queue) }.ok_or_else(|| null_parameter("queue"))?;
-        out_arg(out_event, "out_event")?;
-        out_arg(out_job, "out_job")?;
-        let event = queue
-            .pop()
-            .ok_or_else(|| Error::new(ErrorKind::NotReady, "no event is waiting"))?;
-        // SAFETY: both checked non-NULL; writable per the contract.
-        unsafe { give_event(event, out_event, out_job) };
-        Ok(())
-    })
+    // SAFETY: the caller's part, as this function's.
+    unsafe {
+        take_event(queue, out_event, out_job, |queue| {
+            queue
+                .pop()
+                .ok_or_else(|| Error::new(ErrorKind::NotReady, "no event is waiting"))
+        })
+    }
 }
 
 /// Takes the next event off the queue as `camb_queue_pop()` does, waiting up to
@@ -165,23 +172,19 @@ pub unsafe extern "C" fn camb_queue_wait(
     out_event: *mut camb_event,
     out_job: *mut *mut camb_job,
 ) -> camb_result {
-    result_call(|| {
-        // SAFETY: NULL or a live queue.
-        let queue = unsafe { queue_ref(queue) }.ok_or_else(|| null_parameter("queue"))?;
-        out_arg(out_event, "out_event")?;
-        out_arg(out_job, "out_job")?;
-        let event = queue
-            .wait(Duration::from_millis(u64::from(timeout_ms)))
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Timeout,
-                    format!("no event came within {timeout_ms} ms"),
-                )
-            })?;
-        // SAFETY: both checked non-NULL; writable per the contract.
-        unsafe { give_event(event, out_event, out_job) };
-        Ok(())
-    })
+    // SAFETY: the caller's part, as this function's.
+    unsafe {
+        take_event(queue, out_event, out_job, |queue| {
+            queue
+                .wait(Duration::from_millis(u64::from(timeout_ms)))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Timeout,
+                        format!("no event came within {timeout_ms} ms"),
+                    )
+                })
+        })
+    }
 }
 
 /// Frees a queue, from any thread that no longer uses it. The jobs on it are
