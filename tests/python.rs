@@ -4,7 +4,7 @@
 //!   NULL handling, threads);
 //! - examples/python/test_camb.py: the idiomatic module examples/python/camb.py
 //!   (exceptions per result code, context managers, the workflow, threads,
-//!   cancellation, callbacks).
+//!   cancellation, asyncio jobs through the queue, the log function).
 
 mod common;
 
