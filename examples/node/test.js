@@ -18,9 +18,8 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const {
-  Client, CambError, Result, Status, AudioType, JobState, LogLevel, version, optionsLayout, logHookRegistered,
+  Client, CambError, Result, Status, AudioType, JobKind, JobState, Event, LogLevel, version, optionsLayout,
 } = require('./camb');
-// After camb.js, which sets koffi's async stack before any library is loaded.
 const koffi = require('koffi');
 
 for (const name of ['CAMB_LIB', 'CAMB_TEST_BASE_URL', 'CAMB_TEST_API_KEY']) {
@@ -37,6 +36,13 @@ function client(options = {}) {
 
 // Short pauses: the emulator's tasks finish in milliseconds.
 const quick = { initialIntervalMs: 20, maxIntervalMs: 20, deadlineMs: 10000 };
+// Long pauses: a wait that sleeps between polls until something ends it.
+const slow = { initialIntervalMs: 30000, maxIntervalMs: 30000, deadlineMs: 60000 };
+
+const OPERATIONS = [
+  'getTaskStatus', 'createTask', 'waitForTask', 'downloadAudio', 'saveAudio',
+  'getAudioUrl', 'getAudioUrls', 'getTaskStatuses', 'generate',
+];
 
 /** Asserts fn throws a CambError with this code (and HTTP status); returns it. */
 function throwsCamb(fn, code, httpStatus) {
@@ -51,7 +57,7 @@ function throwsCamb(fn, code, httpStatus) {
 
 /** Asserts the promise rejects with a CambError with this code (and HTTP status); returns it. */
 async function rejectsCamb(promise, code, httpStatus) {
-  assert.ok(promise instanceof Promise, 'an async method returns a Promise, even for bad arguments');
+  assert.ok(promise instanceof Promise, 'a Promise method returns a Promise, even for bad arguments');
   let error = null;
   try {
     await promise;
@@ -68,6 +74,19 @@ function isCamb(error, code, httpStatus) {
   return error;
 }
 
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits (on the event loop) until `condition()` holds; fails after `ms`. */
+async function until(condition, what, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    assert.ok(Date.now() < end, `timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
 /** POSTs to the emulator's control API (no key). */
 async function control(what, body) {
   const reply = await fetch(`${baseUrl}/_emulator/${what}`, {
@@ -77,6 +96,13 @@ async function control(what, body) {
   });
   assert.ok(reply.ok, `POST /_emulator/${what}: HTTP ${reply.status}`);
   return reply.status === 204 ? null : reply.json();
+}
+
+/** API requests the emulator has received so far. */
+async function requestsSeen() {
+  const reply = await fetch(`${baseUrl}/_emulator/stats`);
+  assert.ok(reply.ok);
+  return (await reply.json()).requests_total;
 }
 
 /** Plants a task (a TaskSpec) and returns its id. */
@@ -89,6 +115,26 @@ async function delayStatuses(prefix, ms, times) {
   await control('faults', { path_prefix: `/text-to-sound/${prefix}`, times, delay_ms: ms });
 }
 
+/** Asserts every job the client submitted came back and was freed, once, and none is in flight. */
+function allJobsFreed(c, started) {
+  const counts = c._jobCounts;
+  assert.notEqual(counts, null, 'no job was submitted');
+  assert.deepEqual(counts, { started: counts.started, freed: counts.started, pending: 0 });
+  if (started !== undefined) assert.equal(counts.started, started);
+}
+
+/** The statuses a progress sequence went through, each change once. */
+function statusChanges(seen) {
+  return seen.map((p) => p.statusName).filter((name, i, all) => i === 0 || all[i - 1] !== name);
+}
+
+function isWav(bytes) {
+  assert.equal(bytes.subarray(0, 4).toString('latin1'), 'RIFF');
+  assert.equal(bytes.subarray(8, 12).toString('latin1'), 'WAVE');
+  assert.equal(bytes.readUInt32LE(4), bytes.length - 8, 'RIFF size');
+  assert.ok(bytes.length > 44);
+}
+
 let tmpDir;
 test.before(() => {
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'camb-node-'));
@@ -97,22 +143,22 @@ test.after(() => {
   fs.rmSync(tmpDir, { recursive: true, force: true });
 });
 test.afterEach(() => {
-  // Every callback camb.js registered for a call was unregistered after it; the
-  // one log callback, once registered, stays for the process (see camb.js).
-  assert.equal(koffi.stats().callbacks, logHookRegistered() ? 1 : 0, 'a koffi callback was left registered');
+  // No module-wide callback: a client's log function and finalizer are gone once
+  // it is closed (or failed to build), and progress and write callbacks are transient.
+  assert.equal(koffi.stats().callbacks, 0, 'a koffi callback was left registered');
 });
 
 // ---------------------------------------------------------------------------
-// The library and its structs
+// The library, its structs and constants, and the shape of the API
 // ---------------------------------------------------------------------------
 
-test('the library reports its version, 0.2', () => {
-  assert.match(version(), /^0\.2\.\d+/);
+test('the library reports its version, 0.3', async () => {
+  assert.match(version(), /^0\.3\.\d+/);
   const c = client();
   try {
     assert.equal(c.libraryVersion, version());
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
@@ -129,37 +175,59 @@ test('the options structs declared for koffi have the size libcamb gives them', 
   }
 });
 
-test("koffi's async calls get a stack big enough for libcamb", () => {
-  assert.ok(koffi.config().async_stack_size >= 2 * 1024 * 1024, JSON.stringify(koffi.config()));
+test('camb.js declares the result codes, statuses, audio types, job kinds and states, events and log levels of camb.h', () => {
+  const header = fs.readFileSync(path.join(__dirname, '..', '..', 'include', 'camb.h'), 'utf8');
+  const declared = (prefix) => {
+    const values = {};
+    for (const [, name, value] of header.matchAll(new RegExp(`^\\s*${prefix}([A-Z_]+) = (\\d+),`, 'gm'))) {
+      values[name] = Number(value);
+    }
+    return values;
+  };
+  const results = declared('CAMB_RESULT_');
+  assert.equal(results.NOT_READY, 8);
+  assert.equal(results.TASK_FAILED, 9);
+  assert.equal(results.BUFFER_TOO_SMALL, undefined, 'gone in 0.3');
+  assert.deepEqual({ ...Result }, results);
+  assert.deepEqual({ ...Status }, declared('CAMB_STATUS_'));
+  assert.deepEqual({ ...AudioType }, declared('CAMB_AUDIO_TYPE_'));
+  assert.deepEqual({ ...JobKind }, declared('CAMB_JOB_KIND_'));
+  assert.equal(Object.keys(JobKind).length, 10);
+  assert.deepEqual({ ...JobState }, declared('CAMB_JOB_STATE_'));
+  assert.deepEqual({ ...JobState }, { NEW: 0, QUEUED: 1, RUNNING: 2, WAITING: 3, DONE: 4 });
+  assert.deepEqual({ ...Event }, declared('CAMB_EVENT_'));
+  assert.deepEqual({ ...LogLevel }, declared('CAMB_LOG_LEVEL_'));
 });
 
-test('async calls are refused, not run on a small stack, when koffi was configured first', () => {
-  // Another library loaded through koffi before camb.js fixes koffi's settings.
-  const script = `
-    const koffi = require('koffi');
-    koffi.load('libc.so.6');
-    const { Client } = require('./camb');
-    const c = new Client({ baseUrl: ${JSON.stringify(baseUrl)}, apiKey: ${JSON.stringify(apiKey)} });
-    const sync = c.getTaskStatus('demo-success').statusText;
-    c.getTaskStatusAsync('demo-success').then(
-      () => { console.log(JSON.stringify({ sync, async: 'resolved' })); c.close(); },
-      (e) => { console.log(JSON.stringify({ sync, async: e.message })); c.close(); });
-  `;
-  const run = spawnSync(process.execPath, ['-e', script], { cwd: __dirname, encoding: 'utf8', timeout: 30000 });
-  assert.equal(run.status, 0, run.stderr);
-  const seen = JSON.parse(run.stdout);
-  assert.equal(seen.sync, 'SUCCESS');
-  assert.match(seen.async, /async stack is \d+ bytes, too small/);
+test('the nine operations are Promise methods, each with a blocking twin named ...Sync', async () => {
+  const methods = Object.getOwnPropertyNames(Client.prototype).filter((name) => {
+    const { value } = Object.getOwnPropertyDescriptor(Client.prototype, name);
+    return typeof value === 'function' && name !== 'constructor' && !name.startsWith('_');
+  });
+  assert.deepEqual(methods.sort(), [...OPERATIONS, ...OPERATIONS.map((n) => `${n}Sync`), 'close'].sort());
+  const c = client();
+  try {
+    // Even refused at once, each returns a Promise (and throws nothing).
+    const file = path.join(tmpDir, 'shape.wav');
+    const refused = [
+      c.getTaskStatus(''), c.createTask(''), c.waitForTask(''), c.downloadAudio(0.5), c.saveAudio(0.5, file),
+      c.getAudioUrl(0.5), c.getAudioUrls(null), c.getTaskStatuses(null), c.generate('', file),
+    ];
+    for (const promise of refused) await rejectsCamb(promise, Result.INVALID_PARAMETER, 0);
+    assert.deepEqual(c._jobCounts, { started: 0, freed: 0, pending: 0 });
+  } finally {
+    await c.close();
+  }
 });
 
 // ---------------------------------------------------------------------------
 // Statuses
 // ---------------------------------------------------------------------------
 
-test('statuses of the demo tasks', () => {
+test('statuses of the demo tasks', async () => {
   const c = client();
   try {
-    const success = c.getTaskStatus('demo-success');
+    const success = await c.getTaskStatus('demo-success');
     assert.equal(success.taskId, 'demo-success');
     assert.equal(success.status, Status.SUCCESS);
     assert.equal(success.statusName, 'CAMB_STATUS_SUCCESS');
@@ -169,23 +237,28 @@ test('statuses of the demo tasks', () => {
     assert.equal(success.exceptionReason, null);
     assert.equal(success.message, null);
 
-    const error = c.getTaskStatus('demo-error');
+    const error = await c.getTaskStatus('demo-error');
     assert.equal(error.status, Status.ERROR);
     assert.equal(error.runId, 4243);
     assert.equal(error.exceptionReason, 'PROCESSING_ERROR');
     assert.equal(error.message, 'The audio model failed to render this prompt');
 
-    const pending = c.getTaskStatus('demo-pending');
+    const pending = await c.getTaskStatus('demo-pending');
     assert.equal(pending.status, Status.PENDING);
     assert.equal(pending.runId, null);
     assert.equal(pending.isFinal, false);
 
-    const unknown = c.getTaskStatus('demo-unknown');
+    const unknown = await c.getTaskStatus('demo-unknown');
     assert.equal(unknown.status, Status.UNKNOWN);
     assert.equal(unknown.statusText, 'QUEUED_FOR_GPU');
     assert.equal(unknown.isFinal, true);
+
+    // The blocking twin says the same.
+    for (const [id, info] of [['demo-success', success], ['demo-error', error], ['demo-pending', pending], ['demo-unknown', unknown]]) {
+      assert.deepEqual(c.getTaskStatusSync(id), info, id);
+    }
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
@@ -209,34 +282,40 @@ test('strings are read by their length: a NUL byte inside is kept', async () => 
       message: 'half\u0000way',
       isFinal: true,
     };
-    assert.deepEqual(c.getTaskStatus(id), expected);
-    assert.deepEqual(await c.getTaskStatusAsync(id), expected);
-    assert.deepEqual(c.getTaskStatuses([id])[0].info, expected);
+    assert.deepEqual(c.getTaskStatusSync(id), expected);
+    assert.deepEqual(await c.getTaskStatus(id), expected);
+    assert.deepEqual(c.getTaskStatusesSync([id])[0].info, expected);
+    assert.deepEqual((await c.getTaskStatuses([id]))[0].info, expected);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('a missing task is a CambError with code 404', () => {
+test('a missing task is a CambError with code 404', async () => {
   const c = client();
   try {
-    const e = throwsCamb(() => c.getTaskStatus('no-such-task'), 404, 404);
+    const e = throwsCamb(() => c.getTaskStatusSync('no-such-task'), 404, 404);
     assert.equal(e.code, Result.NOT_FOUND);
     assert.equal(e.name, 'CAMB_RESULT_NOT_FOUND');
     assert.equal(e.message, 'HTTP 404 Not Found: Task not found: no-such-task');
     assert.ok(e instanceof Error);
+    const rejected = await rejectsCamb(c.getTaskStatus('no-such-task'), 404, 404);
+    assert.equal(rejected.name, e.name);
+    assert.equal(rejected.message, e.message);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('a wrong key is 401, no key is MISSING_API_KEY', () => {
+test('a wrong key is 401, no key is MISSING_API_KEY', async () => {
   const wrong = client({ apiKey: 'not-the-key' });
   try {
-    const e = throwsCamb(() => wrong.getTaskStatus('demo-success'), Result.UNAUTHORIZED, 401);
+    const e = throwsCamb(() => wrong.getTaskStatusSync('demo-success'), Result.UNAUTHORIZED, 401);
     assert.ok(!e.message.includes('not-the-key'), 'the key is never in a message');
+    const rejected = await rejectsCamb(wrong.getTaskStatus('demo-success'), Result.UNAUTHORIZED, 401);
+    assert.ok(!rejected.message.includes('not-the-key'), 'the key is never in a message');
   } finally {
-    wrong.close();
+    await wrong.close();
   }
   const saved = process.env.CAMB_API_KEY;
   delete process.env.CAMB_API_KEY;
@@ -247,41 +326,75 @@ test('a wrong key is 401, no key is MISSING_API_KEY', () => {
   }
 });
 
-test('bad arguments are refused before anything is sent', () => {
+test('bad arguments of blocking calls are refused before anything is sent', async () => {
   throwsCamb(() => client({ baseUrl: 'not a url' }), Result.INVALID_PARAMETER, 0);
   throwsCamb(() => client({ timeoutMs: 0 }), Result.INVALID_PARAMETER, 0);
+  throwsCamb(() => client({ jobThreads: 0 }), Result.INVALID_PARAMETER, 0);
   const pem = throwsCamb(() => client({ caBundlePem: 'not a certificate' }), Result.INVALID_PARAMETER, 0);
   assert.match(pem.message, /PEM|certificate/i);
   const c = client();
   try {
+    const before = await requestsSeen();
     // A NUL would cut the id short in C: refused, not sent as another id.
-    const e = throwsCamb(() => c.getTaskStatus('demo-success\0x'), Result.INVALID_PARAMETER, 0);
+    const e = throwsCamb(() => c.getTaskStatusSync('demo-success\0x'), Result.INVALID_PARAMETER, 0);
     assert.match(e.message, /NUL/);
-    throwsCamb(() => c.getTaskStatus(''), Result.INVALID_PARAMETER, 0);
-    throwsCamb(() => c.createTask('rain', { durationS: 11 }), Result.INVALID_PARAMETER, 0);
-    throwsCamb(() => c.createTask(''), Result.INVALID_PARAMETER, 0);
-    throwsCamb(() => c.waitForTask('demo-success', { initialIntervalMs: 0 }), Result.INVALID_PARAMETER, 0);
-    throwsCamb(() => c.saveAudio(1.5, path.join(tmpDir, 'x.wav')), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => c.getTaskStatusSync(''), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => c.createTaskSync('rain', { durationS: 11 }), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => c.createTaskSync(''), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => c.waitForTaskSync('demo-success', { initialIntervalMs: 0 }), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => c.saveAudioSync(1.5, path.join(tmpDir, 'x.wav')), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => c.generateSync('rain', path.join(tmpDir, 'no-such-dir', 'x.wav'), { durationS: 1 }), Result.IO, 0);
+    throwsCamb(() => c.getTaskStatusSync('demo-success', { signal: 'stop' }), Result.INVALID_PARAMETER, 0);
+    assert.equal(await requestsSeen(), before, 'a refused call sent a request');
   } finally {
-    c.close();
+    await c.close();
   }
+});
+
+test('bad arguments of Promises reject (never throw) with libcamb words, and start no job', async () => {
+  const c = client();
+  try {
+    const before = await requestsSeen();
+    const empty = await rejectsCamb(c.createTask(''), Result.INVALID_PARAMETER, 0);
+    assert.notEqual(empty.message, 'CAMB_RESULT_INVALID_PARAMETER', 'libcamb said why');
+    await rejectsCamb(c.getTaskStatus('demo\0success'), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.getTaskStatus(''), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.generate('rain', path.join(tmpDir, 'x.wav'), { durationS: 11 }), Result.INVALID_PARAMETER, 0);
+    // A generation's path is checked before a task is created (and billed).
+    await rejectsCamb(c.generate('rain', path.join(tmpDir, 'no-such-dir', 'x.wav'), { durationS: 1 }), Result.IO, 0);
+    await rejectsCamb(c.waitForTask('demo-success', { initialIntervalMs: 0 }), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.waitForTask('demo-success', { progressIntervalMs: 0, onProgress: () => {} }), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.waitForTask('demo-success', { onProgress: 'yes' }), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.saveAudio(1.5, path.join(tmpDir, 'x.wav')), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.downloadAudio('4242'), Result.INVALID_PARAMETER, 0);
+    const batch = await rejectsCamb(c.getTaskStatuses(['demo-success'], { maxConnections: 33 }), Result.INVALID_PARAMETER, 0);
+    assert.match(batch.message, /33/);
+    const urls = await rejectsCamb(c.getAudioUrls(new Array(1001).fill(4242)), Result.INVALID_PARAMETER, 0);
+    assert.match(urls.message, /1001/);
+    await rejectsCamb(c.getTaskStatus('demo-success', { signal: {} }), Result.INVALID_PARAMETER, 0);
+    assert.deepEqual(c._jobCounts, { started: 0, freed: 0, pending: 0 });
+    assert.equal(await requestsSeen(), before, 'a refused job sent a request');
+  } finally {
+    await c.close();
+  }
+  await rejectsCamb(c.getTaskStatus('demo-success'), Result.NULL_PARAMETER, 0);
 });
 
 // ---------------------------------------------------------------------------
 // Create, wait, audio
 // ---------------------------------------------------------------------------
 
-test('create, wait with progress, save: a WAV file', () => {
+test('blocking: create, wait with progress, save, download, URLs', async () => {
   const c = client();
   try {
-    const id = c.createTask('rain on a tin roof [pending_ms:600]', { durationS: 1 });
+    const id = c.createTaskSync('rain on a tin roof [pending_ms:600]', { durationS: 1 });
     assert.match(id, /\S/);
     const seen = [];
-    const info = c.waitForTask(id, {
+    const info = c.waitForTaskSync(id, {
       ...quick,
       onProgress: (p) => {
-        assert.equal(p.pollResult, Result.OK);
-        assert.equal(p.polls, seen.length + 1);
+        assert.deepEqual(Object.keys(p), ['polls', 'status', 'statusName']);
+        assert.equal(p.polls, seen.length + 1, 'called after every poll');
         seen.push(p);
       },
     });
@@ -290,63 +403,103 @@ test('create, wait with progress, save: a WAV file', () => {
     assert.equal(typeof info.runId, 'number');
     // Progress was seen: PENDING first, then the change to SUCCESS on the last poll.
     assert.ok(seen.length >= 2, `only ${seen.length} progress calls`);
-    assert.equal(seen[0].statusText, 'PENDING');
-    assert.equal(seen[0].statusChanged, true);
-    const last = seen[seen.length - 1];
-    assert.deepEqual([last.statusText, last.statusChanged, last.done, last.nextPollInMs], ['SUCCESS', true, true, 0]);
-    assert.deepEqual(seen.filter((p) => p.statusChanged).map((p) => p.statusText), ['PENDING', 'SUCCESS']);
+    assert.equal(seen[0].status, Status.PENDING);
+    assert.equal(seen[0].statusName, 'CAMB_STATUS_PENDING');
+    assert.deepEqual(seen[seen.length - 1], { polls: seen.length, status: Status.SUCCESS, statusName: 'CAMB_STATUS_SUCCESS' });
+    assert.deepEqual(statusChanges(seen), ['CAMB_STATUS_PENDING', 'CAMB_STATUS_SUCCESS']);
 
     const file = path.join(tmpDir, 'rain.wav');
-    const size = c.saveAudio(info.runId, file);
+    const size = c.saveAudioSync(info.runId, file);
     const bytes = fs.readFileSync(file);
     assert.equal(bytes.length, size);
-    assert.equal(bytes.subarray(0, 4).toString('latin1'), 'RIFF');
-    assert.equal(bytes.subarray(8, 12).toString('latin1'), 'WAVE');
-    assert.equal(bytes.readUInt32LE(4), bytes.length - 8, 'RIFF size');
-    assert.ok(bytes.length > 44);
+    isWav(bytes);
 
     // The same audio in memory, and its URL, alone and in a batch.
-    assert.ok(c.downloadAudio(info.runId).equals(bytes));
-    const url = c.getAudioUrl(info.runId);
+    assert.ok(c.downloadAudioSync(info.runId).equals(bytes));
+    const url = c.getAudioUrlSync(info.runId);
     assert.ok(url.startsWith(`${baseUrl}/_emulator/files/${info.runId}.wav?signature=`), url);
-    assert.deepEqual(c.getAudioUrls([info.runId, 4243, 999999]), [
+    assert.deepEqual(c.getAudioUrlsSync([info.runId, 4243, 999999]), [
       { runId: info.runId, url },
       { runId: 4243, url: null }, // a run that did not succeed has no audio
       { runId: 999999, url: null }, // nor has an unknown one
     ]);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('music with project fields is accepted', () => {
+test('Promises: all nine operations, each as its blocking twin', async () => {
   const c = client();
   try {
-    const id = c.createTask('a drum loop', {
-      durationS: 1, audioType: AudioType.MUSIC, projectName: 'node', projectDescription: 'tests', folderId: 7,
-    });
-    assert.equal(c.waitForTask(id, quick).status, Status.SUCCESS);
+    const id = await c.createTask('rain on a tin roof [pending_ms:300]', { durationS: 1 });
+    assert.match(id, /\S/);
+    const info = await c.waitForTask(id, quick);
+    assert.equal(info.status, Status.SUCCESS);
+    assert.deepEqual(info, c.getTaskStatusSync(id));
+    assert.deepEqual(await c.getTaskStatus(id), info);
+
+    const file = path.join(tmpDir, 'promise-rain.wav');
+    const size = await c.saveAudio(info.runId, file);
+    const bytes = fs.readFileSync(file);
+    assert.equal(bytes.length, size);
+    isWav(bytes);
+    const audio = await c.downloadAudio(info.runId);
+    assert.ok(Buffer.isBuffer(audio));
+    assert.ok(audio.equals(bytes), 'the download is the saved file');
+    assert.ok(audio.equals(c.downloadAudioSync(info.runId)));
+
+    const url = await c.getAudioUrl(info.runId);
+    assert.equal(url, c.getAudioUrlSync(info.runId));
+    assert.deepEqual(await c.getAudioUrls([info.runId, 4243, 999999]), [
+      { runId: info.runId, url },
+      { runId: 4243, url: null },
+      { runId: 999999, url: null },
+    ]);
+    assert.deepEqual(await c.getAudioUrls([]), []);
+    const entries = await c.getTaskStatuses([id, 'demo-error']);
+    assert.deepEqual(entries, c.getTaskStatusesSync([id, 'demo-error']));
+    assert.deepEqual(entries[0].info, info);
+
+    const generated = path.join(tmpDir, 'promise-generated.wav');
+    const result = await c.generate('rain on a tin roof [pending_ms:100]', generated, { durationS: 1, ...quick });
+    assert.deepEqual(Object.keys(result), ['taskId', 'task', 'bytes', 'polls']);
+    assert.equal(result.bytes, fs.statSync(generated).size);
+    allJobsFreed(c, 10);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('a failed task is returned, not thrown', () => {
+test('music with project fields is accepted', async () => {
   const c = client();
   try {
-    const info = c.waitForTask(c.createTask('glass [status:ERROR]'), quick);
+    const music = { durationS: 1, audioType: AudioType.MUSIC, projectName: 'node', projectDescription: 'tests', folderId: 7 };
+    assert.equal(c.waitForTaskSync(c.createTaskSync('a drum loop', music), quick).status, Status.SUCCESS);
+    assert.equal((await c.waitForTask(await c.createTask('a drum loop', music), quick)).status, Status.SUCCESS);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a failed task is returned, not thrown', async () => {
+  const c = client();
+  try {
+    const info = c.waitForTaskSync(c.createTaskSync('glass [status:ERROR]'), quick);
     assert.equal(info.status, Status.ERROR);
     assert.equal(info.exceptionReason, 'PROCESSING_ERROR');
+    const resolved = await c.waitForTask(await c.createTask('glass [status:ERROR]'), quick);
+    assert.equal(resolved.status, Status.ERROR);
+    assert.equal(resolved.exceptionReason, 'PROCESSING_ERROR');
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('returning false from onProgress stops the wait: CANCELLED', () => {
+test('returning false from onProgress stops a blocking wait: CANCELLED', async () => {
   const c = client();
   try {
     let calls = 0;
-    const e = throwsCamb(() => c.waitForTask('demo-pending', {
+    const e = throwsCamb(() => c.waitForTaskSync('demo-pending', {
       ...quick,
       onProgress: () => {
         calls += 1;
@@ -354,48 +507,63 @@ test('returning false from onProgress stops the wait: CANCELLED', () => {
       },
     }), Result.CANCELLED, 0);
     assert.equal(e.name, 'CAMB_RESULT_CANCELLED');
+    assert.match(e.message, /onProgress returned false after 3 poll/);
     assert.equal(calls, 3);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('an exception thrown in onProgress comes out of waitForTask unchanged', () => {
+test('an exception thrown in onProgress comes out of waitForTaskSync unchanged', async () => {
   const c = client();
   try {
     const mine = new RangeError('stop here');
-    assert.throws(() => c.waitForTask('demo-pending', {
+    assert.throws(() => c.waitForTaskSync('demo-pending', {
+      ...quick,
+      onProgress: () => {
+        throw mine;
+      },
+    }), (e) => e === mine);
+    // Also when thrown on the poll that ended the wait.
+    assert.throws(() => c.waitForTaskSync('demo-success', {
       ...quick,
       onProgress: () => {
         throw mine;
       },
     }), (e) => e === mine);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('a wait past its deadline is TIMEOUT', () => {
+test('a blocking wait past its deadline is TIMEOUT', async () => {
   const c = client();
   try {
-    throwsCamb(() => c.waitForTask('demo-pending', { ...quick, deadlineMs: 200 }), Result.TIMEOUT, 0);
+    const e = throwsCamb(() => c.waitForTaskSync('demo-pending', { ...quick, deadlineMs: 200 }), Result.TIMEOUT, 0);
+    assert.match(e.message, /PENDING/);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('a missing run, and a run that did not succeed', () => {
+test('a missing run, and a run that did not succeed', async () => {
   const c = client();
   try {
-    throwsCamb(() => c.saveAudio(999999, path.join(tmpDir, 'none.wav')), Result.NOT_FOUND, 404);
-    throwsCamb(() => c.downloadAudio(4243), Result.HTTP_STATUS, 400);
-    throwsCamb(() => c.getAudioUrl(999999), Result.NOT_FOUND, 404);
-    throwsCamb(() => c.saveAudio(4242, path.join(tmpDir, 'no-such-dir', 'a.wav')), Result.IO, 0);
-    assert.deepEqual(c.getAudioUrls([]), []);
-    throwsCamb(() => c.getAudioUrls(new Array(1001).fill(4242)), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => c.saveAudioSync(999999, path.join(tmpDir, 'none.wav')), Result.NOT_FOUND, 404);
+    throwsCamb(() => c.downloadAudioSync(4243), Result.HTTP_STATUS, 400);
+    throwsCamb(() => c.getAudioUrlSync(999999), Result.NOT_FOUND, 404);
+    throwsCamb(() => c.saveAudioSync(4242, path.join(tmpDir, 'no-such-dir', 'a.wav')), Result.IO, 0);
+    assert.deepEqual(c.getAudioUrlsSync([]), []);
+    throwsCamb(() => c.getAudioUrlsSync(new Array(1001).fill(4242)), Result.INVALID_PARAMETER, 0);
+
+    await rejectsCamb(c.saveAudio(999999, path.join(tmpDir, 'none-job.wav')), Result.NOT_FOUND, 404);
+    await rejectsCamb(c.downloadAudio(4243), Result.HTTP_STATUS, 400);
+    await rejectsCamb(c.downloadAudio(999999), Result.NOT_FOUND, 404);
+    await rejectsCamb(c.getAudioUrl(999999), Result.NOT_FOUND, 404);
+    await rejectsCamb(c.saveAudio(4242, path.join(tmpDir, 'no-such-dir', 'a.wav')), Result.IO, 0);
     assert.deepEqual(fs.readdirSync(tmpDir).filter((f) => f.startsWith('none')), []);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
@@ -403,14 +571,13 @@ test('a missing run, and a run that did not succeed', () => {
 // Batches
 // ---------------------------------------------------------------------------
 
-test('a batch gives each task its status or its own error, in order', () => {
+test('a batch gives each task its status or its own error, in order', async () => {
   const c = client();
   try {
-    const entries = c.getTaskStatuses(['demo-success', 'no-such-task', '', 'demo-error', 'demo-pending'], {
-      maxConnections: 2,
-    });
-    assert.deepEqual(entries.map((e) => e.taskId), ['demo-success', 'no-such-task', '', 'demo-error', 'demo-pending']);
-    assert.deepEqual(entries[0].info, c.getTaskStatus('demo-success'));
+    const ids = ['demo-success', 'no-such-task', '', 'demo-error', 'demo-pending'];
+    const entries = c.getTaskStatusesSync(ids, { maxConnections: 2 });
+    assert.deepEqual(entries.map((e) => e.taskId), ids);
+    assert.deepEqual(entries[0].info, c.getTaskStatusSync('demo-success'));
     assert.equal(entries[0].error, null);
 
     assert.equal(entries[1].info, null);
@@ -426,37 +593,69 @@ test('a batch gives each task its status or its own error, in order', () => {
     assert.equal(entries[3].info.exceptionReason, 'PROCESSING_ERROR');
     assert.equal(entries[4].info.status, Status.PENDING);
 
-    assert.deepEqual(c.getTaskStatuses([]), []);
-    throwsCamb(() => c.getTaskStatuses(['demo-success'], { maxConnections: 33 }), Result.INVALID_PARAMETER, 0);
-    throwsCamb(() => c.getTaskStatuses(['demo\0success']), Result.INVALID_PARAMETER, 0);
+    assert.deepEqual(await c.getTaskStatuses(ids, { maxConnections: 2 }), entries);
+
+    assert.deepEqual(c.getTaskStatusesSync([]), []);
+    throwsCamb(() => c.getTaskStatusesSync(['demo-success'], { maxConnections: 33 }), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => c.getTaskStatusesSync(['demo\0success']), Result.INVALID_PARAMETER, 0);
   } finally {
-    c.close();
+    await c.close();
+  }
+});
+
+test('getTaskStatuses: a batch job on libcamb threads', async () => {
+  const c = client();
+  try {
+    const ids = [];
+    for (let i = 0; i < 40; i++) ids.push(i % 10 === 9 ? `missing-${i}` : ['demo-success', 'demo-error', 'demo-pending'][i % 3]);
+    const entries = await c.getTaskStatuses(ids, { maxConnections: 4 });
+    assert.equal(entries.length, ids.length);
+    entries.forEach((entry, i) => {
+      assert.equal(entry.taskId, ids[i]);
+      if (ids[i].startsWith('missing-')) {
+        isCamb(entry.error, Result.NOT_FOUND, 404);
+        assert.equal(entry.error.message, `HTTP 404 Not Found: Task not found: ${ids[i]}`);
+      } else {
+        assert.equal(entry.error, null);
+        assert.equal(entry.info.statusText, { 'demo-success': 'SUCCESS', 'demo-error': 'ERROR', 'demo-pending': 'PENDING' }[ids[i]]);
+      }
+    });
+    assert.deepEqual(await c.getTaskStatuses([]), []);
+    // A refused batch rejects with its code and libcamb's words (read on this thread).
+    const refused = await rejectsCamb(c.getTaskStatuses(['demo-success'], { maxConnections: 33 }), Result.INVALID_PARAMETER, 0);
+    assert.equal(refused.name, 'CAMB_RESULT_INVALID_PARAMETER');
+    assert.notEqual(refused.message, refused.name);
+    await rejectsCamb(c.getTaskStatuses(['demo\0success']), Result.INVALID_PARAMETER, 0);
+    allJobsFreed(c, 2);
+  } finally {
+    await c.close();
   }
 });
 
 // ---------------------------------------------------------------------------
-// Promise-returning calls (koffi's async API: the call runs on a libuv thread)
+// Promises: libcamb jobs, handed back through a queue whose descriptor is
+// watched on Node's event loop
 // ---------------------------------------------------------------------------
 
-test('getTaskStatusAsync resolves to what getTaskStatus returns', async () => {
+test('getTaskStatus resolves to what getTaskStatusSync returns', async () => {
   const c = client();
   try {
-    const promise = c.getTaskStatusAsync('demo-success');
+    const promise = c.getTaskStatus('demo-success');
     assert.ok(promise instanceof Promise);
     const info = await promise;
     assert.equal(info.status, Status.SUCCESS);
     assert.equal(info.statusText, 'SUCCESS');
     assert.equal(info.runId, 4242);
     assert.equal(info.taskId, 'demo-success');
-    assert.deepEqual(info, c.getTaskStatus('demo-success'));
-    const error = await c.getTaskStatusAsync('demo-error');
+    assert.deepEqual(info, c.getTaskStatusSync('demo-success'));
+    const error = await c.getTaskStatus('demo-error');
     assert.equal(error.message, 'The audio model failed to render this prompt');
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('an async call leaves the event loop free while it runs', async () => {
+test('a Promise leaves the event loop free while its job runs', async () => {
   const id = await plantTask({ task_id: 'node-slow-1', final_status: 'SUCCESS', run_id: 8001 });
   await delayStatuses('node-slow-', 400, 1);
   const c = client();
@@ -468,7 +667,7 @@ test('an async call leaves the event loop free while it runs', async () => {
     const started = Date.now();
     let info;
     try {
-      info = await c.getTaskStatusAsync(id);
+      info = await c.getTaskStatus(id);
     } finally {
       clearInterval(timer);
     }
@@ -477,11 +676,11 @@ test('an async call leaves the event loop free while it runs', async () => {
     // A blocking call would have let no timer run during the 400 ms.
     assert.ok(ticks >= 5, `only ${ticks} timer ticks ran during the call`);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('concurrent async calls each get their own result', async () => {
+test('concurrent Promises each get their own result', async () => {
   const ids = [];
   for (let i = 0; i < 4; i++) {
     ids.push(await plantTask({
@@ -497,9 +696,9 @@ test('concurrent async calls each get their own result', async () => {
   try {
     const started = Date.now();
     const all = await Promise.all([
-      ...ids.map((id) => c.getTaskStatusAsync(id)),
-      c.getTaskStatusAsync('demo-unknown'),
-      c.getTaskStatusAsync('no-such-task').then(() => 'resolved', (e) => e),
+      ...ids.map((id) => c.getTaskStatus(id)),
+      c.getTaskStatus('demo-unknown'),
+      c.getTaskStatus('no-such-task').then(() => 'resolved', (e) => e),
     ]);
     const elapsed = Date.now() - started;
     ids.forEach((id, i) => {
@@ -515,203 +714,65 @@ test('concurrent async calls each get their own result', async () => {
     assert.ok(elapsed >= 250, `${elapsed} ms: the delay faults were not applied`);
     assert.ok(elapsed < 1100, `${elapsed} ms: the calls did not overlap`);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('an async failure rejects with its code, name, HTTP status and message', async () => {
+test('a failed Promise rejects with its code, name, HTTP status and message', async () => {
   const c = client();
   try {
-    const e = await rejectsCamb(c.getTaskStatusAsync('no-such-task'), Result.NOT_FOUND, 404);
+    const e = await rejectsCamb(c.getTaskStatus('no-such-task'), Result.NOT_FOUND, 404);
     assert.equal(e.name, 'CAMB_RESULT_NOT_FOUND');
-    // The words of the failure, as the synchronous call gives them.
-    assert.equal(e.message, throwsCamb(() => c.getTaskStatus('no-such-task'), 404).message);
+    // The words of the failure, as the blocking call gives them.
+    assert.equal(e.message, throwsCamb(() => c.getTaskStatusSync('no-such-task'), 404).message);
     assert.equal(e.message, 'HTTP 404 Not Found: Task not found: no-such-task');
 
     const wrong = client({ apiKey: 'not-the-key' });
     try {
-      const unauthorized = await rejectsCamb(wrong.getTaskStatusAsync('demo-success'), Result.UNAUTHORIZED, 401);
+      const unauthorized = await rejectsCamb(wrong.getTaskStatus('demo-success'), Result.UNAUTHORIZED, 401);
       assert.ok(!unauthorized.message.includes('not-the-key'), 'the key is never in a message');
     } finally {
-      wrong.close();
+      await wrong.close();
     }
 
     // Bad arguments reject too (they do not throw).
-    const nul = await rejectsCamb(c.getTaskStatusAsync('demo\0success'), Result.INVALID_PARAMETER, 0);
+    const nul = await rejectsCamb(c.getTaskStatus('demo\0success'), Result.INVALID_PARAMETER, 0);
     assert.match(nul.message, /NUL/);
-    await rejectsCamb(c.getTaskStatusAsync(''), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.getTaskStatus(''), Result.INVALID_PARAMETER, 0);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('getTaskStatusesAsync: a batch on a worker thread', async () => {
-  const c = client();
-  try {
-    const ids = [];
-    for (let i = 0; i < 40; i++) ids.push(i % 10 === 9 ? `missing-${i}` : ['demo-success', 'demo-error', 'demo-pending'][i % 3]);
-    const entries = await c.getTaskStatusesAsync(ids, { maxConnections: 4 });
-    assert.equal(entries.length, ids.length);
-    entries.forEach((entry, i) => {
-      assert.equal(entry.taskId, ids[i]);
-      if (ids[i].startsWith('missing-')) {
-        isCamb(entry.error, Result.NOT_FOUND, 404);
-        assert.equal(entry.error.message, `HTTP 404 Not Found: Task not found: ${ids[i]}`);
-      } else {
-        assert.equal(entry.error, null);
-        assert.equal(entry.info.statusText, { 'demo-success': 'SUCCESS', 'demo-error': 'ERROR', 'demo-pending': 'PENDING' }[ids[i]]);
-      }
-    });
-    // A refused batch rejects with its code; libcamb's words stayed on the worker thread.
-    const refused = await rejectsCamb(c.getTaskStatusesAsync(['demo-success'], { maxConnections: 33 }), Result.INVALID_PARAMETER);
-    assert.equal(refused.name, 'CAMB_RESULT_INVALID_PARAMETER');
-    assert.equal(refused.httpStatus, null);
-  } finally {
-    c.close();
-  }
-});
-
-test('waitForTaskAsync: progress on the main thread, then the final status', async () => {
-  const c = client();
-  try {
-    const id = c.createTask('thunder [pending_ms:400]', { durationS: 1 });
-    let ticks = 0;
-    const timer = setInterval(() => {
-      ticks += 1;
-    }, 10);
-    const seen = [];
-    let info;
-    try {
-      info = await c.waitForTaskAsync(id, { ...quick, onProgress: (p) => seen.push(p) });
-    } finally {
-      clearInterval(timer);
-    }
-    assert.equal(info.taskId, id);
-    assert.equal(info.status, Status.SUCCESS);
-    assert.equal(typeof info.runId, 'number');
-    assert.deepEqual(info, c.getTaskStatus(id));
-    assert.ok(seen.length >= 2, `only ${seen.length} progress calls`);
-    assert.deepEqual(seen.map((p) => p.polls), seen.map((_, i) => i + 1));
-    assert.deepEqual(seen.filter((p) => p.statusChanged).map((p) => p.statusText), ['PENDING', 'SUCCESS']);
-    assert.equal(seen[seen.length - 1].done, true);
-    assert.ok(ticks >= 5, `only ${ticks} timer ticks ran during a 400 ms wait`);
-  } finally {
-    c.close();
-  }
-});
-
-test('waitForTaskAsync failures reject with the right code', async () => {
-  const c = client();
-  try {
-    // A 404 ends the wait; its words come from the progress report of that poll.
-    const missing = await rejectsCamb(c.waitForTaskAsync('no-such-task', quick), Result.NOT_FOUND);
-    assert.equal(missing.message, 'HTTP 404 Not Found: Task not found: no-such-task');
-    const timeout = await rejectsCamb(c.waitForTaskAsync('demo-pending', { ...quick, deadlineMs: 200 }), Result.TIMEOUT);
-    assert.match(timeout.message, /PENDING/);
-    await rejectsCamb(c.waitForTaskAsync('demo-pending', { ...quick, initialIntervalMs: 0 }), Result.INVALID_PARAMETER);
-
-    let calls = 0;
-    await rejectsCamb(c.waitForTaskAsync('demo-pending', {
-      ...quick,
-      onProgress: () => {
-        calls += 1;
-        return calls < 2;
-      },
-    }), Result.CANCELLED, 0);
-    assert.equal(calls, 2);
-
-    const mine = new RangeError('stop here');
-    await assert.rejects(c.waitForTaskAsync('demo-pending', {
-      ...quick,
-      onProgress: () => {
-        throw mine;
-      },
-    }), (e) => e === mine);
-  } finally {
-    c.close();
-  }
-});
-
-test('aborting its signal cancels a sleeping waitForTaskAsync at once', async () => {
-  const c = client();
-  try {
-    const controller = new AbortController();
-    const started = Date.now();
-    const promise = c.waitForTaskAsync('demo-pending', {
-      initialIntervalMs: 30000, maxIntervalMs: 30000, deadlineMs: 60000, signal: controller.signal,
-    });
-    setTimeout(() => controller.abort(), 100);
-    const e = await rejectsCamb(promise, Result.CANCELLED, 0);
-    assert.ok(Date.now() - started < 5000, 'the wait slept on after the abort');
-    assert.equal(e.cause, controller.signal.reason);
-    // An already aborted signal: nothing starts.
-    await rejectsCamb(c.waitForTaskAsync('demo-success', { signal: controller.signal }), Result.CANCELLED, 0);
-  } finally {
-    c.close();
-  }
-});
-
-// ---------------------------------------------------------------------------
-// Jobs: Promises of libcamb jobs, finished through a completion queue's
-// descriptor watched on Node's event loop
-// ---------------------------------------------------------------------------
-
-/** Asserts every job the client started was freed, once, and none is pending. */
-function allJobsFreed(c, started) {
-  const counts = c._jobCounts;
-  assert.notEqual(counts, null, 'no job was started');
-  assert.deepEqual(counts, { started: counts.started, freed: counts.started, pending: 0 });
-  if (started !== undefined) assert.equal(counts.started, started);
-}
-
-test('camb.js declares the result codes, statuses, audio types and job states of camb.h', () => {
-  const header = fs.readFileSync(path.join(__dirname, '..', '..', 'include', 'camb.h'), 'utf8');
-  const declared = (prefix) => {
-    const values = {};
-    for (const [, name, value] of header.matchAll(new RegExp(`^\\s*${prefix}([A-Z_]+) = (\\d+),`, 'gm'))) {
-      values[name] = Number(value);
-    }
-    return values;
-  };
-  const results = declared('CAMB_RESULT_');
-  assert.equal(results.NOT_READY, 8);
-  assert.equal(results.TASK_FAILED, 9);
-  assert.deepEqual({ ...Result }, results);
-  assert.deepEqual({ ...Status }, declared('CAMB_STATUS_'));
-  assert.deepEqual({ ...AudioType }, declared('CAMB_AUDIO_TYPE_'));
-  assert.deepEqual({ ...JobState }, declared('CAMB_JOB_STATE_'));
-  assert.equal(Object.keys(JobState).length, 4);
-});
-
-test('a status through a job equals the synchronous call, failures included', async () => {
+test('a status through a job equals the blocking call, failures included', async () => {
   const id = await plantTask({
     task_id: 'node-job-nul', final_status: 'DONE\u0000LATER', run_id: 7008, message: 'half\u0000way',
   });
   const c = client();
   try {
     for (const taskId of ['demo-success', 'demo-error', 'demo-pending', 'demo-unknown', id]) {
-      const promise = c.getTaskStatusJob(taskId);
+      const promise = c.getTaskStatus(taskId);
       assert.ok(promise instanceof Promise);
-      assert.deepEqual(await promise, c.getTaskStatus(taskId), taskId);
+      assert.deepEqual(await promise, c.getTaskStatusSync(taskId), taskId);
     }
-    assert.equal((await c.getTaskStatusJob(id)).statusText, 'DONE\u0000LATER');
-    // The job's own words and HTTP status, as the synchronous call gives them.
-    const sync = throwsCamb(() => c.getTaskStatus('no-such-task'), Result.NOT_FOUND, 404);
-    const job = await rejectsCamb(c.getTaskStatusJob('no-such-task'), Result.NOT_FOUND, 404);
+    assert.equal((await c.getTaskStatus(id)).statusText, 'DONE\u0000LATER');
+    // The job's own words and HTTP status, as the blocking call gives them.
+    const sync = throwsCamb(() => c.getTaskStatusSync('no-such-task'), Result.NOT_FOUND, 404);
+    const job = await rejectsCamb(c.getTaskStatus('no-such-task'), Result.NOT_FOUND, 404);
     assert.equal(job.name, 'CAMB_RESULT_NOT_FOUND');
     assert.equal(job.message, sync.message);
     assert.equal(job.message, 'HTTP 404 Not Found: Task not found: no-such-task');
     const wrong = client({ apiKey: 'not-the-key' });
     try {
-      const e = await rejectsCamb(wrong.getTaskStatusJob('demo-success'), Result.UNAUTHORIZED, 401);
+      const e = await rejectsCamb(wrong.getTaskStatus('demo-success'), Result.UNAUTHORIZED, 401);
       assert.ok(!e.message.includes('not-the-key'), 'the key is never in a message');
       allJobsFreed(wrong, 1);
     } finally {
-      wrong.close();
+      await wrong.close();
     }
     allJobsFreed(c, 7);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
@@ -737,9 +798,9 @@ test('job Promises run at once, each with its own result, and leave the event lo
     let all;
     try {
       all = await Promise.all([
-        ...ids.map((id) => c.getTaskStatusJob(id)),
-        c.getTaskStatusJob('no-such-task').then(() => 'resolved', (e) => e),
-        c.getTaskStatusesJob(['demo-success', 'missing-in-batch', ''], { maxConnections: 2 }),
+        ...ids.map((id) => c.getTaskStatus(id)),
+        c.getTaskStatus('no-such-task').then(() => 'resolved', (e) => e),
+        c.getTaskStatuses(['demo-success', 'missing-in-batch', ''], { maxConnections: 2 }),
       ]);
     } finally {
       clearInterval(timer);
@@ -754,7 +815,7 @@ test('job Promises run at once, each with its own result, and leave the event lo
     isCamb(all[6], Result.NOT_FOUND, 404);
     const batch = all[7];
     assert.deepEqual(batch.map((e) => e.taskId), ['demo-success', 'missing-in-batch', '']);
-    assert.deepEqual(batch[0].info, c.getTaskStatus('demo-success'));
+    assert.deepEqual(batch[0].info, c.getTaskStatusSync('demo-success'));
     isCamb(batch[1].error, Result.NOT_FOUND, 404);
     assert.equal(batch[1].error.message, 'HTTP 404 Not Found: Task not found: missing-in-batch');
     isCamb(batch[2].error, Result.INVALID_PARAMETER, 0);
@@ -763,37 +824,132 @@ test('job Promises run at once, each with its own result, and leave the event lo
     assert.ok(ticks >= 5, `only ${ticks} timer ticks ran while the jobs ran`);
     allJobsFreed(c, 8);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('createTaskJob, waitForTaskJob with progress, saveAudioJob', async () => {
+test('jobs come back through the queue: one wake of its descriptor takes every finished job', async () => {
   const c = client();
   try {
-    const id = await c.createTaskJob('a kettle [pending_ms:300]', { durationS: 1 });
+    const promises = Array.from({ length: 8 }, (_, i) => c.getTaskStatus(i % 2 ? 'demo-success' : 'demo-error'));
+    let settled = 0;
+    for (const p of promises) p.then(() => { settled += 1; });
+    assert.deepEqual(c._inFlight().map((j) => j.kind), new Array(8).fill(JobKind.GET_TASK_STATUS));
+    // This thread stays busy until every job is done: they wait on the queue,
+    // and nothing settles until the event loop turns.
+    const end = Date.now() + 10000;
+    while (!c._inFlight().every((j) => j.state === JobState.DONE)) {
+      assert.ok(Date.now() < end, 'the jobs did not finish');
+    }
+    const busy = Date.now() + 200; // each is put on the queue just after it is DONE
+    while (Date.now() < busy);
+    await Promise.resolve();
+    assert.equal(settled, 0, 'a Promise settled without the event loop');
+    assert.deepEqual(c._jobCounts, { started: 8, freed: 0, pending: 8 });
+    const wakes = c._queueWakes;
+    const all = await Promise.all(promises);
+    assert.equal(c._queueWakes - wakes, 1, 'the eight finished jobs were not taken in one wake');
+    assert.deepEqual(all.map((t) => t.status), promises.map((_, i) => (i % 2 ? Status.SUCCESS : Status.ERROR)));
+    allJobsFreed(c, 8);
+  } finally {
+    await c.close();
+  }
+});
+
+test('waitForTask: progress on the main thread, then the final status', async () => {
+  const c = client();
+  try {
+    const id = c.createTaskSync('thunder [pending_ms:400]', { durationS: 1 });
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks += 1;
+    }, 10);
+    const seen = [];
+    let info;
+    try {
+      info = await c.waitForTask(id, { ...quick, progressIntervalMs: 10, onProgress: (p) => seen.push(p) });
+    } finally {
+      clearInterval(timer);
+    }
+    assert.equal(info.taskId, id);
+    assert.equal(info.status, Status.SUCCESS);
+    assert.equal(typeof info.runId, 'number');
+    assert.deepEqual(info, c.getTaskStatusSync(id));
+    assert.ok(seen.length >= 2, `only ${seen.length} progress calls`);
+    seen.slice(1).forEach((p, i) => assert.ok(p.polls >= seen[i].polls, 'polls never go back'));
+    assert.deepEqual(statusChanges(seen), ['CAMB_STATUS_PENDING', 'CAMB_STATUS_SUCCESS']);
+    assert.equal(seen[seen.length - 1].status, Status.SUCCESS);
+    assert.ok(ticks >= 5, `only ${ticks} timer ticks ran during a 400 ms wait`);
+  } finally {
+    await c.close();
+  }
+});
+
+test('waitForTask failures reject with the right code', async () => {
+  const c = client();
+  try {
+    // A 404 ends the wait, in the job's own words.
+    const missing = await rejectsCamb(c.waitForTask('no-such-task', quick), Result.NOT_FOUND, 404);
+    assert.equal(missing.message, 'HTTP 404 Not Found: Task not found: no-such-task');
+    const timeout = await rejectsCamb(c.waitForTask('demo-pending', { ...quick, deadlineMs: 200 }), Result.TIMEOUT, 0);
+    assert.match(timeout.message, /PENDING/);
+    await rejectsCamb(c.waitForTask('demo-pending', { ...quick, initialIntervalMs: 0 }), Result.INVALID_PARAMETER);
+
+    let calls = 0;
+    await rejectsCamb(c.waitForTask('demo-pending', {
+      ...quick,
+      progressIntervalMs: 10,
+      onProgress: () => {
+        calls += 1;
+        return calls < 2;
+      },
+    }), Result.CANCELLED, 0);
+    assert.equal(calls, 2, 'no report after onProgress returned false');
+
+    const mine = new RangeError('stop here');
+    await assert.rejects(c.waitForTask('demo-pending', {
+      ...quick,
+      progressIntervalMs: 10,
+      onProgress: () => {
+        throw mine;
+      },
+    }), (e) => e === mine);
+    allJobsFreed(c, 4);
+  } finally {
+    await c.close();
+  }
+});
+
+test('createTask, waitForTask with progress, saveAudio as jobs', async () => {
+  const c = client();
+  try {
+    const id = await c.createTask('a kettle [pending_ms:300]', { durationS: 1 });
     assert.match(id, /\S/);
     const seen = [];
-    const info = await c.waitForTaskJob(id, { ...quick, progressIntervalMs: 10, onProgress: (p) => seen.push(p) });
-    assert.deepEqual(info, c.getTaskStatus(id));
+    const info = await c.waitForTask(id, { ...quick, progressIntervalMs: 10, onProgress: (p) => seen.push(p) });
+    assert.deepEqual(info, c.getTaskStatusSync(id));
     assert.equal(info.status, Status.SUCCESS);
-    assert.ok(seen.some((p) => !p.done && p.status === Status.PENDING && p.polls >= 1), JSON.stringify(seen));
+    assert.ok(seen.some((p) => p.status === Status.PENDING && p.polls >= 1), JSON.stringify(seen));
     const last = seen[seen.length - 1];
-    assert.deepEqual([last.done, last.status, last.statusName, last.state], [true, Status.SUCCESS, 'CAMB_STATUS_SUCCESS', JobState.DONE]);
-    assert.equal(seen.filter((p) => p.done).length, 1);
-    seen.slice(1).forEach((p, i) => assert.ok(p.polls >= seen[i].polls, 'polls never go back'));
+    assert.deepEqual([last.status, last.statusName], [Status.SUCCESS, 'CAMB_STATUS_SUCCESS']);
+    // Reported when something changed: never the same twice in a row.
+    seen.slice(1).forEach((p, i) => {
+      assert.ok(p.polls >= seen[i].polls, 'polls never go back');
+      assert.notDeepEqual(p, seen[i]);
+    });
 
     const file = path.join(tmpDir, 'job-save.wav');
-    const bytes = await c.saveAudioJob(info.runId, file);
+    const bytes = await c.saveAudio(info.runId, file);
     assert.equal(bytes, fs.statSync(file).size);
-    assert.ok(c.downloadAudio(info.runId).equals(fs.readFileSync(file)));
-    await rejectsCamb(c.saveAudioJob(999999, path.join(tmpDir, 'job-none.wav')), Result.NOT_FOUND, 404);
+    assert.ok(c.downloadAudioSync(info.runId).equals(fs.readFileSync(file)));
+    await rejectsCamb(c.saveAudio(999999, path.join(tmpDir, 'job-none.wav')), Result.NOT_FOUND, 404);
     // A final ERROR is the wait's result, not a rejection.
-    assert.equal((await c.waitForTaskJob('demo-error', quick)).exceptionReason, 'PROCESSING_ERROR');
-    const late = await rejectsCamb(c.waitForTaskJob('demo-pending', { ...quick, deadlineMs: 200 }), Result.TIMEOUT, 0);
+    assert.equal((await c.waitForTask('demo-error', quick)).exceptionReason, 'PROCESSING_ERROR');
+    const late = await rejectsCamb(c.waitForTask('demo-pending', { ...quick, deadlineMs: 200 }), Result.TIMEOUT, 0);
     assert.match(late.message, /\S/);
     allJobsFreed(c, 6);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
@@ -807,52 +963,121 @@ test('generate: prompt to WAV file in one job, with progress', async () => {
     });
     assert.equal(result.task.status, Status.SUCCESS);
     assert.equal(result.task.taskId, result.taskId);
-    assert.deepEqual(result.task, c.getTaskStatus(result.taskId));
+    assert.deepEqual(result.task, c.getTaskStatusSync(result.taskId));
     const bytes = fs.readFileSync(file);
     assert.equal(result.bytes, bytes.length);
-    assert.equal(bytes.subarray(0, 4).toString('latin1'), 'RIFF');
-    assert.equal(bytes.subarray(8, 12).toString('latin1'), 'WAVE');
-    assert.equal(bytes.readUInt32LE(4), bytes.length - 8, 'RIFF size');
-    assert.ok(bytes.length > 44);
-    assert.ok(c.downloadAudio(result.task.runId).equals(bytes), 'the file is the run audio');
+    isWav(bytes);
+    assert.ok(c.downloadAudioSync(result.task.runId).equals(bytes), 'the file is the run audio');
     // Polled every 20 ms (not libcamb's default 2 s) for a task pending 400 ms.
     assert.ok(result.polls >= 4, `${result.polls} polls for a task pending 400 ms`);
-    assert.ok(seen.some((p) => !p.done && p.status === Status.PENDING), JSON.stringify(seen));
+    assert.ok(seen.some((p) => p.status === Status.PENDING), JSON.stringify(seen));
     const last = seen[seen.length - 1];
-    assert.deepEqual([last.done, last.status, last.polls], [true, Status.SUCCESS, result.polls]);
+    assert.deepEqual(last, { polls: result.polls, status: Status.SUCCESS, statusName: 'CAMB_STATUS_SUCCESS' });
     allJobsFreed(c, 1);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('a generation whose task fails rejects with TASK_FAILED and leaves no file', async () => {
+test('generateSync: prompt to WAV file on this thread, with progress after every poll', async () => {
+  const c = client();
+  try {
+    const file = path.join(tmpDir, 'generated-sync.wav');
+    const seen = [];
+    const result = c.generateSync('rain on a tin roof [pending_ms:200]', file, {
+      durationS: 1, ...quick, onProgress: (p) => seen.push(p),
+    });
+    assert.deepEqual(Object.keys(result), ['taskId', 'task', 'bytes', 'polls']);
+    assert.equal(result.task.status, Status.SUCCESS);
+    assert.equal(result.task.taskId, result.taskId);
+    assert.deepEqual(result.task, c.getTaskStatusSync(result.taskId));
+    const bytes = fs.readFileSync(file);
+    assert.equal(result.bytes, bytes.length);
+    isWav(bytes);
+    assert.ok(result.polls >= 2, `${result.polls} polls for a task pending 200 ms`);
+    assert.deepEqual(seen.map((p) => p.polls), seen.map((_, i) => i + 1));
+    assert.equal(seen.length, result.polls);
+    assert.deepEqual(statusChanges(seen), ['CAMB_STATUS_PENDING', 'CAMB_STATUS_SUCCESS']);
+    assert.equal(c._jobCounts, null, 'a blocking call made no job');
+  } finally {
+    await c.close();
+  }
+});
+
+test('a generation whose task fails is TASK_FAILED and leaves no file', async () => {
   const c = client();
   try {
     const file = path.join(tmpDir, 'failed.wav');
     const e = await rejectsCamb(c.generate('glass [status:ERROR]', file, { durationS: 1, ...quick }), Result.TASK_FAILED, 0);
     assert.equal(e.code, 9);
     assert.equal(e.name, 'CAMB_RESULT_TASK_FAILED');
-    assert.match(e.message, /^task \S+ ended ERROR: PROCESSING_ERROR \(The audio model failed to render this prompt\)$/);
+    const words = /^task \S+ ended ERROR: PROCESSING_ERROR \(The audio model failed to render this prompt\)$/;
+    assert.match(e.message, words);
     assert.equal(fs.existsSync(file), false);
     allJobsFreed(c, 1);
+    const sync = throwsCamb(() => c.generateSync('glass [status:ERROR]', file, { durationS: 1, ...quick }), Result.TASK_FAILED, 0);
+    assert.match(sync.message, words);
+    assert.equal(fs.existsSync(file), false);
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('aborting its signal cancels a waiting job at once', async () => {
+test('progress has one shape in every form: { polls, status, statusName }', async () => {
+  const c = client();
+  try {
+    const forms = {
+      waitForTaskSync: [], waitForTask: [], generateSync: [], generate: [],
+    };
+    const collect = (name) => ({ ...quick, durationS: 1, progressIntervalMs: 10, onProgress: (p) => forms[name].push(p) });
+    c.waitForTaskSync(c.createTaskSync('wind [pending_ms:100]'), collect('waitForTaskSync'));
+    await c.waitForTask(await c.createTask('wind [pending_ms:100]'), collect('waitForTask'));
+    c.generateSync('wind [pending_ms:100]', path.join(tmpDir, 'shape-1.wav'), collect('generateSync'));
+    await c.generate('wind [pending_ms:100]', path.join(tmpDir, 'shape-2.wav'), collect('generate'));
+    for (const [name, seen] of Object.entries(forms)) {
+      assert.ok(seen.length >= 1, `${name} reported no progress`);
+      for (const p of seen) {
+        assert.deepEqual(Object.keys(p), ['polls', 'status', 'statusName'], name);
+        assert.equal(typeof p.polls, 'number');
+        assert.equal(p.statusName, `CAMB_STATUS_${Object.keys(Status).find((k) => Status[k] === p.status)}`);
+      }
+      assert.equal(seen[seen.length - 1].status, Status.SUCCESS, name);
+    }
+  } finally {
+    await c.close();
+  }
+});
+
+test('aborting its signal cancels a sleeping waitForTask at once', async () => {
   const c = client();
   try {
     const controller = new AbortController();
-    const slow = { initialIntervalMs: 30000, maxIntervalMs: 30000, deadlineMs: 60000, signal: controller.signal };
+    const started = Date.now();
+    const promise = c.waitForTask('demo-pending', { ...slow, signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    const e = await rejectsCamb(promise, Result.CANCELLED, 0);
+    assert.ok(Date.now() - started < 5000, 'the wait slept on after the abort');
+    assert.equal(e.cause, controller.signal.reason);
+    // An already aborted signal: nothing starts.
+    await rejectsCamb(c.waitForTask('demo-success', { signal: controller.signal }), Result.CANCELLED, 0);
+    allJobsFreed(c, 1);
+  } finally {
+    await c.close();
+  }
+});
+
+test('aborting its signal cancels waiting jobs at once; they hold no thread between polls', async () => {
+  const c = client();
+  try {
+    const controller = new AbortController();
+    const options = { ...slow, signal: controller.signal };
     const states = [];
     const started = Date.now();
-    const waiting = c.waitForTaskJob('demo-pending', {
-      ...slow, progressIntervalMs: 10, onProgress: (p) => states.push(p.state),
-    });
-    const generating = c.generate('a gong [pending_ms:60000]', path.join(tmpDir, 'aborted.wav'), { durationS: 1, ...slow });
-    setTimeout(() => controller.abort(new Error('enough')), 200);
+    const waiting = c.waitForTask('demo-pending', options);
+    const generating = c.generate('a gong [pending_ms:60000]', path.join(tmpDir, 'aborted.wav'), { durationS: 1, ...options });
+    await until(() => c._inFlight().every((j) => j.state === JobState.WAITING), 'both jobs to wait between polls');
+    states.push(...c._inFlight());
+    controller.abort(new Error('enough'));
     const [wait, generation] = await Promise.all([
       rejectsCamb(waiting, Result.CANCELLED, 0),
       rejectsCamb(generating, Result.CANCELLED, 0),
@@ -861,25 +1086,117 @@ test('aborting its signal cancels a waiting job at once', async () => {
     assert.equal(wait.cause, controller.signal.reason);
     assert.equal(generation.cause, controller.signal.reason);
     assert.match(wait.message, /aborted through its signal after 1 poll/);
-    assert.ok(states.includes(JobState.WAITING), `the wait was never seen between polls: ${states}`);
+    assert.deepEqual(states, [
+      { kind: JobKind.WAIT_FOR_TASK, state: JobState.WAITING },
+      { kind: JobKind.GENERATE, state: JobState.WAITING },
+    ]);
     assert.equal(fs.existsSync(path.join(tmpDir, 'aborted.wav')), false);
     // An already aborted signal: nothing starts.
-    await rejectsCamb(c.getTaskStatusJob('demo-success', { signal: controller.signal }), Result.CANCELLED, 0);
+    await rejectsCamb(c.getTaskStatus('demo-success', { signal: controller.signal }), Result.CANCELLED, 0);
     allJobsFreed(c, 2);
   } finally {
-    c.close();
+    await c.close();
+  }
+});
+
+test('an AbortSignal cancels a job of every kind; each still comes back through the queue and is freed', async () => {
+  // One job thread, held by a slow status query: the nine jobs queue behind it
+  // and are cancelled there, before any of them sends a request.
+  const blocker = await plantTask({ task_id: 'node-abort-blocker', final_status: 'SUCCESS', run_id: 8101 });
+  await delayStatuses('node-abort-blocker', 800, 1);
+  const c = client({ jobThreads: 1 });
+  try {
+    const before = await requestsSeen();
+    const first = c.getTaskStatus(blocker);
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const saved = path.join(tmpDir, 'abort-save.wav');
+    const generated = path.join(tmpDir, 'abort-generate.wav');
+    const jobs = [
+      c.getTaskStatus('demo-success', { signal }),
+      c.createTask('rain', { durationS: 1, signal }),
+      c.waitForTask('demo-success', { ...quick, signal }),
+      c.downloadAudio(4242, { signal }),
+      c.saveAudio(4242, saved, { signal }),
+      c.getAudioUrl(4242, { signal }),
+      c.getAudioUrls([4242], { signal }),
+      c.getTaskStatuses(['demo-success'], { signal }),
+      c.generate('rain', generated, { durationS: 1, ...quick, signal }),
+    ];
+    const queued = c._inFlight().slice(1);
+    assert.deepEqual(queued.map((j) => j.kind), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.ok(queued.every((j) => j.state === JobState.QUEUED), JSON.stringify(queued));
+    controller.abort(new Error('not now'));
+    const errors = await Promise.all(jobs.map((job) => rejectsCamb(job, Result.CANCELLED, 0)));
+    for (const e of errors) {
+      assert.equal(e.cause, signal.reason);
+      assert.match(e.message, /aborted through its signal/);
+    }
+    assert.equal((await first).runId, 8101);
+    assert.equal(await requestsSeen(), before + 1, 'only the blocker was answered');
+    assert.equal(fs.existsSync(saved), false);
+    assert.equal(fs.existsSync(generated), false);
+    allJobsFreed(c, 10);
+  } finally {
+    await c.close();
+  }
+});
+
+test("a blocking call's signal is its cancel token", async () => {
+  const c = client();
+  try {
+    const controller = new AbortController();
+    const seen = [];
+    const wait = throwsCamb(() => c.waitForTaskSync('demo-pending', {
+      ...quick,
+      signal: controller.signal,
+      onProgress: (p) => {
+        seen.push(p);
+        if (p.polls === 2) controller.abort(new Error('enough'));
+      },
+    }), Result.CANCELLED, 0);
+    assert.equal(wait.cause, controller.signal.reason);
+    assert.match(wait.message, /aborted through its signal after 2 poll/);
+    assert.equal(seen.length, 2, 'the wait polled on after the abort');
+
+    const file = path.join(tmpDir, 'aborted-sync.wav');
+    const generation = new AbortController();
+    const e = throwsCamb(() => c.generateSync('a gong [pending_ms:60000]', file, {
+      durationS: 1, ...slow, signal: generation.signal, onProgress: () => generation.abort(),
+    }), Result.CANCELLED, 0);
+    assert.equal(e.cause, generation.signal.reason);
+    assert.equal(fs.existsSync(file), false);
+
+    // An already aborted signal: nothing is sent.
+    const before = await requestsSeen();
+    for (const call of [
+      () => c.getTaskStatusSync('demo-success', { signal: controller.signal }),
+      () => c.createTaskSync('rain', { signal: controller.signal }),
+      () => c.downloadAudioSync(4242, { signal: controller.signal }),
+      () => c.saveAudioSync(4242, file, { signal: controller.signal }),
+      () => c.getAudioUrlSync(4242, { signal: controller.signal }),
+      () => c.getAudioUrlsSync([4242], { signal: controller.signal }),
+      () => c.getTaskStatusesSync(['demo-success'], { signal: controller.signal }),
+    ]) {
+      assert.equal(throwsCamb(call, Result.CANCELLED, 0).cause, controller.signal.reason);
+    }
+    assert.equal(await requestsSeen(), before);
+    // A signal that is never aborted changes nothing.
+    assert.equal(c.getTaskStatusSync('demo-success', { signal: new AbortController().signal }).runId, 4242);
+  } finally {
+    await c.close();
   }
 });
 
 test('onProgress returning false, or throwing, cancels the job', async () => {
   const c = client();
   try {
-    const stopped = await rejectsCamb(c.waitForTaskJob('demo-pending', {
+    const stopped = await rejectsCamb(c.waitForTask('demo-pending', {
       ...quick, progressIntervalMs: 10, onProgress: (p) => p.polls < 2,
     }), Result.CANCELLED, 0);
     assert.match(stopped.message, /onProgress returned false/);
     const mine = new RangeError('stop here');
-    await assert.rejects(c.waitForTaskJob('demo-pending', {
+    await assert.rejects(c.waitForTask('demo-pending', {
       ...quick,
       progressIntervalMs: 10,
       onProgress: () => {
@@ -888,39 +1205,19 @@ test('onProgress returning false, or throwing, cancels the job', async () => {
     }), (e) => e === mine);
     allJobsFreed(c, 2);
   } finally {
-    c.close();
+    await c.close();
   }
-});
-
-test('bad arguments reject (never throw) with libcamb words, and start no job', async () => {
-  const c = client();
-  try {
-    const empty = await rejectsCamb(c.createTaskJob(''), Result.INVALID_PARAMETER, 0);
-    assert.notEqual(empty.message, 'CAMB_RESULT_INVALID_PARAMETER', 'libcamb said why');
-    await rejectsCamb(c.getTaskStatusJob('demo\0success'), Result.INVALID_PARAMETER, 0);
-    await rejectsCamb(c.getTaskStatusJob(''), Result.INVALID_PARAMETER, 0);
-    await rejectsCamb(c.generate('rain', path.join(tmpDir, 'x.wav'), { durationS: 11 }), Result.INVALID_PARAMETER, 0);
-    await rejectsCamb(c.waitForTaskJob('demo-success', { initialIntervalMs: 0 }), Result.INVALID_PARAMETER, 0);
-    await rejectsCamb(c.waitForTaskJob('demo-success', { progressIntervalMs: 0, onProgress: () => {} }), Result.INVALID_PARAMETER, 0);
-    await rejectsCamb(c.saveAudioJob(1.5, path.join(tmpDir, 'x.wav')), Result.INVALID_PARAMETER, 0);
-    await rejectsCamb(c.getTaskStatusesJob(['demo-success'], { maxConnections: 33 }), Result.INVALID_PARAMETER, 0);
-    throwsCamb(() => client({ jobThreads: 0 }), Result.INVALID_PARAMETER, 0);
-    assert.deepEqual(c._jobCounts, { started: 0, freed: 0, pending: 0 });
-  } finally {
-    c.close();
-  }
-  await rejectsCamb(c.getTaskStatusJob('demo-success'), Result.NULL_PARAMETER, 0);
 });
 
 test('close cancels the running jobs: they reject with CANCELLED, and are freed', async () => {
   const c = client();
-  const slow = { initialIntervalMs: 30000, maxIntervalMs: 30000, deadlineMs: 60000 };
-  const waits = [c.waitForTaskJob('demo-pending', slow), c.waitForTaskJob('demo-pending', slow)];
+  const waits = [c.waitForTask('demo-pending', slow), c.waitForTask('demo-pending', slow)];
   const started = Date.now();
-  c.close();
+  const closing = c.close();
   for (const e of await Promise.all(waits.map((wait) => rejectsCamb(wait, Result.CANCELLED, 0)))) {
     assert.match(e.message, /client was closed/);
   }
+  await closing;
   assert.ok(Date.now() - started < 5000);
   allJobsFreed(c, 2);
   await rejectsCamb(c.generate('rain', path.join(tmpDir, 'closed.wav')), Result.NULL_PARAMETER, 0);
@@ -940,7 +1237,7 @@ test('a pending job keeps Node alive; a client with none does not', () => {
   assert.equal(waited.status, 0, waited.stderr);
   assert.deepEqual(JSON.parse(waited.stdout), { bytes: fs.statSync(file).size });
   // After its last job, an open client holds nothing that keeps Node running.
-  const idle = run(`c.getTaskStatusJob('demo-success').then((t) => console.log(t.statusText));`);
+  const idle = run(`c.getTaskStatus('demo-success').then((t) => console.log(t.statusText));`);
   assert.equal(idle.signal, null, `Node did not exit on its own: ${idle.stderr}`);
   assert.equal(idle.status, 0, idle.stderr);
   assert.equal(idle.stdout.trim(), 'SUCCESS');
@@ -952,37 +1249,44 @@ test('a pending job keeps Node alive; a client with none does not', () => {
 
 test('close is idempotent, and a closed client refuses calls', async () => {
   const c = client();
-  c.close();
-  c.close();
-  throwsCamb(() => c.getTaskStatus('demo-success'), Result.NULL_PARAMETER, 0);
-  throwsCamb(() => c.getTaskStatuses(['demo-success']), Result.NULL_PARAMETER, 0);
-  throwsCamb(() => c.getAudioUrl(4242), Result.NULL_PARAMETER, 0);
-  await rejectsCamb(c.getTaskStatusAsync('demo-success'), Result.NULL_PARAMETER, 0);
-  await rejectsCamb(c.waitForTaskAsync('demo-success', quick), Result.NULL_PARAMETER, 0);
+  const first = c.close();
+  assert.equal(c.close(), first, 'close() returns the one `closed` Promise');
+  assert.equal(first, c.closed);
+  await first;
+  throwsCamb(() => c.getTaskStatusSync('demo-success'), Result.NULL_PARAMETER, 0);
+  throwsCamb(() => c.getTaskStatusesSync(['demo-success']), Result.NULL_PARAMETER, 0);
+  throwsCamb(() => c.getAudioUrlSync(4242), Result.NULL_PARAMETER, 0);
+  throwsCamb(() => c.generateSync('rain', path.join(tmpDir, 'closed.wav')), Result.NULL_PARAMETER, 0);
+  await rejectsCamb(c.getTaskStatus('demo-success'), Result.NULL_PARAMETER, 0);
+  await rejectsCamb(c.waitForTask('demo-success', quick), Result.NULL_PARAMETER, 0);
+  assert.equal(c._jobCounts, null, 'no job was made');
 });
 
-test('close during an async call frees the client only after the call', async () => {
+test('close during a job frees the client only once the job is back', async () => {
   const id = await plantTask({ task_id: 'node-slow-close', final_status: 'SUCCESS', run_id: 8002 });
   await delayStatuses('node-slow-close', 300, 1);
   const c = client();
-  const promise = c.getTaskStatusAsync(id);
-  c.close(); // while the worker thread is still using the client
-  // Freeing it now would pull it from under that thread (camb_client_free: "every
-  // call on the client must have returned first"); a use after free need not
-  // crash, so the wrapper's bookkeeping is checked too.
-  assert.notEqual(c._freeLater, null, 'the libcamb client was freed during a call');
-  await rejectsCamb(c.getTaskStatusAsync('demo-success'), Result.NULL_PARAMETER, 0);
+  const promise = c.getTaskStatus(id);
+  await until(() => c._inFlight()[0]?.state === JobState.RUNNING, 'the job to send its request');
+  const closing = c.close(); // while a pool thread is still using the client
+  // Freeing it now would pull it from under that thread; a use after free need
+  // not crash, so the wrapper's bookkeeping is checked too.
+  assert.notEqual(c._freeLater, null, 'the libcamb client was freed while its job was in flight');
+  await rejectsCamb(c.getTaskStatus('demo-success'), Result.NULL_PARAMETER, 0);
+  // A cancel stops a job at its next check: the request in flight runs to its end.
   const info = await promise;
   assert.equal(info.runId, 8002);
   assert.equal(info.statusText, 'SUCCESS');
-  assert.equal(c._freeLater, null, 'the libcamb client was not freed after the last call');
+  await closing;
+  assert.equal(c._freeLater, null, 'the libcamb client was not freed after its last job');
+  allJobsFreed(c, 1);
 });
 
-test('close from onProgress lets the wait finish, then frees the client', () => {
+test('close from onProgress lets the blocking wait finish, then frees the client', async () => {
   const c = client();
-  const id = c.createTask('hail [pending_ms:100]', { durationS: 1 });
+  const id = c.createTaskSync('hail [pending_ms:100]', { durationS: 1 });
   let heldDuringWait = null;
-  const info = c.waitForTask(id, {
+  const info = c.waitForTaskSync(id, {
     ...quick,
     onProgress: (p) => {
       if (p.polls === 1) {
@@ -994,7 +1298,8 @@ test('close from onProgress lets the wait finish, then frees the client', () => 
   assert.equal(info.status, Status.SUCCESS);
   assert.equal(heldDuringWait, true, 'the libcamb client was freed during the wait');
   assert.equal(c._freeLater, null);
-  throwsCamb(() => c.getTaskStatus(id), Result.NULL_PARAMETER, 0);
+  throwsCamb(() => c.getTaskStatusSync(id), Result.NULL_PARAMETER, 0);
+  await c.closed;
 });
 
 // ---------------------------------------------------------------------------
@@ -1014,7 +1319,7 @@ function hasLine(lines, level, ...words) {
   return lines.some((l) => l.level === level && words.every((w) => l.line.includes(w)));
 }
 
-test('the log: lines of a synchronous call arrive before it returns, with level and words', () => {
+test('the log: lines of a blocking call arrive before it returns, with level and words', async () => {
   const { c, lines } = loggingClient({
     headers: [
       { name: 'traceparent', value: '00-4bf92f3577b34da6a3ce929d0e0e4736-01' },
@@ -1022,10 +1327,10 @@ test('the log: lines of a synchronous call arrive before it returns, with level 
     ],
   });
   try {
-    assert.equal(c.getTaskStatus('demo-success').status, Status.SUCCESS);
+    assert.equal(c.getTaskStatusSync('demo-success').status, Status.SUCCESS);
     assert.ok(hasLine(lines, LogLevel.DEBUG, 'GET', 'demo-success', 'sent', 'attempt 1'), JSON.stringify(lines));
     assert.ok(hasLine(lines, LogLevel.DEBUG, 'demo-success', 'replied 200'), JSON.stringify(lines));
-    throwsCamb(() => c.getTaskStatus('no-such-task'), Result.NOT_FOUND, 404);
+    throwsCamb(() => c.getTaskStatusSync('no-such-task'), Result.NOT_FOUND, 404);
     assert.ok(hasLine(lines, LogLevel.INFO, 'no-such-task', 'replied 404'), JSON.stringify(lines));
     for (const { level, line } of lines) {
       assert.ok(level >= LogLevel.ERROR && level <= LogLevel.DEBUG);
@@ -1035,71 +1340,148 @@ test('the log: lines of a synchronous call arrive before it returns, with level 
       assert.ok(!line.includes(SECRET_HEADER), line);
     }
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
 test('the log: job lines come from libcamb threads through the event loop, before the Promise', async () => {
   const { c, lines } = loggingClient();
   try {
-    const info = await c.getTaskStatusJob('demo-success');
+    const info = await c.getTaskStatus('demo-success');
     assert.equal(info.status, Status.SUCCESS);
     assert.ok(hasLine(lines, LogLevel.DEBUG, 'job', 'started'), JSON.stringify(lines));
     assert.ok(hasLine(lines, LogLevel.DEBUG, 'replied 200'), JSON.stringify(lines));
     assert.ok(hasLine(lines, LogLevel.INFO, 'job', 'finished'), JSON.stringify(lines));
-    // A batch job starts its lanes on a pool thread; the async form on a libuv thread.
-    const entries = await c.getTaskStatusesJob(['demo-success', 'no-such-task'], { maxConnections: 2 });
+    // A batch job starts its lanes on a pool thread; their lines come the same way.
+    const entries = await c.getTaskStatuses(['demo-success', 'no-such-task'], { maxConnections: 2 });
     assert.equal(entries.length, 2);
-    const viaLibuv = await c.getTaskStatusAsync('demo-error');
-    assert.equal(viaLibuv.status, Status.ERROR);
+    assert.ok(hasLine(lines, LogLevel.INFO, 'no-such-task', 'replied 404'), JSON.stringify(lines));
+    const blocking = c.getTaskStatusSync('demo-error');
+    assert.equal(blocking.status, Status.ERROR);
     assert.ok(hasLine(lines, LogLevel.DEBUG, 'demo-error', 'replied 200'), JSON.stringify(lines));
     assert.ok(lines.every((l) => !l.line.includes(apiKey)));
   } finally {
-    c.close();
+    await c.close();
   }
 });
 
-test('the log: the level filters, a wrong key is never shown, a throwing function is ignored', () => {
+test('the log: the level filters, a wrong key is never shown, a throwing function is ignored', async () => {
   const info = loggingClient({ logLevel: 'info' });
   try {
-    info.c.getTaskStatus('demo-success');
+    info.c.getTaskStatusSync('demo-success');
     assert.deepEqual(info.lines, []); // a 200 is told at DEBUG only
-    throwsCamb(() => info.c.getTaskStatus('no-such-task'), Result.NOT_FOUND, 404);
+    throwsCamb(() => info.c.getTaskStatusSync('no-such-task'), Result.NOT_FOUND, 404);
     assert.ok(hasLine(info.lines, LogLevel.INFO, 'replied 404'));
     assert.ok(info.lines.every((l) => l.level <= LogLevel.INFO));
   } finally {
-    info.c.close();
+    await info.c.close();
   }
 
   const wrong = 'wrong-key-9f8e7d6c5b4a';
   const w = loggingClient({ apiKey: wrong });
   try {
-    throwsCamb(() => w.c.getTaskStatus('demo-success'), Result.UNAUTHORIZED, 401);
+    throwsCamb(() => w.c.getTaskStatusSync('demo-success'), Result.UNAUTHORIZED, 401);
     assert.ok(hasLine(w.lines, LogLevel.INFO, 'replied 401'), JSON.stringify(w.lines));
+    await rejectsCamb(w.c.getTaskStatus('demo-success'), Result.UNAUTHORIZED, 401);
     assert.ok(w.lines.every((l) => !l.line.includes(wrong)));
   } finally {
-    w.c.close();
+    await w.c.close();
   }
 
   let calls = 0;
   const throwing = client({ log: () => { calls += 1; throw new Error('from the log function'); } });
   try {
-    assert.equal(throwing.getTaskStatus('demo-success').status, Status.SUCCESS);
+    assert.equal(throwing.getTaskStatusSync('demo-success').status, Status.SUCCESS);
     assert.ok(calls >= 2, `${calls} calls`);
+    const before = calls;
+    assert.equal((await throwing.getTaskStatus('demo-success')).status, Status.SUCCESS);
+    assert.ok(calls > before, 'lines of a job reached the throwing function');
   } finally {
-    throwing.close();
+    await throwing.close();
   }
 });
 
-test('the log: no line once the client is closed, though its cancelled jobs end later', async () => {
+test('the log: lines of cancelled jobs come until close() resolves, none after', async () => {
   const { c, lines } = loggingClient();
-  const job = c.waitForTaskJob('demo-pending', { initialIntervalMs: 10000, deadlineMs: 60000 });
-  assert.ok(hasLine(lines, LogLevel.DEBUG, 'job', 'started')); // told on this thread, by the start
-  const before = lines.length;
-  c.close();
+  const job = c.waitForTask('demo-pending', { initialIntervalMs: 10000, deadlineMs: 60000 });
+  assert.ok(hasLine(lines, LogLevel.DEBUG, 'job', 'started')); // told on this thread, by the submit
+  const closing = c.close();
   await rejectsCamb(job, Result.CANCELLED);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(lines.length, before, JSON.stringify(lines.slice(before)));
+  assert.ok(hasLine(lines, LogLevel.INFO, 'job', 'cancelled'), JSON.stringify(lines));
+  await closing;
+  const after = lines.length;
+  await sleep(100);
+  assert.equal(lines.length, after, JSON.stringify(lines.slice(after)));
+});
+
+test("the log function is released by libcamb's finalizer: on close, on a refused setting, on a failed build", async () => {
+  const { c } = loggingClient();
+  assert.equal(koffi.stats().callbacks, 2, 'the log function and its finalizer');
+  assert.equal(c._logFinalized, false);
+  await c.getTaskStatus('demo-success');
+  c.getTaskStatusSync('demo-success');
+  const closing = c.close();
+  assert.equal(c._logFinalized, true, 'nothing in flight: the client was freed at once');
+  assert.equal(koffi.stats().callbacks, 0);
+  await closing;
+
+  // With a job in flight, only once it is back.
+  const busy = loggingClient();
+  const job = busy.c.waitForTask('demo-pending', slow);
+  busy.c.close();
+  assert.equal(busy.c._logFinalized, false);
+  assert.equal(koffi.stats().callbacks, 2);
+  await rejectsCamb(job, Result.CANCELLED, 0);
+  await busy.c.closed;
+  assert.equal(busy.c._logFinalized, true);
+  assert.equal(koffi.stats().callbacks, 0);
+
+  // A setting refused after the log: the builder is freed, which runs the finalizer.
+  throwsCamb(() => client({ log: () => {}, timeoutMs: 0 }), Result.INVALID_PARAMETER, 0);
+  assert.equal(koffi.stats().callbacks, 0, 'freeing the builder did not release the log function');
+  throwsCamb(() => client({ log: () => {}, headers: [{ name: 'x-api-key', value: 'other' }] }), Result.INVALID_PARAMETER, 0);
+  assert.equal(koffi.stats().callbacks, 0);
+  // A build that fails (no key): the build runs it.
+  const saved = process.env.CAMB_API_KEY;
+  delete process.env.CAMB_API_KEY;
+  try {
+    throwsCamb(() => new Client({ baseUrl, log: () => {} }), Result.MISSING_API_KEY, 0);
+  } finally {
+    if (saved !== undefined) process.env.CAMB_API_KEY = saved;
+  }
+  assert.equal(koffi.stats().callbacks, 0, 'the failed build did not release the log function');
+  // A log level libcamb refuses: it never takes the function, which camb.js releases itself.
+  throwsCamb(() => client({ log: () => {}, logLevel: 9 }), Result.INVALID_PARAMETER, 0);
+  assert.equal(koffi.stats().callbacks, 0);
+  // Without a log, nothing is registered at all.
+  const plain = client();
+  assert.equal(plain._logFinalized, null);
+  assert.equal(koffi.stats().callbacks, 0);
+  await plain.close();
+});
+
+test('the log: close() while logging jobs run returns at once, and the client is freed', async () => {
+  const { c, lines } = loggingClient({ jobThreads: 4 });
+  const ids = Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? 'no-such-task' : 'demo-success'));
+  const jobs = [];
+  for (let i = 0; i < 6; i += 1) {
+    jobs.push(c.getTaskStatuses(ids, { maxConnections: 4 }));
+    jobs.push(c.getTaskStatus('demo-success'));
+    jobs.push(c.waitForTask('demo-pending', quick));
+  }
+  await until(() => lines.length > 50, 'the jobs to log');
+  const started = Date.now();
+  const closing = c.close();
+  assert.ok(Date.now() - started < 1000, 'close() waited for something');
+  const outcomes = await Promise.allSettled(jobs);
+  for (const outcome of outcomes) {
+    if (outcome.status === 'rejected') isCamb(outcome.reason, Result.CANCELLED, 0);
+  }
+  const timer = setTimeout(() => assert.fail('the client was not freed'), 10000);
+  await closing;
+  clearTimeout(timer);
+  assert.equal(c._logFinalized, true);
+  allJobsFreed(c, 18);
 });
 
 test('the log cannot deadlock: batches, jobs started meanwhile, close; Node then exits', () => {
@@ -1110,20 +1492,20 @@ test('the log cannot deadlock: batches, jobs started meanwhile, close; Node then
     const c = new Client({ baseUrl: ${JSON.stringify(baseUrl)}, apiKey: ${JSON.stringify(apiKey)},
                            jobThreads: 4, log: () => { count += 1; } });
     const ids = Array.from({ length: 24 }, (_, i) => i % 3 === 0 ? 'no-such-task' : 'demo-success');
-    // A synchronous batch asking for 8 connections: its threads would wait for
+    // A blocking batch asking for 8 connections: its threads would wait for
     // this thread, which waits for them; with a log it runs on one.
-    const sync = c.getTaskStatuses(ids, { maxConnections: 8 });
+    const sync = c.getTaskStatusesSync(ids, { maxConnections: 8 });
     // Batch jobs start their lanes on pool threads while this thread starts more jobs.
     const jobs = [];
     for (let i = 0; i < 10; i += 1) {
-      jobs.push(c.getTaskStatusesJob(ids, { maxConnections: 4 }));
-      jobs.push(c.getTaskStatusJob('demo-success'));
+      jobs.push(c.getTaskStatuses(ids, { maxConnections: 4 }));
+      jobs.push(c.getTaskStatus('demo-success'));
     }
     Promise.all(jobs).then((all) => {
       // More jobs, closed at once: they are cancelled while their lanes log.
-      const late = [c.getTaskStatusesJob(ids, { maxConnections: 4 }), c.getTaskStatusJob('demo-success')];
-      c.close();
-      return Promise.allSettled(late).then(() => {
+      const late = Promise.allSettled([c.getTaskStatuses(ids, { maxConnections: 4 }), c.getTaskStatus('demo-success')]);
+      const closing = c.close();
+      return late.then(() => closing).then(() => {
         console.log(JSON.stringify({ sync: sync.length, jobs: all.length, lines: count > 100 }));
       });
     });
@@ -1133,7 +1515,7 @@ test('the log cannot deadlock: batches, jobs started meanwhile, close; Node then
   assert.deepEqual(JSON.parse(run.stdout), { sync: 24, jobs: 20, lines: true });
 });
 
-test('headers: refused ones are CambErrors that say why; accepted ones work', () => {
+test('headers: refused ones are CambErrors that say why; accepted ones work', async () => {
   const refused = (headers, ...words) => {
     const e = throwsCamb(() => client({ headers }), Result.INVALID_PARAMETER, 0);
     for (const w of words) assert.ok(e.message.includes(w), e.message);
@@ -1153,8 +1535,9 @@ test('headers: refused ones are CambErrors that say why; accepted ones work', ()
 
   const c = client({ headers: [{ name: 'traceparent', value: '00-abc-def-01' }, { name: 'x-tenant', value: SECRET_HEADER, secret: true }] });
   try {
-    assert.equal(c.getTaskStatus('demo-success').status, Status.SUCCESS);
+    assert.equal(c.getTaskStatusSync('demo-success').status, Status.SUCCESS);
+    assert.equal((await c.getTaskStatus('demo-success')).status, Status.SUCCESS);
   } finally {
-    c.close();
+    await c.close();
   }
 });
