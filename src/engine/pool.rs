@@ -115,11 +115,17 @@ impl<O: Payload, D: Payload> Pool<O, D> {
 
     /// For freeing the pool's owner: no job starts any more, and every
     /// unfinished one is cancelled (each is still delivered, with `Cancelled`).
-    /// The threads end once the last job is done.
+    /// The threads end once the last job is done. A second call does nothing.
     pub(crate) fn shut_down(&self) {
         let jobs: Vec<Arc<Job<O, D>>> = {
             let mut state = lock(&self.shared.state);
-            state.closing = true;
+            let again = std::mem::replace(&mut state.closing, true);
+            // Shut down already, or never started (no thread, so no job): nothing
+            // to cancel and no one to wake. Freeing a client that ran no job
+            // costs one lock.
+            if again || !state.threads_started {
+                return;
+            }
             state.live.values().filter_map(Weak::upgrade).collect()
         };
         for job in &jobs {
