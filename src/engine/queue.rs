@@ -30,6 +30,8 @@ pub(crate) struct Queue<O: Payload, D: Payload> {
 
 struct QueueState<O: Payload, D: Payload> {
     events: VecDeque<(Event, Arc<Job<O, D>>)>,
+    /// Threads in [`Queue::wait`]: only then is an event signalled to them.
+    waiters: usize,
     /// Freed by the caller: nothing is put on it any more.
     closed: bool,
 }
@@ -49,6 +51,7 @@ impl<O: Payload, D: Payload> Queue<O, D> {
         Ok(Queue {
             state: Mutex::new(QueueState {
                 events: VecDeque::new(),
+                waiters: 0,
                 closed: false,
             }),
             arrived: Condvar::new(),
@@ -70,9 +73,15 @@ impl<O: Payload, D: Payload> Queue<O, D> {
             drop(job);
             return;
         }
+        // The handle is raised when the queue stops being empty and lowered when
+        // it becomes empty again (a system call each), not on every event.
+        if state.events.is_empty() {
+            self.readiness.raise();
+        }
         state.events.push_back((event, job));
-        self.readiness.raise();
-        self.arrived.notify_one();
+        if state.waiters > 0 {
+            self.arrived.notify_one();
+        }
     }
 
     /// The next event, or `None` when there is none (the descriptor is then no
@@ -104,7 +113,9 @@ impl<O: Payload, D: Payload> Queue<O, D> {
             if left.is_zero() {
                 return None;
             }
+            state.waiters += 1;
             state = wait_timeout(&self.arrived, state, left);
+            state.waiters -= 1;
         }
     }
 
