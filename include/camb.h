@@ -483,7 +483,9 @@ typedef struct camb_client_builder camb_client_builder;
  *    `camb_job_free()` then only cancels it).
  * 3. Finished: put on its queue as a `CAMB_EVENT_JOB_DONE` event. Taken from
  *    there (`camb_queue_pop()`, `camb_queue_wait()`), it is the caller's again:
- *    read its result and output, then free it, on any thread.
+ *    read its result and output, then free it, on any thread. The thread that
+ *    takes it owns it from then on: a call on the job from another thread
+ *    (a cancel, a progress read) must not overlap that thread's free of it.
  *
  * If its queue is freed first, the job is freed by libcamb when it finishes,
  * and the caller's pointer to it must not be used again.
@@ -500,8 +502,9 @@ typedef struct camb_job camb_job;
 
 /**
  * Where the jobs submitted to it come back, as events, to be taken on the
- * caller's own thread: no libcamb callback ever runs there, and no caller's
- * code runs on libcamb's threads. Three ways to take them:
+ * caller's own thread: no libcamb callback runs there for a job, and no code
+ * of the caller's runs on libcamb's threads for one (the log callback is the
+ * one exception, `camb_client_builder_set_log()`). Three ways to take them:
  * - watch `camb_queue_fd()` for reading in an event loop (epoll, poll, libuv's
  *   `uv_poll`, Qt's `QSocketNotifier`, asyncio's `add_reader`), then
  *   `camb_queue_pop()` until `CAMB_RESULT_NOT_READY`;
@@ -555,7 +558,8 @@ typedef struct camb_task_list camb_task_list;
  * at once. It must not unwind (C++ exceptions, longjmp) through libcamb. The
  * line never holds the API key, a proxy's password, or a header value marked
  * secret, even when a server echoes one back, raw or percent-encoded (each byte
- * as itself or as `%XX`, in either case).
+ * as itself or as `%XX`, in either case); a key or password under 4 bytes is
+ * not searched for (it could not be told from other text).
  */
 typedef void (*camb_log_fn)(uint32_t level,
                             const char *line,
@@ -859,9 +863,10 @@ camb_result camb_client_builder_set_timeout_ms(struct camb_client_builder *build
 /**
  * Sets how many threads run this client's jobs (those given to
  * `camb_job_submit()`; default 4, from 1 to 64). They start with the first job
- * and end when the client is freed. A job holds a thread only while it sends
- * or reads, never while it waits between polls, so a few threads serve many
- * jobs; the client also has one timer thread once it has had a job. A batch
+ * and end when the client is freed. A job holds a thread while it sends or
+ * reads (a retry's backoff included: it is part of its request), never while
+ * it waits between polls, so a few threads serve many jobs; the client also
+ * has one timer thread once it has had a job. A batch
  * (`camb_client_job_get_task_statuses()`) holds one of them while it runs, and
  * runs its other queries on threads of its own.
  *
@@ -1047,9 +1052,13 @@ camb_result camb_client_new(const char *api_key,
  * Every blocking call on the client must have returned first. Its jobs in
  * flight are cancelled (a waiting one ends at once, a request in flight is
  * interrupted) and each is delivered to its queue; this returns once the
- * client's pool threads have ended, so that no libcamb thread outlives the
- * client (a program may exit or unload libcamb right after), and after its
- * log callback was called for the last time and its finalizer ran. Jobs made
+ * client's pool threads have ended, so that none outlives the client (a
+ * program may exit right after), and after its log callback was called for
+ * the last time and its finalizer ran. One kind of thread is not waited for:
+ * a host name's lookup (`getaddrinfo`) still in progress on a DNS server that
+ * does not answer ends on its own, by the system's resolver timeout; a program
+ * that unloads libcamb (`dlclose`) right after a failed lookup should allow
+ * for that. Jobs made
  * and not submitted can no longer be submitted. Never call it from the
  * client's own log callback.
  */
@@ -1691,8 +1700,11 @@ void *camb_job_user_data(const struct camb_job *job);
 /**
  * Cancels the job, from any thread: a job between steps finishes at once, a
  * running one at its next check (a download between chunks, a retry before it
- * is sent), one not submitted yet as soon as it is; it is then delivered with
- * `CAMB_RESULT_CANCELLED`. A finished job is left as it is.
+ * is sent; a request already sent runs to its end), one not submitted yet as
+ * soon as it is; it is then delivered with `CAMB_RESULT_CANCELLED`, unless the
+ * step that was running succeeded (a create whose task was made), and a batch
+ * with the ids not yet asked marked `CAMB_RESULT_CANCELLED`. A finished job
+ * is left as it is.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` for NULL.
  */
@@ -1702,8 +1714,8 @@ camb_result camb_job_cancel(const struct camb_job *job);
  * Frees a job that is the caller's: one made and never submitted, or one its
  * queue handed back; on any thread. What was read from it is freed with it.
  * A job still in flight (submitted, not yet handed back) is not the caller's
- * to free: this only cancels it, and it is delivered as usual. NULL is a
- * no-op; never free a job twice.
+ * to free: this only cancels it, and it is delivered as usual, to be freed
+ * then. NULL is a no-op; a job handed back is freed once.
  */
 void camb_job_free(struct camb_job *job);
 
@@ -1743,8 +1755,13 @@ camb_result camb_queue_pop(const struct camb_queue *queue,
  * days). For a thread of the caller's that serves the queue, or a program
  * with no event loop.
  *
+ * Freeing the queue from another thread ends the wait: the one call that may
+ * overlap a use of the same queue, so that a thread serving the queue can be
+ * stopped.
+ *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_TIMEOUT` when no event
- * came in time, and nothing is written.
+ * came in time; `CAMB_RESULT_CANCELLED` when the queue was freed meanwhile.
+ * Nothing is written on an error.
  */
 camb_result camb_queue_wait(const struct camb_queue *queue,
                             uint32_t timeout_ms,
@@ -1752,7 +1769,8 @@ camb_result camb_queue_wait(const struct camb_queue *queue,
                             struct camb_job **out_job);
 
 /**
- * Frees a queue, from any thread that no longer uses it. The jobs on it are
+ * Frees a queue, from any thread (threads waiting in `camb_queue_wait()` on it
+ * return `CAMB_RESULT_CANCELLED`; no other call on it may overlap). The jobs on it are
  * freed with it, and so is each job submitted to it that is still in flight,
  * when it finishes (cancel them first to make that soon): the caller's
  * pointers to those jobs must not be used again. Its readiness handle is

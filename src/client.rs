@@ -31,6 +31,9 @@ const ACCEPT_JSON: &str = "application/json";
 pub(crate) const MAX_JSON_BODY: u64 = 1 << 20;
 /// Most run ids in one bulk results call.
 pub(crate) const MAX_BULK_RUN_IDS: usize = 1000;
+/// Longest error message, once its secrets are out: a decoder's message quotes
+/// the server's value whole.
+const MAX_MESSAGE: usize = 900;
 /// Largest error body read for its `detail` text; the rest is left unread.
 const MAX_ERROR_BODY: u64 = 64 << 10;
 
@@ -301,9 +304,11 @@ impl Client {
         )
     }
 
-    /// Removes the API key from an error's message, wherever it came from.
+    /// Removes the API key (and every other secret) from an error's message,
+    /// wherever it came from, then keeps it short: a decoder's message quotes
+    /// the server's value whole, and is cut only once the secrets are out.
     pub(crate) fn scrub(&self, error: Error) -> Error {
-        let clean = self.redact(error.message());
+        let clean = crate::json::shortened(self.redact(error.message()), MAX_MESSAGE);
         error.replace_message(clean)
     }
 

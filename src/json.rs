@@ -4,9 +4,6 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 
-/// Longest decoder message kept in an error.
-const MAX_DETAIL: usize = 300;
-
 /// Decodes a reply that must be a JSON object into `T`.
 ///
 /// serde's derived structs also accept a JSON array, filling the fields in order
@@ -19,19 +16,24 @@ pub fn decode_object<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, 
             "the {what} is not the documented JSON: expected an object"
         )));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        // serde quotes the offending value whole; keep the message short.
-        let mut detail = e.to_string();
-        if detail.len() > MAX_DETAIL {
-            let mut end = MAX_DETAIL;
-            while !detail.is_char_boundary(end) {
-                end -= 1;
-            }
-            detail.truncate(end);
-            detail.push_str("...");
+    // serde quotes the offending value whole: the message is cut to length by
+    // whoever redacts it, after redacting.
+    serde_json::from_slice(body)
+        .map_err(|e| Error::bad_response(format!("the {what} is not the documented JSON: {e}")))
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), with "..."
+/// where it was cut.
+pub(crate) fn shortened(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
         }
-        Error::bad_response(format!("the {what} is not the documented JSON: {detail}"))
-    })
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
 }
 
 #[cfg(test)]

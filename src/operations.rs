@@ -635,7 +635,10 @@ impl<'a, C: Borrow<Client> + Clone + Send + 'a> Work<Output> for GenerateWork<'a
                     self.tracker.ended(&info);
                     Step::Done(Err(task_failed(&task_id, &info)))
                 }
-                Step::Done(Err(error)) => Step::Done(Err(error)),
+                // The task was made (and billed): the words name it.
+                Step::Done(Err(error)) => {
+                    Step::Done(Err(error.context(&format!("task {task_id}"))))
+                }
                 Step::At(when) => {
                     self.stage = Stage::Wait { task_id, waiting };
                     Step::At(when)
@@ -651,16 +654,18 @@ impl<'a, C: Borrow<Client> + Clone + Send + 'a> Work<Output> for GenerateWork<'a
                         "task {task_id} succeeded without a run id"
                     ))));
                 };
-                Step::Done(
-                    self.client
-                        .borrow()
-                        .save_audio_to(run_id, &self.path, Some(cx.cancel))
-                        .map(|bytes| Output::Generated {
-                            task_id,
-                            info,
-                            bytes,
-                        }),
-                )
+                let saved = self
+                    .client
+                    .borrow()
+                    .save_audio_to(run_id, &self.path, Some(cx.cancel));
+                Step::Done(match saved {
+                    Ok(bytes) => Ok(Output::Generated {
+                        task_id,
+                        info,
+                        bytes,
+                    }),
+                    Err(error) => Err(error.context(&format!("task {task_id}, run {run_id}"))),
+                })
             }
             Stage::Over => Step::Done(Err(Error::new(
                 ErrorKind::Panic,
@@ -671,7 +676,9 @@ impl<'a, C: Borrow<Client> + Clone + Send + 'a> Work<Output> for GenerateWork<'a
 
     fn cancelled(&self) -> Error {
         match &self.stage {
-            Stage::Wait { waiting, .. } => waiting.cancelled(),
+            Stage::Wait { waiting, task_id } => {
+                waiting.cancelled().context(&format!("task {task_id}"))
+            }
             _ => crate::engine::cancelled(),
         }
     }

@@ -202,7 +202,14 @@ mod imp {
             super::fault::check()?;
             let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
             let write = TcpStream::connect(listener.local_addr()?)?;
-            let (read, _) = listener.accept()?;
+            // Another local program could connect to the listener first: take
+            // only the connection whose far end is ours.
+            let read = loop {
+                let (read, peer) = listener.accept()?;
+                if peer == write.local_addr()? {
+                    break read;
+                }
+            };
             read.set_nonblocking(true)?;
             write.set_nonblocking(true)?;
             write.set_nodelay(true)?;

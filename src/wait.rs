@@ -119,6 +119,12 @@ impl WaitState {
         })
     }
 
+    /// Starts the wait's clock now.
+    fn start_now(&mut self) {
+        self.started = Instant::now();
+        self.deadline = self.started + self.options.deadline;
+    }
+
     /// When the whole wait ends: each poll is bounded by it.
     pub(crate) fn deadline(&self) -> Instant {
         self.deadline
@@ -250,8 +256,13 @@ impl<'a> Waiting<'a> {
         })
     }
 
-    /// Polls once and says what comes next.
+    /// Polls once and says what comes next. The wait's clock starts at its
+    /// first poll: a job made now and submitted later waits its whole deadline,
+    /// as a blocking call made later would.
     pub(crate) fn poll_once(&mut self, cx: &StepContext<'_>) -> AfterPoll {
+        if self.state.polls == 0 {
+            self.state.start_now();
+        }
         let outcome = (self.poll)(self.state.deadline(), cx);
         let report = &mut self.report;
         self.state.after_poll(outcome, |progress| {

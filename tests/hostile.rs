@@ -1715,3 +1715,20 @@ fn an_empty_file_url_falls_back_to_output_url() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BadResponse, "{err}");
 }
+
+/// A reply the decoder refuses quotes the server's value: a key inside a long
+/// value is taken out before the message is cut to length, not cut in two and
+/// left half there.
+#[test]
+fn a_key_in_a_long_refused_value_is_redacted_before_the_cut() {
+    // serde's message starts `invalid type: string "`: 272 bytes of filler put
+    // the key across the 300th byte, where the decoder once cut the message.
+    let server = Server::reply(json_ok(format!(
+        r#"{{"status":"SUCCESS","run_id":"{}{KEY}"}}"#,
+        "x".repeat(272)
+    )));
+    let (result, _) = timed_call(&client(&server, 5000, 0));
+    let err = failure(result, ErrorKind::BadResponse);
+    assert!(err.message().contains("[redacted]"), "{err}");
+    assert!(!err.message().contains("sk-hostile"), "{err}");
+}

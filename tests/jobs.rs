@@ -1226,3 +1226,56 @@ fn a_generation_that_could_not_save_is_refused_before_creating_a_task() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A thread serving a queue with camb_queue_wait is stopped by freeing the
+/// queue: the wait returns CANCELLED at once, whatever its timeout.
+#[test]
+fn freeing_a_queue_ends_a_wait_on_it() {
+    let queue = new_queue();
+    let address = queue as usize;
+    let waiter = std::thread::spawn(move || {
+        let (mut event, mut job) = (camb_event::JobData, ptr::null_mut());
+        let started = Instant::now();
+        // SAFETY: a live queue, freed on the other thread while this waits.
+        let result =
+            unsafe { camb_queue_wait(address as *mut camb_queue, u32::MAX, &mut event, &mut job) };
+        (result, last_error(), job.is_null(), started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: the caller's queue, freed once.
+    unsafe { camb_queue_free(queue) };
+    let (result, words, nothing_written, waited) = waiter.join().unwrap();
+    assert_eq!(result, camb_result::Cancelled, "{words}");
+    assert!(words.contains("freed"), "{words}");
+    assert!(nothing_written);
+    assert!(waited < GENEROUS, "{waited:?}");
+}
+
+/// A wait's deadline runs from its first poll: a wait job made, then submitted
+/// later than its deadline, still waits (and here finds the task done).
+#[test]
+fn a_wait_jobs_deadline_starts_when_it_runs() {
+    let emulator = emulator();
+    let client = client_with_threads(&emulator, 1);
+    let queue = new_queue();
+    let options = camb_wait_options {
+        deadline_ms: 300,
+        ..quick_wait()
+    };
+    unsafe {
+        let job = wait_job(client, "demo-success", &options);
+        std::thread::sleep(Duration::from_millis(500));
+        submit(job, queue, 0);
+        assert_eq!(next(queue).1, job);
+        assert_eq!(
+            camb_job_result(job),
+            camb_result::Ok,
+            "{:?}",
+            job_error(job)
+        );
+        assert_eq!(camb_job_polls(job), 1);
+        camb_job_free(job);
+        camb_queue_free(queue);
+        camb_client_free(client);
+    }
+}

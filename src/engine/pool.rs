@@ -36,6 +36,8 @@ pub(crate) struct Shared<O: Payload, D: Payload> {
     log: Option<Logger>,
     /// The pool's threads, joined when it is shut down ([`Pool::join`]).
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Held by the one submit that starts the threads (or rolls them back).
+    starting: Mutex<()>,
     /// Workers wait on it for a job to run.
     work_ready: Condvar,
     /// The timer thread waits on it for an earlier timer.
@@ -94,6 +96,7 @@ impl<O: Payload, D: Payload> Pool<O, D> {
                 workers: workers.max(1),
                 log,
                 threads: Mutex::new(Vec::new()),
+                starting: Mutex::new(()),
                 work_ready: Condvar::new(),
                 timers_changed: Condvar::new(),
             }),
@@ -120,10 +123,11 @@ impl<O: Payload, D: Payload> Pool<O, D> {
         let jobs: Vec<Arc<Job<O, D>>> = {
             let mut state = lock(&self.shared.state);
             let again = std::mem::replace(&mut state.closing, true);
-            // Shut down already, or never started (no thread, so no job): nothing
-            // to cancel and no one to wake. Freeing a client that ran no job
-            // costs one lock.
-            if again || !state.threads_started {
+            // Shut down already, or no thread (so no job): nothing to cancel and
+            // no one to wake. Threads being started now see `closing` with no
+            // job live, and end by themselves. Freeing a client that ran no job
+            // costs two locks.
+            if again || lock(&self.shared.threads).is_empty() {
                 return;
             }
             state.live.values().filter_map(Weak::upgrade).collect()
@@ -131,9 +135,7 @@ impl<O: Payload, D: Payload> Pool<O, D> {
         for job in &jobs {
             job.cancel();
         }
-        let _state = lock(&self.shared.state);
-        self.shared.work_ready.notify_all();
-        self.shared.timers_changed.notify_all();
+        self.shared.notify_threads();
     }
 
     /// After [`Pool::shut_down`]: waits until the pool's threads have ended,
@@ -167,6 +169,12 @@ impl<O: Payload, D: Payload> Shared<O, D> {
         job: Arc<Job<O, D>>,
         queue: Arc<Queue<O, D>>,
     ) -> Result<(), (Error, Arc<Job<O, D>>)> {
+        let started = lock(&self.state).threads_started;
+        if !started {
+            if let Err(error) = self.start_threads_once() {
+                return Err((error, job));
+            }
+        }
         let mut state = lock(&self.state);
         if state.closing {
             return Err((
@@ -185,23 +193,6 @@ impl<O: Payload, D: Payload> Shared<O, D> {
         if !fresh {
             return Err((Error::invalid("the job was submitted already"), job));
         }
-        if !state.threads_started {
-            if let Err(error) = self.start_threads() {
-                // Those that did start are stopped and joined: a failed start
-                // leaves no thread behind, and the next submit tries again.
-                state.retiring = true;
-                drop(state);
-                self.work_ready.notify_all();
-                self.timers_changed.notify_all();
-                for thread in std::mem::take(&mut *lock(&self.threads)) {
-                    let _ = thread.join();
-                }
-                lock(&self.state).retiring = false;
-                lock(&job.state).phase = Phase::New;
-                return Err((error, job));
-            }
-            state.threads_started = true;
-        }
         *lock(&job.queue) = Some(queue);
         *lock(&job.pool) = Arc::downgrade(self);
         state.live.insert(job.id, Arc::downgrade(&job));
@@ -215,6 +206,40 @@ impl<O: Payload, D: Payload> Shared<O, D> {
         state.run.push_back(job);
         self.work_ready.notify_one();
         Ok(())
+    }
+
+    /// Starts the pool's threads, unless another submit did meanwhile. One
+    /// submit at a time does this, under `starting`: a start that fails stops
+    /// and joins the threads it did start (they see `retiring`) before any
+    /// other submit may try, so no thread is left behind and none of a later
+    /// start is told to retire.
+    fn start_threads_once(self: &Arc<Self>) -> Result<(), Error> {
+        let _starting = lock(&self.starting);
+        if lock(&self.state).threads_started {
+            return Ok(());
+        }
+        match self.start_threads() {
+            Ok(()) => {
+                lock(&self.state).threads_started = true;
+                Ok(())
+            }
+            Err(error) => {
+                lock(&self.state).retiring = true;
+                self.notify_threads();
+                for thread in std::mem::take(&mut *lock(&self.threads)) {
+                    let _ = thread.join();
+                }
+                lock(&self.state).retiring = false;
+                Err(error)
+            }
+        }
+    }
+
+    /// Wakes every pool thread to look at the state again.
+    fn notify_threads(&self) {
+        let _state = lock(&self.state);
+        self.work_ready.notify_all();
+        self.timers_changed.notify_all();
     }
 
     fn start_threads(self: &Arc<Self>) -> Result<(), Error> {
@@ -256,7 +281,16 @@ impl<O: Payload, D: Payload> Shared<O, D> {
     fn run_step(&self, job: Arc<Job<O, D>>) {
         lock(&job.state).phase = Phase::Running;
         let work = lock(&job.work).take();
-        let Some(mut work) = work else { return };
+        let Some(mut work) = work else {
+            // Cannot happen (one thread runs a job's step at a time); if it
+            // did, the job is ended, not lost, so that shutdown still finishes.
+            lock(&self.state).live.remove(&job.id);
+            job.finish(Err(Error::new(
+                ErrorKind::Panic,
+                "internal error: a job ran without its work (a bug in libcamb; please report it)",
+            )));
+            return;
+        };
         let step = if job.cancel.is_cancelled() {
             Step::Done(Err(work.cancelled()))
         } else {

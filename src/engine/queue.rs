@@ -95,11 +95,15 @@ impl<O: Payload, D: Payload> Queue<O, D> {
         event
     }
 
-    /// The next event, waiting for one up to `timeout`; `None` if none came.
+    /// The next event, waiting for one up to `timeout`; `None` if none came,
+    /// or if the queue was freed meanwhile ([`Queue::is_closed`] tells).
     pub(crate) fn wait(&self, timeout: Duration) -> Option<(Event, Arc<Job<O, D>>)> {
         let until = Instant::now().checked_add(timeout);
         let mut state = lock(&self.state);
         loop {
+            if state.closed {
+                return None;
+            }
             if let Some(event) = state.events.pop_front() {
                 if state.events.is_empty() {
                     self.readiness.lower();
@@ -126,8 +130,15 @@ impl<O: Payload, D: Payload> Queue<O, D> {
             let mut state = lock(&self.state);
             state.closed = true;
             self.readiness.lower();
+            // Threads waiting on it return.
+            self.arrived.notify_all();
             std::mem::take(&mut state.events)
         };
         drop(dropped);
+    }
+
+    /// Whether the caller freed the queue.
+    pub(crate) fn is_closed(&self) -> bool {
+        lock(&self.state).closed
     }
 }

@@ -213,3 +213,39 @@ fn the_descriptor_is_readable_exactly_while_events_wait() {
     assert!(!readable(&queue), "readable once emptied");
     assert!(queue.wait(Duration::from_millis(10)).is_none());
 }
+
+/// A submit whose thread start fails, beside another submit at the same time:
+/// the other's job is never stranded on threads told to retire, and the pool
+/// still shuts down. Many rounds, to meet the moment the two overlap.
+#[test]
+fn a_failed_start_beside_another_submit_strands_no_job() {
+    for round in 0..200 {
+        let pool: Arc<Pool<u32, ()>> = Arc::new(Pool::new(2, None));
+        let queue = Arc::new(Queue::new().unwrap());
+        let failing = {
+            let (pool, queue) = (Arc::clone(&pool), Arc::clone(&queue));
+            std::thread::spawn(move || {
+                spawn_fault::fail_spawns_after(Some(1));
+                let refused = pool.submit(job(countdown(1, 1, 1)), queue).is_err();
+                spawn_fault::fail_spawns_after(None);
+                refused
+            })
+        };
+        if round % 2 == 1 {
+            std::thread::yield_now();
+        }
+        let other = job(countdown(1, 1, 2));
+        pool.submit(Arc::clone(&other), Arc::clone(&queue)).unwrap();
+        let refused = failing.join().unwrap();
+        let expected = if refused { 1 } else { 2 };
+        for _ in 0..expected {
+            assert!(
+                queue.wait(Duration::from_secs(10)).is_some(),
+                "round {round}: a submitted job never came back"
+            );
+        }
+        assert_eq!(*other.outcome().unwrap().as_ref().unwrap(), 2);
+        pool.shut_down();
+        pool.join();
+    }
+}

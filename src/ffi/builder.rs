@@ -213,9 +213,10 @@ pub unsafe extern "C" fn camb_client_builder_set_timeout_ms(
 
 /// Sets how many threads run this client's jobs (those given to
 /// `camb_job_submit()`; default 4, from 1 to 64). They start with the first job
-/// and end when the client is freed. A job holds a thread only while it sends
-/// or reads, never while it waits between polls, so a few threads serve many
-/// jobs; the client also has one timer thread once it has had a job. A batch
+/// and end when the client is freed. A job holds a thread while it sends or
+/// reads (a retry's backoff included: it is part of its request), never while
+/// it waits between polls, so a few threads serve many jobs; the client also
+/// has one timer thread once it has had a job. A batch
 /// (`camb_client_job_get_task_statuses()`) holds one of them while it runs, and
 /// runs its other queries on threads of its own.
 ///
@@ -254,7 +255,8 @@ pub enum camb_log_level {
 /// at once. It must not unwind (C++ exceptions, longjmp) through libcamb. The
 /// line never holds the API key, a proxy's password, or a header value marked
 /// secret, even when a server echoes one back, raw or percent-encoded (each byte
-/// as itself or as `%XX`, in either case).
+/// as itself or as `%XX`, in either case); a key or password under 4 bytes is
+/// not searched for (it could not be told from other text).
 pub type camb_log_fn = Option<
     unsafe extern "C" fn(level: u32, line: *const c_char, len: usize, user_data: *mut c_void),
 >;

@@ -112,9 +112,13 @@ pub unsafe extern "C" fn camb_client_new(
 /// Every blocking call on the client must have returned first. Its jobs in
 /// flight are cancelled (a waiting one ends at once, a request in flight is
 /// interrupted) and each is delivered to its queue; this returns once the
-/// client's pool threads have ended, so that no libcamb thread outlives the
-/// client (a program may exit or unload libcamb right after), and after its
-/// log callback was called for the last time and its finalizer ran. Jobs made
+/// client's pool threads have ended, so that none outlives the client (a
+/// program may exit right after), and after its log callback was called for
+/// the last time and its finalizer ran. One kind of thread is not waited for:
+/// a host name's lookup (`getaddrinfo`) still in progress on a DNS server that
+/// does not answer ends on its own, by the system's resolver timeout; a program
+/// that unloads libcamb (`dlclose`) right after a failed lookup should allow
+/// for that. Jobs made
 /// and not submitted can no longer be submitted. Never call it from the
 /// client's own log callback.
 // The caller's part: `client` is NULL or a client from `camb_client_new()` or

@@ -37,7 +37,9 @@ use crate::task::TaskStatus;
 ///    `camb_job_free()` then only cancels it).
 /// 3. Finished: put on its queue as a `CAMB_EVENT_JOB_DONE` event. Taken from
 ///    there (`camb_queue_pop()`, `camb_queue_wait()`), it is the caller's again:
-///    read its result and output, then free it, on any thread.
+///    read its result and output, then free it, on any thread. The thread that
+///    takes it owns it from then on: a call on the job from another thread
+///    (a cancel, a progress read) must not overlap that thread's free of it.
 ///
 /// If its queue is freed first, the job is freed by libcamb when it finishes,
 /// and the caller's pointer to it must not be used again.
@@ -607,19 +609,26 @@ pub unsafe extern "C" fn camb_job_submit(
         };
         // SAFETY: NULL or a live queue.
         let queue = unsafe { queue_arc(queue) }.ok_or_else(|| null_parameter("queue"))?;
-        if borrowed.phase() != Phase::New || borrowed.data.in_flight.load(Ordering::Acquire) {
-            return Err(Error::invalid("the job was submitted already"));
-        }
         let Some(pool) = borrowed.data.pool.upgrade() else {
             return Err(Error::invalid(
                 "the job's client was freed: no job can start",
             ));
         };
+        // One submit wins, even two at once on two threads; a refused one
+        // leaves the flag as the winner set it.
+        let claimed = borrowed.phase() == Phase::New
+            && borrowed
+                .data
+                .in_flight
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+        if !claimed {
+            return Err(Error::invalid("the job was submitted already"));
+        }
         borrowed
             .data
             .user_data
             .store(user_data as usize, Ordering::Relaxed);
-        borrowed.data.in_flight.store(true, Ordering::Release);
         // SAFETY: a live job of the caller's: its reference goes to the engine,
         // which gives it back through the queue (or here, on failure).
         let job = unsafe { Arc::from_raw(job.cast_const().cast::<Job>()) };
@@ -854,8 +863,11 @@ pub unsafe extern "C" fn camb_job_user_data(job: *const camb_job) -> *mut c_void
 
 /// Cancels the job, from any thread: a job between steps finishes at once, a
 /// running one at its next check (a download between chunks, a retry before it
-/// is sent), one not submitted yet as soon as it is; it is then delivered with
-/// `CAMB_RESULT_CANCELLED`. A finished job is left as it is.
+/// is sent; a request already sent runs to its end), one not submitted yet as
+/// soon as it is; it is then delivered with `CAMB_RESULT_CANCELLED`, unless the
+/// step that was running succeeded (a create whose task was made), and a batch
+/// with the ids not yet asked marked `CAMB_RESULT_CANCELLED`. A finished job
+/// is left as it is.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER` for NULL.
 // The caller's part: `job` is NULL or a live job.
@@ -875,8 +887,8 @@ pub unsafe extern "C" fn camb_job_cancel(job: *const camb_job) -> camb_result {
 /// Frees a job that is the caller's: one made and never submitted, or one its
 /// queue handed back; on any thread. What was read from it is freed with it.
 /// A job still in flight (submitted, not yet handed back) is not the caller's
-/// to free: this only cancels it, and it is delivered as usual. NULL is a
-/// no-op; never free a job twice.
+/// to free: this only cancels it, and it is delivered as usual, to be freed
+/// then. NULL is a no-op; a job handed back is freed once.
 // The caller's part: `job` is NULL or a live job, freed once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_job_free(job: *mut camb_job) {

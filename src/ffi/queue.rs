@@ -13,8 +13,9 @@ use crate::ffi::result_code::camb_result;
 use crate::operations::Output;
 
 /// Where the jobs submitted to it come back, as events, to be taken on the
-/// caller's own thread: no libcamb callback ever runs there, and no caller's
-/// code runs on libcamb's threads. Three ways to take them:
+/// caller's own thread: no libcamb callback runs there for a job, and no code
+/// of the caller's runs on libcamb's threads for one (the log callback is the
+/// one exception, `camb_client_builder_set_log()`). Three ways to take them:
 /// - watch `camb_queue_fd()` for reading in an event loop (epoll, poll, libuv's
 ///   `uv_poll`, Qt's `QSocketNotifier`, asyncio's `add_reader`), then
 ///   `camb_queue_pop()` until `CAMB_RESULT_NOT_READY`;
@@ -100,7 +101,8 @@ pub unsafe extern "C" fn camb_queue_fd(queue: *const camb_queue) -> isize {
 }
 
 /// The body of `camb_queue_pop()` and `camb_queue_wait()`: the arguments
-/// checked, an event taken by `take`, handed over.
+/// checked, an event taken by `take` (which holds a reference to the queue of
+/// its own, so that a free on another thread cannot pull it away), handed over.
 ///
 /// # Safety
 /// `queue` is NULL or a live queue; `out_event` and `out_job` are NULL or
@@ -113,10 +115,10 @@ unsafe fn take_event(
 ) -> camb_result {
     result_call(|| {
         // SAFETY: NULL or a live queue.
-        let queue = unsafe { queue_ref(queue) }.ok_or_else(|| null_parameter("queue"))?;
+        let queue = unsafe { queue_arc(queue) }.ok_or_else(|| null_parameter("queue"))?;
         out_arg(out_event, "out_event")?;
         out_arg(out_job, "out_job")?;
-        let (event, job) = take(queue)?;
+        let (event, job) = take(&queue)?;
         let event = match event {
             Event::Finished => camb_event::JobDone,
         };
@@ -161,8 +163,13 @@ pub unsafe extern "C" fn camb_queue_pop(
 /// days). For a thread of the caller's that serves the queue, or a program
 /// with no event loop.
 ///
+/// Freeing the queue from another thread ends the wait: the one call that may
+/// overlap a use of the same queue, so that a thread serving the queue can be
+/// stopped.
+///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_TIMEOUT` when no event
-/// came in time, and nothing is written.
+/// came in time; `CAMB_RESULT_CANCELLED` when the queue was freed meanwhile.
+/// Nothing is written on an error.
 // The caller's part: `queue` is NULL or a live queue; `out_event` and `out_job`
 // NULL or writable.
 #[unsafe(no_mangle)]
@@ -178,16 +185,21 @@ pub unsafe extern "C" fn camb_queue_wait(
             queue
                 .wait(Duration::from_millis(u64::from(timeout_ms)))
                 .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Timeout,
-                        format!("no event came within {timeout_ms} ms"),
-                    )
+                    if queue.is_closed() {
+                        Error::new(ErrorKind::Cancelled, "the queue was freed")
+                    } else {
+                        Error::new(
+                            ErrorKind::Timeout,
+                            format!("no event came within {timeout_ms} ms"),
+                        )
+                    }
                 })
         })
     }
 }
 
-/// Frees a queue, from any thread that no longer uses it. The jobs on it are
+/// Frees a queue, from any thread (threads waiting in `camb_queue_wait()` on it
+/// return `CAMB_RESULT_CANCELLED`; no other call on it may overlap). The jobs on it are
 /// freed with it, and so is each job submitted to it that is still in flight,
 /// when it finishes (cancel them first to make that soon): the caller's
 /// pointers to those jobs must not be used again. Its readiness handle is
