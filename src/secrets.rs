@@ -32,6 +32,24 @@ impl Secrets {
         let mut secrets: Vec<_> = secrets
             .into_iter()
             .filter(|secret| secret.len() >= MIN_SECRET_LEN)
+            .flat_map(|secret| {
+                // A secret with a quote, a backslash or a control character (a
+                // TAB in a header value) reaches a message re-escaped too: as a
+                // JSON string (a server's detail shown as JSON) or as Rust shows
+                // a string (a decoder's message). Each spelling is searched for.
+                let escaped = [
+                    serde_json::to_string(secret.as_str()).unwrap_or_default(),
+                    format!("{:?}", secret.as_str()),
+                ]
+                .map(|quoted| Zeroizing::new(quoted[1..quoted.len().saturating_sub(1)].to_owned()));
+                let mut spellings = vec![secret];
+                for spelling in escaped {
+                    if spelling.len() > 1 && !spellings.contains(&spelling) {
+                        spellings.push(spelling);
+                    }
+                }
+                spellings
+            })
             .collect();
         secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
         Secrets(secrets)
@@ -160,6 +178,18 @@ mod tests {
             key.redact("\u{e9}t\u{e9} cl%C3%A9-s\u{e9}cr%c3%a8te \u{2603}"),
             "\u{e9}t\u{e9} [redacted] \u{2603}"
         );
+    }
+
+    #[test]
+    fn a_secret_re_escaped_as_json_or_as_rust_shows_it_is_found() {
+        let key = secrets(&["tok\"en\\12\t34"]);
+        for shown in ["tok\"en\\12\t34", r#"tok\"en\\12\t34"#] {
+            assert_eq!(
+                key.redact(&format!("got {shown}!")),
+                "got [redacted]!",
+                "{shown}"
+            );
+        }
     }
 
     #[test]

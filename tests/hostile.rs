@@ -1732,3 +1732,27 @@ fn a_key_in_a_long_refused_value_is_redacted_before_the_cut() {
     assert!(err.message().contains("[redacted]"), "{err}");
     assert!(!err.message().contains("sk-hostile"), "{err}");
 }
+
+/// A secret with a quote and a TAB, echoed by the server inside a JSON detail
+/// that is shown as JSON (re-escaped): found in that spelling too.
+#[test]
+fn a_secret_echoed_in_a_detail_shown_as_json_is_redacted() {
+    const SECRET: &str = "tenant\"SECRET\tvalue-1";
+    let escaped = serde_json::to_string(SECRET).unwrap();
+    let server = Server::reply(response(
+        "403 Forbidden",
+        &[("Content-Type", "application/json")],
+        format!(r#"{{"detail":{{"token":{escaped}}}}}"#),
+    ));
+    let mut config = ClientConfig::default();
+    config.set_base_url(&server.base_url()).unwrap();
+    config.set_api_key(KEY).unwrap();
+    config.set_max_retries(0).unwrap();
+    config.add_header("x-tenant-token", SECRET, true).unwrap();
+    let err = failure(
+        Client::new(config).unwrap().get_task_status("task-1"),
+        ErrorKind::Forbidden,
+    );
+    assert!(err.message().contains("[redacted]"), "{err}");
+    assert!(!err.message().contains("SECRET"), "{err}");
+}
