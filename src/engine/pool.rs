@@ -157,7 +157,7 @@ impl<O: Payload, D: Payload> Pool<O, D> {
     }
 
     /// Threads the pool has started and not joined (for tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(camb_loom)))]
     pub(crate) fn threads(&self) -> usize {
         lock(&self.shared.threads).len()
     }

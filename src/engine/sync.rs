@@ -50,7 +50,7 @@ pub(crate) fn spawn(
     name: String,
     body: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
-    #[cfg(test)]
+    #[cfg(all(test, not(camb_loom)))]
     if spawn_fault::should_fail() {
         return Err(std::io::Error::from_raw_os_error(libc::EAGAIN));
     }
@@ -64,7 +64,7 @@ pub(crate) fn spawn(
 }
 
 /// The tests' switch for thread starts that fail.
-#[cfg(test)]
+#[cfg(all(test, not(camb_loom)))]
 pub(crate) mod spawn_fault {
     use std::cell::Cell;
 
