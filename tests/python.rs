@@ -53,6 +53,23 @@ fn python_ctypes_suite_passes() {
     );
 }
 
+/// examples/python/camb.py declares no function by hand: its prototypes are
+/// written from include/camb.h by scripts/python_abi.py, and must be camb.h's.
+#[test]
+fn the_python_modules_prototypes_are_camb_hs() {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let checked = std::process::Command::new("python3")
+        .arg(manifest_dir.join("scripts/python_abi.py"))
+        .arg("--check")
+        .output()
+        .expect("python3 runs");
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
 #[test]
 fn python_module_suite_passes() {
     run_suite("examples/python/test_camb.py", &[]);

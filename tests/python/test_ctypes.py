@@ -31,10 +31,16 @@ import os
 import re
 import select
 import tempfile
+import sys
 import threading
 import time
 import unittest
 import urllib.request
+
+# The header's parser is the one that writes camb.py's prototypes
+# (scripts/python_abi.py): one reading of camb.h for both.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from python_abi import header_declarations, normalize_c_type, strip_c_comments  # noqa: E402
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -544,39 +550,10 @@ def setUpModule():
 # --------------------------------------------------------------------------
 
 
-def strip_c_comments(text):
-    """The header without comments, so names in doc comments are not taken for declarations."""
-    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
-    return re.sub(r"//[^\n]*", " ", text)
 
 
-def header_declarations(header):
-    """{name: (return type, [parameter types])} for every function prototype in camb.h."""
-    code = strip_c_comments(header)
-    # Preprocessor lines (#define, #if ...) hold no prototypes.
-    code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith("#"))
-    declarations = {}
-    # Each prototype ends at a ";" and starts after the previous ";", "{" or "}".
-    for statement in code.split(";"):
-        statement = re.split(r"[{}]", statement)[-1]
-        match = re.fullmatch(r"\s*([^()]*?)\b(camb_\w+)\s*\(([^()]*)\)\s*", statement)
-        if match is None:
-            continue
-        return_type = normalize_c_type(match.group(1))
-        params = [p for p in (p.strip() for p in match.group(3).split(",")) if p]
-        if params == ["void"]:
-            params = []
-        # Each parameter is "<type> <name>": drop the trailing name.
-        param_types = [normalize_c_type(re.sub(r"\w+$", "", p)) for p in params]
-        declarations[match.group(2)] = (return_type, param_types)
-    return declarations
 
 
-def normalize_c_type(spelling):
-    """'struct camb_client  * *' -> 'struct camb_client **', for lookup in C_TYPES."""
-    spelling = " ".join(spelling.split())
-    spelling = re.sub(r"\s*\*\s*", "*", spelling)
-    return re.sub(r"(\w)\*", r"\1 *", spelling)
 
 
 def zero_size_handles(code):
