@@ -29,8 +29,11 @@ pub struct Generated {
     pub bytes: u64,
 }
 
-/// Runs `work` here, under `cancel` if given.
-fn run(work: &mut dyn Work<Output>, cancel: Option<&CancelToken>) -> Result<Output, Error> {
+/// Runs `work` here, under `cancel` if given: every blocking call, the C ABI's too.
+pub(crate) fn run(
+    work: &mut dyn Work<Output>,
+    cancel: Option<&CancelToken>,
+) -> Result<Output, Error> {
     match cancel {
         Some(cancel) => run_here(work, cancel),
         None => run_here(work, &CancelToken::new()),
@@ -40,7 +43,7 @@ fn run(work: &mut dyn Work<Output>, cancel: Option<&CancelToken>) -> Result<Outp
 impl Client {
     /// `GET /text-to-sound/{task_id}`: the task's status, retried on transient failures.
     pub fn get_task_status(&self, task_id: &str) -> Result<TaskInfo, Error> {
-        let mut work = StatusWork::new(self, task_id, Arc::default())?;
+        let mut work = StatusWork::new(self, task_id, None)?;
         Ok(run(&mut work, None)?.into_task()?.1)
     }
 

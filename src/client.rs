@@ -161,20 +161,6 @@ impl Client {
         decode_create_reply(&body).map_err(|e| self.scrub(e))
     }
 
-    /// `GET /text-to-sound/{task_id}`, the request of [`Client::get_task_status`],
-    /// retried on transient failures; `cancel` stops it.
-    pub(crate) fn get_task_status_cancellable(
-        &self,
-        task_id: &str,
-        cancel: &CancelToken,
-    ) -> Result<TaskInfo, Error> {
-        let plan = Plan {
-            cancel: Some(cancel),
-            ..Plan::new(true)
-        };
-        self.get_task_status_within(&self.status_url(task_id)?, &plan)
-    }
-
     /// `GET /text-to-sound-result/{run_id}?output_type=FILE_URL`: a pre-signed URL
     /// of the audio, the request of [`Client::get_audio_url`].
     pub(crate) fn get_audio_url_cancellable(

@@ -170,26 +170,36 @@ impl Tracker {
 pub(crate) struct StatusWork<C> {
     client: C,
     task_id: String,
+    /// Built (and so checked) once, when the work is made.
+    url: String,
 }
 
 impl<C: Borrow<Client>> StatusWork<C> {
     /// Checks the id now, so that a bad one refuses the call before any work.
-    pub(crate) fn new(client: C, task_id: &str, tracker: Arc<Tracker>) -> Result<Self, Error> {
-        client.borrow().status_url(task_id)?;
-        tracker.task(task_id);
+    /// A job's `tracker` learns the task at once (a blocking call has none).
+    pub(crate) fn new(client: C, task_id: &str, tracker: Option<&Tracker>) -> Result<Self, Error> {
+        let url = client.borrow().status_url(task_id)?;
+        if let Some(tracker) = tracker {
+            tracker.task(task_id);
+        }
         Ok(StatusWork {
             client,
             task_id: task_id.to_owned(),
+            url,
         })
     }
 }
 
 impl<C: Borrow<Client>> Work<Output> for StatusWork<C> {
     fn step(&mut self, cx: &StepContext<'_>) -> Step<Output> {
+        let plan = Plan {
+            cancel: Some(cx.cancel),
+            ..Plan::new(true)
+        };
         let info = self
             .client
             .borrow()
-            .get_task_status_cancellable(&self.task_id, cx.cancel);
+            .get_task_status_within(&self.url, &plan);
         Step::Done(info.map(|info| Output::Task {
             task_id: std::mem::take(&mut self.task_id),
             info,

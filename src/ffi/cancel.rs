@@ -1,7 +1,7 @@
 //! `camb_cancel_token`: lets one thread stop another's wait or download.
 
 use crate::cancel::CancelToken;
-use crate::engine::{Work, run_here};
+use crate::engine::Work;
 use crate::error::Error;
 use crate::ffi::boundary::{handle_call, null_parameter, result_call, void_call};
 use crate::ffi::result_code::camb_result;
@@ -41,10 +41,7 @@ pub(crate) unsafe fn run_blocking(
     cancel: *const camb_cancel_token,
 ) -> Result<Output, Error> {
     // SAFETY: per this function's contract.
-    match unsafe { token_arg(cancel) } {
-        Some(cancel) => run_here(work, cancel),
-        None => run_here(work, &CancelToken::new()),
-    }
+    crate::blocking::run(work, unsafe { token_arg(cancel) })
 }
 
 /// # Safety

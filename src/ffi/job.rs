@@ -278,7 +278,7 @@ pub unsafe extern "C" fn camb_client_job_get_task_status(
         // SAFETY: NULL or NUL-terminated.
         let task_id = unsafe { str_arg(task_id, "task_id") }?;
         let tracker = Arc::default();
-        let work = StatusWork::new(Arc::clone(&client.inner), task_id, Arc::clone(&tracker))?;
+        let work = StatusWork::new(Arc::clone(&client.inner), task_id, Some(&tracker))?;
         // SAFETY: out_job checked non-NULL.
         unsafe {
             make(

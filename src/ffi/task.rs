@@ -2,7 +2,6 @@
 //! caller owns; and `camb_task_list`, the tasks of one batch call.
 
 use std::ffi::c_char;
-use std::sync::Arc;
 
 use crate::error::Error;
 use crate::ffi::boundary::{out_arg, result_call, str_arg, value_call, void_call};
@@ -140,7 +139,7 @@ pub unsafe extern "C" fn camb_client_get_task_status(
         // SAFETY: the caller passes NULL or a NUL-terminated string.
         let task_id = unsafe { str_arg(task_id, "task_id") }?;
         out_arg(out_task, "out_task")?;
-        let mut work = StatusWork::new(client, task_id, Arc::default())?;
+        let mut work = StatusWork::new(client, task_id, None)?;
         // SAFETY: NULL or a live token.
         let (task_id, info) = unsafe { run_blocking(&mut work, cancel) }?.into_task()?;
         // SAFETY: checked non-NULL above; the caller passes a writable pointer.
