@@ -16,7 +16,7 @@ out="$TARGET_DIR/demo/camb-demo.wav"
 mkdir -p "$(dirname "$out")"
 
 echo "== building libcamb and the emulator (release)"
-cargo build --release --quiet -p camb-ffi -p camb-emulator
+cargo build --release -p camb-ffi -p camb-emulator
 
 echo "== compiling examples/demo.c against include/camb.h"
 cc -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/demo.c \

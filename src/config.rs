@@ -14,6 +14,9 @@ use crate::secrets::MIN_SECRET_LEN;
 use crate::url::{BaseUrl, ProxyUrl};
 
 pub(crate) const DEFAULT_BASE_URL: &str = "https://client.camb.ai/apis";
+/// Read when no base URL is given, as `CAMB_API_KEY` is for the key, so that every
+/// binding can be pointed at another server (a gateway, the emulator) without code.
+pub(crate) const BASE_URL_ENV: &str = "CAMB_BASE_URL";
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const DEFAULT_MAX_RETRIES: u32 = 2;
 /// The longest any timeout, deadline or interval may be: a day.
@@ -31,7 +34,9 @@ const MAX_BASE_URL_LEN: usize = 2048;
 pub struct ClientConfig {
     /// `None`: read `CAMB_API_KEY` when the client is built.
     pub api_key: Option<ApiKey>,
-    pub base_url: String,
+    /// `None`: read `CAMB_BASE_URL` when the client is built, and without it use
+    /// CAMB.AI's service. The same rules hold for both (see `set_base_url`).
+    pub base_url: Option<String>,
     /// Bounds a whole call: every attempt, every wait between attempts, every byte read.
     pub timeout: Duration,
     /// Extra attempts after the first for idempotent requests.
@@ -115,7 +120,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             api_key: None,
-            base_url: DEFAULT_BASE_URL.to_owned(),
+            base_url: None,
             timeout: DEFAULT_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             allow_insecure_http: false,
@@ -136,7 +141,7 @@ impl ClientConfig {
 
     pub fn set_base_url(&mut self, url: &str) -> Result<(), Error> {
         parse_base_url(url)?;
-        self.base_url = url.trim_end_matches('/').to_owned();
+        self.base_url = Some(url.trim_end_matches('/').to_owned());
         Ok(())
     }
 
@@ -239,7 +244,7 @@ impl ClientConfig {
         check_timeout(self.timeout)?;
         check_max_retries(self.max_retries)?;
         check_job_threads(self.job_threads)?;
-        self.checked_base_url()
+        self.checked_base_url().map(|(url, _)| url)
     }
 
     /// Trusts the CA certificates in the PEM text `pem` (for example a corporate
@@ -270,12 +275,35 @@ impl ClientConfig {
     /// the caller's explicit opt-in. Through a proxy no host is loopback: the
     /// tunnel's bytes (the key among them) cross the network to the proxy, and
     /// "localhost" would mean the proxy's own machine.
-    pub fn validated_base_url(&self) -> Result<&str, Error> {
-        self.checked_base_url().map(|_| self.base_url.as_str())
+    pub fn validated_base_url(&self) -> Result<String, Error> {
+        self.checked_base_url().map(|(_, url)| url)
     }
 
-    fn checked_base_url(&self) -> Result<BaseUrl, Error> {
-        let url = parse_base_url(&self.base_url)?;
+    /// The base URL given, else `CAMB_BASE_URL`, else CAMB.AI's service; parsed,
+    /// with the text it was parsed from (no trailing `/`).
+    fn chosen_base_url(&self) -> Result<(BaseUrl, String), Error> {
+        if let Some(url) = &self.base_url {
+            return Ok((parse_base_url(url)?, url.clone()));
+        }
+        match std::env::var(BASE_URL_ENV) {
+            Ok(url) if !url.is_empty() => {
+                let url = url.trim_end_matches('/').to_owned();
+                let parsed = parse_base_url(&url)
+                    .map_err(|e| e.context(&format!("{BASE_URL_ENV} is set but unusable")))?;
+                Ok((parsed, url))
+            }
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok((
+                parse_base_url(DEFAULT_BASE_URL)?,
+                DEFAULT_BASE_URL.to_owned(),
+            )),
+            Err(std::env::VarError::NotUnicode(_)) => Err(Error::invalid(format!(
+                "{BASE_URL_ENV} is set but is not valid UTF-8"
+            ))),
+        }
+    }
+
+    fn checked_base_url(&self) -> Result<(BaseUrl, String), Error> {
+        let (url, text) = self.chosen_base_url()?;
         let local = url.is_loopback() && self.proxy.is_none();
         if !url.tls && !self.allow_insecure_http && !local {
             let why = if self.proxy.is_some() {
@@ -286,10 +314,10 @@ impl ClientConfig {
             return Err(Error::invalid(format!(
                 "refusing to send the API key in clear text to {}{why}: use https, or opt in \
                  with camb_client_builder_set_allow_insecure_http",
-                self.base_url
+                text
             )));
         }
-        Ok(url)
+        Ok((url, text))
     }
 }
 
@@ -406,7 +434,7 @@ mod tests {
             "https://[::1]:1/x",
         ] {
             config.set_base_url(good).unwrap();
-            assert!(!config.base_url.ends_with('/'));
+            assert!(!config.base_url.as_ref().unwrap().ends_with('/'));
         }
         for bad in [
             "",

@@ -1,5 +1,8 @@
-//! The API key from the environment. One test in its own binary, because it
-//! changes this process's environment (no other thread may read it meanwhile).
+//! The API key and the base URL from the environment. One test in its own binary,
+//! because it changes this process's environment (no other thread may read it
+//! meanwhile).
+
+mod common;
 
 use std::ffi::{CStr, CString};
 use std::ptr;
@@ -16,18 +19,113 @@ fn last_error() -> String {
         .into_owned()
 }
 
-fn set_env_key(value: Option<&str>) {
-    // SAFETY: this binary has a single test and it starts no other thread, so no
-    // other thread reads the environment while it changes.
+fn set_env(name: &str, value: Option<&str>) {
+    // SAFETY: this binary has a single test, and the emulator it starts reads no
+    // environment, so no other thread reads the environment while it changes.
     unsafe {
         match value {
-            Some(value) => std::env::set_var("CAMB_API_KEY", value),
-            None => std::env::remove_var("CAMB_API_KEY"),
+            Some(value) => std::env::set_var(name, value),
+            None => std::env::remove_var(name),
         }
     }
 }
 
+fn set_env_key(value: Option<&str>) {
+    set_env("CAMB_API_KEY", value);
+}
+
 #[test]
+fn the_key_and_the_base_url_come_from_the_environment_when_none_is_given() {
+    set_env("CAMB_BASE_URL", None);
+    the_key_comes_from_camb_api_key_when_none_is_given();
+    the_base_url_comes_from_camb_base_url_when_none_is_given();
+}
+
+/// `CAMB_BASE_URL` points a client built without a base URL at the emulator,
+/// under set_base_url's rules; a URL set on the builder wins.
+fn the_base_url_comes_from_camb_base_url_when_none_is_given() {
+    let emulator = common::emulator();
+    let base = emulator.base_url().to_owned();
+    let status = |client: *mut camb_client| {
+        let id = CString::new("demo-success").unwrap();
+        let mut task = ptr::null_mut();
+        // SAFETY: a live client, a NUL-terminated id, a valid out-pointer.
+        let result = unsafe {
+            camb::ffi::task::camb_client_get_task_status(
+                client,
+                id.as_ptr(),
+                ptr::null(),
+                &mut task,
+            )
+        };
+        // SAFETY: NULL or the task just returned.
+        unsafe { camb::ffi::task::camb_task_free(task) };
+        result
+    };
+    unsafe {
+        set_env_key(Some(camb_emulator::DEFAULT_API_KEY));
+
+        // With a trailing slash, as a user may write it; the emulator answers.
+        set_env("CAMB_BASE_URL", Some(&format!("{base}/")));
+        let mut client = ptr::null_mut();
+        assert_eq!(camb_client_new(ptr::null(), &mut client), camb_result::Ok);
+        assert_eq!(status(client), camb_result::Ok, "{}", last_error());
+        camb_client_free(client);
+        let mut built = ptr::null_mut();
+        assert_eq!(
+            camb_client_builder_build(camb_client_builder_new(), &mut built),
+            camb_result::Ok
+        );
+        assert_eq!(status(built), camb_result::Ok, "{}", last_error());
+        assert_eq!(common::status_requests(&emulator), 2);
+        camb_client_free(built);
+
+        // Refused by the rules of set_base_url, and the message names the variable.
+        for (bad, why) in [
+            ("not a url", "CAMB_BASE_URL is set but unusable"),
+            ("http://example.com/apis", "clear text"),
+            (
+                "http://127.0.0.1:8080/?q=1",
+                "CAMB_BASE_URL is set but unusable",
+            ),
+        ] {
+            set_env("CAMB_BASE_URL", Some(bad));
+            let mut refused = ptr::null_mut();
+            assert_eq!(
+                camb_client_new(ptr::null(), &mut refused),
+                camb_result::InvalidParameter,
+                "{bad}"
+            );
+            assert!(last_error().contains(why), "{bad}: {}", last_error());
+            assert!(refused.is_null());
+        }
+
+        // A URL on the builder wins over an unusable variable.
+        set_env("CAMB_BASE_URL", Some("not a url"));
+        let builder = camb_client_builder_new();
+        let url = CString::new(base.as_str()).unwrap();
+        assert_eq!(
+            camb_client_builder_set_base_url(builder, url.as_ptr()),
+            camb_result::Ok
+        );
+        let mut explicit = ptr::null_mut();
+        assert_eq!(
+            camb_client_builder_build(builder, &mut explicit),
+            camb_result::Ok
+        );
+        assert_eq!(status(explicit), camb_result::Ok, "{}", last_error());
+        camb_client_free(explicit);
+
+        // Empty is unset: the default URL (https, accepted without a request).
+        set_env("CAMB_BASE_URL", Some(""));
+        let mut default = ptr::null_mut();
+        assert_eq!(camb_client_new(ptr::null(), &mut default), camb_result::Ok);
+        camb_client_free(default);
+        set_env("CAMB_BASE_URL", None);
+        set_env_key(None);
+    }
+}
+
 fn the_key_comes_from_camb_api_key_when_none_is_given() {
     let mut client = ptr::null_mut();
     unsafe {

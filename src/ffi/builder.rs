@@ -121,10 +121,10 @@ fn change_builder(
     changed
 }
 
-/// Creates a builder with the defaults: base URL `https://client.camb.ai/apis`,
-/// a 60000 ms timeout, 2 retries, https only (plain http to loopback hosts allowed
-/// when no proxy is set),
-/// and the key from `CAMB_API_KEY` unless one is set.
+/// Creates a builder with the defaults: base URL `https://client.camb.ai/apis`
+/// (or `CAMB_BASE_URL` unless one is set), a 60000 ms timeout, 2 retries, https
+/// only (plain http to loopback hosts allowed when no proxy is set), and the key
+/// from `CAMB_API_KEY` unless one is set.
 ///
 /// Never returns NULL (out of memory aborts the process). The caller owns the builder
 /// and passes it to `camb_client_builder_build()` or `camb_client_builder_free()`.
@@ -164,6 +164,11 @@ pub unsafe extern "C" fn camb_client_builder_set_api_key(
 /// Sets the API's base URL, such as `"https://client.camb.ai/apis"` (the default)
 /// or an emulator's `"http://127.0.0.1:8080"`. Requests go to
 /// `{base_url}/text-to-sound/...`; trailing slashes are ignored.
+///
+/// Without it, `camb_client_builder_build()` reads the environment variable
+/// `CAMB_BASE_URL` (unset or empty: the default), under the same rules; so every
+/// program and binding can be pointed at a gateway or the emulator without code.
+/// A URL set here wins over the variable.
 ///
 /// `http://` URLs are accepted for loopback hosts (127.0.0.0/8, ::1, localhost)
 /// when no proxy is set; for any other host, or through a proxy (the tunnel then
@@ -508,7 +513,8 @@ pub unsafe extern "C" fn camb_client_builder_set_proxy(
 /// builder afterwards. On success the caller owns `*out_client` and frees it with
 /// `camb_client_free()`; on failure `*out_client` is left unchanged.
 ///
-/// Without a key set, the key is read from `CAMB_API_KEY` now.
+/// Without a key set, the key is read from `CAMB_API_KEY` now; without a base URL
+/// set, `CAMB_BASE_URL` is read now (see `camb_client_builder_set_base_url()`).
 ///
 /// A builder on which any setter failed is not built: this returns the first
 /// failure's code, and `camb_last_error()` names the setter and why it refused,
@@ -520,7 +526,8 @@ pub unsafe extern "C" fn camb_client_builder_set_proxy(
 /// non-NULL builder is still consumed); `CAMB_RESULT_MISSING_API_KEY` if no key
 /// was set and `CAMB_API_KEY` is unset or empty; `CAMB_RESULT_INVALID_PARAMETER`
 /// for plain http to a non-loopback host (or through a proxy) without opt-in,
-/// unusable CA certificates, or an unusable `CAMB_API_KEY`.
+/// unusable CA certificates, an unusable `CAMB_API_KEY`, or a `CAMB_BASE_URL` that
+/// the rules of `camb_client_builder_set_base_url()` refuse (the message says so).
 // The caller's part: `builder` is NULL or a builder from `camb_client_builder_new()`; `out_client`
 // is NULL or valid for a pointer-sized write.
 #[unsafe(no_mangle)]

@@ -77,7 +77,8 @@ pub(crate) unsafe fn client_arg<'a>(client: *const camb_client) -> Result<&'a Cl
 
 /// Creates a client with the defaults (see `camb_client_builder_new()`) and the
 /// given API key, or the key in the environment variable `CAMB_API_KEY` when
-/// `api_key` is NULL. The key is copied.
+/// `api_key` is NULL. The key is copied. The base URL is the one in `CAMB_BASE_URL`,
+/// or the default when that is unset or empty.
 ///
 /// On success the caller owns `*out_client` and frees it with `camb_client_free()`;
 /// on failure `*out_client` is left unchanged.
@@ -85,7 +86,8 @@ pub(crate) unsafe fn client_arg<'a>(client: *const camb_client) -> Result<&'a Cl
 /// Errors: `CAMB_RESULT_NULL_PARAMETER` if `out_client` is NULL;
 /// `CAMB_RESULT_MISSING_API_KEY` if `api_key` is NULL and `CAMB_API_KEY` is unset
 /// or empty; `CAMB_RESULT_INVALID_PARAMETER` if the key is unusable (see
-/// `camb_client_builder_set_api_key()`).
+/// `camb_client_builder_set_api_key()`) or `CAMB_BASE_URL` is (see
+/// `camb_client_builder_set_base_url()`).
 // The caller's part: `api_key` is NULL or a NUL-terminated string; `out_client` is NULL or valid for
 // a pointer-sized write.
 #[unsafe(no_mangle)]

@@ -251,3 +251,22 @@ pub fn c_build_and_query(
         (result, view)
     }
 }
+
+/// Whether `program` runs (`program --version` exits 0).
+pub fn tool_available(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// A test that cannot run because `program` is missing: under CI (`CI` set) that
+/// fails the test, since a skipped test proves nothing; elsewhere it prints a SKIP
+/// line naming the test and what installs the tool, and the caller returns.
+pub fn skip_without_tool(program: &str, test: &str, installed_by: &str) {
+    let message = format!("{test}: {program} is not installed ({installed_by} installs it)");
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("{message}; CI is set, so a missing tool is a failure, not a skip");
+    }
+    eprintln!("SKIP {message}");
+}
