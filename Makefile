@@ -7,7 +7,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: demo test lint check-header memcheck load loom fuzz bench ci install uninstall
+.PHONY: demo test lint check-header memcheck load loom fuzz bench ci install uninstall docs
 
 demo:
 	./scripts/demo.sh
@@ -56,3 +56,8 @@ install:
 
 uninstall:
 	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" ./scripts/install.sh uninstall
+
+# The C reference from include/camb.h (doxygen): target/docs/html/index.html and a man
+# page per function in target/docs/man/man3 (man -l target/docs/man/man3/camb.3).
+docs:
+	./scripts/docs.sh

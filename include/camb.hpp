@@ -188,7 +188,8 @@ namespace detail {
 
 /// Throws the Error subclass for `code`, with this status and message (the
 /// code's name when the message is empty).
-[[noreturn]] inline void throw_as(camb_result code, std::uint16_t http_status, std::string message) {
+[[noreturn]] inline void throw_as(camb_result code, std::uint16_t http_status,
+                                  std::string message) {
     if (message.empty()) {
         message = result_name(code);
     }
@@ -244,10 +245,14 @@ inline std::uint64_t millis(std::chrono::milliseconds ms, const char* what) {
 /// How much a log function is told (camb.h's CAMB_LOG_LEVEL_*), from the least to
 /// the most; each level includes the ones before it.
 enum class LogLevel : std::uint32_t {
-    Error = CAMB_LOG_LEVEL_ERROR,  ///< a call failed for good
-    Warn = CAMB_LOG_LEVEL_WARN,    ///< a retry was scheduled
-    Info = CAMB_LOG_LEVEL_INFO,    ///< a reply with an error status; a job finished, failed or was cancelled
-    Debug = CAMB_LOG_LEVEL_DEBUG,  ///< every request, reply, job start and poll
+    /// A call failed for good.
+    Error = CAMB_LOG_LEVEL_ERROR,
+    /// A retry was scheduled.
+    Warn = CAMB_LOG_LEVEL_WARN,
+    /// A reply with an error status; a job finished, failed or was cancelled.
+    Info = CAMB_LOG_LEVEL_INFO,
+    /// Every request, reply, job start and poll.
+    Debug = CAMB_LOG_LEVEL_DEBUG,
 };
 
 /// Receives one log line: its level and its text (one line, no newline; valid
@@ -269,10 +274,11 @@ namespace detail {
 
 /// The camb_log_fn given to libcamb; `user_data` is the LogFunction. Nothing
 /// unwinds out of it: an exception the function throws is dropped with its line.
-inline void log_trampoline(std::uint32_t level, const char* line, std::size_t len, void* user_data) noexcept {
+inline void log_trampoline(std::uint32_t level, const char* line, std::size_t len,
+                           void* user_data) noexcept {
     try {
-        (*static_cast<const LogFunction*>(user_data))(static_cast<LogLevel>(level),
-                                                      std::string_view(line == nullptr ? "" : line, len));
+        (*static_cast<const LogFunction*>(user_data))(
+            static_cast<LogLevel>(level), std::string_view(line == nullptr ? "" : line, len));
     } catch (...) {
         // Swallowed: an exception must not unwind through libcamb.
     }
@@ -309,7 +315,8 @@ struct ClientOptions {
     /// A proxy URL such as "http://host:port" (see camb_client_builder_set_proxy);
     /// empty: connect directly (environment proxy variables are never read).
     std::optional<std::string> proxy;
-    /// Allow plain http:// to a host that is not loopback, or through a proxy (the key travels in clear).
+    /// Allow plain http:// to a host that is not loopback, or through a proxy (the
+    /// key travels in clear).
     bool allow_insecure_http = false;
     /// libcamb threads that run this client's jobs (default 4, from 1 to 64).
     std::optional<std::uint32_t> job_threads;
@@ -401,7 +408,8 @@ public:
         if (ms.count() < 0) {
             return refuse("camb_client_builder_set_timeout_ms", "the timeout is negative");
         }
-        return record(camb_client_builder_set_timeout_ms(builder_.get(), static_cast<std::uint64_t>(ms.count())));
+        return record(camb_client_builder_set_timeout_ms(builder_.get(),
+                                                         static_cast<std::uint64_t>(ms.count())));
     }
     /// Extra attempts of a read after a transient failure (camb_client_builder_set_max_retries).
     ClientBuilder& max_retries(std::uint32_t retries) {
@@ -428,7 +436,8 @@ public:
     }
     /// Send every request through this HTTP proxy (camb_client_builder_set_proxy).
     ClientBuilder& proxy(const std::string& url) {
-        return set_string("camb_client_builder_set_proxy", url, "the proxy URL", &camb_client_builder_set_proxy);
+        return set_string("camb_client_builder_set_proxy", url, "the proxy URL",
+                          &camb_client_builder_set_proxy);
     }
 
     /// Sends the client's log lines up to `level` to `function`
@@ -451,9 +460,9 @@ public:
             return refuse("camb_client_builder_set_log", "the log function is empty");
         }
         auto owned = std::make_unique<LogFunction>(std::move(function));
-        const camb_result result =
-            camb_client_builder_set_log(builder_.get(), static_cast<std::uint32_t>(level), &detail::log_trampoline,
-                                        owned.get(), &detail::log_finalizer);
+        const camb_result result = camb_client_builder_set_log(
+            builder_.get(), static_cast<std::uint32_t>(level), &detail::log_trampoline, owned.get(),
+            &detail::log_finalizer);
         if (result == CAMB_RESULT_OK) {
             static_cast<void>(owned.release());  // libcamb's now, until the finalizer
         }
@@ -466,14 +475,16 @@ public:
     /// it writes itself ("x-api-key", "host", ...), a name that is not an HTTP
     /// token, a value with CR, LF or another control character, over 8 KiB, a
     /// 65th header; the wrapper refuses a NUL byte.
-    ClientBuilder& add_header(const std::string& name, const std::string& value, bool secret = false) {
+    ClientBuilder& add_header(const std::string& name, const std::string& value,
+                              bool secret = false) {
         if (name.find('\0') != std::string::npos) {
             return refuse("camb_client_builder_add_header", "the header name contains a NUL byte");
         }
         if (value.find('\0') != std::string::npos) {
             return refuse("camb_client_builder_add_header", "the header value contains a NUL byte");
         }
-        return record(camb_client_builder_add_header(builder_.get(), name.c_str(), value.c_str(), secret));
+        return record(
+            camb_client_builder_add_header(builder_.get(), name.c_str(), value.c_str(), secret));
     }
 
     /// Builds the client (camb_client_builder_build), consuming the builder
@@ -510,8 +521,9 @@ private:
     ClientBuilder& refuse(const char* setter, const std::string& why) {
         if (!refused_) {
             refused_ = true;
-            own_refusal_.emplace(CAMB_RESULT_INVALID_PARAMETER, 0,
-                                 std::string("not built: ") + setter + "() refused its value earlier: " + why);
+            own_refusal_.emplace(
+                CAMB_RESULT_INVALID_PARAMETER, 0,
+                std::string("not built: ") + setter + "() refused its value earlier: " + why);
         }
         return *this;
     }
@@ -563,7 +575,8 @@ public:
     /// A client with these settings (see ClientBuilder). Throws Error when a
     /// setting is refused, or no key is set and CAMB_API_KEY is unset
     /// (CAMB_RESULT_MISSING_API_KEY).
-    explicit Client(const ClientOptions& options = ClientOptions()) : Client(ClientBuilder(options).build()) {}
+    explicit Client(const ClientOptions& options = ClientOptions())
+        : Client(ClientBuilder(options).build()) {}
 
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
@@ -620,7 +633,8 @@ public:
     /// `write` returning false, or `cancel` (may be null), stops it (throws
     /// Cancelled); an exception `write` throws stops it and is rethrown from here.
     /// After a failure, what `write` received is incomplete.
-    std::uint64_t download_audio(std::int64_t run_id, std::function<bool(const std::uint8_t*, std::size_t)> write,
+    std::uint64_t download_audio(std::int64_t run_id,
+                                 std::function<bool(const std::uint8_t*, std::size_t)> write,
                                  const CancelToken* cancel = nullptr) const;
 
     /// Saves a successful run's audio to `path`, following symlinks: a regular file
@@ -628,7 +642,8 @@ public:
     /// no file is left and an existing one is untouched; a device or a FIFO is
     /// written in place; a directory or a socket is refused before downloading
     /// (camb_client_save_audio() has the rules). Returns the size in bytes.
-    std::uint64_t save_audio(std::int64_t run_id, const std::string& path, const CancelToken* cancel = nullptr) const;
+    std::uint64_t save_audio(std::int64_t run_id, const std::string& path,
+                             const CancelToken* cancel = nullptr) const;
 
     /// The pre-signed URL of a successful run's audio.
     std::string get_audio_url(std::int64_t run_id, const CancelToken* cancel = nullptr) const;
@@ -659,8 +674,9 @@ public:
     /// that ends without audio throws Error(CAMB_RESULT_TASK_FAILED), whose
     /// message says how it ended and why; no file is left at `path` then.
     Generation generate(const std::string& prompt, const std::string& path) const;
-    Generation generate(const std::string& prompt, const std::string& path, const CreateOptions& create,
-                        const WaitOptions& wait, const CancelToken* cancel = nullptr,
+    Generation generate(const std::string& prompt, const std::string& path,
+                        const CreateOptions& create, const WaitOptions& wait,
+                        const CancelToken* cancel = nullptr,
                         std::function<bool(const Progress&)> on_progress = {}) const;
 
     // --- jobs: made, not submitted ---
@@ -686,8 +702,8 @@ public:
     Job<std::vector<TaskResult>> job_get_task_statuses(const std::vector<std::string>& task_ids,
                                                        std::uint32_t max_connections = 0) const;
     Job<Generation> job_generate(const std::string& prompt, const std::string& path) const;
-    Job<Generation> job_generate(const std::string& prompt, const std::string& path, const CreateOptions& create,
-                                 const WaitOptions& wait) const;
+    Job<Generation> job_generate(const std::string& prompt, const std::string& path,
+                                 const CreateOptions& create, const WaitOptions& wait) const;
 
     // --- jobs: futures ---
     // Each makes the job, submits it to `queue` and returns its future, with no
@@ -696,21 +712,23 @@ public:
 
     std::future<TaskInfo> get_task_status_async(const std::string& task_id, JobQueue& queue) const;
     std::future<std::string> create_task_async(const std::string& prompt, JobQueue& queue) const;
-    std::future<std::string> create_task_async(const std::string& prompt, const CreateOptions& options,
-                                               JobQueue& queue) const;
+    std::future<std::string> create_task_async(const std::string& prompt,
+                                               const CreateOptions& options, JobQueue& queue) const;
     std::future<TaskInfo> wait_for_task_async(const std::string& task_id, JobQueue& queue) const;
-    std::future<TaskInfo> wait_for_task_async(const std::string& task_id, const WaitOptions& options,
-                                              JobQueue& queue) const;
-    std::future<std::vector<std::uint8_t>> download_audio_async(std::int64_t run_id, JobQueue& queue) const;
-    std::future<std::uint64_t> save_audio_async(std::int64_t run_id, const std::string& path, JobQueue& queue) const;
+    std::future<TaskInfo> wait_for_task_async(const std::string& task_id,
+                                              const WaitOptions& options, JobQueue& queue) const;
+    std::future<std::vector<std::uint8_t>> download_audio_async(std::int64_t run_id,
+                                                                JobQueue& queue) const;
+    std::future<std::uint64_t> save_audio_async(std::int64_t run_id, const std::string& path,
+                                                JobQueue& queue) const;
     std::future<std::string> get_audio_url_async(std::int64_t run_id, JobQueue& queue) const;
-    std::future<std::vector<AudioUrl>> get_audio_urls_async(const std::vector<std::int64_t>& run_ids,
-                                                            JobQueue& queue) const;
-    std::future<std::vector<TaskResult>> get_task_statuses_async(const std::vector<std::string>& task_ids,
-                                                                 JobQueue& queue) const;
-    std::future<std::vector<TaskResult>> get_task_statuses_async(const std::vector<std::string>& task_ids,
-                                                                 std::uint32_t max_connections,
-                                                                 JobQueue& queue) const;
+    std::future<std::vector<AudioUrl>> get_audio_urls_async(
+        const std::vector<std::int64_t>& run_ids, JobQueue& queue) const;
+    std::future<std::vector<TaskResult>> get_task_statuses_async(
+        const std::vector<std::string>& task_ids, JobQueue& queue) const;
+    std::future<std::vector<TaskResult>> get_task_statuses_async(
+        const std::vector<std::string>& task_ids, std::uint32_t max_connections,
+        JobQueue& queue) const;
     std::future<Generation> generate_async(const std::string& prompt, const std::string& path,
                                            JobQueue& queue) const;
     std::future<Generation> generate_async(const std::string& prompt, const std::string& path,
@@ -726,7 +744,8 @@ private:
 
 inline Client ClientBuilder::build() {
     if (!builder_) {
-        throw Error(CAMB_RESULT_INVALID_PARAMETER, 0, "the ClientBuilder was already built (or moved from)");
+        throw Error(CAMB_RESULT_INVALID_PARAMETER, 0,
+                    "the ClientBuilder was already built (or moved from)");
     }
     if (own_refusal_) {
         builder_.reset();  // consumed, as camb_client_builder_build() would
@@ -748,12 +767,18 @@ inline Client ClientBuilder::build() {
 ///
 /// Functions: status_name(), is_final().
 enum class Status : std::uint32_t {
-    Unknown = CAMB_STATUS_UNKNOWN,  ///< a status text libcamb does not know; see TaskInfo::status_text
-    Pending = CAMB_STATUS_PENDING,  ///< still being generated; the only status that is not final
-    Success = CAMB_STATUS_SUCCESS,  ///< done: fetch the audio with the run id
-    Timeout = CAMB_STATUS_TIMEOUT,  ///< the generation took too long on the server
-    Error = CAMB_STATUS_ERROR,      ///< the generation failed; see exception_reason and message
-    PaymentRequired = CAMB_STATUS_PAYMENT_REQUIRED,  ///< the account ran out of credits
+    /// A status text libcamb does not know; see TaskInfo::status_text.
+    Unknown = CAMB_STATUS_UNKNOWN,
+    /// Still being generated; the only status that is not final.
+    Pending = CAMB_STATUS_PENDING,
+    /// Done: fetch the audio with the run id.
+    Success = CAMB_STATUS_SUCCESS,
+    /// The generation took too long on the server.
+    Timeout = CAMB_STATUS_TIMEOUT,
+    /// The generation failed; see exception_reason and message.
+    Error = CAMB_STATUS_ERROR,
+    /// The account ran out of credits.
+    PaymentRequired = CAMB_STATUS_PAYMENT_REQUIRED,
 };
 
 /// The name of a status, such as "CAMB_STATUS_SUCCESS" (static text).
@@ -824,7 +849,8 @@ inline const camb_cancel_token* token_handle(const CancelToken* token) noexcept;
 
 }  // namespace detail
 
-inline TaskInfo Client::get_task_status(const std::string& task_id, const CancelToken* cancel) const {
+inline TaskInfo Client::get_task_status(const std::string& task_id,
+                                        const CancelToken* cancel) const {
     camb_task* raw = nullptr;
     detail::check(camb_client_get_task_status(client_, detail::c_str(task_id, "the task id"),
                                               detail::token_handle(cancel), &raw));
@@ -1078,16 +1104,16 @@ inline std::vector<AudioUrl> read_urls(const camb_audio_url_list* list) {
 
 }  // namespace detail
 
-inline std::uint64_t Client::download_audio(std::int64_t run_id,
-                                            std::function<bool(const std::uint8_t*, std::size_t)> write,
-                                            const CancelToken* cancel) const {
+inline std::uint64_t Client::download_audio(
+    std::int64_t run_id, std::function<bool(const std::uint8_t*, std::size_t)> write,
+    const CancelToken* cancel) const {
     if (!write) {
         throw Error(CAMB_RESULT_NULL_PARAMETER, 0, "the write callback is empty");
     }
     detail::WriteContext context{&write, nullptr};
     std::uint64_t bytes = 0;
-    const camb_result result = camb_client_download_audio(client_, run_id, detail::token_handle(cancel),
-                                                          &detail::write_trampoline, &context, &bytes);
+    const camb_result result = camb_client_download_audio(
+        client_, run_id, detail::token_handle(cancel), &detail::write_trampoline, &context, &bytes);
     if (context.error) {
         std::rethrow_exception(context.error);
     }
@@ -1098,15 +1124,16 @@ inline std::uint64_t Client::download_audio(std::int64_t run_id,
 inline std::uint64_t Client::save_audio(std::int64_t run_id, const std::string& path,
                                         const CancelToken* cancel) const {
     std::uint64_t bytes = 0;
-    detail::check(
-        camb_client_save_audio(client_, run_id, detail::c_str(path, "the path"), detail::token_handle(cancel), &bytes));
+    detail::check(camb_client_save_audio(client_, run_id, detail::c_str(path, "the path"),
+                                         detail::token_handle(cancel), &bytes));
     return bytes;
 }
 
 inline std::string Client::get_audio_url(std::int64_t run_id, const CancelToken* cancel) const {
     char* raw = nullptr;
     std::size_t len = 0;
-    detail::check(camb_client_get_audio_url(client_, run_id, detail::token_handle(cancel), &raw, &len));
+    detail::check(
+        camb_client_get_audio_url(client_, run_id, detail::token_handle(cancel), &raw, &len));
     const detail::StringPtr url(raw);
     return detail::copy(url.get(), len);
 }
@@ -1114,8 +1141,8 @@ inline std::string Client::get_audio_url(std::int64_t run_id, const CancelToken*
 inline std::vector<AudioUrl> Client::get_audio_urls(const std::vector<std::int64_t>& run_ids,
                                                     const CancelToken* cancel) const {
     camb_audio_url_list* raw = nullptr;
-    detail::check(camb_client_get_audio_urls(client_, run_ids.empty() ? nullptr : run_ids.data(), run_ids.size(),
-                                             detail::token_handle(cancel), &raw));
+    detail::check(camb_client_get_audio_urls(client_, run_ids.empty() ? nullptr : run_ids.data(),
+                                             run_ids.size(), detail::token_handle(cancel), &raw));
     const detail::AudioUrlListPtr list(raw);
     return detail::read_urls(list.get());
 }
@@ -1193,13 +1220,15 @@ inline std::vector<const char*> sent_ids(const std::vector<std::string>& task_id
 
 /// One TaskResult per id of `task_ids`, in order, from the list libcamb made for
 /// the ids sent_ids() kept; an id with a NUL byte gets its own refusal.
-inline std::vector<TaskResult> read_results(const camb_task_list* list, const std::vector<std::string>& task_ids) {
+inline std::vector<TaskResult> read_results(const camb_task_list* list,
+                                            const std::vector<std::string>& task_ids) {
     std::size_t sent = 0;
     for (const std::string& id : task_ids) {
         sent += id.find('\0') == std::string::npos ? 1 : 0;
     }
     if (camb_task_list_len(list) != sent) {
-        throw Error(CAMB_RESULT_BAD_RESPONSE, 0, "libcamb returned a list of another length than asked for");
+        throw Error(CAMB_RESULT_BAD_RESPONSE, 0,
+                    "libcamb returned a list of another length than asked for");
     }
     std::vector<TaskResult> results;
     results.reserve(task_ids.size());
@@ -1208,7 +1237,8 @@ inline std::vector<TaskResult> read_results(const camb_task_list* list, const st
         if (id.find('\0') != std::string::npos) {
             TaskResult refused;
             refused.task_id = id;
-            refused.error.emplace(CAMB_RESULT_INVALID_PARAMETER, 0, "the task id contains a NUL byte");
+            refused.error.emplace(CAMB_RESULT_INVALID_PARAMETER, 0,
+                                  "the task id contains a NUL byte");
             results.push_back(std::move(refused));
         } else {
             results.push_back(read_result(camb_task_list_get(list, next++), id));
@@ -1226,8 +1256,9 @@ inline std::vector<TaskResult> Client::get_task_statuses(const std::vector<std::
     // invalid id: only the others are sent.
     const std::vector<const char*> sent = detail::sent_ids(task_ids);
     camb_task_list* raw = nullptr;
-    detail::check(camb_client_get_task_statuses(client_, sent.empty() ? nullptr : sent.data(), sent.size(),
-                                                max_connections, detail::token_handle(cancel), &raw));
+    detail::check(camb_client_get_task_statuses(client_, sent.empty() ? nullptr : sent.data(),
+                                                sent.size(), max_connections,
+                                                detail::token_handle(cancel), &raw));
     const detail::TaskListPtr list(raw);
     return detail::read_results(list.get(), task_ids);
 }
@@ -1304,8 +1335,9 @@ inline Generation Client::generate(const std::string& prompt, const std::string&
     return generate(prompt, path, CreateOptions(), WaitOptions());
 }
 
-inline Generation Client::generate(const std::string& prompt, const std::string& path, const CreateOptions& create,
-                                   const WaitOptions& wait, const CancelToken* cancel,
+inline Generation Client::generate(const std::string& prompt, const std::string& path,
+                                   const CreateOptions& create, const WaitOptions& wait,
+                                   const CancelToken* cancel,
                                    std::function<bool(const Progress&)> on_progress) const {
     const camb_create_options c = detail::create_options(create);
     const camb_wait_options w = detail::wait_options(wait);
@@ -1313,15 +1345,16 @@ inline Generation Client::generate(const std::string& prompt, const std::string&
     const char* file = detail::c_str(path, "the path");
     // Always told of each poll, to count them.
     std::uint32_t polls = 0;
-    const std::function<bool(const Progress&)> counting = [&polls, &on_progress](const Progress& p) {
+    const std::function<bool(const Progress&)> counting = [&](const Progress& p) {
         polls = p.polls;
         return on_progress ? on_progress(p) : true;
     };
     detail::ProgressContext context{&counting, nullptr};
     camb_task* raw = nullptr;
     std::uint64_t bytes = 0;
-    const camb_result result = camb_client_generate(client_, text, &c, &w, file, detail::token_handle(cancel),
-                                                    &detail::progress_trampoline, &context, &raw, &bytes);
+    const camb_result result =
+        camb_client_generate(client_, text, &c, &w, file, detail::token_handle(cancel),
+                             &detail::progress_trampoline, &context, &raw, &bytes);
     const detail::TaskPtr task(raw);
     if (context.error) {
         std::rethrow_exception(context.error);
@@ -1450,7 +1483,8 @@ inline std::vector<std::uint8_t> job_audio(const camb_job* job) {
     check_job(job);
     std::size_t len = 0;
     const std::uint8_t* data = camb_job_audio(job, &len);
-    return data == nullptr ? std::vector<std::uint8_t>() : std::vector<std::uint8_t>(data, data + len);
+    return data == nullptr ? std::vector<std::uint8_t>()
+                           : std::vector<std::uint8_t>(data, data + len);
 }
 
 inline std::string job_audio_url(const camb_job* job) {
@@ -1652,7 +1686,8 @@ public:
     /// Completes, on this thread, the future of each job that came back:
     /// waits up to `timeout` for the first (0: not at all), then takes every
     /// one waiting. Returns how many it took (0 after a move).
-    std::size_t dispatch(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) noexcept {
+    std::size_t dispatch(
+        std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) noexcept {
         if (!state_) {
             return 0;
         }
@@ -1747,8 +1782,9 @@ private:
         bool take(std::uint32_t timeout_ms) noexcept {
             camb_event event = CAMB_EVENT_JOB_DONE;
             camb_job* raw = nullptr;
-            const camb_result result = timeout_ms == 0 ? camb_queue_pop(queue, &event, &raw)
-                                                       : camb_queue_wait(queue, timeout_ms, &event, &raw);
+            const camb_result result = timeout_ms == 0
+                                           ? camb_queue_pop(queue, &event, &raw)
+                                           : camb_queue_wait(queue, timeout_ms, &event, &raw);
             if (result != CAMB_RESULT_OK) {
                 return false;
             }
@@ -1895,7 +1931,9 @@ public:
     std::uint32_t polls() const noexcept { return record_ ? record_->polls() : 0; }
     /// The status of the job's task as last seen (a wait's or generate's last
     /// poll, a status job's result); Unknown before the first poll.
-    Status task_status() const noexcept { return record_ ? record_->task_status() : Status::Unknown; }
+    Status task_status() const noexcept {
+        return record_ ? record_->task_status() : Status::Unknown;
+    }
 
 private:
     friend class Client;
@@ -1944,10 +1982,12 @@ inline Job<std::string> Client::job_create_task(const std::string& prompt) const
     return job_create_task(prompt, CreateOptions());
 }
 
-inline Job<std::string> Client::job_create_task(const std::string& prompt, const CreateOptions& options) const {
+inline Job<std::string> Client::job_create_task(const std::string& prompt,
+                                                const CreateOptions& options) const {
     const camb_create_options c = detail::create_options(options);
     camb_job* job = nullptr;
-    const camb_result result = camb_client_job_create_task(client_, detail::c_str(prompt, "the prompt"), &c, &job);
+    const camb_result result =
+        camb_client_job_create_task(client_, detail::c_str(prompt, "the prompt"), &c, &job);
     return Job<std::string>(detail::made(result, job), &detail::job_task_id);
 }
 
@@ -1955,7 +1995,8 @@ inline Job<TaskInfo> Client::job_wait_for_task(const std::string& task_id) const
     return job_wait_for_task(task_id, WaitOptions());
 }
 
-inline Job<TaskInfo> Client::job_wait_for_task(const std::string& task_id, const WaitOptions& options) const {
+inline Job<TaskInfo> Client::job_wait_for_task(const std::string& task_id,
+                                               const WaitOptions& options) const {
     const camb_wait_options c = detail::wait_options(options);
     camb_job* job = nullptr;
     const camb_result result =
@@ -1969,9 +2010,11 @@ inline Job<std::vector<std::uint8_t>> Client::job_download_audio(std::int64_t ru
     return Job<std::vector<std::uint8_t>>(detail::made(result, job), &detail::job_audio);
 }
 
-inline Job<std::uint64_t> Client::job_save_audio(std::int64_t run_id, const std::string& path) const {
+inline Job<std::uint64_t> Client::job_save_audio(std::int64_t run_id,
+                                                 const std::string& path) const {
     camb_job* job = nullptr;
-    const camb_result result = camb_client_job_save_audio(client_, run_id, detail::c_str(path, "the path"), &job);
+    const camb_result result =
+        camb_client_job_save_audio(client_, run_id, detail::c_str(path, "the path"), &job);
     return Job<std::uint64_t>(detail::made(result, job), &detail::job_bytes);
 }
 
@@ -1981,20 +2024,21 @@ inline Job<std::string> Client::job_get_audio_url(std::int64_t run_id) const {
     return Job<std::string>(detail::made(result, job), &detail::job_audio_url);
 }
 
-inline Job<std::vector<AudioUrl>> Client::job_get_audio_urls(const std::vector<std::int64_t>& run_ids) const {
+inline Job<std::vector<AudioUrl>> Client::job_get_audio_urls(
+    const std::vector<std::int64_t>& run_ids) const {
     camb_job* job = nullptr;
-    const camb_result result = camb_client_job_get_audio_urls(client_, run_ids.empty() ? nullptr : run_ids.data(),
-                                                              run_ids.size(), &job);
+    const camb_result result = camb_client_job_get_audio_urls(
+        client_, run_ids.empty() ? nullptr : run_ids.data(), run_ids.size(), &job);
     return Job<std::vector<AudioUrl>>(detail::made(result, job), &detail::job_audio_urls);
 }
 
-inline Job<std::vector<TaskResult>> Client::job_get_task_statuses(const std::vector<std::string>& task_ids,
-                                                                  std::uint32_t max_connections) const {
+inline Job<std::vector<TaskResult>> Client::job_get_task_statuses(
+    const std::vector<std::string>& task_ids, std::uint32_t max_connections) const {
     // As get_task_statuses(): an id with a NUL byte is refused on its own.
     const std::vector<const char*> sent = detail::sent_ids(task_ids);
     camb_job* job = nullptr;
-    const camb_result result = camb_client_job_get_task_statuses(client_, sent.empty() ? nullptr : sent.data(),
-                                                                 sent.size(), max_connections, &job);
+    const camb_result result = camb_client_job_get_task_statuses(
+        client_, sent.empty() ? nullptr : sent.data(), sent.size(), max_connections, &job);
     detail::JobPtr owned = detail::made(result, job);
     return Job<std::vector<TaskResult>>(std::move(owned), [task_ids](const camb_job* done) {
         detail::check_job(done);
@@ -2006,12 +2050,14 @@ inline Job<std::vector<TaskResult>> Client::job_get_task_statuses(const std::vec
     });
 }
 
-inline Job<Generation> Client::job_generate(const std::string& prompt, const std::string& path) const {
+inline Job<Generation> Client::job_generate(const std::string& prompt,
+                                            const std::string& path) const {
     return job_generate(prompt, path, CreateOptions(), WaitOptions());
 }
 
 inline Job<Generation> Client::job_generate(const std::string& prompt, const std::string& path,
-                                            const CreateOptions& create, const WaitOptions& wait) const {
+                                            const CreateOptions& create,
+                                            const WaitOptions& wait) const {
     const camb_create_options c = detail::create_options(create);
     const camb_wait_options w = detail::wait_options(wait);
     const char* text = detail::c_str(prompt, "the prompt");
@@ -2023,65 +2069,75 @@ inline Job<Generation> Client::job_generate(const std::string& prompt, const std
 
 // --- jobs: futures ---
 
-inline std::future<TaskInfo> Client::get_task_status_async(const std::string& task_id, JobQueue& queue) const {
+inline std::future<TaskInfo> Client::get_task_status_async(const std::string& task_id,
+                                                           JobQueue& queue) const {
     return detail::submit_detached(job_get_task_status(task_id), queue);
 }
 
-inline std::future<std::string> Client::create_task_async(const std::string& prompt, JobQueue& queue) const {
+inline std::future<std::string> Client::create_task_async(const std::string& prompt,
+                                                          JobQueue& queue) const {
     return detail::submit_detached(job_create_task(prompt), queue);
 }
 
-inline std::future<std::string> Client::create_task_async(const std::string& prompt, const CreateOptions& options,
+inline std::future<std::string> Client::create_task_async(const std::string& prompt,
+                                                          const CreateOptions& options,
                                                           JobQueue& queue) const {
     return detail::submit_detached(job_create_task(prompt, options), queue);
 }
 
-inline std::future<TaskInfo> Client::wait_for_task_async(const std::string& task_id, JobQueue& queue) const {
+inline std::future<TaskInfo> Client::wait_for_task_async(const std::string& task_id,
+                                                         JobQueue& queue) const {
     return detail::submit_detached(job_wait_for_task(task_id), queue);
 }
 
-inline std::future<TaskInfo> Client::wait_for_task_async(const std::string& task_id, const WaitOptions& options,
+inline std::future<TaskInfo> Client::wait_for_task_async(const std::string& task_id,
+                                                         const WaitOptions& options,
                                                          JobQueue& queue) const {
     return detail::submit_detached(job_wait_for_task(task_id, options), queue);
 }
 
 inline std::future<std::vector<std::uint8_t>> Client::download_audio_async(std::int64_t run_id,
-                                                                          JobQueue& queue) const {
+                                                                           JobQueue& queue) const {
     return detail::submit_detached(job_download_audio(run_id), queue);
 }
 
-inline std::future<std::uint64_t> Client::save_audio_async(std::int64_t run_id, const std::string& path,
+inline std::future<std::uint64_t> Client::save_audio_async(std::int64_t run_id,
+                                                           const std::string& path,
                                                            JobQueue& queue) const {
     return detail::submit_detached(job_save_audio(run_id, path), queue);
 }
 
-inline std::future<std::string> Client::get_audio_url_async(std::int64_t run_id, JobQueue& queue) const {
+inline std::future<std::string> Client::get_audio_url_async(std::int64_t run_id,
+                                                            JobQueue& queue) const {
     return detail::submit_detached(job_get_audio_url(run_id), queue);
 }
 
-inline std::future<std::vector<AudioUrl>> Client::get_audio_urls_async(const std::vector<std::int64_t>& run_ids,
-                                                                       JobQueue& queue) const {
+inline std::future<std::vector<AudioUrl>> Client::get_audio_urls_async(
+    const std::vector<std::int64_t>& run_ids, JobQueue& queue) const {
     return detail::submit_detached(job_get_audio_urls(run_ids), queue);
 }
 
-inline std::future<std::vector<TaskResult>> Client::get_task_statuses_async(const std::vector<std::string>& task_ids,
-                                                                            JobQueue& queue) const {
+inline std::future<std::vector<TaskResult>> Client::get_task_statuses_async(
+    const std::vector<std::string>& task_ids, JobQueue& queue) const {
     return detail::submit_detached(job_get_task_statuses(task_ids), queue);
 }
 
-inline std::future<std::vector<TaskResult>> Client::get_task_statuses_async(const std::vector<std::string>& task_ids,
-                                                                            std::uint32_t max_connections,
-                                                                            JobQueue& queue) const {
+inline std::future<std::vector<TaskResult>> Client::get_task_statuses_async(
+    const std::vector<std::string>& task_ids, std::uint32_t max_connections,
+    JobQueue& queue) const {
     return detail::submit_detached(job_get_task_statuses(task_ids, max_connections), queue);
 }
 
-inline std::future<Generation> Client::generate_async(const std::string& prompt, const std::string& path,
+inline std::future<Generation> Client::generate_async(const std::string& prompt,
+                                                      const std::string& path,
                                                       JobQueue& queue) const {
     return detail::submit_detached(job_generate(prompt, path), queue);
 }
 
-inline std::future<Generation> Client::generate_async(const std::string& prompt, const std::string& path,
-                                                      const CreateOptions& create, const WaitOptions& wait,
+inline std::future<Generation> Client::generate_async(const std::string& prompt,
+                                                      const std::string& path,
+                                                      const CreateOptions& create,
+                                                      const WaitOptions& wait,
                                                       JobQueue& queue) const {
     return detail::submit_detached(job_generate(prompt, path, create, wait), queue);
 }

@@ -2,7 +2,8 @@
 # Installs what the tests need beyond Rust, a C compiler, make, Python 3 and Node.js,
 # when it is missing, from Debian's packages: pkg-config and CMake (installing and
 # linking, the C++ suite), doxygen (the reference), clang-format (the C++ style
-# check). Idempotent: it does nothing when everything is present. Run by `make test`
+# check), valgrind (the C++ suite's leak check) and python3-venv (the wheel's
+# tests). Idempotent: it does nothing when everything is present. Run by `make test`
 # and CI. Extra Debian packages can be asked for as arguments (the benchmark asks
 # for libcurl).
 #
@@ -15,6 +16,9 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v doxygen >/dev/null 2>&1 || need+=(doxygen)
 command -v clang-format >/dev/null 2>&1 || need+=(clang-format)
+command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+# The Python package is tested in a fresh virtualenv (Debian splits venv out).
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 for package in "$@"; do
     dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
 done

@@ -4,18 +4,18 @@
 //! pkg-config with libcamb.so, pkg-config --static with libcamb.a, and CMake's
 //! find_package (tests/cmake) with both imported targets. Also checked: the files and
 //! links, metadata that agrees with Cargo.toml and rustc, the CMake version rule,
-//! DESTDIR staging and uninstall.
+//! DESTDIR staging and uninstall, a man page per function of camb.h among the files
+//! (doxygen builds them: without it, a failure under CI and a SKIP line elsewhere).
 //!
 //! The install builds libcamb in release, reusing target/release when it is up to
 //! date (seconds); from nothing it compiles the dependencies in release once.
 //! CMake's part is skipped, with a SKIP line in the output, only when cmake is absent
-//! (scripts/setup.sh, run by `make test`, installs it).
+//! (scripts/setup.sh, run by `make test`, installs it), and fails instead under CI.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -48,16 +48,13 @@ fn work_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("install-test")
 }
 
-/// Prints past the test harness's capture, so that it shows in `cargo test`'s output.
-fn notice(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{text}");
-}
-
 /// A command with none of the loader settings `cargo test` gives its tests (its
-/// LD_LIBRARY_PATH reaches target/debug/deps, where the build tree's libcamb is).
+/// LD_LIBRARY_PATH reaches target/debug/deps, where the build tree's libcamb is),
+/// nor the variables that describe the test to cargo (see without_cargo_test_env).
 fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut command = Command::new(program);
     command.env_remove("LD_LIBRARY_PATH");
+    common::process::without_cargo_test_env(&mut command);
     command
 }
 
@@ -83,7 +80,7 @@ fn text(bytes: &[u8]) -> String {
 fn install_script(action: &str, settings: &[(&str, &Path)]) -> String {
     let mut command = command(Path::new(MANIFEST_DIR).join("scripts/install.sh"));
     command.arg(action).current_dir(MANIFEST_DIR);
-    for name in ["PREFIX", "DESTDIR", "LIBDIR", "INCLUDEDIR"] {
+    for name in ["PREFIX", "DESTDIR", "LIBDIR", "INCLUDEDIR", "MANDIR"] {
         command.env_remove(name);
     }
     for (name, value) in settings {
@@ -359,9 +356,10 @@ fn pkg_config_static_links_the_archive() {
 #[test]
 fn cmake_find_package_links_both_imported_targets() {
     if !cmake_available() {
-        notice(
-            "SKIP install::cmake_find_package_links_both_imported_targets: cmake is not \
-             installed (scripts/setup.sh installs it; `make test` runs that)",
+        common::skip_without_tool(
+            "cmake",
+            "install::cmake_find_package_links_both_imported_targets",
+            "scripts/setup.sh",
         );
         return;
     }
@@ -408,9 +406,10 @@ fn cmake_find_package_links_both_imported_targets() {
 #[test]
 fn the_cmake_version_file_follows_the_abi_policy() {
     if !cmake_available() {
-        notice(
-            "SKIP install::the_cmake_version_file_follows_the_abi_policy: cmake is not \
-             installed (scripts/setup.sh installs it; `make test` runs that)",
+        common::skip_without_tool(
+            "cmake",
+            "install::the_cmake_version_file_follows_the_abi_policy",
+            "scripts/setup.sh",
         );
         return;
     }
@@ -483,6 +482,24 @@ fn the_cmake_version_file_follows_the_abi_policy() {
     );
 }
 
+/// The functions include/camb.h declares (a declaration starts at a line's first column,
+/// as tests/symbols.rs reads them), the header's static inline helpers among them.
+fn header_functions() -> Vec<String> {
+    let header = fs::read_to_string(Path::new(MANIFEST_DIR).join("include/camb.h")).unwrap();
+    header
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()) && !l.starts_with("typedef"))
+        .filter_map(|l| {
+            let before = &l[..l.find('(')?];
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            Some(before[start..].to_owned())
+        })
+        .filter(|name| name.starts_with("camb_"))
+        .collect()
+}
+
 fn bool_word(value: bool) -> &'static str {
     if value { "TRUE" } else { "FALSE" }
 }
@@ -528,7 +545,27 @@ fn destdir_stages_the_install_and_uninstall_removes_it() {
     if Path::new(MANIFEST_DIR).join("include/camb.hpp").is_file() {
         expected.insert("opt/camb/include/camb.hpp".to_owned());
     }
-    assert_eq!(files(&stage), expected);
+    // The man pages (scripts/docs.sh --man-only): one per function of camb.h, and camb.3.
+    let man3 = "opt/camb/share/man/man3/";
+    let (man, staged): (BTreeSet<String>, BTreeSet<String>) =
+        files(&stage).into_iter().partition(|f| f.starts_with(man3));
+    assert_eq!(staged, expected);
+    if common::tool_available("doxygen") {
+        let missing: Vec<String> = ["camb".to_owned()]
+            .into_iter()
+            .chain(header_functions())
+            .map(|f| format!("{man3}{f}.3"))
+            .filter(|page| !man.contains(page))
+            .collect();
+        assert!(missing.is_empty(), "man pages not installed: {missing:?}");
+    } else {
+        common::skip_without_tool(
+            "doxygen",
+            "install::destdir_stages_the_install_and_uninstall_removes_it (its man pages)",
+            "scripts/setup.sh",
+        );
+        assert!(man.is_empty(), "{man:?}");
+    }
 
     // The files name where they will be, not where they were staged.
     let pc = fs::read_to_string(stage.join(lib).join("pkgconfig/camb.pc")).unwrap();

@@ -12,6 +12,17 @@
 # reports the path cargo build uses, resolved by cargo's own rules. With --no-deps
 # it needs no network and takes a few tens of milliseconds.
 
+# A script run by a test inherits the variables cargo gives tests (CARGO_MANIFEST_DIR,
+# CARGO_PKG_NAME, ...). ring's build script asks cargo to rebuild it when they change,
+# so a release build made from a test and one made from a shell (or by maturin)
+# would undo each other, recompiling ring and everything above it each time. They
+# describe the test, not this build: they are not passed on.
+unset CARGO_MANIFEST_DIR CARGO_MANIFEST_PATH CARGO_MANIFEST_LINKS CARGO_CRATE_NAME \
+    CARGO_PRIMARY_PACKAGE CARGO_TARGET_TMPDIR CARGO_BIN_NAME OUT_DIR
+while read -r name; do
+    unset "$name"
+done < <(compgen -e | grep -E '^CARGO_(PKG|BIN_EXE|CFG)_' || true)
+
 TARGET_DIR=$("${CARGO:-cargo}" metadata --format-version 1 --no-deps |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p') || {
     echo "$0: cargo metadata failed: cannot tell where cargo builds" >&2

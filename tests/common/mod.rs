@@ -268,5 +268,34 @@ pub fn skip_without_tool(program: &str, test: &str, installed_by: &str) {
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
         panic!("{message}; CI is set, so a missing tool is a failure, not a skip");
     }
-    eprintln!("SKIP {message}");
+    // Past the test harness's capture (which takes only the print macros), so
+    // that it shows in `cargo test`'s output.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP {message}");
+}
+
+/// The one code block (```LANG ... ```) between `<!-- NAME -->` and `<!-- /NAME -->`
+/// in README.md: a snippet the tests run as written.
+pub fn readme_block(name: &str) -> String {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md reads");
+    let (open, close) = (format!("<!-- {name} -->"), format!("<!-- /{name} -->"));
+    assert_eq!(readme.matches(&open).count(), 1, "one {open} in README.md");
+    assert_eq!(
+        readme.matches(&close).count(),
+        1,
+        "one {close} in README.md"
+    );
+    let start = readme.find(&open).unwrap() + open.len();
+    let end = readme.find(&close).unwrap();
+    assert!(start < end, "{open} comes before {close}");
+    let block = readme[start..end].trim();
+    block
+        .strip_prefix("```")
+        .and_then(|b| b.split_once('\n'))
+        .and_then(|(_, b)| b.strip_suffix("```"))
+        .filter(|code| !code.contains("```"))
+        .unwrap_or_else(|| panic!("the {name} markers hold one code block, not:\n{block}"))
+        .to_owned()
 }

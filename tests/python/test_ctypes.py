@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """libcamb through ctypes: the C ABI as a non-C caller sees it.
 
-Every function, structure and callback type of camb.h is declared here and
-checked against the header; the workflow (create, wait with progress and
+Every function is declared from its prototype in camb.h (read by
+camb_header.py, mapped to ctypes by C type); structures and callback types are
+mirrored here and checked against the header; the workflow (create, wait with progress and
 cancellation, download through a callback, save, URLs, batches, generate) runs
 against the emulator, blocking (each call with its cancel token) and as jobs
 (made by camb_client_job_*, started by camb_job_submit, handed back by a
@@ -37,10 +38,9 @@ import time
 import unittest
 import urllib.request
 
-# The header's parser is the one that writes camb.py's prototypes
-# (scripts/python_abi.py): one reading of camb.h for both.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
-from python_abi import header_declarations, normalize_c_type, strip_c_comments  # noqa: E402
+# camb.h's prototypes, read by the parser next to this file.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from camb_header import header_declarations, normalize_c_type, strip_c_comments  # noqa: E402
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -196,151 +196,10 @@ NO_FINALIZER = FINALIZER_FN()
 # when not C23/C++), so they are c_uint32 here.
 camb_result = c_uint32
 
-# Every function in camb.h: name -> (restype, argtypes). The header test below
-# fails if camb.h declares a function missing here, or if the types disagree,
-# so a new C function cannot ship without its Python declaration.
-SIGNATURES = {
-    "camb_version": (c_char_p, []),
-    "camb_result_name": (c_char_p, [c_uint32]),
-    "camb_status_name": (c_char_p, [c_uint32]),
-    "camb_status_is_final": (c_bool, [c_uint32]),
-    # Static or per-thread strings that are never NULL and never contain a NUL:
-    # c_char_p's conversion to bytes is what the caller wants.
-    "camb_last_error": (c_char_p, []),
-    "camb_last_http_status": (c_uint16, []),
-    "camb_string_free": (None, [OwnedStringPtr]),
-    "camb_client_builder_new": (BuilderPtr, []),
-    "camb_client_builder_set_api_key": (camb_result, [BuilderPtr, c_char_p]),
-    "camb_client_builder_set_base_url": (camb_result, [BuilderPtr, c_char_p]),
-    "camb_client_builder_set_timeout_ms": (camb_result, [BuilderPtr, c_uint64]),
-    "camb_client_builder_set_job_threads": (camb_result, [BuilderPtr, c_uint32]),
-    "camb_client_builder_set_log": (camb_result, [BuilderPtr, c_uint32, LOG_FN, c_void_p, FINALIZER_FN]),
-    "camb_client_builder_add_header": (camb_result, [BuilderPtr, c_char_p, c_char_p, c_bool]),
-    "camb_client_builder_set_max_retries": (camb_result, [BuilderPtr, c_uint32]),
-    "camb_client_builder_set_allow_insecure_http": (camb_result, [BuilderPtr, c_bool]),
-    "camb_client_builder_set_ca_bundle_file": (camb_result, [BuilderPtr, c_char_p]),
-    # Bytes, not a string: pass (c_uint8 * n).from_buffer_copy(pem).
-    "camb_client_builder_set_ca_bundle_pem": (camb_result, [BuilderPtr, POINTER(c_uint8), c_size_t]),
-    "camb_client_builder_set_proxy": (camb_result, [BuilderPtr, c_char_p]),
-    "camb_client_builder_build": (camb_result, [BuilderPtr, POINTER(ClientPtr)]),
-    "camb_client_builder_free": (None, [BuilderPtr]),
-    "camb_client_new": (camb_result, [c_char_p, POINTER(ClientPtr)]),
-    "camb_client_free": (None, [ClientPtr]),
-    # The blocking calls: each network call takes a cancel token (NULL: none).
-    "camb_client_get_task_status": (camb_result, [ClientPtr, c_char_p, TokenPtr, POINTER(TaskPtr)]),
-    # The accessors of a camb_task. A string read from an object with its
-    # length is c_void_p, read by that length (see CambWaitProgress).
-    "camb_task_result": (camb_result, [TaskPtr]),
-    "camb_task_error": (c_void_p, [TaskPtr, POINTER(c_size_t)]),
-    "camb_task_http_status": (c_uint16, [TaskPtr]),
-    "camb_task_id": (c_void_p, [TaskPtr, POINTER(c_size_t)]),
-    "camb_task_status": (c_uint32, [TaskPtr]),
-    "camb_task_status_text": (c_void_p, [TaskPtr, POINTER(c_size_t)]),
-    "camb_task_run_id": (c_bool, [TaskPtr, POINTER(c_int64)]),
-    "camb_task_exception_reason": (c_void_p, [TaskPtr, POINTER(c_size_t)]),
-    "camb_task_message": (c_void_p, [TaskPtr, POINTER(c_size_t)]),
-    "camb_task_free": (None, [TaskPtr]),
-    "camb_task_list_len": (c_size_t, [TaskListPtr]),
-    "camb_task_list_get": (TaskPtr, [TaskListPtr, c_size_t]),
-    "camb_task_list_free": (None, [TaskListPtr]),
-    "camb_create_options_init": (camb_result, [CreateOptionsPtr, c_size_t]),
-    "camb_client_create_task": (
-        camb_result,
-        [ClientPtr, c_char_p, CreateOptionsPtr, TokenPtr, POINTER(OwnedStringPtr), POINTER(c_size_t)],
-    ),
-    "camb_wait_options_init": (camb_result, [WaitOptionsPtr, c_size_t]),
-    "camb_client_wait_for_task": (
-        camb_result,
-        [ClientPtr, c_char_p, WaitOptionsPtr, TokenPtr, PROGRESS_FN, c_void_p, POINTER(TaskPtr)],
-    ),
-    "camb_client_download_audio": (
-        camb_result,
-        [ClientPtr, c_int64, TokenPtr, WRITE_FN, c_void_p, POINTER(c_uint64)],
-    ),
-    "camb_client_save_audio": (camb_result, [ClientPtr, c_int64, c_char_p, TokenPtr, POINTER(c_uint64)]),
-    "camb_client_get_audio_url": (
-        camb_result,
-        [ClientPtr, c_int64, TokenPtr, POINTER(OwnedStringPtr), POINTER(c_size_t)],
-    ),
-    "camb_client_get_audio_urls": (
-        camb_result,
-        [ClientPtr, POINTER(c_int64), c_size_t, TokenPtr, POINTER(AudioUrlListPtr)],
-    ),
-    "camb_audio_url_list_len": (c_size_t, [AudioUrlListPtr]),
-    "camb_audio_url_list_get": (c_void_p, [AudioUrlListPtr, c_size_t, POINTER(c_int64), POINTER(c_size_t)]),
-    "camb_audio_url_list_free": (None, [AudioUrlListPtr]),
-    "camb_client_get_task_statuses": (
-        camb_result,
-        [ClientPtr, POINTER(c_char_p), c_size_t, c_uint32, TokenPtr, POINTER(TaskListPtr)],
-    ),
-    "camb_client_generate": (
-        camb_result,
-        [
-            ClientPtr,
-            c_char_p,
-            CreateOptionsPtr,
-            WaitOptionsPtr,
-            c_char_p,
-            TokenPtr,
-            PROGRESS_FN,
-            c_void_p,
-            POINTER(TaskPtr),
-            POINTER(c_uint64),
-        ],
-    ),
-    # Jobs: each constructor makes a job and starts nothing; camb_job_submit
-    # starts it, and its queue hands it back.
-    "camb_client_job_get_task_status": (camb_result, [ClientPtr, c_char_p, POINTER(JobPtr)]),
-    "camb_client_job_create_task": (camb_result, [ClientPtr, c_char_p, CreateOptionsPtr, POINTER(JobPtr)]),
-    "camb_client_job_wait_for_task": (camb_result, [ClientPtr, c_char_p, WaitOptionsPtr, POINTER(JobPtr)]),
-    "camb_client_job_download_audio": (camb_result, [ClientPtr, c_int64, POINTER(JobPtr)]),
-    "camb_client_job_save_audio": (camb_result, [ClientPtr, c_int64, c_char_p, POINTER(JobPtr)]),
-    "camb_client_job_get_audio_url": (camb_result, [ClientPtr, c_int64, POINTER(JobPtr)]),
-    "camb_client_job_get_audio_urls": (camb_result, [ClientPtr, POINTER(c_int64), c_size_t, POINTER(JobPtr)]),
-    "camb_client_job_get_task_statuses": (
-        camb_result,
-        [ClientPtr, POINTER(c_char_p), c_size_t, c_uint32, POINTER(JobPtr)],
-    ),
-    "camb_client_job_generate": (
-        camb_result,
-        [ClientPtr, c_char_p, CreateOptionsPtr, WaitOptionsPtr, c_char_p, POINTER(JobPtr)],
-    ),
-    "camb_job_submit": (camb_result, [JobPtr, QueuePtr, c_void_p]),
-    # The accessors of a job. What they return (its task, its list, its audio,
-    # its strings) belongs to the job: read it before camb_job_free, never free it alone.
-    "camb_job_get_kind": (c_uint32, [JobPtr]),
-    "camb_job_get_state": (c_uint32, [JobPtr]),
-    "camb_job_result": (camb_result, [JobPtr]),
-    "camb_job_error": (c_void_p, [JobPtr, POINTER(c_size_t)]),
-    "camb_job_http_status": (c_uint16, [JobPtr]),
-    "camb_job_task": (TaskPtr, [JobPtr]),
-    "camb_job_task_list": (TaskListPtr, [JobPtr]),
-    "camb_job_task_id": (c_void_p, [JobPtr, POINTER(c_size_t)]),
-    "camb_job_bytes": (c_uint64, [JobPtr]),
-    # Bytes with a length, like text with one: c_void_p, read by the length.
-    "camb_job_audio": (c_void_p, [JobPtr, POINTER(c_size_t)]),
-    "camb_job_audio_url": (c_void_p, [JobPtr, POINTER(c_size_t)]),
-    "camb_job_audio_url_list": (AudioUrlListPtr, [JobPtr]),
-    "camb_job_polls": (c_uint32, [JobPtr]),
-    "camb_job_task_status": (c_uint32, [JobPtr]),
-    "camb_job_user_data": (c_void_p, [JobPtr]),
-    "camb_job_cancel": (camb_result, [JobPtr]),
-    "camb_job_free": (None, [JobPtr]),
-    "camb_queue_new": (camb_result, [POINTER(QueuePtr)]),
-    # A descriptor on Unix, a SOCKET on Windows: a signed, pointer-sized ptrdiff_t.
-    "camb_queue_fd": (c_ssize_t, [QueuePtr]),
-    "camb_queue_pop": (camb_result, [QueuePtr, POINTER(c_uint32), POINTER(JobPtr)]),
-    "camb_queue_wait": (camb_result, [QueuePtr, c_uint32, POINTER(c_uint32), POINTER(JobPtr)]),
-    "camb_queue_free": (None, [QueuePtr]),
-    "camb_cancel_token_new": (TokenPtr, []),
-    "camb_cancel_token_cancel": (camb_result, [TokenPtr]),
-    "camb_cancel_token_reset": (camb_result, [TokenPtr]),
-    "camb_cancel_token_is_cancelled": (c_bool, [TokenPtr]),
-    "camb_cancel_token_free": (None, [TokenPtr]),
-}
-
-# How each C type spelled in camb.h maps to ctypes; used to check SIGNATURES
-# against the header. A type missing here fails the test with its spelling.
+# How each C type spelled in camb.h maps to ctypes: every function's restype and
+# argtypes are made from its prototype in camb.h with this table (see
+# ctypes_signature), so no function is declared by hand. A type missing here fails
+# the header test with its spelling.
 C_TYPES = {
     "void": None,
     "bool": c_bool,
@@ -406,6 +265,15 @@ C_TYPES = {
 # The same for a callback's `const char *` parameter followed by a `size_t`
 # (camb_log_fn's line).
 TEXT_WITH_LENGTH = c_void_p
+
+
+def ctypes_signature(c_return, c_params):
+    """(restype, argtypes) of a prototype in camb.h, spelled as camb.h spells it."""
+    restype = C_TYPES[c_return]
+    if c_return in ("const char *", "const uint8_t *") and c_params and c_params[-1] == "size_t *":
+        restype = TEXT_WITH_LENGTH
+    return restype, [C_TYPES[spelling] for spelling in c_params]
+
 
 # The same for structure fields, where strings libcamb hands out are c_void_p
 # (see CambWaitProgress).
@@ -522,6 +390,8 @@ def require_env(name):
 
 
 lib = None
+# name -> (restype, argtypes), from camb.h's prototypes (setUpModule).
+SIGNATURES = {}
 BASE_URL = None
 API_KEY = None
 HEADER_TEXT = None
@@ -530,17 +400,21 @@ CARGO_TOML_TEXT = None
 
 def setUpModule():
     global lib, BASE_URL, API_KEY, HEADER_TEXT, CARGO_TOML_TEXT
+    with open(require_env("CAMB_HEADER"), encoding="utf-8") as f:
+        # The header's static inline helpers (camb_*_options_default) are not the
+        # library's: an FFI calls camb_*_options_init instead (see options_default).
+        HEADER_TEXT = f.read().split("#ifndef CAMB_H_DEFAULTS")[0]
     lib = ctypes.CDLL(require_env("CAMB_LIB"))
+    for name, (c_return, c_params) in header_declarations(HEADER_TEXT).items():
+        # A spelling missing from C_TYPES is reported by the header test.
+        if all(spelling in C_TYPES for spelling in [c_return, *c_params]):
+            SIGNATURES[name] = ctypes_signature(c_return, c_params)
     for name, (restype, argtypes) in SIGNATURES.items():
         function = getattr(lib, name)  # AttributeError names a missing export
         function.restype = restype
         function.argtypes = argtypes
     BASE_URL = require_env("CAMB_TEST_BASE_URL").rstrip("/")
     API_KEY = require_env("CAMB_TEST_API_KEY")
-    with open(require_env("CAMB_HEADER"), encoding="utf-8") as f:
-        # The header's static inline helpers (camb_*_options_default) are not the
-        # library's: an FFI calls camb_*_options_init instead (see options_default).
-        HEADER_TEXT = f.read().split("#ifndef CAMB_H_DEFAULTS")[0]
     with open(require_env("CAMB_CARGO_TOML"), encoding="utf-8") as f:
         CARGO_TOML_TEXT = f.read()
 
@@ -796,34 +670,27 @@ def wait_options_default():
 
 
 class HeaderTests(unittest.TestCase):
-    def test_every_header_function_has_a_declaration(self):
-        names = set(re.findall(r"\b(camb_\w+)\s*\(", strip_c_comments(HEADER_TEXT)))
-        self.assertGreaterEqual(len(names), 10, "found too few functions: is CAMB_HEADER camb.h?")
-        missing = sorted(names - SIGNATURES.keys())
-        self.assertEqual(missing, [], "functions in camb.h without argtypes/restype in SIGNATURES")
-
-    def test_no_declaration_for_a_function_the_header_lacks(self):
-        stale = sorted(SIGNATURES.keys() - header_declarations(HEADER_TEXT).keys())
-        self.assertEqual(stale, [], "SIGNATURES declares functions that camb.h does not")
-
-    def test_declarations_match_header_types(self):
+    def test_every_header_function_is_declared_from_its_prototype(self):
         declarations = header_declarations(HEADER_TEXT)
         # The prototype parser must see every name the simple scan sees.
         names = set(re.findall(r"\b(camb_\w+)\s*\(", strip_c_comments(HEADER_TEXT)))
+        self.assertGreaterEqual(len(names), 10, "found too few functions: is CAMB_HEADER camb.h?")
         self.assertEqual(set(declarations), names, "prototype parser missed a declaration")
         for name, (c_return, c_params) in declarations.items():
             with self.subTest(function=name):
-                self.assertIn(name, SIGNATURES, "camb.h declares it; add it to SIGNATURES")
                 for spelling in [c_return, *c_params]:
                     self.assertIn(spelling, C_TYPES, f"add C type {spelling!r} to C_TYPES")
-                restype, argtypes = SIGNATURES[name]
-                expected_restype = C_TYPES[c_return]
-                if c_return in ("const char *", "const uint8_t *") and c_params and c_params[-1] == "size_t *":
-                    expected_restype = TEXT_WITH_LENGTH
-                self.assertIs(restype, expected_restype, f"restype of {name}")
-                self.assertEqual(len(argtypes), len(c_params), f"parameter count of {name}")
-                for i, (declared, spelling) in enumerate(zip(argtypes, c_params)):
-                    self.assertIs(declared, C_TYPES[spelling], f"parameter {i} of {name} ({spelling})")
+                self.assertIn(name, SIGNATURES)
+                self.assertTrue(hasattr(lib, name), f"libcamb does not export {name}")
+
+    def test_text_returned_with_its_length_is_read_by_the_length(self):
+        # A pointer read by its length must not become c_char_p, which stops at
+        # the first NUL; static strings (names, the last error) may.
+        restype, argtypes = SIGNATURES["camb_task_error"]
+        self.assertIs(restype, TEXT_WITH_LENGTH)
+        self.assertIs(argtypes[-1], C_TYPES["size_t *"])
+        self.assertIs(SIGNATURES["camb_job_audio"][0], TEXT_WITH_LENGTH)
+        self.assertIs(SIGNATURES["camb_last_error"][0], c_char_p)
 
     def test_every_header_struct_has_a_mirror(self):
         code = strip_c_comments(HEADER_TEXT)

@@ -1,13 +1,20 @@
 'use strict';
 /**
- * Tests of camb.js against the emulator, with node's built-in runner:
+ * Tests of the libcamb package against the emulator, with node's built-in runner:
  *
- *   CAMB_LIB=/path/to/libcamb.so CAMB_TEST_BASE_URL=http://127.0.0.1:PORT \
- *   CAMB_TEST_API_KEY=camb-emulator-key node --test test.js
+ *   CAMB_TEST_BASE_URL=http://127.0.0.1:PORT CAMB_TEST_API_KEY=camb-emulator-key node --test test/
  *
- * tests/node_example.rs runs it from `cargo test`, with an in-process emulator
- * whose demo tasks are already final. The tests run one after another and plant
- * what they need through the emulator's key-less control API (/_emulator/*).
+ * They `require('libcamb')`: tests/node_package.rs copies them into a fresh
+ * project where the packed tarball (dist/libcamb-VERSION.tgz) is installed, and
+ * runs them there with an in-process emulator whose demo tasks are already
+ * final, so what is tested is the installed package with the libcamb.so it
+ * ships (CAMB_LIB unset). In bindings/node itself the name resolves to the
+ * package's own index.js (its `exports`), with the library copied in by
+ * scripts/package-node.sh or named by CAMB_LIB. CAMB_TEST_HEADER is camb.h
+ * (default: the repository's include/camb.h); CAMB_TEST_INSTALLED=1 says the
+ * package must be the installed one. The tests run one after another and
+ * plant what they need through the emulator's key-less control API
+ * (/_emulator/*).
  */
 
 const test = require('node:test');
@@ -17,18 +24,24 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
+const libcamb = require('libcamb');
 const {
-  Client, CambError, Result, Status, AudioType, JobKind, JobState, Event, LogLevel, version, optionsLayout,
-} = require('./camb');
-const koffi = require('koffi');
+  Client, CambError, LibraryLoadError, Result, Status, AudioType, JobKind, JobState, Event, LogLevel, version,
+  optionsLayout, bundledLibrary,
+} = libcamb;
+const packageJson = require('libcamb/package.json');
+// The package's folder, and the very koffi it loaded (koffi.stats() counts its callbacks).
+const packageDir = path.dirname(require.resolve('libcamb/package.json'));
+const koffi = require(require.resolve('koffi', { paths: [packageDir] }));
 
-for (const name of ['CAMB_LIB', 'CAMB_TEST_BASE_URL', 'CAMB_TEST_API_KEY']) {
+for (const name of ['CAMB_TEST_BASE_URL', 'CAMB_TEST_API_KEY']) {
   if (!process.env[name]) {
-    throw new Error(`${name} is not set: see the comment at the top of test.js`);
+    throw new Error(`${name} is not set: see the comment at the top of camb.test.js`);
   }
 }
 const baseUrl = process.env.CAMB_TEST_BASE_URL;
 const apiKey = process.env.CAMB_TEST_API_KEY;
+const headerPath = process.env.CAMB_TEST_HEADER || path.join(__dirname, '..', '..', '..', 'include', 'camb.h');
 
 function client(options = {}) {
   return new Client({ baseUrl, apiKey, timeoutMs: 10000, ...options });
@@ -152,8 +165,10 @@ test.afterEach(() => {
 // The library, its structs and constants, and the shape of the API
 // ---------------------------------------------------------------------------
 
-test('the library reports its version, 0.3', async () => {
+test("the library reports its version, the package's version", async () => {
   assert.match(version(), /^0\.3\.\d+/);
+  // The package is versioned as the libcamb it ships (Cargo.toml's version).
+  if (!process.env.CAMB_LIB) assert.equal(version(), packageJson.version);
   const c = client();
   try {
     assert.equal(c.libraryVersion, version());
@@ -175,8 +190,8 @@ test('the options structs declared for koffi have the size libcamb gives them', 
   }
 });
 
-test('camb.js declares the result codes, statuses, audio types, job kinds and states, events and log levels of camb.h', () => {
-  const header = fs.readFileSync(path.join(__dirname, '..', '..', 'include', 'camb.h'), 'utf8');
+test('the package declares the result codes, statuses, audio types, job kinds and states, events and log levels of camb.h', () => {
+  const header = fs.readFileSync(headerPath, 'utf8');
   const declared = (prefix) => {
     const values = {};
     for (const [, name, value] of header.matchAll(new RegExp(`^\\s*${prefix}([A-Z_]+) = (\\d+),`, 'gm'))) {
@@ -215,6 +230,200 @@ test('the nine operations are Promise methods, each with a blocking twin named .
     ];
     for (const promise of refused) await rejectsCamb(promise, Result.INVALID_PARAMETER, 0);
     assert.deepEqual(c._jobCounts, { started: 0, freed: 0, pending: 0 });
+  } finally {
+    await c.close();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// The package: the library it ships, CAMB_LIB, the environment, its types
+// ---------------------------------------------------------------------------
+
+test('the package loads the libcamb.so it ships, unless CAMB_LIB names another', async () => {
+  assert.equal(bundledLibrary, path.join(packageDir, 'native', `${process.platform}-${process.arch}`, 'libcamb.so'));
+  if (process.env.CAMB_TEST_INSTALLED === '1') {
+    // Installed from the tarball into node_modules: not the source tree.
+    assert.equal(path.basename(packageDir), 'libcamb');
+    assert.equal(path.basename(path.dirname(packageDir)), 'node_modules');
+    assert.equal(process.env.CAMB_LIB, undefined, 'CAMB_LIB would hide the bundled copy');
+    assert.ok(fs.statSync(bundledLibrary).isFile(), `${bundledLibrary} is missing`);
+  }
+  if (process.env.CAMB_LIB) return;
+  const c = client();
+  try {
+    assert.equal((await c.getTaskStatus('demo-success')).runId, 4242);
+  } finally {
+    await c.close();
+  }
+  // What the loader mapped is the bundled file itself.
+  const mapped = fs.readFileSync('/proc/self/maps', 'utf8').split('\n')
+    .map((line) => line.split(/\s+/).slice(5).join(' '))
+    .filter((file) => path.basename(file).startsWith('libcamb'));
+  assert.deepEqual([...new Set(mapped)], [fs.realpathSync(bundledLibrary)]);
+});
+
+test("CAMB_LIB naming a missing file: a LibraryLoadError with the path, CAMB_LIB, what to do and koffi's reason", async () => {
+  const missing = path.join(tmpDir, 'no-such-dir', 'libcamb.so');
+  const saved = process.env.CAMB_LIB;
+  process.env.CAMB_LIB = missing;
+  try {
+    for (const attempt of [() => new Client({ baseUrl, apiKey }), () => version()]) {
+      assert.throws(attempt, (e) => {
+        assert.ok(e instanceof LibraryLoadError, `not a LibraryLoadError: ${e}`);
+        assert.ok(e instanceof Error);
+        assert.equal(e.name, 'LibraryLoadError');
+        assert.equal(e.path, missing);
+        assert.equal(e.origin, 'CAMB_LIB');
+        assert.ok(e.message.includes(missing), e.message);
+        assert.match(e.message, /named by the environment variable CAMB_LIB/);
+        assert.match(e.message, /unset CAMB_LIB to use the copy bundled/);
+        // koffi's own reason, with the loader's words.
+        assert.ok(e.cause instanceof Error, 'koffi error as the cause');
+        assert.ok(e.message.includes(e.cause.message), e.message);
+        assert.match(e.message, /No such file/);
+        return true;
+      });
+    }
+    // A library that loads but is not libcamb: the C library this process runs on.
+    const libc = fs.readFileSync('/proc/self/maps', 'utf8').split('\n')
+      .map((line) => line.split(/\s+/).slice(5).join(' '))
+      .find((file) => path.basename(file) === 'libc.so.6');
+    if (libc !== undefined) {
+      process.env.CAMB_LIB = libc;
+      assert.throws(() => version(), (e) => {
+        assert.ok(e instanceof LibraryLoadError, `not a LibraryLoadError: ${e}`);
+        assert.equal(e.path, libc);
+        assert.ok(e.message.includes(`${libc}, named by the environment variable CAMB_LIB: it is not libcamb`), e.message);
+        assert.match(e.message, /camb_version/);
+        return true;
+      });
+    }
+    // options.library is used over CAMB_LIB, for that client.
+    if (fs.existsSync(bundledLibrary)) {
+      assert.equal(version(bundledLibrary), packageJson.version);
+      await client({ library: bundledLibrary }).close();
+    }
+  } finally {
+    if (saved === undefined) delete process.env.CAMB_LIB;
+    else process.env.CAMB_LIB = saved;
+  }
+});
+
+test('a package without its bundled copy says so, and what to do', () => {
+  // A copy of the package in a project of its own, with no native/ folder.
+  const app = path.join(tmpDir, 'no-native');
+  const copy = path.join(app, 'node_modules', 'libcamb');
+  fs.mkdirSync(copy, { recursive: true });
+  for (const file of ['index.js', 'package.json']) fs.copyFileSync(path.join(packageDir, file), path.join(copy, file));
+  fs.symlinkSync(path.dirname(require.resolve('koffi', { paths: [packageDir] })), path.join(app, 'node_modules', 'koffi'));
+  const env = { ...process.env };
+  delete env.CAMB_LIB;
+  const run = spawnSync(process.execPath, ['-e', `
+    try {
+      new (require('libcamb').Client)({ apiKey: 'k' });
+      console.log('{}');
+    } catch (e) {
+      console.log(JSON.stringify({ name: e.name, path: e.path, origin: e.origin, message: e.message }));
+    }
+  `], { cwd: app, env, encoding: 'utf8', timeout: 30000 });
+  assert.equal(run.status, 0, run.stderr);
+  const e = JSON.parse(run.stdout);
+  const expected = path.join(copy, 'native', `${process.platform}-${process.arch}`, 'libcamb.so');
+  assert.deepEqual([e.name, e.path, e.origin], ['LibraryLoadError', expected, 'bundled']);
+  assert.ok(e.message.includes(expected), e.message);
+  assert.match(e.message, /the copy bundled with the libcamb package \(CAMB_LIB is not set\)/);
+  assert.match(e.message, /reinstall it .* or set CAMB_LIB/);
+});
+
+test('new Client() with no options: libcamb takes CAMB_API_KEY and CAMB_BASE_URL from the environment', async () => {
+  const saved = { CAMB_API_KEY: process.env.CAMB_API_KEY, CAMB_BASE_URL: process.env.CAMB_BASE_URL };
+  const restore = () => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  process.env.CAMB_API_KEY = apiKey;
+  process.env.CAMB_BASE_URL = baseUrl;
+  try {
+    const c = new Client();
+    try {
+      assert.equal((await c.getTaskStatus('demo-success')).runId, 4242);
+      assert.equal(c.getTaskStatusSync('demo-error').runId, 4243);
+    } finally {
+      await c.close();
+    }
+    // Under the rules of a base URL that is set: an unusable one is refused when
+    // the client is built, in libcamb's words naming the variable.
+    process.env.CAMB_BASE_URL = 'not a url';
+    const refused = throwsCamb(() => new Client(), Result.INVALID_PARAMETER, 0);
+    assert.match(refused.message, /CAMB_BASE_URL/);
+    // What the client is given comes first.
+    const given = new Client({ baseUrl });
+    try {
+      assert.equal((await given.getTaskStatus('demo-success')).runId, 4242);
+    } finally {
+      await given.close();
+    }
+    process.env.CAMB_BASE_URL = baseUrl;
+    const wrong = new Client({ apiKey: 'not-the-key' });
+    try {
+      await rejectsCamb(wrong.getTaskStatus('demo-success'), Result.UNAUTHORIZED, 401);
+    } finally {
+      await wrong.close();
+    }
+    delete process.env.CAMB_API_KEY;
+    throwsCamb(() => new Client(), Result.MISSING_API_KEY, 0);
+  } finally {
+    restore();
+  }
+});
+
+test('index.d.ts ships with the package and declares every export and Client member', () => {
+  assert.equal(packageJson.types, 'index.d.ts');
+  const dts = fs.readFileSync(path.join(packageDir, packageJson.types), 'utf8');
+  for (const name of Object.keys(libcamb)) {
+    assert.match(dts, new RegExp(`^export declare (const|class|function) ${name}\\b`, 'm'), name);
+  }
+  const members = Object.getOwnPropertyNames(Client.prototype).filter((n) => n !== 'constructor' && !n.startsWith('_'));
+  for (const name of [...members, 'closed']) {
+    assert.match(dts, new RegExp(`^  (readonly )?${name}[(:]`, 'm'), `Client.${name}`);
+  }
+});
+
+test('every Promise method leaves the event loop free while its request is held', async () => {
+  const c = client();
+  const calls = {
+    getTaskStatus: () => c.getTaskStatus('demo-success'),
+    createTask: () => c.createTask('rain', { durationS: 1 }),
+    waitForTask: () => c.waitForTask('demo-success', quick),
+    downloadAudio: () => c.downloadAudio(4242),
+    saveAudio: () => c.saveAudio(4242, path.join(tmpDir, 'free-loop-save.wav')),
+    getAudioUrl: () => c.getAudioUrl(4242),
+    getAudioUrls: () => c.getAudioUrls([4242]),
+    getTaskStatuses: () => c.getTaskStatuses(['demo-success', 'demo-error']),
+    generate: () => c.generate('rain', path.join(tmpDir, 'free-loop-generate.wav'), { durationS: 1, ...quick }),
+  };
+  assert.deepEqual(Object.keys(calls).sort(), [...OPERATIONS].sort());
+  try {
+    for (const [name, call] of Object.entries(calls)) {
+      // The first API request of the call is held 300 ms by the emulator.
+      await control('faults', { path_prefix: '/text-to-sound', times: 1, delay_ms: 300 });
+      let ticks = 0;
+      const timer = setInterval(() => {
+        ticks += 1;
+      }, 10);
+      const started = Date.now();
+      try {
+        await call();
+      } finally {
+        clearInterval(timer);
+      }
+      assert.ok(Date.now() - started >= 250, `${name}: the delay fault was not applied`);
+      // A blocking call would have let no timer run meanwhile.
+      assert.ok(ticks >= 5, `${name}: only ${ticks} timer ticks ran while its request was held`);
+    }
+    allJobsFreed(c, OPERATIONS.length);
   } finally {
     await c.close();
   }
@@ -1030,18 +1239,24 @@ test('progress has one shape in every form: { polls, status, statusName }', asyn
       waitForTaskSync: [], waitForTask: [], generateSync: [], generate: [],
     };
     const collect = (name) => ({ ...quick, durationS: 1, progressIntervalMs: 10, onProgress: (p) => forms[name].push(p) });
-    c.waitForTaskSync(c.createTaskSync('wind [pending_ms:100]'), collect('waitForTaskSync'));
-    await c.waitForTask(await c.createTask('wind [pending_ms:100]'), collect('waitForTask'));
-    c.generateSync('wind [pending_ms:100]', path.join(tmpDir, 'shape-1.wav'), collect('generateSync'));
-    await c.generate('wind [pending_ms:100]', path.join(tmpDir, 'shape-2.wav'), collect('generate'));
+    c.waitForTaskSync(c.createTaskSync('wind [pending_ms:400]'), collect('waitForTaskSync'));
+    await c.waitForTask(await c.createTask('wind [pending_ms:400]'), collect('waitForTask'));
+    c.generateSync('wind [pending_ms:400]', path.join(tmpDir, 'shape-1.wav'), collect('generateSync'));
+    await c.generate('wind [pending_ms:400]', path.join(tmpDir, 'shape-2.wav'), collect('generate'));
+    // Each key with the type of its value, in order.
+    const shape = (p) => Object.entries(p).map(([key, value]) => `${key}: ${typeof value}`);
+    const withoutPolls = ({ polls, ...rest }) => rest;
     for (const [name, seen] of Object.entries(forms)) {
       assert.ok(seen.length >= 1, `${name} reported no progress`);
       for (const p of seen) {
-        assert.deepEqual(Object.keys(p), ['polls', 'status', 'statusName'], name);
-        assert.equal(typeof p.polls, 'number');
+        assert.deepEqual(shape(p), ['polls: number', 'status: number', 'statusName: string'], name);
+        assert.ok(Number.isInteger(p.polls) && p.polls >= 1, name);
         assert.equal(p.statusName, `CAMB_STATUS_${Object.keys(Status).find((k) => Status[k] === p.status)}`);
       }
-      assert.equal(seen[seen.length - 1].status, Status.SUCCESS, name);
+      // The same statuses, told the same way, whichever the form.
+      assert.deepEqual(statusChanges(seen), ['CAMB_STATUS_PENDING', 'CAMB_STATUS_SUCCESS'], name);
+      assert.deepEqual(withoutPolls(seen[0]), { status: Status.PENDING, statusName: 'CAMB_STATUS_PENDING' }, name);
+      assert.deepEqual(withoutPolls(seen[seen.length - 1]), { status: Status.SUCCESS, statusName: 'CAMB_STATUS_SUCCESS' }, name);
     }
   } finally {
     await c.close();
@@ -1226,7 +1441,7 @@ test('close cancels the running jobs: they reject with CANCELLED, and are freed'
 test('a pending job keeps Node alive; a client with none does not', () => {
   const file = path.join(tmpDir, 'alive.wav');
   const run = (body) => spawnSync(process.execPath, ['-e', `
-    const { Client } = require('./camb');
+    const { Client } = require('libcamb');
     const c = new Client({ baseUrl: ${JSON.stringify(baseUrl)}, apiKey: ${JSON.stringify(apiKey)} });
     ${body}
   `], { cwd: __dirname, encoding: 'utf8', timeout: 30000 });
@@ -1450,7 +1665,7 @@ test("the log function is released by libcamb's finalizer: on close, on a refuse
     if (saved !== undefined) process.env.CAMB_API_KEY = saved;
   }
   assert.equal(koffi.stats().callbacks, 0, 'the failed build did not release the log function');
-  // A log level libcamb refuses: it never takes the function, which camb.js releases itself.
+  // A log level libcamb refuses: it never takes the function, which the package releases itself.
   throwsCamb(() => client({ log: () => {}, logLevel: 9 }), Result.INVALID_PARAMETER, 0);
   assert.equal(koffi.stats().callbacks, 0);
   // Without a log, nothing is registered at all.
@@ -1487,7 +1702,7 @@ test('the log: close() while logging jobs run returns at once, and the client is
 test('the log cannot deadlock: batches, jobs started meanwhile, close; Node then exits', () => {
   // In a child process, with a time limit: a deadlock would hang it.
   const run = spawnSync(process.execPath, ['-e', `
-    const { Client } = require('./camb');
+    const { Client } = require('libcamb');
     let count = 0;
     const c = new Client({ baseUrl: ${JSON.stringify(baseUrl)}, apiKey: ${JSON.stringify(apiKey)},
                            jobThreads: 4, log: () => { count += 1; } });

@@ -1,35 +1,49 @@
 #!/usr/bin/env python3
-"""Tests of examples/python/camb.py against the emulator. Standard library only.
+"""Tests of the installed package ``libcamb`` against the emulator.
+
+The package under test is the one installed (from the wheel) into the Python
+that runs this file, never bindings/python/libcamb in the source tree: the
+first test fails if ``import libcamb`` found the source tree. No CAMB_LIB is
+needed: the library is the one in the package.
 
 The asyncio API (AsyncTests) is checked through libcamb's own functions: every
 job made is submitted to the loop's queue, comes back through it and is then
 freed exactly once (never freed while libcamb has it), each event loop uses one
 queue, and the process gains no thread per call.
 
-Driven by tests/python.rs (`cargo test -p camb-ffi --test python`), which starts
-the emulator and sets:
+Driven by tests/python.rs (`cargo test -p camb-ffi --test python`), which builds
+the wheel, installs it into a fresh virtualenv, starts the emulator and sets:
 
-  CAMB_LIB            absolute path to libcamb.so
   CAMB_TEST_BASE_URL  the emulator's base URL, e.g. http://127.0.0.1:PORT
   CAMB_TEST_API_KEY   a key the emulator accepts
 
-By hand, with `camb-emulator --pending-ms 0` running and those variables set:
-  python3 examples/python/test_camb.py -v
+By hand, with `camb-emulator --pending-ms 0` running, those variables set and
+the wheel installed (`pip install dist/libcamb-*.whl`):
+  python -m unittest discover -s bindings/python/tests -v
+or
+  python bindings/python/tests/test_libcamb.py -v
+
+TypingTests installs mypy (MYPY_VERSION, from PyPI) into that Python if it
+lacks it, and runs `mypy --strict` on a file using the package; set
+CAMB_TEST_SKIP_MYPY=1 to skip it where PyPI cannot be reached.
 """
 
 import asyncio
 import contextlib
-import ctypes.util
 import dataclasses
-import importlib.util
 import gc
+import importlib.util
 import io
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
+import textwrap
 import threading
 import time
 import unittest
@@ -37,14 +51,25 @@ import urllib.request
 import warnings
 import wave
 import weakref
+from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import libcamb
+import libcamb._aio
+import libcamb._library
+import libcamb._log
+from libcamb.camb import ffi
 
-import camb  # noqa: E402 - after the path is set
-
-ENV_VARS = ("CAMB_LIB", "CAMB_TEST_BASE_URL", "CAMB_TEST_API_KEY")
+ENV_VARS = ("CAMB_TEST_BASE_URL", "CAMB_TEST_API_KEY")
 BASE_URL = None
 API_KEY = None
+# mypy 2 runs on Python 3.10 or later; 1.19.1 is the last that runs on 3.9.
+MYPY_VERSION = "2.4.1" if sys.version_info >= (3, 10) else "1.19.1"
+
+HERE = Path(__file__).resolve().parent
+SOURCE_PACKAGE = HERE.parent / "libcamb"  # bindings/python/libcamb: must not be the one imported
+HEADER = HERE.parents[2] / "include" / "camb.h"  # in the source tree, when the suite runs from it
+PACKAGE_DIR = Path(libcamb.__file__).resolve().parent
+BUNDLED_LIBRARY = PACKAGE_DIR / "camb" / "libcamb.so"
 
 
 def setUpModule():
@@ -89,13 +114,18 @@ def client(**settings):
     settings.setdefault("base_url", BASE_URL)
     settings.setdefault("timeout_ms", 10000)
     settings.setdefault("max_retries", 0)
-    return camb.Client(**settings)
+    return libcamb.Client(**settings)
 
 
 def closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def address(ptr):
+    """A C pointer (cffi cdata) as an int; None for NULL."""
+    return None if ptr == ffi.NULL else int(ffi.cast("uintptr_t", ptr))
 
 
 def count_frees(handle_owner):
@@ -112,39 +142,50 @@ def count_frees(handle_owner):
     return frees
 
 
+@contextlib.contextmanager
+def environment(**values):
+    """Sets (a str) or unsets (None) environment variables for a block."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_python(code, env=None, cwd=None, timeout=60):
+    """Runs `code` in a child of this Python; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def child_env(**values):
+    """This process's environment without CAMB_* variables, plus `values`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMB_")}
+    env.update(values)
+    return env
+
+
+def package_sources():
+    """{module file name: source} of the installed package (not the generated camb/)."""
+    return {path.name: path.read_text(encoding="utf-8") for path in sorted(PACKAGE_DIR.glob("*.py"))}
+
+
 FAST = dict(initial_interval_ms=50, backoff_factor=1.0, max_interval_ms=50, deadline_ms=10000)
-
-
-def ctypes_suite():
-    """tests/python/test_ctypes.py as a module, for its header-checked declarations."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "python", "test_ctypes.py")
-    spec = importlib.util.spec_from_file_location("camb_test_ctypes", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def c_shape(t):
-    """What a ctypes type is to the C ABI, whatever Python class stands for it: a
-    pointer to a byte, an opaque handle or a string is "P"; a pointer to
-    anything else says what it points to; a structure, its fields; a function
-    pointer, its signature; a number, its ctypes code."""
-    if t is None:
-        return "void"
-    if isinstance(t, type) and issubclass(t, ctypes._CFuncPtr):
-        return ("F", c_shape(t._restype_), tuple(c_shape(a) for a in t._argtypes_))
-    if isinstance(t, type) and issubclass(t, ctypes._Pointer):
-        target = t._type_
-        if target in (ctypes.c_char, ctypes.c_uint8) or (
-            issubclass(target, ctypes.Structure) and not hasattr(target, "_fields_")
-        ):
-            return "P"
-        return ("P", c_shape(target))
-    if isinstance(t, type) and issubclass(t, ctypes.Structure):
-        return ("S", tuple((name, c_shape(ft)) for name, ft, *_ in t._fields_))
-    if t in (ctypes.c_void_p, ctypes.c_char_p):
-        return "P"
-    return t._type_
 
 
 class EmulatorTestCase(unittest.TestCase):
@@ -155,76 +196,186 @@ class EmulatorTestCase(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------
-# Loading and plain values
+# The package as installed, and where its library comes from
 # --------------------------------------------------------------------------
 
 
+class InstalledPackageTests(unittest.TestCase):
+    def test_the_installed_package_is_the_one_tested(self):
+        # Imported from this Python's site-packages (the wheel installed there),
+        # never from bindings/python in the source tree.
+        imported = Path(libcamb.__file__).resolve()
+        site_dirs = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
+        self.assertTrue(
+            any(site in imported.parents for site in site_dirs),
+            f"libcamb was imported from {imported}, not from this Python's site-packages {sorted(map(str, site_dirs))}",
+        )
+        self.assertNotEqual(imported.parent, SOURCE_PACKAGE.resolve(), "libcamb was imported from the source tree")
+        for module in (libcamb._aio, libcamb._library, libcamb._log):
+            self.assertEqual(Path(module.__file__).resolve().parent, PACKAGE_DIR)
+
+    def test_the_wheel_ships_the_library_its_declarations_and_py_typed(self):
+        self.assertTrue(BUNDLED_LIBRARY.is_file(), BUNDLED_LIBRARY)
+        self.assertTrue((PACKAGE_DIR / "camb" / "ffi.py").is_file())
+        self.assertTrue((PACKAGE_DIR / "py.typed").is_file(), "py.typed is not shipped: type checkers would ignore the types")
+        import libcamb.camb
+
+        self.assertIs(libcamb.camb.ffi, ffi)
+        self.assertEqual(Path(libcamb.camb.__file__).resolve().parent, PACKAGE_DIR / "camb")
+
+    def test_no_hand_written_copy_of_the_abi(self):
+        # Every C declaration comes from cffi's ffi, generated from camb.h when
+        # the wheel was built: no ctypes, no signature table, no struct mirrors.
+        for name, source in package_sources().items():
+            with self.subTest(module=name):
+                self.assertEqual(re.findall(r"(?m)^\s*(?:import ctypes|from ctypes)", source), [], "ctypes is used")
+                self.assertEqual(re.findall(r"argtypes|restype|_fields_|_PROTOTYPES|_SIGNATURES", source), [])
+                self.assertEqual(re.findall(r"ffi\.cdef\(", source), [], "a declaration written by hand")
+
+    def test_the_environment_is_read_by_libcamb_not_the_binding(self):
+        # CAMB_API_KEY and CAMB_BASE_URL are libcamb's to read (its builder,
+        # under set_api_key's and set_base_url's rules), not this package's.
+        for name, source in package_sources().items():
+            with self.subTest(module=name):
+                self.assertEqual(re.findall(r"(?:os\.environ|getenv)\W[^\n]*CAMB_(?:API_KEY|BASE_URL)", source), [])
+                self.assertIn("os.environ", package_sources()["_library.py"], "the check above looks for nothing")
+
+
 class ModuleTests(unittest.TestCase):
-    def test_library_from_environment(self):
-        self.assertIs(camb.load(), camb.load(), "loaded once")
-        self.assertRegex(camb.library_version(), r"^\d+\.\d+\.\d+")
+    def test_library_from_the_package(self):
+        with environment(CAMB_LIB=None):
+            lib = libcamb.load()
+            self.assertIs(libcamb.load(), lib, "loaded once")
+            self.assertEqual(Path(lib.path).resolve(), BUNDLED_LIBRARY.resolve())
+            self.assertRegex(libcamb.library_version(), r"^0\.3\.\d+")
+            self.assertEqual(ffi.string(lib.camb_version()).decode(), libcamb.library_version())
 
     def test_missing_library(self):
-        saved = os.environ["CAMB_LIB"]
-        os.environ["CAMB_LIB"] = "/nonexistent/libcamb.so"
-        try:
-            with self.assertRaises(OSError):
-                camb.load()
-            with self.assertRaises(OSError):
-                camb.Client(api_key="k")
-        finally:
-            os.environ["CAMB_LIB"] = saved
+        with environment(CAMB_LIB="/nonexistent/libcamb.so"):
+            for attempt in (libcamb.load, lambda: libcamb.Client(api_key="k"), libcamb.CancelToken):
+                with self.assertRaises(OSError) as caught:
+                    attempt()
+                # The error names the path tried and where it came from.
+                self.assertIn("/nonexistent/libcamb.so", str(caught.exception))
+                self.assertIn("CAMB_LIB", str(caught.exception))
+        with self.assertRaises(OSError) as caught:
+            libcamb.load("/nonexistent/other/libcamb.so")
+        self.assertIn("/nonexistent/other/libcamb.so", str(caught.exception))
+        self.assertIn("CAMB_LIB", str(caught.exception))
 
-    def test_library_from_a_path_argument(self):
-        saved = os.environ.pop("CAMB_LIB")
-        try:
-            lib = camb.load(saved)
-            self.assertIs(camb.load(saved), lib, "loaded once")
-            if ctypes.util.find_library("camb") is None:
-                # Neither CAMB_LIB nor a path, and nothing on the loader's path.
-                with self.assertRaisesRegex(OSError, "CAMB_LIB"):
-                    camb.load()
-            with camb.Client(api_key="k", library=saved) as c:
+    def test_library_from_a_path_argument_and_from_camb_lib(self):
+        with tempfile.TemporaryDirectory() as directory, environment(CAMB_LIB=None):
+            copy = os.path.join(directory, "libcamb-copy.so")
+            shutil.copyfile(BUNDLED_LIBRARY, copy)
+            lib = libcamb.load(copy)
+            self.assertIs(libcamb.load(copy), lib, "loaded once")
+            self.assertIsNot(lib, libcamb.load())
+            self.assertEqual(lib.path, copy)
+            with libcamb.Client(api_key=API_KEY, base_url=BASE_URL, library=copy) as c:
                 self.assertFalse(c.closed)
-        finally:
-            os.environ["CAMB_LIB"] = saved
+                self.assertIs(c._lib, lib)
+                # A token is of the library that made it: one of another is refused.
+                with libcamb.CancelToken() as other, libcamb.CancelToken(library=copy) as own:
+                    with self.assertRaisesRegex(ValueError, "same library="):
+                        c.get_task_status("demo-success", cancel=other)
+                    self.assertEqual(c.get_task_status("demo-success", cancel=own).run_id, 4242)
+            # CAMB_LIB wins over the package's library and over a path.
+            with environment(CAMB_LIB=copy):
+                self.assertIs(libcamb.load(), lib)
+                self.assertIs(libcamb.load("/nonexistent/libcamb.so"), lib)
+                with libcamb.Client(api_key="k") as c:
+                    self.assertIs(c._lib, lib)
+
+    def test_camb_lib_rescues_a_package_whose_library_does_not_load(self):
+        # A copy of the installed package whose libcamb.so is not a library:
+        # importing it still works (the declarations load without it), a client
+        # fails naming the path and CAMB_LIB, and CAMB_LIB names one that works.
+        with tempfile.TemporaryDirectory() as directory:
+            shutil.copytree(PACKAGE_DIR, os.path.join(directory, "libcamb"))
+            broken = Path(directory, "libcamb", "camb", "libcamb.so")
+            broken.write_bytes(b"not a shared library")
+            code = """
+                import libcamb
+                print(libcamb.__file__)
+                try:
+                    libcamb.Client(api_key="k")
+                except OSError as e:
+                    print("refused:", e)
+                else:
+                    print("built")
+            """
+            env = child_env(PYTHONPATH=directory)
+            refused = run_python(code, env=env)
+            self.assertEqual(refused.returncode, 0, refused.stderr)
+            self.assertTrue(refused.stdout.startswith(os.path.join(directory, "libcamb")), refused.stdout)
+            self.assertIn("refused:", refused.stdout)
+            self.assertIn(str(broken), refused.stdout)
+            self.assertIn("CAMB_LIB", refused.stdout)
+            rescued = run_python(code, env=dict(env, CAMB_LIB=str(BUNDLED_LIBRARY)))
+            self.assertEqual(rescued.returncode, 0, rescued.stderr)
+            self.assertIn("built", rescued.stdout)
 
     def test_values(self):
-        self.assertTrue(camb.Status.SUCCESS.is_final)
-        self.assertFalse(camb.Status.PENDING.is_final)
-        self.assertTrue(camb.Status.UNKNOWN.is_final)
-        self.assertEqual(camb.Status._from_c(99), camb.Status.UNKNOWN)
-        info = camb.TaskInfo(camb.Status.SUCCESS, "SUCCESS", 1)
+        self.assertTrue(libcamb.Status.SUCCESS.is_final)
+        self.assertFalse(libcamb.Status.PENDING.is_final)
+        self.assertTrue(libcamb.Status.UNKNOWN.is_final)
+        self.assertEqual(libcamb.Status._from_c(99), libcamb.Status.UNKNOWN)
+        info = libcamb.TaskInfo(libcamb.Status.SUCCESS, "SUCCESS", 1)
         with self.assertRaises(dataclasses.FrozenInstanceError):
             info.run_id = 2
-        self.assertEqual(int(camb.AudioType.MUSIC), 2)
-        ok = camb.TaskResult("t1", info=info)
+        self.assertEqual(int(libcamb.AudioType.MUSIC), 2)
+        ok = libcamb.TaskResult("t1", info=info)
         self.assertTrue(ok.ok)
         self.assertIs(ok.unwrap(), info)
-        error = camb.NotFound(404, "no such task", 404)
-        failed = camb.TaskResult("t2", error=error)
+        error = libcamb.NotFound(404, "no such task", 404)
+        failed = libcamb.TaskResult("t2", error=error)
         self.assertFalse(failed.ok)
-        with self.assertRaises(camb.NotFound) as caught:
+        with self.assertRaises(libcamb.NotFound) as caught:
             failed.unwrap()
         self.assertIs(caught.exception, error)
+        self.assertIs(libcamb.JobProgress, libcamb.Progress, "one Progress for the blocking and the async forms")
 
-    def test_options_mirrors_match_the_library(self):
-        # struct_size as libcamb's _default() sets it is the size of this module's
-        # mirror: the library reads exactly the fields the module writes.
-        lib = camb.load()
-        create = camb._options_default(lib, camb._CreateOptions, lib.camb_create_options_init)
-        wait = camb._options_default(lib, camb._WaitOptions, lib.camb_wait_options_init)
-        self.assertEqual(create.struct_size, ctypes.sizeof(camb._CreateOptions))
-        self.assertEqual(wait.struct_size, ctypes.sizeof(camb._WaitOptions))
-        self.assertEqual(camb._CreateOptions.struct_size.offset, 0)
-        self.assertEqual(camb._WaitOptions.struct_size.offset, 0)
+    def test_enums_are_camb_hs(self):
+        # Each enum has exactly camb.h's values, under camb.h's names.
+        for enum_class, c_type, prefix in (
+            (libcamb.Status, "enum camb_status", "CAMB_STATUS_"),
+            (libcamb.AudioType, "enum camb_audio_type", "CAMB_AUDIO_TYPE_"),
+            (libcamb.LogLevel, "enum camb_log_level", "CAMB_LOG_LEVEL_"),
+        ):
+            with self.subTest(enum=enum_class.__name__):
+                declared = {name[len(prefix) :]: value for name, value in ffi.typeof(c_type).relements.items()}
+                self.assertEqual({m.name: m.value for m in enum_class}, declared)
+
+    def test_declarations_are_camb_hs(self):
+        # cffi declared every function of camb.h (the header in the source tree,
+        # when the suite runs from it) with its C name, and the options structs
+        # as camb.h has them: the library takes them at that size.
+        lib = libcamb.load()
+        if HEADER.is_file():
+            header = HEADER.read_text(encoding="utf-8")
+            functions = set(re.findall(r"(?m)^[a-z_][a-z0-9_ ]*?[ *]\**(camb_[a-z0-9_]+)\(", header))
+            functions -= {"camb_create_options_default", "camb_wait_options_default"}  # static inline
+            self.assertGreater(len(functions), 80)
+            for name in sorted(functions):
+                with self.subTest(function=name):
+                    self.assertTrue(callable(getattr(lib, name)), name)
+        for c_type, init in (
+            ("camb_create_options", lib.camb_create_options_init),
+            ("camb_wait_options", lib.camb_wait_options_init),
+        ):
+            options = ffi.new(f"{c_type} *")
+            self.assertEqual(init(options, ffi.sizeof(c_type)), 0)
+            self.assertEqual(options.struct_size, ffi.sizeof(c_type))
+            self.assertEqual(ffi.offsetof(c_type, "struct_size"), 0)
+        for name in ("camb_progress_fn", "camb_write_fn", "camb_log_fn", "camb_finalizer_fn", "camb_wait_progress"):
+            self.assertTrue(ffi.typeof(name), name)
 
     def test_refuses_a_library_of_another_series(self):
-        real = camb.load()
+        real = libcamb.load()
 
         class OtherLibrary:
             def __init__(self, version):
-                self.version = version
+                self.version = ffi.new("char[]", version)
 
             def camb_version(self):
                 return self.version
@@ -235,20 +386,145 @@ class ModuleTests(unittest.TestCase):
         for version in (b"0.2.0", b"0.4.0", b"1.3.0", b"garbage"):
             with self.subTest(version=version):
                 with self.assertRaisesRegex(OSError, "written for libcamb 0.3.x"):
-                    camb._check_library(OtherLibrary(version), "libcamb.so")
-        camb._check_library(OtherLibrary(b"0.3.7"), "libcamb.so")  # a later patch is fine
+                    libcamb._library._check_library(OtherLibrary(version), "libcamb.so")
+        libcamb._library._check_library(OtherLibrary(b"0.3.7"), "libcamb.so")  # a later patch is fine
 
-    def test_declarations_match_the_checked_ones(self):
-        # tests/python/test_ctypes.py checks its declarations against camb.h;
-        # this module's must say the same, function for function: a wrong
-        # argument count or width corrupts memory silently through ctypes.
-        checked = ctypes_suite().SIGNATURES
-        self.assertEqual(sorted(camb._SIGNATURES), sorted(checked), "functions declared here vs in camb.h")
-        for name, (restype, argtypes) in camb._SIGNATURES.items():
-            with self.subTest(function=name):
-                want_restype, want_argtypes = checked[name]
-                self.assertEqual(c_shape(restype), c_shape(want_restype), "return type")
-                self.assertEqual([c_shape(t) for t in argtypes], [c_shape(t) for t in want_argtypes], "parameters")
+    def test_client_from_the_environment_alone(self):
+        # libcamb.Client() with just CAMB_API_KEY and CAMB_BASE_URL set: libcamb
+        # reads both (in a child, so that this process's environment stays as is).
+        code = """
+            import libcamb
+            with libcamb.Client() as client:
+                print(client.get_task_status("demo-success").run_id)
+        """
+        ran = run_python(code, env=child_env(CAMB_API_KEY=API_KEY, CAMB_BASE_URL=BASE_URL))
+        self.assertEqual((ran.returncode, ran.stdout.strip()), (0, "4242"), ran.stderr)
+        # Under set_base_url's rules: refused by libcamb, in its words.
+        code = """
+            import libcamb
+            try:
+                libcamb.Client()
+            except libcamb.InvalidArgument as e:
+                print(e.code, e.message)
+        """
+        ran = run_python(code, env=child_env(CAMB_API_KEY=API_KEY, CAMB_BASE_URL="ftp://127.0.0.1/"))
+        self.assertEqual(ran.returncode, 0, ran.stderr)
+        self.assertTrue(ran.stdout.startswith("2 "), ran.stdout)
+        self.assertIn("CAMB_BASE_URL", ran.stdout)
+        # An argument wins over the variable.
+        with environment(CAMB_BASE_URL="ftp://127.0.0.1/"), client() as c:
+            self.assertEqual(c.get_task_status("demo-success").run_id, 4242)
+
+
+# --------------------------------------------------------------------------
+# Typing: what a type checker makes of the installed package
+# --------------------------------------------------------------------------
+
+USAGE = '''
+import asyncio
+from typing import Dict, List, Optional
+
+import libcamb
+
+
+def show(progress: libcamb.Progress) -> Optional[bool]:
+    print(progress.polls, progress.status, progress.status_text, progress.done)
+    return progress.polls < 100
+
+
+def log(level: libcamb.LogLevel, line: str) -> None:
+    print(f"[{level}] {line}")
+
+
+async def main(client: libcamb.Client, task_id: str) -> List[libcamb.TaskInfo]:
+    info: libcamb.TaskInfo = await client.get_task_status_async(task_id)
+    made: libcamb.Generation = await client.generate_async("rain", "rain.wav", on_progress=show)
+    audio: bytes = await client.download_audio_async(made.info.run_id or 0)
+
+    async def slow(progress: libcamb.Progress) -> None:
+        await asyncio.sleep(0)
+
+    await client.wait_for_task_async(task_id, on_progress=slow)
+    print(info, audio[:4])
+    return list(await asyncio.gather(*(client.get_task_status_async(task_id) for _ in range(20))))
+
+
+with libcamb.Client(log=log, log_level="debug", headers={"traceparent": "00-x"}, secret_headers={b"x-k": b"v"}) as client:
+    info: libcamb.TaskInfo = client.get_task_status("demo-success")
+    status: libcamb.Status = info.status
+    run_id: Optional[int] = info.run_id
+    made: libcamb.Generation = client.generate("rain", "rain.wav", duration=5, audio_type="sound", on_progress=show)
+    results: List[libcamb.TaskResult] = client.get_task_statuses(["a", b"b"], max_connections=4)
+    first: libcamb.TaskInfo = results[0].unwrap()
+    urls: Dict[int, Optional[str]] = client.get_audio_urls([4242])
+    size: int = client.download_audio(4242, lambda chunk: None)
+    with libcamb.CancelToken() as token:
+        client.wait_for_task("t", cancel=token, on_progress=lambda p: p.polls < 3)
+    infos: List[libcamb.TaskInfo] = asyncio.run(main(client, "demo-success"))
+    try:
+        client.get_task_status("x")
+    except libcamb.TaskFailed as e:
+        final: Optional[libcamb.Status] = e.status
+    except libcamb.CambError as e:
+        code: int = e.code
+        http_status: int = e.http_status
+        words: str = e.message
+'''
+
+MISUSE = '''
+import libcamb
+
+with libcamb.Client() as client:
+    wrong: int = client.get_task_status("demo-success")
+    client.generate("rain", 5)
+    pending = client.get_task_status_async(42)
+'''
+
+
+class TypingTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if os.environ.get("CAMB_TEST_SKIP_MYPY") == "1":
+            raise unittest.SkipTest("CAMB_TEST_SKIP_MYPY=1")
+        if importlib.util.find_spec("mypy") is None:
+            installed = subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"mypy=={MYPY_VERSION}"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if installed.returncode != 0:
+                raise RuntimeError(f"pip could not install mypy=={MYPY_VERSION} (set CAMB_TEST_SKIP_MYPY=1 offline):\n{installed.stderr}")
+
+    def mypy(self, source):
+        # In a directory of its own, so that mypy finds libcamb where this
+        # Python does (site-packages), through py.typed.
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "usage.py")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(source)
+            return subprocess.run(
+                [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--python-executable", sys.executable, "usage.py"],
+                cwd=directory,
+                env=child_env(),
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+
+    def test_mypy_strict_accepts_a_usage_of_the_package(self):
+        checked = self.mypy(USAGE)
+        self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
+        self.assertIn("Success", checked.stdout)
+
+    def test_mypy_sees_the_packages_types(self):
+        # Not Any: each misuse is reported, with the package's own types.
+        checked = self.mypy(MISUSE)
+        self.assertEqual(checked.returncode, 1, checked.stdout + checked.stderr)
+        self.assertIn('expression has type "TaskInfo", variable has type "int"', checked.stdout)
+        self.assertIn('Argument 2 to "generate" of "Client" has incompatible type "int"', checked.stdout)
+        self.assertIn('Argument 1 to "get_task_status_async" of "Client" has incompatible type "int"', checked.stdout)
+        self.assertIn("Found 3 errors", checked.stdout)
 
 
 # --------------------------------------------------------------------------
@@ -262,7 +538,7 @@ class ErrorMappingTests(EmulatorTestCase):
             call()
         e = caught.exception
         self.assertIs(type(e), cls)
-        self.assertIsInstance(e, camb.CambError)
+        self.assertIsInstance(e, libcamb.CambError)
         self.assertEqual(e.code, code)
         self.assertEqual(e.http_status, http_status)
         self.assertTrue(e.message, "no message from camb_last_error()")
@@ -270,60 +546,67 @@ class ErrorMappingTests(EmulatorTestCase):
         return e
 
     def test_every_library_code_has_its_class(self):
-        lib = camb.load()
-        codes = [c for c in range(1, 1000) if lib.camb_result_name(c) != b"CAMB_RESULT_UNKNOWN_VALUE"]
+        lib = libcamb.load()
+
+        def name(code):
+            return ffi.string(lib.camb_result_name(code)).decode()
+
+        codes = [c for c in range(1, 1000) if name(c) != "CAMB_RESULT_UNKNOWN_VALUE"]
         self.assertIn(404, codes)
+        # The library's codes are camb.h's (but OK).
+        declared = ffi.typeof("enum camb_result").relements
+        self.assertEqual(sorted(codes), sorted(v for v in declared.values() if v != 0))
         for code in codes:
-            with self.subTest(code=code, name=lib.camb_result_name(code)):
-                e = camb.error_for(code, "words", 0)
-                self.assertIsNot(type(e), camb.CambError, "no class of its own")
+            with self.subTest(code=code, name=name(code)):
+                e = libcamb.error_for(code, "words", 0)
+                self.assertIsNot(type(e), libcamb.CambError, "no class of its own")
                 self.assertEqual(e.code, code)
-        self.assertIs(type(camb.error_for(12345, "new")), camb.CambError)
-        self.assertIs(type(camb.error_for(1, "null")), camb.InvalidArgument)
+        self.assertIs(type(libcamb.error_for(12345, "new")), libcamb.CambError)
+        self.assertIs(type(libcamb.error_for(1, "null")), libcamb.InvalidArgument)
 
     def test_not_found(self):
-        e = self.assert_error(camb.NotFound, 404, 404, lambda: self.client.get_task_status("no-such-task-77"))
+        e = self.assert_error(libcamb.NotFound, 404, 404, lambda: self.client.get_task_status("no-such-task-77"))
         self.assertIn("no-such-task-77", e.message)
 
     def test_unauthorized(self):
         secret = "wrong-key-Kx81qPz"
         with client(api_key=secret) as c:
-            e = self.assert_error(camb.Unauthorized, 401, 401, lambda: c.get_task_status("demo-success"))
+            e = self.assert_error(libcamb.Unauthorized, 401, 401, lambda: c.get_task_status("demo-success"))
         self.assertNotIn(secret, e.message)
 
     def test_invalid_argument(self):
-        e = self.assert_error(camb.InvalidArgument, 2, 0, lambda: self.client.get_task_status(""))
+        e = self.assert_error(libcamb.InvalidArgument, 2, 0, lambda: self.client.get_task_status(""))
         self.assertIsInstance(e, ValueError)
         self.assert_error(
-            camb.InvalidArgument, 2, 0, lambda: self.client.create_task("waves", duration=11, audio_type="sound")
+            libcamb.InvalidArgument, 2, 0, lambda: self.client.create_task("waves", duration=11, audio_type="sound")
         )
-        self.assert_error(camb.InvalidArgument, 2, 0, lambda: client(base_url="ftp://127.0.0.1/"))
-        self.assert_error(camb.InvalidArgument, 2, 0, lambda: client(timeout_ms=0))
+        self.assert_error(libcamb.InvalidArgument, 2, 0, lambda: client(base_url="ftp://127.0.0.1/"))
+        self.assert_error(libcamb.InvalidArgument, 2, 0, lambda: client(timeout_ms=0))
         self.assert_error(
-            camb.InvalidArgument, 2, 0, lambda: self.client.wait_for_task("demo-success", backoff_factor=0.5)
+            libcamb.InvalidArgument, 2, 0, lambda: self.client.wait_for_task("demo-success", backoff_factor=0.5)
         )
-        # Refused by the module itself, before C.
-        with self.assertRaises(camb.InvalidArgument):
+        # Refused by the package itself, before C.
+        with self.assertRaises(libcamb.InvalidArgument):
             self.client.get_task_status("a\0b")
-        with self.assertRaises(camb.InvalidArgument):
+        with self.assertRaises(libcamb.InvalidArgument):
             self.client.create_task("waves", duration=0)
-        with self.assertRaises(camb.InvalidArgument):
+        with self.assertRaises(libcamb.InvalidArgument):
             self.client.create_task("waves", audio_type="noise")
-        with self.assertRaises(camb.InvalidArgument):
+        with self.assertRaises(libcamb.InvalidArgument):
             self.client.get_audio_url(2**63)
         with self.assertRaises(TypeError):
             self.client.get_task_status(42)
 
     @unittest.skipIf("CAMB_API_KEY" in os.environ, "CAMB_API_KEY is set in this environment")
     def test_missing_api_key(self):
-        self.assert_error(camb.MissingApiKey, 3, 0, lambda: camb.Client(base_url=BASE_URL))
+        self.assert_error(libcamb.MissingApiKey, 3, 0, lambda: libcamb.Client(base_url=BASE_URL))
 
     def test_validation_error(self):
         e = self.assert_error(
-            camb.ValidationError,
+            libcamb.ValidationError,
             422,
             422,
-            lambda: self.client.create_task("a long symphony", duration=100000, audio_type=camb.AudioType.MUSIC),
+            lambda: self.client.create_task("a long symphony", duration=100000, audio_type=libcamb.AudioType.MUSIC),
         )
         self.assertIn("duration", e.message)
         self.assertIsInstance(e, ValueError)
@@ -332,47 +615,47 @@ class ErrorMappingTests(EmulatorTestCase):
         # The client's own timeout, against a server that answers late...
         control("/_emulator/faults", {"path_prefix": "/text-to-sound/", "times": 1, "delay_ms": 2000})
         with client(timeout_ms=300) as c:
-            self.assert_error(camb.Timeout, 101, 0, lambda: c.get_task_status("demo-success"))
+            self.assert_error(libcamb.Timeout, 101, 0, lambda: c.get_task_status("demo-success"))
         # ...and a wait's deadline.
         e = self.assert_error(
-            camb.Timeout, 101, 0, lambda: self.client.wait_for_task("demo-pending", **dict(FAST, deadline_ms=300))
+            libcamb.Timeout, 101, 0, lambda: self.client.wait_for_task("demo-pending", **dict(FAST, deadline_ms=300))
         )
         self.assertIn("PENDING", e.message)
 
     def test_cancelled(self):
         self.assert_error(
-            camb.Cancelled, 5, 0, lambda: self.client.wait_for_task("demo-pending", on_progress=lambda p: False, **FAST)
+            libcamb.Cancelled, 5, 0, lambda: self.client.wait_for_task("demo-pending", on_progress=lambda p: False, **FAST)
         )
-        self.assert_error(camb.Cancelled, 5, 0, lambda: self.client.download_audio(4242, lambda chunk: False))
+        self.assert_error(libcamb.Cancelled, 5, 0, lambda: self.client.download_audio(4242, lambda chunk: False))
 
     def test_connection_failed(self):
         with client(base_url=f"http://127.0.0.1:{closed_port()}") as c:
-            self.assert_error(camb.ConnectionFailed, 100, 0, lambda: c.get_task_status("demo-success"))
+            self.assert_error(libcamb.ConnectionFailed, 100, 0, lambda: c.get_task_status("demo-success"))
 
     def test_bad_response(self):
         fault(200, body="this is not JSON")
-        self.assert_error(camb.BadResponse, 102, 0, lambda: self.client.get_task_status("demo-success"))
+        self.assert_error(libcamb.BadResponse, 102, 0, lambda: self.client.get_task_status("demo-success"))
 
     def test_http_statuses(self):
         for status, cls, code in [
-            (400, camb.HttpError, 103),
-            (402, camb.PaymentRequired, 402),
-            (403, camb.Forbidden, 403),
-            (429, camb.RateLimited, 429),
-            (500, camb.ServerError, 500),
-            (503, camb.ServerError, 500),
+            (400, libcamb.HttpError, 103),
+            (402, libcamb.PaymentRequired, 402),
+            (403, libcamb.Forbidden, 403),
+            (429, libcamb.RateLimited, 429),
+            (500, libcamb.ServerError, 500),
+            (503, libcamb.ServerError, 500),
         ]:
             with self.subTest(status=status):
                 fault(status, body='{"detail":"planted failure"}')
                 e = self.assert_error(cls, code, status, lambda: self.client.get_task_status("demo-success"))
                 self.assertIn("planted failure", e.message)
         # A run that did not succeed: HTTP 400 behind HttpError.
-        self.assert_error(camb.HttpError, 103, 400, lambda: self.client.download_audio(4243, lambda chunk: None))
+        self.assert_error(libcamb.HttpError, 103, 400, lambda: self.client.download_audio(4243, lambda chunk: None))
 
     def test_file_error(self):
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "no-such-dir", "out.wav")
-            self.assert_error(camb.FileError, 7, 0, lambda: self.client.save_audio(4242, path))
+            self.assert_error(libcamb.FileError, 7, 0, lambda: self.client.save_audio(4242, path))
 
     def test_message_is_this_threads(self):
         # Two threads failing at once each get their own words.
@@ -381,7 +664,7 @@ class ErrorMappingTests(EmulatorTestCase):
         def fail(n):
             try:
                 self.client.get_task_status(f"missing-from-thread-{n}")
-            except camb.NotFound as e:
+            except libcamb.NotFound as e:
                 results[n] = e.message
 
         threads = [threading.Thread(target=fail, args=(n,)) for n in range(4)]
@@ -407,12 +690,12 @@ class FreeTests(EmulatorTestCase):
         """Replaces lib.<name> for this test; returns the list of its calls'
         first arguments as addresses (None for NULL). With fail=True the
         replacement raises instead of calling libcamb."""
-        lib = camb.load()
+        lib = libcamb.load()
         original = getattr(lib, name)
         calls = []
 
         def replacement(*args):
-            calls.append(ctypes.cast(args[0], ctypes.c_void_p).value if args else None)
+            calls.append(address(args[0]) if args else None)
             if fail:
                 raise RuntimeError(f"planted failure in {name}")
             return original(*args)
@@ -426,7 +709,7 @@ class FreeTests(EmulatorTestCase):
         self.assertEqual(self.client.get_task_status("demo-success").run_id, 4242)
         self.assertEqual(len(frees), 1)
         self.assertIsNotNone(frees[0], "the task was not freed")
-        with self.assertRaises(camb.NotFound):
+        with self.assertRaises(libcamb.NotFound):
             self.client.get_task_status("no-such-task")
         self.assertEqual(frees[1:], [None], "a failed call frees nothing but NULL")
 
@@ -445,10 +728,10 @@ class FreeTests(EmulatorTestCase):
 
     def test_task_of_a_wait(self):
         frees = self.watch("camb_task_free")
-        self.assertIs(self.client.wait_for_task("demo-error", **FAST).status, camb.Status.ERROR)
+        self.assertIs(self.client.wait_for_task("demo-error", **FAST).status, libcamb.Status.ERROR)
         self.assertEqual(len(frees), 1)
         self.assertIsNotNone(frees[0])
-        with self.assertRaises(camb.Cancelled):
+        with self.assertRaises(libcamb.Cancelled):
             self.client.wait_for_task("demo-pending", on_progress=lambda p: False, **FAST)
         self.assertEqual(frees[1:], [None])
 
@@ -459,7 +742,7 @@ class FreeTests(EmulatorTestCase):
             self.assertEqual(result.size, os.path.getsize(os.path.join(directory, "c.wav")))
             self.assertEqual(len(frees), 1)
             self.assertIsNotNone(frees[0])
-            with self.assertRaises(camb.TaskFailed):
+            with self.assertRaises(libcamb.TaskFailed):
                 self.client.generate("chimes [status:ERROR]", os.path.join(directory, "d.wav"), **FAST)
             self.assertEqual(frees[1:], [None])
 
@@ -471,7 +754,7 @@ class FreeTests(EmulatorTestCase):
         self.assertTrue(url.startswith(BASE_URL))
         self.assertEqual(len(frees), 2)
         self.assertTrue(all(frees), frees)
-        with self.assertRaises(camb.NotFound):
+        with self.assertRaises(libcamb.NotFound):
             self.client.get_audio_url(987654)
         self.assertEqual(frees[2:], [None])
 
@@ -522,7 +805,7 @@ class LifetimeTests(unittest.TestCase):
         self.assertEqual(len(frees), 1, "__del__ freed a closed client")
 
     def test_context_manager_closes_on_exception(self):
-        with self.assertRaises(camb.NotFound):
+        with self.assertRaises(libcamb.NotFound):
             with client() as c:
                 frees = count_frees(c)
                 c.get_task_status("no-such-task")
@@ -546,7 +829,7 @@ class LifetimeTests(unittest.TestCase):
         def waiter():
             try:
                 c.wait_for_task("demo-pending", on_progress=lambda p: polled.set(), **dict(FAST, deadline_ms=800))
-            except camb.CambError as e:
+            except libcamb.CambError as e:
                 outcome.append(e)
 
         thread = threading.Thread(target=waiter)
@@ -556,11 +839,11 @@ class LifetimeTests(unittest.TestCase):
         self.assertTrue(c.closed)
         self.assertEqual(frees, [], "freed while a wait was using it")
         thread.join(timeout=10)
-        self.assertEqual([type(e) for e in outcome], [camb.Timeout])
+        self.assertEqual([type(e) for e in outcome], [libcamb.Timeout])
         self.assertEqual(len(frees), 1, "not freed when the wait ended")
 
     def test_cancel_token_lifetime(self):
-        with camb.CancelToken() as token:
+        with libcamb.CancelToken() as token:
             frees = count_frees(token)
             self.assertFalse(token.cancelled)
             token.cancel()
@@ -572,7 +855,7 @@ class LifetimeTests(unittest.TestCase):
         self.assertEqual(len(frees), 1)
         with self.assertRaises(ValueError):
             token.cancel()
-        token = camb.CancelToken()
+        token = libcamb.CancelToken()
         frees = count_frees(token)
         del token
         gc.collect()
@@ -581,7 +864,7 @@ class LifetimeTests(unittest.TestCase):
     def test_failed_construction_does_not_leak_or_crash(self):
         for settings in ({"base_url": "not a url"}, {"max_retries": 11}, {"proxy": "ftp://127.0.0.1:21"}):
             with self.subTest(settings=settings):
-                with self.assertRaises(camb.InvalidArgument):
+                with self.assertRaises(libcamb.InvalidArgument):
                     client(**settings)
         gc.collect()
 
@@ -598,20 +881,20 @@ class WorkflowTests(EmulatorTestCase):
             duration=2,
             audio_type="sound",
             project_name="caf\u00e9",
-            project_description="from test_camb.py",
+            project_description="from test_libcamb.py",
             folder_id=12,
         )
         self.assertIsInstance(task_id, str)
         self.assertTrue(task_id)
         steps = []
         info = self.client.wait_for_task(task_id, on_progress=steps.append, **FAST)
-        self.assertIsInstance(info, camb.TaskInfo)
-        self.assertIs(info.status, camb.Status.SUCCESS)
+        self.assertIsInstance(info, libcamb.TaskInfo)
+        self.assertIs(info.status, libcamb.Status.SUCCESS)
         self.assertEqual(info.status_text, "SUCCESS")
         self.assertIsInstance(info.run_id, int)
         self.assertIsNone(info.exception_reason)
-        self.assertTrue(all(isinstance(s, camb.Progress) for s in steps))
-        self.assertEqual([s.status for s in steps if s.status_changed], [camb.Status.PENDING, camb.Status.SUCCESS])
+        self.assertTrue(all(isinstance(s, libcamb.Progress) for s in steps))
+        self.assertEqual([s.status for s in steps if s.status_changed], [libcamb.Status.PENDING, libcamb.Status.SUCCESS])
         self.assertEqual([s.polls for s in steps], list(range(1, len(steps) + 1)))
         self.assertTrue(steps[-1].done)
         self.assertEqual(steps[-1].next_poll_in_ms, 0)
@@ -658,39 +941,39 @@ class WorkflowTests(EmulatorTestCase):
                 on_progress=steps.append,
                 **FAST,
             )
-            self.assertIsInstance(result, camb.Generation)
+            self.assertIsInstance(result, libcamb.Generation)
             self.assertEqual((result.path, result.size), (path, os.path.getsize(path)))
-            self.assertIs(result.info.status, camb.Status.SUCCESS)
+            self.assertIs(result.info.status, libcamb.Status.SUCCESS)
             self.assertEqual(result.info, self.client.get_task_status(result.task_id))
             with wave.open(path, "rb") as w:
                 self.assertEqual((w.getnchannels(), w.getframerate(), w.getsampwidth()), (1, 22050, 2))
                 self.assertAlmostEqual(w.getnframes() / w.getframerate(), 2.0, delta=0.1)
             self.assertEqual(os.listdir(directory), ["rain.wav"])
         # Progress as for wait_for_task: every poll, on this thread.
-        self.assertTrue(all(isinstance(s, camb.Progress) for s in steps))
+        self.assertTrue(all(isinstance(s, libcamb.Progress) for s in steps))
         self.assertEqual([s.polls for s in steps], list(range(1, len(steps) + 1)))
-        self.assertEqual([s.status for s in steps if s.status_changed], [camb.Status.PENDING, camb.Status.SUCCESS])
+        self.assertEqual([s.status for s in steps if s.status_changed], [libcamb.Status.PENDING, libcamb.Status.SUCCESS])
         self.assertTrue(steps[-1].done)
         self.assertEqual(json.loads(recorded_requests("/text-to-sound")[0]["body"])["project_name"], "caf\u00e9")
 
     def test_generate_of_failing_tasks(self):
         with tempfile.TemporaryDirectory() as directory:
             for directive, status in [
-                ("ERROR", camb.Status.ERROR),
-                ("TIMEOUT", camb.Status.TIMEOUT),
-                ("PAYMENT_REQUIRED", camb.Status.PAYMENT_REQUIRED),
-                ("QUEUED_FOR_GPU", camb.Status.UNKNOWN),
+                ("ERROR", libcamb.Status.ERROR),
+                ("TIMEOUT", libcamb.Status.TIMEOUT),
+                ("PAYMENT_REQUIRED", libcamb.Status.PAYMENT_REQUIRED),
+                ("QUEUED_FOR_GPU", libcamb.Status.UNKNOWN),
             ]:
                 with self.subTest(status=directive):
                     path = os.path.join(directory, f"{directive}.wav")
-                    with self.assertRaises(camb.TaskFailed) as caught:
+                    with self.assertRaises(libcamb.TaskFailed) as caught:
                         self.client.generate(f"hiss [status:{directive}] [pending_ms:100]", path, **FAST)
                     e = caught.exception
                     self.assertEqual((e.code, e.http_status, e.status), (9, 0, status))
                     self.assertIn(directive, e.message)
             self.assertEqual(os.listdir(directory), [], "a failed generation left a file")
             # on_progress stops it, or raises through it, as for wait_for_task.
-            with self.assertRaises(camb.Cancelled):
+            with self.assertRaises(libcamb.Cancelled):
                 self.client.generate("hiss [pending_ms:60000]", os.path.join(directory, "x.wav"), on_progress=lambda p: False, **FAST)
             with self.assertRaises(KeyError):
                 self.client.generate("hiss [pending_ms:60000]", os.path.join(directory, "x.wav"), on_progress={}.__getitem__, **FAST)
@@ -698,15 +981,15 @@ class WorkflowTests(EmulatorTestCase):
 
     def test_generate_refuses_before_creating_a_task(self):
         with tempfile.TemporaryDirectory() as directory:
-            with self.assertRaises(camb.FileError):
+            with self.assertRaises(libcamb.FileError):
                 self.client.generate("waves", os.path.join(directory, "no-such-dir", "w.wav"))
-            with self.assertRaises(camb.FileError):
+            with self.assertRaises(libcamb.FileError):
                 self.client.generate("waves", directory)  # a directory
-            with self.assertRaises(camb.InvalidArgument):
+            with self.assertRaises(libcamb.InvalidArgument):
                 self.client.generate("waves", os.path.join(directory, "w.wav"), duration=11, audio_type="sound")
-            with self.assertRaises(camb.InvalidArgument):
+            with self.assertRaises(libcamb.InvalidArgument):
                 self.client.generate("", os.path.join(directory, "w.wav"))
-            with self.assertRaises(camb.InvalidArgument):
+            with self.assertRaises(libcamb.InvalidArgument):
                 self.client.generate("waves", os.path.join(directory, "w.wav"), backoff_factor=0.5)
             with self.assertRaises(TypeError):
                 self.client.generate("waves", os.path.join(directory, "w.wav"), on_progress=3)
@@ -722,22 +1005,22 @@ class WorkflowTests(EmulatorTestCase):
     def test_failed_save_leaves_nothing(self):
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "out.wav")
-            with self.assertRaises(camb.NotFound):
+            with self.assertRaises(libcamb.NotFound):
                 self.client.save_audio(987654, path)
             self.assertEqual(os.listdir(directory), [])
 
     def test_each_terminal_status(self):
         for directive, status, run_id, reason in [
-            ("SUCCESS", camb.Status.SUCCESS, True, None),
-            ("ERROR", camb.Status.ERROR, True, "PROCESSING_ERROR"),
-            ("TIMEOUT", camb.Status.TIMEOUT, False, None),
-            ("PAYMENT_REQUIRED", camb.Status.PAYMENT_REQUIRED, False, "PAYMENT_REQUIRED"),
-            ("QUEUED_FOR_GPU", camb.Status.UNKNOWN, False, None),
+            ("SUCCESS", libcamb.Status.SUCCESS, True, None),
+            ("ERROR", libcamb.Status.ERROR, True, "PROCESSING_ERROR"),
+            ("TIMEOUT", libcamb.Status.TIMEOUT, False, None),
+            ("PAYMENT_REQUIRED", libcamb.Status.PAYMENT_REQUIRED, False, "PAYMENT_REQUIRED"),
+            ("QUEUED_FOR_GPU", libcamb.Status.UNKNOWN, False, None),
         ]:
             with self.subTest(status=directive):
                 task_id = self.client.create_task(f"bells [status:{directive}] [pending_ms:150]")
                 pending = self.client.get_task_status(task_id)
-                self.assertIs(pending.status, camb.Status.PENDING)
+                self.assertIs(pending.status, libcamb.Status.PENDING)
                 self.assertFalse(pending.is_final)
                 self.assertIsNone(pending.run_id)
                 info = self.client.wait_for_task(task_id, **FAST)
@@ -752,7 +1035,7 @@ class WorkflowTests(EmulatorTestCase):
     def test_many_statuses_at_once(self):
         ids = ["demo-success", "no-such-task-55", "", "a\0b", "demo-error", b"demo-pending"]
         results = self.client.get_task_statuses(ids, max_connections=2)
-        self.assertTrue(all(isinstance(r, camb.TaskResult) for r in results))
+        self.assertTrue(all(isinstance(r, libcamb.TaskResult) for r in results))
         self.assertEqual(
             [r.task_id for r in results],
             ["demo-success", "no-such-task-55", "", "a\0b", "demo-error", "demo-pending"],
@@ -761,27 +1044,27 @@ class WorkflowTests(EmulatorTestCase):
         for r in results:
             self.assertEqual(r.info is None, r.error is not None, r)
 
-        self.assertEqual(results[0].info, camb.TaskInfo(camb.Status.SUCCESS, "SUCCESS", 4242))
+        self.assertEqual(results[0].info, libcamb.TaskInfo(libcamb.Status.SUCCESS, "SUCCESS", 4242))
         # Each failure is its own, with its code, words and HTTP status.
         not_found = results[1].error
-        self.assertIs(type(not_found), camb.NotFound)
+        self.assertIs(type(not_found), libcamb.NotFound)
         self.assertEqual((not_found.code, not_found.http_status), (404, 404))
         self.assertIn("no-such-task-55", not_found.message)
-        with self.assertRaises(camb.NotFound):
+        with self.assertRaises(libcamb.NotFound):
             results[1].unwrap()
         empty = results[2].error  # refused by libcamb, for this entry only
-        self.assertIs(type(empty), camb.InvalidArgument)
+        self.assertIs(type(empty), libcamb.InvalidArgument)
         self.assertEqual((empty.code, empty.http_status), (2, 0))
         self.assertRegex(empty.message, "task[ _]id")
-        with_nul = results[3].error  # refused by the module, for this entry only
-        self.assertIs(type(with_nul), camb.InvalidArgument)
+        with_nul = results[3].error  # refused by the package, for this entry only
+        self.assertIs(type(with_nul), libcamb.InvalidArgument)
         self.assertIn("NUL", with_nul.message)
         self.assertEqual(
             (results[4].info.status, results[4].info.run_id, results[4].info.exception_reason),
-            (camb.Status.ERROR, 4243, "PROCESSING_ERROR"),
+            (libcamb.Status.ERROR, 4243, "PROCESSING_ERROR"),
         )
         self.assertEqual(results[4].unwrap().message, "The audio model failed to render this prompt")
-        self.assertEqual((results[5].info.status, results[5].info.run_id), (camb.Status.PENDING, None))
+        self.assertEqual((results[5].info.status, results[5].info.run_id), (libcamb.Status.PENDING, None))
 
     def test_many_statuses_edge_cases(self):
         self.assertEqual(self.client.get_task_statuses([]), [])
@@ -789,19 +1072,19 @@ class WorkflowTests(EmulatorTestCase):
             [r.info.run_id for r in self.client.get_task_statuses(iter(["demo-success"] * 40), max_connections=32)],
             [4242] * 40,
         )
-        with self.assertRaises(camb.InvalidArgument):
+        with self.assertRaises(libcamb.InvalidArgument):
             self.client.get_task_statuses(["demo-success"], max_connections=33)
         with self.assertRaises(TypeError):
             self.client.get_task_statuses([42])
         # An id that is not UTF-8 fails on its own and keeps the id as given
         # (libcamb's camb_task_id() would say "").
         not_utf8, ok = self.client.get_task_statuses([b"\xffbad", "demo-success"])
-        self.assertEqual((not_utf8.task_id, type(not_utf8.error), not_utf8.error.code), ("\ufffdbad", camb.InvalidArgument, 2))
+        self.assertEqual((not_utf8.task_id, type(not_utf8.error), not_utf8.error.code), ("\ufffdbad", libcamb.InvalidArgument, 2))
         self.assertEqual(ok.info.run_id, 4242)
         # A failure of the whole transport is each task's own failure.
         with client(base_url=f"http://127.0.0.1:{closed_port()}") as c:
             results = c.get_task_statuses(["demo-success", "demo-error"])
-        self.assertEqual([type(r.error) for r in results], [camb.ConnectionFailed] * 2)
+        self.assertEqual([type(r.error) for r in results], [libcamb.ConnectionFailed] * 2)
         self.assertTrue(all(r.error.message for r in results))
 
     def test_urls_of_a_run_asked_for_twice(self):
@@ -814,9 +1097,9 @@ class WorkflowTests(EmulatorTestCase):
         info = self.client.get_task_status("demo-error")
         self.assertEqual(
             (info.status, info.run_id, info.exception_reason, info.message),
-            (camb.Status.ERROR, 4243, "PROCESSING_ERROR", "The audio model failed to render this prompt"),
+            (libcamb.Status.ERROR, 4243, "PROCESSING_ERROR", "The audio model failed to render this prompt"),
         )
-        self.assertIs(self.client.get_task_status("demo-pending").status, camb.Status.PENDING)
+        self.assertIs(self.client.get_task_status("demo-pending").status, libcamb.Status.PENDING)
 
 
 # --------------------------------------------------------------------------
@@ -839,13 +1122,13 @@ class ThreadTests(EmulatorTestCase):
                 me = threading.get_ident()
                 for i in range(self.ROUNDS):
                     info = self.client.get_task_status("demo-success")
-                    if info.run_id != 4242 or info.status is not camb.Status.SUCCESS:
+                    if info.run_id != 4242 or info.status is not libcamb.Status.SUCCESS:
                         failures.append(f"thread {n}: {info}")
                     task_id = f"missing-t{n}-r{i}"
                     try:
                         self.client.get_task_status(task_id)
                         failures.append(f"thread {n}: {task_id} was found")
-                    except camb.NotFound as e:
+                    except libcamb.NotFound as e:
                         if task_id not in e.message or e.http_status != 404:
                             failures.append(f"thread {n}: foreign error {e!r}")
                     if i % 3 == 0:
@@ -854,7 +1137,7 @@ class ThreadTests(EmulatorTestCase):
                         done = self.client.wait_for_task(
                             created, on_progress=lambda p: seen.append(threading.get_ident()), **FAST
                         )
-                        if done.status is not camb.Status.SUCCESS:
+                        if done.status is not libcamb.Status.SUCCESS:
                             failures.append(f"thread {n}: wait gave {done}")
                         if not seen or set(seen) != {me}:
                             failures.append(f"thread {n}: progress ran on other threads {set(seen)}")
@@ -876,7 +1159,7 @@ class CancelTests(EmulatorTestCase):
     def test_wait_cancelled_from_another_thread(self):
         polled = threading.Event()
         cancelled_at = []
-        with camb.CancelToken() as token:
+        with libcamb.CancelToken() as token:
 
             def canceller():
                 if polled.wait(timeout=10):
@@ -887,7 +1170,7 @@ class CancelTests(EmulatorTestCase):
             thread = threading.Thread(target=canceller, daemon=True)
             thread.start()
             started = time.monotonic()
-            with self.assertRaises(camb.Cancelled) as caught:
+            with self.assertRaises(libcamb.Cancelled) as caught:
                 self.client.wait_for_task(
                     "demo-pending",
                     initial_interval_ms=15000,
@@ -904,15 +1187,15 @@ class CancelTests(EmulatorTestCase):
             self.assertLess(returned - started, 5.0)
             self.assertTrue(token.cancelled)
             # Raised until reset: a download with it stops before it starts.
-            with self.assertRaises(camb.Cancelled):
+            with self.assertRaises(libcamb.Cancelled):
                 self.client.download_audio(4242, lambda chunk: None, cancel=token)
             token.reset()
             self.assertGreater(self.client.download_audio(4242, lambda chunk: None, cancel=token), 44)
 
     def test_save_cancelled(self):
-        with camb.CancelToken() as token, tempfile.TemporaryDirectory() as directory:
+        with libcamb.CancelToken() as token, tempfile.TemporaryDirectory() as directory:
             token.cancel()
-            with self.assertRaises(camb.Cancelled):
+            with self.assertRaises(libcamb.Cancelled):
                 self.client.save_audio(4242, os.path.join(directory, "x.wav"), cancel=token)
             self.assertEqual(os.listdir(directory), [])
 
@@ -924,7 +1207,7 @@ class CancelTests(EmulatorTestCase):
 
     def test_every_blocking_call_takes_a_token(self):
         # A cancelled token stops each call before its request is sent.
-        with camb.CancelToken() as token, tempfile.TemporaryDirectory() as directory:
+        with libcamb.CancelToken() as token, tempfile.TemporaryDirectory() as directory:
             token.cancel()
             calls = {
                 "get_task_status": lambda: self.client.get_task_status("demo-success", cancel=token),
@@ -938,12 +1221,12 @@ class CancelTests(EmulatorTestCase):
             }
             for name, call in calls.items():
                 with self.subTest(call=name):
-                    with self.assertRaises(camb.Cancelled) as caught:
+                    with self.assertRaises(libcamb.Cancelled) as caught:
                         call()
                     self.assertEqual(caught.exception.code, 5)
                     self.assertTrue(caught.exception.message)
             # A batch with a token cancelled before it starts does not start.
-            with self.assertRaises(camb.Cancelled):
+            with self.assertRaises(libcamb.Cancelled):
                 self.client.get_task_statuses(["demo-success", "demo-error"], cancel=token)
             self.assertEqual(recorded_requests(), [], "a cancelled call sent a request")
             self.assertEqual(os.listdir(directory), [])
@@ -957,7 +1240,7 @@ class CancelTests(EmulatorTestCase):
 
     def test_generation_cancelled_from_another_thread(self):
         polled = threading.Event()
-        with camb.CancelToken() as token, tempfile.TemporaryDirectory() as directory:
+        with libcamb.CancelToken() as token, tempfile.TemporaryDirectory() as directory:
 
             def canceller():
                 if polled.wait(timeout=10):
@@ -967,7 +1250,7 @@ class CancelTests(EmulatorTestCase):
             thread = threading.Thread(target=canceller, daemon=True)
             thread.start()
             started = time.monotonic()
-            with self.assertRaises(camb.Cancelled):
+            with self.assertRaises(libcamb.Cancelled):
                 self.client.generate(
                     "storm [pending_ms:60000]",
                     os.path.join(directory, "never.wav"),
@@ -1017,7 +1300,7 @@ class CallbackTests(EmulatorTestCase):
         steps = []
         task_id = self.client.create_task("hum [pending_ms:200]")
         info = self.client.wait_for_task(task_id, on_progress=lambda p: steps.append(p), **FAST)
-        self.assertIs(info.status, camb.Status.SUCCESS)
+        self.assertIs(info.status, libcamb.Status.SUCCESS)
         self.assertGreater(len(steps), 1)
 
     def test_progress_reports_a_transient_failure(self):
@@ -1026,10 +1309,10 @@ class CallbackTests(EmulatorTestCase):
         fault(503, body='{"detail":"try later"}', path_prefix="/text-to-sound/" + task_id)
         steps = []
         info = self.client.wait_for_task(task_id, on_progress=steps.append, **FAST)
-        self.assertIs(info.status, camb.Status.SUCCESS)
+        self.assertIs(info.status, libcamb.Status.SUCCESS)
         failed = [s for s in steps if s.poll_failed]
         self.assertEqual(len(failed), 1, steps)
-        self.assertEqual(failed[0].poll_result, camb.ServerError.code)
+        self.assertEqual(failed[0].poll_result, libcamb.ServerError.code)
         self.assertIsNone(failed[0].status)
         self.assertIsNone(failed[0].status_text)
         self.assertIn("try later", failed[0].error_message)
@@ -1044,7 +1327,7 @@ class CallbackTests(EmulatorTestCase):
 
         task_id = self.client.create_task("wind [pending_ms:500]")
         info = self.client.wait_for_task(task_id, on_progress=on_progress, **FAST)
-        self.assertIs(info.status, camb.Status.SUCCESS)
+        self.assertIs(info.status, libcamb.Status.SUCCESS)
         self.assertGreaterEqual(len(collected), 3, "too few polls to have tested anything")
 
         chunks = []
@@ -1065,9 +1348,9 @@ class CallbackTests(EmulatorTestCase):
 
         task_id = self.client.create_task("birds [pending_ms:200]")
         info = self.client.wait_for_task(task_id, on_progress=on_progress, **FAST)
-        self.assertIs(info.status, camb.Status.SUCCESS)
+        self.assertIs(info.status, libcamb.Status.SUCCESS)
         self.assertTrue(all(run_id == 4242 for _, run_id in seen))
-        self.assertEqual(seen[-1][0], camb.Status.SUCCESS)
+        self.assertEqual(seen[-1][0], libcamb.Status.SUCCESS)
 
 
 # --------------------------------------------------------------------------
@@ -1109,7 +1392,7 @@ class LogTests(EmulatorTestCase):
     # (an error status), a warn line for the retry, an error line for giving up.
     def failing_call(self, c):
         fault(503, body='{"detail":"planted outage"}', times=2)
-        with self.assertRaises(camb.ServerError):
+        with self.assertRaises(libcamb.ServerError):
             c.get_task_status("demo-success")
 
     def test_debug_lines_of_a_call(self):
@@ -1120,25 +1403,25 @@ class LogTests(EmulatorTestCase):
         url = f"{BASE_URL}/text-to-sound/demo-success"
         self.assertTrue(any(t.startswith(f"GET {url} sent (attempt 1)") for t in texts), texts)
         self.assertTrue(any(t.startswith(f"GET {url} replied 200") for t in texts), texts)
-        self.assertEqual(log.levels(), {camb.LogLevel.DEBUG}, "a successful status call has only debug lines")
+        self.assertEqual(log.levels(), {libcamb.LogLevel.DEBUG}, "a successful status call has only debug lines")
         for level, line, thread in log.lines:
-            self.assertIs(type(level), camb.LogLevel)
+            self.assertIs(type(level), libcamb.LogLevel)
             self.assertIs(type(line), str)
             self.assertNotIn("\n", line)
             self.assertEqual(thread, threading.get_ident(), "a blocking call logs on its own thread")
-        self.assertEqual(str(camb.LogLevel.DEBUG), "debug")
-        self.assertEqual(f"[{camb.LogLevel.WARN}]", "[warn]")
+        self.assertEqual(str(libcamb.LogLevel.DEBUG), "debug")
+        self.assertEqual(f"[{libcamb.LogLevel.WARN}]", "[warn]")
 
     def test_each_level_gets_the_lines_up_to_it(self):
         expected = {
-            "error": {camb.LogLevel.ERROR},
-            "warn": {camb.LogLevel.ERROR, camb.LogLevel.WARN},
-            "info": {camb.LogLevel.ERROR, camb.LogLevel.WARN, camb.LogLevel.INFO},
-            "debug": set(camb.LogLevel),
+            "error": {libcamb.LogLevel.ERROR},
+            "warn": {libcamb.LogLevel.ERROR, libcamb.LogLevel.WARN},
+            "info": {libcamb.LogLevel.ERROR, libcamb.LogLevel.WARN, libcamb.LogLevel.INFO},
+            "debug": set(libcamb.LogLevel),
         }
         for name, levels in expected.items():
             # Each spelling of the level: its name (any case), the enum, its number.
-            for spelling in (name.upper(), camb.LogLevel[name.upper()], int(camb.LogLevel[name.upper()])):
+            for spelling in (name.upper(), libcamb.LogLevel[name.upper()], int(libcamb.LogLevel[name.upper()])):
                 with self.subTest(log_level=spelling):
                     log = LogRecorder()
                     with client(log=log, log_level=spelling, max_retries=1) as c:
@@ -1166,13 +1449,13 @@ class LogTests(EmulatorTestCase):
         with client(log=log, log_level="debug", max_retries=1, secret_headers={"x-gateway-key": secret}) as c:
             for status, times in ((503, 2), (401, 1)):
                 fault(status, body=echo, times=times)
-                with self.assertRaises(camb.CambError) as caught:
+                with self.assertRaises(libcamb.CambError) as caught:
                     c.get_task_status("demo-success")
                 self.assertNotIn(API_KEY, caught.exception.message)
                 self.assertNotIn(secret, caught.exception.message)
             # Lines about a URL that holds them (a task id pasted wrongly).
             for word in (API_KEY, secret):
-                with self.assertRaises(camb.NotFound):
+                with self.assertRaises(libcamb.NotFound):
                     c.get_task_status(word)
         texts = log.texts()
         echoed = [t for t in texts if "got key" in t]
@@ -1255,15 +1538,16 @@ class LogTests(EmulatorTestCase):
             c.close()
             # The job comes back through the loop's queue, and is freed there.
             for _ in range(100):
-                if not camb._loop_queues:
+                if not libcamb._aio._loop_queues:
                     break
                 await asyncio.sleep(0.01)
 
         asyncio.run(abandon())
-        self.assertEqual(len(camb._loop_queues), 0, "the loop's queue was not freed")
+        self.assertEqual(len(libcamb._aio._loop_queues), 0, "the loop's queue was not freed")
         hook = c._log_hook
         self.assertEqual(hook.finalized, 1, "the log function's finalizer did not run once")
         self.assertIsNone(hook.callback)
+        self.assertNotIn(hook, libcamb._log._held, "libcamb's user_data still held after its finalizer")
         gc.collect()
         self.assertIsNone(relay_ref(), "the closed client still holds its log callable")
         seen = len(log.lines)
@@ -1278,30 +1562,38 @@ class LogTests(EmulatorTestCase):
     def test_finalizer_runs_once(self):
         made = []
 
-        class Recorded(camb._LogHook):
+        class Recorded(libcamb._log._LogHook):
             __slots__ = ()
 
             def __init__(self, callback):
                 super().__init__(callback)
                 made.append(self)
 
-        self.addCleanup(setattr, camb, "_LogHook", camb._LogHook)
-        camb._LogHook = Recorded
+        self.addCleanup(setattr, libcamb._log, "_LogHook", libcamb._log._LogHook)
+        libcamb._log._LogHook = Recorded
         # Closed, or collected unclosed: freed, and the finalizer runs then.
         c = client(log=LogRecorder())
         c.get_task_status("demo-success")
         self.assertEqual(made[0].finalized, 0)
+        # Held by the package (its cffi handle is libcamb's user_data) until finalized.
+        self.assertIn(made[0], libcamb._log._held)
         c.close()
+        self.assertNotIn(made[0], libcamb._log._held)
         c.close()
         self.assertEqual(made[0].finalized, 1)
         client(log=LogRecorder())
         gc.collect()
         self.assertEqual(made[1].finalized, 1)
         # A build that fails after the log was set: libcamb is done with it then.
-        with self.assertRaises(camb.InvalidArgument):
+        with self.assertRaises(libcamb.InvalidArgument):
             client(log=LogRecorder(), base_url="http://example.com/apis")
         self.assertEqual(made[2].finalized, 1)
         self.assertIsNone(made[2].callback)
+        self.assertEqual([hook for hook in made if hook in libcamb._log._held], [])
+        # A level libcamb refuses: the finalizer never runs, and the hook is let go of.
+        with self.assertRaises(libcamb.InvalidArgument):
+            client(log=LogRecorder(), log_level=9)
+        self.assertEqual(len(made), 3, "a refused level made a hook")
 
     def test_a_client_collected_in_its_own_log_line(self):
         # The garbage collector may run on a libcamb thread, in a log line; a
@@ -1309,15 +1601,15 @@ class LogTests(EmulatorTestCase):
         # camb_client_free must not be called from the client's log callback.
         finalized_in_a_line = []
 
-        class Recorded(camb._LogHook):
+        class Recorded(libcamb._log._LogHook):
             __slots__ = ()
 
-            def _finalize(self, user_data):
-                finalized_in_a_line.append(getattr(camb._in_log_line, "active", False))
-                super()._finalize(user_data)
+            def _finalize(self):
+                finalized_in_a_line.append(libcamb._log.in_log_line())
+                super()._finalize()
 
-        self.addCleanup(setattr, camb, "_LogHook", camb._LogHook)
-        camb._LogHook = Recorded
+        self.addCleanup(setattr, libcamb._log, "_LogHook", libcamb._log._LogHook)
+        libcamb._log._LogHook = Recorded
         control("/_emulator/faults", {"path_prefix": "/text-to-sound/", "times": 1, "delay_ms": 400})
         collect = threading.Event()
 
@@ -1364,7 +1656,7 @@ class LogTests(EmulatorTestCase):
             with client(log=log, log_level="debug") as c:
                 # The call's outcome stands: a status, and the failure of its own.
                 self.assertEqual(c.get_task_status("demo-success").run_id, 4242)
-                with self.assertRaises(camb.NotFound):
+                with self.assertRaises(libcamb.NotFound):
                     c.get_task_status("no-such-task-log")
                 task_id = c.create_task("a bell")
                 self.assertTrue(task_id)
@@ -1375,7 +1667,7 @@ class LogTests(EmulatorTestCase):
         self.assertIn("log callable", str(runtime[0].message))
 
     def test_ctrl_c_in_the_callable_is_raised_after_the_call(self):
-        self.addCleanup(setattr, camb, "_held_interrupt", False)  # none left for later tests, if this one fails
+        self.addCleanup(setattr, libcamb._log, "_held_interrupt", False)  # none left for later tests, if this one fails
         calls = []
 
         def log(level, line):
@@ -1392,11 +1684,11 @@ class LogTests(EmulatorTestCase):
             self.assertEqual(c.get_task_status("demo-success").run_id, 4242)
 
     def test_arguments_checked(self):
-        with self.assertRaisesRegex(camb.InvalidArgument, "verbose"):
+        with self.assertRaisesRegex(libcamb.InvalidArgument, "verbose"):
             client(log=print, log_level="verbose")
-        with self.assertRaises(camb.InvalidArgument):
+        with self.assertRaises(libcamb.InvalidArgument):
             client(log=print, log_level=5)
-        with self.assertRaises(camb.InvalidArgument):
+        with self.assertRaises(libcamb.InvalidArgument):
             client(log=print, log_level=0)
         with self.assertRaises(TypeError):
             client(log=print, log_level=True)
@@ -1408,7 +1700,7 @@ class LogTests(EmulatorTestCase):
             client(headers=[("traceparent", "x")])
         with self.assertRaises(TypeError):
             client(headers={"x-count": 3})
-        self.assertIs(camb.LogLevel._parse("Warning"), camb.LogLevel.WARN)
+        self.assertIs(libcamb.LogLevel._parse("Warning"), libcamb.LogLevel.WARN)
         self.assertEqual(recorded_requests(), [], "a refused argument sent something")
 
 
@@ -1466,14 +1758,14 @@ class HeaderTests(EmulatorTestCase):
         ]
         for headers, secret_headers, why in cases:
             with self.subTest(why=why, headers=str(headers or secret_headers)[:60]):
-                with self.assertRaises(camb.InvalidArgument) as caught:
+                with self.assertRaises(libcamb.InvalidArgument) as caught:
                     client(headers=headers, secret_headers=secret_headers)
                 self.assertIn(why, caught.exception.message)
                 self.assertIsInstance(caught.exception, ValueError)
         self.assertEqual(recorded_requests(), [], "a refused header let a request out")
         # A refused secret's value is not repeated.
         secret = "gw-secret-\r\nQ4"
-        with self.assertRaises(camb.InvalidArgument) as caught:
+        with self.assertRaises(libcamb.InvalidArgument) as caught:
             client(secret_headers={"x-gateway-key": secret})
         self.assertNotIn("gw-secret", caught.exception.message)
         self.assertIn("x-gateway-key", caught.exception.message)
@@ -1498,7 +1790,7 @@ def thread_count():
 
 
 class JobLedger:
-    """Watches, for one test, every job this module makes, submits, gets back
+    """Watches, for one test, every job this package makes, submits, gets back
     from its queue and frees (through the library's functions), and the queues
     it makes and frees. A job freed twice, freed without having been made, or
     freed while libcamb has it (submitted, not handed back), fails the test."""
@@ -1528,7 +1820,7 @@ class JobLedger:
         self.bad_frees = []
         self.queues_made = 0
         self.queues_freed = 0
-        lib = camb.load()
+        lib = libcamb.load()
         for name in self.MAKES:
             self._patch(lib, name, self._on_make)
         self._patch(lib, "camb_job_submit", self._on_submit)
@@ -1547,47 +1839,42 @@ class JobLedger:
         setattr(lib, name, replacement)
         self.test.addCleanup(setattr, lib, name, original)
 
-    @staticmethod
-    def _out(byref_arg):
-        return ctypes.cast(byref_arg._obj, ctypes.c_void_p).value
-
     def _on_make(self, original, *args):
         code = original(*args)
         if code == 0:
-            job = self._out(args[-1])
+            job = address(args[-1][0])
             with self.lock:
                 self.test.assertNotIn(job, self.live, "a live job's address was handed out again")
                 self.live.add(job)
                 self.made += 1
-                self.kinds.append(self.lib.camb_job_get_kind(args[-1]._obj))
+                self.kinds.append(self.lib.camb_job_get_kind(args[-1][0]))
         return code
 
     def _on_submit(self, original, job, queue, user_data):
-        address = ctypes.cast(job, ctypes.c_void_p).value
         code = original(job, queue, user_data)
         if code == 0:
             with self.lock:
-                self.in_flight.add(address)
+                self.in_flight.add(address(job))
                 self.submitted += 1
         return code
 
     def _on_pop(self, original, queue, out_event, out_job):
         code = original(queue, out_event, out_job)
-        if code == 0 and out_event._obj.value == 1:  # CAMB_EVENT_JOB_DONE: the caller's again
+        if code == 0 and out_event[0] == self.lib.CAMB_EVENT_JOB_DONE:  # the caller's again
             with self.lock:
-                self.in_flight.discard(self._out(out_job))
+                self.in_flight.discard(address(out_job[0]))
                 self.handed_back += 1
         return code
 
     def _on_free(self, original, job):
-        address = ctypes.cast(job, ctypes.c_void_p).value
+        freed = address(job)
         with self.lock:
-            if address not in self.live or address in self.in_flight:
+            if freed not in self.live or freed in self.in_flight:
                 # Recorded and not passed on: libcamb would touch freed memory,
-                # or only cancel a job the module thinks it freed.
-                self.bad_frees.append(address)
+                # or only cancel a job the package thinks it freed.
+                self.bad_frees.append(freed)
                 return None
-            self.live.remove(address)
+            self.live.remove(freed)
             self.freed += 1
         return original(job)
 
@@ -1606,7 +1893,7 @@ class JobLedger:
         """Lets the loop take back the jobs still in flight (a cancelled job comes
         back through its queue, soon after its caller stopped waiting)."""
         deadline = time.monotonic() + timeout
-        while (self.live or camb._loop_queues) and time.monotonic() < deadline:
+        while (self.live or libcamb._aio._loop_queues) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
 
     def assert_all_freed_once(self, made=None):
@@ -1619,7 +1906,7 @@ class JobLedger:
         self.test.assertEqual(self.handed_back, self.submitted)
         self.test.assertEqual(self.freed, self.made)
         self.test.assertEqual(self.queues_freed, self.queues_made, "queues left unfreed")
-        self.test.assertEqual(len(camb._loop_queues), 0, "a loop still has a queue")
+        self.test.assertEqual(len(libcamb._aio._loop_queues), 0, "a loop still has a queue")
 
     async def assert_settled(self, made=None):
         await self.settled()
@@ -1641,12 +1928,12 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         for task_id in ids:
             with self.subTest(task_id=task_id):
                 info = await self.client.get_task_status_async(task_id)
-                self.assertIsInstance(info, camb.TaskInfo)
+                self.assertIsInstance(info, libcamb.TaskInfo)
                 self.assertEqual(info, self.client.get_task_status(task_id))
         info = await self.client.get_task_status_async(b"demo-error")
         self.assertEqual(
             (info.status, info.run_id, info.exception_reason, info.message),
-            (camb.Status.ERROR, 4243, "PROCESSING_ERROR", "The audio model failed to render this prompt"),
+            (libcamb.Status.ERROR, 4243, "PROCESSING_ERROR", "The audio model failed to render this prompt"),
         )
         await self.jobs.assert_settled(made=len(ids) + 1)
 
@@ -1672,9 +1959,9 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
             seen.append(thread_count())
         for task_id, result in zip(ids, results):
             if task_id == "demo-success":
-                self.assertEqual((result.status, result.run_id), (camb.Status.SUCCESS, 4242))
+                self.assertEqual((result.status, result.run_id), (libcamb.Status.SUCCESS, 4242))
             else:
-                self.assertIs(type(result), camb.NotFound, result)
+                self.assertIs(type(result), libcamb.NotFound, result)
                 self.assertIn(task_id, result.message)
                 self.assertEqual(result.http_status, 404)
         self.assertGreater(len(seen), 2)
@@ -1703,9 +1990,9 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
             on_progress=on_progress,
             progress_interval=0.01,
         )
-        self.assertIsInstance(result, camb.Generation)
+        self.assertIsInstance(result, libcamb.Generation)
         self.assertEqual(result.path, path)
-        self.assertIs(result.info.status, camb.Status.SUCCESS)
+        self.assertIs(result.info.status, libcamb.Status.SUCCESS)
         self.assertIsInstance(result.info.run_id, int)
         self.assertEqual(result.info, self.client.get_task_status(result.task_id))
         self.assertEqual(result.size, os.path.getsize(path))
@@ -1718,29 +2005,112 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual({thread for _, thread in steps}, {loop_thread})
         polls = [p.polls for p, _ in steps]
         self.assertEqual(polls, sorted(set(polls)), "told twice for one poll count, or out of order")
-        self.assertIn(camb.Status.PENDING, [p.status for p, _ in steps])
-        self.assertIs(steps[-1][0].status, camb.Status.SUCCESS, "the last report is not the final status")
+        self.assertIn(libcamb.Status.PENDING, [p.status for p, _ in steps])
+        self.assertIs(steps[-1][0].status, libcamb.Status.SUCCESS, "the last report is not the final status")
         self.assertGreaterEqual(polls[-1], 2)
+        # While pending, then once done; with what a job can tell.
+        self.assertEqual([p.done for p, _ in steps], [False] * (len(steps) - 1) + [True])
+        self.assertEqual({p.status for p, _ in steps[:-1]}, {libcamb.Status.PENDING})
+        self.assertEqual([p.status_changed for p, _ in steps], [True] + [False] * (len(steps) - 2) + [True])
+        last = steps[-1][0]
+        self.assertEqual((last.status_text, last.next_poll_in_ms, last.poll_result), ("SUCCESS", 0, None))
         await self.jobs.assert_settled(made=1)
         self.assertEqual(self.jobs.kinds, [9])  # CAMB_JOB_KIND_GENERATE
 
+    async def test_progress_has_one_shape(self):
+        # The blocking and the async forms tell the same class, with the same
+        # meaning: polls so far, the status, whether it changed, and a last
+        # report marked done; the async forms leave what only a single poll
+        # knows (its result, its failure's words, the next pause) as None.
+        task_id = await self.client.create_task_async("chimes [pending_ms:300]")
+        blocking = []
+        waited = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.client.wait_for_task(task_id, on_progress=blocking.append, **FAST)
+        )
+        task_id = await self.client.create_task_async("chimes [pending_ms:300]")
+        awaited = []
+        info = await self.client.wait_for_task_async(task_id, on_progress=awaited.append, progress_interval=0.01, **FAST)
+        self.assertEqual((waited.status, info.status), (libcamb.Status.SUCCESS, libcamb.Status.SUCCESS))
+        self.assertIs(libcamb.JobProgress, libcamb.Progress)
+        fields = [f.name for f in dataclasses.fields(libcamb.Progress)]
+        for form, reports in (("blocking", blocking), ("async", awaited)):
+            with self.subTest(form=form):
+                self.assertGreaterEqual(len(reports), 2, reports)
+                self.assertTrue(all(type(p) is libcamb.Progress for p in reports))
+                first, last = reports[0], reports[-1]
+                self.assertEqual((first.status, first.status_text), (libcamb.Status.PENDING, "PENDING"))
+                self.assertGreaterEqual(first.polls, 1)  # async: the first sample after a poll
+                self.assertTrue(first.status_changed)
+                self.assertEqual((last.status, last.status_text, last.done), (libcamb.Status.SUCCESS, "SUCCESS", True))
+                self.assertTrue(last.status_changed)
+                self.assertEqual(last.next_poll_in_ms, 0)
+                self.assertFalse(any(p.done for p in reports[:-1]))
+                self.assertFalse(any(p.poll_failed for p in reports))
+                polls = [p.polls for p in reports]
+                self.assertEqual(polls, sorted(set(polls)))
+                self.assertEqual(sorted(dataclasses.asdict(last)), sorted(fields))
+        self.assertEqual([p.polls for p in blocking], list(range(1, len(blocking) + 1)), "blocking: every poll")
+        self.assertEqual({p.poll_result for p in blocking}, {0})
+        self.assertEqual({(p.poll_result, p.error_message) for p in awaited}, {(None, None)})
+        self.assertEqual({p.next_poll_in_ms for p in awaited[:-1]}, {None})
+        self.assertTrue(all(p.next_poll_in_ms > 0 for p in blocking[:-1]))
+        await self.jobs.assert_settled(made=3)
+
+    async def test_async_progress_at_the_end_of_a_wait(self):
+        # A task that fails: the last report is its final status.
+        reports = []
+        with self.assertRaises(libcamb.TaskFailed):
+            await self.client.generate_async(
+                "hiss [status:ERROR] [pending_ms:200]",
+                os.path.join(self.dir, "e.wav"),
+                on_progress=reports.append,
+                progress_interval=0.01,
+                **FAST,
+            )
+        self.assertEqual((reports[-1].done, reports[-1].status, reports[-1].status_text), (True, libcamb.Status.ERROR, "ERROR"))
+        # A task this version does not know the status of: told as sent.
+        reports = []
+        info = await self.client.wait_for_task_async("demo-unknown", on_progress=reports.append, **FAST)
+        self.assertEqual(info.status_text, "QUEUED_FOR_GPU")
+        self.assertEqual((reports[-1].done, reports[-1].status, reports[-1].status_text), (True, libcamb.Status.UNKNOWN, "QUEUED_FOR_GPU"))
+        self.assertEqual({p.status for p in reports[:-1]}, set() if len(reports) == 1 else {libcamb.Status.PENDING})
+        # The deadline: the wait ended by itself, still pending.
+        reports = []
+        with self.assertRaises(libcamb.Timeout):
+            await self.client.wait_for_task_async(
+                "demo-pending", on_progress=reports.append, progress_interval=0.01, **dict(FAST, deadline_ms=300)
+            )
+        self.assertTrue(reports[-1].done)
+        self.assertIs(reports[-1].status, libcamb.Status.PENDING)
+        # Stopped by on_progress, or cancelled: no report marked done.
+        reports = []
+
+        def stop(progress):
+            reports.append(progress)
+            return False
+
+        with self.assertRaises(libcamb.Cancelled):
+            await self.client.wait_for_task_async("demo-pending", on_progress=stop, progress_interval=0.01, **FAST)
+        self.assertEqual([p.done for p in reports], [False])
+        await self.jobs.assert_settled(made=4)
+
     async def test_failing_task(self):
-        for directive, status in [("ERROR", camb.Status.ERROR), ("TIMEOUT", camb.Status.TIMEOUT)]:
+        for directive, status in [("ERROR", libcamb.Status.ERROR), ("TIMEOUT", libcamb.Status.TIMEOUT)]:
             with self.subTest(status=directive):
                 path = os.path.join(self.dir, f"{directive}.wav")
-                with self.assertRaises(camb.TaskFailed) as caught:
+                with self.assertRaises(libcamb.TaskFailed) as caught:
                     await self.client.generate_async(f"hiss [status:{directive}] [pending_ms:100]", path, initial_interval_ms=40)
                 e = caught.exception
                 self.assertEqual((e.code, e.http_status, e.status), (9, 0, status))
                 self.assertIn(f"ended {directive}", e.message)
                 self.assertEqual(str(e), e.message)
                 self.assertFalse(os.path.exists(path), "a failed generation left a file")
-                if status is camb.Status.ERROR:
+                if status is libcamb.Status.ERROR:
                     self.assertIn("PROCESSING_ERROR", e.message)  # the server's reason
         # A wait reports a final status, as the blocking one does: it does not raise.
         task_id = await self.client.create_task_async("hiss [status:ERROR] [pending_ms:100]")
         info = await self.client.wait_for_task_async(task_id, **FAST)
-        self.assertEqual((info.status, info.exception_reason), (camb.Status.ERROR, "PROCESSING_ERROR"))
+        self.assertEqual((info.status, info.exception_reason), (libcamb.Status.ERROR, "PROCESSING_ERROR"))
         await self.jobs.assert_settled(made=4)
 
     async def test_timeout_of_an_awaiting_wait_cancels_its_job(self):
@@ -1794,53 +2164,53 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
             self.assertTrue(e.message)
             return e
 
-        e = await raises(camb.NotFound, 404, 404, self.client.get_task_status_async("no-such-task-a1"))
+        e = await raises(libcamb.NotFound, 404, 404, self.client.get_task_status_async("no-such-task-a1"))
         self.assertIn("no-such-task-a1", e.message)
         await raises(
-            camb.ValidationError,
+            libcamb.ValidationError,
             422,
             422,
-            self.client.create_task_async("a long symphony", duration=100000, audio_type=camb.AudioType.MUSIC),
+            self.client.create_task_async("a long symphony", duration=100000, audio_type=libcamb.AudioType.MUSIC),
         )
         e = await raises(
-            camb.Timeout, 101, 0, self.client.wait_for_task_async("demo-pending", **dict(FAST, deadline_ms=300))
+            libcamb.Timeout, 101, 0, self.client.wait_for_task_async("demo-pending", **dict(FAST, deadline_ms=300))
         )
         self.assertIn("PENDING", e.message)
         await raises(
-            camb.Cancelled,
+            libcamb.Cancelled,
             5,
             0,
             self.client.wait_for_task_async("demo-pending", on_progress=lambda p: False, progress_interval=0.01, **FAST),
         )
         fault(503, body='{"detail":"planted failure"}')
-        e = await raises(camb.ServerError, 500, 503, self.client.get_task_status_async("demo-success"))
+        e = await raises(libcamb.ServerError, 500, 503, self.client.get_task_status_async("demo-success"))
         self.assertIn("planted failure", e.message)
         with client(base_url=f"http://127.0.0.1:{closed_port()}") as c:
-            await raises(camb.ConnectionFailed, 100, 0, c.get_task_status_async("demo-success"))
+            await raises(libcamb.ConnectionFailed, 100, 0, c.get_task_status_async("demo-success"))
         with client(api_key="wrong-key-Lq2") as c:
-            e = await raises(camb.Unauthorized, 401, 401, c.get_task_status_async("demo-success"))
+            e = await raises(libcamb.Unauthorized, 401, 401, c.get_task_status_async("demo-success"))
             self.assertNotIn("wrong-key-Lq2", e.message)
         made = self.jobs.made
         self.assertEqual(made, 7)
         # Refused when made: no job, no queue left behind.
-        await raises(camb.FileError, 7, 0, self.client.save_audio_async(4242, os.path.join(self.dir, "no", "x.wav")))
-        await raises(camb.InvalidArgument, 2, 0, self.client.get_task_status_async(""))
-        await raises(camb.InvalidArgument, 2, 0, self.client.wait_for_task_async("demo-pending", backoff_factor=0.5))
+        await raises(libcamb.FileError, 7, 0, self.client.save_audio_async(4242, os.path.join(self.dir, "no", "x.wav")))
+        await raises(libcamb.InvalidArgument, 2, 0, self.client.get_task_status_async(""))
+        await raises(libcamb.InvalidArgument, 2, 0, self.client.wait_for_task_async("demo-pending", backoff_factor=0.5))
         await raises(
-            camb.InvalidArgument,
+            libcamb.InvalidArgument,
             2,
             0,
             self.client.generate_async("waves", os.path.join(self.dir, "w.wav"), duration=11, audio_type="sound"),
         )
-        await raises(camb.FileError, 7, 0, self.client.generate_async("waves", os.path.join(self.dir, "no", "w.wav"))
+        await raises(libcamb.FileError, 7, 0, self.client.generate_async("waves", os.path.join(self.dir, "no", "w.wav"))
         )
-        with self.assertRaises(camb.InvalidArgument):  # by the module, before C
+        with self.assertRaises(libcamb.InvalidArgument):  # by the package, before C
             await self.client.get_task_status_async("a\0b")
         with self.assertRaises(TypeError):
             await self.client.get_task_status_async(42)
-        with self.assertRaises(camb.InvalidArgument):
+        with self.assertRaises(libcamb.InvalidArgument):
             await self.client.wait_for_task_async("demo-success", on_progress=print, progress_interval=0)
-        with self.assertRaises(camb.InvalidArgument):
+        with self.assertRaises(libcamb.InvalidArgument):
             client(job_threads=0)
         closed = client()
         closed.close()
@@ -1874,8 +2244,8 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
 
         task_id = await self.client.create_task_async("hum [pending_ms:200]")
         info = await self.client.wait_for_task_async(task_id, on_progress=on_progress, progress_interval=0.01, **FAST)
-        self.assertIs(info.status, camb.Status.SUCCESS)
-        self.assertEqual(seen[-1], camb.Status.SUCCESS)
+        self.assertIs(info.status, libcamb.Status.SUCCESS)
+        self.assertEqual(seen[-1], libcamb.Status.SUCCESS)
         await self.jobs.assert_settled(made=2)
 
     async def test_closing_the_client_fails_its_calls(self):
@@ -1893,7 +2263,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         await asyncio.wait_for(polled.wait(), 10)
         c.close()
         started = time.monotonic()
-        with self.assertRaises(camb.Cancelled):
+        with self.assertRaises(libcamb.Cancelled):
             await asyncio.wait_for(call, 5)
         self.assertLess(time.monotonic() - started, 5)
         await self.jobs.assert_settled(made=1)
@@ -1908,11 +2278,11 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(summary(results), summary(self.client.get_task_statuses(ids, 2)))
         self.assertEqual([r.ok for r in results], [True, False, False, False])
         self.assertEqual(results[0].info.run_id, 4242)
-        self.assertEqual([type(r.error) for r in results[1:]], [camb.NotFound, camb.InvalidArgument, camb.InvalidArgument])
+        self.assertEqual([type(r.error) for r in results[1:]], [libcamb.NotFound, libcamb.InvalidArgument, libcamb.InvalidArgument])
         self.assertEqual([r.task_id for r in results], ["demo-success", "no-such-task-a2", "", "a\0b"])
         self.assertEqual(await self.client.get_task_statuses_async([]), [])
         task_id = await self.client.create_task_async("drips", duration=3, audio_type="sound")
-        self.assertEqual(self.client.get_task_status(task_id).status, camb.Status.SUCCESS)
+        self.assertEqual(self.client.get_task_status(task_id).status, libcamb.Status.SUCCESS)
         path = os.path.join(self.dir, "drips.wav")
         size = await self.client.save_audio_async(4242, path)
         self.assertEqual(size, os.path.getsize(path))
@@ -1920,7 +2290,7 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         await self.jobs.assert_settled(made=4)
 
     async def test_job_freed_once_when_reading_it_raises(self):
-        lib = camb.load()
+        lib = libcamb.load()
         original = lib.camb_task_status_text
         reads = []
 
@@ -1978,10 +2348,10 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         gc.collect()
         self.assertEqual((self.jobs.made, self.jobs.submitted, self.jobs.handed_back), (1, 1, 0))
         self.assertEqual((self.jobs.queues_made, self.jobs.queues_freed), (1, 1), "the closed loop's queue was not freed")
-        self.assertEqual(len(camb._loop_queues), 0)
+        self.assertEqual(len(libcamb._aio._loop_queues), 0)
         time.sleep(1.7)  # the reply comes, the job ends, and libcamb frees it
         self.assertEqual(self.jobs.bad_frees, [])
-        self.assertEqual(self.jobs.freed, 0, "the module freed a job its freed queue had")
+        self.assertEqual(self.jobs.freed, 0, "the package freed a job its freed queue had")
         self.assertEqual(self.client.get_task_status("demo-success").run_id, 4242)
 
     async def test_every_operation_as_a_job(self):
@@ -2013,11 +2383,11 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
             self.client.get_audio_url_async(987654),
             self.client.save_audio_async(987654, path),
         ):
-            with self.assertRaises(camb.NotFound) as caught:
+            with self.assertRaises(libcamb.NotFound) as caught:
                 await call
             self.assertIn("987654", caught.exception.message)
             self.assertEqual(caught.exception.http_status, 404)
-        with self.assertRaises(camb.HttpError) as caught:
+        with self.assertRaises(libcamb.HttpError) as caught:
             await self.client.download_audio_async(4243)  # a run that did not succeed
         self.assertEqual(caught.exception.http_status, 400)
         with open(path, "rb") as f:
@@ -2033,12 +2403,12 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         await self.jobs.assert_settled(made=2)
 
     async def test_a_cancelled_job_comes_back_before_it_is_freed(self):
-        lib = camb.load()
+        lib = libcamb.load()
         cancels = []
         original = lib.camb_job_cancel
 
         def counting(job):
-            cancels.append(ctypes.cast(job, ctypes.c_void_p).value)
+            cancels.append(address(job))
             return original(job)
 
         lib.camb_job_cancel = counting

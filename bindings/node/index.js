@@ -1,9 +1,10 @@
 'use strict';
 /**
- * camb.js: libcamb (CAMB.AI's text-to-sound API) from Node.js, through koffi.
+ * libcamb (CAMB.AI's text-to-sound API) from Node.js, through koffi: the npm
+ * package `libcamb`. Types: index.d.ts.
  *
- *   const { Client, Status } = require('./camb');
- *   const client = new Client({ apiKey: 'your-key' });   // or CAMB_API_KEY
+ *   const { Client, Status } = require('libcamb');
+ *   const client = new Client();   // CAMB_API_KEY, and CAMB_BASE_URL when set (libcamb reads both)
  *   try {   // in an async function
  *     const id = await client.createTask('rain on a tin roof', { durationS: 5 });
  *     const task = await client.waitForTask(id, { onProgress: (p) => console.log(p.polls, p.statusName) });
@@ -24,7 +25,7 @@
  * watched on Node's event loop (see JobQueue). Each takes { signal }, an
  * AbortSignal that cancels the job (at its next check: a request already sent
  * runs to its end, and a job that finished first resolves); waitForTask and
- * generate also take onProgress.
+ * generate also take onProgress. close() returns a Promise too.
  *
  * Each has a blocking twin with the `Sync` suffix, as in Node's fs
  * (getTaskStatusSync, ..., generateSync): it runs on the calling thread and
@@ -34,11 +35,11 @@
  *
  * Progress has one shape in every form: { polls, status, statusName }, the
  * polls made so far and the task's status as last seen (a Status value and
- * its name). A Sync wait reports after every poll; a job is sampled on a timer
- * (progressIntervalMs, default 100) and reports when either changed, and once
- * more before its Promise settles if it changed since. Returning false stops
- * the wait (CambError CANCELLED); an exception thrown stops it and is the
- * rejection (or is thrown).
+ * its name, "CAMB_STATUS_PENDING"). A Sync wait reports after every poll; a job
+ * is sampled on a timer (progressIntervalMs, default 100) and reports when
+ * either changed, and once more before its Promise settles if it changed
+ * since. Returning false stops the wait (CambError CANCELLED); an exception
+ * thrown stops it and is the rejection (or is thrown).
  *
  * Every failure rejects with (or throws) a CambError: `code` is the
  * camb_result number (404 for CAMB_RESULT_NOT_FOUND), `name` its name,
@@ -54,10 +55,17 @@
  *     headers: [{ name: 'traceparent', value: '00-4bf9...-01' }, { name: 'x-tenant', value: t, secret: true }],
  *   });
  *
- * The library is found at `options.library`, else $CAMB_LIB, else "libcamb.so"
- * on the loader's path.
+ * Settings the client is not given are libcamb's to find, as in C: the key in
+ * CAMB_API_KEY, the base URL in CAMB_BASE_URL (else CAMB.AI's service). This
+ * module reads neither.
+ *
+ * The library: the package ships libcamb.so at native/<platform>-<arch>/
+ * (linux-x64), and that copy is used unless $CAMB_LIB names another (or
+ * options.library does, for one client). A library that cannot be loaded is a
+ * LibraryLoadError naming the path, where it came from and what to do.
  */
 
+const path = require('node:path');
 const koffi = require('koffi');
 
 // ---------------------------------------------------------------------------
@@ -185,12 +193,96 @@ const LogLevel = Object.freeze({ ERROR: 1, WARN: 2, INFO: 3, DEBUG: 4 });
 
 const bound = new Map();
 
-function bind(path) {
-  let c = bound.get(path);
+/** This package's version, which is the version of the libcamb it ships. */
+const PACKAGE_VERSION = require('./package.json').version;
+
+/** Where the package keeps the libcamb.so it ships for this platform. */
+const BUNDLED_LIBRARY = path.join(__dirname, 'native', `${process.platform}-${process.arch}`, 'libcamb.so');
+
+/**
+ * A libcamb.so that could not be loaded or is not one this package can use.
+ * `path`: the path tried; `origin`: where that path came from ('options.library',
+ * 'CAMB_LIB' or 'bundled'); `cause`: koffi's error, when it gave one.
+ */
+class LibraryLoadError extends Error {
+  constructor(message, file, origin, cause) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'LibraryLoadError';
+    this.path = file;
+    this.origin = origin;
+  }
+}
+
+// The library to load and where its path came from: options.library, else
+// $CAMB_LIB, else the copy this package ships.
+function libraryPath(options) {
+  if (options.library) return { path: options.library, origin: 'options.library' };
+  if (process.env.CAMB_LIB) return { path: process.env.CAMB_LIB, origin: 'CAMB_LIB' };
+  return { path: BUNDLED_LIBRARY, origin: 'bundled' };
+}
+
+// Where the path came from, and what to do about it, for a LibraryLoadError.
+function libraryAdvice(origin) {
+  const platform = `${process.platform}-${process.arch}`;
+  switch (origin) {
+    case 'options.library':
+      return ['given as options.library', 'Fix options.library, or leave it out to use $CAMB_LIB or the copy bundled with the libcamb package'];
+    case 'CAMB_LIB':
+      return ['named by the environment variable CAMB_LIB', `Point CAMB_LIB to a libcamb.so built for ${platform} ` +
+        '(`cargo build --release -p camb-ffi` makes target/release/libcamb.so), or unset CAMB_LIB to use the copy ' +
+        `bundled with the libcamb package (${BUNDLED_LIBRARY})`];
+    default:
+      return ['the copy bundled with the libcamb package (CAMB_LIB is not set)', 'The package ships libcamb.so for ' +
+        `linux-x64 only (this is ${platform}): reinstall it (npm install libcamb-${PACKAGE_VERSION}.tgz), or set CAMB_LIB ` +
+        'to the path of a libcamb.so built for this machine (`cargo build --release -p camb-ffi` makes target/release/libcamb.so)'];
+  }
+}
+
+function loadFailure(where, why, cause) {
+  const [from, todo] = libraryAdvice(where.origin);
+  const reason = String(why).trim().replace(/\.$/, '');
+  return new LibraryLoadError(`libcamb: cannot use ${where.path}, ${from}: ${reason}. ${todo}.`, where.path, where.origin, cause);
+}
+
+// The same 0.MINOR (or MAJOR, from 1.0) as this package: the ABI its
+// declarations are written for.
+function abiOf(version) {
+  const [major, minor] = String(version).split('.');
+  return major === '0' ? `0.${minor}` : major;
+}
+
+// Loads the library at `where.path` and binds its functions, once per path.
+function bind(where) {
+  let c = bound.get(where.path);
   if (c) return c;
-  const lib = koffi.load(path);
+  let lib;
+  try {
+    lib = koffi.load(where.path);
+  } catch (e) {
+    throw loadFailure(where, e.message, e);
+  }
+  let libraryVersion;
+  try {
+    libraryVersion = lib.func('const char *camb_version(void)')();
+  } catch (e) {
+    throw loadFailure(where, `it is not libcamb (${e.message})`, e);
+  }
+  if (abiOf(libraryVersion) !== abiOf(PACKAGE_VERSION)) {
+    throw loadFailure(where, `it is libcamb ${libraryVersion}, and this package (libcamb ${PACKAGE_VERSION}) ` +
+      `needs the ABI of libcamb ${abiOf(PACKAGE_VERSION)}`);
+  }
   const f = (prototype) => lib.func(prototype);
-  c = {
+  try {
+    c = bindAll(f);
+  } catch (e) {
+    throw loadFailure(where, `a function is missing (${e.message})`, e);
+  }
+  bound.set(where.path, c);
+  return c;
+}
+
+function bindAll(f) {
+  return {
     builderNew: f('camb_client_builder *camb_client_builder_new(void)'),
     setApiKey: f('uint32_t camb_client_builder_set_api_key(camb_client_builder *b, const char *key)'),
     setBaseUrl: f('uint32_t camb_client_builder_set_base_url(camb_client_builder *b, const char *url)'),
@@ -282,12 +374,6 @@ function bind(path) {
     statusIsFinal: f('bool camb_status_is_final(uint32_t s)'),
     version: f('const char *camb_version(void)'),
   };
-  bound.set(path, c);
-  return c;
-}
-
-function libraryPath(options) {
-  return options.library || process.env.CAMB_LIB || 'libcamb.so';
 }
 
 // ---------------------------------------------------------------------------
@@ -547,15 +633,15 @@ function waitOptions(c, options) {
 // camb_job_polls() and camb_job_task_status() on a timer.
 //
 // koffi.node.poll exists since koffi 2.15 and is not yet documented ("might
-// change"): camb.js pins koffi 3.3.4.
+// change"): package.json pins koffi 3.3.4.
 // ---------------------------------------------------------------------------
 
 class JobQueue {
   // `idle()` runs when the last job in flight has come back.
   constructor(c, idle) {
     if (typeof koffi.node?.poll !== 'function') {
-      throw new Error(`koffi ${koffi.version} has no koffi.node.poll, which camb.js's Promises need ` +
-        '(koffi 2.15 or later; camb.js is tested with 3.3.4)');
+      throw new Error(`koffi ${koffi.version} has no koffi.node.poll, which libcamb's Promises need ` +
+        '(koffi 2.15 or later; this package is tested with 3.3.4)');
     }
     this._c = c;
     this._idle = idle;
@@ -613,7 +699,7 @@ class JobQueue {
     const event = [0];
     const out = [null];
     while (this.handle !== null && c.queuePop(this.handle, event, out) === Result.OK) {
-      // JOB_DATA is reserved for streaming jobs, which camb.js does not make; such
+      // JOB_DATA is reserved for streaming jobs, which this module does not make; such
       // a job would stay libcamb's.
       if (event[0] !== Event.JOB_DONE) continue;
       const job = out[0];
@@ -674,7 +760,7 @@ function jobOutput(c, job) {
         polls: c.jobPolls(job),
       };
     default:
-      throw new Error(`libcamb handed back a job of a kind camb.js does not know (${kind})`);
+      throw new Error(`libcamb handed back a job of a kind this module does not know (${kind})`);
   }
 }
 
@@ -692,7 +778,7 @@ function jobOutput(c, job) {
 //   its end before it is put on the queue).
 // - A thread logging waits for the main thread. That is safe as long as the
 //   main thread never blocks waiting for such a thread, else both wait forever.
-//   Of the calls camb.js makes on the main thread, two could: a Sync batch
+//   Of the calls this module makes on the main thread, two could: a Sync batch
 //   (getTaskStatusesSync) joins threads of its own, so with a log it runs on
 //   one connection, on the calling thread alone; and camb_client_free() joins
 //   the client's pool threads, so close() cancels the jobs in flight and frees
@@ -706,7 +792,7 @@ function jobOutput(c, job) {
 //   function and its finalizer. libcamb calls the finalizer once it is done
 //   with the log function (in camb_client_free(), or when the builder is freed
 //   or fails to build), and the finalizer unregisters the log callback there;
-//   camb.js unregisters the finalizer itself after the call that ran it.
+//   This module unregisters the finalizer itself after the call that ran it.
 //   Lines come until close()'s Promise resolves (the cancellations of its jobs
 //   among them), none after.
 // ---------------------------------------------------------------------------
@@ -795,8 +881,8 @@ function syncProgress(c, onProgress) {
 class Client {
   /**
    * @param {object} [options]
-   * @param {string} [options.apiKey]    default: $CAMB_API_KEY
-   * @param {string} [options.baseUrl]   default: https://client.camb.ai/apis
+   * @param {string} [options.apiKey]    default: $CAMB_API_KEY (read by libcamb)
+   * @param {string} [options.baseUrl]   default: $CAMB_BASE_URL (read by libcamb), else https://client.camb.ai/apis
    * @param {number} [options.timeoutMs] whole-call timeout (default 60000)
    * @param {number} [options.maxRetries] extra attempts of reads (default 2)
    * @param {string} [options.caBundleFile] PEM file of CAs to trust instead of the built-in roots
@@ -812,7 +898,7 @@ class Client {
    *   LogLevel; the line never holds the key. See "The log hook" above for when lines arrive.
    * @param {number|string} [options.logLevel] the most detailed lines wanted: a LogLevel or
    *   'error', 'warn', 'info', 'debug' (default)
-   * @param {string} [options.library]   path of libcamb.so (default $CAMB_LIB)
+   * @param {string} [options.library]   path of libcamb.so (default: $CAMB_LIB, else the copy this package ships)
    */
   constructor(options = {}) {
     const c = bind(libraryPath(options));
@@ -1310,7 +1396,7 @@ if (typeof Symbol.asyncDispose === 'symbol') {
   Client.prototype[Symbol.asyncDispose] = Client.prototype.close;
 }
 
-/** The version of the libcamb at `library` (default $CAMB_LIB). */
+/** The version of the libcamb at `library` (default: $CAMB_LIB, else the copy this package ships). */
 function version(library) {
   return bind(libraryPath({ library })).version();
 }
@@ -1339,5 +1425,6 @@ function optionsLayout(library) {
 }
 
 module.exports = {
-  Client, CambError, Result, Status, AudioType, JobKind, JobState, Event, LogLevel, version, optionsLayout,
+  Client, CambError, LibraryLoadError, Result, Status, AudioType, JobKind, JobState, Event, LogLevel, version,
+  optionsLayout, bundledLibrary: BUNDLED_LIBRARY,
 };

@@ -2,8 +2,9 @@
 //
 //   usage: cpp_demo BASE_URL OUT.wav
 //
-// The API key comes from CAMB_API_KEY. Against the emulator
-// (`cargo run -p camb-emulator`), it:
+// Built with CMake against an installed libcamb (find_package(camb), camb::camb) by
+// tests/cpp/CMakeLists.txt. The API key comes from CAMB_API_KEY. Against the
+// emulator (`cargo run -p camb-emulator`), it:
 // - creates a task, waits for it printing each change of status, saves the WAV;
 // - fetches the same audio through a callback and the file URLs;
 // - asks for several statuses in one batch, each with its own result;
@@ -100,11 +101,12 @@ std::int64_t the_workflow(const camb::Client& client, const std::string& out_pat
 
     std::vector<std::uint8_t> audio;
     std::size_t chunks = 0;
-    const std::uint64_t downloaded = client.download_audio(run_id, [&](const std::uint8_t* data, std::size_t len) {
-        audio.insert(audio.end(), data, data + len);
-        ++chunks;
-        return true;
-    });
+    const std::uint64_t downloaded =
+        client.download_audio(run_id, [&](const std::uint8_t* data, std::size_t len) {
+            audio.insert(audio.end(), data, data + len);
+            ++chunks;
+            return true;
+        });
     std::cout << "downloaded " << downloaded << " bytes in " << chunks << " chunks, "
               << (audio.size() == saved ? "same size as the file" : "NOT the file's size") << "\n";
 
@@ -120,14 +122,15 @@ std::int64_t the_workflow(const camb::Client& client, const std::string& out_pat
 
 void a_batch_of_statuses(const camb::Client& client) {
     // One task's failure is its own entry's error, not an exception.
-    const std::vector<camb::TaskResult> results = client.get_task_statuses({"demo-success", "no-such-task"});
+    const std::vector<camb::TaskResult> results =
+        client.get_task_statuses({"demo-success", "no-such-task"});
     std::cout << "batch:";
     for (const camb::TaskResult& r : results) {
         if (r.ok()) {
             std::cout << " " << r.task_id << " " << r.info->status_text;
         } else {
-            std::cout << " " << r.task_id << " " << r.error->code_name() << " (HTTP " << r.error->http_status()
-                      << ")";
+            std::cout << " " << r.task_id << " " << r.error->code_name() << " (HTTP "
+                      << r.error->http_status() << ")";
         }
     }
     std::cout << "\n";
@@ -138,13 +141,15 @@ void a_missing_task(const camb::Client& client) {
         client.get_task_status("no-such-task");
         std::cout << "not found: NOT THROWN\n";
     } catch (const camb::NotFound& e) {
-        std::cout << "not found: " << e.code_name() << " (HTTP " << e.http_status() << "): " << e.what() << "\n";
+        std::cout << "not found: " << e.code_name() << " (HTTP " << e.http_status()
+                  << "): " << e.what() << "\n";
     }
 }
 
 void a_failed_task(const camb::Client& client) {
     const camb::TaskInfo info = client.get_task_status("demo-error");
-    std::cout << "failed task: " << info.status_text << " (" << info.exception_reason.value_or("no reason")
+    std::cout << "failed task: " << info.status_text << " ("
+              << info.exception_reason.value_or("no reason")
               << "): " << info.message.value_or("no message") << "\n";
 }
 
@@ -161,8 +166,8 @@ void a_wait_cancelled_from_another_thread(const camb::Client& client) {
         client.wait_for_task("demo-pending", quick_polls(std::chrono::seconds(10)), &token);
         std::cout << "cancelled: NOT THROWN\n";
     } catch (const camb::Cancelled& e) {
-        std::cout << "cancelled from another thread after " << ms_since(start) << " ms: " << e.code_name()
-                  << "\n";
+        std::cout << "cancelled from another thread after " << ms_since(start)
+                  << " ms: " << e.code_name() << "\n";
     }
 }
 
@@ -190,18 +195,21 @@ void an_exception_from_the_write_callback(const camb::Client& client) {
         });
         std::cout << "write exception: NOT THROWN\n";
     } catch (const DemoStop& e) {
-        std::cout << "write callback exception propagated after " << chunks << " chunk: " << e.what() << "\n";
+        std::cout << "write callback exception propagated after " << chunks
+                  << " chunk: " << e.what() << "\n";
     }
 }
 
-void a_generation_as_a_future(const camb::Client& client, camb::JobQueue& queue, const std::string& path) {
+void a_generation_as_a_future(const camb::Client& client, camb::JobQueue& queue,
+                              const std::string& path) {
     camb::CreateOptions create;
     create.duration_s = 2;
     // Returns at once: the job creates the task, waits for it (holding no thread
     // between polls) and saves the file, on libcamb's threads; the queue's
     // dispatcher thread completes the future.
-    std::future<camb::Generation> pending = client.generate_async(
-        "the sea at night [pending_ms:400]", path, create, quick_polls(std::chrono::milliseconds(50)), queue);
+    std::future<camb::Generation> pending =
+        client.generate_async("the sea at night [pending_ms:400]", path, create,
+                              quick_polls(std::chrono::milliseconds(50)), queue);
     const camb::Generation generation = pending.get();  // throws the job's camb::Error, if any
     std::cout << "generate_async: task " << generation.task.status_text << ", " << generation.bytes
               << " bytes saved to " << path << "\n";
@@ -244,7 +252,8 @@ void a_download_into_memory(const camb::Client& client, camb::JobQueue& queue, s
     run_until_done(queue);
     const std::vector<std::uint8_t> bytes = audio.get();
     std::ifstream file(saved, std::ios::binary);
-    const std::vector<std::uint8_t> on_disk{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+    const std::vector<std::uint8_t> on_disk{std::istreambuf_iterator<char>(file),
+                                            std::istreambuf_iterator<char>()};
     std::cout << "download job: " << bytes.size() << " bytes in memory, "
               << (bytes == on_disk ? "the same as the file" : "NOT the file") << "\n";
 }
@@ -252,7 +261,8 @@ void a_download_into_memory(const camb::Client& client, camb::JobQueue& queue, s
 void a_job_cancelled(const camb::Client& client, camb::JobQueue& queue) {
     // A Job follows its job in flight and can cancel it; here a wait that would
     // poll every 10 s, cancelled while it sleeps.
-    camb::Job<camb::TaskInfo> wait = client.job_wait_for_task("demo-pending", quick_polls(std::chrono::seconds(10)));
+    camb::Job<camb::TaskInfo> wait =
+        client.job_wait_for_task("demo-pending", quick_polls(std::chrono::seconds(10)));
     std::future<camb::TaskInfo> result = wait.submit(queue);
     while (wait.polls() == 0 && wait.state() != camb::JobState::Done) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -271,7 +281,8 @@ void a_job_cancelled(const camb::Client& client, camb::JobQueue& queue) {
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::cerr << "usage: " << argv[0] << " BASE_URL OUT.wav\n(the API key is read from CAMB_API_KEY)\n";
+        std::cerr << "usage: " << argv[0]
+                  << " BASE_URL OUT.wav\n(the API key is read from CAMB_API_KEY)\n";
         return 2;
     }
     std::cout << "libcamb " << camb::version() << " (header " << camb::header_version << ")\n";
