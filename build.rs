@@ -44,9 +44,13 @@ fn main() {
         link_soname_in_build_tree(&soname);
     }
 
+    if target_os == "windows" {
+        embed_version_resource(&major, &minor, &patch);
+    }
+
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is valid");
-    config.after_includes = Some(version_macros);
+    config.after_includes = Some(version_macros + LINKAGE_MACROS);
 
     let header = match cbindgen::generate_with_config(&crate_dir, config) {
         Ok(bindings) => {
@@ -62,6 +66,71 @@ fn main() {
         fs::create_dir_all(path.parent().expect("has a parent")).expect("can create include/");
         fs::write(&path, header).expect("can write include/camb.h");
     }
+}
+
+/// How the header's functions are linked. On Windows a program that uses camb.dll
+/// imports them (`__declspec(dllimport)` spares a jump through a stub for each call,
+/// and is required for data); one that links the static library, libcamb.a, defines
+/// CAMB_STATIC first. x86-64 has one calling convention, which is C's and libcamb's
+/// (Rust's `extern "C"`), so none is named.
+const LINKAGE_MACROS: &str = "
+/**
+ * CAMB_API marks each function of libcamb. On Windows it imports the function from
+ * camb.dll; define CAMB_STATIC before including this header to link the static
+ * library (libcamb.a) instead. Elsewhere it is empty. On x86-64 Windows there is a
+ * single calling convention, the one every function and callback here uses.
+ */
+#if defined(_WIN32) && !defined(CAMB_STATIC)
+#define CAMB_API __declspec(dllimport)
+#else
+#define CAMB_API
+#endif
+";
+
+/// Gives camb.dll a version resource (what Explorer's Details tab and installers
+/// read): the crate's version as FILEVERSION and PRODUCTVERSION, the file's name and
+/// what it is. embed-resource runs the toolchain's resource compiler (mingw-w64's
+/// windres, or rc.exe for MSVC) and links the result into the cdylib only.
+fn embed_version_resource(major: &str, minor: &str, patch: &str) {
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    let version = format!("{major}.{minor}.{patch}");
+    let numeric = format!("{major},{minor},{patch},0");
+    // VOS_NT_WINDOWS32 is 0x40004, VFT_DLL 2: numbers, so no SDK header is needed.
+    let rc = format!(
+        r#"1 VERSIONINFO
+FILEVERSION {numeric}
+PRODUCTVERSION {numeric}
+FILEFLAGSMASK 0x3F
+FILEFLAGS 0x0
+FILEOS 0x40004
+FILETYPE 0x2
+FILESUBTYPE 0x0
+BEGIN
+  BLOCK "StringFileInfo"
+  BEGIN
+    BLOCK "040904B0"
+    BEGIN
+      VALUE "FileDescription", "libcamb: a C client for CAMB.AI's text-to-sound API"
+      VALUE "FileVersion", "{version}"
+      VALUE "InternalName", "camb"
+      VALUE "OriginalFilename", "camb.dll"
+      VALUE "ProductName", "libcamb"
+      VALUE "ProductVersion", "{version}"
+      VALUE "LegalCopyright", "MIT OR Apache-2.0"
+    END
+  END
+  BLOCK "VarFileInfo"
+  BEGIN
+    VALUE "Translation", 0x409, 1200
+  END
+END
+"#
+    );
+    let path = out_dir.join("camb-version.rc");
+    fs::write(&path, rc).expect("can write the version resource");
+    embed_resource::compile_for_cdylib(&path, embed_resource::NONE)
+        .manifest_required()
+        .expect("the resource compiler (windres or rc.exe) builds camb.dll's version resource");
 }
 
 /// Makes `<profile>/SONAME -> libcamb.so` and `<profile>/deps/SONAME -> libcamb.so`

@@ -60,6 +60,18 @@
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
 #define CAMB_VERSION_NUMBER (0 * 10000 + 3 * 100 + 0)
 
+/**
+ * CAMB_API marks each function of libcamb. On Windows it imports the function from
+ * camb.dll; define CAMB_STATIC before including this header to link the static
+ * library (libcamb.a) instead. Elsewhere it is empty. On x86-64 Windows there is a
+ * single calling convention, the one every function and callback here uses.
+ */
+#if defined(_WIN32) && !defined(CAMB_STATIC)
+#define CAMB_API __declspec(dllimport)
+#else
+#define CAMB_API
+#endif
+
 
 /**
  * The outcome of every fallible call. `CAMB_RESULT_OK` is 0; every other value
@@ -740,6 +752,7 @@ extern "C" {
  * version). Compare it with `CAMB_VERSION_STRING` to detect a header/library
  * mismatch. Static: never free it. Never NULL. Thread-safe.
  */
+CAMB_API
 const char *camb_version(void);
 
 /**
@@ -748,6 +761,7 @@ const char *camb_version(void);
  *
  * The returned string is static: never free it. Never NULL. Thread-safe.
  */
+CAMB_API
 const char *camb_result_name(uint32_t result);
 
 /**
@@ -756,6 +770,7 @@ const char *camb_result_name(uint32_t result);
  *
  * The returned string is static: never free it. Never NULL. Thread-safe.
  */
+CAMB_API
 const char *camb_status_name(uint32_t status);
 
 /**
@@ -763,6 +778,7 @@ const char *camb_status_name(uint32_t status);
  * `CAMB_STATUS_UNKNOWN` and values this version does not know. A polling loop that
  * stops on `camb_status_is_final` never spins forever on ERROR or TIMEOUT.
  */
+CAMB_API
 bool camb_status_is_final(uint32_t status);
 
 /**
@@ -783,6 +799,7 @@ bool camb_status_is_final(uint32_t status);
  * (an FFI that runs calls on a pool of threads, such as Node's koffi `.async` or
  * Go's goroutines, must read it within the same OS-thread-bound step).
  */
+CAMB_API
 const char *camb_last_error(void);
 
 /**
@@ -790,6 +807,7 @@ const char *camb_last_error(void);
  * or 400 behind `CAMB_RESULT_HTTP_STATUS`), or 0 when that failure had no HTTP
  * reply (a timeout, a refused connection, a bad argument) or the last call succeeded.
  */
+CAMB_API
 uint16_t camb_last_http_status(void);
 
 /**
@@ -798,6 +816,7 @@ uint16_t camb_last_http_status(void);
  * any other string (nor one of a `camb_task` or a list: their owners free those),
  * nor one twice.
  */
+CAMB_API
 void camb_string_free(char *string);
 
 /**
@@ -809,6 +828,7 @@ void camb_string_free(char *string);
  * Never returns NULL (out of memory aborts the process). The caller owns the builder
  * and passes it to `camb_client_builder_build()` or `camb_client_builder_free()`.
  */
+CAMB_API
 struct camb_client_builder *camb_client_builder_new(void);
 
 /**
@@ -821,6 +841,7 @@ struct camb_client_builder *camb_client_builder_new(void);
  * `CAMB_RESULT_INVALID_PARAMETER` if the key is empty, longer than 1024 bytes, has
  * leading or trailing whitespace or characters other than printable ASCII.
  */
+CAMB_API
 camb_result camb_client_builder_set_api_key(struct camb_client_builder *builder,
                                             const char *api_key);
 
@@ -849,6 +870,7 @@ camb_result camb_client_builder_set_api_key(struct camb_client_builder *builder,
  * characters `"` `<` `>` `\` `^` `{` `|` `}` and the backquote, or is longer than
  * 2048 bytes.
  */
+CAMB_API
 camb_result camb_client_builder_set_base_url(struct camb_client_builder *builder,
                                              const char *base_url);
 
@@ -862,6 +884,7 @@ camb_result camb_client_builder_set_base_url(struct camb_client_builder *builder
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is 0
  * or more than 86400000 (a day).
  */
+CAMB_API
 camb_result camb_client_builder_set_timeout_ms(struct camb_client_builder *builder,
                                                uint64_t timeout_ms);
 
@@ -878,6 +901,7 @@ camb_result camb_client_builder_set_timeout_ms(struct camb_client_builder *build
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` for 0 or
  * more than 64.
  */
+CAMB_API
 camb_result camb_client_builder_set_job_threads(struct camb_client_builder *builder,
                                                 uint32_t threads);
 
@@ -903,6 +927,7 @@ camb_result camb_client_builder_set_job_threads(struct camb_client_builder *buil
  * `CAMB_RESULT_INVALID_PARAMETER` for a level that is not one of them. On an
  * error the finalizer is not called: `user_data` stays the caller's.
  */
+CAMB_API
 camb_result camb_client_builder_set_log(struct camb_client_builder *builder,
                                         uint32_t level,
                                         camb_log_fn callback,
@@ -928,6 +953,7 @@ camb_result camb_client_builder_set_log(struct camb_client_builder *builder,
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` (above,
  * text not UTF-8).
  */
+CAMB_API
 camb_result camb_client_builder_add_header(struct camb_client_builder *builder,
                                            const char *name,
                                            const char *value,
@@ -948,6 +974,7 @@ camb_result camb_client_builder_add_header(struct camb_client_builder *builder,
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
  * more than 10.
  */
+CAMB_API
 camb_result camb_client_builder_set_max_retries(struct camb_client_builder *builder,
                                                 uint32_t max_retries);
 
@@ -959,6 +986,7 @@ camb_result camb_client_builder_set_max_retries(struct camb_client_builder *buil
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER`.
  */
+CAMB_API
 camb_result camb_client_builder_set_allow_insecure_http(struct camb_client_builder *builder,
                                                         bool allow);
 
@@ -972,6 +1000,7 @@ camb_result camb_client_builder_set_allow_insecure_http(struct camb_client_build
  * file cannot be read, is not a regular file, is over 16 MiB, is not PEM or holds
  * no certificate.
  */
+CAMB_API
 camb_result camb_client_builder_set_ca_bundle_file(struct camb_client_builder *builder,
                                                    const char *path);
 
@@ -982,6 +1011,7 @@ camb_result camb_client_builder_set_ca_bundle_file(struct camb_client_builder *b
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if it is
  * not PEM or holds no certificate.
  */
+CAMB_API
 camb_result camb_client_builder_set_ca_bundle_pem(struct camb_client_builder *builder,
                                                   const uint8_t *pem,
                                                   size_t len);
@@ -1002,6 +1032,7 @@ camb_result camb_client_builder_set_ca_bundle_pem(struct camb_client_builder *bu
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if the URL
  * is not a proxy URL (the message never repeats it, as it may hold a password).
  */
+CAMB_API
 camb_result camb_client_builder_set_proxy(struct camb_client_builder *builder,
                                           const char *proxy_url);
 
@@ -1028,6 +1059,7 @@ camb_result camb_client_builder_set_proxy(struct camb_client_builder *builder,
  * unusable CA certificates, an unusable `CAMB_API_KEY`, or a `CAMB_BASE_URL` that
  * the rules of `camb_client_builder_set_base_url()` refuse (the message says so).
  */
+CAMB_API
 camb_result camb_client_builder_build(struct camb_client_builder *builder,
                                       struct camb_client **out_client);
 
@@ -1035,6 +1067,7 @@ camb_result camb_client_builder_build(struct camb_client_builder *builder,
  * Frees a builder that was not built (its log function's finalizer runs).
  * NULL is ignored.
  */
+CAMB_API
 void camb_client_builder_free(struct camb_client_builder *builder);
 
 /**
@@ -1052,6 +1085,7 @@ void camb_client_builder_free(struct camb_client_builder *builder);
  * `camb_client_builder_set_api_key()`) or `CAMB_BASE_URL` is (see
  * `camb_client_builder_set_base_url()`).
  */
+CAMB_API
 camb_result camb_client_new(const char *api_key,
                             struct camb_client **out_client);
 
@@ -1071,6 +1105,7 @@ camb_result camb_client_new(const char *api_key,
  * and not submitted can no longer be submitted. Never call it from the
  * client's own log callback.
  */
+CAMB_API
 void camb_client_free(struct camb_client *client);
 
 /**
@@ -1101,6 +1136,7 @@ void camb_client_free(struct camb_client *client);
  * Thread-safety: any number of threads may call this on one client at once.
  * Its job form is `camb_client_job_get_task_status()`.
  */
+CAMB_API
 camb_result camb_client_get_task_status(const struct camb_client *client,
                                         const char *task_id,
                                         const struct camb_cancel_token *cancel,
@@ -1111,23 +1147,27 @@ camb_result camb_client_get_task_status(const struct camb_client *client,
  * `camb_task_list`: `CAMB_RESULT_NOT_FOUND`, `CAMB_RESULT_TIMEOUT`, ...).
  * `CAMB_RESULT_NULL_PARAMETER` for NULL.
  */
+CAMB_API
 camb_result camb_task_result(const struct camb_task *task);
 
 /**
  * Why the task has no status, in words (what `camb_last_error()` said when the
  * query failed); NULL when it has one, or for NULL.
  */
+CAMB_API
 const char *camb_task_error(const struct camb_task *task,
                             size_t *out_len);
 
 /**
  * The HTTP status behind a failed query, or 0.
  */
+CAMB_API
 uint16_t camb_task_http_status(const struct camb_task *task);
 
 /**
  * The task id that was asked for. Never NULL for a task ("" for NULL).
  */
+CAMB_API
 const char *camb_task_id(const struct camb_task *task,
                          size_t *out_len);
 
@@ -1137,12 +1177,14 @@ const char *camb_task_id(const struct camb_task *task,
  * or the server sent a status this version does not know (see
  * `camb_task_status_text()`).
  */
+CAMB_API
 camb_status camb_task_status(const struct camb_task *task);
 
 /**
  * The status exactly as the server sent it ("SUCCESS", or an unknown value such
  * as "FAILED"); NULL when the task has no status.
  */
+CAMB_API
 const char *camb_task_status_text(const struct camb_task *task,
                                   size_t *out_len);
 
@@ -1151,6 +1193,7 @@ const char *camb_task_status_text(const struct camb_task *task,
  * server sent one (it sends none while the task is pending); false otherwise.
  * `out_run_id` may be NULL to ask only whether there is one.
  */
+CAMB_API
 bool camb_task_run_id(const struct camb_task *task,
                       int64_t *out_run_id);
 
@@ -1158,6 +1201,7 @@ bool camb_task_run_id(const struct camb_task *task,
  * Why the task failed, such as "PROCESSING_ERROR" or "HARMFUL_CONTENT_DETECTED";
  * NULL when the server sent none.
  */
+CAMB_API
 const char *camb_task_exception_reason(const struct camb_task *task,
                                        size_t *out_len);
 
@@ -1165,6 +1209,7 @@ const char *camb_task_exception_reason(const struct camb_task *task,
  * The server's message: its text when it sent a string, compact JSON when it
  * sent an object; NULL when it sent none.
  */
+CAMB_API
 const char *camb_task_message(const struct camb_task *task,
                               size_t *out_len);
 
@@ -1174,11 +1219,13 @@ const char *camb_task_message(const struct camb_task *task,
  * Never pass a task found in a `camb_task_list` (the list owns those), nor a
  * task twice.
  */
+CAMB_API
 void camb_task_free(struct camb_task *task);
 
 /**
  * How many tasks the list holds (as many as task ids were asked for); 0 for NULL.
  */
+CAMB_API
 size_t camb_task_list_len(const struct camb_task_list *list);
 
 /**
@@ -1187,12 +1234,14 @@ size_t camb_task_list_len(const struct camb_task_list *list);
  * a NULL list. Check `camb_task_result()`: a task whose query failed is there
  * too, with the reason.
  */
+CAMB_API
 const struct camb_task *camb_task_list_get(const struct camb_task_list *list,
                                            size_t index);
 
 /**
  * Frees a list and every task in it. NULL is a no-op.
  */
+CAMB_API
 void camb_task_list_free(struct camb_task_list *list);
 
 /**
@@ -1206,6 +1255,7 @@ void camb_task_list_free(struct camb_task_list *list);
  * `struct_size` is larger than this library's struct (a program built with a newer
  * camb.h) or smaller than a `size_t`.
  */
+CAMB_API
 camb_result camb_create_options_init(struct camb_create_options *options,
                                      size_t struct_size);
 
@@ -1238,6 +1288,7 @@ camb_result camb_create_options_init(struct camb_create_options *options,
  * Thread-safety: any number of threads may call this on one client at once.
  * Its job form is `camb_client_job_create_task()`.
  */
+CAMB_API
 camb_result camb_client_create_task(const struct camb_client *client,
                                     const char *prompt,
                                     const struct camb_create_options *options,
@@ -1257,6 +1308,7 @@ camb_result camb_client_create_task(const struct camb_client *client,
  * `struct_size` is larger than this library's struct (a program built with a newer
  * camb.h) or smaller than a `size_t`.
  */
+CAMB_API
 camb_result camb_wait_options_init(struct camb_wait_options *options,
                                    size_t struct_size);
 
@@ -1284,6 +1336,7 @@ camb_result camb_wait_options_init(struct camb_wait_options *options,
  *
  * Thread-safety: any number of threads may wait on one client at once.
  */
+CAMB_API
 camb_result camb_client_wait_for_task(const struct camb_client *client,
                                       const char *task_id,
                                       const struct camb_wait_options *options,
@@ -1308,6 +1361,7 @@ camb_result camb_client_wait_for_task(const struct camb_client *client,
  * `CAMB_RESULT_BAD_RESPONSE` if the server sent JSON instead of audio; and the
  * errors of any call.
  */
+CAMB_API
 camb_result camb_client_download_audio(const struct camb_client *client,
                                        int64_t run_id,
                                        const struct camb_cancel_token *cancel,
@@ -1343,6 +1397,7 @@ camb_result camb_client_download_audio(const struct camb_client *client,
  * `CAMB_RESULT_INVALID_PARAMETER` for an empty path or one that names no file
  * (such as one ending in `/` where nothing exists).
  */
+CAMB_API
 camb_result camb_client_save_audio(const struct camb_client *client,
                                    int64_t run_id,
                                    const char *path,
@@ -1360,6 +1415,7 @@ camb_result camb_client_save_audio(const struct camb_client *client,
  * Errors: as `camb_client_download_audio()`, plus `CAMB_RESULT_NULL_PARAMETER`
  * for a NULL `out_url`. Its job form is `camb_client_job_get_audio_url()`.
  */
+CAMB_API
 camb_result camb_client_get_audio_url(const struct camb_client *client,
                                       int64_t run_id,
                                       const struct camb_cancel_token *cancel,
@@ -1378,6 +1434,7 @@ camb_result camb_client_get_audio_url(const struct camb_client *client,
  * count over 1000; and the errors of any call. Its job form is
  * `camb_client_job_get_audio_urls()`.
  */
+CAMB_API
 camb_result camb_client_get_audio_urls(const struct camb_client *client,
                                        const int64_t *run_ids,
                                        size_t count,
@@ -1387,6 +1444,7 @@ camb_result camb_client_get_audio_urls(const struct camb_client *client,
 /**
  * How many entries the list holds (as many as run ids were asked for); 0 for NULL.
  */
+CAMB_API
 size_t camb_audio_url_list_len(const struct camb_audio_url_list *list);
 
 /**
@@ -1396,6 +1454,7 @@ size_t camb_audio_url_list_len(const struct camb_audio_url_list *list);
  * this run (unknown, or not successful); also when `index` is past the end or
  * the list is NULL, and then `*out_run_id` is left alone and `*out_len` is 0.
  */
+CAMB_API
 const char *camb_audio_url_list_get(const struct camb_audio_url_list *list,
                                     size_t index,
                                     int64_t *out_run_id,
@@ -1404,6 +1463,7 @@ const char *camb_audio_url_list_get(const struct camb_audio_url_list *list,
 /**
  * Frees a list and its strings. NULL is a no-op.
  */
+CAMB_API
 void camb_audio_url_list_free(struct camb_audio_url_list *list);
 
 /**
@@ -1433,6 +1493,7 @@ void camb_audio_url_list_free(struct camb_audio_url_list *list);
  * over 100000 or `max_connections` over 32. Its job form is
  * `camb_client_job_get_task_statuses()`.
  */
+CAMB_API
 camb_result camb_client_get_task_statuses(const struct camb_client *client,
                                           const char *const *task_ids,
                                           size_t count,
@@ -1463,6 +1524,7 @@ camb_result camb_client_get_task_statuses(const struct camb_client *client,
  * Errors: those of the create, the wait and the save, and
  * `CAMB_RESULT_TASK_FAILED`. Its job form is `camb_client_job_generate()`.
  */
+CAMB_API
 camb_result camb_client_generate(const struct camb_client *client,
                                  const char *prompt,
                                  const struct camb_create_options *create_options,
@@ -1483,6 +1545,7 @@ camb_result camb_client_generate(const struct camb_client *client,
  * `CAMB_RESULT_INVALID_PARAMETER` (a bad id). The call's own errors are the
  * job's result.
  */
+CAMB_API
 camb_result camb_client_job_get_task_status(const struct camb_client *client,
                                             const char *task_id,
                                             struct camb_job **out_job);
@@ -1492,6 +1555,7 @@ camb_result camb_client_job_get_task_status(const struct camb_client *client,
  * `camb_job_task_id()`. The prompt and options are checked (and copied) now.
  * As `camb_client_job_get_task_status()` otherwise.
  */
+CAMB_API
 camb_result camb_client_job_create_task(const struct camb_client *client,
                                         const char *prompt,
                                         const struct camb_create_options *options,
@@ -1505,6 +1569,7 @@ camb_result camb_client_job_create_task(const struct camb_client *client,
  * and options are checked now. As `camb_client_job_get_task_status()`
  * otherwise.
  */
+CAMB_API
 camb_result camb_client_job_wait_for_task(const struct camb_client *client,
                                           const char *task_id,
                                           const struct camb_wait_options *options,
@@ -1515,6 +1580,7 @@ camb_result camb_client_job_wait_for_task(const struct camb_client *client,
  * memory: `camb_job_audio()` once it is done, `camb_job_bytes()` its size. As
  * `camb_client_job_get_task_status()` otherwise.
  */
+CAMB_API
 camb_result camb_client_job_download_audio(const struct camb_client *client,
                                            int64_t run_id,
                                            struct camb_job **out_job);
@@ -1526,6 +1592,7 @@ camb_result camb_client_job_download_audio(const struct camb_client *client,
  * `camb_job_bytes()`. As `camb_client_job_get_task_status()` otherwise, plus
  * the errors of a bad path.
  */
+CAMB_API
 camb_result camb_client_job_save_audio(const struct camb_client *client,
                                        int64_t run_id,
                                        const char *path,
@@ -1535,6 +1602,7 @@ camb_result camb_client_job_save_audio(const struct camb_client *client,
  * Makes a job of `camb_client_get_audio_url()`; the URL is
  * `camb_job_audio_url()`. As `camb_client_job_get_task_status()` otherwise.
  */
+CAMB_API
 camb_result camb_client_job_get_audio_url(const struct camb_client *client,
                                           int64_t run_id,
                                           struct camb_job **out_job);
@@ -1545,6 +1613,7 @@ camb_result camb_client_job_get_audio_url(const struct camb_client *client,
  * `camb_client_job_get_task_status()` otherwise, plus the limits of the
  * blocking call.
  */
+CAMB_API
 camb_result camb_client_job_get_audio_urls(const struct camb_client *client,
                                            const int64_t *run_ids,
                                            size_t count,
@@ -1558,6 +1627,7 @@ camb_result camb_client_job_get_audio_urls(const struct camb_client *client,
  * `camb_client_job_get_task_status()` otherwise, plus the limits of the
  * blocking call.
  */
+CAMB_API
 camb_result camb_client_job_get_task_statuses(const struct camb_client *client,
                                               const char *const *task_ids,
                                               size_t count,
@@ -1582,6 +1652,7 @@ camb_result camb_client_job_get_task_statuses(const struct camb_client *client,
  * looks at `path` again, as it may change while the task runs. As
  * `camb_client_job_get_task_status()` otherwise.
  */
+CAMB_API
 camb_result camb_client_job_generate(const struct camb_client *client,
                                      const char *prompt,
                                      const struct camb_create_options *create_options,
@@ -1603,6 +1674,7 @@ camb_result camb_client_job_generate(const struct camb_client *client,
  * is being freed); `CAMB_RESULT_IO` (the pool's threads cannot start; none is
  * left behind).
  */
+CAMB_API
 camb_result camb_job_submit(struct camb_job *job,
                             struct camb_queue *queue,
                             void *user_data);
@@ -1610,11 +1682,13 @@ camb_result camb_job_submit(struct camb_job *job,
 /**
  * Which operation the job runs; `CAMB_JOB_KIND_NONE` for NULL.
  */
+CAMB_API
 camb_job_kind camb_job_get_kind(const struct camb_job *job);
 
 /**
  * Where the job is; `CAMB_JOB_STATE_DONE` for NULL.
  */
+CAMB_API
 camb_job_state camb_job_get_state(const struct camb_job *job);
 
 /**
@@ -1622,6 +1696,7 @@ camb_job_state camb_job_get_state(const struct camb_job *job);
  * why); `CAMB_RESULT_NOT_READY` until it is done; `CAMB_RESULT_NULL_PARAMETER`
  * for NULL. A cancelled job is `CAMB_RESULT_CANCELLED`.
  */
+CAMB_API
 camb_result camb_job_result(const struct camb_job *job);
 
 /**
@@ -1629,12 +1704,14 @@ camb_result camb_job_result(const struct camb_job *job);
  * never the API key), owned by the job; its length into `*out_len` unless
  * NULL. NULL when the job succeeded, is not done, or is NULL.
  */
+CAMB_API
 const char *camb_job_error(const struct camb_job *job,
                            size_t *out_len);
 
 /**
  * The HTTP status behind a failed job, or 0.
  */
+CAMB_API
 uint16_t camb_job_http_status(const struct camb_job *job);
 
 /**
@@ -1643,12 +1720,14 @@ uint16_t camb_job_http_status(const struct camb_job *job);
  * that failed with `CAMB_RESULT_TASK_FAILED`, with the status it ended in; NULL
  * otherwise.
  */
+CAMB_API
 const struct camb_task *camb_job_task(const struct camb_job *job);
 
 /**
  * The list of a finished `camb_client_job_get_task_statuses()` job, owned by
  * the job; NULL otherwise.
  */
+CAMB_API
 const struct camb_task_list *camb_job_task_list(const struct camb_job *job);
 
 /**
@@ -1656,12 +1735,14 @@ const struct camb_task_list *camb_job_task_list(const struct camb_job *job);
  * a generation failed after creating it), or of a status or wait job (also
  * when it failed), owned by the job; NULL otherwise.
  */
+CAMB_API
 const char *camb_job_task_id(const struct camb_job *job,
                              size_t *out_len);
 
 /**
  * The bytes a finished download, save or generate job delivered; 0 otherwise.
  */
+CAMB_API
 uint64_t camb_job_bytes(const struct camb_job *job);
 
 /**
@@ -1669,6 +1750,7 @@ uint64_t camb_job_bytes(const struct camb_job *job);
  * bytes), owned by the job; its length into `*out_len` unless NULL. NULL (and
  * 0) otherwise.
  */
+CAMB_API
 const uint8_t *camb_job_audio(const struct camb_job *job,
                               size_t *out_len);
 
@@ -1676,6 +1758,7 @@ const uint8_t *camb_job_audio(const struct camb_job *job,
  * The URL of a finished `camb_client_job_get_audio_url()` job, owned by the
  * job; its length into `*out_len` unless NULL. NULL otherwise.
  */
+CAMB_API
 const char *camb_job_audio_url(const struct camb_job *job,
                                size_t *out_len);
 
@@ -1683,12 +1766,14 @@ const char *camb_job_audio_url(const struct camb_job *job,
  * The list of a finished `camb_client_job_get_audio_urls()` job, owned by the
  * job; NULL otherwise.
  */
+CAMB_API
 const struct camb_audio_url_list *camb_job_audio_url_list(const struct camb_job *job);
 
 /**
  * Polls made so far by a wait or generate job (0 for other jobs and NULL). May
  * be read while the job runs, from any thread.
  */
+CAMB_API
 uint32_t camb_job_polls(const struct camb_job *job);
 
 /**
@@ -1698,12 +1783,14 @@ uint32_t camb_job_polls(const struct camb_job *job);
  * tell it from a status this version does not know) and for jobs about no
  * task. May be read while the job runs, from any thread: for a progress line.
  */
+CAMB_API
 camb_status camb_job_task_status(const struct camb_job *job);
 
 /**
  * The `user_data` given to `camb_job_submit()`, as it was given (NULL before,
  * and for NULL).
  */
+CAMB_API
 void *camb_job_user_data(const struct camb_job *job);
 
 /**
@@ -1717,6 +1804,7 @@ void *camb_job_user_data(const struct camb_job *job);
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` for NULL.
  */
+CAMB_API
 camb_result camb_job_cancel(const struct camb_job *job);
 
 /**
@@ -1726,6 +1814,7 @@ camb_result camb_job_cancel(const struct camb_job *job);
  * to free: this only cancels it, and it is delivered as usual, to be freed
  * then. NULL is a no-op; a job handed back is freed once.
  */
+CAMB_API
 void camb_job_free(struct camb_job *job);
 
 /**
@@ -1734,6 +1823,7 @@ void camb_job_free(struct camb_job *job);
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_IO` if the system has no
  * descriptor to give (the process is at its limit of open files, EMFILE).
  */
+CAMB_API
 camb_result camb_queue_new(struct camb_queue **out_queue);
 
 /**
@@ -1742,6 +1832,7 @@ camb_result camb_queue_new(struct camb_queue **out_queue);
  * Windows (for `select` and `WSAPoll`). Watch it for reading; never read,
  * write or close it yourself. -1 for NULL.
  */
+CAMB_API
 ptrdiff_t camb_queue_fd(const struct camb_queue *queue);
 
 /**
@@ -1754,6 +1845,7 @@ ptrdiff_t camb_queue_fd(const struct camb_queue *queue);
  * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_NOT_READY` when no event
  * waits (the readiness handle is then not readable), and nothing is written.
  */
+CAMB_API
 camb_result camb_queue_pop(const struct camb_queue *queue,
                            camb_event *out_event,
                            struct camb_job **out_job);
@@ -1772,6 +1864,7 @@ camb_result camb_queue_pop(const struct camb_queue *queue,
  * came in time; `CAMB_RESULT_CANCELLED` when the queue was freed meanwhile.
  * Nothing is written on an error.
  */
+CAMB_API
 camb_result camb_queue_wait(const struct camb_queue *queue,
                             uint32_t timeout_ms,
                             camb_event *out_event,
@@ -1785,12 +1878,14 @@ camb_result camb_queue_wait(const struct camb_queue *queue,
  * pointers to those jobs must not be used again. Its readiness handle is
  * closed once no job refers to the queue. NULL is a no-op.
  */
+CAMB_API
 void camb_queue_free(struct camb_queue *queue);
 
 /**
  * Creates a token, not cancelled. Free it with `camb_cancel_token_free()`.
  * Never returns NULL (out of memory aborts the process, as in Rust and C++).
  */
+CAMB_API
 struct camb_cancel_token *camb_cancel_token_new(void);
 
 /**
@@ -1801,6 +1896,7 @@ struct camb_cancel_token *camb_cancel_token_new(void);
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
  */
+CAMB_API
 camb_result camb_cancel_token_cancel(const struct camb_cancel_token *token);
 
 /**
@@ -1808,12 +1904,14 @@ camb_result camb_cancel_token_cancel(const struct camb_cancel_token *token);
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` if `token` is NULL.
  */
+CAMB_API
 camb_result camb_cancel_token_reset(const struct camb_cancel_token *token);
 
 /**
  * True once `camb_cancel_token_cancel()` was called (and not reset since).
  * False for NULL.
  */
+CAMB_API
 bool camb_cancel_token_is_cancelled(const struct camb_cancel_token *token);
 
 /**
@@ -1821,6 +1919,7 @@ bool camb_cancel_token_is_cancelled(const struct camb_cancel_token *token);
  * returned first. Freeing a token twice is a bug in the caller that libcamb
  * cannot detect.
  */
+CAMB_API
 void camb_cancel_token_free(struct camb_cancel_token *token);
 
 #ifdef __cplusplus

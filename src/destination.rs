@@ -3,7 +3,9 @@
 //! a regular file there (or none) is replaced atomically, a device or a FIFO is
 //! written in place, and anything else is refused.
 
-use std::fs::{self, File};
+use std::fs;
+#[cfg(unix)]
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -44,6 +46,9 @@ impl Destination {
     /// symlink loop, a missing parent directory. A FIFO or a device is opened here,
     /// so that a FIFO without a reader fails before the request too.
     pub(crate) fn of(path: &Path, cancel: Option<&CancelToken>) -> Result<Destination, Error> {
+        // Only opening a FIFO (Unix) waits, and only that wait can be cancelled.
+        #[cfg(not(unix))]
+        let _ = cancel;
         let (end, found) = look(path)?;
         match found {
             Found::Replaceable => Ok(Destination::Replace(end)),

@@ -69,9 +69,16 @@ fn header_functions() -> Vec<Function> {
         }
         let prototype = declaration.join(" ");
         let prototype = prototype.trim_end_matches(" {").trim_end().to_owned();
+        // CAMB_API (how the function is linked) stands on the line above its
+        // prototype, between it and its comment.
+        let above = if i > 0 && lines[i - 1].trim() == "CAMB_API" {
+            i - 1
+        } else {
+            i
+        };
         let mut comment = Vec::new();
-        if i > 0 && lines[i - 1].trim() == "*/" {
-            for l in lines[..i - 1].iter().rev() {
+        if above > 0 && lines[above - 1].trim() == "*/" {
+            for l in lines[..above - 1].iter().rev() {
                 if l.trim_start().starts_with("/**") {
                     break;
                 }

@@ -38,7 +38,8 @@ def header_declarations(header):
         match = re.fullmatch(r"\s*([^()]*?)\b(camb_\w+)\s*\(([^()]*)\)\s*", statement)
         if match is None:
             continue
-        return_type = normalize_c_type(match.group(1))
+        # CAMB_API: how the function is linked (dllimport on Windows), not its type.
+        return_type = normalize_c_type(re.sub(r"\bCAMB_API\b", "", match.group(1)))
         params = [p for p in (p.strip() for p in match.group(3).split(",")) if p]
         if params == ["void"]:
             params = []
