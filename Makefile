@@ -1,6 +1,7 @@
 # The two commands of the README, and the gates CI adds to them.
 # `make demo`: build libcamb and the emulator, run the C demo against it (offline).
-# `make test`: every test: Rust unit and integration tests, the C examples, Python ctypes.
+# `make test`: every test: Rust, C, C++, the Python and Node packages, the reference;
+#   with CAMB_TEST_WINDOWS=1 also camb.dll, built and tested under Wine (CI sets it).
 
 CARGO ?= cargo
 # `make install`: where (PREFIX), staged under DESTDIR for packagers; see scripts/install.sh.

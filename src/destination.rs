@@ -167,9 +167,35 @@ fn check_writable_dir(dir: &Path, shown: &Shown<'_>) -> Result<(), Error> {
     ))
 }
 
+/// Windows has no access() that weighs ACLs as an open would: a file is created
+/// in `dir` and removed again, which is the question itself.
 #[cfg(not(unix))]
-fn check_writable_dir(_dir: &Path, _shown: &Shown<'_>) -> Result<(), Error> {
-    Ok(())
+fn check_writable_dir(dir: &Path, shown: &Shown<'_>) -> Result<(), Error> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PROBES: AtomicU64 = AtomicU64::new(0);
+    let probe = dir.join(format!(
+        ".camb-probe.{}.{}",
+        std::process::id(),
+        PROBES.fetch_add(1, Ordering::Relaxed)
+    ));
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(file) => {
+            drop(file);
+            let _ = fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(error) => Err(io_error(
+            &format!(
+                "cannot save to {shown}: the directory {} cannot be written to",
+                dir.display()
+            ),
+            &error,
+        )),
+    }
 }
 
 /// The path as given, and where its symlinks lead, for messages.
@@ -251,7 +277,7 @@ fn follow_symlinks(path: &Path) -> Result<(PathBuf, Option<fs::Metadata>), Error
 fn check_can_create(end: &Path, shown: &Shown<'_>) -> Result<(), Error> {
     if ends_with_separator(end) {
         return Err(Error::invalid(format!(
-            "{shown} ends with a '/' and so names a directory, not a file"
+            "{shown} ends with a path separator and so names a directory, not a file"
         )));
     }
     let dir = directory_of(end);

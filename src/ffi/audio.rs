@@ -87,6 +87,11 @@ pub unsafe extern "C" fn camb_client_download_audio(
 ///   when reached through a symlink; set-user-ID and set-group-ID bits are not
 ///   carried over) and, where the process may set it (as root), its owner and
 ///   group, as `cp` over it would. A new file is created with `0666 & ~umask`.
+///   On Windows the path is UTF-8 (drive letters, `\` or `/`, `\\?\` long paths),
+///   the rename replaces the file as `MoveFileEx` does, and the new file takes the
+///   permissions its directory gives (NTFS inheritance); nothing is carried over
+///   from the file it replaces. A file another program holds open without
+///   delete-sharing cannot be replaced there: `CAMB_RESULT_IO`, the old file kept.
 /// - A device (`/dev/null`) or a FIFO: written in place, as `curl -o` does. A FIFO
 ///   needs a reader: one is waited for up to a second, then `CAMB_RESULT_IO`. After
 ///   a failure the reader may have received part of the audio. No SIGPIPE is
