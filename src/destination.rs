@@ -92,6 +92,21 @@ fn look(path: &Path) -> Result<(PathBuf, Found), Error> {
     if path.as_os_str().is_empty() {
         return Err(Error::invalid("the path is empty"));
     }
+    // Windows opens these names as devices in any directory; the metadata calls
+    // below would fail with a bare OS error (87, 6) that says nothing of why.
+    #[cfg(windows)]
+    if let Some(name) = path.file_name().and_then(|n| n.to_str())
+        && is_windows_device_name(name)
+    {
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "cannot save to {}: {name} is a Windows device name (NUL, CON, COM1...), \
+                 which libcamb does not write to",
+                path.display()
+            ),
+        ));
+    }
     let (end, metadata) = follow_symlinks(path)?;
     let shown = Shown {
         given: path,
@@ -126,6 +141,28 @@ fn look(path: &Path) -> Result<(PathBuf, Found), Error> {
         &shown,
         "it is neither a regular file, a device nor a FIFO",
     ))
+}
+
+/// Whether Windows takes a file name for a device: CON, PRN, AUX, NUL, COM1-9 or
+/// LPT1-9 (also with superscript digits), in any case, with or without an
+/// extension or trailing dots and spaces (`nul.wav`, `CON .txt`).
+#[cfg_attr(not(windows), allow(dead_code))]
+fn is_windows_device_name(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    let upper = stem.to_ascii_uppercase();
+    if ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"].contains(&upper.as_str()) {
+        return true;
+    }
+    let Some(digit) = upper
+        .strip_prefix("COM")
+        .or_else(|| upper.strip_prefix("LPT"))
+    else {
+        return false;
+    };
+    matches!(
+        digit,
+        "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "\u{b9}" | "\u{b2}" | "\u{b3}"
+    )
 }
 
 /// The directory a file at `end` is in (`.` for a bare name).
@@ -464,6 +501,47 @@ fn without_sigpipe(write: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
         }
         libc::pthread_sigmask(libc::SIG_SETMASK, &previous, ptr::null_mut());
         result
+    }
+}
+
+#[cfg(test)]
+mod device_name_tests {
+    use super::is_windows_device_name;
+
+    #[test]
+    fn windows_device_names_are_recognised_in_every_spelling() {
+        for name in [
+            "NUL",
+            "nul",
+            "Nul.wav",
+            "CON",
+            "con .txt",
+            "AUX",
+            "PRN",
+            "COM1",
+            "com9.wav",
+            "LPT1",
+            "lpt3.x.y",
+            "COM\u{b9}",
+            "CONIN$",
+            "conout$",
+        ] {
+            assert!(is_windows_device_name(name), "{name}");
+        }
+        for name in [
+            "null",
+            "NUL1",
+            "CONSOLE",
+            "COM0",
+            "COM10",
+            "LPT",
+            "nulls.wav",
+            "rain.wav",
+            "",
+            "xNUL",
+        ] {
+            assert!(!is_windows_device_name(name), "{name}");
+        }
     }
 }
 

@@ -26,8 +26,8 @@
  * - replace: saving over a file replaces it and leaves nothing else in the directory;
  *   a save that fails (HTTP 500, a timeout mid-body, a target held open by another
  *   handle) leaves the old file as it was and no temporary file.
- * - refusals: a missing directory, a directory, a trailing backslash, a path that is
- *   not UTF-8, an empty path.
+ * - refusals: a missing directory, a directory, a trailing backslash, device names
+ *   (NUL, con, nul.wav), a path that is not UTF-8, an empty path.
  * - errors: 401 (a wrong key, which never shows in the message), 404 (an unknown task),
  *   422 (music longer than the emulator's 600 s), a duration refused before sending,
  *   connection refused (a closed port), a timeout (a reply the emulator delays) and a
@@ -741,6 +741,16 @@ static void check_refusals(camb_client *client) {
     CHECK_RESULT(camb_client_save_audio(client, reference_run, path, NULL, NULL),
                  CAMB_RESULT_INVALID_PARAMETER);
     CHECK(strstr(camb_last_error(), "UTF-8") != NULL, "%s", camb_last_error());
+
+    /* Device names, in any directory and with an extension, are refused in words. */
+    const char *devices[] = {"NUL", "con", "nul.wav", NULL};
+    for (const char **device = devices; *device != NULL; device++) {
+        snprintf(path, sizeof path, "%s\\%s", work_utf8, *device);
+        CHECK_RESULT(camb_client_save_audio(client, reference_run, path, NULL, NULL),
+                     CAMB_RESULT_IO);
+        CHECK(strstr(camb_last_error(), "Windows device name") != NULL, "%s: %s", *device,
+              camb_last_error());
+    }
 
     CHECK_RESULT(camb_client_save_audio(client, reference_run, "", NULL, NULL),
                  CAMB_RESULT_INVALID_PARAMETER);
