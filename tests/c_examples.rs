@@ -271,18 +271,7 @@ fn poll_status_stops_on_every_final_status() {
         "{log}"
     );
 
-    for (task, expected) in [
-        (
-            "demo-error",
-            "ended in ERROR (PROCESSING_ERROR): The audio model failed to render this prompt",
-        ),
-        ("demo-timeout", "ended in TIMEOUT: Unknown error"),
-        (
-            "demo-payment-required",
-            "ended in PAYMENT_REQUIRED (PAYMENT_REQUIRED): Not enough credits",
-        ),
-        ("demo-unknown", "ended in QUEUED_FOR_GPU: Unknown error"),
-    ] {
+    for (task, expected) in common::POLL_STATUS_ENDINGS {
         let output = run(&program, &[task, &url, "0.05"]);
         assert_eq!(output.status.code(), Some(1), "{task}");
         assert!(

@@ -62,6 +62,9 @@ fn the_base_url_comes_from_camb_base_url_when_none_is_given() {
         unsafe { camb::ffi::task::camb_task_free(task) };
         result
     };
+    // SAFETY: the environment changes only through set_env (see there); every
+    // handle passed is live or NULL, every string NUL-terminated and kept alive
+    // over its call, every out-pointer valid; each client is freed once.
     unsafe {
         set_env_key(Some(camb_emulator::DEFAULT_API_KEY));
 
@@ -128,6 +131,8 @@ fn the_base_url_comes_from_camb_base_url_when_none_is_given() {
 
 fn the_key_comes_from_camb_api_key_when_none_is_given() {
     let mut client = ptr::null_mut();
+    // SAFETY: as in the base-URL test above: the environment changes only through
+    // set_env, and every pointer passed is valid or NULL.
     unsafe {
         set_env_key(None);
         assert_eq!(

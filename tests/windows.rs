@@ -820,18 +820,7 @@ fn poll_status_example_stops_on_every_final_status_under_wine() {
         "{log}"
     );
 
-    for (task, expected) in [
-        (
-            "demo-error",
-            "ended in ERROR (PROCESSING_ERROR): The audio model failed to render this prompt",
-        ),
-        ("demo-timeout", "ended in TIMEOUT: Unknown error"),
-        (
-            "demo-payment-required",
-            "ended in PAYMENT_REQUIRED (PAYMENT_REQUIRED): Not enough credits",
-        ),
-        ("demo-unknown", "ended in QUEUED_FOR_GPU: Unknown error"),
-    ] {
+    for (task, expected) in common::POLL_STATUS_ENDINGS {
         let output = windows.run("poll_status", &[task, &url, "0.05"], &key);
         assert_eq!(
             output.status.code(),

@@ -299,3 +299,19 @@ pub fn readme_block(name: &str) -> String {
         .unwrap_or_else(|| panic!("the {name} markers hold one code block, not:\n{block}"))
         .to_owned()
 }
+
+/// What examples/poll_status.c says of each of the emulator's final demo tasks
+/// other than demo-success: on Linux (tests/c_examples.rs) and under Wine
+/// (tests/windows.rs) alike.
+pub const POLL_STATUS_ENDINGS: [(&str, &str); 4] = [
+    (
+        "demo-error",
+        "ended in ERROR (PROCESSING_ERROR): The audio model failed to render this prompt",
+    ),
+    ("demo-timeout", "ended in TIMEOUT: Unknown error"),
+    (
+        "demo-payment-required",
+        "ended in PAYMENT_REQUIRED (PAYMENT_REQUIRED): Not enough credits",
+    ),
+    ("demo-unknown", "ended in QUEUED_FOR_GPU: Unknown error"),
+];

@@ -390,8 +390,9 @@ def require_env(name):
 
 
 lib = None
-# name -> (restype, argtypes), from camb.h's prototypes (setUpModule).
-SIGNATURES = {}
+# name -> (restype, argtypes), made from camb.h's prototypes in setUpModule:
+# nothing here declares a function by hand.
+DECLARATIONS = {}
 BASE_URL = None
 API_KEY = None
 HEADER_TEXT = None
@@ -408,8 +409,8 @@ def setUpModule():
     for name, (c_return, c_params) in header_declarations(HEADER_TEXT).items():
         # A spelling missing from C_TYPES is reported by the header test.
         if all(spelling in C_TYPES for spelling in [c_return, *c_params]):
-            SIGNATURES[name] = ctypes_signature(c_return, c_params)
-    for name, (restype, argtypes) in SIGNATURES.items():
+            DECLARATIONS[name] = ctypes_signature(c_return, c_params)
+    for name, (restype, argtypes) in DECLARATIONS.items():
         function = getattr(lib, name)  # AttributeError names a missing export
         function.restype = restype
         function.argtypes = argtypes
@@ -680,17 +681,17 @@ class HeaderTests(unittest.TestCase):
             with self.subTest(function=name):
                 for spelling in [c_return, *c_params]:
                     self.assertIn(spelling, C_TYPES, f"add C type {spelling!r} to C_TYPES")
-                self.assertIn(name, SIGNATURES)
+                self.assertIn(name, DECLARATIONS)
                 self.assertTrue(hasattr(lib, name), f"libcamb does not export {name}")
 
     def test_text_returned_with_its_length_is_read_by_the_length(self):
         # A pointer read by its length must not become c_char_p, which stops at
         # the first NUL; static strings (names, the last error) may.
-        restype, argtypes = SIGNATURES["camb_task_error"]
+        restype, argtypes = DECLARATIONS["camb_task_error"]
         self.assertIs(restype, TEXT_WITH_LENGTH)
         self.assertIs(argtypes[-1], C_TYPES["size_t *"])
-        self.assertIs(SIGNATURES["camb_job_audio"][0], TEXT_WITH_LENGTH)
-        self.assertIs(SIGNATURES["camb_last_error"][0], c_char_p)
+        self.assertIs(DECLARATIONS["camb_job_audio"][0], TEXT_WITH_LENGTH)
+        self.assertIs(DECLARATIONS["camb_last_error"][0], c_char_p)
 
     def test_every_header_struct_has_a_mirror(self):
         code = strip_c_comments(HEADER_TEXT)
