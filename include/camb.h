@@ -1,5 +1,6 @@
 /*
- * camb.h: the C API of libcamb, a client for CAMB.AI's text-to-sound API.
+ * camb.h: the C API of libcamb, a client for CAMB.AI's API: text-to-sound, and
+ * streaming text-to-speech with its voices and languages.
  *
  * Conventions that hold for every function:
  * - Every fallible function returns a camb_result; CAMB_RESULT_OK (0) is success.
@@ -10,8 +11,8 @@
  *   copied; libcamb never keeps a caller's pointer.
  * - What a call returns belongs to the caller until freed, and to nothing else:
  *   it does not depend on the thread that reads it or on later calls.
- *   Objects (camb_task, camb_task_list, camb_audio_url_list, camb_job,
- *   camb_queue) have a _free function; a string handed over through a char ** is freed with
+ *   Objects (camb_task, camb_task_list, camb_audio_url_list, camb_voice_list,
+ *   camb_language_list, camb_job, camb_queue) have a _free function; a string handed over through a char ** is freed with
  *   camb_string_free(); a string read from an object belongs to that object and
  *   lives until it is freed. Names and camb_version() are static.
  * - Options structs start with struct_size, set by their _default() function:
@@ -72,6 +73,11 @@
 #define CAMB_API
 #endif
 
+
+/**
+ * Longest format name accepted: the C ABI reports it in a fixed buffer.
+ */
+#define MAX_FORMAT_BYTES 31
 
 /**
  * The outcome of every fallible call. `CAMB_RESULT_OK` is 0; every other value
@@ -272,6 +278,22 @@ enum camb_job_kind
    * `camb_client_job_generate()`
    */
   CAMB_JOB_KIND_GENERATE = 9,
+  /**
+   * `camb_client_job_speak()`
+   */
+  CAMB_JOB_KIND_SPEAK = 10,
+  /**
+   * `camb_client_job_speak_to_file()`
+   */
+  CAMB_JOB_KIND_SPEAK_TO_FILE = 11,
+  /**
+   * `camb_client_job_list_voices()`
+   */
+  CAMB_JOB_KIND_LIST_VOICES = 12,
+  /**
+   * `camb_client_job_list_languages()`
+   */
+  CAMB_JOB_KIND_LIST_LANGUAGES = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -332,8 +354,10 @@ enum camb_event
    */
   CAMB_EVENT_JOB_DONE = 1,
   /**
-   * Reserved for a streaming job that has data to read (text-to-speech);
-   * no job of this version sends it. The job stays libcamb's.
+   * A running `camb_client_job_speak()` job has audio to read:
+   * `camb_job_read_audio()` until it gives 0 bytes. The job stays
+   * libcamb's: do not free it on this event; its `CAMB_EVENT_JOB_DONE`
+   * comes later.
    */
   CAMB_EVENT_JOB_DATA = 2,
 };
@@ -342,6 +366,36 @@ enum camb_event
 typedef enum camb_event camb_event;
 #else
 typedef uint32_t camb_event;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A yes/no option that may be left unset: not sent, so the server's own
+ * default applies.
+ */
+enum camb_flag
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not sent (the default of every flag option).
+   */
+  CAMB_FLAG_UNSET = 0,
+  /**
+   * Sent as `false`.
+   */
+  CAMB_FLAG_NO = 1,
+  /**
+   * Sent as `true`.
+   */
+  CAMB_FLAG_YES = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum camb_flag camb_flag;
+#else
+typedef uint32_t camb_flag;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -406,6 +460,31 @@ enum camb_log_level
 typedef enum camb_log_level camb_log_level;
 #else
 typedef uint32_t camb_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Which list of languages `camb_client_list_languages()` gets.
+ */
+enum camb_languages
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * `GET /source-languages`.
+   */
+  CAMB_LANGUAGES_SOURCE = 1,
+  /**
+   * `GET /target-languages`.
+   */
+  CAMB_LANGUAGES_TARGET = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum camb_languages camb_languages;
+#else
+typedef uint32_t camb_languages;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -513,6 +592,21 @@ typedef struct camb_client_builder camb_client_builder;
 typedef struct camb_job camb_job;
 
 /**
+ * One language of a `camb_language_list`, owned by the list. Read it with
+ * `camb_language_id()`, `camb_language_name()`, `camb_language_short_name()`.
+ */
+typedef struct camb_language camb_language;
+
+/**
+ * The languages of `camb_client_list_languages()`, in the server's order.
+ * Owned and freed like a `camb_voice_list`, with `camb_language_list_free()`.
+ *
+ * Functions: `camb_language_list_len()`, `camb_language_list_get()`,
+ * `camb_language_list_free()`.
+ */
+typedef struct camb_language_list camb_language_list;
+
+/**
  * Where the jobs submitted to it come back, as events, to be taken on the
  * caller's own thread: no libcamb callback runs there for a job, and no code
  * of the caller's runs on libcamb's threads for one (the log callback is the
@@ -562,6 +656,26 @@ typedef struct camb_task camb_task;
  * `camb_task_list_free()`.
  */
 typedef struct camb_task_list camb_task_list;
+
+/**
+ * One voice of a `camb_voice_list`, owned by the list: valid until the list
+ * is freed. Read it with `camb_voice_id()`, `camb_voice_name()`,
+ * `camb_voice_gender()`, `camb_voice_age()`, `camb_voice_language()`,
+ * `camb_voice_transcript()`, `camb_voice_description()`,
+ * `camb_voice_is_published()`, `camb_voice_signed_url()`.
+ */
+typedef struct camb_voice camb_voice;
+
+/**
+ * The voices of `camb_client_list_voices()`, in the server's order. The caller
+ * owns it (unless a job's: `camb_job_voice_list()`) and frees it with
+ * `camb_voice_list_free()`; its voices and their strings stay valid until then.
+ * It never changes: any number of threads may read it at once.
+ *
+ * Functions: `camb_voice_list_len()`, `camb_voice_list_get()`,
+ * `camb_voice_list_free()`.
+ */
+typedef struct camb_voice_list camb_voice_list;
 
 /**
  * Receives one log line: its level, the text (`len` bytes and a NUL, valid only
@@ -742,6 +856,160 @@ typedef bool (*camb_progress_fn)(const struct camb_wait_progress *progress,
 typedef bool (*camb_write_fn)(const uint8_t *data,
                               size_t len,
                               void *user_data);
+
+/**
+ * Options of `camb_client_speak()` and the other speech calls. Start from
+ * `camb_speech_options_default()` (in C and C++; an FFI calls
+ * `camb_speech_options_init()`) and set what you need: every option starts
+ * unset, and an unset option is not sent, so the server's default applies.
+ * Unset is NULL for a string, `CAMB_FLAG_UNSET` for a flag, 0 for an integer
+ * and NaN for a number (`NAN` from math.h), which the defaults set. The
+ * format is the exception: it is always sent (see `format`). Strings the
+ * sources disagree on (models, formats) are passed through as given; the
+ * server's 422 says what it does not take. The strings are borrowed for the
+ * call only (a job copies them).
+ */
+typedef struct camb_speech_options {
+  /**
+   * The size of this struct in the camb.h the program was built with; set by
+   * `camb_speech_options_default()` or `camb_speech_options_init()`
+   * (docs/ABI.md).
+   */
+  size_t struct_size;
+  /**
+   * The audio format: `wav` (NULL, the default), `flac`, `mp3`, `adts`, or
+   * raw `pcm_s16le`, `pcm_s16be`, `pcm_s32le`, `pcm_s32be`, `pcm_f32le`,
+   * `pcm_f32be` (at most 31 bytes). Always sent, so the server's own
+   * default, which the sources disagree on, never applies.
+   */
+  const char *format;
+  /**
+   * Samples per second (`output_configuration.sample_rate`); 0: unset (the
+   * model's rate).
+   */
+  uint32_t sample_rate;
+  /**
+   * Seconds of audio (`output_configuration.duration`); NaN: unset (the
+   * server decides from the text).
+   */
+  double duration_s;
+  /**
+   * `output_configuration.apply_enhancement`, a `camb_flag`.
+   */
+  uint32_t apply_enhancement;
+  /**
+   * `mars-flash`, `mars-pro`, `mars-instruct`, `mars-8.1-flash-beta`,
+   * `mars-8.1-pro-beta`... NULL: unset.
+   */
+  const char *speech_model;
+  /**
+   * How to speak (CAMB's docs: `mars-instruct` only). NULL: unset.
+   */
+  const char *user_instructions;
+  /**
+   * `enhance_named_entities_pronunciation`, a `camb_flag`.
+   */
+  uint32_t enhance_named_entities;
+  /**
+   * `voice_settings.enhance_reference_audio_quality`, a `camb_flag`.
+   */
+  uint32_t enhance_reference_audio_quality;
+  /**
+   * `voice_settings.maintain_source_accent`, a `camb_flag`.
+   */
+  uint32_t maintain_source_accent;
+  /**
+   * `voice_settings.apply_ref_loudness_norm`, a `camb_flag`. Unset is not
+   * sent (the official SDK sends false whenever any voice setting is given).
+   */
+  uint32_t apply_ref_loudness_norm;
+  /**
+   * `voice_settings.speaking_rate`; NaN: unset.
+   */
+  double speaking_rate;
+  /**
+   * `inference_options.stability` (0 to 1); NaN: unset. The inference
+   * options are for the MARS-8 models.
+   */
+  double stability;
+  /**
+   * `inference_options.temperature` (0.01 to 4); NaN: unset.
+   */
+  double temperature;
+  /**
+   * `inference_options.inference_steps` (1 to 1000); 0: unset.
+   */
+  uint32_t inference_steps;
+  /**
+   * `inference_options.speaker_similarity` (0 to 1); NaN: unset.
+   */
+  double speaker_similarity;
+  /**
+   * `inference_options.localize_speaker_weight`; NaN: unset.
+   */
+  double localize_speaker_weight;
+  /**
+   * `inference_options.acoustic_quality_boost`, a `camb_flag`.
+   */
+  uint32_t acoustic_quality_boost;
+} camb_speech_options;
+
+/**
+ * What a speech call tells about its audio. The caller sets `struct_size` to
+ * `sizeof` the struct before passing it: libcamb writes only the fields that
+ * lie within it, so a program built with an older camb.h keeps working.
+ */
+typedef struct camb_speech_info {
+  /**
+   * Set by the caller: `sizeof(camb_speech_info)`. In the info handed to a
+   * `camb_speech_fn`, this library's size.
+   */
+  size_t struct_size;
+  /**
+   * The format asked for (and so served), NUL-terminated: `wav` unless the
+   * options named another.
+   */
+  char format[32];
+  /**
+   * Samples per second. For WAV and FLAC, what the audio's own header says
+   * once it has arrived; before that, and for raw PCM, the rate asked for,
+   * else the model's (48000 for `mars-pro` and the `mars-8.1` models, 22050
+   * for `mars-flash` and `mars-instruct`); 0 when none of these tells (raw
+   * PCM from an unnamed or unknown model: set `sample_rate` to be sure).
+   */
+  uint32_t sample_rate;
+  /**
+   * Channels: from a WAV or FLAC header (0 until it has arrived); 1 for raw
+   * PCM, which the API serves mono as far as any source shows.
+   */
+  uint32_t channels;
+  /**
+   * Whether the reply carried `X-Credits-Required` as a number.
+   */
+  bool has_credits;
+  /**
+   * The credits the request costs (`X-Credits-Required`), when `has_credits`.
+   */
+  double credits;
+  /**
+   * Bytes of audio received so far (all of it, at the end).
+   */
+  uint64_t bytes;
+} camb_speech_info;
+
+/**
+ * Receives the audio of `camb_client_speak()` as it arrives, on the calling
+ * thread: `len` bytes at `data` and what is known of the audio so far
+ * (`info->bytes` includes this chunk), both valid only during the call.
+ * Chunks are as the network delivers them, of any size. Return true to
+ * continue, false to stop (`CAMB_RESULT_CANCELLED`). It must not unwind (C++
+ * exceptions, longjmp) through libcamb. It may call libcamb, but must not
+ * free the client or the token in use.
+ */
+typedef bool (*camb_speech_fn)(const uint8_t *data,
+                               size_t len,
+                               const struct camb_speech_info *info,
+                               void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -1666,6 +1934,24 @@ camb_result camb_client_job_generate(const struct camb_client *client,
                                      struct camb_job **out_job);
 
 /**
+ * Makes a job of `camb_client_list_voices()`; the list is
+ * `camb_job_voice_list()`. As `camb_client_job_get_task_status()` otherwise.
+ */
+CAMB_API
+camb_result camb_client_job_list_voices(const struct camb_client *client,
+                                        struct camb_job **out_job);
+
+/**
+ * Makes a job of `camb_client_list_languages()` (`which` is checked now); the
+ * list is `camb_job_language_list()`. As `camb_client_job_get_task_status()`
+ * otherwise.
+ */
+CAMB_API
+camb_result camb_client_job_list_languages(const struct camb_client *client,
+                                           uint32_t which,
+                                           struct camb_job **out_job);
+
+/**
  * Starts a job made by a `camb_client_job_*` function on its client's pool of
  * threads (started with the first job: `camb_client_builder_set_job_threads()`,
  * plus one timer thread). From here the job is libcamb's until `queue` hands it
@@ -1773,6 +2059,21 @@ const char *camb_job_audio_url(const struct camb_job *job,
  */
 CAMB_API
 const struct camb_audio_url_list *camb_job_audio_url_list(const struct camb_job *job);
+
+/**
+ * The voices of a finished `camb_client_job_list_voices()` job, owned by the
+ * job: valid until it is freed; never free it yourself. NULL for other jobs,
+ * a failed or unfinished one, and NULL.
+ */
+CAMB_API
+const struct camb_voice_list *camb_job_voice_list(const struct camb_job *job);
+
+/**
+ * The languages of a finished `camb_client_job_list_languages()` job, owned by
+ * the job. As `camb_job_voice_list()` otherwise.
+ */
+CAMB_API
+const struct camb_language_list *camb_job_language_list(const struct camb_job *job);
 
 /**
  * Polls made so far by a wait or generate job (0 for other jobs and NULL). May
@@ -1927,6 +2228,343 @@ bool camb_cancel_token_is_cancelled(const struct camb_cancel_token *token);
 CAMB_API
 void camb_cancel_token_free(struct camb_cancel_token *token);
 
+/**
+ * Fills `*options`, a struct of `struct_size` bytes (pass `sizeof` it), with
+ * the defaults: every option unset, and `struct_size` itself. A struct from an
+ * older camb.h (smaller) gets the fields it has. C and C++ programs may call
+ * the header's `camb_speech_options_default()` instead.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER`; `CAMB_RESULT_INVALID_PARAMETER` if
+ * `struct_size` is larger than this library's struct or smaller than a `size_t`.
+ */
+CAMB_API
+camb_result camb_speech_options_init(struct camb_speech_options *options,
+                                     size_t struct_size);
+
+/**
+ * Speaks `text` in `language` (a lower-case locale such as `en-us`) with the
+ * voice `voice_id` (from `camb_client_list_voices()`), streaming the audio
+ * (`POST /tts-stream`) to `write` on this thread as it arrives. On success
+ * `*out_info` (may be NULL; set its `struct_size` first) tells the format,
+ * sample rate, channels, credits and bytes. `options` may be NULL: the
+ * defaults send only the text, the language, the voice and the format (WAV).
+ *
+ * **What arrives.** The bytes of the format asked for, as the server sends
+ * them. A streamed WAV starts with a header whose sizes the server cannot know
+ * when it begins: they are placeholders (often 0xFFFFFFFF), passed on as they
+ * are; a player that streams WAV ignores them, and
+ * `camb_client_speak_to_file()` writes the right ones. Raw `pcm_*` formats
+ * have no header: take the rate from `info->sample_rate`.
+ *
+ * **Errors before any audio** carry the server's words: a 422 says which
+ * field it refused, and for a locale the model does not speak, the list of
+ * those it does. **A stream cut in the middle** is an error, never a short
+ * success (`CAMB_RESULT_CONNECT`, the message says after how many bytes): a
+ * chunked body without its last chunk, a connection reset, or a body shorter
+ * than its `Content-Length`. A body delimited only by the connection's close
+ * that closes cleanly is taken as complete: nothing can tell it from a short
+ * clip. If no audio arrives for the client's timeout, `CAMB_RESULT_TIMEOUT`;
+ * the whole stream may last any time.
+ *
+ * **Retries.** A stream is paid work: it is sent again only when the server
+ * cannot have started it (the connection could not be made, or a 429 or 503,
+ * after its `Retry-After`), up to the client's `max_retries`, and never once
+ * the reply has begun.
+ *
+ * `cancel` (may be NULL) stops it from another thread, between chunks
+ * (`CAMB_RESULT_CANCELLED`).
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` (client, text, language, write);
+ * `CAMB_RESULT_INVALID_PARAMETER` (empty text or language, a format that is
+ * not a short name, a number that is infinite, a flag that is not a
+ * `CAMB_FLAG_*`, an options `struct_size` this library cannot read, or
+ * `out_info->struct_size` under a `size_t`); `CAMB_RESULT_VALIDATION` (the
+ * server's 422); `CAMB_RESULT_NOT_FOUND` (no such voice, per the server);
+ * `CAMB_RESULT_CANCELLED`; and the errors of any call (see
+ * `camb_client_get_task_status()`).
+ *
+ * Thread-safety: any number of threads may call this on one client at once.
+ * Its job form is `camb_client_job_speak()`.
+ */
+CAMB_API
+camb_result camb_client_speak(const struct camb_client *client,
+                              const char *text,
+                              const char *language,
+                              int64_t voice_id,
+                              const struct camb_speech_options *options,
+                              const struct camb_cancel_token *cancel,
+                              camb_speech_fn write,
+                              void *user_data,
+                              struct camb_speech_info *out_info);
+
+/**
+ * Speaks like `camb_client_speak()` and saves the audio to `path`, by the
+ * rules of `camb_client_save_audio()`: a regular file there (or none) is
+ * replaced atomically, so a stream that fails or is cut short leaves what was
+ * there; a device or a FIFO is written as the audio comes. A saved WAV file's
+ * header gets the real sizes (a device or FIFO gets the stream's bytes as
+ * they are). On success `*out_info` (may be NULL) tells about the audio.
+ * As `camb_client_speak()` otherwise, plus the errors of a bad path
+ * (`CAMB_RESULT_IO`), checked before anything is sent. Its job form is
+ * `camb_client_job_speak_to_file()`.
+ */
+CAMB_API
+camb_result camb_client_speak_to_file(const struct camb_client *client,
+                                      const char *text,
+                                      const char *language,
+                                      int64_t voice_id,
+                                      const struct camb_speech_options *options,
+                                      const char *path,
+                                      const struct camb_cancel_token *cancel,
+                                      struct camb_speech_info *out_info);
+
+/**
+ * Makes a job of `camb_client_speak()` for real-time use: no callback runs
+ * anywhere; the caller reads the audio on its own thread with
+ * `camb_job_read_audio()` as it arrives. While the job runs, its queue
+ * delivers a `CAMB_EVENT_JOB_DATA` event for it whenever new audio has come
+ * and no such event is already waiting; the job stays libcamb's. Read until
+ * `camb_job_read_audio()` gives 0 bytes; the next `CAMB_EVENT_JOB_DATA` comes
+ * with more audio, and `CAMB_EVENT_JOB_DONE` at the end (audio may still be
+ * waiting then: read it before freeing the job). `camb_job_speech_info()`
+ * tells about the audio at any time.
+ *
+ * Memory stays bounded: at most 256 KiB of audio waits to be read. When the
+ * reader falls that far behind, the job stops reading the network until it
+ * catches up (and the server's sending slows with it); meanwhile it holds one
+ * of the client's job threads (`camb_client_builder_set_job_threads()`).
+ * Cancelling it, or freeing its queue, ends such a wait within 100 ms.
+ *
+ * The text and options are checked (and copied) now. On success `*out_job` is
+ * the job, not started: submit it with `camb_job_submit()`, or free it.
+ * As `camb_client_speak()` otherwise.
+ */
+CAMB_API
+camb_result camb_client_job_speak(const struct camb_client *client,
+                                  const char *text,
+                                  const char *language,
+                                  int64_t voice_id,
+                                  const struct camb_speech_options *options,
+                                  struct camb_job **out_job);
+
+/**
+ * Makes a job of `camb_client_speak_to_file()`; `camb_job_speech_info()` tells
+ * about the audio once it is done, and `camb_job_bytes()` the bytes saved. The
+ * text, options and path are checked (and copied) now, as
+ * `camb_client_job_save_audio()` checks its path. As
+ * `camb_client_job_speak()` otherwise, with no data events.
+ */
+CAMB_API
+camb_result camb_client_job_speak_to_file(const struct camb_client *client,
+                                          const char *text,
+                                          const char *language,
+                                          int64_t voice_id,
+                                          const struct camb_speech_options *options,
+                                          const char *path,
+                                          struct camb_job **out_job);
+
+/**
+ * Moves up to `capacity` bytes of a `camb_client_job_speak()` job's audio
+ * into `buffer`, in order, and writes how many to `*out_read`: 0 when none is
+ * waiting now. Never blocks. Call it from one thread at a time, while the job
+ * runs (after a `CAMB_EVENT_JOB_DATA` event) or after it is done, until the
+ * job is freed.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` (job, out_read, or buffer with a
+ * non-zero capacity); `CAMB_RESULT_INVALID_PARAMETER` if the job is not a
+ * `camb_client_job_speak()` job.
+ */
+CAMB_API
+camb_result camb_job_read_audio(const struct camb_job *job,
+                                uint8_t *buffer,
+                                size_t capacity,
+                                size_t *out_read);
+
+/**
+ * Tells about a speech job's audio in `*out_info` (set its `struct_size`
+ * first): for a `camb_client_job_speak()` job at any time, its bytes so far
+ * and what is known of the format; for a `camb_client_job_speak_to_file()`
+ * job, once it has succeeded.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` (job, out_info);
+ * `CAMB_RESULT_INVALID_PARAMETER` (not a speech job, or a `struct_size` under
+ * a `size_t`); `CAMB_RESULT_NOT_READY` (a save job not done, or one that
+ * failed: `camb_job_result()` says why).
+ */
+CAMB_API
+camb_result camb_job_speech_info(const struct camb_job *job,
+                                 struct camb_speech_info *out_info);
+
+/**
+ * Lists the voices a speech can use (`GET /list-voices`): on success
+ * `*out_list` is a new list that the caller frees with
+ * `camb_voice_list_free()`. A voice's `camb_voice_id()` is the `voice_id` of
+ * `camb_client_speak()`. Keys the server adds are ignored, and a documented
+ * optional key that is missing or null reads as not known; a voice without an
+ * `id` or `voice_name` fails the call with `CAMB_RESULT_BAD_RESPONSE`.
+ *
+ * Retried like any read. `cancel` (may be NULL) stops it from another thread.
+ *
+ * Errors: `CAMB_RESULT_NULL_PARAMETER` (client, out_list);
+ * `CAMB_RESULT_BAD_RESPONSE` (not a list of voices); and the errors of any
+ * call (see `camb_client_get_task_status()`).
+ *
+ * Thread-safety: any number of threads may call this on one client at once.
+ * Its job form is `camb_client_job_list_voices()`.
+ */
+CAMB_API
+camb_result camb_client_list_voices(const struct camb_client *client,
+                                    const struct camb_cancel_token *cancel,
+                                    struct camb_voice_list **out_list);
+
+/**
+ * Lists the languages the API knows (`which`, a `camb_languages` value:
+ * `CAMB_LANGUAGES_SOURCE` for
+ * `GET /source-languages`, `CAMB_LANGUAGES_TARGET` for `GET
+ * /target-languages`): on success `*out_list` is a new list that the caller
+ * frees with `camb_language_list_free()`. A language's
+ * `camb_language_short_name()` is a locale for `camb_client_speak()` (lower-case
+ * it if the server does not). As `camb_client_list_voices()` otherwise, plus
+ * `CAMB_RESULT_INVALID_PARAMETER` for an unknown `which`. Its job form is
+ * `camb_client_job_list_languages()`.
+ */
+CAMB_API
+camb_result camb_client_list_languages(const struct camb_client *client,
+                                       uint32_t which,
+                                       const struct camb_cancel_token *cancel,
+                                       struct camb_language_list **out_list);
+
+/**
+ * How many voices the list holds; 0 for NULL.
+ */
+CAMB_API
+size_t camb_voice_list_len(const struct camb_voice_list *list);
+
+/**
+ * The voice at `index` (from 0), owned by the list; NULL past the end or for
+ * a NULL list.
+ */
+CAMB_API
+const struct camb_voice *camb_voice_list_get(const struct camb_voice_list *list,
+                                             size_t index);
+
+/**
+ * Frees a list the caller owns and every voice in it. NULL is a no-op. Never
+ * pass a job's list (`camb_job_voice_list()`): the job frees it.
+ */
+CAMB_API
+void camb_voice_list_free(struct camb_voice_list *list);
+
+/**
+ * The voice's id: the `voice_id` of `camb_client_speak()`. 0 for NULL.
+ */
+CAMB_API
+int64_t camb_voice_id(const struct camb_voice *voice);
+
+/**
+ * The voice's name (`len` bytes in `*out_len` unless NULL), owned by its list.
+ * NULL for a NULL voice.
+ */
+CAMB_API
+const char *camb_voice_name(const struct camb_voice *voice,
+                            size_t *out_len);
+
+/**
+ * Whether the voice's gender is known, and if so writes it to `*out` (unless
+ * NULL): 0 not known, 1 male, 2 female, 9 not applicable (the API's codes).
+ */
+CAMB_API
+bool camb_voice_gender(const struct camb_voice *voice,
+                       int64_t *out);
+
+/**
+ * Whether the voice's age is known, and if so writes it to `*out` (unless NULL).
+ */
+CAMB_API
+bool camb_voice_age(const struct camb_voice *voice,
+                    int64_t *out);
+
+/**
+ * Whether the voice's language is known, and if so writes it to `*out`
+ * (unless NULL): a language id, as `camb_language_id()` gives, not a locale.
+ */
+CAMB_API
+bool camb_voice_language(const struct camb_voice *voice,
+                         int64_t *out);
+
+/**
+ * The voice's transcript, or NULL when the server gave none. As
+ * `camb_voice_name()` otherwise.
+ */
+CAMB_API
+const char *camb_voice_transcript(const struct camb_voice *voice,
+                                  size_t *out_len);
+
+/**
+ * The voice's description, or NULL when the server gave none. As
+ * `camb_voice_name()` otherwise.
+ */
+CAMB_API
+const char *camb_voice_description(const struct camb_voice *voice,
+                                   size_t *out_len);
+
+/**
+ * A URL of a sample of the voice, or NULL when the server gave none. As
+ * `camb_voice_name()` otherwise.
+ */
+CAMB_API
+const char *camb_voice_signed_url(const struct camb_voice *voice,
+                                  size_t *out_len);
+
+/**
+ * Whether the voice is published: `CAMB_FLAG_YES`, `CAMB_FLAG_NO`, or
+ * `CAMB_FLAG_UNSET` when the server did not say (or for NULL).
+ */
+CAMB_API
+camb_flag camb_voice_is_published(const struct camb_voice *voice);
+
+/**
+ * How many languages the list holds; 0 for NULL.
+ */
+CAMB_API
+size_t camb_language_list_len(const struct camb_language_list *list);
+
+/**
+ * The language at `index` (from 0), owned by the list; NULL past the end or
+ * for a NULL list.
+ */
+CAMB_API
+const struct camb_language *camb_language_list_get(const struct camb_language_list *list,
+                                                   size_t index);
+
+/**
+ * Frees a list the caller owns and every language in it. NULL is a no-op.
+ * Never pass a job's list (`camb_job_language_list()`): the job frees it.
+ */
+CAMB_API
+void camb_language_list_free(struct camb_language_list *list);
+
+/**
+ * The language's id (what the task-based text-to-speech flow takes); 0 for NULL.
+ */
+CAMB_API
+int64_t camb_language_id(const struct camb_language *language);
+
+/**
+ * The language's name, such as "English (United States)", owned by its list
+ * (`len` bytes in `*out_len` unless NULL); NULL for NULL.
+ */
+CAMB_API
+const char *camb_language_name(const struct camb_language *language,
+                               size_t *out_len);
+
+/**
+ * The language's locale, such as `en-us`, owned by its list; NULL for NULL.
+ */
+CAMB_API
+const char *camb_language_short_name(const struct camb_language *language,
+                                     size_t *out_len);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
@@ -1960,6 +2598,21 @@ static inline struct camb_wait_options camb_wait_options_default(void) {
   struct camb_wait_options options;
   memset(&options, 0, sizeof options);
   if (camb_wait_options_init(&options, sizeof options) != CAMB_RESULT_OK) {
+    options.struct_size = 0;
+  }
+  return options;
+}
+
+/**
+ * The options of camb_client_speak() and the other speech calls with every
+ * option unset, and struct_size set to this header's sizeof: the way to start
+ * them in C and C++. Like camb_create_options_default(): struct_size 0 if the
+ * library refuses.
+ */
+static inline struct camb_speech_options camb_speech_options_default(void) {
+  struct camb_speech_options options;
+  memset(&options, 0, sizeof options);
+  if (camb_speech_options_init(&options, sizeof options) != CAMB_RESULT_OK) {
     options.struct_size = 0;
   }
   return options;

@@ -32,8 +32,9 @@ pub(crate) const MAX_JSON_BODY: u64 = 1 << 20;
 /// Most run ids in one bulk results call.
 pub(crate) const MAX_BULK_RUN_IDS: usize = 1000;
 /// Longest error message, once its secrets are out: a decoder's message quotes
-/// the server's value whole.
-const MAX_MESSAGE: usize = 900;
+/// the server's value whole. Room for one quoted piece of server text and the
+/// words around it.
+const MAX_MESSAGE: usize = 2400;
 /// Largest error body read for its `detail` text; the rest is left unread.
 const MAX_ERROR_BODY: u64 = 64 << 10;
 
@@ -198,7 +199,7 @@ impl Client {
     }
 
     /// A request whose 2xx reply is JSON, read up to [`MAX_JSON_BODY`], with retries.
-    fn call_json(
+    pub(crate) fn call_json(
         &self,
         method: Method,
         url: &str,
@@ -210,6 +211,7 @@ impl Client {
             url,
             accept: ACCEPT_JSON,
             body,
+            streaming: false,
         };
         self.with_retries(plan, &request, |budget| {
             let mut response = self.send_once(&request, budget)?;

@@ -43,6 +43,7 @@ impl Client {
             url: &url,
             accept: "*/*",
             body: None,
+            streaming: false,
         };
         let plan = Plan {
             cancel,
@@ -141,36 +142,47 @@ impl Client {
         path: &Path,
         cancel: Option<&CancelToken>,
     ) -> Result<u64, Error> {
-        match Destination::of(path, cancel)? {
-            Destination::Replace(target) => self.save_replacing(run_id, &target, cancel),
-            #[cfg(unix)]
-            Destination::InPlace(out) => {
-                self.stream_audio(run_id, cancel, &mut |chunk| out.write(chunk))
-            }
-        }
+        save_streamed(
+            path,
+            cancel,
+            |sink| self.stream_audio(run_id, cancel, sink),
+            |_, _| Ok(()),
+        )
     }
+}
 
-    /// Downloads into a temporary file beside `target` and renames it over `target`.
-    fn save_replacing(
-        &self,
-        run_id: i64,
-        target: &Path,
-        cancel: Option<&CancelToken>,
-    ) -> Result<u64, Error> {
-        // Created before the request: a directory that cannot be written to fails
-        // the save before anything is downloaded.
-        let temp = TempFile::create_beside(target)?;
-        temp.keep_access_of(target)?;
-        let mut file = &temp.file;
-        let written = self.stream_audio(run_id, cancel, &mut |chunk| {
-            file.write_all(chunk)
-                .map_err(|e| io_error(&format!("cannot write {}", temp.path.display()), &e))
-        })?;
-        temp.file
-            .sync_all()
-            .map_err(|e| io_error(&format!("cannot flush {}", temp.path.display()), &e))?;
-        temp.persist(target)?;
-        Ok(written)
+/// Saves what `stream` hands its sink to `path`, by the rules of
+/// [`Client::save_audio_to`]. A file that is replaced gets the bytes in a
+/// temporary file beside it, which `finish` may amend once it is complete (a
+/// streamed WAV's sizes), before it is flushed and renamed over the target. A
+/// device or a FIFO is written in place, and `finish` is not called. The
+/// stream of every save: a run's audio, a speech stream.
+pub(crate) fn save_streamed<T>(
+    path: &Path,
+    cancel: Option<&CancelToken>,
+    stream: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<(), Error>) -> Result<T, Error>,
+    finish: impl FnOnce(&File, &T) -> Result<(), Error>,
+) -> Result<T, Error> {
+    match Destination::of(path, cancel)? {
+        Destination::Replace(target) => {
+            // Created before the request: a directory that cannot be written to
+            // fails the save before anything is downloaded.
+            let temp = TempFile::create_beside(&target)?;
+            temp.keep_access_of(&target)?;
+            let mut file = &temp.file;
+            let outcome = stream(&mut |chunk| {
+                file.write_all(chunk)
+                    .map_err(|e| io_error(&format!("cannot write {}", temp.path.display()), &e))
+            })?;
+            finish(&temp.file, &outcome)?;
+            temp.file
+                .sync_all()
+                .map_err(|e| io_error(&format!("cannot flush {}", temp.path.display()), &e))?;
+            temp.persist(&target)?;
+            Ok(outcome)
+        }
+        #[cfg(unix)]
+        Destination::InPlace(out) => stream(&mut |chunk| out.write(chunk)),
     }
 }
 
@@ -190,7 +202,12 @@ impl TempFile {
         let mut attempts = 0;
         loop {
             let path = temporary_path_for(target)?;
-            match File::options().write(true).create_new(true).open(&path) {
+            match File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
                 Ok(file) => {
                     return Ok(TempFile {
                         file,
@@ -281,7 +298,7 @@ impl Drop for TempFile {
     }
 }
 
-fn io_error(what: &str, error: &std::io::Error) -> Error {
+pub(crate) fn io_error(what: &str, error: &std::io::Error) -> Error {
     Error::new(ErrorKind::Io, format!("{what}: {error}"))
 }
 

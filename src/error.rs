@@ -78,6 +78,9 @@ pub struct Error {
     /// Another attempt would fail the same way (a certificate, a proxy's refusal),
     /// whatever the kind says.
     permanent: bool,
+    /// The request never reached the server (no connection could be made), so
+    /// no work can have started there: even paid work may be sent again.
+    unsent: bool,
 }
 
 impl Error {
@@ -88,6 +91,7 @@ impl Error {
             http_status: None,
             retry_after: None,
             permanent: false,
+            unsent: false,
         }
     }
 
@@ -99,6 +103,7 @@ impl Error {
             http_status: Some(status),
             retry_after: None,
             permanent: false,
+            unsent: false,
         }
     }
 
@@ -146,6 +151,18 @@ impl Error {
     }
 
     /// The same error with another message.
+    /// Whether the request never reached the server (see [`Error::into_unsent`]).
+    pub fn is_unsent(&self) -> bool {
+        self.unsent
+    }
+
+    /// Marks a failure that happened before anything was sent: the name could
+    /// not be resolved or the connection could not be made.
+    pub(crate) fn into_unsent(mut self) -> Error {
+        self.unsent = true;
+        self
+    }
+
     pub fn replace_message(mut self, message: String) -> Error {
         self.message = message;
         self

@@ -6,6 +6,9 @@ use crate::error::Error;
 
 /// Longest piece of server text quoted in a message.
 const MAX_QUOTED_CHARS: usize = 300;
+/// Longest message of one 422 item: room for the list of the locales a speech
+/// model allows, which the server gives in it (some models have over 150).
+const MAX_ITEM_CHARS: usize = 2000;
 /// Most 422 items listed; a message stays short however many the server sends.
 const MAX_DETAIL_ITEMS: usize = 5;
 
@@ -51,7 +54,8 @@ pub(crate) fn error_for_status_redacted(
 ) -> Error {
     let reason = http_reason(status);
     let mut message = format!("HTTP {status}{reason}");
-    let quote = |text: &str| quote(&redact(text));
+    let quote = |text: &str| quote(&redact(text), MAX_QUOTED_CHARS);
+    let quote_item = |text: &str| quote(&redact(text), MAX_ITEM_CHARS);
     if (300..400).contains(&status) {
         let target = location.map_or("no Location".to_owned(), quote);
         message.push_str(&format!(
@@ -59,7 +63,7 @@ pub(crate) fn error_for_status_redacted(
         ));
         return Error::http(status, message);
     }
-    match server_words(body, &quote) {
+    match server_words(body, &quote, &quote_item) {
         Some(words) => {
             message.push_str(": ");
             message.push_str(&words);
@@ -82,7 +86,11 @@ fn http_reason(status: u16) -> String {
 
 /// The server's explanation: `detail` when the body is FastAPI's JSON, else a quote
 /// of the body (an HTML page's title, or its first few hundred characters).
-fn server_words(body: &[u8], quote: &dyn Fn(&str) -> String) -> Option<String> {
+fn server_words(
+    body: &[u8],
+    quote: &dyn Fn(&str) -> String,
+    quote_item: &dyn Fn(&str) -> String,
+) -> Option<String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
@@ -95,7 +103,7 @@ fn server_words(body: &[u8], quote: &dyn Fn(&str) -> String) -> Option<String> {
                 let mut shown: Vec<String> = items
                     .iter()
                     .take(MAX_DETAIL_ITEMS)
-                    .map(|item| describe_item(item, quote))
+                    .map(|item| describe_item(item, quote_item))
                     .collect();
                 if items.len() > MAX_DETAIL_ITEMS {
                     shown.push(format!("and {} more", items.len() - MAX_DETAIL_ITEMS));
@@ -142,11 +150,11 @@ fn html_title(text: &str) -> Option<&str> {
 
 /// Server text made safe to show on one line: control characters become spaces,
 /// runs of whitespace collapse, and the result is cut (with "...") at a fixed length.
-fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_QUOTED_CHARS));
+fn quote(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars));
     let mut last_was_space = true;
     for (count, c) in text.chars().enumerate() {
-        if count == MAX_QUOTED_CHARS {
+        if count == max_chars {
             out.push_str("...");
             break;
         }

@@ -9,6 +9,7 @@
 // What the C layer, the tests, the fuzz targets and the benches use is public;
 // the rest is the crate's own.
 pub mod api_key;
+pub(crate) mod audio_pipe;
 pub(crate) mod audio_urls;
 pub mod blocking;
 pub mod cancel;
@@ -28,10 +29,13 @@ pub mod path;
 pub(crate) mod readiness;
 pub(crate) mod resolver;
 pub mod retry;
+pub mod speech;
+pub(crate) mod speech_stream;
 pub(crate) mod secrets;
 pub mod task;
 pub(crate) mod transport;
 pub(crate) mod url;
+pub mod voices;
 pub mod wait;
 
 pub use cancel::CancelToken;
@@ -39,5 +43,7 @@ pub use client::Client;
 pub use config::ClientConfig;
 pub use create::{AudioType, CreateRequest};
 pub use error::{Error, ErrorKind};
+pub use speech::{SpeechInfo, SpeechRequest};
 pub use task::{TaskInfo, TaskStatus};
+pub use voices::{Language, Languages, Voice};
 pub use wait::{Progress, WaitOptions};

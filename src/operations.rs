@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::audio_pipe::AudioPipe;
 use crate::client::Client;
 use crate::create::CreateRequest;
 use crate::destination::Destination;
@@ -24,14 +25,19 @@ use crate::engine::{Step, StepContext, Work};
 use crate::error::{Error, ErrorKind};
 use crate::log::{LogLevel, log_line};
 use crate::retry::Plan;
+use crate::speech::{SpeechInfo, SpeechRequest};
 use crate::task::{TaskInfo, TaskStatus};
+use crate::voices::{Language, Languages, Voice};
 use crate::wait::{PollFn, Report, WaitOptions, Waiting};
 
 /// What a finished operation produced.
 #[derive(Debug)]
 pub(crate) enum Output {
     /// A task's status (a status query, a wait).
-    Task { task_id: String, info: TaskInfo },
+    Task {
+        task_id: String,
+        info: TaskInfo,
+    },
     /// A created task's id.
     TaskId(String),
     /// Each task's status or failure, in the order asked.
@@ -54,6 +60,10 @@ pub(crate) enum Output {
         info: TaskInfo,
         bytes: u64,
     },
+    /// A speech stream's audio, delivered or saved: what is known of it.
+    Speech(SpeechInfo),
+    Voices(Vec<Voice>),
+    Languages(Vec<Language>),
 }
 
 /// A blocking call's work produced what another operation produces: a bug.
@@ -106,6 +116,27 @@ impl Output {
     pub(crate) fn into_statuses(self) -> Result<Statuses, Error> {
         match self {
             Output::Statuses(statuses) => Ok(statuses),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub(crate) fn into_speech(self) -> Result<SpeechInfo, Error> {
+        match self {
+            Output::Speech(info) => Ok(info),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub(crate) fn into_voices(self) -> Result<Vec<Voice>, Error> {
+        match self {
+            Output::Voices(voices) => Ok(voices),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub(crate) fn into_languages(self) -> Result<Vec<Language>, Error> {
+        match self {
+            Output::Languages(languages) => Ok(languages),
             other => Err(unexpected(&other)),
         }
     }
@@ -382,6 +413,133 @@ impl<C: Borrow<Client>> Work<Output> for SaveWork<C> {
                 .borrow()
                 .save_audio_to(self.run_id, &self.path, Some(cx.cancel))
                 .map(Output::Bytes),
+        )
+    }
+}
+
+/// `POST /tts-stream`: the audio handed to `sink` as it arrives, on the thread
+/// that runs it (the caller's callback, or a job's [`AudioPipe`]).
+pub(crate) struct SpeakWork<C, S> {
+    client: C,
+    request: SpeechRequest,
+    sink: S,
+}
+
+/// Where a streaming job puts its audio for its caller to read.
+pub(crate) type ToPipe =
+    Box<dyn FnMut(&[u8], &SpeechInfo, &StepContext<'_>) -> Result<(), Error> + Send>;
+
+impl<C: Borrow<Client>, S> SpeakWork<C, S> {
+    /// Checks the request now (nothing is sent for a bad one).
+    pub(crate) fn new(client: C, request: SpeechRequest, sink: S) -> Result<Self, Error> {
+        request.validate()?;
+        Ok(SpeakWork {
+            client,
+            request,
+            sink,
+        })
+    }
+}
+
+impl<C: Borrow<Client>> SpeakWork<C, ToPipe> {
+    /// A stream whose audio waits in `pipe` for its caller to read, on its
+    /// own thread, through the job's data events.
+    pub(crate) fn into_pipe(
+        client: C,
+        request: SpeechRequest,
+        pipe: Arc<AudioPipe>,
+    ) -> Result<Self, Error> {
+        pipe.set_info(&SpeechInfo::at_start(&request));
+        let sink: ToPipe = Box::new(move |chunk, info, cx| {
+            let signal = cx.data.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Panic,
+                    "internal error: a streaming job ran without its queue (a bug in libcamb)",
+                )
+            })?;
+            pipe.write(chunk, info, cx.cancel, signal)
+        });
+        SpeakWork::new(client, request, sink)
+    }
+}
+
+impl<C, S> Work<Output> for SpeakWork<C, S>
+where
+    C: Borrow<Client>,
+    S: FnMut(&[u8], &SpeechInfo, &StepContext<'_>) -> Result<(), Error>,
+{
+    fn step(&mut self, cx: &StepContext<'_>) -> Step<Output> {
+        let sink = &mut self.sink;
+        let streamed = self.client.borrow().stream_speech(
+            &self.request,
+            Some(cx.cancel),
+            &mut |chunk, info| sink(chunk, info, cx),
+        );
+        Step::Done(streamed.map(Output::Speech))
+    }
+}
+
+/// `POST /tts-stream` saved to a path (the rules of a save; a WAV's sizes made
+/// right).
+pub(crate) struct SpeakToFileWork<C> {
+    client: C,
+    request: SpeechRequest,
+    path: PathBuf,
+}
+
+impl<C: Borrow<Client>> SpeakToFileWork<C> {
+    /// Checks the request and the path now, as [`SaveWork::new`] does.
+    pub(crate) fn new(client: C, request: SpeechRequest, path: PathBuf) -> Result<Self, Error> {
+        request.validate()?;
+        Destination::check(&path)?;
+        Ok(SpeakToFileWork {
+            client,
+            request,
+            path,
+        })
+    }
+}
+
+impl<C: Borrow<Client>> Work<Output> for SpeakToFileWork<C> {
+    fn step(&mut self, cx: &StepContext<'_>) -> Step<Output> {
+        Step::Done(
+            self.client
+                .borrow()
+                .save_speech_to(&self.request, &self.path, Some(cx.cancel))
+                .map(Output::Speech),
+        )
+    }
+}
+
+/// `GET /list-voices`.
+pub(crate) struct VoicesWork<C> {
+    pub(crate) client: C,
+}
+
+impl<C: Borrow<Client>> Work<Output> for VoicesWork<C> {
+    fn step(&mut self, cx: &StepContext<'_>) -> Step<Output> {
+        Step::Done(
+            self.client
+                .borrow()
+                .list_voices_cancellable(Some(cx.cancel))
+                .map(Output::Voices),
+        )
+    }
+}
+
+/// `GET /source-languages` or `GET /target-languages`.
+pub(crate) struct LanguagesWork<C> {
+    pub(crate) client: C,
+    pub(crate) which: Languages,
+}
+
+impl<C: Borrow<Client>> Work<Output> for LanguagesWork<C> {
+    fn step(&mut self, cx: &StepContext<'_>) -> Step<Output> {
+        Step::Done(
+            self.client
+                .borrow()
+                .list_languages_cancellable(self.which, Some(cx.cancel))
+                .map(Output::Languages),
         )
     }
 }

@@ -60,6 +60,11 @@ impl Budget {
             .map(|_| self.deadline.saturating_duration_since(Instant::now()))
     }
 
+    /// The client's timeout: what bounds each read of a stream.
+    pub(crate) fn client_timeout(&self) -> Duration {
+        self.client_timeout
+    }
+
     /// Says which bound an attempt that timed out had: the client's timeout, or
     /// what was left of the call's (or the wait's) deadline.
     pub(crate) fn timeout_message(&self) -> String {

@@ -18,7 +18,7 @@
 use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::config::AutoHeaderValue;
 use ureq::http::{self, HeaderValue, header};
@@ -62,6 +62,10 @@ pub(crate) struct Request<'a> {
     pub(crate) accept: &'static str,
     /// A JSON body.
     pub(crate) body: Option<&'a [u8]>,
+    /// A reply that lasts as long as its audio (a speech stream): only the
+    /// wait for its head is bounded by the deadline; after that, each read is
+    /// bounded by the client's timeout, however long the whole body takes.
+    pub(crate) streaming: bool,
 }
 
 impl Request<'_> {
@@ -228,11 +232,11 @@ impl Transport {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body)
                 .map_err(invalid_request)
-                .and_then(|request| self.run(request, budget)),
+                .and_then(|built| self.run(built, budget, request.streaming)),
             None => builder
                 .body(())
                 .map_err(invalid_request)
-                .and_then(|request| self.run(request, budget)),
+                .and_then(|built| self.run(built, budget, request.streaming)),
         }
     }
 
@@ -240,9 +244,27 @@ impl Transport {
         &self,
         request: http::Request<impl ureq::AsSendBody>,
         budget: &Budget,
+        streaming: bool,
     ) -> Result<Response, Error> {
         OPENED_HERE.with(|opened| opened.set(false));
         let result = match budget.time_left() {
+            _ if streaming => {
+                // ureq's phases up to the reply's head share the deadline; the
+                // body has no total bound, only one per read (a stalled stream).
+                let left = Some(budget.deadline.saturating_duration_since(Instant::now()));
+                let request = self
+                    .agent
+                    .configure_request(request)
+                    .timeout_global(None)
+                    .timeout_resolve(left)
+                    .timeout_connect(left)
+                    .timeout_send_request(left)
+                    .timeout_send_body(left)
+                    .timeout_recv_response(left)
+                    .timeout_per_read(Some(budget.client_timeout()))
+                    .build();
+                self.agent.run(request)
+            }
             // The agent's own timeout is the client's: no per-request configuration.
             None => self.agent.run(request),
             Some(left) => {
@@ -298,6 +320,13 @@ thread_local! {
 /// A timeout says which bound it hit, from `budget`.
 pub(crate) fn error_from_ureq(error: ureq::Error, budget: &Budget) -> Error {
     use ureq::Error as U;
+    // Failures before any byte could be sent: no connection was made.
+    let unsent = matches!(
+        error,
+        U::HostNotFound
+            | U::ConnectionFailed
+            | U::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect)
+    ) || matches!(&error, U::Other(e) if e.downcast_ref::<LookupError>().is_some());
     let (kind, message, retryable) = match error {
         U::Timeout(_) => (ErrorKind::Timeout, budget.timeout_message(), true),
         U::Io(e) => return network_error(&e, budget),
@@ -358,7 +387,10 @@ pub(crate) fn error_from_ureq(error: ureq::Error, budget: &Budget) -> Error {
         ),
         other => (ErrorKind::Connect, format!("HTTP error: {other}"), false),
     };
-    let error = Error::new(kind, message);
+    let mut error = Error::new(kind, message);
+    if unsent {
+        error = error.into_unsent();
+    }
     if retryable {
         error
     } else {
@@ -391,7 +423,13 @@ fn network_error(error: &std::io::Error, budget: &Budget) -> Error {
         | Io::HostUnreachable
         | Io::NetworkUnreachable
         | Io::NetworkDown
-        | Io::AddrNotAvailable => format!("the connection could not be made: {error}"),
+        | Io::AddrNotAvailable => {
+            return Error::new(
+                ErrorKind::Connect,
+                format!("the connection could not be made: {error}"),
+            )
+            .into_unsent();
+        }
         Io::UnexpectedEof => {
             "the server closed the connection before the reply was complete".to_owned()
         }

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use super::pool::Shared;
 use super::queue::{Event, Queue};
 use super::sync::{Arc, Mutex, Weak, lock};
-use super::{Payload, Work};
+use super::{DataSignal, Payload, Work};
 use crate::cancel::CancelToken;
 use crate::error::{Error, ErrorKind};
 use crate::log::{LogLevel, Logger};
@@ -127,5 +127,22 @@ impl<O: Payload, D: Payload> Job<O, D> {
         if let Some(queue) = queue {
             queue.push(Event::Finished, Arc::clone(self));
         }
+    }
+}
+
+/// A running job's data events: put on its queue while it runs (once it has
+/// finished, its queue is gone and nothing is put).
+impl<O: Payload, D: Payload> DataSignal for Arc<Job<O, D>> {
+    fn ready(&self) {
+        let queue = lock(&self.queue).clone();
+        if let Some(queue) = queue {
+            queue.push(Event::Data, Arc::clone(self));
+        }
+    }
+
+    fn wanted(&self) -> bool {
+        lock(&self.queue)
+            .as_ref()
+            .is_some_and(|queue| !queue.is_closed())
     }
 }

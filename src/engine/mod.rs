@@ -60,11 +60,23 @@ pub(crate) trait Work<O> {
 }
 
 /// What a step may use: the job's cancellation (raised by a cancel, by freeing
-/// its pool, or by a blocking call's token), and the job's number for log lines
-/// (`None` for a blocking call, which logs as a call).
+/// its pool, or by a blocking call's token), the job's number for log lines
+/// (`None` for a blocking call, which logs as a call), and, for a job, a way to
+/// tell its caller that it has data to read (a stream's audio) while it runs.
 pub(crate) struct StepContext<'a> {
     pub(crate) cancel: &'a CancelToken,
     pub(crate) job_id: Option<u64>,
+    /// The job's way to its caller while it runs (`None` for a blocking call,
+    /// whose work hands its data to the caller directly).
+    pub(crate) data: Option<&'a dyn DataSignal>,
+}
+
+/// How a running job tells its caller that it has data to read.
+pub(crate) trait DataSignal {
+    /// Puts an [`Event::Data`] for the job on its queue.
+    fn ready(&self);
+    /// Whether anyone can still read it: false once its queue was freed.
+    fn wanted(&self) -> bool;
 }
 
 /// Runs `work` to its end on this thread: the blocking form of every operation.
@@ -74,6 +86,7 @@ pub(crate) fn run_here<O>(work: &mut dyn Work<O>, cancel: &CancelToken) -> Resul
     let cx = StepContext {
         cancel,
         job_id: None,
+        data: None,
     };
     loop {
         if cancel.is_cancelled() {

@@ -297,6 +297,7 @@ impl<O: Payload, D: Payload> Shared<O, D> {
             let cx = StepContext {
                 cancel: &job.cancel,
                 job_id: Some(job.id),
+                data: Some(&job),
             };
             catch_unwind(AssertUnwindSafe(|| work.step(&cx))).unwrap_or_else(|_| {
                 Step::Done(Err(Error::new(

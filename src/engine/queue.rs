@@ -16,6 +16,10 @@ use crate::readiness::Readiness;
 pub(crate) enum Event {
     /// The job finished: its outcome is there, and it is the caller's again.
     Finished,
+    /// The job, still running, has data for its caller to read (a stream's
+    /// audio). It stays the engine's: the event holds a reference only until
+    /// it is taken.
+    Data,
 }
 
 /// Events waiting to be taken, and a descriptor that is readable while there

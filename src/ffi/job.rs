@@ -6,6 +6,7 @@ use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use crate::audio_pipe::AudioPipe;
 use crate::engine::{self, Phase, Pool, Work};
 use crate::error::Error;
 use crate::ffi::audio::{audio_url_list, camb_audio_url_list, run_ids_arg};
@@ -18,10 +19,11 @@ use crate::ffi::create::{camb_create_options, create_request};
 use crate::ffi::queue::{camb_queue, queue_arc};
 use crate::ffi::result_code::{camb_result, camb_status};
 use crate::ffi::task::{camb_task, camb_task_list};
+use crate::ffi::voices::{camb_language_list, camb_voice_list, languages_arg};
 use crate::ffi::wait::{camb_wait_options, wait_options as read_wait_options};
 use crate::operations::{
-    AudioUrlWork, AudioUrlsWork, BatchWork, CreateWork, DownloadWork, GenerateWork, Output,
-    SaveWork, StatusWork, Tracker, WaitWork,
+    AudioUrlWork, AudioUrlsWork, BatchWork, CreateWork, DownloadWork, GenerateWork, LanguagesWork,
+    Output, SaveWork, StatusWork, Tracker, VoicesWork, WaitWork,
 };
 use crate::task::TaskStatus;
 
@@ -81,6 +83,14 @@ pub enum camb_job_kind {
     GetTaskStatuses = 8,
     /// `camb_client_job_generate()`
     Generate = 9,
+    /// `camb_client_job_speak()`
+    Speak = 10,
+    /// `camb_client_job_speak_to_file()`
+    SpeakToFile = 11,
+    /// `camb_client_job_list_voices()`
+    ListVoices = 12,
+    /// `camb_client_job_list_languages()`
+    ListLanguages = 13,
 }
 
 /// Where a job is in its life.
@@ -101,7 +111,7 @@ pub enum camb_job_state {
 
 /// What the C layer keeps with each job.
 pub(crate) struct JobData {
-    kind: camb_job_kind,
+    pub(crate) kind: camb_job_kind,
     /// What the job has told so far (its task, its polls).
     tracker: Arc<Tracker>,
     /// The caller's pointer given to `camb_job_submit()`, handed back as it was.
@@ -112,6 +122,8 @@ pub(crate) struct JobData {
     pool: std::sync::Weak<JobPool>,
     /// The C views of the outcome, made on first use.
     view: OnceLock<View>,
+    /// A streaming job's audio, waiting for its caller to read it.
+    pub(crate) pipe: Option<Arc<AudioPipe>>,
 }
 
 /// A job of the C ABI: the engine's job of an operation.
@@ -128,6 +140,8 @@ struct View {
     task_id: Option<Box<[u8]>>,
     audio_url: Option<Box<[u8]>>,
     audio_urls: Option<camb_audio_url_list>,
+    voices: Option<camb_voice_list>,
+    languages: Option<camb_language_list>,
 }
 
 fn c_text(text: &str) -> Box<[u8]> {
@@ -147,6 +161,8 @@ impl View {
             task_id: None,
             audio_url: None,
             audio_urls: None,
+            voices: None,
+            languages: None,
         };
         match outcome {
             // A failed job still tells which task it was about, and a
@@ -178,7 +194,11 @@ impl View {
             Ok(Output::AudioUrls { run_ids, urls }) => {
                 view.audio_urls = Some(audio_url_list(run_ids, urls));
             }
-            Ok(Output::Bytes(_) | Output::Audio(_)) => {}
+            Ok(Output::Voices(voices)) => view.voices = Some(camb_voice_list::new(voices)),
+            Ok(Output::Languages(languages)) => {
+                view.languages = Some(camb_language_list::new(languages));
+            }
+            Ok(Output::Bytes(_) | Output::Audio(_) | Output::Speech(_)) => {}
         }
         view
     }
@@ -193,7 +213,7 @@ fn view_of(job: &Job) -> Option<&View> {
 ///
 /// # Safety
 /// `job` is NULL or a live job handle.
-unsafe fn job_ref<'a>(job: *const camb_job) -> Option<&'a Job> {
+pub(crate) unsafe fn job_ref<'a>(job: *const camb_job) -> Option<&'a Job> {
     // SAFETY: per this function's contract, the handle is Arc::into_raw of a Job.
     unsafe { job.cast::<Job>().as_ref() }
 }
@@ -229,6 +249,22 @@ unsafe fn make(
     tracker: Arc<Tracker>,
     out_job: *mut *mut camb_job,
 ) -> Result<(), Error> {
+    // SAFETY: per this function's contract.
+    unsafe { make_job(client, kind, work, tracker, None, out_job) }
+}
+
+/// [`make`], for a job whose audio its caller reads from `pipe` as it runs.
+///
+/// # Safety
+/// `out_job` is valid for writing a pointer.
+pub(crate) unsafe fn make_job(
+    client: &camb_client,
+    kind: camb_job_kind,
+    work: Box<dyn Work<Output> + Send>,
+    tracker: Arc<Tracker>,
+    pipe: Option<Arc<AudioPipe>>,
+    out_job: *mut *mut camb_job,
+) -> Result<(), Error> {
     let data = JobData {
         kind,
         tracker,
@@ -236,6 +272,7 @@ unsafe fn make(
         in_flight: AtomicBool::new(false),
         pool: Arc::downgrade(&client.pool),
         view: OnceLock::new(),
+        pipe,
     };
     let job = engine::Job::new(work, data, client.inner.logger().cloned());
     // SAFETY: writable per this function's contract. The caller's reference.
@@ -248,7 +285,7 @@ unsafe fn make(
 ///
 /// # Safety
 /// `client` is NULL or a live client.
-unsafe fn making<'a>(
+pub(crate) unsafe fn making<'a>(
     client: *const camb_client,
     out_job: *mut *mut camb_job,
 ) -> Result<&'a camb_client, Error> {
@@ -582,6 +619,63 @@ pub unsafe extern "C" fn camb_client_job_generate(
     })
 }
 
+/// Makes a job of `camb_client_list_voices()`; the list is
+/// `camb_job_voice_list()`. As `camb_client_job_get_task_status()` otherwise.
+// The caller's part: `client` is NULL or a live client; `out_job` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_job_list_voices(
+    client: *const camb_client,
+    out_job: *mut *mut camb_job,
+) -> camb_result {
+    result_call(|| {
+        // SAFETY: the caller's part, for each argument.
+        let client = unsafe { making(client, out_job) }?;
+        let work = VoicesWork {
+            client: Arc::clone(&client.inner),
+        };
+        // SAFETY: out_job checked non-NULL.
+        unsafe {
+            make(
+                client,
+                camb_job_kind::ListVoices,
+                Box::new(work),
+                Arc::default(),
+                out_job,
+            )
+        }
+    })
+}
+
+/// Makes a job of `camb_client_list_languages()` (`which` is checked now); the
+/// list is `camb_job_language_list()`. As `camb_client_job_get_task_status()`
+/// otherwise.
+// The caller's part: `client` is NULL or a live client; `out_job` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_client_job_list_languages(
+    client: *const camb_client,
+    which: u32,
+    out_job: *mut *mut camb_job,
+) -> camb_result {
+    result_call(|| {
+        // SAFETY: the caller's part, for each argument.
+        let client = unsafe { making(client, out_job) }?;
+        let work = LanguagesWork {
+            client: Arc::clone(&client.inner),
+            which: languages_arg(which)?,
+        };
+        // SAFETY: out_job checked non-NULL.
+        unsafe {
+            make(
+                client,
+                camb_job_kind::ListLanguages,
+                Box::new(work),
+                Arc::default(),
+                out_job,
+            )
+        }
+    })
+}
+
 /// Starts a job made by a `camb_client_job_*` function on its client's pool of
 /// threads (started with the first job: `camb_client_builder_set_job_threads()`,
 /// plus one timer thread). From here the job is libcamb's until `queue` hands it
@@ -755,6 +849,7 @@ pub unsafe extern "C" fn camb_job_bytes(job: *const camb_job) -> u64 {
         // SAFETY: NULL or a live job.
         match unsafe { job_ref(job) }.and_then(Job::outcome) {
             Some(Ok(Output::Bytes(bytes) | Output::Generated { bytes, .. })) => *bytes,
+            Some(Ok(Output::Speech(info))) => info.bytes,
             Some(Ok(Output::Audio(audio))) => audio.len() as u64,
             _ => 0,
         }
@@ -804,6 +899,33 @@ pub unsafe extern "C" fn camb_job_audio_url_list(
         // SAFETY: NULL or a live job.
         unsafe { finished_view(job) }
             .and_then(|v| v.audio_urls.as_ref())
+            .map_or(std::ptr::null(), std::ptr::from_ref)
+    })
+}
+
+/// The voices of a finished `camb_client_job_list_voices()` job, owned by the
+/// job: valid until it is freed; never free it yourself. NULL for other jobs,
+/// a failed or unfinished one, and NULL.
+// The caller's part: `job` is NULL or a live job.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_job_voice_list(job: *const camb_job) -> *const camb_voice_list {
+    value_call(std::ptr::null(), || {
+        // SAFETY: NULL or a live job.
+        unsafe { finished_view(job) }
+            .and_then(|v| v.voices.as_ref())
+            .map_or(std::ptr::null(), std::ptr::from_ref)
+    })
+}
+
+/// The languages of a finished `camb_client_job_list_languages()` job, owned by
+/// the job. As `camb_job_voice_list()` otherwise.
+// The caller's part: `job` is NULL or a live job.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn camb_job_language_list(job: *const camb_job) -> *const camb_language_list {
+    value_call(std::ptr::null(), || {
+        // SAFETY: NULL or a live job.
+        unsafe { finished_view(job) }
+            .and_then(|v| v.languages.as_ref())
             .map_or(std::ptr::null(), std::ptr::from_ref)
     })
 }

@@ -26,6 +26,8 @@ pub mod generate;
 pub mod job;
 pub mod queue;
 pub mod cancel;
+pub mod speech;
+pub mod voices;
 
 pub(crate) mod boundary;
 pub(crate) mod options;

@@ -40,8 +40,10 @@ pub enum camb_event {
     /// The job finished (succeeded, failed or was cancelled): read its result
     /// and output, then free it. It is the caller's again.
     JobDone = 1,
-    /// Reserved for a streaming job that has data to read (text-to-speech);
-    /// no job of this version sends it. The job stays libcamb's.
+    /// A running `camb_client_job_speak()` job has audio to read:
+    /// `camb_job_read_audio()` until it gives 0 bytes. The job stays
+    /// libcamb's: do not free it on this event; its `CAMB_EVENT_JOB_DONE`
+    /// comes later.
     JobData = 2,
 }
 
@@ -119,14 +121,26 @@ unsafe fn take_event(
         out_arg(out_event, "out_event")?;
         out_arg(out_job, "out_job")?;
         let (event, job) = take(&queue)?;
-        let event = match event {
-            Event::Finished => camb_event::JobDone,
+        let (event, handle) = match event {
+            // The queue's reference to the job becomes the caller's.
+            Event::Finished => (camb_event::JobDone, handed_back(job)),
+            // The job stays libcamb's, which holds it while it runs (a data
+            // event always comes before its job's end): the caller gets its
+            // handle, and this event's reference goes.
+            Event::Data => {
+                if let Some(pipe) = &job.data.pipe {
+                    pipe.event_taken();
+                }
+                (
+                    camb_event::JobData,
+                    Arc::as_ptr(&job).cast::<camb_job>().cast_mut(),
+                )
+            }
         };
-        // SAFETY: both checked non-NULL; writable per the contract. The queue's
-        // reference to the job becomes the caller's.
+        // SAFETY: both checked non-NULL; writable per the contract.
         unsafe {
             out_event.write(event);
-            out_job.write(handed_back(job));
+            out_job.write(handle);
         }
         Ok(())
     })

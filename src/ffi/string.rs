@@ -46,3 +46,31 @@ pub unsafe extern "C" fn camb_string_free(string: *mut c_char) {
         }
     })
 }
+
+/// Text owned by a libcamb object, handed out as a borrowed C string with its
+/// length: NUL-terminated, and read whole through its length even when the
+/// server's text holds a NUL.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedText(Box<[u8]>);
+
+impl OwnedText {
+    pub(crate) fn new(text: &str) -> OwnedText {
+        let mut bytes = Vec::with_capacity(text.len() + 1);
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.push(0);
+        OwnedText(bytes.into_boxed_slice())
+    }
+
+    /// The C string, its length (without the NUL) written to `out_len` when
+    /// that is not NULL; NULL and 0 for no text.
+    ///
+    /// # Safety
+    /// `out_len` is NULL or valid for writing a `size_t`.
+    pub(crate) unsafe fn lend(text: Option<&OwnedText>, out_len: *mut usize) -> *const c_char {
+        if !out_len.is_null() {
+            // SAFETY: non-NULL, writable per this function's contract.
+            unsafe { out_len.write(text.map_or(0, |t| t.0.len() - 1)) };
+        }
+        text.map_or(std::ptr::null(), |t| t.0.as_ptr().cast())
+    }
+}
