@@ -54,8 +54,8 @@ pub(crate) fn error_for_status_redacted(
 ) -> Error {
     let reason = http_reason(status);
     let mut message = format!("HTTP {status}{reason}");
-    let quote = |text: &str| quote(&redact(text), MAX_QUOTED_CHARS);
     let quote_item = |text: &str| quote(&redact(text), MAX_ITEM_CHARS);
+    let quote = |text: &str| quote(&redact(text), MAX_QUOTED_CHARS);
     if (300..400).contains(&status) {
         let target = location.map_or("no Location".to_owned(), quote);
         message.push_str(&format!(
