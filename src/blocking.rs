@@ -12,13 +12,15 @@ use std::sync::Arc;
 use crate::cancel::CancelToken;
 use crate::client::Client;
 use crate::create::CreateRequest;
-use crate::engine::{Work, run_here};
+use crate::engine::{StepContext, Work, run_here};
 use crate::error::Error;
 use crate::operations::{
-    AudioUrlWork, AudioUrlsWork, BatchWork, CreateWork, DownloadWork, GenerateWork, Output,
-    SaveWork, StatusWork, WaitWork,
+    AudioUrlWork, AudioUrlsWork, BatchWork, CreateWork, DownloadWork, GenerateWork, LanguagesWork,
+    Output, SaveWork, SpeakToFileWork, SpeakWork, StatusWork, VoicesWork, WaitWork,
 };
+use crate::speech::{SpeechInfo, SpeechRequest};
 use crate::task::TaskInfo;
+use crate::voices::{Language, Languages, Voice};
 use crate::wait::{Progress, WaitOptions};
 
 /// What a finished generation made: its task, how the task ended, the bytes saved.
@@ -171,5 +173,50 @@ impl Client {
             info,
             bytes,
         })
+    }
+
+    /// `POST /tts-stream`: speech of `request`, handed to `sink` on this thread
+    /// as it arrives, with what is known of the audio so far. Sent again only
+    /// when the server cannot have started it (no connection, 429, 503); a
+    /// stream cut in the middle is an error. `sink` returning an error stops it.
+    pub fn speak(
+        &self,
+        request: &SpeechRequest,
+        cancel: Option<&CancelToken>,
+        mut sink: impl FnMut(&[u8], &SpeechInfo) -> Result<(), Error>,
+    ) -> Result<SpeechInfo, Error> {
+        let sink = |chunk: &[u8], info: &SpeechInfo, _: &StepContext<'_>| sink(chunk, info);
+        let mut work = SpeakWork::new(self, request.clone(), sink)?;
+        run(&mut work, cancel)?.into_speech()
+    }
+
+    /// Speech of `request` saved to `path` by the rules of
+    /// [`Client::save_audio`] (a stream cut short leaves what was there); a
+    /// WAV file gets the sizes its streamed header lacks.
+    pub fn speak_to_file(
+        &self,
+        request: &SpeechRequest,
+        path: &Path,
+        cancel: Option<&CancelToken>,
+    ) -> Result<SpeechInfo, Error> {
+        let mut work = SpeakToFileWork::new(self, request.clone(), path.to_path_buf())?;
+        run(&mut work, cancel)?.into_speech()
+    }
+
+    /// `GET /list-voices`.
+    pub fn list_voices(&self) -> Result<Vec<Voice>, Error> {
+        run(&mut VoicesWork { client: self }, None)?.into_voices()
+    }
+
+    /// `GET /source-languages` or `GET /target-languages`.
+    pub fn list_languages(&self, which: Languages) -> Result<Vec<Language>, Error> {
+        run(
+            &mut LanguagesWork {
+                client: self,
+                which,
+            },
+            None,
+        )?
+        .into_languages()
     }
 }
