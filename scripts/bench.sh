@@ -9,8 +9,11 @@
 # 64 in flight and one batch job at 32 connections, 3 rounds of each, medians. The
 # report ends with the targets of BENCHMARKS.md side by side.
 #
-#   usage: scripts/bench.sh              (also: make bench) everything
-#          scripts/bench.sh --only jobs  section 13 alone
+#   usage: scripts/bench.sh                (also: make bench) everything
+#          scripts/bench.sh --only jobs    section 13 alone
+#          scripts/bench.sh --only speech  section 14 alone: streaming speech (time to the
+#                                          first audio byte, CPU per second of audio beside
+#                                          the SDK and libcurl, memory with a slow reader)
 #
 # Builds everything in release, installs libcurl4-openssl-dev if it is missing
 # (scripts/setup.sh), prints one report and writes it to target/bench/report.txt
@@ -38,15 +41,15 @@ show_clean_dir=${clean_dir#"$root"/}
 lib=$out/lib
 calls=20000
 only=
-if [ $# -eq 2 ] && [ "$1" = --only ] && [ "$2" = jobs ]; then
-    only="jobs"
+if [ $# -eq 2 ] && [ "$1" = --only ] && { [ "$2" = jobs ] || [ "$2" = speech ]; }; then
+    only=$2
 elif [ $# -ne 0 ]; then
-    echo "usage: $0 [--only jobs]" >&2
+    echo "usage: $0 [--only jobs|speech]" >&2
     exit 2
 fi
 
 echo "== setup and release builds"
-[ -z "$only" ] && scripts/setup.sh libcurl4-openssl-dev
+[ "$only" != jobs ] && scripts/setup.sh libcurl4-openssl-dev
 mkdir -p "$out"
 timeout 600 cargo build --release --quiet -p camb-ffi -p camb-emulator
 # The benchmark runs its own copy, so that a rebuild meanwhile cannot change it.
@@ -240,6 +243,7 @@ profile() {
 # Section 13: jobs against the emulator with --delay-ms, beside the official Python SDK.
 # Sets jobs_failed to 1 when a run went wrong (a job or the SDK not as expected).
 jobs_failed=0
+speech_failed=0
 jobs_section() {
     local delay=50 count=1000 status=0
     echo "== 13. jobs (camb_client_job_*) against the emulator, release build, every API reply"
@@ -300,6 +304,93 @@ jobs_section() {
     stop_emulator
     # A run that went wrong fails the script, once the summary of targets is printed.
     jobs_failed=$status
+}
+
+# Section 14: streaming speech against the emulator, side by side with libcurl posting
+# the same body and with the official Python SDK's streaming call.
+speech_section() {
+    local count=100 status=0
+    echo "== 14. streaming speech (POST /tts-stream) against the emulator: libcamb (bench/speech.c),"
+    echo "      libcurl posting the same JSON body, the official Python SDK (bench/sdk_speech.py)"
+    $cc "${cflags[@]}" bench/speech.c "${camb_link[@]}" $curl_libs -o "$out/speech"
+    local py=""
+    if timeout 900 bench/setup_sdk.sh >"$out/setup_sdk.out" 2>"$out/setup_sdk.err"; then
+        py=$(tail -n 1 "$out/setup_sdk.out")
+    else
+        echo "   bench/setup_sdk.sh FAILED: the SDK's figures are missing"
+        status=1
+    fi
+    start_emulator --pending-ms 0 --tts-first-chunk-ms 20 --tts-pace 0
+    echo "   emulator: --tts-first-chunk-ms 20 --tts-pace 0 (after its first chunk, as fast as"
+    echo "   the socket takes it), at $emulator_url"
+    echo "-- 14.1 time to the first audio byte: from the emulator's record of its first write"
+    echo "        (CLOCK_MONOTONIC, just before the chunk goes to the socket) to the first byte in"
+    echo "        the caller's hands (CLOCK_MONOTONIC); $count streams each, one at a time, one client"
+    local client
+    for client in libcamb curl sdk; do
+        curl -s -X POST "$emulator_url/_emulator/reset" >/dev/null
+        if [ "$client" = sdk ]; then
+            [ -n "$py" ] || continue
+            timeout 300 "$py" bench/sdk_speech.py "$emulator_url" --mode first-byte \
+                --count "$count" >"$out/first-$client.out" || status=1
+        else
+            timeout 300 "$out/speech" --url "$emulator_url" --mode first-byte --client "$client" \
+                --count "$count" >"$out/first-$client.out" || status=1
+        fi
+        python3 bench/first_byte.py "$emulator_url" "$out/first-$client.out" "$client" \
+            2>>"$kv" || status=1
+    done
+    awk -v p="$(kv_get first_byte_p50_us_libcamb)" 'BEGIN {
+        if (p == "") exit
+        printf "   target: libcamb p50 <= 1 ms: %.1f us  %s\n", p, p <= 1000 ? "met" : "MISSED" }'
+
+    local streams=5 seconds=120
+    echo "-- 14.2 CPU per second of audio: $streams streams of $seconds s (mars-flash, 22,050 Hz"
+    echo "        16-bit WAV), one at a time; the process's CPU time over the streams alone"
+    timeout 300 "$out/speech" --url "$emulator_url" --mode cpu --count "$streams" \
+        --seconds "$seconds" >"$out/cpu-libcamb.out" || status=1
+    if [ -n "$py" ]; then
+        timeout 600 "$py" bench/sdk_speech.py "$emulator_url" --mode cpu --count "$streams" \
+            --seconds "$seconds" >"$out/cpu-sdk.out" || status=1
+    fi
+    local lc la sc sa
+    lc=$(sed -n 's/^cpu_s=//p' "$out/cpu-libcamb.out")
+    la=$(sed -n 's/^audio_s=//p' "$out/cpu-libcamb.out")
+    sc=$(sed -n 's/^cpu_s=//p' "$out/cpu-sdk.out" 2>/dev/null || true)
+    sa=$(sed -n 's/^audio_s=//p' "$out/cpu-sdk.out" 2>/dev/null || true)
+    if [ -n "$lc" ] && [ -n "$sc" ]; then
+        printf 'speech_cpu_per_audio_s_libcamb=%s\nspeech_cpu_per_audio_s_sdk=%s\n' \
+            "$(awk -v c="$lc" -v a="$la" 'BEGIN { printf "%.9f", c / a }')" \
+            "$(awk -v c="$sc" -v a="$sa" 'BEGIN { printf "%.9f", c / a }')" >>"$kv"
+        awk -v lc="$lc" -v la="$la" -v sc="$sc" -v sa="$sa" 'BEGIN {
+            l = lc / la; s = sc / sa
+            printf "   libcamb: %.4f s CPU for %.0f s of audio: %.1f us per second of audio\n", lc, la, l * 1e6
+            printf "   SDK:     %.4f s CPU for %.0f s of audio: %.1f us per second of audio\n", sc, sa, s * 1e6
+            printf "   target: libcamb <= 1/20 of the SDK'"'"'s: %.4fx (the SDK uses %.1fx)  %s\n",
+                l / s, s / l, l * 20 <= s ? "met" : "MISSED" }'
+    else
+        echo "   CPU figures missing"
+        status=1
+    fi
+
+    local long=600 rate=4000000
+    echo "-- 14.3 memory with a slow reader: one job (camb_client_job_speak) of $long s of audio"
+    echo "        (pcm_s16le, 26.5 MB), sent as fast as the emulator can, read with"
+    echo "        camb_job_read_audio() at $rate bytes/s: the process's RSS after each tenth"
+    timeout 300 "$out/speech" --url "$emulator_url" --mode slow-reader --seconds "$long" \
+        --read-rate "$rate" >"$out/slow.out" || status=1
+    awk -F'[= ]' '/^rss_kb=/ { rss[n++] = $2 } /^bytes=/ { bytes = $2 } /^expected=/ { want = $2 }
+        END {
+            if (n < 3) { print "   no RSS samples"; exit 1 }
+            line = "   RSS (kB):"; for (i = 0; i < n; i++) line = line " " rss[i]; print line
+            lo = hi = rss[1]; for (i = 1; i < n; i++) { if (rss[i] < lo) lo = rss[i]; if (rss[i] > hi) hi = rss[i] }
+            printf "   after the first tenth: from %d to %d kB (growth %d kB) while %.1f MB went through; all %s bytes: %s\n",
+                lo, hi, hi - lo, bytes / 1e6, bytes, bytes == want ? "yes" : "NO"
+            printf "speech_rss_growth_kb=%d\n", hi - lo > "/dev/stderr"
+            printf "   target: memory flat (growth < 1 MB): %s\n", (hi - lo < 1024 && bytes == want) ? "met" : "MISSED"
+        }' "$out/slow.out" 2>>"$kv" || status=1
+    stop_emulator
+    speech_failed=$status
 }
 
 # Section 13.5: the job form at 32 and 64 job threads and one batch job at 32 connections,
@@ -481,6 +572,14 @@ report_jobs() {
     return "$jobs_failed"
 }
 
+report_speech() {
+    header
+    speech_section
+    echo
+    echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    return "$speech_failed"
+}
+
 report() {
     header
     start_server
@@ -570,21 +669,25 @@ report() {
 
     jobs_section
     echo
+    speech_section
+    echo
     summary
     echo
     echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-    return "$jobs_failed"
+    return $((jobs_failed + speech_failed))
 }
 
 started=$SECONDS
 report_file=report.txt
-[ "$only" = jobs ] && report_file=report-jobs.txt
+[ -n "$only" ] && report_file=report-$only.txt
 # A failing step ends the report (errexit inside it; not ignored, as it would be on
 # the left of ||); the report is kept all the same, and its status is the script's.
 set +e
 (
     set -e
-    if [ "$only" = jobs ]; then
+    if [ "$only" = speech ]; then
+        report_speech
+    elif [ "$only" = jobs ]; then
         report_jobs
     else
         report
