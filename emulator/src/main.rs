@@ -8,9 +8,11 @@ use camb_emulator::{Config, Emulator};
 
 const USAGE: &str = "\
 Usage: camb-emulator [--port N] [--api-key KEY]... [--pending-ms N] [--delay-ms N]
+                     [--tts-first-chunk-ms N] [--tts-pace X] [--tts-chunk-ms N]
                      [--no-demo-tasks]
 
-Serves an emulation of CAMB.AI's text-to-sound API on 127.0.0.1 until killed.
+Serves an emulation of CAMB.AI's text-to-sound and streaming text-to-speech
+APIs on 127.0.0.1 until killed.
 
   --port N          port to listen on (default 0: any free port)
   --api-key KEY     accepted x-api-key value; repeat for several
@@ -19,6 +21,13 @@ Serves an emulation of CAMB.AI's text-to-sound API on 127.0.0.1 until killed.
   --delay-ms N      wait N ms before answering each API request (not the
                     /_emulator control calls); requests wait concurrently
                     (default 0)
+  --tts-first-chunk-ms N
+                    /tts-stream: delay before the first audio chunk
+                    (default 150)
+  --tts-pace X      /tts-stream: audio produced per second of wall time after
+                    the first chunk; 1 = real time, 2 = twice as fast,
+                    0 = as fast as the client reads (default 1)
+  --tts-chunk-ms N  /tts-stream: milliseconds of audio per chunk (default 20)
   --no-demo-tasks   do not seed the demo-* tasks
   -h, --help        show this help
 
@@ -78,6 +87,28 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<(Config, u16)
                 let v = value("--delay-ms")?;
                 config.request_delay_ms =
                     v.parse().map_err(|_| format!("invalid --delay-ms: {v}"))?;
+            }
+            "--tts-first-chunk-ms" => {
+                let v = value("--tts-first-chunk-ms")?;
+                config.tts_first_chunk_ms = v
+                    .parse()
+                    .map_err(|_| format!("invalid --tts-first-chunk-ms: {v}"))?;
+            }
+            "--tts-pace" => {
+                let v = value("--tts-pace")?;
+                config.tts_pace = v
+                    .parse()
+                    .ok()
+                    .filter(|p: &f64| p.is_finite() && *p >= 0.0)
+                    .ok_or(format!("invalid --tts-pace (a number >= 0): {v}"))?;
+            }
+            "--tts-chunk-ms" => {
+                let v = value("--tts-chunk-ms")?;
+                config.tts_chunk_ms = v
+                    .parse()
+                    .ok()
+                    .filter(|ms| *ms > 0)
+                    .ok_or(format!("invalid --tts-chunk-ms (1 or more): {v}"))?;
             }
             "--no-demo-tasks" => config.demo_tasks = false,
             other => return Err(format!("unknown argument: {other}")),

@@ -11,15 +11,38 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::body::StallBody;
+use crate::body::{CutBody, StallBody};
 use crate::reply::detail;
 use crate::state::Shared;
-use crate::types::{FaultResponse, RecordedRequest};
+use crate::types::{Fault, FaultResponse, RecordedRequest};
 
 /// Largest request body accepted (the same as axum's default limit).
 const MAX_REQUEST_BODY: usize = 2 * 1024 * 1024;
 /// How much of each body `Stats` keeps.
 const MAX_RECORDED_BODY: usize = 64 * 1024;
+
+/// A fault's instructions for the reply body (`Fault::cut_after_bytes`,
+/// `Fault::declare_length`), handed to the handler in the request's extensions: a
+/// streaming handler applies them itself, since it alone knows its length up front and
+/// what it really sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BodyFault {
+    pub cut_after_bytes: Option<u64>,
+    pub declare_length: bool,
+}
+
+impl BodyFault {
+    fn of(fault: &Fault) -> Option<BodyFault> {
+        (fault.cut_after_bytes.is_some() || fault.declare_length).then_some(BodyFault {
+            cut_after_bytes: fault.cut_after_bytes,
+            declare_length: fault.declare_length,
+        })
+    }
+}
+
+/// Marks a response whose body already applied the `BodyFault`.
+#[derive(Debug, Clone, Copy)]
+pub struct ShapedBody;
 
 /// Records the request, waits `Config::request_delay_ms`, then applies the first matching
 /// queued fault, if any (a fault's own delay comes on top of the configured one).
@@ -58,7 +81,7 @@ pub async fn record_and_fault(
     // Taken on arrival, so faults go to requests in the order they came, whatever the delay.
     let fault = state.take_fault(parts.uri.path());
     configured_delay(&state).await;
-    let request = Request::from_parts(parts, Body::from(body));
+    let mut request = Request::from_parts(parts, Body::from(body));
     let Some(fault) = fault else {
         return next.run(request).await;
     };
@@ -68,7 +91,16 @@ pub async fn record_and_fault(
     if let Some(canned) = fault.respond {
         return canned_response(canned);
     }
-    let response = next.run(request).await;
+    let body_fault = BodyFault::of(&fault);
+    if let Some(body_fault) = body_fault {
+        request.extensions_mut().insert(body_fault);
+    }
+    let mut response = next.run(request).await;
+    if let Some(body_fault) = body_fault {
+        if response.extensions().get::<ShapedBody>().is_none() {
+            response = shape_body(response, body_fault).await;
+        }
+    }
     if fault.body_delay_ms == 0 {
         return response;
     }
@@ -128,6 +160,27 @@ fn canned_response(canned: FaultResponse) -> Response {
         }
     }
     response
+}
+
+/// Applies a `BodyFault` to a reply whose handler did not: a declared length needs the
+/// body's size (buffered when it does not tell it), a cut wraps the body.
+async fn shape_body(response: Response, fault: BodyFault) -> Response {
+    let (mut parts, mut body) = response.into_parts();
+    if fault.declare_length && http_body::Body::size_hint(&body).exact().is_none() {
+        let Ok(bytes) = to_bytes(body, usize::MAX).await else {
+            return detail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Emulator could not buffer the body",
+            );
+        };
+        body = Body::from(bytes);
+    }
+    if let Some(limit) = fault.cut_after_bytes {
+        // Hyper takes the length from the body's size hint, which the cut keeps.
+        parts.headers.remove(header::CONTENT_LENGTH);
+        body = Body::new(CutBody::new(body, limit));
+    }
+    Response::from_parts(parts, body)
 }
 
 /// Re-sends a finished response so that it stalls halfway through its body.

@@ -175,7 +175,7 @@ fn bucket_error(status: StatusCode, code: &str) -> Response {
 }
 
 /// The request's `Content-Type`, if any (lossy, so an odd header never means "absent").
-fn content_type(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn content_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())

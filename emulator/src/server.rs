@@ -14,8 +14,8 @@ use tokio::sync::oneshot;
 
 use crate::config::Config;
 use crate::state::Shared;
-use crate::types::{Fault, Stats, TaskSpec};
-use crate::{control, middleware, routes};
+use crate::types::{Fault, Stats, TaskSpec, TtsStream};
+use crate::{control, middleware, routes, tts};
 
 /// A running emulator. Dropping it stops the server: the thread is joined, open
 /// connections are closed and the port is freed.
@@ -112,6 +112,11 @@ impl Emulator {
         self.shared.stats()
     }
 
+    /// The `/tts-stream` replies so far, as `Stats::tts_streams` lists them.
+    pub fn tts_streams(&self) -> Vec<TtsStream> {
+        self.shared.tts_streams()
+    }
+
     /// Clears faults, stats (connection count included) and added tasks; keeps demo tasks.
     pub fn reset(&self) {
         self.shared.reset()
@@ -145,6 +150,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/text-to-sound/{task_id}", get(routes::task_status))
         .route("/text-to-sound-result/{run_id}", get(routes::result))
         .route("/text-to-sound-results", post(routes::bulk_results))
+        .route("/tts-stream", post(tts::stream))
+        .route("/list-voices", get(tts::voices::list))
+        .route("/source-languages", get(tts::languages::list_source))
+        .route("/target-languages", get(tts::languages::list_target))
         // Only the routes above need a key: unknown paths 404 and downloads are pre-signed.
         .route_layer(from_fn_with_state(
             Arc::clone(&shared),

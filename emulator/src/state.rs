@@ -7,16 +7,17 @@ use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::types::{Fault, RecordedRequest, Stats, TaskSpec};
+use crate::tts::stream::Progress;
+use crate::types::{Fault, RecordedRequest, Stats, TaskSpec, TtsStream};
 
-/// How many recent requests `Stats::requests` keeps.
+/// How many recent requests `Stats::requests` keeps, and streams `Stats::tts_streams`.
 const MAX_RECORDED: usize = 1000;
 /// First run id handed to tasks created through the API; far from the demo ids (4242...).
 const FIRST_RUN_ID: i64 = 100_001;
@@ -43,6 +44,8 @@ struct Inner {
     faults: VecDeque<Fault>,
     requests_total: u64,
     requests: VecDeque<RecordedRequest>,
+    /// Shared with each stream's body, which updates its own record as it goes.
+    tts_streams: VecDeque<Arc<Progress>>,
     next_id: u64,
     next_run_id: i64,
 }
@@ -111,6 +114,7 @@ impl Shared {
             faults: VecDeque::new(),
             requests_total: 0,
             requests: VecDeque::new(),
+            tts_streams: VecDeque::new(),
             next_id: 0,
             next_run_id: FIRST_RUN_ID,
         };
@@ -255,12 +259,29 @@ impl Shared {
         inner.requests.push_back(request);
     }
 
+    /// Starts the record of a `/tts-stream` reply; its body keeps it up to date.
+    pub fn start_tts_stream(&self, format: &'static str, sample_rate: u32) -> Arc<Progress> {
+        let progress = Arc::new(Progress::new(format, sample_rate));
+        let mut inner = self.lock();
+        if inner.tts_streams.len() == MAX_RECORDED {
+            inner.tts_streams.pop_front();
+        }
+        inner.tts_streams.push_back(Arc::clone(&progress));
+        progress
+    }
+
+    pub fn tts_streams(&self) -> Vec<TtsStream> {
+        let inner = self.lock();
+        inner.tts_streams.iter().map(|p| p.snapshot()).collect()
+    }
+
     pub fn stats(&self) -> Stats {
         let inner = self.lock();
         Stats {
             connections_accepted: self.connections.load(Ordering::SeqCst),
             requests_total: inner.requests_total,
             requests: inner.requests.iter().cloned().collect(),
+            tts_streams: inner.tts_streams.iter().map(|p| p.snapshot()).collect(),
         }
     }
 
@@ -271,6 +292,7 @@ impl Shared {
         inner.faults.clear();
         inner.requests_total = 0;
         inner.requests.clear();
+        inner.tts_streams.clear();
         inner.tasks.clear();
         inner.runs.clear();
         inner.restore_demo();

@@ -67,6 +67,15 @@ pub struct Fault {
     /// Send the headers and the first half of the normal body, then stall this long before
     /// the rest. 0 = off. Ignored when `respond` is set.
     pub body_delay_ms: u64,
+    /// Send only this many bytes of the normal body, then close the connection abruptly:
+    /// a chunked reply (e.g. `/tts-stream`'s) gets no terminating zero-length chunk, a
+    /// reply with a Content-Length comes up short. A body no longer than this is sent
+    /// whole. Ignored when `respond` is set.
+    pub cut_after_bytes: Option<u64>,
+    /// Send the normal body with a `Content-Length` of its full size instead of chunked
+    /// encoding (`/tts-stream` computes it up front). With `cut_after_bytes`, the client
+    /// gets fewer bytes than declared. Ignored when `respond` is set.
+    pub declare_length: bool,
 }
 
 impl Default for Fault {
@@ -77,6 +86,8 @@ impl Default for Fault {
             delay_ms: 0,
             respond: None,
             body_delay_ms: 0,
+            cut_after_bytes: None,
+            declare_length: false,
         }
     }
 }
@@ -117,6 +128,29 @@ pub struct Stats {
     pub requests_total: u64,
     /// The most recent API requests, oldest first (at most 1000).
     pub requests: Vec<RecordedRequest>,
+    /// The most recent `/tts-stream` replies that started streaming audio (status 200),
+    /// oldest first (at most 1000), as they stand now: a stream still running shows its
+    /// progress so far.
+    pub tts_streams: Vec<TtsStream>,
+}
+
+/// One `/tts-stream` reply, for latency and throughput measurements.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TtsStream {
+    /// The audio format served: `wav`, `flac`, `pcm_s16le`, ...
+    pub format: String,
+    /// Samples per second of the audio.
+    pub sample_rate: u32,
+    /// Body bytes handed to the HTTP layer so far (headers not counted).
+    pub bytes_sent: u64,
+    /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds, taken right before the first
+    /// audio chunk was handed to the HTTP layer for writing; the same clock as a C
+    /// program's on this machine. `None` until then.
+    pub first_chunk_at_ns: Option<u64>,
+    /// The whole body was handed over (false while streaming, and for a cut or abandoned
+    /// stream).
+    pub completed: bool,
 }
 
 /// One API request as received.

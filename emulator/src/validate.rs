@@ -218,7 +218,7 @@ pub fn int_value(v: &Value) -> Result<i64, (&'static str, &'static str)> {
 }
 
 /// An optional number field in JSON (`null` is absent); numeric strings pass, as in pydantic.
-fn number_value(v: &Value) -> Result<Option<f64>, (&'static str, &'static str)> {
+pub fn number_value(v: &Value) -> Result<Option<f64>, (&'static str, &'static str)> {
     match v {
         Value::Null => Ok(None),
         Value::Number(n) => n
@@ -239,9 +239,34 @@ fn number_value(v: &Value) -> Result<Option<f64>, (&'static str, &'static str)> 
     }
 }
 
+/// A boolean field in JSON, with pydantic's lax rules: 0/1 and words like "yes" or "off" pass.
+pub fn bool_value(v: &Value) -> Result<bool, (&'static str, &'static str)> {
+    const PARSING: (&str, &str) = (
+        "Input should be a valid boolean, unable to interpret input",
+        "bool_parsing",
+    );
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Number(n) => match n.as_f64() {
+            Some(0.0) => Ok(false),
+            Some(1.0) => Ok(true),
+            _ => Err(PARSING),
+        },
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "0" | "off" | "f" | "false" | "n" | "no" => Ok(false),
+            "1" | "on" | "t" | "true" | "y" | "yes" => Ok(true),
+            _ => Err(PARSING),
+        },
+        _ => Err(("Input should be a valid boolean", "bool_type")),
+    }
+}
+
 /// The JSON object of a request body, judged the way FastAPI does: no body is "missing", a
 /// non-JSON content type or a non-object is not a model, bad JSON is `json_invalid`.
-fn body_object(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, Value>, Vec<Value>> {
+pub fn body_object(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Map<String, Value>, Vec<Value>> {
     let not_an_object = || {
         vec![field_error(
             json!(["body"]),
@@ -315,6 +340,16 @@ mod tests {
         assert_eq!(int_value(&json!(7.5)).unwrap_err().1, "int_from_float");
         assert_eq!(int_value(&json!("x")).unwrap_err().1, "int_parsing");
         assert_eq!(int_value(&json!(true)).unwrap_err().1, "int_type");
+    }
+
+    #[test]
+    fn lax_booleans() {
+        assert_eq!(bool_value(&json!(true)), Ok(true));
+        assert_eq!(bool_value(&json!(0)), Ok(false));
+        assert_eq!(bool_value(&json!("Yes")), Ok(true));
+        assert_eq!(bool_value(&json!(2)).unwrap_err().1, "bool_parsing");
+        assert_eq!(bool_value(&json!("maybe")).unwrap_err().1, "bool_parsing");
+        assert_eq!(bool_value(&json!([])).unwrap_err().1, "bool_type");
     }
 
     #[test]

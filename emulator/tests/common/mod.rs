@@ -1,6 +1,8 @@
 //! Shared helpers: a blocking client that returns every reply, 4xx included, fully read.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod raw;
+
 use camb_emulator::{Config, DEFAULT_API_KEY, Emulator};
 use serde_json::Value;
 
