@@ -9,10 +9,11 @@
  *       first write (GET /_emulator/stats, tts_streams, same order).
  *       libcamb: camb_client_speak(), the first call of the write callback.
  *       curl: the same JSON body posted with libcurl, its first write callback.
- *   speech --url URL --mode cpu --count N --seconds S
- *       N streams of S seconds of audio each through camb_client_speak(), the
- *       emulator sending as fast as it can: process CPU time (user + system)
- *       and the seconds of audio: `cpu_s=`, `audio_s=`, `bytes=`.
+ *   speech --url URL --mode cpu --client libcamb|curl --count N --seconds S
+ *       N streams of S seconds of audio each through camb_client_speak() (or
+ *       libcurl, the same body), the emulator sending as fast as it can: the
+ *       process's CPU time (user + system, and system alone) and the seconds of
+ *       audio: `cpu_s=`, `sys_s=`, `audio_s=`, `bytes=`.
  *   speech --url URL --mode slow-reader --seconds S --read-rate BYTES_PER_S
  *       One camb_client_job_speak() stream of S seconds of audio, read with
  *       camb_job_read_audio() no faster than BYTES_PER_S while the emulator
@@ -131,23 +132,49 @@ static double cpu_seconds(void) {
          (double)usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
 }
 
-static void cpu(const char *url, int count, double seconds) {
+static double sys_seconds(void) {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return (double)usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+}
+
+static void cpu(const char *url, const char *which, int count, double seconds) {
   camb_client *client = make_client(url);
   camb_speech_options options = camb_speech_options_default();
   options.duration_s = seconds;
   options.speech_model = "mars-flash";
-  double before = cpu_seconds();
+  char endpoint[512], body[512];
+  snprintf(endpoint, sizeof endpoint, "%s/tts-stream", url);
+  snprintf(body, sizeof body,
+           "{\"text\":\"" TEXT "\",\"language\":\"en-us\",\"voice_id\":147320,"
+           "\"speech_model\":\"mars-flash\",\"output_configuration\":{\"format\":\"wav\","
+           "\"duration\":%g}}",
+           seconds);
+  CURL *curl = curl_easy_init();
+  struct curl_slist *headers = NULL;
+  headers = curl_slist_append(headers, "x-api-key: " KEY);
+  headers = curl_slist_append(headers, "content-type: application/json");
+  double before = cpu_seconds(), sys_before = sys_seconds();
   uint64_t bytes = 0;
   for (int i = 0; i < count; i++) {
     struct first_byte seen = {0, 0};
-    if (camb_client_speak(client, TEXT, "en-us", VOICE, &options, NULL, note_first, &seen,
-                          NULL) != CAMB_RESULT_OK) {
+    if (!strcmp(which, "curl")) {
+      curl_easy_setopt(curl, CURLOPT_URL, endpoint);
+      curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, curl_first);
+      curl_easy_setopt(curl, CURLOPT_WRITEDATA, &seen);
+      if (curl_easy_perform(curl) != CURLE_OK) die("curl");
+    } else if (camb_client_speak(client, TEXT, "en-us", VOICE, &options, NULL, note_first, &seen,
+                                 NULL) != CAMB_RESULT_OK) {
       die("speak");
     }
     bytes += seen.bytes;
   }
-  printf("cpu_s=%.6f\naudio_s=%.3f\nbytes=%llu\n", cpu_seconds() - before, count * seconds,
-         (unsigned long long)bytes);
+  printf("cpu_s=%.6f\nsys_s=%.6f\naudio_s=%.3f\nbytes=%llu\n", cpu_seconds() - before,
+         sys_seconds() - sys_before, count * seconds, (unsigned long long)bytes);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
   camb_client_free(client);
 }
 
@@ -234,7 +261,7 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (!strcmp(mode, "first-byte") && !strcmp(which, "curl")) first_byte_curl(url, count);
   else if (!strcmp(mode, "first-byte")) first_byte_libcamb(url, count);
-  else if (!strcmp(mode, "cpu")) cpu(url, count, seconds);
+  else if (!strcmp(mode, "cpu")) cpu(url, which, count, seconds);
   else if (!strcmp(mode, "slow-reader")) slow_reader(url, seconds, rate);
   else return 2;
   return 0;

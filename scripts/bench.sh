@@ -306,6 +306,56 @@ jobs_section() {
     jobs_failed=$status
 }
 
+# One CPU run of section 14.2: CLIENT (libcamb, curl or sdk) makes N streams of S seconds.
+speech_cpu() {
+    local client=$1 py=$2 n=$3 seconds=$4 file=$5
+    if [ "$client" = sdk ]; then
+        [ -n "$py" ] || return 1
+        timeout 600 "$py" bench/sdk_speech.py "$emulator_url" --mode cpu --count "$n" \
+            --seconds "$seconds" >"$file"
+    else
+        timeout 300 "$out/speech" --url "$emulator_url" --mode cpu --client "$client" \
+            --count "$n" --seconds "$seconds" >"$file"
+    fi
+}
+
+# The medians of the CPU runs matching PATTERN (%s: the client), per second of audio,
+# and libcamb's ratio to the SDK's; with a third argument, the target's verdict and
+# the figures for the summary.
+speech_cpu_report() {
+    local title=$1 pattern=$2 verdict=${3:-}
+    echo "   $title"
+    local client files per
+    declare -A per_s
+    for client in libcamb curl sdk; do
+        # shellcheck disable=SC2059 # the pattern is ours
+        files=$(printf "$pattern" "$client")
+        local file
+        # shellcheck disable=SC2086 # the glob is meant
+        per=$(for file in $files; do
+            [ -f "$file" ] || continue
+            awk -F= '/^cpu_s=/ { c = $2 } /^audio_s=/ { a = $2 } END { if (a > 0) print c / a }' "$file"
+        done | sort -g | awk '{ v[n++] = $1 } END { if (n) print v[int((n - 1) / 2)] }')
+        per_s[$client]=$per
+        [ -n "$per" ] && printf '      %-8s %8.1f us of CPU per second of audio\n' "$client" \
+            "$(awk -v p="$per" 'BEGIN { print p * 1e6 }')"
+    done
+    if [ -z "${per_s[libcamb]}" ] || [ -z "${per_s[sdk]}" ]; then
+        echo "      figures missing"
+        return 1
+    fi
+    awk -v l="${per_s[libcamb]}" -v s="${per_s[sdk]}" -v c="${per_s[curl]:-0}" -v v="$verdict" 'BEGIN {
+        printf "      libcamb / SDK: %.4f (the SDK uses %.1fx libcamb'"'"'s CPU)", l / s, s / l
+        if (c > 0) printf "; libcamb / libcurl: %.2f", l / c
+        printf "\n"
+        if (v != "") printf "      target: libcamb <= 1/20 of the SDK'"'"'s: %s\n", l * 20 <= s ? "met" : "MISSED" }'
+    if [ -n "$verdict" ]; then
+        printf 'speech_cpu_per_audio_s_libcamb=%s\nspeech_cpu_per_audio_s_sdk=%s\n' \
+            "${per_s[libcamb]}" "${per_s[sdk]}" >>"$kv"
+    fi
+}
+
+
 # Section 14: streaming speech against the emulator, side by side with libcurl posting
 # the same body and with the official Python SDK's streaming call.
 speech_section() {
@@ -344,34 +394,26 @@ speech_section() {
         if (p == "") exit
         printf "   target: libcamb p50 <= 1 ms: %.1f us  %s\n", p, p <= 1000 ? "met" : "MISSED" }'
 
-    local streams=5 seconds=120
-    echo "-- 14.2 CPU per second of audio: $streams streams of $seconds s (mars-flash, 22,050 Hz"
-    echo "        16-bit WAV), one at a time; the process's CPU time over the streams alone"
-    timeout 300 "$out/speech" --url "$emulator_url" --mode cpu --count "$streams" \
-        --seconds "$seconds" >"$out/cpu-libcamb.out" || status=1
-    if [ -n "$py" ]; then
-        timeout 600 "$py" bench/sdk_speech.py "$emulator_url" --mode cpu --count "$streams" \
-            --seconds "$seconds" >"$out/cpu-sdk.out" || status=1
-    fi
-    local lc la sc sa
-    lc=$(sed -n 's/^cpu_s=//p' "$out/cpu-libcamb.out")
-    la=$(sed -n 's/^audio_s=//p' "$out/cpu-libcamb.out")
-    sc=$(sed -n 's/^cpu_s=//p' "$out/cpu-sdk.out" 2>/dev/null || true)
-    sa=$(sed -n 's/^audio_s=//p' "$out/cpu-sdk.out" 2>/dev/null || true)
-    if [ -n "$lc" ] && [ -n "$sc" ]; then
-        printf 'speech_cpu_per_audio_s_libcamb=%s\nspeech_cpu_per_audio_s_sdk=%s\n' \
-            "$(awk -v c="$lc" -v a="$la" 'BEGIN { printf "%.9f", c / a }')" \
-            "$(awk -v c="$sc" -v a="$sa" 'BEGIN { printf "%.9f", c / a }')" >>"$kv"
-        awk -v lc="$lc" -v la="$la" -v sc="$sc" -v sa="$sa" 'BEGIN {
-            l = lc / la; s = sc / sa
-            printf "   libcamb: %.4f s CPU for %.0f s of audio: %.1f us per second of audio\n", lc, la, l * 1e6
-            printf "   SDK:     %.4f s CPU for %.0f s of audio: %.1f us per second of audio\n", sc, sa, s * 1e6
-            printf "   target: libcamb <= 1/20 of the SDK'"'"'s: %.4fx (the SDK uses %.1fx)  %s\n",
-                l / s, s / l, l * 20 <= s ? "met" : "MISSED" }'
-    else
-        echo "   CPU figures missing"
-        status=1
-    fi
+    echo "-- 14.2 CPU per second of audio (mars-flash: 22,050 Hz 16-bit WAV, the emulator's 20 ms"
+    echo "        chunks): the process's CPU time (user + system) over the streams alone, one stream"
+    echo "        at a time; libcamb (camb_client_speak), libcurl (same body), the SDK"
+    local round client_name
+    for round in 1 2 3; do
+        for client_name in libcamb curl sdk; do
+            speech_cpu "$client_name" "$py" 10 120 "$out/cpu-$client_name-$round.out" || status=1
+        done
+    done
+    speech_cpu_report "a) as fast as the emulator sends (--tts-pace 0), 10 streams of 120 s, 3 rounds, medians" \
+        "$out/cpu-%s-[123].out" target || status=1
+    stop_emulator
+    start_emulator --pending-ms 0 --tts-first-chunk-ms 20 --tts-pace 4
+    for client_name in libcamb curl sdk; do
+        speech_cpu "$client_name" "$py" 3 20 "$out/cpu4-$client_name.out" || status=1
+    done
+    speech_cpu_report "b) at 4x real time (--tts-pace 4: a chunk every 5 ms), 3 streams of 20 s, one round" \
+        "$out/cpu4-%s.out" || status=1
+    stop_emulator
+    start_emulator --pending-ms 0 --tts-first-chunk-ms 20 --tts-pace 0
 
     local long=600 rate=4000000
     echo "-- 14.3 memory with a slow reader: one job (camb_client_job_speak) of $long s of audio"

@@ -273,16 +273,16 @@ pub fn is_raw_pcm(format: &str) -> bool {
 
 /// A WAV file's header, as far as the audio needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct WavHeader {
-    pub(crate) sample_rate: u32,
-    pub(crate) channels: u16,
+pub struct WavHeader {
+    pub sample_rate: u32,
+    pub channels: u16,
     /// Where the `data` chunk's size field is; its samples start 4 bytes later.
-    pub(crate) data_size_at: usize,
+    pub data_size_at: usize,
 }
 
 /// Parses the RIFF chunks at the start of a WAV stream up to its `data`
 /// chunk; `None` until all of that has arrived, or if it is not WAV.
-pub(crate) fn wav_header(start: &[u8]) -> Option<WavHeader> {
+pub fn wav_header(start: &[u8]) -> Option<WavHeader> {
     if start.len() < 12 || &start[..4] != b"RIFF" || &start[8..12] != b"WAVE" {
         return None;
     }

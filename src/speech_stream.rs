@@ -17,7 +17,7 @@ use crate::transport::{Request, error_from_body_read};
 
 /// The most read at a time: a chunk is handed over as soon as it arrives,
 /// whatever its size, up to this.
-const READ_SIZE: usize = 16 << 10;
+const READ_SIZE: usize = 64 << 10;
 /// How much of the start of a WAV or FLAC stream is kept to read its header.
 const MAX_HEADER_BYTES: usize = 4 << 10;
 

@@ -134,7 +134,8 @@ fn text(value: &Value) -> Option<String> {
     value.as_str().map(str::to_owned)
 }
 
-pub(crate) fn decode_voices(body: &[u8]) -> Result<Vec<Voice>, Error> {
+/// A `GET /list-voices` reply as voices (see the module's rules).
+pub fn decode_voices(body: &[u8]) -> Result<Vec<Voice>, Error> {
     const WHAT: &str = "voice list";
     let reply = parse(body, WHAT)?;
     objects(&reply, WHAT)?
@@ -158,7 +159,8 @@ pub(crate) fn decode_voices(body: &[u8]) -> Result<Vec<Voice>, Error> {
         .collect()
 }
 
-pub(crate) fn decode_languages(body: &[u8]) -> Result<Vec<Language>, Error> {
+/// A `GET /source-languages` or `/target-languages` reply as languages.
+pub fn decode_languages(body: &[u8]) -> Result<Vec<Language>, Error> {
     const WHAT: &str = "language list";
     let reply = parse(body, WHAT)?;
     objects(&reply, WHAT)?
