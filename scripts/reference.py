@@ -93,6 +93,32 @@ WORKFLOW = [
         "types": ["camb_write_fn", "camb_audio_url_list"],
     },
     {
+        "id": "speech",
+        "title": "Speak: streaming text-to-speech",
+        "text": "Text to speech that arrives while it is made: to a callback, to a file, or "
+        "read on your own thread from a job; and the voices and languages to choose from.",
+        "functions": [
+            "camb_speech_options_*",
+            "camb_client_speak*",
+            "camb_client_job_speak*",
+            "camb_job_read_audio",
+            "camb_job_speech_info",
+            "camb_client_list_voices",
+            "camb_client_list_languages",
+            "camb_client_job_list_*",
+            "camb_job_voice_list",
+            "camb_job_language_list",
+            "camb_voice_*",
+            "camb_language_*",
+        ],
+        "types": [
+            "camb_speech_*",
+            "camb_flag",
+            "camb_voice*",
+            "camb_language*",
+        ],
+    },
+    {
         "id": "jobs",
         "title": "Jobs and the queue",
         "text": "Every blocking call has a job form that runs on the client's threads and comes "

@@ -12,9 +12,9 @@ use serde::Serialize;
 use crate::error::Error;
 
 /// The format asked for when the caller names none.
-pub const DEFAULT_FORMAT: &str = "wav";
+pub(crate) const DEFAULT_FORMAT: &str = "wav";
 /// Longest format name accepted: the C ABI reports it in a fixed buffer.
-pub const MAX_FORMAT_BYTES: usize = 31;
+pub(crate) const MAX_FORMAT_BYTES: usize = 31;
 /// A bound on the text, far above the API's 3,000 characters, so that a runaway
 /// buffer is not sent (the server judges the real limit).
 const MAX_TEXT_BYTES: usize = 64 << 10;

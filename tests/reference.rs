@@ -482,6 +482,7 @@ fn the_index_follows_the_workflow() {
         "camb_client_create_task",
         "camb_client_wait_for_task",
         "camb_client_save_audio",
+        "camb_client_speak",
         "camb_job_submit",
         "camb_last_error",
     ];
