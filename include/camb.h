@@ -75,11 +75,6 @@
 
 
 /**
- * Longest format name accepted: the C ABI reports it in a fixed buffer.
- */
-#define MAX_FORMAT_BYTES 31
-
-/**
  * The outcome of every fallible call. `CAMB_RESULT_OK` is 0; every other value
  * is a failure whose words are in `camb_last_error()`.
  *
