@@ -11,29 +11,37 @@
  *
  *     // Or all at once: client.generate("rain on a tin roof", "rain.wav");
  *
+ *     // Text-to-speech, streamed: to a file, to a callback, or read as it comes.
+ *     client.speak_to_file("Hello there", "en-us", 147320, "hello.wav");
+ *     camb::SpeechReader reader(client, "Hello there", "en-us", 147320);
+ *     std::uint8_t buffer[4096];
+ *     while (std::size_t n = reader.read_some(buffer, sizeof buffer)) play(buffer, n);
+ *
  * Link with -lcamb, as for C. The sections below follow camb.h's order:
  * versioning and conventions, errors, log, builder, client, status, create,
- * wait, audio, batch, cancellation, generate, then jobs. Everything camb.h
- * promises holds here too; the wrapper adds:
+ * wait, audio, batch, cancellation, generate, speech (with voices and
+ * languages), then jobs (with SpeechReader). Everything camb.h promises holds
+ * here too; the wrapper adds:
  * - Values: what libcamb returns (a camb_task, a camb_task_list, a
- *   camb_audio_url_list, a string freed with camb_string_free) is copied into
- *   plain C++ values (TaskInfo, TaskResult, AudioUrl, std::string) and the C
+ *   camb_audio_url_list, a voice or language list, a camb_speech_info, a string
+ *   freed with camb_string_free) is copied into plain C++ values (TaskInfo,
+ *   TaskResult, AudioUrl, Voice, Language, SpeechInfo, std::string) and the C
  *   object is freed before the call returns, by a std::unique_ptr, so that no
  *   path leaks one, exceptions included. The values are the caller's: copy
  *   them, move them to another thread, keep them across later calls.
- * - RAII: camb::Client, camb::ClientBuilder, camb::CancelToken, camb::JobQueue
- *   and camb::Job own their handles (move-only); every handle is owned by an
- *   object before anything can throw.
+ * - RAII: camb::Client, camb::ClientBuilder, camb::CancelToken, camb::JobQueue,
+ *   camb::Job and camb::SpeechReader own their handles (move-only); every
+ *   handle is owned by an object before anything can throw.
  * - Exceptions: every failed call throws camb::Error (or a subclass for the
  *   common codes), with the code, the HTTP status and camb_last_error()'s words.
  *   A batch does not throw for one task: each TaskResult carries its own Error.
  * - std::string in and out. Strings are copied by length, so they keep any NUL
  *   byte the server sent. A string passed in that contains a NUL byte is refused
  *   (INVALID_PARAMETER) rather than silently cut short.
- * - std::function callbacks (progress, write) on the calling thread. An
- *   exception thrown by a callback never unwinds through libcamb (which camb.h
- *   forbids): the wrapper catches it, stops the operation, and rethrows it once
- *   libcamb has returned.
+ * - std::function callbacks (progress, write, a speech's sink) on the calling
+ *   thread. An exception thrown by a callback never unwinds through libcamb
+ *   (which camb.h forbids): the wrapper catches it, stops the operation, and
+ *   rethrows it once libcamb has returned.
  * - Blocking calls take an optional `const CancelToken*` that stops them from
  *   another thread.
  * - Jobs: every operation also runs on the client's pool of libcamb threads,
@@ -65,6 +73,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <future>
@@ -545,11 +554,24 @@ struct AudioUrl;
 struct TaskResult;
 class CancelToken;
 struct Generation;
+struct SpeechOptions;
+struct SpeechInfo;
+struct Voice;
+struct Language;
+enum class Languages : std::uint32_t;
 class JobQueue;
 template <class T>
 class Job;
 
-/// A client for the CAMB text-to-sound API, owning a camb_client. Move-only.
+/// Receives the audio of Client::speak() as it arrives, on the calling thread:
+/// `len` bytes at `data` (valid only during the call; chunks of any size, as the
+/// network delivers them) and what is known of the audio so far (its bytes
+/// include this chunk). Return true to go on, false to stop (Client::speak()
+/// then throws Cancelled).
+using SpeechSink = std::function<bool(const std::uint8_t*, std::size_t, const SpeechInfo&)>;
+
+/// A client for the CAMB text-to-sound and text-to-speech API, owning a
+/// camb_client. Move-only.
 ///
 /// Every method is const and thread-safe: share one Client between threads.
 /// Every method throws camb::Error (or NotFound, Unauthorized, Timeout,
@@ -560,13 +582,15 @@ class Job;
 /// timeouts, retries and errors):
 /// - blocking, on the calling thread: get_task_status(), create_task(),
 ///   wait_for_task(), download_audio(), save_audio(), get_audio_url(),
-///   get_audio_urls(), get_task_statuses(), generate(); each takes an optional
+///   get_audio_urls(), get_task_statuses(), generate(), speak(),
+///   speak_to_file(), list_voices(), list_languages(); each takes an optional
 ///   CancelToken;
 /// - a future, the job submitted at once to a JobQueue: the same names with
 ///   _async (download_audio_async() keeps the audio in memory);
 /// - a Job, made and not yet submitted, to follow or cancel it: the same names
 ///   with job_ in front (job_get_task_status(), ...); Job::submit() gives its
-///   future.
+///   future. (speak() has none: its job form is a SpeechReader, which reads
+///   the audio as it comes.)
 ///
 /// Functions: Client() (or ClientBuilder::build()), handle(), and the three
 /// forms of each operation above.
@@ -679,6 +703,51 @@ public:
                         const CancelToken* cancel = nullptr,
                         std::function<bool(const Progress&)> on_progress = {}) const;
 
+    // --- speech ---
+    /// Speaks `text` in `language` (a lower-case locale such as "en-us") with
+    /// the voice `voice_id` (from list_voices()), streaming the audio
+    /// (`POST /tts-stream`) to `sink` on this thread as it arrives; returns
+    /// what is known of the audio at the end (format, sample rate, channels,
+    /// credits, bytes). The bytes are the format's as the server sends them: a
+    /// streamed WAV's header has placeholder sizes (speak_to_file() writes the
+    /// right ones); raw `pcm_*` has no header (take the rate from the info).
+    ///
+    /// Errors before any audio carry the server's words: a 422 (Error with
+    /// CAMB_RESULT_VALIDATION) names the field it refused, and for a locale the
+    /// model does not speak, those it does; an unknown voice throws NotFound. A
+    /// stream cut in the middle throws Error(CAMB_RESULT_CONNECT), never a short
+    /// success. `sink` returning false, or `cancel` (may be null), stops it
+    /// (throws Cancelled); an exception `sink` throws stops it and is rethrown
+    /// from here, unchanged. A stream is paid work: it is retried only when the
+    /// server cannot have started it.
+    SpeechInfo speak(const std::string& text, const std::string& language, std::int64_t voice_id,
+                     SpeechSink sink) const;
+    SpeechInfo speak(const std::string& text, const std::string& language, std::int64_t voice_id,
+                     const SpeechOptions& options, SpeechSink sink,
+                     const CancelToken* cancel = nullptr) const;
+
+    /// Speaks like speak() and saves the audio at `path`, by the rules of
+    /// save_audio(): a regular file there (or none) is replaced atomically, so
+    /// a stream that fails or is cut short leaves what was there. A WAV file's
+    /// header gets the real sizes. Returns what is known of the audio (its
+    /// bytes are the file's size). A bad path throws before anything is sent.
+    SpeechInfo speak_to_file(const std::string& text, const std::string& language,
+                             std::int64_t voice_id, const std::string& path) const;
+    SpeechInfo speak_to_file(const std::string& text, const std::string& language,
+                             std::int64_t voice_id, const SpeechOptions& options,
+                             const std::string& path, const CancelToken* cancel = nullptr) const;
+
+    /// The voices a speech can use (`GET /list-voices`), in the server's order.
+    std::vector<Voice> list_voices(const CancelToken* cancel = nullptr) const;
+    /// The languages the API knows: Languages::Source (`GET /source-languages`)
+    /// or Languages::Target (`GET /target-languages`), in the server's order.
+    std::vector<Language> list_languages(Languages which,
+                                         const CancelToken* cancel = nullptr) const;
+    /// list_languages(Languages::Source).
+    std::vector<Language> source_languages(const CancelToken* cancel = nullptr) const;
+    /// list_languages(Languages::Target).
+    std::vector<Language> target_languages(const CancelToken* cancel = nullptr) const;
+
     // --- jobs: made, not submitted ---
     // Each makes a Job of the operation; arguments are checked (and copied) now,
     // so a refusal throws here. Job::submit(queue) starts it and gives its
@@ -704,6 +773,15 @@ public:
     Job<Generation> job_generate(const std::string& prompt, const std::string& path) const;
     Job<Generation> job_generate(const std::string& prompt, const std::string& path,
                                  const CreateOptions& create, const WaitOptions& wait) const;
+    /// What is known of the audio saved (its bytes are the file's size). A
+    /// speech read as it arrives is a SpeechReader, not a Job.
+    Job<SpeechInfo> job_speak_to_file(const std::string& text, const std::string& language,
+                                      std::int64_t voice_id, const std::string& path) const;
+    Job<SpeechInfo> job_speak_to_file(const std::string& text, const std::string& language,
+                                      std::int64_t voice_id, const SpeechOptions& options,
+                                      const std::string& path) const;
+    Job<std::vector<Voice>> job_list_voices() const;
+    Job<std::vector<Language>> job_list_languages(Languages which) const;
 
     // --- jobs: futures ---
     // Each makes the job, submits it to `queue` and returns its future, with no
@@ -734,6 +812,15 @@ public:
     std::future<Generation> generate_async(const std::string& prompt, const std::string& path,
                                            const CreateOptions& create, const WaitOptions& wait,
                                            JobQueue& queue) const;
+    std::future<SpeechInfo> speak_to_file_async(const std::string& text,
+                                                const std::string& language, std::int64_t voice_id,
+                                                const std::string& path, JobQueue& queue) const;
+    std::future<SpeechInfo> speak_to_file_async(const std::string& text,
+                                                const std::string& language, std::int64_t voice_id,
+                                                const SpeechOptions& options,
+                                                const std::string& path, JobQueue& queue) const;
+    std::future<std::vector<Voice>> list_voices_async(JobQueue& queue) const;
+    std::future<std::vector<Language>> list_languages_async(Languages which, JobQueue& queue) const;
 
 private:
     friend class ClientBuilder;
@@ -1369,6 +1456,375 @@ inline Generation Client::generate(const std::string& prompt, const std::string&
 }
 
 // ---------------------------------------------------------------------------
+// Speech
+// ---------------------------------------------------------------------------
+
+/// Options of the speech calls (camb_speech_options, which the wrapper builds
+/// from camb_speech_options_default()). Every option starts unset, and an unset
+/// option is not sent, so the server's default applies; the format is the
+/// exception: WAV unless set, always sent. Strings are passed through as given
+/// (the server's 422 says what it does not take). A value that would read as
+/// unset in C (a sample rate or inference steps of 0, a NaN) is refused with
+/// Error(CAMB_RESULT_INVALID_PARAMETER) rather than silently not sent.
+///
+/// Functions: none (a value); read by Client::speak(), speak_to_file(), their
+/// job forms and SpeechReader.
+struct SpeechOptions {
+    /// "wav" (unset), "flac", "mp3", "adts", or raw "pcm_s16le", "pcm_s16be",
+    /// "pcm_s32le", "pcm_s32be", "pcm_f32le", "pcm_f32be".
+    std::optional<std::string> format;
+    /// Samples per second (`output_configuration.sample_rate`); unset: the model's.
+    std::optional<std::uint32_t> sample_rate;
+    /// Seconds of audio (`output_configuration.duration`); unset: from the text.
+    std::optional<double> duration_s;
+    /// `output_configuration.apply_enhancement`.
+    std::optional<bool> apply_enhancement;
+    /// "mars-flash" (22050 Hz), "mars-pro" (48000 Hz), "mars-instruct",
+    /// "mars-8.1-flash-beta", "mars-8.1-pro-beta"...
+    std::optional<std::string> speech_model;
+    /// How to speak (mars-instruct only).
+    std::optional<std::string> user_instructions;
+    /// `enhance_named_entities_pronunciation`.
+    std::optional<bool> enhance_named_entities;
+    /// `voice_settings.enhance_reference_audio_quality`.
+    std::optional<bool> enhance_reference_audio_quality;
+    /// `voice_settings.maintain_source_accent`.
+    std::optional<bool> maintain_source_accent;
+    /// `voice_settings.apply_ref_loudness_norm`.
+    std::optional<bool> apply_ref_loudness_norm;
+    /// `voice_settings.speaking_rate`.
+    std::optional<double> speaking_rate;
+    /// `inference_options.stability` (0 to 1; the inference options are for
+    /// the MARS-8 models).
+    std::optional<double> stability;
+    /// `inference_options.temperature` (0.01 to 4).
+    std::optional<double> temperature;
+    /// `inference_options.inference_steps` (1 to 1000).
+    std::optional<std::uint32_t> inference_steps;
+    /// `inference_options.speaker_similarity` (0 to 1).
+    std::optional<double> speaker_similarity;
+    /// `inference_options.localize_speaker_weight`.
+    std::optional<double> localize_speaker_weight;
+    /// `inference_options.acoustic_quality_boost`.
+    std::optional<bool> acoustic_quality_boost;
+};
+
+/// What a speech call tells about its audio (a copy of camb_speech_info).
+///
+/// Functions: none (a value); returned by Client::speak(), speak_to_file(),
+/// SpeechReader::info(), and passed to a SpeechSink.
+struct SpeechInfo {
+    /// The format asked for (and so served): "wav" unless the options named another.
+    std::string format;
+    /// Samples per second: for WAV and FLAC, what the audio's header says once
+    /// it has arrived; before that, and for raw PCM, the rate asked for, else
+    /// the model's; 0 when none of these tells.
+    std::uint32_t sample_rate = 0;
+    /// Channels: from a WAV or FLAC header (0 until it has arrived); 1 for raw PCM.
+    std::uint32_t channels = 0;
+    /// The credits the request costs (`X-Credits-Required`); empty when the
+    /// server did not say.
+    std::optional<double> credits;
+    /// Bytes of audio received so far (all of it, at the end).
+    std::uint64_t bytes = 0;
+};
+
+/// Which list Client::list_languages() gets (camb.h's `CAMB_LANGUAGES_*`).
+enum class Languages : std::uint32_t {
+    Source = CAMB_LANGUAGES_SOURCE,  ///< `GET /source-languages`
+    Target = CAMB_LANGUAGES_TARGET,  ///< `GET /target-languages`
+};
+
+/// One voice of Client::list_voices() (a copy of a camb_voice). The optional
+/// fields are empty when the server did not say.
+///
+/// Functions: none (a value); made by Client::list_voices().
+struct Voice {
+    /// The `voice_id` of Client::speak().
+    std::int64_t id = 0;
+    std::string name;
+    /// 0 not known, 1 male, 2 female, 9 not applicable (the API's codes).
+    std::optional<std::int64_t> gender;
+    std::optional<std::int64_t> age;
+    /// A language id (Language::id), not a locale.
+    std::optional<std::int64_t> language;
+    std::optional<std::string> transcript;
+    std::optional<std::string> description;
+    /// A URL of a sample of the voice.
+    std::optional<std::string> signed_url;
+    std::optional<bool> is_published;
+};
+
+/// One language of Client::list_languages() (a copy of a camb_language).
+///
+/// Functions: none (a value); made by Client::list_languages().
+struct Language {
+    /// What the task-based text-to-speech flow takes.
+    std::int64_t id = 0;
+    /// Such as "English (United States)".
+    std::string name;
+    /// A locale such as "en-us", for Client::speak() (lower-case it if the
+    /// server did not).
+    std::string short_name;
+};
+
+namespace detail {
+
+inline std::uint32_t flag(const std::optional<bool>& value) noexcept {
+    if (!value) {
+        return CAMB_FLAG_UNSET;
+    }
+    return *value ? CAMB_FLAG_YES : CAMB_FLAG_NO;
+}
+
+/// A number option: NaN is what C reads as unset, so a NaN set here is refused.
+inline double number(const std::optional<double>& value, const char* what) {
+    if (!value) {
+        return std::numeric_limits<double>::quiet_NaN();
+    }
+    if (*value != *value) {
+        throw Error(CAMB_RESULT_INVALID_PARAMETER, 0,
+                    std::string(what) + " is NaN: leave it unset to let the server choose");
+    }
+    return *value;
+}
+
+/// A count option: 0 is what C reads as unset, so a 0 set here is refused.
+inline std::uint32_t count(const std::optional<std::uint32_t>& value, const char* what) {
+    if (!value) {
+        return 0;
+    }
+    if (*value == 0) {
+        throw Error(CAMB_RESULT_INVALID_PARAMETER, 0,
+                    std::string(what) + " is 0: leave it unset to let the server choose");
+    }
+    return *value;
+}
+
+/// camb_speech_options from `options`, whose strings it borrows.
+inline camb_speech_options speech_options(const SpeechOptions& options) {
+    camb_speech_options c = camb_speech_options_default();
+    if (options.format) {
+        c.format = c_str(*options.format, "the format");
+    }
+    c.sample_rate = count(options.sample_rate, "the sample rate");
+    c.duration_s = number(options.duration_s, "the duration");
+    c.apply_enhancement = flag(options.apply_enhancement);
+    if (options.speech_model) {
+        c.speech_model = c_str(*options.speech_model, "the speech model");
+    }
+    if (options.user_instructions) {
+        c.user_instructions = c_str(*options.user_instructions, "the user instructions");
+    }
+    c.enhance_named_entities = flag(options.enhance_named_entities);
+    c.enhance_reference_audio_quality = flag(options.enhance_reference_audio_quality);
+    c.maintain_source_accent = flag(options.maintain_source_accent);
+    c.apply_ref_loudness_norm = flag(options.apply_ref_loudness_norm);
+    c.speaking_rate = number(options.speaking_rate, "the speaking rate");
+    c.stability = number(options.stability, "the stability");
+    c.temperature = number(options.temperature, "the temperature");
+    c.inference_steps = count(options.inference_steps, "the inference steps");
+    c.speaker_similarity = number(options.speaker_similarity, "the speaker similarity");
+    c.localize_speaker_weight =
+        number(options.localize_speaker_weight, "the localize speaker weight");
+    c.acoustic_quality_boost = flag(options.acoustic_quality_boost);
+    return c;
+}
+
+/// A camb_speech_info for libcamb to fill, its struct_size set.
+inline camb_speech_info speech_info_out() noexcept {
+    camb_speech_info info;
+    std::memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    return info;
+}
+
+/// Copies a camb_speech_info, reading only the fields within its struct_size
+/// (the one handed to a camb_speech_fn has the library's size).
+inline SpeechInfo read_speech_info(const camb_speech_info& c) {
+#define CAMB_HPP_HAS(field) (c.struct_size >= offsetof(camb_speech_info, field) + sizeof(c.field))
+    SpeechInfo info;
+    if (CAMB_HPP_HAS(format)) {
+        const void* nul = std::memchr(c.format, '\0', sizeof c.format);
+        info.format.assign(
+            c.format, nul != nullptr ? static_cast<const char*>(nul) - c.format : sizeof c.format);
+    }
+    if (CAMB_HPP_HAS(sample_rate)) {
+        info.sample_rate = c.sample_rate;
+    }
+    if (CAMB_HPP_HAS(channels)) {
+        info.channels = c.channels;
+    }
+    if (CAMB_HPP_HAS(credits) && c.has_credits) {
+        info.credits = c.credits;
+    }
+    if (CAMB_HPP_HAS(bytes)) {
+        info.bytes = c.bytes;
+    }
+#undef CAMB_HPP_HAS
+    return info;
+}
+
+struct SpeechContext {
+    const SpeechSink* sink;
+    std::exception_ptr error;
+};
+
+/// libcamb calls this with each chunk of a speech. Nothing may unwind out of it.
+inline bool speech_trampoline(const std::uint8_t* data, std::size_t len,
+                              const camb_speech_info* info, void* user_data) noexcept {
+    auto* context = static_cast<SpeechContext*>(user_data);
+    try {
+        SpeechInfo copy;
+        if (info != nullptr) {
+            copy = read_speech_info(*info);
+        }
+        return (*context->sink)(data, len, copy);
+    } catch (...) {
+        context->error = std::current_exception();
+        return false;
+    }
+}
+
+/// Frees a camb_voice_list and every voice in it (never a job's).
+struct VoiceListFree {
+    void operator()(camb_voice_list* l) const noexcept { camb_voice_list_free(l); }
+};
+using VoiceListPtr = std::unique_ptr<camb_voice_list, VoiceListFree>;
+
+/// Frees a camb_language_list and every language in it (never a job's).
+struct LanguageListFree {
+    void operator()(camb_language_list* l) const noexcept { camb_language_list_free(l); }
+};
+using LanguageListPtr = std::unique_ptr<camb_language_list, LanguageListFree>;
+
+/// Copies every voice of a list (the caller's or a job's).
+inline std::vector<Voice> read_voices(const camb_voice_list* list) {
+    std::vector<Voice> voices;
+    const std::size_t count = camb_voice_list_len(list);
+    voices.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        const camb_voice* v = camb_voice_list_get(list, i);
+        Voice voice;
+        voice.id = camb_voice_id(v);
+        std::size_t len = 0;
+        const char* text = camb_voice_name(v, &len);
+        voice.name = copy(text, len);
+        std::int64_t number = 0;
+        if (camb_voice_gender(v, &number)) {
+            voice.gender = number;
+        }
+        if (camb_voice_age(v, &number)) {
+            voice.age = number;
+        }
+        if (camb_voice_language(v, &number)) {
+            voice.language = number;
+        }
+        text = camb_voice_transcript(v, &len);
+        voice.transcript = copy_optional(text, len);
+        text = camb_voice_description(v, &len);
+        voice.description = copy_optional(text, len);
+        text = camb_voice_signed_url(v, &len);
+        voice.signed_url = copy_optional(text, len);
+        const camb_flag published = camb_voice_is_published(v);
+        if (published != CAMB_FLAG_UNSET) {
+            voice.is_published = published == CAMB_FLAG_YES;
+        }
+        voices.push_back(std::move(voice));
+    }
+    return voices;
+}
+
+/// Copies every language of a list (the caller's or a job's).
+inline std::vector<Language> read_languages(const camb_language_list* list) {
+    std::vector<Language> languages;
+    const std::size_t count = camb_language_list_len(list);
+    languages.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        const camb_language* l = camb_language_list_get(list, i);
+        Language language;
+        language.id = camb_language_id(l);
+        std::size_t len = 0;
+        const char* text = camb_language_name(l, &len);
+        language.name = copy(text, len);
+        text = camb_language_short_name(l, &len);
+        language.short_name = copy(text, len);
+        languages.push_back(std::move(language));
+    }
+    return languages;
+}
+
+}  // namespace detail
+
+inline SpeechInfo Client::speak(const std::string& text, const std::string& language,
+                                std::int64_t voice_id, SpeechSink sink) const {
+    return speak(text, language, voice_id, SpeechOptions(), std::move(sink));
+}
+
+inline SpeechInfo Client::speak(const std::string& text, const std::string& language,
+                                std::int64_t voice_id, const SpeechOptions& options,
+                                SpeechSink sink, const CancelToken* cancel) const {
+    if (!sink) {
+        throw Error(CAMB_RESULT_NULL_PARAMETER, 0, "the sink is empty");
+    }
+    const camb_speech_options c = detail::speech_options(options);
+    const char* words = detail::c_str(text, "the text");
+    const char* locale = detail::c_str(language, "the language");
+    detail::SpeechContext context{&sink, nullptr};
+    camb_speech_info info = detail::speech_info_out();
+    const camb_result result =
+        camb_client_speak(client_, words, locale, voice_id, &c, detail::token_handle(cancel),
+                          &detail::speech_trampoline, &context, &info);
+    if (context.error) {
+        std::rethrow_exception(context.error);
+    }
+    detail::check(result);
+    return detail::read_speech_info(info);
+}
+
+inline SpeechInfo Client::speak_to_file(const std::string& text, const std::string& language,
+                                        std::int64_t voice_id, const std::string& path) const {
+    return speak_to_file(text, language, voice_id, SpeechOptions(), path);
+}
+
+inline SpeechInfo Client::speak_to_file(const std::string& text, const std::string& language,
+                                        std::int64_t voice_id, const SpeechOptions& options,
+                                        const std::string& path, const CancelToken* cancel) const {
+    const camb_speech_options c = detail::speech_options(options);
+    const char* words = detail::c_str(text, "the text");
+    const char* locale = detail::c_str(language, "the language");
+    const char* file = detail::c_str(path, "the path");
+    camb_speech_info info = detail::speech_info_out();
+    detail::check(camb_client_speak_to_file(client_, words, locale, voice_id, &c, file,
+                                            detail::token_handle(cancel), &info));
+    return detail::read_speech_info(info);
+}
+
+inline std::vector<Voice> Client::list_voices(const CancelToken* cancel) const {
+    camb_voice_list* raw = nullptr;
+    detail::check(camb_client_list_voices(client_, detail::token_handle(cancel), &raw));
+    const detail::VoiceListPtr list(raw);
+    return detail::read_voices(list.get());
+}
+
+inline std::vector<Language> Client::list_languages(Languages which,
+                                                    const CancelToken* cancel) const {
+    camb_language_list* raw = nullptr;
+    detail::check(camb_client_list_languages(client_, static_cast<std::uint32_t>(which),
+                                             detail::token_handle(cancel), &raw));
+    const detail::LanguageListPtr list(raw);
+    return detail::read_languages(list.get());
+}
+
+inline std::vector<Language> Client::source_languages(const CancelToken* cancel) const {
+    return list_languages(Languages::Source, cancel);
+}
+
+inline std::vector<Language> Client::target_languages(const CancelToken* cancel) const {
+    return list_languages(Languages::Target, cancel);
+}
+
+// ---------------------------------------------------------------------------
 // Jobs
 // ---------------------------------------------------------------------------
 //
@@ -1427,6 +1883,10 @@ enum class JobKind : std::uint32_t {
     GetAudioUrls = CAMB_JOB_KIND_GET_AUDIO_URLS,
     GetTaskStatuses = CAMB_JOB_KIND_GET_TASK_STATUSES,
     Generate = CAMB_JOB_KIND_GENERATE,
+    Speak = CAMB_JOB_KIND_SPEAK,  ///< a SpeechReader's
+    SpeakToFile = CAMB_JOB_KIND_SPEAK_TO_FILE,
+    ListVoices = CAMB_JOB_KIND_LIST_VOICES,
+    ListLanguages = CAMB_JOB_KIND_LIST_LANGUAGES,
 };
 
 namespace detail {
@@ -1513,6 +1973,31 @@ inline Generation job_generation(const camb_job* job) {
     generation.bytes = camb_job_bytes(job);
     generation.polls = camb_job_polls(job);
     return generation;
+}
+
+inline SpeechInfo job_speech_info(const camb_job* job) {
+    check_job(job);
+    camb_speech_info info = speech_info_out();
+    check(camb_job_speech_info(job, &info));
+    return read_speech_info(info);
+}
+
+inline std::vector<Voice> job_voices(const camb_job* job) {
+    check_job(job);
+    const camb_voice_list* list = camb_job_voice_list(job);  // the job's
+    if (list == nullptr) {
+        no_output("list of voices");
+    }
+    return read_voices(list);
+}
+
+inline std::vector<Language> job_languages(const camb_job* job) {
+    check_job(job);
+    const camb_language_list* list = camb_job_language_list(job);  // the job's
+    if (list == nullptr) {
+        no_output("list of languages");
+    }
+    return read_languages(list);
 }
 
 /// The wrapper's side of one job, shared by its Job handle (if any) and, from
@@ -1685,22 +2170,12 @@ public:
 
     /// Completes, on this thread, the future of each job that came back:
     /// waits up to `timeout` for the first (0: not at all), then takes every
-    /// one waiting. Returns how many it took (0 after a move).
+    /// one waiting. Returns how many events it took (0 after a move): a
+    /// SpeechReader's news of audio counts too, though it completes no future
+    /// (the reader reads the audio itself).
     std::size_t dispatch(
         std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) noexcept {
-        if (!state_) {
-            return 0;
-        }
-        const auto limit = std::chrono::milliseconds(std::numeric_limits<std::uint32_t>::max() - 1);
-        const auto ms = std::clamp(timeout, std::chrono::milliseconds(0), limit);
-        std::size_t taken = 0;
-        if (state_->take(static_cast<std::uint32_t>(ms.count()))) {
-            ++taken;
-            while (state_->take(0)) {
-                ++taken;
-            }
-        }
-        return taken;
+        return state_ ? state_->dispatch(timeout) : 0;
     }
 
     /// Dispatches until `future` (a std::future or std::shared_future of this
@@ -1749,12 +2224,16 @@ public:
 private:
     template <class T>
     friend class Job;
+    friend class SpeechReader;
 
     struct State {
         camb_queue* queue = nullptr;
         std::mutex mutex;
         std::condition_variable changed;
         std::size_t in_flight = 0;
+        /// Events taken so far (data and done), for a SpeechReader waiting on
+        /// a queue that its dispatcher thread drives.
+        std::uint64_t events = 0;
         bool stopping = false;
         std::thread thread;
 
@@ -1778,6 +2257,26 @@ private:
             changed.notify_all();
         }
 
+        /// Notes that an event was taken, for SpeechReaders waiting in wait_event().
+        void taken() noexcept {
+            {
+                const std::lock_guard<std::mutex> lock(mutex);
+                ++events;
+            }
+            changed.notify_all();
+        }
+
+        /// Waits up to `timeout` for an event to be taken after the `seen`th.
+        void wait_event(std::uint64_t seen, std::chrono::milliseconds timeout) {
+            std::unique_lock<std::mutex> lock(mutex);
+            changed.wait_for(lock, timeout, [&] { return events != seen; });
+        }
+
+        std::uint64_t events_taken() {
+            const std::lock_guard<std::mutex> lock(mutex);
+            return events;
+        }
+
         /// Takes one event, waiting up to `timeout_ms`; false when none came.
         bool take(std::uint32_t timeout_ms) noexcept {
             camb_event event = CAMB_EVENT_JOB_DONE;
@@ -1789,7 +2288,11 @@ private:
                 return false;
             }
             if (event != CAMB_EVENT_JOB_DONE) {
-                return true;  // reserved for streaming: the job stays libcamb's
+                // CAMB_EVENT_JOB_DATA: a SpeechReader's job has audio to read.
+                // The job stays libcamb's (and may be handed back and freed by
+                // another thread at any moment): it is not touched here.
+                taken();
+                return true;
             }
             const detail::JobPtr job(raw);  // the caller's again: freed last
             {
@@ -1800,7 +2303,23 @@ private:
                 }
             }
             end();
+            taken();
             return true;
+        }
+
+        /// JobQueue::dispatch().
+        std::size_t dispatch(std::chrono::milliseconds timeout) noexcept {
+            const auto limit =
+                std::chrono::milliseconds(std::numeric_limits<std::uint32_t>::max() - 1);
+            const auto ms = std::clamp(timeout, std::chrono::milliseconds(0), limit);
+            std::size_t count = 0;
+            if (take(static_cast<std::uint32_t>(ms.count()))) {
+                ++count;
+                while (take(0)) {
+                    ++count;
+                }
+            }
+            return count;
         }
 
         /// The dispatcher thread: sleeps while no job is out, and ends once
@@ -1969,6 +2488,297 @@ std::future<T> submit_detached(Job<T> job, JobQueue& queue) {
 
 }  // namespace detail
 
+namespace detail {
+
+/// The wrapper's side of a SpeechReader's job: the job's audio is read from
+/// the job while it is libcamb's, and from `rest_` once it was handed back
+/// (deliver() moves what was left there before the job is freed).
+class SpeechRecord final : public JobRecord {
+public:
+    /// `live` is `job.get()`.
+    SpeechRecord(camb_job* live, JobPtr job) noexcept : JobRecord(std::move(job)), live_(live) {}
+
+    /// Moves up to `capacity` bytes of audio into `buffer`; 0 when none waits
+    /// now. Once the job is back and every byte was read, throws its failure.
+    std::size_t read(std::uint8_t* buffer, std::size_t capacity) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        if (live_ != nullptr) {
+            std::size_t n = 0;
+            check(camb_job_read_audio(live_, buffer, capacity, &n));
+            return n;
+        }
+        if (next_ < rest_.size()) {
+            if (buffer == nullptr && capacity > 0) {
+                throw Error(CAMB_RESULT_NULL_PARAMETER, 0, "the buffer is NULL");
+            }
+            const std::size_t n = std::min(capacity, rest_.size() - next_);
+            if (n > 0) {
+                std::memcpy(buffer, rest_.data() + next_, n);
+            }
+            next_ += n;
+            if (next_ == rest_.size()) {
+                std::vector<std::uint8_t>().swap(rest_);
+                next_ = 0;
+            }
+            return n;
+        }
+        if (error_) {
+            std::rethrow_exception(error_);
+        }
+        return 0;
+    }
+
+    /// The job is back and every byte of its audio was read.
+    bool done() const {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        return live_ == nullptr && next_ >= rest_.size();
+    }
+
+    /// The job is back (its audio may still wait in rest_).
+    bool back() const {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        return live_ == nullptr;
+    }
+
+    SpeechInfo info() const {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        if (live_ == nullptr) {
+            return info_;
+        }
+        camb_speech_info info = speech_info_out();
+        check(camb_job_speech_info(live_, &info));
+        return read_speech_info(info);
+    }
+
+private:
+    void complete(const camb_job* job) noexcept override {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        try {
+            // At most the job's bound (256 KiB) waits: moved here before the
+            // job is freed.
+            std::uint8_t chunk[16 * 1024];
+            std::size_t n = 0;
+            while (camb_job_read_audio(job, chunk, sizeof chunk, &n) == CAMB_RESULT_OK && n > 0) {
+                rest_.insert(rest_.end(), chunk, chunk + n);
+            }
+            camb_speech_info info = speech_info_out();
+            if (camb_job_speech_info(job, &info) == CAMB_RESULT_OK) {
+                info_ = read_speech_info(info);
+            }
+            check_job(job);
+        } catch (...) {
+            error_ = std::current_exception();
+        }
+        live_ = nullptr;
+    }
+
+    mutable std::mutex mutex_;
+    const camb_job* live_;  // NULL once handed back
+    std::vector<std::uint8_t> rest_;
+    std::size_t next_ = 0;
+    SpeechInfo info_;
+    std::exception_ptr error_;
+};
+
+}  // namespace detail
+
+/// A speech read as it arrives (a camb_client_job_speak() job): the audio
+/// comes on libcamb's threads and waits (at most 256 KiB; beyond that the
+/// stream slows down to the reader's pace) until this reader takes it, on the
+/// program's own thread, with no callback anywhere. For a player's thread, an
+/// event loop, or any reader that sets its own pace. Move-only.
+///
+/// Two ways to read:
+/// - read_some(buffer, capacity): blocks until some audio has come (or the
+///   stream ended, or the timeout passed), then moves what it can.
+/// - From an event loop: watch fd() for reading; when it is readable, call
+///   read() until it gives 0 (on a JobQueue of the program's, dispatch() it
+///   first, as for any job), and stop once done().
+///
+///     camb::SpeechReader reader(client, "Hello there", "en-us", 147320);
+///     std::uint8_t buffer[4096];
+///     while (std::size_t n = reader.read_some(buffer, sizeof buffer)) play(buffer, n);
+///
+/// The stream starts when the reader is made: on its own queue, or on a
+/// JobQueue of the program's (which must outlive the reader; a queue with
+/// its own dispatcher thread works too). Errors come out of read() and
+/// read_some() as the Error subclass Client::speak() throws, once the audio
+/// that came before them has been read: a 422 or an unknown voice before any
+/// audio, Error(CAMB_RESULT_CONNECT) for a stream cut short, Cancelled after
+/// cancel(). Destroying the reader cancels the stream (it returns once the job
+/// ended, within about 100 ms, when it owns its queue).
+///
+/// read() and read_some() are for one thread at a time; cancel(), done(),
+/// info() and fd() may be called from any thread.
+///
+/// Functions: SpeechReader(), read(), read_some(), done(), info(), cancel(), fd().
+class SpeechReader {
+public:
+    /// Starts speaking on a queue of the reader's own. Throws what
+    /// Client::speak() throws for arguments refused before anything is sent.
+    SpeechReader(const Client& client, const std::string& text, const std::string& language,
+                 std::int64_t voice_id)
+        : SpeechReader(client, text, language, voice_id, SpeechOptions()) {}
+    SpeechReader(const Client& client, const std::string& text, const std::string& language,
+                 std::int64_t voice_id, const SpeechOptions& options)
+        : own_(std::make_unique<JobQueue>()) {
+        start(client, text, language, voice_id, options, *own_);
+    }
+    /// Starts speaking on `queue`, which must outlive the reader.
+    SpeechReader(const Client& client, const std::string& text, const std::string& language,
+                 std::int64_t voice_id, const SpeechOptions& options, JobQueue& queue) {
+        start(client, text, language, voice_id, options, queue);
+    }
+
+    SpeechReader(const SpeechReader&) = delete;
+    SpeechReader& operator=(const SpeechReader&) = delete;
+    SpeechReader(SpeechReader&& other) noexcept
+        : own_(std::move(other.own_)),
+          state_(std::exchange(other.state_, nullptr)),
+          record_(std::move(other.record_)) {}
+    SpeechReader& operator=(SpeechReader&& other) noexcept {
+        if (this != &other) {
+            release();
+            own_ = std::move(other.own_);
+            state_ = std::exchange(other.state_, nullptr);
+            record_ = std::move(other.record_);
+        }
+        return *this;
+    }
+    /// Cancels the stream if it is still running; with a queue of its own,
+    /// waits for the job to end.
+    ~SpeechReader() { release(); }
+
+    /// Moves up to `capacity` bytes of audio, in order, into `buffer`, and
+    /// returns how many: 0 when none is waiting now (never blocks). Throws the
+    /// stream's failure once the audio before it has been read; after the
+    /// last byte of a stream that succeeded, gives 0 and done() is true.
+    std::size_t read(std::uint8_t* buffer, std::size_t capacity) {
+        detail::SpeechRecord& record = this->record();
+        pump();
+        return record.read(buffer, capacity);
+    }
+
+    /// Waits until audio has come, the stream has ended or `timeout` passed,
+    /// then reads as read() does: 0 only at the end of the stream (done()) or
+    /// when the time ran out (!done()).
+    std::size_t read_some(std::uint8_t* buffer, std::size_t capacity,
+                          std::chrono::milliseconds timeout) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            const std::uint64_t seen = state_ != nullptr ? state_->events_taken() : 0;
+            const std::size_t n = read(buffer, capacity);
+            if (n > 0 || capacity == 0 || done()) {
+                return n;
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) {
+                return 0;
+            }
+            if (state_->thread.joinable()) {
+                // Its dispatcher thread takes the events; bounded, in case it
+                // took ours just before `seen` was read.
+                state_->wait_event(seen, std::min(left, std::chrono::milliseconds(100)));
+            } else if (own_) {
+                // Nobody else takes this queue's events.
+                state_->dispatch(left);
+            } else {
+                // Short slices: another thread may take the event meanwhile.
+                state_->dispatch(std::min(left, std::chrono::milliseconds(20)));
+            }
+        }
+    }
+    /// read_some() with no time limit: 0 only at the end of the stream.
+    std::size_t read_some(std::uint8_t* buffer, std::size_t capacity) {
+        for (;;) {
+            const std::size_t n = read_some(buffer, capacity, std::chrono::hours(24));
+            if (n > 0 || capacity == 0 || done()) {
+                return n;
+            }
+        }
+    }
+
+    /// True once the stream has ended (succeeded, failed or was cancelled) and
+    /// every byte of its audio was read: read() gives nothing more (it throws
+    /// the failure, if any). True for a moved-from reader.
+    bool done() const noexcept {
+        if (!record_) {
+            return true;
+        }
+        pump();
+        return record_->done();
+    }
+
+    /// What is known of the audio so far: its format, rate, channels and
+    /// credits once they are known, and the bytes received (all of them at the
+    /// end, read or not).
+    SpeechInfo info() const { return record().info(); }
+
+    /// Stops the stream, from any thread, within about 100 ms; read() then
+    /// throws Cancelled once the audio that came before has been read (unless
+    /// the stream had ended already). No effect once it has ended.
+    void cancel() const noexcept {
+        if (record_) {
+            record_->cancel();
+        }
+    }
+
+    /// The readiness handle of the reader's queue (its own, or the JobQueue
+    /// given): readable when there is news of the stream (audio, or its end).
+    /// -1 for a moved-from reader.
+    JobQueue::Handle fd() const noexcept {
+        return state_ != nullptr ? static_cast<JobQueue::Handle>(camb_queue_fd(state_->queue))
+                                 : static_cast<JobQueue::Handle>(-1);
+    }
+
+private:
+    void start(const Client& client, const std::string& text, const std::string& language,
+               std::int64_t voice_id, const SpeechOptions& options, JobQueue& queue) {
+        if (!queue.state_) {
+            throw Error(CAMB_RESULT_NULL_PARAMETER, 0, "the JobQueue is empty (moved from)");
+        }
+        const camb_speech_options c = detail::speech_options(options);
+        const char* words = detail::c_str(text, "the text");
+        const char* locale = detail::c_str(language, "the language");
+        camb_job* job = nullptr;
+        const camb_result result =
+            camb_client_job_speak(client.handle(), words, locale, voice_id, &c, &job);
+        detail::JobPtr owned = detail::made(result, job);
+        camb_job* const live = owned.get();
+        record_ = std::make_shared<detail::SpeechRecord>(live, std::move(owned));
+        queue.submit(record_);
+        state_ = queue.state_.get();
+    }
+
+    detail::SpeechRecord& record() const {
+        if (!record_) {
+            throw Error(CAMB_RESULT_NULL_PARAMETER, 0, "the SpeechReader is empty (moved from)");
+        }
+        return *record_;
+    }
+
+    /// Takes the events of a queue of its own (nobody else does).
+    void pump() const noexcept {
+        if (own_) {
+            static_cast<void>(own_->dispatch());
+        }
+    }
+
+    void release() noexcept {
+        if (record_ && !record_->back()) {
+            record_->cancel();  // never freed here: libcamb's until handed back
+        }
+        own_.reset();  // waits for the job, cancelled above
+        record_.reset();
+        state_ = nullptr;
+    }
+
+    std::unique_ptr<JobQueue> own_;
+    JobQueue::State* state_ = nullptr;
+    std::shared_ptr<detail::SpeechRecord> record_;
+};
+
 // --- jobs: made, not submitted ---
 
 inline Job<TaskInfo> Client::job_get_task_status(const std::string& task_id) const {
@@ -2067,6 +2877,39 @@ inline Job<Generation> Client::job_generate(const std::string& prompt, const std
     return Job<Generation>(detail::made(result, job), &detail::job_generation);
 }
 
+inline Job<SpeechInfo> Client::job_speak_to_file(const std::string& text,
+                                                 const std::string& language, std::int64_t voice_id,
+                                                 const std::string& path) const {
+    return job_speak_to_file(text, language, voice_id, SpeechOptions(), path);
+}
+
+inline Job<SpeechInfo> Client::job_speak_to_file(const std::string& text,
+                                                 const std::string& language, std::int64_t voice_id,
+                                                 const SpeechOptions& options,
+                                                 const std::string& path) const {
+    const camb_speech_options c = detail::speech_options(options);
+    const char* words = detail::c_str(text, "the text");
+    const char* locale = detail::c_str(language, "the language");
+    const char* file = detail::c_str(path, "the path");
+    camb_job* job = nullptr;
+    const camb_result result =
+        camb_client_job_speak_to_file(client_, words, locale, voice_id, &c, file, &job);
+    return Job<SpeechInfo>(detail::made(result, job), &detail::job_speech_info);
+}
+
+inline Job<std::vector<Voice>> Client::job_list_voices() const {
+    camb_job* job = nullptr;
+    const camb_result result = camb_client_job_list_voices(client_, &job);
+    return Job<std::vector<Voice>>(detail::made(result, job), &detail::job_voices);
+}
+
+inline Job<std::vector<Language>> Client::job_list_languages(Languages which) const {
+    camb_job* job = nullptr;
+    const camb_result result =
+        camb_client_job_list_languages(client_, static_cast<std::uint32_t>(which), &job);
+    return Job<std::vector<Language>>(detail::made(result, job), &detail::job_languages);
+}
+
 // --- jobs: futures ---
 
 inline std::future<TaskInfo> Client::get_task_status_async(const std::string& task_id,
@@ -2140,6 +2983,30 @@ inline std::future<Generation> Client::generate_async(const std::string& prompt,
                                                       const WaitOptions& wait,
                                                       JobQueue& queue) const {
     return detail::submit_detached(job_generate(prompt, path, create, wait), queue);
+}
+
+inline std::future<SpeechInfo> Client::speak_to_file_async(const std::string& text,
+                                                           const std::string& language,
+                                                           std::int64_t voice_id,
+                                                           const std::string& path,
+                                                           JobQueue& queue) const {
+    return detail::submit_detached(job_speak_to_file(text, language, voice_id, path), queue);
+}
+
+inline std::future<SpeechInfo> Client::speak_to_file_async(
+    const std::string& text, const std::string& language, std::int64_t voice_id,
+    const SpeechOptions& options, const std::string& path, JobQueue& queue) const {
+    return detail::submit_detached(job_speak_to_file(text, language, voice_id, options, path),
+                                   queue);
+}
+
+inline std::future<std::vector<Voice>> Client::list_voices_async(JobQueue& queue) const {
+    return detail::submit_detached(job_list_voices(), queue);
+}
+
+inline std::future<std::vector<Language>> Client::list_languages_async(Languages which,
+                                                                       JobQueue& queue) const {
+    return detail::submit_detached(job_list_languages(which), queue);
 }
 
 }  // namespace camb

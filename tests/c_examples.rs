@@ -599,3 +599,205 @@ fn jobs_epoll_exits_non_zero_when_anything_is_unexpected() {
     assert!(stderr(&usage).starts_with("usage:"), "{}", stderr(&usage));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs examples/speak with the key and CAMB_BASE_URL, bounded in time.
+fn run_speak(args: &[&str], base_url: &str) -> Output {
+    let mut command = Command::new(compile("speak"));
+    command
+        .args(args)
+        .env("CAMB_API_KEY", DEFAULT_API_KEY)
+        .env("CAMB_BASE_URL", base_url);
+    common::process::run_bounded(&mut command, std::time::Duration::from_secs(120))
+        .expect("speak runs")
+        .expect("speak ends by itself within 120 s")
+}
+
+/// The files in `dir`, by name.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn speak_streams_text_to_a_valid_wav_file() {
+    // Paced like a real server: the first audio after 150 ms, then real time.
+    let emulator = emulator();
+    let dir = scratch_dir("speak");
+    let out = dir.join("hello.wav");
+    let output = run_speak(
+        &["Hello from the speak example", out.to_str().unwrap()],
+        &emulator.base_url(),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        common::process::describe(&output)
+    );
+    assert_eq!(stderr(&output), "");
+    let log = stdout(&output);
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+
+    // The time to the first audio: no less than the emulator waits before it.
+    let first_ms: u64 = lines[0]
+        .strip_prefix("first audio after ")
+        .and_then(|rest| rest.strip_suffix(" ms"))
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no first-audio line: {log}"));
+    assert!((140..30_000).contains(&first_ms), "{first_ms} ms\n{log}");
+
+    // A WAV whose header has the real sizes (parse_wav checks the RIFF and data
+    // sizes against the file's length), at mars-flash's rate: every byte the
+    // server sent, the header's placeholders replaced.
+    let bytes = std::fs::read(&out).unwrap();
+    let (channels, rate, bits, frames) = parse_wav(&bytes);
+    assert_eq!((channels, rate, bits), (1, 22_050, 16));
+    assert!(frames > 22_050 / 2, "{frames} frames");
+    let streams = emulator.tts_streams();
+    assert_eq!(streams.len(), 1, "{streams:?}");
+    assert!(streams[0].completed, "{streams:?}");
+    assert_eq!(streams[0].bytes_sent, bytes.len() as u64);
+    assert_eq!(
+        (streams[0].format.as_str(), streams[0].sample_rate),
+        ("wav", 22_050)
+    );
+
+    let saved = lines[1]
+        .strip_prefix(&format!(
+            "saved {}: {} bytes of wav, 22050 Hz, 1 channel, in ",
+            out.display(),
+            bytes.len()
+        ))
+        .and_then(|rest| rest.strip_suffix(" ms"))
+        .unwrap_or_else(|| panic!("{log}"));
+    let total_ms: u64 = saved.parse().unwrap();
+    assert!(total_ms >= first_ms, "{log}");
+    assert_eq!(lines[2], "credits: 1", "{log}");
+    assert_eq!(files_in(&dir), ["hello.wav"], "a temporary file was left");
+
+    // Raw PCM from mars-pro: no header to fix, 48 kHz.
+    let raw = dir.join("hello.pcm");
+    let output = run_speak(
+        &[
+            "Hello again",
+            raw.to_str().unwrap(),
+            "147320",
+            "en-us",
+            "pcm_s16le",
+            "mars-pro",
+        ],
+        &emulator.base_url(),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        common::process::describe(&output)
+    );
+    let pcm = std::fs::read(&raw).unwrap();
+    assert!(!pcm.is_empty() && pcm.len() % 2 == 0, "{} bytes", pcm.len());
+    assert!(
+        stdout(&output).contains(&format!(
+            "saved {}: {} bytes of pcm_s16le, 48000 Hz, 1 channel, in ",
+            raw.display(),
+            pcm.len()
+        )),
+        "{}",
+        stdout(&output)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn speak_fails_in_the_servers_words_and_leaves_no_partial_file() {
+    let emulator = emulator();
+    let url = emulator.base_url();
+    let dir = scratch_dir("speak-fail");
+    let out = dir.join("out.wav");
+    let out = out.to_str().unwrap();
+
+    // No such voice: the 404's words.
+    let missing = run_speak(&["Hello there", out, "999"], &url);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr(&missing),
+        "speak: speaking failed: CAMB_RESULT_NOT_FOUND: HTTP 404 Not Found: Voice not found: 999\n"
+    );
+    assert_eq!(stdout(&missing), "", "no audio, no first-audio line");
+    assert!(files_in(&dir).is_empty(), "{:?}", files_in(&dir));
+
+    // A locale mars-flash does not speak: the 422 lists those it does.
+    let refused = run_speak(&["Hello there", out, "147320", "zh-tw"], &url);
+    assert_eq!(refused.status.code(), Some(1));
+    let words = stderr(&refused);
+    assert!(
+        words.starts_with("speak: speaking failed: CAMB_RESULT_VALIDATION: HTTP 422")
+            && words.contains("'zh-tw'")
+            && words.contains("en-us"),
+        "{words}"
+    );
+    assert!(files_in(&dir).is_empty(), "{:?}", files_in(&dir));
+
+    // Cut in the middle: an error, and the file that was there stays as it was.
+    std::fs::write(dir.join("out.wav"), b"the file that was there").unwrap();
+    emulator.push_fault(Fault {
+        path_prefix: Some("/tts-stream".into()),
+        cut_after_bytes: Some(5000),
+        ..Fault::default()
+    });
+    let cut = run_speak(&["Hello from a stream that breaks", out], &url);
+    assert_eq!(cut.status.code(), Some(1));
+    let words = stderr(&cut);
+    assert!(
+        words.starts_with("speak: speaking failed: CAMB_RESULT_CONNECT: ")
+            && words.contains("5000"),
+        "{words}"
+    );
+    assert!(
+        stdout(&cut).starts_with("first audio after "),
+        "{}",
+        stdout(&cut)
+    );
+    assert_eq!(
+        std::fs::read(dir.join("out.wav")).unwrap(),
+        b"the file that was there"
+    );
+    assert_eq!(files_in(&dir), ["out.wav"]);
+
+    // A directory that does not exist: said before anything is sent.
+    let nowhere = dir.join("no-such-dir").join("x.wav");
+    let requests = emulator.stats().requests_total;
+    let bad_path = run_speak(&["Hello there", nowhere.to_str().unwrap()], &url);
+    assert_eq!(bad_path.status.code(), Some(1));
+    assert!(
+        stderr(&bad_path).starts_with("speak: cannot create a file beside "),
+        "{}",
+        stderr(&bad_path)
+    );
+    assert_eq!(emulator.stats().requests_total, requests);
+
+    let usage = run_speak(&[], &url);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(stderr(&usage).starts_with("usage:"), "{}", stderr(&usage));
+    let not_a_voice = run_speak(&["Hello there", out, "alice"], &url);
+    assert_eq!(not_a_voice.status.code(), Some(2));
+    let no_key = Command::new(compile("speak"))
+        .args(["Hello there", out])
+        .env_remove("CAMB_API_KEY")
+        .env("CAMB_BASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(no_key.status.code(), Some(1));
+    assert!(
+        stderr(&no_key)
+            .starts_with("speak: creating the client failed: CAMB_RESULT_MISSING_API_KEY: "),
+        "{}",
+        stderr(&no_key)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

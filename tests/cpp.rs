@@ -33,12 +33,13 @@ const DEMO_PROMPT: &str = "rain on a tin roof [pending_ms:800]";
 const DEMO_SECONDS: f64 = 2.0;
 
 /// The tests tests/cpp/CMakeLists.txt gives ctest.
-const CTEST_TESTS: [&str; 5] = [
+const CTEST_TESTS: [&str; 6] = [
     "camb_h_as_cpp",
     "cpp_demo",
     "edge_cases",
     "job_cases",
     "log_cases",
+    "speech_cases",
 ];
 
 // ---------------------------------------------------------------- helpers
@@ -209,10 +210,17 @@ fn make_build() -> Build {
     Build { prefix, dir }
 }
 
-/// The emulator the checks programs expect: the demo tasks, already final, and a
-/// task whose status and message carry NUL bytes.
+/// The emulator the checks programs expect: the demo tasks, already final, a
+/// task whose status and message carry NUL bytes, and speech streamed as fast as
+/// the client takes it (speech_cases works at any pace; real time would make it
+/// take a minute).
 fn edge_emulator() -> Emulator {
-    let emulator = emulator();
+    let emulator = Emulator::start(Config {
+        pending_ms: 0,
+        tts_pace: 0.0,
+        ..Config::default()
+    })
+    .expect("the emulator starts on 127.0.0.1");
     emulator.add_task(TaskSpec {
         task_id: Some("nul-task".into()),
         final_status: "DONE\0LATER".into(),
@@ -278,6 +286,7 @@ fn ctest_runs_every_cpp_program() {
         ("edge_cases", "edge checks: all "),
         ("job_cases", "job checks: all "),
         ("log_cases", "log checks: all "),
+        ("speech_cases", "speech checks: all "),
     ] {
         let out = ctest_output(&log, test);
         assert!(out.contains(line), "{test}:\n{out}");
@@ -585,6 +594,11 @@ fn nothing_leaks_under_valgrind() {
     let logs = run_checks(build, "log_cases", &emulator, &valgrind);
     assert!(logs.status.success(), "{}", both(&logs));
     assert!(text(&logs.stdout).contains("log checks: all "));
+    // Speech: a reader's job freed once, by the dispatch that takes it back, its
+    // audio moved out before; lists and sinks on every path.
+    let speech = run_checks(build, "speech_cases", &emulator, &valgrind);
+    assert!(speech.status.success(), "{}", both(&speech));
+    assert!(text(&speech.stdout).contains("speech checks: all "));
 
     let wav = scratch("cpp-demo-valgrind.wav");
     let demo_run = run(command(valgrind[0])
@@ -662,6 +676,7 @@ fn every_cpp_file_is_clang_format_clean() {
         "tests/cpp/edge_cases.cpp",
         "tests/cpp/job_cases.cpp",
         "tests/cpp/log_cases.cpp",
+        "tests/cpp/speech_cases.cpp",
     ] {
         assert!(
             files.contains(&root.join(expected)),
