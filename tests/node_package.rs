@@ -41,7 +41,7 @@ const TYPES_NODE: &str = "20.19.43";
 /// The tests of bindings/node/test/camb.test.js: none may go missing unseen (the
 /// nine operations as Promises and Sync calls, cancelling, the queue, the log and
 /// its finalizer, the library it loads and CAMB_LIB, the environment, the types).
-const SUITE_TESTS: u64 = 58;
+const SUITE_TESTS: u64 = 72;
 /// The tarball's name, and what it must hold, exactly.
 const TARBALL_FILES: [&str; 5] = [
     "package/README.md",
@@ -215,6 +215,8 @@ fn project() -> &'static Project {
             .unwrap_or_else(|e| panic!("cannot copy bindings/node/test/{file}: {e}"));
         }
         std::fs::write(dir.join("readme.js"), readme_snippet()).unwrap();
+        let speech = common::readme_block("node-speech-snippet");
+        std::fs::write(dir.join("readme-speech.js"), speech).unwrap();
 
         let project = Project {
             dir,
@@ -543,4 +545,52 @@ fn readme_snippet_runs_against_the_emulator() {
     assert!(count("GET", "/text-to-sound-result/") >= 1, "{report}");
     assert!(count("GET", "/text-to-sound/") >= 22, "{report}");
     eprintln!("{report}");
+}
+
+/// The README's speech snippet, unchanged, against the emulator: it lists the
+/// voices, streams raw PCM to a file and saves a WAV whose sizes are right.
+#[test]
+fn readme_speech_snippet_runs_against_the_emulator() {
+    if !node_present("readme_speech_snippet_runs_against_the_emulator") {
+        return;
+    }
+    let project = project();
+    let emulator = Emulator::start(Config {
+        pending_ms: 0,
+        tts_pace: 0.0,
+        ..Config::default()
+    })
+    .expect("the emulator starts");
+    let run_dir = project.dir.join("readme-speech-run");
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let _turn = turn();
+    let mut node = node_command("node", project);
+    node.arg(project.dir.join("readme-speech.js"))
+        .current_dir(&run_dir)
+        .env("CAMB_API_KEY", DEFAULT_API_KEY)
+        .env("CAMB_BASE_URL", emulator.base_url());
+    let output = run_ok(
+        &mut node,
+        "the README's Node speech snippet",
+        SNIPPET_TIMEOUT,
+    );
+    let report = describe(&output);
+    let pcm = std::fs::read(run_dir.join("hello.pcm")).unwrap();
+    assert!(!pcm.is_empty() && pcm.len() % 2 == 0, "{report}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("hello.pcm: {} bytes at 22050 Hz", pcm.len())),
+        "{report}"
+    );
+    let wav = std::fs::read(run_dir.join("hello.wav")).unwrap();
+    let (channels, rate, _, frames) = common::parse_wav(&wav);
+    assert_eq!((channels, rate), (1, 22_050), "{report}");
+    assert_eq!(
+        frames as usize * 2 + 44,
+        wav.len(),
+        "the header's sizes are the file's"
+    );
+    let streams = emulator.stats().tts_streams;
+    assert_eq!(streams.len(), 2, "{streams:?}");
 }

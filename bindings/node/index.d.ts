@@ -70,6 +70,10 @@ export declare const JobKind: Readonly<{
   GET_AUDIO_URLS: 7;
   GET_TASK_STATUSES: 8;
   GENERATE: 9;
+  SPEAK: 10;
+  SPEAK_TO_FILE: 11;
+  LIST_VOICES: 12;
+  LIST_LANGUAGES: 13;
 }>;
 export type JobKindCode = (typeof JobKind)[keyof typeof JobKind];
 
@@ -194,6 +198,58 @@ export interface Generation {
   polls: number;
 }
 
+/** camb's int64 ids (a voice's, a language's): a number when exact, else a bigint. */
+export type Int64 = number | bigint;
+
+/**
+ * What a speech tells about its audio (camb_speech_info): from a SpeechStream's
+ * info() at any time, and what speakToFile resolves to.
+ */
+export interface SpeechInfo {
+  /** The format asked for, and so served: "wav" unless the options named another. */
+  format: string;
+  /**
+   * Samples per second: a WAV or FLAC header's once it has arrived; before that,
+   * and for raw PCM, the rate asked for, else the model's (48000 for mars-pro and
+   * the mars-8.1 models, 22050 for mars-flash and mars-instruct); 0 when none of
+   * these tells (raw PCM from an unnamed model: set `sampleRate` to be sure).
+   */
+  sampleRate: number;
+  /** From a WAV or FLAC header (0 until it has arrived); 1 for raw PCM. */
+  channels: number;
+  /** What the request costs (the reply's X-Credits-Required); null until (unless) the reply said. */
+  credits: number | null;
+  /** Bytes of audio received so far; all of them at the end. */
+  bytes: number;
+}
+
+/** A voice of listVoices(), copied out of libcamb's list: null for what the server did not say. */
+export interface Voice {
+  /** The `voiceId` of speak(). */
+  id: Int64;
+  name: string;
+  /** The API's codes: 0 not known, 1 male, 2 female, 9 not applicable. */
+  gender: Int64 | null;
+  age: Int64 | null;
+  /** A language id (as `Language.id`), not a locale. */
+  language: Int64 | null;
+  transcript: string | null;
+  description: string | null;
+  isPublished: boolean | null;
+  /** A URL of a sample of the voice. */
+  signedUrl: string | null;
+}
+
+/** A language of sourceLanguages() or targetLanguages(). */
+export interface Language {
+  /** The id the task-based flow takes (and `Voice.language` gives). */
+  id: Int64;
+  /** Such as "English (United States)". */
+  name: string;
+  /** A locale such as "en-us": the `language` of speak() (lower-case it if the server does not). */
+  shortName: string;
+}
+
 // ---------------------------------------------------------------------------
 // Options
 // ---------------------------------------------------------------------------
@@ -287,12 +343,78 @@ export interface GetTaskStatusesOptions extends CallOptions {
   maxConnections?: number;
 }
 
+/** The audio formats of the API; other names are passed through (the server's 422 says what it refuses). */
+export type SpeechFormat =
+  | 'wav'
+  | 'flac'
+  | 'mp3'
+  | 'adts'
+  | 'pcm_s16le'
+  | 'pcm_s16be'
+  | 'pcm_s32le'
+  | 'pcm_s32be'
+  | 'pcm_f32le'
+  | 'pcm_f32be'
+  | (string & {});
+
+/** The speech models the sources name; others are passed through. */
+export type SpeechModel =
+  | 'mars-flash'
+  | 'mars-pro'
+  | 'mars-instruct'
+  | 'mars-8.1-flash-beta'
+  | 'mars-8.1-pro-beta'
+  | 'auto'
+  | (string & {});
+
+/**
+ * Options of a speech (camb_speech_options). Each one left undefined is not
+ * sent, so the server's own default applies; the format is the exception: it is
+ * always sent ("wav" unless given). Booleans are sent as they are.
+ */
+export interface SpeechOptions extends CallOptions {
+  /** The audio format (default "wav"). Raw pcm_* formats have no header: the rate is in `info().sampleRate`. */
+  format?: SpeechFormat;
+  /** Samples per second (`output_configuration.sample_rate`); 0 or absent: the model's. */
+  sampleRate?: number;
+  /** Seconds of audio (`output_configuration.duration`); absent: the server decides from the text. */
+  duration?: number;
+  /** `output_configuration.apply_enhancement`. */
+  applyEnhancement?: boolean;
+  speechModel?: SpeechModel;
+  /** How to speak (CAMB's docs: mars-instruct only). */
+  userInstructions?: string;
+  /** `enhance_named_entities_pronunciation`. */
+  enhanceNamedEntities?: boolean;
+  /** `voice_settings.enhance_reference_audio_quality`. */
+  enhanceReferenceAudioQuality?: boolean;
+  /** `voice_settings.maintain_source_accent`. */
+  maintainSourceAccent?: boolean;
+  /** `voice_settings.apply_ref_loudness_norm`. */
+  applyRefLoudnessNorm?: boolean;
+  /** `voice_settings.speaking_rate`. */
+  speakingRate?: number;
+  /** `inference_options.stability` (0 to 1). The inference options are for the MARS-8 models. */
+  stability?: number;
+  /** `inference_options.temperature` (0.01 to 4). */
+  temperature?: number;
+  /** `inference_options.inference_steps` (1 to 1000); 0 or absent: unset. */
+  inferenceSteps?: number;
+  /** `inference_options.speaker_similarity` (0 to 1). */
+  speakerSimilarity?: number;
+  /** `inference_options.localize_speaker_weight`. */
+  localizeSpeakerWeight?: number;
+  /** `inference_options.acoustic_quality_boost`. */
+  acousticQualityBoost?: boolean;
+}
+
 // ---------------------------------------------------------------------------
 // The client
 // ---------------------------------------------------------------------------
 
 /**
- * A client of the CAMB text-to-sound API, owning a libcamb client. The plain
+ * A client of the CAMB API (text-to-sound, and streaming text-to-speech with its
+ * voices and languages), owning a libcamb client. The plain
  * methods return Promises and never block the event loop (each runs as a libcamb
  * job); each has a blocking twin with the Sync suffix, as in Node's fs. Every
  * failure is a CambError. Free it with close().
@@ -338,6 +460,26 @@ export declare class Client {
    */
   generate(prompt: string, path: string, options?: GenerateOptions): Promise<Generation>;
 
+  /**
+   * Speaks `text` in `language` (a lower-case locale such as "en-us") with the
+   * voice `voiceId` (from listVoices()), streaming the audio: an async iterable
+   * of Buffer chunks as they arrive. Its job starts at the first pull. Never
+   * throws: bad arguments and every failure (a 422, a stream cut short) are
+   * thrown by the iteration, after the audio that came before.
+   */
+  speak(text: string, language: string, voiceId: Int64, options?: SpeechOptions): SpeechStream;
+  /**
+   * Speaks and saves the audio at `path`, replaced atomically (a failed or cut
+   * stream leaves what was there); a saved WAV gets its real sizes.
+   */
+  speakToFile(text: string, language: string, voiceId: Int64, path: string, options?: SpeechOptions): Promise<SpeechInfo>;
+  /** The voices a speech can use, in the server's order. */
+  listVoices(options?: CallOptions): Promise<Voice[]>;
+  /** GET /source-languages. */
+  sourceLanguages(options?: CallOptions): Promise<Language[]>;
+  /** GET /target-languages: their `shortName`s are locales for speak(). */
+  targetLanguages(options?: CallOptions): Promise<Language[]>;
+
   /** getTaskStatus, blocking the event loop until it returns. */
   getTaskStatusSync(taskId: string, options?: CallOptions): TaskInfo;
   createTaskSync(prompt: string, options?: CreateTaskOptions): string;
@@ -348,6 +490,35 @@ export declare class Client {
   getAudioUrlsSync(runIds: readonly RunId[], options?: CallOptions): AudioUrlEntry[];
   getTaskStatusesSync(taskIds: readonly string[], options?: GetTaskStatusesOptions): TaskStatusEntry[];
   generateSync(prompt: string, path: string, options?: GenerateSyncOptions): Generation;
+  speakToFileSync(text: string, language: string, voiceId: Int64, path: string, options?: SpeechOptions): SpeechInfo;
+  listVoicesSync(options?: CallOptions): Voice[];
+  sourceLanguagesSync(options?: CallOptions): Language[];
+  targetLanguagesSync(options?: CallOptions): Language[];
+}
+
+/**
+ * The audio of client.speak(), as it arrives: `for await (const chunk of
+ * stream)`. Pull-based: between pulls nothing is read, and libcamb's bounded
+ * buffer (256 KiB) holds the network, so a slow consumer slows the server
+ * rather than filling memory. Leaving the loop early cancels the job.
+ */
+export declare class SpeechStream implements AsyncIterableIterator<Buffer> {
+  /** Made by client.speak() only. */
+  private constructor();
+  /**
+   * The next chunk (a Buffer of whatever arrived, up to 256 KiB), the end, or
+   * the stream's CambError (once: pulls after it are the end).
+   */
+  next(): Promise<IteratorResult<Buffer, undefined>>;
+  /** Leaving a `for await` loop early: cancels the job, and ends. */
+  return(value?: undefined): Promise<IteratorResult<Buffer, undefined>>;
+  [Symbol.asyncIterator](): SpeechStream;
+  /** What is known of the audio so far; at the end, what it was. Throws why a stream never started. */
+  info(): SpeechInfo;
+  /** Cancels the job; pulls waiting and later ones end. Resolves once libcamb handed the job back and it is freed. */
+  cancel(): Promise<void>;
+  /** The same audio as a web ReadableStream, read only when its reader asks. Read through one or the other. */
+  toReadableStream(): ReadableStream<Uint8Array>;
 }
 
 // ---------------------------------------------------------------------------
@@ -371,4 +542,7 @@ export interface StructLayout {
 export declare function optionsLayout(library?: string): {
   createOptions: StructLayout;
   waitOptions: StructLayout;
+  speechOptions: StructLayout;
+  /** camb_speech_info has no _init to ask: its declared size only. */
+  speechInfo: { declared: number };
 };

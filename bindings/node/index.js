@@ -1,7 +1,7 @@
 'use strict';
 /**
- * libcamb (CAMB.AI's text-to-sound API) from Node.js, through koffi: the npm
- * package `libcamb`. Types: index.d.ts.
+ * libcamb (CAMB.AI's text-to-sound and streaming text-to-speech API) from
+ * Node.js, through koffi: the npm package `libcamb`. Types: index.d.ts.
  *
  *   const { Client, Status } = require('libcamb');
  *   const client = new Client();   // CAMB_API_KEY, and CAMB_BASE_URL when set (libcamb reads both)
@@ -17,21 +17,31 @@
  *
  *   const { taskId, bytes } = await client.generate('rain on a tin roof', 'rain.wav', { durationS: 5 });
  *
- * The nine operations (getTaskStatus, createTask, waitForTask, downloadAudio,
- * saveAudio, getAudioUrl, getAudioUrls, getTaskStatuses, generate) return
- * Promises and never block the event loop: each is a libcamb job, run on the
- * client's own threads (options.jobThreads, default 4; a wait holds none
- * between polls) and handed back through a libcamb queue whose descriptor is
- * watched on Node's event loop (see JobQueue). Each takes { signal }, an
+ * Streaming text-to-speech, chunk by chunk as the audio arrives (see
+ * "Speech streams" below):
+ *
+ *   for await (const chunk of client.speak('Hello there', 'en-us', 147320, { format: 'pcm_s16le' })) {
+ *     player.write(chunk);
+ *   }
+ *
+ * The nine text-to-sound operations (getTaskStatus, createTask, waitForTask,
+ * downloadAudio, saveAudio, getAudioUrl, getAudioUrls, getTaskStatuses,
+ * generate) and the four of speech (speakToFile, listVoices, sourceLanguages,
+ * targetLanguages) return Promises and never block the event loop: each is a
+ * libcamb job, run on the client's own threads (options.jobThreads, default 4;
+ * a wait holds none between polls) and handed back through a libcamb queue
+ * whose descriptor is watched on Node's event loop (see JobQueue); speak()'s
+ * audio comes the same way. Each takes { signal }, an
  * AbortSignal that cancels the job (at its next check: a request already sent
  * runs to its end, and a job that finished first resolves); waitForTask and
  * generate also take onProgress. close() returns a Promise too.
  *
  * Each has a blocking twin with the `Sync` suffix, as in Node's fs
- * (getTaskStatusSync, ..., generateSync): it runs on the calling thread and
- * blocks the event loop until it returns. A Sync call's { signal } is passed to
- * libcamb as a cancel token; as nothing else runs meanwhile, it can be aborted
- * only from a callback the call makes (onProgress, log).
+ * (getTaskStatusSync, ..., generateSync, speakToFileSync, listVoicesSync, ...):
+ * it runs on the calling thread and blocks the event loop until it returns. A
+ * Sync call's { signal } is passed to libcamb as a cancel token; as nothing
+ * else runs meanwhile, it can be aborted only from a callback the call makes
+ * (onProgress, log). speak() has no Sync twin: its stream is read as it comes.
  *
  * Progress has one shape in every form: { polls, status, statusName }, the
  * polls made so far and the task's status as last seen (a Status value and
@@ -83,6 +93,10 @@ koffi.opaque('camb_task_list');
 koffi.opaque('camb_audio_url_list');
 koffi.opaque('camb_job');
 koffi.opaque('camb_queue');
+koffi.opaque('camb_voice');
+koffi.opaque('camb_voice_list');
+koffi.opaque('camb_language');
+koffi.opaque('camb_language_list');
 
 // struct_size first: see createOptions() for how it is set.
 const CreateOptions = koffi.struct('camb_create_options', {
@@ -102,6 +116,41 @@ const WaitOptions = koffi.struct('camb_wait_options', {
   backoff_factor: 'double',
   max_interval_ms: 'uint64_t',
   deadline_ms: 'uint64_t',
+});
+
+// Every option unset after camb_speech_options_init(): NULL strings,
+// CAMB_FLAG_UNSET (0) flags, 0 integers and NaN numbers. See speechOptions().
+const SpeechOptions = koffi.struct('camb_speech_options', {
+  struct_size: 'size_t',
+  format: 'const char *',
+  sample_rate: 'uint32_t',
+  duration_s: 'double',
+  apply_enhancement: 'uint32_t',
+  speech_model: 'const char *',
+  user_instructions: 'const char *',
+  enhance_named_entities: 'uint32_t',
+  enhance_reference_audio_quality: 'uint32_t',
+  maintain_source_accent: 'uint32_t',
+  apply_ref_loudness_norm: 'uint32_t',
+  speaking_rate: 'double',
+  stability: 'double',
+  temperature: 'double',
+  inference_steps: 'uint32_t',
+  speaker_similarity: 'double',
+  localize_speaker_weight: 'double',
+  acoustic_quality_boost: 'uint32_t',
+});
+
+// Passed _Inout_ with struct_size set (libcamb writes only the fields within it);
+// the format is a NUL-terminated char[32], which koffi reads as a string.
+const SpeechInfo = koffi.struct('camb_speech_info', {
+  struct_size: 'size_t',
+  format: koffi.array('char', 32, 'String'),
+  sample_rate: 'uint32_t',
+  channels: 'uint32_t',
+  has_credits: 'bool',
+  credits: 'double',
+  bytes: 'uint64_t',
 });
 
 const WaitProgress = koffi.struct('camb_wait_progress', {
@@ -176,6 +225,10 @@ const JobKind = Object.freeze({
   GET_AUDIO_URLS: 7,
   GET_TASK_STATUSES: 8,
   GENERATE: 9,
+  SPEAK: 10,
+  SPEAK_TO_FILE: 11,
+  LIST_VOICES: 12,
+  LIST_LANGUAGES: 13,
 });
 
 /** Where a job is in its life (camb.h's CAMB_JOB_STATE_*). */
@@ -186,6 +239,10 @@ const Event = Object.freeze({ JOB_DONE: 1, JOB_DATA: 2 });
 
 /** camb_log_level values (camb.h's CAMB_LOG_LEVEL_*): each includes the ones before it. */
 const LogLevel = Object.freeze({ ERROR: 1, WARN: 2, INFO: 3, DEBUG: 4 });
+
+// camb.h's camb_flag (a yes/no option that may be left unset) and camb_languages.
+const Flag = Object.freeze({ UNSET: 0, NO: 1, YES: 2 });
+const Languages = Object.freeze({ SOURCE: 1, TARGET: 2 });
 
 // ---------------------------------------------------------------------------
 // The library's functions, bound once per path.
@@ -341,6 +398,10 @@ function bindAll(f) {
     jobGetAudioUrls: f('uint32_t camb_client_job_get_audio_urls(const camb_client *c, const int64_t *run_ids, size_t count, _Out_ camb_job **out)'),
     jobGetTaskStatuses: f('uint32_t camb_client_job_get_task_statuses(const camb_client *c, const char **ids, size_t count, uint32_t max_connections, _Out_ camb_job **out)'),
     jobGenerate: f('uint32_t camb_client_job_generate(const camb_client *c, const char *prompt, const camb_create_options *co, const camb_wait_options *wo, const char *path, _Out_ camb_job **out)'),
+    jobSpeak: f('uint32_t camb_client_job_speak(const camb_client *c, const char *text, const char *language, int64_t voice_id, const camb_speech_options *o, _Out_ camb_job **out)'),
+    jobSpeakToFile: f('uint32_t camb_client_job_speak_to_file(const camb_client *c, const char *text, const char *language, int64_t voice_id, const camb_speech_options *o, const char *path, _Out_ camb_job **out)'),
+    jobListVoices: f('uint32_t camb_client_job_list_voices(const camb_client *c, _Out_ camb_job **out)'),
+    jobListLanguages: f('uint32_t camb_client_job_list_languages(const camb_client *c, uint32_t which, _Out_ camb_job **out)'),
     jobSubmit: f('uint32_t camb_job_submit(camb_job *j, camb_queue *q, void *user_data)'),
     jobGetKind: f('uint32_t camb_job_get_kind(const camb_job *j)'),
     jobGetState: f('uint32_t camb_job_get_state(const camb_job *j)'),
@@ -354,6 +415,11 @@ function bindAll(f) {
     jobAudio: f('const void *camb_job_audio(const camb_job *j, _Out_ size_t *len)'),
     jobAudioUrl: f('const void *camb_job_audio_url(const camb_job *j, _Out_ size_t *len)'),
     jobAudioUrlList: f('const camb_audio_url_list *camb_job_audio_url_list(const camb_job *j)'),
+    jobVoiceList: f('const camb_voice_list *camb_job_voice_list(const camb_job *j)'),
+    jobLanguageList: f('const camb_language_list *camb_job_language_list(const camb_job *j)'),
+    // The buffer is a Buffer of this thread's, written in place.
+    jobReadAudio: f('uint32_t camb_job_read_audio(const camb_job *j, void *buffer, size_t capacity, _Out_ size_t *read)'),
+    jobSpeechInfo: f('uint32_t camb_job_speech_info(const camb_job *j, _Inout_ camb_speech_info *info)'),
     jobPolls: f('uint32_t camb_job_polls(const camb_job *j)'),
     jobTaskStatus: f('uint32_t camb_job_task_status(const camb_job *j)'),
     jobCancel: f('uint32_t camb_job_cancel(const camb_job *j)'),
@@ -362,6 +428,30 @@ function bindAll(f) {
     queueFd: f('intptr_t camb_queue_fd(const camb_queue *q)'),
     queuePop: f('uint32_t camb_queue_pop(const camb_queue *q, _Out_ uint32_t *event, _Out_ camb_job **job)'),
     queueFree: f('void camb_queue_free(camb_queue *q)'),
+
+    // Speech, voices and languages: blocking calls and the lists' accessors.
+    speechOptionsInit: f('uint32_t camb_speech_options_init(_Out_ camb_speech_options *o, size_t size)'),
+    speakToFile: f('uint32_t camb_client_speak_to_file(const camb_client *c, const char *text, const char *language, int64_t voice_id, const camb_speech_options *o, const char *path, const camb_cancel_token *t, _Inout_ camb_speech_info *info)'),
+    listVoices: f('uint32_t camb_client_list_voices(const camb_client *c, const camb_cancel_token *t, _Out_ camb_voice_list **out)'),
+    listLanguages: f('uint32_t camb_client_list_languages(const camb_client *c, uint32_t which, const camb_cancel_token *t, _Out_ camb_language_list **out)'),
+    voiceListLen: f('size_t camb_voice_list_len(const camb_voice_list *l)'),
+    voiceListGet: f('const camb_voice *camb_voice_list_get(const camb_voice_list *l, size_t i)'),
+    voiceListFree: f('void camb_voice_list_free(camb_voice_list *l)'),
+    voiceId: f('int64_t camb_voice_id(const camb_voice *v)'),
+    voiceName: f('const void *camb_voice_name(const camb_voice *v, _Out_ size_t *len)'),
+    voiceGender: f('bool camb_voice_gender(const camb_voice *v, _Out_ int64_t *out)'),
+    voiceAge: f('bool camb_voice_age(const camb_voice *v, _Out_ int64_t *out)'),
+    voiceLanguage: f('bool camb_voice_language(const camb_voice *v, _Out_ int64_t *out)'),
+    voiceTranscript: f('const void *camb_voice_transcript(const camb_voice *v, _Out_ size_t *len)'),
+    voiceDescription: f('const void *camb_voice_description(const camb_voice *v, _Out_ size_t *len)'),
+    voiceSignedUrl: f('const void *camb_voice_signed_url(const camb_voice *v, _Out_ size_t *len)'),
+    voiceIsPublished: f('uint32_t camb_voice_is_published(const camb_voice *v)'),
+    languageListLen: f('size_t camb_language_list_len(const camb_language_list *l)'),
+    languageListGet: f('const camb_language *camb_language_list_get(const camb_language_list *l, size_t i)'),
+    languageListFree: f('void camb_language_list_free(camb_language_list *l)'),
+    languageId: f('int64_t camb_language_id(const camb_language *l)'),
+    languageName: f('const void *camb_language_name(const camb_language *l, _Out_ size_t *len)'),
+    languageShortName: f('const void *camb_language_short_name(const camb_language *l, _Out_ size_t *len)'),
 
     cancelTokenNew: f('camb_cancel_token *camb_cancel_token_new(void)'),
     cancelTokenCancel: f('uint32_t camb_cancel_token_cancel(const camb_cancel_token *t)'),
@@ -615,6 +705,134 @@ function waitOptions(c, options) {
 }
 
 // ---------------------------------------------------------------------------
+// Speech: options, what a speech call tells, voices and languages
+// ---------------------------------------------------------------------------
+
+// A voice id for an int64_t argument: an integer Number or a BigInt.
+function voiceIdArg(c, value) {
+  if (typeof value === 'bigint' || Number.isSafeInteger(value)) return value;
+  throw invalid(c, `a voice id must be an integer, not ${String(value)}`);
+}
+
+// The speech options, camelCase, and their fields in camb_speech_options, by kind.
+const SPEECH_STRINGS = { format: 'format', speechModel: 'speech_model', userInstructions: 'user_instructions' };
+const SPEECH_FLAGS = {
+  applyEnhancement: 'apply_enhancement',
+  enhanceNamedEntities: 'enhance_named_entities',
+  enhanceReferenceAudioQuality: 'enhance_reference_audio_quality',
+  maintainSourceAccent: 'maintain_source_accent',
+  applyRefLoudnessNorm: 'apply_ref_loudness_norm',
+  acousticQualityBoost: 'acoustic_quality_boost',
+};
+const SPEECH_NUMBERS = {
+  duration: 'duration_s',
+  speakingRate: 'speaking_rate',
+  stability: 'stability',
+  temperature: 'temperature',
+  speakerSimilarity: 'speaker_similarity',
+  localizeSpeakerWeight: 'localize_speaker_weight',
+};
+// Integers whose 0 means unset in C: 0 is taken as unset here too.
+const SPEECH_INTEGERS = { sampleRate: 'sample_rate', inferenceSteps: 'inference_steps' };
+
+/**
+ * A camb_speech_options from `options`: started by camb_speech_options_init()
+ * (every option unset), then each option given, undefined leaving it unset.
+ * Flags are booleans (CAMB_FLAG_NO, CAMB_FLAG_YES). libcamb checks the values
+ * (a format that is not a short name, a number that is infinite); the server
+ * checks the ranges (its 422 says what it refused).
+ */
+function speechOptions(c, options) {
+  if (options === null || typeof options !== 'object') throw invalid(c, 'options must be an object');
+  const o = initOptions(c, c.speechOptionsInit, SpeechOptions);
+  for (const [name, field] of Object.entries(SPEECH_STRINGS)) {
+    if (options[name] !== undefined) o[field] = cString(c, options[name], name);
+  }
+  for (const [name, field] of Object.entries(SPEECH_FLAGS)) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'boolean') throw invalid(c, `${name} must be a boolean, not ${String(value)}`);
+    o[field] = value ? Flag.YES : Flag.NO;
+  }
+  for (const [name, field] of Object.entries(SPEECH_NUMBERS)) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || Number.isNaN(value)) throw invalid(c, `${name} must be a number, not ${String(value)}`);
+    o[field] = value;
+  }
+  for (const [name, field] of Object.entries(SPEECH_INTEGERS)) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+      throw invalid(c, `${name} must be an integer from 0 to 4294967295, not ${String(value)}`);
+    }
+    o[field] = value;
+  }
+  return o;
+}
+
+/** An empty camb_speech_info for libcamb to fill: its struct_size set, as camb.h asks. */
+function speechInfoOut() {
+  return { struct_size: koffi.sizeof(SpeechInfo) };
+}
+
+/** A camb_speech_info as { format, sampleRate, channels, credits, bytes }. */
+function speechInfo(raw) {
+  return {
+    format: raw.format,
+    sampleRate: raw.sample_rate,
+    channels: raw.channels,
+    credits: raw.has_credits ? raw.credits : null,
+    bytes: Number(raw.bytes),
+  };
+}
+
+// An optional integer of a voice: the accessor says whether it is known.
+function optionalInt(get, object) {
+  const out = [0];
+  return get(object, out) ? int64(out[0]) : null;
+}
+
+// Copies a camb_voice_list into [{ id, name, gender, age, language, transcript,
+// description, isPublished, signedUrl }], null for what the server did not say
+// (the list is not freed).
+function readVoiceList(c, list) {
+  const voices = [];
+  const count = Number(c.voiceListLen(list));
+  for (let i = 0; i < count; i++) {
+    const voice = c.voiceListGet(list, i); // owned by the list
+    const published = c.voiceIsPublished(voice);
+    voices.push({
+      id: int64(c.voiceId(voice)),
+      name: textOf(c.voiceName, voice) ?? '',
+      gender: optionalInt(c.voiceGender, voice),
+      age: optionalInt(c.voiceAge, voice),
+      language: optionalInt(c.voiceLanguage, voice),
+      transcript: textOf(c.voiceTranscript, voice),
+      description: textOf(c.voiceDescription, voice),
+      isPublished: published === Flag.UNSET ? null : published === Flag.YES,
+      signedUrl: textOf(c.voiceSignedUrl, voice),
+    });
+  }
+  return voices;
+}
+
+// Copies a camb_language_list into [{ id, name, shortName }] (the list is not freed).
+function readLanguageList(c, list) {
+  const languages = [];
+  const count = Number(c.languageListLen(list));
+  for (let i = 0; i < count; i++) {
+    const language = c.languageListGet(list, i); // owned by the list
+    languages.push({
+      id: int64(c.languageId(language)),
+      name: textOf(c.languageName, language) ?? '',
+      shortName: textOf(c.languageShortName, language) ?? '',
+    });
+  }
+  return languages;
+}
+
+// ---------------------------------------------------------------------------
 // Jobs: how a finished one comes back to JavaScript
 //
 // Every Promise method makes a job (camb_client_job_*) and submits it to the
@@ -632,6 +850,12 @@ function waitOptions(c, options) {
 // Progress: libcamb sends no event per poll, so onProgress samples
 // camb_job_polls() and camb_job_task_status() on a timer.
 //
+// A speech stream's job (camb_client_job_speak) also sends CAMB_EVENT_JOB_DATA
+// events while it runs: they go to its `data` function, and the job stays
+// libcamb's. When its JOB_DONE comes, its `done` function may keep the job
+// (audio may still wait in it, to be read as the consumer pulls): it is then
+// freed later through release(), and counted as freed only then.
+//
 // koffi.node.poll exists since koffi 2.15 and is not yet documented ("might
 // change"): package.json pins koffi 3.3.4.
 // ---------------------------------------------------------------------------
@@ -648,7 +872,7 @@ class JobQueue {
     const out = [null];
     check(c, c.queueNew(out));
     this.handle = out[0];
-    this._jobs = new Map(); // job address (a BigInt) -> done(job), for each job in flight
+    this._jobs = new Map(); // job address (a BigInt) -> { done, data }, for each job in flight
     this.started = 0; // jobs submitted, ...
     this.freed = 0; // ... and freed once back: equal when none is in flight
     this.wakes = 0; // times the descriptor woke the loop
@@ -671,12 +895,14 @@ class JobQueue {
   }
 
   // Submits a job made on this thread; `done(job)` runs on this thread once it
-  // is back, and must not throw. Recorded first: a log line told during the
-  // submit may close the client, which cancels what is recorded. A refused
-  // job is freed here, and the refusal thrown.
-  submit(job, done) {
+  // is back, and must not throw: it returns true to keep the job (to free it
+  // with release() later), anything else to have it freed now. `data(job)`
+  // (for a speech stream) runs on each of its JOB_DATA events. Recorded first:
+  // a log line told during the submit may close the client, which cancels what
+  // is recorded. A refused job is freed here, and the refusal thrown.
+  submit(job, done, data = null) {
     const c = this._c;
-    this._jobs.set(job, done);
+    this._jobs.set(job, { done, data });
     if (this._jobs.size === 1) this._poll.ref();
     const result = c.jobSubmit(job, this.handle, null);
     if (result !== Result.OK) {
@@ -693,23 +919,32 @@ class JobQueue {
     for (const job of this._jobs.keys()) this._c.jobCancel(job);
   }
 
+  /** Frees a job that its `done` kept. */
+  release(job) {
+    this._c.jobFree(job);
+    this.freed += 1;
+  }
+
   _drain() {
     const c = this._c;
     this.wakes += 1;
     const event = [0];
     const out = [null];
     while (this.handle !== null && c.queuePop(this.handle, event, out) === Result.OK) {
-      // JOB_DATA is reserved for streaming jobs, which this module does not make; such
-      // a job would stay libcamb's.
-      if (event[0] !== Event.JOB_DONE) continue;
       const job = out[0];
-      const done = this._jobs.get(job);
+      const entry = this._jobs.get(job);
+      if (event[0] === Event.JOB_DATA) {
+        // The job stays libcamb's: only its audio is read (or left, if nobody pulls).
+        if (entry?.data) entry.data(job);
+        continue;
+      }
+      if (event[0] !== Event.JOB_DONE) continue; // an event of a later libcamb: not ours to act on
       this._jobs.delete(job);
+      let kept = false;
       try {
-        if (done !== undefined) done(job);
+        if (entry !== undefined) kept = entry.done(job) === true;
       } finally {
-        c.jobFree(job);
-        this.freed += 1;
+        if (!kept) this.release(job);
       }
     }
     if (this.handle !== null && this._jobs.size === 0) {
@@ -759,9 +994,372 @@ function jobOutput(c, job) {
         bytes: Number(c.jobBytes(job)),
         polls: c.jobPolls(job),
       };
+    case JobKind.SPEAK_TO_FILE: {
+      const info = speechInfoOut();
+      check(c, c.jobSpeechInfo(job, info));
+      return speechInfo(info);
+    }
+    case JobKind.LIST_VOICES:
+      return readVoiceList(c, c.jobVoiceList(job));
+    case JobKind.LIST_LANGUAGES:
+      return readLanguageList(c, c.jobLanguageList(job));
     default:
       throw new Error(`libcamb handed back a job of a kind this module does not know (${kind})`);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Speech streams (client.speak)
+//
+// A SpeechStream is one camb_client_job_speak() job, read as its consumer
+// pulls. Made at once by client.speak() (so libcamb checks the arguments, in
+// its own words), it is submitted to the client's queue at the first pull: no
+// request is sent for a stream nobody reads. While it runs, each
+// CAMB_EVENT_JOB_DATA event says audio is waiting in libcamb: if a pull waits,
+// what is there is read (camb_job_read_audio until 0 bytes) and handed over as
+// one Buffer; if none waits, nothing is read. The audio then stays in
+// libcamb's bounded buffer (256 KiB), which, once full, stops the job reading
+// the network, and the server's sending slows with it: this module holds no
+// audio of its own between pulls, however slow the consumer.
+//
+// Its CAMB_EVENT_JOB_DONE hands the job back with audio possibly still in it:
+// the stream keeps the job until that is read (it knows from
+// camb_job_speech_info()'s byte count whether any is left), then frees it and
+// ends, or throws the job's error. cancel(), or leaving a `for await` loop early
+// (the iterator's return()), cancels the job; it is freed when its JOB_DONE
+// comes (cancel()'s Promise resolves then). A stream dropped unread is
+// cancelled and freed by a FinalizationRegistry once collected; one never
+// started is freed by client.close() too.
+//
+// No JavaScript runs on libcamb's threads for any of this, and no thread of
+// Node's is held: pulls are settled from the queue on the event loop.
+// ---------------------------------------------------------------------------
+
+/** The most audio handed over as one chunk: libcamb's own buffer holds at most 256 KiB. */
+const MAX_CHUNK = 256 << 10;
+/** What one camb_job_read_audio() call moves at most, into a stream's scratch buffer. */
+const READ_SIZE = 64 << 10;
+
+const RUN = Symbol('run'); // a SpeechStream's SpeechRun
+const MAKE = Symbol('make'); // only Client#speak makes a SpeechStream
+
+// A stream collected while its job is still libcamb's (or kept for its audio)
+// cancels and frees it. The registry holds the run, never the stream.
+const collected = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry((run) => run.abandon())
+  : null;
+
+/**
+ * The state of one stream, apart from the stream object itself (so that the
+ * stream can be collected while its job runs). Phases: 'new' (made, not
+ * submitted), 'running' (libcamb's), 'held' (back from the queue, kept for the
+ * audio still in it), 'ended' (freed, or never made).
+ */
+class SpeechRun {
+  constructor(client, make, options) {
+    const c = client._c;
+    this._client = client;
+    this._c = c;
+    this.job = null;
+    this.phase = 'new';
+    this.startError = null; // why the job could not be made
+    this.error = null; // what the pull after the last audio throws, once
+    this.waiters = []; // pulls waiting for audio, in order: { resolve, reject }
+    this.owner = null; // the stream, kept reachable while pulls wait
+    this.cancelled = false; // by the consumer: cancel(), return()
+    this.abandoned = false; // the stream was collected
+    this.broken = false; // reading failed: the stream ends with that error
+    this.consumed = 0; // bytes handed over
+    this.lastInfo = null; // camb_job_speech_info() as last read
+    this.scratch = null;
+    this.signal = undefined;
+    this._abort = () => this._aborted();
+    this.freed = new Promise((resolve) => {
+      this._resolveFreed = resolve;
+    });
+    try {
+      if (options === null || typeof options !== 'object') throw invalid(c, 'options must be an object');
+      this.signal = signalArg(c, options.signal);
+      if (this.signal?.aborted) throw abortedError(c, this.signal, 0);
+      const out = [null];
+      client._sync((h) => check(c, make(h, out)));
+      this.job = out[0];
+    } catch (e) {
+      this.startError = e;
+      this._discard(e);
+      return;
+    }
+    client._unstarted.add(this);
+    this.signal?.addEventListener('abort', this._abort, { once: true });
+  }
+
+  /** A pull: the next chunk, the end ({ done: true }), or the stream's error, once. */
+  pull(owner) {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.owner = owner;
+      if (this.phase === 'new') this._start();
+      this._serve();
+    });
+  }
+
+  /** Cancels the job (or frees it if it is not libcamb's); pending pulls end. Resolves once it is freed. */
+  cancel() {
+    this.cancelled = true;
+    this.error = null;
+    if (this.phase === 'new') this._discard(null);
+    else if (this.phase === 'running') this._c.jobCancel(this.job); // never blocks; JOB_DONE frees it
+    else if (this.phase === 'held') this._finish();
+    this._serve();
+    return this.freed;
+  }
+
+  /** What is known of the audio so far; at the end, what it was. */
+  info() {
+    if (this.job !== null) this.lastInfo = this._info();
+    if (this.lastInfo !== null) return { ...this.lastInfo };
+    throw this.startError ?? cambError(this._c, Result.NOT_READY, 0, 'the stream has nothing to tell');
+  }
+
+  /** Its stream was collected: nobody will read the audio. */
+  abandon() {
+    this.abandoned = true;
+    if (this.phase === 'new') this._discard(null);
+    else if (this.phase === 'running') this._c.jobCancel(this.job);
+    else if (this.phase === 'held') this._finish();
+  }
+
+  /** Frees a job never submitted (or notes that there was none), and ends. */
+  _discard(error) {
+    if (this.job !== null) {
+      this._client._unstarted.delete(this);
+      try {
+        this.lastInfo = this._info(); // what info() tells from now on
+      } catch {
+        // Nothing to tell.
+      }
+      this._c.jobFree(this.job);
+      this.job = null;
+    }
+    this.signal?.removeEventListener('abort', this._abort);
+    if (error !== null) this.error = error;
+    this._ended();
+  }
+
+  _ended() {
+    this.phase = 'ended';
+    collected?.unregister(this);
+    this._resolveFreed();
+  }
+
+  // Submits the job to the client's queue: at the first pull.
+  _start() {
+    const client = this._client;
+    const job = this.job;
+    client._unstarted.delete(this);
+    try {
+      client._sync(() => {
+        const queue = client._queueOf();
+        this.phase = 'running';
+        queue.submit(job, (back) => this._done(back), () => this._data());
+      });
+    } catch (e) {
+      // Refused: a refused submit freed the job; otherwise it is still ours.
+      if (this.phase === 'running') this.job = null;
+      this._discard(e);
+    }
+  }
+
+  // A JOB_DATA event: audio is waiting in libcamb, for the pulls that wait.
+  _data() {
+    this._serve();
+  }
+
+  // The job's JOB_DONE: it is ours again, with what it ended with and maybe audio still in it.
+  _done(job) {
+    this.signal?.removeEventListener('abort', this._abort);
+    this.phase = 'held';
+    const keepError = this.cancelled || this.broken;
+    try {
+      const outcome = this._outcome(job);
+      if (!keepError) this.error = outcome;
+      this.lastInfo = this._info();
+    } catch (e) {
+      if (!keepError) this.error = e;
+    }
+    // Nothing left to read (or nobody to read it): freed now.
+    if (keepError || this.abandoned || this.lastInfo === null || this.lastInfo.bytes <= this.consumed) {
+      this._finish();
+    }
+    this._serve();
+    return true; // kept, and freed by _finish() (maybe already)
+  }
+
+  // What a finished job's stream ends with: null for the end, else the error to throw.
+  _outcome(job) {
+    const c = this._c;
+    const result = c.jobResult(job);
+    if (result === Result.OK) return null;
+    if (result === Result.CANCELLED) {
+      if (this.signal?.aborted) return abortedError(c, this.signal, 0);
+      if (this.cancelled || this.abandoned) return null;
+      if (this._client._handle === null) return cambError(c, result, 0, 'the client was closed: its job was cancelled');
+    }
+    return jobFailure(c, job, result);
+  }
+
+  // Frees the job the queue handed back (its audio read, or not wanted), and ends.
+  _finish() {
+    if (this.job !== null) {
+      try {
+        this.lastInfo = this._info();
+      } catch {
+        // Keep what was last read.
+      }
+      this._client._queue.release(this.job);
+      this.job = null;
+    }
+    this._ended();
+  }
+
+  // The signal aborted: a job not yet submitted is freed; a running one cancelled (its JOB_DONE says so).
+  _aborted() {
+    if (this.phase === 'new') {
+      this._discard(abortedError(this._c, this.signal, 0));
+      this._serve();
+    } else if (this.phase === 'running') {
+      this._c.jobCancel(this.job);
+    }
+  }
+
+  _info() {
+    const raw = speechInfoOut();
+    check(this._c, this._c.jobSpeechInfo(this.job, raw));
+    return speechInfo(raw);
+  }
+
+  // Moves the audio waiting in libcamb into one Buffer; null when none waits.
+  _read() {
+    const c = this._c;
+    if (this.scratch === null) this.scratch = Buffer.allocUnsafe(READ_SIZE);
+    const pieces = [];
+    let total = 0;
+    const got = [0];
+    while (total < MAX_CHUNK) {
+      check(c, c.jobReadAudio(this.job, this.scratch, Math.min(READ_SIZE, MAX_CHUNK - total), got));
+      const n = Number(got[0]);
+      if (n === 0) break;
+      pieces.push(Buffer.from(this.scratch.subarray(0, n))); // a copy: the scratch buffer is reused
+      total += n;
+    }
+    this.consumed += total;
+    if (total === 0) return null;
+    return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, total);
+  }
+
+  // Settles the waiting pulls, in order, while it can: with audio that waits in
+  // libcamb, or at the end. Leaves them waiting while the job runs and no audio
+  // waits (the next JOB_DATA or JOB_DONE comes back here).
+  _serve() {
+    while (this.waiters.length > 0) {
+      if (this.cancelled || this.broken || this.phase === 'ended') {
+        const waiter = this.waiters.shift();
+        const error = this.error;
+        this.error = null; // thrown once; pulls after it are the end
+        if (error !== null) waiter.reject(error);
+        else waiter.resolve({ value: undefined, done: true });
+        continue;
+      }
+      let chunk;
+      try {
+        chunk = this._read();
+      } catch (e) {
+        // Never expected (the job is a speech job): the stream ends with it.
+        this.error = e;
+        this.broken = true;
+        if (this.phase === 'running') this._c.jobCancel(this.job);
+        else this._finish();
+        continue;
+      }
+      if (chunk !== null) {
+        this.waiters.shift().resolve({ value: chunk, done: false });
+      } else if (this.phase === 'held') {
+        this._finish();
+      } else {
+        break;
+      }
+    }
+    if (this.waiters.length === 0) this.owner = null;
+  }
+}
+
+/**
+ * The audio of client.speak(): an async iterable of Buffer chunks, as they
+ * arrive (`for await (const chunk of stream)`), with backpressure: between
+ * pulls nothing is read, and libcamb's bounded buffer holds the network.
+ * info() tells about the audio; cancel() (or leaving the loop early) cancels
+ * the job; toReadableStream() is the same audio as a web ReadableStream.
+ */
+class SpeechStream {
+  constructor(token, client, make, options) {
+    if (token !== MAKE) throw new TypeError('a SpeechStream is made by client.speak()');
+    const run = new SpeechRun(client, make, options);
+    this[RUN] = run;
+    if (collected !== null && run.phase !== 'ended') collected.register(this, run, run);
+  }
+
+  /** The next chunk of audio (a Buffer), the end, or the stream's error (a CambError), once. */
+  next() {
+    return this[RUN].pull(this);
+  }
+
+  /** Leaving a `for await` loop early: cancels the job (freed once it is back), and ends. */
+  return(value) {
+    this[RUN].cancel();
+    return Promise.resolve({ value, done: true });
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /**
+   * What is known of the audio: { format, sampleRate, channels, credits (null
+   * until the reply said), bytes (received so far; all of them at the end) }.
+   * Throws the stream's error if its job could not even be made.
+   */
+  info() {
+    return this[RUN].info();
+  }
+
+  /**
+   * Stops the stream: the job is cancelled (a request in flight at its next
+   * chunk), pulls waiting and later ones end ({ done: true }). Resolves once
+   * libcamb has handed the job back and it is freed.
+   */
+  cancel() {
+    return this[RUN].cancel();
+  }
+
+  /**
+   * The same audio as a web ReadableStream of Uint8Array chunks, pull-based (a
+   * high-water mark of 0: audio is read only when its reader asks). Cancelling
+   * it cancels this stream. Read the audio through one of the two, not both.
+   */
+  toReadableStream() {
+    return new ReadableStream({
+      pull: async (controller) => {
+        const { value, done } = await this.next(); // a rejection errors the ReadableStream
+        if (done) controller.close();
+        else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.length));
+      },
+      cancel: () => this.cancel(),
+    }, { highWaterMark: 0 });
+  }
+}
+
+if (typeof Symbol.asyncDispose === 'symbol') {
+  SpeechStream.prototype[Symbol.asyncDispose] = SpeechStream.prototype.cancel;
 }
 
 // ---------------------------------------------------------------------------
@@ -873,10 +1471,11 @@ function syncProgress(c, onProgress) {
 // ---------------------------------------------------------------------------
 
 /**
- * A client for the CAMB text-to-sound API, owning a libcamb client. Free it with
- * close(): new calls are refused at once (CambError NULL_PARAMETER), jobs in
- * flight are cancelled, and the libcamb client is freed once the last job is
- * back and the last Sync call has returned.
+ * A client for the CAMB API (text-to-sound, and streaming text-to-speech),
+ * owning a libcamb client. Free it with close(): new calls are refused at
+ * once (CambError NULL_PARAMETER), jobs in flight are cancelled, and the
+ * libcamb client is freed once the last job is back and the last Sync call
+ * has returned.
  */
 class Client {
   /**
@@ -907,6 +1506,7 @@ class Client {
     this._calls = 0; // Sync calls (and job submits) in progress: a callback may close meanwhile
     this._freeLater = null; // the handle close() left to free once nothing uses it
     this._queue = null; // where this client's jobs come back, made with the first one
+    this._unstarted = new Set(); // speech streams whose job is made, not yet submitted (SpeechRun)
     this._log = null; // the log hook, while libcamb may call it
     this.closed = new Promise((resolve) => {
       this._resolveClosed = resolve;
@@ -970,6 +1570,8 @@ class Client {
     if (this._handle !== null) {
       this._freeLater = this._handle;
       this._handle = null;
+      // Streams never started: their jobs can no longer be submitted.
+      for (const run of [...this._unstarted]) run._discard(closedError(this._c));
       if (this._queue !== null) this._queue.cancelAll();
       this._releaseIfUnused();
     }
@@ -1053,6 +1655,13 @@ class Client {
     return watch;
   }
 
+  // The queue this client's jobs come back through, made with the first job.
+  _queueOf() {
+    if (this._handle === null) throw closedError(this._c);
+    if (this._queue === null) this._queue = new JobQueue(this._c, () => this._releaseIfUnused());
+    return this._queue;
+  }
+
   /**
    * Makes a job with `make(handle, out)` on this thread (so a refusal rejects
    * with libcamb's own words), submits it, and returns a Promise of its output.
@@ -1069,9 +1678,7 @@ class Client {
         throw invalid(c, `progressIntervalMs must be a positive number, not ${String(interval)}`);
       }
       if (signal?.aborted) throw abortedError(c, signal, 0);
-      if (this._handle === null) throw closedError(c);
-      if (this._queue === null) this._queue = new JobQueue(c, () => this._releaseIfUnused());
-      const queue = this._queue;
+      const queue = this._queueOf();
 
       let job = null;
       let timer = null;
@@ -1387,6 +1994,109 @@ class Client {
     const info = takeTask(c, task[0]);
     return { taskId: info.taskId, task: info, bytes: Number(total[0]), polls: watch.polls };
   }
+
+  // -------------------------------------------------------------------------
+  // Speech, voices and languages
+  // -------------------------------------------------------------------------
+
+  /**
+   * Speaks `text` in `language` (a lower-case locale such as 'en-us') with the
+   * voice `voiceId` (from listVoices()), streaming the audio (POST /tts-stream):
+   * returns a SpeechStream, an async iterable of Buffer chunks as they arrive.
+   * Its job starts at the first pull; nothing is read between pulls (libcamb's
+   * bounded buffer then holds the network). A streamed WAV's header carries
+   * placeholder sizes (speakToFile writes the real ones); raw pcm_* formats
+   * have none: take the rate from stream.info(). Never throws: bad arguments,
+   * and every failure (a 422, a stream cut short: CONNECT), are thrown by the
+   * iteration, after the audio that came before. Options: those of the
+   * speech (SpeechOptions: format, sampleRate, duration, speechModel, ...), signal.
+   */
+  speak(text, language, voiceId, options = {}) {
+    const c = this._c;
+    return new SpeechStream(MAKE, this, (h, out) => c.jobSpeak(h, cString(c, text, 'text'),
+      cString(c, language, 'language'), voiceIdArg(c, voiceId), speechOptions(c, options), out), options);
+  }
+
+  /**
+   * Speaks as speak() and saves the audio to `path`, by saveAudio's rules: a
+   * regular file there (or none) is replaced atomically, so a stream that fails
+   * or is cut short leaves what was there; a saved WAV gets its real sizes.
+   * The path is checked before anything is sent. Resolves to { format,
+   * sampleRate, channels, credits, bytes }. Options: as speak().
+   */
+  speakToFile(text, language, voiceId, path, options = {}) {
+    const c = this._c;
+    return this._job((h, out) => c.jobSpeakToFile(h, cString(c, text, 'text'), cString(c, language, 'language'),
+      voiceIdArg(c, voiceId), speechOptions(c, options), cString(c, path, 'path'), out), options);
+  }
+
+  /**
+   * The voices a speech can use (GET /list-voices), in the server's order:
+   * [{ id, name, gender, age, language, transcript, description, isPublished,
+   * signedUrl }], null for what the server did not say. Options: { signal }.
+   */
+  listVoices(options = {}) {
+    return this._job((h, out) => this._c.jobListVoices(h, out), options);
+  }
+
+  /** The source languages (GET /source-languages): [{ id, name, shortName }]. Options: { signal }. */
+  sourceLanguages(options = {}) {
+    return this._job((h, out) => this._c.jobListLanguages(h, Languages.SOURCE, out), options);
+  }
+
+  /**
+   * The target languages (GET /target-languages): [{ id, name, shortName }];
+   * `shortName` is a locale for speak(). Options: { signal }.
+   */
+  targetLanguages(options = {}) {
+    return this._job((h, out) => this._c.jobListLanguages(h, Languages.TARGET, out), options);
+  }
+
+  /** speakToFile, blocking: returns { format, sampleRate, channels, credits, bytes }. */
+  speakToFileSync(text, language, voiceId, path, options = {}) {
+    const c = this._c;
+    const t = cString(c, text, 'text');
+    const l = cString(c, language, 'language');
+    const v = voiceIdArg(c, voiceId);
+    const o = speechOptions(c, options);
+    const file = cString(c, path, 'path');
+    const info = speechInfoOut();
+    this._blocking(options.signal, (h, token) => c.speakToFile(h, t, l, v, o, file, token, info));
+    return speechInfo(info);
+  }
+
+  /** listVoices, blocking. */
+  listVoicesSync(options = {}) {
+    const c = this._c;
+    const out = [null];
+    this._blocking(options.signal, (h, token) => c.listVoices(h, token, out));
+    try {
+      return readVoiceList(c, out[0]);
+    } finally {
+      c.voiceListFree(out[0]);
+    }
+  }
+
+  /** sourceLanguages, blocking. */
+  sourceLanguagesSync(options = {}) {
+    return this._languagesSync(Languages.SOURCE, options);
+  }
+
+  /** targetLanguages, blocking. */
+  targetLanguagesSync(options = {}) {
+    return this._languagesSync(Languages.TARGET, options);
+  }
+
+  _languagesSync(which, options) {
+    const c = this._c;
+    const out = [null];
+    this._blocking(options.signal, (h, token) => c.listLanguages(h, which, token, out));
+    try {
+      return readLanguageList(c, out[0]);
+    } finally {
+      c.languageListFree(out[0]);
+    }
+  }
 }
 
 if (typeof Symbol.dispose === 'symbol') {
@@ -1421,10 +2131,13 @@ function optionsLayout(library) {
   return {
     createOptions: layout(c.createOptionsInit, CreateOptions),
     waitOptions: layout(c.waitOptionsInit, WaitOptions),
+    speechOptions: layout(c.speechOptionsInit, SpeechOptions),
+    // No _init to ask: camb_speech_info is written up to the struct_size given.
+    speechInfo: { declared: koffi.sizeof(SpeechInfo) },
   };
 }
 
 module.exports = {
-  Client, CambError, LibraryLoadError, Result, Status, AudioType, JobKind, JobState, Event, LogLevel, version,
-  optionsLayout, bundledLibrary: BUNDLED_LIBRARY,
+  Client, SpeechStream, CambError, LibraryLoadError, Result, Status, AudioType, JobKind, JobState, Event, LogLevel,
+  version, optionsLayout, bundledLibrary: BUNDLED_LIBRARY,
 };

@@ -26,8 +26,8 @@ const { spawnSync } = require('node:child_process');
 
 const libcamb = require('libcamb');
 const {
-  Client, CambError, LibraryLoadError, Result, Status, AudioType, JobKind, JobState, Event, LogLevel, version,
-  optionsLayout, bundledLibrary,
+  Client, SpeechStream, CambError, LibraryLoadError, Result, Status, AudioType, JobKind, JobState, Event, LogLevel,
+  version, optionsLayout, bundledLibrary,
 } = libcamb;
 const packageJson = require('libcamb/package.json');
 // The package's folder, and the very koffi it loaded (koffi.stats() counts its callbacks).
@@ -47,6 +47,9 @@ function client(options = {}) {
   return new Client({ baseUrl, apiKey, timeoutMs: 10000, ...options });
 }
 
+// The voice CAMB's docs use, which the emulator lists first.
+const VOICE = 147320;
+
 // Short pauses: the emulator's tasks finish in milliseconds.
 const quick = { initialIntervalMs: 20, maxIntervalMs: 20, deadlineMs: 10000 };
 // Long pauses: a wait that sleeps between polls until something ends it.
@@ -56,6 +59,8 @@ const OPERATIONS = [
   'getTaskStatus', 'createTask', 'waitForTask', 'downloadAudio', 'saveAudio',
   'getAudioUrl', 'getAudioUrls', 'getTaskStatuses', 'generate',
 ];
+// Speech's Promise methods, each with its Sync twin; speak() returns a SpeechStream.
+const SPEECH_OPERATIONS = ['speakToFile', 'listVoices', 'sourceLanguages', 'targetLanguages'];
 
 /** Asserts fn throws a CambError with this code (and HTTP status); returns it. */
 function throwsCamb(fn, code, httpStatus) {
@@ -181,12 +186,15 @@ test('the options structs declared for koffi have the size libcamb gives them', 
   // struct_size is the declared size: a missing or extra field would make the
   // library's _init refuse it (too large) or take one byte more (too small).
   const layout = optionsLayout();
-  for (const struct of [layout.createOptions, layout.waitOptions]) {
+  for (const struct of [layout.createOptions, layout.waitOptions, layout.speechOptions]) {
     assert.deepEqual([struct.takesDeclared, struct.takesOneMore], [true, false], JSON.stringify(struct));
   }
   // x86-64 / aarch64: 8 (struct_size) + 8 + 4 (+4) + 8 + 8 + 1 (+7) + 8 + 1 (+7); 8 + 8 + 8 + 8 + 8.
+  // camb_speech_options: 8 + 8 + 4 (+4) + 8 + 4 (+4) + 8 + 8 + 4 * 4 + 8 * 4 + 4 (+4) + 8 + 8 + 4 (+4);
+  // camb_speech_info (no _init to ask: checked against camb.h's layout): 8 + 32 + 4 + 4 + 1 (+7) + 8 + 8.
   if (process.arch === 'x64' || process.arch === 'arm64') {
     assert.deepEqual([layout.createOptions.declared, layout.waitOptions.declared], [64, 40]);
+    assert.deepEqual([layout.speechOptions.declared, layout.speechInfo.declared], [128, 72]);
   }
 });
 
@@ -207,19 +215,21 @@ test('the package declares the result codes, statuses, audio types, job kinds an
   assert.deepEqual({ ...Status }, declared('CAMB_STATUS_'));
   assert.deepEqual({ ...AudioType }, declared('CAMB_AUDIO_TYPE_'));
   assert.deepEqual({ ...JobKind }, declared('CAMB_JOB_KIND_'));
-  assert.equal(Object.keys(JobKind).length, 10);
+  assert.equal(Object.keys(JobKind).length, 14);
+  assert.deepEqual([JobKind.SPEAK, JobKind.SPEAK_TO_FILE, JobKind.LIST_VOICES, JobKind.LIST_LANGUAGES], [10, 11, 12, 13]);
   assert.deepEqual({ ...JobState }, declared('CAMB_JOB_STATE_'));
   assert.deepEqual({ ...JobState }, { NEW: 0, QUEUED: 1, RUNNING: 2, WAITING: 3, DONE: 4 });
   assert.deepEqual({ ...Event }, declared('CAMB_EVENT_'));
   assert.deepEqual({ ...LogLevel }, declared('CAMB_LOG_LEVEL_'));
 });
 
-test('the nine operations are Promise methods, each with a blocking twin named ...Sync', async () => {
+test('the thirteen operations are Promise methods, each with a blocking twin named ...Sync; speak gives a stream', async () => {
   const methods = Object.getOwnPropertyNames(Client.prototype).filter((name) => {
     const { value } = Object.getOwnPropertyDescriptor(Client.prototype, name);
     return typeof value === 'function' && name !== 'constructor' && !name.startsWith('_');
   });
-  assert.deepEqual(methods.sort(), [...OPERATIONS, ...OPERATIONS.map((n) => `${n}Sync`), 'close'].sort());
+  const promises = [...OPERATIONS, ...SPEECH_OPERATIONS];
+  assert.deepEqual(methods.sort(), [...promises, ...promises.map((n) => `${n}Sync`), 'speak', 'close'].sort());
   const c = client();
   try {
     // Even refused at once, each returns a Promise (and throws nothing).
@@ -227,8 +237,14 @@ test('the nine operations are Promise methods, each with a blocking twin named .
     const refused = [
       c.getTaskStatus(''), c.createTask(''), c.waitForTask(''), c.downloadAudio(0.5), c.saveAudio(0.5, file),
       c.getAudioUrl(0.5), c.getAudioUrls(null), c.getTaskStatuses(null), c.generate('', file),
+      c.speakToFile('', 'en-us', VOICE, file), c.listVoices({ signal: 'stop' }),
+      c.sourceLanguages({ signal: 'stop' }), c.targetLanguages({ signal: 'stop' }),
     ];
     for (const promise of refused) await rejectsCamb(promise, Result.INVALID_PARAMETER, 0);
+    // speak() throws nothing either: its stream does, when read.
+    const stream = c.speak('', 'en-us', VOICE);
+    assert.ok(stream instanceof SpeechStream);
+    await rejectsCamb(stream.next(), Result.INVALID_PARAMETER, 0);
     assert.deepEqual(c._jobCounts, { started: 0, freed: 0, pending: 0 });
   } finally {
     await c.close();
@@ -1456,6 +1472,609 @@ test('a pending job keeps Node alive; a client with none does not', () => {
   assert.equal(idle.signal, null, `Node did not exit on its own: ${idle.stderr}`);
   assert.equal(idle.status, 0, idle.stderr);
   assert.equal(idle.stdout.trim(), 'SUCCESS');
+});
+
+// ---------------------------------------------------------------------------
+// Speech: streams, files, voices and languages (POST /tts-stream, paced by the
+// emulator in real time: a second of audio takes a second)
+// ---------------------------------------------------------------------------
+
+const SPEECH = 'Hello there, this is a test of the speech stream.';
+const DONE = { value: undefined, done: true };
+
+/** Reads a stream to its end: its chunks (Buffers), when each came (ms after `since`), and all its bytes. */
+async function readAll(stream, since = Date.now(), pauseMs = 0) {
+  const chunks = [];
+  const times = [];
+  for await (const chunk of stream) {
+    assert.ok(Buffer.isBuffer(chunk), 'each chunk is a Buffer');
+    assert.ok(chunk.length > 0, 'no empty chunk');
+    chunks.push(chunk);
+    times.push(Date.now() - since);
+    if (pauseMs > 0) await sleep(pauseMs);
+  }
+  return { chunks, times, bytes: Buffer.concat(chunks) };
+}
+
+/** Reads a stream to its error: the bytes that came first, and the error. */
+async function readToError(stream, code, httpStatus) {
+  let received = 0;
+  const error = await rejectsCamb((async () => {
+    for await (const chunk of stream) received += chunk.length;
+  })(), code, httpStatus);
+  return { received, error };
+}
+
+/** A WAV file's fmt fields and where its data chunk starts (sizes as written, placeholders or not). */
+function wavHeader(bytes) {
+  assert.equal(bytes.subarray(0, 4).toString('latin1'), 'RIFF');
+  assert.equal(bytes.subarray(8, 12).toString('latin1'), 'WAVE');
+  const header = { riffSize: bytes.readUInt32LE(4) };
+  let offset = 12;
+  while (offset + 8 <= bytes.length) {
+    const id = bytes.subarray(offset, offset + 4).toString('latin1');
+    const size = bytes.readUInt32LE(offset + 4);
+    if (id === 'fmt ') {
+      header.format = bytes.readUInt16LE(offset + 8);
+      header.channels = bytes.readUInt16LE(offset + 10);
+      header.sampleRate = bytes.readUInt32LE(offset + 12);
+      header.bitsPerSample = bytes.readUInt16LE(offset + 22);
+    } else if (id === 'data') {
+      return { ...header, dataOffset: offset + 8, dataSize: size };
+    }
+    offset += 8 + size + (size & 1);
+  }
+  assert.fail('no data chunk in the WAV header');
+}
+
+/** The emulator's record of what it was sent and what it streamed. */
+async function emulatorStats() {
+  const reply = await fetch(`${baseUrl}/_emulator/stats`);
+  assert.ok(reply.ok);
+  return reply.json();
+}
+
+/** The JSON body of the last POST /tts-stream. */
+async function lastSpeechRequest() {
+  const sent = (await emulatorStats()).requests.filter((r) => r.method === 'POST' && r.path === '/tts-stream');
+  assert.ok(sent.length > 0, 'no /tts-stream request');
+  return JSON.parse(sent[sent.length - 1].body);
+}
+
+/** Files libcamb would have left behind in tmpDir (its temporary files are hidden). */
+function hiddenFiles() {
+  return fs.readdirSync(tmpDir).filter((f) => f.startsWith('.'));
+}
+
+test("speak: a WAV stream comes chunk by chunk as it is made; its header says mars-flash's 22050 Hz; info() tells the rest", async () => {
+  const c = client();
+  try {
+    const started = Date.now();
+    const stream = c.speak(SPEECH, 'en-us', VOICE, { speechModel: 'mars-flash', duration: 1 });
+    assert.ok(stream instanceof SpeechStream);
+    assert.equal(stream[Symbol.asyncIterator](), stream);
+    const { chunks, times, bytes } = await readAll(stream, started);
+    // One second of audio, made in real time: it came in many chunks, over most of that second.
+    assert.ok(chunks.length >= 5, `${chunks.length} chunk(s): the audio did not come as it was made`);
+    assert.ok(times[times.length - 1] - times[0] >= 500, `chunks at ${times}`);
+    const header = wavHeader(bytes);
+    assert.deepEqual([header.format, header.channels, header.sampleRate, header.bitsPerSample], [1, 1, 22050, 16]);
+    assert.equal(bytes.length - header.dataOffset, 22050 * 2, 'one second of 16-bit mono at 22050 Hz');
+    const info = stream.info();
+    assert.deepEqual(Object.keys(info), ['format', 'sampleRate', 'channels', 'credits', 'bytes']);
+    assert.deepEqual(info, { format: 'wav', sampleRate: 22050, channels: 1, credits: info.credits, bytes: bytes.length });
+    assert.equal(typeof info.credits, 'number');
+    assert.ok(info.credits > 0, `credits ${info.credits}`);
+    // The end is the end: the job is back and freed.
+    assert.deepEqual(await stream.next(), DONE);
+    allJobsFreed(c, 1);
+  } finally {
+    await c.close();
+  }
+});
+
+test("speak: raw pcm_s16le has no header; its rate is the one asked for, else the model's; its samples are the WAV's", async () => {
+  const c = client();
+  try {
+    const options = { speechModel: 'mars-flash', duration: 0.5 };
+    const raw = c.speak(SPEECH, 'en-us', VOICE, { ...options, format: 'pcm_s16le' });
+    const pcm = (await readAll(raw)).bytes;
+    assert.notEqual(pcm.subarray(0, 4).toString('latin1'), 'RIFF');
+    assert.equal(pcm.length, 11025 * 2, 'half a second of 16-bit mono at 22050 Hz');
+    assert.deepEqual(raw.info(), { format: 'pcm_s16le', sampleRate: 22050, channels: 1, credits: raw.info().credits, bytes: pcm.length });
+    // The same text, voice and rate as WAV: the same samples after its header.
+    const wav = (await readAll(c.speak(SPEECH, 'en-us', VOICE, options))).bytes;
+    assert.ok(wav.subarray(wavHeader(wav).dataOffset).equals(pcm));
+    // A rate of its own.
+    const resampled = c.speak(SPEECH, 'en-us', VOICE, { ...options, format: 'pcm_s16le', sampleRate: 16000 });
+    assert.equal((await readAll(resampled)).bytes.length, 8000 * 2);
+    assert.equal(resampled.info().sampleRate, 16000);
+    allJobsFreed(c, 3);
+  } finally {
+    await c.close();
+  }
+});
+
+test('speak: the options go on the wire as the API names them; those left undefined are not sent', async () => {
+  const c = client();
+  try {
+    await readAll(c.speak('Hello there', 'en-us', VOICE));
+    // Only the format is always sent (the sources disagree on the server's default).
+    assert.deepEqual(await lastSpeechRequest(), {
+      text: 'Hello there', language: 'en-us', voice_id: VOICE, output_configuration: { format: 'wav' },
+    });
+    const every = {
+      format: 'pcm_s16le',
+      sampleRate: 16000,
+      duration: 0.5,
+      applyEnhancement: false,
+      speechModel: 'mars-instruct',
+      userInstructions: 'calmly, with a smile',
+      enhanceNamedEntities: true,
+      enhanceReferenceAudioQuality: true,
+      maintainSourceAccent: false,
+      applyRefLoudnessNorm: true,
+      speakingRate: 1.25,
+      stability: 0.5,
+      temperature: 0.7,
+      inferenceSteps: 32,
+      speakerSimilarity: 0.75,
+      localizeSpeakerWeight: 0.25,
+      acousticQualityBoost: true,
+      signal: new AbortController().signal,
+    };
+    assert.equal((await readAll(c.speak('Hello there', 'en-us', VOICE, every))).bytes.length, 16000);
+    assert.deepEqual(await lastSpeechRequest(), {
+      text: 'Hello there',
+      language: 'en-us',
+      voice_id: VOICE,
+      speech_model: 'mars-instruct',
+      user_instructions: 'calmly, with a smile',
+      enhance_named_entities_pronunciation: true,
+      output_configuration: { format: 'pcm_s16le', sample_rate: 16000, duration: 0.5, apply_enhancement: false },
+      voice_settings: {
+        enhance_reference_audio_quality: true, maintain_source_accent: false, apply_ref_loudness_norm: true, speaking_rate: 1.25,
+      },
+      inference_options: {
+        stability: 0.5, temperature: 0.7, inference_steps: 32, speaker_similarity: 0.75, localize_speaker_weight: 0.25, acoustic_quality_boost: true,
+      },
+    });
+    // One voice setting alone sends that one only (the official SDK would add apply_ref_loudness_norm: false).
+    await readAll(c.speak('Hello there', 'en-us', VOICE, { speakingRate: 1.5, duration: 0.2 }));
+    const alone = await lastSpeechRequest();
+    assert.deepEqual(alone.voice_settings, { speaking_rate: 1.5 });
+    assert.equal(alone.inference_options, undefined);
+    allJobsFreed(c, 3);
+  } finally {
+    await c.close();
+  }
+});
+
+test('speech: bad arguments are refused in libcamb words before anything is sent; speak() never throws', async () => {
+  const c = client();
+  try {
+    const before = await requestsSeen();
+    const refused = [
+      [c.speak('', 'en-us', VOICE), /text is empty/],
+      [c.speak('Hello there', '', VOICE), /language is empty/],
+      [c.speak('Hello there', 'en-us', 1.5), /voice id must be an integer/],
+      [c.speak('Hello\0there', 'en-us', VOICE), /NUL/],
+      [c.speak(42, 'en-us', VOICE), /text must be a string/],
+      [c.speak('Hello there', 'en-us', VOICE, { format: 'w a v' }), /not a format name/],
+      [c.speak('Hello there', 'en-us', VOICE, { temperature: Infinity }), /temperature must be a finite number/],
+      [c.speak('Hello there', 'en-us', VOICE, { applyEnhancement: 'yes' }), /applyEnhancement must be a boolean/],
+      [c.speak('Hello there', 'en-us', VOICE, { sampleRate: -1 }), /sampleRate must be an integer/],
+      [c.speak('Hello there', 'en-us', VOICE, { inferenceSteps: 2.5 }), /inferenceSteps must be an integer/],
+      [c.speak('Hello there', 'en-us', VOICE, { stability: 'high' }), /stability must be a number/],
+      [c.speak('Hello there', 'en-us', VOICE, { signal: 'stop' }), /signal must be an AbortSignal/],
+      [c.speak('Hello there', 'en-us', VOICE, null), /options must be an object/],
+    ];
+    for (const [stream, words] of refused) {
+      const e = await rejectsCamb(stream.next(), Result.INVALID_PARAMETER, 0);
+      assert.match(e.message, words);
+      assert.throws(() => stream.info(), (thrown) => thrown === e, 'info() throws why the stream never started');
+      assert.deepEqual(await stream.next(), DONE, 'the error is thrown once');
+    }
+    const file = path.join(tmpDir, 'refused-speech.wav');
+    const nowhere = path.join(tmpDir, 'no-such-dir', 'speech.wav');
+    await rejectsCamb(c.speakToFile('', 'en-us', VOICE, file), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.speakToFile('Hello there', 'en-us', VOICE, file, { stability: 'high' }), Result.INVALID_PARAMETER, 0);
+    await rejectsCamb(c.speakToFile('Hello there', 'en-us', '147320', file), Result.INVALID_PARAMETER, 0);
+    // The path is checked before the speech is asked for (and billed).
+    await rejectsCamb(c.speakToFile('Hello there', 'en-us', VOICE, nowhere), Result.IO, 0);
+    throwsCamb(() => c.speakToFileSync('Hello there', 'en-us', VOICE, nowhere), Result.IO, 0);
+    throwsCamb(() => c.speakToFileSync('Hello there', 'en-us', VOICE, file, { format: 'w a v' }), Result.INVALID_PARAMETER, 0);
+    throwsCamb(() => c.listVoicesSync({ signal: 'stop' }), Result.INVALID_PARAMETER, 0);
+    assert.equal(fs.existsSync(file), false);
+    assert.equal(await requestsSeen(), before, 'a refused call sent a request');
+    assert.deepEqual(c._jobCounts, { started: 0, freed: 0, pending: 0 });
+    // A stream made and never read sends nothing either; cancel() frees its job at once.
+    const unread = c.speak('Hello there', 'en-us', VOICE);
+    assert.deepEqual(unread.info(), { format: 'wav', sampleRate: 0, channels: 0, credits: null, bytes: 0 });
+    await sleep(200);
+    assert.equal(await requestsSeen(), before, 'a stream nobody read sent a request');
+    await unread.cancel();
+    assert.deepEqual(await unread.next(), DONE);
+    assert.equal(unread.info().bytes, 0, 'info() still tells what was known');
+    assert.deepEqual(c._jobCounts, { started: 0, freed: 0, pending: 0 });
+  } finally {
+    await c.close();
+  }
+});
+
+test('speakToFile: a WAV file with its real RIFF and data sizes, the streamed audio; the Sync twin writes the same', async () => {
+  const c = client();
+  try {
+    const options = { speechModel: 'mars-flash', duration: 1 };
+    const file = path.join(tmpDir, 'speech.wav');
+    fs.writeFileSync(file, 'an older file, replaced');
+    const info = await c.speakToFile(SPEECH, 'en-us', VOICE, file, options);
+    const bytes = fs.readFileSync(file);
+    isWav(bytes); // RIFF size = file size - 8
+    const header = wavHeader(bytes);
+    assert.equal(header.dataSize, bytes.length - header.dataOffset, 'the data chunk has its real size');
+    assert.equal(header.dataSize, 22050 * 2);
+    assert.deepEqual([header.channels, header.sampleRate, header.bitsPerSample], [1, 22050, 16]);
+    assert.deepEqual(info, { format: 'wav', sampleRate: 22050, channels: 1, credits: info.credits, bytes: bytes.length });
+    assert.ok(info.credits > 0);
+    // The audio the stream gives, its header's sizes aside.
+    const streamed = (await readAll(c.speak(SPEECH, 'en-us', VOICE, options))).bytes;
+    assert.ok(streamed.subarray(wavHeader(streamed).dataOffset).equals(bytes.subarray(header.dataOffset)));
+
+    const syncFile = path.join(tmpDir, 'speech-sync.wav');
+    assert.deepEqual(c.speakToFileSync(SPEECH, 'en-us', VOICE, syncFile, options), info);
+    assert.ok(fs.readFileSync(syncFile).equals(bytes));
+    // Raw PCM is saved as it came.
+    const raw = path.join(tmpDir, 'speech.pcm');
+    const rawInfo = await c.speakToFile(SPEECH, 'en-us', VOICE, raw, { ...options, format: 'pcm_s16le' });
+    assert.ok(fs.readFileSync(raw).equals(bytes.subarray(header.dataOffset)));
+    assert.deepEqual([rawInfo.format, rawInfo.bytes], ['pcm_s16le', 22050 * 2]);
+    assert.deepEqual(hiddenFiles(), []);
+    allJobsFreed(c, 3);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a locale the model does not speak is a 422 whose message lists those it does', async () => {
+  const c = client();
+  try {
+    const options = { speechModel: 'mars-flash' };
+    const stream = c.speak('Hello there', 'zh-tw', VOICE, options);
+    const { received, error } = await readToError(stream, Result.VALIDATION, 422);
+    assert.equal(received, 0);
+    assert.equal(error.name, 'CAMB_RESULT_VALIDATION');
+    assert.match(error.message, /zh-tw/);
+    assert.ok(error.message.includes('en-us'), error.message);
+    assert.equal(stream.info().bytes, 0);
+    assert.deepEqual(await stream.next(), DONE);
+    const file = path.join(tmpDir, 'zh-tw.wav');
+    const job = await rejectsCamb(c.speakToFile('Hello there', 'zh-tw', VOICE, file, options), Result.VALIDATION, 422);
+    assert.ok(job.message.includes('en-us'), job.message);
+    const sync = throwsCamb(() => c.speakToFileSync('Hello there', 'zh-tw', VOICE, file, options), Result.VALIDATION, 422);
+    assert.equal(sync.message, job.message);
+    assert.equal(fs.existsSync(file), false);
+    // A voice the server does not know.
+    const unknown = await readToError(c.speak('Hello there', 'en-us', 999999), Result.NOT_FOUND, 404);
+    assert.match(unknown.error.message, /999999/);
+    allJobsFreed(c, 3);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a stream cut short rejects after every byte that came; speakToFile leaves the file that was there', async () => {
+  const c = client();
+  try {
+    // Chunked without its last chunk, then a body shorter than its Content-Length.
+    for (const declareLength of [false, true]) {
+      await control('faults', { path_prefix: '/tts-stream', times: 1, cut_after_bytes: 20000, declare_length: declareLength });
+      const stream = c.speak(SPEECH, 'en-us', VOICE, { duration: 1 });
+      const { received, error } = await readToError(stream, Result.CONNECT, 0);
+      assert.equal(received, 20000, 'the audio that came was handed over before the error');
+      assert.match(error.message, /20000 bytes/);
+      assert.equal(stream.info().bytes, 20000);
+      assert.deepEqual(await stream.next(), DONE);
+    }
+    const file = path.join(tmpDir, 'kept.wav');
+    fs.writeFileSync(file, 'what was there');
+    await control('faults', { path_prefix: '/tts-stream', times: 1, cut_after_bytes: 20000 });
+    const e = await rejectsCamb(c.speakToFile(SPEECH, 'en-us', VOICE, file, { duration: 1 }), Result.CONNECT, 0);
+    assert.match(e.message, /20000 bytes/);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'what was there');
+    await control('faults', { path_prefix: '/tts-stream', times: 1, cut_after_bytes: 20000, declare_length: true });
+    throwsCamb(() => c.speakToFileSync(SPEECH, 'en-us', VOICE, file, { duration: 1 }), Result.CONNECT, 0);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'what was there');
+    assert.deepEqual(hiddenFiles(), [], 'a temporary file was left');
+    allJobsFreed(c, 3);
+  } finally {
+    await c.close();
+  }
+});
+
+test('a slow consumer receives every byte: between its pulls the audio waits in libcamb, at most 256 KiB of it', async () => {
+  const c = client();
+  try {
+    // A consumer that waits for a timer after each chunk gets it all, in order.
+    const options = { format: 'pcm_s16le', speechModel: 'mars-flash', duration: 1 };
+    const slow = await readAll(c.speak(SPEECH, 'en-us', VOICE, options), Date.now(), 40);
+    const quick = await readAll(c.speak(SPEECH, 'en-us', VOICE, options));
+    assert.equal(slow.bytes.length, 22050 * 2);
+    assert.ok(slow.bytes.equals(quick.bytes), 'the slow consumer got other bytes');
+
+    // One that stops pulling: 3 s of 32-bit float at 48 kHz (576000 bytes) come
+    // in real time; after 2.5 s without a pull, libcamb holds its bound and has
+    // stopped reading the network. Nothing was read into JavaScript meanwhile.
+    const stream = c.speak(SPEECH, 'en-us', VOICE, { format: 'pcm_f32le', speechModel: 'mars-pro', duration: 3 });
+    const first = await stream.next();
+    assert.equal(first.done, false);
+    let consumed = first.value.length;
+    await sleep(2500);
+    const waiting = stream.info().bytes - consumed;
+    assert.ok(waiting <= 256 * 1024, `${waiting} bytes waited in libcamb, over its bound`);
+    assert.ok(waiting >= 200 * 1024, `${waiting} bytes waited: libcamb did not fill its buffer`);
+    assert.equal(stream.info().sampleRate, 48000);
+    for await (const chunk of stream) consumed += chunk.length;
+    assert.equal(consumed, 3 * 48000 * 4, 'every byte arrived');
+    assert.equal(stream.info().bytes, consumed);
+    allJobsFreed(c, 3);
+  } finally {
+    await c.close();
+  }
+});
+
+test('leaving a for-await loop early cancels the stream: its job ends and is freed, and Node may exit', async () => {
+  const c = client();
+  try {
+    const started = Date.now();
+    const stream = c.speak(SPEECH, 'en-us', VOICE, { duration: 30 });
+    let chunks = 0;
+    for await (const chunk of stream) {
+      assert.ok(chunk.length > 0);
+      chunks += 1;
+      if (chunks === 2) break;
+    }
+    await until(() => c._jobCounts.pending === 0, 'the cancelled job to come back');
+    allJobsFreed(c, 1);
+    assert.ok(Date.now() - started < 5000, 'the 30 s stream was not cancelled');
+    assert.deepEqual(await stream.next(), DONE);
+    const streams = (await emulatorStats()).tts_streams;
+    assert.equal(streams[streams.length - 1].completed, false, 'the server streamed to the end');
+
+    // cancel(): a pull waiting then ends, and the Promise resolves once the job is freed.
+    const other = c.speak(SPEECH, 'en-us', VOICE, { duration: 30 });
+    assert.equal((await other.next()).done, false);
+    const pulls = [other.next(), other.next(), other.next()];
+    await other.cancel();
+    allJobsFreed(c, 2);
+    const ends = await Promise.all(pulls);
+    assert.deepEqual(ends[ends.length - 1], DONE);
+    assert.deepEqual(await other.next(), DONE);
+  } finally {
+    await c.close();
+  }
+
+  // In a process of its own: after the break, nothing keeps Node running.
+  const begun = Date.now();
+  const run = spawnSync(process.execPath, ['-e', `
+    const { Client } = require('libcamb');
+    const c = new Client({ baseUrl: ${JSON.stringify(baseUrl)}, apiKey: ${JSON.stringify(apiKey)} });
+    (async () => {
+      let bytes = 0;
+      for await (const chunk of c.speak(${JSON.stringify(SPEECH)}, 'en-us', ${VOICE}, { duration: 30 })) {
+        bytes += chunk.length;
+        break;
+      }
+      console.log(JSON.stringify({ bytes: bytes > 0 }));
+    })();
+  `], { cwd: __dirname, encoding: 'utf8', timeout: 20000 });
+  assert.equal(run.signal, null, `Node did not exit on its own: ${run.stderr}`);
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { bytes: true });
+  assert.ok(Date.now() - begun < 15000, 'Node waited for the audio it had left');
+});
+
+test('a stream dropped while its job runs is cancelled and freed once collected; Node then exits', () => {
+  // In a process of its own, with gc(): without the collection, the job would
+  // wait forever for its reader once libcamb's buffer is full, and keep Node alive.
+  const run = spawnSync(process.execPath, ['--expose-gc', '-e', `
+    const { Client } = require('libcamb');
+    const c = new Client({ baseUrl: ${JSON.stringify(baseUrl)}, apiKey: ${JSON.stringify(apiKey)} });
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    (async () => {
+      let stream = c.speak(${JSON.stringify(SPEECH)}, 'en-us', ${VOICE}, { duration: 30 });
+      const first = await stream.next();
+      stream = null;
+      for (let i = 0; i < 40 && c._jobCounts.pending > 0; i += 1) {
+        global.gc();
+        await sleep(50);
+      }
+      // Made, never read, never collected: sends nothing and keeps nothing running.
+      c.speak(${JSON.stringify(SPEECH)}, 'en-us', ${VOICE});
+      console.log(JSON.stringify({ first: first.value.length > 0, counts: c._jobCounts }));
+    })();
+  `], { cwd: __dirname, encoding: 'utf8', timeout: 20000 });
+  assert.equal(run.signal, null, `Node did not exit on its own: ${run.stderr}`);
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), { first: true, counts: { started: 1, freed: 1, pending: 0 } });
+});
+
+test('toReadableStream: the same audio as a web ReadableStream, read only when its reader asks', async () => {
+  const c = client();
+  try {
+    const options = { format: 'pcm_s16le', speechModel: 'mars-flash', duration: 0.5 };
+    const readable = c.speak(SPEECH, 'en-us', VOICE, options).toReadableStream();
+    assert.ok(readable instanceof ReadableStream);
+    const reader = readable.getReader();
+    await sleep(200);
+    assert.equal(c._jobCounts, null, 'nothing was read, yet a job started');
+    const parts = [];
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      assert.ok(value instanceof Uint8Array);
+      parts.push(Buffer.from(value));
+    }
+    const bytes = Buffer.concat(parts);
+    assert.equal(bytes.length, 11025 * 2);
+    assert.ok(bytes.equals((await readAll(c.speak(SPEECH, 'en-us', VOICE, options))).bytes));
+    allJobsFreed(c, 2);
+
+    // Cancelling the ReadableStream cancels the job; its Promise resolves once it is freed.
+    const long = c.speak(SPEECH, 'en-us', VOICE, { duration: 30 }).toReadableStream().getReader();
+    assert.equal((await long.read()).done, false);
+    await long.cancel();
+    allJobsFreed(c, 3);
+    // A failure errors it.
+    const failing = c.speak('Hello there', 'zh-tw', VOICE, { speechModel: 'mars-flash' }).toReadableStream().getReader();
+    const e = await rejectsCamb(failing.read(), Result.VALIDATION, 422);
+    assert.ok(e.message.includes('en-us'), e.message);
+    allJobsFreed(c, 4);
+  } finally {
+    await c.close();
+  }
+});
+
+test('listVoices, sourceLanguages, targetLanguages: copies of the lists, null for what the server did not say', async () => {
+  const c = client();
+  try {
+    const voices = await c.listVoices();
+    assert.ok(voices.length >= 2, JSON.stringify(voices));
+    for (const v of voices) {
+      assert.deepEqual(Object.keys(v), ['id', 'name', 'gender', 'age', 'language', 'transcript', 'description', 'isPublished', 'signedUrl']);
+      assert.ok(Number.isInteger(v.id), JSON.stringify(v));
+      assert.equal(typeof v.name, 'string');
+      for (const key of ['gender', 'age', 'language']) assert.ok(v[key] === null || Number.isInteger(v[key]), key);
+      for (const key of ['transcript', 'description', 'signedUrl']) assert.ok(v[key] === null || typeof v[key] === 'string', key);
+      assert.ok(v.isPublished === null || typeof v.isPublished === 'boolean');
+    }
+    const docs = voices.find((v) => v.id === VOICE);
+    assert.ok(docs, `voice ${VOICE} is listed`);
+    assert.equal(typeof docs.name, 'string');
+    assert.equal(docs.isPublished, true);
+    // A voice the server says little about reads as nulls, not zeros or empty strings.
+    assert.ok(voices.some((v) => v.gender === null && v.age === null && v.transcript === null && v.isPublished === null),
+      JSON.stringify(voices));
+    assert.deepEqual(c.listVoicesSync(), voices);
+
+    const source = await c.sourceLanguages();
+    const target = await c.targetLanguages();
+    for (const language of [...source, ...target]) {
+      assert.deepEqual(Object.keys(language), ['id', 'name', 'shortName']);
+      assert.ok(Number.isInteger(language.id));
+      assert.ok(language.name.length > 0);
+      assert.match(language.shortName, /^[a-z]{2,3}(-[a-z0-9]+)*$/);
+    }
+    assert.ok(source.some((l) => l.id === 1 && l.shortName === 'en-us'), JSON.stringify(source));
+    assert.ok(target.some((l) => l.shortName === 'zh-tw'), 'zh-tw is a target language');
+    assert.ok(!source.some((l) => l.shortName === 'zh-tw'), 'zh-tw is not a source language');
+    assert.deepEqual(c.sourceLanguagesSync(), source);
+    assert.deepEqual(c.targetLanguagesSync(), target);
+    // Each listed voice id is one speak() takes.
+    const { bytes } = await readAll(c.speak('Hello there', target.find((l) => l.id === 1).shortName, voices[0].id, { duration: 0.2 }));
+    assert.ok(bytes.length > 0);
+    allJobsFreed(c, 4);
+  } finally {
+    await c.close();
+  }
+});
+
+test('the event loop runs during a stream and during each speech Promise', async () => {
+  const c = client();
+  try {
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks += 1;
+    }, 10);
+    let started = Date.now();
+    try {
+      await readAll(c.speak(SPEECH, 'en-us', VOICE, { duration: 1 }));
+    } finally {
+      clearInterval(timer);
+    }
+    assert.ok(Date.now() - started >= 900, 'a second of audio took under a second');
+    assert.ok(ticks >= 10, `only ${ticks} timer ticks ran during a one-second stream`);
+
+    const calls = {
+      speakToFile: ['/tts-stream', () => c.speakToFile('Hello there', 'en-us', VOICE, path.join(tmpDir, 'free-loop.wav'), { duration: 0.1 })],
+      listVoices: ['/list-voices', () => c.listVoices()],
+      sourceLanguages: ['/source-languages', () => c.sourceLanguages()],
+      targetLanguages: ['/target-languages', () => c.targetLanguages()],
+    };
+    assert.deepEqual(Object.keys(calls), SPEECH_OPERATIONS);
+    for (const [name, [prefix, call]] of Object.entries(calls)) {
+      await control('faults', { path_prefix: prefix, times: 1, delay_ms: 300 });
+      ticks = 0;
+      const loop = setInterval(() => {
+        ticks += 1;
+      }, 10);
+      started = Date.now();
+      try {
+        await call();
+      } finally {
+        clearInterval(loop);
+      }
+      assert.ok(Date.now() - started >= 250, `${name}: the delay fault was not applied`);
+      assert.ok(ticks >= 5, `${name}: only ${ticks} timer ticks ran while its request was held`);
+    }
+    allJobsFreed(c, 5);
+  } finally {
+    await c.close();
+  }
+});
+
+test('an AbortSignal cancels a stream and a speakToFile; close() ends a stream with CANCELLED after its audio', async () => {
+  const c = client();
+  try {
+    const controller = new AbortController();
+    const stream = c.speak(SPEECH, 'en-us', VOICE, { duration: 30, signal: controller.signal });
+    const e = await rejectsCamb((async () => {
+      for await (const chunk of stream) {
+        assert.ok(chunk.length > 0);
+        controller.abort(new Error('enough'));
+      }
+    })(), Result.CANCELLED, 0);
+    assert.equal(e.cause, controller.signal.reason);
+    assert.match(e.message, /aborted through its signal/);
+    // Already aborted: nothing is sent.
+    const before = await requestsSeen();
+    const file = path.join(tmpDir, 'aborted-speech.wav');
+    await rejectsCamb(c.speak('Hello there', 'en-us', VOICE, { signal: controller.signal }).next(), Result.CANCELLED, 0);
+    await rejectsCamb(c.speakToFile('Hello there', 'en-us', VOICE, file, { signal: controller.signal }), Result.CANCELLED, 0);
+    await rejectsCamb(c.listVoices({ signal: controller.signal }), Result.CANCELLED, 0);
+    throwsCamb(() => c.listVoicesSync({ signal: controller.signal }), Result.CANCELLED, 0);
+    throwsCamb(() => c.targetLanguagesSync({ signal: controller.signal }), Result.CANCELLED, 0);
+    throwsCamb(() => c.speakToFileSync('Hello there', 'en-us', VOICE, file, { signal: controller.signal }), Result.CANCELLED, 0);
+    assert.equal(await requestsSeen(), before);
+    // Aborted midway, a speakToFile leaves no file.
+    const midway = new AbortController();
+    const saving = c.speakToFile(SPEECH, 'en-us', VOICE, file, { duration: 30, signal: midway.signal });
+    setTimeout(() => midway.abort(), 400);
+    const started = Date.now();
+    await rejectsCamb(saving, Result.CANCELLED, 0);
+    assert.ok(Date.now() - started < 5000);
+    assert.equal(fs.existsSync(file), false);
+    assert.deepEqual(hiddenFiles(), []);
+    allJobsFreed(c, 2); // those already aborted made no job
+  } finally {
+    await c.close();
+  }
+
+  // close() during a stream: its audio so far, then CANCELLED; the client is freed once its job is back.
+  const d = client();
+  const stream = d.speak(SPEECH, 'en-us', VOICE, { duration: 30 });
+  assert.equal((await stream.next()).done, false);
+  const unstarted = d.speak(SPEECH, 'en-us', VOICE);
+  const closing = d.close();
+  const { error } = await readToError(stream, Result.CANCELLED, 0);
+  assert.match(error.message, /client was closed/);
+  await closing;
+  allJobsFreed(d, 1);
+  // A stream never started cannot start on a closed client.
+  await rejectsCamb(unstarted.next(), Result.NULL_PARAMETER, 0);
+  await rejectsCamb(d.speak('Hello there', 'en-us', VOICE).next(), Result.NULL_PARAMETER, 0);
+  await rejectsCamb(d.listVoices(), Result.NULL_PARAMETER, 0);
+  throwsCamb(() => d.sourceLanguagesSync(), Result.NULL_PARAMETER, 0);
 });
 
 // ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import {
   LibraryLoadError,
   LogLevel,
   Result,
+  SpeechStream,
   Status,
   bundledLibrary,
   version,
@@ -21,13 +22,17 @@ import {
 import type {
   AudioUrlEntry,
   Generation,
+  Language,
   LibraryOrigin,
   Progress,
   ResultCode,
   ResultName,
+  SpeechInfo,
+  SpeechOptions,
   StatusName,
   TaskInfo,
   TaskStatusEntry,
+  Voice,
 } from 'libcamb';
 
 async function readme(): Promise<void> {
@@ -88,6 +93,60 @@ async function readme(): Promise<void> {
   }
 }
 
+async function speech(client: Client): Promise<void> {
+  // The voices and languages, as plain objects.
+  const voices: Voice[] = await client.listVoices({ signal: AbortSignal.timeout(10_000) });
+  const targets: Language[] = await client.targetLanguages();
+  const sources: Language[] = client.sourceLanguagesSync();
+  const voice = voices[0];
+  const published: boolean | null = voice.isPublished;
+  const transcript: string | null = voice.transcript;
+  const locale: string = targets.find((l) => l.shortName === 'en-us')?.shortName ?? 'en-us';
+  console.log(published, transcript, sources.length, voice.gender === 2, voice.signedUrl ?? 'no sample');
+
+  // A stream of Buffers, as the audio arrives.
+  const options: SpeechOptions = { format: 'pcm_s16le', speechModel: 'mars-flash', sampleRate: 22050, speakingRate: 1.1 };
+  const stream: SpeechStream = client.speak('Hello there', locale, voice.id, options);
+  let bytes = 0;
+  for await (const chunk of stream) {
+    const piece: Buffer = chunk;
+    bytes += piece.length;
+    if (bytes > 1_000_000) break; // cancels the job
+  }
+  const info: SpeechInfo = stream.info();
+  const credits: number | null = info.credits;
+  console.log(info.format, info.sampleRate, info.channels, info.bytes, credits);
+
+  // Pulled by hand, cancelled, or as a web ReadableStream.
+  const other = client.speak('Hello again', 'en-us', 147320n, { duration: 2, applyRefLoudnessNorm: false, signal: AbortSignal.timeout(5000) });
+  const first: IteratorResult<Buffer, undefined> = await other.next();
+  if (!first.done) console.log(first.value.length);
+  await other.cancel();
+  const readable: ReadableStream<Uint8Array> = client.speak('Hello', 'en-us', 147320, { format: 'wav' }).toReadableStream();
+  const reader = readable.getReader();
+  const part = await reader.read();
+  if (!part.done) console.log(part.value.byteLength);
+
+  // To a file, as a job or blocking.
+  const saved: SpeechInfo = await client.speakToFile('Hello there', 'en-us', 147320, 'hello.wav', {
+    speechModel: 'mars-instruct',
+    userInstructions: 'whisper',
+    stability: 0.5,
+    temperature: 0.7,
+    inferenceSteps: 32,
+    speakerSimilarity: 0.8,
+    localizeSpeakerWeight: 0.2,
+    acousticQualityBoost: true,
+    enhanceNamedEntities: true,
+    enhanceReferenceAudioQuality: false,
+    maintainSourceAccent: true,
+    applyEnhancement: true,
+  });
+  const blocking: SpeechInfo = client.speakToFileSync('Hello there', 'en-us', 147320, 'hello.flac', { format: 'flac' });
+  const listed: Voice[] = client.listVoicesSync();
+  console.log(saved.bytes, blocking.bytes, listed.length, client.targetLanguagesSync().length);
+}
+
 const logging = new Client({
   apiKey: 'key',
   baseUrl: 'http://127.0.0.1:8080',
@@ -99,7 +158,7 @@ const logging = new Client({
 });
 const closed: Promise<void> = logging.closed;
 const libraryVersion: string = logging.libraryVersion;
-console.log(closed, libraryVersion, version(), bundledLibrary, JobKind.GENERATE, JobState.WAITING, readme);
+console.log(closed, libraryVersion, version(), bundledLibrary, JobKind.GENERATE, JobKind.SPEAK, JobState.WAITING, readme, speech);
 
 // Wrong uses are refused.
 // @ts-expect-error a task id is a string
@@ -122,4 +181,22 @@ const word: StatusName = 'SUCCESS';
 const notACode: ResultCode = 7000;
 // @ts-expect-error generate needs a path
 void logging.generate('rain');
-console.log(notAwaited, notAPromise, statusText, word, notACode);
+// @ts-expect-error speak() returns a stream, not a Promise of the audio
+const notAudio: Promise<Buffer> = logging.speak('Hello there', 'en-us', 147320);
+// @ts-expect-error a voice id is a number (or a bigint), not a string
+logging.speak('Hello there', 'en-us', '147320');
+// @ts-expect-error flags are booleans
+logging.speak('Hello there', 'en-us', 147320, { applyEnhancement: 'yes' });
+// @ts-expect-error an option that does not exist
+logging.speak('Hello there', 'en-us', 147320, { voiceSpeed: 2 });
+// @ts-expect-error credits may be null: check them first
+const cost: number = ({} as SpeechInfo).credits;
+// @ts-expect-error a voice's transcript may be null
+const said: string = ({} as Voice).transcript;
+// @ts-expect-error speakToFile needs a path
+void logging.speakToFile('Hello there', 'en-us', 147320);
+// @ts-expect-error the Sync twin returns the voices, not a Promise
+const voicesLater: Promise<Voice[]> = logging.listVoicesSync();
+// @ts-expect-error a SpeechStream is made by client.speak()
+new SpeechStream();
+console.log(notAwaited, notAPromise, statusText, word, notACode, notAudio, cost, said, voicesLater);
