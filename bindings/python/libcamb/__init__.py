@@ -1,4 +1,5 @@
-"""libcamb: CAMB.AI text-to-sound from Python, through libcamb, a C library.
+"""libcamb: CAMB.AI text-to-sound and streaming text-to-speech from Python,
+through libcamb, a C library.
 
 The wheel carries libcamb.so and cffi's declarations of its header, camb.h,
 made when the wheel was built (``from libcamb.camb import ffi, lib``); this
@@ -87,11 +88,40 @@ with ``add_reader`` (any selector loop, uvloop; not Windows' proactor loop).
 
 Progress has one shape, :class:`Progress`, in the blocking and the async forms.
 
+Text-to-speech is streamed: :meth:`Client.speak` returns a
+:class:`SpeechStream`, an iterator of the audio's bytes as they arrive (a
+libcamb job read on the iterating thread), and :meth:`Client.speak_async` an
+:class:`AsyncSpeechStream`, its async twin read on the loop's thread::
+
+    with libcamb.Client() as client:
+        voice_id = client.list_voices()[0].id          # a libcamb.Voice
+        locales = [l.short_name for l in client.target_languages()]  # "en-us", ...
+        with client.speak("Hello there", "en-us", voice_id, format="pcm_s16le") as speech:
+            for chunk in speech:
+                player.write(chunk)
+            print(speech.info)                         # a libcamb.SpeechInfo: rate, credits...
+        info = client.speak_to_file("Hello there", "en-us", voice_id, "hello.wav")
+
+    async def main(client):
+        async with client.speak_async("Hello there", "en-us", voice_id) as speech:
+            async for chunk in speech:
+                player.write(chunk)
+
+The speech options are keyword-only arguments, unset (not sent) unless given:
+``format`` (WAV by default), ``sample_rate``, ``duration``,
+``speech_model``, ``speaking_rate``, ``temperature``... (see
+:meth:`Client.speak`). Leaving a stream before its end (``break``, an
+exception, Ctrl-C, ``close()``, garbage collection) cancels the speech and
+frees its job; an error after some audio (a stream cut short) is raised once
+that audio has been given. The server's 422 is a :class:`ValidationError` in
+its words (for a locale a model does not speak, the locales it does).
+
 The library is the ``libcamb.so`` in this package; the environment variable
 ``CAMB_LIB``, for developers, names another one to load instead (it must be a
 libcamb 0.3.x, the ABI of the declarations). Every result libcamb hands over (a
 ``camb_task``, a list, a string, a finished ``camb_job``) is copied into Python
-values and freed before the call returns.
+values and freed before the call returns (a speech stream's job, once the
+stream ends or is left).
 """
 
 from ._client import Client
@@ -119,9 +149,23 @@ from ._errors import (
 )
 from ._handle import CancelToken
 from ._library import library_version, load
-from ._values import AudioType, Generation, JobProgress, LogLevel, Progress, Status, TaskInfo, TaskResult
+from ._speech import AsyncSpeechStream, SpeechStream
+from ._values import (
+    AudioType,
+    Generation,
+    JobProgress,
+    Language,
+    LogLevel,
+    Progress,
+    SpeechInfo,
+    Status,
+    TaskInfo,
+    TaskResult,
+    Voice,
+)
 
 __all__ = [
+    "AsyncSpeechStream",
     "AudioType",
     "BadResponse",
     "CambError",
@@ -136,6 +180,7 @@ __all__ = [
     "InternalError",
     "InvalidArgument",
     "JobProgress",
+    "Language",
     "LogLevel",
     "MissingApiKey",
     "NotFound",
@@ -144,6 +189,8 @@ __all__ = [
     "Progress",
     "RateLimited",
     "ServerError",
+    "SpeechInfo",
+    "SpeechStream",
     "Status",
     "TaskFailed",
     "TaskInfo",
@@ -151,6 +198,7 @@ __all__ = [
     "Timeout",
     "Unauthorized",
     "ValidationError",
+    "Voice",
     "error_for",
     "library_version",
     "load",

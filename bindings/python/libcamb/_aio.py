@@ -6,9 +6,12 @@ the queue's readiness descriptor (``camb_queue_fd``, ``loop.add_reader``), so
 the loop's own thread takes the finished job, copies its outcome into the
 awaited future and frees it. No thread is made per call, and no libcamb
 thread runs Python code for it (but a log callable, for the lines of the
-job's steps). Cancelling the awaiting task (``task.cancel()``,
-``asyncio.wait_for``'s timeout) cancels the job at once, even a wait asleep
-between polls; the job still comes back through the queue, and is freed there.
+job's steps). A streaming job (``speak_async``) also tells of its audio
+through the queue (``CAMB_EVENT_JOB_DATA``), which wakes its reader on the
+loop's thread; only ``CAMB_EVENT_JOB_DONE`` ends a job. Cancelling the
+awaiting task (``task.cancel()``, ``asyncio.wait_for``'s timeout) cancels the
+job at once, even a wait asleep between polls; the job still comes back
+through the queue, and is freed there.
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ import asyncio
 import inspect
 import threading
 import weakref
-from typing import Any, Awaitable, Callable, Dict, Optional, TypeVar, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
-from ._convert import NULL, data, object_text, task_info
+from ._convert import NULL, data, language_list, object_text, speech_info, speech_info_out, task_info, voice_list
 from ._errors import CambError, InternalError, TaskFailed, error_for, invalid
 from ._ffi import EVENT, RESULT, ffi
 from ._handle import Handle
 from ._library import _Library, check
-from ._values import Progress, Status, TaskInfo
+from ._values import Language, Progress, SpeechInfo, Status, TaskInfo, Voice
 
 T = TypeVar("T")
 #: ``make(lib, client, out_job)``: a camb_client_job_* call, its result code.
@@ -33,6 +36,11 @@ MakeJob = Callable[[_Library, Any, Any], int]
 ReadJob = Callable[[_Library, Any], T]
 #: An async form's ``on_progress``: a function or a coroutine function.
 AsyncProgressCallback = Callable[[Progress], Union[Optional[bool], Awaitable[Optional[bool]]]]
+#: ``on_event(event, job)``: told on the loop's thread of a streaming job's
+#: ``CAMB_EVENT_JOB_DATA`` events (the job stays libcamb's), and of its
+#: ``CAMB_EVENT_JOB_DONE`` right before the job is read and freed, while its
+#: caller still waits. It must not hold the job after it returns.
+OnEvent = Callable[[int, Any], None]
 
 
 def _address(ptr: Any) -> int:
@@ -43,13 +51,16 @@ class _Pending:
     """A job submitted to a loop's queue and not handed back yet, and the future
     its caller awaits. What progress needs is copied when it comes back."""
 
-    __slots__ = ("job", "address", "future", "read", "polls", "status", "status_text", "result")
+    __slots__ = ("job", "address", "future", "read", "on_event", "polls", "status", "status_text", "result")
 
-    def __init__(self, job: Any, future: asyncio.Future[Any], read: ReadJob[Any]) -> None:
+    def __init__(
+        self, job: Any, future: asyncio.Future[Any], read: ReadJob[Any], on_event: Optional[OnEvent] = None
+    ) -> None:
         self.job = job
         self.address = _address(job)
         self.future = future
         self.read = read
+        self.on_event = on_event
         self.polls: Optional[int] = None
         self.status: Optional[int] = None
         self.status_text: Optional[str] = None
@@ -110,17 +121,24 @@ class _LoopQueue:
             self._free()
             raise
 
-    def submit(self, make: Callable[[Any], int], read: ReadJob[Any], loop: asyncio.AbstractEventLoop) -> _Pending:
+    def submit(
+        self,
+        make: Callable[[Any], int],
+        read: ReadJob[Any],
+        loop: asyncio.AbstractEventLoop,
+        on_event: Optional[OnEvent] = None,
+    ) -> _Pending:
         """Makes a job with ``make(out_job)`` (a camb_client_job_* call returning
         its result code) and submits it; ``read(lib, job)`` will copy its value
-        out once it succeeded. Raises the constructor's or submit's error."""
+        out once it succeeded, and ``on_event`` is told of its events (see
+        OnEvent). Raises the constructor's or submit's error."""
         lib = self._lib
         try:
             out_job = ffi.new("camb_job **")
             check(lib, make(out_job))
             job = out_job[0]
             try:
-                pending = _Pending(job, loop.create_future(), read)
+                pending = _Pending(job, loop.create_future(), read, on_event)
                 # user_data is unused: the queue hands back the very handle.
                 check(lib, lib.camb_job_submit(job, self._queue, NULL))
             except BaseException:
@@ -157,7 +175,9 @@ class _LoopQueue:
                     break  # NOT_READY: the descriptor is no longer readable
                 job = out_job[0]
                 if event[0] != EVENT["JOB_DONE"]:
-                    continue  # not an end (a streaming job's data): the job stays libcamb's
+                    # Not an end (a streaming job's data): the job stays libcamb's.
+                    self._tell(event[0], job)
+                    continue
                 pending = self._jobs.pop(_address(job), None)
                 if pending is None:
                     # Every job submitted here is in _jobs until it comes back:
@@ -167,6 +187,17 @@ class _LoopQueue:
                 self._deliver(pending, job)
         finally:
             self._close_if_idle()
+
+    def _tell(self, event: int, job: Any) -> None:
+        """Tells a job's ``on_event`` of an event that does not end it, while its caller waits."""
+        pending = self._jobs.get(_address(job))
+        if pending is None or pending.on_event is None or pending.future.done():
+            return
+        try:
+            pending.on_event(event, job)
+        except Exception as e:  # noqa: BLE001 - handed to the waiting caller, whose job is cancelled
+            pending.future.set_exception(e)
+            self.cancel(pending)
 
     def _deliver(self, pending: _Pending, job: Any) -> None:
         """Copies a finished job's outcome, frees the job, resolves the future."""
@@ -181,12 +212,13 @@ class _LoopQueue:
                 task = lib.camb_job_task(job)
                 if task != NULL:
                     pending.status_text = object_text(lib.camb_task_status_text, task)
-            if pending.future.done():  # its caller stopped waiting: nothing to read
-                pass
-            elif code == RESULT["OK"]:
-                value = pending.read(lib, job)
-            else:
-                error = _job_error(lib, job, code)
+            if not pending.future.done():  # else its caller stopped waiting: nothing to read
+                if pending.on_event is not None:
+                    pending.on_event(EVENT["JOB_DONE"], job)  # while the job is still there
+                if code == RESULT["OK"]:
+                    value = pending.read(lib, job)
+                else:
+                    error = _job_error(lib, job, code)
         except Exception as e:  # noqa: BLE001 - handed to the waiting caller
             value, error = None, e
         finally:
@@ -263,7 +295,50 @@ def job_audio_url(lib: _Library, job: Any) -> str:
     return url
 
 
+def job_speech_info(lib: _Library, job: Any) -> SpeechInfo:
+    """What a speech job tells of its audio: a streaming one's at any time (so
+    far), a save's once it succeeded."""
+    info = speech_info_out()
+    check(lib, lib.camb_job_speech_info(job, info))
+    return speech_info(info)
+
+
+def job_voice_list(lib: _Library, job: Any) -> List[Voice]:
+    voices = lib.camb_job_voice_list(job)  # the job's: read, never freed
+    if voices == NULL:
+        raise InternalError(RESULT["PANIC"], "libcamb handed back a successful job without its voices")
+    return voice_list(lib, voices)
+
+
+def job_language_list(lib: _Library, job: Any) -> List[Language]:
+    languages = lib.camb_job_language_list(job)  # the job's: read, never freed
+    if languages == NULL:
+        raise InternalError(RESULT["PANIC"], "libcamb handed back a successful job without its languages")
+    return language_list(lib, languages)
+
+
 # -- running one ---------------------------------------------------------------
+
+
+def start_job(
+    lib: _Library,
+    handle: Handle,
+    make: MakeJob,
+    read: ReadJob[Any],
+    loop: asyncio.AbstractEventLoop,
+    on_event: Optional[OnEvent] = None,
+) -> Tuple[_LoopQueue, _Pending]:
+    """Makes a job with ``make(lib, client, out_job)`` and submits it to the
+    loop's queue: the queue, and the job's record there, whose future gets
+    what ``read(lib, job)`` copies out of it once it succeeded. Raises a
+    refusal of the job's arguments at once."""
+    queue = _LoopQueue.of(lib, loop)
+
+    def make_on_client(out_job: Any) -> int:
+        with handle.use() as client:
+            return make(lib, client, out_job)
+
+    return queue, queue.submit(make_on_client, read, loop, on_event)
 
 
 async def run_job(
@@ -285,13 +360,7 @@ async def run_job(
             raise invalid(f"progress_interval must be positive, not {progress_interval}")
     loop = asyncio.get_running_loop()
     started_at = loop.time()
-    queue = _LoopQueue.of(lib, loop)
-
-    def make_on_client(out_job: Any) -> int:
-        with handle.use() as client:
-            return make(lib, client, out_job)
-
-    pending = queue.submit(make_on_client, read, loop)
+    queue, pending = start_job(lib, handle, make, read, loop)
     try:
         if on_progress is None:
             result: T = await pending.future

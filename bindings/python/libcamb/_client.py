@@ -1,4 +1,5 @@
-"""The Client: every operation as a blocking call and as a coroutine."""
+"""The Client: every operation as a blocking call and as a coroutine (or, for
+a speech, a stream and an async stream)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,42 @@ from types import TracebackType
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, TypeVar, Union
 
 from . import _aio, _log
-from ._aio import AsyncProgressCallback, job_audio, job_audio_url, job_bytes, job_task_id, job_task_info, run_job
+from ._aio import (
+    AsyncProgressCallback,
+    job_audio,
+    job_audio_url,
+    job_bytes,
+    job_language_list,
+    job_speech_info,
+    job_task_id,
+    job_task_info,
+    job_voice_list,
+    run_job,
+)
 from ._convert import run_id as _run_id
 from ._convert import (
+    LANGUAGES,
     MAX_URLS_PER_CALL,
     NULL,
     Batch,
     CreateOptions,
+    SpeechOptions,
     StrPath,
     Text,
     c_path,
     c_string,
     data,
+    language_list,
     object_text,
     progress,
+    signed,
+    speech_info,
+    speech_info_out,
     task_info,
     text,
     unsigned,
     url_list,
+    voice_list,
     wait_options,
 )
 from ._errors import InternalError, TaskFailed
@@ -34,7 +53,19 @@ from ._ffi import RESULT, ffi
 from ._handle import CancelToken, Handle, token_use
 from ._library import LibraryPath, _Library, check, last_error, load
 from ._log import LogCallable
-from ._values import AudioType, Generation, LogLevel, Progress, Status, TaskInfo, TaskResult
+from ._speech import AsyncSpeechStream, SpeechStream
+from ._values import (
+    AudioType,
+    Generation,
+    Language,
+    LogLevel,
+    Progress,
+    SpeechInfo,
+    Status,
+    TaskInfo,
+    TaskResult,
+    Voice,
+)
 
 #: A blocking form's ``on_progress``: False stops the wait.
 ProgressCallback = Callable[[Progress], Optional[bool]]
@@ -127,7 +158,8 @@ def _header_pairs(given: Optional[Headers], what: str) -> List[Tuple[bytes, byte
 
 
 class Client:
-    """A client for the CAMB text-to-sound API.
+    """A client for the CAMB API: text-to-sound, and streaming text-to-speech
+    with its voices and languages.
 
     ``api_key`` defaults to the environment variable ``CAMB_API_KEY``, and
     ``base_url`` to ``CAMB_BASE_URL`` (unset or empty:
@@ -530,6 +562,169 @@ class Client:
         finally:
             lib.camb_task_free(out_task[0])  # NULL unless it succeeded
 
+    # -- text-to-speech, blocking ---------------------------------------------
+    #
+    # Each speech call takes the speech options as keyword-only arguments, all
+    # None by default: unset, not sent, so that the server's default applies
+    # (but the format, always sent: WAV unless another is named). Strings are
+    # passed through as given; the server's 422 says what it does not take.
+
+    def speak(
+        self,
+        text: Text,
+        language: Text,
+        voice_id: int,
+        *,
+        format: Optional[str] = None,
+        sample_rate: Optional[int] = None,
+        duration: Optional[float] = None,
+        apply_enhancement: Optional[bool] = None,
+        speech_model: Optional[str] = None,
+        user_instructions: Optional[str] = None,
+        enhance_named_entities: Optional[bool] = None,
+        enhance_reference_audio_quality: Optional[bool] = None,
+        maintain_source_accent: Optional[bool] = None,
+        apply_ref_loudness_norm: Optional[bool] = None,
+        speaking_rate: Optional[float] = None,
+        stability: Optional[float] = None,
+        temperature: Optional[float] = None,
+        inference_steps: Optional[int] = None,
+        speaker_similarity: Optional[float] = None,
+        localize_speaker_weight: Optional[float] = None,
+        acoustic_quality_boost: Optional[bool] = None,
+    ) -> SpeechStream:
+        """Speaks ``text`` in ``language`` (a lower-case locale such as "en-us")
+        with the voice ``voice_id`` (see :meth:`list_voices`): ``POST
+        /tts-stream``. Returns a :class:`SpeechStream`, an iterator of the
+        audio's ``bytes`` as they arrive; the speech starts now, as a libcamb
+        job on the client's threads, and is read on the iterating thread::
+
+            with client.speak("Hello there", "en-us", 147320, format="pcm_s16le") as stream:
+                for chunk in stream:
+                    player.write(chunk)
+                print(stream.info.sample_rate, stream.info.credits)
+
+        A streamed WAV starts with a header whose sizes the server cannot know
+        yet (placeholders, often 0xFFFFFFFF: a player that streams WAV ignores
+        them; :meth:`speak_to_file` writes the right ones); raw ``pcm_*`` audio
+        has no header: its rate is ``stream.info.sample_rate``.
+
+        The options (keyword-only; None leaves one unset, not sent):
+
+        - ``format``: ``wav`` (the default), ``flac``, ``mp3``, ``adts``, or raw
+          ``pcm_s16le``, ``pcm_s16be``, ``pcm_s32le``, ``pcm_s32be``,
+          ``pcm_f32le``, ``pcm_f32be``; ``sample_rate`` (the model's by
+          default), ``duration`` in seconds (from the text by default),
+          ``apply_enhancement``: ``output_configuration``.
+        - ``speech_model``: ``mars-flash``, ``mars-pro``, ``mars-instruct``,
+          ``mars-8.1-flash-beta``, ``mars-8.1-pro-beta``...;
+          ``user_instructions`` (for ``mars-instruct``);
+          ``enhance_named_entities`` (``enhance_named_entities_pronunciation``).
+        - ``enhance_reference_audio_quality``, ``maintain_source_accent``,
+          ``apply_ref_loudness_norm``, ``speaking_rate``: ``voice_settings``.
+        - ``stability`` (0 to 1), ``temperature`` (0.01 to 4),
+          ``inference_steps`` (1 to 1000), ``speaker_similarity`` (0 to 1),
+          ``localize_speaker_weight``, ``acoustic_quality_boost``:
+          ``inference_options``, for the MARS-8 models.
+
+        Raises InvalidArgument at once for arguments libcamb refuses (empty
+        text or language, a format that is not a short name, an infinite
+        number). The server's refusals are raised by the iteration:
+        :class:`ValidationError` for its 422 (which names the field, and for a
+        locale the model does not speak, the locales it does), :class:`NotFound`
+        for an unknown voice. A stream cut in the middle raises
+        :class:`ConnectionFailed` after the audio that came. If no audio
+        arrives for the client's timeout, :class:`Timeout`; the whole stream may
+        last any time. A stream is sent again only when the server cannot have
+        started it (no connection, 429, 503), never once audio has begun.
+        """
+        options = SpeechOptions(self._lib, locals())
+        c_text, c_language, c_voice_id = _speech_arguments(text, language, voice_id)
+
+        def make(lib: _Library, client: Any, out_job: Any) -> int:
+            code: int = lib.camb_client_job_speak(client, c_text, c_language, c_voice_id, options.ptr, out_job)
+            return code
+
+        return SpeechStream(self, make)
+
+    def speak_to_file(
+        self,
+        text: Text,
+        language: Text,
+        voice_id: int,
+        path: StrPath,
+        *,
+        format: Optional[str] = None,
+        sample_rate: Optional[int] = None,
+        duration: Optional[float] = None,
+        apply_enhancement: Optional[bool] = None,
+        speech_model: Optional[str] = None,
+        user_instructions: Optional[str] = None,
+        enhance_named_entities: Optional[bool] = None,
+        enhance_reference_audio_quality: Optional[bool] = None,
+        maintain_source_accent: Optional[bool] = None,
+        apply_ref_loudness_norm: Optional[bool] = None,
+        speaking_rate: Optional[float] = None,
+        stability: Optional[float] = None,
+        temperature: Optional[float] = None,
+        inference_steps: Optional[int] = None,
+        speaker_similarity: Optional[float] = None,
+        localize_speaker_weight: Optional[float] = None,
+        acoustic_quality_boost: Optional[bool] = None,
+        cancel: Optional[CancelToken] = None,
+    ) -> SpeechInfo:
+        """Speaks like :meth:`speak` (its options) and saves the audio to
+        ``path``, by the rules of :meth:`save_audio`: a regular file there (or
+        none) is replaced atomically, so a speech that fails or is cut short
+        leaves what was there; a device or a FIFO is written as the audio
+        comes. A WAV file gets its real sizes in its header. Returns a
+        :class:`SpeechInfo` (``bytes``: the file's size). ``cancel`` stops it
+        from another thread, between chunks. Raises FileError for a path that
+        cannot be written, before anything is sent.
+        """
+        lib = self._lib
+        options = SpeechOptions(lib, locals())
+        c_text, c_language, c_voice_id = _speech_arguments(text, language, voice_id)
+        c_file = c_path(path)
+        info = speech_info_out()
+        with self._handle.use() as client, token_use(cancel, lib) as token:
+            check(
+                lib,
+                lib.camb_client_speak_to_file(client, c_text, c_language, c_voice_id, options.ptr, c_file, token, info),
+            )
+        return speech_info(info)
+
+    def list_voices(self, cancel: Optional[CancelToken] = None) -> List[Voice]:
+        """The voices a speech can use (``GET /list-voices``), in the server's
+        order: a :class:`Voice`'s ``id`` is the ``voice_id`` of :meth:`speak`."""
+        lib = self._lib
+        out_list = ffi.new("camb_voice_list **")
+        try:
+            with self._handle.use() as client, token_use(cancel, lib) as token:
+                check(lib, lib.camb_client_list_voices(client, token, out_list))
+            return voice_list(lib, out_list[0])
+        finally:
+            lib.camb_voice_list_free(out_list[0])  # NULL (the call failed): nothing to free
+
+    def source_languages(self, cancel: Optional[CancelToken] = None) -> List[Language]:
+        """The source languages (``GET /source-languages``): a
+        :class:`Language`'s ``short_name`` is a locale for :meth:`speak`."""
+        return self._list_languages(LANGUAGES["SOURCE"], cancel)
+
+    def target_languages(self, cancel: Optional[CancelToken] = None) -> List[Language]:
+        """The target languages (``GET /target-languages``), as :meth:`source_languages`."""
+        return self._list_languages(LANGUAGES["TARGET"], cancel)
+
+    def _list_languages(self, which: int, cancel: Optional[CancelToken]) -> List[Language]:
+        lib = self._lib
+        out_list = ffi.new("camb_language_list **")
+        try:
+            with self._handle.use() as client, token_use(cancel, lib) as token:
+                check(lib, lib.camb_client_list_languages(client, which, token, out_list))
+            return language_list(lib, out_list[0])
+        finally:
+            lib.camb_language_list_free(out_list[0])  # NULL (the call failed): nothing to free
+
     # -- asyncio ---------------------------------------------------------
     #
     # Each coroutine runs the operation as a libcamb job: see _aio.py.
@@ -708,6 +903,113 @@ class Client:
 
         return await self._run_job(make, read, on_progress, progress_interval)
 
+    def speak_async(
+        self,
+        text: Text,
+        language: Text,
+        voice_id: int,
+        *,
+        format: Optional[str] = None,
+        sample_rate: Optional[int] = None,
+        duration: Optional[float] = None,
+        apply_enhancement: Optional[bool] = None,
+        speech_model: Optional[str] = None,
+        user_instructions: Optional[str] = None,
+        enhance_named_entities: Optional[bool] = None,
+        enhance_reference_audio_quality: Optional[bool] = None,
+        maintain_source_accent: Optional[bool] = None,
+        apply_ref_loudness_norm: Optional[bool] = None,
+        speaking_rate: Optional[float] = None,
+        stability: Optional[float] = None,
+        temperature: Optional[float] = None,
+        inference_steps: Optional[int] = None,
+        speaker_similarity: Optional[float] = None,
+        localize_speaker_weight: Optional[float] = None,
+        acoustic_quality_boost: Optional[bool] = None,
+    ) -> AsyncSpeechStream:
+        """:meth:`speak` for asyncio, called from a coroutine: an
+        :class:`AsyncSpeechStream`, an async iterator of the audio's ``bytes``
+        as they arrive, read on the loop's thread (no thread is made for it)::
+
+            async with client.speak_async("Hello there", "en-us", 147320) as stream:
+                async for chunk in stream:
+                    player.write(chunk)
+
+        The speech starts now, as a libcamb job on the client's threads, told
+        through the running loop's queue. Arguments, options and errors as
+        :meth:`speak`. Raises RuntimeError outside a running event loop.
+        """
+        options = SpeechOptions(self._lib, locals())
+        c_text, c_language, c_voice_id = _speech_arguments(text, language, voice_id)
+
+        def make(lib: _Library, client: Any, out_job: Any) -> int:
+            code: int = lib.camb_client_job_speak(client, c_text, c_language, c_voice_id, options.ptr, out_job)
+            return code
+
+        return AsyncSpeechStream(self, make)
+
+    async def speak_to_file_async(
+        self,
+        text: Text,
+        language: Text,
+        voice_id: int,
+        path: StrPath,
+        *,
+        format: Optional[str] = None,
+        sample_rate: Optional[int] = None,
+        duration: Optional[float] = None,
+        apply_enhancement: Optional[bool] = None,
+        speech_model: Optional[str] = None,
+        user_instructions: Optional[str] = None,
+        enhance_named_entities: Optional[bool] = None,
+        enhance_reference_audio_quality: Optional[bool] = None,
+        maintain_source_accent: Optional[bool] = None,
+        apply_ref_loudness_norm: Optional[bool] = None,
+        speaking_rate: Optional[float] = None,
+        stability: Optional[float] = None,
+        temperature: Optional[float] = None,
+        inference_steps: Optional[int] = None,
+        speaker_similarity: Optional[float] = None,
+        localize_speaker_weight: Optional[float] = None,
+        acoustic_quality_boost: Optional[bool] = None,
+    ) -> SpeechInfo:
+        """:meth:`speak_to_file`, awaited, as one job."""
+        options = SpeechOptions(self._lib, locals())
+        c_text, c_language, c_voice_id = _speech_arguments(text, language, voice_id)
+        c_file = c_path(path)
+
+        def make(lib: _Library, client: Any, out_job: Any) -> int:
+            code: int = lib.camb_client_job_speak_to_file(
+                client, c_text, c_language, c_voice_id, options.ptr, c_file, out_job
+            )
+            return code
+
+        return await self._run_job(make, job_speech_info)
+
+    async def list_voices_async(self) -> List[Voice]:
+        """:meth:`list_voices`, awaited."""
+
+        def make(lib: _Library, client: Any, out_job: Any) -> int:
+            code: int = lib.camb_client_job_list_voices(client, out_job)
+            return code
+
+        return await self._run_job(make, job_voice_list)
+
+    async def source_languages_async(self) -> List[Language]:
+        """:meth:`source_languages`, awaited."""
+        return await self._list_languages_async(LANGUAGES["SOURCE"])
+
+    async def target_languages_async(self) -> List[Language]:
+        """:meth:`target_languages`, awaited."""
+        return await self._list_languages_async(LANGUAGES["TARGET"])
+
+    async def _list_languages_async(self, which: int) -> List[Language]:
+        def make(lib: _Library, client: Any, out_job: Any) -> int:
+            code: int = lib.camb_client_job_list_languages(client, which, out_job)
+            return code
+
+        return await self._run_job(make, job_language_list)
+
     async def _run_job(
         self,
         make: _aio.MakeJob,
@@ -716,6 +1018,11 @@ class Client:
         progress_interval: float = 0.1,
     ) -> T:
         return await run_job(self._lib, self._handle, make, read, on_progress, progress_interval)
+
+
+def _speech_arguments(text: Text, language: Text, voice_id: int) -> Tuple[bytes, bytes, int]:
+    """The text, the locale and the voice of a speech, as C takes them."""
+    return c_string(text, "text"), c_string(language, "language"), signed(voice_id, "voice_id")
 
 
 def _required(value: Optional[str], what: str) -> str:

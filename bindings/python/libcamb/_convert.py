@@ -4,13 +4,14 @@ handed over by libcamb is never freed here: each caller frees what it got."""
 
 from __future__ import annotations
 
+import math
 import os
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ._errors import InternalError, InvalidArgument, error_for, invalid
-from ._ffi import RESULT, ffi
+from ._ffi import RESULT, enum_values, ffi
 from ._library import _Library, check
-from ._values import AudioType, Progress, Status, TaskInfo, TaskResult
+from ._values import AudioType, Language, Progress, SpeechInfo, Status, TaskInfo, TaskResult, Voice
 
 Text = Union[str, bytes]
 StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -19,6 +20,10 @@ StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 MAX_URLS_PER_CALL = 1000
 _INT64 = (-(2**63), 2**63 - 1)
 NULL: Any = ffi.NULL
+#: camb_flag by name: FLAG["YES"] is CAMB_FLAG_YES.
+FLAG = enum_values("enum camb_flag", "CAMB_FLAG_")
+#: camb_languages by name: LANGUAGES["SOURCE"] is CAMB_LANGUAGES_SOURCE.
+LANGUAGES = enum_values("enum camb_languages", "CAMB_LANGUAGES_")
 
 
 # -- arguments ---------------------------------------------------------------
@@ -43,10 +48,15 @@ def c_path(path: StrPath, what: str = "path") -> bytes:
 
 
 def run_id(value: object) -> int:
+    return signed(value, "run_id")
+
+
+def signed(value: object, what: str) -> int:
+    """An int for an ``int64_t``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"run_id must be an int, not {type(value).__name__}")
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
     if not _INT64[0] <= value <= _INT64[1]:
-        raise invalid(f"run_id {value} does not fit in 64 bits")
+        raise invalid(f"{what} {value} does not fit in 64 bits")
     return value
 
 
@@ -101,6 +111,73 @@ class CreateOptions:
         string = ffi.new("char[]", c_string(value, what))
         self._strings.append(string)
         return string
+
+
+#: The options of every speech call (Client.speak, speak_to_file and their
+#: async forms), each a keyword-only argument of theirs that None leaves
+#: unset, by name: its field of camb_speech_options and how it is given.
+#: "string": str, NULL when unset; "flag": bool, a camb_flag (CAMB_FLAG_UNSET
+#: when unset); "count": an int from 1, 0 when unset; "number": a float, NaN
+#: when unset.
+SPEECH_OPTIONS: Dict[str, Tuple[str, str]] = {
+    "format": ("format", "string"),
+    "sample_rate": ("sample_rate", "count"),
+    "duration": ("duration_s", "number"),
+    "apply_enhancement": ("apply_enhancement", "flag"),
+    "speech_model": ("speech_model", "string"),
+    "user_instructions": ("user_instructions", "string"),
+    "enhance_named_entities": ("enhance_named_entities", "flag"),
+    "enhance_reference_audio_quality": ("enhance_reference_audio_quality", "flag"),
+    "maintain_source_accent": ("maintain_source_accent", "flag"),
+    "apply_ref_loudness_norm": ("apply_ref_loudness_norm", "flag"),
+    "speaking_rate": ("speaking_rate", "number"),
+    "stability": ("stability", "number"),
+    "temperature": ("temperature", "number"),
+    "inference_steps": ("inference_steps", "count"),
+    "speaker_similarity": ("speaker_similarity", "number"),
+    "localize_speaker_weight": ("localize_speaker_weight", "number"),
+    "acoustic_quality_boost": ("acoustic_quality_boost", "flag"),
+}
+
+
+class SpeechOptions:
+    """A ``camb_speech_options`` from libcamb's defaults (every option unset)
+    and the speech options among ``arguments`` (a speech call's arguments by
+    name, as ``locals()`` gives them: those of SPEECH_OPTIONS are read, each
+    None or its value), checked, with the strings its fields point to (alive
+    as long as this). The one place that turns them into C: the four speech
+    calls only name them in their signatures."""
+
+    __slots__ = ("ptr", "_strings")
+
+    def __init__(self, lib: _Library, arguments: Mapping[str, object]) -> None:
+        self.ptr: Any = options_default(lib, "camb_speech_options", lib.camb_speech_options_init)
+        self._strings: List[Any] = []
+        for name, (field, kind) in SPEECH_OPTIONS.items():
+            value = arguments[name]
+            if value is not None:
+                setattr(self.ptr, field, self._c_value(name, kind, value))
+
+    def _c_value(self, name: str, kind: str, value: object) -> Any:
+        if kind == "string":
+            string = ffi.new("char[]", c_string(value, name))
+            self._strings.append(string)
+            return string
+        if kind == "flag":
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool (or None: unset), not {type(value).__name__}")
+            return FLAG["YES"] if value else FLAG["NO"]
+        if kind == "count":
+            count = unsigned(value, name, 32)
+            if count == 0:  # 0 is how C says "unset"
+                raise invalid(f"{name} must be at least 1 (or None: unset), not 0")
+            return count
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number (or None: unset), not {type(value).__name__}")
+        number = float(value)
+        if math.isnan(number):  # NaN is how C says "unset"
+            raise invalid(f"{name} must be a number (or None: unset), not NaN")
+        return number
 
 
 def wait_options(
@@ -242,3 +319,64 @@ def progress(p: Any) -> Progress:
         done=bool(p.done),
         next_poll_in_ms=p.next_poll_in_ms,
     )
+
+
+def speech_info_out() -> Any:
+    """A ``camb_speech_info *`` for libcamb to fill, its struct_size set."""
+    info = ffi.new("camb_speech_info *")
+    info.struct_size = ffi.sizeof("camb_speech_info")
+    return info
+
+
+def speech_info(info: Any) -> SpeechInfo:
+    """A filled ``camb_speech_info`` copied out."""
+    return SpeechInfo(
+        format=ffi.string(info.format).decode("utf-8", "replace"),
+        sample_rate=info.sample_rate,
+        channels=info.channels,
+        credits=float(info.credits) if info.has_credits else None,
+        bytes=info.bytes,
+    )
+
+
+def _known(accessor: Callable[[Any, Any], bool], owner: Any) -> Optional[int]:
+    """An optional int64 through its accessor (``bool f(owner, int64_t *out)``)."""
+    out = ffi.new("int64_t *")
+    return int(out[0]) if accessor(owner, out) else None
+
+
+def voice_list(lib: _Library, voices: Any) -> List[Voice]:
+    """The voices of a camb_voice_list, copied out (the list is not freed here)."""
+    is_published = {FLAG["YES"]: True, FLAG["NO"]: False}
+    copied = []
+    for i in range(lib.camb_voice_list_len(voices)):
+        voice = lib.camb_voice_list_get(voices, i)
+        copied.append(
+            Voice(
+                id=lib.camb_voice_id(voice),
+                name=object_text(lib.camb_voice_name, voice) or "",
+                gender=_known(lib.camb_voice_gender, voice),
+                age=_known(lib.camb_voice_age, voice),
+                language=_known(lib.camb_voice_language, voice),
+                transcript=object_text(lib.camb_voice_transcript, voice),
+                description=object_text(lib.camb_voice_description, voice),
+                is_published=is_published.get(lib.camb_voice_is_published(voice)),
+                signed_url=object_text(lib.camb_voice_signed_url, voice),
+            )
+        )
+    return copied
+
+
+def language_list(lib: _Library, languages: Any) -> List[Language]:
+    """The languages of a camb_language_list, copied out (the list is not freed here)."""
+    copied = []
+    for i in range(lib.camb_language_list_len(languages)):
+        language = lib.camb_language_list_get(languages, i)
+        copied.append(
+            Language(
+                id=lib.camb_language_id(language),
+                name=object_text(lib.camb_language_name, language) or "",
+                short_name=object_text(lib.camb_language_short_name, language) or "",
+            )
+        )
+    return copied

@@ -100,6 +100,7 @@ def _check_library(lib: Any, name: str) -> None:
     for init, c_type in (
         (lib.camb_create_options_init, "camb_create_options"),
         (lib.camb_wait_options_init, "camb_wait_options"),
+        (lib.camb_speech_options_init, "camb_speech_options"),
     ):
         if init(ffi.new(f"{c_type} *"), ffi.sizeof(c_type)) != RESULT["OK"]:
             words = ffi.string(lib.camb_last_error()).decode("utf-8", "replace")

@@ -190,3 +190,60 @@ class Generation:
     info: TaskInfo  # status SUCCESS, with its run_id
     path: str  # the file written, as given
     size: int  # its size in bytes
+
+
+@dataclass(frozen=True)
+class SpeechInfo:
+    """What a speech (:meth:`Client.speak`, :meth:`Client.speak_to_file`)
+    tells about its audio (``camb_speech_info``)."""
+
+    #: The format asked for, and so served: "wav" unless ``format=`` named another.
+    format: str
+    #: Samples per second: from a WAV or FLAC header once it has arrived; before
+    #: that, and for raw PCM, the rate asked for, else the model's (48000 for
+    #: mars-pro and the mars-8.1 models, 22050 for mars-flash and
+    #: mars-instruct); 0 when none of these tells (raw PCM from an unnamed or
+    #: unknown model: pass ``sample_rate=`` to be sure).
+    sample_rate: int
+    #: From a WAV or FLAC header (0 until it has arrived); 1 for raw PCM.
+    channels: int
+    #: The credits the request costs (the reply's ``X-Credits-Required``), or
+    #: None when the reply did not say (or has not come yet).
+    credits: Optional[float]
+    #: Bytes of audio received so far (all of it, at the end; the file's size
+    #: for :meth:`Client.speak_to_file`).
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A voice of :meth:`Client.list_voices` (``GET /list-voices``). Each
+    optional field is None when the server did not say."""
+
+    #: The ``voice_id`` of :meth:`Client.speak`.
+    id: int
+    name: str
+    #: The API's codes: 0 not known, 1 male, 2 female, 9 not applicable.
+    gender: Optional[int] = None
+    age: Optional[int] = None
+    #: A language id (:attr:`Language.id`), not a locale.
+    language: Optional[int] = None
+    transcript: Optional[str] = None
+    description: Optional[str] = None
+    is_published: Optional[bool] = None
+    #: A URL of a sample of the voice.
+    signed_url: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Language:
+    """A language of :meth:`Client.source_languages` or
+    :meth:`Client.target_languages`."""
+
+    #: The id the task-based flow takes (and :attr:`Voice.language` gives).
+    id: int
+    #: Such as "English (United States)".
+    name: str
+    #: The locale, such as "en-us": the ``language`` of :meth:`Client.speak`
+    #: (lower-case it if the server does not).
+    short_name: str

@@ -33,12 +33,16 @@ import contextlib
 import dataclasses
 import gc
 import importlib.util
+import inspect
 import io
 import json
+import math
 import os
 import re
 import shutil
+import signal
 import socket
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -55,8 +59,10 @@ from pathlib import Path
 
 import libcamb
 import libcamb._aio
+import libcamb._convert
 import libcamb._library
 import libcamb._log
+import libcamb._speech
 from libcamb.camb import ffi
 
 ENV_VARS = ("CAMB_TEST_BASE_URL", "CAMB_TEST_API_KEY")
@@ -187,6 +193,56 @@ def package_sources():
 
 FAST = dict(initial_interval_ms=50, backoff_factor=1.0, max_interval_ms=50, deadline_ms=10000)
 
+# Text-to-speech: the voice CAMB's docs use (the emulator lists it), and a text
+# of under a second of speech (the emulator speaks in real time, as the API does).
+VOICE = 147320
+HELLO = "Hello there"
+
+
+def wav_header(audio):
+    """(channels, rate, bits, RIFF size, offset of the data, data size) of a WAV."""
+    if audio[:4] != b"RIFF" or audio[8:12] != b"WAVE":
+        raise AssertionError(f"not a WAV: {audio[:12]!r}")
+    riff_size = struct.unpack_from("<I", audio, 4)[0]
+    fmt, position = None, 12
+    while position + 8 <= len(audio):
+        chunk_id, size = audio[position : position + 4], struct.unpack_from("<I", audio, position + 4)[0]
+        if chunk_id == b"fmt ":
+            _, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", audio, position + 8)
+            fmt = (channels, rate, bits)
+        elif chunk_id == b"data":
+            if fmt is None:
+                raise AssertionError("a data chunk before the fmt chunk")
+            return fmt + (riff_size, position + 8, size)
+        position += 8 + size + (size & 1)
+    raise AssertionError("a WAV without a data chunk")
+
+
+def tts_streams():
+    """The emulator's /tts-stream replies, oldest first: format, bytes_sent, completed..."""
+    return control("/_emulator/stats")["tts_streams"]
+
+
+def tts_bodies():
+    """The JSON bodies of the /tts-stream requests the emulator received, in order."""
+    return [json.loads(r["body"]) for r in recorded_requests("/tts-stream")]
+
+
+def watch(test, name):
+    """Wraps lib.<name> for the test; returns the addresses (None for NULL) of
+    its calls' first arguments."""
+    lib = libcamb.load()
+    original = getattr(lib, name)
+    calls = []
+
+    def replacement(*args):
+        calls.append(address(args[0]) if args else None)
+        return original(*args)
+
+    setattr(lib, name, replacement)
+    test.addCleanup(setattr, lib, name, original)
+    return calls
+
 
 class EmulatorTestCase(unittest.TestCase):
     def setUp(self):
@@ -211,7 +267,7 @@ class InstalledPackageTests(unittest.TestCase):
             f"libcamb was imported from {imported}, not from this Python's site-packages {sorted(map(str, site_dirs))}",
         )
         self.assertNotEqual(imported.parent, SOURCE_PACKAGE.resolve(), "libcamb was imported from the source tree")
-        for module in (libcamb._aio, libcamb._library, libcamb._log):
+        for module in (libcamb._aio, libcamb._library, libcamb._log, libcamb._speech):
             self.assertEqual(Path(module.__file__).resolve().parent, PACKAGE_DIR)
 
     def test_the_wheel_ships_the_library_its_declarations_and_py_typed(self):
@@ -334,6 +390,14 @@ class ModuleTests(unittest.TestCase):
             failed.unwrap()
         self.assertIs(caught.exception, error)
         self.assertIs(libcamb.JobProgress, libcamb.Progress, "one Progress for the blocking and the async forms")
+        for value in (
+            libcamb.SpeechInfo("wav", 22050, 1, 1.0, 44),
+            libcamb.Voice(147320, "Alice"),
+            libcamb.Language(1, "English (United States)", "en-us"),
+        ):
+            with self.assertRaises(dataclasses.FrozenInstanceError):
+                value.id = 2
+        self.assertEqual(libcamb.Voice(1, "v"), libcamb.Voice(1, "v", None, None, None, None, None, None, None))
 
     def test_enums_are_camb_hs(self):
         # Each enum has exactly camb.h's values, under camb.h's names.
@@ -354,7 +418,8 @@ class ModuleTests(unittest.TestCase):
         if HEADER.is_file():
             header = HEADER.read_text(encoding="utf-8")
             functions = set(re.findall(r"(?m)^[a-z_][a-z0-9_ ]*?[ *]\**(camb_[a-z0-9_]+)\(", header))
-            functions -= {"camb_create_options_default", "camb_wait_options_default"}  # static inline
+            # static inline
+            functions -= {"camb_create_options_default", "camb_wait_options_default", "camb_speech_options_default"}
             self.assertGreater(len(functions), 80)
             for name in sorted(functions):
                 with self.subTest(function=name):
@@ -362,12 +427,21 @@ class ModuleTests(unittest.TestCase):
         for c_type, init in (
             ("camb_create_options", lib.camb_create_options_init),
             ("camb_wait_options", lib.camb_wait_options_init),
+            ("camb_speech_options", lib.camb_speech_options_init),
         ):
             options = ffi.new(f"{c_type} *")
             self.assertEqual(init(options, ffi.sizeof(c_type)), 0)
             self.assertEqual(options.struct_size, ffi.sizeof(c_type))
             self.assertEqual(ffi.offsetof(c_type, "struct_size"), 0)
-        for name in ("camb_progress_fn", "camb_write_fn", "camb_log_fn", "camb_finalizer_fn", "camb_wait_progress"):
+        for name in (
+            "camb_progress_fn",
+            "camb_write_fn",
+            "camb_log_fn",
+            "camb_finalizer_fn",
+            "camb_wait_progress",
+            "camb_speech_fn",
+            "camb_speech_info",
+        ):
             self.assertTrue(ffi.typeof(name), name)
 
     def test_refuses_a_library_of_another_series(self):
@@ -445,7 +519,14 @@ async def main(client: libcamb.Client, task_id: str) -> List[libcamb.TaskInfo]:
         await asyncio.sleep(0)
 
     await client.wait_for_task_async(task_id, on_progress=slow)
-    print(info, audio[:4])
+    async with client.speak_async("Hello there", "en-us", 147320, format="pcm_s16le", temperature=0.5) as speech:
+        async for part in speech:
+            print(len(part))
+        told: libcamb.SpeechInfo = speech.info
+    saved: libcamb.SpeechInfo = await client.speak_to_file_async("Hello there", "en-us", 147320, "hello.wav")
+    voices: List[libcamb.Voice] = await client.list_voices_async()
+    languages: List[libcamb.Language] = await client.source_languages_async() + await client.target_languages_async()
+    print(info, audio[:4], told, saved, voices, languages)
     return list(await asyncio.gather(*(client.get_task_status_async(task_id) for _ in range(20))))
 
 
@@ -458,6 +539,17 @@ with libcamb.Client(log=log, log_level="debug", headers={"traceparent": "00-x"},
     first: libcamb.TaskInfo = results[0].unwrap()
     urls: Dict[int, Optional[str]] = client.get_audio_urls([4242])
     size: int = client.download_audio(4242, lambda chunk: None)
+    stream: libcamb.SpeechStream = client.speak("Hello there", "en-us", 147320, speech_model="mars-flash", speaking_rate=1.1)
+    with stream:
+        for chunk in stream:
+            piece: bytes = chunk
+        speech: libcamb.SpeechInfo = stream.info
+        rate: int = speech.sample_rate
+        credits: Optional[float] = speech.credits
+    spoken: libcamb.SpeechInfo = client.speak_to_file("Hi there", "en-us", 147320, "hi.wav", apply_enhancement=True)
+    voice: libcamb.Voice = client.list_voices()[0]
+    gender: Optional[int] = voice.gender
+    locales: List[str] = [language.short_name for language in client.target_languages()]
     with libcamb.CancelToken() as token:
         client.wait_for_task("t", cancel=token, on_progress=lambda p: p.polls < 3)
     infos: List[libcamb.TaskInfo] = asyncio.run(main(client, "demo-success"))
@@ -478,6 +570,7 @@ with libcamb.Client() as client:
     wrong: int = client.get_task_status("demo-success")
     client.generate("rain", 5)
     pending = client.get_task_status_async(42)
+    client.speak("Hello there", "en-us", 147320, speaking_rate="fast")
 '''
 
 
@@ -524,7 +617,8 @@ class TypingTests(unittest.TestCase):
         self.assertIn('expression has type "TaskInfo", variable has type "int"', checked.stdout)
         self.assertIn('Argument 2 to "generate" of "Client" has incompatible type "int"', checked.stdout)
         self.assertIn('Argument 1 to "get_task_status_async" of "Client" has incompatible type "int"', checked.stdout)
-        self.assertIn("Found 3 errors", checked.stdout)
+        self.assertIn('Argument "speaking_rate" to "speak" of "Client" has incompatible type "str"', checked.stdout)
+        self.assertIn("Found 4 errors", checked.stdout)
 
 
 # --------------------------------------------------------------------------
@@ -1218,6 +1312,12 @@ class CancelTests(EmulatorTestCase):
                 "get_audio_url": lambda: self.client.get_audio_url(4242, cancel=token),
                 "get_audio_urls": lambda: self.client.get_audio_urls([4242], cancel=token),
                 "generate": lambda: self.client.generate("a bell", os.path.join(directory, "g.wav"), cancel=token),
+                "speak_to_file": lambda: self.client.speak_to_file(
+                    "a bell", "en-us", VOICE, os.path.join(directory, "t.wav"), cancel=token
+                ),
+                "list_voices": lambda: self.client.list_voices(cancel=token),
+                "source_languages": lambda: self.client.source_languages(cancel=token),
+                "target_languages": lambda: self.client.target_languages(cancel=token),
             }
             for name, call in calls.items():
                 with self.subTest(call=name):
@@ -1237,6 +1337,8 @@ class CancelTests(EmulatorTestCase):
             self.assertTrue(self.client.get_audio_url(4242, cancel=token))
             self.assertIsNotNone(self.client.get_audio_urls([4242], cancel=token)[4242])
             self.assertEqual(self.client.get_task_statuses(["demo-success"], cancel=token)[0].info.run_id, 4242)
+            self.assertTrue(self.client.list_voices(cancel=token))
+            self.assertTrue(self.client.target_languages(cancel=token))
 
     def test_generation_cancelled_from_another_thread(self):
         polled = threading.Event()
@@ -1780,6 +1882,410 @@ class HeaderTests(EmulatorTestCase):
 
 
 # --------------------------------------------------------------------------
+# Text-to-speech: streams, files, voices and languages
+# --------------------------------------------------------------------------
+
+
+class SpeechTests(EmulatorTestCase):
+    def assert_stream_stopped(self):
+        """The emulator's last speech stream stopped before its end: its reply
+        was dropped (bytes no longer sent)."""
+        time.sleep(0.2)  # a chunk already on its way may still land
+        before = tts_streams()[-1]
+        time.sleep(0.3)
+        after = tts_streams()[-1]
+        self.assertFalse(after["completed"], after)
+        self.assertEqual(after["bytes_sent"], before["bytes_sent"], "the stream went on after it was left")
+
+    def test_speak_streams_a_wav_as_it_arrives(self):
+        chunks = []
+        with self.client.speak(HELLO, "en-us", VOICE, speech_model="mars-flash") as stream:
+            self.assertIsInstance(stream, libcamb.SpeechStream)
+            for chunk in stream:
+                if not chunks:
+                    at_first_chunk = tts_streams()[-1]
+                chunks.append(chunk)
+            info = stream.info
+        self.assertTrue(stream.closed)
+        with self.assertRaises(StopIteration):
+            next(stream)
+        # As it came, in pieces: the server was still speaking when the first
+        # one was read (the emulator speaks in real time).
+        self.assertGreater(len(chunks), 1)
+        self.assertTrue(all(type(c) is bytes and 0 < len(c) <= libcamb._speech.CHUNK_BYTES for c in chunks))
+        self.assertFalse(at_first_chunk["completed"], at_first_chunk)
+        audio = b"".join(chunks)
+        channels, rate, bits, _, offset, _ = wav_header(audio)  # its sizes are a stream's placeholders
+        self.assertEqual((channels, rate, bits), (1, 22050, 16))
+        self.assertGreater(len(audio) - offset, 0)
+        self.assertEqual((len(audio) - offset) % 2, 0)
+        self.assertEqual(info, libcamb.SpeechInfo("wav", 22050, 1, info.credits, len(audio)))
+        self.assertIsInstance(info.credits, float)
+        self.assertGreater(info.credits, 0)  # X-Credits-Required
+        served = tts_streams()[-1]
+        self.assertEqual((served["bytes_sent"], served["completed"]), (len(audio), True))
+
+    def test_speak_raw_pcm(self):
+        with self.client.speak(HELLO, "en-us", VOICE, format="pcm_s16le", speech_model="mars-flash") as stream:
+            audio = b"".join(stream)
+        self.assertGreater(len(audio), 0)
+        self.assertEqual(len(audio) % 2, 0, "16-bit samples")
+        self.assertNotEqual(audio[:4], b"RIFF", "raw PCM has no header")
+        info = stream.info
+        self.assertEqual(info, libcamb.SpeechInfo("pcm_s16le", 22050, 1, info.credits, len(audio)))
+        # A rate and a length asked for: half a second of 16 kHz 16-bit mono.
+        with self.client.speak(HELLO, "en-us", VOICE, format="pcm_s16le", sample_rate=16000, duration=0.5) as stream:
+            audio = b"".join(stream)
+        self.assertEqual((stream.info.sample_rate, stream.info.bytes), (16000, len(audio)))
+        self.assertEqual(len(audio) % 2, 0)
+        self.assertAlmostEqual(len(audio), 16000, delta=64)
+
+    def test_speak_to_file_writes_a_valid_wav(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "hello.wav")
+            info = self.client.speak_to_file(HELLO, "en-us", VOICE, path, speech_model="mars-flash")
+            with open(path, "rb") as f:
+                saved = f.read()
+            self.assertEqual(os.listdir(directory), ["hello.wav"])
+        self.assertIsInstance(info, libcamb.SpeechInfo)
+        self.assertEqual(info, libcamb.SpeechInfo("wav", 22050, 1, info.credits, len(saved)))
+        self.assertGreater(info.credits, 0)
+        channels, rate, bits, riff_size, offset, data_size = wav_header(saved)
+        self.assertEqual((channels, rate, bits), (1, 22050, 16))
+        # The real sizes, where the stream had placeholders.
+        self.assertEqual(riff_size, len(saved) - 8)
+        self.assertEqual(data_size, len(saved) - offset)
+        with wave.open(io.BytesIO(saved), "rb") as w:
+            self.assertEqual((w.getnchannels(), w.getframerate(), w.getsampwidth()), (1, 22050, 2))
+            self.assertEqual(w.getnframes() * 2, data_size)
+        # The very audio the stream gives.
+        streamed = b"".join(self.client.speak(HELLO, "en-us", VOICE, speech_model="mars-flash"))
+        self.assertEqual(streamed[offset:], saved[offset:])
+
+    def test_a_422_names_the_locales_the_model_speaks(self):
+        stream = self.client.speak(HELLO, "zh-tw", VOICE, speech_model="mars-flash")
+        with self.assertRaises(libcamb.ValidationError) as caught:
+            next(stream)
+        e = caught.exception
+        self.assertEqual((e.code, e.http_status), (422, 422))
+        self.assertIsInstance(e, ValueError)
+        self.assertIn("zh-tw", e.message)
+        self.assertIn("en-us", e.message)  # the allowed locales, in the server's words
+        self.assertTrue(stream.closed)
+        with self.assertRaises(StopIteration):
+            next(stream)
+        with tempfile.TemporaryDirectory() as directory:
+            with self.assertRaises(libcamb.ValidationError) as caught:
+                self.client.speak_to_file(HELLO, "zh-tw", VOICE, os.path.join(directory, "x.wav"), speech_model="mars-flash")
+            self.assertIn("en-us", caught.exception.message)
+            self.assertEqual(os.listdir(directory), [])
+        # A voice the server does not know.
+        with self.assertRaises(libcamb.NotFound) as caught:
+            b"".join(self.client.speak(HELLO, "en-us", 1))
+        self.assertEqual(caught.exception.http_status, 404)
+
+    def test_a_cut_stream_raises_after_its_audio(self):
+        for declare_length in (False, True):  # chunked, or shorter than its Content-Length
+            with self.subTest(declare_length=declare_length):
+                control(
+                    "/_emulator/faults",
+                    {"path_prefix": "/tts-stream", "cut_after_bytes": 5000, "declare_length": declare_length},
+                )
+                received = []
+                with self.assertRaises(libcamb.ConnectionFailed) as caught:
+                    with self.client.speak(HELLO, "en-us", VOICE) as stream:
+                        for chunk in stream:
+                            received.append(chunk)
+                self.assertEqual(len(b"".join(received)), 5000, "the audio before the cut is given first")
+                self.assertIn("5000", caught.exception.message)
+                self.assertEqual(stream.info.bytes, 5000)
+                self.assertTrue(stream.closed)
+        # Saved, it leaves the file that was there as it was.
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "kept.wav")
+            with open(path, "wb") as f:
+                f.write(b"the file that was there")
+            control("/_emulator/faults", {"path_prefix": "/tts-stream", "cut_after_bytes": 5000})
+            with self.assertRaises(libcamb.ConnectionFailed):
+                self.client.speak_to_file(HELLO, "en-us", VOICE, path)
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), b"the file that was there")
+            self.assertEqual(os.listdir(directory), ["kept.wav"])
+
+    def test_a_slow_reader_gets_every_byte(self):
+        # 2 s of 32-bit 48 kHz audio, 384000 bytes: more than the 256 KiB that
+        # libcamb holds for a reader, who here starts when the server is done
+        # speaking, then reads slowly.
+        chunks = []
+        with self.client.speak(HELLO, "en-us", VOICE, format="pcm_s32le", sample_rate=48000, duration=2) as stream:
+            time.sleep(2.3)
+            for chunk in stream:
+                chunks.append(chunk)
+                time.sleep(0.005)
+        audio = b"".join(chunks)
+        self.assertEqual(len(audio), 2 * 48000 * 4)
+        self.assertEqual(stream.info.bytes, len(audio))
+        served = tts_streams()[-1]
+        self.assertEqual((served["bytes_sent"], served["completed"]), (len(audio), True))
+        self.assertTrue(all(len(c) <= libcamb._speech.CHUNK_BYTES for c in chunks))
+
+    def test_leaving_a_stream_cancels_it_and_frees_its_job(self):
+        cancels = watch(self, "camb_job_cancel")
+        job_frees = watch(self, "camb_job_free")
+        queue_frees = watch(self, "camb_queue_free")
+        # close() after the first chunk of 30 s of speech: the job is cancelled,
+        # comes back at once, and is freed with its queue.
+        started = time.monotonic()
+        stream = self.client.speak(HELLO, "en-us", VOICE, duration=30)
+        self.assertTrue(next(stream))
+        stream.close()
+        self.assertLess(time.monotonic() - started, 2)
+        self.assertTrue(stream.closed)
+        self.assertEqual((len(cancels), len(job_frees), len(queue_frees)), (1, 1, 1))
+        self.assertEqual(job_frees, cancels, "the job cancelled is the one freed")
+        self.assertGreater(stream.info.bytes, 0)
+        stream.close()
+        self.assertEqual((len(job_frees), len(queue_frees)), (1, 1), "close() freed twice")
+        with self.assertRaises(libcamb.Cancelled):  # never taken for a complete stream
+            next(stream)
+        self.assert_stream_stopped()
+        # A break out of a with block.
+        with self.client.speak(HELLO, "en-us", VOICE, duration=30) as stream:
+            for chunk in stream:
+                break
+        self.assertEqual((len(cancels), len(job_frees), len(queue_frees)), (2, 2, 2))
+        self.assert_stream_stopped()
+        # An exception out of one.
+        with self.assertRaises(KeyError):
+            with self.client.speak(HELLO, "en-us", VOICE, duration=30) as stream:
+                for chunk in stream:
+                    raise KeyError("planted")
+        self.assertEqual((len(cancels), len(job_frees), len(queue_frees)), (3, 3, 3))
+        self.assert_stream_stopped()
+        # Let go of: garbage collection cancels the job and frees its queue;
+        # libcamb frees the job when it stops.
+        for chunk in self.client.speak(HELLO, "en-us", VOICE, duration=30):
+            break
+        gc.collect()
+        self.assertEqual((len(cancels), len(queue_frees)), (4, 4))
+        self.assert_stream_stopped()
+        # The client is fine afterwards.
+        self.assertTrue(b"".join(self.client.speak(HELLO, "en-us", VOICE, duration=0.2)))
+
+    @unittest.skipIf(threading.current_thread() is not threading.main_thread(), "Ctrl-C is the main thread's")
+    def test_ctrl_c_leaves_no_running_job(self):
+        cancels = watch(self, "camb_job_cancel")
+        queue_frees = watch(self, "camb_queue_free")
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.addCleanup(signal.signal, signal.SIGINT, previous)
+        # The reply is late: the iteration is waiting for it when Ctrl-C comes.
+        control("/_emulator/faults", {"path_prefix": "/tts-stream", "delay_ms": 1000})
+        stream = self.client.speak(HELLO, "en-us", VOICE, duration=30)
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        self.addCleanup(timer.cancel)
+        started = time.monotonic()
+        timer.start()
+        with self.assertRaises(KeyboardInterrupt):
+            for chunk in stream:
+                pass
+        self.assertLess(time.monotonic() - started, 1.0, "Ctrl-C was not seen while waiting")
+        # Cancelled, its queue freed: libcamb frees the job when it stops, at
+        # the reply's first chunk.
+        self.assertTrue(stream.closed)
+        self.assertEqual((len(cancels), len(queue_frees)), (1, 1))
+        with self.assertRaises(libcamb.Cancelled):
+            next(stream)
+        time.sleep(1.0)
+        self.assert_stream_stopped()
+
+    def test_close_from_another_thread_ends_the_iteration(self):
+        stream = self.client.speak(HELLO, "en-us", VOICE, duration=30)
+        self.assertTrue(next(stream))
+        closer = threading.Timer(0.2, stream.close)
+        closer.start()
+        started = time.monotonic()
+        with self.assertRaises(libcamb.Cancelled):
+            for chunk in stream:
+                pass
+        closer.join(timeout=10)
+        self.assertLess(time.monotonic() - started, 2)
+        self.assertTrue(stream.closed)
+        self.assert_stream_stopped()
+
+    def test_closing_the_client_cancels_its_streams(self):
+        c = client()
+        stream = c.speak(HELLO, "en-us", VOICE, duration=30)
+        self.assertTrue(next(stream))
+        c.close()
+        with self.assertRaises(libcamb.Cancelled):
+            for chunk in stream:
+                pass
+        self.assertTrue(stream.closed)
+        with self.assertRaises(ValueError):
+            c.speak(HELLO, "en-us", VOICE)
+
+    def test_options_are_sent_as_given_and_only_then(self):
+        # The defaults send the text, the language, the voice and the format.
+        b"".join(self.client.speak(HELLO, "en-us", VOICE))
+        with tempfile.TemporaryDirectory() as directory:
+            self.client.speak_to_file(HELLO, "en-us", VOICE, os.path.join(directory, "x.wav"))
+        default = {"text": HELLO, "language": "en-us", "voice_id": VOICE, "output_configuration": {"format": "wav"}}
+        self.assertEqual(tts_bodies(), [default, default])
+        # Every option, at its place in the request.
+        control("/_emulator/reset", {})
+        options = dict(
+            format="pcm_s16le",
+            sample_rate=24000,
+            duration=0.25,
+            apply_enhancement=False,
+            speech_model="mars-instruct",
+            user_instructions="calmly",
+            enhance_named_entities=True,
+            enhance_reference_audio_quality=True,
+            maintain_source_accent=False,
+            apply_ref_loudness_norm=True,
+            speaking_rate=1.25,
+            stability=0.5,
+            temperature=0.7,
+            inference_steps=20,
+            speaker_similarity=0.75,
+            localize_speaker_weight=0.25,
+            acoustic_quality_boost=True,
+        )
+        self.assertEqual(sorted(options), sorted(libcamb._convert.SPEECH_OPTIONS), "every option is tried")
+        with self.client.speak(HELLO, "en-us", VOICE, **options) as stream:
+            audio = b"".join(stream)
+        self.assertEqual((stream.info.format, stream.info.sample_rate, len(audio)), ("pcm_s16le", 24000, 12000))
+        self.assertEqual(
+            tts_bodies(),
+            [
+                {
+                    "text": HELLO,
+                    "language": "en-us",
+                    "voice_id": VOICE,
+                    "speech_model": "mars-instruct",
+                    "user_instructions": "calmly",
+                    "enhance_named_entities_pronunciation": True,
+                    "output_configuration": {
+                        "format": "pcm_s16le",
+                        "sample_rate": 24000,
+                        "duration": 0.25,
+                        "apply_enhancement": False,
+                    },
+                    "voice_settings": {
+                        "enhance_reference_audio_quality": True,
+                        "maintain_source_accent": False,
+                        "apply_ref_loudness_norm": True,
+                        "speaking_rate": 1.25,
+                    },
+                    "inference_options": {
+                        "stability": 0.5,
+                        "temperature": 0.7,
+                        "inference_steps": 20,
+                        "speaker_similarity": 0.75,
+                        "localize_speaker_weight": 0.25,
+                        "acoustic_quality_boost": True,
+                    },
+                }
+            ],
+        )
+
+    def test_one_set_of_options_for_every_speech_call(self):
+        names = list(libcamb._convert.SPEECH_OPTIONS)
+        for method in (
+            libcamb.Client.speak,
+            libcamb.Client.speak_async,
+            libcamb.Client.speak_to_file,
+            libcamb.Client.speak_to_file_async,
+        ):
+            with self.subTest(method=method.__name__):
+                keyword_only = [p for p in inspect.signature(method).parameters.values() if p.kind is p.KEYWORD_ONLY]
+                self.assertEqual([p.name for p in keyword_only if p.name != "cancel"], names)
+                self.assertTrue(all(p.default is None for p in keyword_only))
+
+    def test_arguments_refused_before_anything_is_sent(self):
+        refused = {
+            # By libcamb, with its words.
+            "empty text": (libcamb.InvalidArgument, dict(text="")),
+            "empty language": (libcamb.InvalidArgument, dict(language="")),
+            "a format that is no name": (libcamb.InvalidArgument, dict(format="x" * 40)),
+            "an infinite number": (libcamb.InvalidArgument, dict(speaking_rate=math.inf)),
+            # By the package: what C cannot hold, or would take as unset.
+            "NUL in the text": (libcamb.InvalidArgument, dict(text="a\0b")),
+            "sample_rate 0": (libcamb.InvalidArgument, dict(sample_rate=0)),
+            "inference_steps 0": (libcamb.InvalidArgument, dict(inference_steps=0)),
+            "a negative rate": (libcamb.InvalidArgument, dict(sample_rate=-1)),
+            "NaN": (libcamb.InvalidArgument, dict(duration=math.nan)),
+            "a voice beyond 64 bits": (libcamb.InvalidArgument, dict(voice_id=2**63)),
+            "a flag that is no bool": (TypeError, dict(apply_enhancement=1)),
+            "a number that is text": (TypeError, dict(temperature="hot")),
+            "a voice that is text": (TypeError, dict(voice_id="147320")),
+            "a format that is no text": (TypeError, dict(format=3)),
+        }
+        with tempfile.TemporaryDirectory() as directory:
+            for name, (error, arguments) in refused.items():
+                arguments = dict(dict(text=HELLO, language="en-us", voice_id=VOICE), **arguments)
+                with self.subTest(name):
+                    with self.assertRaises(error):
+                        self.client.speak(**arguments)
+                    with self.assertRaises(error):
+                        self.client.speak_to_file(path=os.path.join(directory, "x.wav"), **arguments)
+            with self.assertRaises(libcamb.FileError):
+                self.client.speak_to_file(HELLO, "en-us", VOICE, os.path.join(directory, "no-such-dir", "x.wav"))
+            self.assertEqual(os.listdir(directory), [])
+        self.assertEqual(recorded_requests(), [], "a refused speech reached the server")
+        with self.assertRaises(RuntimeError):  # its async form needs a running loop
+            self.client.speak_async(HELLO, "en-us", VOICE)
+
+    def test_voices_and_languages(self):
+        voice_list_frees = watch(self, "camb_voice_list_free")
+        language_list_frees = watch(self, "camb_language_list_free")
+        voices = self.client.list_voices()
+        source = self.client.source_languages()
+        target = self.client.target_languages()
+        self.assertEqual([r["path"] for r in recorded_requests()], ["/list-voices", "/source-languages", "/target-languages"])
+        # Copied out, and each list freed once.
+        self.assertEqual(len(voice_list_frees), 1)
+        self.assertEqual(len(language_list_frees), 2)
+        self.assertTrue(all(voice_list_frees + language_list_frees))
+        self.assertTrue(voices)
+        for voice in voices:
+            self.assertIs(type(voice), libcamb.Voice)
+            self.assertIsInstance(voice.id, int)
+            self.assertIsInstance(voice.name, str)
+            for field in ("gender", "age", "language"):
+                self.assertIsInstance(getattr(voice, field), (int, type(None)), field)
+            for field in ("transcript", "description", "signed_url"):
+                self.assertIsInstance(getattr(voice, field), (str, type(None)), field)
+            self.assertIn(voice.is_published, (True, False, None))
+        alice = next(v for v in voices if v.id == VOICE)
+        self.assertEqual((alice.name, alice.gender, alice.is_published), ("Alice", 2, True))
+        self.assertIsInstance(alice.language, int)
+        self.assertTrue(alice.transcript)
+        # What the server does not say of a voice is None.
+        self.assertTrue(any(v.gender is None and v.is_published is None and v.transcript is None for v in voices))
+        for languages in (source, target):
+            self.assertTrue(languages)
+            self.assertTrue(all(type(language) is libcamb.Language for language in languages))
+            self.assertTrue(all(isinstance(language.id, int) and language.name for language in languages))
+            self.assertTrue(all(language.short_name == language.short_name.lower() for language in languages))
+            self.assertIn(libcamb.Language(1, "English (United States)", "en-us"), languages)
+        self.assertNotEqual(source, target)
+        # A voice's language is a language id.
+        self.assertIn(alice.language, {language.id for language in source})
+        # Errors map as for any call.
+        fault(503, body='{"detail":"planted outage"}', path_prefix="/source-languages")
+        with self.assertRaises(libcamb.ServerError) as caught:
+            self.client.source_languages()
+        self.assertIn("planted outage", caught.exception.message)
+        fault(200, body='[{"voice_name": "a voice without an id"}]', path_prefix="/list-voices")
+        with self.assertRaises(libcamb.BadResponse):
+            self.client.list_voices()
+        self.assertEqual(voice_list_frees[1:], [None])
+        self.assertEqual(language_list_frees[2:], [None])
+
+
+# --------------------------------------------------------------------------
 # asyncio: libcamb jobs on one queue per event loop
 # --------------------------------------------------------------------------
 
@@ -1805,6 +2311,10 @@ class JobLedger:
         "camb_client_job_get_audio_urls",
         "camb_client_job_get_task_statuses",
         "camb_client_job_generate",
+        "camb_client_job_speak",
+        "camb_client_job_speak_to_file",
+        "camb_client_job_list_voices",
+        "camb_client_job_list_languages",
     )
 
     def __init__(self, test):
@@ -2429,6 +2939,206 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(len(cancels), 3)
         self.assertEqual(self.jobs.bad_frees, [])
         await self.jobs.assert_settled(made=3)
+
+
+class AsyncSpeechTests(unittest.IsolatedAsyncioTestCase):
+    """speak_async and the other speech calls as jobs, on the loop's queue:
+    every job made comes back through it and is freed once (JobLedger)."""
+
+    setUp = AsyncTests.setUp
+
+    async def assert_stream_stopped(self):
+        await asyncio.sleep(0.2)  # a chunk already on its way may still land
+        before = tts_streams()[-1]
+        await asyncio.sleep(0.3)
+        after = tts_streams()[-1]
+        self.assertFalse(after["completed"], after)
+        self.assertEqual(after["bytes_sent"], before["bytes_sent"], "the stream went on after it was left")
+
+    async def test_speak_as_an_async_iterator(self):
+        chunks = []
+        stream = self.client.speak_async(HELLO, "en-us", VOICE, speech_model="mars-flash")
+        self.assertIsInstance(stream, libcamb.AsyncSpeechStream)
+        async with stream:
+            async for chunk in stream:
+                if not chunks:
+                    at_first_chunk = tts_streams()[-1]
+                chunks.append(chunk)
+            info = stream.info
+        self.assertTrue(stream.closed)
+        # Each data event woke the reader; none ended the stream.
+        self.assertGreater(len(chunks), 1)
+        self.assertFalse(at_first_chunk["completed"], at_first_chunk)
+        self.assertTrue(all(type(c) is bytes and 0 < len(c) <= libcamb._speech.CHUNK_BYTES for c in chunks))
+        audio = b"".join(chunks)
+        channels, rate, bits, _, offset, _ = wav_header(audio)
+        self.assertEqual((channels, rate, bits), (1, 22050, 16))
+        self.assertEqual((len(audio) - offset) % 2, 0)
+        self.assertEqual(info, libcamb.SpeechInfo("wav", 22050, 1, info.credits, len(audio)))
+        self.assertGreater(info.credits, 0)
+        served = tts_streams()[-1]
+        self.assertEqual((served["bytes_sent"], served["completed"]), (len(audio), True))
+        # The very audio a save of the same speech holds (after its header).
+        path = os.path.join(self.dir, "hello.wav")
+        await self.client.speak_to_file_async(HELLO, "en-us", VOICE, path, speech_model="mars-flash")
+        with open(path, "rb") as f:
+            self.assertEqual(f.read()[offset:], audio[offset:])
+        await self.jobs.assert_settled(made=2)
+        lib = self.jobs.lib
+        self.assertEqual(self.jobs.kinds, [lib.CAMB_JOB_KIND_SPEAK, lib.CAMB_JOB_KIND_SPEAK_TO_FILE])
+
+    async def test_a_slow_async_reader_gets_every_byte(self):
+        chunks = []
+        async with self.client.speak_async(HELLO, "en-us", VOICE, format="pcm_s32le", sample_rate=48000, duration=2) as stream:
+            await asyncio.sleep(2.3)
+            async for chunk in stream:
+                chunks.append(chunk)
+                await asyncio.sleep(0.005)
+        audio = b"".join(chunks)
+        self.assertEqual(len(audio), 2 * 48000 * 4)
+        self.assertEqual(stream.info, libcamb.SpeechInfo("pcm_s32le", 48000, 1, stream.info.credits, len(audio)))
+        served = tts_streams()[-1]
+        self.assertEqual((served["bytes_sent"], served["completed"]), (len(audio), True))
+        # Raw 16-bit PCM: whole samples.
+        async with self.client.speak_async(HELLO, "en-us", VOICE, format="pcm_s16le", speech_model="mars-flash") as stream:
+            audio = b"".join([chunk async for chunk in stream])
+        self.assertEqual(len(audio) % 2, 0)
+        self.assertEqual((stream.info.sample_rate, stream.info.bytes), (22050, len(audio)))
+        await self.jobs.assert_settled(made=2)
+
+    async def test_async_errors(self):
+        # The server's 422, with the locales the model speaks.
+        stream = self.client.speak_async(HELLO, "zh-tw", VOICE, speech_model="mars-flash")
+        with self.assertRaises(libcamb.ValidationError) as caught:
+            async for chunk in stream:
+                pass
+        self.assertEqual((caught.exception.code, caught.exception.http_status), (422, 422))
+        self.assertIn("en-us", caught.exception.message)
+        self.assertTrue(stream.closed)
+        with self.assertRaises(StopAsyncIteration):
+            await stream.__anext__()
+        with self.assertRaises(libcamb.ValidationError) as caught:
+            await self.client.speak_to_file_async(HELLO, "zh-tw", VOICE, os.path.join(self.dir, "x.wav"), speech_model="mars-flash")
+        self.assertIn("en-us", caught.exception.message)
+        # A stream cut short: its audio, then the error.
+        control("/_emulator/faults", {"path_prefix": "/tts-stream", "cut_after_bytes": 5000})
+        received = []
+        with self.assertRaises(libcamb.ConnectionFailed) as caught:
+            async with self.client.speak_async(HELLO, "en-us", VOICE) as stream:
+                async for chunk in stream:
+                    received.append(chunk)
+        self.assertEqual(len(b"".join(received)), 5000)
+        self.assertIn("5000", caught.exception.message)
+        self.assertEqual(stream.info.bytes, 5000)
+        # Saved, it leaves the file that was there.
+        path = os.path.join(self.dir, "kept.wav")
+        with open(path, "wb") as f:
+            f.write(b"the file that was there")
+        control("/_emulator/faults", {"path_prefix": "/tts-stream", "cut_after_bytes": 5000, "declare_length": True})
+        with self.assertRaises(libcamb.ConnectionFailed):
+            await self.client.speak_to_file_async(HELLO, "en-us", VOICE, path)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), b"the file that was there")
+        self.assertEqual(os.listdir(self.dir), ["kept.wav"])
+        made = self.jobs.made
+        self.assertEqual(made, 4)
+        # Refused when made: no job, nothing sent.
+        with self.assertRaises(libcamb.InvalidArgument):
+            self.client.speak_async("", "en-us", VOICE)
+        with self.assertRaises(libcamb.InvalidArgument):
+            self.client.speak_async(HELLO, "en-us", VOICE, sample_rate=0)
+        with self.assertRaises(libcamb.FileError):
+            await self.client.speak_to_file_async(HELLO, "en-us", VOICE, os.path.join(self.dir, "no", "x.wav"))
+        await self.jobs.assert_settled(made=made)
+
+    async def test_leaving_an_async_stream_cancels_its_job(self):
+        # A break out of async with: cancelled, back through the queue, freed.
+        async with self.client.speak_async(HELLO, "en-us", VOICE, duration=30) as stream:
+            async for chunk in stream:
+                break
+        self.assertTrue(stream.closed)
+        with self.assertRaises(libcamb.Cancelled):  # never taken for a complete stream
+            await stream.__anext__()
+        await self.jobs.assert_settled(made=1)
+        await self.assert_stream_stopped()
+        # aclose().
+        stream = self.client.speak_async(HELLO, "en-us", VOICE, duration=30)
+        self.assertTrue(await stream.__anext__())
+        await stream.aclose()
+        await stream.aclose()
+        await self.jobs.assert_settled(made=2)
+        await self.assert_stream_stopped()
+        # The iterating task cancelled, while it waits for audio.
+        stream = self.client.speak_async(HELLO, "en-us", VOICE, duration=30)
+
+        async def read_all():
+            return b"".join([chunk async for chunk in stream])
+
+        task = asyncio.ensure_future(read_all())
+        await asyncio.sleep(0.4)
+        task.cancel()
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+        self.assertTrue(stream.closed)
+        await self.jobs.assert_settled(made=3)
+        await self.assert_stream_stopped()
+        # Closed by another task while one iterates: that one ends, Cancelled.
+        stream = self.client.speak_async(HELLO, "en-us", VOICE, duration=30)
+        task = asyncio.ensure_future(read_all())
+        await asyncio.sleep(0.4)
+        await stream.aclose()
+        with self.assertRaises(libcamb.Cancelled):
+            await asyncio.wait_for(task, 5)
+        await self.jobs.assert_settled(made=4)
+        # Let go of (garbage collection).
+        async for chunk in self.client.speak_async(HELLO, "en-us", VOICE, duration=30):
+            break
+        gc.collect()
+        await self.jobs.assert_settled(made=5)
+        await self.assert_stream_stopped()
+        # The client is fine afterwards.
+        async with self.client.speak_async(HELLO, "en-us", VOICE, duration=0.2) as stream:
+            self.assertTrue(b"".join([chunk async for chunk in stream]))
+        await self.jobs.assert_settled(made=6)
+
+    async def test_closing_the_client_cancels_its_async_streams(self):
+        c = client()
+        stream = c.speak_async(HELLO, "en-us", VOICE, duration=30)
+        self.assertTrue(await stream.__anext__())
+        c.close()
+        with self.assertRaises(libcamb.Cancelled):
+            async for chunk in stream:
+                pass
+        await self.jobs.assert_settled(made=1)
+
+    async def test_speak_to_file_and_lists_as_jobs(self):
+        path = os.path.join(self.dir, "hello.wav")
+        info = await self.client.speak_to_file_async(HELLO, "en-us", VOICE, path, speech_model="mars-flash")
+        with open(path, "rb") as f:
+            saved = f.read()
+        self.assertEqual(info, libcamb.SpeechInfo("wav", 22050, 1, info.credits, len(saved)))
+        self.assertGreater(info.credits, 0)
+        channels, rate, bits, riff_size, offset, data_size = wav_header(saved)
+        self.assertEqual((channels, rate, bits, riff_size, data_size), (1, 22050, 16, len(saved) - 8, len(saved) - offset))
+        voices = await self.client.list_voices_async()
+        source = await self.client.source_languages_async()
+        target = await self.client.target_languages_async()
+        self.assertEqual(voices, self.client.list_voices())
+        self.assertEqual(source, self.client.source_languages())
+        self.assertEqual(target, self.client.target_languages())
+        self.assertIn(VOICE, [v.id for v in voices])
+        self.assertIn("en-us", [language.short_name for language in target])
+        await self.jobs.assert_settled(made=4)
+        lib = self.jobs.lib
+        self.assertEqual(
+            self.jobs.kinds,
+            [lib.CAMB_JOB_KIND_SPEAK_TO_FILE, lib.CAMB_JOB_KIND_LIST_VOICES]
+            + [lib.CAMB_JOB_KIND_LIST_LANGUAGES] * 2,
+        )
+        # Many at once, still on the client's few job threads.
+        results = await asyncio.gather(*(self.client.list_voices_async() for _ in range(20)))
+        self.assertEqual(results, [voices] * 20)
+        await self.jobs.assert_settled(made=24)
 
 
 if __name__ == "__main__":
