@@ -158,6 +158,62 @@ class CambWaitProgress(Structure):
     ]
 
 
+class CambVoice(Structure):
+    """Opaque `camb_voice`: one voice of a camb_voice_list, read through its accessors."""
+
+
+class CambVoiceList(Structure):
+    """Opaque `camb_voice_list`: the voices of camb_client_list_voices."""
+
+
+class CambLanguage(Structure):
+    """Opaque `camb_language`: one language of a camb_language_list."""
+
+
+class CambLanguageList(Structure):
+    """Opaque `camb_language_list`: the languages of camb_client_list_languages."""
+
+
+class CambSpeechOptions(Structure):
+    """`camb_speech_options`, field for field and in order; strings go in, as
+    in CambCreateOptions."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("format", c_char_p),
+        ("sample_rate", c_uint32),
+        ("duration_s", c_double),
+        ("apply_enhancement", c_uint32),
+        ("speech_model", c_char_p),
+        ("user_instructions", c_char_p),
+        ("enhance_named_entities", c_uint32),
+        ("enhance_reference_audio_quality", c_uint32),
+        ("maintain_source_accent", c_uint32),
+        ("apply_ref_loudness_norm", c_uint32),
+        ("speaking_rate", c_double),
+        ("stability", c_double),
+        ("temperature", c_double),
+        ("inference_steps", c_uint32),
+        ("speaker_similarity", c_double),
+        ("localize_speaker_weight", c_double),
+        ("acoustic_quality_boost", c_uint32),
+    ]
+
+
+class CambSpeechInfo(Structure):
+    """`camb_speech_info`, field for field and in order: libcamb writes it."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("format", c_char * 32),
+        ("sample_rate", c_uint32),
+        ("channels", c_uint32),
+        ("has_credits", c_bool),
+        ("credits", c_double),
+        ("bytes", c_uint64),
+    ]
+
+
 ClientPtr = POINTER(CambClient)
 BuilderPtr = POINTER(CambClientBuilder)
 TokenPtr = POINTER(CambCancelToken)
@@ -186,6 +242,8 @@ LOG_FN = CFUNCTYPE(None, c_uint32, c_void_p, c_size_t, c_void_p)
 # Told once that libcamb will call the log function (and pass its user_data) no
 # more: from then on its thunk may go.
 FINALIZER_FN = CFUNCTYPE(None, c_void_p)
+# A chunk of speech and what is known of the audio, on the calling thread.
+SPEECH_FN = CFUNCTYPE(c_bool, POINTER(c_uint8), c_size_t, POINTER(CambSpeechInfo), c_void_p)
 # NULL function pointers: a CFUNCTYPE argument does not take None.
 NO_PROGRESS = PROGRESS_FN()
 NO_WRITE = WRITE_FN()
@@ -248,6 +306,21 @@ C_TYPES = {
     "const struct camb_create_options *": CreateOptionsPtr,
     "struct camb_wait_options *": WaitOptionsPtr,
     "const struct camb_wait_options *": WaitOptionsPtr,
+    "struct camb_speech_options *": POINTER(CambSpeechOptions),
+    "const struct camb_speech_options *": POINTER(CambSpeechOptions),
+    "struct camb_speech_info *": POINTER(CambSpeechInfo),
+    "const struct camb_speech_info *": POINTER(CambSpeechInfo),
+    "camb_speech_fn": SPEECH_FN,
+    "camb_flag": c_uint32,
+    "uint8_t *": POINTER(c_uint8),
+    "struct camb_voice_list **": POINTER(POINTER(CambVoiceList)),
+    "struct camb_voice_list *": POINTER(CambVoiceList),
+    "const struct camb_voice_list *": POINTER(CambVoiceList),
+    "const struct camb_voice *": POINTER(CambVoice),
+    "struct camb_language_list **": POINTER(POINTER(CambLanguageList)),
+    "struct camb_language_list *": POINTER(CambLanguageList),
+    "const struct camb_language_list *": POINTER(CambLanguageList),
+    "const struct camb_language *": POINTER(CambLanguage),
     "const char *const *": POINTER(c_char_p),
     "camb_progress_fn": PROGRESS_FN,
     "camb_write_fn": WRITE_FN,
@@ -286,6 +359,7 @@ FIELD_TYPES = {
     "size_t": c_size_t,
     "double": c_double,
     "const char *": c_void_p,
+    "char[32]": c_char * 32,
 }
 
 # Every structure camb.h defines -> (its mirror, field types that differ from
@@ -295,6 +369,8 @@ STRUCTS = {
     "camb_create_options": (CambCreateOptions, {"const char *": c_char_p}),
     "camb_wait_options": (CambWaitOptions, {}),
     "camb_wait_progress": (CambWaitProgress, {}),
+    "camb_speech_options": (CambSpeechOptions, {"const char *": c_char_p}),
+    "camb_speech_info": (CambSpeechInfo, {}),
 }
 
 # Every opaque type camb.h declares (`typedef struct x x;`) -> its mirror.
@@ -307,6 +383,10 @@ OPAQUE = {
     "camb_audio_url_list": CambAudioUrlList,
     "camb_job": CambJob,
     "camb_queue": CambQueue,
+    "camb_voice": CambVoice,
+    "camb_voice_list": CambVoiceList,
+    "camb_language": CambLanguage,
+    "camb_language_list": CambLanguageList,
 }
 
 # Every function-pointer typedef camb.h defines -> its CFUNCTYPE.
@@ -315,6 +395,7 @@ CALLBACKS = {
     "camb_write_fn": WRITE_FN,
     "camb_log_fn": LOG_FN,
     "camb_finalizer_fn": FINALIZER_FN,
+    "camb_speech_fn": SPEECH_FN,
 }
 
 # Result and status values this file relies on; checked against the header.
@@ -350,6 +431,10 @@ JOB_KIND_GET_AUDIO_URL = 6
 JOB_KIND_GET_AUDIO_URLS = 7
 JOB_KIND_GET_TASK_STATUSES = 8
 JOB_KIND_GENERATE = 9
+JOB_KIND_SPEAK = 10
+JOB_KIND_SPEAK_TO_FILE = 11
+JOB_KIND_LIST_VOICES = 12
+JOB_KIND_LIST_LANGUAGES = 13
 
 JOB_STATE_NEW = 0
 JOB_STATE_QUEUED = 1
@@ -370,7 +455,17 @@ LOG_LEVEL_INFO = 3
 LOG_LEVEL_DEBUG = 4
 
 # Every enum camb.h defines, each checked whole or in part by test_constants_match_header.
-ENUMS = {"camb_result", "camb_status", "camb_job_kind", "camb_job_state", "camb_event", "camb_audio_type", "camb_log_level"}
+ENUMS = {
+    "camb_result",
+    "camb_status",
+    "camb_job_kind",
+    "camb_job_state",
+    "camb_event",
+    "camb_audio_type",
+    "camb_log_level",
+    "camb_flag",
+    "camb_languages",
+}
 
 # --------------------------------------------------------------------------
 # Environment
@@ -736,9 +831,10 @@ class HeaderTests(unittest.TestCase):
                 body = re.search(rf"typedef struct {struct_name} \{{(.*?)\}} {struct_name};", code, re.S)
                 self.assertIsNotNone(body, f"camb.h has no {struct_name} definition")
                 # [(C type, field name)] in declaration order.
+                # An array field (`char format[32]`) is spelled "char[32]".
                 header_fields = [
-                    (normalize_c_type(c_type), name)
-                    for c_type, name in re.findall(r"([^;]*?)\b(\w+)\s*;", body.group(1))
+                    (normalize_c_type(c_type) + array, name)
+                    for c_type, name, array in re.findall(r"([^;]*?)\b(\w+)\s*(\[\d+\])?\s*;", body.group(1))
                 ]
                 self.assertEqual(
                     [name for _, name in header_fields],
@@ -837,6 +933,10 @@ class HeaderTests(unittest.TestCase):
                 "CAMB_JOB_KIND_GET_AUDIO_URLS": JOB_KIND_GET_AUDIO_URLS,
                 "CAMB_JOB_KIND_GET_TASK_STATUSES": JOB_KIND_GET_TASK_STATUSES,
                 "CAMB_JOB_KIND_GENERATE": JOB_KIND_GENERATE,
+                "CAMB_JOB_KIND_SPEAK": JOB_KIND_SPEAK,
+                "CAMB_JOB_KIND_SPEAK_TO_FILE": JOB_KIND_SPEAK_TO_FILE,
+                "CAMB_JOB_KIND_LIST_VOICES": JOB_KIND_LIST_VOICES,
+                "CAMB_JOB_KIND_LIST_LANGUAGES": JOB_KIND_LIST_LANGUAGES,
             },
         )
         self.assertEqual(
@@ -932,10 +1032,12 @@ class StaticFunctionTests(unittest.TestCase):
                     "camb_client_builder_free",
                     "camb_client_free",
                     "camb_job_free",
+                    "camb_language_list_free",
                     "camb_queue_free",
                     "camb_string_free",
                     "camb_task_free",
                     "camb_task_list_free",
+                    "camb_voice_list_free",
                 ]
             ),
             "a new _free function: add it here",
