@@ -152,3 +152,45 @@ fn shutting_down_under_running_jobs_delivers_them_and_ends_the_threads() {
         );
     });
 }
+
+/// Tells its caller twice that it has data, then finishes: a stream's shape.
+struct Streams;
+
+impl Work<u32> for Streams {
+    fn step(&mut self, cx: &StepContext<'_>) -> Step<u32> {
+        for _ in 0..2 {
+            if let Some(data) = cx.data {
+                data.ready();
+            }
+        }
+        Step::Done(Ok(7))
+    }
+}
+
+/// A streaming job's data events, taken while it runs or after: both come, in
+/// order, before the job's one finished event, and nothing after it. This
+/// is what lets the C layer hand out a data event's job without a reference of
+/// its own: the engine still holds the job until its finished event is taken.
+#[test]
+fn data_events_come_before_the_job_is_finished_and_never_after() {
+    model(2, || {
+        let pool: Pool<u32, ()> = Pool::new(1, None);
+        let queue = Arc::new(Queue::new().unwrap());
+        let streaming = Job::new(Box::new(Streams), (), None);
+        pool.submit(Arc::clone(&streaming), Arc::clone(&queue))
+            .unwrap();
+        let mut events = Vec::new();
+        loop {
+            let (event, job) = queue.wait(Duration::from_secs(3600)).unwrap();
+            assert!(Arc::ptr_eq(&job, &streaming));
+            events.push(event);
+            if event == Event::Finished {
+                break;
+            }
+        }
+        assert_eq!(events, [Event::Data, Event::Data, Event::Finished]);
+        assert!(queue.pop().is_none(), "an event after the finished one");
+        pool.shut_down();
+        pool.join();
+    });
+}
