@@ -352,7 +352,10 @@ enum camb_event
    * A running `camb_client_job_speak()` job has audio to read:
    * `camb_job_read_audio()` until it gives 0 bytes. The job stays
    * libcamb's: do not free it on this event; its `CAMB_EVENT_JOB_DONE`
-   * comes later.
+   * comes later, always after its data events. The handle stays valid
+   * until that done event is taken and the job freed: with several
+   * threads taking events from one queue, the thread that reads a job's
+   * audio must be the one that frees it, or be synchronised with it.
    */
   CAMB_EVENT_JOB_DATA = 2,
 };
@@ -509,14 +512,16 @@ typedef struct camb_audio_url_list camb_audio_url_list;
 typedef struct camb_cancel_token camb_cancel_token;
 
 /**
- * A client for the CAMB text-to-sound API.
+ * A client for the CAMB API: text-to-sound, and streaming text-to-speech.
  *
  * Functions: `camb_client_new()` (or `camb_client_builder_build()`), the
  * blocking calls `camb_client_get_task_status()`, `camb_client_create_task()`,
  * `camb_client_wait_for_task()`, `camb_client_download_audio()`,
  * `camb_client_save_audio()`, `camb_client_get_audio_url()`,
  * `camb_client_get_audio_urls()`, `camb_client_get_task_statuses()`,
- * `camb_client_generate()`, each of which has a job form
+ * `camb_client_generate()`, `camb_client_speak()`,
+ * `camb_client_speak_to_file()`, `camb_client_list_voices()`,
+ * `camb_client_list_languages()`, each of which has a job form
  * (`camb_client_job_*`), and `camb_client_free()`.
  *
  * Immutable once built: share one client between any number of threads and call
@@ -2026,7 +2031,8 @@ const char *camb_job_task_id(const struct camb_job *job,
                              size_t *out_len);
 
 /**
- * The bytes a finished download, save or generate job delivered; 0 otherwise.
+ * The bytes a finished download, save, generate or speech job delivered; 0
+ * otherwise.
  */
 CAMB_API
 uint64_t camb_job_bytes(const struct camb_job *job);
@@ -2328,7 +2334,9 @@ camb_result camb_client_speak_to_file(const struct camb_client *client,
  * reader falls that far behind, the job stops reading the network until it
  * catches up (and the server's sending slows with it); meanwhile it holds one
  * of the client's job threads (`camb_client_builder_set_job_threads()`).
- * Cancelling it, or freeing its queue, ends such a wait within 100 ms.
+ * Cancelling it, or freeing its queue, ends such a wait within 100 ms; a
+ * cancel of a job that is reading the network takes effect at the next
+ * chunk (or when the client's timeout ends a read the server stalls).
  *
  * The text and options are checked (and copied) now. On success `*out_job` is
  * the job, not started: submit it with `camb_job_submit()`, or free it.
@@ -2363,7 +2371,9 @@ camb_result camb_client_job_speak_to_file(const struct camb_client *client,
  * into `buffer`, in order, and writes how many to `*out_read`: 0 when none is
  * waiting now. Never blocks. Call it from one thread at a time, while the job
  * runs (after a `CAMB_EVENT_JOB_DATA` event) or after it is done, until the
- * job is freed.
+ * job is freed (see `CAMB_EVENT_JOB_DATA` for a queue shared by threads).
+ * A reply with a success status but no audio at all fails the job with
+ * `CAMB_RESULT_BAD_RESPONSE`.
  *
  * Errors: `CAMB_RESULT_NULL_PARAMETER` (job, out_read, or buffer with a
  * non-zero capacity); `CAMB_RESULT_INVALID_PARAMETER` if the job is not a

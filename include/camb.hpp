@@ -2606,7 +2606,8 @@ private:
 /// that came before them has been read: a 422 or an unknown voice before any
 /// audio, Error(CAMB_RESULT_CONNECT) for a stream cut short, Cancelled after
 /// cancel(). Destroying the reader cancels the stream (it returns once the job
-/// ended, within about 100 ms, when it owns its queue).
+/// ended, when it owns its queue: at the stream's next chunk, or when the
+/// client's timeout ends a read the server stalls).
 ///
 /// read() and read_some() are for one thread at a time; cancel(), done(),
 /// info() and fd() may be called from any thread.
@@ -2715,7 +2716,7 @@ public:
     /// end, read or not).
     SpeechInfo info() const { return record().info(); }
 
-    /// Stops the stream, from any thread, within about 100 ms; read() then
+    /// Stops the stream, from any thread (at its next chunk); read() then
     /// throws Cancelled once the audio that came before has been read (unless
     /// the stream had ended already). No effect once it has ended.
     void cancel() const noexcept {
@@ -2726,7 +2727,9 @@ public:
 
     /// The readiness handle of the reader's queue (its own, or the JobQueue
     /// given): readable when there is news of the stream (audio, or its end).
-    /// -1 for a moved-from reader.
+    /// For a reader on its own queue or on a JobQueue the caller dispatches; a
+    /// JobQueue with a dispatcher thread takes the events itself. -1 for a
+    /// moved-from reader.
     JobQueue::Handle fd() const noexcept {
         return state_ != nullptr ? static_cast<JobQueue::Handle>(camb_queue_fd(state_->queue))
                                  : static_cast<JobQueue::Handle>(-1);

@@ -92,9 +92,11 @@ impl AudioPipe {
     pub(crate) fn read(&self, into: &mut [u8]) -> usize {
         let mut state = self.lock();
         let count = into.len().min(state.buffer.len());
-        for (to, from) in into.iter_mut().zip(state.buffer.drain(..count)) {
-            *to = from;
-        }
+        let (first, second) = state.buffer.as_slices();
+        let from_first = count.min(first.len());
+        into[..from_first].copy_from_slice(&first[..from_first]);
+        into[from_first..count].copy_from_slice(&second[..count - from_first]);
+        state.buffer.drain(..count);
         drop(state);
         if count > 0 {
             self.room.notify_all();

@@ -150,7 +150,6 @@ impl Error {
         self
     }
 
-    /// The same error with another message.
     /// Whether the request never reached the server (see [`Error::into_unsent`]).
     pub fn is_unsent(&self) -> bool {
         self.unsent
@@ -163,6 +162,7 @@ impl Error {
         self
     }
 
+    /// The same error with another message.
     pub fn replace_message(mut self, message: String) -> Error {
         self.message = message;
         self

@@ -254,7 +254,8 @@ impl SpeechInfo {
 
     /// Learns what a WAV or FLAC header at the start of the audio says.
     pub(crate) fn learn_from_header(&mut self, start: &[u8]) {
-        let header = match self.format.as_str() {
+        let format = self.format.to_ascii_lowercase();
+        let header = match format.as_str() {
             "wav" => wav_header(start).map(|h| (h.sample_rate, h.channels)),
             "flac" => flac_stream_info(start),
             _ => None,
@@ -268,7 +269,9 @@ impl SpeechInfo {
 
 /// Whether the format is headerless PCM (`pcm_s16le`, `pcm_f32be`...).
 pub fn is_raw_pcm(format: &str) -> bool {
-    format.starts_with("pcm_")
+    format
+        .get(..4)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("pcm_"))
 }
 
 /// A WAV file's header, as far as the audio needs it.

@@ -97,6 +97,13 @@ impl Client {
                     .into_permanent());
                 }
                 let read = match reader.read(&mut buffer) {
+                    // Zero bytes of audio is no speech, whatever the status said.
+                    Ok(0) if info.bytes == 0 => {
+                        return Err(Error::bad_response(
+                            "the server answered with success but sent no audio",
+                        )
+                        .into_permanent());
+                    }
                     Ok(0) => return Ok(info),
                     Ok(read) => read,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -141,7 +148,7 @@ impl Client {
             cancel,
             |write| self.stream_speech(request, cancel, &mut |chunk, _| write(chunk)),
             |file, info: &SpeechInfo| {
-                if info.format == "wav" {
+                if info.format.eq_ignore_ascii_case("wav") {
                     fix_wav_sizes(file, info.bytes)
                         .map_err(|e| io_error("cannot complete the WAV header", &e))?;
                 }

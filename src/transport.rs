@@ -247,6 +247,7 @@ impl Transport {
         streaming: bool,
     ) -> Result<Response, Error> {
         OPENED_HERE.with(|opened| opened.set(false));
+        CONNECT_FAILED.with(|failed| failed.set(false));
         let result = match budget.time_left() {
             _ if streaming => {
                 // ureq's phases up to the reply's head share the deadline; the
@@ -281,7 +282,15 @@ impl Transport {
                 reply,
                 opened_connection: OPENED_HERE.with(Cell::get),
             })
-            .map_err(|e| error_from_ureq(e, budget))
+            .map_err(|e| {
+                let error = error_from_ureq(e, budget);
+                // The connector saw its connect fail: nothing was sent.
+                if CONNECT_FAILED.with(Cell::get) {
+                    error.into_unsent()
+                } else {
+                    error
+                }
+            })
     }
 }
 
@@ -312,6 +321,9 @@ thread_local! {
     /// runs its connector on the calling thread, so this tells whether the
     /// request got a new connection or reused one.
     static OPENED_HERE: Cell<bool> = const { Cell::new(false) };
+    /// Set by the connector when a connection it tried to make on this thread
+    /// could not be made: the request of that attempt never left.
+    static CONNECT_FAILED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The one conversion from ureq's error to libcamb's: its kind, its words, and
@@ -423,13 +435,7 @@ fn network_error(error: &std::io::Error, budget: &Budget) -> Error {
         | Io::HostUnreachable
         | Io::NetworkUnreachable
         | Io::NetworkDown
-        | Io::AddrNotAvailable => {
-            return Error::new(
-                ErrorKind::Connect,
-                format!("the connection could not be made: {error}"),
-            )
-            .into_unsent();
-        }
+        | Io::AddrNotAvailable => format!("the connection could not be made: {error}"),
         Io::UnexpectedEof => {
             "the server closed the connection before the reply was complete".to_owned()
         }
@@ -453,7 +459,9 @@ impl<In: UreqTransport> Connector<In> for CountedTcpConnector {
         details: &ConnectionDetails,
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
-        let out = self.tcp.connect(details, chained)?;
+        let out = self.tcp.connect(details, chained).inspect_err(|_| {
+            CONNECT_FAILED.with(|failed| failed.set(true));
+        })?;
         if let Some(Either::B(_)) = &out {
             self.opened.fetch_add(1, Ordering::Relaxed);
             OPENED_HERE.with(|opened| opened.set(true));

@@ -230,6 +230,14 @@ fn queued(
                     break;
                 }
                 audio.extend_from_slice(&buffer[..read]);
+                // Bounded: what waits in the job is never more than its buffer.
+                let mut info = empty_info();
+                assert_eq!(camb_job_speech_info(job, &mut info), camb_result::Ok);
+                assert!(
+                    info.bytes - audio.len() as u64 <= 256 << 10,
+                    "{} bytes waiting in the job",
+                    info.bytes - audio.len() as u64
+                );
                 if !cancelled && reader.cancel_after.is_some_and(|n| audio.len() as u64 >= n) {
                     cancelled = true;
                     assert_eq!(camb_job_cancel(job), camb_result::Ok);
@@ -741,4 +749,132 @@ fn reading_a_job_that_does_not_stream_is_refused_in_words() {
         camb_job_free(job);
         camb_client_free(client);
     }
+}
+
+#[test]
+fn a_cancel_ends_a_job_whose_reader_stopped_reading() {
+    // The reader takes nothing: the job's buffer fills (256 KiB), its thread
+    // waits for room, and a cancel must still end it promptly.
+    let emulator = emulator(0, 0.0);
+    let client = client_for(&emulator);
+    let (mut options, _model, _format) = flash("pcm_s16le");
+    options.duration_s = 60.0;
+    // SAFETY: live handles; the job is freed once its queue handed it back.
+    unsafe {
+        let mut job = ptr::null_mut();
+        assert_eq!(
+            camb_client_job_speak(
+                client,
+                c(TEXT).as_ptr(),
+                c("en-us").as_ptr(),
+                VOICE,
+                &options,
+                &mut job
+            ),
+            camb_result::Ok
+        );
+        let mut queue = ptr::null_mut();
+        assert_eq!(camb_queue_new(&mut queue), camb_result::Ok);
+        assert_eq!(
+            camb_job_submit(job, queue, ptr::null_mut()),
+            camb_result::Ok
+        );
+        let started = Instant::now();
+        let mut info = empty_info();
+        loop {
+            assert_eq!(camb_job_speech_info(job, &mut info), camb_result::Ok);
+            if info.bytes >= 256 << 10 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the buffer never filled: {}",
+                info.bytes
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(camb_job_speech_info(job, &mut info), camb_result::Ok);
+        assert_eq!(
+            info.bytes,
+            256 << 10,
+            "the job holds no more than its buffer"
+        );
+        let cancelled_at = Instant::now();
+        assert_eq!(camb_job_cancel(job), camb_result::Ok);
+        let (mut event, mut which) = (camb_event::JobData, ptr::null_mut());
+        while event != camb_event::JobDone {
+            assert_eq!(
+                camb_queue_wait(queue, 10_000, &mut event, &mut which),
+                camb_result::Ok
+            );
+        }
+        assert!(
+            cancelled_at.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            cancelled_at.elapsed()
+        );
+        assert_eq!(camb_job_result(job), camb_result::Cancelled);
+        // What came before the cancel is still there to read.
+        let mut buffer = vec![0u8; 512 << 10];
+        let mut read = 0;
+        assert_eq!(
+            camb_job_read_audio(job, buffer.as_mut_ptr(), buffer.len(), &mut read),
+            camb_result::Ok
+        );
+        assert_eq!(read, 256 << 10);
+        camb_job_free(job);
+        camb_queue_free(queue);
+        camb_client_free(client);
+    }
+}
+
+#[test]
+fn speech_info_of_an_older_program_is_written_only_as_far_as_it_reaches() {
+    let emulator = emulator(0, 0.0);
+    let client = client_for(&emulator);
+    let (options, _model, _format) = flash("wav");
+    let speak = |info: *mut camb_speech_info| {
+        // SAFETY: a live client, NUL-terminated strings, a sink that ignores, and
+        // an info of its struct_size bytes (or more).
+        unsafe {
+            camb_client_speak(
+                client,
+                c(TEXT).as_ptr(),
+                c("en-us").as_ptr(),
+                VOICE,
+                &options,
+                ptr::null(),
+                Some(ignore),
+                ptr::null_mut(),
+                info,
+            )
+        }
+    };
+    // An older camb.h whose struct ended before `bytes`: that field is the
+    // caller's memory, left alone.
+    let mut info = empty_info();
+    info.struct_size = std::mem::offset_of!(camb_speech_info, bytes);
+    info.bytes = 0xDEAD;
+    assert_eq!(speak(&mut info), camb_result::Ok, "{}", last_error());
+    assert_eq!(info.bytes, 0xDEAD);
+    assert_eq!((info.sample_rate, info.channels), (22_050, 1));
+    assert!(info.has_credits);
+    // A struct_size too small for itself is refused before anything is sent.
+    let mut info = empty_info();
+    info.struct_size = 4;
+    let before = emulator.stats().tts_streams.len();
+    assert_eq!(speak(&mut info), camb_result::InvalidParameter);
+    assert!(
+        last_error().contains("sizeof(camb_speech_info)"),
+        "{}",
+        last_error()
+    );
+    assert_eq!(
+        emulator.stats().tts_streams.len(),
+        before,
+        "no stream for a bad out-parameter"
+    );
+    // SAFETY: freed once.
+    unsafe { camb_client_free(client) };
 }

@@ -366,3 +366,16 @@ fn json_with_a_success_status_is_not_audio() {
     assert_eq!(outcome.unwrap_err().kind(), ErrorKind::BadResponse);
     assert!(got.is_empty());
 }
+
+#[test]
+fn a_success_without_any_audio_is_not_speech() {
+    let server = Server::start(serve(
+        "HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: 0\r\n\r\n",
+        Vec::new(),
+    ));
+    let (_, outcome) = speak(&client(&server, 5_000, 2));
+    let error = outcome.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::BadResponse, "{error}");
+    assert!(error.message().contains("no audio"), "{error}");
+    assert_eq!(server.requests(), 1);
+}

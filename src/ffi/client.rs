@@ -11,14 +11,16 @@ use crate::ffi::builder::LogHook;
 use crate::ffi::job::JobPool;
 use crate::ffi::result_code::camb_result;
 
-/// A client for the CAMB text-to-sound API.
+/// A client for the CAMB API: text-to-sound, and streaming text-to-speech.
 ///
 /// Functions: `camb_client_new()` (or `camb_client_builder_build()`), the
 /// blocking calls `camb_client_get_task_status()`, `camb_client_create_task()`,
 /// `camb_client_wait_for_task()`, `camb_client_download_audio()`,
 /// `camb_client_save_audio()`, `camb_client_get_audio_url()`,
 /// `camb_client_get_audio_urls()`, `camb_client_get_task_statuses()`,
-/// `camb_client_generate()`, each of which has a job form
+/// `camb_client_generate()`, `camb_client_speak()`,
+/// `camb_client_speak_to_file()`, `camb_client_list_voices()`,
+/// `camb_client_list_languages()`, each of which has a job form
 /// (`camb_client_job_*`), and `camb_client_free()`.
 ///
 /// Immutable once built: share one client between any number of threads and call

@@ -841,7 +841,8 @@ pub unsafe extern "C" fn camb_job_task_id(
     unsafe { view_text(job, out_len, |v| v.task_id.as_deref()) }
 }
 
-/// The bytes a finished download, save or generate job delivered; 0 otherwise.
+/// The bytes a finished download, save, generate or speech job delivered; 0
+/// otherwise.
 // The caller's part: `job` is NULL or a live job.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn camb_job_bytes(job: *const camb_job) -> u64 {

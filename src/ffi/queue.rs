@@ -43,7 +43,10 @@ pub enum camb_event {
     /// A running `camb_client_job_speak()` job has audio to read:
     /// `camb_job_read_audio()` until it gives 0 bytes. The job stays
     /// libcamb's: do not free it on this event; its `CAMB_EVENT_JOB_DONE`
-    /// comes later.
+    /// comes later, always after its data events. The handle stays valid
+    /// until that done event is taken and the job freed: with several
+    /// threads taking events from one queue, the thread that reads a job's
+    /// audio must be the one that frees it, or be synchronised with it.
     JobData = 2,
 }
 

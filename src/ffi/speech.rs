@@ -223,6 +223,25 @@ impl camb_speech_info {
         }
     }
 
+    /// Refuses a caller's struct too small to hold its `struct_size`: checked
+    /// before any request, so that a paid stream is never made for nothing.
+    ///
+    /// # Safety
+    /// `out` is NULL or a `camb_speech_info` whose `struct_size` is readable.
+    unsafe fn check(out: *const camb_speech_info) -> Result<(), Error> {
+        if out.is_null() {
+            return Ok(());
+        }
+        // SAFETY: non-NULL; starts with a size_t (the contract).
+        let size = unsafe { out.cast::<usize>().read_unaligned() };
+        if size < std::mem::size_of::<usize>() {
+            return Err(Error::invalid(format!(
+                "camb_speech_info.struct_size is {size}: set it to sizeof(camb_speech_info)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Writes `info` into the caller's struct, as much of it as its
     /// `struct_size` holds (which is left as it is).
     ///
@@ -433,6 +452,8 @@ pub unsafe extern "C" fn camb_client_speak(
         // SAFETY: the caller's contract for the strings and the options.
         let request = unsafe { speech_request(text, language, voice_id, options) }?;
         let write = write.ok_or_else(|| null_parameter("write"))?;
+        // SAFETY: NULL or a camb_speech_info (the contract).
+        unsafe { camb_speech_info::check(out_info) }?;
         let sink = |chunk: &[u8], info: &SpeechInfo, _: &StepContext<'_>| {
             let view = camb_speech_info::of(info);
             // SAFETY: the caller vouches for the callback and user_data; the
@@ -483,6 +504,8 @@ pub unsafe extern "C" fn camb_client_speak_to_file(
         let request = unsafe { speech_request(text, language, voice_id, options) }?;
         // SAFETY: NULL or NUL-terminated.
         let path: PathBuf = unsafe { path_arg(path) }?;
+        // SAFETY: NULL or a camb_speech_info (the contract).
+        unsafe { camb_speech_info::check(out_info) }?;
         let mut work = SpeakToFileWork::new(client, request, path)?;
         // SAFETY: NULL or a live token.
         let info = unsafe { run_blocking(&mut work, cancel) }?.into_speech()?;
@@ -505,7 +528,9 @@ pub unsafe extern "C" fn camb_client_speak_to_file(
 /// reader falls that far behind, the job stops reading the network until it
 /// catches up (and the server's sending slows with it); meanwhile it holds one
 /// of the client's job threads (`camb_client_builder_set_job_threads()`).
-/// Cancelling it, or freeing its queue, ends such a wait within 100 ms.
+/// Cancelling it, or freeing its queue, ends such a wait within 100 ms; a
+/// cancel of a job that is reading the network takes effect at the next
+/// chunk (or when the client's timeout ends a read the server stalls).
 ///
 /// The text and options are checked (and copied) now. On success `*out_job` is
 /// the job, not started: submit it with `camb_job_submit()`, or free it.
@@ -585,7 +610,9 @@ pub unsafe extern "C" fn camb_client_job_speak_to_file(
 /// into `buffer`, in order, and writes how many to `*out_read`: 0 when none is
 /// waiting now. Never blocks. Call it from one thread at a time, while the job
 /// runs (after a `CAMB_EVENT_JOB_DATA` event) or after it is done, until the
-/// job is freed.
+/// job is freed (see `CAMB_EVENT_JOB_DATA` for a queue shared by threads).
+/// A reply with a success status but no audio at all fails the job with
+/// `CAMB_RESULT_BAD_RESPONSE`.
 ///
 /// Errors: `CAMB_RESULT_NULL_PARAMETER` (job, out_read, or buffer with a
 /// non-zero capacity); `CAMB_RESULT_INVALID_PARAMETER` if the job is not a
@@ -641,8 +668,8 @@ pub unsafe extern "C" fn camb_job_speech_info(
         let job = unsafe { job_ref(job) }.ok_or_else(|| null_parameter("job"))?;
         out_arg(out_info, "out_info")?;
         let info = match (&job.data.pipe, job.outcome()) {
+            (_, Some(Ok(Output::Speech(info)))) => info.clone(),
             (Some(pipe), _) => pipe.info(),
-            (None, Some(Ok(Output::Speech(info)))) => info.clone(),
             (None, _) if job.data.kind == camb_job_kind::SpeakToFile => {
                 return Err(Error::new(
                     ErrorKind::NotReady,
