@@ -2,12 +2,14 @@
  * The speech benchmark's client side (scripts/bench.sh, section 14), against the
  * emulator. Each mode prints key=value lines for the script.
  *
- *   speech --url URL --mode first-byte --client libcamb|curl --count N
+ *   speech --url URL --mode first-byte --client libcamb|libcamb-job|curl --count N
  *       N streams one after the other; for each, the CLOCK_MONOTONIC time (ns)
  *       at which its first audio byte reached the caller: `first_byte_ns=T`,
  *       in order. The script pairs them with the emulator's record of its
  *       first write (GET /_emulator/stats, tts_streams, same order).
  *       libcamb: camb_client_speak(), the first call of the write callback.
+ *       libcamb-job: camb_client_job_speak() on a queue watched with poll(2), the
+ *       first camb_job_read_audio() that gives bytes.
  *       curl: the same JSON body posted with libcurl, its first write callback.
  *   speech --url URL --mode cpu --client libcamb|curl --count N --seconds S
  *       N streams of S seconds of audio each through camb_client_speak() (or
@@ -94,6 +96,43 @@ static void first_byte_libcamb(const char *url, int count) {
     }
     printf("first_byte_ns=%llu\n", (unsigned long long)seen.at_ns);
   }
+  camb_client_free(client);
+}
+
+/* The job form, as an event loop uses it: poll(2) on the queue's descriptor,
+ * take the data event, read the audio with camb_job_read_audio(). */
+static void first_byte_job(const char *url, int count) {
+  camb_client *client = make_client(url);
+  camb_queue *queue = NULL;
+  if (camb_queue_new(&queue) != CAMB_RESULT_OK) die("queue");
+  struct pollfd ready = {(int)camb_queue_fd(queue), POLLIN, 0};
+  static uint8_t buffer[65536];
+  for (int i = 0; i < count; i++) {
+    camb_job *job = NULL;
+    if (camb_client_job_speak(client, TEXT, "en-us", VOICE, NULL, &job) != CAMB_RESULT_OK ||
+        camb_job_submit(job, queue, NULL) != CAMB_RESULT_OK) {
+      die("job");
+    }
+    uint64_t first = 0;
+    bool done = false;
+    while (!done) {
+      if (poll(&ready, 1, 60000) != 1) die("poll");
+      camb_event event;
+      camb_job *which = NULL;
+      while (camb_queue_pop(queue, &event, &which) == CAMB_RESULT_OK) {
+        if (event == CAMB_EVENT_JOB_DONE) done = true;
+        size_t read = 0;
+        while (camb_job_read_audio(job, buffer, sizeof buffer, &read) == CAMB_RESULT_OK &&
+               read > 0) {
+          if (first == 0) first = now_ns();
+        }
+      }
+    }
+    if (camb_job_result(job) != CAMB_RESULT_OK) die("speech job");
+    camb_job_free(job);
+    printf("first_byte_ns=%llu\n", (unsigned long long)first);
+  }
+  camb_queue_free(queue);
   camb_client_free(client);
 }
 
@@ -260,6 +299,7 @@ int main(int argc, char **argv) {
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (!strcmp(mode, "first-byte") && !strcmp(which, "curl")) first_byte_curl(url, count);
+  else if (!strcmp(mode, "first-byte") && !strcmp(which, "libcamb-job")) first_byte_job(url, count);
   else if (!strcmp(mode, "first-byte")) first_byte_libcamb(url, count);
   else if (!strcmp(mode, "cpu")) cpu(url, which, count, seconds);
   else if (!strcmp(mode, "slow-reader")) slow_reader(url, seconds, rate);
