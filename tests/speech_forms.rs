@@ -571,17 +571,7 @@ fn saving_speech_is_the_same_in_both_forms_and_fixes_the_wav() {
         );
         let mut queue = ptr::null_mut();
         assert_eq!(camb_queue_new(&mut queue), camb_result::Ok);
-        assert_eq!(
-            camb_job_submit(job, queue, ptr::null_mut()),
-            camb_result::Ok
-        );
-        let (mut event, mut done) = (camb_event::JobData, ptr::null_mut());
-        assert_eq!(
-            camb_queue_wait(queue, 60_000, &mut event, &mut done),
-            camb_result::Ok
-        );
-        assert_eq!((event, done), (camb_event::JobDone, job));
-        assert_eq!(camb_job_result(job), camb_result::Ok);
+        let job = finished(job, queue);
         let mut job_info = empty_info();
         assert_eq!(camb_job_speech_info(job, &mut job_info), camb_result::Ok);
         assert_eq!(info_tuple(&job_info), info_tuple(&info));

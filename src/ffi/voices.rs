@@ -259,10 +259,8 @@ pub unsafe extern "C" fn camb_voice_name(
     voice: *const camb_voice,
     out_len: *mut usize,
 ) -> *const c_char {
-    value_call(std::ptr::null(), || {
-        // SAFETY: NULL or a live voice; out_len NULL or writable.
-        unsafe { OwnedText::lend(voice_ref(voice).map(|v| &v.name), out_len) }
-    })
+    // SAFETY: NULL or a live voice; out_len NULL or writable (the caller's part).
+    unsafe { voice_text(voice, out_len, |v| Some(&v.name)) }
 }
 
 /// Whether the voice's gender is known, and if so writes it to `*out` (unless
@@ -294,6 +292,21 @@ pub unsafe extern "C" fn camb_voice_language(voice: *const camb_voice, out: *mut
     })
 }
 
+/// One of a voice's optional texts, lent as `camb_voice_name()` lends the name.
+///
+/// # Safety
+/// `voice` is NULL or a voice of a live list; `out_len` is NULL or writable.
+unsafe fn voice_text(
+    voice: *const camb_voice,
+    out_len: *mut usize,
+    pick: impl Fn(&camb_voice) -> Option<&OwnedText>,
+) -> *const c_char {
+    value_call(std::ptr::null(), || {
+        // SAFETY: per this function's contract.
+        unsafe { OwnedText::lend(voice_ref(voice).and_then(pick), out_len) }
+    })
+}
+
 /// The voice's transcript, or NULL when the server gave none. As
 /// `camb_voice_name()` otherwise.
 #[unsafe(no_mangle)]
@@ -301,15 +314,8 @@ pub unsafe extern "C" fn camb_voice_transcript(
     voice: *const camb_voice,
     out_len: *mut usize,
 ) -> *const c_char {
-    value_call(std::ptr::null(), || {
-        // SAFETY: NULL or a live voice; out_len NULL or writable.
-        unsafe {
-            OwnedText::lend(
-                voice_ref(voice).and_then(|v| v.transcript.as_ref()),
-                out_len,
-            )
-        }
-    })
+    // SAFETY: NULL or a live voice; out_len NULL or writable (the caller's part).
+    unsafe { voice_text(voice, out_len, |v| v.transcript.as_ref()) }
 }
 
 /// The voice's description, or NULL when the server gave none. As
@@ -319,15 +325,8 @@ pub unsafe extern "C" fn camb_voice_description(
     voice: *const camb_voice,
     out_len: *mut usize,
 ) -> *const c_char {
-    value_call(std::ptr::null(), || {
-        // SAFETY: NULL or a live voice; out_len NULL or writable.
-        unsafe {
-            OwnedText::lend(
-                voice_ref(voice).and_then(|v| v.description.as_ref()),
-                out_len,
-            )
-        }
-    })
+    // SAFETY: NULL or a live voice; out_len NULL or writable (the caller's part).
+    unsafe { voice_text(voice, out_len, |v| v.description.as_ref()) }
 }
 
 /// A URL of a sample of the voice, or NULL when the server gave none. As
@@ -337,15 +336,8 @@ pub unsafe extern "C" fn camb_voice_signed_url(
     voice: *const camb_voice,
     out_len: *mut usize,
 ) -> *const c_char {
-    value_call(std::ptr::null(), || {
-        // SAFETY: NULL or a live voice; out_len NULL or writable.
-        unsafe {
-            OwnedText::lend(
-                voice_ref(voice).and_then(|v| v.signed_url.as_ref()),
-                out_len,
-            )
-        }
-    })
+    // SAFETY: NULL or a live voice; out_len NULL or writable (the caller's part).
+    unsafe { voice_text(voice, out_len, |v| v.signed_url.as_ref()) }
 }
 
 /// Whether the voice is published: `CAMB_FLAG_YES`, `CAMB_FLAG_NO`, or
