@@ -560,6 +560,7 @@ fn scratch(name: &str) -> PathBuf {
 fn emulator() -> Emulator {
     Emulator::start(Config {
         pending_ms: 0,
+        tts_pace: 0.0,
         ..Config::default()
     })
     .expect("the emulator starts on 127.0.0.1")
@@ -597,7 +598,7 @@ fn conformance_program_passes_under_wine() {
         describe(&output)
     );
     for section in [
-        "version", "status", "workflow", "replace", "refusals", "errors", "jobs",
+        "version", "status", "workflow", "replace", "refusals", "errors", "jobs", "speech",
     ] {
         assert!(
             log.contains(&format!("\nok: {section} (")),

@@ -37,6 +37,11 @@
  *   one is; camb_queue_pop() then gives that job with its result; then 20 jobs of every
  *   kind at once, each delivered once with the right result; camb_queue_wait(); a
  *   cancelled job.
+ * - speech: camb_client_speak() streams a WAV to a callback (22050 Hz for mars-flash,
+ *   its bytes counted as they come), camb_client_speak_to_file() saves one under a
+ *   drive-letter path with its real sizes, a 422 names the allowed locales, and a
+ *   speech job is read with camb_job_read_audio() on CAMB_EVENT_JOB_DATA events that
+ *   WSAPoll sees on the queue's socket, every byte before its CAMB_EVENT_JOB_DONE.
  *
  * Every check that fails prints "FAIL: conformance.c:LINE: [section] condition: why"
  * and camb_last_error(), and exits 1. On success the last line is
@@ -1134,6 +1139,115 @@ static void check_jobs(camb_client *client) {
     free(save_w);
 }
 
+/* ---------------------------------------------------------------- speech */
+
+/* What the speech callback has seen. */
+struct heard {
+    unsigned char *audio;
+    size_t len, cap;
+    uint32_t sample_rate;
+    bool counted; /* info->bytes always counted the chunk just handed over */
+};
+
+static bool hear(const uint8_t *data, size_t len, const camb_speech_info *info, void *user_data) {
+    struct heard *h = user_data;
+    if (h->len + len > h->cap) {
+        h->cap = (h->len + len) * 2;
+        h->audio = realloc(h->audio, h->cap);
+        CHECK(h->audio != NULL, "out of memory");
+    }
+    memcpy(h->audio + h->len, data, len);
+    h->len += len;
+    h->counted = h->counted && info->bytes == h->len;
+    h->sample_rate = info->sample_rate;
+    return true;
+}
+
+static void check_speech(camb_client *client) {
+    section("speech");
+    camb_speech_options options = camb_speech_options_default();
+    options.speech_model = "mars-flash";
+    camb_speech_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+
+    /* Blocking, to a callback. */
+    struct heard h = {NULL, 0, 0, 0, true};
+    CHECK_RESULT(camb_client_speak(client, "Hello from Windows.", "en-us", 147320, &options, NULL,
+                                   hear, &h, &info),
+                 CAMB_RESULT_OK);
+    CHECK(h.counted, "info->bytes did not count each chunk");
+    CHECK(h.len > 44 && memcmp(h.audio, "RIFF", 4) == 0, "no WAV came (%zu bytes)", h.len);
+    CHECK(h.sample_rate == 22050 && info.sample_rate == 22050 && info.channels == 1,
+          "rate %" PRIu32 ", channels %" PRIu32, info.sample_rate, info.channels);
+    CHECK(info.bytes == h.len && info.has_credits && info.credits >= 1,
+          "info: %" PRIu64 " bytes, credits %d %f", info.bytes, (int)info.has_credits,
+          info.credits);
+    CHECK(strcmp(info.format, "wav") == 0, "format %s", info.format);
+
+    /* Saved, with the sizes a streamed WAV lacks. */
+    wchar_t *path_w = wjoin(work_dir, L"\\hello.wav", NULL);
+    char *path = utf8_of(path_w);
+    CHECK_RESULT(camb_client_speak_to_file(client, "Hello from Windows.", "en-us", 147320,
+                                           &options, path, NULL, &info),
+                 CAMB_RESULT_OK);
+    size_t saved_len = 0;
+    unsigned char *saved = read_file_w(path_w, &saved_len);
+    check_wav(saved, saved_len, "hello.wav");
+    CHECK(saved_len == h.len && memcmp(saved + 44, h.audio + 44, h.len - 44) == 0,
+          "the saved speech differs from the streamed one");
+    free(saved);
+
+    /* A locale the model lacks: the server's list of those it has. */
+    CHECK_RESULT(camb_client_speak(client, "Hello from Windows.", "zh-tw", 147320, &options, NULL,
+                                   hear, &h, NULL),
+                 CAMB_RESULT_VALIDATION);
+    CHECK(strstr(camb_last_error(), "en-us") != NULL, "no allowed list: %s", camb_last_error());
+
+    /* A speech job, read on CAMB_EVENT_JOB_DATA events seen by WSAPoll. */
+    camb_queue *queue = NULL;
+    CHECK_RESULT(camb_queue_new(&queue), CAMB_RESULT_OK);
+    SOCKET sock = (SOCKET)camb_queue_fd(queue);
+    camb_job *job = NULL;
+    CHECK_RESULT(camb_client_job_speak(client, "Hello from Windows.", "en-us", 147320, &options,
+                                       &job),
+                 CAMB_RESULT_OK);
+    CHECK_RESULT(camb_job_submit(job, queue, NULL), CAMB_RESULT_OK);
+    unsigned char *heard = malloc(h.len + 1);
+    CHECK(heard != NULL, "out of memory");
+    size_t got = 0;
+    unsigned data_events = 0;
+    bool done = false;
+    while (!done) {
+        CHECK(poll_ready(sock, 20000) == 1, "no event within 20 s");
+        camb_event event;
+        camb_job *popped = NULL;
+        while (camb_queue_pop(queue, &event, &popped) == CAMB_RESULT_OK) {
+            CHECK(popped == job, "an event of another job");
+            data_events += event == CAMB_EVENT_JOB_DATA;
+            done = done || event == CAMB_EVENT_JOB_DONE;
+            size_t read = 0;
+            do {
+                CHECK(got <= h.len, "more audio than the blocking call got");
+                CHECK_RESULT(camb_job_read_audio(job, heard + got, h.len + 1 - got, &read),
+                             CAMB_RESULT_OK);
+                got += read;
+            } while (read > 0);
+        }
+    }
+    CHECK(data_events > 0, "no CAMB_EVENT_JOB_DATA came");
+    CHECK_RESULT(camb_job_result(job), CAMB_RESULT_OK);
+    CHECK(got == h.len && memcmp(heard + 44, h.audio + 44, got - 44) == 0,
+          "the job read %zu bytes, the blocking call got %zu", got, h.len);
+    printf("speech job: %zu bytes in %u data events\n", got, data_events);
+    camb_job_free(job);
+    camb_queue_free(queue);
+    free(heard);
+    free(h.audio);
+    free(path);
+    free(path_w);
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(int argc, char **argv) {
@@ -1172,6 +1286,7 @@ int main(int argc, char **argv) {
     check_refusals(client);
     check_errors(client);
     check_jobs(client);
+    check_speech(client);
     camb_client_free(client);
 
     section("cleanup");
