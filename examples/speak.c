@@ -226,6 +226,12 @@ int main(int argc, char **argv) {
     }
     FILE *closing = file;
     file = NULL;
+    /* On disk before the rename: a crash then leaves the old file or the new one. */
+    if (fsync(fileno(closing)) != 0) {
+        fprintf(stderr, "speak: flushing %s failed: %s\n", temp_path, strerror(errno));
+        fclose(closing);
+        goto done;
+    }
     if (fclose(closing) != 0) {
         fprintf(stderr, "speak: writing %s failed: %s\n", temp_path, strerror(errno));
         goto done;
