@@ -72,11 +72,9 @@ impl AudioPipe {
             let (now, later) = rest.split_at(room.min(rest.len()));
             state.buffer.extend(now);
             // The bytes the reader can have read so far, with what was known
-            // when they came.
-            state.info = SpeechInfo {
-                bytes: info.bytes - later.len() as u64,
-                ..info.clone()
-            };
+            // when they came (in place: no allocation per chunk).
+            state.info.update_from(info);
+            state.info.bytes = info.bytes - later.len() as u64;
             let tell = !state.event_pending;
             state.event_pending = true;
             drop(state);

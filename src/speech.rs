@@ -252,6 +252,17 @@ impl SpeechInfo {
         }
     }
 
+    /// Becomes `other`, reusing its own strings' memory: for a copy kept up to
+    /// date on every chunk.
+    pub(crate) fn update_from(&mut self, other: &SpeechInfo) {
+        self.format.clone_from(&other.format);
+        self.sample_rate = other.sample_rate;
+        self.channels = other.channels;
+        self.credits = other.credits;
+        self.bytes = other.bytes;
+        self.content_type.clone_from(&other.content_type);
+    }
+
     /// Learns what a WAV or FLAC header at the start of the audio says.
     pub(crate) fn learn_from_header(&mut self, start: &[u8]) {
         let format = self.format.to_ascii_lowercase();

@@ -23,7 +23,7 @@ mod common;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -491,29 +491,40 @@ fn index_d_ts_passes_tsc_strict() {
     );
 }
 
+/// Runs the README block the project holds as `NAME.js`, unchanged, in a
+/// folder of its own (so that what it writes is all there), with the emulator
+/// given as a user gives it: libcamb reads both variables. Its output and that
+/// folder.
+fn run_readme_script(name: &str, emulator: &Emulator) -> (Output, PathBuf) {
+    let project = project();
+    let run_dir = project.dir.join(format!("{name}-run"));
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let _turn = turn();
+    let mut node = node_command("node", project);
+    node.arg(project.dir.join(format!("{name}.js")))
+        .current_dir(&run_dir)
+        .env("CAMB_API_KEY", DEFAULT_API_KEY)
+        .env("CAMB_BASE_URL", emulator.base_url());
+    let output = run_ok(
+        &mut node,
+        &format!("the README's {name}.js"),
+        SNIPPET_TIMEOUT,
+    );
+    (output, run_dir)
+}
+
 #[test]
 fn readme_snippet_runs_against_the_emulator() {
     if !node_present("readme_snippet_runs_against_the_emulator") {
         return;
     }
-    let project = project();
     let emulator = Emulator::start(Config {
         pending_ms: 0,
         ..Config::default()
     })
     .expect("the emulator starts");
-    // Run in a folder of its own, so that what it writes is all there.
-    let run_dir = project.dir.join("readme-run");
-    let _ = std::fs::remove_dir_all(&run_dir);
-    std::fs::create_dir_all(&run_dir).unwrap();
-    let _turn = turn();
-    let mut node = node_command("node", project);
-    node.arg(project.dir.join("readme.js"))
-        .current_dir(&run_dir)
-        // Given as a user gives them: libcamb reads both.
-        .env("CAMB_API_KEY", DEFAULT_API_KEY)
-        .env("CAMB_BASE_URL", emulator.base_url());
-    let output = run_ok(&mut node, "the README's Node snippet", SNIPPET_TIMEOUT);
+    let (output, run_dir) = run_readme_script("readme", &emulator);
     let report = describe(&output);
 
     let wavs: Vec<PathBuf> = std::fs::read_dir(&run_dir)
@@ -554,27 +565,13 @@ fn readme_speech_snippet_runs_against_the_emulator() {
     if !node_present("readme_speech_snippet_runs_against_the_emulator") {
         return;
     }
-    let project = project();
     let emulator = Emulator::start(Config {
         pending_ms: 0,
         tts_pace: 0.0,
         ..Config::default()
     })
     .expect("the emulator starts");
-    let run_dir = project.dir.join("readme-speech-run");
-    let _ = std::fs::remove_dir_all(&run_dir);
-    std::fs::create_dir_all(&run_dir).unwrap();
-    let _turn = turn();
-    let mut node = node_command("node", project);
-    node.arg(project.dir.join("readme-speech.js"))
-        .current_dir(&run_dir)
-        .env("CAMB_API_KEY", DEFAULT_API_KEY)
-        .env("CAMB_BASE_URL", emulator.base_url());
-    let output = run_ok(
-        &mut node,
-        "the README's Node speech snippet",
-        SNIPPET_TIMEOUT,
-    );
+    let (output, run_dir) = run_readme_script("readme-speech", &emulator);
     let report = describe(&output);
     let pcm = std::fs::read(run_dir.join("hello.pcm")).unwrap();
     assert!(!pcm.is_empty() && pcm.len() % 2 == 0, "{report}");

@@ -9,7 +9,7 @@ use crate::ffi::boundary::{null_parameter, out_arg, path_arg, result_call, value
 use crate::ffi::cancel::{camb_cancel_token, run_blocking};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::result_code::camb_result;
-use crate::ffi::string::give_string;
+use crate::ffi::string::{OwnedText, give_string};
 use crate::operations::{AudioUrlWork, AudioUrlsWork, DownloadWork, SaveWork};
 
 /// Receives the audio of `camb_client_download_audio()` chunk by chunk, in order,
@@ -169,7 +169,7 @@ pub unsafe extern "C" fn camb_client_get_audio_url(
 /// Functions: `camb_audio_url_list_len()`, `camb_audio_url_list_get()`,
 /// `camb_audio_url_list_free()`.
 pub struct camb_audio_url_list {
-    entries: Vec<(i64, Option<Box<[u8]>>)>,
+    entries: Vec<(i64, Option<OwnedText>)>,
 }
 
 /// Asks for the URLs of many runs' audio at once (`POST /text-to-sound-results`),
@@ -235,15 +235,7 @@ pub(crate) unsafe fn run_ids_arg<'a>(
 pub(crate) fn audio_url_list(run_ids: &[i64], urls: &HashMap<i64, String>) -> camb_audio_url_list {
     let entries = run_ids
         .iter()
-        .map(|run_id| {
-            let url = urls.get(run_id).map(|url| {
-                let mut bytes = Vec::with_capacity(url.len() + 1);
-                bytes.extend_from_slice(url.as_bytes());
-                bytes.push(0);
-                bytes.into_boxed_slice()
-            });
-            (*run_id, url)
-        })
+        .map(|run_id| (*run_id, urls.get(run_id).map(|url| OwnedText::new(url))))
         .collect();
     camb_audio_url_list { entries }
 }
@@ -278,10 +270,9 @@ pub unsafe extern "C" fn camb_audio_url_list_get(
             // SAFETY: NULL or writable, per the contract.
             unsafe { write_optional(out_run_id, *run_id) };
         }
-        let url = entry.and_then(|(_, url)| url.as_deref());
+        let url = entry.and_then(|(_, url)| url.as_ref());
         // SAFETY: NULL or writable, per the contract.
-        unsafe { write_optional(out_len, url.map_or(0, |u| u.len() - 1)) };
-        url.map_or(std::ptr::null(), |u| u.as_ptr().cast())
+        unsafe { OwnedText::lend(url, out_len) }
     })
 }
 

@@ -90,6 +90,21 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
     })
 }
 
+/// An optional string argument: NULL is `None` (an option left unset).
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string.
+pub(crate) unsafe fn optional_str_arg(
+    ptr: *const c_char,
+    name: &str,
+) -> Result<Option<String>, Error> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: not NULL, NUL-terminated per the contract.
+    unsafe { str_arg(ptr, name) }.map(|s| Some(s.to_owned()))
+}
+
 /// Checks an out-pointer before any work is done, so that a NULL is reported
 /// as such instead of after a network call.
 pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<(), Error> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::create::{AudioType, CreateRequest};
 use crate::error::Error;
-use crate::ffi::boundary::{out_arg, result_call, str_arg};
+use crate::ffi::boundary::{optional_str_arg, out_arg, result_call, str_arg};
 use crate::ffi::cancel::{camb_cancel_token, run_blocking};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::options::{Field, field, init_sized, read_sized};
@@ -254,22 +254,12 @@ pub(crate) unsafe fn create_request(
             }
         },
         // SAFETY: NULL or NUL-terminated, per the contract.
-        project_name: unsafe { optional_str(options.project_name, "project_name") }?,
+        project_name: unsafe { optional_str_arg(options.project_name, "project_name") }?,
         // SAFETY: as above.
         project_description: unsafe {
-            optional_str(options.project_description, "project_description")
+            optional_str_arg(options.project_description, "project_description")
         }?,
         folder_id: (options.has_folder_id != 0).then_some(options.folder_id),
         retry: options.retry != 0,
     })
-}
-
-/// # Safety
-/// `ptr` is NULL or NUL-terminated.
-unsafe fn optional_str(ptr: *const c_char, name: &str) -> Result<Option<String>, Error> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: not NULL, NUL-terminated per the contract.
-    unsafe { str_arg(ptr, name) }.map(|s| Some(s.to_owned()))
 }

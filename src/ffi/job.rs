@@ -18,6 +18,7 @@ use crate::ffi::client::{camb_client, handle_arg};
 use crate::ffi::create::{camb_create_options, create_request};
 use crate::ffi::queue::{camb_queue, queue_arc};
 use crate::ffi::result_code::{camb_result, camb_status};
+use crate::ffi::string::OwnedText;
 use crate::ffi::task::{camb_task, camb_task_list};
 use crate::ffi::voices::{camb_language_list, camb_voice_list, languages_arg};
 use crate::ffi::wait::{camb_wait_options, wait_options as read_wait_options};
@@ -133,22 +134,15 @@ pub(crate) type JobPool = Pool<Output, JobData>;
 
 /// What the C accessors hand out, made from the job's outcome once.
 struct View {
-    error: Option<Box<[u8]>>,
+    error: Option<OwnedText>,
     http_status: u16,
     task: Option<camb_task>,
     list: Option<camb_task_list>,
-    task_id: Option<Box<[u8]>>,
-    audio_url: Option<Box<[u8]>>,
+    task_id: Option<OwnedText>,
+    audio_url: Option<OwnedText>,
     audio_urls: Option<camb_audio_url_list>,
     voices: Option<camb_voice_list>,
     languages: Option<camb_language_list>,
-}
-
-fn c_text(text: &str) -> Box<[u8]> {
-    let mut bytes = Vec::with_capacity(text.len() + 1);
-    bytes.extend_from_slice(text.as_bytes());
-    bytes.push(0);
-    bytes.into_boxed_slice()
 }
 
 impl View {
@@ -169,20 +163,20 @@ impl View {
             // generation's task that ended without audio, how it ended.
             Err(error) => {
                 let tracked = job.data.tracker.get();
-                view.error = Some(c_text(error.message()));
+                view.error = Some(OwnedText::new(error.message()));
                 view.http_status = error.http_status().unwrap_or(0);
                 view.task = tracked
                     .task_id
                     .as_deref()
                     .zip(tracked.ended)
                     .map(|(id, info)| camb_task::from_outcome(id, Ok(info)));
-                view.task_id = tracked.task_id.as_deref().map(c_text);
+                view.task_id = tracked.task_id.as_deref().map(OwnedText::new);
             }
             Ok(Output::Task { task_id, info } | Output::Generated { task_id, info, .. }) => {
                 view.task = Some(camb_task::from_outcome(task_id, Ok(info.clone())));
-                view.task_id = Some(c_text(task_id));
+                view.task_id = Some(OwnedText::new(task_id));
             }
-            Ok(Output::TaskId(task_id)) => view.task_id = Some(c_text(task_id)),
+            Ok(Output::TaskId(task_id)) => view.task_id = Some(OwnedText::new(task_id)),
             Ok(Output::Statuses(statuses)) => {
                 let tasks = statuses
                     .iter()
@@ -190,7 +184,7 @@ impl View {
                     .collect();
                 view.list = Some(camb_task_list::new(tasks));
             }
-            Ok(Output::AudioUrl(url)) => view.audio_url = Some(c_text(url)),
+            Ok(Output::AudioUrl(url)) => view.audio_url = Some(OwnedText::new(url)),
             Ok(Output::AudioUrls { run_ids, urls }) => {
                 view.audio_urls = Some(audio_url_list(run_ids, urls));
             }
@@ -787,7 +781,7 @@ pub unsafe extern "C" fn camb_job_error(
     out_len: *mut usize,
 ) -> *const c_char {
     // SAFETY: NULL or a live job; `out_len` NULL or writable.
-    unsafe { view_text(job, out_len, |v| v.error.as_deref()) }
+    unsafe { view_text(job, out_len, |v| v.error.as_ref()) }
 }
 
 /// The HTTP status behind a failed job, or 0.
@@ -838,7 +832,7 @@ pub unsafe extern "C" fn camb_job_task_id(
     out_len: *mut usize,
 ) -> *const c_char {
     // SAFETY: NULL or a live job; `out_len` NULL or writable.
-    unsafe { view_text(job, out_len, |v| v.task_id.as_deref()) }
+    unsafe { view_text(job, out_len, |v| v.task_id.as_ref()) }
 }
 
 /// The bytes a finished download, save, generate or speech job delivered; 0
@@ -886,7 +880,7 @@ pub unsafe extern "C" fn camb_job_audio_url(
     out_len: *mut usize,
 ) -> *const c_char {
     // SAFETY: NULL or a live job; `out_len` NULL or writable.
-    unsafe { view_text(job, out_len, |v| v.audio_url.as_deref()) }
+    unsafe { view_text(job, out_len, |v| v.audio_url.as_ref()) }
 }
 
 /// The list of a finished `camb_client_job_get_audio_urls()` job, owned by the
@@ -1040,24 +1034,12 @@ pub unsafe extern "C" fn camb_job_free(job: *mut camb_job) {
 unsafe fn view_text(
     job: *const camb_job,
     out_len: *mut usize,
-    pick: impl FnOnce(&View) -> Option<&[u8]>,
+    pick: impl FnOnce(&View) -> Option<&OwnedText>,
 ) -> *const c_char {
     value_call(std::ptr::null(), || {
         // SAFETY: per this function's contract.
         let text = unsafe { finished_view(job) }.and_then(pick);
         // SAFETY: per this function's contract.
-        unsafe { text_out(text, out_len) }
+        unsafe { OwnedText::lend(text, out_len) }
     })
-}
-
-/// A string out of a view: its pointer (NULL when absent), its length.
-///
-/// # Safety
-/// `out_len` is NULL or writable.
-unsafe fn text_out(text: Option<&[u8]>, out_len: *mut usize) -> *const c_char {
-    if !out_len.is_null() {
-        // SAFETY: not NULL, and writable per the contract.
-        unsafe { out_len.write(text.map_or(0, |t| t.len() - 1)) };
-    }
-    text.map_or(std::ptr::null(), |t| t.as_ptr().cast())
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use crate::audio_pipe::AudioPipe;
 use crate::engine::StepContext;
 use crate::error::{Error, ErrorKind};
-use crate::ffi::boundary::{null_parameter, out_arg, path_arg, result_call, str_arg};
+use crate::ffi::boundary::{
+    null_parameter, optional_str_arg, out_arg, path_arg, result_call, str_arg,
+};
 use crate::ffi::cancel::{camb_cancel_token, run_blocking};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::job::{Job, camb_job, camb_job_kind, job_ref, make_job, making};
@@ -320,7 +322,7 @@ pub(crate) unsafe fn speech_request(
         )
     }?;
     // SAFETY: each string NULL or NUL-terminated (the contract).
-    let text_option = |ptr, name| unsafe { optional_str(ptr, name) };
+    let text_option = |ptr, name| unsafe { optional_str_arg(ptr, name) };
     let request = SpeechRequest {
         text: text.to_owned(),
         language: language.to_owned(),
@@ -374,16 +376,6 @@ fn flag(value: u32, name: &str) -> Result<Option<bool>, Error> {
             "{name} is {other}, not a CAMB_FLAG_* value"
         ))),
     }
-}
-
-/// # Safety
-/// `ptr` is NULL or NUL-terminated.
-unsafe fn optional_str(ptr: *const c_char, name: &str) -> Result<Option<String>, Error> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: not NULL, NUL-terminated per the contract.
-    unsafe { str_arg(ptr, name) }.map(|s| Some(s.to_owned()))
 }
 
 /// Speaks `text` in `language` (a lower-case locale such as `en-us`) with the

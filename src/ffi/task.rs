@@ -8,6 +8,7 @@ use crate::ffi::boundary::{out_arg, result_call, str_arg, value_call, void_call}
 use crate::ffi::cancel::{camb_cancel_token, run_blocking};
 use crate::ffi::client::{camb_client, client_arg};
 use crate::ffi::result_code::{camb_result, camb_status};
+use crate::ffi::string::OwnedText;
 use crate::operations::StatusWork;
 use crate::task::TaskInfo;
 
@@ -29,7 +30,7 @@ use crate::task::TaskInfo;
 /// `camb_task_status_text()`, `camb_task_run_id()`,
 /// `camb_task_exception_reason()`, `camb_task_message()`, `camb_task_free()`.
 pub struct camb_task {
-    task_id: Text,
+    task_id: OwnedText,
     outcome: Outcome,
 }
 
@@ -38,33 +39,16 @@ enum Outcome {
     Failed {
         result: camb_result,
         http_status: u16,
-        message: Text,
+        message: OwnedText,
     },
 }
 
 struct Status {
     status: camb_status,
-    status_text: Text,
+    status_text: OwnedText,
     run_id: Option<i64>,
-    exception_reason: Option<Text>,
-    message: Option<Text>,
-}
-
-/// Text for C: the bytes, then a NUL. The text itself may hold a NUL byte; its
-/// length is kept apart from the terminator.
-struct Text(Box<[u8]>);
-
-impl Text {
-    fn new(text: &str) -> Text {
-        let mut bytes = Vec::with_capacity(text.len() + 1);
-        bytes.extend_from_slice(text.as_bytes());
-        bytes.push(0);
-        Text(bytes.into_boxed_slice())
-    }
-
-    fn len(&self) -> usize {
-        self.0.len() - 1
-    }
+    exception_reason: Option<OwnedText>,
+    message: Option<OwnedText>,
 }
 
 impl camb_task {
@@ -72,19 +56,19 @@ impl camb_task {
         let outcome = match outcome {
             Ok(info) => Outcome::Status(Status {
                 status: camb_status::from(info.status),
-                status_text: Text::new(&info.status_text),
+                status_text: OwnedText::new(&info.status_text),
                 run_id: info.run_id,
-                exception_reason: info.exception_reason.as_deref().map(Text::new),
-                message: info.message.as_deref().map(Text::new),
+                exception_reason: info.exception_reason.as_deref().map(OwnedText::new),
+                message: info.message.as_deref().map(OwnedText::new),
             }),
             Err(error) => Outcome::Failed {
                 result: camb_result::from(error.kind()),
                 http_status: error.http_status().unwrap_or(0),
-                message: Text::new(error.message()),
+                message: OwnedText::new(error.message()),
             },
         };
         camb_task {
-            task_id: Text::new(task_id),
+            task_id: OwnedText::new(task_id),
             outcome,
         }
     }
@@ -169,12 +153,9 @@ fn read<T>(task: *const camb_task, default: T, get: impl FnOnce(&camb_task) -> T
 }
 
 /// A string out: its pointer (NULL when absent), its length into `out_len`.
-fn text_out(text: Option<&Text>, out_len: *mut usize) -> *const c_char {
-    if !out_len.is_null() {
-        // SAFETY: non-NULL, and the caller passes a writable size_t.
-        unsafe { out_len.write(text.map_or(0, Text::len)) };
-    }
-    text.map_or(std::ptr::null(), |t| t.0.as_ptr().cast())
+fn text_out(text: Option<&OwnedText>, out_len: *mut usize) -> *const c_char {
+    // SAFETY: the caller of every accessor passes NULL or a writable size_t.
+    unsafe { OwnedText::lend(text, out_len) }
 }
 
 /// Writes 0 to `out_len` (when not NULL) for a NULL task.

@@ -128,6 +128,24 @@ async function plantTask(spec) {
   return (await control('tasks', spec)).task_id;
 }
 
+/**
+ * Plants `count` tasks named `${prefix}${i}`, SUCCESS (run `runBase + i`) and
+ * ERROR (reason `REASON_${i}`) in turn, and holds each one's status reply `ms`.
+ */
+async function plantAlternating(prefix, count, runBase, ms) {
+  const ids = [];
+  for (let i = 0; i < count; i++) {
+    ids.push(await plantTask({
+      task_id: `${prefix}${i}`,
+      final_status: i % 2 === 0 ? 'SUCCESS' : 'ERROR',
+      run_id: runBase + i,
+      exception_reason: i % 2 === 0 ? null : `REASON_${i}`,
+    }));
+  }
+  await delayStatuses(prefix, ms, count);
+  return ids;
+}
+
 /** Delays the next `times` replies under `/text-to-sound/{prefix}` by `ms`. */
 async function delayStatuses(prefix, ms, times) {
   await control('faults', { path_prefix: `/text-to-sound/${prefix}`, times, delay_ms: ms });
@@ -906,17 +924,8 @@ test('a Promise leaves the event loop free while its job runs', async () => {
 });
 
 test('concurrent Promises each get their own result', async () => {
-  const ids = [];
-  for (let i = 0; i < 4; i++) {
-    ids.push(await plantTask({
-      task_id: `node-many-${i}`,
-      final_status: i % 2 === 0 ? 'SUCCESS' : 'ERROR',
-      run_id: 9000 + i,
-      exception_reason: i % 2 === 0 ? null : `REASON_${i}`,
-    }));
-  }
   // Each reply is held 300 ms: one after another they would take 1.2 s or more.
-  await delayStatuses('node-many-', 300, ids.length);
+  const ids = await plantAlternating('node-many-', 4, 9000, 300);
   const c = client();
   try {
     const started = Date.now();
@@ -1002,17 +1011,8 @@ test('a status through a job equals the blocking call, failures included', async
 });
 
 test('job Promises run at once, each with its own result, and leave the event loop free', async () => {
-  const ids = [];
-  for (let i = 0; i < 6; i++) {
-    ids.push(await plantTask({
-      task_id: `node-jobs-${i}`,
-      final_status: i % 2 === 0 ? 'SUCCESS' : 'ERROR',
-      run_id: 9100 + i,
-      exception_reason: i % 2 === 0 ? null : `REASON_${i}`,
-    }));
-  }
   // Each status reply is held 300 ms: one after another they would take 1.8 s or more.
-  await delayStatuses('node-jobs-', 300, ids.length);
+  const ids = await plantAlternating('node-jobs-', 6, 9100, 300);
   const c = client({ jobThreads: 8 });
   try {
     let ticks = 0;

@@ -95,6 +95,17 @@ impl Checker {
                 return None;
             }
         };
+        self.in_range(path, value, min, max)
+    }
+
+    /// `value` when it is within `min..=max`; else the error FastAPI gives.
+    fn in_range<T: PartialOrd + std::fmt::Display>(
+        &mut self,
+        path: &[&str],
+        value: T,
+        min: T,
+        max: T,
+    ) -> Option<T> {
         if value < min {
             let msg = format!("Input should be greater than or equal to {min}");
             self.error(path, &msg, "greater_than_equal");
@@ -132,17 +143,7 @@ impl Checker {
                 return None;
             }
         };
-        if value < min {
-            let msg = format!("Input should be greater than or equal to {min}");
-            self.error(path, &msg, "greater_than_equal");
-            None
-        } else if value > max {
-            let msg = format!("Input should be less than or equal to {max}");
-            self.error(path, &msg, "less_than_equal");
-            None
-        } else {
-            Some(value)
-        }
+        self.in_range(path, value, min, max)
     }
 }
 
